@@ -1,0 +1,68 @@
+// Included first by every binding file: pybind11, the kernels, and the argument checks
+// that stand in for Eigen's asserts (compiled out in release builds).
+#pragma once
+
+#include <pybind11/eigen.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "widenet/shallow_network.hpp"
+#include "widenet/types.hpp"
+
+namespace py = pybind11;
+
+namespace widenet::bindings {
+
+template <typename T>
+using CArray = py::array_t<T, py::array::c_style>;
+
+inline std::string shape_text(Index rows, Index cols) {
+  return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
+}
+
+inline void require(bool condition, const std::string& message) {
+  if (!condition) throw std::invalid_argument(message);
+}
+
+// U is n x d with n >= 1, b and v have length n.
+template <typename T>
+void check_params(const MatrixRef<T>& U, const VectorRef<T>& b, const VectorRef<T>& v) {
+  require(U.rows() >= 1 && U.cols() >= 1,
+          "U: expected a non-empty (width, input_dim) matrix, got " + shape_text(U.rows(), U.cols()));
+  require(b.size() == U.rows(), "b: expected length " + std::to_string(U.rows()) +
+                                    " (the width), got " + std::to_string(b.size()));
+  require(v.size() == U.rows(), "v: expected length " + std::to_string(U.rows()) +
+                                    " (the width), got " + std::to_string(v.size()));
+}
+
+template <typename T>
+void check_inputs(const MatrixRef<T>& X, Index input_dim, const char* name = "X") {
+  require(X.rows() >= 1, std::string(name) + ": expected at least one row, got 0");
+  require(X.cols() == input_dim, std::string(name) + ": expected " + std::to_string(input_dim) +
+                                     " columns (the input dimension), got " +
+                                     std::to_string(X.cols()));
+}
+
+template <typename T>
+void check_targets(const VectorRef<T>& y, Index rows) {
+  require(y.size() == rows, "y: expected length " + std::to_string(rows) +
+                                " (one target per row of X), got " + std::to_string(y.size()));
+}
+
+inline Architecture architecture(const std::string& activation, const std::string& parametrization) {
+  return Architecture{parse_activation(activation), parse_parametrization(parametrization)};
+}
+
+// Registers `bind<T>` for float64 first, then float32: with .noconvert() arguments the
+// dtype of the arrays picks the overload and nothing is silently cast.
+template <template <typename> class Binder>
+void bind_both_dtypes(py::module_& m) {
+  Binder<double>::bind(m);
+  Binder<float>::bind(m);
+}
+
+}  // namespace widenet::bindings

@@ -1,0 +1,17 @@
+// Wiring only: each topic registers its own functions.
+#include "common.hpp"
+
+namespace widenet::bindings {
+void bind_activations(py::module_& m);
+void bind_shallow(py::module_& m);
+void bind_training(py::module_& m);
+void bind_runtime(py::module_& m);
+}  // namespace widenet::bindings
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "widenet's compiled kernels (Eigen). Use the widenet package, not this module.";
+  widenet::bindings::bind_activations(m);
+  widenet::bindings::bind_shallow(m);
+  widenet::bindings::bind_training(m);
+  widenet::bindings::bind_runtime(m);
+}

@@ -1,0 +1,165 @@
+// The one-hidden-layer network of SPEC.md sections 5 and 6, in both parametrizations:
+//   LeCun (11.5.1): Phi(x) = v . sigma(U x + b) + c
+//   NTK   (11.6.1): Phi(x) = n^{-1/2} v . sigma(d^{-1/2} U x + b) + c
+// Both are Phi(x) = a_out v . sigma(a_in U x + b) + c with two scale factors, so every
+// kernel below is written once for the general form.
+#pragma once
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include "widenet/activations.hpp"
+#include "widenet/types.hpp"
+
+namespace widenet {
+
+enum class Parametrization { lecun, ntk };
+
+inline Parametrization parse_parametrization(const std::string& name) {
+  if (name == "lecun") return Parametrization::lecun;
+  if (name == "ntk") return Parametrization::ntk;
+  throw std::invalid_argument("parametrization: expected 'lecun' or 'ntk'; got '" + name + "'");
+}
+
+// The network's fixed structure: everything but the trainable parameters.
+struct Architecture {
+  Activation activation;
+  Parametrization parametrization;
+};
+
+// Scale factors a_in (on U x) and a_out (on v . sigma) for width n and input dimension d.
+template <typename T>
+struct Scales {
+  T in;
+  T out;
+  Scales(Parametrization p, Index width, Index input_dim)
+      : in(p == Parametrization::ntk ? T(1) / std::sqrt(T(input_dim)) : T(1)),
+        out(p == Parametrization::ntk ? T(1) / std::sqrt(T(width)) : T(1)) {}
+};
+
+// Parameters w = (U, b, v, c); U is n x d.
+template <typename T>
+struct Params {
+  RowMatrix<T> U;
+  Vector<T> b;
+  Vector<T> v;
+  T c;
+
+  Index width() const { return U.rows(); }
+  Index input_dim() const { return U.cols(); }
+  Index size() const { return U.size() + b.size() + v.size() + 1; }
+};
+
+// A read-only view of parameters held elsewhere (numpy arrays).
+template <typename T>
+struct ParamsView {
+  MatrixRef<T> U;
+  VectorRef<T> b;
+  VectorRef<T> v;
+  T c;
+
+  Index width() const { return U.rows(); }
+  Index input_dim() const { return U.cols(); }
+  Params<T> copy() const { return Params<T>{U, b, v, c}; }
+};
+
+// Pre-activations Z = a_in X U^T + 1 b^T of a batch, overwritten by sigma(Z); when
+// `derivative` is given it receives sigma'(Z). Columns [col, col + cols) of the width only,
+// so that wide networks can be processed in chunks.
+template <typename T, typename P>
+void hidden_layer(const Architecture& arch, const P& w, const MatrixRef<T>& X, Index col,
+                  Index cols, RowMatrix<T>& activations, RowMatrix<T>* derivative) {
+  const Scales<T> scale(arch.parametrization, w.width(), w.input_dim());
+  activations.resize(X.rows(), cols);
+  multiply_into(activations, X, w.U.middleRows(col, cols).transpose());
+  if (scale.in != T(1)) activations *= scale.in;
+  activations.rowwise() += w.b.segment(col, cols).transpose();
+  activate_inplace<T>(arch.activation, activations, derivative);
+}
+
+// Phi(X, w) for a batch: (11.5.1) or (11.6.1).
+template <typename T, typename P>
+Vector<T> forward(const Architecture& arch, const P& w, const MatrixRef<T>& X) {
+  RowMatrix<T> activations;
+  hidden_layer<T>(arch, w, X, 0, w.width(), activations, nullptr);
+  const Scales<T> scale(arch.parametrization, w.width(), w.input_dim());
+  Vector<T> out(X.rows());
+  multiply_into(out, activations, w.v);
+  if (scale.out != T(1)) out *= scale.out;
+  out.array() += w.c;
+  return out;
+}
+
+// The m x P Jacobian dPhi/dw (11.5.2, 11.6.3), columns ordered U row-major, b, v, c:
+//   dPhi/dU_ij = a_out a_in v_i sigma'(z_i) x_j,  dPhi/db_i = a_out v_i sigma'(z_i),
+//   dPhi/dv_i = a_out sigma(z_i),                 dPhi/dc = 1.
+template <typename T, typename P>
+RowMatrix<T> jacobian(const Architecture& arch, const P& w, const MatrixRef<T>& X) {
+  const Index m = X.rows(), n = w.width(), d = w.input_dim();
+  const Scales<T> scale(arch.parametrization, n, d);
+  RowMatrix<T> activations, derivative;
+  hidden_layer<T>(arch, w, X, 0, n, activations, &derivative);
+  RowMatrix<T> J(m, n * (d + 2) + 1);
+#pragma omp parallel for schedule(static) num_threads(thread_count()) if (m * n * d > kParallelEntries)
+  for (Index k = 0; k < m; ++k) {
+    for (Index i = 0; i < n; ++i) {
+      const T db = scale.out * w.v(i) * derivative(k, i);
+      J.row(k).segment(i * d, d) = (db * scale.in) * X.row(k);
+      J(k, n * d + i) = db;
+      J(k, n * (d + 1) + i) = scale.out * activations(k, i);
+    }
+    J(k, n * (d + 2)) = T(1);
+  }
+  return J;
+}
+
+// The square loss scaled by `loss_scale` (1 = the chapter's f, 1/m = mean, 1/2 = half)
+// and its gradient 2 loss_scale J^T r, r = Phi(X) - y, computed without forming J.
+// `activations`/`derivative` are workspaces reused across calls (the GD loop).
+template <typename T>
+struct LossGradient {
+  T loss;
+  Params<T> grad;
+};
+
+template <typename T, typename P>
+T loss_and_gradient(const Architecture& arch, const P& w, const MatrixRef<T>& X,
+                    const VectorRef<T>& y, T loss_scale, RowMatrix<T>& activations,
+                    RowMatrix<T>& derivative, Params<T>& grad) {
+  const Index n = w.width();
+  const Scales<T> scale(arch.parametrization, n, w.input_dim());
+  hidden_layer<T>(arch, w, X, 0, n, activations, &derivative);
+  Vector<T> residual(X.rows());
+  multiply_into(residual, activations, w.v);
+  residual.array() = scale.out * residual.array() + w.c - y.array();
+  const T loss = loss_scale * residual.squaredNorm();
+
+  const Vector<T> g = (T(2) * loss_scale) * residual;  // d loss / d Phi(x_k)
+  grad.v.resize(n);
+  multiply_into(grad.v, activations.transpose(), g);
+  grad.v *= scale.out;
+  grad.c = g.sum();
+  // Fold the residual weights into X (m x d, small) rather than into the m x n matrix.
+  const RowMatrix<T> weighted_X = g.asDiagonal() * X;
+  grad.U.resize(n, w.input_dim());
+  multiply_into(grad.U, derivative.transpose(), weighted_X);
+  Vector<T> derivative_sum(n);
+  multiply_into(derivative_sum, derivative.transpose(), g);
+  const Vector<T> unit_scale = scale.out * w.v;
+  grad.b = unit_scale.cwiseProduct(derivative_sum);
+  grad.U = (scale.in * unit_scale).asDiagonal() * grad.U;
+  return loss;
+}
+
+template <typename T, typename P>
+LossGradient<T> loss_gradient(const Architecture& arch, const P& w, const MatrixRef<T>& X,
+                              const VectorRef<T>& y, T loss_scale) {
+  RowMatrix<T> activations, derivative;
+  LossGradient<T> result;
+  result.loss = loss_and_gradient<T>(arch, w, X, y, loss_scale, activations, derivative,
+                                     result.grad);
+  return result;
+}
+
+}  // namespace widenet

@@ -1,0 +1,110 @@
+"""R independent shallow networks trained on the same data in one C++ call."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validation as check
+from ._backends import BACKENDS
+from .network import ShallowNetwork
+from .parameters import Parameters
+from .results import TrainingResult
+
+
+class StackedParameters(NamedTuple):
+    """Parameters of R networks stacked on a leading axis: ``U`` (R, n, d), ``b`` and
+    ``v`` (R, n), ``c`` (R,)."""
+
+    U: np.ndarray
+    b: np.ndarray
+    v: np.ndarray
+    c: np.ndarray
+
+    @classmethod
+    def stack(cls, members) -> "StackedParameters":
+        return cls(*(np.stack(field) for field in zip(*(p.arrays() for p in members))))
+
+    def member(self, r: int, dtype) -> Parameters:
+        return Parameters(self.U[r], self.b[r], self.v[r], self.c[r], dtype)
+
+
+def _member_generators(seed, size: int) -> list:
+    """Independent generators for the members, reproducible from one seed."""
+    if isinstance(seed, np.random.Generator):
+        return seed.spawn(size)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
+        None if seed is None else check.integer(seed, "seed", 0))
+    return [np.random.default_rng(child) for child in root.spawn(size)]
+
+
+class ShallowEnsemble:
+    """``size`` independent :class:`ShallowNetwork` s of one configuration (for example the
+    80 networks of Figure 11.3), trained together.
+
+    Takes the keyword arguments of :class:`ShallowNetwork`. Member ``r`` is initialized
+    exactly as ``ShallowNetwork(..., seed=g_r)`` with ``g_r`` the r-th generator spawned
+    from ``seed``; :meth:`member` returns it as a network.
+    """
+
+    def __init__(self, size: int, input_dim: int, width: int, *, seed=None, **config):
+        self.size = check.integer(size, "size", 1)
+        members = [ShallowNetwork(input_dim, width, seed=rng, **config)
+                   for rng in _member_generators(seed, self.size)]
+        self._template = members[0]
+        self._params = StackedParameters.stack(m.params for m in members)
+        self._initial = self._params
+
+    def __getattr__(self, name):
+        # The configuration (width, activation, dtype, ...) is the members' own.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._template, name)
+
+    @property
+    def params(self) -> StackedParameters:
+        return self._params
+
+    @property
+    def initial_params(self) -> StackedParameters:
+        return self._initial
+
+    def member(self, r: int) -> ShallowNetwork:
+        """Network ``r`` with its current and initial parameters (a copy)."""
+        r = check.integer(r, "r", 0)
+        if r >= self.size:
+            raise ValueError(f"r: expected an index below {self.size}, got {r}")
+        network = ShallowNetwork.__new__(ShallowNetwork)
+        network.__dict__.update(self._template.__dict__)
+        network._params = self._params.member(r, self.dtype)
+        network._initial = self._initial.member(r, self.dtype)
+        return network
+
+    def forward(self, X, backend: str = "cpp") -> np.ndarray:
+        """Outputs of every member, shape (size, m)."""
+        X = self._template._inputs(X)
+        implementation = BACKENDS[check.backend(backend)]
+        return np.stack([implementation.forward(X, *self._params.member(r, self.dtype).arrays(), self.activation,
+                                                self.parametrization) for r in range(self.size)])
+
+    __call__ = forward
+
+    def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
+              backend: str = "cpp") -> TrainingResult:
+        """Gradient descent on every member (see :meth:`ShallowNetwork.train`), parallel over
+        members in C++. The records have a leading member axis."""
+        X, y = self._template._data(X, y)
+        lr = check.positive_real(lr, "lr")
+        steps = check.integer(steps, "steps", 0)
+        record_every = check.integer(record_every, "record_every", 1)
+        X_test = None if X_test is None else self._template._inputs(X_test, "X_test")
+        scale = check.loss_scale(loss, X.shape[0])
+        records = BACKENDS[check.backend(backend)].train_ensemble(
+            X, y, tuple(self._params), tuple(self._initial), self.activation, self.parametrization, lr, steps,
+            record_every, X_test, scale)
+        self._params = StackedParameters(records["U"], records["b"], records["v"], records["c"])
+        return TrainingResult.from_records(records, loss, lr)
+
+    def __repr__(self) -> str:
+        return f"ShallowEnsemble(size={self.size}, {self._template!r})"

@@ -1,0 +1,194 @@
+"""The one-hidden-layer network of SPEC.md sections 5 and 6."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional
+
+import numpy as np
+
+from . import _validation as check
+from ._backends import BACKENDS
+from .parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
+from .reference.activations import ACTIVATIONS
+from .results import TrainingResult
+
+
+class ShallowNetwork:
+    """``Phi(x, w) = v . sigma(U x + b) + c`` (LeCun, 11.5.1) or
+    ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` (NTK parametrization, 11.6.1).
+
+    Parameters
+    ----------
+    input_dim : int
+        ``d``, the number of input features.
+    width : int
+        ``n``, the number of hidden units.
+    activation : str
+        One of ``relu, tanh, erf, arctan, sigmoid, softplus, gelu, sin, identity``.
+    parametrization : {"lecun", "ntk"}
+    weight_var, bias_var, output_var, output_bias_var : float
+        The initial variances ``s_w^2, s_b^2, s_v^2, s_c^2`` (11.5.3, 11.6.2).
+    distribution : {"normal", "uniform", "rademacher"}
+        The zero-mean, unit-variance law ``D`` of the initial parameters.
+    seed : None, int or numpy.random.Generator
+    dtype : numpy.float64 or numpy.float32
+        The dtype of the parameters and of every computation.
+
+    Attributes
+    ----------
+    params : Parameters
+        The current parameters ``w`` (fields ``U, b, v, c`` can be read and set).
+    initial_params : Parameters
+        ``w0``, the parameters at initialization; distances are measured from it.
+    num_params : int
+        ``P = n (d + 2) + 1``.
+
+    Every method takes ``backend="cpp"`` (the compiled kernels, default) or ``"numpy"``
+    (the reference implementation); both give the same numbers to rounding.
+    """
+
+    def __init__(self, input_dim: int, width: int, activation: str = "relu", parametrization: str = "lecun",
+                 weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
+                 output_bias_var: float = 0.0, distribution: str = "normal", seed=None, dtype=np.float64):
+        self.input_dim = check.integer(input_dim, "input_dim", 1)
+        self.width = check.integer(width, "width", 1)
+        self.activation = check.choice(activation, "activation", ACTIVATIONS)
+        self.parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
+        self.weight_var = check.non_negative_real(weight_var, "weight_var")
+        self.bias_var = check.non_negative_real(bias_var, "bias_var")
+        self.output_var = check.non_negative_real(output_var, "output_var")
+        self.output_bias_var = check.non_negative_real(output_bias_var, "output_bias_var")
+        self.distribution = check.choice(distribution, "distribution", DISTRIBUTIONS)
+        self.dtype = check.float_dtype(dtype)
+        rng = check.generator(seed)
+        self._params = initialize(self.input_dim, self.width, self.parametrization, self.distribution,
+                                  self.weight_var, self.bias_var, self.output_var, self.output_bias_var, rng,
+                                  self.dtype)
+        self._initial = self._params.copy()
+
+    # -- parameters -----------------------------------------------------------------
+    @property
+    def params(self) -> Parameters:
+        return self._params
+
+    @params.setter
+    def params(self, value: Parameters):
+        self._params = self._checked_params(value, "params")
+
+    @property
+    def initial_params(self) -> Parameters:
+        return self._initial
+
+    @initial_params.setter
+    def initial_params(self, value: Parameters):
+        self._initial = self._checked_params(value, "initial_params")
+
+    @property
+    def num_params(self) -> int:
+        return self._params.size
+
+    def reset(self) -> "ShallowNetwork":
+        """Returns the network to its initial parameters."""
+        self._params = self._initial.copy()
+        return self
+
+    def _checked_params(self, value, name: str) -> Parameters:
+        if not isinstance(value, Parameters):
+            raise TypeError(f"{name}: expected widenet.Parameters, got {type(value).__name__}")
+        if (value.width, value.input_dim) != (self.width, self.input_dim):
+            raise ValueError(f"{name}: expected width {self.width} and input_dim {self.input_dim}, "
+                             f"got {value.width} and {value.input_dim}")
+        return Parameters(*value.arrays(), dtype=self.dtype)
+
+    def _inputs(self, X, name: str = "X") -> np.ndarray:
+        return check.as_inputs(X, name, self.dtype, self.input_dim)
+
+    def _kernel_args(self) -> tuple:
+        return (*self._params.arrays(), self.activation, self.parametrization)
+
+    # -- outputs and derivatives ---------------------------------------------------------
+    def forward(self, X, backend: str = "cpp") -> np.ndarray:
+        """``Phi(x_i, w)`` for the rows of ``X`` (m x d); returns shape (m,)."""
+        return BACKENDS[check.backend(backend)].forward(self._inputs(X), *self._kernel_args())
+
+    __call__ = forward
+
+    def jacobian(self, X, backend: str = "cpp") -> np.ndarray:
+        """The m x P Jacobian ``dPhi(X, w)/dw`` (11.5.2, 11.6.3), columns ordered U
+        (row-major), b, v, c. For large m, :meth:`jacobian_chunks` streams it by rows."""
+        return BACKENDS[check.backend(backend)].jacobian(self._inputs(X), *self._kernel_args())
+
+    def jacobian_chunks(self, X, rows: int, backend: str = "cpp") -> Iterator[tuple]:
+        """Yields ``(start, J[start:start + rows])`` so the Jacobian of a large batch never
+        has to be held at once."""
+        X = self._inputs(X)
+        rows = check.integer(rows, "rows", 1)
+        implementation = BACKENDS[check.backend(backend)]
+        for start in range(0, X.shape[0], rows):
+            yield start, implementation.jacobian(X[start:start + rows], *self._kernel_args())
+
+    def ntk(self, X1, X2=None, backend: str = "cpp", width_chunk: Optional[int] = None) -> np.ndarray:
+        """The empirical tangent kernel Gram ``K_n(X1, X2)`` (11.3.4) at the current parameters.
+
+        Computed by the structured formula of the proof of Theorem 11.16 (two matrix
+        products; the Jacobian is never formed). ``X2=None`` (or ``X2 is X1``) computes the
+        symmetric ``K_n(X1, X1)``, using symmetry. ``width_chunk`` bounds the hidden units
+        processed at once (memory ``O(m^2 + m * width_chunk)``); default: automatic.
+        """
+        symmetric = X2 is None or X2 is X1
+        X1 = self._inputs(X1, "X1")
+        X2 = None if symmetric else self._inputs(X2, "X2")
+        chunk = 0 if width_chunk is None else check.integer(width_chunk, "width_chunk", 1)
+        return BACKENDS[check.backend(backend)].ntk_gram(X1, X2, *self._kernel_args(), width_chunk=chunk)
+
+    def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
+        """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix."""
+        return BACKENDS[check.backend(backend)].ntk_diag(self._inputs(X), *self._kernel_args())
+
+    # -- loss and training ---------------------------------------------------------------
+    def _data(self, X, y) -> tuple:
+        X = self._inputs(X)
+        return X, check.as_targets(y, "y", self.dtype, X.shape[0])
+
+    def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> float:
+        """``f(w) = sum_i (Phi(x_i, w) - y_i)^2`` (11.0.1b), or its mean (``"mean"``) or
+        half (``"half_sum"``)."""
+        X, y = self._data(X, y)
+        scale = check.loss_scale(loss, X.shape[0])
+        residual = BACKENDS[check.backend(backend)].forward(X, *self._kernel_args()) - y
+        return float(scale * np.dot(residual, residual))
+
+    def loss_grad(self, X, y, loss: str = "sum", backend: str = "cpp") -> tuple:
+        """``(f(w), grad f(w))`` with the gradient ``2 J^T r`` (scaled as ``loss`` says)
+        returned as :class:`Parameters`."""
+        X, y = self._data(X, y)
+        scale = check.loss_scale(loss, X.shape[0])
+        value, gU, gb, gv, gc = BACKENDS[check.backend(backend)].loss_grad(X, y, *self._kernel_args(), scale)
+        return float(value), Parameters(gU, gb, gv, gc, self.dtype)
+
+    def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
+              backend: str = "cpp") -> TrainingResult:
+        """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` for ``steps`` steps.
+
+        The network is left at the trained parameters. Every ``record_every`` steps and at
+        the last step the result records ``f(w_k)``, ``|w_k - w0|`` (``w0`` =
+        :attr:`initial_params`) and, when ``X_test`` is given, ``Phi(X_test, w_k)``.
+        ``loss`` scales the objective: ``"sum"`` is the chapter's ``f``, ``"mean"`` is
+        ``f/m`` and ``"half_sum"`` is ``f/2`` (SPEC.md on Figure 11.3: with ``"sum"`` the
+        step ``h = 1/n`` of that figure diverges).
+        """
+        X, y = self._data(X, y)
+        lr = check.positive_real(lr, "lr")
+        steps = check.integer(steps, "steps", 0)
+        record_every = check.integer(record_every, "record_every", 1)
+        X_test = None if X_test is None else self._inputs(X_test, "X_test")
+        scale = check.loss_scale(loss, X.shape[0])
+        records = BACKENDS[check.backend(backend)].train(
+            X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
+            steps, record_every, X_test, scale)
+        self._params = Parameters(records["U"], records["b"], records["v"], records["c"], self.dtype)
+        return TrainingResult.from_records(records, loss, lr)
+
+    def __repr__(self) -> str:
+        return (f"ShallowNetwork(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "
+                f"parametrization={self.parametrization!r}, dtype={self.dtype.name})")

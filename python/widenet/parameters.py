@@ -1,0 +1,131 @@
+"""The parameters ``w = (U, b, v, c)`` of a shallow network and their initialization."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _validation as check
+
+DISTRIBUTIONS = ("normal", "uniform", "rademacher")
+PARAMETRIZATIONS = ("lecun", "ntk")
+
+
+class Parameters:
+    """``U`` (n x d), ``b`` (n,), ``v`` (n,) and ``c`` (float), in one dtype.
+
+    Fields can be read and set; setting checks the shape and converts to the dtype
+    (the value is copied, so later changes to the caller's array do not leak in).
+    The parameter vector (:meth:`to_vector`) is ordered ``U`` row-major, ``b``, ``v``, ``c``
+    (SPEC.md section 5).
+    """
+
+    __slots__ = ("_U", "_b", "_v", "_c", "_dtype")
+
+    def __init__(self, U, b, v, c, dtype=np.float64):
+        self._dtype = check.float_dtype(dtype)
+        U = check.as_array(U, "U", self._dtype, 2)
+        if U.shape[0] < 1 or U.shape[1] < 1:
+            raise ValueError(f"U: expected a non-empty (width, input_dim) matrix, got shape {U.shape}")
+        self._U = U.copy()
+        self.b, self.v, self.c = b, v, c
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def width(self) -> int:
+        return self._U.shape[0]
+
+    @property
+    def input_dim(self) -> int:
+        return self._U.shape[1]
+
+    @property
+    def U(self) -> np.ndarray:
+        return self._U
+
+    @U.setter
+    def U(self, value):
+        self._U = check.as_shaped(value, "U", self._dtype, self._U.shape).copy()
+
+    @property
+    def b(self) -> np.ndarray:
+        return self._b
+
+    @b.setter
+    def b(self, value):
+        self._b = check.as_shaped(value, "b", self._dtype, (self.width,)).copy()
+
+    @property
+    def v(self) -> np.ndarray:
+        return self._v
+
+    @v.setter
+    def v(self, value):
+        self._v = check.as_shaped(value, "v", self._dtype, (self.width,)).copy()
+
+    @property
+    def c(self) -> float:
+        return self._c
+
+    @c.setter
+    def c(self, value):
+        self._c = check.as_real(value, "c", self._dtype)
+
+    @property
+    def size(self) -> int:
+        """The number of parameters ``P = n (d + 2) + 1``."""
+        return self.width * (self.input_dim + 2) + 1
+
+    def arrays(self) -> tuple:
+        """``(U, b, v, c)``, the form the kernels take."""
+        return self._U, self._b, self._v, self._c
+
+    def to_vector(self) -> np.ndarray:
+        """The flat parameter vector ``w`` of length ``P``."""
+        return np.concatenate([self._U.ravel(), self._b, self._v, np.array([self._c], dtype=self._dtype)])
+
+    @classmethod
+    def from_vector(cls, w, width: int, input_dim: int, dtype=np.float64) -> "Parameters":
+        """Inverse of :meth:`to_vector`."""
+        dtype = check.float_dtype(dtype)
+        w = check.as_shaped(w, "w", dtype, (width * (input_dim + 2) + 1,))
+        split = np.cumsum([width * input_dim, width, width])
+        U, b, v, c = np.split(w, split)
+        return cls(U.reshape(width, input_dim), b, v, c[0], dtype)
+
+    def copy(self) -> "Parameters":
+        return Parameters(self._U, self._b, self._v, self._c, self._dtype)
+
+    def __repr__(self) -> str:
+        return f"Parameters(width={self.width}, input_dim={self.input_dim}, dtype={self._dtype.name})"
+
+
+def _standard_draws(rng: np.random.Generator, distribution: str, size) -> np.ndarray:
+    """Zero-mean, unit-variance draws from the law D (Assumption 11.14, Example 11.15)."""
+    if distribution == "normal":
+        return rng.standard_normal(size)
+    if distribution == "uniform":
+        return rng.uniform(-math.sqrt(3.0), math.sqrt(3.0), size)
+    return 2.0 * rng.integers(0, 2, size).astype(np.float64) - 1.0
+
+
+def initialize(input_dim: int, width: int, parametrization: str, distribution: str, weight_var: float,
+               bias_var: float, output_var: float, output_bias_var: float, rng: np.random.Generator,
+               dtype: np.dtype) -> Parameters:
+    """Initial parameters: (11.5.3) for LeCun, (11.6.2) for the NTK parametrization.
+
+    LeCun: ``U_ij ~ D(0, s_w^2/d)``, ``v_i ~ D(0, s_v^2/n)``; NTK: ``U_ij ~ D(0, s_w^2)``,
+    ``v_i ~ D(0, s_v^2)``; both: ``b_i ~ D(0, s_b^2)``, ``c ~ D(0, s_c^2)``. The draws are
+    made in float64 in the order U, b, v, c, so float32 and float64 networks of one seed
+    hold the same numbers up to rounding.
+    """
+    fan_in, fan_out = (input_dim, width) if parametrization == "lecun" else (1, 1)
+    U = _standard_draws(rng, distribution, (width, input_dim)) * math.sqrt(weight_var / fan_in)
+    b = _standard_draws(rng, distribution, width) * math.sqrt(bias_var)
+    v = _standard_draws(rng, distribution, width) * math.sqrt(output_var / fan_out)
+    c = _standard_draws(rng, distribution, 1)[0] * math.sqrt(output_bias_var)
+    return Parameters(U, b, v, c, dtype)

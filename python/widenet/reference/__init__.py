@@ -1,0 +1,32 @@
+"""Pure-numpy twins of widenet's C++ kernels: the formulas of SPEC.md, read not raced.
+
+Each function mirrors the C++ kernel of the same name and is used to cross-check it.
+"""
+
+from .activations import ACTIVATIONS, activation, activation_derivative
+from .shallow import (
+    forward,
+    jacobian,
+    loss,
+    loss_grad,
+    ntk_diag,
+    ntk_gram,
+    train,
+    train_ensemble,
+    train_ensemble_batched,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "activation",
+    "activation_derivative",
+    "forward",
+    "jacobian",
+    "loss",
+    "loss_grad",
+    "ntk_diag",
+    "ntk_gram",
+    "train",
+    "train_ensemble",
+    "train_ensemble_batched",
+]

@@ -1,0 +1,329 @@
+"""One-hidden-layer network, its tangent kernel and gradient descent (SPEC sections 5, 6).
+
+The numpy twin of the C++ shallow-network, tangent-Gram and training headers. Both
+parametrizations are written as
+
+    Phi(x) = a v . sigma(s U x + b) + c,
+
+with ``(a, s) = (1, 1)`` for "lecun" (11.5.1) and ``(n^{-1/2}, d^{-1/2})`` for "ntk"
+(11.6.1). Parameters are ``U`` (n x d), ``b`` (n,), ``v`` (n,), ``c`` (scalar); the
+parameter vector is ``w = (vec(U) row-major, b, v, c)`` of length ``P = n(d+2)+1``.
+Data ``X`` is (m x d) and every function computes in the dtype of ``X``.
+
+The private helpers accept parameters with leading batch axes (an ensemble of ``R``
+networks: ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,)); this is what
+:func:`train_ensemble_batched` uses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import activations as _act
+
+_PARAMETRIZATIONS = ("lecun", "ntk")
+
+
+def _scales(parametrization, n, d):
+    """Output and input scales ``(a, s)`` of ``Phi(x) = a v.sigma(s U x + b) + c``."""
+    if parametrization == "lecun":
+        return 1.0, 1.0
+    if parametrization == "ntk":
+        return 1.0 / math.sqrt(n), 1.0 / math.sqrt(d)
+    raise ValueError(f"parametrization must be one of {', '.join(_PARAMETRIZATIONS)}; got {parametrization!r}")
+
+
+def _cast(dtype, *arrays):
+    return tuple(np.asarray(x, dtype=dtype) for x in arrays)
+
+
+def _T(M):
+    """Transpose of the last two axes."""
+    return np.swapaxes(M, -1, -2)
+
+
+def _preactivations(X, U, b, parametrization):
+    """Pre-activations ``Z = s X U^T + b`` of shape (..., m, n), and the scales (a, s)."""
+    a, s = _scales(parametrization, *U.shape[-2:])
+    return s * (X @ _T(U)) + b[..., None, :], a, s
+
+
+def _forward(X, U, b, v, c, activation, parametrization):
+    Z, a, _ = _preactivations(X, U, b, parametrization)
+    A = _act.activation(activation, Z)
+    return a * np.einsum("...mn,...n->...m", A, v) + c[..., None]
+
+
+def _loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale):
+    """Loss and gradient blocks, for one network or a stack of them."""
+    Z, a, s = _preactivations(X, U, b, parametrization)
+    A = _act.activation(activation, Z)
+    r = a * np.einsum("...mn,...n->...m", A, v) + c[..., None] - y
+    g = (2 * loss_scale) * r  # d loss / d Phi(x_i)
+    G = a * g[..., :, None] * _act.activation_derivative(activation, Z) * v[..., None, :]
+    loss = loss_scale * np.sum(r * r, axis=-1)
+    gU = s * (_T(G) @ X)
+    gv = a * np.einsum("...mn,...m->...n", A, g)
+    return loss, gU, G.sum(axis=-2), gv, g.sum(axis=-1)
+
+
+def _distance(w, w0):
+    """Euclidean norm of ``w - w0`` over all P parameters (per network)."""
+    dU, db, dv, dc = (p - p0 for p, p0 in zip(w, w0))
+    return np.sqrt(np.sum(dU * dU, axis=(-2, -1)) + np.sum(db * db, axis=-1) + np.sum(dv * dv, axis=-1) + dc * dc)
+
+
+def _recorded_steps(steps, record_every):
+    if steps < 0 or record_every < 1:
+        raise ValueError(f"need steps >= 0 and record_every >= 1; got steps={steps}, record_every={record_every}")
+    ks = np.arange(0, steps + 1, record_every, dtype=np.int64)
+    return ks if ks[-1] == steps else np.append(ks, np.int64(steps))
+
+
+def _gradient_descent(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test,
+                      loss_scale):
+    """GD ``w_{k+1} = w_k - lr grad f(w_k)`` for one network or a stack of them."""
+    dtype = X.dtype
+    w = [np.array(p, dtype=dtype) for p in params]  # copies: the inputs are never modified
+    w0 = w if initial is None else list(_cast(dtype, *initial))
+    y, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
+    ks = _recorded_steps(steps, record_every)
+    recorded = set(ks.tolist())
+    losses, distances, outputs = [], [], []
+    for k in range(steps + 1):
+        loss, *grads = _loss_grad(X, y, *w, activation, parametrization, loss_scale)
+        if k in recorded:
+            losses.append(loss)
+            distances.append(_distance(w, w0))
+            if X_test is not None:
+                outputs.append(_forward(X_test, *w, activation, parametrization))
+        if k < steps:
+            w = [p - lr * gp for p, gp in zip(w, grads)]
+    U, b, v, c = w
+    return {
+        "U": U,
+        "b": b,
+        "v": v,
+        "c": np.asarray(c, dtype=dtype),
+        "steps": ks,
+        "losses": np.stack(losses, axis=-1).astype(np.float64),
+        "distances": np.stack(distances, axis=-1).astype(np.float64),
+        "test_outputs": None if X_test is None else np.stack(outputs, axis=-2),
+    }
+
+
+def forward(X, U, b, v, c, activation, parametrization):
+    """Network outputs ``Phi(x_i, w)`` for the rows of ``X`` (SPEC 5: 11.5.1; SPEC 6: 11.6.1).
+
+    Parameters
+    ----------
+    X : ndarray, shape (m, d)
+        Inputs; their dtype (float32 or float64) is the compute dtype.
+    U : ndarray, shape (n, d)
+    b, v : ndarray, shape (n,)
+    c : float or 0-d array
+    activation : str
+        One of :data:`~widenet.reference.ACTIVATIONS`.
+    parametrization : {"lecun", "ntk"}
+        ``v.sigma(Ux + b) + c`` or ``n^{-1/2} v.sigma(d^{-1/2} U x + b) + c``.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+    """
+    U, b, v, c = _cast(X.dtype, U, b, v, c)
+    return _forward(X, U, b, v, c, activation, parametrization)
+
+
+def jacobian(X, U, b, v, c, activation, parametrization):
+    """Explicit Jacobian ``J = d Phi(X, w) / d w`` (SPEC 5: 11.5.2; SPEC 6: 11.6.3).
+
+    With ``z = s U x + b``: ``dPhi/dU_ij = a v_i sigma'(z_i) s x_j``,
+    ``dPhi/db_i = a v_i sigma'(z_i)``, ``dPhi/dv_i = a sigma(z_i)``, ``dPhi/dc = 1``.
+
+    Parameters
+    ----------
+    X, U, b, v, c, activation, parametrization
+        As in :func:`forward`.
+
+    Returns
+    -------
+    ndarray, shape (m, n(d+2)+1)
+        Columns in parameter order: ``U`` row-major, then ``b``, ``v``, ``c``.
+    """
+    U, b, v, c = _cast(X.dtype, U, b, v, c)
+    Z, a, s = _preactivations(X, U, b, parametrization)
+    m = X.shape[0]
+    Jb = a * _act.activation_derivative(activation, Z) * v  # (m, n)
+    JU = s * Jb[:, :, None] * X[:, None, :]  # (m, n, d)
+    Jv = a * _act.activation(activation, Z)
+    return np.concatenate([JU.reshape(m, -1), Jb, Jv, np.ones((m, 1), dtype=X.dtype)], axis=1)
+
+
+def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
+    """Empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>`` (SPEC 3: 11.3.4).
+
+    Structured form (SPEC 5, proof of Theorem 11.16, with bias; SPEC 6), never forming
+    the Jacobian. With ``A = sigma(Z)``, ``D = sigma'(Z)`` at the pre-activations:
+
+    - lecun: ``K = (X1 X2^T + 1) * ((D1 v)(D2 v)^T) + A1 A2^T + 1``
+    - ntk:   ``K = (X1 X2^T / (n d) + 1/n) * ((D1 v)(D2 v)^T) + A1 A2^T / n + 1``
+
+    where ``*`` is the elementwise product and ``D v`` scales column ``i`` by ``v_i``.
+
+    Parameters
+    ----------
+    X1 : ndarray, shape (m1, d)
+    X2 : ndarray, shape (m2, d)
+    U, b, v, c, activation, parametrization
+        As in :func:`forward`.
+
+    Returns
+    -------
+    ndarray, shape (m1, m2)
+    """
+    U, b, v = _cast(X1.dtype, U, b, v)
+    Z1, a, s = _preactivations(X1, U, b, parametrization)
+    Z2, _, _ = _preactivations(X2, U, b, parametrization)
+    G1 = _act.activation_derivative(activation, Z1) * v
+    G2 = _act.activation_derivative(activation, Z2) * v
+    A1A2 = _act.activation(activation, Z1) @ _act.activation(activation, Z2).T
+    return a * a * ((s * s * (X1 @ X2.T) + 1) * (G1 @ G2.T) + A1A2) + 1
+
+
+def ntk_diag(X, U, b, v, c, activation, parametrization):
+    """Diagonal ``K_n(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)`` (SPEC 3: 11.3.4).
+
+    Parameters
+    ----------
+    X, U, b, v, c, activation, parametrization
+        As in :func:`forward`.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        ``a^2 ((s^2 |x|^2 + 1) |D v|^2 + |A|^2) + 1`` row by row.
+    """
+    U, b, v = _cast(X.dtype, U, b, v)
+    Z, a, s = _preactivations(X, U, b, parametrization)
+    G = _act.activation_derivative(activation, Z) * v
+    A = _act.activation(activation, Z)
+    return a * a * ((s * s * np.sum(X * X, axis=1) + 1) * np.sum(G * G, axis=1) + np.sum(A * A, axis=1)) + 1
+
+
+def loss(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
+    """Square loss ``loss_scale * sum_i (Phi(x_i) - y_i)^2`` (SPEC: 11.0.1b).
+
+    Parameters
+    ----------
+    X, U, b, v, c, activation, parametrization
+        As in :func:`forward`.
+    y : ndarray, shape (m,)
+        Targets.
+    loss_scale : float, default 1.0
+        1 for the chapter's sum, ``1/m`` for the mean, ``1/2`` for the half sum.
+
+    Returns
+    -------
+    float
+    """
+    r = forward(X, U, b, v, c, activation, parametrization) - np.asarray(y, dtype=X.dtype)
+    return float(float(loss_scale) * np.sum(r * r))
+
+
+def loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
+    """Loss and its gradient ``2 loss_scale J^T r``, ``r = Phi(X) - y`` (SPEC: 11.0.1b, 11.5.2, 11.6.3).
+
+    Vectorised back-propagation, without the explicit Jacobian: with
+    ``g = 2 loss_scale r`` and ``G = a (g v^T) * sigma'(Z)`` (m x n),
+    ``gU = s G^T X``, ``gb = G^T 1``, ``gv = a sigma(Z)^T g``, ``gc = g^T 1``.
+
+    Parameters
+    ----------
+    X, y, U, b, v, c, activation, parametrization, loss_scale
+        As in :func:`loss`.
+
+    Returns
+    -------
+    loss : float
+    gU : ndarray, shape (n, d)
+    gb, gv : ndarray, shape (n,)
+    gc : float
+    """
+    dtype = X.dtype
+    U, b, v, c, y = _cast(dtype, U, b, v, c, y)
+    f, gU, gb, gv, gc = _loss_grad(X, y, U, b, v, c, activation, parametrization, float(loss_scale))
+    return float(f), gU, gb, gv, float(gc)
+
+
+def train(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
+          loss_scale=1.0, initial=None):
+    """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (SPEC 5, 6).
+
+    Parameters
+    ----------
+    X, y, U, b, v, c, activation, parametrization, loss_scale
+        As in :func:`loss`; ``(U, b, v, c)`` is the starting point (never modified).
+    lr : float
+        Step size ``h``.
+    steps : int
+        Number of GD steps (0 is allowed).
+    record_every : int, default 1
+        Record at ``k = 0, record_every, 2 record_every, ...`` and at ``k = steps``.
+    X_test : ndarray, shape (m_test, d), optional
+        Points at which the outputs are recorded.
+    initial : tuple (U0, b0, v0, c0), optional
+        Reference point ``w0`` of the distances; default: the starting parameters.
+
+    Returns
+    -------
+    dict
+        ``"U", "b", "v", "c"``: parameters after ``steps`` steps (``c`` a 0-d array);
+        ``"steps"``: int64 recorded step indices; ``"losses"``: ``f(w_k)`` and
+        ``"distances"``: ``|w_k - w0|`` there (float64); ``"test_outputs"``:
+        (len(steps), m_test) outputs at ``X_test`` there, or None.
+    """
+    return _gradient_descent(X, y, (U, b, v, c), initial, activation, parametrization, lr, steps,
+                             record_every, X_test, loss_scale)
+
+
+def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
+                   loss_scale=1.0, initial=None):
+    """:func:`train` for ``R`` independent networks, one after the other (the numpy loop baseline).
+
+    Parameters
+    ----------
+    X, y, activation, parametrization, lr, steps, record_every, X_test, loss_scale
+        As in :func:`train`, shared by all networks.
+    U : ndarray, shape (R, n, d)
+    b, v : ndarray, shape (R, n)
+    c : ndarray, shape (R,)
+    initial : tuple (U0, b0, v0, c0) stacked like ``(U, b, v, c)``, optional
+
+    Returns
+    -------
+    dict
+        The keys of :func:`train`, each with a leading ``R`` axis except ``"steps"``.
+    """
+    runs = [
+        train(X, y, U[r], b[r], v[r], c[r], activation, parametrization, lr, steps, record_every, X_test,
+              loss_scale, None if initial is None else tuple(p[r] for p in initial))
+        for r in range(len(U))
+    ]
+    out = {key: np.stack([run[key] for run in runs]) for key in ("U", "b", "v", "c", "losses", "distances")}
+    out["steps"] = runs[0]["steps"]
+    out["test_outputs"] = None if X_test is None else np.stack([run["test_outputs"] for run in runs])
+    return out
+
+
+def train_ensemble_batched(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1,
+                           X_test=None, loss_scale=1.0, initial=None):
+    """:func:`train_ensemble` vectorised over the ``R`` networks (batched matmul baseline).
+
+    Same parameters and result as :func:`train_ensemble`; each GD step updates all
+    networks at once with stacked matrix products.
+    """
+    return _gradient_descent(X, y, (U, b, v, c), initial, activation, parametrization, lr, steps,
+                             record_every, X_test, loss_scale)
