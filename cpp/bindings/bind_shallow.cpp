@@ -1,6 +1,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "widenet/gradient.hpp"
 #include "widenet/tangent_gram.hpp"
 
 namespace widenet::bindings {

@@ -80,7 +80,7 @@ struct TrainingBinder {
     RecordArrays<T> arrays({}, records,
                            X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
     Params<T> w{U, b, v, c};
-    const ParamsView<T> initial{U0, b0, v0, c0};
+    const Params<T> initial{U0, b0, v0, c0};
     {
       py::gil_scoped_release release;
       train<T>(arch, w, initial, X, y, schedule, X_test, arrays.member(0, records));

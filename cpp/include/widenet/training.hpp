@@ -7,7 +7,7 @@
 #include <optional>
 #include <vector>
 
-#include "widenet/shallow_network.hpp"
+#include "widenet/gradient.hpp"
 
 namespace widenet {
 
@@ -35,42 +35,45 @@ struct TrainingRecord {
 };
 
 // |w - w0| over all P parameters.
-template <typename T, typename P0>
-T distance(const Params<T>& w, const P0& w0) {
-  const T squared = (w.U - w0.U).squaredNorm() + (w.b - w0.b).squaredNorm() +
+template <typename T>
+T distance(const TransposedParams<T>& w, const TransposedParams<T>& w0) {
+  const T squared = (w.Ut - w0.Ut).squaredNorm() + (w.b - w0.b).squaredNorm() +
                     (w.v - w0.v).squaredNorm() + (w.c - w0.c) * (w.c - w0.c);
   return std::sqrt(squared);
 }
 
 // Trains `w` in place for schedule.steps steps. `initial` is w0 for the distances.
-template <typename T, typename P0>
-void train(const Architecture& arch, Params<T>& w, const P0& initial, const MatrixRef<T>& X,
+template <typename T>
+void train(const Architecture& arch, Params<T>& w, const Params<T>& initial, const MatrixRef<T>& X,
            const VectorRef<T>& y, const TrainingSchedule& schedule,
            const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record) {
   const T h = T(schedule.step_size);
   const T loss_scale = T(schedule.loss_scale);
-  RowMatrix<T> activations, derivative;
-  Params<T> grad;
+  TransposedParams<T> state = TransposedParams<T>::from(w);
+  const TransposedParams<T> start = TransposedParams<T>::from(initial);
+  TransposedParams<T> grad;
+  GradientWorkspace<T> work;
   Index row = 0;
   for (Index k = 0;; ++k) {
     // The gradient pass also yields f(w_k), so the loss costs no extra forward pass.
-    const T loss = loss_and_gradient<T>(arch, w, X, y, loss_scale, activations, derivative, grad);
+    const T loss = loss_and_gradient<T>(arch, state, X, y, loss_scale, work, grad);
     if (k % schedule.record_every == 0 || k == schedule.steps) {
       record.losses[row] = loss;
-      record.distances[row] = distance(w, initial);
+      record.distances[row] = distance(state, start);
       if (X_test) {
         const Index m_test = X_test->rows();
         Eigen::Map<Vector<T>>(record.test_outputs + row * m_test, m_test) =
-            forward<T>(arch, w, *X_test);
+            forward<T>(arch, state.params(), *X_test);
       }
       ++row;
     }
     if (k == schedule.steps) break;
-    w.U -= h * grad.U;
-    w.b -= h * grad.b;
-    w.v -= h * grad.v;
-    w.c -= h * grad.c;
+    state.Ut -= h * grad.Ut;
+    state.b -= h * grad.b;
+    state.v -= h * grad.v;
+    state.c -= h * grad.c;
   }
+  w = state.params();
 }
 
 }  // namespace widenet
