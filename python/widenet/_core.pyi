@@ -1,0 +1,41 @@
+# Stubs of the compiled module. Every function exists for float64 and float32 arrays;
+# the dtype of the array arguments selects the overload, and nothing is converted.
+from typing import Optional, TypedDict, Union
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = Union[NDArray[np.float64], NDArray[np.float32]]
+
+class TrainingRecords(TypedDict):
+    U: FloatArray
+    b: FloatArray
+    v: FloatArray
+    c: Union[float, FloatArray]
+    steps: NDArray[np.int64]
+    losses: FloatArray
+    distances: FloatArray
+    test_outputs: Optional[FloatArray]
+
+def activation(z: FloatArray, activation: str) -> tuple[FloatArray, FloatArray]: ...
+def forward(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, activation: str,
+            parametrization: str) -> FloatArray: ...
+def jacobian(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, activation: str,
+             parametrization: str) -> FloatArray: ...
+def ntk_gram(X1: FloatArray, X2: Optional[FloatArray], U: FloatArray, b: FloatArray, v: FloatArray, c: float,
+             activation: str, parametrization: str, width_chunk: int = 0) -> FloatArray: ...
+def ntk_diag(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, activation: str,
+             parametrization: str) -> FloatArray: ...
+def loss_grad(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float,
+              activation: str, parametrization: str,
+              loss_scale: float) -> tuple[float, FloatArray, FloatArray, FloatArray, float]: ...
+def train(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, U0: FloatArray,
+          b0: FloatArray, v0: FloatArray, c0: float, activation: str, parametrization: str, lr: float, steps: int,
+          record_every: int, X_test: Optional[FloatArray], loss_scale: float) -> TrainingRecords: ...
+def train_ensemble(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray,
+                   U0: FloatArray, b0: FloatArray, v0: FloatArray, c0: FloatArray, activation: str,
+                   parametrization: str, lr: float, steps: int, record_every: int, X_test: Optional[FloatArray],
+                   loss_scale: float) -> TrainingRecords: ...
+def build_info() -> dict: ...
+def set_num_threads(threads: int) -> None: ...
+def get_num_threads() -> int: ...
