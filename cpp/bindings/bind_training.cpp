@@ -67,7 +67,7 @@ struct TrainingBinder {
                             double loss_scale) {
     const Architecture arch = architecture(activation, parametrization);
     check_params<T>(U, b, v);
-    check_params<T>(U0, b0, v0);
+    check_params<T>(U0, b0, v0, "0");
     require(U0.rows() == U.rows() && U0.cols() == U.cols(),
             "U0: expected the shape of U, " + shape_text(U.rows(), U.cols()));
     check_inputs<T>(X, U.cols());

@@ -29,13 +29,16 @@ inline void require(bool condition, const std::string& message) {
 }
 
 // U is n x d with n >= 1, b and v have length n.
+// `suffix` tells the parameters apart from the initial ones (U0, b0, v0).
 template <typename T>
-void check_params(const MatrixRef<T>& U, const VectorRef<T>& b, const VectorRef<T>& v) {
-  require(U.rows() >= 1 && U.cols() >= 1,
-          "U: expected a non-empty (width, input_dim) matrix, got " + shape_text(U.rows(), U.cols()));
-  require(b.size() == U.rows(), "b: expected length " + std::to_string(U.rows()) +
+void check_params(const MatrixRef<T>& U, const VectorRef<T>& b, const VectorRef<T>& v,
+                  const std::string& suffix = "") {
+  require(U.rows() >= 1 && U.cols() >= 1, "U" + suffix +
+                                              ": expected a non-empty (width, input_dim) matrix, got " +
+                                              shape_text(U.rows(), U.cols()));
+  require(b.size() == U.rows(), "b" + suffix + ": expected length " + std::to_string(U.rows()) +
                                     " (the width), got " + std::to_string(b.size()));
-  require(v.size() == U.rows(), "v: expected length " + std::to_string(U.rows()) +
+  require(v.size() == U.rows(), "v" + suffix + ": expected length " + std::to_string(U.rows()) +
                                     " (the width), got " + std::to_string(v.size()));
 }
 

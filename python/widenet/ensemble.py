@@ -23,8 +23,8 @@ class StackedParameters(NamedTuple):
     c: np.ndarray
 
     @classmethod
-    def stack(cls, members) -> "StackedParameters":
-        return cls(*(np.stack(field) for field in zip(*(p.arrays() for p in members))))
+    def stack(cls, members, dtype) -> "StackedParameters":
+        return cls(*(np.stack(field).astype(dtype, copy=False) for field in zip(*(p.arrays() for p in members))))
 
     def member(self, r: int, dtype) -> Parameters:
         return Parameters(self.U[r], self.b[r], self.v[r], self.c[r], dtype)
@@ -53,7 +53,7 @@ class ShallowEnsemble:
         members = [ShallowNetwork(input_dim, width, seed=rng, **config)
                    for rng in _member_generators(seed, self.size)]
         self._template = members[0]
-        self._params = StackedParameters.stack(m.params for m in members)
+        self._params = StackedParameters.stack([m.params for m in members], members[0].dtype)
         self._initial = self._params
 
     def __getattr__(self, name):

@@ -120,12 +120,13 @@ class ShallowNetwork:
 
     def jacobian_chunks(self, X, rows: int, backend: str = "cpp") -> Iterator[tuple]:
         """Yields ``(start, J[start:start + rows])`` so the Jacobian of a large batch never
-        has to be held at once."""
+        has to be held at once. Arguments are checked when called, not when iterated."""
         X = self._inputs(X)
         rows = check.integer(rows, "rows", 1)
         implementation = BACKENDS[check.backend(backend)]
-        for start in range(0, X.shape[0], rows):
-            yield start, implementation.jacobian(X[start:start + rows], *self._kernel_args())
+        arguments = self._kernel_args()
+        return ((start, implementation.jacobian(X[start:start + rows], *arguments))
+                for start in range(0, X.shape[0], rows))
 
     def ntk(self, X1, X2=None, backend: str = "cpp", width_chunk: Optional[int] = None) -> np.ndarray:
         """The empirical tangent kernel Gram ``K_n(X1, X2)`` (11.3.4) at the current parameters.

@@ -1,0 +1,106 @@
+"""Shared fixtures and helpers: tolerances by dtype, random data, small networks, and the
+activation / parametrization / dtype axes most tests are parametrized over."""
+
+import numpy as np
+import pytest
+
+import widenet
+
+ACTIVATIONS = widenet.ACTIVATIONS
+PARAMETRIZATIONS = ("lecun", "ntk")
+DTYPES = (np.float64, np.float32)
+LOSSES = {"sum": lambda m: 1.0, "mean": lambda m: 1.0 / m, "half_sum": lambda m: 0.5}
+
+# Nonzero bias variances everywhere, so the b and c code paths are never trivially zero.
+BIAS_VAR, OUTPUT_BIAS_VAR = 0.5, 0.3
+
+
+def rtol_for(dtype, size=1):
+    """Relative tolerance for two computations of one quantity in ``dtype``.
+
+    float64: 1e-12, widened linearly once a result sums more than ~100 terms (``size``);
+    float32: 1e-4, widened once it sums more than ~1000.
+    """
+    if np.dtype(dtype) == np.float64:
+        return 1e-12 * max(1.0, size / 100)
+    return 1e-4 * max(1.0, size / 1000)
+
+
+def assert_close(actual, expected, dtype, size=1, scale=None, err_msg=""):
+    """``actual`` equals ``expected`` to the rounding of ``dtype``.
+
+    ``atol`` is set on purpose: entries that can be zero (or that cancel) are compared
+    with ``rtol * scale``, where ``scale`` is the typical magnitude of the terms; by
+    default the largest entry of ``expected`` (at least 1e-300 so it is never zero).
+    """
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape} {err_msg}"
+    rtol = rtol_for(dtype, size)
+    if scale is None:
+        scale = float(np.max(np.abs(expected), initial=0.0))
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * max(scale, 1e-300), err_msg=err_msg)
+
+
+def random_data(seed, m, d, dtype=np.float64, m_test=4):
+    """Inputs ``X`` (m, d), targets ``y`` (m,) and test inputs ``X_test`` (m_test, d)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, d))
+    y = np.sin(X.sum(axis=1)) + 0.1 * rng.standard_normal(m)
+    X_test = rng.standard_normal((m_test, d))
+    return X.astype(dtype), y.astype(dtype), X_test.astype(dtype)
+
+
+def make_network(d, n, activation="tanh", parametrization="lecun", dtype=np.float64, seed=0, **kwargs):
+    """A ShallowNetwork with nonzero bias variances unless told otherwise."""
+    kwargs.setdefault("bias_var", BIAS_VAR)
+    kwargs.setdefault("output_bias_var", OUTPUT_BIAS_VAR)
+    return widenet.ShallowNetwork(d, n, activation, parametrization, seed=seed, dtype=dtype, **kwargs)
+
+
+def stable_lr(net, X, loss_scale, fraction=0.2):
+    """``fraction`` of the largest step for which linearized GD on ``loss_scale * |r|^2``
+    is stable, ``1 / (loss_scale * lambda_max(J J^T))``, from the numpy reference Gram."""
+    K = net.ntk(np.asarray(X, dtype=np.float64), backend="numpy")
+    return fraction / (loss_scale * float(np.linalg.eigvalsh(K.astype(np.float64))[-1]))
+
+
+def snapshot(*arrays):
+    """Copies, to check later that the originals were not modified."""
+    return [np.array(a, copy=True) for a in arrays]
+
+
+@pytest.fixture(params=ACTIVATIONS)
+def activation(request):
+    return request.param
+
+
+@pytest.fixture(params=PARAMETRIZATIONS)
+def parametrization(request):
+    return request.param
+
+
+@pytest.fixture(params=DTYPES, ids=lambda t: np.dtype(t).name)
+def dtype(request):
+    return request.param
+
+
+@pytest.fixture
+def make_data():
+    """Factory fixture: ``make_data(seed, m, d, dtype)`` -> ``(X, y, X_test)``."""
+    return random_data
+
+
+@pytest.fixture
+def restore_threads():
+    """Restores widenet's thread count (and so its BLAS's) after the test."""
+    before = widenet.get_num_threads()
+    yield before
+    widenet.set_num_threads(before)
+    assert widenet.get_num_threads() == before
+
+
+def pytest_report_header(config):
+    info = widenet.build_info()
+    return (f"widenet {info['version']}: Eigen {info['eigen']}, SIMD {info['simd']}, "
+            f"threads {info['threads']}, BLAS threads {info['blas_threads']}, openmp {info.get('openmp')}")
+
