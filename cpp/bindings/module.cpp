@@ -5,6 +5,7 @@ namespace widenet::bindings {
 void bind_activations(py::module_& m);
 void bind_shallow(py::module_& m);
 void bind_training(py::module_& m);
+void bind_kernels(py::module_& m);
 void bind_runtime(py::module_& m);
 }  // namespace widenet::bindings
 
@@ -13,5 +14,6 @@ PYBIND11_MODULE(_core, m) {
   widenet::bindings::bind_activations(m);
   widenet::bindings::bind_shallow(m);
   widenet::bindings::bind_training(m);
+  widenet::bindings::bind_kernels(m);
   widenet::bindings::bind_runtime(m);
 }

@@ -122,9 +122,6 @@ inline void value_and_derivative(T z, T& value, T& derivative) {
 
 }  // namespace scalar
 
-// Below this many entries a loop is not worth waking other threads for.
-constexpr Index kParallelEntries = 1 << 14;
-
 // Turns pre-activations into activations in place and, when `derivative` is not null,
 // writes sigma' of the same pre-activations there: one pass over memory for both.
 template <Activation A, typename T>

@@ -60,7 +60,7 @@ T loss_and_gradient(const Architecture& arch, const TransposedParams<T>& w, cons
   }
   activate_inplace<T>(arch.activation, A, &D);
 
-  work.residual.noalias() = A * w.v;
+  multiply_into(work.residual, A, w.v);
   work.residual.array() = scale.out * work.residual.array() + w.c - y.array();
   const T loss = loss_scale * work.residual.squaredNorm();
   const Vector<T> g = (T(2) * loss_scale) * work.residual;

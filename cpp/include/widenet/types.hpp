@@ -21,6 +21,9 @@ using MatrixRef = Eigen::Ref<const RowMatrix<T>>;
 template <typename T>
 using VectorRef = Eigen::Ref<const Vector<T>>;
 
+// Below this many entries an elementwise loop is not worth waking other threads for.
+constexpr Index kParallelEntries = 1 << 14;
+
 // Below this many multiply-adds a coefficient-based product beats a BLAS call, and it
 // keeps tiny products (one network of an ensemble per thread) off OpenBLAS's threads.
 constexpr Index kSmallProduct = 1 << 15;

@@ -4,6 +4,7 @@ Each function mirrors the C++ kernel of the same name and is used to cross-check
 """
 
 from .activations import ACTIVATIONS, activation, activation_derivative
+from .kernels import KERNELS, kernel_diag, kernel_gram
 from .shallow import (
     forward,
     jacobian,
@@ -20,8 +21,11 @@ __all__ = [
     "ACTIVATIONS",
     "activation",
     "activation_derivative",
+    "KERNELS",
     "forward",
     "jacobian",
+    "kernel_diag",
+    "kernel_gram",
     "loss",
     "loss_grad",
     "ntk_diag",

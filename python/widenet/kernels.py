@@ -1,0 +1,206 @@
+"""Kernels as objects: ``kernel(X1, X2=None)`` gives the Gram matrix, ``kernel.diag(X)``
+its diagonal (SPEC.md section 2).
+
+The classic kernels of Example 11.10 are assembled in C++ (one GEMM or symmetric rank
+update, then one fused elementwise pass), with numpy twins in
+:mod:`widenet.reference.kernels`. A user callable, the tangent kernel of a model and the
+infinite-width kernels plug into the same interface.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import numpy as np
+
+from . import _validation as check
+from . import reference
+from ._native import _core
+
+
+def _as_points(X, name: str, columns: Optional[int] = None) -> np.ndarray:
+    """Points as a 2-D float array: float32 stays float32, anything else becomes float64."""
+    array = np.asarray(X)
+    dtype = np.float32 if array.dtype == np.float32 else np.float64
+    points = check.as_array(array, name, np.dtype(dtype), 2)
+    if points.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one row (point), got shape {points.shape}")
+    if columns is not None and points.shape[1] != columns:
+        raise ValueError(f"{name}: expected {columns} columns like X1, got shape {points.shape}")
+    return points
+
+
+def _pair(X1, X2):
+    """Validated ``(X1, X2)``; ``X2`` is None for the symmetric Gram (``X2 is X1`` too)."""
+    symmetric = X2 is None or X2 is X1
+    X1 = _as_points(X1, "X1")
+    if symmetric:
+        return X1, None
+    return X1, _as_points(X2, "X2", X1.shape[1]).astype(X1.dtype, copy=False)
+
+
+class Kernel:
+    """A positive semidefinite kernel ``K(x, z)``. Subclasses define :meth:`gram` and
+    :meth:`diagonal` on validated arrays (``X2=None`` meaning ``X1``)."""
+
+    def __call__(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
+        """The Gram matrix ``K(X1, X2)``; ``X2=None`` (or ``X2 is X1``) is symmetric."""
+        X1, X2 = _pair(X1, X2)
+        return self.gram(X1, X2, check.backend(backend))
+
+    def diag(self, X, backend: str = "cpp") -> np.ndarray:
+        """``K(x_i, x_i)`` for the rows of ``X``, without the m x m matrix."""
+        return self.diagonal(_as_points(X, "X"), check.backend(backend))
+
+    def gram(self, X1, X2, backend):
+        raise NotImplementedError
+
+    def diagonal(self, X, backend):
+        raise NotImplementedError
+
+
+class _ClassicKernel(Kernel):
+    kind = ""
+
+    def __init__(self, gamma: float = 1.0, degree: int = 3, coef0: float = 1.0):
+        self.gamma = check.positive_real(gamma, "gamma") if self.kind != "linear" else 1.0
+        self.degree = check.integer(degree, "degree", 1)
+        self.coef0 = check.non_negative_real(coef0, "coef0")
+
+    def _hyper(self) -> tuple:
+        return self.kind, self.gamma, self.degree, self.coef0
+
+    def gram(self, X1, X2, backend):
+        if backend == "cpp":
+            return _core.kernel_gram(X1, X2, *self._hyper())
+        return reference.kernel_gram(X1, X1 if X2 is None else X2, *self._hyper())
+
+    def diagonal(self, X, backend):
+        if backend == "cpp":
+            return _core.kernel_diag(X, *self._hyper())
+        return reference.kernel_diag(X, *self._hyper())
+
+
+class LinearKernel(_ClassicKernel):
+    """``K(x, z) = x.z``."""
+
+    kind = "linear"
+
+    def __init__(self):
+        super().__init__()
+
+    def __repr__(self) -> str:
+        return "LinearKernel()"
+
+
+class PolynomialKernel(_ClassicKernel):
+    """``K(x, z) = (gamma x.z + coef0)^degree``; the chapter's ``(x.z + c)^r`` is
+    ``gamma = 1, coef0 = c, degree = r``."""
+
+    kind = "polynomial"
+
+    def __init__(self, degree: int = 3, coef0: float = 1.0, gamma: float = 1.0):
+        super().__init__(gamma=gamma, degree=degree, coef0=coef0)
+
+    def __repr__(self) -> str:
+        return f"PolynomialKernel(degree={self.degree}, coef0={self.coef0}, gamma={self.gamma})"
+
+
+class RBFKernel(_ClassicKernel):
+    """``K(x, z) = exp(-gamma |x - z|^2)``."""
+
+    kind = "rbf"
+
+    def __init__(self, gamma: float = 1.0):
+        super().__init__(gamma=gamma)
+
+    def __repr__(self) -> str:
+        return f"RBFKernel(gamma={self.gamma})"
+
+
+class LaplaceKernel(_ClassicKernel):
+    """``K(x, z) = exp(-gamma |x - z|)``."""
+
+    kind = "laplace"
+
+    def __init__(self, gamma: float = 1.0):
+        super().__init__(gamma=gamma)
+
+    def __repr__(self) -> str:
+        return f"LaplaceKernel(gamma={self.gamma})"
+
+
+class CallableKernel(Kernel):
+    """A user function ``function(X1, X2) -> (m1, m2) array`` as a kernel. Its diagonal is
+    evaluated point by point, so ``function`` needs nothing beyond the Gram."""
+
+    def __init__(self, function: Callable):
+        if not callable(function):
+            raise TypeError(f"function: expected a callable K(X1, X2), got {type(function).__name__}")
+        self.function = function
+
+    def gram(self, X1, X2, backend):
+        X2 = X1 if X2 is None else X2
+        K = np.asarray(self.function(X1, X2))
+        if K.shape != (X1.shape[0], X2.shape[0]):
+            raise ValueError(f"kernel: the callable returned shape {K.shape}, expected "
+                             f"{(X1.shape[0], X2.shape[0])}")
+        return check.as_array(K, "kernel output", X1.dtype, 2)
+
+    def diagonal(self, X, backend):
+        return np.array([self.gram(x[None], x[None], backend)[0, 0] for x in X], dtype=X.dtype)
+
+    def __repr__(self) -> str:
+        return f"CallableKernel({self.function!r})"
+
+
+class TangentKernel(Kernel):
+    """The empirical tangent kernel (11.3.4) of a model with ``ntk(X1, X2)`` and
+    ``ntk_diag(X)`` methods (a :class:`~widenet.ShallowNetwork`), at its current parameters."""
+
+    def __init__(self, model):
+        if not (hasattr(model, "ntk") and hasattr(model, "ntk_diag")):
+            raise TypeError(f"model: expected an object with ntk() and ntk_diag(), got {type(model).__name__}")
+        self.model = model
+
+    def gram(self, X1, X2, backend):
+        return self.model.ntk(X1, X2, backend=backend)
+
+    def diagonal(self, X, backend):
+        return self.model.ntk_diag(X, backend=backend)
+
+    def __repr__(self) -> str:
+        return f"TangentKernel({self.model!r})"
+
+
+_BY_NAME = {"linear": LinearKernel, "polynomial": PolynomialKernel, "poly": PolynomialKernel,
+            "rbf": RBFKernel, "laplace": LaplaceKernel, "laplacian": LaplaceKernel}
+
+
+def as_kernel(kernel, gamma: Optional[float] = None, degree: int = 3, coef0: float = 1.0,
+              n_features: Optional[int] = None) -> Kernel:
+    """A :class:`Kernel` from a name, a callable or a kernel object.
+
+    For a name, ``gamma=None`` means ``1 / n_features`` for ``rbf`` and ``laplace`` (as in
+    scikit-learn) and ``1`` for ``polynomial`` (the chapter's ``(x.z + coef0)^degree``).
+    """
+    if isinstance(kernel, Kernel):
+        return kernel
+    if isinstance(kernel, str):
+        name = check.choice(kernel, "kernel", tuple(_BY_NAME))
+        cls = _BY_NAME[name]
+        if cls is LinearKernel:
+            return LinearKernel()
+        if cls is PolynomialKernel:
+            return PolynomialKernel(degree=degree, coef0=coef0, gamma=1.0 if gamma is None else gamma)
+        if gamma is None:
+            if n_features is None:
+                raise ValueError("gamma: needed (or n_features) for the rbf and laplace kernels")
+            gamma = 1.0 / n_features
+        return cls(gamma=gamma)
+    if callable(kernel):
+        return CallableKernel(kernel)
+    if hasattr(kernel, "ntk") and hasattr(kernel, "ntk_diag"):
+        return TangentKernel(kernel)
+    raise TypeError(f"kernel: expected a name ({', '.join(_BY_NAME)}), a callable K(X1, X2) or a "
+                    f"widenet kernel, got {type(kernel).__name__}")
