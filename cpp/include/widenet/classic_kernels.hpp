@@ -2,11 +2,10 @@
 //   linear x.z,  polynomial (gamma x.z + coef0)^degree,
 //   rbf exp(-gamma |x - z|^2),  laplace exp(-gamma |x - z|).
 // Each Gram is one product of inner products (GEMM, or a symmetric rank update when
-// X1 is X2) followed by one elementwise pass, parallel over row blocks.
+// X1 is X2) followed by one vectorised elementwise pass, parallel over rows.
 #pragma once
 
 #include <algorithm>
-#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -30,48 +29,47 @@ struct ClassicKernel {
   double gamma;
   int degree;
   double coef0;
-
-  // K from the inner product x.z and the squared norms |x|^2, |z|^2.
-  template <typename T>
-  T from_inner(T inner, T norm_x, T norm_z) const {
-    switch (kind) {
-      case KernelKind::linear:
-        return inner;
-      case KernelKind::polynomial:
-        return power(T(gamma) * inner + T(coef0));
-      case KernelKind::rbf:
-        return std::exp(-T(gamma) * std::max(norm_x + norm_z - T(2) * inner, T(0)));
-      case KernelKind::laplace:
-        return std::exp(-T(gamma) * std::sqrt(std::max(norm_x + norm_z - T(2) * inner, T(0))));
-    }
-    return T(0);
-  }
-
-  // base^degree by repeated squaring (exact for the integer degrees of the chapter).
-  template <typename T>
-  T power(T base) const {
-    T result = T(1);
-    for (int e = degree; e > 0; e >>= 1) {
-      if (e & 1) result *= base;
-      base *= base;
-    }
-    return result;
-  }
 };
+
+// Turns inner products x.z into K(x, z) in place along one row of a Gram: `norm` is
+// |x|^2 of the row's point and `norms` holds |z|^2 of the columns' points.
+template <typename T, typename Row, typename Norms>
+void inner_to_kernel(const ClassicKernel& kernel, Row&& row, T norm, const Norms& norms) {
+  const T gamma = T(kernel.gamma);
+  switch (kernel.kind) {
+    case KernelKind::linear:
+      return;
+    case KernelKind::polynomial: {
+      // base^degree by repeated squaring: exact powers, as the chapter's integer r.
+      Eigen::Array<T, Eigen::Dynamic, 1> base = gamma * row.array() + T(kernel.coef0);
+      row.setOnes();
+      for (int e = kernel.degree; e > 0; e >>= 1) {
+        if (e & 1) row.array() *= base;
+        if (e > 1) base *= base;
+      }
+      return;
+    }
+    case KernelKind::rbf:
+      row.array() = (-gamma * (norm + norms.array() - T(2) * row.array()).max(T(0))).exp();
+      return;
+    case KernelKind::laplace:
+      row.array() = (-gamma * (norm + norms.array() - T(2) * row.array()).max(T(0)).sqrt()).exp();
+      return;
+  }
+}
 
 namespace detail {
 
-// Applies the kernel to the inner products in `G`, rows [0, m1), columns [0, last(k)).
+// Row k of G, columns [0, last(k)), for every row, in parallel.
 template <typename T, typename LastColumn>
-void inner_to_kernel(const ClassicKernel& kernel, RowMatrix<T>& G, const Vector<T>& norms1,
-                     const Vector<T>& norms2, LastColumn last) {
+void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const Vector<T>& norms1,
+                          const Vector<T>& norms2, LastColumn last) {
   if (kernel.kind == KernelKind::linear) return;
   const Index rows = G.rows();
 #pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (G.size() > kParallelEntries)
   for (Index k = 0; k < rows; ++k) {
-    T* row = G.row(k).data();
     const Index end = last(k);
-    for (Index j = 0; j < end; ++j) row[j] = kernel.from_inner(row[j], norms1(k), norms2(j));
+    inner_to_kernel<T>(kernel, G.row(k).head(end).transpose(), norms1(k), norms2.head(end));
   }
 }
 
@@ -83,7 +81,7 @@ RowMatrix<T> kernel_gram(const ClassicKernel& kernel, const MatrixRef<T>& X1, co
   RowMatrix<T> G(X1.rows(), X2.rows());
   G.noalias() = X1 * X2.transpose();
   const Vector<T> norms1 = X1.rowwise().squaredNorm(), norms2 = X2.rowwise().squaredNorm();
-  detail::inner_to_kernel(kernel, G, norms1, norms2, [&](Index) { return G.cols(); });
+  detail::inner_to_kernel_rows(kernel, G, norms1, norms2, [&](Index) { return G.cols(); });
   return G;
 }
 
@@ -93,18 +91,20 @@ RowMatrix<T> kernel_gram_symmetric(const ClassicKernel& kernel, const MatrixRef<
   const Index m = X.rows();
   RowMatrix<T> G = RowMatrix<T>::Zero(m, m);
   G.template selfadjointView<Eigen::Lower>().rankUpdate(X);
-  // The diagonal's norms are its own inner products, so |x - x|^2 is exactly 0.
+  // The norms are the diagonal's own inner products, so |x - x|^2 is exactly 0.
   const Vector<T> norms = G.diagonal();
-  detail::inner_to_kernel(kernel, G, norms, norms, [](Index k) { return k + 1; });
+  detail::inner_to_kernel_rows(kernel, G, norms, norms, [](Index k) { return k + 1; });
   G.template triangularView<Eigen::StrictlyUpper>() = G.transpose();
   return G;
 }
 
-// K(x_k, x_k) for every row.
+// K(x_k, x_k) for every row: the kernel of each point's inner product with itself.
 template <typename T>
 Vector<T> kernel_diagonal(const ClassicKernel& kernel, const MatrixRef<T>& X) {
-  Vector<T> out = X.rowwise().squaredNorm();
-  for (Index k = 0; k < out.size(); ++k) out(k) = kernel.from_inner(out(k), out(k), out(k));
+  const Vector<T> norms = X.rowwise().squaredNorm();
+  Vector<T> out = norms;
+  if (kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace) return out.setOnes();
+  inner_to_kernel<T>(kernel, out, T(0), norms);
   return out;
 }
 
