@@ -53,37 +53,36 @@ inline T normal_pdf(T z) {
   return T(0.5 * M_2_SQRTPI * M_SQRT1_2) * std::exp(T(-0.5) * z * z);
 }
 
-// arctan without a call into libm, so that loops over arrays vectorise: reduce to
-// |u| <= tan(pi/8) with arctan(x) = pi/2 - arctan(1/x) and arctan(t) = pi/4 +
-// arctan((t-1)/(t+1)), then arctan(u) = u + u s P(s), s = u^2, with the polynomial P of
-// tools/fit_arctan.py (relative error 1.1e-16 in double). Branch-free on purpose.
+// arctan without a call into libm, so that loops over arrays vectorise. With t = |x|,
+// arctan(t) = offset + arctan(u) where |u| <= tan(pi/8):
+//   t <= tan(pi/8):            u = t,               offset = 0
+//   t <= tan(3 pi/8):          u = (t - 1)/(t + 1), offset = pi/4
+//   otherwise:                 u = -1/t,            offset = pi/2
+// (one division in every case), then arctan(u) = u + u s P(s), s = u^2, with the
+// polynomial P of tools/fit_arctan.py (relative error 1.1e-16 in double). Branch-free:
+// every choice is a blend, so the caller's loop vectorises.
 template <typename T>
 inline T arctan(T x) {
   constexpr double kTanPiOver8 = 0.41421356237309503;
+  constexpr double kTan3PiOver8 = 2.414213562373095;
   static constexpr double kCoefficients[] = {
       -0.3333333333333333,  0.19999999999999804,  -0.14285714285659828, 0.11111111105155447,
       -0.09090908753500877, 0.07692296375032143,  -0.06666424885738255, 0.05878928997834775,
       -0.05230454270650244, 0.04551593220626549,  -0.034570561981427744, 0.016285756855221028};
-  // Both sides of each choice are computed, so that the choice is a blend, not a branch.
   const T t = std::abs(x);
-  const T reciprocal = T(1) / t;
-  const bool inverted = t > T(1);
-  const T r = inverted ? reciprocal : t;
-  const T rotated = (r - T(1)) / (r + T(1));
-  const bool shifted = r > T(kTanPiOver8);
-  const T u = shifted ? rotated : r;
+  const bool small = t <= T(kTanPiOver8), middle = t <= T(kTan3PiOver8);
+  const T numerator = small ? t : (middle ? t - T(1) : T(-1));
+  const T denominator = small ? T(1) : (middle ? t + T(1) : t);
+  const T offset = small ? T(0) : (middle ? T(M_PI_4) : T(M_PI_2));
+  const T u = numerator / denominator;
   const T s = u * u;
-  // Estrin's scheme, written out: short dependency chains, and no loop that would stop
-  // the caller's loop from vectorising.
+  // Estrin's scheme, written out: short dependency chains and no inner loop.
   const auto c = [](int j) { return T(kCoefficients[j]); };
   const T s2 = s * s, s4 = s2 * s2, s8 = s4 * s4;
   const T p01 = c(0) + c(1) * s, p23 = c(2) + c(3) * s, p45 = c(4) + c(5) * s;
   const T p67 = c(6) + c(7) * s, p89 = c(8) + c(9) * s, p1011 = c(10) + c(11) * s;
   const T p = (p01 + p23 * s2) + (p45 + p67 * s2) * s4 + (p89 + p1011 * s2) * s8;
-  T a = u + u * s * p;
-  a = shifted ? a + T(M_PI_4) : a;
-  a = inverted ? T(M_PI_2) - a : a;
-  return std::copysign(a, x);
+  return std::copysign(offset + (u + u * s * p), x);
 }
 
 // The value sigma(z) and the derivative sigma'(z) at one point.
