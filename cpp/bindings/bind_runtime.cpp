@@ -1,5 +1,6 @@
 #include "common.hpp"
 #include "runtime.hpp"
+#include "widenet/activations.hpp"
 #include "widenet/parallel.hpp"
 
 namespace widenet::bindings {
@@ -12,6 +13,7 @@ py::dict build_info() {
   info["eigen"] = std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) +
                   "." + std::to_string(EIGEN_MINOR_VERSION);
   info["simd"] = std::string(Eigen::SimdInstructionSetsInUse());
+  info["elementwise_simd"] = std::string(elementwise_simd());
   info["blas"] = std::string(scipy_openblas_get_config());
   info["blas_core"] = std::string(scipy_openblas_get_corename());
   info["blas_threads"] = scipy_openblas_get_num_threads();

@@ -5,8 +5,19 @@ gradient-descent training, with a C++ (Eigen) core and a pure-numpy reference
 (:mod:`widenet.reference`) that mirrors the formulas of SPEC.md.
 """
 
+from . import estimators, feature_maps, kernels, least_squares
 from ._native import OPENBLAS_PATH, _core
 from .ensemble import ShallowEnsemble, StackedParameters
+from .estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
+from .feature_maps import (
+    example_11_5_datasets,
+    polynomial_features,
+    quadratic_features,
+    rbf_features,
+    separating_features,
+)
+from .kernels import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, TangentKernel
+from .least_squares import min_norm_solution
 from .network import ShallowNetwork
 from .parameters import Parameters
 from .reference.activations import ACTIVATIONS
@@ -37,6 +48,25 @@ def get_num_threads() -> int:
 
 __all__ = [
     "ACTIVATIONS",
+    "CallableKernel",
+    "KernelLeastSquares",
+    "LaplaceKernel",
+    "LinearKernel",
+    "MinNormLeastSquares",
+    "NotFittedError",
+    "PolynomialKernel",
+    "RBFKernel",
+    "TangentKernel",
+    "estimators",
+    "example_11_5_datasets",
+    "feature_maps",
+    "kernels",
+    "least_squares",
+    "min_norm_solution",
+    "polynomial_features",
+    "quadratic_features",
+    "rbf_features",
+    "separating_features",
     "Parameters",
     "ShallowEnsemble",
     "ShallowNetwork",

@@ -174,7 +174,7 @@ class TangentKernel(Kernel):
 
 
 _BY_NAME = {"linear": LinearKernel, "polynomial": PolynomialKernel, "poly": PolynomialKernel,
-            "rbf": RBFKernel, "laplace": LaplaceKernel, "laplacian": LaplaceKernel}
+            "rbf": RBFKernel, "laplace": LaplaceKernel}
 
 
 def as_kernel(kernel, gamma: Optional[float] = None, degree: int = 3, coef0: float = 1.0,
@@ -198,9 +198,10 @@ def as_kernel(kernel, gamma: Optional[float] = None, degree: int = 3, coef0: flo
                 raise ValueError("gamma: needed (or n_features) for the rbf and laplace kernels")
             gamma = 1.0 / n_features
         return cls(gamma=gamma)
-    if callable(kernel):
-        return CallableKernel(kernel)
+    # A network is callable too: its tangent kernel is what it means as a kernel.
     if hasattr(kernel, "ntk") and hasattr(kernel, "ntk_diag"):
         return TangentKernel(kernel)
+    if callable(kernel):
+        return CallableKernel(kernel)
     raise TypeError(f"kernel: expected a name ({', '.join(_BY_NAME)}), a callable K(X1, X2) or a "
                     f"widenet kernel, got {type(kernel).__name__}")

@@ -66,7 +66,7 @@ void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const Ve
                           const Vector<T>& norms2, LastColumn last) {
   if (kernel.kind == KernelKind::linear) return;
   const Index rows = G.rows();
-#pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (G.size() > kParallelEntries)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (G.size() > 4 * kParallelEntries)
   for (Index k = 0; k < rows; ++k) {
     const Index end = last(k);
     inner_to_kernel<T>(kernel, G.row(k).head(end).transpose(), norms1(k), norms2.head(end));

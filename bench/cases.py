@@ -1,0 +1,191 @@
+"""The benchmark cases of the foundation issue and their implementations.
+
+Adding an implementation (a peer such as torch) to a case is one function::
+
+    @implements("ntk_gram", "torch", requires=("torch",))
+    def _(p):
+        ...  # untimed preparation from the problem p
+        return lambda: ...  # the timed call; returns the answer as an array
+
+It is skipped with a reason when a required package is missing, or when it raises
+``Skip("why")`` for a case it does not support.
+"""
+
+from __future__ import annotations
+
+import functools
+from types import SimpleNamespace
+
+import numpy as np
+
+import widenet
+from harness import Case, Target, implements
+from widenet import reference
+
+F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
+SEED = 20240601
+
+FLOP_COUNT = ("Gram FLOPs = 2*m*n*d (pre-activations) + 2 * 2*m*m*n (two m x n Gram products, each "
+              "counted as a full GEMM; a SYRK does half of that work); X X^T and elementwise work "
+              "are not counted. The machine limit is numpy A @ B, A (m x n), B (n x m), 2*m*m*n FLOPs.")
+
+
+def _inputs(rows: int, cols: int, dtype, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((rows, cols)).astype(dtype)
+
+
+# -- machine limit: numpy GEMM at the shapes of the Gram products -------------------------
+def gemm_limit(m: int, n: int, dtype) -> Case:
+    def setup():
+        return SimpleNamespace(A=_inputs(m, n, dtype, SEED), B=_inputs(n, m, dtype, SEED + 1))
+
+    return Case("gemm_limit", "", dtype, f"A {m}x{n} @ B {n}x{m}", setup, reference="numpy",
+                flops=2.0 * m * m * n)
+
+
+@implements("gemm_limit", "numpy")
+def _(p):
+    return lambda: p.A @ p.B
+
+
+# -- ntk_gram: the tangent Gram K_n(X, X) by the structured formula ------------------------
+def ntk_gram(activation: str, m: int, d: int, n: int, dtype) -> Case:
+    def setup():
+        net = widenet.ShallowNetwork(d, n, activation=activation, seed=SEED, dtype=dtype)
+        return SimpleNamespace(net=net, X=_inputs(m, d, dtype, SEED + 2))
+
+    return Case("ntk_gram", activation, dtype, f"m={m} d={d} n={n}", setup, reference="numpy",
+                targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),),
+                flops=2.0 * m * n * d + 2 * 2.0 * m * m * n, limit=gemm_limit(m, n, dtype).id)
+
+
+@implements("ntk_gram", "numpy")
+def _(p):
+    """The reference: the non-symmetric form with X1 = X2 (activations and products twice)."""
+    net = p.net
+    return lambda: reference.ntk_gram(p.X, p.X, *net.params.arrays(), net.activation, net.parametrization)
+
+
+@implements("ntk_gram", "cpp")
+def _(p):
+    return lambda: p.net.ntk(p.X)
+
+
+def _erf_derivative(z):
+    return (2 / np.sqrt(np.pi)) * np.exp(-z * z)
+
+
+def _activation_pair(name: str) -> tuple:
+    """sigma and sigma' of the reference, except erf, which uses scipy's vectorised erf when
+    installed (the reference's goes through math.erf element by element)."""
+    if name == "erf":
+        try:
+            from scipy.special import erf
+            return erf, _erf_derivative
+        except ImportError:
+            pass
+    return (functools.partial(reference.activation, name),
+            functools.partial(reference.activation_derivative, name))
+
+
+@implements("ntk_gram", "numpy_sym")
+def _(p):
+    """The structured formula in numpy using symmetry: one set of activations, and
+    ``A @ A.T`` products, which numpy computes with SYRK."""
+    net, X = p.net, p.X
+    U, b, v, _ = net.params.arrays()
+    n, d = U.shape
+    a, s = (1.0, 1.0) if net.parametrization == "lecun" else (n ** -0.5, d ** -0.5)
+    sigma, derivative = _activation_pair(net.activation)
+
+    def call():
+        Z = s * (X @ U.T) + b
+        A, G = sigma(Z), derivative(Z) * v
+        return a * a * ((s * s * (X @ X.T) + 1) * (G @ G.T) + A @ A.T) + 1
+
+    return call
+
+
+# -- gd_fig113: the 80 networks of Figure 11.3 --------------------------------------------
+FIG113 = dict(activation="arctan", weight_var=3.0, output_var=3.0, bias_var=2.0, output_bias_var=2.0)
+
+
+def _finite(losses: np.ndarray):
+    return None if np.all(np.isfinite(losses)) else "non-finite loss"
+
+
+def gd_fig113(steps: int, networks: int = 80, width: int = 250) -> Case:
+    def setup():
+        X = np.array([[-1.0], [0.5], [1.5]])
+        fresh = functools.partial(widenet.ShallowEnsemble, networks, 1, width, seed=SEED, **FIG113)
+        return SimpleNamespace(fresh=fresh, initial=fresh().initial_params, X=X, y=np.array([0.3, -0.4, 0.8]),
+                               lr=1.0 / width, steps=steps)
+
+    return Case("gd_fig113", "arctan", F64, f"R={networks} m=3 d=1 n={width} steps={steps}", setup,
+                reference="numpy_loop", validate=_finite,
+                targets=(Target("cpp", "numpy_loop", 1 / 20, "cpp >= 20x faster than numpy_loop"),))
+
+
+# The answer is each network's loss at step 0 and at the last step. The final losses are
+# ~1e-31 after 1000 steps (rounding noise: every network fits the 3 points), so the check's
+# scale, the max magnitude, must come from the initial losses.
+def _train_ensemble(p, backend: str):
+    ensemble = p.fresh()  # the same initial parameters every repeat
+    return lambda: ensemble.train(p.X, p.y, lr=p.lr, steps=p.steps, record_every=p.steps, loss="mean",
+                                  backend=backend).losses
+
+
+implements("gd_fig113", "numpy_loop")(functools.partial(_train_ensemble, backend="numpy"))
+implements("gd_fig113", "cpp")(functools.partial(_train_ensemble, backend="cpp"))
+
+
+@implements("gd_fig113", "numpy_batched")
+def _(p):
+    def call():
+        records = reference.train_ensemble_batched(p.X, p.y, *p.initial, FIG113["activation"], "lecun", p.lr,
+                                                   p.steps, p.steps, None, 1.0 / len(p.X))
+        return records["losses"]
+
+    return call
+
+
+# -- gd_large: one wide softplus network, full-batch GD ------------------------------------
+def _decreasing(losses: np.ndarray):
+    if not np.all(np.isfinite(losses)):
+        return "non-finite loss"
+    return None if np.all(np.diff(losses) <= 0) and losses[-1] < losses[0] else "loss not decreasing"
+
+
+def gd_large(m: int, d: int, n: int, steps: int) -> Case:
+    def setup():
+        fresh = functools.partial(widenet.ShallowNetwork, d, n, activation="softplus", seed=SEED)
+        X = _inputs(m, d, F64, SEED + 3)
+        y = np.sin(X[:, 0])
+        # GD on the mean loss is stable below lr = m / lambda_max(K); trace(K) >= lambda_max
+        # (LeCun softplus: lambda_max ~ 0.7 trace), so half of m / trace(K) is safe.
+        trace = reference.ntk_diag(X, *fresh().params.arrays(), "softplus", "lecun").sum()
+        return SimpleNamespace(fresh=fresh, X=X, y=y, lr=0.5 * m / trace, steps=steps,
+                               record_every=max(1, steps // 10))
+
+    return Case("gd_large", "softplus", F64, f"m={m} d={d} n={n} steps={steps}", setup, reference="numpy",
+                validate=_decreasing, targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),))
+
+
+def _train_network(p, backend: str):
+    network = p.fresh()
+    return lambda: network.train(p.X, p.y, lr=p.lr, steps=p.steps, record_every=p.record_every, loss="mean",
+                                 backend=backend).losses
+
+
+implements("gd_large", "numpy")(functools.partial(_train_network, backend="numpy"))
+implements("gd_large", "cpp")(functools.partial(_train_network, backend="cpp"))
+
+
+def build(quick: bool) -> list:
+    """Every case, at the foundation issue's sizes or the quick ones."""
+    m, d, n = (512, 32, 2048) if quick else (2048, 64, 8192)
+    grams = [ntk_gram(activation, m, d, n, dtype) for activation, dtype in (("relu", F64), ("relu", F32),
+                                                                             ("erf", F64))]
+    limits = [gemm_limit(m, n, dtype) for dtype in (F64, F32)]
+    large = gd_large(256, 16, 1024, steps=20) if quick else gd_large(1024, 64, 4096, steps=100)
+    return grams + limits + [gd_fig113(steps=100 if quick else 1000), large]
