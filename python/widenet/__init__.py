@@ -29,8 +29,11 @@ __version__ = _core.build_info()["version"]
 def build_info() -> dict:
     """How the compiled core was built and runs: widenet, Eigen and BLAS versions, the
     SIMD instruction sets, and the thread counts of widenet's loops and of its BLAS."""
+    import os
+
     info = dict(_core.build_info())
     info["blas_library"] = OPENBLAS_PATH
+    info["thread_environment"] = {name: os.environ.get(name) for name in ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")}
     return info
 
 

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "widenet/types.hpp"
 
@@ -30,17 +31,26 @@ inline Activation parse_activation(const std::string& name) {
 
 namespace scalar {
 
+// e^{-|z|}, the one exponential that sigmoid and softplus both need; it never overflows.
 template <typename T>
-[[gnu::always_inline]] inline T sigmoid(T z) {
-  // Written so that exp never overflows.
-  if (z >= T(0)) return T(1) / (T(1) + std::exp(-z));
-  const T e = std::exp(z);
-  return e / (T(1) + e);
+[[gnu::always_inline]] inline T exp_minus_abs(T z) {
+  return std::exp(-std::abs(z));
 }
 
+// sigmoid(z) = 1/(1 + e^-z) from e = e^{-|z|}: 1/(1+e) for z >= 0, e/(1+e) below.
 template <typename T>
-[[gnu::always_inline]] inline T softplus(T z) {
-  return std::max(z, T(0)) + std::log1p(std::exp(-std::abs(z)));
+[[gnu::always_inline]] inline T sigmoid_from(T z, T e) {
+  return (z >= T(0) ? T(1) : e) / (T(1) + e);
+}
+
+// softplus(z) = max(z, 0) + log1p(e) from e = e^{-|z|}. log1p(e) is written as
+// log(u) e / (u - 1) with u = 1 + e: accurate to a few ulp and, unlike libm's log1p,
+// fast; u == 1 only when e is below the rounding of 1, where log1p(e) = e.
+template <typename T>
+[[gnu::always_inline]] inline T softplus_from(T z, T e) {
+  const T u = T(1) + e;
+  const T log1p_e = u == T(1) ? e : std::log(u) * (e / (u - T(1)));
+  return (z > T(0) ? z : T(0)) + log1p_e;
 }
 
 template <typename T>
@@ -101,11 +111,13 @@ template <Activation A, typename T>
     value = arctan(z);
     derivative = T(1) / (T(1) + z * z);
   } else if constexpr (A == Activation::sigmoid) {
-    value = sigmoid(z);
-    derivative = value * (T(1) - value);
+    const T e = exp_minus_abs(z);
+    value = sigmoid_from(z, e);
+    derivative = e / ((T(1) + e) * (T(1) + e));  // sigma (1 - sigma), without cancellation
   } else if constexpr (A == Activation::softplus) {
-    value = softplus(z);
-    derivative = sigmoid(z);
+    const T e = exp_minus_abs(z);
+    value = softplus_from(z, e);
+    derivative = sigmoid_from(z, e);
   } else if constexpr (A == Activation::gelu) {
     const T cdf = normal_cdf(z);
     value = z * cdf;
@@ -121,22 +133,44 @@ template <Activation A, typename T>
 
 }  // namespace scalar
 
-// Turns pre-activations into activations in place and, when `derivative` is not null,
-// writes sigma' of the same pre-activations there: one pass over memory for both.
-template <Activation A, typename T>
+// Calls f(std::integral_constant<Activation, A>{}) for the activation chosen at run time,
+// so that every kernel below is compiled once per activation.
+template <typename F>
+decltype(auto) with_activation(Activation activation, F&& f) {
+  using std::integral_constant;
+  switch (activation) {
+    case Activation::relu: return f(integral_constant<Activation, Activation::relu>{});
+    case Activation::tanh: return f(integral_constant<Activation, Activation::tanh>{});
+    case Activation::erf: return f(integral_constant<Activation, Activation::erf>{});
+    case Activation::arctan: return f(integral_constant<Activation, Activation::arctan>{});
+    case Activation::sigmoid: return f(integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::softplus: return f(integral_constant<Activation, Activation::softplus>{});
+    case Activation::gelu: return f(integral_constant<Activation, Activation::gelu>{});
+    case Activation::sin: return f(integral_constant<Activation, Activation::sin>{});
+    case Activation::identity: break;
+  }
+  return f(integral_constant<Activation, Activation::identity>{});
+}
+
+// Turns values into sigma(z) in place, z = scale * value + bias[i] when Affine (the bias
+// and scale of a hidden layer, folded in here to save a pass over memory) or z = value,
+// and writes sigma'(z) to `derivative` unless it is null: one pass for all of it.
+template <Activation A, bool Affine, typename T>
 [[gnu::always_inline]] inline void activate_range(T* __restrict values, T* __restrict derivative,
-                                                  Index count) {
+                                                  Index count, T scale, const T* __restrict bias) {
   if (derivative != nullptr) {
     for (Index i = 0; i < count; ++i) {
+      const T z = Affine ? scale * values[i] + bias[i] : values[i];
       T value, slope;
-      scalar::value_and_derivative<A>(values[i], value, slope);
+      scalar::value_and_derivative<A>(z, value, slope);
       values[i] = value;
       derivative[i] = slope;
     }
   } else {
     for (Index i = 0; i < count; ++i) {
+      const T z = Affine ? scale * values[i] + bias[i] : values[i];
       T value, unused;
-      scalar::value_and_derivative<A>(values[i], value, unused);
+      scalar::value_and_derivative<A>(z, value, unused);
       values[i] = value;
     }
   }
@@ -146,10 +180,11 @@ template <Activation A, typename T>
 #define WIDENET_HAS_AVX2_PATH 1
 // The loop above compiled for AVX2 and FMA: the scalar helpers are inlined into it, so the
 // whole body uses 4-wide vectors. Only called after the CPU has been checked.
-template <Activation A, typename T>
+template <Activation A, bool Affine, typename T>
 __attribute__((target("avx2,fma"))) void activate_range_avx2(T* __restrict values,
-                                                             T* __restrict derivative, Index count) {
-  activate_range<A>(values, derivative, count);
+                                                             T* __restrict derivative, Index count,
+                                                             T scale, const T* __restrict bias) {
+  activate_range<A, Affine>(values, derivative, count, scale, bias);
 }
 
 inline bool cpu_has_avx2() {
@@ -164,52 +199,56 @@ inline bool cpu_has_avx2() { return false; }
 // The elementwise instruction set chosen at run time for activations.
 inline const char* elementwise_simd() { return cpu_has_avx2() ? "avx2+fma" : "baseline"; }
 
-template <Activation A, typename T>
-void activate_block(T* values, T* derivative, Index count) {
+template <Activation A, bool Affine, typename T>
+void activate_block(T* values, T* derivative, Index count, T scale, const T* bias) {
 #if WIDENET_HAS_AVX2_PATH
-  if (cpu_has_avx2()) return activate_range_avx2<A>(values, derivative, count);
+  if (cpu_has_avx2()) return activate_range_avx2<A, Affine>(values, derivative, count, scale, bias);
 #endif
-  activate_range<A>(values, derivative, count);
+  activate_range<A, Affine>(values, derivative, count, scale, bias);
 }
 
-// The same over threads for large arrays; small ones stay on the calling thread.
-template <Activation A, typename T>
-void activate_inplace(T* values, T* derivative, Index count) {
-  if (count <= kParallelEntries || thread_count() == 1) {
-    activate_block<A>(values, derivative, count);
-    return;
-  }
-  constexpr Index kBlock = 4096;
-  const Index blocks = (count + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) num_threads(thread_count())
-  for (Index block = 0; block < blocks; ++block) {
-    const Index start = block * kBlock;
-    activate_block<A>(values + start, derivative ? derivative + start : nullptr,
-                      std::min(kBlock, count - start));
-  }
-}
-
+// sigma and sigma' of a flat array, in place; large arrays are split over threads.
 template <typename T>
 void activate_inplace(Activation activation, T* values, T* derivative, Index count) {
-  switch (activation) {
-    case Activation::relu: return activate_inplace<Activation::relu>(values, derivative, count);
-    case Activation::tanh: return activate_inplace<Activation::tanh>(values, derivative, count);
-    case Activation::erf: return activate_inplace<Activation::erf>(values, derivative, count);
-    case Activation::arctan: return activate_inplace<Activation::arctan>(values, derivative, count);
-    case Activation::sigmoid: return activate_inplace<Activation::sigmoid>(values, derivative, count);
-    case Activation::softplus: return activate_inplace<Activation::softplus>(values, derivative, count);
-    case Activation::gelu: return activate_inplace<Activation::gelu>(values, derivative, count);
-    case Activation::sin: return activate_inplace<Activation::sin>(values, derivative, count);
-    case Activation::identity: return activate_inplace<Activation::identity>(values, derivative, count);
-  }
+  with_activation(activation, [&](auto act) {
+    constexpr Activation A = decltype(act)::value;
+    if (count <= kParallelEntries || thread_count() == 1) {
+      activate_block<A, false>(values, derivative, count, T(1), static_cast<const T*>(nullptr));
+      return;
+    }
+    constexpr Index kBlock = 4096;
+    const Index blocks = (count + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) num_threads(thread_count())
+    for (Index block = 0; block < blocks; ++block) {
+      const Index start = block * kBlock;
+      activate_block<A, false>(values + start, derivative ? derivative + start : nullptr,
+                               std::min(kBlock, count - start), T(1), static_cast<const T*>(nullptr));
+    }
+  });
 }
 
-// In-place on a whole row-major matrix (the derivative matrix, if given, has its shape).
-template <typename T>
-void activate_inplace(Activation activation, RowMatrix<T>& values, RowMatrix<T>* derivative) {
-  if (derivative != nullptr) derivative->resize(values.rows(), values.cols());
-  activate_inplace<T>(activation, values.data(), derivative ? derivative->data() : nullptr,
-                      values.size());
+// A hidden layer's activations from the products U x held in `values` (m x n): in place,
+// z = scale * value + bias (bias has one entry per column), and sigma'(z) into
+// `derivative` (resized to m x n) unless it is null. Rows are split over threads.
+template <typename T, typename Bias>
+void activate_rows(Activation activation, RowMatrix<T>& values, RowMatrix<T>* derivative, T scale,
+                   const Bias& bias) {
+  const Index rows = values.rows(), cols = values.cols();
+  if (derivative != nullptr) derivative->resize(rows, cols);
+  const T* b = bias.data();  // a vector or a segment of one: contiguous
+  with_activation(activation, [&](auto act) {
+    constexpr Activation A = decltype(act)::value;
+    const auto row = [&](Index k) {
+      activate_block<A, true>(values.row(k).data(), derivative ? derivative->row(k).data() : nullptr,
+                              cols, scale, b);
+    };
+    if (values.size() <= kParallelEntries || thread_count() == 1) {
+      for (Index k = 0; k < rows; ++k) row(k);  // no parallel region at all for small work
+      return;
+    }
+#pragma omp parallel for schedule(static) num_threads(thread_count())
+    for (Index k = 0; k < rows; ++k) row(k);
+  });
 }
 
 }  // namespace widenet

@@ -2,9 +2,9 @@
 // descent. The network is held with U transposed (d x n), so that for every problem size
 // all work runs along contiguous rows of length n:
 //   Z = a_in X U^T + 1 b^T  (m x n),  A = sigma(Z),  Phi = a_out A v + c,
-//   r = Phi - y,  g = 2 loss_scale r  (d loss / d Phi),  E = diag(g) sigma'(Z),
-//   grad_v = a_out A^T g,  grad_c = 1^T g,  grad_b = a_out v o (E^T 1),
-//   grad_U^T = a_out a_in (X^T E) diag(v).
+//   r = Phi - y,  g = 2 loss_scale r  (d loss / d Phi),  S = sigma'(Z),
+//   grad_v = a_out A^T g,  grad_c = 1^T g,  grad_b = a_out v o (S^T g),
+//   grad_U^T = a_out a_in ((diag(g) X)^T S) diag(v).
 // Small problems (one network of an ensemble) use row updates; large ones BLAS.
 #pragma once
 
@@ -35,9 +35,90 @@ struct GradientWorkspace {
   RowMatrix<T> activations;  // m x n
   RowMatrix<T> derivative;   // m x n, then E
   Vector<T> residual;        // m
+  Vector<T> weights;         // m, g
+  RowMatrix<T> weighted_X;   // m x d, diag(g) X
+  RowMatrix<T> inputs;       // m x d, a contiguous copy of X (small problems)
 };
 
+namespace detail {
+
+// The two products of a small problem as plain loops over contiguous rows, which the
+// compiler vectorises (also in the AVX2 copies below): Z = X U^T, and the accumulations
+// grad_v = A^T g, grad_b = S^T g, grad_U^T = (diag(g) X)^T S before their scale factors.
+template <typename T>
+[[gnu::always_inline]] inline void small_preactivations(const T* __restrict X, const T* __restrict Ut,
+                                                        T* __restrict Z, Index m, Index d, Index n) {
+  for (Index k = 0; k < m; ++k) {
+    T* __restrict row = Z + k * n;
+    for (Index i = 0; i < n; ++i) row[i] = T(0);
+    for (Index j = 0; j < d; ++j) {
+      const T x = X[k * d + j];
+      const T* __restrict u = Ut + j * n;
+      for (Index i = 0; i < n; ++i) row[i] += x * u[i];
+    }
+  }
+}
+
+template <typename T>
+[[gnu::always_inline]] inline void small_accumulate(const T* __restrict A, const T* __restrict S,
+                                                    const T* __restrict g, const T* __restrict gX,
+                                                    T* __restrict gv, T* __restrict gb,
+                                                    T* __restrict gUt, Index m, Index d, Index n) {
+  for (Index i = 0; i < n; ++i) gv[i] = gb[i] = T(0);
+  for (Index i = 0; i < n * d; ++i) gUt[i] = T(0);
+  for (Index k = 0; k < m; ++k) {
+    const T gk = g[k];
+    const T* __restrict a = A + k * n;
+    const T* __restrict s = S + k * n;
+    for (Index i = 0; i < n; ++i) {
+      gv[i] += gk * a[i];
+      gb[i] += gk * s[i];
+    }
+    for (Index j = 0; j < d; ++j) {
+      const T w = gX[k * d + j];
+      T* __restrict row = gUt + j * n;
+      for (Index i = 0; i < n; ++i) row[i] += w * s[i];
+    }
+  }
+}
+
+#if WIDENET_HAS_AVX2_PATH
+template <typename T>
+__attribute__((target("avx2,fma"))) void small_preactivations_avx2(const T* X, const T* Ut, T* Z,
+                                                                   Index m, Index d, Index n) {
+  small_preactivations(X, Ut, Z, m, d, n);
+}
+
+template <typename T>
+__attribute__((target("avx2,fma"))) void small_accumulate_avx2(const T* A, const T* S, const T* g,
+                                                               const T* gX, T* gv, T* gb, T* gUt,
+                                                               Index m, Index d, Index n) {
+  small_accumulate(A, S, g, gX, gv, gb, gUt, m, d, n);
+}
+#endif
+
+template <typename T>
+void small_preactivations_dispatch(const T* X, const T* Ut, T* Z, Index m, Index d, Index n) {
+#if WIDENET_HAS_AVX2_PATH
+  if (cpu_has_avx2()) return small_preactivations_avx2(X, Ut, Z, m, d, n);
+#endif
+  small_preactivations(X, Ut, Z, m, d, n);
+}
+
+template <typename T>
+void small_accumulate_dispatch(const T* A, const T* S, const T* g, const T* gX, T* gv, T* gb,
+                               T* gUt, Index m, Index d, Index n) {
+#if WIDENET_HAS_AVX2_PATH
+  if (cpu_has_avx2()) return small_accumulate_avx2(A, S, g, gX, gv, gb, gUt, m, d, n);
+#endif
+  small_accumulate(A, S, g, gX, gv, gb, gUt, m, d, n);
+}
+
+}  // namespace detail
+
 // Returns loss_scale |Phi(X) - y|^2 and writes its gradient into `grad` (same layout).
+// The residual weights g go into X (m x d, small) rather than into the m x n matrices:
+// grad_U^T = a_out a_in ((diag(g) X)^T sigma'(Z)) diag(v) and grad_b = a_out v o (sigma'(Z)^T g).
 template <typename T>
 T loss_and_gradient(const Architecture& arch, const TransposedParams<T>& w, const MatrixRef<T>& X,
                     const VectorRef<T>& y, T loss_scale, GradientWorkspace<T>& work,
@@ -50,37 +131,31 @@ T loss_and_gradient(const Architecture& arch, const TransposedParams<T>& w, cons
 
   A.resize(m, n);
   if (small) {
-    for (Index k = 0; k < m; ++k) {
-      A.row(k) = w.b.transpose();
-      for (Index j = 0; j < d; ++j) A.row(k) += (scale.in * X(k, j)) * w.Ut.row(j);
-    }
+    work.inputs = X;  // contiguous, whatever strides X has
+    detail::small_preactivations_dispatch(work.inputs.data(), w.Ut.data(), A.data(), m, d, n);
   } else {
     A.noalias() = X * w.Ut;
-    A = (scale.in * A).rowwise() + w.b.transpose();
   }
-  activate_inplace<T>(arch.activation, A, &D);
+  activate_rows<T>(arch.activation, A, &D, scale.in, w.b);
 
   multiply_into(work.residual, A, w.v);
   work.residual.array() = scale.out * work.residual.array() + w.c - y.array();
   const T loss = loss_scale * work.residual.squaredNorm();
-  const Vector<T> g = (T(2) * loss_scale) * work.residual;
+  work.weights = (T(2) * loss_scale) * work.residual;  // g = d loss / d Phi(x_k)
+  const Vector<T>& g = work.weights;
+  work.weighted_X = g.asDiagonal() * X;
 
-  D = g.asDiagonal() * D;  // E
   grad.c = g.sum();
   grad.Ut.resize(d, n);
   if (small) {
-    grad.v.setZero(n);
-    grad.b.setZero(n);
-    grad.Ut.setZero();
-    for (Index k = 0; k < m; ++k) {
-      grad.v += g(k) * A.row(k).transpose();
-      grad.b += D.row(k).transpose();
-      for (Index j = 0; j < d; ++j) grad.Ut.row(j) += X(k, j) * D.row(k);
-    }
+    grad.v.resize(n);
+    grad.b.resize(n);
+    detail::small_accumulate_dispatch(A.data(), D.data(), g.data(), work.weighted_X.data(),
+                                      grad.v.data(), grad.b.data(), grad.Ut.data(), m, d, n);
   } else {
     grad.v.noalias() = A.transpose() * g;
-    grad.b = D.colwise().sum().transpose();
-    grad.Ut.noalias() = X.transpose() * D;
+    grad.b.noalias() = D.transpose() * g;
+    grad.Ut.noalias() = work.weighted_X.transpose() * D;
   }
   grad.v *= scale.out;
   grad.b.array() *= scale.out * w.v.array();

@@ -71,22 +71,9 @@ template <typename T, typename P>
 void hidden_layer(const Architecture& arch, const P& w, const MatrixRef<T>& X, Index col,
                   Index cols, RowMatrix<T>& activations, RowMatrix<T>* derivative) {
   const Scales<T> scale(arch.parametrization, w.width(), w.input_dim());
-  const Index d = X.cols();
   activations.resize(X.rows(), cols);
-  if (X.rows() * cols * d < kSmallProduct) {
-    // Small problems (one network of an ensemble): contiguous row updates beat any
-    // product call. Row k of Z is b + a_in sum_j x_kj U^T.row(j).
-    const RowMatrix<T> U_transposed = w.U.middleRows(col, cols).transpose();
-    for (Index k = 0; k < X.rows(); ++k) {
-      activations.row(k) = w.b.segment(col, cols).transpose();
-      for (Index j = 0; j < d; ++j) activations.row(k) += (scale.in * X(k, j)) * U_transposed.row(j);
-    }
-  } else {
-    activations.noalias() = X * w.U.middleRows(col, cols).transpose();
-    if (scale.in != T(1)) activations *= scale.in;
-    activations.rowwise() += w.b.segment(col, cols).transpose();
-  }
-  activate_inplace<T>(arch.activation, activations, derivative);
+  multiply_into(activations, X, w.U.middleRows(col, cols).transpose());
+  activate_rows<T>(arch.activation, activations, derivative, scale.in, w.b.segment(col, cols));
 }
 
 // Phi(X, w) for a batch: (11.5.1) or (11.6.1).
