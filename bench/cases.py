@@ -181,6 +181,41 @@ implements("gd_large", "numpy")(functools.partial(_train_network, backend="numpy
 implements("gd_large", "cpp")(functools.partial(_train_network, backend="cpp"))
 
 
+# -- kernel_gram: classic kernels K(X, X) (the kernel least-squares issue) -----------------
+KERNEL_PARAMS = {"rbf": dict(gamma=1 / 64), "polynomial": dict(degree=3, coef0=1.0, gamma=1 / 64)}
+
+
+def kernel_gram(kind: str, m: int, d: int) -> Case:
+    def setup():
+        params = dict(KERNEL_PARAMS[kind], gamma=1.0 / d)
+        kernel = widenet.RBFKernel(**params) if kind == "rbf" else widenet.PolynomialKernel(**params)
+        return SimpleNamespace(kernel=kernel, kind=kind, params=params, X=_inputs(m, d, F64, SEED + 4))
+
+    return Case("kernel_gram", kind, F64, f"m={m} d={d}", setup, reference="numpy",
+                targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),
+                         Target("cpp", "sklearn", 1.0, "cpp/sklearn <= 1")))
+
+
+@implements("kernel_gram", "numpy")
+def _(p):
+    return lambda: p.kernel(p.X, backend="numpy")
+
+
+@implements("kernel_gram", "cpp")
+def _(p):
+    return lambda: p.kernel(p.X)
+
+
+@implements("kernel_gram", "sklearn", requires=("sklearn",))
+def _(p):
+    from sklearn.metrics.pairwise import polynomial_kernel, rbf_kernel
+
+    if p.kind == "rbf":
+        return lambda: rbf_kernel(p.X, gamma=p.params["gamma"])
+    return lambda: polynomial_kernel(p.X, degree=p.params["degree"], gamma=p.params["gamma"],
+                                     coef0=p.params["coef0"])
+
+
 def build(quick: bool) -> list:
     """Every case, at the foundation issue's sizes or the quick ones."""
     m, d, n = (512, 32, 2048) if quick else (2048, 64, 8192)
@@ -188,4 +223,5 @@ def build(quick: bool) -> list:
                                                                              ("erf", F64))]
     limits = [gemm_limit(m, n, dtype) for dtype in (F64, F32)]
     large = gd_large(256, 16, 1024, steps=20) if quick else gd_large(1024, 64, 4096, steps=100)
-    return grams + limits + [gd_fig113(steps=100 if quick else 1000), large]
+    kernels = [kernel_gram(kind, 1024 if quick else 4096, 64) for kind in ("rbf", "polynomial")]
+    return grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels

@@ -94,7 +94,7 @@ RowMatrix<T> kernel_gram_symmetric(const ClassicKernel& kernel, const MatrixRef<
   // The norms are the diagonal's own inner products, so |x - x|^2 is exactly 0.
   const Vector<T> norms = G.diagonal();
   detail::inner_to_kernel_rows(kernel, G, norms, norms, [](Index k) { return k + 1; });
-  G.template triangularView<Eigen::StrictlyUpper>() = G.transpose();
+  mirror_lower_to_upper(G);
   return G;
 }
 

@@ -86,7 +86,7 @@ RowMatrix<T> tangent_gram_symmetric(const Architecture& arch, const P& w, const 
   inner.template selfadjointView<Eigen::Lower>().rankUpdate(X);
   detail::combine_gram(Scales<T>(arch.parametrization, n, w.input_dim()), inner,
                        derivative_part, activation_part);
-  activation_part.template triangularView<Eigen::StrictlyUpper>() = activation_part.transpose();
+  mirror_lower_to_upper(activation_part);
   return activation_part;
 }
 

@@ -1,6 +1,8 @@
 // Matrix types shared by every kernel. Row-major, so numpy's C order maps without a copy.
 #pragma once
 
+#include <algorithm>
+
 #include <Eigen/Core>
 
 #include "widenet/parallel.hpp"
@@ -35,6 +37,24 @@ void multiply_into(Dst& dst, const Lhs& lhs, const Rhs& rhs) {
     dst.noalias() = lhs.lazyProduct(rhs);
   } else {
     dst.noalias() = lhs * rhs;
+  }
+}
+
+// Copies the strictly lower triangle of a square matrix onto the upper one, in square
+// tiles so that the transposed reads stay in cache, tiles split over threads.
+template <typename T>
+void mirror_lower_to_upper(RowMatrix<T>& G) {
+  constexpr Index kTile = 64;
+  const Index m = G.rows(), tiles = (m + kTile - 1) / kTile;
+#pragma omp parallel for schedule(dynamic) num_threads(thread_count()) if (G.size() > kParallelEntries)
+  for (Index tile_row = 0; tile_row < tiles; ++tile_row) {
+    const Index i0 = tile_row * kTile, i1 = std::min(m, i0 + kTile);
+    for (Index j0 = i0; j0 < m; j0 += kTile) {  // tiles on and right of the diagonal
+      const Index j1 = std::min(m, j0 + kTile);
+      for (Index i = i0; i < i1; ++i) {
+        for (Index j = std::max(j0, i + 1); j < j1; ++j) G(i, j) = G(j, i);
+      }
+    }
   }
 }
 
