@@ -84,22 +84,22 @@ def as_real(value, name: str, dtype: np.dtype) -> float:
     return float(result)
 
 
-def positive_real(value, name: str) -> float:
+def _bounded_real(value, name: str, strictly_positive: bool) -> float:
+    word = "positive" if strictly_positive else "non-negative"
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name}: expected a positive real number, got {value!r}")
+        raise TypeError(f"{name}: expected a {word} real number, got {value!r}")
     result = float(value)
-    if not np.isfinite(result) or result <= 0:
-        raise ValueError(f"{name}: expected a finite positive number, got {value!r}")
+    if not np.isfinite(result) or result < 0 or (strictly_positive and result == 0):
+        raise ValueError(f"{name}: expected a finite {word} number, got {value!r}")
     return result
+
+
+def positive_real(value, name: str) -> float:
+    return _bounded_real(value, name, strictly_positive=True)
 
 
 def non_negative_real(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name}: expected a non-negative real number, got {value!r}")
-    result = float(value)
-    if not np.isfinite(result) or result < 0:
-        raise ValueError(f"{name}: expected a finite non-negative number, got {value!r}")
-    return result
+    return _bounded_real(value, name, strictly_positive=False)
 
 
 def integer(value, name: str, minimum: int) -> int:
