@@ -6,6 +6,7 @@ void bind_activations(py::module_& m);
 void bind_shallow(py::module_& m);
 void bind_training(py::module_& m);
 void bind_kernels(py::module_& m);
+void bind_limit_kernels(py::module_& m);
 void bind_runtime(py::module_& m);
 }  // namespace widenet::bindings
 
@@ -15,5 +16,6 @@ PYBIND11_MODULE(_core, m) {
   widenet::bindings::bind_shallow(m);
   widenet::bindings::bind_training(m);
   widenet::bindings::bind_kernels(m);
+  widenet::bindings::bind_limit_kernels(m);
   widenet::bindings::bind_runtime(m);
 }

@@ -5,7 +5,7 @@ gradient-descent training, with a C++ (Eigen) core and a pure-numpy reference
 (:mod:`widenet.reference`) that mirrors the formulas of SPEC.md.
 """
 
-from . import estimators, feature_maps, kernels, least_squares
+from . import estimators, feature_maps, kernels, least_squares, limit_kernels
 from ._native import OPENBLAS_PATH, _core
 from .ensemble import ShallowEnsemble, StackedParameters
 from .estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
@@ -18,6 +18,7 @@ from .feature_maps import (
 )
 from .kernels import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, TangentKernel
 from .least_squares import min_norm_solution
+from .limit_kernels import limit_kernel
 from .network import ShallowNetwork
 from .parameters import Parameters
 from .reference.activations import ACTIVATIONS
@@ -65,6 +66,8 @@ __all__ = [
     "feature_maps",
     "kernels",
     "least_squares",
+    "limit_kernel",
+    "limit_kernels",
     "min_norm_solution",
     "polynomial_features",
     "quadratic_features",

@@ -146,6 +146,21 @@ class ShallowNetwork:
         """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix."""
         return BACKENDS[check.backend(backend)].ntk_diag(self._inputs(X), *self._kernel_args())
 
+    def limit_kernel(self, X1, X2=None, kind: str = "ntk", **options) -> np.ndarray:
+        """The infinite-width kernel of this network's configuration (activation,
+        parametrization, initial variances and law): ``K_LC`` (LeCun) or ``K_NTK`` (NTK
+        parametrization) for ``kind="ntk"``, the NNGP covariance for ``kind="nngp"``. See
+        :func:`widenet.limit_kernel` for ``options`` (method, order, samples, seed, ...);
+        a non-normal law is only reached by ``method="monte_carlo"``."""
+        from .limit_kernels import limit_kernel
+
+        if self.distribution != "normal":
+            options.setdefault("method", "monte_carlo")
+        options.setdefault("distribution", self.distribution)
+        return limit_kernel(X1, X2, activation=self.activation, parametrization=self.parametrization, kind=kind,
+                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
+                            output_bias_var=self.output_bias_var, **options)
+
     # -- loss and training ---------------------------------------------------------------
     def _data(self, X, y) -> tuple:
         X = self._inputs(X)

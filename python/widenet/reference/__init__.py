@@ -4,6 +4,7 @@ Each function mirrors the C++ kernel of the same name and is used to cross-check
 """
 
 from .activations import ACTIVATIONS, activation, activation_derivative
+from . import limit_kernels
 from .kernels import KERNELS, kernel_diag, kernel_gram
 from .shallow import (
     forward,
@@ -26,6 +27,7 @@ __all__ = [
     "jacobian",
     "kernel_diag",
     "kernel_gram",
+    "limit_kernels",
     "loss",
     "loss_grad",
     "ntk_diag",
