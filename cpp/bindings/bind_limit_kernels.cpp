@@ -13,7 +13,10 @@ struct LimitBinder {
                              const std::string& kind, double weight_var, double bias_var,
                              double output_var, double output_bias_var,
                              const std::optional<VectorRef<T>>& nodes,
-                             const std::optional<VectorRef<T>>& weights) {
+                             const std::optional<VectorRef<T>>& weights,
+                             const std::optional<VectorRef<T>>& legendre_nodes,
+                             const std::optional<VectorRef<T>>& legendre_weights,
+                             double half_width) {
     const LimitKernel config{architecture(activation, parametrization), parse_limit_kind(kind),
                              weight_var, bias_var, output_var, output_bias_var};
     for (const double variance : {weight_var, bias_var, output_var, output_bias_var}) {
@@ -32,8 +35,15 @@ struct LimitBinder {
     if (nodes) {
       require(nodes->size() >= 1 && nodes->size() == weights->size(),
               "weights: expected one weight per node");
+      require(legendre_nodes && legendre_weights && legendre_nodes->size() >= 1 &&
+                  legendre_nodes->size() == legendre_weights->size(),
+              "legendre_nodes, legendre_weights: expected the Gauss-Legendre rule of the quadrature");
+      require(std::isfinite(half_width) && half_width > 0, "half_width: expected a positive number");
       rule.nodes = *nodes;
       rule.weights = *weights;
+      rule.legendre_nodes = *legendre_nodes;
+      rule.legendre_weights = *legendre_weights;
+      rule.half_width = T(half_width);
     } else {
       require(has_closed_form(config.arch.activation),
               "activation: no closed form for '" + activation + "'; use a quadrature rule");
@@ -49,6 +59,8 @@ struct LimitBinder {
           py::arg("weight_var"), py::arg("bias_var"), py::arg("output_var"),
           py::arg("output_bias_var"), py::arg("nodes").noconvert() = py::none(),
           py::arg("weights").noconvert() = py::none(),
+          py::arg("legendre_nodes").noconvert() = py::none(),
+          py::arg("legendre_weights").noconvert() = py::none(), py::arg("half_width") = 8.0,
           "Infinite-width kernel (K_LC, K_NTK or the NNGP covariance) between X1 and X2 "
           "(X2=None: symmetric), by the closed form or by the given 1-D Gaussian rule used "
           "as a tensor rule.");

@@ -68,7 +68,8 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
         ``auto`` takes the closed form where there is one (relu, erf, identity), else the
         quadrature.
     order : int
-        Nodes per dimension of the quadrature (a multiple of 8).
+        Nodes per dimension of the quadrature (even: one Gauss-Legendre panel of
+        ``order / 2`` nodes on each half-line, over 8 standard deviations).
     samples, distribution, seed
         Monte Carlo: hidden units drawn, the law D (normal, uniform, rademacher), the seed.
     backend : {"cpp", "numpy"}
@@ -100,10 +101,12 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
         return _monte_carlo(X1, X2, activation, parametrization, kind, variances, samples, distribution, seed,
                             return_std)
     backend = check.backend(backend)
-    rule = (None, None)
+    rule = (None, None, None, None)
     if method == "quadrature":
-        order = check.integer(order, "order", 8)
-        rule = reference.gaussian_rule(order)
+        order = check.integer(order, "order", 2)
+        if order % 2:
+            raise ValueError(f"order: expected an even number of nodes (one panel per half-line), got {order}")
+        rule = (*reference.gaussian_rule(order), *reference.legendre_rule(order))
     if backend == "cpp":
         return _core.limit_kernel(X1, X2, activation, parametrization, kind, *variances, *rule)
     return reference.limit_kernel(X1, X1 if X2 is None else X2, activation, parametrization, kind, *variances,

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "widenet/activations.hpp"
@@ -64,11 +65,16 @@ void closed_form_expectations(Activation activation, T s11, T s22, T s12, T& e_s
   }
 }
 
-// A tensor rule for E[F(a, b)] over independent standard normals: 1-D nodes and weights.
+// A tensor rule for E[F(a, b)] over independent standard normals: 1-D nodes and weights
+// on [-half_width, half_width], and the Gauss-Legendre rule on [-1, 1] it was built from,
+// used to split the inner integral at a kink (relu: where h_z = 0).
 template <typename T>
 struct GaussianRule {
   Vector<T> nodes;
   Vector<T> weights;
+  Vector<T> legendre_nodes;
+  Vector<T> legendre_weights;
+  T half_width;
 };
 
 namespace detail {
@@ -80,6 +86,29 @@ void point_side(Activation activation, T variance, const GaussianRule<T>& rule, 
   const T scale = std::sqrt(variance);
   for (Index p = 0; p < q; ++p) values[p] = scale * rule.nodes(p);
   activate_inplace<T>(activation, values, slopes, q);
+}
+
+// E_b[relu(shift + across b)] and E_b[relu'(...)] with the inner range cut at the kink:
+// Gauss-Legendre panels on [-L, kink] and [kink, L], weighted by the normal density.
+template <typename T>
+void split_inner(const GaussianRule<T>& rule, T shift, T across, T kink, T* values, T* slopes,
+                 T& inner_ss, T& inner_dd) {
+  const Index k = rule.legendre_nodes.size();
+  const T L = rule.half_width;
+  for (const auto [low, high] : {std::pair<T, T>{-L, kink}, std::pair<T, T>{kink, L}}) {
+    const T middle = T(0.5) * (low + high), half = T(0.5) * (high - low);
+    for (Index r = 0; r < k; ++r) {
+      const T b = middle + half * rule.legendre_nodes(r);
+      const T weight = half * rule.legendre_weights(r) * std::exp(T(-0.5) * b * b) * T(0.5 * M_2_SQRTPI * M_SQRT1_2);
+      const T h = shift + across * b;
+      values[r] = h > T(0) ? weight * h : T(0);
+      slopes[r] = h > T(0) ? weight : T(0);
+    }
+    for (Index r = 0; r < k; ++r) {
+      inner_ss += values[r];
+      inner_dd += slopes[r];
+    }
+  }
 }
 
 // E_ss, E_dd of one pair by the tensor rule; `x_values`, `x_slopes` from point_side, the
@@ -94,12 +123,19 @@ void quadrature_expectations(Activation activation, T s22, T rho, const Gaussian
   T sum_ss = T(0), sum_dd = T(0);
   for (Index p = 0; p < q; ++p) {
     const T shift = along * rule.nodes(p);
-    for (Index r = 0; r < q; ++r) values[r] = shift + across * rule.nodes(r);
-    activate_inplace<T>(activation, values, slopes, q);
     T inner_ss = T(0), inner_dd = T(0);
-    for (Index r = 0; r < q; ++r) {
-      inner_ss += rule.weights(r) * values[r];
-      inner_dd += rule.weights(r) * slopes[r];
+    const T kink = across > T(0) ? -shift / across : T(0);
+    if (activation == Activation::relu && across > T(0) && std::abs(kink) < rule.half_width) {
+      // relu(h_z) bends at b = kink: integrate each side with its own Gauss-Legendre panel,
+      // where the integrand is smooth.
+      split_inner(rule, shift, across, kink, values, slopes, inner_ss, inner_dd);
+    } else {
+      for (Index r = 0; r < q; ++r) values[r] = shift + across * rule.nodes(r);
+      activate_inplace<T>(activation, values, slopes, q);
+      for (Index r = 0; r < q; ++r) {
+        inner_ss += rule.weights(r) * values[r];
+        inner_dd += rule.weights(r) * slopes[r];
+      }
     }
     sum_ss += rule.weights(p) * x_values[p] * inner_ss;
     sum_dd += rule.weights(p) * x_slopes[p] * inner_dd;

@@ -217,7 +217,7 @@ def gaussian_rule(order=64, half_width=8.0, panels=None):
     return nodes, weights
 
 
-def quadrature_expectations(S11, S22, S12, activation, nodes, weights):
+def quadrature_expectations(S11, S22, S12, activation, nodes, weights, legendre=None, half_width=8.0):
     """``E_ss`` and ``E_dd`` by a two-dimensional tensor rule (SPEC section 5).
 
     With independent standard normals ``(a, b)`` and ``rho`` as in
@@ -244,6 +244,13 @@ def quadrature_expectations(S11, S22, S12, activation, nodes, weights):
         Any of :data:`~widenet.reference.ACTIVATIONS`.
     nodes, weights : ndarray, shape (Q,)
         A rule for ``E[f(a)]``, ``a ~ N(0, 1)``, e.g. from :func:`gaussian_rule`.
+    legendre : (ndarray, ndarray), optional
+        The Gauss-Legendre rule on ``[-1, 1]`` behind ``nodes`` (:func:`legendre_rule`).
+        For relu, whose ``relu(h_z)`` bends at ``b = -along a_p / across``, the inner sum
+        is then taken over two Gauss-Legendre panels, ``[-half_width, kink]`` and
+        ``[kink, half_width]``, where the integrand is smooth (as the C++ kernel does).
+    half_width : float
+        The truncation of ``nodes`` (8, as in :func:`gaussian_rule`).
 
     Returns
     -------
@@ -268,18 +275,50 @@ def quadrature_expectations(S11, S22, S12, activation, nodes, weights):
     block = max(1, min(Q, _BLOCK_FLOATS // max(1, m1 * m2)))
     E_ss = np.zeros((m1, m2))
     E_dd = np.zeros((m1, m2))
+    split = legendre is not None and activation == "relu"
     for p in range(Q):
         shift = along * nodes[p]
         inner_s = np.zeros((m1, m2))
         inner_d = np.zeros((m1, m2))
+        if split:
+            inner_s, inner_d, done = _split_relu_inner(shift, across, legendre, half_width)
+        else:
+            done = np.zeros((m1, m2), dtype=bool)
         for q0 in range(0, Q, block):
             hz = shift[:, :, None] + across[:, :, None] * nodes[None, None, q0:q0 + block]
             w = weights[q0:q0 + block]
-            inner_s += _act.activation(activation, hz) @ w
-            inner_d += _act.activation_derivative(activation, hz) @ w
+            inner_s += np.where(done, 0.0, _act.activation(activation, hz) @ w)
+            inner_d += np.where(done, 0.0, _act.activation_derivative(activation, hz) @ w)
         E_ss += (weights[p] * F_s[:, p])[:, None] * inner_s
         E_dd += (weights[p] * F_d[:, p])[:, None] * inner_d
     return E_ss, E_dd
+
+
+def legendre_rule(order=64):
+    """The Gauss-Legendre rule on ``[-1, 1]`` with ``order / 2`` nodes: the one each half-line
+    panel of :func:`gaussian_rule` (default panels) is built from."""
+    return np.polynomial.legendre.leggauss(int(order) // 2)
+
+
+def _split_relu_inner(shift, across, legendre, half_width):
+    """``E_b[relu(shift + across b)]`` and ``E_b[relu'(...)]`` with the range cut at the kink
+    ``b = -shift / across``, for the pairs whose kink lies inside the range (``done``)."""
+    t, w = legendre
+    inside = across > 0
+    kink = np.where(inside, -shift / np.where(inside, across, 1.0), 0.0)
+    done = inside & (np.abs(kink) < half_width)
+    inner_s = np.zeros(shift.shape)
+    inner_d = np.zeros(shift.shape)
+    for low, high in ((-half_width, kink), (kink, half_width)):
+        middle, half = 0.5 * (low + high), 0.5 * (high - low)
+        b = middle[..., None] + half[..., None] * t if np.ndim(middle) else middle + half * t
+        b = np.broadcast_to(b, shift.shape + t.shape)
+        weight = (np.broadcast_to(half, shift.shape)[..., None] * w) * np.exp(-0.5 * b * b) * (
+            0.5 * (2 / math.sqrt(math.pi)) * math.sqrt(0.5))
+        h = shift[..., None] + across[..., None] * b
+        inner_s += np.where(done, np.sum(np.where(h > 0, weight * h, 0.0), axis=-1), 0.0)
+        inner_d += np.where(done, np.sum(np.where(h > 0, weight, 0.0), axis=-1), 0.0)
+    return inner_s, inner_d, done
 
 
 def _standard_draws(rng, distribution, size):
@@ -428,7 +467,8 @@ def limit_kernel(X1, X2, activation, parametrization="lecun", kind="ntk", weight
     if method == "closed_form" or (method == "auto" and activation in CLOSED_FORMS):
         E_ss, E_dd = closed_form_expectations(S11, S22, S12, activation)
     else:
-        E_ss, E_dd = quadrature_expectations(S11, S22, S12, activation, *gaussian_rule(order))
+        E_ss, E_dd = quadrature_expectations(S11, S22, S12, activation, *gaussian_rule(order),
+                                             legendre=legendre_rule(order))
     kernel = combine(E_ss, E_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
     if X2 is X1:
         lower = np.tril(kernel)
