@@ -120,22 +120,41 @@ void quadrature_expectations(Activation activation, T s22, T rho, const Gaussian
   const Index q = rule.nodes.size();
   const T scale = std::sqrt(s22), along = scale * rho,
           across = scale * std::sqrt(std::max(T(0), T(1) - rho * rho));
-  T sum_ss = T(0), sum_dd = T(0);
+  if (activation == Activation::relu) {
+    // relu(h_z) bends where h_z = 0: integrate each side of the kink with its own panel.
+    T sum_ss = T(0), sum_dd = T(0);
+    for (Index p = 0; p < q; ++p) {
+      const T shift = along * rule.nodes(p);
+      T inner_ss = T(0), inner_dd = T(0);
+      const T kink = across > T(0) ? -shift / across : T(0);
+      if (across > T(0) && std::abs(kink) < rule.half_width) {
+        split_inner(rule, shift, across, kink, values, slopes, inner_ss, inner_dd);
+      } else {
+        for (Index r = 0; r < q; ++r) {
+          const T h = shift + across * rule.nodes(r);
+          inner_ss += h > T(0) ? rule.weights(r) * h : T(0);
+          inner_dd += h > T(0) ? rule.weights(r) : T(0);
+        }
+      }
+      sum_ss += rule.weights(p) * x_values[p] * inner_ss;
+      sum_dd += rule.weights(p) * x_slopes[p] * inner_dd;
+    }
+    e_ss = sum_ss;
+    e_dd = sum_dd;
+    return;
+  }
+  // Every h_z of the pair at once (q^2 values, in cache), one vectorised activation pass.
   for (Index p = 0; p < q; ++p) {
     const T shift = along * rule.nodes(p);
+    for (Index r = 0; r < q; ++r) values[p * q + r] = shift + across * rule.nodes(r);
+  }
+  activate_inplace<T>(activation, values, slopes, q * q);
+  T sum_ss = T(0), sum_dd = T(0);
+  for (Index p = 0; p < q; ++p) {
     T inner_ss = T(0), inner_dd = T(0);
-    const T kink = across > T(0) ? -shift / across : T(0);
-    if (activation == Activation::relu && across > T(0) && std::abs(kink) < rule.half_width) {
-      // relu(h_z) bends at b = kink: integrate each side with its own Gauss-Legendre panel,
-      // where the integrand is smooth.
-      split_inner(rule, shift, across, kink, values, slopes, inner_ss, inner_dd);
-    } else {
-      for (Index r = 0; r < q; ++r) values[r] = shift + across * rule.nodes(r);
-      activate_inplace<T>(activation, values, slopes, q);
-      for (Index r = 0; r < q; ++r) {
-        inner_ss += rule.weights(r) * values[r];
-        inner_dd += rule.weights(r) * slopes[r];
-      }
+    for (Index r = 0; r < q; ++r) {
+      inner_ss += rule.weights(r) * values[p * q + r];
+      inner_dd += rule.weights(r) * slopes[p * q + r];
     }
     sum_ss += rule.weights(p) * x_values[p] * inner_ss;
     sum_dd += rule.weights(p) * x_slopes[p] * inner_dd;
@@ -157,8 +176,10 @@ RowMatrix<T> limit_kernel(const LimitKernel& config, const MatrixRef<T>& X1, con
   const T sw = T(config.weight_var) / T(d), sb = T(config.bias_var);
   RowMatrix<T> inner(m1, m2);
   inner.noalias() = X1 * Z.transpose();
-  const Vector<T> s11 = (sw * X1.rowwise().squaredNorm()).array() + sb;
-  const Vector<T> s22 = (sw * Z.rowwise().squaredNorm()).array() + sb;
+  // In the symmetric case the variances are the diagonal's own covariances, so that a
+  // point's correlation with itself is exactly 1 (arccos is steep there).
+  const Vector<T> s11 = (sw * (symmetric ? Vector<T>(inner.diagonal()) : Vector<T>(X1.rowwise().squaredNorm()))).array() + sb;
+  const Vector<T> s22 = symmetric ? s11 : Vector<T>((sw * Z.rowwise().squaredNorm()).array() + sb);
   const Activation activation = config.arch.activation;
   const bool ntk = config.kind == LimitKind::ntk;
   const bool lecun = config.arch.parametrization == Parametrization::lecun;
@@ -166,7 +187,7 @@ RowMatrix<T> limit_kernel(const LimitKernel& config, const MatrixRef<T>& X1, con
 
 #pragma omp parallel num_threads(thread_count()) if (m1 * m2 * std::max<Index>(1, q * q) > kParallelEntries)
   {
-    std::vector<T> x_values(q), x_slopes(q), values(q), slopes(q);
+    std::vector<T> x_values(q), x_slopes(q), values(q * q), slopes(q * q);
 #pragma omp for schedule(dynamic, 4)
     for (Index k = 0; k < m1; ++k) {
       if (q > 0) detail::point_side(activation, s11(k), rule, x_values.data(), x_slopes.data());

@@ -464,6 +464,10 @@ def limit_kernel(X1, X2, activation, parametrization="lecun", kind="ntk", weight
     _choice(parametrization, "parametrization", PARAMETRIZATIONS)
     _choice(kind, "kind", KINDS)
     S11, S22, S12 = covariances(X1, X2, weight_var, bias_var)
+    if X2 is X1:
+        # A point's variance as its own covariance: its correlation with itself is then
+        # exactly 1, where arccos is steep (as in the C++ kernel).
+        S11 = S22 = np.diag(S12).copy()
     if method == "closed_form" or (method == "auto" and activation in CLOSED_FORMS):
         E_ss, E_dd = closed_form_expectations(S11, S22, S12, activation)
     else:
