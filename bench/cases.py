@@ -216,6 +216,26 @@ def _(p):
                                      coef0=p.params["coef0"])
 
 
+# -- limit_gram: infinite-width NTK Gram (the infinite-width issue) -------------------------
+def limit_gram(activation: str, m: int, d: int) -> Case:
+    """K_NTK(X, X), NTK parametrization: relu by its closed form, arctan by the quadrature."""
+
+    def setup():
+        return SimpleNamespace(X=_inputs(m, d, F64, SEED + 5), activation=activation)
+
+    target = Target("cpp", "numpy", 1 / 5 if activation != "relu" else 1.0,
+                    "cpp >= 5x faster than numpy" if activation != "relu" else "cpp/numpy <= 1")
+    return Case("limit_gram", activation, F64, f"m={m} d={d}", setup, reference="numpy", targets=(target,))
+
+
+def _limit_gram(p, backend: str):
+    return lambda: widenet.limit_kernel(p.X, activation=p.activation, parametrization="ntk", backend=backend)
+
+
+implements("limit_gram", "numpy")(functools.partial(_limit_gram, backend="numpy"))
+implements("limit_gram", "cpp")(functools.partial(_limit_gram, backend="cpp"))
+
+
 def build(quick: bool) -> list:
     """Every case, at the foundation issue's sizes or the quick ones."""
     m, d, n = (512, 32, 2048) if quick else (2048, 64, 8192)
@@ -224,4 +244,7 @@ def build(quick: bool) -> list:
     limits = [gemm_limit(m, n, dtype) for dtype in (F64, F32)]
     large = gd_large(256, 16, 1024, steps=20) if quick else gd_large(1024, 64, 4096, steps=100)
     kernels = [kernel_gram(kind, 1024 if quick else 4096, 64) for kind in ("rbf", "polynomial")]
-    return grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels
+    # The quadrature costs order^2 activations per pair: the numpy twin needs about a
+    # minute at m = 1024, so the arctan row stops there (relu: closed form, m = 4096).
+    limit = [limit_gram("relu", 1024 if quick else 4096, 64), limit_gram("arctan", 256 if quick else 1024, 64)]
+    return grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit
