@@ -5,7 +5,7 @@ gradient-descent training, with a C++ (Eigen) core and a pure-numpy reference
 (:mod:`widenet.reference`) that mirrors the formulas of SPEC.md.
 """
 
-from . import estimators, feature_maps, kernels, least_squares, limit_kernels
+from . import estimators, feature_maps, kernels, least_squares, limit_kernels, ntk_regression
 from ._native import OPENBLAS_PATH, _core
 from .ensemble import ShallowEnsemble, StackedParameters
 from .estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
@@ -19,6 +19,7 @@ from .feature_maps import (
 from .kernels import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, TangentKernel
 from .least_squares import min_norm_solution
 from .limit_kernels import limit_kernel
+from .ntk_regression import NTKRegressor
 from .network import ShallowNetwork
 from .parameters import Parameters
 from .reference.activations import ACTIVATIONS
@@ -57,6 +58,7 @@ __all__ = [
     "LaplaceKernel",
     "LinearKernel",
     "MinNormLeastSquares",
+    "NTKRegressor",
     "NotFittedError",
     "PolynomialKernel",
     "RBFKernel",
@@ -69,6 +71,7 @@ __all__ = [
     "limit_kernel",
     "limit_kernels",
     "min_norm_solution",
+    "ntk_regression",
     "polynomial_features",
     "quadratic_features",
     "rbf_features",

@@ -17,7 +17,9 @@ import numpy as np
 
 from . import _validation as check
 from .estimators import _check_X, _check_y, _Estimator
-from .limit_kernels import KINDS, limit_kernel
+from .limit_kernels import KINDS, METHODS, limit_kernel
+
+_METHODS = tuple(method for method in METHODS if method != "monte_carlo")
 
 _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
 
@@ -100,10 +102,13 @@ class NTKRegressor(_Estimator):
         Step size ``h > 0``, required with ``steps`` (ignored without).
     ridge : float
         ``>= 0``: ridge term, weight decay towards ``w_0`` or observation-noise variance.
-    method : {"auto", "closed_form", "quadrature", "monte_carlo"}
-        How :func:`widenet.limit_kernel` evaluates the expectations.
+    method : {"auto", "closed_form", "quadrature"}
+        How :func:`widenet.limit_kernel` evaluates the expectations. Not
+        ``"monte_carlo"``: every call would draw another random kernel, so the Grams of
+        ``fit`` and ``predict`` would not belong together.
     order : int
-        Quadrature nodes per dimension (for ``method="quadrature"``).
+        Quadrature nodes per dimension (``method="quadrature"``, and ``"auto"`` for
+        activations without a closed form), as for :func:`widenet.limit_kernel`.
 
     Attributes
     ----------
@@ -142,6 +147,7 @@ class NTKRegressor(_Estimator):
         """Computes the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; ``y`` of shape
         (m,) or (m, n_targets). Returns ``self``."""
         kind = check.choice(self.kernel, "kernel", KINDS)
+        method = check.choice(self.method, "method", _METHODS)
         ridge = check.non_negative_real(self.ridge, "ridge")
         steps = None if self.steps is None else check.integer(self.steps, "steps", 0)
         if steps is not None and self.lr is None:
@@ -151,7 +157,7 @@ class NTKRegressor(_Estimator):
         y = _check_y(y, X.shape[0], type(self).__name__)
         kernel_args = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
-                           output_bias_var=self.output_bias_var, method=self.method, order=self.order)
+                           output_bias_var=self.output_bias_var, method=method, order=self.order)
         eigenvalues, vectors = np.linalg.eigh(limit_kernel(X, **kernel_args))
         shifted = eigenvalues + ridge
         keep = np.abs(shifted) > np.finfo(np.float64).eps * X.shape[0] * np.max(np.abs(shifted))
@@ -179,12 +185,21 @@ class NTKRegressor(_Estimator):
         return limit_kernel(X1, X2, **self._kernel_args)
 
     def predict(self, X, return_std: bool = False):
-        """``K(x, X) alpha`` for the rows of ``X``: shape (m,), or (m, n_targets) when fitted
-        on 2-D targets.
+        """The prediction ``K(x, X) alpha`` for the rows of ``X``.
 
-        With ``return_std=True`` (NNGP kernel and ``steps=None`` only) also the posterior
-        standard deviation ``sqrt(max(0, K(x, x) - K(x, X) K^+ K(X, x)))`` (``K + ridge I`` in
-        place of ``K`` when ``ridge > 0``), of the same shape as the mean.
+        Parameters
+        ----------
+        X : array_like, shape (m_test, n_features)
+        return_std : bool
+            Also return the NNGP posterior standard deviation
+            ``sqrt(max(0, K(x, x) - K(x, X) K^+ K(X, x)))`` (``K + ridge I`` in place of ``K``
+            when ``ridge > 0``); only for a model fitted with ``kernel="nngp"`` and
+            ``steps=None``, else ValueError.
+
+        Returns
+        -------
+        mean : ndarray, shape (m_test,) or (m_test, n_targets) as the fitted ``y``
+        std : ndarray, same shape as ``mean``, only with ``return_std``
         """
         X = self._check_predict_X(X)
         if not isinstance(return_std, (bool, np.bool_)):
