@@ -1,6 +1,8 @@
 """Shared fixtures and helpers: tolerances by dtype, random data, small networks, and the
 activation / parametrization / dtype axes most tests are parametrized over."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -104,3 +106,30 @@ def pytest_report_header(config):
     return (f"widenet {info['version']}: Eigen {info['eigen']}, SIMD {info['simd']}, "
             f"threads {info['threads']}, BLAS threads {info['blas_threads']}, openmp {info.get('openmp')}")
 
+
+
+def sklearn_estimator_checks(estimators):
+    """A decorator: scikit-learn's ``parametrize_with_checks`` over ``estimators``, or a skip
+    without scikit-learn >= 1.6 (estimator tags)."""
+    def decorate(test):
+        try:
+            import sklearn
+            from sklearn.utils.estimator_checks import parametrize_with_checks
+        except ImportError:
+            return pytest.mark.skip(reason="scikit-learn is not installed")(test)
+        if tuple(int(part) for part in sklearn.__version__.split(".")[:2]) < (1, 6):
+            return pytest.mark.skip(reason=f"scikit-learn {sklearn.__version__} predates estimator tags")(test)
+        expected_failures = {
+            # scikit-learn accepts only its own NotFittedError here; widenet raises
+            # widenet.estimators.NotFittedError (also a ValueError and an AttributeError) so
+            # as not to depend on scikit-learn.
+            "check_estimators_unfitted": "widenet raises its own NotFittedError, not sklearn's",
+        }
+        with warnings.catch_warnings():
+            # The estimators implement the API without inheriting from sklearn's BaseEstimator,
+            # on purpose (no scikit-learn dependency): its collection-time warning says so.
+            warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn.base.BaseEstimator`",
+                                    category=UserWarning)
+            return parametrize_with_checks(estimators, expected_failed_checks=lambda _: expected_failures)(test)
+
+    return decorate

@@ -7,12 +7,11 @@ conventions (scikit-learn's own checks when it is installed)."""
 
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
 
-from conftest import assert_close, make_network, snapshot
+from conftest import assert_close, make_network, sklearn_estimator_checks, snapshot
 from widenet.estimators import KERNEL_NAMES, KernelLeastSquares, MinNormLeastSquares, NotFittedError
 from widenet.feature_maps import polynomial_features
 from widenet.kernels import (CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel,
@@ -391,9 +390,6 @@ def test_inputs_are_not_modified(model):
 
 # -- with scikit-learn -------------------------------------------------------------------------
 # The estimators declare their properties through __sklearn_tags__ (scikit-learn >= 1.6).
-SKLEARN_MINIMUM = (1, 6)
-
-
 def require_sklearn():
     pytest.importorskip("sklearn", minversion="1.6")
 
@@ -448,33 +444,12 @@ def test_matches_sklearn_kernel_ridge(kernel, params, d, ridge):
     np.testing.assert_allclose(ours.predict(X_test), expected, rtol=1e-6, atol=1e-6 * np.abs(expected).max())
 
 
-def sklearn_checks(decorate):
-    """scikit-learn's ``parametrize_with_checks``, or a skip without scikit-learn."""
-    try:
-        import sklearn
-        from sklearn.utils.estimator_checks import parametrize_with_checks
-    except ImportError:
-        return pytest.mark.skip(reason="scikit-learn is not installed")(decorate)
-    if tuple(int(part) for part in sklearn.__version__.split(".")[:2]) < SKLEARN_MINIMUM:
-        return pytest.mark.skip(reason=f"scikit-learn {sklearn.__version__} predates estimator tags")(decorate)
-    expected_failures = {
-        # scikit-learn accepts only its own NotFittedError here; widenet raises
-        # widenet.estimators.NotFittedError (also a ValueError and an AttributeError) so
-        # as not to depend on scikit-learn.
-        "check_estimators_unfitted": "widenet raises its own NotFittedError, not sklearn's",
-    }
-    with warnings.catch_warnings():
-        # The estimators implement the API without inheriting from sklearn's BaseEstimator,
-        # on purpose (no scikit-learn dependency): its collection-time warning says so.
-        warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn.base.BaseEstimator`",
-                                category=UserWarning)
-        # every estimator of ESTIMATORS but the Laplace one (its kernel is covered above; the
-        # checks take ~1 s per kernel estimator)
-        checked = [estimator for estimator in ESTIMATORS if estimator.get_params().get("kernel") != "laplace"]
-        return parametrize_with_checks(checked, expected_failed_checks=lambda _: expected_failures)(decorate)
+# every estimator of ESTIMATORS but the Laplace one (its kernel is covered above; the checks
+# take ~1 s per kernel estimator)
+CHECKED = [estimator for estimator in ESTIMATORS if estimator.get_params().get("kernel") != "laplace"]
 
 
-@sklearn_checks
+@sklearn_estimator_checks(CHECKED)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 

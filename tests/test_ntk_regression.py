@@ -8,14 +8,13 @@ loop, the GP posterior from its formula, and ensembles of very wide trained netw
 
 import subprocess
 import sys
-import warnings
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
 import widenet
-from conftest import snapshot
+from conftest import sklearn_estimator_checks, snapshot
 from widenet.estimators import NotFittedError
 from widenet.ntk_regression import NTKRegressor, _gd_filter
 
@@ -402,29 +401,7 @@ ESTIMATORS = [NTKRegressor(), NTKRegressor(kernel="nngp", ridge=1e-3),
               NTKRegressor(activation="erf", steps=10**7, lr=1e-5)]
 
 
-def sklearn_checks(decorate):
-    """scikit-learn's ``parametrize_with_checks`` (>= 1.6, for estimator tags), or a skip."""
-    try:
-        import sklearn
-        from sklearn.utils.estimator_checks import parametrize_with_checks
-    except ImportError:
-        return pytest.mark.skip(reason="scikit-learn is not installed")(decorate)
-    if tuple(int(part) for part in sklearn.__version__.split(".")[:2]) < (1, 6):
-        return pytest.mark.skip(reason=f"scikit-learn {sklearn.__version__} predates estimator tags")(decorate)
-    expected_failures = {
-        # scikit-learn accepts only its own NotFittedError; widenet raises
-        # widenet.estimators.NotFittedError (a ValueError and an AttributeError too) so as
-        # not to depend on scikit-learn.
-        "check_estimators_unfitted": "widenet raises its own NotFittedError, not sklearn's",
-    }
-    with warnings.catch_warnings():
-        # no sklearn BaseEstimator on purpose (no scikit-learn dependency)
-        warnings.filterwarnings("ignore", message=".*does not inherit from `sklearn.base.BaseEstimator`",
-                                category=UserWarning)
-        return parametrize_with_checks(ESTIMATORS, expected_failed_checks=lambda _: expected_failures)(decorate)
-
-
-@sklearn_checks
+@sklearn_estimator_checks(ESTIMATORS)
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
