@@ -5,7 +5,7 @@ P is interpolated at Chebyshev nodes of [0, tan(pi/8)^2] in 50-digit arithmetic 
 written in the monomial basis for Horner's rule. Prints the coefficients and the largest
 relative error of the double-precision evaluation against mpmath.
 
-    python tools/fit_arctan.py
+    pip install mpmath && python tools/fit_arctan.py   (a development tool; mpmath is not a dependency)
 """
 
 import mpmath as mp
