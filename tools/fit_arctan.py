@@ -2,7 +2,7 @@
 
 After reducing the argument to |u| <= tan(pi/8), arctan(u) = u + u s P(s) with s = u^2.
 P is interpolated at Chebyshev nodes of [0, tan(pi/8)^2] in 50-digit arithmetic and
-written in the monomial basis for Horner's rule. Prints the coefficients and the largest
+written in the monomial basis (the C++ evaluates it by Estrin's scheme). Prints the coefficients and the largest
 relative error of the double-precision evaluation against mpmath.
 
     pip install mpmath && python tools/fit_arctan.py   (a development tool; mpmath is not a dependency)
