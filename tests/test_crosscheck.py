@@ -355,3 +355,61 @@ def test_ensemble_size_edges(m, d, n, parametrization, dtype):
         assert_close(getattr(cpp, key), getattr(expected, key), dtype, size=m * n * d, err_msg=key)
     for name, got, want in zip("Ubvc", ensemble.params, twin.params):
         assert_close(got, want, dtype, size=m * n * d, err_msg=name)
+
+
+# --- tangent products and linearized GD: raw kernels at size edges and layouts --------------
+
+
+def product_inputs(m, d, n, activation, parametrization, dtype):
+    """Network, inputs, a direction (dU, db, dv, dc) and weights r for jvp and vjp."""
+    net = make_network(d, n, activation, parametrization, dtype, seed=5)
+    X, _, _ = random_data(6, m, d, dtype, m_test=1)
+    rng = np.random.default_rng(8)
+    delta = (rng.standard_normal((n, d)).astype(dtype), rng.standard_normal(n).astype(dtype),
+             rng.standard_normal(n).astype(dtype), 0.4)
+    return X, raw_args(net), delta, rng.standard_normal(m).astype(dtype)
+
+
+@pytest.mark.parametrize("m, d, n", [(1, 3, 5), (4, 1, 5), (4, 3, 1), (1, 1, 1), (1, 1, 300)])
+def test_core_tangent_products_size_edges(m, d, n, activation, parametrization, dtype):
+    X, params, delta, r = product_inputs(m, d, n, activation, parametrization, dtype)
+    args = (activation, parametrization)
+    got = _core.jvp(X, *params, *delta, *args)
+    assert got.shape == (m,)
+    assert_close(got, ref.jvp(X, *params, *delta, *args), dtype, size=n * d)
+    got, want = _core.vjp(X, r, *params, *args), ref.vjp(X, r, *params, *args)
+    assert got[0].shape == (n, d) and got[1].shape == got[2].shape == (n,)
+    flat = [np.concatenate([np.ravel(g) for g in grads[:3]] + [[grads[3]]]) for grads in (got, want)]
+    assert_close(flat[0], flat[1], dtype, size=m)
+
+
+@pytest.mark.parametrize("m, t", [(1, 1), (1, 3), (4, 1)])
+def test_core_linear_gd_size_edges(m, t, parametrization, dtype):
+    net = make_network(2, 6, "tanh", parametrization, dtype, seed=5)
+    X, y, X_test = random_data(6, m, 2, dtype, m_test=t)
+    args = (*raw_args(net), "tanh", parametrization)
+    theta, cross = ref.ntk_gram(X, X, *args), ref.ntk_gram(X_test, X, *args)
+    residual, test_initial = ref.forward(X, *args) - y, ref.forward(X_test, *args)
+    lr = stable_lr(net, X, 1 / m)
+    got = _core.linear_gd(theta, residual, lr, 1 / m, 5, 2, cross, test_initial)
+    want = ref.linear_gd(theta, residual, lr, 1 / m, 5, 2, cross, test_initial)
+    np.testing.assert_array_equal(got["steps"], [0, 2, 4, 5])
+    assert got["residuals"].shape == (4, m) and got["test_outputs"].shape == (4, t)
+    for key in ("losses", "distances", "residuals", "test_outputs", "coefficients"):
+        assert_close(got[key], want[key], dtype, size=5 * m, err_msg=key)
+
+
+def test_core_tangent_products_take_only_c_order(dtype):
+    # the raw kernels never copy: Fortran order and strided views are a TypeError, not a cast
+    X, (U, b, v, c), delta, r = product_inputs(M, D, N, "tanh", "lecun", dtype)
+    theta = (X @ X.T).astype(dtype)
+    with pytest.raises(TypeError):
+        _core.jvp(np.asfortranarray(X), U, b, v, c, *delta, "tanh", "lecun")
+    with pytest.raises(TypeError):
+        _core.jvp(X, U, b, v, c, np.asfortranarray(delta[0]), *delta[1:], "tanh", "lecun")
+    with pytest.raises(TypeError):
+        _core.vjp(X, np.repeat(r, 2)[::2], U, b, v, c, "tanh", "lecun")
+    with pytest.raises(TypeError):
+        _core.linear_gd(np.asfortranarray(theta), r, 0.1, 1.0, 2, 1)
+    with pytest.raises(TypeError):
+        _core.linear_gd(theta, r, 0.1, 1.0, 2, 1, np.asfortranarray(theta), r)

@@ -50,10 +50,17 @@ void check_inputs(const MatrixRef<T>& X, Index input_dim, const char* name = "X"
                                      std::to_string(X.cols()));
 }
 
+// `meaning` says what the expected length is, e.g. "one target per row of X".
+template <typename T>
+void check_length(const VectorRef<T>& x, Index length, const std::string& name,
+                  const std::string& meaning) {
+  require(x.size() == length, name + ": expected length " + std::to_string(length) + " (" +
+                                  meaning + "), got " + std::to_string(x.size()));
+}
+
 template <typename T>
 void check_targets(const VectorRef<T>& y, Index rows) {
-  require(y.size() == rows, "y: expected length " + std::to_string(rows) +
-                                " (one target per row of X), got " + std::to_string(y.size()));
+  check_length<T>(y, rows, "y", "one target per row of X");
 }
 
 inline Architecture architecture(const std::string& activation, const std::string& parametrization) {

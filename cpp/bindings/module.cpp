@@ -5,6 +5,8 @@ namespace widenet::bindings {
 void bind_activations(py::module_& m);
 void bind_shallow(py::module_& m);
 void bind_training(py::module_& m);
+void bind_tangent_products(py::module_& m);
+void bind_linear_dynamics(py::module_& m);
 void bind_kernels(py::module_& m);
 void bind_limit_kernels(py::module_& m);
 void bind_runtime(py::module_& m);
@@ -15,6 +17,8 @@ PYBIND11_MODULE(_core, m) {
   widenet::bindings::bind_activations(m);
   widenet::bindings::bind_shallow(m);
   widenet::bindings::bind_training(m);
+  widenet::bindings::bind_tangent_products(m);
+  widenet::bindings::bind_linear_dynamics(m);
   widenet::bindings::bind_kernels(m);
   widenet::bindings::bind_limit_kernels(m);
   widenet::bindings::bind_runtime(m);

@@ -22,6 +22,15 @@ def _as_result(result: dict, dtype) -> dict:
     return result
 
 
+def _as_linear_result(result: dict) -> dict:
+    """Linearized-GD records: losses and distances in float64, like :func:`_as_result`."""
+    result = dict(result)
+    result["losses"] = np.asarray(result["losses"], dtype=np.float64)
+    result["distances"] = np.asarray(result["distances"], dtype=np.float64)
+    result["steps"] = np.asarray(result["steps"], dtype=np.int64)
+    return result
+
+
 class CppBackend:
     name = "cpp"
 
@@ -49,6 +58,20 @@ class CppBackend:
         result = _core.train_ensemble(X, y, *params, *initial, activation, parametrization, lr, steps,
                                       record_every, X_test, loss_scale)
         return _as_result(result, X.dtype)
+
+    @staticmethod
+    def jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization):
+        return _core.jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization)
+
+    @staticmethod
+    def vjp(X, r, U, b, v, c, activation, parametrization):
+        return _core.vjp(X, r, U, b, v, c, activation, parametrization)
+
+    @staticmethod
+    def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
+                  offset_outputs=None, offset_squared_norm=0.0):
+        return _as_linear_result(_core.linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross,
+                                                 test_initial, offset_outputs, offset_squared_norm))
 
 
 class NumpyBackend:
@@ -78,6 +101,15 @@ class NumpyBackend:
         result = reference.train_ensemble(X, y, *params, activation, parametrization, lr, steps, record_every,
                                           X_test, loss_scale, initial)
         return _as_result(result, X.dtype)
+
+    jvp = staticmethod(reference.jvp)
+    vjp = staticmethod(reference.vjp)
+
+    @staticmethod
+    def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
+                  offset_outputs=None, offset_squared_norm=0.0):
+        return _as_linear_result(reference.linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross,
+                                                     test_initial, offset_outputs, offset_squared_norm))
 
 
 BACKENDS = {"cpp": CppBackend, "numpy": NumpyBackend}

@@ -17,6 +17,14 @@ class TrainingRecords(TypedDict):
     distances: FloatArray
     test_outputs: Optional[FloatArray]
 
+class LinearRecords(TypedDict):
+    steps: NDArray[np.int64]
+    losses: FloatArray
+    distances: FloatArray
+    residuals: FloatArray
+    test_outputs: Optional[FloatArray]
+    coefficients: FloatArray
+
 def activation(z: FloatArray, activation: str) -> tuple[FloatArray, FloatArray]: ...
 def forward(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, activation: str,
             parametrization: str) -> FloatArray: ...
@@ -29,6 +37,13 @@ def ntk_diag(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: floa
 def loss_grad(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float,
               activation: str, parametrization: str,
               loss_scale: float) -> tuple[float, FloatArray, FloatArray, FloatArray, float]: ...
+def jvp(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, dU: FloatArray, db: FloatArray,
+        dv: FloatArray, dc: float, activation: str, parametrization: str) -> FloatArray: ...
+def vjp(X: FloatArray, r: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, activation: str,
+        parametrization: str) -> tuple[FloatArray, FloatArray, FloatArray, float]: ...
+def linear_gd(theta: FloatArray, residual: FloatArray, lr: float, loss_scale: float, steps: int, record_every: int,
+              cross: Optional[FloatArray] = None, test_initial: Optional[FloatArray] = None,
+              offset_outputs: Optional[FloatArray] = None, offset_squared_norm: float = 0.0) -> LinearRecords: ...
 def train(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, U0: FloatArray,
           b0: FloatArray, v0: FloatArray, c0: float, activation: str, parametrization: str, lr: float, steps: int,
           record_every: int, X_test: Optional[FloatArray], loss_scale: float) -> TrainingRecords: ...

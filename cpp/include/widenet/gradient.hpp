@@ -5,6 +5,8 @@
 //   r = Phi - y,  g = 2 loss_scale r  (d loss / d Phi),  S = sigma'(Z),
 //   grad_v = a_out A^T g,  grad_c = 1^T g,  grad_b = a_out v o (S^T g),
 //   grad_U^T = a_out a_in ((diag(g) X)^T S) diag(v).
+// The backward half (`pullback`) takes any weights g: it is J^T g, shared with the
+// vector-Jacobian product of tangent_products.hpp.
 // Small problems (one network of an ensemble) use row updates; large ones BLAS.
 #pragma once
 
@@ -116,38 +118,39 @@ void small_accumulate_dispatch(const T* A, const T* S, const T* g, const T* gX, 
 
 }  // namespace detail
 
-// Returns loss_scale |Phi(X) - y|^2 and writes its gradient into `grad` (same layout).
-// The residual weights g go into X (m x d, small) rather than into the m x n matrices:
-// grad_U^T = a_out a_in ((diag(g) X)^T sigma'(Z)) diag(v) and grad_b = a_out v o (sigma'(Z)^T g).
+// The hidden layer of a batch into the workspace: activations sigma(Z), derivative sigma'(Z).
 template <typename T>
-T loss_and_gradient(const Architecture& arch, const TransposedParams<T>& w, const MatrixRef<T>& X,
-                    const VectorRef<T>& y, T loss_scale, GradientWorkspace<T>& work,
-                    TransposedParams<T>& grad) {
+void hidden_pass(const Architecture& arch, const TransposedParams<T>& w, const MatrixRef<T>& X,
+                 GradientWorkspace<T>& work) {
   const Index m = X.rows(), n = w.width(), d = w.input_dim();
   const Scales<T> scale(arch.parametrization, n, d);
-  const bool small = m * n * d < kSmallProduct;
   RowMatrix<T>& A = work.activations;
-  RowMatrix<T>& D = work.derivative;
-
   A.resize(m, n);
-  if (small) {
+  if (m * n * d < kSmallProduct) {
     work.inputs = X;  // contiguous, whatever strides X has
     detail::small_preactivations_dispatch(work.inputs.data(), w.Ut.data(), A.data(), m, d, n);
   } else {
     A.noalias() = X * w.Ut;
   }
-  activate_rows<T>(arch.activation, A, &D, scale.in, w.b);
+  activate_rows<T>(arch.activation, A, &work.derivative, scale.in, w.b);
+}
 
-  multiply_into(work.residual, A, w.v);
-  work.residual.array() = scale.out * work.residual.array() + w.c - y.array();
-  const T loss = loss_scale * work.residual.squaredNorm();
-  work.weights = (T(2) * loss_scale) * work.residual;  // g = d loss / d Phi(x_k)
-  const Vector<T>& g = work.weights;
+// grad = J^T g after hidden_pass, for any weights g (one per row of X): the gradient of the
+// loss when g = d loss / d Phi, the vector-Jacobian product otherwise. The weights go into
+// X (m x d, small) rather than into the m x n matrices:
+// grad_U^T = a_out a_in ((diag(g) X)^T sigma'(Z)) diag(v) and grad_b = a_out v o (sigma'(Z)^T g).
+template <typename T>
+void pullback(const Architecture& arch, const TransposedParams<T>& w, const MatrixRef<T>& X,
+              const VectorRef<T>& g, GradientWorkspace<T>& work, TransposedParams<T>& grad) {
+  const Index m = X.rows(), n = w.width(), d = w.input_dim();
+  const Scales<T> scale(arch.parametrization, n, d);
+  const RowMatrix<T>& A = work.activations;
+  const RowMatrix<T>& D = work.derivative;
   work.weighted_X = g.asDiagonal() * X;
 
   grad.c = g.sum();
   grad.Ut.resize(d, n);
-  if (small) {
+  if (m * n * d < kSmallProduct) {
     grad.v.resize(n);
     grad.b.resize(n);
     detail::small_accumulate_dispatch(A.data(), D.data(), g.data(), work.weighted_X.data(),
@@ -160,7 +163,20 @@ T loss_and_gradient(const Architecture& arch, const TransposedParams<T>& w, cons
   grad.v *= scale.out;
   grad.b.array() *= scale.out * w.v.array();
   grad.Ut.array().rowwise() *= (scale.out * scale.in) * w.v.transpose().array();
-  return loss;
+}
+
+// Returns loss_scale |Phi(X) - y|^2 and writes its gradient 2 loss_scale J^T r into `grad`.
+template <typename T>
+T loss_and_gradient(const Architecture& arch, const TransposedParams<T>& w, const MatrixRef<T>& X,
+                    const VectorRef<T>& y, T loss_scale, GradientWorkspace<T>& work,
+                    TransposedParams<T>& grad) {
+  const Scales<T> scale(arch.parametrization, w.width(), w.input_dim());
+  hidden_pass<T>(arch, w, X, work);
+  multiply_into(work.residual, work.activations, w.v);
+  work.residual.array() = scale.out * work.residual.array() + w.c - y.array();
+  work.weights = (T(2) * loss_scale) * work.residual;  // g = d loss / d Phi(x_k)
+  pullback<T>(arch, w, X, work.weights, work, grad);
+  return loss_scale * work.residual.squaredNorm();
 }
 
 // The loss and gradient at parameters held in the usual layout (U is n x d).

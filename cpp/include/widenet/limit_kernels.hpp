@@ -95,7 +95,7 @@ void split_inner(const GaussianRule<T>& rule, T shift, T across, T kink, T* valu
                  T& inner_ss, T& inner_dd) {
   const Index k = rule.legendre_nodes.size();
   const T L = rule.half_width;
-  for (const auto [low, high] : {std::pair<T, T>{-L, kink}, std::pair<T, T>{kink, L}}) {
+  for (const auto& [low, high] : {std::pair<T, T>{-L, kink}, std::pair<T, T>{kink, L}}) {
     const T middle = T(0.5) * (low + high), half = T(0.5) * (high - low);
     for (Index r = 0; r < k; ++r) {
       const T b = middle + half * rule.legendre_nodes(r);

@@ -6,9 +6,11 @@ Each function mirrors the C++ kernel of the same name and is used to cross-check
 from .activations import ACTIVATIONS, activation, activation_derivative
 from . import limit_kernels
 from .kernels import KERNELS, kernel_diag, kernel_gram
+from .linear_dynamics import linear_gd
 from .shallow import (
     forward,
     jacobian,
+    jvp,
     loss,
     loss_grad,
     ntk_diag,
@@ -16,6 +18,7 @@ from .shallow import (
     train,
     train_ensemble,
     train_ensemble_batched,
+    vjp,
 )
 
 __all__ = [
@@ -25,9 +28,11 @@ __all__ = [
     "KERNELS",
     "forward",
     "jacobian",
+    "jvp",
     "kernel_diag",
     "kernel_gram",
     "limit_kernels",
+    "linear_gd",
     "loss",
     "loss_grad",
     "ntk_diag",
@@ -35,4 +40,5 @@ __all__ = [
     "train",
     "train_ensemble",
     "train_ensemble_batched",
+    "vjp",
 ]

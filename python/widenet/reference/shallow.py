@@ -1,7 +1,7 @@
 """One-hidden-layer network, its tangent kernel and gradient descent (SPEC sections 5, 6).
 
-The numpy twin of the C++ shallow-network, tangent-Gram and training headers. Both
-parametrizations are written as
+The numpy twin of the C++ shallow-network, tangent-Gram, tangent-product and training
+headers. Both parametrizations are written as
 
     Phi(x) = a v . sigma(s U x + b) + c,
 
@@ -56,17 +56,23 @@ def _forward(X, U, b, v, c, activation, parametrization):
     return a * np.einsum("...mn,...n->...m", A, v) + c[..., None]
 
 
+def _pullback(X, g, Z, A, v, activation, a, s):
+    """Blocks ``(gU, gb, gv, gc)`` of ``J^T g`` from the pre-activations ``Z`` and ``A = sigma(Z)``:
+    with ``G = a (g v^T) * sigma'(Z)``, ``gU = s G^T X``, ``gb = G^T 1``, ``gv = a A^T g``, ``gc = g^T 1``."""
+    G = a * g[..., :, None] * _act.activation_derivative(activation, Z) * v[..., None, :]
+    gU = s * (_T(G) @ X)
+    gv = a * np.einsum("...mn,...m->...n", A, g)
+    return gU, G.sum(axis=-2), gv, g.sum(axis=-1)
+
+
 def _loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale):
     """Loss and gradient blocks, for one network or a stack of them."""
     Z, a, s = _preactivations(X, U, b, parametrization)
     A = _act.activation(activation, Z)
     r = a * np.einsum("...mn,...n->...m", A, v) + c[..., None] - y
     g = (2 * loss_scale) * r  # d loss / d Phi(x_i)
-    G = a * g[..., :, None] * _act.activation_derivative(activation, Z) * v[..., None, :]
     loss = loss_scale * np.sum(r * r, axis=-1)
-    gU = s * (_T(G) @ X)
-    gv = a * np.einsum("...mn,...m->...n", A, g)
-    return loss, gU, G.sum(axis=-2), gv, g.sum(axis=-1)
+    return (loss, *_pullback(X, g, Z, A, v, activation, a, s))
 
 
 def _distance(w, w0):
@@ -160,6 +166,61 @@ def jacobian(X, U, b, v, c, activation, parametrization):
     JU = s * Jb[:, :, None] * X[:, None, :]  # (m, n, d)
     Jv = a * _act.activation(activation, Z)
     return np.concatenate([JU.reshape(m, -1), Jb, Jv, np.ones((m, 1), dtype=X.dtype)], axis=1)
+
+
+def jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization):
+    """Jacobian-vector product ``J(X, w) delta`` without the Jacobian (SPEC 3: 11.3.1; 11.5.2, 11.6.3).
+
+    For the direction ``delta = (dU, db, dv, dc)`` in the parameter layout, with
+    ``Z = s X U^T + 1 b^T`` and ``dZ = s X dU^T + 1 db^T`` (the change of ``Z`` along
+    ``delta``)::
+
+        J delta = a [ sigma(Z) dv + (sigma'(Z) * dZ) v ] + dc.
+
+    Parameters
+    ----------
+    X, U, b, v, c, activation, parametrization
+        As in :func:`forward`.
+    dU : ndarray, shape (n, d)
+    db, dv : ndarray, shape (n,)
+    dc : float
+        The direction ``delta``, shaped like ``(U, b, v, c)``.
+
+    Returns
+    -------
+    ndarray, shape (m,)
+        ``grad_w Phi(x_i, w) . delta`` for every row ``x_i``.
+    """
+    U, b, v, dU, db, dv, dc = _cast(X.dtype, U, b, v, dU, db, dv, dc)
+    Z, a, _ = _preactivations(X, U, b, parametrization)
+    dZ, _, _ = _preactivations(X, dU, db, parametrization)  # linear in (dU, db): same scales
+    return a * (_act.activation(activation, Z) @ dv + (_act.activation_derivative(activation, Z) * dZ) @ v) + dc
+
+
+def vjp(X, r, U, b, v, c, activation, parametrization):
+    """Vector-Jacobian product ``J(X, w)^T r`` without the Jacobian (SPEC 5: 11.5.2; SPEC 6: 11.6.3).
+
+    The gradient of :func:`loss_grad` with its weights ``2 loss_scale (Phi - y)`` replaced
+    by ``r``: with ``G = a (r v^T) * sigma'(Z)`` (m x n), ``gU = s G^T X``, ``gb = G^T 1``,
+    ``gv = a sigma(Z)^T r``, ``gc = r^T 1``.
+
+    Parameters
+    ----------
+    X, U, b, v, c, activation, parametrization
+        As in :func:`forward`.
+    r : ndarray, shape (m,)
+        One weight per row of ``X``.
+
+    Returns
+    -------
+    gU : ndarray, shape (n, d)
+    gb, gv : ndarray, shape (n,)
+    gc : float
+    """
+    U, b, v, r = _cast(X.dtype, U, b, v, r)
+    Z, a, s = _preactivations(X, U, b, parametrization)
+    gU, gb, gv, gc = _pullback(X, r, Z, _act.activation(activation, Z), v, activation, a, s)
+    return gU, gb, gv, float(gc)
 
 
 def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):

@@ -1,0 +1,89 @@
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "common.hpp"
+#include "records.hpp"
+#include "widenet/linear_dynamics.hpp"
+
+namespace widenet::bindings {
+namespace {
+
+template <typename T>
+struct LinearDynamicsBinder {
+  using Matrix = MatrixRef<T>;
+  using Vec = VectorRef<T>;
+
+  static std::optional<TestPoints<T>> test_points(const std::optional<Matrix>& cross,
+                                                  const std::optional<Vec>& test_initial,
+                                                  Index m) {
+    require(cross.has_value() == test_initial.has_value(),
+            "cross, test_initial: expected both or neither, got only " +
+                std::string(cross ? "cross" : "test_initial"));
+    if (!cross) return std::nullopt;
+    require(cross->cols() == m, "cross: expected shape (t, " + std::to_string(m) +
+                                    ") (test points x training points), got " +
+                                    shape_text(cross->rows(), cross->cols()));
+    check_length<T>(*test_initial, cross->rows(), "test_initial", "one output per row of cross");
+    return TestPoints<T>{*cross, *test_initial};
+  }
+
+  static py::dict linear_gd(const Matrix& theta, const Vec& residual, double lr, double loss_scale,
+                            Index steps, Index record_every, const std::optional<Matrix>& cross,
+                            const std::optional<Vec>& test_initial,
+                            const std::optional<Vec>& offset_outputs, double offset_squared_norm) {
+    const Index m = theta.rows();
+    require(m >= 1 && theta.cols() == m,
+            "theta: expected a non-empty square (m, m) matrix, got " + shape_text(m, theta.cols()));
+    check_length<T>(residual, m, "residual", "the size of theta");
+    const std::optional<TestPoints<T>> test = test_points(cross, test_initial, m);
+    require(std::isfinite(offset_squared_norm) && offset_squared_norm >= 0,
+            "offset_squared_norm: expected a finite non-negative number, got " +
+                std::to_string(offset_squared_norm));
+    std::optional<Offset<T>> offset;
+    if (offset_outputs) {
+      check_length<T>(*offset_outputs, m, "offset_outputs", "the size of theta");
+      offset.emplace(Offset<T>{*offset_outputs, offset_squared_norm});
+    }
+    const TrainingSchedule schedule = schedule_from(lr, steps, record_every, loss_scale);
+    const std::vector<Index> recorded = schedule.recorded_steps();
+    const Index records = Index(recorded.size());
+
+    RecordArrays<T> arrays({}, records,
+                           test ? std::optional<Index>(test->cross.rows()) : std::nullopt);
+    CArray<T> residuals({records, m}), coefficients(m);
+    const TrainingRecord<T> common = arrays.member(0, records);
+    const LinearRecord<T> record{common.losses, common.distances, residuals.mutable_data(),
+                                 common.test_outputs, coefficients.mutable_data()};
+    {
+      py::gil_scoped_release release;
+      widenet::linear_gd<T>(theta, residual, schedule, test, offset, record);
+    }
+    py::dict out;
+    out["steps"] = py::array_t<Index>(py::ssize_t(records), recorded.data());
+    arrays.into(out);
+    out["residuals"] = residuals;
+    out["coefficients"] = coefficients;
+    return out;
+  }
+
+  static void bind(py::module_& m) {
+    m.def("linear_gd", &linear_gd, py::arg("theta").noconvert(), py::arg("residual").noconvert(),
+          py::arg("lr"), py::arg("loss_scale"), py::arg("steps"), py::arg("record_every"),
+          py::arg("cross").noconvert() = py::none(),
+          py::arg("test_initial").noconvert() = py::none(),
+          py::arg("offset_outputs").noconvert() = py::none(), py::arg("offset_squared_norm") = 0.0,
+          "Gradient descent on the linearized model in function space, from the tangent Gram "
+          "theta (symmetric; its lower triangle is read) and the initial residual. Returns a "
+          "dict of the recorded steps, losses, distances |p_k - w0|, residuals, test outputs "
+          "(with cross = K_n(X_test, X) and test_initial = Phi(X_test, w0)) and the final "
+          "coefficients a with p - p_0 = -J0^T a. A run that starts at p_0 = w0 + delta away from w0 "
+          "passes offset_outputs = J0 delta and offset_squared_norm = |delta|^2 for its distances.");
+  }
+};
+
+}  // namespace
+
+void bind_linear_dynamics(py::module_& m) { bind_both_dtypes<LinearDynamicsBinder>(m); }
+
+}  // namespace widenet::bindings

@@ -1,0 +1,60 @@
+// The gradient-descent schedule and the record arrays shared by the training bindings
+// (the network, and the linearized model in function space).
+#pragma once
+
+#include <cmath>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "widenet/training.hpp"
+
+namespace widenet::bindings {
+
+inline TrainingSchedule schedule_from(double lr, Index steps, Index record_every,
+                                      double loss_scale) {
+  require(std::isfinite(lr) && lr > 0, "lr: expected a finite positive step size, got " +
+                                           std::to_string(lr));
+  require(steps >= 0, "steps: expected a non-negative integer, got " + std::to_string(steps));
+  require(record_every >= 1,
+          "record_every: expected a positive integer, got " + std::to_string(record_every));
+  require(std::isfinite(loss_scale) && loss_scale > 0,
+          "loss_scale: expected a finite positive number, got " + std::to_string(loss_scale));
+  return TrainingSchedule{lr, steps, record_every, loss_scale};
+}
+
+// The arrays a run records into, allocated while the GIL is held. `leading` is the
+// ensemble axis (empty for one network).
+template <typename T>
+struct RecordArrays {
+  CArray<T> losses, distances;
+  std::optional<CArray<T>> test_outputs;
+
+  RecordArrays(std::vector<py::ssize_t> leading, Index records, std::optional<Index> m_test) {
+    leading.push_back(py::ssize_t(records));
+    losses = CArray<T>(leading);
+    distances = CArray<T>(leading);
+    if (m_test) {
+      leading.push_back(py::ssize_t(*m_test));
+      test_outputs = CArray<T>(leading);
+    }
+  }
+
+  // The record of member r of an ensemble with `records` rows each.
+  TrainingRecord<T> member(Index r, Index records) {
+    const Index tests = test_outputs ? Index(test_outputs->shape(test_outputs->ndim() - 1)) : 0;
+    return TrainingRecord<T>{losses.mutable_data() + r * records,
+                             distances.mutable_data() + r * records,
+                             test_outputs ? test_outputs->mutable_data() + r * records * tests
+                                          : nullptr};
+  }
+
+  void into(py::dict& out) const {
+    out["losses"] = losses;
+    out["distances"] = distances;
+    out["test_outputs"] = test_outputs ? py::object(*test_outputs) : py::object(py::none());
+  }
+};
+
+}  // namespace widenet::bindings

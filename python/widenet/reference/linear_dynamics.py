@@ -1,0 +1,87 @@
+"""Gradient descent on the linearized model, iterated in function space (SPEC 3, 5: 11.3.1, 11.5.9).
+
+The numpy twin of the C++ linear-dynamics header. The linearized model
+``Phi_lin(x, p) = Phi(x, w0) + grad_w Phi(x, w0)^T (p - w0)`` trained by GD with step
+``h`` on ``f = s |r|^2`` (``s = loss_scale``) moves only through the tangent Gram
+``Theta = J0 J0^T`` (Remark 11.24, corrected in SPEC 5)::
+
+    r_{k+1} = r_k - 2 h s Theta r_k,        a_0 = 0,  a_{k+1} = a_k + 2 h s r_k,
+
+so that ``p_k - w0 = -J0^T a_k``, the training outputs are ``y + r_k``,
+``|p_k - w0|^2 = a_k . Theta a_k`` and the outputs at other points are
+``Phi(X_test, w0) - K_n(X_test, X) a_k``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .shallow import _recorded_steps
+
+
+def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
+              offset_outputs=None, offset_squared_norm=0.0):
+    """GD on the linearized model in function space (SPEC 5: 11.5.9, Remark 11.24 corrected).
+
+    Parameters
+    ----------
+    theta : ndarray, shape (m, m)
+        Tangent Gram ``Theta = K_n(X, X)`` at ``w0`` (symmetric); its dtype is the compute dtype.
+    residual : ndarray, shape (m,)
+        Initial residual ``r_0 = Phi(X, w0) - y``.
+    lr : float
+        Step size ``h``.
+    loss_scale : float
+        ``s`` in ``f = s |r|^2``: 1 for the chapter's sum, ``1/m`` for the mean, 1/2 for
+        half the sum.
+    steps : int
+        Number of GD steps (0 is allowed).
+    record_every : int
+        Record at ``k = 0, record_every, 2 record_every, ...`` and at ``k = steps``.
+    cross : ndarray, shape (t, m), optional
+        ``K_n(X_test, X)``; given together with ``test_initial``.
+    test_initial : ndarray, shape (t,), optional
+        ``Phi(X_test, w0)``.
+    offset_outputs : ndarray, shape (m,), optional
+        ``J0 delta`` for a run that starts at ``p_0 = w0 + delta`` (then ``residual`` and
+        ``test_initial`` are taken at ``p_0``).
+    offset_squared_norm : float
+        ``|delta|^2``; the distances are ``|delta - J0^T a_k|``.
+
+    Returns
+    -------
+    dict
+        ``"steps"``: int64 recorded step indices; at those steps ``"losses"``
+        (``s |r_k|^2``), ``"distances"`` (``|p_k - w0|``), ``"residuals"`` (records x m),
+        ``"test_outputs"`` (records x t, or None); ``"coefficients"``: the final ``a``.
+    """
+    dtype = np.asarray(theta).dtype
+    theta, r = np.asarray(theta, dtype=dtype), np.array(residual, dtype=dtype)
+    if (cross is None) != (test_initial is None):
+        raise ValueError("cross and test_initial: give both or neither")
+    if cross is not None:
+        cross, test_initial = np.asarray(cross, dtype=dtype), np.asarray(test_initial, dtype=dtype)
+    step = 2 * float(lr) * float(loss_scale)
+    ks = _recorded_steps(steps, record_every)
+    recorded = set(ks.tolist())
+    a = np.zeros_like(r)
+    losses, distances, residuals, outputs = [], [], [], []
+    for k in range(steps + 1):
+        if k in recorded:
+            losses.append(float(loss_scale) * (r @ r))
+            shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
+            distances.append(np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a))))
+            residuals.append(r.copy())
+            if cross is not None:
+                outputs.append(test_initial - cross @ a)
+        if k < steps:
+            a = a + step * r
+            r = r - step * (theta @ r)
+    return {
+        "steps": ks,
+        "losses": np.array(losses, dtype=dtype),
+        "distances": np.array(distances, dtype=dtype),
+        "residuals": np.array(residuals, dtype=dtype).reshape(len(ks), len(r)),
+        "test_outputs": None if cross is None else np.array(outputs, dtype=dtype).reshape(len(ks), len(cross)),
+        "coefficients": a,
+    }
