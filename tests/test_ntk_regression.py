@@ -16,7 +16,8 @@ import pytest
 import widenet
 from conftest import sklearn_estimator_checks, snapshot
 from widenet.estimators import NotFittedError
-from widenet.ntk_regression import NTKRegressor, _gd_filter
+from widenet._spectral import gd_filter
+from widenet.ntk_regression import NTKRegressor
 
 CONFIGS = [  # keyword arguments shared by NTKRegressor and limit_kernel (kernel <-> kind)
     dict(activation="relu", parametrization="ntk", kernel="ntk"),
@@ -165,7 +166,7 @@ def test_gd_filter_is_accurate_for_tiny_and_zero_eigenvalues():
     eigenvalues = np.array([0.0, 1e-300, 1e-14, 1e-6, 0.3, 2.0, 9.0])  # 2 h l up to 1.8
     exact = [2 * Fraction(lr) * steps if l == 0 else
              (1 - (1 - 2 * Fraction(lr) * Fraction(l)) ** steps) / Fraction(l) for l in eigenvalues]
-    np.testing.assert_allclose(_gd_filter(eigenvalues, lr, steps), [float(v) for v in exact], rtol=1e-13)
+    np.testing.assert_allclose(gd_filter(eigenvalues, lr, steps), [float(v) for v in exact], rtol=1e-13)
 
 
 # -- against very wide networks (Propositions 11.26 and 11.28) --------------------------------

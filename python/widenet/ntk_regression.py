@@ -16,24 +16,13 @@ from typing import Optional
 import numpy as np
 
 from . import _validation as check
+from ._spectral import gd_filter
 from .estimators import _check_X, _check_y, _Estimator
 from .limit_kernels import KINDS, METHODS, limit_kernel
 
 _METHODS = tuple(method for method in METHODS if method != "monte_carlo")
 
 _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
-
-
-def _gd_filter(eigenvalues: np.ndarray, lr: float, steps: int) -> np.ndarray:
-    """``g(l) = 2h sum_{j<k} (1 - 2hl)^j = (1 - (1 - 2hl)^k) / l``, and ``2hk`` at ``l = 0``.
-
-    For small ``2hl`` the numerator is taken as ``-expm1(k log1p(-2hl))``, which keeps its
-    relative accuracy where ``1 - (1 - 2hl)^k`` would cancel.
-    """
-    x = 2.0 * lr * eigenvalues
-    small = np.abs(x) < 0.5
-    decayed = np.where(small, -np.expm1(steps * np.log1p(-np.where(small, x, 0.0))), 1.0 - (1.0 - x) ** steps)
-    return np.divide(decayed, eigenvalues, out=np.full_like(x, 2.0 * lr * steps), where=x != 0)
 
 
 class NTKRegressor(_Estimator):
@@ -168,7 +157,7 @@ class NTKRegressor(_Estimator):
                              f"(l_max = {eigenvalues[-1]:.6g}, the largest eigenvalue of the training Gram); "
                              f"got lr={self.lr!r}")
         else:
-            factors = _gd_filter(shifted, lr, steps)
+            factors = gd_filter(shifted, lr, steps)
         projected = vectors.T @ y
         self.dual_coef_ = vectors @ (factors[:, None] * projected if y.ndim == 2 else factors * projected)
         self.X_fit_ = X.copy()

@@ -40,3 +40,26 @@ class TrainingResult:
     @classmethod
     def from_records(cls, records: dict, loss: str, lr: float) -> "TrainingResult":
         return cls(records["steps"], records["losses"], records["distances"], records["test_outputs"], loss, lr)
+
+
+@dataclass(frozen=True)
+class LinearizedTrainingResult(TrainingResult):
+    """Records of gradient descent (or gradient flow) on a linearized model (11.5.9).
+
+    Besides the fields of :class:`TrainingResult` (``distances`` are ``|p_k - w0|``,
+    ``test_outputs`` are ``Phi_lin(X_test, p_k)``):
+
+    Attributes
+    ----------
+    train_outputs : ndarray of float64, shape (records, m)
+        ``Phi_lin(X, p_k)`` on the training points.
+    method : str
+        ``"closed_form"`` (one eigendecomposition of the tangent Gram), ``"iterate"``
+        (the steps one by one, in function space) or ``"flow"`` (gradient flow, closed form).
+    times : ndarray of float64, shape (records,), or None
+        For gradient flow, the recorded times ``t`` (then ``steps`` and ``lr`` are None).
+    """
+
+    train_outputs: np.ndarray = None
+    method: str = "closed_form"
+    times: Optional[np.ndarray] = None
