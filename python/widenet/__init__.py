@@ -5,8 +5,9 @@ gradient-descent training, with a C++ (Eigen) core and a pure-numpy reference
 (:mod:`widenet.reference`) that mirrors the formulas of SPEC.md.
 """
 
-from . import estimators, feature_maps, kernels, least_squares, limit_kernels, ntk_regression
+from . import convergence, estimators, feature_maps, kernels, least_squares, limit_kernels, models, ntk_regression
 from ._native import OPENBLAS_PATH, _core
+from .convergence import AssumptionReport, ConvergenceCheck, check_assumptions, check_convergence
 from .ensemble import ShallowEnsemble, StackedParameters
 from .estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
 from .feature_maps import (
@@ -19,11 +20,13 @@ from .feature_maps import (
 from .kernels import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, TangentKernel
 from .least_squares import min_norm_solution
 from .limit_kernels import limit_kernel
+from .linearization import LinearizedModel, linearize
+from .models import FeatureModel, LinearModel
 from .ntk_regression import NTKRegressor
 from .network import ShallowNetwork
 from .parameters import Parameters
 from .reference.activations import ACTIVATIONS
-from .results import TrainingResult
+from .results import LinearizedTrainingResult, TrainingResult
 
 __version__ = _core.build_info()["version"]
 
@@ -53,6 +56,17 @@ def get_num_threads() -> int:
 
 __all__ = [
     "ACTIVATIONS",
+    "AssumptionReport",
+    "ConvergenceCheck",
+    "FeatureModel",
+    "LinearModel",
+    "LinearizedModel",
+    "LinearizedTrainingResult",
+    "check_assumptions",
+    "check_convergence",
+    "convergence",
+    "linearize",
+    "models",
     "CallableKernel",
     "KernelLeastSquares",
     "LaplaceKernel",
