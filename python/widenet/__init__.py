@@ -5,7 +5,8 @@ gradient-descent training, with a C++ (Eigen) core and a pure-numpy reference
 (:mod:`widenet.reference`) that mirrors the formulas of SPEC.md.
 """
 
-from . import convergence, estimators, feature_maps, kernels, least_squares, limit_kernels, models, ntk_regression
+from . import (convergence, estimators, feature_maps, kernels, lazy_training, least_squares, limit_kernels, models,
+               ntk_regression, sweeps)
 from ._native import OPENBLAS_PATH, _core
 from .convergence import AssumptionReport, ConvergenceCheck, check_assumptions, check_convergence
 from .ensemble import ShallowEnsemble, StackedParameters
@@ -18,6 +19,7 @@ from .feature_maps import (
     separating_features,
 )
 from .kernels import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, TangentKernel
+from .lazy_training import compare_parametrizations, lazy_training_sweep, parameter_movement
 from .least_squares import min_norm_solution
 from .limit_kernels import limit_kernel
 from .linearization import LinearizedModel, linearize
@@ -27,6 +29,7 @@ from .network import ShallowNetwork
 from .parameters import Parameters
 from .reference.activations import ACTIVATIONS
 from .results import LinearizedTrainingResult, TrainingResult
+from .sweeps import SlopeFit, SweepResult, fit_slope, sweep
 
 __version__ = _core.build_info()["version"]
 
@@ -62,7 +65,16 @@ __all__ = [
     "LinearModel",
     "LinearizedModel",
     "LinearizedTrainingResult",
+    "SlopeFit",
+    "SweepResult",
     "check_assumptions",
+    "compare_parametrizations",
+    "fit_slope",
+    "lazy_training",
+    "lazy_training_sweep",
+    "parameter_movement",
+    "sweep",
+    "sweeps",
     "check_convergence",
     "convergence",
     "linearize",

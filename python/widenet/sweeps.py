@@ -1,0 +1,406 @@
+"""Width sweeps: a measurement repeated over widths and seeds, and its power law in the width.
+
+The chapter's large-width statements are rates in the width ``n``: ``|w_k - w0| <= C/sqrt(n)``
+(Theorem 11.23), ``|Phi(x, w_k) - Phi_lin(x, p_k)| <= C n^{-1/2}`` (Proposition 11.26),
+``K_n / n -> K_LC`` at the rate ``n^{-1/2}`` (Theorem 11.16). :func:`sweep` measures a
+quantity on a grid of widths and seeds (one independent network per cell) and
+:meth:`SweepResult.slope` fits the exponent ``a`` of ``value ~ C n^a`` by least squares on
+the log-log scale, with a confidence interval from Student's t distribution.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import statistics
+from concurrent.futures import ThreadPoolExecutor, wait, FIRST_EXCEPTION
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from . import _validation as check
+
+__all__ = ["SlopeFit", "SweepResult", "fit_slope", "student_t_quantile", "sweep"]
+
+_RESERVED = ("width", "seed")
+
+
+# -- Student's t quantile ------------------------------------------------------------------
+def _t_cdf_central(t: float, dof: int) -> float:
+    """``P(|T| <= t)`` for Student's t with an integer number of degrees of freedom: the
+    finite series in ``theta = arctan(t / sqrt(dof))`` (Abramowitz and Stegun 26.7.3)."""
+    theta = math.atan(t / math.sqrt(dof))
+    cos2 = math.cos(theta) ** 2
+    if dof % 2 == 1:
+        term, total = math.cos(theta), 0.0
+        # cos(theta) * (1 + 2/3 cos^2 + (2 4)/(3 5) cos^4 + ... up to cos^(dof-3))
+        for j in range(1, (dof - 1) // 2 + 1):
+            total += term
+            term *= cos2 * (2 * j) / (2 * j + 1)
+        return 2.0 / math.pi * (theta + math.sin(theta) * total)
+    term, total = 1.0, 0.0
+    # 1 + 1/2 cos^2 + (1 3)/(2 4) cos^4 + ... up to cos^(dof-2)
+    for j in range(1, dof // 2 + 1):
+        total += term
+        term *= cos2 * (2 * j - 1) / (2 * j)
+    return math.sin(theta) * total
+
+
+def _t_density(t: float, dof: int) -> float:
+    log_norm = math.lgamma((dof + 1) / 2) - math.lgamma(dof / 2) - 0.5 * math.log(dof * math.pi)
+    return math.exp(log_norm - (dof + 1) / 2 * math.log1p(t * t / dof))
+
+
+def _cornish_fisher(z: float, dof: int) -> float:
+    """The expansion of the t quantile in powers of ``1/dof`` around the normal quantile ``z``
+    (Abramowitz and Stegun 26.7.5)."""
+    z2 = z * z
+    g1 = z * (z2 + 1) / 4
+    g2 = z * ((5 * z2 + 16) * z2 + 3) / 96
+    g3 = z * (((3 * z2 + 19) * z2 + 17) * z2 - 15) / 384
+    g4 = z * ((((79 * z2 + 776) * z2 + 1482) * z2 - 1920) * z2 - 945) / 92160
+    return z + (g1 + (g2 + (g3 + g4 / dof) / dof) / dof) / dof
+
+
+# Above this many degrees of freedom the expansion alone is accurate to ~1e-12 and the
+# series (dof / 2 terms) is not needed.
+_SERIES_LIMIT = 1000
+
+
+def student_t_quantile(probability: float, dof: int) -> float:
+    """The quantile ``t_p`` of Student's t distribution with ``dof`` degrees of freedom:
+    ``P(T <= t_p) = probability``.
+
+    Exact closed forms for 1 and 2 degrees of freedom; otherwise the Cornish-Fisher
+    expansion around the normal quantile (Abramowitz and Stegun 26.7.5), refined by Newton
+    steps on the exact finite-series distribution function of integer ``dof`` (26.7.3)
+    while ``dof <= 1000`` (beyond, the expansion itself is accurate to about 1e-11).
+    Agrees with ``scipy.stats.t.ppf`` to about 1e-10 for ``1e-6 <= probability <= 1 - 1e-6``
+    (further in the tails the series loses digits to cancellation: about 1e-7 relative at
+    ``1e-10``). Needs no scipy.
+
+    Parameters
+    ----------
+    probability : float
+        In the open interval (0, 1).
+    dof : int
+        Degrees of freedom, at least 1.
+    """
+    p = check.as_real(probability, "probability", np.dtype(np.float64))
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"probability: expected a number in (0, 1), got {probability!r}")
+    dof = check.integer(dof, "dof", 1)
+    if p == 0.5:
+        return 0.0
+    sign, tail = (1.0, 1.0 - p) if p > 0.5 else (-1.0, p)  # 1 - p is exact for p > 1/2
+    if dof == 1:
+        return sign / math.tan(math.pi * tail)
+    if dof == 2:
+        return sign * (1 - 2 * tail) / math.sqrt(2 * tail * (1 - tail))
+    t = _cornish_fisher(-statistics.NormalDist().inv_cdf(tail), dof)
+    if dof > _SERIES_LIMIT:
+        return sign * t
+    target = 1.0 - 2.0 * tail  # P(|T| <= t) at the upper quantile
+    for _ in range(50):
+        step = (_t_cdf_central(t, dof) - target) / (2 * _t_density(t, dof))
+        t -= step
+        if abs(step) <= 1e-15 * max(1.0, abs(t)):
+            break
+    return sign * t
+
+
+# -- the fit -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SlopeFit:
+    """Least-squares fit of ``log(value) = intercept + slope * log(width)``.
+
+    Every (width, seed) cell of a sweep is an independent draw, so every cell is one point
+    of the fit (no averaging over seeds first). The interval assumes a pure power law with
+    independent scatter of equal variance on the log scale; it does not cover a curvature
+    of ``log(value)`` against ``log(width)`` (pre-asymptotic corrections at small widths).
+
+    Attributes
+    ----------
+    quantity : str
+        The name of the fitted quantity.
+    slope : float
+        The fitted exponent ``a`` of ``value ~ exp(intercept) * width^a``.
+    intercept : float
+        The fitted ``log C`` (natural logarithm).
+    stderr : float
+        The standard error of the slope, ``sqrt(s^2 / sum (log n_j - mean)^2)`` with the
+        residual variance ``s^2 = SSR / (points - 2)``.
+    interval : tuple of float
+        The ``confidence`` interval of the slope, ``slope -+ t_q stderr`` with ``t_q`` the
+        ``(1 + confidence) / 2`` quantile of Student's t with ``points - 2`` degrees of
+        freedom (:func:`student_t_quantile`).
+    points : int
+        The number of (width, seed) cells in the fit.
+    confidence : float
+        The level of ``interval``, 0.95 by default.
+    """
+
+    quantity: str
+    slope: float
+    intercept: float
+    stderr: float
+    interval: tuple
+    points: int
+    confidence: float = 0.95
+
+    def __str__(self) -> str:
+        low, high = self.interval
+        return (f"{self.quantity}: slope {self.slope:.3f} +- {self.stderr:.3f}, "
+                f"{self.confidence:.0%} interval [{low:.3f}, {high:.3f}], {self.points} points")
+
+
+def fit_slope(widths, values, quantity: str = "value", confidence: float = 0.95) -> SlopeFit:
+    """The power law ``values ~ exp(intercept) * widths^slope`` by ordinary least squares of
+    ``log(values)`` on ``log(widths)``, each pair one point (see :class:`SlopeFit`); what
+    :meth:`SweepResult.slope` computes.
+
+    Parameters
+    ----------
+    widths : array_like, shape (N,)
+        Positive widths; at least two distinct ones.
+    values : array_like, shape (N,)
+        Positive values (ValueError naming ``quantity`` otherwise: no log scale).
+    quantity : str
+        The name used in the result and in error messages.
+    confidence : float
+        The level of the interval, in (0, 1).
+    """
+    float64 = np.dtype(np.float64)
+    widths = check.as_array(widths, "widths", float64, 1)
+    if np.any(widths <= 0):
+        raise ValueError(f"widths: expected positive widths, got {widths[widths <= 0][0]!r}")
+    values = check.as_array(values, quantity, float64, 1, check_finite=False)
+    if values.shape != widths.shape:
+        raise ValueError(f"{quantity}: expected one value per width, shape {widths.shape}, got {values.shape}")
+    confidence = check.as_real(confidence, "confidence", float64)
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence: expected a number in (0, 1), got {confidence!r}")
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        bad = values[~(np.isfinite(values) & (values > 0))]
+        raise ValueError(f"{quantity}: cannot fit a power law, the values must be finite and positive for a "
+                         f"log scale; got {bad.size} value(s) such as {bad[0]!r}")
+    points = values.size
+    x, y = np.log(widths), np.log(values)
+    x_mean, y_mean = x.mean(), y.mean()
+    sxx = float(np.sum((x - x_mean) ** 2))
+    if points < 3 or sxx == 0.0:
+        raise ValueError(f"{quantity}: a slope with an interval needs at least 3 cells and 2 distinct widths, got "
+                         f"{points} cell(s) and {np.unique(widths).size} width(s)")
+    slope = float(np.sum((x - x_mean) * (y - y_mean)) / sxx)
+    intercept = float(y_mean - slope * x_mean)
+    residual = y - (intercept + slope * x)
+    dof = points - 2
+    stderr = math.sqrt(float(residual @ residual) / dof / sxx)
+    half = student_t_quantile(0.5 + confidence / 2, dof) * stderr
+    return SlopeFit(quantity, slope, intercept, stderr, (slope - half, slope + half), points, confidence)
+
+
+# -- the sweep -----------------------------------------------------------------------------
+class SweepResult:
+    """The measurements of a :func:`sweep`.
+
+    Attributes
+    ----------
+    records : list of dict
+        One dict per (width, seed) cell: ``width``, ``seed`` and the measured values (as
+        floats). Ordered by width, then by seed, each in the order given to :func:`sweep`,
+        whatever the order in which the cells finished.
+    quantities : tuple of str
+        The measured names, in the order the function returned them.
+    widths, seeds : tuple of int
+        The grid.
+    """
+
+    def __init__(self, records: list, quantities: tuple, widths: tuple, seeds: tuple):
+        self.records = records
+        self.quantities = quantities
+        self.widths = widths
+        self.seeds = seeds
+
+    def table(self) -> np.ndarray:
+        """The records as a numpy structured array: fields ``width`` and ``seed`` (int64),
+        then one float64 field per quantity."""
+        dtype = [("width", np.int64), ("seed", np.int64)] + [(name, np.float64) for name in self.quantities]
+        return np.array([tuple(record[name] for name, _ in dtype) for record in self.records], dtype=dtype)
+
+    def values(self, quantity: str) -> np.ndarray:
+        """One quantity over all cells, in the order of :attr:`records`."""
+        return np.array([record[self._quantity(quantity)] for record in self.records], dtype=np.float64)
+
+    def _quantity(self, quantity) -> str:
+        if not isinstance(quantity, str):
+            raise TypeError(f"quantity: expected a name (str), got {quantity!r}")
+        if quantity not in self.quantities:
+            raise ValueError(f"quantity: expected one of {', '.join(self.quantities)}, got {quantity!r}")
+        return quantity
+
+    def slope(self, quantity: str, confidence: float = 0.95) -> SlopeFit:
+        """The exponent of ``quantity ~ C width^slope``: least squares of ``log(value)`` on
+        ``log(width)`` over all cells, each (width, seed) cell one independent point.
+
+        Raises ValueError naming the quantity when a value is zero, negative or not finite
+        (no log scale), or when there are fewer than 3 cells or only one width.
+        """
+        quantity = self._quantity(quantity)
+        widths = [record["width"] for record in self.records]
+        return fit_slope(widths, self.values(quantity), quantity, confidence)
+
+    def slopes(self, quantities: Optional[Sequence[str]] = None, confidence: float = 0.95) -> dict:
+        """``{quantity: SlopeFit}`` for ``quantities`` (default: all of them)."""
+        names = self.quantities if quantities is None else quantities
+        if isinstance(names, str):
+            names = (names,)
+        return {name: self.slope(name, confidence) for name in names}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __repr__(self) -> str:
+        return (f"SweepResult({len(self.widths)} widths x {len(self.seeds)} seeds, "
+                f"quantities={list(self.quantities)})")
+
+
+def _grid(values, name: str, minimum: int) -> tuple:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name}: expected a sequence of integers, got {values!r}")
+    grid = tuple(check.integer(value, name, minimum) for value in values)
+    if not grid:
+        raise ValueError(f"{name}: expected at least one value, got none")
+    if len(set(grid)) != len(grid):
+        raise ValueError(f"{name}: expected distinct values (each cell is one independent draw), got {list(grid)}")
+    return grid
+
+
+def _record(values, width: int, seed: int) -> dict:
+    where = f"function(width={width}, seed={seed})"
+    if not isinstance(values, dict):
+        raise TypeError(f"function: expected a dict of numbers from {where}, got {type(values).__name__}")
+    record = {"width": width, "seed": seed}
+    for name, value in values.items():
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"function: {where} returned the key {name!r}; expected names that are identifiers")
+        if name in _RESERVED:
+            raise ValueError(f"function: {where} returned the key {name!r}, which is reserved for the grid")
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+            raise TypeError(f"function: {where} returned {name}={value!r}; expected a real number")
+        record[name] = float(value)
+    return record
+
+
+def _progress_bar(total: int, enabled: bool, description: str):
+    """A tqdm bar when tqdm is installed and ``enabled``, else None."""
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=description, unit="cell")
+
+
+def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[int], threads: Optional[int] = None,
+          progress: bool = True, **fixed) -> SweepResult:
+    """Calls ``function(width=n, seed=s, **fixed)`` for every cell of ``widths x seeds``.
+
+    ``function`` returns a dict of real numbers (the same names in every cell), for
+    example the distance ``|w_k - w0|`` of Theorem 11.23 after training a network of
+    width ``n`` initialized from ``seed``. Each cell should be an independent draw
+    (a seed of its own), as :meth:`SweepResult.slope` treats them so.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(width=..., seed=..., **fixed) -> dict``; it must not depend on anything
+        but its arguments (no shared random state), so that the results do not depend on
+        the thread count or the order in which cells finish.
+    widths, seeds : sequences of int
+        Distinct widths (>= 1) and distinct seeds (>= 0).
+    threads : int, optional
+        Cells computed at once on a thread pool (widenet's compiled calls release the
+        GIL). Default: :func:`widenet.get_num_threads`. While ``threads > 1``, widenet's
+        own loops and its BLAS run on one thread each (:func:`widenet.set_num_threads`),
+        so the two layers of parallelism do not nest; the setting is process-wide and is
+        restored afterwards.
+    progress : bool
+        Shows a tqdm progress bar when tqdm is installed (the optional extra ``tqdm``);
+        without tqdm, nothing is shown and nothing fails.
+    **fixed
+        Further keyword arguments passed unchanged to every call.
+
+    Returns
+    -------
+    SweepResult
+        Records ordered by width then seed, in the order given.
+    """
+    if not callable(function):
+        raise TypeError(f"function: expected a callable, got {function!r}")
+    widths = _grid(widths, "widths", 1)
+    seeds = _grid(seeds, "seeds", 0)
+    for name in _RESERVED:
+        if name in fixed:
+            raise TypeError(f"{name}: passed by the sweep itself, not as a fixed argument")
+    from . import get_num_threads, set_num_threads
+
+    threads = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress: expected True or False, got {progress!r}")
+
+    cells = [(width, seed) for width in widths for seed in seeds]
+    records: list = [None] * len(cells)
+    name = getattr(function, "__name__", "")
+    bar = _progress_bar(len(cells), bool(progress), name if name.isidentifier() else "sweep")
+
+    def run(index: int) -> None:
+        width, seed = cells[index]
+        try:
+            records[index] = _record(function(width=width, seed=seed, **fixed), width, seed)
+        except Exception as error:
+            if hasattr(error, "add_note"):  # Python >= 3.11
+                error.add_note(f"in the sweep cell width={width}, seed={seed}")
+            raise
+
+    try:
+        if threads == 1 or len(cells) == 1:
+            for index in range(len(cells)):
+                run(index)
+                if bar is not None:
+                    bar.update(1)
+        else:
+            _run_pool(run, len(cells), min(threads, len(cells)), bar, set_num_threads, get_num_threads)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    quantities = tuple(name for name in records[0] if name not in _RESERVED)
+    for record in records:
+        names = tuple(name for name in record if name not in _RESERVED)
+        if set(names) != set(quantities):
+            raise ValueError(f"function: returned {sorted(names)} for width={record['width']}, "
+                             f"seed={record['seed']} but {sorted(quantities)} for the first cell")
+    return SweepResult(records, quantities, widths, seeds)
+
+
+def _run_pool(run, count: int, threads: int, bar, set_num_threads, get_num_threads) -> None:
+    before = get_num_threads()
+    set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = {pool.submit(run, index): index for index in range(count)}
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+                if bar is not None:
+                    bar.update(len(done))
+                failed = [future for future in done if future.exception() is not None]
+                if failed:
+                    for future in pending:
+                        future.cancel()
+                    raise min(failed, key=futures.get).exception()
+    finally:
+        set_num_threads(before)
