@@ -236,8 +236,102 @@ implements("limit_gram", "numpy")(functools.partial(_limit_gram, backend="numpy"
 implements("limit_gram", "cpp")(functools.partial(_limit_gram, backend="cpp"))
 
 
+# -- width_sweep: Figure 11.3's 80 networks at every width (the width-sweep issue) --------
+# One cell per width: a ShallowEnsemble of 80 networks trained with h = 1/n on the mean
+# loss (SPEC.md on Figure 11.3). The answer is every network's |w_k - w0| after the last
+# step, shape (widths, networks); the timed call includes making the ensembles. "cpp"
+# sweeps the widths one after the other (the ensemble's own loop is parallel over
+# networks); "cpp_sweep_threads" runs the widths on a thread pool with widenet's loops on
+# one thread each.
+def _fig113_distances(width, seed, networks, steps, backend="cpp"):
+    ensemble = widenet.ShallowEnsemble(networks, 1, width, seed=seed, **FIG113)
+    result = ensemble.train(np.array([[-1.0], [0.5], [1.5]]), np.array([0.3, -0.4, 0.8]), lr=1.0 / width,
+                            steps=steps, record_every=steps, loss="mean", backend=backend)
+    return {f"network_{r}": distance for r, distance in enumerate(result.distances[:, -1])}
+
+
+def _distance_exponent(widths):
+    """A check of the sweep's physics: the mean distance falls like n^{-1/2} (Theorem 11.23)."""
+    def validate(answer):
+        if not np.all(np.isfinite(answer)) or np.any(answer <= 0):
+            return "non-finite or zero distance"
+        slope = np.polyfit(np.log(widths), np.log(answer.mean(axis=1)), 1)[0]
+        return None if -0.75 <= slope <= -0.25 else f"distance exponent {slope:.2f} outside [-0.75, -0.25]"
+    return validate
+
+
+def width_sweep(name: str, widths: tuple, steps: int, networks: int = 80) -> Case:
+    def setup():
+        return SimpleNamespace(widths=widths, networks=networks, steps=steps)
+
+    size = f"R={networks} m=3 d=1 n=2^{int(np.log2(widths[0]))}..2^{int(np.log2(widths[-1]))} steps={steps}"
+    if name == "width_sweep":
+        return Case(name, "fig113", F64, size, setup, reference="cpp", validate=_distance_exponent(widths))
+    return Case(name, "fig113", F64, size, setup, reference="numpy", validate=_distance_exponent(widths),
+                targets=(Target("cpp", "numpy", 1 / 10, "cpp >= 10x faster than numpy"),))
+
+
+def _sweep_call(p, threads, backend="cpp"):
+    from widenet.sweeps import sweep
+
+    def call():
+        result = sweep(_fig113_distances, p.widths, [SEED], threads=threads, progress=False, networks=p.networks,
+                       steps=p.steps, backend=backend)
+        return np.array([[record[name] for name in result.quantities] for record in result.records])
+
+    return call
+
+
+for _case in ("width_sweep", "width_sweep_vs_numpy"):
+    implements(_case, "cpp")(functools.partial(_sweep_call, threads=1))
+    implements(_case, "cpp_sweep_threads")(lambda p: _sweep_call(p, threads=widenet.get_num_threads()))
+implements("width_sweep_vs_numpy", "numpy")(functools.partial(_sweep_call, threads=1, backend="numpy"))
+
+
+def width_sweeps(quick: bool) -> list:
+    """The Figure 11.3 sweep at the issue's size, cpp only (the numpy loop needs a few minutes
+    per call, and the harness makes at least four calls), and a smaller one where cpp is
+    timed against the numpy reference."""
+    if quick:
+        return [width_sweep("width_sweep", tuple(2 ** k for k in range(6, 10)), steps=100),
+                width_sweep("width_sweep_vs_numpy", (64, 128), steps=20)]
+    return [width_sweep("width_sweep", tuple(2 ** k for k in range(6, 13)), steps=1000),
+            width_sweep("width_sweep_vs_numpy", (64, 128, 256, 512), steps=200)]
+
+
+# -- linear_gd: the linearized network's GD (the dynamics issue) ------------------------------
+# GD on the linearized model for many steps: in closed form from one eigendecomposition of
+# the tangent Gram, or iterated in function space (one symmetric matrix-vector product per
+# step). The Gram itself (computed once, outside the timed call) is shared by both.
+def linear_gd(m: int, steps: int, d: int = 16, n: int = 1024) -> Case:
+    def setup():
+        network = widenet.ShallowNetwork(d, n, activation="tanh", seed=SEED)
+        X = _inputs(m, d, F64, SEED + 6)
+        lin = widenet.linearize(network)
+        theta = lin.ntk(X)
+        lr = 0.5 / np.linalg.eigvalsh(theta)[-1]
+        return SimpleNamespace(network=network, X=X, y=np.sin(X[:, 0]), lr=lr, steps=steps,
+                               record_every=max(1, steps // 10))
+
+    return Case("linear_gd", "tanh", F64, f"m={m} d={d} n={n} steps={steps}", setup, reference="closed_form")
+
+
+def _linear_gd(p, method: str, backend: str = "cpp"):
+    def call():
+        result = widenet.linearize(p.network).train(p.X, p.y, p.lr, p.steps, method=method,
+                                                    record_every=p.record_every, backend=backend)
+        return np.concatenate([result.losses, result.train_outputs[-1]])
+
+    return call
+
+
+implements("linear_gd", "closed_form")(functools.partial(_linear_gd, method="closed_form"))
+implements("linear_gd", "iterate")(functools.partial(_linear_gd, method="iterate"))
+implements("linear_gd", "numpy_iterate")(functools.partial(_linear_gd, method="iterate", backend="numpy"))
+
+
 def build(quick: bool) -> list:
-    """Every case, at the foundation issue's sizes or the quick ones."""
+    """Every case, at the sizes of the issues that asked for them, or the quick ones."""
     m, d, n = (512, 32, 2048) if quick else (2048, 64, 8192)
     grams = [ntk_gram(activation, m, d, n, dtype) for activation, dtype in (("relu", F64), ("relu", F32),
                                                                              ("erf", F64))]
@@ -247,4 +341,6 @@ def build(quick: bool) -> list:
     # The quadrature costs order^2 activations per pair: the numpy twin needs about a
     # minute at m = 1024, so the arctan row stops there (relu: closed form, m = 4096).
     limit = [limit_gram("relu", 1024 if quick else 4096, 64), limit_gram("arctan", 256 if quick else 1024, 64)]
-    return grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit
+    linear = [linear_gd(512, 1000)] if quick else [linear_gd(2048, 10**4)]
+    return (grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit + linear
+            + width_sweeps(quick))
