@@ -27,7 +27,8 @@ So ``|w_k - w0|`` under LeCun and ``|w_k - w0| / |w0|`` under the NTK parametriz
 scale like ``n^{-1/2}``, as Theorem 11.23 says (the LeCun exponent over this range of
 widths is off by a few hundredths, in a direction that depends on the data: -0.46 for
 inputs in d = 16 instead of 4, measured with arctan up to 2^13; pre-asymptotic
-corrections, which the interval, as it assumes a pure power law, does not cover). The output gap and the kernel change fall *faster* than the
+corrections, which the interval, as it assumes a pure power law, does not cover). The
+output gap and the kernel change fall *faster* than the
 ``n^{-1/2}`` of Propositions 11.25 and 11.26: about ``n^{-1.7}`` to ``n^{-1.9}`` under
 LeCun and ``n^{-0.9}`` under the NTK parametrization. The propositions are upper bounds;
 the terms they bound are sums over the hidden units of mean-zero fluctuations, which
@@ -200,7 +201,9 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     width : int
         ``n``.
     seed : int
-        Seed of the network's initialization. The data do not depend on it.
+        Seed of the network's initialization, which is drawn from
+        ``numpy.random.default_rng([seed, width])``: cells of one seed at different widths
+        are independent networks. The data do not depend on it.
     parametrization : {"lecun", "ntk"}
     activation : str
     steps : int
@@ -277,7 +280,10 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
         if name in network_options:
             raise TypeError(f"{name}: not a network option of lazy_training_cell")
 
-    network = ShallowNetwork(X.shape[1], width, activation, parametrization, seed=seed, **network_options)
+    # One independent draw per (width, seed): with the seed alone, the first rows of U would be
+    # shared across widths (U is drawn first) and the cells of one fit correlated.
+    network = ShallowNetwork(X.shape[1], width, activation, parametrization,
+                             seed=np.random.default_rng([seed, width]), **network_options)
     lr = _step(constant, parametrization, width)
     theta0 = network.ntk(X)
     _check_stable(lr, scale, theta0, constant)
