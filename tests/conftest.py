@@ -101,6 +101,22 @@ def restore_threads():
     assert widenet.get_num_threads() == before
 
 
+class _QuickResults(dict):
+    """Experiments of ``widenet reproduce``, each run once in quick mode (seed 0) on first use."""
+
+    def __missing__(self, name):
+        from widenet.experiments import EXPERIMENTS
+
+        self[name] = EXPERIMENTS[name].run(quick=True, seed=0)
+        return self[name]
+
+
+@pytest.fixture(scope="session")
+def quick_results():
+    """``quick_results[name]``: the quick result of experiment ``name``, shared by the test files."""
+    return _QuickResults()
+
+
 def pytest_report_header(config):
     info = widenet.build_info()
     return (f"widenet {info['version']}: Eigen {info['eigen']}, SIMD {info['simd']}, "

@@ -1,0 +1,169 @@
+"""``widenet reproduce``: runs the experiments and writes the report.
+
+The report directory gets one PNG per figure, ``results.json`` (every measured number,
+the settings and the library's version and build) and ``report.md``, which shows each
+figure above the chapter's claims with the predicted and the measured value side by side.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import _validation as check
+
+DEFAULT_DIRECTORY = "widenet-report"
+
+
+def _jsonable(value):
+    """numpy arrays and scalars as lists and Python numbers, dataclasses (e.g. a fitted
+    :class:`~widenet.SlopeFit`) as dicts; non-finite floats as strings."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not np.isfinite(value):
+        return str(value)  # JSON has no inf/nan
+    return value
+
+
+def _cell(text) -> str:
+    """Text for a Markdown table cell: ``|`` (as in ``|w - w0|``) escaped, one line."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _claims_table(rows: list) -> list:
+    lines = ["| | reference | claim | predicted | measured |", "|---|---|---|---|---|"]
+    for experiment, claim in rows:
+        mark = "held" if claim.holds else "**FAILED**"
+        where = f"{claim.reference}" + (f" ({experiment})" if experiment else "")
+        cells = (mark, where, claim.statement, claim.predicted, claim.measured)
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return lines
+
+
+def _markdown(record: dict, results: dict, experiments: dict) -> str:
+    held = sum(claim.holds for result in results.values() for claim in result.claims)
+    total = sum(len(result.claims) for result in results.values())
+    lines = [
+        "# widenet: the chapter's claims, measured",
+        "",
+        f"Command: `{record['command']}`  ",
+        f"widenet {record['widenet_version']}, {record['settings']['mode']} mode, seed {record['settings']['seed']}, "
+        f"{record['settings']['threads']} threads, {record['elapsed_seconds']:.1f} s in all.  ",
+        f"**{held} of {total} claims held.** Every number is in `results.json`.",
+        "",
+        "## Summary",
+        "",
+        *_claims_table([(name, claim) for name, result in results.items() for claim in result.claims]),
+        "",
+    ]
+    for name, result in results.items():
+        experiment = experiments[name]
+        entry = record["experiments"][name]
+        lines += [f"## {experiment.title}", "", f"{experiment.reference} · `{name}` · {entry['seconds']:.1f} s", ""]
+        lines += [f"![{experiment.title}]({figure})" for figure in entry["figures"]]
+        lines += ["", *_claims_table([("", claim) for claim in result.claims]), ""]
+        if result.settings:
+            settings = ", ".join(f"{key}={value}" for key, value in _jsonable(result.settings).items())
+            lines += [f"Settings: {settings}", ""]
+    return "\n".join(lines)
+
+
+def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequence[str]] = None, seed: int = 0,
+              threads: Optional[int] = None, figures: bool = True, progress: bool = True,
+              command: str = "widenet reproduce") -> dict:
+    """Runs the experiments (all, or ``only`` those named) and writes the report into ``out``.
+
+    Parameters
+    ----------
+    out : str or path
+        The report directory (created if missing).
+    quick : bool
+        Smaller settings: the whole run in under a minute on two cores.
+    only : sequence of str, optional
+        Names from :data:`widenet.experiments.EXPERIMENTS`, in any order.
+    seed : int
+    threads : int, optional
+        widenet's (and its BLAS's) thread count for the run; unchanged when None.
+    figures : bool
+        Draw the PNG figures (needs matplotlib).
+    progress : bool
+        Progress bars (when tqdm is installed).
+
+    Returns
+    -------
+    dict
+        The content of ``results.json``.
+    """
+    from . import __version__, build_info, get_num_threads, set_num_threads
+    from .experiments import EXPERIMENTS, Progress
+
+    names = list(EXPERIMENTS) if not only else [check.choice(name, "only", tuple(EXPERIMENTS)) for name in only]
+    names = [name for name in EXPERIMENTS if name in names]  # the report's order, no repeats
+    seed = check.integer(seed, "seed", 0)
+    if figures:
+        from .experiments._plotting import pyplot
+
+        pyplot()  # fails now, with the install hint, rather than after the computations
+    directory = Path(out)
+    directory.mkdir(parents=True, exist_ok=True)
+    previous_threads = get_num_threads()
+    if threads is not None:
+        set_num_threads(check.integer(threads, "threads", 1))
+    info = build_info()
+    record = {
+        "command": command,
+        "widenet_version": __version__,
+        "build": {key: info.get(key) for key in ("eigen", "compiler", "elementwise_simd", "blas", "blas_core")},
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "settings": {"mode": "quick" if quick else "full", "seed": seed, "threads": get_num_threads(),
+                     "only": names},
+        "experiments": {},
+    }
+    results = {}
+    started = time.perf_counter()
+    try:
+        for name in _bar(names, progress):
+            experiment = EXPERIMENTS[name]
+            begin = time.perf_counter()
+            result = experiment.run(quick=quick, seed=seed, progress=Progress(progress))
+            seconds = time.perf_counter() - begin
+            drawn = list(experiment.plot(result, directory)) if figures else []
+            results[name] = result
+            record["experiments"][name] = _jsonable({
+                "title": experiment.title, "reference": experiment.reference, "seconds": seconds,
+                "settings": result.settings, "numbers": result.numbers, "data": result.data,
+                "claims": [asdict(claim) for claim in result.claims], "holds": result.holds, "figures": drawn})
+    finally:
+        set_num_threads(previous_threads)
+    record["elapsed_seconds"] = time.perf_counter() - started
+    record["claims_held"] = sum(claim.holds for result in results.values() for claim in result.claims)
+    record["claims_total"] = sum(len(result.claims) for result in results.values())
+    (directory / "results.json").write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
+    (directory / "report.md").write_text(_markdown(record, results, EXPERIMENTS) + "\n")
+    return record
+
+
+def _bar(names: list, enabled: bool):
+    """The experiments with a progress bar (tqdm, when installed and enabled)."""
+    if enabled:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:
+            return names
+        return tqdm(names, desc="experiments", position=0)
+    return names
