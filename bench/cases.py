@@ -71,6 +71,21 @@ def _(p):
     return lambda: p.net.ntk(p.X)
 
 
+@implements("ntk_gram", "cpp_1thread")
+def _(p):
+    """The same call on one thread (widenet's loops and its BLAS): cpp / cpp_1thread is the
+    speed-up of the second thread."""
+    def call():
+        before = widenet.get_num_threads()
+        widenet.set_num_threads(1)
+        try:
+            return p.net.ntk(p.X)
+        finally:
+            widenet.set_num_threads(before)
+
+    return call
+
+
 def _erf_derivative(z):
     return (2 / np.sqrt(np.pi)) * np.exp(-z * z)
 
