@@ -6,7 +6,8 @@ gradient-descent training, with a C++ (Eigen) core and a pure-numpy reference
 """
 
 from . import (convergence, estimators, feature_maps, kernels, lazy_training, least_squares, limit_kernels, models,
-               ntk_regression, sweeps)
+               ntk_regression, persistence, sweeps)
+from ._memory import MemoryLimitError, get_memory_limit, set_memory_limit
 from ._native import OPENBLAS_PATH, _core
 from .convergence import AssumptionReport, ConvergenceCheck, check_assumptions, check_convergence
 from .ensemble import ShallowEnsemble, StackedParameters
@@ -27,6 +28,7 @@ from .models import FeatureModel, LinearModel
 from .ntk_regression import NTKRegressor
 from .network import ShallowNetwork
 from .parameters import Parameters
+from .persistence import TrainingState, load
 from .reference.activations import ACTIVATIONS
 from .results import LinearizedTrainingResult, TrainingResult
 from .sweeps import SlopeFit, SweepResult, fit_slope, sweep
@@ -65,11 +67,17 @@ __all__ = [
     "LinearModel",
     "LinearizedModel",
     "LinearizedTrainingResult",
+    "MemoryLimitError",
+    "TrainingState",
     "SlopeFit",
     "SweepResult",
     "check_assumptions",
     "compare_parametrizations",
     "fit_slope",
+    "get_memory_limit",
+    "load",
+    "persistence",
+    "set_memory_limit",
     "lazy_training",
     "lazy_training_sweep",
     "parameter_movement",

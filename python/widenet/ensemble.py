@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import os
+from typing import NamedTuple, Union
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS
+from ._native import _core
 from .network import ShallowNetwork
 from .parameters import Parameters
 from .results import TrainingResult
@@ -45,7 +48,8 @@ class ShallowEnsemble:
 
     Takes the keyword arguments of :class:`ShallowNetwork`. Member ``r`` is initialized
     exactly as ``ShallowNetwork(..., seed=g_r)`` with ``g_r`` the r-th generator spawned
-    from ``seed``; :meth:`member` returns it as a network.
+    from ``seed``; :meth:`member` returns it as a network. :meth:`save` and :meth:`load`
+    keep an ensemble in a ``.npz`` file (:mod:`widenet.persistence`).
     """
 
     def __init__(self, size: int, input_dim: int, width: int, *, seed=None, **config):
@@ -55,6 +59,43 @@ class ShallowEnsemble:
         self._template = members[0]
         self._params = StackedParameters.stack([m.params for m in members], members[0].dtype)
         self._initial = self._params
+
+    @property
+    def config(self) -> dict:
+        """``size`` and the members' configuration (:attr:`ShallowNetwork.config`):
+        ``ShallowEnsemble(**config)`` makes an ensemble of the same configuration."""
+        return {"size": self.size, **self._template.config}
+
+    @classmethod
+    def _restore(cls, config: dict, params: StackedParameters, initial: StackedParameters) -> "ShallowEnsemble":
+        """An ensemble of ``config`` (see :attr:`config`) at the stacked ``params`` with
+        initial parameters ``initial``, without drawing an initialization."""
+        config = dict(config)
+        ensemble = cls.__new__(cls)
+        ensemble.size = check.integer(config.pop("size"), "size", 1)
+        dtype = check.float_dtype(config["dtype"])
+        for name, stacked in (("params", params), ("initial_params", initial)):
+            if len(stacked.U) != ensemble.size or any(len(field) != ensemble.size for field in stacked):
+                raise ValueError(f"{name}: expected {ensemble.size} stacked networks")
+        ensemble._template = ShallowNetwork._restore(config, params.member(0, dtype), initial.member(0, dtype))
+        ensemble._params = StackedParameters(*(np.array(field, dtype=dtype) for field in params))
+        ensemble._initial = StackedParameters(*(np.array(field, dtype=dtype) for field in initial))
+        return ensemble
+
+    def save(self, path: Union[str, os.PathLike]) -> str:
+        """Writes the configuration and the stacked current and initial parameters to
+        ``path``, one ``.npz`` file (see :meth:`ShallowNetwork.save`). Returns the path."""
+        from .persistence import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "ShallowEnsemble":
+        """The ensemble saved by :meth:`save` in ``path``, checked as
+        :meth:`ShallowNetwork.load` checks a network file."""
+        from .persistence import load_ensemble
+
+        return load_ensemble(path)
 
     def __getattr__(self, name):
         # The configuration (width, activation, dtype, ...) is the members' own.
@@ -84,6 +125,8 @@ class ShallowEnsemble:
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
         """Outputs of every member, shape (size, m)."""
         X = self._template._inputs(X)
+        _memory.check_hidden("ShallowEnsemble.forward", X.shape[0], self.width, self.dtype, copies=1,
+                             outputs=[("outputs", (self.size, X.shape[0]), self.dtype, 1)])
         implementation = BACKENDS[check.backend(backend)]
         return np.stack([implementation.forward(X, *self._params.member(r, self.dtype).arrays(), self.activation,
                                                 self.parametrization) for r in range(self.size)])
@@ -100,7 +143,11 @@ class ShallowEnsemble:
         record_every = check.integer(record_every, "record_every", 1)
         X_test = None if X_test is None else self._template._inputs(X_test, "X_test")
         scale = check.loss_scale(loss, X.shape[0])
-        records = BACKENDS[check.backend(backend)].train_ensemble(
+        backend = check.backend(backend)
+        workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
+        _memory.check_training("ShallowEnsemble.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
+                               self.width, steps, record_every, self.dtype, networks=self.size, workers=workers)
+        records = BACKENDS[backend].train_ensemble(
             X, y, tuple(self._params), tuple(self._initial), self.activation, self.parametrization, lr, steps,
             record_every, X_test, scale)
         self._params = StackedParameters(records["U"], records["b"], records["v"], records["c"])

@@ -13,6 +13,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from . import reference
 from ._native import _core
@@ -46,6 +47,7 @@ class Kernel:
     def __call__(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
         """The Gram matrix ``K(X1, X2)``; ``X2=None`` (or ``X2 is X1``) is symmetric."""
         X1, X2 = _pair(X1, X2)
+        _memory.check_gram(type(self).__name__, X1, X2, X1.dtype, copies=1 if backend == "cpp" else 3)
         return self.gram(X1, X2, check.backend(backend))
 
     def diag(self, X, backend: str = "cpp") -> np.ndarray:

@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._native import _core
 from .parameters import DISTRIBUTIONS, PARAMETRIZATIONS
@@ -87,6 +88,7 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     kind = check.choice(kind, "kind", KINDS)
     method = check.choice(method, "method", METHODS)
+    _memory.check_gram("limit_kernel", X1, X2, np.float64, copies=8 if method == "monte_carlo" else 3)
     variances = [check.non_negative_real(value, name) for value, name in (
         (weight_var, "weight_var"), (bias_var, "bias_var"), (output_var, "output_var"),
         (output_bias_var, "output_bias_var"))]

@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS
 from ._spectral import flow_decay, flow_filter, gd_decay, gd_filter
@@ -294,6 +295,7 @@ class LinearizedModel:
         backend = check.backend(backend)
         scale = check.loss_scale(loss, X.shape[0])
         X_test = None if X_test is None else self._tangent.inputs(X_test, "X_test")
+        _memory.check_linear_run("LinearizedModel." + ("flow" if method == "flow" else "train"), X, X_test, len(when))
         theta = self._tangent.gram(X, None, backend)
         start = self._outputs(X, backend)  # Phi_lin(X, p) where this run starts
         # J0 (p - w0) and |p - w0|^2: the start's own offset enters every distance.

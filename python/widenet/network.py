@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+import os
+from typing import Iterator, Optional, Union
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS
 from .parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
@@ -42,14 +44,29 @@ class ShallowNetwork:
         ``w0``, the parameters at initialization; distances are measured from it.
     num_params : int
         ``P = n (d + 2) + 1``.
+    config : dict
+        The configuration (the constructor's arguments but ``seed``), as saved by :meth:`save`.
 
     Every method takes ``backend="cpp"`` (the compiled kernels, default) or ``"numpy"``
-    (the reference implementation); both give the same numbers to rounding.
+    (the reference implementation); both give the same numbers to rounding. The initial
+    parameters depend on the seed alone, never on the backend. :meth:`save` and
+    :meth:`load` keep a network in a ``.npz`` file (:mod:`widenet.persistence`).
     """
 
     def __init__(self, input_dim: int, width: int, activation: str = "relu", parametrization: str = "lecun",
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, distribution: str = "normal", seed=None, dtype=np.float64):
+        self._configure(input_dim, width, activation, parametrization, weight_var, bias_var, output_var,
+                        output_bias_var, distribution, dtype)
+        rng = check.generator(seed)
+        self._params = initialize(self.input_dim, self.width, self.parametrization, self.distribution,
+                                  self.weight_var, self.bias_var, self.output_var, self.output_bias_var, rng,
+                                  self.dtype)
+        self._initial = self._params.copy()
+
+    def _configure(self, input_dim, width, activation, parametrization, weight_var, bias_var, output_var,
+                   output_bias_var, distribution, dtype) -> None:
+        """Checks and sets the configuration (everything but the parameters)."""
         self.input_dim = check.integer(input_dim, "input_dim", 1)
         self.width = check.integer(width, "width", 1)
         self.activation = check.choice(activation, "activation", ACTIVATIONS)
@@ -60,11 +77,51 @@ class ShallowNetwork:
         self.output_bias_var = check.non_negative_real(output_bias_var, "output_bias_var")
         self.distribution = check.choice(distribution, "distribution", DISTRIBUTIONS)
         self.dtype = check.float_dtype(dtype)
-        rng = check.generator(seed)
-        self._params = initialize(self.input_dim, self.width, self.parametrization, self.distribution,
-                                  self.weight_var, self.bias_var, self.output_var, self.output_bias_var, rng,
-                                  self.dtype)
-        self._initial = self._params.copy()
+
+    @property
+    def config(self) -> dict:
+        """The configuration: the constructor's keyword arguments but ``seed``, with
+        ``dtype`` as its name (``"float64"`` or ``"float32"``). ``ShallowNetwork(**config)``
+        makes a network of the same configuration (with new parameters)."""
+        return {"input_dim": self.input_dim, "width": self.width, "activation": self.activation,
+                "parametrization": self.parametrization, "weight_var": self.weight_var, "bias_var": self.bias_var,
+                "output_var": self.output_var, "output_bias_var": self.output_bias_var,
+                "distribution": self.distribution, "dtype": self.dtype.name}
+
+    @classmethod
+    def _restore(cls, config: dict, params: Parameters, initial: Parameters) -> "ShallowNetwork":
+        """A network of ``config`` (see :attr:`config`) at ``params`` with initial
+        parameters ``initial``, without drawing an initialization."""
+        network = cls.__new__(cls)
+        network._configure(**config)
+        network._params = network._checked_params(params, "params")
+        network._initial = network._checked_params(initial, "initial_params")
+        return network
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, path: Union[str, os.PathLike]) -> str:
+        """Writes the configuration, the current and the initial parameters to ``path``,
+        one ``.npz`` file (written as a whole or not at all; the name is used as given).
+
+        Returns the path written. :meth:`load` (or :func:`widenet.load`) reads it back
+        bit for bit; the format is described in :mod:`widenet.persistence`.
+        """
+        from .persistence import save
+
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "ShallowNetwork":
+        """The network saved by :meth:`save` in ``path``.
+
+        The whole file is checked before anything is built: a file that is not a widenet
+        network file, truncated or corrupt, with missing or extra entries, wrong shapes or
+        dtypes, NaN or Inf, or an unknown format version raises ValueError naming the file
+        and the problem.
+        """
+        from .persistence import load_network
+
+        return load_network(path)
 
     # -- parameters -----------------------------------------------------------------
     @property
@@ -109,20 +166,29 @@ class ShallowNetwork:
     # -- outputs and derivatives ---------------------------------------------------------
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
         """``Phi(x_i, w)`` for the rows of ``X`` (m x d); returns shape (m,)."""
-        return BACKENDS[check.backend(backend)].forward(self._inputs(X), *self._kernel_args())
+        X = self._inputs(X)
+        _memory.check_hidden("ShallowNetwork.forward", X.shape[0], self.width, self.dtype, copies=1)
+        return BACKENDS[check.backend(backend)].forward(X, *self._kernel_args())
 
     __call__ = forward
 
     def jacobian(self, X, backend: str = "cpp") -> np.ndarray:
         """The m x P Jacobian ``dPhi(X, w)/dw`` (11.5.2, 11.6.3), columns ordered U
-        (row-major), b, v, c. For large m, :meth:`jacobian_chunks` streams it by rows."""
-        return BACKENDS[check.backend(backend)].jacobian(self._inputs(X), *self._kernel_args())
+        (row-major), b, v, c. For large m, :meth:`jacobian_chunks` streams it by rows.
+
+        A Jacobian above widenet's memory limit (:func:`widenet.set_memory_limit`) raises
+        :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated."""
+        X = self._inputs(X)
+        _memory.check_jacobian("ShallowNetwork.jacobian", X.shape[0], self.width, self.num_params, self.dtype)
+        return BACKENDS[check.backend(backend)].jacobian(X, *self._kernel_args())
 
     def jacobian_chunks(self, X, rows: int, backend: str = "cpp") -> Iterator[tuple]:
         """Yields ``(start, J[start:start + rows])`` so the Jacobian of a large batch never
         has to be held at once. Arguments are checked when called, not when iterated."""
         X = self._inputs(X)
         rows = check.integer(rows, "rows", 1)
+        _memory.check_jacobian("ShallowNetwork.jacobian_chunks", min(rows, X.shape[0]), self.width,
+                               self.num_params, self.dtype)
         implementation = BACKENDS[check.backend(backend)]
         arguments = self._kernel_args()
         return ((start, implementation.jacobian(X[start:start + rows], *arguments))
@@ -140,11 +206,17 @@ class ShallowNetwork:
         X1 = self._inputs(X1, "X1")
         X2 = None if symmetric else self._inputs(X2, "X2")
         chunk = 0 if width_chunk is None else check.integer(width_chunk, "width_chunk", 1)
-        return BACKENDS[check.backend(backend)].ntk_gram(X1, X2, *self._kernel_args(), width_chunk=chunk)
+        backend = check.backend(backend)
+        _memory.check_ntk("ShallowNetwork.ntk", X1.shape[0], None if X2 is None else X2.shape[0], self.width,
+                          self.dtype, backend, chunk)
+        return BACKENDS[backend].ntk_gram(X1, X2, *self._kernel_args(), width_chunk=chunk)
 
     def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
         """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix."""
-        return BACKENDS[check.backend(backend)].ntk_diag(self._inputs(X), *self._kernel_args())
+        X, backend = self._inputs(X), check.backend(backend)
+        _memory.check_ntk("ShallowNetwork.ntk_diag", X.shape[0], None, self.width, self.dtype, backend,
+                          diagonal=True)
+        return BACKENDS[backend].ntk_diag(X, *self._kernel_args())
 
     def limit_kernel(self, X1, X2=None, kind: str = "ntk", **options) -> np.ndarray:
         """The infinite-width kernel of this network's configuration (activation,
@@ -171,6 +243,7 @@ class ShallowNetwork:
         half (``"half_sum"``)."""
         X, y = self._data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
+        _memory.check_hidden("ShallowNetwork.loss", X.shape[0], self.width, self.dtype, copies=1)
         residual = BACKENDS[check.backend(backend)].forward(X, *self._kernel_args()) - y
         return float(scale * np.dot(residual, residual))
 
@@ -179,6 +252,7 @@ class ShallowNetwork:
         returned as :class:`Parameters`."""
         X, y = self._data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
+        _memory.check_hidden("ShallowNetwork.loss_grad", X.shape[0], self.width, self.dtype)
         value, gU, gb, gv, gc = BACKENDS[check.backend(backend)].loss_grad(X, y, *self._kernel_args(), scale)
         return float(value), Parameters(gU, gb, gv, gc, self.dtype)
 
@@ -199,6 +273,8 @@ class ShallowNetwork:
         record_every = check.integer(record_every, "record_every", 1)
         X_test = None if X_test is None else self._inputs(X_test, "X_test")
         scale = check.loss_scale(loss, X.shape[0])
+        _memory.check_training("ShallowNetwork.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
+                               self.width, steps, record_every, self.dtype)
         records = BACKENDS[check.backend(backend)].train(
             X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
             steps, record_every, X_test, scale)

@@ -1,0 +1,474 @@
+"""Saving and loading networks, ensembles and training states, one ``.npz`` file each.
+
+The file is numpy's ``.npz`` (a zip archive of ``.npy`` arrays, written by ``np.savez``
+and read with ``allow_pickle=False``: it holds no Python objects, only arrays). Format
+version 1 has these entries:
+
+``format``
+    0-d string: what the file holds, ``"widenet.ShallowNetwork"``,
+    ``"widenet.ShallowEnsemble"`` or ``"widenet.TrainingState"``.
+``format_version``
+    0-d int64: ``1``. A file of a later version is refused (not guessed at).
+``widenet_version``
+    0-d string: the widenet that wrote the file (informative).
+``config``
+    0-d string, a JSON object: ``"network"``, the members' configuration
+    (:attr:`ShallowNetwork.config`: input_dim, width, activation, parametrization, the four
+    variances, distribution, dtype); ``"size"``, the number of networks of an ensemble
+    (``null`` for one network); for a training state also ``"training"``: ``lr``, ``loss``,
+    ``record_every``, ``steps_done``, ``keep_history``, ``records`` (the recorded steps in
+    the history, or ``null`` without history) and ``test_points`` (``m_test`` of the
+    recorded test outputs, or ``null``).
+``U, b, v, c`` and ``U0, b0, v0, c0``
+    The current and the initial parameters in the network's dtype: shapes ``(n, d)``,
+    ``(n,)``, ``(n,)``, ``()``, with a leading axis ``R`` for an ensemble.
+``history_steps, history_losses, history_distances`` and ``history_test_outputs``
+    A training state's records (only those the configuration announces): int64 ``(k,)``
+    step indices counted from the start of the run, float64 ``(..., k)`` losses and
+    distances, ``(..., k, m_test)`` test outputs in the network's dtype.
+
+Floats are stored exactly (arrays bit for bit, the configuration's floats by their shortest
+round-trip representation), so a loaded network computes exactly what the saved one did.
+Loading checks the whole file before building anything; every problem raises ValueError
+naming the file and the problem (TypeError for a ``path`` of the wrong type). Saving
+checks the same (a network with NaN parameters is refused) and writes a temporary file
+that replaces ``path`` only once complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+import zipfile
+import zlib
+from dataclasses import replace
+from typing import Optional, Union
+
+import numpy as np
+
+from . import _memory
+from . import _validation as check
+from ._native import _core
+from .ensemble import ShallowEnsemble, StackedParameters
+from .network import ShallowNetwork
+from .parameters import Parameters
+from .results import TrainingResult
+
+FORMAT_VERSION = 1
+NETWORK_FORMAT = "widenet.ShallowNetwork"
+ENSEMBLE_FORMAT = "widenet.ShallowEnsemble"
+STATE_FORMAT = "widenet.TrainingState"
+FORMATS = (NETWORK_FORMAT, ENSEMBLE_FORMAT, STATE_FORMAT)
+
+_HEADER = ("format", "format_version", "widenet_version", "config")
+_PARAMETERS = ("U", "b", "v", "c", "U0", "b0", "v0", "c0")
+_NETWORK_FIELDS = ("input_dim", "width", "activation", "parametrization", "weight_var", "bias_var", "output_var",
+                   "output_bias_var", "distribution", "dtype")
+_TRAINING_FIELDS = ("lr", "loss", "record_every", "steps_done", "keep_history", "records", "test_points")
+
+PathLike = Union[str, os.PathLike]
+
+
+class TrainingState:
+    """A gradient-descent run that can be stopped, saved and resumed bit for bit.
+
+    Holds what resuming needs: the network (current and initial parameters and its
+    configuration), the step size, the loss scaling, the recording period, the number of
+    steps done and, unless ``keep_history=False``, the records of the run so far. The
+    data are the caller's: pass the same ``X``, ``y`` (and ``X_test``) to every
+    :meth:`train`.
+
+    Parameters
+    ----------
+    network : ShallowNetwork or ShallowEnsemble
+        Trained in place (not copied).
+    lr : float
+        The step ``h``.
+    loss : {"sum", "mean", "half_sum"}
+        The loss scaling, as in :meth:`ShallowNetwork.train`.
+    record_every : int
+        The recording period. The history of several pieces equals the records of one run
+        of all the steps when each piece's length is a multiple of ``record_every``.
+    keep_history : bool
+        Keep the records of every piece in :attr:`history`.
+
+    Attributes
+    ----------
+    steps_done : int
+        Gradient-descent steps taken through this state.
+    history : TrainingResult or None
+        The records so far, at the step indices ``0 .. steps_done`` counted from the
+        start of the run (None before the first :meth:`train` or without history).
+
+    Examples
+    --------
+    >>> state = widenet.TrainingState(net, lr=0.01, loss="mean")      # doctest: +SKIP
+    >>> state.train(X, y, steps=500); state.save("run.npz")           # doctest: +SKIP
+    >>> state = widenet.TrainingState.load("run.npz")                  # doctest: +SKIP
+    >>> state.train(X, y, steps=500)  # as if 1000 steps had run at once  # doctest: +SKIP
+    """
+
+    def __init__(self, network, lr: float, loss: str = "sum", record_every: int = 1, keep_history: bool = True):
+        if not isinstance(network, (ShallowNetwork, ShallowEnsemble)):
+            raise TypeError(f"network: expected a widenet.ShallowNetwork or ShallowEnsemble, got "
+                            f"{type(network).__name__}")
+        if not isinstance(keep_history, (bool, np.bool_)):
+            raise TypeError(f"keep_history: expected True or False, got {keep_history!r}")
+        self._network = network
+        self._lr = check.positive_real(lr, "lr")
+        self._loss = check.choice(loss, "loss", check.LOSS_NAMES)
+        self._record_every = check.integer(record_every, "record_every", 1)
+        self._keep_history = bool(keep_history)
+        self._steps_done = 0
+        self._history: Optional[TrainingResult] = None
+
+    network = property(lambda self: self._network, doc="The network (or ensemble) being trained.")
+    lr = property(lambda self: self._lr, doc="The step size.")
+    loss = property(lambda self: self._loss, doc="The loss scaling.")
+    record_every = property(lambda self: self._record_every, doc="The recording period.")
+    keep_history = property(lambda self: self._keep_history, doc="Whether the records are kept.")
+    steps_done = property(lambda self: self._steps_done, doc="Steps taken so far.")
+    history = property(lambda self: self._history, doc="The records so far, or None.")
+
+    def train(self, X, y, steps: int, X_test=None, backend: str = "cpp") -> TrainingResult:
+        """Runs ``steps`` more steps of gradient descent (see :meth:`ShallowNetwork.train`).
+
+        Returns this piece's records with step indices counted from the start of the run
+        (``steps_done`` before the call, ..., ``steps_done`` after it) and appends them to
+        :attr:`history` (the first record of the piece, the point where the previous one
+        stopped, is kept once).
+        """
+        steps = check.integer(steps, "steps", 0)
+        inputs = self._network._inputs if isinstance(self._network, ShallowNetwork) else \
+            self._network._template._inputs
+        X_test = None if X_test is None else inputs(X_test, "X_test")
+        if self._history is not None:
+            recorded = None if self._history.test_outputs is None else self._history.test_outputs.shape[-1]
+            given = None if X_test is None else X_test.shape[0]
+            if recorded != given:
+                raise ValueError(f"X_test: the history records outputs at {recorded or 'no'} test points; "
+                                 f"got {'none' if given is None else given} (pass the X_test of the earlier pieces)")
+        result = self._network.train(X, y, self._lr, steps, self._record_every, X_test, self._loss, backend)
+        result = replace(result, steps=result.steps + np.int64(self._steps_done))
+        if self._keep_history:
+            self._history = result if self._history is None else _concatenate(self._history, result)
+        self._steps_done += steps
+        return result
+
+    def save(self, path: PathLike) -> str:
+        """Writes the state to ``path`` (one ``.npz`` file, see :mod:`widenet.persistence`).
+        Returns the path."""
+        return save(self, path)
+
+    @classmethod
+    def load(cls, path: PathLike) -> "TrainingState":
+        """The training state saved in ``path``, checked entirely before it is built."""
+        return _load_as(path, STATE_FORMAT)
+
+    def __repr__(self) -> str:
+        return (f"TrainingState({self._network!r}, lr={self._lr!r}, loss={self._loss!r}, "
+                f"record_every={self._record_every}, steps_done={self._steps_done})")
+
+
+def _concatenate(history: TrainingResult, piece: TrainingResult) -> TrainingResult:
+    """``history`` followed by ``piece`` without its first record (``history``'s last)."""
+    def join(before, after, axis):
+        return None if before is None else np.concatenate([before, np.delete(after, 0, axis=axis)], axis=axis)
+
+    return replace(history, steps=join(history.steps, piece.steps, 0),
+                   losses=join(history.losses, piece.losses, -1),
+                   distances=join(history.distances, piece.distances, -1),
+                   test_outputs=join(history.test_outputs, piece.test_outputs, -2))
+
+
+# -- saving ----------------------------------------------------------------------------------
+
+
+def _file_name(path, name: str = "path") -> str:
+    if isinstance(path, (str, os.PathLike)):
+        path = os.fspath(path)
+        return os.fsdecode(path) if isinstance(path, bytes) else path
+    raise TypeError(f"{name}: expected a file name (str or os.PathLike), got {type(path).__name__}")
+
+
+def _parameter_entries(params, initial) -> dict:
+    entries = {}
+    for suffix, (U, b, v, c) in (("", params), ("0", initial)):
+        dtype = U.dtype
+        entries.update({"U" + suffix: U, "b" + suffix: b, "v" + suffix: v, "c" + suffix: np.asarray(c, dtype=dtype)})
+    return entries
+
+
+def _contents(item) -> tuple:
+    """``(format, config, arrays)`` of a network, ensemble or training state."""
+    if isinstance(item, TrainingState):
+        _, config, arrays = _contents(item.network)
+        history = item.history
+        config["training"] = {
+            "lr": item.lr, "loss": item.loss, "record_every": item.record_every, "steps_done": item.steps_done,
+            "keep_history": item.keep_history, "records": None if history is None else int(history.steps.size),
+            "test_points": None if history is None or history.test_outputs is None else
+            int(history.test_outputs.shape[-1])}
+        if history is not None:
+            arrays.update(history_steps=history.steps, history_losses=history.losses,
+                          history_distances=history.distances)
+            if history.test_outputs is not None:
+                arrays["history_test_outputs"] = history.test_outputs
+        return STATE_FORMAT, config, arrays
+    if isinstance(item, ShallowEnsemble):
+        network_config = item.config
+        size = network_config.pop("size")
+        return ENSEMBLE_FORMAT, {"network": network_config, "size": size}, \
+            _parameter_entries(tuple(item.params), tuple(item.initial_params))
+    if isinstance(item, ShallowNetwork):
+        return NETWORK_FORMAT, {"network": item.config, "size": None}, \
+            _parameter_entries(item.params.arrays(), item.initial_params.arrays())
+    raise TypeError(f"item: expected a widenet.ShallowNetwork, ShallowEnsemble or TrainingState, got "
+                    f"{type(item).__name__}")
+
+
+def save(item, path: PathLike) -> str:
+    """Writes a :class:`ShallowNetwork`, :class:`ShallowEnsemble` or :class:`TrainingState`
+    to ``path`` in the format of this module, atomically: a temporary file in the same
+    directory replaces ``path`` once complete, so ``path`` is never left half-written.
+
+    Raises ValueError, and writes nothing, for content that :func:`load` would refuse
+    (NaN or Inf parameters or records). Returns ``path`` as a string (used as given: no
+    ``.npz`` suffix is added).
+    """
+    file_name = _file_name(path)
+    kind, config, arrays = _contents(item)
+    text = json.dumps(config, allow_nan=False, sort_keys=True)
+    entries = {"format": np.array(kind), "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+               "widenet_version": np.array(_core.build_info()["version"]), "config": np.array(text), **arrays}
+    _check_contents(f"cannot save to {file_name}", entries)
+    temporary = os.path.join(os.path.dirname(os.path.abspath(file_name)),
+                             f".{os.path.basename(file_name)}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "xb") as file:
+            np.savez(file, **entries)
+        os.replace(temporary, file_name)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return file_name
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def _read(file_name: str) -> dict:
+    """Every entry of the ``.npz`` file, read completely (so that a truncated or corrupt
+    file fails here, before anything is checked or built)."""
+    with open(file_name, "rb") as file:  # FileNotFoundError, IsADirectoryError, PermissionError as they are
+        start = file.read(6)
+    if not zipfile.is_zipfile(file_name):
+        if start and b"PK\x03\x04".startswith(start[:4]):
+            what = "a truncated or corrupt .npz (zip) archive"
+        elif start == b"\x93NUMPY":
+            what = "a .npy file of one array, not an .npz archive"
+        else:
+            what = "not an .npz archive" + (" (the file is empty)" if not start else "")
+        raise ValueError(f"{file_name}: not a widenet file: {what}")
+    try:
+        with np.load(file_name, allow_pickle=False) as archive:
+            total = sum(info.file_size for info in archive.zip.infolist())
+            _memory.require(f"loading {file_name}", [("file contents", (total,), np.uint8, 1)],
+                            "Raise the limit if a file this large is expected.")
+            entries = {name: archive[name] for name in archive.files}
+    except _memory.MemoryLimitError:
+        raise
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError) as error:
+        raise ValueError(f"{file_name}: not a readable widenet file (truncated or corrupt .npz archive: "
+                         f"{error})") from None
+    for name, value in entries.items():
+        if not isinstance(value, np.ndarray):
+            raise ValueError(f"{file_name}: not a widenet file (entry {name!r} is not a .npy array)")
+    return entries
+
+
+def _string(entries: dict, key: str, where: str) -> str:
+    value = entries[key]
+    if value.shape != () or value.dtype.kind != "U":
+        raise ValueError(f"{where}: entry {key!r}: expected a 0-d string, got dtype {value.dtype} and shape "
+                         f"{value.shape}")
+    return str(value)
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not a finite number")
+
+
+def _header(where: str, entries: dict) -> tuple:
+    """``(format, config)`` after checking the header entries."""
+    missing = [key for key in _HEADER if key not in entries]
+    if missing:
+        raise ValueError(f"{where}: not a widenet file (no {', '.join(map(repr, missing))} "
+                         f"entr{'y' if len(missing) == 1 else 'ies'})")
+    kind = _string(entries, "format", where)
+    if kind not in FORMATS:
+        raise ValueError(f"{where}: format {kind!r} is not one of {', '.join(FORMATS)}")
+    version = entries["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu":
+        raise ValueError(f"{where}: entry 'format_version': expected a 0-d integer, got dtype {version.dtype} and "
+                         f"shape {version.shape}")
+    if int(version) != FORMAT_VERSION:
+        written_by = _string(entries, "widenet_version", where)
+        raise ValueError(f"{where}: format version {int(version)} (written by widenet {written_by}); this widenet "
+                         f"reads version {FORMAT_VERSION}")
+    _string(entries, "widenet_version", where)
+    try:
+        config = json.loads(_string(entries, "config", where), parse_constant=_reject_constant)
+    except ValueError as error:
+        raise ValueError(f"{where}: entry 'config': not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: entry 'config': expected a JSON object, got {type(config).__name__}")
+    return kind, config
+
+
+def _exact_keys(where: str, what: str, found, expected) -> None:
+    found, expected = set(found), set(expected)
+    missing, extra = sorted(expected - found), sorted(found - expected)
+    if missing or extra:
+        parts = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
+                ([f"unexpected {', '.join(map(repr, extra))}"] if extra else [])
+        raise ValueError(f"{where}: {what}: {'; '.join(parts)}")
+
+
+def _optional_count(value, name: str, minimum: int):
+    return None if value is None else check.integer(value, name, minimum)
+
+
+def _check_config(where: str, kind: str, config: dict) -> tuple:
+    """``(network, size, training)``: the checked configuration (``size`` None for one
+    network, ``training`` None but for a training state)."""
+    _exact_keys(where, "config", config, ("network", "size", "training") if kind == STATE_FORMAT else
+                ("network", "size"))
+    for part, fields in (("network", _NETWORK_FIELDS), ("training", _TRAINING_FIELDS)):
+        if part in config:
+            if not isinstance(config[part], dict):
+                raise ValueError(f"{where}: config {part!r}: expected a JSON object, got "
+                                 f"{type(config[part]).__name__}")
+            _exact_keys(where, f"config {part!r}", config[part], fields)
+    try:
+        probe = ShallowNetwork.__new__(ShallowNetwork)
+        probe._configure(**config["network"])  # the constructor's own checks
+        size = _optional_count(config["size"], "size", 1)
+        if kind != STATE_FORMAT and (size is None) != (kind == NETWORK_FORMAT):
+            raise ValueError(f"size: expected {'null' if kind == NETWORK_FORMAT else 'a number of networks'} "
+                             f"for a {kind}, got {config['size']!r}")
+        training = config.get("training")
+        if training is not None:
+            if not isinstance(training["keep_history"], bool):
+                raise TypeError(f"keep_history: expected true or false, got {training['keep_history']!r}")
+            training = {"lr": check.positive_real(training["lr"], "lr"),
+                        "loss": check.choice(training["loss"], "loss", check.LOSS_NAMES),
+                        "record_every": check.integer(training["record_every"], "record_every", 1),
+                        "steps_done": check.integer(training["steps_done"], "steps_done", 0),
+                        "keep_history": training["keep_history"],
+                        "records": _optional_count(training["records"], "records", 1),
+                        "test_points": _optional_count(training["test_points"], "test_points", 1)}
+            if training["records"] is None and training["test_points"] is not None:
+                raise ValueError("test_points: expected null without a history (records is null)")
+            if training["records"] is not None and not training["keep_history"]:
+                raise ValueError("records: expected null when keep_history is false")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where}: config: {error}") from None
+    return probe.config, size, training
+
+
+def _expected_arrays(network: dict, size: Optional[int], training: Optional[dict]) -> dict:
+    """Entry name -> (shape, dtype) of the arrays a file of this configuration holds."""
+    dtype = np.dtype(network["dtype"])
+    lead = () if size is None else (size,)
+    n, d = network["width"], network["input_dim"]
+    shapes = {"U": lead + (n, d), "b": lead + (n,), "v": lead + (n,), "c": lead}
+    expected = {name + suffix: (shape, dtype) for name, shape in shapes.items() for suffix in ("", "0")}
+    records = None if training is None else training["records"]
+    if records is not None:
+        expected["history_steps"] = ((records,), np.dtype(np.int64))
+        expected["history_losses"] = (lead + (records,), np.dtype(np.float64))
+        expected["history_distances"] = (lead + (records,), np.dtype(np.float64))
+        if training["test_points"] is not None:
+            expected["history_test_outputs"] = (lead + (records, training["test_points"]), dtype)
+    return expected
+
+
+def _check_contents(where: str, entries: dict) -> tuple:
+    """Checks everything; returns ``(format, network config, size, training config)``."""
+    kind, config = _header(where, entries)
+    network, size, training = _check_config(where, kind, config)
+    expected = _expected_arrays(network, size, training)
+    _exact_keys(where, "entries", entries, (*_HEADER, *expected))
+    for name, (shape, dtype) in expected.items():
+        array = entries[name]
+        if array.dtype != dtype:
+            raise ValueError(f"{where}: entry {name!r}: expected dtype {dtype}, got {array.dtype}")
+        if array.shape != shape:
+            raise ValueError(f"{where}: entry {name!r}: expected shape {shape}, got {array.shape}")
+        if dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"{where}: entry {name!r}: contains NaN or Inf")
+    if training is not None and training["records"] is not None:
+        steps = entries["history_steps"]
+        if steps[0] < 0 or np.any(np.diff(steps) <= 0) or steps[-1] != training["steps_done"]:
+            raise ValueError(f"{where}: entry 'history_steps': expected increasing step indices ending at "
+                             f"steps_done = {training['steps_done']}, got {steps[0]} .. {steps[-1]}")
+    return kind, network, size, training
+
+
+def _build(kind: str, network: dict, size: Optional[int], training: Optional[dict], entries: dict):
+    dtype = np.dtype(network["dtype"])
+    current = tuple(entries[name] for name in ("U", "b", "v", "c"))
+    initial = tuple(entries[name] for name in ("U0", "b0", "v0", "c0"))
+    if size is None:
+        model = ShallowNetwork._restore(network, Parameters(*current, dtype=dtype), Parameters(*initial, dtype=dtype))
+    else:
+        model = ShallowEnsemble._restore({"size": size, **network}, StackedParameters(*current),
+                                         StackedParameters(*initial))
+    if kind != STATE_FORMAT:
+        return model
+    state = TrainingState(model, training["lr"], training["loss"], training["record_every"],
+                          training["keep_history"])
+    state._steps_done = training["steps_done"]
+    if training["records"] is not None:
+        state._history = TrainingResult(entries["history_steps"], entries["history_losses"],
+                                        entries["history_distances"], entries.get("history_test_outputs"),
+                                        training["loss"], training["lr"])
+    return state
+
+
+def load(path: PathLike):
+    """Whatever :func:`save` wrote to ``path``: a :class:`~widenet.ShallowNetwork`, a
+    :class:`~widenet.ShallowEnsemble` or a :class:`TrainingState`.
+
+    The file is read and checked completely before anything is built: a file that is
+    not an ``.npz`` archive, truncated or corrupt (the archive's checksums), of another
+    kind, of an unknown format version, with missing or unexpected entries, wrong shapes
+    or dtypes, NaN or Inf, or an invalid configuration raises ValueError naming the file
+    and the problem. A missing file raises FileNotFoundError; a ``path`` that is not a
+    file name raises TypeError.
+    """
+    file_name = _file_name(path)
+    entries = _read(file_name)
+    return _build(*_check_contents(file_name, entries), entries)
+
+
+def _load_as(path: PathLike, expected: str):
+    file_name = _file_name(path)
+    entries = _read(file_name)
+    kind = _header(file_name, entries)[0]
+    if kind != expected:
+        raise ValueError(f"{file_name}: holds a {kind}, not a {expected} (widenet.load reads any widenet file)")
+    return _build(*_check_contents(file_name, entries), entries)
+
+
+def load_network(path: PathLike) -> ShallowNetwork:
+    """The :class:`~widenet.ShallowNetwork` in ``path`` (see :func:`load`)."""
+    return _load_as(path, NETWORK_FORMAT)
+
+
+def load_ensemble(path: PathLike) -> ShallowEnsemble:
+    """The :class:`~widenet.ShallowEnsemble` in ``path`` (see :func:`load`)."""
+    return _load_as(path, ENSEMBLE_FORMAT)
