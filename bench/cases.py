@@ -359,3 +359,5 @@ def build(quick: bool) -> list:
     linear = [linear_gd(512, 1000)] if quick else [linear_gd(2048, 10**4)]
     return (grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit + linear
             + width_sweeps(quick))
+
+import peers  # noqa: E402,F401 -- the peer rows (PyTorch, JAX, neural-tangents), registered on import

@@ -260,6 +260,30 @@ def load_average() -> Optional[float]:
     return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
+# Optional peers whose installed versions the results record (None: not installed).
+PEER_PACKAGES = ("torch", "jax", "jaxlib", "neural-tangents", "tf2jax", "tensorflow")
+# More ``() -> {label: version text}`` for peers that run outside this Python (bench/peers.py adds one).
+VERSION_PROBES: list = []
+
+
+def peer_versions() -> dict:
+    from importlib import metadata
+
+    found = {}
+    for name in PEER_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    for probe in VERSION_PROBES:
+        found.update(probe())
+    return found
+
+
+def describe_versions(versions: dict) -> str:
+    return ", ".join(f"{name} {version or 'not installed'}" for name, version in versions.items())
+
+
 def machine_info() -> dict:
     try:
         from threadpoolctl import threadpool_info
@@ -276,6 +300,7 @@ def machine_info() -> dict:
         "threadpools": blas,
         "widenet": widenet.build_info(),
         "widenet_threads": widenet.get_num_threads(),
+        "peers": peer_versions(),
         "git": _git_revision(),
         "load_average": load_average(),
     }

@@ -107,7 +107,7 @@ def write_results(args, command: str, rows: list, info: dict, elapsed: float) ->
     args.json.write_text(json.dumps(results, indent=2, default=str) + "\n")
     if args.markdown:
         args.markdown.parent.mkdir(parents=True, exist_ok=True)
-        notes = f"{cases.FLOP_COUNT} {RATIO_NOTE}"
+        notes = f"{cases.FLOP_COUNT} {RATIO_NOTE} Peers: {harness.describe_versions(info['peers'])}."
         args.markdown.write_text(f"`{command}`\n\n{harness.markdown(rows)}\n\n{notes}\n")
 
 
@@ -138,7 +138,8 @@ def main(argv=None) -> int:
     print(f"\n{cases.FLOP_COUNT}\n{RATIO_NOTE} Targets are informational.\n{info['cpu']}, "
           f"{info['nproc']} CPUs, widenet threads {info['widenet_threads']}, numpy {info['numpy']}; "
           f"{elapsed:.0f} s in total; load average {load_before} at the start, "
-          f"{info['load_average']} at the end (other processes share these CPUs).")
+          f"{info['load_average']} at the end (other processes share these CPUs).\n"
+          f"Peers: {harness.describe_versions(info['peers'])}.")
     write_results(args, command, rows, info, elapsed)
     failed = [f"{row.id} {row.impl}" for row in rows if row.status == "FAILED"]
     if failed:
