@@ -10,6 +10,7 @@ from . import (convergence, estimators, feature_maps, kernels, lazy_training, le
 from ._native import OPENBLAS_PATH, _core
 from .convergence import AssumptionReport, ConvergenceCheck, check_assumptions, check_convergence
 from .ensemble import ShallowEnsemble, StackedParameters
+from .errors import DivergenceError
 from .estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
 from .feature_maps import (
     example_11_5_datasets,
@@ -61,6 +62,7 @@ __all__ = [
     "ACTIVATIONS",
     "AssumptionReport",
     "ConvergenceCheck",
+    "DivergenceError",
     "FeatureModel",
     "LinearModel",
     "LinearizedModel",
