@@ -471,7 +471,9 @@ def test_figure_11_3_trains_with_the_mean_loss_and_not_the_sum():
         assert np.max(np.abs(net.forward(X) - y)) < 1e-9  # interpolates the three points
 
         net.reset()
-        sum_run = net.train(X, y, h, 20, record_every=20, loss="sum")
+        with pytest.raises(widenet.DivergenceError):
+            net.train(X, y, h, 20, record_every=20, loss="sum")
+        sum_run = net.train(X, y, h, 20, record_every=20, loss="sum", on_divergence="return")
         # the unstable mode grows by |1 - 2 h lambda_max| > 1 per step
         assert 2 * h * eigenvalues[-1] - 1 > 1.2
         assert sum_run.losses[-1] > 1e6 * sum_run.losses[0]

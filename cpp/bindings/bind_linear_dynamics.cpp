@@ -31,7 +31,9 @@ struct LinearDynamicsBinder {
   static py::dict linear_gd(const Matrix& theta, const Vec& residual, double lr, double loss_scale,
                             Index steps, Index record_every, const std::optional<Matrix>& cross,
                             const std::optional<Vec>& test_initial,
-                            const std::optional<Vec>& offset_outputs, double offset_squared_norm) {
+                            const std::optional<Vec>& offset_outputs, double offset_squared_norm,
+                            double divergence_factor) {
+    const StopRule rule = stop_rule(divergence_factor);
     const Index m = theta.rows();
     require(m >= 1 && theta.cols() == m,
             "theta: expected a non-empty square (m, m) matrix, got " + shape_text(m, theta.cols()));
@@ -55,12 +57,16 @@ struct LinearDynamicsBinder {
     const TrainingRecord<T> common = arrays.member(0, records);
     const LinearRecord<T> record{common.losses, common.distances, residuals.mutable_data(),
                                  common.test_outputs, coefficients.mutable_data()};
+    RunEnd end;
     {
       py::gil_scoped_release release;
-      widenet::linear_gd<T>(theta, residual, schedule, test, offset, record);
+      end = widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule);
     }
+    raise_if_interrupted(end.interrupted);
     py::dict out;
-    out["steps"] = py::array_t<Index>(py::ssize_t(records), recorded.data());
+    const std::vector<Index> done = steps_done(recorded, end);
+    out["steps"] = py::array_t<Index>(py::ssize_t(done.size()), done.data());
+    out["stopped_at"] = end.stopped_at;
     arrays.into(out);
     out["residuals"] = residuals;
     out["coefficients"] = coefficients;
@@ -73,6 +79,7 @@ struct LinearDynamicsBinder {
           py::arg("cross").noconvert() = py::none(),
           py::arg("test_initial").noconvert() = py::none(),
           py::arg("offset_outputs").noconvert() = py::none(), py::arg("offset_squared_norm") = 0.0,
+          py::arg("divergence_factor") = 1e10,
           "Gradient descent on the linearized model in function space, from the tangent Gram "
           "theta (symmetric; its lower triangle is read) and the initial residual. Returns a "
           "dict of the recorded steps, losses, distances |p_k - w0|, residuals, test outputs "

@@ -24,6 +24,11 @@ py::dict build_info() {
   info["openmp"] = false;
 #endif
   info["compiler"] = std::string(__VERSION__);
+#ifdef WIDENET_SANITIZERS
+  info["sanitizers"] = std::string(WIDENET_SANITIZERS);
+#else
+  info["sanitizers"] = std::string();
+#endif
   return info;
 }
 

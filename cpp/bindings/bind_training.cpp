@@ -19,8 +19,9 @@ struct TrainingBinder {
                             T c0, const std::string& activation,
                             const std::string& parametrization, double lr, Index steps,
                             Index record_every, const std::optional<Matrix>& X_test,
-                            double loss_scale) {
+                            double loss_scale, double divergence_factor) {
     const Architecture arch = architecture(activation, parametrization);
+    const StopRule rule = stop_rule(divergence_factor);
     check_params<T>(U, b, v);
     check_params<T>(U0, b0, v0, "0");
     require(U0.rows() == U.rows() && U0.cols() == U.cols(),
@@ -36,16 +37,21 @@ struct TrainingBinder {
                            X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
     Params<T> w{U, b, v, c};
     const Params<T> initial{U0, b0, v0, c0};
+    RunEnd end;
     {
       py::gil_scoped_release release;
-      train<T>(arch, w, initial, X, y, schedule, X_test, arrays.member(0, records));
+      StopRule::State stop;
+      end = train<T>(arch, w, initial, X, y, schedule, X_test, arrays.member(0, records), rule, stop);
     }
+    raise_if_interrupted(end.interrupted);
     py::dict out;
     out["U"] = std::move(w.U);
     out["b"] = std::move(w.b);
     out["v"] = std::move(w.v);
     out["c"] = w.c;
-    out["steps"] = py::array_t<Index>(py::ssize_t(records), recorded.data());
+    const std::vector<Index> done = steps_done(recorded, end);
+    out["steps"] = py::array_t<Index>(py::ssize_t(done.size()), done.data());
+    out["stopped_at"] = end.stopped_at;
     arrays.into(out);
     return out;
   }
@@ -83,8 +89,9 @@ struct TrainingBinder {
                              const CArray<T>& c0, const std::string& activation,
                              const std::string& parametrization, double lr, Index steps,
                              Index record_every, const std::optional<Matrix>& X_test,
-                             double loss_scale) {
+                             double loss_scale, double divergence_factor) {
     const Architecture arch = architecture(activation, parametrization);
+    const StopRule rule = stop_rule(divergence_factor);
     std::vector<Params<T>> networks = unstack(U, b, v, c, "");
     const std::vector<Params<T>> initial = unstack(U0, b0, v0, c0, "0");
     require(U0.shape(0) == U.shape(0) && U0.shape(1) == U.shape(1) && U0.shape(2) == U.shape(2),
@@ -101,11 +108,19 @@ struct TrainingBinder {
                            X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
     std::vector<TrainingRecord<T>> members;
     for (Index r = 0; r < R; ++r) members.push_back(arrays.member(r, records));
+    std::vector<RunEnd> ends;
     {
       py::gil_scoped_release release;
       SingleThreadedBlas guard(R > 1);
-      train_ensemble<T>(arch, networks, initial, X, y, schedule, X_test, members);
+      ends = train_ensemble<T>(arch, networks, initial, X, y, schedule, X_test, members, rule);
     }
+    bool interrupted = false;
+    CArray<Index> stopped_at(R);
+    for (Index r = 0; r < R; ++r) {
+      interrupted = interrupted || ends[r].interrupted;
+      stopped_at.mutable_data()[r] = ends[r].stopped_at;
+    }
+    raise_if_interrupted(interrupted);
     CArray<T> U_out({R, n, d}), b_out({R, n}), v_out({R, n}), c_out(R);
     for (Index r = 0; r < R; ++r) {
       Eigen::Map<RowMatrix<T>>(U_out.mutable_data() + r * n * d, n, d) = networks[r].U;
@@ -119,6 +134,7 @@ struct TrainingBinder {
     out["v"] = v_out;
     out["c"] = c_out;
     out["steps"] = py::array_t<Index>(py::ssize_t(records), recorded.data());
+    out["stopped_at"] = stopped_at;  // per network: its last row is that step; later rows NaN
     arrays.into(out);
     return out;
   }
@@ -129,17 +145,20 @@ struct TrainingBinder {
           py::arg("c"), py::arg("U0").noconvert(), py::arg("b0").noconvert(),
           py::arg("v0").noconvert(), py::arg("c0"), py::arg("activation"),
           py::arg("parametrization"), py::arg("lr"), py::arg("steps"), py::arg("record_every"),
-          py::arg("X_test").noconvert(), py::arg("loss_scale"),
+          py::arg("X_test").noconvert(), py::arg("loss_scale"), py::arg("divergence_factor") = 1e10,
           "Gradient descent from (U, b, v, c); distances are measured from (U0, b0, v0, c0). "
-          "Returns a dict of the final parameters and the records.");
+          "Returns a dict of the final parameters and the records. Stops at the first step whose "
+          "loss is not finite or exceeds divergence_factor times the reference loss "
+          "(stopped_at; -1 when it ran to the end); Ctrl-C raises KeyboardInterrupt.");
     m.def("train_ensemble", &train_many, py::arg("X").noconvert(), py::arg("y").noconvert(),
           py::arg("U").noconvert(), py::arg("b").noconvert(), py::arg("v").noconvert(),
           py::arg("c").noconvert(), py::arg("U0").noconvert(), py::arg("b0").noconvert(),
           py::arg("v0").noconvert(), py::arg("c0").noconvert(), py::arg("activation"),
           py::arg("parametrization"), py::arg("lr"), py::arg("steps"), py::arg("record_every"),
-          py::arg("X_test").noconvert(), py::arg("loss_scale"),
+          py::arg("X_test").noconvert(), py::arg("loss_scale"), py::arg("divergence_factor") = 1e10,
           "Trains R independent networks with stacked parameters (R, n, d), (R, n), (R, n), "
-          "(R,), in parallel over networks.");
+          "(R,), in parallel over networks. A network whose loss diverges stops alone "
+          "(stopped_at per network); Ctrl-C raises KeyboardInterrupt.");
   }
 };
 

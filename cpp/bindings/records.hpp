@@ -2,9 +2,12 @@
 // (the network, and the linearized model in function space).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common.hpp"
@@ -39,6 +42,13 @@ struct RecordArrays {
       leading.push_back(py::ssize_t(*m_test));
       test_outputs = CArray<T>(leading);
     }
+    // Rows a run stops before writing (divergence) read as NaN, never as stale memory.
+    for (CArray<T>* array : {&losses, &distances}) fill_nan(*array);
+    if (test_outputs) fill_nan(*test_outputs);
+  }
+
+  static void fill_nan(CArray<T>& array) {
+    std::fill_n(array.mutable_data(), array.size(), std::numeric_limits<T>::quiet_NaN());
   }
 
   // The record of member r of an ensemble with `records` rows each.
@@ -56,5 +66,35 @@ struct RecordArrays {
     out["test_outputs"] = test_outputs ? py::object(*test_outputs) : py::object(py::none());
   }
 };
+
+// The stop rule of a training call: divergence as the caller asks (factor <= 0: never), and
+// Ctrl-C. Signals are checked with the GIL taken back briefly, and only on the thread that
+// called from Python (the one whose thread state receives KeyboardInterrupt).
+inline StopRule stop_rule(double divergence_factor) {
+  require(!std::isnan(divergence_factor),
+          "divergence_factor: expected a number (<= 0 disables the check), got nan");
+  StopRule rule;
+  rule.divergence_factor = divergence_factor;
+  const std::thread::id caller = std::this_thread::get_id();
+  rule.interrupted = [caller] {
+    if (std::this_thread::get_id() != caller) return false;
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
+  return rule;
+}
+
+// After the GIL is held again: the KeyboardInterrupt (or the handler's exception) that the
+// poll found is raised in Python.
+inline void raise_if_interrupted(bool interrupted) {
+  if (interrupted) throw py::error_already_set();
+}
+
+// The recorded steps of a run that wrote `rows` records and diverged at `stopped_at` (or -1).
+inline std::vector<Index> steps_done(const std::vector<Index>& recorded, const RunEnd& end) {
+  std::vector<Index> out(recorded.begin(), recorded.begin() + end.rows);
+  if (end.stopped_at >= 0 && !out.empty()) out.back() = end.stopped_at;
+  return out;
+}
 
 }  // namespace widenet::bindings

@@ -11,6 +11,19 @@ import numpy as np
 from . import reference
 from ._native import _core
 
+# A run stops when its loss exceeds this many times its reference (the initial loss, or the
+# zero predictor's if larger), or is not finite: the same rule in both backends.
+DIVERGENCE_FACTOR = 1e10
+
+
+def _stopped_early(result: dict, keys: tuple) -> dict:
+    """A run of one network that diverged recorded fewer rows than allocated: keep those."""
+    rows = len(result["steps"])
+    for key in keys:
+        if result.get(key) is not None and np.ndim(result["stopped_at"]) == 0:
+            result[key] = result[key][:rows]
+    return result
+
 
 def _as_result(result: dict, dtype) -> dict:
     """Records in float64 and ``c`` as floats, whichever backend produced them."""
@@ -19,7 +32,8 @@ def _as_result(result: dict, dtype) -> dict:
     result["distances"] = np.asarray(result["distances"], dtype=np.float64)
     result["steps"] = np.asarray(result["steps"], dtype=np.int64)
     result["c"] = np.asarray(result["c"], dtype=dtype)
-    return result
+    result["stopped_at"] = np.asarray(result["stopped_at"], dtype=np.int64)
+    return _stopped_early(result, ("losses", "distances", "test_outputs"))
 
 
 def _as_linear_result(result: dict) -> dict:
@@ -28,7 +42,8 @@ def _as_linear_result(result: dict) -> dict:
     result["losses"] = np.asarray(result["losses"], dtype=np.float64)
     result["distances"] = np.asarray(result["distances"], dtype=np.float64)
     result["steps"] = np.asarray(result["steps"], dtype=np.int64)
-    return result
+    result["stopped_at"] = np.asarray(result["stopped_at"], dtype=np.int64)
+    return _stopped_early(result, ("losses", "distances", "residuals", "test_outputs"))
 
 
 class CppBackend:
@@ -47,16 +62,17 @@ class CppBackend:
         return _core.loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale)
 
     @staticmethod
-    def train(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test, loss_scale):
+    def train(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test, loss_scale,
+              divergence_factor=DIVERGENCE_FACTOR):
         result = _core.train(X, y, *params, *initial, activation, parametrization, lr, steps, record_every,
-                             X_test, loss_scale)
+                             X_test, loss_scale, divergence_factor)
         return _as_result(result, X.dtype)
 
     @staticmethod
     def train_ensemble(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test,
-                       loss_scale):
+                       loss_scale, divergence_factor=DIVERGENCE_FACTOR):
         result = _core.train_ensemble(X, y, *params, *initial, activation, parametrization, lr, steps,
-                                      record_every, X_test, loss_scale)
+                                      record_every, X_test, loss_scale, divergence_factor)
         return _as_result(result, X.dtype)
 
     @staticmethod
@@ -69,9 +85,10 @@ class CppBackend:
 
     @staticmethod
     def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
-                  offset_outputs=None, offset_squared_norm=0.0):
+                  offset_outputs=None, offset_squared_norm=0.0, divergence_factor=DIVERGENCE_FACTOR):
         return _as_linear_result(_core.linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross,
-                                                 test_initial, offset_outputs, offset_squared_norm))
+                                                 test_initial, offset_outputs, offset_squared_norm,
+                                                 divergence_factor))
 
 
 class NumpyBackend:
@@ -90,16 +107,17 @@ class NumpyBackend:
         return reference.loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale)
 
     @staticmethod
-    def train(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test, loss_scale):
+    def train(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test, loss_scale,
+              divergence_factor=DIVERGENCE_FACTOR):
         result = reference.train(X, y, *params, activation, parametrization, lr, steps, record_every, X_test,
-                                 loss_scale, initial)
+                                 loss_scale, initial, divergence_factor)
         return _as_result(result, X.dtype)
 
     @staticmethod
     def train_ensemble(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test,
-                       loss_scale):
+                       loss_scale, divergence_factor=DIVERGENCE_FACTOR):
         result = reference.train_ensemble(X, y, *params, activation, parametrization, lr, steps, record_every,
-                                          X_test, loss_scale, initial)
+                                          X_test, loss_scale, initial, divergence_factor)
         return _as_result(result, X.dtype)
 
     jvp = staticmethod(reference.jvp)
@@ -107,9 +125,10 @@ class NumpyBackend:
 
     @staticmethod
     def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
-                  offset_outputs=None, offset_squared_norm=0.0):
+                  offset_outputs=None, offset_squared_norm=0.0, divergence_factor=DIVERGENCE_FACTOR):
         return _as_linear_result(reference.linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross,
-                                                     test_initial, offset_outputs, offset_squared_norm))
+                                                     test_initial, offset_outputs, offset_squared_norm,
+                                                     divergence_factor))
 
 
 BACKENDS = {"cpp": CppBackend, "numpy": NumpyBackend}

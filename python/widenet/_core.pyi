@@ -16,6 +16,7 @@ class TrainingRecords(TypedDict):
     losses: FloatArray
     distances: FloatArray
     test_outputs: Optional[FloatArray]
+    stopped_at: Union[int, NDArray[np.int64]]  # the step where the loss diverged, -1 if none
 
 class LinearRecords(TypedDict):
     steps: NDArray[np.int64]
@@ -24,6 +25,7 @@ class LinearRecords(TypedDict):
     residuals: FloatArray
     test_outputs: Optional[FloatArray]
     coefficients: FloatArray
+    stopped_at: int
 
 def activation(z: FloatArray, activation: str) -> tuple[FloatArray, FloatArray]: ...
 def forward(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, activation: str,
@@ -43,14 +45,16 @@ def vjp(X: FloatArray, r: FloatArray, U: FloatArray, b: FloatArray, v: FloatArra
         parametrization: str) -> tuple[FloatArray, FloatArray, FloatArray, float]: ...
 def linear_gd(theta: FloatArray, residual: FloatArray, lr: float, loss_scale: float, steps: int, record_every: int,
               cross: Optional[FloatArray] = None, test_initial: Optional[FloatArray] = None,
-              offset_outputs: Optional[FloatArray] = None, offset_squared_norm: float = 0.0) -> LinearRecords: ...
+              offset_outputs: Optional[FloatArray] = None, offset_squared_norm: float = 0.0,
+              divergence_factor: float = 1e10) -> LinearRecords: ...
 def train(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, U0: FloatArray,
           b0: FloatArray, v0: FloatArray, c0: float, activation: str, parametrization: str, lr: float, steps: int,
-          record_every: int, X_test: Optional[FloatArray], loss_scale: float) -> TrainingRecords: ...
+          record_every: int, X_test: Optional[FloatArray], loss_scale: float,
+          divergence_factor: float = 1e10) -> TrainingRecords: ...
 def train_ensemble(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray,
                    U0: FloatArray, b0: FloatArray, v0: FloatArray, c0: FloatArray, activation: str,
                    parametrization: str, lr: float, steps: int, record_every: int, X_test: Optional[FloatArray],
-                   loss_scale: float) -> TrainingRecords: ...
+                   loss_scale: float, divergence_factor: float = 1e10) -> TrainingRecords: ...
 def kernel_gram(X1: FloatArray, X2: Optional[FloatArray], kind: str, gamma: float, degree: int,
                 coef0: float) -> FloatArray: ...
 def kernel_diag(X: FloatArray, kind: str, gamma: float, degree: int, coef0: float) -> FloatArray: ...

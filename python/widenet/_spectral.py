@@ -22,7 +22,8 @@ def _gd_powers(eigenvalues: np.ndarray, lr: float, steps) -> tuple:
     k = np.asarray(steps, dtype=np.float64)[..., None]
     small = np.abs(x) < 0.5
     logarithm = k * np.log1p(-np.where(small, x, 0.0))
-    power = np.where(small, np.exp(logarithm), (1.0 - x) ** k)
+    with np.errstate(over="ignore"):  # an unstable step overflows to inf: the caller detects it
+        power = np.where(small, np.exp(logarithm), (1.0 - x) ** k)
     complement = np.where(small, -np.expm1(logarithm), 1.0 - power)
     shape = np.shape(steps) + x.shape
     return power.reshape(shape), complement.reshape(shape)

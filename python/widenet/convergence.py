@@ -782,7 +782,9 @@ def check_convergence(model, X, y, steps: int, lr: Optional[float] = None, loss:
     lr = assumptions.admissible_lr_sum / scale if lr is None else check.positive_real(lr, "lr")
 
     network = _clone(model, model.dtype)
-    result = network.train(X, y, lr, steps, record_every=record_every, loss=loss, backend=backend)
+    # a step beyond the admissible one may diverge: the bounds then fail, which is the report
+    result = network.train(X, y, lr, steps, record_every=record_every, loss=loss, backend=backend,
+                           on_divergence="return")
 
     rounding = _ROUNDING[model.dtype]
     h = lr * scale

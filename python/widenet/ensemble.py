@@ -11,6 +11,7 @@ from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS
 from ._native import _core
+from .errors import ON_DIVERGENCE, divergence_error
 from .network import ShallowNetwork
 from .parameters import Parameters
 from .results import TrainingResult
@@ -134,15 +135,21 @@ class ShallowEnsemble:
     __call__ = forward
 
     def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
-              backend: str = "cpp") -> TrainingResult:
+              backend: str = "cpp", on_divergence: str = "raise") -> TrainingResult:
         """Gradient descent on every member (see :meth:`ShallowNetwork.train`), parallel over
-        members in C++. The records have a leading member axis."""
+        members in C++. The records have a leading member axis.
+
+        A member whose loss diverges stops alone (its later records are NaN);
+        ``on_divergence="raise"`` then raises :class:`widenet.DivergenceError` naming the
+        members and leaves the ensemble unchanged, ``"return"`` returns the records with
+        ``result.diverged_at`` per member (-1 where it did not diverge)."""
         X, y = self._template._data(X, y)
         lr = check.positive_real(lr, "lr")
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
         X_test = None if X_test is None else self._template._inputs(X_test, "X_test")
         scale = check.loss_scale(loss, X.shape[0])
+        on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         backend = check.backend(backend)
         workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
         _memory.check_training("ShallowEnsemble.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
@@ -150,8 +157,12 @@ class ShallowEnsemble:
         records = BACKENDS[backend].train_ensemble(
             X, y, tuple(self._params), tuple(self._initial), self.activation, self.parametrization, lr, steps,
             record_every, X_test, scale)
+        result = TrainingResult.from_records(records, loss, lr)
+        if result.diverged_at is not None and on_divergence == "raise":
+            diverged = tuple(int(r) for r in np.flatnonzero(result.diverged_at >= 0))
+            raise divergence_error(result, lambda r: self.member(r).ntk(X), scale, diverged)
         self._params = StackedParameters(records["U"], records["b"], records["v"], records["c"])
-        return TrainingResult.from_records(records, loss, lr)
+        return result
 
     def __repr__(self) -> str:
         return f"ShallowEnsemble(size={self.size}, {self._template!r})"

@@ -18,8 +18,9 @@ import numpy as np
 
 from . import _memory
 from . import _validation as check
-from ._backends import BACKENDS
+from ._backends import BACKENDS, DIVERGENCE_FACTOR
 from ._spectral import flow_decay, flow_filter, gd_decay, gd_filter
+from .errors import ON_DIVERGENCE, divergence_error
 from .network import ShallowNetwork
 from .parameters import Parameters
 from .results import LinearizedTrainingResult
@@ -233,7 +234,7 @@ class LinearizedModel:
 
     # -- training ------------------------------------------------------------------------
     def train(self, X, y, lr: float, steps: int, X_test=None, method: str = "closed_form", record_every: int = 1,
-              loss: str = "sum", backend: str = "cpp") -> LinearizedTrainingResult:
+              loss: str = "sum", backend: str = "cpp", on_divergence: str = "raise") -> LinearizedTrainingResult:
         """Gradient descent ``p_{k+1} = p_k - lr grad f_lin(p_k)`` for ``steps`` steps (11.5.9).
 
         Starts from the current ``params`` and leaves the model at ``p_steps``.
@@ -256,6 +257,11 @@ class LinearizedModel:
             Record every this many steps; the last step is always recorded.
         loss : {"sum", "mean", "half_sum"}
             ``s = 1, 1/m, 1/2`` in the objective ``s |Phi_lin(X, p) - y|^2``.
+        on_divergence : {"raise", "return"}
+            When the loss stops being finite or grows beyond ``1e10`` times its initial value
+            (``"iterate"``: at that step; ``"closed_form"``: at the first recorded step where
+            it has), raise :class:`widenet.DivergenceError` and leave the model unchanged, or
+            return the records up to there (``result.diverged_at``) and move the model there.
 
         Returns
         -------
@@ -268,10 +274,16 @@ class LinearizedModel:
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
         method = check.choice(method, "method", METHODS)
+        on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         recorded = np.append(np.arange(0, steps, record_every, dtype=np.int64), np.int64(steps))
-        records = self._run(X, y, X_test, loss, backend, method, recorded,
-                            lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps, record_every)
-        return LinearizedTrainingResult(steps=recorded, **records, loss=loss, lr=lr, method=method)
+        records, coefficients, theta, scale = self._run(X, y, X_test, loss, backend, method, recorded,
+                                                        lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps,
+                                                        record_every)
+        result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
+        if result.diverged_at is not None and on_divergence == "raise":
+            raise divergence_error(result, lambda _: theta, scale)
+        self._offset = self._offset - self._tangent.vjp(X, coefficients, check.backend(backend))
+        return result
 
     def flow(self, X, y, times, X_test=None, loss: str = "sum", backend: str = "cpp") -> LinearizedTrainingResult:
         """Gradient flow ``dp/dt = -grad f_lin(p)``, the limit of :meth:`train` for
@@ -285,13 +297,17 @@ class LinearizedModel:
         times = check.as_array(times, "times", _FLOAT64, 1)
         if times.size == 0 or (times < 0).any():
             raise ValueError(f"times: expected a non-empty 1-D array of non-negative times, got {times!r}")
-        records = self._run(X, y, X_test, loss, backend, "flow", times,
-                            lambda rate: (flow_decay, flow_filter, rate), None, None, None)
-        return LinearizedTrainingResult(steps=None, **records, loss=loss, lr=None, method="flow", times=times)
+        records, coefficients, _, _ = self._run(X, y, X_test, loss, backend, "flow", times,
+                                                lambda rate: (flow_decay, flow_filter, rate), None, None, None)
+        records["steps"] = None  # gradient flow cannot diverge: its loss never grows
+        self._offset = self._offset - self._tangent.vjp(X, coefficients, check.backend(backend))
+        return LinearizedTrainingResult(**records, loss=loss, lr=None, method="flow", times=times)
 
     def _run(self, X, y, X_test, loss, backend, method, when, filters, lr, steps, record_every) -> tuple:
-        """The records (losses, distances, train and test outputs) at ``when`` (steps or
-        times), as keyword arguments of the result; moves ``p`` to the last of them."""
+        """``(records, coefficients, theta, loss_scale)``: the records at ``when`` (steps or
+        times) as keyword arguments of the result, up to a divergence (the C++ loop's rule,
+        applied to the recorded steps in closed form); ``p - J0^T coefficients`` is the last
+        record's ``p``."""
         backend = check.backend(backend)
         scale = check.loss_scale(loss, X.shape[0])
         X_test = None if X_test is None else self._tangent.inputs(X_test, "X_test")
@@ -308,20 +324,41 @@ class LinearizedModel:
         if method == "iterate":
             run = BACKENDS[backend].linear_gd(theta, residual, lr, scale, steps, record_every, cross, test_start,
                                               shift.astype(theta.dtype), float(np.dot(self._offset, self._offset)))
-            residuals, coefficients = run["residuals"], run["coefficients"]
+            residuals, coefficients, when = run["residuals"], run["coefficients"], run["steps"]
             losses, distances, test_outputs = run["losses"], run["distances"], run["test_outputs"]
+            stopped = int(run["stopped_at"])
         else:
             decay_of, filter_of, rate = filters(scale)
-            residuals, coefficients, losses, distances, test_outputs = _spectral_records(
-                theta, residual, decay_of, filter_of, rate, when, scale, shift, self._offset, cross, test_start)
-        self._offset = self._offset - self._tangent.vjp(X, np.asarray(coefficients), backend)
-        train_outputs = y.astype(np.float64) + residuals
-        return dict(losses=np.asarray(losses, dtype=np.float64), distances=np.asarray(distances, dtype=np.float64),
-                    test_outputs=None if test_outputs is None else np.asarray(test_outputs, dtype=np.float64),
-                    train_outputs=train_outputs)
+            with np.errstate(over="ignore", invalid="ignore"):  # an unstable step: inf, caught below
+                residuals, coefficients, losses, distances, test_outputs = _spectral_records(
+                    theta, residual, decay_of, filter_of, rate, when, scale, shift, self._offset, cross, test_start)
+            rows, stopped = _first_divergence(losses)
+            if stopped >= 0:
+                stopped = int(when[stopped])
+                residuals, losses, distances, when = residuals[:rows], losses[:rows], distances[:rows], when[:rows]
+                test_outputs = None if test_outputs is None else test_outputs[:rows]
+                coefficients = coefficients[rows - 1]
+            else:
+                coefficients = coefficients[-1]
+        records = dict(steps=when, losses=np.asarray(losses, dtype=np.float64),
+                       distances=np.asarray(distances, dtype=np.float64),
+                       test_outputs=None if test_outputs is None else np.asarray(test_outputs, dtype=np.float64),
+                       train_outputs=y.astype(np.float64) + residuals, diverged_at=None if stopped < 0 else stopped)
+        return records, np.asarray(coefficients), theta, scale
 
     def __repr__(self) -> str:
         return f"LinearizedModel({self.model!r})"
+
+
+def _first_divergence(losses: np.ndarray) -> tuple:
+    """``(rows, index)``: the first recorded loss that diverges by the C++ loop's rule (not
+    finite, or above ``DIVERGENCE_FACTOR`` times the first), and the rows up to it; or
+    ``(len, -1)``."""
+    bad = ~np.isfinite(losses) | (losses > DIVERGENCE_FACTOR * losses[0])
+    if not bad.any():
+        return len(losses), -1
+    index = int(np.argmax(bad))
+    return index + 1, index
 
 
 def _spectral_records(theta, residual, decay_of, filter_of, rate, when, scale, shift, offset, cross,
@@ -346,4 +383,4 @@ def _spectral_records(theta, residual, decay_of, filter_of, rate, when, scale, s
     losses = scale * (residuals**2).sum(axis=-1)
     test_outputs = None if cross is None else test_start.astype(np.float64) - coefficients @ cross.T.astype(
         np.float64)
-    return residuals, coefficients[-1], losses, distances, test_outputs
+    return residuals, coefficients, losses, distances, test_outputs

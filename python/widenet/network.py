@@ -12,6 +12,7 @@ from . import _validation as check
 from ._backends import BACKENDS
 from .parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
 from .reference.activations import ACTIVATIONS
+from .errors import ON_DIVERGENCE, divergence_error
 from .results import TrainingResult
 
 
@@ -257,7 +258,7 @@ class ShallowNetwork:
         return float(value), Parameters(gU, gb, gv, gc, self.dtype)
 
     def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
-              backend: str = "cpp") -> TrainingResult:
+              backend: str = "cpp", on_divergence: str = "raise") -> TrainingResult:
         """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` for ``steps`` steps.
 
         The network is left at the trained parameters. Every ``record_every`` steps and at
@@ -266,6 +267,14 @@ class ShallowNetwork:
         ``loss`` scales the objective: ``"sum"`` is the chapter's ``f``, ``"mean"`` is
         ``f/m`` and ``"half_sum"`` is ``f/2`` (SPEC.md on Figure 11.3: with ``"sum"`` the
         step ``h = 1/n`` of that figure diverges).
+
+        A run whose loss stops being finite, or grows beyond ``1e10`` times its reference
+        (``f(w_0)``, or the zero predictor's loss if larger), stops at that step.
+        ``on_divergence="raise"`` (default) then raises :class:`widenet.DivergenceError`
+        (step, loss, and the admissible step ``1/(s lambda_max)`` of the tangent Gram at the
+        start) and leaves the network unchanged; ``"return"`` returns the records up to that
+        step (``result.diverged_at``) and leaves the network there. Ctrl-C stops a run within
+        about 0.1 s with KeyboardInterrupt, the network unchanged.
         """
         X, y = self._data(X, y)
         lr = check.positive_real(lr, "lr")
@@ -273,13 +282,17 @@ class ShallowNetwork:
         record_every = check.integer(record_every, "record_every", 1)
         X_test = None if X_test is None else self._inputs(X_test, "X_test")
         scale = check.loss_scale(loss, X.shape[0])
+        on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         _memory.check_training("ShallowNetwork.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
                                self.width, steps, record_every, self.dtype)
         records = BACKENDS[check.backend(backend)].train(
             X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
             steps, record_every, X_test, scale)
+        result = TrainingResult.from_records(records, loss, lr)
+        if result.diverged_at is not None and on_divergence == "raise":
+            raise divergence_error(result, lambda _: self.ntk(X), scale)
         self._params = Parameters(records["U"], records["b"], records["v"], records["c"], self.dtype)
-        return TrainingResult.from_records(records, loss, lr)
+        return result
 
     def __repr__(self) -> str:
         return (f"ShallowNetwork(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "

@@ -26,6 +26,10 @@ class TrainingResult:
         ``"sum"`` (the chapter's f), ``"mean"`` or ``"half_sum"``.
     lr : float
         The step size ``h``.
+    diverged_at : int, ndarray of int, or None
+        The step where the loss diverged (the last record is that step), for a run returned
+        with ``on_divergence="return"``; None when it did not. For an ensemble, one entry per
+        network (-1 where it did not; a network that diverged has NaN records after its last).
 
     For an ensemble the leading axis ``...`` is the network index.
     """
@@ -36,10 +40,14 @@ class TrainingResult:
     test_outputs: Optional[np.ndarray]
     loss: str
     lr: float
+    diverged_at: Optional[object] = None
 
     @classmethod
     def from_records(cls, records: dict, loss: str, lr: float) -> "TrainingResult":
-        return cls(records["steps"], records["losses"], records["distances"], records["test_outputs"], loss, lr)
+        stopped = np.asarray(records.get("stopped_at", -1))
+        diverged_at = None if not (stopped >= 0).any() else (int(stopped) if stopped.ndim == 0 else stopped)
+        return cls(records["steps"], records["losses"], records["distances"], records["test_outputs"], loss, lr,
+                   diverged_at)
 
 
 @dataclass(frozen=True)

@@ -43,10 +43,13 @@ struct Offset {
 
 // Runs schedule.steps steps from the residual r_0; theta is symmetric and only its lower
 // triangle is read.
+// Stops like train() (training.hpp): on divergence (the diverged step is the last record)
+// and on an interrupt.
 template <typename T>
-void linear_gd(const MatrixRef<T>& theta, const VectorRef<T>& residual,
-               const TrainingSchedule& schedule, const std::optional<TestPoints<T>>& test,
-               const std::optional<Offset<T>>& offset, const LinearRecord<T>& record) {
+RunEnd linear_gd(const MatrixRef<T>& theta, const VectorRef<T>& residual,
+                 const TrainingSchedule& schedule, const std::optional<TestPoints<T>>& test,
+                 const std::optional<Offset<T>>& offset, const LinearRecord<T>& record,
+                 const StopRule& rule) {
   const Index m = theta.rows();
   const T loss_scale = T(schedule.loss_scale);
   const T rate = T(2) * T(schedule.step_size) * loss_scale;
@@ -59,10 +62,20 @@ void linear_gd(const MatrixRef<T>& theta, const VectorRef<T>& residual,
   // (J0 delta) . a, kept up to date like Theta a; zero when the run starts at w0.
   T offset_a = T(0);
   const T offset_norm = offset ? T(offset->squared_norm) : T(0);
-  Index row = 0;
+  RunEnd end;
+  Index& row = end.rows;
+  StopRule::State stop;
+  double reference = 0;
   for (Index k = 0;; ++k) {
-    if (k % schedule.record_every == 0 || k == schedule.steps) {
-      record.losses[row] = loss_scale * r.squaredNorm();
+    if (rule.should_stop(stop, k)) {
+      end.interrupted = true;
+      return end;
+    }
+    const T loss = loss_scale * r.squaredNorm();
+    if (k == 0) reference = double(loss);
+    const bool diverged = rule.diverged(double(loss), reference);
+    if (diverged || k % schedule.record_every == 0 || k == schedule.steps) {
+      record.losses[row] = loss;
       // a . Theta a >= 0 in exact arithmetic; rounding may take it just below.
       record.distances[row] = std::sqrt(std::max(T(0), offset_norm - T(2) * offset_a + a.dot(theta_a)));
       Eigen::Map<Vector<T>>(record.residuals + row * m, m) = r;
@@ -74,6 +87,10 @@ void linear_gd(const MatrixRef<T>& theta, const VectorRef<T>& residual,
       }
       ++row;
     }
+    if (diverged) {
+      end.stopped_at = k;
+      break;
+    }
     if (k == schedule.steps) break;
     // symv on the lower triangle: half the memory traffic of a general product
     theta_r.noalias() = theta.template selfadjointView<Eigen::Lower>() * r;
@@ -83,6 +100,7 @@ void linear_gd(const MatrixRef<T>& theta, const VectorRef<T>& residual,
     r -= rate * theta_r;
   }
   Eigen::Map<Vector<T>>(record.coefficients, m) = a;
+  return end;
 }
 
 }  // namespace widenet

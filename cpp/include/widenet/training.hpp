@@ -1,9 +1,14 @@
 // Gradient descent w_{k+1} = w_k - h grad f(w_k) on the (scaled) square loss, entirely in
 // C++ (SPEC.md section 4 and Figure 11.3). Every `record_every` steps, and at the last
-// step, it records f(w_k), |w_k - w0| and optionally Phi(X_test, w_k).
+// step, it records f(w_k), |w_k - w0| and optionally Phi(X_test, w_k). A run stops early
+// when its loss diverges or when the caller asks it to (an interrupt), see StopRule.
 #pragma once
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
+#include <functional>
 #include <optional>
 #include <vector>
 
@@ -26,6 +31,52 @@ struct TrainingSchedule {
   }
 };
 
+// When a run stops before its last step.
+//  - Divergence: the loss is not finite, or exceeds divergence_factor times a reference
+//    loss (f(w_0), or the loss of the zero predictor when that is larger); <= 0 disables.
+//  - Interrupt: `interrupted()` is polled about every poll_seconds (by one thread at a
+//    time); once it returns true, every run in flight stops at its next step.
+struct StopRule {
+  double divergence_factor = 1e10;
+  std::function<bool()> interrupted;  // empty: never
+  double poll_seconds = 0.1;
+
+  // Shared by the runs of one call (the networks of an ensemble).
+  struct State {
+    std::atomic<bool> stop{false};
+    std::atomic<bool> polling{false};
+    std::atomic<long long> next_poll_ns{0};
+  };
+
+  // True when the runs should stop; cheap enough for every step (the clock is read every
+  // 64 steps).
+  bool should_stop(State& state, Index step) const {
+    if (state.stop.load(std::memory_order_relaxed)) return true;
+    if (!interrupted || step % 64 != 0) return false;
+    const long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count();
+    if (now < state.next_poll_ns.load(std::memory_order_relaxed)) return false;
+    bool expected = false;
+    if (!state.polling.compare_exchange_strong(expected, true)) return false;
+    state.next_poll_ns.store(now + static_cast<long long>(poll_seconds * 1e9));
+    if (interrupted()) state.stop.store(true);
+    state.polling.store(false);
+    return state.stop.load();
+  }
+
+  bool diverged(double loss, double reference) const {
+    return !std::isfinite(loss) || (divergence_factor > 0 && loss > divergence_factor * reference);
+  }
+};
+
+// How a run ended: `rows` records were written; `stopped_at` is the step of the last one.
+struct RunEnd {
+  Index rows = 0;
+  Index stopped_at = -1;  // the step where the loss diverged, else -1
+  bool interrupted = false;
+};
+
 // Where a run writes its records: rows of preallocated arrays, one per recorded step.
 template <typename T>
 struct TrainingRecord {
@@ -42,22 +93,33 @@ T distance(const TransposedParams<T>& w, const TransposedParams<T>& w0) {
   return std::sqrt(squared);
 }
 
-// Trains `w` in place for schedule.steps steps. `initial` is w0 for the distances.
+// Trains `w` in place for schedule.steps steps. `initial` is w0 for the distances. On
+// divergence the step where it happened is recorded as the last row and `w` is left at the
+// parameters of that step; on an interrupt `w` is left unchanged.
 template <typename T>
-void train(const Architecture& arch, Params<T>& w, const Params<T>& initial, const MatrixRef<T>& X,
-           const VectorRef<T>& y, const TrainingSchedule& schedule,
-           const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record) {
+RunEnd train(const Architecture& arch, Params<T>& w, const Params<T>& initial, const MatrixRef<T>& X,
+             const VectorRef<T>& y, const TrainingSchedule& schedule,
+             const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
+             const StopRule& rule, StopRule::State& stop) {
   const T h = T(schedule.step_size);
   const T loss_scale = T(schedule.loss_scale);
   TransposedParams<T> state = TransposedParams<T>::from(w);
   const TransposedParams<T> start = TransposedParams<T>::from(initial);
   TransposedParams<T> grad;
   GradientWorkspace<T> work;
-  Index row = 0;
+  RunEnd end;
+  Index& row = end.rows;
+  double reference = double(loss_scale) * double(y.squaredNorm());  // the zero predictor's loss
   for (Index k = 0;; ++k) {
+    if (rule.should_stop(stop, k)) {
+      end.interrupted = true;
+      return end;
+    }
     // The gradient pass also yields f(w_k), so the loss costs no extra forward pass.
     const T loss = loss_and_gradient<T>(arch, state, X, y, loss_scale, work, grad);
-    if (k % schedule.record_every == 0 || k == schedule.steps) {
+    if (k == 0) reference = std::max(reference, double(loss));
+    const bool diverged = rule.diverged(double(loss), reference);
+    if (diverged || k % schedule.record_every == 0 || k == schedule.steps) {
       record.losses[row] = loss;
       record.distances[row] = distance(state, start);
       if (X_test) {
@@ -67,6 +129,10 @@ void train(const Architecture& arch, Params<T>& w, const Params<T>& initial, con
       }
       ++row;
     }
+    if (diverged) {
+      end.stopped_at = k;
+      break;
+    }
     if (k == schedule.steps) break;
     state.Ut -= h * grad.Ut;
     state.b -= h * grad.b;
@@ -74,6 +140,7 @@ void train(const Architecture& arch, Params<T>& w, const Params<T>& initial, con
     state.c -= h * grad.c;
   }
   w = state.params();
+  return end;
 }
 
 }  // namespace widenet
@@ -82,17 +149,22 @@ namespace widenet {
 
 // R independent networks on the same data (e.g. the 80 networks of Figure 11.3), one
 // thread per network. Products inside stay single-threaded, so threads never nest.
+// A network that diverges stops alone; an interrupt stops them all.
 template <typename T>
-void train_ensemble(const Architecture& arch, std::vector<Params<T>>& networks,
-                    const std::vector<Params<T>>& initial, const MatrixRef<T>& X,
-                    const VectorRef<T>& y, const TrainingSchedule& schedule,
-                    const std::optional<MatrixRef<T>>& X_test,
-                    const std::vector<TrainingRecord<T>>& records) {
+std::vector<RunEnd> train_ensemble(const Architecture& arch, std::vector<Params<T>>& networks,
+                                   const std::vector<Params<T>>& initial, const MatrixRef<T>& X,
+                                   const VectorRef<T>& y, const TrainingSchedule& schedule,
+                                   const std::optional<MatrixRef<T>>& X_test,
+                                   const std::vector<TrainingRecord<T>>& records,
+                                   const StopRule& rule) {
   const Index count = Index(networks.size());
+  std::vector<RunEnd> ends(count);
+  StopRule::State stop;
 #pragma omp parallel for schedule(dynamic) num_threads(thread_count())
   for (Index r = 0; r < count; ++r) {
-    train<T>(arch, networks[r], initial[r], X, y, schedule, X_test, records[r]);
+    ends[r] = train<T>(arch, networks[r], initial[r], X, y, schedule, X_test, records[r], rule, stop);
   }
+  return ends;
 }
 
 }  // namespace widenet

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .shallow import _recorded_steps
+from .shallow import _diverged, _recorded_steps
 
 
 def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
-              offset_outputs=None, offset_squared_norm=0.0):
+              offset_outputs=None, offset_squared_norm=0.0, divergence_factor=1e10):
     """GD on the linearized model in function space (SPEC 5: 11.5.9, Remark 11.24 corrected).
 
     Parameters
@@ -47,6 +47,10 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
         ``test_initial`` are taken at ``p_0``).
     offset_squared_norm : float
         ``|delta|^2``; the distances are ``|delta - J0^T a_k|``.
+    divergence_factor : float, default 1e10
+        Stop at the first step whose loss is not finite or exceeds this factor times the
+        initial loss (<= 0: only non-finite losses stop it); that step is recorded last and
+        ``"stopped_at"`` names it (-1 when the run reached ``steps``).
 
     Returns
     -------
@@ -66,19 +70,28 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
     recorded = set(ks.tolist())
     a = np.zeros_like(r)
     losses, distances, residuals, outputs = [], [], [], []
+    reference, stopped_at = None, -1
     for k in range(steps + 1):
-        if k in recorded:
-            losses.append(float(loss_scale) * (r @ r))
+        loss = float(loss_scale) * float(r @ r)
+        reference = loss if reference is None else reference
+        diverged = _diverged(loss, reference, divergence_factor)
+        if diverged or k in recorded:
+            losses.append(loss)
             shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
             distances.append(np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a))))
             residuals.append(r.copy())
             if cross is not None:
                 outputs.append(test_initial - cross @ a)
+        if diverged:
+            stopped_at = k
+            ks = np.append(ks[:len(losses) - 1], np.int64(k))
+            break
         if k < steps:
             a = a + step * r
             r = r - step * (theta @ r)
     return {
         "steps": ks,
+        "stopped_at": stopped_at,
         "losses": np.array(losses, dtype=dtype),
         "distances": np.array(distances, dtype=dtype),
         "residuals": np.array(residuals, dtype=dtype).reshape(len(ks), len(r)),

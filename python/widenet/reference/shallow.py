@@ -88,9 +88,19 @@ def _recorded_steps(steps, record_every):
     return ks if ks[-1] == steps else np.append(ks, np.int64(steps))
 
 
+def _diverged(loss, reference, divergence_factor) -> bool:
+    """The C++ loop's rule: the loss is not finite, or exceeds ``divergence_factor`` times the
+    reference (``f(w_0)`` or the zero predictor's loss, whichever is larger)."""
+    return not np.isfinite(loss) or (divergence_factor > 0 and loss > divergence_factor * reference)
+
+
 def _gradient_descent(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test,
-                      loss_scale):
-    """GD ``w_{k+1} = w_k - lr grad f(w_k)`` for one network or a stack of them."""
+                      loss_scale, divergence_factor=None):
+    """GD ``w_{k+1} = w_k - lr grad f(w_k)`` for one network or a stack of them.
+
+    With ``divergence_factor`` (one network only) the run stops at the first step whose loss
+    diverges (:func:`_diverged`); that step is recorded last and ``"stopped_at"`` names it.
+    """
     dtype = X.dtype
     w = [np.array(p, dtype=dtype) for p in params]  # copies: the inputs are never modified
     w0 = w if initial is None else list(_cast(dtype, *initial))
@@ -98,13 +108,22 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
     ks = _recorded_steps(steps, record_every)
     recorded = set(ks.tolist())
     losses, distances, outputs = [], [], []
+    reference, stopped_at = loss_scale * float(np.dot(y, y)), -1
     for k in range(steps + 1):
         loss, *grads = _loss_grad(X, y, *w, activation, parametrization, loss_scale)
-        if k in recorded:
+        diverged = False
+        if divergence_factor is not None:
+            reference = max(reference, float(loss)) if k == 0 else reference
+            diverged = _diverged(float(loss), reference, divergence_factor)
+        if diverged or k in recorded:
             losses.append(loss)
             distances.append(_distance(w, w0))
             if X_test is not None:
                 outputs.append(_forward(X_test, *w, activation, parametrization))
+        if diverged:
+            stopped_at = k
+            ks = np.append(ks[:len(losses) - 1], np.int64(k))
+            break
         if k < steps:
             w = [p - lr * gp for p, gp in zip(w, grads)]
     U, b, v, c = w
@@ -114,6 +133,7 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
         "v": v,
         "c": np.asarray(c, dtype=dtype),
         "steps": ks,
+        "stopped_at": stopped_at,
         "losses": np.stack(losses, axis=-1).astype(np.float64),
         "distances": np.stack(distances, axis=-1).astype(np.float64),
         "test_outputs": None if X_test is None else np.stack(outputs, axis=-2),
@@ -320,7 +340,7 @@ def loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
 
 
 def train(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
-          loss_scale=1.0, initial=None):
+          loss_scale=1.0, initial=None, divergence_factor=1e10):
     """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (SPEC 5, 6).
 
     Parameters
@@ -337,21 +357,32 @@ def train(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every
         Points at which the outputs are recorded.
     initial : tuple (U0, b0, v0, c0), optional
         Reference point ``w0`` of the distances; default: the starting parameters.
+    divergence_factor : float, default 1e10
+        Stop at the first step whose loss is not finite or exceeds this factor times
+        ``max(f(w_0), loss of the zero predictor)`` (<= 0: only non-finite losses stop it).
 
     Returns
     -------
     dict
+        ``"stopped_at"``: the step where the loss diverged (its record is the last), else -1;
         ``"U", "b", "v", "c"``: parameters after ``steps`` steps (``c`` a 0-d array);
         ``"steps"``: int64 recorded step indices; ``"losses"``: ``f(w_k)`` and
         ``"distances"``: ``|w_k - w0|`` there (float64); ``"test_outputs"``:
         (len(steps), m_test) outputs at ``X_test`` there, or None.
     """
     return _gradient_descent(X, y, (U, b, v, c), initial, activation, parametrization, lr, steps,
-                             record_every, X_test, loss_scale)
+                             record_every, X_test, loss_scale, divergence_factor)
+
+
+def _padded(records: np.ndarray, rows: int) -> np.ndarray:
+    """``records`` (rows first) padded with NaN rows to ``rows``: a network that stopped early."""
+    missing = rows - records.shape[0]
+    return records if missing == 0 else np.concatenate([records, np.full((missing,) + records.shape[1:], np.nan,
+                                                                         dtype=records.dtype)])
 
 
 def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
-                   loss_scale=1.0, initial=None):
+                   loss_scale=1.0, initial=None, divergence_factor=1e10):
     """:func:`train` for ``R`` independent networks, one after the other (the numpy loop baseline).
 
     Parameters
@@ -366,16 +397,23 @@ def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, rec
     Returns
     -------
     dict
-        The keys of :func:`train`, each with a leading ``R`` axis except ``"steps"``.
+        The keys of :func:`train`, each with a leading ``R`` axis except ``"steps"`` (the
+        whole schedule). A network that diverged has its last record at its ``stopped_at``
+        and NaN rows after it, as in the C++ kernel.
     """
     runs = [
         train(X, y, U[r], b[r], v[r], c[r], activation, parametrization, lr, steps, record_every, X_test,
-              loss_scale, None if initial is None else tuple(p[r] for p in initial))
+              loss_scale, None if initial is None else tuple(p[r] for p in initial), divergence_factor)
         for r in range(len(U))
     ]
-    out = {key: np.stack([run[key] for run in runs]) for key in ("U", "b", "v", "c", "losses", "distances")}
-    out["steps"] = runs[0]["steps"]
-    out["test_outputs"] = None if X_test is None else np.stack([run["test_outputs"] for run in runs])
+    ks = _recorded_steps(steps, record_every)
+    out = {key: np.stack([run[key] for run in runs]) for key in ("U", "b", "v", "c")}
+    for key in ("losses", "distances"):
+        out[key] = np.stack([_padded(run[key], len(ks)) for run in runs])
+    out["steps"] = ks
+    out["stopped_at"] = np.array([run["stopped_at"] for run in runs], dtype=np.int64)
+    out["test_outputs"] = None if X_test is None else np.stack([_padded(run["test_outputs"], len(ks))
+                                                                for run in runs])
     return out
 
 
