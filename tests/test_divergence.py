@@ -2,7 +2,6 @@
 in C++ and in the numpy twin alike, and says so (DivergenceError with the step, the loss
 and the admissible step) or returns its records up to there; Ctrl-C stops a long C++ loop."""
 
-import os
 import signal
 import subprocess
 import sys
@@ -165,12 +164,16 @@ def test_ctrl_c_interrupts_a_long_training_loop(call):
     """)
     process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    assert process.stdout.readline().strip() == "ready"
-    time.sleep(1.0)
-    sent = time.perf_counter()
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=60)
-    latency = time.perf_counter() - sent
+    try:
+        assert process.stdout.readline().strip() == "ready"
+        time.sleep(1.0)
+        sent = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        latency = time.perf_counter() - sent
+    finally:
+        process.kill()  # never leave a hours-long loop behind when the test fails
+        process.wait()
     assert process.returncode == 0, err
     assert "interrupted after" in out and "unchanged True" in out
     assert latency < 10  # within 0.1 s on an idle machine; generous for a busy CI
