@@ -471,8 +471,8 @@ def test_figure_11_3_trains_with_the_mean_loss_and_not_the_sum():
         assert np.max(np.abs(net.forward(X) - y)) < 1e-9  # interpolates the three points
 
         net.reset()
-        with pytest.raises(widenet.DivergenceError):
-            net.train(X, y, h, 20, record_every=20, loss="sum")
+        with pytest.raises(widenet.DivergenceError):  # it grows until it passes 1e10 f(w0)
+            net.train(X, y, h, 1000, record_every=20, loss="sum")
         sum_run = net.train(X, y, h, 20, record_every=20, loss="sum", on_divergence="return")
         # the unstable mode grows by |1 - 2 h lambda_max| > 1 per step
         assert 2 * h * eigenvalues[-1] - 1 > 1.2
