@@ -54,8 +54,8 @@ def outputs(threads: int) -> dict:
     ensemble = ShallowEnsemble(4, 8, 50, activation="tanh", seed=7)
     run = ensemble.train(X, y, 1e-3, 30, 3, X_test)
     out["ensemble-train"] = np.concatenate([run.losses.ravel(), run.test_outputs.ravel(), ensemble.params.U.ravel()])
-    out["linearized"] = widenet.linearize(net).train(X, y, 1e-4, 100, X_test, record_every=10).test_outputs
-    out["linearized-iterate"] = widenet.linearize(net).train(X, y, 1e-4, 100, X_test, method="iterate").test_outputs
+    out["linearized"] = widenet.linearize(net).train(X, y, 1e-5, 100, X_test, record_every=10).test_outputs
+    out["linearized-iterate"] = widenet.linearize(net).train(X, y, 1e-5, 100, X_test, method="iterate").test_outputs
     out["limit-quadrature"] = widenet.limit_kernel(X, X_test, activation="tanh", parametrization="ntk", bias_var=0.3)
     out["limit-monte-carlo"] = widenet.limit_kernel(X[:5], activation="tanh", method="monte_carlo", samples=2000,
                                                     seed=8)
@@ -322,7 +322,7 @@ def long_call(make_call, minimum=0.25):
         call = make_call(scale)
         start = time.perf_counter()
         call()
-        if time.perf_counter() - start >= minimum or scale >= 64:
+        if time.perf_counter() - start >= minimum or scale >= 4096:
             return call
         scale *= 2
 
