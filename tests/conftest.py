@@ -149,3 +149,20 @@ def sklearn_estimator_checks(estimators):
             return parametrize_with_checks(estimators, expected_failed_checks=lambda _: expected_failures)(test)
 
     return decorate
+
+
+# Hypothesis profiles for the property-based tests (tests/test_properties.py), chosen with
+# HYPOTHESIS_PROFILE: "ci" (the default; derandomized, so a run is reproducible, and sized
+# to take well under a minute on two busy cores) or "thorough" (ten times the examples,
+# random, with the example database, for a local hunt).
+try:
+    from hypothesis import settings as _hypothesis_settings
+except ImportError:  # hypothesis comes with the test extra; without it test_properties.py skips
+    pass
+else:
+    import os as _os
+
+    _hypothesis_settings.register_profile("ci", max_examples=80, deadline=None, derandomize=True,
+                                          database=None, print_blob=True)
+    _hypothesis_settings.register_profile("thorough", max_examples=800, deadline=None, print_blob=True)
+    _hypothesis_settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))

@@ -11,7 +11,7 @@ from ._memory import MemoryLimitError, get_memory_limit, set_memory_limit
 from ._native import OPENBLAS_PATH, _core
 from .convergence import AssumptionReport, ConvergenceCheck, check_assumptions, check_convergence
 from .ensemble import ShallowEnsemble, StackedParameters
-from .errors import DivergenceError
+from .errors import ConditioningWarning, DivergenceError
 from .estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
 from .feature_maps import (
     example_11_5_datasets,
@@ -64,6 +64,7 @@ __all__ = [
     "ACTIVATIONS",
     "AssumptionReport",
     "ConvergenceCheck",
+    "ConditioningWarning",
     "DivergenceError",
     "FeatureModel",
     "LinearModel",

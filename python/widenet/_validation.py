@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 import operator
+from typing import Optional
 
 import numpy as np
 
@@ -28,23 +29,68 @@ def float_dtype(dtype) -> np.dtype:
     return resolved
 
 
-def as_array(value, name: str, dtype: np.dtype, ndim: int, check_finite: bool = True) -> np.ndarray:
-    """``value`` as a C-contiguous array of ``dtype`` with ``ndim`` dimensions.
+def asarray(value, name: str) -> np.ndarray:
+    """``np.asarray(value)``, refusing what it would silently misread: masked arrays (the
+    mask would be dropped) and ragged nested sequences (numpy's own error names nothing).
+    For callers that look at an argument before converting it with :func:`as_array`."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name}: expected a plain array, got a masked array (pass {name}.filled(value) or "
+                        f"drop the masked entries)")
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name}: expected a rectangular array of numbers, got a {type(value).__name__} numpy "
+                         f"cannot convert ({error})") from None
 
-    Integers and booleans are converted; complex, object, string and date arrays raise
-    TypeError. NaN or Inf raise ValueError when ``check_finite``.
+
+def _first_bad(mask: np.ndarray) -> tuple:
+    """The index of the first True entry of ``mask``."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
+
+
+def _converted(array: np.ndarray, name: str, dtype: np.dtype, check_finite: bool) -> np.ndarray:
+    """``array`` (real numeric) as a C-contiguous ``dtype`` array. NaN or Inf raise when
+    ``check_finite``; finite values beyond the range of ``dtype`` (1e300 into float32,
+    1e400 in long double) always raise, never silently become Inf."""
+    if check_finite and array.dtype.kind == "f":
+        bad = ~np.isfinite(array)
+        if bad.any():
+            where = _first_bad(bad)
+            raise ValueError(f"{name}: contains NaN or Inf (first at index {where}: {array[where]})")
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    if array.dtype.kind == "f" and converted.size and np.finfo(array.dtype).max > np.finfo(dtype).max:
+        overflowed = ~np.isfinite(converted) & np.isfinite(array)
+        if overflowed.any():
+            where = _first_bad(overflowed)
+            raise ValueError(f"{name}: expected values within the range of {dtype} (|x| <= "
+                             f"{float(np.finfo(dtype).max):.4g}), got {array[where]:.4g} at index {where}")
+    return converted
+
+
+def as_array(value, name: str, dtype: np.dtype, ndim, check_finite: bool = True) -> np.ndarray:
+    """``value`` as a C-contiguous array of ``dtype`` with ``ndim`` dimensions (an int, or
+    a tuple of the numbers of dimensions accepted).
+
+    Accepts any array-like of real numbers (lists, 0-d arrays, any memory order, strides
+    or byte order, read-only arrays); integers and booleans are converted. Complex,
+    object, string and date arrays, and masked arrays, raise TypeError; ragged sequences
+    and the wrong number of dimensions raise ValueError. NaN or Inf raise ValueError when
+    ``check_finite``, and so do finite values that ``dtype`` cannot hold (1e300 into
+    float32). The result may be ``value`` itself when it already is such an array:
+    callers copy before writing.
     """
-    array = np.asarray(value)
+    array = asarray(value, name)
     if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype}")
-    if array.ndim != ndim:
-        shape_word = {0: "a scalar", 1: "a 1-D array", 2: "a 2-D array", 3: "a 3-D array"}[ndim]
-        hint = " (use X.reshape(-1, 1) for one input feature)" if ndim == 2 and array.ndim == 1 else ""
+        hint = f" (convert with numpy.asarray({name}, dtype=float))" if array.dtype.kind == "O" else ""
+        raise TypeError(f"{name}: expected a real numeric array, got dtype {array.dtype}{hint}")
+    accepted = ndim if isinstance(ndim, tuple) else (ndim,)
+    if array.ndim not in accepted:
+        shape_word = " or ".join({0: "a scalar", 1: "a 1-D array", 2: "a 2-D array", 3: "a 3-D array"}[k]
+                                 for k in accepted)
+        hint = " (use X.reshape(-1, 1) for one input feature)" if accepted == (2,) and array.ndim == 1 else ""
         raise ValueError(f"{name}: expected {shape_word}, got shape {array.shape}{hint}")
-    array = np.ascontiguousarray(array, dtype=dtype)
-    if check_finite and not np.isfinite(array).all():
-        raise ValueError(f"{name}: contains NaN or Inf")
-    return array
+    return _converted(array, name, dtype, check_finite)
 
 
 def as_inputs(value, name: str, dtype: np.dtype, input_dim: int) -> np.ndarray:
@@ -73,22 +119,47 @@ def as_shaped(value, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
     return array
 
 
+def _real_scalar(value, name: str, word: str):
+    """``value`` as a numpy real scalar: a Python or numpy real number (not a bool) or a
+    0-d real array. A Python integer beyond float64 becomes an infinity (which the callers
+    refuse as not finite), never an OverflowError."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected {word}, got {value!r}")
+    if isinstance(value, numbers.Real) and not isinstance(value, np.generic):
+        try:
+            return np.float64(float(value))
+        except OverflowError:
+            return np.float64(np.inf if value > 0 else -np.inf)
+    if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf":
+        return np.asarray(value)[()]
+    raise TypeError(f"{name}: expected {word}, got {value!r}")
+
+
 def as_real(value, name: str, dtype: np.dtype) -> float:
-    """A finite real scalar (a Python number or a 0-d / size-1 array)."""
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf" or array.size != 1:
-        raise TypeError(f"{name}: expected a real number, got {value!r}")
-    result = dtype.type(array.reshape(()))
-    if not np.isfinite(result):
+    """A finite real scalar that ``dtype`` can hold: a Python or numpy number, or a 0-d or
+    size-1 array (booleans count as 0 and 1, as in an array)."""
+    if not isinstance(value, (numbers.Number, np.generic)):
+        array = asarray(value, name)
+        if array.size == 1 and array.dtype.kind in "biuf":
+            value = array.reshape(())[()]
+    if isinstance(value, (bool, np.bool_)):
+        value = int(value)
+    scalar = _real_scalar(value, name, "a real number")
+    if not np.isfinite(scalar):
         raise ValueError(f"{name}: expected a finite number, got {value!r}")
+    with np.errstate(over="ignore"):
+        result = dtype.type(scalar)
+    if not np.isfinite(result):
+        raise ValueError(f"{name}: expected a finite number within the range of {dtype} (|x| <= "
+                         f"{float(np.finfo(dtype).max):.4g}), got {value!r}")
     return float(result)
 
 
 def _bounded_real(value, name: str, strictly_positive: bool) -> float:
     word = "positive" if strictly_positive else "non-negative"
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name}: expected a {word} real number, got {value!r}")
-    result = float(value)
+    scalar = _real_scalar(value, name, f"a {word} real number")
+    with np.errstate(over="ignore"):
+        result = float(scalar)
     if not np.isfinite(result) or result < 0 or (strictly_positive and result == 0):
         raise ValueError(f"{name}: expected a finite {word} number, got {value!r}")
     return result
@@ -98,12 +169,24 @@ def positive_real(value, name: str) -> float:
     return _bounded_real(value, name, strictly_positive=True)
 
 
+def seed(value, name: str = "seed") -> int:
+    """A non-negative integer seed of any size (numpy's generators take them all)."""
+    return integer(value, name, 0, maximum=None)
+
+
 def non_negative_real(value, name: str) -> float:
     return _bounded_real(value, name, strictly_positive=False)
 
 
-def integer(value, name: str, minimum: int) -> int:
-    if isinstance(value, bool):
+INDEX_MAX = 2**63 - 1
+"""The largest count the compiled core takes (its indices are int64): a larger one is
+refused by name here rather than by pybind11's "incompatible function arguments"."""
+
+
+def integer(value, name: str, minimum: int, maximum: Optional[int] = INDEX_MAX) -> int:
+    """An integer in ``[minimum, maximum]`` (``maximum=None``: unbounded, for seeds): a
+    Python or numpy integer or a 0-d integer array, not a bool or a float."""
+    if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected an integer, got {value!r}")
     try:
         result = operator.index(value)
@@ -111,6 +194,8 @@ def integer(value, name: str, minimum: int) -> int:
         raise TypeError(f"{name}: expected an integer, got {value!r}") from error
     if result < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {result}")
+    if maximum is not None and result > maximum:
+        raise ValueError(f"{name}: expected an integer <= {maximum}, got {result}")
     return result
 
 

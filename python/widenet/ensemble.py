@@ -39,7 +39,7 @@ def _member_generators(seed, size: int) -> list:
     if isinstance(seed, np.random.Generator):
         return seed.spawn(size)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
-        None if seed is None else check.integer(seed, "seed", 0))
+        None if seed is None else check.seed(seed))
     return [np.random.default_rng(child) for child in root.spawn(size)]
 
 

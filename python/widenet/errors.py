@@ -21,7 +21,8 @@ class DivergenceError(FloatingPointError):
         The step size used.
     admissible_lr : float or None
         ``1 / (s lambda_max)`` of the tangent Gram at the run's starting parameters (``s`` the
-        loss scale): the largest step for which the linearized dynamics (11.5.9) do not grow.
+        loss scale): the largest step for which the linearized dynamics (11.5.9) do not grow;
+        None when that Gram is zero or overflows.
     networks : tuple of int
         For an ensemble, the indices of the networks that diverged.
     result : TrainingResult
@@ -41,6 +42,11 @@ class DivergenceError(FloatingPointError):
                          f"that step instead of this error.")
 
 
+class ConditioningWarning(RuntimeWarning):
+    """A solve lost accuracy to an ill-conditioned matrix: the message gives its condition
+    number on the directions kept (the minimum-norm answer treats the rest as zero)."""
+
+
 ON_DIVERGENCE = ("raise", "return")
 
 
@@ -54,7 +60,10 @@ def divergence_error(result, gram_of, loss_scale: float, networks: tuple = ()) -
     losses = np.atleast_2d(result.losses)[first]
     # the diverged step is the row where it would be in the schedule (its last record)
     row = int(np.searchsorted(result.steps, stopped[first]))
-    largest = float(np.linalg.eigvalsh(np.asarray(gram_of(first), dtype=np.float64))[-1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        gram = np.asarray(gram_of(first), dtype=np.float64)
+    # an overflowing Gram (inputs near the dtype's range) has no spectrum to advise from
+    largest = float(np.linalg.eigvalsh(gram)[-1]) if np.isfinite(gram).all() else 0.0
     admissible = None if largest <= 0 else 1.0 / (loss_scale * largest)
     return DivergenceError(int(stopped[first]), float(losses[row]), float(losses[0]), result.lr, admissible, result,
                            networks)

@@ -21,6 +21,7 @@ import inspect
 import numpy as np
 
 from . import _validation as check
+from ._conditioning import warn_if_ill_conditioned
 from .kernels import as_kernel
 from .least_squares import augment, min_norm_solution
 
@@ -40,7 +41,7 @@ def _as_real_array(value, name: str) -> np.ndarray:
     sparse matrices and complex numbers are refused (with scikit-learn's wording)."""
     if hasattr(value, "toarray"):
         raise TypeError(f"{name}: sparse input is not supported, pass a dense array ({name}.toarray())")
-    array = np.asarray(value)
+    array = check.asarray(value, name)
     if array.dtype.kind == "c":
         raise ValueError(f"{name}: Complex data not supported, got dtype {array.dtype}")
     if array.dtype.kind == "O":
@@ -48,6 +49,8 @@ def _as_real_array(value, name: str) -> np.ndarray:
             array = array.astype(np.float64)
         except (TypeError, ValueError) as error:
             raise type(error)(f"{name}: expected numbers ({error})") from error
+        except OverflowError as error:  # a Python int beyond float64
+            raise ValueError(f"{name}: expected numbers within the range of float64 ({error})") from error
     return array
 
 
@@ -258,6 +261,9 @@ class KernelLeastSquares(_Estimator):
         eigenvalues, vectors = np.linalg.eigh(G + ridge * np.eye(X.shape[0]))
         cutoff = np.finfo(np.float64).eps * X.shape[0] * np.max(np.abs(eigenvalues))
         keep = np.abs(eigenvalues) > cutoff
+        warn_if_ill_conditioned(eigenvalues[keep], int(np.count_nonzero(~keep)),
+                                f"The Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
+                                "; a ridge > 0 regularises it.")
         inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=keep)
         projected = vectors.T @ y
         self.dual_coef_ = vectors @ (inverse[:, None] * projected if y.ndim == 2 else inverse * projected)

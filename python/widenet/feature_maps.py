@@ -196,9 +196,28 @@ def rbf_features(X, gamma: float, order: int) -> np.ndarray:
     gamma = check.positive_real(gamma, "gamma")
     order = check.integer(order, "order", 0)
     exponents = _exponents(X.shape[1], order)
-    weights = (2.0 * gamma) ** exponents.sum(axis=1) / _factorial(exponents)
-    envelope = np.exp(-gamma * np.sum(X * X, axis=1))[:, None]
-    return envelope * np.sqrt(weights) * _monomials(X, exponents)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        weights = (2.0 * gamma) ** exponents.sum(axis=1) / _factorial(exponents)
+        envelope = np.exp(-gamma * np.sum(X * X, axis=1))[:, None]
+        features = envelope * np.sqrt(weights) * _monomials(X, exponents)
+    overflowed = ~np.isfinite(features)
+    if overflowed.any():  # huge gamma or |x|: inf * 0 in the direct product
+        features[overflowed] = _rbf_features_by_logs(X, gamma, exponents)[overflowed]
+    return features
+
+
+def _rbf_features_by_logs(X: np.ndarray, gamma: float, exponents: np.ndarray) -> np.ndarray:
+    """The features of :func:`rbf_features` as ``sign * exp(log |feature|)``: each factor's
+    logarithm is finite where the direct product overflows or underflows to ``inf * 0``."""
+    log_weights = 0.5 * (exponents.sum(axis=1) * math.log(2.0 * gamma)
+                         - np.array([sum(math.lgamma(k + 1) for k in a) for a in exponents]))
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        log_abs_x = np.log(np.abs(X))  # -inf at 0, used only with a positive exponent
+        log_norm = 2.0 * np.log(np.linalg.norm(X, axis=1))  # log |x|^2 without squaring
+        powers = np.where(exponents[None] > 0, exponents[None] * log_abs_x[:, None, :], 0.0).sum(axis=2)
+        signs = np.prod(np.where(exponents[None] % 2 == 1, np.sign(X)[:, None, :], 1.0), axis=2)
+        log_features = -np.exp(math.log(gamma) + log_norm)[:, None] + log_weights[None] + powers
+        return signs * np.exp(log_features)
 
 
 def separating_features(X_train, X=None, gamma: Optional[float] = None) -> np.ndarray:

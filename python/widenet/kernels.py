@@ -19,11 +19,13 @@ from . import reference
 from ._native import _core
 
 
-def _as_points(X, name: str, columns: Optional[int] = None) -> np.ndarray:
-    """Points as a 2-D float array: float32 stays float32, anything else becomes float64."""
-    array = np.asarray(X)
-    dtype = np.float32 if array.dtype == np.float32 else np.float64
-    points = check.as_array(array, name, np.dtype(dtype), 2)
+def _as_points(X, name: str, columns: Optional[int] = None, dtype: Optional[np.dtype] = None) -> np.ndarray:
+    """Points as a 2-D float array of ``dtype``; by default float32 stays float32 and
+    anything else becomes float64."""
+    array = check.asarray(X, name)
+    if dtype is None:
+        dtype = np.dtype(np.float32 if array.dtype == np.float32 else np.float64)
+    points = check.as_array(array, name, dtype, 2)
     if points.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one row (point), got shape {points.shape}")
     if columns is not None and points.shape[1] != columns:
@@ -32,12 +34,13 @@ def _as_points(X, name: str, columns: Optional[int] = None) -> np.ndarray:
 
 
 def _pair(X1, X2):
-    """Validated ``(X1, X2)``; ``X2`` is None for the symmetric Gram (``X2 is X1`` too)."""
+    """Validated ``(X1, X2)``; ``X2`` is None for the symmetric Gram (``X2 is X1`` too).
+    ``X2`` takes the dtype of ``X1`` (and is refused by name if its values do not fit it)."""
     symmetric = X2 is None or X2 is X1
     X1 = _as_points(X1, "X1")
     if symmetric:
         return X1, None
-    return X1, _as_points(X2, "X2", X1.shape[1]).astype(X1.dtype, copy=False)
+    return X1, _as_points(X2, "X2", X1.shape[1], X1.dtype)
 
 
 class Kernel:
@@ -66,7 +69,7 @@ class _ClassicKernel(Kernel):
 
     def __init__(self, gamma: float = 1.0, degree: int = 3, coef0: float = 1.0):
         self.gamma = check.positive_real(gamma, "gamma") if self.kind != "linear" else 1.0
-        self.degree = check.integer(degree, "degree", 1)
+        self.degree = check.integer(degree, "degree", 1, maximum=2**31 - 1)  # an int in the core
         self.coef0 = check.non_negative_real(coef0, "coef0")
 
     def _hyper(self) -> tuple:

@@ -108,7 +108,7 @@ def lazy_training_data(points: int = 8, input_dim: int = 4, test_points: int = 1
     input_dim = check.integer(input_dim, "input_dim", 1)
     test_points = check.integer(test_points, "test_points", 1)
     amplitude = check.positive_real(amplitude, "amplitude")
-    seed = check.integer(seed, "seed", 0)
+    seed = check.seed(seed)
     rng = np.random.default_rng([_DATA_STREAM, seed])
 
     def unit_rows(rows: int) -> np.ndarray:
@@ -268,7 +268,7 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     of mean-zero fluctuations that partly cancel.
     """
     width = check.integer(width, "width", 1)
-    seed = check.integer(seed, "seed", 0)
+    seed = check.seed(seed)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     activation = check.choice(activation, "activation", ACTIVATIONS)
     steps = check.integer(steps, "steps", 1)
@@ -490,7 +490,7 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: str = "ta
         ``{"lecun": BlockMovement, "ntk": BlockMovement}``.
     """
     width = check.integer(width, "width", 1)
-    seed = check.integer(seed, "seed", 0)
+    seed = check.seed(seed)
     activation = check.choice(activation, "activation", ACTIVATIONS)
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])

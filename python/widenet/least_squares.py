@@ -18,6 +18,7 @@ from typing import Optional
 import numpy as np
 
 from . import _validation as check
+from ._conditioning import warn_if_ill_conditioned
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -32,8 +33,7 @@ def _matrix(A, name: str = "A") -> np.ndarray:
 
 def _targets(y, rows: int, name: str = "y") -> np.ndarray:
     """One target (shape (m,)) or several (shape (m, t)) per row of ``A``."""
-    array = np.asarray(y)
-    y = check.as_array(array, name, _FLOAT64, 2 if array.ndim == 2 else 1)
+    y = check.as_array(y, name, _FLOAT64, (1, 2))
     if y.shape[0] != rows or (y.ndim == 2 and y.shape[1] == 0):
         raise ValueError(f"{name}: expected shape ({rows},) or ({rows}, t) with t >= 1, one row per row "
                          f"of A, got {y.shape}")
@@ -54,8 +54,11 @@ def _row_space_basis(A: np.ndarray, rcond) -> tuple:
     return U[:, keep], s[keep], Vt[keep].T
 
 
-def _pseudo_inverse_times(U: np.ndarray, s: np.ndarray, V: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD."""
+def _pseudo_inverse_times(U: np.ndarray, s: np.ndarray, V: np.ndarray, y: np.ndarray, shape: tuple) -> np.ndarray:
+    """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A`` (of ``shape``);
+    warns with the condition number ``s_1 / s_r`` when it costs accuracy."""
+    warn_if_ill_conditioned(s, min(shape) - s.size, f"A (shape {shape})",
+                            "; a ridge term or a larger rcond regularises it.", stacklevel=4)
     return V @ ((U.T @ y) / (s[:, None] if y.ndim == 2 else s))
 
 
@@ -73,7 +76,9 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
         Targets; a 2-D ``y`` solves ``t`` problems with the same ``A``.
     rcond : float, optional
         Singular values below ``rcond * s_max(A)`` are treated as zero; default
-        ``eps * max(m, d)`` as in :func:`numpy.linalg.lstsq`.
+        ``eps * max(m, d)`` as in :func:`numpy.linalg.lstsq`. When the condition number
+        of the rest exceeds 1e10 (a relative error bound near 1e-6), a
+        :class:`widenet.ConditioningWarning` gives it.
 
     Returns
     -------
@@ -81,7 +86,7 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
     """
     A = _matrix(A)
     y = _targets(y, A.shape[0])
-    return _pseudo_inverse_times(*_row_space_basis(A, rcond), y)
+    return _pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape)
 
 
 def augment(X) -> np.ndarray:
@@ -116,7 +121,7 @@ def max_step(A) -> float:
 
 def _max_step(A: np.ndarray) -> float:
     s_max = float(np.linalg.norm(A, 2))
-    return np.inf if s_max == 0 else 1.0 / (2.0 * s_max**2)
+    return np.inf if s_max == 0 else 0.5 / s_max / s_max  # (s_max**2 raises OverflowError from 1.4e154 on)
 
 
 def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
@@ -153,7 +158,7 @@ def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
     y = _targets(y, A.shape[0])
     w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
     U, s, V = _row_space_basis(A, rcond)
-    return _pseudo_inverse_times(U, s, V, y) + (w0 - V @ (V.T @ w0))
+    return _pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0))
 
 
 @dataclass(frozen=True)
@@ -240,7 +245,7 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
     if lr > bound:
         warnings.warn(f"lr = {lr!r} is above 1/(2 s_max(A)^2) = {bound:.6g}, the range of Theorem 11.3 "
                       "(GD still converges below 1/s_max^2)", UserWarning, stacklevel=2)
-    limit = _pseudo_inverse_times(U, s, V, y) + (w - V @ (V.T @ w))
+    limit = _pseudo_inverse_times(U, s, V, y, A.shape) + (w - V @ (V.T @ w))
     rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
 
     recorded = [k for k in range(0, steps + 1) if k % record_every == 0 or k == steps]

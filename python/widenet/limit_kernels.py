@@ -92,6 +92,8 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
     variances = [check.non_negative_real(value, name) for value, name in (
         (weight_var, "weight_var"), (bias_var, "bias_var"), (output_var, "output_var"),
         (output_bias_var, "output_bias_var"))]
+    for points, name in ((X1, "X1"), (X2, "X2")):
+        _check_variance_fits(points, name, variances[0], variances[1])
     if method == "auto":
         method = "closed_form" if activation in CLOSED_FORMS else "quadrature"
     if method == "closed_form" and activation not in CLOSED_FORMS:
@@ -113,6 +115,20 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
         return _core.limit_kernel(X1, X2, activation, parametrization, kind, *variances, *rule)
     return reference.limit_kernel(X1, X1 if X2 is None else X2, activation, parametrization, kind, *variances,
                                   method=method, order=order)
+
+
+def _check_variance_fits(X, name: str, weight_var: float, bias_var: float) -> None:
+    """Refuses points whose pre-activation variance ``s_w^2 |x|^2 / d + s_b^2`` overflows
+    float64: every method would turn it into NaN (inf * 0 in the expectations)."""
+    if X is None:
+        return
+    with np.errstate(over="ignore"):
+        variance = weight_var * np.einsum("ij,ij->i", X, X) / X.shape[1] + bias_var
+    overflowed = ~np.isfinite(variance)
+    if overflowed.any():
+        row = int(np.argmax(overflowed))
+        raise ValueError(f"{name}: the pre-activation variance s_w^2 |x|^2 / d + s_b^2 overflows float64 at row "
+                         f"{row} (max |x_j| = {np.max(np.abs(X[row])):.4g}); expected inputs of moderate magnitude")
 
 
 def _monte_carlo(X1, X2, activation, parametrization, kind, variances, samples, distribution, seed, return_std):

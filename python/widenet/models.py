@@ -49,7 +49,7 @@ class _LinearInParameters:
 
     def jacobian(self, X) -> np.ndarray:
         """``dPhi(X, w)/dw``: the feature matrix, whatever ``w`` is."""
-        return self.features(X)
+        return np.array(self.features(X))  # a copy: the features of a LinearModel are X itself
 
     def ntk(self, X1, X2=None) -> np.ndarray:
         """The tangent kernel (11.3.4) ``<F(x), F(z)>``: the model's own kernel."""

@@ -255,6 +255,10 @@ class ShallowNetwork:
         scale = check.loss_scale(loss, X.shape[0])
         _memory.check_hidden("ShallowNetwork.loss_grad", X.shape[0], self.width, self.dtype)
         value, gU, gb, gv, gc = BACKENDS[check.backend(backend)].loss_grad(X, y, *self._kernel_args(), scale)
+        if not all(np.isfinite(block).all() for block in (value, gU, gb, gv, gc)):
+            raise ValueError(f"X: the loss or its gradient overflows {self.dtype} at these inputs and parameters "
+                             f"(largest |x| = {np.max(np.abs(X), initial=0):.4g}, |y| = {np.max(np.abs(y), initial=0):.4g}); expected "
+                             f"data of moderate magnitude (rescale X and y)")
         return float(value), Parameters(gU, gb, gv, gc, self.dtype)
 
     def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",

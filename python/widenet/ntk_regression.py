@@ -16,6 +16,7 @@ from typing import Optional
 import numpy as np
 
 from . import _validation as check
+from ._conditioning import warn_if_ill_conditioned
 from ._spectral import gd_filter
 from .estimators import _check_X, _check_y, _Estimator
 from .limit_kernels import KINDS, METHODS, limit_kernel
@@ -151,6 +152,9 @@ class NTKRegressor(_Estimator):
         shifted = eigenvalues + ridge
         keep = np.abs(shifted) > np.finfo(np.float64).eps * X.shape[0] * np.max(np.abs(shifted))
         if steps is None:
+            warn_if_ill_conditioned(shifted[keep], int(np.count_nonzero(~keep)),
+                                    f"The {kind} Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
+                                    "; a ridge > 0, or finitely many steps, regularises it.")
             factors = np.divide(1.0, shifted, out=np.zeros_like(shifted), where=keep)
         elif shifted[-1] > 0 and lr * shifted[-1] >= 1.0:
             raise ValueError(f"lr: gradient descent diverges for lr >= 1/(l_max + ridge) = {1.0 / shifted[-1]:.6g} "

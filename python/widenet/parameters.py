@@ -128,4 +128,10 @@ def initialize(input_dim: int, width: int, parametrization: str, distribution: s
     b = _standard_draws(rng, distribution, width) * math.sqrt(bias_var)
     v = _standard_draws(rng, distribution, width) * math.sqrt(output_var / fan_out)
     c = _standard_draws(rng, distribution, 1)[0] * math.sqrt(output_bias_var)
+    limit = float(np.finfo(dtype).max)
+    for block, variance, name in ((U, weight_var, "weight_var"), (b, bias_var, "bias_var"),
+                                  (v, output_var, "output_var"), (np.array(c), output_bias_var, "output_bias_var")):
+        if block.size and np.max(np.abs(block)) > limit:  # blame the variance, not the block
+            raise ValueError(f"{name}: the initial weights drawn with variance {variance:.4g} exceed the range "
+                             f"of {np.dtype(dtype)} (|w| <= {limit:.4g}); expected a smaller variance")
     return Parameters(U, b, v, c, dtype)

@@ -113,7 +113,7 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
 
     names = list(EXPERIMENTS) if not only else [check.choice(name, "only", tuple(EXPERIMENTS)) for name in only]
     names = [name for name in EXPERIMENTS if name in names]  # the report's order, no repeats
-    seed = check.integer(seed, "seed", 0)
+    seed = check.seed(seed)
     if figures:
         from .experiments._plotting import pyplot
 

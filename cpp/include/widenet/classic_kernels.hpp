@@ -6,6 +6,8 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -31,6 +33,15 @@ struct ClassicKernel {
   double coef0;
 };
 
+// |x - z|^2 = |x|^2 + |z|^2 - 2 x.z along a row of inner products, clipped at 0 against
+// rounding. The clip is a select, not max(., 0): NaN (inf - inf, overflowing norms) must
+// survive for repair_overflowed_entries to find it, whatever max does with NaN lanes.
+template <typename T, typename Row, typename Norms>
+auto clipped_squared_distances(const Row& row, T norm, const Norms& norms) {
+  const auto squared = norm + norms.array() - T(2) * row.array();
+  return (squared < T(0)).select(T(0), squared);
+}
+
 // Turns inner products x.z into K(x, z) in place along one row of a Gram: `norm` is
 // |x|^2 of the row's point and `norms` holds |z|^2 of the columns' points.
 template <typename T, typename Row, typename Norms>
@@ -50,26 +61,49 @@ void inner_to_kernel(const ClassicKernel& kernel, Row&& row, T norm, const Norms
       return;
     }
     case KernelKind::rbf:
-      row.array() = (-gamma * (norm + norms.array() - T(2) * row.array()).max(T(0))).exp();
+      row.array() = (-gamma * clipped_squared_distances<T>(row, norm, norms)).exp();
       return;
     case KernelKind::laplace:
-      row.array() = (-gamma * (norm + norms.array() - T(2) * row.array()).max(T(0)).sqrt()).exp();
+      row.array() = (-gamma * clipped_squared_distances<T>(row, norm, norms).sqrt()).exp();
       return;
   }
 }
 
 namespace detail {
 
+// Entries of an RBF or Laplace row that came out NaN: the inner-product route
+// |x|^2 + |z|^2 - 2 x.z overflowed (inf - inf), or a vectorised sqrt gave NaN for inf.
+// Inputs are finite, so these are exactly the pairs whose norms or distance overflow the
+// dtype's squares; recomputed from x - z with a norm scaled against overflow.
+template <typename T, typename Row>
+void repair_overflowed_entries(const ClassicKernel& kernel, Row&& row, const MatrixRef<T>& X2,
+                               const Eigen::Ref<const Eigen::Matrix<T, 1, Eigen::Dynamic>>& x) {
+  if (!row.array().isNaN().any()) return;
+  for (Index j = 0; j < row.size(); ++j) {
+    if (!std::isnan(row(j))) continue;
+    const Eigen::Matrix<T, 1, Eigen::Dynamic> difference = x - X2.row(j);  // may overflow to inf
+    const T scale = difference.cwiseAbs().maxCoeff();
+    const T distance = (scale > T(0) && scale < std::numeric_limits<T>::infinity())
+                           ? scale * (difference / scale).norm()
+                           : scale;
+    const T scaled = T(kernel.gamma) * distance;
+    row(j) = std::exp(-(kernel.kind == KernelKind::rbf ? scaled * distance : scaled));
+  }
+}
+
 // Row k of G, columns [0, last(k)), for every row, in parallel.
 template <typename T, typename LastColumn>
-void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const Vector<T>& norms1,
-                          const Vector<T>& norms2, LastColumn last) {
+void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const MatrixRef<T>& X1,
+                          const MatrixRef<T>& X2, const Vector<T>& norms1, const Vector<T>& norms2,
+                          LastColumn last) {
   if (kernel.kind == KernelKind::linear) return;
+  const bool distance_kernel = kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace;
   const Index rows = G.rows();
 #pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (G.size() > 4 * kParallelEntries)
   for (Index k = 0; k < rows; ++k) {
     const Index end = last(k);
     inner_to_kernel<T>(kernel, G.row(k).head(end).transpose(), norms1(k), norms2.head(end));
+    if (distance_kernel) repair_overflowed_entries<T>(kernel, G.row(k).head(end), X2, X1.row(k));
   }
 }
 
@@ -81,7 +115,7 @@ RowMatrix<T> kernel_gram(const ClassicKernel& kernel, const MatrixRef<T>& X1, co
   RowMatrix<T> G(X1.rows(), X2.rows());
   G.noalias() = X1 * X2.transpose();
   const Vector<T> norms1 = X1.rowwise().squaredNorm(), norms2 = X2.rowwise().squaredNorm();
-  detail::inner_to_kernel_rows(kernel, G, norms1, norms2, [&](Index) { return G.cols(); });
+  detail::inner_to_kernel_rows(kernel, G, X1, X2, norms1, norms2, [&](Index) { return G.cols(); });
   return G;
 }
 
@@ -93,7 +127,7 @@ RowMatrix<T> kernel_gram_symmetric(const ClassicKernel& kernel, const MatrixRef<
   G.template selfadjointView<Eigen::Lower>().rankUpdate(X);
   // The norms are the diagonal's own inner products, so |x - x|^2 is exactly 0.
   const Vector<T> norms = G.diagonal();
-  detail::inner_to_kernel_rows(kernel, G, norms, norms, [](Index k) { return k + 1; });
+  detail::inner_to_kernel_rows(kernel, G, X, X, norms, norms, [](Index k) { return k + 1; });
   mirror_lower_to_upper(G);
   return G;
 }

@@ -160,6 +160,11 @@ void pullback(const Architecture& arch, const TransposedParams<T>& w, const Matr
     grad.b.noalias() = D.transpose() * g;
     grad.Ut.noalias() = work.weighted_X.transpose() * D;
   }
+  if (!grad.Ut.allFinite()) {
+    // g_k x_kj overflowed (float32 inputs near its range) where sigma'(Z) is 0: inf * 0.
+    // The slower order X^T (diag(g) sigma'(Z)) multiplies by those zeros first.
+    grad.Ut.noalias() = X.transpose() * (g.asDiagonal() * D);
+  }
   grad.v *= scale.out;
   grad.b.array() *= scale.out * w.v.array();
   grad.Ut.array().rowwise() *= (scale.out * scale.in) * w.v.transpose().array();

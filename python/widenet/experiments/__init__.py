@@ -34,7 +34,7 @@ def run_experiment(name: str, quick: bool = False, seed: int = 0, progress: bool
     from .. import _validation as check
 
     name = check.choice(name, "name", tuple(EXPERIMENTS))
-    return EXPERIMENTS[name].run(quick=quick, seed=check.integer(seed, "seed", 0), progress=Progress(progress))
+    return EXPERIMENTS[name].run(quick=quick, seed=check.seed(seed), progress=Progress(progress))
 
 
 __all__ = ["Claim", "EXPERIMENTS", "Experiment", "ExperimentResult", "Progress", "run_experiment"]

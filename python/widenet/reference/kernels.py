@@ -25,6 +25,20 @@ def _squared_distances(X1, X2):
     return np.maximum(squared, 0)
 
 
+def _repair_overflowed(K, X1, X2, gamma, kind):
+    """Entries that came out NaN because ``|x|^2 + |z|^2 - 2 x.z`` overflowed (inf - inf)
+    recomputed from ``x - z`` with a norm scaled against overflow (the compiled kernel does
+    the same)."""
+    for i, j in zip(*np.nonzero(np.isnan(K))):
+        with np.errstate(over="ignore"):
+            difference = X1[i] - X2[j]
+            scale = np.max(np.abs(difference))
+            distance = scale * np.sqrt(np.sum((difference / scale) ** 2)) if 0 < scale < np.inf else scale
+            scaled = gamma * distance
+            K[i, j] = np.exp(-(scaled * distance if kind == "rbf" else scaled))
+    return K
+
+
 def kernel_gram(X1, X2, kind, gamma=1.0, degree=3, coef0=1.0):
     """Gram matrix ``K(X1, X2)`` of a classic kernel (Example 11.10).
 
@@ -45,10 +59,11 @@ def kernel_gram(X1, X2, kind, gamma=1.0, degree=3, coef0=1.0):
         return X1 @ X2.T
     if kind == "polynomial":
         return (dtype(gamma) * (X1 @ X2.T) + dtype(coef0)) ** degree
-    if kind == "rbf":
-        return np.exp(-dtype(gamma) * _squared_distances(X1, X2))
-    if kind == "laplace":
-        return np.exp(-dtype(gamma) * np.sqrt(_squared_distances(X1, X2)))
+    if kind in ("rbf", "laplace"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            squared = _squared_distances(X1, X2)
+            K = np.exp(-dtype(gamma) * (squared if kind == "rbf" else np.sqrt(squared)))
+        return _repair_overflowed(K, X1, X2, dtype(gamma), kind)
     raise ValueError(f"kernel: expected one of {', '.join(KERNELS)}, got {kind!r}")
 
 
