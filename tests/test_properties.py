@@ -1770,3 +1770,22 @@ def test_reference_gelu_at_infinity():
     z = np.array([-np.inf, np.inf])
     np.testing.assert_array_equal(reference.activation("gelu", z), [0.0, np.inf])
     np.testing.assert_array_equal(reference.activation_derivative("gelu", z), [0.0, 1.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_gelu_at_infinity(dtype):
+    """Found by the thorough profile: a float32 gelu network on an input of 2**62 overflows
+    its pre-activations after one step; the compiled gelu gave NaN at +-inf (inf * 0) where
+    the reference gives the limits, so one backend diverged and the other did not."""
+    z = np.array([-np.inf, np.inf], dtype)
+    value, derivative = widenet._core.activation(z, "gelu")[:2]
+    np.testing.assert_array_equal(value, [0.0, np.inf])
+    np.testing.assert_array_equal(derivative, [0.0, 1.0])
+    net = widenet.ShallowNetwork(1, 1, "gelu", seed=0, dtype=np.float32)
+    X, y = np.array([[2.0**62]]), np.zeros(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the numpy twin's overflow warnings
+        runs = [copy.deepcopy(net).train(X, y, 0.001, 1, backend=backend, on_divergence="return")
+                for backend in ("cpp", "numpy")]
+    assert runs[0].diverged_at == runs[1].diverged_at
+    np.testing.assert_array_equal(runs[0].losses, runs[1].losses)

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -120,8 +121,10 @@ template <Activation A, typename T>
     derivative = sigmoid_from(z, e);
   } else if constexpr (A == Activation::gelu) {
     const T cdf = normal_cdf(z);
-    value = z * cdf;
-    derivative = cdf + z * normal_pdf(z);
+    // the limits at -inf (0, 0) and +inf (inf, 1), not inf * 0: pre-activations overflow there
+    const T infinity = std::numeric_limits<T>::infinity();
+    value = z == -infinity ? T(0) : z * cdf;
+    derivative = cdf + (z == -infinity || z == infinity ? T(0) : z * normal_pdf(z));
   } else if constexpr (A == Activation::sin) {
     value = std::sin(z);
     derivative = std::cos(z);
