@@ -1,6 +1,7 @@
 """Shared fixtures and helpers: tolerances by dtype, random data, small networks, and the
 activation / parametrization / dtype axes most tests are parametrized over."""
 
+import sys
 import warnings
 
 import numpy as np
@@ -169,3 +170,30 @@ else:
                                           database=None, print_blob=True)
     _hypothesis_settings.register_profile("thorough", max_examples=800, deadline=None, print_blob=True)
     _hypothesis_settings.load_profile(_os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+class _RecordingProgressBar:
+    """Stands in for ``tqdm.tqdm``: records its total, its updates and whether it closed."""
+
+    def __init__(self, instances: list, total, desc, unit):
+        self.total, self.count, self.closed = total, 0, False
+        instances.append(self)
+
+    def update(self, count):
+        self.count += count
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture
+def progress_bars(monkeypatch):
+    """A fake tqdm installed for the test; the list of the bars it made."""
+    import functools
+    import types
+
+    instances = []
+    monkeypatch.setitem(sys.modules, "tqdm",
+                        types.SimpleNamespace(tqdm=functools.partial(_RecordingProgressBar, instances)))
+    return instances
+

@@ -4,7 +4,6 @@ import math
 import sys
 import threading
 import time
-import types
 
 import numpy as np
 import pytest
@@ -115,29 +114,13 @@ def test_an_error_names_its_cell_and_restores_threads(restore_threads):
 
 
 # -- progress bar ---------------------------------------------------------------------------
-class _FakeBar:
-    instances = []
-
-    def __init__(self, total, desc, unit):
-        self.total, self.count, self.closed = total, 0, False
-        _FakeBar.instances.append(self)
-
-    def update(self, count):
-        self.count += count
-
-    def close(self):
-        self.closed = True
-
-
 @pytest.mark.parametrize("threads", [1, 2])
-def test_progress_bar_when_tqdm_is_there(monkeypatch, threads):
-    _FakeBar.instances.clear()
-    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=_FakeBar))
+def test_progress_bar_when_tqdm_is_there(progress_bars, threads):
     sweep(power_law, [2, 4, 8], [0, 1], threads=threads, progress=True)
-    (bar,) = _FakeBar.instances
+    (bar,) = progress_bars
     assert bar.total == 6 and bar.count == 6 and bar.closed
     sweep(power_law, [2, 4], [0], threads=threads, progress=False)
-    assert len(_FakeBar.instances) == 1
+    assert len(progress_bars) == 1
 
 
 def test_no_error_without_tqdm(monkeypatch):

@@ -24,6 +24,7 @@ from .kernels import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKern
 from .lazy_training import compare_parametrizations, lazy_training_sweep, parameter_movement
 from .least_squares import min_norm_solution
 from .limit_kernels import limit_kernel
+from .infinite_width_kernel import LimitKernel
 from .linearization import LinearizedModel, linearize
 from .models import FeatureModel, LinearModel
 from .ntk_regression import NTKRegressor
@@ -32,7 +33,7 @@ from .parameters import Parameters
 from .persistence import TrainingState, load
 from .reference.activations import ACTIVATIONS
 from .results import LinearizedTrainingResult, TrainingResult
-from .sweeps import SlopeFit, SweepResult, fit_slope, sweep
+from .sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps_on
 
 __version__ = _core.build_info()["version"]
 
@@ -86,6 +87,8 @@ __all__ = [
     "parameter_movement",
     "sweep",
     "sweeps",
+    "sweeps_on",
+    "CellFailure",
     "check_convergence",
     "convergence",
     "linearize",
@@ -93,6 +96,7 @@ __all__ = [
     "CallableKernel",
     "KernelLeastSquares",
     "LaplaceKernel",
+    "LimitKernel",
     "LinearKernel",
     "MinNormLeastSquares",
     "NTKRegressor",

@@ -7,6 +7,7 @@ the figures), 2 on bad arguments (with a one-line message).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import Optional, Sequence
 
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
                            help="threads for widenet and its BLAS (default: all cores)")
     reproduce.add_argument("--no-figures", action="store_true", help="skip the figures (no matplotlib needed)")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bars")
+    reproduce.add_argument("--scheduler", metavar="ADDRESS",
+                           help="run the experiments' width sweeps on this Dask scheduler, e.g. tcp://host:8786 "
+                                "(needs the extra 'distributed')")
     commands.add_parser("experiments", help="list the experiments",
                         description="Lists the experiments of 'widenet reproduce': name, chapter reference, title.")
     return parser
@@ -84,9 +88,21 @@ def _reproduce(arguments, argv) -> int:
             print(f"widenet: {INSTALL_HINT}; or run with --no-figures", file=sys.stderr)
             return 1
     command = "widenet " + " ".join(argv)
-    record = reproduce(arguments.out, quick=arguments.quick, only=arguments.only, seed=arguments.seed,
-                       threads=arguments.threads, figures=not arguments.no_figures,
-                       progress=not arguments.no_progress, command=command)
+    with contextlib.ExitStack() as cluster:
+        if arguments.scheduler is not None:
+            try:
+                from .distributed import sweeps_on
+
+                cluster.enter_context(sweeps_on(arguments.scheduler))
+            except ImportError as error:
+                print(f"widenet: {error}", file=sys.stderr)
+                return 1
+            except (OSError, TimeoutError, ValueError) as error:
+                print(f"widenet: could not connect to the scheduler {arguments.scheduler!r}: {error}", file=sys.stderr)
+                return 1
+        record = reproduce(arguments.out, quick=arguments.quick, only=arguments.only, seed=arguments.seed,
+                           threads=arguments.threads, figures=not arguments.no_figures,
+                           progress=not arguments.no_progress, command=command)
     print(f"{record['claims_held']} of {record['claims_total']} claims held; report in {arguments.out}/report.md "
           f"({record['elapsed_seconds']:.0f} s)")
     return 0

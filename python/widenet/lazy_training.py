@@ -319,7 +319,8 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
 
 
 def lazy_training_sweep(widths=None, seeds=None, *, parametrization: str = "lecun", quick: bool = False,
-                        threads: Optional[int] = None, progress: bool = True, **cell_options) -> SweepResult:
+                        threads: Optional[int] = None, progress: bool = True, client=None, cache_dir=None,
+                        **cell_options) -> SweepResult:
     """:func:`lazy_training_cell` over a grid of widths and network seeds, on one data set.
 
     Parameters
@@ -331,8 +332,9 @@ def lazy_training_sweep(widths=None, seeds=None, *, parametrization: str = "lecu
     parametrization : {"lecun", "ntk"}
     quick : bool
         Fewer and smaller widths and fewer seeds, for a first look in seconds.
-    threads, progress
-        As in :func:`widenet.sweep`.
+    threads, progress, client, cache_dir
+        As in :func:`widenet.sweep` (``client``: a Dask cluster runs the cells;
+        ``cache_dir``: finished cells are stored and a rerun resumes).
     **cell_options
         Passed to :func:`lazy_training_cell` (``activation``, ``steps``, ``lr_constant``,
         ``loss``, ``data``, network options). The data are made once, so every cell sees
@@ -356,8 +358,8 @@ def lazy_training_sweep(widths=None, seeds=None, *, parametrization: str = "lecu
     widths = (QUICK_WIDTHS if quick else DEFAULT_WIDTHS) if widths is None else widths
     seeds = (QUICK_SEEDS if quick else DEFAULT_SEEDS) if seeds is None else seeds
     cell_options["data"] = _checked_data(cell_options.get("data"))
-    return sweep(lazy_training_cell, widths, seeds, threads=threads, progress=progress,
-                 parametrization=parametrization, **cell_options)
+    return sweep(lazy_training_cell, widths, seeds, threads=threads, progress=progress, client=client,
+                 cache_dir=cache_dir, parametrization=parametrization, **cell_options)
 
 
 # -- per-block movement (Section 11.6) -----------------------------------------------------

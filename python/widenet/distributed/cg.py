@@ -1,0 +1,195 @@
+"""Kernel regression by conjugate gradients on a tiled Gram: :func:`conjugate_gradient`.
+
+Solves ``(K + ridge I) alpha = y`` with one matrix-vector product by tiles per iteration
+(:mod:`widenet.distributed.operators`); the client holds a handful of vectors of length
+``m``, never the matrix. This is the kernel least-squares estimator (11.2.9)-(11.2.10)
+(``ridge = 0``) or kernel ridge regression.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .. import _validation as check
+from .operators import DaskArrayOperator, TileOperator
+from .tiles import GRIDS
+
+PRECONDITIONERS = (None, "jacobi")
+
+
+@dataclass(frozen=True)
+class CGResult:
+    """What :func:`conjugate_gradient` found, and how.
+
+    Attributes
+    ----------
+    solution : ndarray of float64, shape (m,)
+        ``alpha``, the dual coefficients: predictions are ``K(x, X) alpha``.
+    converged : bool
+        Whether the relative residual reached ``tol`` within ``max_iter`` iterations.
+    iterations : int
+    residuals : ndarray of float64
+        ``|y - (K + ridge I) alpha_k| / |y|`` for ``k = 0, 1, ...`` as the recurrence
+        updates it (``residuals[0] = 1``).
+    final_residual : float
+        The same quantity recomputed from ``alpha`` with one more product (the recurrence
+        drifts from it by rounding).
+    tol, ridge : float
+    preconditioner : str or None
+    matvecs : int
+        Products by tiles, the final check included.
+    seconds : float
+        Wall time.
+    """
+
+    solution: np.ndarray
+    converged: bool
+    iterations: int
+    residuals: np.ndarray
+    final_residual: float
+    tol: float
+    ridge: float
+    preconditioner: Optional[str]
+    matvecs: int
+    seconds: float
+    notes: tuple = field(default=())
+
+    def __str__(self) -> str:
+        state = "converged" if self.converged else "NOT converged"
+        extra = "".join(f"; {note}" for note in self.notes)
+        return (f"CG {state} in {self.iterations} iterations ({self.matvecs} products by tiles, {self.seconds:.1f} s): "
+                f"relative residual {self.final_residual:.3g} (tol {self.tol:g}), ridge {self.ridge:g}, "
+                f"preconditioner {self.preconditioner}{extra}")
+
+
+def checked_options(ridge, tol, max_iter, preconditioner, persist) -> tuple:
+    ridge = check.non_negative_real(ridge, "ridge")
+    tol = check.positive_real(tol, "tol")
+    max_iter = None if max_iter is None else check.integer(max_iter, "max_iter", 1)
+    if preconditioner is not None:
+        preconditioner = check.choice(preconditioner, "preconditioner", ("jacobi",))
+    if not isinstance(persist, (bool, np.bool_)):
+        raise TypeError(f"persist: expected True or False, got {persist!r}")
+    return ridge, tol, max_iter, preconditioner, bool(persist)
+
+
+def conjugate_gradient(K, y, *, ridge: float = 0.0, tol: float = 1e-8, max_iter: Optional[int] = None,
+                       preconditioner: Optional[str] = None, persist: bool = True, client=None) -> CGResult:
+    """Solves ``(K + ridge I) alpha = y`` by (preconditioned) conjugate gradients, with the
+    products ``K v`` computed by tiles on the cluster.
+
+    Parameters
+    ----------
+    K : dask.array.Array, shape (m, m)
+        A symmetric positive semidefinite matrix: best straight from :func:`gram_tiled`
+        (with a ``dask.distributed`` client), whose symmetric layout and scattered blocks
+        are then used tile by tile; any other square dask array is multiplied by Dask's
+        own blocked product.
+    y : array_like, shape (m,)
+    ridge : float
+        ``>= 0``. With ``ridge = 0`` and ``y`` in the range of ``K`` (always, when ``K`` is
+        nonsingular), CG from ``alpha_0 = 0`` stays in the Krylov space of ``K`` and ``y``,
+        which lies in the range of ``K``: without a preconditioner it converges to the
+        minimum-norm solution ``K^+ y``. With the Jacobi preconditioner it converges to the
+        solution of least ``D``-weighted norm instead; both predict the same (solutions
+        differ by a null vector of ``K``, and for a positive semidefinite kernel those
+        predict zero everywhere). A ``y`` outside the range (a singular ``K``, no ridge)
+        has no solution: the residual stalls and the result says ``converged=False``.
+    tol : float
+        Stops when ``|y - (K + ridge I) alpha_k| <= tol |y|``.
+    max_iter : int, optional
+        Default ``m`` (the exact-arithmetic bound).
+    preconditioner : {None, "jacobi"}
+        ``"jacobi"`` scales by ``1 / (K_ii + ridge)`` (the kernel's diagonal, computed by
+        blocks on the workers): helps when the diagonal varies, as for the tangent kernel
+        of points of different norms.
+    persist : bool
+        True (default): compute the tiles once and keep them in the workers' memory (for
+        the symmetric Gram, half of ``m^2`` numbers across the cluster), then every
+        iteration is one pass over that memory. False: recompute the tiles in every
+        iteration (memory a few tiles per worker, time per iteration that of a whole
+        Gram): for matrices that do not fit in the cluster's memory.
+    client : dask.distributed.Client, optional
+        For a dask array not made by :func:`gram_tiled` (whose own client is used): the
+        client that computes it, default the current one; without any, Dask's local
+        scheduler multiplies it block by block.
+
+    Returns
+    -------
+    CGResult
+        The solution and the convergence report (iterations, residual history).
+    """
+    import dask.array as da
+
+    if not isinstance(K, da.Array):
+        raise TypeError(f"K: expected a dask.array.Array (from gram_tiled), got {type(K).__name__}")
+    if K.ndim != 2 or K.shape[0] != K.shape[1]:
+        raise ValueError(f"K: expected a square matrix, got shape {K.shape}")
+    ridge, tol, max_iter, preconditioner, persist = checked_options(ridge, tol, max_iter, preconditioner, persist)
+    y = check.as_targets(y, "y", np.dtype(np.float64), K.shape[0])
+    started = time.perf_counter()
+    grid = GRIDS.get(K.name)
+    if grid is not None and grid.symmetric and grid.client is not None:
+        operator = TileOperator(grid, persist=persist)
+    else:
+        operator = DaskArrayOperator(K, persist=persist, client=client)
+    return solve(operator, y, ridge, tol, max_iter, preconditioner, started)
+
+
+def solve(operator, y: np.ndarray, ridge: float, tol: float, max_iter: Optional[int], preconditioner,
+          started: float) -> CGResult:
+    """CG on an operator with ``shape``, ``matvec``, ``diagonal`` and ``close`` (checked
+    arguments); closes the operator."""
+    try:
+        max_iter = operator.shape[0] if max_iter is None else max_iter
+        scale = None
+        if preconditioner == "jacobi":
+            diagonal = operator.diagonal() + ridge
+            # a zero (or negative, by rounding) entry is left unscaled rather than divided by
+            scale = np.where(diagonal > 0, 1.0 / np.where(diagonal > 0, diagonal, 1.0), 1.0)
+        return _iterate(operator, y, ridge, tol, max_iter, scale, preconditioner, started)
+    finally:
+        operator.close()
+
+
+def _iterate(operator, y, ridge, tol, max_iter, scale, preconditioner, started) -> CGResult:
+    norm_y = float(np.linalg.norm(y))
+    alpha = np.zeros_like(y)
+    notes = []
+    if norm_y == 0.0:
+        return CGResult(alpha, True, 0, np.array([0.0]), 0.0, tol, ridge, preconditioner, 0,
+                        time.perf_counter() - started)
+
+    def apply(v):
+        return operator.matvec(v) + ridge * v
+
+    residual = y.copy()
+    z = residual * scale if scale is not None else residual
+    direction = z.copy()
+    rz = float(residual @ z)
+    history = [1.0]
+    matvecs = 0
+    while history[-1] > tol and len(history) <= max_iter:
+        product = apply(direction)
+        matvecs += 1
+        curvature = float(direction @ product)
+        if not math.isfinite(curvature) or curvature <= 0.0:
+            notes.append(f"stopped: direction with p.Kp = {curvature:.3g} (y outside the range of a singular K?)")
+            break
+        step = rz / curvature
+        alpha += step * direction
+        residual -= step * product
+        history.append(float(np.linalg.norm(residual)) / norm_y)
+        z = residual * scale if scale is not None else residual
+        rz_next = float(residual @ z)
+        direction = z + (rz_next / rz) * direction
+        rz = rz_next
+    final = float(np.linalg.norm(y - apply(alpha))) / norm_y
+    matvecs += 1
+    return CGResult(alpha, bool(history[-1] <= tol), len(history) - 1, np.array(history), final, tol, ridge,
+                    preconditioner, matvecs, time.perf_counter() - started, tuple(notes))
