@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "widenet/types.hpp"
+#include "widenet/vector_math.hpp"
 
 namespace widenet {
 
@@ -30,38 +32,6 @@ inline Activation parse_activation(const std::string& name) {
 }
 
 namespace scalar {
-
-// e^{-|z|}, the one exponential that sigmoid and softplus both need; it never overflows.
-template <typename T>
-[[gnu::always_inline]] inline T exp_minus_abs(T z) {
-  return std::exp(-std::abs(z));
-}
-
-// sigmoid(z) = 1/(1 + e^-z) from e = e^{-|z|}: 1/(1+e) for z >= 0, e/(1+e) below.
-template <typename T>
-[[gnu::always_inline]] inline T sigmoid_from(T z, T e) {
-  return (z >= T(0) ? T(1) : e) / (T(1) + e);
-}
-
-// softplus(z) = max(z, 0) + log1p(e) from e = e^{-|z|}. log1p(e) is written as
-// log(u) e / (u - 1) with u = 1 + e: accurate to a few ulp and, unlike libm's log1p,
-// fast; u == 1 only when e is below the rounding of 1, where log1p(e) = e.
-template <typename T>
-[[gnu::always_inline]] inline T softplus_from(T z, T e) {
-  const T u = T(1) + e;
-  const T log1p_e = u == T(1) ? e : std::log(u) * (e / (u - T(1)));
-  return (z > T(0) ? z : T(0)) + log1p_e;
-}
-
-template <typename T>
-[[gnu::always_inline]] inline T normal_cdf(T z) {
-  return T(0.5) * std::erfc(-z * T(M_SQRT1_2));
-}
-
-template <typename T>
-[[gnu::always_inline]] inline T normal_pdf(T z) {
-  return T(0.5 * M_2_SQRTPI * M_SQRT1_2) * std::exp(T(-0.5) * z * z);
-}
 
 // arctan without a call into libm, so that loops over arrays vectorise. With t = |x|,
 // arctan(t) = offset + arctan(u) where |u| <= tan(pi/8):
@@ -95,39 +65,32 @@ template <typename T>
   return std::copysign(offset + (u + u * s * p), x);
 }
 
-// The value sigma(z) and the derivative sigma'(z) at one point.
+// The value sigma(z) and the derivative sigma'(z) at one point. The functions of
+// vector_math.hpp compute in double and are rounded to T once, at the end; T picks
+// polynomials just accurate enough for it.
 template <Activation A, typename T>
 [[gnu::always_inline]] inline void value_and_derivative(T z, T& value, T& derivative) {
   if constexpr (A == Activation::relu) {
     value = z > T(0) ? z : T(0);
     derivative = z > T(0) ? T(1) : T(0);
-  } else if constexpr (A == Activation::tanh) {
-    value = std::tanh(z);
-    derivative = T(1) - value * value;
-  } else if constexpr (A == Activation::erf) {
-    value = std::erf(z);
-    derivative = T(M_2_SQRTPI) * std::exp(-z * z);
   } else if constexpr (A == Activation::arctan) {
     value = arctan(z);
     derivative = T(1) / (T(1) + z * z);
-  } else if constexpr (A == Activation::sigmoid) {
-    const T e = exp_minus_abs(z);
-    value = sigmoid_from(z, e);
-    derivative = e / ((T(1) + e) * (T(1) + e));  // sigma (1 - sigma), without cancellation
-  } else if constexpr (A == Activation::softplus) {
-    const T e = exp_minus_abs(z);
-    value = softplus_from(z, e);
-    derivative = sigmoid_from(z, e);
-  } else if constexpr (A == Activation::gelu) {
-    const T cdf = normal_cdf(z);
-    value = z * cdf;
-    derivative = cdf + z * normal_pdf(z);
   } else if constexpr (A == Activation::sin) {
     value = std::sin(z);
     derivative = std::cos(z);
-  } else {
+  } else if constexpr (A == Activation::identity) {
     value = z;
     derivative = T(1);
+  } else {
+    double v, d;
+    if constexpr (A == Activation::tanh) vmath::tanh_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::erf) vmath::erf_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::sigmoid) vmath::sigmoid_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::softplus) vmath::softplus_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::gelu) vmath::gelu_and_derivative<T>(z, v, d);
+    value = T(v);
+    derivative = T(d);
   }
 }
 
@@ -187,8 +150,12 @@ __attribute__((target("avx2,fma"))) void activate_range_avx2(T* __restrict value
   activate_range<A, Affine>(values, derivative, count, scale, bias);
 }
 
+// WIDENET_ELEMENTWISE=baseline in the environment forces the portable loops, to compare
+// the two paths on one machine.
 inline bool cpu_has_avx2() {
-  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                                !(std::getenv("WIDENET_ELEMENTWISE") != nullptr &&
+                                  std::string(std::getenv("WIDENET_ELEMENTWISE")) == "baseline");
   return supported;
 }
 #else
