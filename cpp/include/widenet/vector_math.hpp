@@ -120,11 +120,6 @@ struct Coefficients<float> {
   static constexpr double cdf[] = {
       0.39894227808467586, -0.06649031817947747, 0.009973071035521697, -0.001185705955234132,
       0.00011281706511684025, -7.395639817736577e-06};
-  static constexpr double mills[] = {
-      0.5837586208467468, 0.6181095403672419, 0.40067629556917617, -0.030249415039340633,
-      -0.3447063161547568, -0.13407479814188955, 0.30860612809849847, 0.764096102265391,
-      -2.0573166367752416, 2.074164903025561, -1.0388167430313537, 0.21533247285889698};
-  static constexpr double mills_lo = 3.812793771985043e-17;  // mills[0] + this
 };
 
 constexpr int half_length(int n) {  // the largest power of two below n
@@ -414,8 +409,8 @@ template <typename Result = double>
 // -0.5 <= z <= 1: 1/2 + z S(z^2); z < -0.5: phi(z) M(|z|) with the Mills ratio
 // M(a) = Phi(-a)/phi(a) = t P(t - t0), t = c/(a + c), accurate relative to Phi however
 // small; z > 1: 1 - phi(z) M(z). phi and Phi are carried times 2^512 and scaled back at
-// the end, so that subnormal results are rounded once; z is clamped at +-40, where Phi
-// and phi are 0 or 1, so that +-inf give the limits rather than inf * 0.
+// the end, so that subnormal results are rounded once; in gelu', z is clamped at 40,
+// where phi is 0, so that +inf gives the limit rather than inf * 0.
 template <typename Result = double>
 [[gnu::always_inline]] inline void gelu_and_derivative(double z, double& value, double& derivative) {
   using K = detail::Coefficients<Result>;
@@ -431,38 +426,34 @@ template <typename Result = double>
   const double u = t - detail::kMillsT0;
   // The negative tail, z Phi = z scale (1 + p) t P(u) with phi = scale (1 + p) (scale a
   // power of two, exact while a <= gelu_tail_end), is a product of rounded factors, each
-  // rounding worth up to an ulp of the result. For double results M = t P is carried as
-  // hi + lo (the last Horner step and the products exact), and Phi, z Phi and gelu' are
-  // each rounded once at the end.
-  double m_hi, m_lo;
-  if constexpr (std::is_same_v<Result, double>) {
-    const double inner = detail::horner_tail(u, K::mills);  // c1 + c2 u + ...
-    double uh, ul, p_hi, p_lo;
-    detail::two_product(u, inner, uh, ul);
-    detail::two_sum(K::mills[0], uh, p_hi, p_lo);
-    p_lo += ul + K::mills_lo;
-    detail::two_product(t, p_hi, m_hi, m_lo);
-    m_lo += t * p_lo;
-    m_lo += detail::rounding_shift(a, detail::kMillsC, s, t) * (a * m_hi - 1.0);  // M' = a M - 1
-  } else {
-    m_hi = t * detail::tail_polynomial(u, K::mills, K::mills_lo);
-    m_lo = 0.0;
-  }
+  // rounding worth up to an ulp of the result. So M = t P is carried as hi + lo (the last
+  // Horner step and the products exact), and Phi, z Phi and gelu' are each rounded once
+  // at the end. Float results take the double polynomial too: gelu' = phi (M - a) cancels
+  // near its root (z = -0.7518), where a float-accurate M would leave hundreds of ulps.
+  using D = detail::Coefficients<double>;
+  const double inner = detail::horner_tail(u, D::mills);  // c1 + c2 u + ...
+  double uh, ul, p_hi, p_lo, m_hi, m_lo;
+  detail::two_product(u, inner, uh, ul);
+  detail::two_sum(D::mills[0], uh, p_hi, p_lo);
+  p_lo += ul + D::mills_lo;
+  detail::two_product(t, p_hi, m_hi, m_lo);
+  m_lo += t * p_lo;
+  m_lo += detail::rounding_shift(a, detail::kMillsC, s, t) * (a * m_hi - 1.0);  // M' = a M - 1
   const double small_part = m_lo + m_hi * e.p;
   const double scale = e.scale1 * e.scale2;
   const bool beyond = a > K::gelu_tail_end;  // gelu and gelu' underflow (z < 0), Phi rounds to 1 (z > 0)
   const double tail = beyond ? 0.0 : scale * (m_hi + small_part);  // NaN passes
   const double cdf = z < detail::kCdfTailBelow ? tail : (z > detail::kCdfTailAbove ? kUp - tail : central);
-  const double zv = z < -40.0 ? -40.0 : z;  // NaN passes
-  const double zd = zv > 40.0 ? 40.0 : zv;
+  const double zd = z > 40.0 ? 40.0 : z;  // NaN passes
   double zm_hi, zm_lo;
   detail::two_product(z, m_hi, zm_hi, zm_lo);
-  const double negative_value = beyond ? 0.0 : scale * (zm_hi + (zm_lo + z * small_part));
+  const double negative_value = beyond ? -0.0 : scale * (zm_hi + (zm_lo + z * small_part));
   double d_hi, d_lo;  // M - a, which cancels near gelu's minimum; gelu' = phi (M - a)
   detail::two_sum(m_hi, z, d_hi, d_lo);
   const double negative_slope = beyond ? 0.0 : scale * (d_hi + ((d_lo + m_lo) + d_hi * e.p));
   const bool negative = z < detail::kCdfTailBelow;
-  value = (negative ? negative_value : zv * cdf) * kDown;
+  // cdf kDown is exact (Phi >= 0.3 here), and z times it cannot overflow before z Phi does.
+  value = negative ? negative_value * kDown : z * (cdf * kDown);
   derivative = (negative ? negative_slope : cdf + zd * pdf) * kDown;
 }
 
