@@ -74,11 +74,17 @@ template <Activation A, typename T>
     value = z > T(0) ? z : T(0);
     derivative = z > T(0) ? T(1) : T(0);
   } else if constexpr (A == Activation::arctan) {
-    value = arctan(z);
-    derivative = T(1) / (T(1) + z * z);
+    // In double for float too (one rounding at the end). 1/(1 + z^2) would give 0 once
+    // z^2 overflows, where 1/z^2 is still a subnormal double: there, (1/z)/z.
+    const double x = z;
+    value = T(arctan(x));
+    derivative = T(std::abs(x) > 1e150 ? (1.0 / x) / x : 1.0 / (1.0 + x * x));
   } else if constexpr (A == Activation::sin) {
-    value = std::sin(z);
-    derivative = std::cos(z);
+    // Only meaningful for |z| <= vmath::kSinCosMax: activate_range redoes the others.
+    double v, d;
+    vmath::sin_and_cos(z, v, d);
+    value = T(v);
+    derivative = T(d);
   } else if constexpr (A == Activation::identity) {
     value = z;
     derivative = T(1);
@@ -119,8 +125,8 @@ decltype(auto) with_activation(Activation activation, F&& f) {
 // and scale of a hidden layer, folded in here to save a pass over memory) or z = value,
 // and writes sigma'(z) to `derivative` unless it is null: one pass for all of it.
 template <Activation A, bool Affine, typename T>
-[[gnu::always_inline]] inline void activate_range(T* __restrict values, T* __restrict derivative,
-                                                  Index count, T scale, const T* __restrict bias) {
+[[gnu::always_inline]] inline void activate_loop(T* __restrict values, T* __restrict derivative,
+                                                 Index count, T scale, const T* __restrict bias) {
   if (derivative != nullptr) {
     for (Index i = 0; i < count; ++i) {
       const T z = Affine ? scale * values[i] + bias[i] : values[i];
@@ -135,6 +141,34 @@ template <Activation A, bool Affine, typename T>
       T value, unused;
       scalar::value_and_derivative<A>(z, value, unused);
       values[i] = value;
+    }
+  }
+}
+
+template <Activation A, bool Affine, typename T>
+[[gnu::always_inline]] inline void activate_range(T* __restrict values, T* __restrict derivative,
+                                                  Index count, T scale, const T* __restrict bias) {
+  if constexpr (A != Activation::sin) {
+    activate_loop<A, Affine>(values, derivative, count, scale, bias);
+  } else {
+    // The vector reduction of sin's argument holds for |z| <= kSinCosMax only; the rare
+    // others (and inf, NaN) go to libm, from a copy of z taken chunk by chunk.
+    constexpr Index kChunk = 256;
+    T z[kChunk];
+    for (Index start = 0; start < count; start += kChunk) {
+      const Index n = std::min(kChunk, count - start);
+      T* v = values + start;
+      T* d = derivative ? derivative + start : nullptr;
+      for (Index i = 0; i < n; ++i) z[i] = Affine ? scale * v[i] + bias[start + i] : v[i];
+      activate_loop<A, false>(z, d, n, T(1), bias);
+      for (Index i = 0; i < n; ++i) {
+        const T x = Affine ? scale * v[i] + bias[start + i] : v[i];
+        if (!(std::abs(x) <= T(vmath::kSinCosMax))) {
+          z[i] = std::sin(x);
+          if (d) d[i] = std::cos(x);
+        }
+        v[i] = z[i];
+      }
     }
   }
 }
