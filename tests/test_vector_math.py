@@ -302,6 +302,16 @@ def test_nan_propagates(name, dtype):
 
 
 @pytest.mark.parametrize("dtype", [F64, F32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", ["relu", "identity"])
+def test_piecewise_linear_extremes_match_reference(name, dtype):
+    with np.errstate(over="ignore"):  # 1e300 is inf in float32
+        z = np.array([np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, 1e300, -1e300, 5e-324], dtype=dtype)
+    values, derivatives = _core.activation(z, name)
+    np.testing.assert_array_equal(values, ref.activation(name, z))
+    np.testing.assert_array_equal(derivatives, ref.activation_derivative(name, z))
+
+
+@pytest.mark.parametrize("dtype", [F64, F32], ids=["float64", "float32"])
 def test_huge_arguments(dtype):
     # Nothing may overflow on the way (gelu once gave inf above 1.3e154 from z*z); the
     # results are the limits, z itself, or what libm gives (sin).

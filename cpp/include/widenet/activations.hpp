@@ -71,7 +71,7 @@ template <typename T>
 template <Activation A, typename T>
 [[gnu::always_inline]] inline void value_and_derivative(T z, T& value, T& derivative) {
   if constexpr (A == Activation::relu) {
-    value = z > T(0) ? z : T(0);
+    value = z <= T(0) ? T(0) : z;  // NaN passes, as in the numpy twin's maximum
     derivative = z > T(0) ? T(1) : T(0);
   } else if constexpr (A == Activation::arctan) {
     // In double for float too (one rounding at the end). 1/(1 + z^2) would give 0 once
