@@ -4,12 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
+#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
 #include "widenet/types.hpp"
+#include "widenet/vector_math.hpp"
 
 namespace widenet {
 
@@ -31,38 +32,6 @@ inline Activation parse_activation(const std::string& name) {
 }
 
 namespace scalar {
-
-// e^{-|z|}, the one exponential that sigmoid and softplus both need; it never overflows.
-template <typename T>
-[[gnu::always_inline]] inline T exp_minus_abs(T z) {
-  return std::exp(-std::abs(z));
-}
-
-// sigmoid(z) = 1/(1 + e^-z) from e = e^{-|z|}: 1/(1+e) for z >= 0, e/(1+e) below.
-template <typename T>
-[[gnu::always_inline]] inline T sigmoid_from(T z, T e) {
-  return (z >= T(0) ? T(1) : e) / (T(1) + e);
-}
-
-// softplus(z) = max(z, 0) + log1p(e) from e = e^{-|z|}. log1p(e) is written as
-// log(u) e / (u - 1) with u = 1 + e: accurate to a few ulp and, unlike libm's log1p,
-// fast; u == 1 only when e is below the rounding of 1, where log1p(e) = e.
-template <typename T>
-[[gnu::always_inline]] inline T softplus_from(T z, T e) {
-  const T u = T(1) + e;
-  const T log1p_e = u == T(1) ? e : std::log(u) * (e / (u - T(1)));
-  return (z > T(0) ? z : T(0)) + log1p_e;
-}
-
-template <typename T>
-[[gnu::always_inline]] inline T normal_cdf(T z) {
-  return T(0.5) * std::erfc(-z * T(M_SQRT1_2));
-}
-
-template <typename T>
-[[gnu::always_inline]] inline T normal_pdf(T z) {
-  return T(0.5 * M_2_SQRTPI * M_SQRT1_2) * std::exp(T(-0.5) * z * z);
-}
 
 // arctan without a call into libm, so that loops over arrays vectorise. With t = |x|,
 // arctan(t) = offset + arctan(u) where |u| <= tan(pi/8):
@@ -96,41 +65,38 @@ template <typename T>
   return std::copysign(offset + (u + u * s * p), x);
 }
 
-// The value sigma(z) and the derivative sigma'(z) at one point.
+// The value sigma(z) and the derivative sigma'(z) at one point. The functions of
+// vector_math.hpp compute in double and are rounded to T once, at the end; T picks
+// polynomials just accurate enough for it.
 template <Activation A, typename T>
 [[gnu::always_inline]] inline void value_and_derivative(T z, T& value, T& derivative) {
   if constexpr (A == Activation::relu) {
-    value = z > T(0) ? z : T(0);
+    value = z <= T(0) ? T(0) : z;  // NaN passes, as in the numpy twin's maximum
     derivative = z > T(0) ? T(1) : T(0);
-  } else if constexpr (A == Activation::tanh) {
-    value = std::tanh(z);
-    derivative = T(1) - value * value;
-  } else if constexpr (A == Activation::erf) {
-    value = std::erf(z);
-    derivative = T(M_2_SQRTPI) * std::exp(-z * z);
   } else if constexpr (A == Activation::arctan) {
-    value = arctan(z);
-    derivative = T(1) / (T(1) + z * z);
-  } else if constexpr (A == Activation::sigmoid) {
-    const T e = exp_minus_abs(z);
-    value = sigmoid_from(z, e);
-    derivative = e / ((T(1) + e) * (T(1) + e));  // sigma (1 - sigma), without cancellation
-  } else if constexpr (A == Activation::softplus) {
-    const T e = exp_minus_abs(z);
-    value = softplus_from(z, e);
-    derivative = sigmoid_from(z, e);
-  } else if constexpr (A == Activation::gelu) {
-    const T cdf = normal_cdf(z);
-    // the limits at -inf (0, 0) and +inf (inf, 1), not inf * 0: pre-activations overflow there
-    const T infinity = std::numeric_limits<T>::infinity();
-    value = z == -infinity ? T(0) : z * cdf;
-    derivative = cdf + (z == -infinity || z == infinity ? T(0) : z * normal_pdf(z));
+    // In double for float too (one rounding at the end). 1/(1 + z^2) would give 0 once
+    // z^2 overflows, where 1/z^2 is still a subnormal double: there, (1/z)/z.
+    const double x = z;
+    value = T(arctan(x));
+    derivative = T(std::abs(x) > 1e150 ? (1.0 / x) / x : 1.0 / (1.0 + x * x));
   } else if constexpr (A == Activation::sin) {
-    value = std::sin(z);
-    derivative = std::cos(z);
-  } else {
+    // Only meaningful for |z| <= vmath::kSinCosMax: activate_range redoes the others.
+    double v, d;
+    vmath::sin_and_cos(z, v, d);
+    value = T(v);
+    derivative = T(d);
+  } else if constexpr (A == Activation::identity) {
     value = z;
     derivative = T(1);
+  } else {
+    double v, d;
+    if constexpr (A == Activation::tanh) vmath::tanh_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::erf) vmath::erf_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::sigmoid) vmath::sigmoid_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::softplus) vmath::softplus_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::gelu) vmath::gelu_and_derivative<T>(z, v, d);
+    value = T(v);
+    derivative = T(d);
   }
 }
 
@@ -159,8 +125,8 @@ decltype(auto) with_activation(Activation activation, F&& f) {
 // and scale of a hidden layer, folded in here to save a pass over memory) or z = value,
 // and writes sigma'(z) to `derivative` unless it is null: one pass for all of it.
 template <Activation A, bool Affine, typename T>
-[[gnu::always_inline]] inline void activate_range(T* __restrict values, T* __restrict derivative,
-                                                  Index count, T scale, const T* __restrict bias) {
+[[gnu::always_inline]] inline void activate_loop(T* __restrict values, T* __restrict derivative,
+                                                 Index count, T scale, const T* __restrict bias) {
   if (derivative != nullptr) {
     for (Index i = 0; i < count; ++i) {
       const T z = Affine ? scale * values[i] + bias[i] : values[i];
@@ -179,6 +145,34 @@ template <Activation A, bool Affine, typename T>
   }
 }
 
+template <Activation A, bool Affine, typename T>
+[[gnu::always_inline]] inline void activate_range(T* __restrict values, T* __restrict derivative,
+                                                  Index count, T scale, const T* __restrict bias) {
+  if constexpr (A != Activation::sin) {
+    activate_loop<A, Affine>(values, derivative, count, scale, bias);
+  } else {
+    // The vector reduction of sin's argument holds for |z| <= kSinCosMax only; the rare
+    // others (and inf, NaN) go to libm, from a copy of z taken chunk by chunk.
+    constexpr Index kChunk = 256;
+    T z[kChunk];
+    for (Index start = 0; start < count; start += kChunk) {
+      const Index n = std::min(kChunk, count - start);
+      T* v = values + start;
+      T* d = derivative ? derivative + start : nullptr;
+      for (Index i = 0; i < n; ++i) z[i] = Affine ? scale * v[i] + bias[start + i] : v[i];
+      activate_loop<A, false>(z, d, n, T(1), bias);
+      for (Index i = 0; i < n; ++i) {
+        const T x = Affine ? scale * v[i] + bias[start + i] : v[i];
+        if (!(std::abs(x) <= T(vmath::kSinCosMax))) {
+          z[i] = std::sin(x);
+          if (d) d[i] = std::cos(x);
+        }
+        v[i] = z[i];
+      }
+    }
+  }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WIDENET_HAS_AVX2_PATH 1
 // The loop above compiled for AVX2 and FMA: the scalar helpers are inlined into it, so the
@@ -190,8 +184,12 @@ __attribute__((target("avx2,fma"))) void activate_range_avx2(T* __restrict value
   activate_range<A, Affine>(values, derivative, count, scale, bias);
 }
 
+// WIDENET_ELEMENTWISE=baseline in the environment forces the portable loops, to compare
+// the two paths on one machine.
 inline bool cpu_has_avx2() {
-  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                                !(std::getenv("WIDENET_ELEMENTWISE") != nullptr &&
+                                  std::string(std::getenv("WIDENET_ELEMENTWISE")) == "baseline");
   return supported;
 }
 #else
