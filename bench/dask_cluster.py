@@ -53,6 +53,22 @@ def warm_up(client) -> None:
     client.run(__import__, "widenet.lazy_training")
 
 
+def timed_on_cluster(work):
+    """``work(client)`` on a fresh cluster, timed after the warm-up. Returns its answer,
+    the seconds, the workers' peak RSS and this process's peak RSS (MB)."""
+    local_cluster, client = cluster()
+    try:
+        warm_up(client)
+        start = time.perf_counter()
+        answer = work(client)
+        seconds = time.perf_counter() - start
+        workers = worker_peaks(client)
+    finally:
+        client.close()
+        local_cluster.close()
+    return answer, seconds, workers, peak_rss_mb()
+
+
 def worker_peaks(client) -> list:
     return sorted(round(value) for value in client.run(peak_rss_mb).values())
 
@@ -65,17 +81,8 @@ def sweep_case(quick: bool) -> list:
     options = dict(data=lazy_training_data(), steps=steps, activation="tanh", progress=False)
     size = f"{len(widths)} widths (n={widths[0]}..{widths[-1]}) x {len(seeds)} seeds, {steps} GD steps"
 
-    local_cluster, client = cluster()
-    try:
-        warm_up(client)
-        start = time.perf_counter()
-        remote = widenet.sweep(lazy_training_cell, widths, seeds, client=client, **options)
-        remote_seconds = time.perf_counter() - start
-        workers = worker_peaks(client)
-    finally:
-        client.close()
-        local_cluster.close()
-    client_peak = peak_rss_mb()
+    remote, remote_seconds, workers, client_peak = timed_on_cluster(
+        lambda client: widenet.sweep(lazy_training_cell, widths, seeds, client=client, **options))
     start = time.perf_counter()
     with _numpy_blas_on_one_thread():  # as on the workers, so that the two agree bit for bit
         local = widenet.sweep(lazy_training_cell, widths, seeds, threads=widenet.get_num_threads(), **options)
@@ -111,18 +118,8 @@ def gram_case(quick: bool) -> list:
     kernel = widenet.RBFKernel(gamma=1.0 / d)
     size = f"m={m} d={d} tile={tile} (full matrix {m * m * 8 / 2**30:.1f} GiB)"
 
-    local_cluster, client = cluster()
-    try:
-        warm_up(client)
-        start = time.perf_counter()
-        product = gram_matvec(kernel, X, v, tile=tile, client=client)
-        remote_seconds = time.perf_counter() - start
-        workers = worker_peaks(client)
-    finally:
-        client.close()
-        local_cluster.close()
-    client_peak = peak_rss_mb()
-
+    product, remote_seconds, workers, client_peak = timed_on_cluster(
+        lambda client: gram_matvec(kernel, X, v, tile=tile, client=client))
     start = time.perf_counter()
     rows = 1_000
     expected = np.concatenate([kernel(X[begin:begin + rows], X) @ v for begin in range(0, m, rows)])

@@ -107,6 +107,19 @@ def test_ntk_chunked_over_width(activation, parametrization, dtype):
         assert_close(net.ntk(X, X2), expected, dtype, size=300 * D)
 
 
+@pytest.mark.parametrize("parametrization", ["lecun", "ntk"])
+def test_ntk_over_several_row_bands(parametrization, dtype):
+    # The C++ Gram forms X1 X2^T in bands of 256 rows: 600 rows are two full bands and a
+    # ragged one of 88, for the symmetric Gram (lower triangle, mirrored) and cross Grams
+    # with more and with fewer columns than rows.
+    net, X, _, X_test = setup("tanh", parametrization, dtype, n=20, m=600)
+    for X2 in (None, X_test, np.concatenate([X, X_test])):
+        K = net.ntk(X, X2)
+        assert_close(K, net.ntk(X, X2, backend="numpy"), dtype, size=20 * D)
+        if X2 is None:
+            np.testing.assert_array_equal(K, K.T)
+
+
 @pytest.mark.parametrize("width_chunk", [1, 2, 64, 299, 300, 10_000])
 def test_ntk_every_chunk_size(width_chunk, dtype):
     net, X, _, X_test = setup("gelu", "ntk", dtype, n=300)

@@ -262,7 +262,9 @@ def test_ntk_message_names_tiles_and_width_chunk():
     with pytest.raises(MemoryLimitError) as raised:
         net.ntk(np.ones((1000, 2)))
     message = str(raised.value)
-    for part in ("ShallowNetwork.ntk", "would allocate 24.2 MB", "(1000, 1000) float64 x3 = 24.0 MB", "1.0 MB",
+    # two 1000 x 1000 accumulators, a 256-row band of X1 X2^T, two 1000 x 10 width chunks
+    for part in ("ShallowNetwork.ntk", "would allocate 18.2 MB", "(1000, 1000) float64 x2 = 16.0 MB",
+                 "(256, 1000) float64 = 2.0 MB", "1.0 MB",
                  "tiles", "width_chunk="):
         assert part in message, (part, message)
     tile = int(re.search(r"t about (\d+)", message).group(1))

@@ -235,6 +235,9 @@ def check_jacobian(where: str, m: int, width: int, num_params: int, dtype) -> No
                     f"stream it by rows, or ntk(X1, X2), which computes J1 J2^T without ever forming the Jacobian.")
 
 
+GRAM_BAND_ROWS = 256  # rows of X1 X2^T formed at once by the C++ Gram (tangent_gram.hpp)
+
+
 def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype, backend: str, width_chunk: int = 0,
               diagonal: bool = False) -> None:
     """``ntk`` (``m2`` None: the symmetric Gram) and ``ntk_diag`` (``diagonal=True``): the
@@ -252,7 +255,9 @@ def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype, backend
         alternative = "Pass the rows of X in batches, or use backend='cpp' with its width chunks."
     else:
         columns = m1 if m2 is None else m2
-        blocks.append(("Gram and its accumulators", (m1, columns), dtype, 3 if backend == "cpp" else 5))
+        blocks.append(("Gram and its accumulators", (m1, columns), dtype, 2 if backend == "cpp" else 5))
+        if backend == "cpp":
+            blocks.append(("band of X1 X2^T", (min(m1, GRAM_BAND_ROWS), columns), dtype, 1))
 
         def alternative():
             tile = max(1, math.isqrt(_fitting(3 * itemsize)))

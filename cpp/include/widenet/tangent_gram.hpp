@@ -30,15 +30,28 @@ void gram_factors(const Architecture& arch, const P& w, const MatrixRef<T>& X, I
   scaled_derivative = scaled_derivative * w.v.segment(col, cols).asDiagonal();
 }
 
-// K = a_out^2 [(a_in^2 inner + 1) o derivative_part + activation_part] + 1 on the entries
-// the caller filled; `inner` holds X1 X2^T.
+// K = a_out^2 [(a_in^2 X1 X2^T + 1) o derivative_part + activation_part] + 1, into
+// activation_part; with `lower_only` on and below the diagonal only. X1 X2^T is formed a
+// band of rows at a time, so that it never takes a third m1 x m2 matrix (a quarter of the
+// Gram's working memory).
 template <typename T>
-void combine_gram(const Scales<T>& scale, const RowMatrix<T>& inner,
-                  const RowMatrix<T>& derivative_part, RowMatrix<T>& activation_part) {
+void combine_gram(const Scales<T>& scale, const MatrixRef<T>& X1, const MatrixRef<T>& X2,
+                  const RowMatrix<T>& derivative_part, RowMatrix<T>& activation_part,
+                  bool lower_only) {
+  constexpr Index kBand = 256;
   const T in2 = scale.in * scale.in, out2 = scale.out * scale.out;
-  activation_part.array() =
-      out2 * ((in2 * inner.array() + T(1)) * derivative_part.array() + activation_part.array()) +
-      T(1);
+  RowMatrix<T> inner;
+  for (Index row = 0; row < X1.rows(); row += kBand) {
+    const Index rows = std::min(kBand, X1.rows() - row);
+    const Index cols = lower_only ? row + rows : X2.rows();
+    inner.resize(rows, cols);
+    multiply_into(inner, X1.middleRows(row, rows), X2.topRows(cols).transpose());
+    auto gram = activation_part.block(row, 0, rows, cols);
+    gram.array() = out2 * ((in2 * inner.array() + T(1)) *
+                               derivative_part.block(row, 0, rows, cols).array() +
+                           gram.array()) +
+                   T(1);
+  }
 }
 
 }  // namespace detail
@@ -60,10 +73,8 @@ RowMatrix<T> tangent_gram(const Architecture& arch, const P& w, const MatrixRef<
     derivative_part.noalias() += S1 * S2.transpose();
     activation_part.noalias() += A1 * A2.transpose();
   }
-  RowMatrix<T> inner(X1.rows(), X2.rows());
-  multiply_into(inner, X1, X2.transpose());
-  detail::combine_gram(Scales<T>(arch.parametrization, n, w.input_dim()), inner,
-                       derivative_part, activation_part);
+  detail::combine_gram(Scales<T>(arch.parametrization, n, w.input_dim()), X1, X2,
+                       derivative_part, activation_part, false);
   return activation_part;
 }
 
@@ -75,7 +86,6 @@ RowMatrix<T> tangent_gram_symmetric(const Architecture& arch, const P& w, const 
   const Index chunk = width_chunk > 0 ? std::min(width_chunk, n) : default_width_chunk<T>(m, n);
   RowMatrix<T> derivative_part = RowMatrix<T>::Zero(m, m);
   RowMatrix<T> activation_part = RowMatrix<T>::Zero(m, m);
-  RowMatrix<T> inner = RowMatrix<T>::Zero(m, m);
   RowMatrix<T> A, S;
   for (Index col = 0; col < n; col += chunk) {
     const Index cols = std::min(chunk, n - col);
@@ -83,9 +93,8 @@ RowMatrix<T> tangent_gram_symmetric(const Architecture& arch, const P& w, const 
     derivative_part.template selfadjointView<Eigen::Lower>().rankUpdate(S);
     activation_part.template selfadjointView<Eigen::Lower>().rankUpdate(A);
   }
-  inner.template selfadjointView<Eigen::Lower>().rankUpdate(X);
-  detail::combine_gram(Scales<T>(arch.parametrization, n, w.input_dim()), inner,
-                       derivative_part, activation_part);
+  detail::combine_gram(Scales<T>(arch.parametrization, n, w.input_dim()), X, X,
+                       derivative_part, activation_part, true);
   mirror_lower_to_upper(activation_part);
   return activation_part;
 }
