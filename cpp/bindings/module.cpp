@@ -1,5 +1,6 @@
 // Wiring only: each topic registers its own functions.
 #include "common.hpp"
+#include "interruptible.hpp"
 
 namespace widenet::bindings {
 void bind_activations(py::module_& m);
@@ -14,6 +15,14 @@ void bind_runtime(py::module_& m);
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "widenet's compiled kernels (Eigen). Use the widenet package, not this module.";
+  // A kernel asked to stop without a signal (never expected): still an interrupt in Python.
+  py::register_exception_translator([](std::exception_ptr error) {
+    try {
+      if (error) std::rethrow_exception(error);
+    } catch (const widenet::Interrupted&) {
+      PyErr_SetNone(PyExc_KeyboardInterrupt);
+    }
+  });
   widenet::bindings::bind_activations(m);
   widenet::bindings::bind_shallow(m);
   widenet::bindings::bind_training(m);
