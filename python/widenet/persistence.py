@@ -32,14 +32,18 @@ round-trip representation), so a loaded network computes exactly what the saved 
 Loading checks the whole file before building anything; every problem raises ValueError
 naming the file and the problem (TypeError for a ``path`` of the wrong type). Saving
 checks the same (a network with NaN parameters is refused) and writes a temporary file
-that replaces ``path`` only once complete.
+that replaces ``path`` only once complete (keeping its permissions; through a symbolic
+link, its target is replaced). Loading reads regular files only (a FIFO or a device is
+refused without blocking), checks each array's declared size against the file before
+allocating it, refuses entries that appear twice and a configuration nested deeper than
+a few levels.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
-import uuid
 import zipfile
 import zlib
 from dataclasses import replace
@@ -47,7 +51,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from . import _memory
+from . import _files, _memory
 from . import _validation as check
 from ._native import _core
 from .ensemble import ShallowEnsemble, StackedParameters
@@ -243,16 +247,8 @@ def save(item, path: PathLike) -> str:
     entries = {"format": np.array(kind), "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
                "widenet_version": np.array(_core.build_info()["version"]), "config": np.array(text), **arrays}
     _check_contents(f"cannot save to {file_name}", entries)
-    temporary = os.path.join(os.path.dirname(os.path.abspath(file_name)),
-                             f".{os.path.basename(file_name)}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            np.savez(file, **entries)
-        os.replace(temporary, file_name)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    with _files.atomic_write(file_name) as stream:
+        np.savez(stream, **entries)
     return file_name
 
 
@@ -261,32 +257,83 @@ def save(item, path: PathLike) -> str:
 
 def _read(file_name: str) -> dict:
     """Every entry of the ``.npz`` file, read completely (so that a truncated or corrupt
-    file fails here, before anything is checked or built)."""
-    with open(file_name, "rb") as file:  # FileNotFoundError, IsADirectoryError, PermissionError as they are
+    file fails here, before anything is checked or built), each array's size checked
+    against the file before it is allocated."""
+    with _files.open_regular(file_name) as file:  # FileNotFoundError, IsADirectoryError, PermissionError as they are
         start = file.read(6)
-    if not zipfile.is_zipfile(file_name):
-        if start and b"PK\x03\x04".startswith(start[:4]):
-            what = "a truncated or corrupt .npz (zip) archive"
-        elif start == b"\x93NUMPY":
-            what = "a .npy file of one array, not an .npz archive"
-        else:
-            what = "not an .npz archive" + (" (the file is empty)" if not start else "")
-        raise ValueError(f"{file_name}: not a widenet file: {what}")
-    try:
-        with np.load(file_name, allow_pickle=False) as archive:
-            total = sum(info.file_size for info in archive.zip.infolist())
-            _memory.require(f"loading {file_name}", [("file contents", (total,), np.uint8, 1)],
-                            "Raise the limit if a file this large is expected.")
-            entries = {name: archive[name] for name in archive.files}
-    except _memory.MemoryLimitError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError) as error:
-        raise ValueError(f"{file_name}: not a readable widenet file (truncated or corrupt .npz archive: "
-                         f"{error})") from None
-    for name, value in entries.items():
-        if not isinstance(value, np.ndarray):
-            raise ValueError(f"{file_name}: not a widenet file (entry {name!r} is not a .npy array)")
-    return entries
+        file.seek(0)
+        if not zipfile.is_zipfile(file):
+            if start and b"PK\x03\x04".startswith(start[:4]):
+                what = "a truncated or corrupt .npz (zip) archive"
+            elif start == b"\x93NUMPY":
+                what = "a .npy file of one array, not an .npz archive"
+            else:
+                what = "not an .npz archive" + (" (the file is empty)" if not start else "")
+            raise ValueError(f"{file_name}: not a widenet file: {what}")
+        try:
+            with zipfile.ZipFile(file) as archive:
+                infos = _entry_infos(file_name, archive, os.fstat(file.fileno()).st_size)
+                return {name: _read_array(file_name, archive, info, name) for name, info in infos.items()}
+        except (_memory.MemoryLimitError, _NotAWidenetFile):
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError) as error:
+            raise ValueError(f"{file_name}: not a readable widenet file (truncated or corrupt .npz archive: "
+                             f"{error})") from None
+
+
+class _NotAWidenetFile(ValueError):
+    """A readable archive that is not one :func:`save` writes (its message names the file)."""
+
+
+def _entry_infos(file_name: str, archive: zipfile.ZipFile, file_size: int) -> dict:
+    """Entry name (without ``.npy``) -> zip entry, after checking that every entry is a
+    ``.npy`` array named once whose sizes fit the file and widenet's memory limit."""
+    infos = {}
+    for info in archive.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if name == info.filename:
+            raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} is not a .npy array)")
+        if name in infos:
+            raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} appears more than once)")
+        if info.compress_size > file_size or (info.compress_type == zipfile.ZIP_STORED
+                                              and info.file_size != info.compress_size):
+            raise ValueError(f"entry {name!r} claims {info.file_size} bytes, more than the file holds")
+        infos[name] = info
+    total = sum(info.file_size for info in infos.values())
+    _memory.require(f"loading {file_name}", [("file contents", (total,), np.uint8, 1)],
+                    "Raise the limit if a file this large is expected.")
+    return infos
+
+
+def _read_array(file_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+    """The array of one ``.npy`` entry: its header's shape and dtype must account for the
+    entry's size exactly before anything is allocated."""
+    with archive.open(info) as entry:
+        try:
+            version = np.lib.format.read_magic(entry)
+        except ValueError:
+            raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} is not a .npy array)") from None
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"entry {name!r}: .npy format version {version} is not one widenet writes")
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = reader(entry)
+        if dtype.hasobject:
+            raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} holds Python objects)")
+        declared = math.prod(shape) * dtype.itemsize
+        held = info.file_size - entry.tell()
+        if declared != held:
+            raise _NotAWidenetFile(f"{file_name}: entry {name!r}: its header declares shape {shape} of {dtype} "
+                                   f"({_memory.format_bytes(declared)}) but the entry holds {held} bytes")
+        data = bytearray(declared)
+        view, done = memoryview(data), 0
+        while done < declared:
+            count = entry.readinto(view[done:])
+            if not count:
+                raise EOFError(f"entry {name!r} ends early")
+            done += count
+        if entry.read(1):  # reads to the end: the archive checks the entry's CRC-32 there
+            raise ValueError(f"entry {name!r} is longer than its header declares")
+    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
 def _string(entries: dict, key: str, where: str) -> str:
@@ -295,10 +342,6 @@ def _string(entries: dict, key: str, where: str) -> str:
         raise ValueError(f"{where}: entry {key!r}: expected a 0-d string, got dtype {value.dtype} and shape "
                          f"{value.shape}")
     return str(value)
-
-
-def _reject_constant(name):
-    raise ValueError(f"{name} is not a finite number")
 
 
 def _header(where: str, entries: dict) -> tuple:
@@ -320,7 +363,7 @@ def _header(where: str, entries: dict) -> tuple:
                          f"reads version {FORMAT_VERSION}")
     _string(entries, "widenet_version", where)
     try:
-        config = json.loads(_string(entries, "config", where), parse_constant=_reject_constant)
+        config = _files.parse_json(_string(entries, "config", where))
     except ValueError as error:
         raise ValueError(f"{where}: entry 'config': not valid JSON ({error})") from None
     if not isinstance(config, dict):

@@ -1,0 +1,377 @@
+"""Every file widenet writes goes through here; every file it reads is opened here.
+
+Writing. New content goes to a temporary file in the target's directory and replaces the
+target by a rename once it is complete and on disk, so a reader (or a crash) sees the old
+file or the new one, never a mix. The new file keeps the target's permission bits (and its
+owner, where the process may set it); a symbolic link is written through (its target is
+replaced, the link stays). :class:`FileSet` replaces several files together: all are
+written first, then renamed in one go with Ctrl-C and SIGTERM held off for the renames.
+
+Temporary files are named ``.<target name>.<host>-<pid>-<random>.widenet-tmp``. Each write
+removes the temporaries that processes of this host which are gone left beside the same
+target (a killed process cannot clean up after itself); those of running processes or of
+other hosts are in progress and left alone.
+
+Reading. :func:`open_regular` opens without blocking and refuses anything but a regular
+file (a FIFO or a device would block or never end); :func:`parse_json` refuses nesting
+deeper than :data:`MAX_JSON_DEPTH` before Python's parser recurses into it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import stat
+import threading
+from typing import Iterator, Optional, Union
+
+import numpy as np
+
+PathLike = Union[str, os.PathLike]
+
+SUFFIX = ".widenet-tmp"
+MAX_JSON_DEPTH = 64
+_LONGEST_NAME = 120  # of the target's name inside a temporary's name (file names end at 255 bytes)
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_TOKEN = re.compile(r"^([0-9a-f]{8})-([0-9]+)-[0-9a-f]+$")
+
+
+# -- temporary names -----------------------------------------------------------------------------
+
+
+def _stem(name: str) -> str:
+    """The target's name as it appears in its temporaries' names (a long one shortened by a hash)."""
+    if len(name) <= _LONGEST_NAME:
+        return name
+    return name[:_LONGEST_NAME - 17] + "~" + hashlib.sha256(name.encode(errors="surrogateescape")).hexdigest()[:16]
+
+
+def _temporary_name(name: str) -> str:
+    return f".{_stem(name)}.{_HOST}-{os.getpid()}-{secrets.token_hex(6)}{SUFFIX}"
+
+
+def _owner(entry: str) -> Optional[tuple]:
+    """``(stem, host, pid)`` of a temporary's name, or None for other names."""
+    if not (entry.startswith(".") and entry.endswith(SUFFIX)):
+        return None
+    stem, _, token = entry[1:-len(SUFFIX)].rpartition(".")
+    match = _TOKEN.match(token)
+    return (stem, match.group(1), int(match.group(2))) if stem and match else None
+
+
+def _process_is_gone(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # another thread of this process may be writing
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # e.g. another user's process
+        return False
+    return False
+
+
+def remove_stale_temporaries(directory: PathLike, name: Optional[str] = None) -> int:
+    """Removes the temporaries in ``directory`` (of the target ``name``, or of every target)
+    whose process, on this host, is gone. Returns how many were removed."""
+    stem = None if name is None else _stem(name)
+    removed = 0
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return 0
+    for entry in entries:
+        owner = _owner(entry)
+        if owner is None or (stem is not None and owner[0] != stem) or owner[1] != _HOST:
+            continue
+        if _process_is_gone(owner[2]):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(directory, entry))
+                removed += 1
+    return removed
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+def _target(path: PathLike) -> str:
+    """The file a write to ``path`` replaces: ``path`` itself or, through symbolic links, the file they name."""
+    path = os.path.abspath(os.fspath(path))
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
+def _existing_status(target: str) -> Optional[os.stat_result]:
+    """The target's status when it is a regular file, None when it does not exist; refuses the rest."""
+    try:
+        status = os.stat(target)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISDIR(status.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "cannot write a file over a directory", target)
+    if not stat.S_ISREG(status.st_mode):
+        raise ValueError(f"{target}: not a regular file ({_kind(status.st_mode)}); widenet writes regular files only")
+    return status
+
+
+def _create(target: str, clean: bool) -> tuple:
+    """``(temporary name, open file descriptor)`` of a new temporary for ``target``, with the
+    target's permissions (those of a new file when there is no target)."""
+    directory, name = os.path.split(target)
+    existing = _existing_status(target)
+    if clean:
+        remove_stale_temporaries(directory, name)
+    temporary = os.path.join(directory, _temporary_name(name))
+    # A new file gets 0o666 less the umask, as open() gives it; a replacement starts private.
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                         0o666 if existing is None else 0o600)
+    try:
+        if existing is not None:
+            if (existing.st_uid, existing.st_gid) != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(OSError):  # only a privileged process may give a file away
+                    os.fchown(descriptor, existing.st_uid, existing.st_gid)
+            os.fchmod(descriptor, stat.S_IMODE(existing.st_mode))
+    except BaseException:
+        os.close(descriptor)
+        os.unlink(temporary)
+        raise
+    return temporary, descriptor
+
+
+class _DeferredSignals:
+    """Holds off SIGINT and SIGTERM (main thread only: elsewhere Python delivers none) and
+    delivers them on exit."""
+
+    SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
+
+    def __enter__(self):
+        self._previous = {}
+        self._caught = []
+        if threading.current_thread() is threading.main_thread():
+            for number in self.SIGNALS:
+                if signal.getsignal(number) is not None:  # None: a handler not set from Python, left alone
+                    self._previous[number] = signal.signal(number, lambda caught, frame: self._caught.append(caught))
+        return self
+
+    def __exit__(self, *exc_info):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(self._caught):
+            signal.raise_signal(number)  # now handled as it would have been
+        return False
+
+
+class FileSet:
+    """New contents for several files, put in place together by :meth:`commit`.
+
+    Used as a context manager: leaving the block without a commit (an exception, Ctrl-C)
+    removes the temporaries and leaves every target as it was.
+
+    Parameters
+    ----------
+    clean : bool
+        Remove the stale temporaries of each target before writing it (see the module).
+    """
+
+    def __init__(self, clean: bool = True):
+        self._clean = clean
+        self._pending: dict = {}  # target -> temporary
+        self._remove: list = []
+        self.committed = False
+
+    def __enter__(self) -> "FileSet":
+        return self
+
+    def __exit__(self, *exc_info):
+        self.discard()
+        return False
+
+    @contextlib.contextmanager
+    def open(self, path: PathLike) -> Iterator[io.BufferedWriter]:
+        """A binary stream to the new content of ``path``, flushed to disk on leaving the block."""
+        target = _target(path)
+        if target in self._pending:
+            raise ValueError(f"path: {target} is written twice in one set")
+        temporary, descriptor = _create(target, self._clean)
+        self._pending[target] = temporary
+        with os.fdopen(descriptor, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+
+    def write_text(self, path: PathLike, text: str) -> None:
+        """The UTF-8 ``text`` as the new content of ``path``."""
+        with self.open(path) as stream:
+            stream.write(text.encode("utf-8"))
+
+    def remove_on_commit(self, path: PathLike) -> None:
+        """Removes ``path`` (if it exists) when the set is committed."""
+        self._remove.append(os.path.abspath(os.fspath(path)))
+
+    def commit(self) -> None:
+        """Replaces every target by its new content (and removes the files to remove)."""
+        with _DeferredSignals():
+            replaced = set()
+            for target, temporary in list(self._pending.items()):
+                os.replace(temporary, target)
+                del self._pending[target]
+                replaced.add(target)
+            for path in self._remove:
+                if _target(path) not in replaced:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(path)
+            self.committed = True
+        for directory in {os.path.dirname(target) for target in replaced}:
+            _sync_directory(directory)
+
+    def discard(self) -> None:
+        """Removes the temporaries not yet committed."""
+        for temporary in self._pending.values():
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        self._pending.clear()
+
+
+class StagedDirectory(os.PathLike):
+    """``directory`` whose files are written into the :class:`FileSet` ``files`` (see
+    :func:`open_in`): they replace the directory's files only when the set is committed."""
+
+    def __init__(self, directory: PathLike, files: FileSet):
+        self.directory, self.files = os.fspath(directory), files
+
+    def __fspath__(self) -> str:
+        return self.directory
+
+
+def open_in(directory: Union[PathLike, StagedDirectory], name: str):
+    """A binary stream to the new content of the file ``name`` of ``directory``: written
+    atomically on its own, or with the set of a :class:`StagedDirectory`."""
+    path = os.path.join(os.fspath(directory), name)
+    if isinstance(directory, StagedDirectory):
+        return directory.files.open(path)
+    return atomic_write(path)
+
+
+def _sync_directory(directory: str) -> None:
+    """Puts the renames in ``directory`` on disk (where the platform allows it)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def atomic_write(path: PathLike, clean: bool = True) -> Iterator[io.BufferedWriter]:
+    """A binary stream whose content replaces ``path`` when the block ends without an
+    exception (see the module)."""
+    with FileSet(clean) as files:
+        with files.open(path) as stream:
+            yield stream
+        files.commit()
+
+
+def write_text(path: PathLike, text: str, clean: bool = True) -> None:
+    """Replaces ``path`` by the UTF-8 ``text``, atomically (see the module)."""
+    with atomic_write(path, clean) as stream:
+        stream.write(text.encode("utf-8"))
+
+
+def check_writable_directory(directory: PathLike) -> None:
+    """Creates a temporary file in ``directory`` and removes it; OSError when that fails."""
+    temporary = os.path.join(os.fspath(directory), _temporary_name("probe"))
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    os.unlink(temporary)
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def _kind(mode: int) -> str:
+    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+class NotARegularFile(ValueError):
+    """A FIFO, a device or a socket where a regular file was expected."""
+
+
+def open_regular(path: PathLike) -> io.BufferedReader:
+    """``path`` opened for reading in binary mode, after checking that it is a regular file.
+
+    Opens without blocking (a FIFO without a writer would block) and checks the open file
+    itself, so the check holds for what is read. A directory raises IsADirectoryError,
+    anything else but a regular file :class:`NotARegularFile` (a ValueError) naming the
+    path; a missing file FileNotFoundError.
+    """
+    name = os.fspath(path)
+    descriptor = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+        if not stat.S_ISREG(mode):
+            raise NotARegularFile(f"{os.fsdecode(name)}: {_kind(mode)}, not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(descriptor, True)
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_text(path: PathLike, limit: int) -> str:
+    """The UTF-8 text of the regular file ``path``; ValueError when it holds more than
+    ``limit`` bytes or is not UTF-8 (see :func:`open_regular` for the rest)."""
+    with open_regular(path) as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{os.fsdecode(os.fspath(path))}: larger than {limit} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{os.fsdecode(os.fspath(path))}: not UTF-8 text ({error})") from None
+
+
+_JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
+_JSON_STRING = re.compile(r'"[^"]*"')
+
+
+def json_depth(text: str) -> int:
+    """The deepest nesting of arrays and objects in the JSON ``text`` (brackets inside strings
+    do not count), in time linear in its length and without recursion."""
+    # Escapes first (``\"`` is no quote), then strings: two passes without backtracking.
+    outside = _JSON_STRING.sub("", _JSON_ESCAPE.sub("", text)).encode("utf-8", "surrogatepass")
+    codes = np.frombuffer(outside, dtype=np.uint8)
+    steps = (codes == ord("[")).astype(np.int64) + (codes == ord("{")) - (codes == ord("]")) - (codes == ord("}"))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a finite number")
+
+
+def parse_json(text: str, allow_nan: bool = False, max_depth: int = MAX_JSON_DEPTH):
+    """``json.loads(text)`` refusing (ValueError) nesting deeper than ``max_depth`` and,
+    unless ``allow_nan``, the constants NaN, Infinity and -Infinity."""
+    depth = json_depth(text)
+    if depth > max_depth:
+        raise ValueError(f"nested {depth} levels deep, more than the {max_depth} allowed")
+    if allow_nan:
+        return json.loads(text)
+    return json.loads(text, parse_constant=_reject_constant)
