@@ -2,13 +2,16 @@
 
 A cell's file is named after the function and the cell and carries a hash of everything
 that determines its value as far as the sweep can see: the function's identity (module and
-qualified name), the user's ``cache_version``, the width, the seed and every fixed keyword
-argument (arrays by dtype, shape and bytes). The function's *code* is not part of the key:
-after changing it, use a new directory or a new ``cache_version``.
+qualified name), the user's ``cache_version``, widenet's version (an upgrade computes the
+cells again), the width, the seed and every fixed keyword argument (arrays by dtype, shape
+and bytes). The function's *code* is not part of the key: after changing it, use a new
+directory or a new ``cache_version``.
 
 Files are written whole or not at all (a temporary file in the same directory, then an
 atomic rename), so an interrupted sweep leaves only complete cells behind. Values are
-stored with ``repr`` precision, so a loaded cell equals the computed one bit for bit.
+stored with ``repr`` precision and a checksum, so a loaded cell equals the computed one bit
+for bit; a file that is not exactly what the cache writes for its values (damaged, edited,
+a value of the wrong type) is not a cell, and the cell is computed again.
 """
 
 from __future__ import annotations
@@ -19,13 +22,15 @@ import hashlib
 import json
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
-FORMAT = "widenet-sweep-cell-1"
+from . import _files
+
+FORMAT = "widenet-sweep-cell-2"
+MAX_CELL_BYTES = 16 * 2**20  # far more than a cell of any sweep; a larger file is not one
 
 
 def function_identity(function: Callable) -> str:
@@ -92,10 +97,13 @@ class SweepCache:
         self.directory = Path(directory)
         if self.directory.exists() and not self.directory.is_dir():
             raise ValueError(f"cache_dir: expected a directory, got the file {str(self.directory)!r}")
+        from . import __version__
+
         self.identity = function_identity(function)
         self.version = version
+        self.widenet_version = __version__  # an upgrade may change what a function computes
         digest = hashlib.sha256(FORMAT.encode())
-        _feed(digest, (self.identity, version), "function")
+        _feed(digest, (self.identity, version, __version__), "function")
         if isinstance(function, functools.partial):
             _feed(digest, (function.args, function.keywords), "function")
         for name in sorted(fixed):
@@ -104,6 +112,8 @@ class SweepCache:
         self._base = digest.copy()
         stem = self.identity.rsplit(":", 1)[-1].replace("<locals>.", "").replace(".", "-")
         self._stem = "".join(char if char.isalnum() or char in "-_" else "_" for char in stem)[:60]
+        if self.directory.is_dir():
+            _files.remove_stale_temporaries(self.directory)
 
     def _key(self, width: int, seed: int) -> str:
         digest = self._base.copy()
@@ -114,33 +124,47 @@ class SweepCache:
         return self.directory / f"{self._stem}-w{width}-s{seed}-{self._key(width, seed)[:20]}.json"
 
     def load(self, width: int, seed: int) -> Optional[dict]:
-        """The stored record of the cell, or None (missing, or not a file this cache wrote:
-        then the cell is computed again and the file replaced)."""
+        """The stored record of the cell, or None: missing, or not a valid cell this cache
+        wrote (unreadable, damaged, edited, of another key or format), in which case the cell
+        is computed again and the file replaced. Something other than a regular file at the
+        cell's path (a directory, a FIFO) raises ValueError naming it, before any cell is
+        computed: the cell could not be stored there, and widenet replaces only files."""
         path = self.path(width, seed)
         try:
-            stored = json.loads(path.read_text())
-        except (OSError, ValueError):
+            text = _files.read_text(path, MAX_CELL_BYTES)
+            stored = _files.parse_json(text, allow_nan=True)
+        except FileNotFoundError:
             return None
-        if (not isinstance(stored, dict) or stored.get("format") != FORMAT
-                or stored.get("key") != self._key(width, seed) or not isinstance(stored.get("values"), dict)):
+        except (IsADirectoryError, _files.NotARegularFile) as error:
+            what = "a directory" if isinstance(error, IsADirectoryError) else str(error).rsplit(": ", 1)[-1]
+            raise ValueError(f"cache_dir: {str(path)!r}, where the cell width={width}, seed={seed} is stored, is "
+                             f"{what}; remove it or use another cache_dir") from None
+        except (OSError, ValueError):  # unreadable, too large, not UTF-8, not JSON, nested junk
             return None
-        return {"width": width, "seed": seed, **{name: float(value) for name, value in stored["values"].items()}}
+        values = stored.get("values") if isinstance(stored, dict) else None
+        if not isinstance(values, dict) or self._text(width, seed, values) != text:
+            return None  # only what store() writes for these values, byte for byte, is a cell
+        from .sweeps import _record  # what a cell may return: the one check of it
+
+        try:
+            return _record(values, width, seed)
+        except (TypeError, ValueError):
+            return None
+
+    def _text(self, width: int, seed: int, values: dict) -> str:
+        """The file of the cell with these values. The checksum makes an edited value (even
+        to another valid number) a damaged file; floats are written by repr, so they read
+        back bit for bit."""
+        values_text = json.dumps(values)
+        return json.dumps({"format": FORMAT, "key": self._key(width, seed), "function": self.identity,
+                           "cache_version": self.version, "widenet_version": self.widenet_version, "width": width,
+                           "seed": seed, "values": values,
+                           "checksum": hashlib.sha256(values_text.encode()).hexdigest()})
 
     def store(self, record: dict) -> None:
         """Writes one finished cell atomically."""
         width, seed = record["width"], record["seed"]
-        content = {"format": FORMAT, "key": self._key(width, seed), "function": self.identity,
-                   "cache_version": self.version, "width": width, "seed": seed,
-                   "values": {name: value for name, value in record.items() if name not in ("width", "seed")}}
+        values = {name: value for name, value in record.items() if name not in ("width", "seed")}
         self.directory.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".cell-", suffix=".tmp", dir=self.directory)
-        try:
-            with os.fdopen(handle, "w") as stream:
-                json.dump(content, stream)  # floats by repr: they read back bit for bit
-            os.replace(temporary, self.path(width, seed))
-        except BaseException:
-            try:
-                os.unlink(temporary)
-            except OSError:
-                pass
-            raise
+        # stale temporaries are removed once per sweep (in __init__), not at every cell
+        _files.write_text(self.path(width, seed), self._text(width, seed, values), clean=False)

@@ -15,6 +15,7 @@ import contextvars
 import math
 import numbers
 import statistics
+import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_EXCEPTION
 from dataclasses import dataclass
@@ -429,7 +430,7 @@ def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[
     for name in _RESERVED:
         if name in fixed:
             raise TypeError(f"{name}: passed by the sweep itself, not as a fixed argument")
-    from . import get_num_threads, set_num_threads
+    from . import get_num_threads
 
     threads = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
     if not isinstance(progress, (bool, np.bool_)):
@@ -488,7 +489,7 @@ def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[
                 if bar is not None:
                     bar.update(1)
         else:
-            _run_pool(run, todo, min(threads, len(todo)), bar, set_num_threads, get_num_threads)
+            _run_pool(run, todo, min(threads, len(todo)), bar)
     finally:
         if bar is not None:
             bar.close()
@@ -537,21 +538,43 @@ def sweeps_on(client):
             _SWEEP_CLIENT.reset(token)
 
 
-def _run_pool(run, todo: list, threads: int, bar, set_num_threads, get_num_threads) -> None:
-    before = get_num_threads()
-    set_num_threads(1)
+_one_thread_lock = threading.Lock()
+_one_thread_users = 0
+_threads_before = 0
+
+
+@contextlib.contextmanager
+def one_thread():
+    """widenet (and its BLAS) on one thread while any block of this process is inside, the
+    thread count restored when the last one leaves: threaded and distributed sweeps use it,
+    so sweeps running at the same time leave the setting as they found it."""
+    global _one_thread_users, _threads_before
+    from . import get_num_threads, set_num_threads
+
+    with _one_thread_lock:
+        if _one_thread_users == 0:
+            _threads_before = get_num_threads()
+            set_num_threads(1)
+        _one_thread_users += 1
     try:
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            futures = {pool.submit(run, index): index for index in todo}
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                if bar is not None:
-                    bar.update(len(done))
-                failed = [future for future in done if future.exception() is not None]
-                if failed:
-                    for future in pending:
-                        future.cancel()
-                    raise min(failed, key=futures.get).exception()
+        yield
     finally:
-        set_num_threads(before)
+        with _one_thread_lock:
+            _one_thread_users -= 1
+            if _one_thread_users == 0:
+                set_num_threads(_threads_before)
+
+
+def _run_pool(run, todo: list, threads: int, bar) -> None:
+    with one_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {pool.submit(run, index): index for index in todo}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            if bar is not None:
+                bar.update(len(done))
+            failed = [future for future in done if future.exception() is not None]
+            if failed:
+                for future in pending:
+                    future.cancel()
+                raise min(failed, key=futures.get).exception()
