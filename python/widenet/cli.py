@@ -1,15 +1,23 @@
 """The ``widenet`` command (also ``python -m widenet``).
 
 Exit codes: 0 on success, 1 when the run could not be done (e.g. matplotlib missing for
-the figures), 2 on bad arguments (with a one-line message).
+the figures, the scheduler unreachable, the disk full), 2 on bad arguments, 130 when
+interrupted (Ctrl-C); every failure is a one-line message on stderr. An interrupted or
+failed run leaves the previous report in the directory as it was.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from typing import Optional, Sequence
+
+CPUS = os.cpu_count() or 1
+# More threads than this only slow a run down; a larger number is a typing error
+MAX_THREADS = 8 * CPUS
+CONNECT_TIMEOUT = 10  # seconds to reach a --scheduler: a wrong address fails fast
 
 
 class _Parser(argparse.ArgumentParser):
@@ -19,8 +27,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _integer_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
+def _integer_at_least(minimum: int, maximum: Optional[int] = None):
+    """An argparse type: an integer >= ``minimum`` (and <= ``maximum``)."""
     word = "positive" if minimum == 1 else "non-negative"
 
     def parse(text: str) -> int:
@@ -30,6 +38,9 @@ def _integer_at_least(minimum: int):
             value = None
         if value is None or value < minimum:
             raise argparse.ArgumentTypeError(f"expected a {word} integer, got {text!r}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"expected at most {maximum} (this machine has {CPUS} cores), "
+                                             f"got {text}")
         return value
 
     return parse
@@ -56,13 +67,14 @@ def _parser() -> argparse.ArgumentParser:
                            help="run only these experiments (see 'widenet experiments')")
     reproduce.add_argument("--seed", type=_integer_at_least(0), default=0, metavar="S",
                            help="seed of every random draw (default: 0)")
-    reproduce.add_argument("--threads", type=_integer_at_least(1), default=None, metavar="T",
+    reproduce.add_argument("--threads", type=_integer_at_least(1, MAX_THREADS), default=None, metavar="T",
                            help="threads for widenet and its BLAS (default: all cores)")
     reproduce.add_argument("--no-figures", action="store_true", help="skip the figures (no matplotlib needed)")
     reproduce.add_argument("--no-progress", action="store_true", help="no progress bars")
     reproduce.add_argument("--scheduler", metavar="ADDRESS",
                            help="run the experiments' width sweeps on this Dask scheduler, e.g. tcp://host:8786 "
                                 "(needs the extra 'distributed')")
+    reproduce.set_defaults(parser=reproduce)  # its errors name "widenet reproduce"
     commands.add_parser("experiments", help="list the experiments",
                         description="Lists the experiments of 'widenet reproduce': name, chapter reference, title.")
     return parser
@@ -77,9 +89,9 @@ def _list_experiments() -> int:
     return 0
 
 
-def _reproduce(arguments, argv) -> int:
+def _reproduce(parser: argparse.ArgumentParser, arguments, argv) -> int:
     from .experiments._plotting import INSTALL_HINT
-    from .report import reproduce
+    from .report import REPORT, report_directory, reproduce
 
     if not arguments.no_figures:
         try:
@@ -87,24 +99,66 @@ def _reproduce(arguments, argv) -> int:
         except ImportError:
             print(f"widenet: {INSTALL_HINT}; or run with --no-figures", file=sys.stderr)
             return 1
+    if arguments.threads is not None:
+        _check_threads(parser, arguments.threads)
+    try:
+        report_directory(arguments.out)
+    except ValueError as error:
+        parser.error(f"argument --out: {str(error).removeprefix('out: ')}")
     command = "widenet " + " ".join(argv)
     with contextlib.ExitStack() as cluster:
         if arguments.scheduler is not None:
-            try:
-                from .distributed import sweeps_on
+            failed = _connect(parser, cluster, arguments.scheduler)
+            if failed:
+                return failed
+        try:
+            record = reproduce(arguments.out, quick=arguments.quick, only=arguments.only, seed=arguments.seed,
+                               threads=arguments.threads, figures=not arguments.no_figures,
+                               progress=not arguments.no_progress, command=command)
+        except KeyboardInterrupt as interrupt:
+            state = "the new report was written" if getattr(interrupt, "report_written", False) else \
+                "the report there is unchanged"
+            print(f"widenet: interrupted; {state} ({arguments.out})", file=sys.stderr)
+            return 130
+        except OSError as error:
+            print(f"widenet: could not write the report into {arguments.out}: {error}; the report there is "
+                  f"unchanged", file=sys.stderr)
+            return 1
+    print(f"{record['claims_held']} of {record['claims_total']} claims held; report in "
+          f"{os.path.join(arguments.out, REPORT)} ({record['elapsed_seconds']:.0f} s)")
+    return 0
 
-                cluster.enter_context(sweeps_on(arguments.scheduler))
-            except ImportError as error:
-                print(f"widenet: {error}", file=sys.stderr)
-                return 1
-            except (OSError, TimeoutError, ValueError) as error:
-                print(f"widenet: could not connect to the scheduler {arguments.scheduler!r}: {error}", file=sys.stderr)
-                return 1
-        record = reproduce(arguments.out, quick=arguments.quick, only=arguments.only, seed=arguments.seed,
-                           threads=arguments.threads, figures=not arguments.no_figures,
-                           progress=not arguments.no_progress, command=command)
-    print(f"{record['claims_held']} of {record['claims_total']} claims held; report in {arguments.out}/report.md "
-          f"({record['elapsed_seconds']:.0f} s)")
+
+def _check_threads(parser: argparse.ArgumentParser, threads: int) -> None:
+    """Exits with the one-line error when widenet cannot run ``threads`` threads."""
+    from . import get_num_threads, set_num_threads
+
+    before = get_num_threads()
+    try:
+        set_num_threads(threads)  # its own checks, if any, name the problem
+    except (ValueError, TypeError, OverflowError) as error:
+        parser.error(f"argument --threads: {error}")
+    finally:
+        set_num_threads(before)
+
+
+def _connect(parser: argparse.ArgumentParser, cluster: contextlib.ExitStack, address: str) -> int:
+    """Sends the sweeps of the run to the scheduler at ``address`` (until ``cluster`` closes);
+    returns 0, or the exit code after a one-line message."""
+    try:
+        from .distributed import sweeps_on
+        from .distributed._sweep_client import connected
+    except ImportError as error:
+        print(f"widenet: {error}", file=sys.stderr)
+        return 1
+    try:
+        client = cluster.enter_context(connected(address, timeout=CONNECT_TIMEOUT))
+    except ValueError as error:
+        parser.error(f"argument --scheduler: {str(error).removeprefix('client: ')}")
+    except (OSError, TimeoutError) as error:
+        print(f"widenet: could not connect to the scheduler {address!r}: {error}", file=sys.stderr)
+        return 1
+    cluster.enter_context(sweeps_on(client))
     return 0
 
 
@@ -113,4 +167,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     arguments = _parser().parse_args(argv)
     if arguments.command == "experiments":
         return _list_experiments()
-    return _reproduce(arguments, argv)
+    return _reproduce(arguments.parser, arguments, argv)

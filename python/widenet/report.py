@@ -3,11 +3,17 @@
 The report directory gets one PNG per figure, ``results.json`` (every measured number,
 the settings and the library's version and build) and ``report.md``, which shows each
 figure above the chapter's claims with the predicted and the measured value side by side.
+
+A run writes every file of its report to temporary files first and replaces the previous
+report's files only when all are complete (removing the previous run's figures it does not
+draw again), so an interrupted run, or one that runs out of disk, leaves the previous
+report as it was and the directory never mixes two runs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import time
 from dataclasses import asdict, is_dataclass
@@ -16,9 +22,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from . import _files
 from . import _validation as check
 
 DEFAULT_DIRECTORY = "widenet-report"
+RESULTS, REPORT = "results.json", "report.md"
 
 
 def _jsonable(value):
@@ -90,7 +98,7 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
     Parameters
     ----------
     out : str or path
-        The report directory (created if missing).
+        The report directory (created if missing; see :func:`report_directory`).
     quick : bool
         Smaller settings: the whole run in under a minute on two cores.
     only : sequence of str, optional
@@ -107,6 +115,13 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
     -------
     dict
         The content of ``results.json``.
+
+    Raises
+    ------
+    OSError
+        When a file cannot be written (e.g. the disk is full): the previous report is left
+        as it was. A KeyboardInterrupt leaves it as it was too, unless it came during the
+        final renames (then it is delivered after them, with ``report_written = True``).
     """
     from . import __version__, build_info, get_num_threads, set_num_threads
     from .experiments import EXPERIMENTS, Progress
@@ -118,8 +133,7 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
         from .experiments._plotting import pyplot
 
         pyplot()  # fails now, with the install hint, rather than after the computations
-    directory = Path(out)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = report_directory(out)
     previous_threads = get_num_threads()
     if threads is not None:
         set_num_threads(check.integer(threads, "threads", 1))
@@ -136,26 +150,72 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
     }
     results = {}
     started = time.perf_counter()
-    try:
-        for name in _bar(names, progress):
-            experiment = EXPERIMENTS[name]
-            begin = time.perf_counter()
-            result = experiment.run(quick=quick, seed=seed, progress=Progress(progress))
-            seconds = time.perf_counter() - begin
-            drawn = list(experiment.plot(result, directory)) if figures else []
-            results[name] = result
-            record["experiments"][name] = _jsonable({
-                "title": experiment.title, "reference": experiment.reference, "seconds": seconds,
-                "settings": result.settings, "numbers": result.numbers, "data": result.data,
-                "claims": [asdict(claim) for claim in result.claims], "holds": result.holds, "figures": drawn})
-    finally:
-        set_num_threads(previous_threads)
-    record["elapsed_seconds"] = time.perf_counter() - started
-    record["claims_held"] = sum(claim.holds for result in results.values() for claim in result.claims)
-    record["claims_total"] = sum(len(result.claims) for result in results.values())
-    (directory / "results.json").write_text(json.dumps(record, indent=1, allow_nan=False) + "\n")
-    (directory / "report.md").write_text(_markdown(record, results, EXPERIMENTS) + "\n")
+    with _files.FileSet() as files:
+        figure_directory = _files.StagedDirectory(directory, files)
+        try:
+            for name in _bar(names, progress):
+                experiment = EXPERIMENTS[name]
+                begin = time.perf_counter()
+                result = experiment.run(quick=quick, seed=seed, progress=Progress(progress))
+                seconds = time.perf_counter() - begin
+                drawn = list(experiment.plot(result, figure_directory)) if figures else []
+                results[name] = result
+                record["experiments"][name] = _jsonable({
+                    "title": experiment.title, "reference": experiment.reference, "seconds": seconds,
+                    "settings": result.settings, "numbers": result.numbers, "data": result.data,
+                    "claims": [asdict(claim) for claim in result.claims], "holds": result.holds, "figures": drawn})
+        finally:
+            set_num_threads(previous_threads)
+        record["elapsed_seconds"] = time.perf_counter() - started
+        record["claims_held"] = sum(claim.holds for result in results.values() for claim in result.claims)
+        record["claims_total"] = sum(len(result.claims) for result in results.values())
+        files.write_text(directory / RESULTS, json.dumps(record, indent=1, allow_nan=False) + "\n")
+        files.write_text(directory / REPORT, _markdown(record, results, EXPERIMENTS) + "\n")
+        for figure in _previous_figures(directory):
+            files.remove_on_commit(directory / figure)
+        try:
+            files.commit()
+        except KeyboardInterrupt as interrupt:  # held off during the renames, delivered after them
+            interrupt.report_written = files.committed
+            raise
     return record
+
+
+def report_directory(out) -> Path:
+    """``out`` as the report directory: created if missing and checked writable (a file
+    created and removed in it). TypeError or ValueError naming ``out`` otherwise."""
+    if not isinstance(out, (str, os.PathLike)):
+        raise TypeError(f"out: expected a directory name (str or os.PathLike), got {type(out).__name__}")
+    name = os.fsdecode(os.fspath(out))
+    if not name:
+        raise ValueError("out: expected a directory name, got an empty string")
+    path = Path(name)
+    try:
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"out: {name!r} exists and is not a directory")
+        blocking = next((parent for parent in path.absolute().parents if parent.exists()), None)
+        if blocking is not None and not blocking.is_dir():
+            raise ValueError(f"out: {name!r} is inside {str(blocking)!r}, which is not a directory")
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"out: cannot create the directory {name!r} ({error.strerror or error})") from None
+    try:
+        _files.check_writable_directory(path)
+    except OSError as error:
+        raise ValueError(f"out: cannot create files in {name!r} ({error.strerror or error})") from None
+    return path
+
+
+def _previous_figures(directory: Path) -> list:
+    """The figures the report now in ``directory`` lists (plain PNG names only): replaced or
+    removed with it, so the directory never holds figures of two runs."""
+    try:
+        previous = _files.parse_json(_files.read_text(directory / RESULTS, 2**26))
+        listed = [figure for entry in previous["experiments"].values() for figure in entry["figures"]]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # no report there, or not one we wrote
+        return []
+    return [figure for figure in listed if isinstance(figure, str) and figure.endswith(".png")
+            and not figure.startswith(".") and os.path.basename(figure) == figure]
 
 
 def _bar(names: list, enabled: bool):

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import traceback
 import uuid
+from typing import Optional
 
 from distributed import Client, as_completed
+from distributed.comm import get_address_host
 
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_before = None
+from ..sweeps import _record, one_thread  # one_thread: also for the tiles' tasks
 
 
 @contextlib.contextmanager
-def connected(client):
-    """``client`` itself, or a new client connected to the address ``client`` (closed on exit)."""
+def connected(client, timeout: Optional[float] = None):
+    """``client`` itself, or a new client connected to the address ``client`` (closed on exit)
+    within ``timeout`` seconds (default: Dask's configured connect timeout)."""
     if isinstance(client, Client):
         yield client
         return
@@ -25,38 +25,22 @@ def connected(client):
                         f"{type(client).__name__}")
     if not client.strip():
         raise ValueError("client: expected a scheduler address such as 'tcp://host:8786', got an empty string")
-    opened = Client(client, set_as_default=False)
+    try:
+        # Checked before a Client exists: one that fails on its address is left unclosed, and its
+        # finalizer then blocks the interpreter's exit for twice the timeout.
+        get_address_host(client)
+    except ValueError as error:
+        raise ValueError(f"client: {client!r} is not a scheduler address such as 'tcp://host:8786' ({error})") \
+            from None
+    opened = Client(client, set_as_default=False, **({} if timeout is None else {"timeout": timeout}))
     try:
         yield opened
     finally:
         opened.close()
 
 
-@contextlib.contextmanager
-def one_thread():
-    """widenet on one thread while any task of this worker process runs inside: the worker's
-    own threads are the parallelism (as in a threaded sweep); restored when the last leaves."""
-    global _threads_users, _threads_before
-    from .. import get_num_threads, set_num_threads
-
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_before = get_num_threads()
-            set_num_threads(1)
-        _threads_users += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0:
-                set_num_threads(_threads_before)
-
-
 def run_cell(payload, width: int, seed: int) -> dict:
     """One cell on a worker, its record checked there (a bad record fails this cell only)."""
-    from ..sweeps import _record
-
     function, fixed = payload
     with one_thread():
         return _record(function(width=width, seed=seed, **fixed), width, seed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from .. import _files
 
 INSTALL_HINT = 'matplotlib is needed for the figures: pip install "widenet[plot]" (or pip install matplotlib)'
 
@@ -28,10 +28,14 @@ def figure(columns: int = 1, rows: int = 1, width: float = 5.0, height: float = 
 
 
 def save(fig, directory, name: str) -> str:
-    """Writes ``fig`` as ``directory/name.png`` and closes it; returns the file name."""
+    """Writes ``fig`` as ``directory/name.png`` (atomically, or into the report run's set of
+    files when ``directory`` is a staged one) and closes it; returns the file name."""
     file_name = f"{name}.png"
-    fig.savefig(Path(directory) / file_name, dpi=120)
-    pyplot().close(fig)
+    try:
+        with _files.open_in(directory, file_name) as stream:
+            fig.savefig(stream, format="png", dpi=120)
+    finally:
+        pyplot().close(fig)
     return file_name
 
 
