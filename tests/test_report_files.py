@@ -67,11 +67,9 @@ def one_line(text: str) -> str:
 # --- a run that cannot finish ------------------------------------------------------------------
 
 
-def test_ctrl_c_leaves_the_previous_report_and_says_so(previous_report, tmp_path):
-    """A real SIGINT once the interrupted run has drawn its first new figure (the issue saw
-    new PNGs beside the old results.json and report.md, and a long traceback)."""
-    out = copy_of(previous_report, tmp_path)
-    before = snapshot(out)
+def signal_while_writing(out: Path, signum: int) -> subprocess.CompletedProcess:
+    """Runs ``widenet reproduce --quick`` into ``out`` in a child and sends it ``signum`` once
+    it writes its first new file (a figure: the computations before it are done)."""
     script = textwrap.dedent(f"""
         import signal, sys
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a background process starts with it ignored
@@ -82,13 +80,32 @@ def test_ctrl_c_leaves_the_previous_report_and_says_so(previous_report, tmp_path
     deadline = time.monotonic() + 240
     while child.poll() is None and time.monotonic() < deadline:
         if any(name.startswith(".") for name in os.listdir(out)):  # a new file is being written
-            child.send_signal(signal.SIGINT)
+            child.send_signal(signum)
             break
         time.sleep(0.005)
     stdout, stderr = child.communicate(timeout=240)
-    assert child.returncode == 130, (stdout, stderr)
-    assert one_line(stderr).startswith("widenet: interrupted") and "unchanged" in stderr
+    return subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+
+
+def test_ctrl_c_leaves_the_previous_report_and_says_so(previous_report, tmp_path):
+    """A real SIGINT while the run writes its new files (the issue saw new PNGs beside the
+    old results.json and report.md, and a long traceback)."""
+    out = copy_of(previous_report, tmp_path)
+    before = snapshot(out)
+    child = signal_while_writing(out, signal.SIGINT)
+    assert child.returncode == 130, (child.stdout, child.stderr)
+    assert one_line(child.stderr).startswith("widenet: interrupted") and "unchanged" in child.stderr
     assert snapshot(out) == before
+
+
+def test_a_killed_run_leaves_the_previous_report_and_the_next_run_cleans_up(previous_report, tmp_path):
+    out = copy_of(previous_report, tmp_path)
+    before = snapshot(out)
+    child = signal_while_writing(out, signal.SIGKILL)
+    assert child.returncode == -signal.SIGKILL
+    assert {name: entry for name, entry in snapshot(out).items() if not name.startswith(".")} == before
+    assert main(["reproduce", "--quick", "--no-progress", "--out", str(out), "--only", *FAST]) == 0
+    assert not [name for name in os.listdir(out) if name.startswith(".")]
 
 
 def test_a_full_disk_leaves_the_previous_report_and_says_so(previous_report, tmp_path):

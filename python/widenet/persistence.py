@@ -324,16 +324,11 @@ def _read_array(file_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
         if declared != held:
             raise _NotAWidenetFile(f"{file_name}: entry {name!r}: its header declares shape {shape} of {dtype} "
                                    f"({_memory.format_bytes(declared)}) but the entry holds {held} bytes")
-        data = bytearray(declared)
-        view, done = memoryview(data), 0
-        while done < declared:
-            count = entry.readinto(view[done:])
-            if not count:
-                raise EOFError(f"entry {name!r} ends early")
-            done += count
+        entry.seek(0)
+        array = np.lib.format.read_array(entry, allow_pickle=False)  # allocates the size just checked
         if entry.read(1):  # reads to the end: the archive checks the entry's CRC-32 there
             raise ValueError(f"entry {name!r} is longer than its header declares")
-    return np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+    return array
 
 
 def _string(entries: dict, key: str, where: str) -> str:

@@ -134,6 +134,7 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
 
         pyplot()  # fails now, with the install hint, rather than after the computations
     directory = report_directory(out)
+    _files.remove_stale_temporaries(directory)  # of killed runs, whichever files they were writing
     previous_threads = get_num_threads()
     if threads is not None:
         set_num_threads(check.integer(threads, "threads", 1))

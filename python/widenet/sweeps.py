@@ -403,10 +403,11 @@ def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[
         Stores every finished cell in this directory (one small JSON file per cell, written
         atomically) and, on a later call, loads the cells found there instead of computing
         them again: an interrupted or partly failed sweep resumes where it stopped. A cell
-        is found by the function's module and qualified name, ``cache_version``, its width
-        and seed and the fixed arguments (arrays by content) -- not by the function's code:
-        after changing the code, use a new directory or a new ``cache_version``. Failed
-        cells are not stored, so a rerun tries them again.
+        is found by the function's module and qualified name, ``cache_version``, widenet's
+        version, its width and seed and the fixed arguments (arrays by content) -- not by the
+        function's code: after changing the code, use a new directory or a new
+        ``cache_version``. Failed cells are not stored, so a rerun tries them again; a cell
+        file that is not exactly what the cache wrote is computed again.
     cache_version : str, optional
         Part of every cell's key in ``cache_dir``.
     on_error : {"raise", "return"}
