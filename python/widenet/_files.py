@@ -1,8 +1,8 @@
 """Every file widenet writes goes through here; every file it reads is opened here.
 
 Writing. New content goes to a temporary file in the target's directory and replaces the
-target by a rename once it is complete and on disk, so a reader (or a crash) sees the old
-file or the new one, never a mix. The new file keeps the target's permission bits (and its
+target by a rename once it is complete and (unless told otherwise) on disk, so a reader, a
+killed process or a crashed machine sees the old file or the new one, never a mix. The new file keeps the target's permission bits (and its
 owner, where the process may set it); a symbolic link is written through (its target is
 replaced, the link stays). :class:`FileSet` replaces several files together: all are
 written first, then renamed in one go with Ctrl-C and SIGTERM held off for the renames.
@@ -68,8 +68,8 @@ def _owner(entry: str) -> Optional[tuple]:
 
 
 def _process_is_gone(pid: int) -> bool:
-    if pid == os.getpid():
-        return False  # another thread of this process may be writing
+    if pid == os.getpid() or os.name != "posix":
+        return False  # another thread of this process may be writing; elsewhere os.kill would end the process
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -178,10 +178,14 @@ class FileSet:
     ----------
     clean : bool
         Remove the stale temporaries of each target before writing it (see the module).
+    durable : bool
+        Flush each file and the renames to disk (fsync), so that they survive a crash of
+        the machine, not only of the process. A file whose loss is detected and cheap
+        (a sweep cell: recomputed) can skip it.
     """
 
-    def __init__(self, clean: bool = True):
-        self._clean = clean
+    def __init__(self, clean: bool = True, durable: bool = True):
+        self._clean, self._durable = clean, durable
         self._pending: dict = {}  # target -> temporary
         self._remove: list = []
         self.committed = False
@@ -204,7 +208,8 @@ class FileSet:
         with os.fdopen(descriptor, "wb") as stream:
             yield stream
             stream.flush()
-            os.fsync(stream.fileno())
+            if self._durable:
+                os.fsync(stream.fileno())
 
     def write_text(self, path: PathLike, text: str) -> None:
         """The UTF-8 ``text`` as the new content of ``path``."""
@@ -228,7 +233,7 @@ class FileSet:
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(path)
             self.committed = True
-        for directory in {os.path.dirname(target) for target in replaced}:
+        for directory in {os.path.dirname(target) for target in replaced} if self._durable else ():
             _sync_directory(directory)
 
     def discard(self) -> None:
@@ -274,18 +279,18 @@ def _sync_directory(directory: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: PathLike, clean: bool = True) -> Iterator[io.BufferedWriter]:
+def atomic_write(path: PathLike, clean: bool = True, durable: bool = True) -> Iterator[io.BufferedWriter]:
     """A binary stream whose content replaces ``path`` when the block ends without an
-    exception (see the module)."""
-    with FileSet(clean) as files:
+    exception (see the module and :class:`FileSet` for ``clean`` and ``durable``)."""
+    with FileSet(clean, durable) as files:
         with files.open(path) as stream:
             yield stream
         files.commit()
 
 
-def write_text(path: PathLike, text: str, clean: bool = True) -> None:
-    """Replaces ``path`` by the UTF-8 ``text``, atomically (see the module)."""
-    with atomic_write(path, clean) as stream:
+def write_text(path: PathLike, text: str, clean: bool = True, durable: bool = True) -> None:
+    """Replaces ``path`` by the UTF-8 ``text``, atomically (see :func:`atomic_write`)."""
+    with atomic_write(path, clean, durable) as stream:
         stream.write(text.encode("utf-8"))
 
 

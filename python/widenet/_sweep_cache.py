@@ -166,5 +166,6 @@ class SweepCache:
         width, seed = record["width"], record["seed"]
         values = {name: value for name, value in record.items() if name not in ("width", "seed")}
         self.directory.mkdir(parents=True, exist_ok=True)
-        # stale temporaries are removed once per sweep (in __init__), not at every cell
-        _files.write_text(self.path(width, seed), self._text(width, seed, values), clean=False)
+        # Stale temporaries are removed once per sweep (in __init__), not at every cell; no
+        # fsync (10 ms a cell): a cell lost or cut by a crash of the machine is recomputed.
+        _files.write_text(self.path(width, seed), self._text(width, seed, values), clean=False, durable=False)
