@@ -235,7 +235,9 @@ def _contents(item) -> tuple:
 def save(item, path: PathLike) -> str:
     """Writes a :class:`ShallowNetwork`, :class:`ShallowEnsemble` or :class:`TrainingState`
     to ``path`` in the format of this module, atomically: a temporary file in the same
-    directory replaces ``path`` once complete, so ``path`` is never left half-written.
+    directory replaces ``path`` once complete and on disk, so ``path`` is never left
+    half-written. An existing file keeps its permissions; a symbolic link stays one (the
+    file it names is replaced).
 
     Raises ValueError, and writes nothing, for content that :func:`load` would refuse
     (NaN or Inf parameters or records). Returns ``path`` as a string (used as given: no
@@ -484,8 +486,10 @@ def load(path: PathLike):
     The file is read and checked completely before anything is built: a file that is
     not an ``.npz`` archive, truncated or corrupt (the archive's checksums), of another
     kind, of an unknown format version, with missing or unexpected entries, wrong shapes
-    or dtypes, NaN or Inf, or an invalid configuration raises ValueError naming the file
-    and the problem. A missing file raises FileNotFoundError; a ``path`` that is not a
+    or dtypes, NaN or Inf, an invalid or deeply nested configuration, an entry that appears
+    twice or whose header declares more data than it holds, or a device or FIFO (refused
+    without reading from it) raises ValueError naming the file and the problem. A missing
+    file raises FileNotFoundError, a directory IsADirectoryError; a ``path`` that is not a
     file name raises TypeError.
     """
     file_name = _file_name(path)
