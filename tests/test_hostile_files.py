@@ -106,7 +106,7 @@ def test_an_entry_claiming_more_than_the_file_is_refused(saved, tmp_path):
         offset = data.find(b"PK\x01\x02", offset + 4)  # the next central directory record
     data[offset + 20:offset + 28] = (2**31).to_bytes(4, "little") * 2  # compressed and full size: 2 GiB
     Path(target).write_bytes(bytes(data))
-    assert_refused_naming(target, "claims 2147483648 bytes, more than the file holds")
+    assert_refused_naming(target, "2147483648 bytes stored and 2147483648 in all, which a file of")
 
 
 # --- nested JSON -----------------------------------------------------------------------------

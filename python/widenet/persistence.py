@@ -299,7 +299,8 @@ def _entry_infos(file_name: str, archive: zipfile.ZipFile, file_size: int) -> di
             raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} appears more than once)")
         if info.compress_size > file_size or (info.compress_type == zipfile.ZIP_STORED
                                               and info.file_size != info.compress_size):
-            raise ValueError(f"entry {name!r} claims {info.file_size} bytes, more than the file holds")
+            raise ValueError(f"entry {name!r}: the archive's directory gives it {info.compress_size} bytes stored "
+                             f"and {info.file_size} in all, which a file of {file_size} bytes does not hold")
         infos[name] = info
     total = sum(info.file_size for info in infos.values())
     _memory.require(f"loading {file_name}", [("file contents", (total,), np.uint8, 1)],
@@ -328,8 +329,7 @@ def _read_array(file_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
                                    f"({_memory.format_bytes(declared)}) but the entry holds {held} bytes")
         entry.seek(0)
         array = np.lib.format.read_array(entry, allow_pickle=False)  # allocates the size just checked
-        if entry.read(1):  # reads to the end: the archive checks the entry's CRC-32 there
-            raise ValueError(f"entry {name!r} is longer than its header declares")
+        entry.read()  # nothing is left, but reaching the end is where the archive checks the CRC-32
     return array
 
 
