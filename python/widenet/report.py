@@ -52,31 +52,71 @@ def _cell(text) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _hypothesis_text(claim) -> str:
+    """The claim's hypotheses cell: yes / no / (nothing to check), then the detail."""
+    verdict = {True: "yes", False: "**no**", None: "n/a"}[claim.hypothesis_holds]
+    return f"{verdict}: {claim.hypothesis}" if claim.hypothesis else verdict
+
+
 def _claims_table(rows: list) -> list:
-    lines = ["| | reference | claim | predicted | measured |", "|---|---|---|---|---|"]
+    lines = ["| | reference | claim | hypotheses hold | prediction | criterion (two-sided) | measured |",
+             "|---|---|---|---|---|---|---|"]
     for experiment, claim in rows:
         mark = "held" if claim.holds else "**FAILED**"
         where = f"{claim.reference}" + (f" ({experiment})" if experiment else "")
-        cells = (mark, where, claim.statement, claim.predicted, claim.measured)
+        cells = (mark, where, claim.statement, _hypothesis_text(claim), claim.predicted, claim.criterion,
+                 claim.measured)
         lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return lines
+
+
+def _corrections(results: dict) -> list:
+    """The chapter's misprints the experiments show, each once (the first experiment's evidence)."""
+    seen, rows = set(), []
+    for name, result in results.items():
+        for correction in result.corrections:
+            if (correction.reference, correction.printed) in seen:
+                continue
+            seen.add((correction.reference, correction.printed))
+            rows.append((name, correction))
+    return rows
+
+
+def _corrections_section(results: dict) -> list:
+    rows = _corrections(results)
+    if not rows:
+        return []
+    lines = ["## Corrections to the chapter", "",
+             "Where the chapter's printed text is wrong, widenet computes the corrected form; the evidence is "
+             "from this run.", "",
+             "| reference | printed | corrected | evidence (this run) |", "|---|---|---|---|"]
+    for name, correction in rows:
+        cells = (f"{correction.reference} ({name})", correction.printed, correction.corrected, correction.evidence)
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return lines + [""]
 
 
 def _markdown(record: dict, results: dict, experiments: dict) -> str:
     held = sum(claim.holds for result in results.values() for claim in result.claims)
     total = sum(len(result.claims) for result in results.values())
+    outside = sum(claim.hypothesis_holds is False for result in results.values() for claim in result.claims)
     lines = [
         "# widenet: the chapter's claims, measured",
         "",
         f"Command: `{record['command']}`  ",
         f"widenet {record['widenet_version']}, {record['settings']['mode']} mode, seed {record['settings']['seed']}, "
         f"{record['settings']['threads']} threads, {record['elapsed_seconds']:.1f} s in all.  ",
-        f"**{held} of {total} claims held.** Every number is in `results.json`.",
+        f"**{held} of {total} claims held** ({outside} of them measured where a hypothesis of the chapter's "
+        "statement does not hold, as the table says). Every number is in `results.json`.",
+        "",
+        "Each claim is a two-sided test of a prediction, with a tolerance from the computation's own error; "
+        "the test suite shows that each fails when the quantity it checks is off by a small, realistic error.",
         "",
         "## Summary",
         "",
         *_claims_table([(name, claim) for name, result in results.items() for claim in result.claims]),
         "",
+        *_corrections_section(results),
     ]
     for name, result in results.items():
         experiment = experiments[name]
@@ -164,7 +204,8 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
                 record["experiments"][name] = _jsonable({
                     "title": experiment.title, "reference": experiment.reference, "seconds": seconds,
                     "settings": result.settings, "numbers": result.numbers, "data": result.data,
-                    "claims": [asdict(claim) for claim in result.claims], "holds": result.holds, "figures": drawn})
+                    "claims": [asdict(claim) for claim in result.claims], "holds": result.holds, "figures": drawn,
+                    "corrections": [asdict(correction) for correction in result.corrections]})
         finally:
             set_num_threads(previous_threads)
         record["elapsed_seconds"] = time.perf_counter() - started

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ._base import Claim, Experiment, ExperimentResult, Progress
+from ._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, checked_perturbation
 
 # In the report's order: the chapter's sections, from the wide networks' headline figure on.
 _MODULES = (
@@ -29,12 +29,19 @@ for _module in _MODULES:
     EXPERIMENTS[_experiment.name] = _experiment
 
 
-def run_experiment(name: str, quick: bool = False, seed: int = 0, progress: bool = False) -> ExperimentResult:
-    """Runs the experiment ``name`` (see :data:`EXPERIMENTS`) and returns its result."""
+def run_experiment(name: str, quick: bool = False, seed: int = 0, progress: bool = False,
+                   perturbation: Perturbation = None) -> ExperimentResult:
+    """Runs the experiment ``name`` (see :data:`EXPERIMENTS`) and returns its result.
+
+    ``perturbation`` (a negative control, see :attr:`Experiment.controls`) injects a small
+    error into one checked quantity; the claims that check it must then fail."""
     from .. import _validation as check
 
     name = check.choice(name, "name", tuple(EXPERIMENTS))
-    return EXPERIMENTS[name].run(quick=quick, seed=check.seed(seed), progress=Progress(progress))
+    experiment = EXPERIMENTS[name]
+    return experiment.run(quick=quick, seed=check.seed(seed), progress=Progress(progress),
+                          perturbation=checked_perturbation(perturbation, experiment))
 
 
-__all__ = ["Claim", "EXPERIMENTS", "Experiment", "ExperimentResult", "Progress", "run_experiment"]
+__all__ = ["Claim", "Control", "Correction", "EXPERIMENTS", "Experiment", "ExperimentResult", "Perturbation",
+           "Progress", "run_experiment"]
