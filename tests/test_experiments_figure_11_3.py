@@ -259,6 +259,18 @@ def test_results_are_finite_json(result):
         json.dumps(_jsonable(getattr(result, part)), allow_nan=False)
 
 
+def test_kernel_interpolation_in_place_of_the_k_step_gp_fails_only_the_trained_claims():
+    """The swap changes the predictions after training only: the initialization claims and
+    the networks' own measurements still hold, and the result stays valid JSON although the
+    step count it multiplies by is infinite."""
+    spec = EXPERIMENTS["figure-11-3"].controls["kernel-interpolation"]
+    perturbed = EXPERIMENTS["figure-11-3"].run(quick=True, perturbation=spec.perturbation)
+    failed = {claim.key for claim in perturbed.claims if not claim.holds}
+    assert failed == set(spec.breaks)
+    for part in ("settings", "numbers", "data"):
+        json.dumps(_jsonable(getattr(perturbed, part)), allow_nan=False)
+
+
 def test_the_figure_has_one_y_range_and_the_right_title(result, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from widenet.experiments import _plotting

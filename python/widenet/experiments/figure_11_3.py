@@ -250,6 +250,11 @@ def _fmt(values, spec: str = ".3f") -> str:
     return "[" + ", ".join(format(float(value), spec) for value in np.ravel(values)) + "]"
 
 
+def _z_text(values) -> str:
+    """Deviates as text; those of an impossible prediction (a negative variance) as ">1e6"."""
+    return "[" + ", ".join(f"{value:.2f}" if abs(value) < 1e6 else ">1e6" for value in np.ravel(values)) + "]"
+
+
 def _extension_hypothesis() -> str:
     return ("(11.5.3) holds with other variances and nonzero biases, the variants the chapter allows after "
             "(11.5.3) and in its exercises: (11.5.11) has variances 3 and biases N(0, 2): yes under that reading; "
@@ -390,7 +395,7 @@ def _trained_mean_claim(tests: dict, early: dict, early_predictions: dict, hypot
                    f"({counts[1]} networks; there the k-step GP is kernel interpolation)."),
         predicted="; ".join(f"k = {k}: {_fmt(early_predictions[k][0][at_data])}" for k in EARLY_STEPS) + " at the data",
         measured=("; ".join(f"k = {k}: {_fmt(measured_data[k])}" for k in EARLY_STEPS)
-                  + f" at the data; max |z| = {_fmt(largest, '.2f')} at k = {list(EARLY_STEPS) + [STEPS]}"),
+                  + f" at the data; max |z| = {_z_text(largest)} at k = {list(EARLY_STEPS) + [STEPS]}"),
         holds=bool(np.max(np.abs(z)) <= threshold),
         hypothesis=(f"Proposition 11.26 assumes Theorem 11.23's setting: {hypothesis[0]}; (11.5.3): as for "
                     "Proposition 11.28. Shown instead: the linearized model's GP still describes the networks "
@@ -423,7 +428,7 @@ def _trained_variance_claim(tests: dict, early: dict, early_predictions: dict, f
         predicted=(f"sd at the data {predicted} k = {STEPS}: ~0; at x = {grid[0]:g}, {grid[-1]:g}: "
                    f"{_fmt(figure_sd[ends])}"),
         measured=(f"{measured} k = {STEPS}: {_fmt(after_sd[ends])} at x = {grid[0]:g}, {grid[-1]:g}; "
-                  f"max |z| = {_fmt(largest, '.2f')} at k = {list(EARLY_STEPS) + [STEPS]}"),
+                  f"max |z| = {_z_text(largest)} at k = {list(EARLY_STEPS) + [STEPS]}"),
         holds=bool(np.max(np.abs(z)) <= threshold),
         hypothesis=(f"as for the trained mean: {hypothesis[0]}; (11.5.3) as for Proposition 11.28"),
         hypothesis_holds=hypothesis[1],
@@ -450,7 +455,7 @@ def _linearized_loss_claim(losses: dict, predicted: dict, predicted_fw: dict, hy
                    "s tr(B^(2k) (C(X, X) + y y^T)) with B = I - 2 h s n K_LC, while it is far above rounding."),
         predicted=", ".join(f"k = {k}: {predicted[k]:.4g} (finite-width allowance "
                             f"{abs(predicted_fw[k] - predicted[k]):.2g})" for k in EARLY_STEPS),
-        measured="; ".join(texts) + f" (z = {_fmt(z, '.2f')})",
+        measured="; ".join(texts) + f" (z = {_z_text(z)})",
         holds=bool(max(abs(value) for value in z) <= threshold),
         hypothesis=f"as for the trained mean: {hypothesis[0]}",
         hypothesis_holds=hypothesis[1],
@@ -666,7 +671,7 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
                 "input_dim": 1, **CONFIG, "X": list(DATA_X), "y": list(DATA_Y), "grid": [*GRID, points],
                 "covariance_points": list(COVARIANCE_POINTS), "early_points": list(EARLY_POINTS), "seed": seed,
                 "quick": quick, "level": LEVEL, "kernel_order": KERNEL_ORDER, "divergence_steps": DIVERGENCE_STEPS,
-                "perturbation": None if perturbation is None else [perturbation.quantity, perturbation.factor]}
+                "perturbation": None if perturbation is None else f"{perturbation.quantity} x {perturbation.factor:g}"}
     data = {"grid": grid[:, 0], "X": X[:, 0], "y": y, "outputs_before": figure["before"][:FIGURE_NETWORKS],
             "outputs_after": figure["after"][:FIGURE_NETWORKS], "gp_mean_after": predicted["figure"][0],
             "gp_sd_after": figure_sd, "gp_sd_before": np.sqrt(kernels["grid"]["nngp_points"]),
@@ -767,7 +772,7 @@ EXPERIMENT = Experiment(
                                    "the step in the predictions half the step trained with"),
         "kernel-interpolation": Control(Perturbation("gp_steps", math.inf), ("trained-mean", "trained-variance",
                                                                              "linearized-loss"),
-                                        "the k-step GP replaced by kernel interpolation (k -> infinity)"),
+                                        "the k-step GP replaced by kernel interpolation (the predictions' k times infinity)"),
         "kernel-at-test-inputs": Control(Perturbation("nngp_test_inputs", 1.01), ("trained-variance",),
                                          "the NNGP kernel C(x, .) off by 1% at the test inputs x"),
         "gradient": Control(Perturbation("gradient", 0.5), ("interpolation", "sum-loss-diverges", "trained-mean"),
