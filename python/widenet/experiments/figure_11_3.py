@@ -84,6 +84,7 @@ EARLY_POINTS = (-2.0, -1.0, -0.25, 0.5, 1.5, 2.5)
 # After 1000 steps grid points are tested where the GP's sd is at least this (the data
 # points and their immediate neighbours are interpolated; the loss claim covers them).
 SMALLEST_TESTED_SD = 0.01
+VARIANCE_GRID_STRIDE = 4  # the initial variance is tested at every 4th grid point (neighbours correlate ~1)
 KERNEL_ORDER = 128  # quadrature order of the limit kernels (relative error ~1e-9 here)
 DIVERGENCE_STEPS = 20  # steps of the sum-loss run that shows the divergence
 ROUNDING = np.finfo(np.float64).eps / 2
@@ -179,21 +180,23 @@ def trained_gaussian_process(grid: np.ndarray, X: np.ndarray, y: np.ndarray, wid
 
 # -- the networks --------------------------------------------------------------------------------
 def _statistics_ensemble(size: int, width: int, seed: int, X, y, grid, lr: float, progress: Progress) -> dict:
-    """``size`` networks: their outputs at initialization on the grid and at
+    """``size`` networks: their outputs at initialization at ``grid`` and at
     :data:`COVARIANCE_POINTS`, then trained: their losses at 0 and after each of
     :data:`EARLY_STEPS`, and their outputs then at :data:`EARLY_POINTS` (the training
-    records give the outputs at initialization too: one compiled call for all)."""
+    records give the outputs at initialization too; every record costs a forward pass of
+    all networks at its test points, so later records take the early points only)."""
     ensemble = ShallowEnsemble(size, 1, width, seed=seed, **CONFIG)
-    tests = np.concatenate([np.array(EARLY_POINTS), np.array(COVARIANCE_POINTS), grid[:, 0]])[:, None]
-    early, covariance = len(EARLY_POINTS), len(EARLY_POINTS) + len(COVARIANCE_POINTS)
+    early = np.array(EARLY_POINTS)[:, None]
+    first = np.concatenate([early, np.array(COVARIANCE_POINTS)[:, None], grid])
     outputs, losses, done = {}, {}, 0
     for k in progress.steps(EARLY_STEPS, len(EARLY_STEPS), "first steps"):
-        record = ensemble.train(X, y, lr=lr, steps=k - done, record_every=k - done, X_test=tests, loss="mean",
-                                on_divergence="return")
+        record = ensemble.train(X, y, lr=lr, steps=k - done, record_every=k - done,
+                                X_test=first if done == 0 else early, loss="mean", on_divergence="return")
         outputs.setdefault(0, record.test_outputs[:, 0])
         losses.setdefault(0, record.losses[:, 0])
-        outputs[k], losses[k], done = record.test_outputs[:, -1, :early], record.losses[:, -1], k
-    return dict(grid=outputs[0][:, covariance:], covariance=outputs[0][:, early:covariance],
+        outputs[k], losses[k], done = record.test_outputs[:, -1, :early.shape[0]], record.losses[:, -1], k
+    covariance = early.shape[0] + len(COVARIANCE_POINTS)
+    return dict(grid=outputs[0][:, covariance:], covariance=outputs[0][:, early.shape[0]:covariance],
                 early={k: outputs[k] for k in EARLY_STEPS}, losses=losses)
 
 
@@ -624,7 +627,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
                    covariance=limit_kernels(np.array(COVARIANCE_POINTS)[:, None], X, **kernel_factors),
                    early=limit_kernels(np.array(EARLY_POINTS)[:, None], X, diagonal=True, **kernel_factors))
     predicted = _predictions(kernels, y, rate, factor("gp_steps"), scale)
-    first = _statistics_ensemble(counts[0], statistics_width, seed, X, y, grid, training_lr, progress)
+    variance_grid = grid[::VARIANCE_GRID_STRIDE]
+    first = _statistics_ensemble(counts[0], statistics_width, seed, X, y, variance_grid, training_lr, progress)
     figure = _figure_ensemble(counts[1], seed, X, y, grid, training_lr, progress)
     growth, stopped = _sum_loss_growth(seed, X, y, training_lr)
     top = np.linalg.eigvalsh(figure["initial_grams"][:FIGURE_NETWORKS])[:, -1]
@@ -633,8 +637,9 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     figure_sd = np.sqrt(np.maximum(predicted["figure"][1], 0.0))
     tested = figure_sd >= SMALLEST_TESTED_SD
 
-    covariance, covariance_numbers, whitened = _initial_covariance_claim(
-        first["covariance"], kernels["covariance"], first["grid"], kernels["grid"]["nngp_points"])
+    grid_variance = kernels["grid"]["nngp_points"][::VARIANCE_GRID_STRIDE]
+    covariance, covariance_numbers, whitened = _initial_covariance_claim(first["covariance"], kernels["covariance"],
+                                                                         first["grid"], grid_variance)
     gaussian, gaussian_numbers = _gaussian_claim(whitened, statistics_width)
     initial_loss, initial_numbers = _initial_loss_claim(first["losses"][0], predicted["initial_loss"], X.shape[0])
     tests = _trained_tests(first["early"], predicted["early"], figure["after"], predicted["figure"], tested)
@@ -774,7 +779,8 @@ EXPERIMENT = Experiment(
                                    "the step in the predictions half the step trained with"),
         "kernel-interpolation": Control(Perturbation("gp_steps", math.inf), ("trained-mean", "trained-variance",
                                                                              "linearized-loss"),
-                                        "the k-step GP replaced by kernel interpolation (the predictions' k times infinity)"),
+                                        "the k-step GP replaced by kernel interpolation (the predictions' k times "
+                                        "infinity)"),
         "kernel-at-test-inputs": Control(Perturbation("nngp_test_inputs", 1.01), ("trained-variance",),
                                          "the NNGP kernel C(x, .) off by 1% at the test inputs x"),
         "gradient": Control(Perturbation("gradient", 0.5), ("interpolation", "sum-loss-diverges", "trained-mean"),
