@@ -81,6 +81,7 @@ RATE_WINDOW = (300, 400)  # steps between which the loss decay is measured (far 
 COVARIANCE_POINTS = (-2.0, -0.25, 1.0, 2.5)
 # The data points and three away from them: the GP after 10 and 30 steps is tested there.
 EARLY_POINTS = (-2.0, -1.0, -0.25, 0.5, 1.5, 2.5)
+AT_DATA = [i for i, x in enumerate(EARLY_POINTS) if x in DATA_X]  # the data among them
 # After 1000 steps grid points are tested where the GP's sd is at least this (the data
 # points and their immediate neighbours are interpolated; the loss claim covers them).
 SMALLEST_TESTED_SD = 0.01
@@ -390,8 +391,7 @@ def _trained_mean_claim(tests: dict, early: dict, early_predictions: dict, hypot
     z = np.concatenate(tests["mean"])
     threshold = stats.two_sided_threshold(z.size, LEVEL)
     largest = [float(np.max(np.abs(part))) for part in tests["mean"]]
-    at_data = [i for i, x in enumerate(EARLY_POINTS) if x in DATA_X]
-    measured_data = {k: early[k][:, at_data].mean(axis=0) for k in EARLY_STEPS}
+    measured_data = {k: early[k][:, AT_DATA].mean(axis=0) for k in EARLY_STEPS}
     claim = Claim(
         key="trained-mean",
         reference="Figure 11.3 (b), Remark 11.24, Proposition 11.26",
@@ -399,7 +399,7 @@ def _trained_mean_claim(tests: dict, early: dict, early_predictions: dict, hypot
                    f"steps, not kernel interpolation: at x = {list(EARLY_POINTS)} after k = "
                    f"{' and '.join(map(str, EARLY_STEPS))} ({counts[0]} networks), and on the grid after k = {STEPS} "
                    f"({counts[1]} networks; there the k-step GP is kernel interpolation)."),
-        predicted="; ".join(f"k = {k}: {_fmt(early_predictions[k][0][at_data])}" for k in EARLY_STEPS) + " at the data",
+        predicted="; ".join(f"k = {k}: {_fmt(early_predictions[k][0][AT_DATA])}" for k in EARLY_STEPS) + " at the data",
         measured=("; ".join(f"k = {k}: {_fmt(measured_data[k])}" for k in EARLY_STEPS)
                   + f" at the data; max |z| = {_z_text(largest)} at k = {list(EARLY_STEPS) + [STEPS]}"),
         holds=bool(np.max(np.abs(z)) <= threshold),
@@ -418,11 +418,10 @@ def _trained_variance_claim(tests: dict, early: dict, early_predictions: dict, f
     z = np.concatenate(tests["variance"])
     threshold = stats.two_sided_threshold(z.size, LEVEL)
     largest = [float(np.max(np.abs(part))) for part in tests["variance"]]
-    at_data = [i for i, x in enumerate(EARLY_POINTS) if x in DATA_X]
     ends = [0, grid.size - 1]
-    predicted = " ".join(f"k = {k}: {_fmt(np.sqrt(np.maximum(early_predictions[k][1][at_data], 0)))};"
+    predicted = " ".join(f"k = {k}: {_fmt(np.sqrt(np.maximum(early_predictions[k][1][AT_DATA], 0)))};"
                          for k in EARLY_STEPS)
-    measured = " ".join(f"k = {k}: {_fmt(early[k][:, at_data].std(axis=0, ddof=1))};" for k in EARLY_STEPS)
+    measured = " ".join(f"k = {k}: {_fmt(early[k][:, AT_DATA].std(axis=0, ddof=1))};" for k in EARLY_STEPS)
     claim = Claim(
         key="trained-variance",
         reference="Figure 11.3 (b), Section 11.5.5",
@@ -654,9 +653,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
                                                                 step_hypothesis)
     divergence, divergence_numbers = _divergence_claim(growth, stopped, top, lr)
 
-    at_data = [i for i, x in enumerate(EARLY_POINTS) if x in DATA_X]
     corrections = _corrections(eigenvalues, lr, scale, interpolation_numbers["loss_rate_measured"], top, growth,
-                               first["early"][EARLY_STEPS[0]][:, at_data].mean(axis=0), kernels["grid"], y,
+                               first["early"][EARLY_STEPS[0]][:, AT_DATA].mean(axis=0), kernels["grid"], y,
                                covariance_numbers["likelihood_ratio_p"])
     regressor = NTKRegressor(kernel="ntk", steps=STEPS, lr=rate, order=KERNEL_ORDER, **CONFIG).fit(X, y)
     numbers = {
