@@ -1,6 +1,6 @@
 """The experiments of ``widenet reproduce`` for training (Theorems 11.13, 11.23), lazy training
 (Propositions 11.25, 11.26) and the per-block movement of Section 11.6 (the kernel at
-initialization: test_experiments_kernels.py): key numbers agree
+initialization: test_experiments_kernel_*.py): key numbers agree
 with independent computations (closed forms written out here, numpy-backend training, the
 linearized dynamics iterated here, numpy.polyfit of the recorded data), the results are
 JSON-serialisable, and the figures are drawn (also from a result read back from JSON)."""
