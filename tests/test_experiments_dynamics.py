@@ -1,6 +1,6 @@
-"""The experiments of ``widenet reproduce`` for the kernel at initialization (Theorems 11.16,
-11.30), training (Theorems 11.13, 11.23), lazy training (Propositions 11.25, 11.26) and
-the per-block movement of Section 11.6: key numbers agree
+"""The experiments of ``widenet reproduce`` for training (Theorems 11.13, 11.23), lazy training
+(Propositions 11.25, 11.26) and the per-block movement of Section 11.6 (the kernel at
+initialization: test_experiments_kernel_*.py): key numbers agree
 with independent computations (closed forms written out here, numpy-backend training, the
 linearized dynamics iterated here, numpy.polyfit of the recorded data), the results are
 JSON-serialisable, and the figures are drawn (also from a result read back from JSON)."""
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.experiments import EXPERIMENTS, kernel_convergence, lazy_training, parameter_movement, training
+from widenet.experiments import EXPERIMENTS, lazy_training, parameter_movement, training
 from widenet.lazy_training import lazy_training_data
 
 
@@ -23,44 +23,6 @@ def results(quick_results):
 
 def polyfit_slope(widths, values) -> float:
     return float(np.polyfit(np.log(np.asarray(widths, dtype=float)), np.log(np.asarray(values, dtype=float)), 1)[0])
-
-
-# -- kernel convergence (Theorems 11.16 and 11.30) ------------------------------------------
-def erf_expectations(X):
-    """``E[erf(h_x) erf(h_z)]`` (arcsine kernel) and ``E[erf'(h_x) erf'(h_z)]`` for
-    ``(h_x, h_z) ~ N(0, Sigma)``, ``Sigma = X X^T / d``: the latter is
-    ``(4/pi) E[exp(-h_x^2 - h_z^2)] = (4/pi) det(I + 2 Sigma_2x2)^{-1/2}``."""
-    S = X @ X.T / X.shape[1]
-    diagonal = 1.0 + 2.0 * np.diag(S)
-    E_ss = 2.0 / math.pi * np.arcsin(2.0 * S / np.sqrt(np.outer(diagonal, diagonal)))
-    E_dd = 4.0 / math.pi / np.sqrt(np.outer(diagonal, diagonal) - 4.0 * S ** 2)
-    return E_ss, E_dd
-
-
-@pytest.mark.parametrize("parametrization", ["lecun", "ntk"])
-def test_kernel_error_of_one_network_recomputed(results, parametrization):
-    """The first cell (width 64, network 0): the Gram from J J^T of the numpy Jacobian, the
-    limit from the erf closed forms above (K_LC = E_ss; K_NTK = (1 + x.z/d) E_dd + E_ss + 1)."""
-    result = results["kernel-convergence"]
-    X = np.asarray(result.data["points"])
-    width = int(result.data[parametrization]["widths"][0])
-    network = widenet.ShallowNetwork(X.shape[1], width, "erf", parametrization,
-                                     seed=kernel_convergence.cell_seed(0, width, 0))
-    J = network.jacobian(X, backend="numpy")
-    gram = J @ J.T / (width if parametrization == "lecun" else 1)
-    E_ss, E_dd = erf_expectations(X)
-    limit = E_ss if parametrization == "lecun" else (1.0 + X @ X.T / X.shape[1]) * E_dd + E_ss + 1.0
-    assert result.data[parametrization]["error"][0] == pytest.approx(np.max(np.abs(gram - limit)), rel=1e-9)
-
-
-@pytest.mark.parametrize("parametrization", ["lecun", "ntk"])
-def test_kernel_slope_is_the_polyfit_of_the_recorded_errors(results, parametrization):
-    result = results["kernel-convergence"]
-    data, fit = result.data[parametrization], result.numbers[parametrization]["fit"]
-    assert fit["slope"] == pytest.approx(polyfit_slope(data["widths"], data["error"]), rel=1e-10)
-    assert fit["points"] == len(data["error"])
-    # the wrong limit is an O(1) error: no decay
-    assert polyfit_slope(data["widths"], data["wrong_error"]) > -0.1
 
 
 # -- training (Theorems 11.23 and 11.13) -------------------------------------------------------

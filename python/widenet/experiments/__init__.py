@@ -16,6 +16,7 @@ _MODULES = (
     "figure_11_3",
     "linearization_1d",
     "kernel_convergence",
+    "kernel_closed_forms",
     "training",
     "lazy_training",
     "parameter_movement",
