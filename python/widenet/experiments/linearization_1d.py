@@ -254,9 +254,9 @@ def _hypothesis(case: dict, lr: float) -> str:
     c = case["assumption_11_12"]
     return (f"Theorem 11.13's step: h = 1/(lambda_min + lambda_max) = {lr:.4f}: yes. Assumption 11.12 (exact, "
             f"m = n = 1): (a) lambda = Phi'(w0)^2 = {c['lambda']:.3f} > 0: yes; (b) on B_r(w0), r = {c['r']:.3f}: "
-            f"U = max |Phi'| = {c['U']:.3f}, L = max |Phi''| = {c['L']:.3f}; (c) L <= lambda^2/(12 U^2 sqrt(f(w0))) = {c['bound']:.3f}: "
-            f"{'yes' if c['held'] else 'NO'} (L/bound = {c['ratio']:.2f}, f(w0) = {c['f0']:.4f}), for every admissible "
-            "choice of the constants")
+            f"U = max |Phi'| = {c['U']:.3f}, L = max |Phi''| = {c['L']:.3f}; (c) L <= lambda^2/(12 U^2 sqrt(f(w0))) "
+            f"= {c['bound']:.3f}: {'yes' if c['held'] else 'NO'} (L/bound = {c['ratio']:.2f}, f(w0) = {c['f0']:.4f}), "
+            "for every admissible choice of the constants")
 
 
 def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
