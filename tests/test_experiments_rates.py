@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.experiments import Perturbation, linearization_1d, run_experiment, training
+from widenet import experiments
+from widenet.experiments import linearization_1d, run_experiment, training
 from widenet.parameters import Parameters
 
 
@@ -192,22 +193,22 @@ def test_condition_c_table_against_certificates_and_closed_forms(results):
 # -- the rate claims can fail ------------------------------------------------------------------
 @pytest.mark.parametrize("quantity, factor", [("gradient", 2.0), ("gradient", 0.5), ("step", 2.0)])
 def test_a_factor_2_breaks_the_sharp_rate_of_every_run(quantity, factor):
-    """Not only one run: every run's fitted factor leaves the tolerance by many times, and
-    Theorem 11.13's sharp rate fails too."""
-    result = run_experiment("training", quick=True, perturbation=Perturbation(quantity, factor))
-    deviations = np.asarray(result.numbers["rate_deviation_over_fit_error"])
-    assert np.all(deviations > 100.0), deviations
-    assert result.numbers["convergence_check"]["rate_deviation"] > 100.0
+    """Not only one run: every run's fitted factor leaves the tolerance by ten times or more
+    (hundreds to millions, measured), and Theorem 11.13's sharp rate fails too."""
+    result = run_experiment("training", quick=True, perturbation=experiments.Perturbation(quantity, factor))
+    deviations = np.asarray(result.numbers["rate_deviation_over_tolerance"])
+    assert np.all(deviations > 10.0), deviations
+    assert result.numbers["convergence_check"]["rate_deviation"] > 10.0
     assert not result.claim("theorem-11-23-rate").holds and not result.claim("theorem-11-13-rate").holds
 
 
 def test_the_sharp_rate_is_within_its_tolerance_on_every_run(results):
-    """The unperturbed deviations are below the tolerance, and the fit's error is far below the
+    """The unperturbed deviations are below the tolerance, and the tolerance is far below the
     2 h lambda_min(Theta) a factor-2 error moves the rate by."""
     numbers = results["training"].numbers
-    assert np.all(np.asarray(numbers["rate_deviation_over_fit_error"]) <= 1.0)
+    assert np.all(np.asarray(numbers["rate_deviation_over_tolerance"]) <= 1.0)
     shift = 1.0 - np.asarray(numbers["linearized_factor_end"])  # 2 h lambda_min(Theta)
-    assert np.all(np.asarray(numbers["fit_error"]) < 1e-3 * shift)
+    assert np.all(np.asarray(numbers["rate_tolerance"]) < 1e-3 * shift)
 
 
 # -- the chapter's misprint and the figure ---------------------------------------------------
