@@ -215,9 +215,11 @@ def _run_rate(run, y: np.ndarray, lr: float, theta_start: np.ndarray, gram_end: 
     run's tangent Gram at its last step (where the tail is measured) and its residual at the
     window's start. The tolerance is the fit's error, plus the Gram's drift still to come in
     the window: the prediction's drift from ``w0`` to the end, ``|p_end - p_0|``, times the
-    residual left at the window's start, ``|r_start| / |r_0|`` (the parameters move in
-    proportion to the residual they remove), plus rounding: each step rounds the outputs by a
-    few ulps, a relative error ``4 eps |Phi(X)| / |r_end|`` of the smallest residual fitted.
+    part of the way the parameters still travel after the window's start (to first order the
+    Gram moves in proportion), ``sqrt(r^T Theta^-1 r) / |w_end - w0|`` (the linearized model
+    travels ``|J^T Theta^-1 r|`` to remove the residual ``r``), plus rounding: each step rounds
+    the outputs by a few ulps, a relative error ``4 eps |Phi(X)| / |r_end|`` of the smallest
+    residual fitted.
     ``linear_factor`` and ``linear_factor_end`` are ``max |1 - 2 h lambda|`` with the Gram at
     ``w0`` and at the end."""
     fit = tail_fit(run.steps, run.losses)
@@ -229,7 +231,8 @@ def _run_rate(run, y: np.ndarray, lr: float, theta_start: np.ndarray, gram_end: 
     predicted_fit = (linearized_tail_factor(fit["window"], residual, lr, gram_end)
                      if finite and fit["window"].size >= 3 else math.nan)
     drift = abs(predicted_end - predicted)
-    window_drift = drift * float(np.linalg.norm(residual) / np.linalg.norm(run.test_outputs[0] - y))
+    travel = math.sqrt(float(residual @ np.linalg.solve(gram_end, residual))) if finite else math.inf
+    window_drift = drift * travel / float(run.distances[-1]) if drift > 0 else 0.0
     end = run.test_outputs[int(np.searchsorted(run.steps, fit["window"][-1])) if fit["window"].size else 0]
     rounding = 4.0 * EPS * float(np.linalg.norm(end) / np.linalg.norm(end - y))
     tolerance = fit["error"] + window_drift + rounding
@@ -500,8 +503,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
         f"2/(lmin_LC + 4 lmax_LC) = {2.0 / (lmin + 4.0 * lmax):.4f}: yes. n >= n0: not known; {proof_route}")
     fit_text = (f"the fit's error (|fits on the two halves of the tail| + {FIT_STANDARD_ERRORS:g} standard errors) "
                 "+ the Gram's drift still to come in the window (the prediction's drift from w0 to the end times "
-                "|residual at the window's start| / |residual at w0|) + rounding (4 eps |Phi(X)| / |residual| at the "
-                "window's end)")
+                "the part of the way the parameters still travel after the window's start) + rounding (4 eps "
+                "|Phi(X)| / |residual| at the window's end)")
     claims = [
         Claim(
             reference="Theorem 11.23",
