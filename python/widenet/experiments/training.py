@@ -494,8 +494,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     }
     needed = numbers["condition_c_width_needed"]
     proof_route = (f"Assumption 11.12 (c), which the proof needs, fails at every width here: L/bound >= "
-                   f"{_table_text(training_rows)} (lower bounds; L/bound falls like 1/n, so (c) would need n of "
-                   f"about {needed:.2g}, beyond the widths run here)")
+                   f"{_table_text(training_rows)} (lower bounds; L/bound falls like 1/n, so (c) needs n of at "
+                   f"least about {needed:.2g}, beyond the widths run here)")
     theorem_11_23_hypotheses = (
         f"Assumption 11.18: (a) tanh: |sigma(0)| = 0, Lip(sigma) = 1, Lip(sigma') = 4/(3 sqrt 3) = "
         f"{TANH_CURVATURE:.3f}: yes; (b) |x_i| = {math.sqrt(INPUT_DIM):.3f}, |y_i| <= {np.max(np.abs(y)):.3f}: yes; "
