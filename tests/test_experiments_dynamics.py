@@ -64,8 +64,8 @@ def test_training_loss_curve_recomputed_with_numpy(results):
 
 
 def test_theorem_11_13_run_against_its_formulas(results):
-    """The recorded loss bound is (1 - h lambda_min)^(2k) f(w0) with the admissible step
-    h = 1/(lambda_min + lambda_max) (sum loss), lambda_min, lambda_max and f(w0) recomputed
+    """The recorded loss bound is (1 - h lambda_min)^(2k) f(w0) with the step h = 0.9/(lambda_min
+    + lambda_max) (sum loss, admissible by (11.4.4)), lambda_min, lambda_max and f(w0) recomputed
     from the numpy Jacobian and forward pass of the same network."""
     result = results["training"]
     check, data = result.numbers["convergence_check"], result.data
@@ -77,7 +77,7 @@ def test_theorem_11_13_run_against_its_formulas(results):
     assert check["lambda_min"] == pytest.approx(eigenvalues[0], rel=1e-10)
     assert check["lambda_max"] == pytest.approx(eigenvalues[-1], rel=1e-10)
     assert check["f0"] == pytest.approx(f0, rel=1e-10)
-    h = 1.0 / (eigenvalues[0] + eigenvalues[-1])
+    h = training.CHECK_STEP_FRACTION / (eigenvalues[0] + eigenvalues[-1])
     assert check["lr"] == pytest.approx(h, rel=1e-10)
     k = np.asarray(data["check_steps"], dtype=float)
     np.testing.assert_allclose(data["check_loss_bounds"], f0 * (1.0 - h * eigenvalues[0]) ** (2 * k), rtol=1e-8)
