@@ -122,13 +122,18 @@ def classification(features: np.ndarray, y: np.ndarray) -> dict:
             "certainly_wrong": int(np.count_nonzero(signed < -rounding)), "points": int(y.size)}
 
 
-def orientation(p: np.ndarray, q: np.ndarray, points: np.ndarray) -> tuple:
-    """``((q - p) x (points - p), rounding bound)``: the cross product's sign says on which
-    side of the line through ``p`` and ``q`` each point lies; computed as ``a b - c d`` from
-    rounded differences, its error is at most ``gamma_4 (|a b| + |c d|)``."""
+def _products(p: np.ndarray, q: np.ndarray, points: np.ndarray) -> tuple:
+    """``(a d, c b)``, the two products of the cross product ``(q - p) x (points - p)``."""
     a, d = (q - p)[..., :1], (points[..., 1] - p[..., 1:])
     c, b = (q - p)[..., 1:], (points[..., 0] - p[..., :1])
-    first, second = a * d, c * b
+    return a * d, c * b
+
+
+def orientation(p: np.ndarray, q: np.ndarray, points: np.ndarray) -> tuple:
+    """``((q - p) x (points - p), rounding bound)``: the cross product's sign says on which
+    side of the line through ``p`` and ``q`` each point lies; computed as ``a d - c b`` from
+    rounded differences, its error is at most ``gamma_4 (|a d| + |c b|)``."""
+    first, second = _products(p, q, points)
     return first - second, gamma(4) * (np.abs(first) + np.abs(second))
 
 
@@ -138,7 +143,8 @@ def triangle_certificate(X: np.ndarray, y: np.ndarray, inside_label: float = 1.0
 
     Such a point proves that no line separates the two labels: a closed half-plane that
     contains the three corners contains their convex hull, so the point is on their side.
-    Only orientations beyond their rounding bound count, so the certificate is exact.
+    Candidates found from the computed orientations count only once each of their three
+    orientations is beyond its rounding bound, so the certificate is exact.
     """
     inner = np.flatnonzero(y == inside_label)
     outer = np.flatnonzero(y != inside_label)
@@ -148,15 +154,15 @@ def triangle_certificate(X: np.ndarray, y: np.ndarray, inside_label: float = 1.0
     corners = np.array(list(itertools.combinations(outer, 3)))  # (T, 3) indices
     A, B, C = (X[corners[:, j]] for j in range(3))  # (T, 2) each
 
-    def side(p, q):  # the certain sign of the orientation, 0 where rounding could flip it; (T, points)
-        value, bound = orientation(p, q, P)
-        return np.where(np.abs(value) > bound, np.sign(value), 0.0)
+    def side(p, q):  # the computed orientation's sign, shape (T, points)
+        first, second = _products(p, q, P)
+        return np.sign(first - second)
 
     s1, s2, s3 = side(A, B), side(B, C), side(C, A)
-    strictly = (s1 == s2) & (s2 == s3) & (s1 != 0)
-    if strictly.any():
-        triangle, point = np.unravel_index(np.argmax(strictly), strictly.shape)
-        return [int(inner[point]), *(int(i) for i in corners[triangle])]
+    for triangle, point in np.argwhere((s1 == s2) & (s2 == s3) & (s1 != 0)):
+        certificate = [int(inner[point]), *(int(i) for i in corners[triangle])]
+        if certificate_clearance(X, certificate) > 1.0:
+            return certificate
     return []
 
 
