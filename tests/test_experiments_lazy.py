@@ -11,7 +11,6 @@ import pytest
 
 import widenet
 from widenet.experiments import EXPERIMENTS, lazy_training, parameter_movement
-from widenet.experiments._slopes import per_doubling, power_law_fit, slope_test
 from widenet.lazy_training import lazy_training_data
 from widenet.reference.limit_kernels import covariances, gaussian_rule, quadrature_expectations
 
@@ -26,6 +25,8 @@ def polyfit_slope(widths, values, weights=None) -> float:
 
 # -- the fits ------------------------------------------------------------------------------
 def test_power_law_fit_is_numpys_weighted_least_squares():
+    from widenet.experiments._slopes import power_law_fit
+
     rng = np.random.default_rng(5)
     widths = np.repeat([64, 256, 1024, 4096], 5)
     values = widths ** -0.5 * np.exp(rng.standard_normal(widths.size) / np.sqrt(widths))
@@ -39,6 +40,8 @@ def test_power_law_fit_is_numpys_weighted_least_squares():
 
 def test_slope_test_is_two_sided():
     """A bound would pass any steeper exponent: the test fails on both sides of the prediction."""
+    from widenet.experiments._slopes import power_law_fit, slope_test
+
     widths = np.repeat([64, 256, 1024], 4)
     for exponent, holds in ((0.5, True), (0.6, False), (0.4, False), (1.0, False)):
         values = widths ** exponent * (1 + 1e-3 * np.tile([1, -1, 1, -1], 3))
@@ -46,6 +49,8 @@ def test_slope_test_is_two_sided():
 
 
 def test_per_doubling_is_a_power_of_the_width():
+    from widenet.experiments._slopes import per_doubling
+
     widths = np.array([64, 256, 1024])
     np.testing.assert_allclose(per_doubling(widths, 2 ** 0.1), (widths / 64) ** 0.1, rtol=1e-14)
 
