@@ -1,9 +1,8 @@
-"""The experiments of ``widenet reproduce`` for training (Theorems 11.13, 11.23), lazy training
-(Propositions 11.25, 11.26) and the per-block movement of Section 11.6 (the kernel at
-initialization: test_experiments_kernel_*.py): key numbers agree
-with independent computations (closed forms written out here, numpy-backend training, the
-linearized dynamics iterated here, numpy.polyfit of the recorded data), the results are
-JSON-serialisable, and the figures are drawn (also from a result read back from JSON)."""
+"""The experiments of ``widenet reproduce`` for training (Theorems 11.13, 11.23): key numbers
+agree with independent computations (closed forms written out here, numpy-backend training,
+numpy.polyfit of the recorded data). The kernel at initialization is in
+test_experiments_kernel_*.py, lazy training and the per-block movement of Section 11.6 in
+test_experiments_lazy.py."""
 
 import math
 
@@ -11,8 +10,7 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.experiments import EXPERIMENTS, lazy_training, parameter_movement, training
-from widenet.lazy_training import lazy_training_data
+from widenet.experiments import EXPERIMENTS, training
 
 
 @pytest.fixture
@@ -83,75 +81,3 @@ def test_theorem_11_13_run_against_its_formulas(results):
     np.testing.assert_allclose(data["check_loss_bounds"], f0 * (1.0 - h * eigenvalues[0]) ** (2 * k), rtol=1e-8)
     assert np.max(data["check_distances"]) <= data["check_distance_bound"]
     assert check["condition_c_held"] and check["loss_bound_held"] and check["distance_bound_held"]
-
-
-# -- lazy training (Theorem 11.23, Propositions 11.25 and 11.26) -------------------------------
-@pytest.mark.parametrize("parametrization", ["lecun", "ntk"])
-def test_lazy_training_slopes_are_the_polyfit_of_the_recorded_data(results, parametrization):
-    result = results["lazy-training"]
-    data = result.data[parametrization]
-    for quantity in lazy_training.QUANTITIES:
-        fit = result.numbers[parametrization]["fits"][quantity]
-        assert fit["slope"] == pytest.approx(polyfit_slope(data["widths"], data[quantity]), rel=1e-10), quantity
-
-
-def test_lazy_training_cell_recomputed(results):
-    """The first LeCun cell (width 64, network 0): the network trained again by the numpy
-    backend, its linearization iterated here in parameter space (p_{k+1} = p_k - h (2/m)
-    J0^T (Phi(X, w0) + J0 (p_k - w0) - y), the mean loss), and the distance and the
-    training-point gap taken over every step."""
-    result = results["lazy-training"]
-    X, y, _ = lazy_training_data(seed=0)
-    width = int(result.data["lecun"]["widths"][0])
-    m = X.shape[0]
-    # the library draws each cell from (seed, width)
-    seed = np.random.default_rng([lazy_training.cell_seed(0, width, 0), width])
-    network = widenet.ShallowNetwork(X.shape[1], width, "tanh", "lecun", seed=seed)
-    J0 = network.jacobian(X, backend="numpy")
-    outputs0 = network.forward(X, backend="numpy")
-    h, steps = 0.5 / width, result.settings["steps"]
-    run = network.train(X, y, lr=h, steps=steps, X_test=X, loss="mean", backend="numpy")
-    delta = np.zeros(J0.shape[1])
-    linear = [outputs0.copy()]
-    for _ in range(steps):
-        delta -= h * 2.0 / m * J0.T @ (outputs0 + J0 @ delta - y)
-        linear.append(outputs0 + J0 @ delta)
-    gap = np.max(np.abs(run.test_outputs - np.array(linear)))
-    assert result.data["lecun"]["distance"][0] == pytest.approx(np.max(run.distances), rel=1e-9)
-    assert result.data["lecun"]["gap_train"][0] == pytest.approx(gap, rel=1e-6)
-
-
-# -- parameter movement (Section 11.6) ----------------------------------------------------------
-def test_parameter_movement_slopes_are_the_polyfit_of_the_recorded_data(results):
-    result = results["parameter-movement"]
-    data, fits = result.data, result.numbers["fits"]
-    for name in ("lecun_ratio", "ntk_ratio", "lecun_gradient_v", "lecun_gradient_U", "ntk_gradient_v"):
-        assert fits[name]["slope"] == pytest.approx(polyfit_slope(data["widths"], np.abs(data[name])), rel=1e-10)
-
-
-@pytest.mark.parametrize("parametrization", ["lecun", "ntk"])
-def test_parameter_movement_cell_recomputed(results, parametrization):
-    """The first cell (width 64, network 0): E abs(grad_v Phi) = mean_i abs(sigma(pre-activation)),
-    scaled by n^-1/2 under the NTK parametrization (11.5.2, 11.6.3), from numpy; the movement of
-    v and U relative to their initial scales after numpy-backend training."""
-    result = results["parameter-movement"]
-    X, y, _ = lazy_training_data(seed=0)
-    width = int(result.data["widths"][0])
-    d = X.shape[1]
-    network = widenet.ShallowNetwork(d, width, "tanh", parametrization, bias_var=1.0, output_bias_var=1.0,
-                                     seed=parameter_movement.cell_seed(0, width, 0))
-    U, b, v, c = network.params.arrays()
-    if parametrization == "lecun":
-        features, lr, scale_U, scale_v = np.tanh(X @ U.T + b), 0.5 / width, math.sqrt(width), 1.0
-    else:
-        features = np.tanh(X @ U.T / math.sqrt(d) + b) / math.sqrt(width)
-        lr, scale_U, scale_v = 0.25, math.sqrt(width * d), math.sqrt(width)
-    gradient_v = float(np.mean(np.linalg.norm(features, axis=1)))
-    assert result.data[f"{parametrization}_gradient_v"][0] == pytest.approx(gradient_v, rel=1e-10)
-    network.train(X, y, lr=lr, steps=result.settings["steps"], loss="mean", backend="numpy")
-    U_k, _, v_k, _ = network.params.arrays()
-    moved_v = np.linalg.norm(v_k - v) / scale_v
-    moved_U = np.linalg.norm(U_k - U) / scale_U
-    assert result.data[f"{parametrization}_relative_v"][0] == pytest.approx(moved_v, rel=1e-7)
-    assert result.data[f"{parametrization}_relative_U"][0] == pytest.approx(moved_U, rel=1e-7)
-    assert result.data[f"{parametrization}_ratio"][0] == pytest.approx(moved_v / moved_U, rel=1e-6)
