@@ -40,7 +40,8 @@ class ShallowNetwork:
     Attributes
     ----------
     params : Parameters
-        The current parameters ``w`` (fields ``U, b, v, c`` can be read and set).
+        The current parameters ``w``: fields ``U, b, v, c`` can be read (read-only arrays) and
+        set (checked: NaN and Inf are refused by name).
     initial_params : Parameters
         ``w0``, the parameters at initialization; distances are measured from it.
     num_params : int
@@ -144,6 +145,11 @@ class ShallowNetwork:
     @property
     def num_params(self) -> int:
         return self._params.size
+
+    def copy(self) -> "ShallowNetwork":
+        """An independent network of the same configuration, parameters and initial
+        parameters: training one does not move the other."""
+        return type(self)._restore(self.config, self._params, self._initial)
 
     def reset(self) -> "ShallowNetwork":
         """Returns the network to its initial parameters."""
@@ -279,9 +285,12 @@ class ShallowNetwork:
         start) and leaves the network unchanged; ``"return"`` returns the records up to that
         step (``result.diverged_at``) and leaves the network there. Ctrl-C stops a run within
         about 0.1 s with KeyboardInterrupt, the network unchanged.
+
+        The step is taken in the network's dtype, so ``lr`` must be a normal number there
+        (ValueError otherwise: 1e-46 is 0 in float32, and training would do nothing).
         """
         X, y = self._data(X, y)
-        lr = check.positive_real(lr, "lr")
+        lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self.dtype)  # the step is taken in the dtype
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
         X_test = None if X_test is None else self._inputs(X_test, "X_test")
