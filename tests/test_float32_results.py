@@ -101,8 +101,10 @@ def test_least_squares_solutions_are_float32_for_float32_data(seed, m, d, target
         np.testing.assert_array_equal(got, expected.astype(np.float32))
     assert augment(A).dtype == np.float32 and augment(A.astype(np.float64)).dtype == np.float64
     model = MinNormLeastSquares(fit_intercept=True).fit(A, y)
-    assert model.coef_.dtype == np.float32 and model.predict(A).dtype == np.float32
-    assert model.predict(A.astype(np.float64)).dtype == np.float64
+    assert model.coef_.dtype == np.float32
+    for points in (A, A.astype(np.float64)):  # a float32 fit predicts in float32
+        assert model.predict(points).dtype == np.float32
+    assert MinNormLeastSquares().fit(A.astype(np.float64), y).predict(A).dtype == np.float64
 
 
 @pytest.mark.parametrize("method", ["closed_form", "iterate", "flow"])

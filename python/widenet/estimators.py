@@ -13,9 +13,11 @@ scikit-learn installed they can be cloned and cross-validated, and they pass its
 ``check_estimator`` except ``check_estimators_unfitted``, which accepts only
 scikit-learn's own ``NotFittedError``.
 
-float32 data stay float32: predictions come back in the dtype of the kernel's values, which
-is the dtype of ``X`` (float32 for float32 ``X``, float64 for anything else) or, for the
-tangent kernel of a network, the network's. The fits themselves are solved in float64.
+float32 data stay float32: an estimator fitted on float32 ``X`` computes its kernels (or
+products) in float32, converting the points it predicts to float32, and predicts in the
+dtype of the kernel's values: float32, or for the tangent kernel of a network the network's
+dtype. One fitted on anything else works in float64. The fits themselves are solved in
+float64.
 """
 
 from __future__ import annotations
@@ -134,12 +136,18 @@ class _Estimator:
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) first")
 
     def _check_predict_X(self, X) -> np.ndarray:
+        """Points to predict, in the dtype the estimator was fitted in."""
         self._check_fitted()
         X = _check_X(X)
+        if X.dtype != self._fitted_dtype():
+            X = check.as_array(X, "X", self._fitted_dtype(), 2)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
         return X
+
+    def _fitted_dtype(self) -> np.dtype:
+        return self.X_fit_.dtype
 
     def score(self, X, y) -> float:
         """The coefficient of determination ``R^2 = 1 - |y - y_hat|^2 / |y - mean(y)|^2`` of
@@ -205,9 +213,12 @@ class MinNormLeastSquares(_Estimator):
         self.n_features_in_ = X.shape[1]
         return self
 
+    def _fitted_dtype(self) -> np.dtype:
+        return self.coef_.dtype
+
     def predict(self, X) -> np.ndarray:
-        """``X w + b`` in the dtype of ``X``: shape (m,), or (m, n_targets) when fitted on 2-D
-        targets."""
+        """``X w + b`` in the dtype of the fitted ``X``: shape (m,), or (m, n_targets) when
+        fitted on 2-D targets."""
         X = self._check_predict_X(X)
         return (X @ self.coef_.T + self.intercept_).astype(X.dtype, copy=False)
 
@@ -290,7 +301,7 @@ class KernelLeastSquares(_Estimator):
     def predict(self, X) -> np.ndarray:
         """``sum_j alpha_j K(x, x_j)`` (11.2.10) for the rows of ``X``: shape (m,), or
         (m, n_targets) when fitted on 2-D targets; in the dtype of the kernel's values (that
-        of ``X``, or of a tangent kernel's network), summed in float64."""
+        of the fitted ``X``, or of a tangent kernel's network), summed in float64."""
         X = self._check_predict_X(X)
         cross = np.asarray(self.kernel_(X, self.X_fit_))
         return (cross.astype(np.float64) @ self.dual_coef_).astype(_float_dtype(cross), copy=False)

@@ -82,11 +82,10 @@ class _ClassicKernel(Kernel):
 
     def _hyper(self, dtype: np.dtype) -> tuple:
         """The hyper-parameters for inputs of ``dtype``, in which gamma and coef0 are used: a
-        value below its smallest normal number or beyond its range (1e-50 or 1e50 in float32)
-        is refused by name rather than silently becoming 0 or inf."""
+        gamma below its smallest normal number or beyond its range (1e-50 or 1e50 in float32),
+        or a coef0 beyond its range, is refused by name rather than silently becoming 0 or inf."""
         check.normal_in(self.gamma, "gamma", dtype)
-        if self.coef0 != 0:
-            check.normal_in(self.coef0, "coef0", dtype)
+        check.as_real(self.coef0, "coef0", dtype)
         return self.kind, self.gamma, self.degree, self.coef0
 
     def gram(self, X1, X2, backend):

@@ -192,8 +192,8 @@ class NTKRegressor(_Estimator):
         Returns
         -------
         mean : ndarray, shape (m_test,) or (m_test, n_targets) as the fitted ``y``
-            In the dtype of ``X`` (float32 for float32 ``X``, else float64); the kernels and the
-            solve are computed in float64.
+            In the dtype of the fitted ``X`` (float32 for float32 ``X``, else float64); the
+            kernels and the solve are computed in float64.
         std : ndarray, same shape and dtype as ``mean``, only with ``return_std``
         """
         X = self._check_predict_X(X)

@@ -280,13 +280,18 @@ def _wide_hidden(X, U, b, v, activation, s):
 def _wide_entries(X1, X2, U, b, v, activation, parametrization, dtype):
     """``K(x1_k, x2_k)`` for the paired rows of ``X1`` and ``X2``, from the definition in long
     double and rounded once to ``dtype``: the entries the fast formula gives as inf or NaN when
-    an intermediate overflows (the compiled kernel recomputes the same ones)."""
+    an intermediate overflows (the compiled kernel recomputes the same ones). Pairs are taken
+    in blocks of about 2^20 hidden units, so memory stays bounded however many there are."""
     n, d = U.shape
     a2, s2 = (np.longdouble(1) / n, np.longdouble(1) / d) if parametrization == "ntk" else (1, 1)
-    A1, D1 = _wide_hidden(X1, U, b, v, activation, np.sqrt(s2))
-    A2, D2 = _wide_hidden(X2, U, b, v, activation, np.sqrt(s2))
-    inner = np.sum(X1.astype(np.longdouble) * X2.astype(np.longdouble), axis=1)
-    exact = a2 * ((s2 * inner + 1) * np.sum(D1 * D2, axis=1) + np.sum(A1 * A2, axis=1)) + 1
+    exact = np.empty(len(X1), dtype=np.longdouble)
+    block = max(1, 2**20 // n)
+    for start in range(0, len(X1), block):
+        x1, x2 = X1[start:start + block], X2[start:start + block]
+        A1, D1 = _wide_hidden(x1, U, b, v, activation, np.sqrt(s2))
+        A2, D2 = _wide_hidden(x2, U, b, v, activation, np.sqrt(s2))
+        inner = np.sum(x1.astype(np.longdouble) * x2.astype(np.longdouble), axis=1)
+        exact[start:start + block] = a2 * ((s2 * inner + 1) * np.sum(D1 * D2, axis=1) + np.sum(A1 * A2, axis=1)) + 1
     with np.errstate(over="ignore"):
         return exact.astype(dtype)
 
@@ -319,13 +324,13 @@ def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
     ndarray, shape (m1, m2)
     """
     U, b, v = _cast(X1.dtype, U, b, v)
-    Z1, a, s = _preactivations(X1, U, b, parametrization)
-    Z2, _, _ = _preactivations(X2, U, b, parametrization)
     up1, down1, scaled1 = _input_scales(X1)
     up2, down2, scaled2 = _input_scales(X2)
-    G1 = _act.activation_derivative(activation, Z1) * v * up1[:, None]
-    G2 = _act.activation_derivative(activation, Z2) * v * up2[:, None]
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
+        Z1, a, s = _preactivations(X1, U, b, parametrization)
+        Z2, _, _ = _preactivations(X2, U, b, parametrization)
+        G1 = _act.activation_derivative(activation, Z1) * v * up1[:, None]
+        G2 = _act.activation_derivative(activation, Z2) * v * up2[:, None]
         A1A2 = _act.activation(activation, Z1) @ _act.activation(activation, Z2).T
         K = a * a * ((s * s * (scaled1 @ scaled2.T) + np.outer(down1, down2)) * (G1 @ G2.T) + A1A2) + 1
     rows, cols = np.nonzero(~np.isfinite(K))
@@ -348,11 +353,11 @@ def ntk_diag(X, U, b, v, c, activation, parametrization):
         :func:`ntk_gram`.
     """
     U, b, v = _cast(X.dtype, U, b, v)
-    Z, a, s = _preactivations(X, U, b, parametrization)
     up, down, scaled = _input_scales(X)
-    G = _act.activation_derivative(activation, Z) * v * up[:, None]
-    A = _act.activation(activation, Z)
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
+        Z, a, s = _preactivations(X, U, b, parametrization)
+        G = _act.activation_derivative(activation, Z) * v * up[:, None]
+        A = _act.activation(activation, Z)
         K = a * a * ((s * s * np.sum(scaled * scaled, axis=1) + down * down) * np.sum(G * G, axis=1)
                      + np.sum(A * A, axis=1)) + 1
     bad = ~np.isfinite(K)
