@@ -97,16 +97,14 @@ T compensated_dot(const T* x, const T* z, Index d) {
 }
 
 // Turns G = X1^ X2^T (of RowExponents) into factor * X1 X2^T, columns [0, last(k)) of row k;
-// entries with a scaled row or column are recomputed by compensated_dot. With no scaled row
-// it is the plain product factor * G, bit for bit as without exponents.
+// entries with a scaled row or column are recomputed by compensated_dot. Returns the factor
+// still to apply: with no scaled row G is left as the plain product X1 X2^T and `factor` is
+// applied in the kernel's elementwise pass, bit for bit as without exponents.
 template <typename T, typename LastColumn>
-void scale_inner_products(RowMatrix<T>& G, const RowExponents<T>& rows, const MatrixRef<T>& X1,
-                          const RowExponents<T>& cols, const MatrixRef<T>& X2, double factor,
-                          LastColumn last) {
-  if (!rows.any && !cols.any) {
-    if (factor != 1.0) G *= T(factor);
-    return;
-  }
+double scale_inner_products(RowMatrix<T>& G, const RowExponents<T>& rows, const MatrixRef<T>& X1,
+                            const RowExponents<T>& cols, const MatrixRef<T>& X2, double factor,
+                            LastColumn last) {
+  if (!rows.any && !cols.any) return factor;
   const MatrixRef<T> inputs1 = rows.inputs(X1), inputs2 = cols.inputs(X2);
   const StopToken& stop = current_stop_token();
 #pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (G.size() > kParallelEntries)
@@ -121,23 +119,26 @@ void scale_inner_products(RowMatrix<T>& G, const RowExponents<T>& rows, const Ma
     }
   }
   stop.throw_if_requested();
+  return 1.0;
 }
 
 // |x - z|^2 = |x|^2 + |z|^2 - 2 x.z along a row of inner products, clipped at 0 against
 // rounding. The clip is a select, not max(., 0): NaN (inf - inf, overflowing norms) must
-// survive for the accuracy check of refine_distance_entries to find it.
+// survive for the accuracy check of distance_kernel_row to find it.
 template <typename T, typename Row, typename Norms>
 auto clipped_squared_distances(const Row& row, T norm, const Norms& norms) {
   const auto squared = norm + norms.array() - T(2) * row.array();
   return (squared < T(0)).select(T(0), squared);
 }
 
-// Turns gamma x.z (polynomial) or x.z (linear) into K(x, z) in place along one row of a Gram.
+// Turns x.z (times the factor of scale_inner_products) into K(x, z) in place along one row of
+// a Gram, `factor` being what is still to apply: gamma for the polynomial kernel (1 once
+// applied). The linear kernel is the inner product itself.
 template <typename T, typename Row>
-void inner_to_polynomial(const ClassicKernel& kernel, Row&& row) {
+void inner_to_polynomial(const ClassicKernel& kernel, Row&& row, double factor) {
   if (kernel.kind == KernelKind::linear) return;
   // base^degree by repeated squaring: exact powers, as the chapter's integer r.
-  Eigen::Array<T, Eigen::Dynamic, 1> base = row.array() + T(kernel.coef0);
+  Eigen::Array<T, Eigen::Dynamic, 1> base = T(factor) * row.array() + T(kernel.coef0);
   row.setOnes();
   for (int e = kernel.degree; e > 0; e >>= 1) {
     if (e & 1) row.array() *= base;
@@ -170,51 +171,79 @@ T direct_distance_kernel(const ClassicKernel& kernel, const Eigen::Ref<const Eig
 // Entries where dt > 1 or K dt > 8 (d + 2) eps (points close together far from the origin,
 // overflowing norms) are recomputed from x - z, whose error moves K by at most
 // (d + 3) eps t e^-t <= (d + 3) eps / e. Every entry is so within 16 (d + 2) eps of the exact
-// kernel of the stored inputs.
+// kernel of the stored inputs. `largest` bounds the entries of `norms`: when the bounds hold
+// for the whole row at once (the usual case) it takes one pass, as without the check.
 template <typename T, typename Row, typename Norms>
 void distance_kernel_row(const ClassicKernel& kernel, Row&& row, T norm, const Norms& norms,
-                         const Eigen::Ref<const Eigen::Matrix<T, 1, Eigen::Dynamic>>& x,
+                         T largest, const Eigen::Ref<const Eigen::Matrix<T, 1, Eigen::Dynamic>>& x,
                          const MatrixRef<T>& Z) {
   using Array = Eigen::Array<T, Eigen::Dynamic, 1>;
+  if (row.size() == 0) return;
   const T gamma = T(kernel.gamma), eps = std::numeric_limits<T>::epsilon();
+  const T top = std::numeric_limits<T>::max();
   const T spread = T(2 * (x.size() + 2)) * eps;  // dD / (|x|^2 + |z|^2)
   const T budget = T(8 * (x.size() + 2)) * eps;
-  const Array squared = clipped_squared_distances<T>(row, norm, norms);
-  const Array sum = norm + norms.array();
-  const Array slack = (gamma * spread) * sum;  // gamma dD
-  Eigen::Array<bool, Eigen::Dynamic, 1> inaccurate;
-  if (kernel.kind == KernelKind::rbf) {
-    row.array() = (-gamma * squared).exp();
-    inaccurate = !(slack <= T(1) && row.array() * slack <= budget);
-  } else {
-    const Array root = squared.sqrt();
-    row.array() = (-gamma * root).exp();
-    const Array shift = slack / root;  // inf or NaN where root is 0 or inf: recomputed
-    inaccurate = !(squared >= T(2) * spread * sum && shift <= T(1) && row.array() * shift <= budget);
+  // The whole row at once, from the largest |x|^2 + |z|^2 (so every D is finite) and the
+  // smallest D of the row, K <= exp(-t(smallest D)) <= 1.
+  const bool rbf = kernel.kind == KernelKind::rbf;
+  const T most = norm + largest, most_slack = gamma * spread * most;
+  if (most <= top / 2) {
+    const auto fast = [&] {
+      const auto squared = clipped_squared_distances<T>(row, norm, norms);
+      if (rbf) {
+        row.array() = (-gamma * squared).exp();
+      } else {
+        row.array() = (-gamma * squared.sqrt()).exp();
+      }
+    };
+    if (rbf && most_slack <= budget) return fast();  // without even the smallest D
+    const T least = clipped_squared_distances<T>(row, norm, norms).minCoeff(), root = std::sqrt(least);
+    const bool whole_row = rbf ? most_slack <= T(1) && std::exp(-gamma * least) * most_slack <= budget
+                               : least >= T(2) * spread * most && most_slack <= root &&
+                                     std::exp(-gamma * root) * most_slack <= budget * root;
+    if (whole_row) return fast();
   }
-  if (!inaccurate.any()) return;
-  for (Index j = 0; j < row.size(); ++j) {
-    if (inaccurate(j)) row(j) = direct_distance_kernel<T>(kernel, x, Z.row(j));
+  // Entry by entry.
+  const auto slack = (gamma * spread) * (norm + norms.array());  // gamma dD
+  // Every comparison is false on NaN: an entry is kept only when all of them hold.
+  const auto check = [&](const auto& accurate) {
+    if (accurate.all()) return;
+    const Eigen::Array<bool, Eigen::Dynamic, 1> keep = accurate;
+    for (Index j = 0; j < row.size(); ++j) {
+      if (!keep(j)) row(j) = direct_distance_kernel<T>(kernel, x, Z.row(j));
+    }
+  };
+  if (kernel.kind == KernelKind::rbf) {
+    const Array squared = clipped_squared_distances<T>(row, norm, norms);
+    row.array() = (-gamma * squared).exp();
+    check(squared <= top && slack <= T(1) && row.array() * slack <= budget);
+  } else {
+    const Array root = clipped_squared_distances<T>(row, norm, norms).sqrt();
+    row.array() = (-gamma * root).exp();
+    // dt = slack / root, written without the division: root * root >= 2 dD, dt <= 1, K dt <= budget
+    check(root <= top && root * root >= T(2) * spread * (norm + norms.array()) && slack <= root &&
+          row.array() * slack <= budget * root);
   }
 }
 
 // Row k of G, columns [0, last(k)), for every row, in parallel: G holds x.z (rbf, laplace) or
-// factor * x.z (linear, polynomial) on entry.
+// x.z before the `factor` still to apply (linear, polynomial) on entry.
 template <typename T, typename LastColumn>
 void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const MatrixRef<T>& X1,
                           const MatrixRef<T>& X2, const Vector<T>& norms1, const Vector<T>& norms2,
-                          LastColumn last) {
+                          double factor, LastColumn last) {
   if (kernel.kind == KernelKind::linear) return;
   const bool distance_kernel = kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace;
   const Index rows = G.rows();
+  const T largest = distance_kernel && norms2.size() ? norms2.maxCoeff() : T(0);  // inf if one overflows
 #pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (G.size() > 4 * kParallelEntries)
   for (Index k = 0; k < rows; ++k) {
     const Index end = last(k);
     if (distance_kernel) {
       distance_kernel_row<T>(kernel, G.row(k).head(end).transpose(), norms1(k), norms2.head(end),
-                             X1.row(k), X2);
+                             largest, X1.row(k), X2);
     } else {
-      inner_to_polynomial<T>(kernel, G.row(k).head(end).transpose());
+      inner_to_polynomial<T>(kernel, G.row(k).head(end).transpose(), factor);
     }
   }
 }
@@ -231,15 +260,16 @@ template <typename T>
 RowMatrix<T> kernel_gram(const ClassicKernel& kernel, const MatrixRef<T>& X1, const MatrixRef<T>& X2) {
   RowMatrix<T> G(X1.rows(), X2.rows());
   const auto all_columns = [&](Index) { return G.cols(); };
+  double factor = 1.0;
   if (kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace) {
     G.noalias() = X1 * X2.transpose();
   } else {
     const RowExponents<T> rows(X1), cols(X2);
     G.noalias() = rows.inputs(X1) * cols.inputs(X2).transpose();
-    scale_inner_products(G, rows, X1, cols, X2, detail::inner_factor(kernel), all_columns);
+    factor = scale_inner_products(G, rows, X1, cols, X2, detail::inner_factor(kernel), all_columns);
   }
   const Vector<T> norms1 = X1.rowwise().squaredNorm(), norms2 = X2.rowwise().squaredNorm();
-  detail::inner_to_kernel_rows(kernel, G, X1, X2, norms1, norms2, all_columns);
+  detail::inner_to_kernel_rows(kernel, G, X1, X2, norms1, norms2, factor, all_columns);
   return G;
 }
 
@@ -253,15 +283,15 @@ RowMatrix<T> kernel_gram_symmetric(const ClassicKernel& kernel, const MatrixRef<
   if (distance_kernel) {
     G.template selfadjointView<Eigen::Lower>().rankUpdate(X);
     const Vector<T> norms = G.diagonal();
-    detail::inner_to_kernel_rows(kernel, G, X, X, norms, norms, [](Index k) { return k; });
+    detail::inner_to_kernel_rows(kernel, G, X, X, norms, norms, 1.0, [](Index k) { return k; });
     G.diagonal().setOnes();
   } else {
     const RowExponents<T> rows(X);
     G.template selfadjointView<Eigen::Lower>().rankUpdate(rows.inputs(X));
     const auto lower = [](Index k) { return k + 1; };
-    scale_inner_products(G, rows, X, rows, X, detail::inner_factor(kernel), lower);
+    const double factor = scale_inner_products(G, rows, X, rows, X, detail::inner_factor(kernel), lower);
     const Vector<T> unused;
-    detail::inner_to_kernel_rows(kernel, G, X, X, unused, unused, lower);
+    detail::inner_to_kernel_rows(kernel, G, X, X, unused, unused, factor, lower);
   }
   mirror_lower_to_upper(G);
   return G;
@@ -275,13 +305,12 @@ Vector<T> kernel_diagonal(const ClassicKernel& kernel, const MatrixRef<T>& X) {
   }
   const RowExponents<T> rows(X);
   Vector<T> out = rows.inputs(X).rowwise().squaredNorm();
-  const double factor = detail::inner_factor(kernel);
+  double factor = detail::inner_factor(kernel);
   if (rows.any) {
     for (Index k = 0; k < X.rows(); ++k) out(k) = scaled_inner(out(k), factor, 2 * rows.e[k]);
-  } else if (factor != 1.0) {
-    out *= T(factor);
+    factor = 1.0;
   }
-  inner_to_polynomial<T>(kernel, out);
+  inner_to_polynomial<T>(kernel, out, factor);
   return out;
 }
 

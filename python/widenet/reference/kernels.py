@@ -68,13 +68,13 @@ def _scaled_inner_products(X1, X2, factor):
     e1, scaled1 = _row_exponents(X1)
     e2, scaled2 = _row_exponents(X2)
     dtype = X1.dtype.type
-    if not (e1.any() or e2.any()):
-        inner = X1 @ X2.T
-        return inner if factor == 1.0 else dtype(factor) * inner
-    exponent = e1[:, None] + e2[None, :]
-    inner = np.where(exponent == 0, scaled1 @ scaled2.T, _compensated_inner(scaled1, scaled2))
-    fraction, power = math.frexp(factor)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # beyond the range: inf, the value's limit
+        if not (e1.any() or e2.any()):
+            inner = X1 @ X2.T
+            return inner if factor == 1.0 else dtype(factor) * inner
+        exponent = e1[:, None] + e2[None, :]
+        inner = np.where(exponent == 0, scaled1 @ scaled2.T, _compensated_inner(scaled1, scaled2))
+        fraction, power = math.frexp(factor)
         return np.ldexp(dtype(fraction) * inner, power + exponent).astype(X1.dtype)
 
 
@@ -97,13 +97,13 @@ def _inaccurate(K, squared, total, gamma, kind, d):
     squared distance is off by up to ``dD = 2 (d + 2) eps (|x|^2 + |z|^2)``, which moves the
     exponent by ``dt = gamma dD`` (rbf) or ``gamma dD / sqrt(D)`` (laplace, for ``D >= 2 dD``)
     and ``K`` by about ``K dt``; also every NaN (overflowing norms)."""
-    eps = np.finfo(K.dtype).eps
-    spread, budget = K.dtype.type(2 * (d + 2) * eps), K.dtype.type(8 * (d + 2) * eps)
+    info = np.finfo(K.dtype)
+    spread, budget = K.dtype.type(2 * (d + 2) * info.eps), K.dtype.type(8 * (d + 2) * info.eps)
     slack = (gamma * spread) * total
     if kind == "rbf":
-        return ~((slack <= 1) & (K * slack <= budget))
-    shift = slack / np.sqrt(squared)  # inf or NaN where the distance is 0 or inf: recomputed
-    return ~((squared >= 2 * spread * total) & (shift <= 1) & (K * shift <= budget))
+        return ~((squared <= info.max) & (slack <= 1) & (K * slack <= budget))
+    root = np.sqrt(squared)  # dt = slack / root, compared without the division
+    return ~((root <= info.max) & (root * root >= 2 * spread * total) & (slack <= root) & (K * slack <= budget * root))
 
 
 def _direct(X1, X2, gamma, kind):
@@ -119,7 +119,7 @@ def _direct(X1, X2, gamma, kind):
 
 
 def _distance_kernel(X1, X2, gamma, kind, symmetric):
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         squared, total = _squared_distances(X1, X2)
         K = np.exp(-gamma * (squared if kind == "rbf" else np.sqrt(squared)))
         redo = _inaccurate(K, squared, total, gamma, kind, X1.shape[1])
