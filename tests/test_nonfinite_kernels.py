@@ -291,3 +291,17 @@ def test_reported_examples_of_classic_kernels(backend, dtype):
     near = np.array([[1e8, 0.0], [1e8, 1.0]], dtype=dtype)
     for K in (RBFKernel(gamma=0.5)(near, backend=backend), RBFKernel(gamma=0.5)(near[:1], near[1:], backend=backend)):
         np.testing.assert_allclose(K[0, -1], np.exp(-0.5), rtol=8 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("kind, gamma", [("rbf", 3e-308), ("laplace", 1e-154)])
+def test_squared_distance_beyond_float64_with_finite_norms(backend, kind, gamma):
+    """x = (8e153, 0) and z = -x: |x|^2 + |z|^2 = 1.3e308 is finite but |x - z|^2 = 2.6e308 is
+    not; with a gamma that small the kernel is not small (0.46, 0.20), and it must not come
+    out as exp(-inf) = 0."""
+    X = np.array([[8e153, 0.0], [-8e153, 0.0]])
+    kernel = (RBFKernel if kind == "rbf" else LaplaceKernel)(gamma=gamma)
+    exact = distance_reference(X, X, gamma, kind)
+    for K in (kernel(X, backend=backend), kernel(X[:1], X[1:], backend=backend)):
+        error = np.abs(wide(K) - exact[:K.shape[0], -K.shape[1]:])
+        assert (error <= 16 * 4 * np.finfo(np.float64).eps).all(), K
