@@ -171,8 +171,8 @@ T direct_distance_kernel(const ClassicKernel& kernel, const Eigen::Ref<const Eig
 // Entries where dt > 1 or K dt > 8 (d + 2) eps (points close together far from the origin,
 // overflowing norms) are recomputed from x - z, whose error moves K by at most
 // (d + 3) eps t e^-t <= (d + 3) eps / e. Every entry is so within 16 (d + 2) eps of the exact
-// kernel of the stored inputs. `largest` bounds the entries of `norms`: when the bounds hold
-// for the whole row at once (the usual case) it takes one pass, as without the check.
+// kernel of the stored inputs. `largest` bounds the entries of `norms`: the bounds are first
+// checked for the whole row at once (the usual case), at the cost of one pass for its max.
 template <typename T, typename Row, typename Norms>
 void distance_kernel_row(const ClassicKernel& kernel, Row&& row, T norm, const Norms& norms,
                          T largest, const Eigen::Ref<const Eigen::Matrix<T, 1, Eigen::Dynamic>>& x,
@@ -183,29 +183,33 @@ void distance_kernel_row(const ClassicKernel& kernel, Row&& row, T norm, const N
   const T top = std::numeric_limits<T>::max();
   const T spread = T(2 * (x.size() + 2)) * eps;  // dD / (|x|^2 + |z|^2)
   const T budget = T(8 * (x.size() + 2)) * eps;
-  // The whole row at once, from the largest |x|^2 + |z|^2 (so every D is finite) and the
-  // smallest D of the row, K <= exp(-t(smallest D)) <= 1.
   const bool rbf = kernel.kind == KernelKind::rbf;
   const T most = norm + largest, most_slack = gamma * spread * most;
-  if (most <= top / 2) {
-    const auto fast = [&] {
-      const auto squared = clipped_squared_distances<T>(row, norm, norms);
-      if (rbf) {
-        row.array() = (-gamma * squared).exp();
-      } else {
-        row.array() = (-gamma * squared.sqrt()).exp();
-      }
-    };
-    if (rbf && most_slack <= budget) return fast();  // without even the smallest D
-    const T least = clipped_squared_distances<T>(row, norm, norms).minCoeff(), root = std::sqrt(least);
-    const bool whole_row = rbf ? most_slack <= T(1) && std::exp(-gamma * least) * most_slack <= budget
-                               : least >= T(2) * spread * most && most_slack <= root &&
-                                     std::exp(-gamma * root) * most_slack <= budget * root;
-    if (whole_row) return fast();
+  if (rbf && most <= top / 2 && most_slack <= budget) {  // accurate whatever K: one pass
+    row.array() = (-gamma * clipped_squared_distances<T>(row, norm, norms)).exp();
+    return;
   }
-  // Entry by entry.
+  const Array squared = clipped_squared_distances<T>(row, norm, norms);  // kept for the check
+  if (rbf) {
+    row.array() = (-gamma * squared).exp();
+  } else {
+    row.array() = (-gamma * squared.sqrt()).exp();
+  }
+  // The whole row at once: every |x|^2 + |z|^2 is at most `most` (so every D is finite), every
+  // K at most the largest, and (laplace) every sqrt(D) at least what the largest K gives,
+  // -log(K) / gamma less exp's rounding.
+  if (most <= top / 2) {
+    const T largest_kernel = row.maxCoeff();
+    if (rbf && most_slack <= T(1) && largest_kernel * most_slack <= budget) return;
+    const T exponent = -std::log(std::max(largest_kernel, std::numeric_limits<T>::min()));
+    const T low = (exponent * (T(1) - T(4) * eps) - T(8) * eps) / gamma;
+    if (!rbf && low * low >= T(2) * spread * most && most_slack <= low &&
+        largest_kernel * most_slack <= budget * low) {
+      return;
+    }
+  }
+  // Entry by entry. Every comparison is false on NaN: an entry is kept only when all hold.
   const auto slack = (gamma * spread) * (norm + norms.array());  // gamma dD
-  // Every comparison is false on NaN: an entry is kept only when all of them hold.
   const auto check = [&](const auto& accurate) {
     if (accurate.all()) return;
     const Eigen::Array<bool, Eigen::Dynamic, 1> keep = accurate;
@@ -213,15 +217,12 @@ void distance_kernel_row(const ClassicKernel& kernel, Row&& row, T norm, const N
       if (!keep(j)) row(j) = direct_distance_kernel<T>(kernel, x, Z.row(j));
     }
   };
-  if (kernel.kind == KernelKind::rbf) {
-    const Array squared = clipped_squared_distances<T>(row, norm, norms);
-    row.array() = (-gamma * squared).exp();
+  if (rbf) {
     check(squared <= top && slack <= T(1) && row.array() * slack <= budget);
   } else {
-    const Array root = clipped_squared_distances<T>(row, norm, norms).sqrt();
-    row.array() = (-gamma * root).exp();
-    // dt = slack / root, written without the division: root * root >= 2 dD, dt <= 1, K dt <= budget
-    check(root <= top && root * root >= T(2) * spread * (norm + norms.array()) && slack <= root &&
+    // dt = slack / sqrt(D), without the division: D >= 2 dD, dt <= 1, K dt <= budget
+    const auto root = squared.sqrt();
+    check(squared <= top && squared >= T(2) * spread * (norm + norms.array()) && slack <= root &&
           row.array() * slack <= budget * root);
   }
 }

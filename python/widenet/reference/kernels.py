@@ -103,7 +103,7 @@ def _inaccurate(K, squared, total, gamma, kind, d):
     if kind == "rbf":
         return ~((squared <= info.max) & (slack <= 1) & (K * slack <= budget))
     root = np.sqrt(squared)  # dt = slack / root, compared without the division
-    return ~((root <= info.max) & (root * root >= 2 * spread * total) & (slack <= root) & (K * slack <= budget * root))
+    return ~((squared <= info.max) & (squared >= 2 * spread * total) & (slack <= root) & (K * slack <= budget * root))
 
 
 def _direct(X1, X2, gamma, kind):
