@@ -129,7 +129,8 @@ def test_vanishing_derivative_at_a_huge_input_gives_the_finite_kernel(activation
     X = np.array([[1e155, -1e155]])
     J = net.jacobian(X)
     expected = J @ J.T
-    np.testing.assert_allclose(net.ntk(X, backend=backend), expected, rtol=1e-15)
+    for chunk in (None, 1, 3):  # the width in one chunk or several
+        np.testing.assert_allclose(net.ntk(X, backend=backend, width_chunk=chunk), expected, rtol=1e-15)
     np.testing.assert_allclose(net.ntk_diag(X, backend=backend), np.diag(expected), rtol=1e-15)
     net32 = widenet.ShallowNetwork(2, 4, activation, seed=0, dtype=np.float32)
     X32 = np.array([[1e20, -1e20]], dtype=np.float32)
