@@ -328,7 +328,8 @@ def expect_array(value, name: str, dtype, ndim, rows=None, columns=None, min_row
 def expect_scalar(value, name: str, kind: str, minimum=None, maximum=2**63 - 1) -> Expect:
     """The oracle for a scalar: ``kind`` "integer" (in ``[minimum, maximum]``; counts go to
     the compiled core's int64, ``maximum=None`` for seeds), "positive" or "non-negative" (a
-    finite real number, bools refused)."""
+    finite real number, bools refused), or "normal" (positive and a normal float64, for a
+    scalar used in the compute dtype: a subnormal step would round the updates to 0)."""
     prefix = rf"^{re.escape(name)}: "
     if isinstance(value, (bool, np.bool_)):
         return Expect(errors=[(TypeError, prefix)])
@@ -348,7 +349,8 @@ def expect_scalar(value, name: str, kind: str, minimum=None, maximum=2**63 - 1) 
         number = float(value)
     except OverflowError:
         number = INF
-    good = np.isfinite(number) and (number > 0 if kind == "positive" else number >= 0)
+    good = np.isfinite(number) and {"positive": number > 0, "non-negative": number >= 0,
+                                    "normal": number >= np.finfo(np.float64).tiny}[kind]
     return Expect(number) if good else Expect(errors=[(ValueError, prefix)])
 
 
@@ -1005,14 +1007,14 @@ def _scalar_calls():
     X, y = np.array([[0.5, -1.0], [1.5, 0.25]]), np.array([0.3, -0.2])
     A = np.array([[1.0, 2.0], [0.5, -1.0], [0.0, 1.0]])
     return [
-        ("ShallowNetwork.train", "lr", "positive", None, lambda value: net.train(X, y, value, 0)),
-        ("LinearizedModel.train", "lr", "positive", None, lambda value: widenet.linearize(net).train(X, y, value, 0)),
+        ("ShallowNetwork.train", "lr", "normal", None, lambda value: net.train(X, y, value, 0)),
+        ("LinearizedModel.train", "lr", "normal", None, lambda value: widenet.linearize(net).train(X, y, value, 0)),
         ("ShallowNetwork.train", "steps", "integer", 0, lambda value: net.train(X, y, 0.01, value)),
         ("ShallowNetwork.train", "record_every", "integer", 1,
          lambda value: net.train(X, y, 0.01, 1, record_every=value)),
         ("ShallowNetwork.ntk", "width_chunk", "integer", 1, lambda value: net.ntk(X, width_chunk=value)),
         ("ShallowNetwork.jacobian_chunks", "rows", "integer", 1, lambda value: list(net.jacobian_chunks(X, value))),
-        ("RBFKernel", "gamma", "positive", None, lambda value: widenet.RBFKernel(gamma=value)(X)),
+        ("RBFKernel", "gamma", "normal", None, lambda value: widenet.RBFKernel(gamma=value)(X)),
         ("PolynomialKernel", "coef0", "non-negative", None,
          lambda value: widenet.PolynomialKernel(degree=2, coef0=value)(X)),
         ("PolynomialKernel", "degree", "integer", 1, lambda value: widenet.PolynomialKernel(degree=value)(X)),
@@ -1260,7 +1262,8 @@ def test_least_squares(data):
 def test_estimators(data):
     """MinNormLeastSquares and KernelLeastSquares fit / predict / score with hostile X, y
     and prediction points (object arrays of numbers are converted, complex data is a
-    ValueError, as in scikit-learn)."""
+    ValueError, as in scikit-learn). A float32 X is fitted in float32, and the prediction
+    points are converted to the fitted dtype."""
     count("estimators")
     if data.draw(st.booleans(), label="kernel estimator"):
         kernel = data.draw(st.sampled_from(("linear", "polynomial", "rbf", "laplace")), label="kernel")
@@ -1277,12 +1280,12 @@ def test_estimators(data):
     X = data.draw(hostile((m, d)), label="X")
     y = data.draw(hostile((m,) + data.draw(st.sampled_from(((), (2,))))), label="y")
     options = dict(objects=True, complex_error=ValueError)
-    eX = expect_array(X, "X", np.float64, 2, min_columns=1, **options)
+    eX = expect_array(X, "X", kernel_dtype(X), 2, min_columns=1, **options)
     ey = expect_array(y, "y", np.float64, (1, 2), rows=eX.value.shape[0] if eX.valid else None, min_columns=1,
                       **options)
     columns = eX.value.shape[1] if eX.valid else d
     X_new = data.draw(hostile((data.draw(st.integers(1, 3)), columns)), label="X_new")
-    e_new = expect_array(X_new, "X_new", np.float64, 2, min_columns=1, **options)
+    e_new = expect_array(X_new, "X_new", eX.value.dtype if eX.valid else np.float64, 2, min_columns=1, **options)
     if e_new.valid and eX.valid and e_new.value.shape[1] != columns:
         e_new = Expect(errors=[(ValueError, r"^X has \d+ features")])
     e_new.errors = [(kind, pattern.replace("^X_new: ", "^X: ")) for kind, pattern in e_new.errors]

@@ -1,3 +1,4 @@
+#include <limits>
 #include <optional>
 
 #include "common.hpp"
@@ -6,11 +7,19 @@
 namespace widenet::bindings {
 namespace {
 
+// The hyper-parameters, checked against the compute dtype T too: gamma is used as a T, so a
+// gamma below T's smallest normal number (1e-50 in float32) or beyond its range is refused
+// rather than silently becoming 0 or inf, and so is a coef0 beyond T's range.
+template <typename T>
 ClassicKernel classic_kernel(const std::string& kind, double gamma, int degree, double coef0) {
   const ClassicKernel kernel{parse_kernel(kind), gamma, degree, coef0};
+  const std::string dtype = sizeof(T) == 4 ? "float32" : "float64";
   require(std::isfinite(gamma) && gamma > 0, "gamma: expected a finite positive number");
+  require(T(gamma) >= std::numeric_limits<T>::min() && std::isfinite(T(gamma)),
+          "gamma: expected a number within the normal range of " + dtype + " (the inputs' dtype)");
   require(degree >= 1, "degree: expected a positive integer, got " + std::to_string(degree));
-  require(std::isfinite(coef0), "coef0: expected a finite number");
+  require(std::isfinite(coef0) && std::isfinite(T(coef0)),
+          "coef0: expected a finite number within the range of " + dtype);
   return kernel;
 }
 
@@ -18,7 +27,7 @@ template <typename T>
 struct KernelBinder {
   static RowMatrix<T> gram(const MatrixRef<T>& X1, const std::optional<MatrixRef<T>>& X2,
                            const std::string& kind, double gamma, int degree, double coef0) {
-    const ClassicKernel kernel = classic_kernel(kind, gamma, degree, coef0);
+    const ClassicKernel kernel = classic_kernel<T>(kind, gamma, degree, coef0);
     require(X1.rows() >= 1 && X1.cols() >= 1, "X1: expected a non-empty 2-D array");
     if (X2) {
       require(X2->rows() >= 1, "X2: expected at least one row");
@@ -32,7 +41,7 @@ struct KernelBinder {
 
   static Vector<T> diagonal(const MatrixRef<T>& X, const std::string& kind, double gamma, int degree,
                             double coef0) {
-    const ClassicKernel kernel = classic_kernel(kind, gamma, degree, coef0);
+    const ClassicKernel kernel = classic_kernel<T>(kind, gamma, degree, coef0);
     require(X.rows() >= 1 && X.cols() >= 1, "X: expected a non-empty 2-D array");
     py::gil_scoped_release release;
     return kernel_diagonal<T>(kernel, X);

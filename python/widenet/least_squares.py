@@ -6,7 +6,10 @@ predicts: ``w* + P_ker(A) w0``, for steps ``h`` up to ``1 / (2 s_max(A)^2)``.
 
 Everything is computed in float64 from one singular value decomposition; the rank
 tolerance is numpy's ``lstsq`` default: singular values below
-``rcond * s_max(A)``, ``rcond = eps * max(m, d)``, count as zero.
+``rcond * s_max(A)``, ``rcond = eps * max(m, d)``, count as zero. Solutions, limits and the
+augmented matrix come back in the dtype of ``A`` (float32 stays float32, rounded once at the
+end; values beyond its range become inf); :func:`gradient_descent` records its iterates in
+float64, the precision its comparison with Theorem 11.3 needs.
 """
 
 from __future__ import annotations
@@ -29,6 +32,17 @@ def _matrix(A, name: str = "A") -> np.ndarray:
     if A.size == 0:
         raise ValueError(f"{name}: expected at least one row and one column, got shape {A.shape}")
     return A
+
+
+def _result_dtype(A) -> np.dtype:
+    """The dtype results for ``A`` come back in: float32 for float32 data, float64 otherwise."""
+    return np.dtype(np.float32) if check.asarray(A, "A").dtype == np.float32 else _FLOAT64
+
+
+def _as_result(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` rounded once to ``dtype``; beyond its range they are inf (their IEEE limit)."""
+    with np.errstate(over="ignore"):
+        return values.astype(dtype, copy=False)
 
 
 def _targets(y, rows: int, name: str = "y") -> np.ndarray:
@@ -82,11 +96,13 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64, shape (d,) or (d, t)
+    ndarray, shape (d,) or (d, t)
+        In the dtype of ``A`` (computed in float64).
     """
+    dtype = _result_dtype(A)
     A = _matrix(A)
     y = _targets(y, A.shape[0])
-    return _pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape)
+    return _as_result(_pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape), dtype)
 
 
 def augment(X) -> np.ndarray:
@@ -101,11 +117,11 @@ def augment(X) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64, shape (m, d + 1)
-        ``X`` with a first column of ones.
+    ndarray, shape (m, d + 1)
+        ``X`` with a first column of ones, float32 for float32 ``X`` and float64 otherwise.
     """
-    X = check.as_array(X, "X", _FLOAT64, 2)
-    return np.hstack([np.ones((X.shape[0], 1)), X])
+    X = check.as_array(X, "X", _result_dtype(X), 2)
+    return np.hstack([np.ones((X.shape[0], 1), dtype=X.dtype), X])
 
 
 def max_step(A) -> float:
@@ -152,13 +168,15 @@ def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64, shaped like ``w0``
+    ndarray, shaped like ``w0``
+        In the dtype of ``A`` (computed in float64).
     """
+    dtype = _result_dtype(A)
     A = _matrix(A)
     y = _targets(y, A.shape[0])
     w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
     U, s, V = _row_space_basis(A, rcond)
-    return _pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0))
+    return _as_result(_pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0)), dtype)
 
 
 @dataclass(frozen=True)

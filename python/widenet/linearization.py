@@ -266,11 +266,13 @@ class LinearizedModel:
         Returns
         -------
         LinearizedTrainingResult
-            ``losses``, ``distances`` ``|p_k - w0|``, ``train_outputs`` and ``test_outputs``
-            at the recorded steps.
+            ``losses``, ``distances`` ``|p_k - w0|`` (float64), ``train_outputs`` and
+            ``test_outputs`` (in the model's dtype: float32 for a float32 network) at the
+            recorded steps.
         """
         X, y = self._data(X, y)
-        lr = check.positive_real(lr, "lr")
+        # "iterate" steps in the Gram's dtype: a step that is 0 there would do nothing.
+        lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self._tangent.dtype)
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
         method = check.choice(method, "method", METHODS)
@@ -340,10 +342,15 @@ class LinearizedModel:
                 coefficients = coefficients[rows - 1]
             else:
                 coefficients = coefficients[-1]
+        # Outputs in the model's dtype (computed in float64 in closed form); losses and
+        # distances in float64, as every training result records them.
+        dtype = self._tangent.dtype
+        with np.errstate(over="ignore"):  # beyond the dtype's range: inf, as the run itself gives
+            train_outputs = (y.astype(np.float64) + residuals).astype(dtype)
+            test_outputs = None if test_outputs is None else np.asarray(test_outputs).astype(dtype)
         records = dict(steps=when, losses=np.asarray(losses, dtype=np.float64),
-                       distances=np.asarray(distances, dtype=np.float64),
-                       test_outputs=None if test_outputs is None else np.asarray(test_outputs, dtype=np.float64),
-                       train_outputs=y.astype(np.float64) + residuals, diverged_at=None if stopped < 0 else stopped)
+                       distances=np.asarray(distances, dtype=np.float64), test_outputs=test_outputs,
+                       train_outputs=train_outputs, diverged_at=None if stopped < 0 else stopped)
         return records, np.asarray(coefficients), theta, scale
 
     def __repr__(self) -> str:

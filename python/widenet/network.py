@@ -40,7 +40,8 @@ class ShallowNetwork:
     Attributes
     ----------
     params : Parameters
-        The current parameters ``w`` (fields ``U, b, v, c`` can be read and set).
+        The current parameters ``w``: fields ``U, b, v, c`` can be read (read-only arrays) and
+        set (checked: NaN and Inf are refused by name).
     initial_params : Parameters
         ``w0``, the parameters at initialization; distances are measured from it.
     num_params : int
@@ -145,6 +146,11 @@ class ShallowNetwork:
     def num_params(self) -> int:
         return self._params.size
 
+    def copy(self) -> "ShallowNetwork":
+        """An independent network of the same configuration, parameters and initial
+        parameters: training one does not move the other."""
+        return type(self)._restore(self.config, self._params, self._initial)
+
     def reset(self) -> "ShallowNetwork":
         """Returns the network to its initial parameters."""
         self._params = self._initial.copy()
@@ -202,6 +208,15 @@ class ShallowNetwork:
         products; the Jacobian is never formed). ``X2=None`` (or ``X2 is X1``) computes the
         symmetric ``K_n(X1, X1)``, using symmetry. ``width_chunk`` bounds the hidden units
         processed at once (memory ``O(m^2 + m * width_chunk)``); default: automatic.
+
+        Accuracy at every scale of the inputs: wherever the Jacobian is finite, each entry is
+        within ``c (n + d) eps sqrt(K(x, x) K(z, z))`` of ``J J^T`` (``eps`` of the dtype,
+        ``c`` a small constant); an entry whose value is beyond the dtype's range is inf of
+        its sign; none is NaN. (Large inputs are taken out of the factors by powers of two, so
+        that a derivative vanishing at a huge pre-activation gives 0, not ``inf * 0``; entries
+        that overflow an intermediate are recomputed in long double.) For ``sin``,
+        pre-activations beyond about ``1/eps`` leave ``sin`` and ``cos`` undetermined by the
+        rounding of ``z`` itself.
         """
         symmetric = X2 is None or X2 is X1
         X1 = self._inputs(X1, "X1")
@@ -213,7 +228,8 @@ class ShallowNetwork:
         return BACKENDS[backend].ntk_gram(X1, X2, *self._kernel_args(), width_chunk=chunk)
 
     def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
-        """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix."""
+        """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix; its
+        accuracy is that of :meth:`ntk`."""
         X, backend = self._inputs(X), check.backend(backend)
         _memory.check_ntk("ShallowNetwork.ntk_diag", X.shape[0], None, self.width, self.dtype, backend,
                           diagonal=True)
@@ -256,9 +272,11 @@ class ShallowNetwork:
         _memory.check_hidden("ShallowNetwork.loss_grad", X.shape[0], self.width, self.dtype)
         value, gU, gb, gv, gc = BACKENDS[check.backend(backend)].loss_grad(X, y, *self._kernel_args(), scale)
         if not all(np.isfinite(block).all() for block in (value, gU, gb, gv, gc)):
+            largest_w = np.max(np.abs(self._params.to_vector()))
             raise ValueError(f"X: the loss or its gradient overflows {self.dtype} at these inputs and parameters "
-                             f"(largest |x| = {np.max(np.abs(X), initial=0):.4g}, |y| = {np.max(np.abs(y), initial=0):.4g}); expected "
-                             f"data of moderate magnitude (rescale X and y)")
+                             f"(largest |x| = {np.max(np.abs(X), initial=0):.4g}, |y| = {np.max(np.abs(y), initial=0):.4g}, "
+                             f"|w| = {largest_w:.4g}); expected data and parameters of moderate magnitude (rescale X "
+                             f"and y)")
         return float(value), Parameters(gU, gb, gv, gc, self.dtype)
 
     def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
@@ -279,9 +297,12 @@ class ShallowNetwork:
         start) and leaves the network unchanged; ``"return"`` returns the records up to that
         step (``result.diverged_at``) and leaves the network there. Ctrl-C stops a run within
         about 0.1 s with KeyboardInterrupt, the network unchanged.
+
+        The step is taken in the network's dtype, so ``lr`` must be a normal number there
+        (ValueError otherwise: 1e-46 is 0 in float32, and training would do nothing).
         """
         X, y = self._data(X, y)
-        lr = check.positive_real(lr, "lr")
+        lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self.dtype)  # the step is taken in the dtype
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
         X_test = None if X_test is None else self._inputs(X_test, "X_test")

@@ -192,7 +192,9 @@ class NTKRegressor(_Estimator):
         Returns
         -------
         mean : ndarray, shape (m_test,) or (m_test, n_targets) as the fitted ``y``
-        std : ndarray, same shape as ``mean``, only with ``return_std``
+            In the dtype of the fitted ``X`` (float32 for float32 ``X``, else float64); the
+            kernels and the solve are computed in float64.
+        std : ndarray, same shape and dtype as ``mean``, only with ``return_std``
         """
         X = self._check_predict_X(X)
         if not isinstance(return_std, (bool, np.bool_)):
@@ -204,9 +206,10 @@ class NTKRegressor(_Estimator):
         cross = self._gram(X, self.X_fit_)
         mean = cross @ self.dual_coef_
         if not return_std:
-            return mean
+            return mean.astype(X.dtype, copy=False)
         diagonal = np.concatenate([np.diag(self._gram(X[start:start + _DIAGONAL_BLOCK]))
                                    for start in range(0, X.shape[0], _DIAGONAL_BLOCK)])
         explained = (cross @ self.eigenvectors_) ** 2 @ self._posterior_factors
         std = np.sqrt(np.maximum(diagonal - explained, 0.0))
-        return mean, (np.repeat(std[:, None], mean.shape[1], axis=1) if mean.ndim == 2 else std)
+        std = np.repeat(std[:, None], mean.shape[1], axis=1) if mean.ndim == 2 else std
+        return mean.astype(X.dtype, copy=False), std.astype(X.dtype, copy=False)

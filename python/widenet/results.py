@@ -21,7 +21,7 @@ class TrainingResult:
     distances : ndarray of float64, shape (..., records)
         ``|w_k - w0|`` over all parameters, ``w0`` the network's initial parameters.
     test_outputs : ndarray, shape (..., records, m_test), or None
-        ``Phi(X_test, w_k)`` when ``X_test`` was given.
+        ``Phi(X_test, w_k)`` when ``X_test`` was given, in the network's dtype.
     loss : str
         ``"sum"`` (the chapter's f), ``"mean"`` or ``"half_sum"``.
     lr : float
@@ -59,8 +59,9 @@ class LinearizedTrainingResult(TrainingResult):
 
     Attributes
     ----------
-    train_outputs : ndarray of float64, shape (records, m)
-        ``Phi_lin(X, p_k)`` on the training points.
+    train_outputs : ndarray, shape (records, m)
+        ``Phi_lin(X, p_k)`` on the training points, in the model's dtype like
+        ``test_outputs`` (losses and distances are float64 in every result).
     method : str
         ``"closed_form"`` (one eigendecomposition of the tangent Gram), ``"iterate"``
         (the steps one by one, in function space) or ``"flow"`` (gradient flow, closed form).
