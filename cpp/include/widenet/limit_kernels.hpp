@@ -31,6 +31,7 @@
 #include "widenet/interrupt.hpp"
 #include "widenet/shallow_network.hpp"
 #include "widenet/types.hpp"
+#include "widenet/vector_math.hpp"
 
 namespace widenet {
 
@@ -236,22 +237,28 @@ inline double erfcx(double z) {
   return series / (z * kSqrtPi);
 }
 
-// start, start r, ... up to the first point >= stop (nothing unless 0 < start < inf).
-inline void graded_points(double start, double stop, std::vector<double>& points) {
+// start, start r, ... up to the first point >= stop, or to the first whose next step would
+// be wider than `width` (nothing unless 0 < start < inf); appended.
+inline void graded_points(double start, double stop, std::vector<double>& points,
+                          double width = std::numeric_limits<double>::infinity()) {
   if (!(start > 0 && start < std::numeric_limits<double>::infinity())) return;
   for (double point = start;; point *= kGrading) {
     points.push_back(point);
-    if (point >= stop) return;
+    if (point >= stop || point * (kGrading - 1) >= width) return;
   }
 }
 
-// Gauss-Legendre nodes and weights (appended) on the panel [low, high].
+// Gauss-Legendre nodes and weights on the panel [low, high], appended.
 inline void panel_rule(double low, double high, const LimitRules& rules, std::vector<double>& nodes,
                        std::vector<double>& weights) {
   const double middle = 0.5 * (low + high), half = 0.5 * (high - low);
-  for (Index i = 0; i < rules.legendre_nodes.size(); ++i) {
-    nodes.push_back(middle + half * rules.legendre_nodes(i));
-    weights.push_back(half * rules.legendre_weights(i));
+  const Index n = rules.legendre_nodes.size();
+  const std::size_t start = nodes.size();
+  nodes.resize(start + n);
+  weights.resize(start + n);
+  for (Index i = 0; i < n; ++i) {
+    nodes[start + i] = middle + half * rules.legendre_nodes(i);
+    weights[start + i] = half * rules.legendre_weights(i);
   }
 }
 
@@ -319,7 +326,7 @@ inline Expectations arctan_expectations(const ArctanSide& first, double q2, doub
 }
 
 // -- the graded quadrature ------------------------------------------------------------------
-constexpr double kHalfWidth = 8.5, kPanelWidth = 2.5, kAsymptoteGap = 1e-17;
+constexpr double kHalfWidth = 8.0, kPanelWidthPerNode = 0.25, kAsymptoteGap = 1e-17;
 
 // (scale ell, decay rate, power) of FEATURES in the twin.
 struct Features {
@@ -349,62 +356,100 @@ struct Range {
   double start, stop;
 };
 
-// Scratch of one thread: panel ends, rules and activation values.
-struct QuadratureScratch {
-  std::vector<double> points, ends, a, outer_weights, u, f_slopes;
-  std::vector<double> t, inner_weights, v, g_slopes;
-  std::vector<Range> ranges;
+struct Panel {
+  double low, high;
 };
 
-// Panel ends (offsets from `centre`) on [-kHalfWidth, kHalfWidth]: centre, centre +- the
-// graded points of the merged feature ranges, wide panels cut evenly (quadrature_panels).
-inline void quadrature_panels(double centre, std::vector<Range>& ranges, QuadratureScratch& s) {
-  const double low = -kHalfWidth - centre, high = kHalfWidth - centre;
-  const double reach = std::max(std::abs(low), std::abs(high));
-  ranges.erase(std::remove_if(ranges.begin(), ranges.end(),
-                              [](const Range& r) {
-                                return !(r.start > 0 && r.start < std::numeric_limits<double>::infinity());
-                              }),
-               ranges.end());
-  std::sort(ranges.begin(), ranges.end(), [](const Range& x, const Range& y) {
-    return x.start < y.start || (x.start == y.start && x.stop < y.stop);
-  });
-  s.points.assign(1, 0.0);
-  std::vector<double> graded;
-  for (std::size_t i = 0; i < ranges.size();) {
-    double start = ranges[i].start, stop = ranges[i].stop;
-    for (++i; i < ranges.size() && ranges[i].start <= stop * kGrading; ++i) stop = std::max(stop, ranges[i].stop);
-    graded.clear();
-    graded_points(start, std::min(stop, reach), graded);
-    for (const double point : graded) {
-      s.points.push_back(point);
-      s.points.push_back(-point);
+// The grid around a feature at 0 on the offsets |t| < reach (feature_grid in the twin):
+// panel ends +-points (points[0] = 0, then the graded points of the merged feature ranges
+// below reach), each gap cut evenly into panels at most `width` wide, and beyond
+// +-points.back() panels of `width` at fixed places.
+struct FeatureGrid {
+  std::vector<double> points;
+  double width = 0;
+
+  void build(std::vector<Range> ranges, double reach, Index order) {
+    width = kPanelWidthPerNode * double(order);
+    ranges.erase(std::remove_if(ranges.begin(), ranges.end(),
+                                [](const Range& r) {
+                                  return !(r.start > 0 && r.start < std::numeric_limits<double>::infinity());
+                                }),
+                 ranges.end());
+    std::sort(ranges.begin(), ranges.end(), [](const Range& x, const Range& y) {
+      return x.start < y.start || (x.start == y.start && x.stop < y.stop);
+    });
+    points.assign(1, 0.0);
+    std::vector<double> graded;
+    for (std::size_t i = 0; i < ranges.size();) {
+      const double start = ranges[i].start;
+      double stop = ranges[i].stop;
+      for (++i; i < ranges.size() && ranges[i].start <= stop * kGrading; ++i) stop = std::max(stop, ranges[i].stop);
+      graded.clear();
+      graded_points(start, stop, graded, width);
+      for (const double point : graded) {
+        if (points.back() < point && point < reach) points.push_back(point);
+      }
     }
   }
-  s.points.push_back(low);
-  s.points.push_back(high);
-  for (double& point : s.points) point = std::clamp(point, low, high);
-  sort_unique(s.points);
-  s.ends.clear();
-  for (std::size_t i = 0; i + 1 < s.points.size(); ++i) {
-    const double a = s.points[i], b = s.points[i + 1];
-    const int pieces = std::max(1, static_cast<int>(std::ceil((b - a) / kPanelWidth)));
-    const double step = (b - a) / pieces;
-    for (int k = 0; k < pieces; ++k) s.ends.push_back(a + k * step);
-  }
-  s.ends.push_back(high);
-}
 
-// Nodes t (offsets from centre) and weights for E[F(b)], b ~ N(0, 1): sum w F(centre + t).
-inline void gaussian_rule(double centre, std::vector<Range>& ranges, const LimitRules& rules,
-                          QuadratureScratch& s, std::vector<double>& nodes, std::vector<double>& weights) {
-  quadrature_panels(centre, ranges, s);
+  // The panels that meet (low, high), in increasing order (window_panels in the twin).
+  void window(double low, double high, std::vector<Panel>& panels) const {
+    panels.clear();
+    // j in [floor(from), ceil(to)) within [0, cap], clipped before the conversion (a
+    // window far from a tiny segment gives |from| ~ 1e100)
+    const auto span = [](double from, double to, double cap) {
+      return std::pair<long, long>{static_cast<long>(std::clamp(std::floor(from), 0.0, cap)),
+                                   static_cast<long>(std::clamp(std::ceil(to), 0.0, cap))};
+    };
+    constexpr double kFar = 1e18;
+    const double last = points.back();
+    {  // left tail: -last - (j + 1) width .. -last - j width
+      const double b = -last;
+      const auto [first, end] = span((b - high) / width, (b - low) / width, kFar);
+      for (long j = end - 1; j >= first; --j) panels.push_back({b - (j + 1) * width, b - j * width});
+    }
+    const auto segment = [&](double a, double b) {
+      const double pieces = std::ceil((b - a) / width);
+      const double step = (b - a) / pieces;
+      const auto [first, end] = span((low - a) / step, (high - a) / step, pieces);
+      for (long j = first; j < end; ++j) {
+        panels.push_back({a + j * step, j + 1 == static_cast<long>(pieces) ? b : a + (j + 1) * step});
+      }
+    };
+    for (std::size_t i = points.size() - 1; i >= 1; --i) segment(-points[i], -points[i - 1]);
+    for (std::size_t i = 0; i + 1 < points.size(); ++i) segment(points[i], points[i + 1]);
+    {  // right tail: last + j width .. last + (j + 1) width
+      const auto [first, end] = span((low - last) / width, (high - last) / width, kFar);
+      for (long j = first; j < end; ++j) panels.push_back({last + j * width, last + (j + 1) * width});
+    }
+    panels.erase(std::remove_if(panels.begin(), panels.end(),
+                                [&](const Panel& x) { return !(x.high > low && x.low < high); }),
+                 panels.end());
+  }
+};
+
+// Scratch of one thread: the grids, panels, rules and activation values of a pair.
+struct QuadratureScratch {
+  FeatureGrid outer_grid, inner_grid;
+  std::vector<Panel> panels;
+  std::vector<double> a, outer_weights, u, f_slopes;
+  std::vector<double> t, legendre_weights, values, slopes, weights;
+  std::vector<Index> panel_start;  // the pair grid's first node of each panel
+};
+
+// Gauss-Legendre nodes and weights on `panels`.
+inline void panel_nodes(const std::vector<Panel>& panels, const LimitRules& rules, std::vector<double>& nodes,
+                        std::vector<double>& weights) {
   nodes.clear();
   weights.clear();
-  for (std::size_t i = 0; i + 1 < s.ends.size(); ++i) panel_rule(s.ends[i], s.ends[i + 1], rules, nodes, weights);
-  for (std::size_t k = 0; k < nodes.size(); ++k) {
-    const double b = centre + nodes[k];
-    weights[k] *= std::exp(-0.5 * b * b) / kSqrtTwoPi;
+  for (const Panel& panel : panels) panel_rule(panel.low, panel.high, rules, nodes, weights);
+}
+
+// weights[k] * phi(centre + t[k]) for k in [begin, end): the standard normal density.
+inline void gaussian_weights(double centre, const double* t, const double* legendre, double* out, Index count) {
+  for (Index k = 0; k < count; ++k) {  // vectorises: vmath::exp has no branches
+    const double b = centre + t[k];
+    out[k] = legendre[k] * (vmath::exp(-0.5 * b * b) * (1 / kSqrtTwoPi));
   }
 }
 
@@ -418,39 +463,122 @@ inline void evaluate(Activation activation, std::vector<double>& values, std::ve
   });
 }
 
+// The far end of the grid's graded panels narrower than its width (0 if none).
+inline double fine_reach(const FeatureGrid& grid) {
+  double fine = 0;
+  for (std::size_t i = 1; i < grid.points.size(); ++i) {
+    if (grid.points[i] - grid.points[i - 1] < grid.width) fine = grid.points[i];
+  }
+  return fine;
+}
+
+// [-kHalfWidth, kHalfWidth] cut evenly into panels at most `width` wide (plain_panels).
+inline void plain_panels(double width, std::vector<Panel>& panels) {
+  const int pieces = static_cast<int>(std::ceil(2 * kHalfWidth / width));
+  panels.clear();
+  for (int k = 0; k < pieces; ++k) {
+    panels.push_back({-kHalfWidth + k * (2 * kHalfWidth / pieces),
+                      k + 1 == pieces ? kHalfWidth : -kHalfWidth + (k + 1) * (2 * kHalfWidth / pieces)});
+  }
+}
+
+// The inner integrals G(a) = E_b[g(h_z)], G'(a) = E_b[g'(h_z)] for every outer node over
+// |b| < kHalfWidth, b = centre + t, centre = -rho a / s (_gaussian_rule in the twin):
+// windows that meet the inner grid's fine panels take the grid's panels, and g, g' are
+// evaluated once on their union; the others take the plain panels in b, whose Gaussian
+// weights are computed once.
+inline void inner_integrals(Activation activation, const Pair& p, double sine, double spread,
+                            const LimitRules& rules, QuadratureScratch& s, std::vector<double>& G,
+                            std::vector<double>& G_slope) {
+  const std::size_t outer = s.a.size();
+  const Index order = rules.legendre_nodes.size();
+  const double fine = fine_reach(s.inner_grid);
+  G.assign(outer, 0.0);
+  G_slope.assign(outer, 0.0);
+  const auto centre = [&](std::size_t q) { return -p.rho * s.a[q] / sine; };
+  const auto near = [&](double c) { return -kHalfWidth - c <= fine && kHalfWidth - c >= -fine; };
+  double union_low = std::numeric_limits<double>::infinity(), union_high = -union_low;
+  for (std::size_t q = 0; q < outer; ++q) {
+    const double c = centre(q);
+    if (near(c)) {
+      union_low = std::min(union_low, -kHalfWidth - c);
+      union_high = std::max(union_high, kHalfWidth - c);
+    }
+  }
+  std::vector<Panel> near_panels;
+  if (union_low < union_high) {  // g and g' on the union of the near windows, once
+    s.inner_grid.window(union_low, union_high, near_panels);
+    panel_nodes(near_panels, rules, s.t, s.legendre_weights);
+    s.values.resize(s.t.size());
+    for (std::size_t k = 0; k < s.t.size(); ++k) s.values[k] = spread * s.t[k];
+    evaluate(activation, s.values, s.slopes);
+  }
+  std::vector<double> plain_b, plain_weights, far_values, far_slopes;
+  plain_panels(s.inner_grid.width, s.panels);
+  panel_nodes(s.panels, rules, plain_b, plain_weights);
+  gaussian_weights(0.0, plain_b.data(), plain_weights.data(), plain_weights.data(), Index(plain_b.size()));
+  for (std::size_t q = 0; q < outer; ++q) {
+    const double c = centre(q);
+    double sum = 0, sum_slope = 0;
+    if (near(c)) {  // the window's panels are a run of the union's
+      const double low = -kHalfWidth - c, high = kHalfWidth - c;
+      const auto first = std::partition_point(near_panels.begin(), near_panels.end(),
+                                              [&](const Panel& x) { return !(x.high > low); });
+      const auto last = std::partition_point(first, near_panels.end(), [&](const Panel& x) { return x.low < high; });
+      const Index begin = Index(first - near_panels.begin()) * order, end = Index(last - near_panels.begin()) * order;
+      s.weights.resize(std::size_t(end - begin));
+      gaussian_weights(c, s.t.data() + begin, s.legendre_weights.data() + begin, s.weights.data(), end - begin);
+      for (Index k = begin; k < end; ++k) {
+        sum += s.weights[std::size_t(k - begin)] * s.values[std::size_t(k)];
+        sum_slope += s.weights[std::size_t(k - begin)] * s.slopes[std::size_t(k)];
+      }
+    } else {
+      far_values.resize(plain_b.size());
+      for (std::size_t k = 0; k < plain_b.size(); ++k) far_values[k] = spread * (plain_b[k] - c);
+      evaluate(activation, far_values, far_slopes);
+      for (std::size_t k = 0; k < plain_b.size(); ++k) {
+        sum += plain_weights[k] * far_values[k];
+        sum_slope += plain_weights[k] * far_slopes[k];
+      }
+    }
+    G[q] = sum;
+    G_slope[q] = sum_slope;
+  }
+}
+
 inline Expectations quadrature_expectations(Activation activation, const Pair& p, const LimitRules& rules,
                                             QuadratureScratch& s) {
   const Features f = features(activation);
+  const Index order = rules.legendre_nodes.size();
   const double sine = std::sqrt(p.one_minus_rho2), root1 = std::sqrt(p.q1), root2 = std::sqrt(p.q2);
   const double spread = root2 * sine, along = root2 * std::abs(p.rho);
   const double reach = f.scale > 0 ? asymptote_radius(f, std::max(root1, root2)) : 0.0;
   const double width = std::max(f.scale, spread);
-  s.ranges.clear();
-  s.ranges.push_back(root1 > 0 ? Range{f.scale / root1, reach / root1} : Range{0.0, 0.0});
-  s.ranges.push_back(along > 0 ? Range{width / along, (reach + kHalfWidth * spread) / along} : Range{0.0, 0.0});
-  gaussian_rule(0.0, s.ranges, rules, s, s.a, s.outer_weights);
+  s.outer_grid.build({root1 > 0 ? Range{f.scale / root1, reach / root1} : Range{0.0, 0.0},
+                      along > 0 ? Range{width / along, (reach + kHalfWidth * spread) / along} : Range{0.0, 0.0}},
+                     kHalfWidth, order);
+  s.outer_grid.window(-kHalfWidth, kHalfWidth, s.panels);
+  panel_nodes(s.panels, rules, s.a, s.outer_weights);
+  gaussian_weights(0.0, s.a.data(), s.outer_weights.data(), s.outer_weights.data(), Index(s.a.size()));
   s.u.resize(s.a.size());
   for (std::size_t q = 0; q < s.a.size(); ++q) s.u[q] = root1 * s.a[q];
   evaluate(activation, s.u, s.f_slopes);  // u now holds sigma(u)
+  std::vector<double> G, G_slope;
+  if (spread == 0) {  // rho = +-1 or q2 = 0: h_z = sqrt(q2) rho a exactly
+    G.resize(s.a.size());
+    for (std::size_t q = 0; q < s.a.size(); ++q) G[q] = root2 * p.rho * s.a[q];
+    evaluate(activation, G, G_slope);
+  } else {
+    // the windows |b| < kHalfWidth, b = -rho a / s + t, span |t| < kHalfWidth + max |rho a / s|
+    double centres = 0;
+    for (const double a : s.a) centres = std::max(centres, std::abs(p.rho * a / sine));
+    s.inner_grid.build({Range{f.scale / spread, reach / spread}}, kHalfWidth + centres, order);
+    inner_integrals(activation, p, sine, spread, rules, s, G, G_slope);
+  }
   double sum_ss = 0, sum_dd = 0;
   for (std::size_t q = 0; q < s.a.size(); ++q) {
-    if (spread == 0) {
-      s.v.assign(1, root2 * p.rho * s.a[q]);
-      s.inner_weights.assign(1, 1.0);
-    } else {
-      s.ranges.assign(1, Range{f.scale / spread, reach / spread});
-      gaussian_rule(-p.rho * s.a[q] / sine, s.ranges, rules, s, s.t, s.inner_weights);
-      s.v.resize(s.t.size());
-      for (std::size_t k = 0; k < s.t.size(); ++k) s.v[k] = spread * s.t[k];
-    }
-    evaluate(activation, s.v, s.g_slopes);  // v now holds sigma(v)
-    double inner_ss = 0, inner_dd = 0;
-    for (std::size_t k = 0; k < s.v.size(); ++k) {
-      inner_ss += s.inner_weights[k] * s.v[k];
-      inner_dd += s.inner_weights[k] * s.g_slopes[k];
-    }
-    sum_ss += s.outer_weights[q] * s.u[q] * inner_ss;
-    sum_dd += s.outer_weights[q] * s.f_slopes[q] * inner_dd;
+    sum_ss += s.outer_weights[q] * s.u[q] * G[q];
+    sum_dd += s.outer_weights[q] * s.f_slopes[q] * G_slope[q];
   }
   return {sum_ss, sum_dd};
 }

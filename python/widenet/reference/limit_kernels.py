@@ -100,10 +100,11 @@ LOGISTIC_NODES = 12
 """Nodes of the Gauss rule for the logistic mixing law (measured error 1e-13)."""
 
 # The graded quadrature: the real line is cut at HALF_WIDTH standard deviations (the mass
-# beyond, 2e-17, times a quadratic growth stays below 1e-15), into panels at most
-# PANEL_WIDTH wide (Gauss-Legendre at ORDER nodes integrates the Gaussian there to 1e-15).
-HALF_WIDTH = 8.5
-PANEL_WIDTH = 2.5
+# beyond, 1.2e-15, times a quadratic growth stays below 1e-13), into panels at most
+# PANEL_WIDTH_PER_NODE * order wide: Gauss-Legendre integrates the Gaussian on such panels to
+# 2e-15 at 12 nodes, 2e-12 at 10 and 1e-11 at 8, below the error of the graded panels.
+HALF_WIDTH = 8.0
+PANEL_WIDTH_PER_NODE = 0.25
 FEATURES = {
     # activation -> (scale ell, decay rate lambda, power p): sigma changes on |t| ~ ell
     # around 0 and differs from its affine asymptote (sigma' from a constant) by about
@@ -482,16 +483,17 @@ def _erfc(z):
     return np.asarray(_math_erfc(z), dtype=np.float64)
 
 
-def graded_points(start, stop, ratio=GRADING):
-    """``start, start r, start r^2, ...`` up to the first point ``>= stop`` (empty unless
-    ``0 < start < inf``), so that the graded panels cover ``[start, stop]``."""
+def graded_points(start, stop, ratio=GRADING, width=math.inf):
+    """``start, start r, start r^2, ...`` up to the first point ``>= stop``, so that the graded
+    panels cover ``[start, stop]``, or to the first whose next step would be wider than
+    ``width`` (empty unless ``0 < start < inf``)."""
     points = []
     if not 0 < start < math.inf:
         return points
     point = start
     while True:
         points.append(point)
-        if point >= stop:
+        if point >= stop or point * (ratio - 1) >= width:
             return points
         point *= ratio
 
@@ -594,7 +596,7 @@ def graded_quadrature_expectations(S11, S22, S12, activation, order=ORDER):
         E[f(h_x) g(h_z)] = int phi(a) f(sqrt(q1) a) G(a) da,  G(a) = int phi(b) g(h_z) db.
 
     Both integrals run over ``[-HALF_WIDTH, HALF_WIDTH]``, cut at the multiples of
-    :data:`PANEL_WIDTH` (for the Gaussian) and at panels graded geometrically (ratio
+    ``order`` :data:`PANEL_WIDTH_PER_NODE` (for the Gaussian) and at panels graded geometrically (ratio
     :data:`GRADING`) toward the activation's features (:func:`quadrature_panels`):
 
     - outer, toward ``a = 0``: ``f(sqrt(q1) a)`` changes on ``|a|`` from ``ell / sqrt(q1)``
@@ -647,20 +649,40 @@ def asymptote_radius(activation, stretch):
     return ((math.log(1 / ASYMPTOTE_GAP) + math.log(max(1.0, stretch))) / rate) ** (1 / power)
 
 
-def quadrature_panels(centre, ranges, ratio=GRADING):
-    """Panel ends, as offsets from ``centre``, for a Gaussian variable on
-    ``[-HALF_WIDTH, HALF_WIDTH]``: ``centre`` itself, ``centre +- start r^k`` over each range
-    ``(start, stop)`` of a feature (overlapping ranges merged into one), and panels wider
-    than :data:`PANEL_WIDTH` cut evenly."""
-    low, high = -HALF_WIDTH - centre, HALF_WIDTH - centre
-    reach = max(abs(low), abs(high))
+def feature_grid(ranges, reach, order=ORDER, ratio=GRADING):
+    """The grid of the quadrature around a feature at 0, on the offsets ``|t| < reach``:
+    ``(points, width)``. Its panel ends are ``+-points`` (``points[0] = 0``, then the graded
+    points of each merged range ``(start, stop)`` of the feature below ``reach``), each gap
+    between them cut evenly into panels at most ``width = order`` :data:`PANEL_WIDTH_PER_NODE`
+    wide (on which the Gauss-Legendre rule integrates the Gaussian), and beyond
+    ``+-points[-1]`` panels of ``width`` at fixed places. :func:`window_panels` lists them."""
+    width = PANEL_WIDTH_PER_NODE * order
     points = [0.0]
     for start, stop in _merged(ranges, ratio):
-        for point in graded_points(start, min(stop, reach), ratio):
-            points += [point, -point]
-    ends = np.unique(np.clip(points + [low, high], low, high))
-    pieces = np.maximum(1, np.ceil(np.diff(ends) / PANEL_WIDTH)).astype(int)
-    return np.concatenate([np.linspace(a, b, k + 1)[:-1] for a, b, k in zip(ends[:-1], ends[1:], pieces)] + [[high]])
+        points += [point for point in graded_points(start, stop, ratio, width) if points[-1] < point < reach]
+    return np.array(points), width
+
+
+def window_panels(points, width, low, high):
+    """The panels ``(low end, high end)`` of the grid of :func:`feature_grid` that meet the
+    interval ``(low, high)``, in increasing order."""
+    panels = []
+    segments = [(-points[i + 1], -points[i]) for i in reversed(range(len(points) - 1))]
+    segments += [(points[i], points[i + 1]) for i in range(len(points) - 1)]
+    tails = [(-math.inf, -points[-1]), (points[-1], math.inf)]
+    for a, b in [tails[0]] + segments + [tails[1]]:
+        if a == -math.inf:  # panels -last - (j + 1) width .. -last - j width, j >= 0
+            js = reversed(range(max(0, math.floor((b - high) / width)), max(0, math.ceil((b - low) / width))))
+            panels += [(b - (j + 1) * width, b - j * width) for j in js]
+        elif b == math.inf:
+            js = range(max(0, math.floor((low - a) / width)), max(0, math.ceil((high - a) / width)))
+            panels += [(a + j * width, a + (j + 1) * width) for j in js]
+        else:
+            pieces = math.ceil((b - a) / width)
+            step = (b - a) / pieces
+            js = range(max(0, math.floor((low - a) / step)), min(pieces, max(0, math.ceil((high - a) / step))))
+            panels += [(a + j * step, b if j + 1 == pieces else a + (j + 1) * step) for j in js]
+    return [(a, b) for a, b in panels if b > low and a < high]
 
 
 def _merged(ranges, ratio):
@@ -675,12 +697,34 @@ def _merged(ranges, ratio):
     return merged
 
 
-def _gaussian_rule(centre, ranges, order):
+def fine_reach(points, width):
+    """The far end of the grid's graded panels narrower than ``width`` (0 if none): beyond,
+    the grid is no finer than plain panels of ``width``."""
+    fine = [points[i] for i in range(1, len(points)) if points[i] - points[i - 1] < width]
+    return fine[-1] if fine else 0.0
+
+
+def plain_panels(width):
+    """``[-HALF_WIDTH, HALF_WIDTH]`` cut evenly into panels at most ``width`` wide."""
+    pieces = math.ceil(2 * HALF_WIDTH / width)
+    ends = [-HALF_WIDTH + k * (2 * HALF_WIDTH / pieces) for k in range(pieces)] + [HALF_WIDTH]
+    return list(zip(ends[:-1], ends[1:]))
+
+
+def _gaussian_rule(centre, grid, order):
     """Nodes ``t`` (offsets from ``centre``) and weights for ``E[F(b)]``, ``b ~ N(0, 1)``, as
-    ``sum w F(centre + t)``."""
-    ends = quadrature_panels(centre, ranges)
-    t, weights = panel_rule(np.stack([ends[:-1], ends[1:]], axis=1), order)
-    b = centre + t
+    ``sum w F(centre + t)`` over ``|b| < HALF_WIDTH``: the panels of ``grid`` there where they
+    include its fine panels; elsewhere the plain panels, placed in ``b`` (exact however far
+    the centre, where ``centre + t`` would lose ``2^-53 |centre|``)."""
+    points, width = grid
+    low, high = -HALF_WIDTH - centre, HALF_WIDTH - centre
+    fine = fine_reach(points, width)
+    if low <= fine and high >= -fine:
+        t, weights = panel_rule(window_panels(points, width, low, high), order)
+        b = centre + t
+    else:
+        b, weights = panel_rule(plain_panels(width), order)
+        t = b - centre
     return t, weights * np.exp(-0.5 * b * b) / math.sqrt(2 * math.pi)
 
 
@@ -692,13 +736,16 @@ def _quadrature_pair(activation, q1, q2, rho, one_minus_rho2, order):
     width = max(scale, spread)  # G's feature scale, in m
     outer = [(scale / root1, reach / root1) if root1 > 0 else (0.0, 0.0),
              (width / along, (reach + HALF_WIDTH * spread) / along) if along > 0 else (0.0, 0.0)]
-    a, outer_weights = _gaussian_rule(0.0, outer, order)
+    a, outer_weights = _gaussian_rule(0.0, feature_grid(outer, HALF_WIDTH, order), order)
+    # the inner windows |b| < HALF_WIDTH, b = centre + t, centre = -rho a / s, span |t| < inner_reach
+    inner_reach = HALF_WIDTH + (np.max(np.abs(rho * a / sine)) if spread > 0 else 0.0)
+    inner_grid = feature_grid([(scale / spread, reach / spread)] if spread > 0 else [], inner_reach, order)
     G_s, G_d = np.empty_like(a), np.empty_like(a)
     for p, a_p in enumerate(a):
         if spread == 0:
             v, inner_weights = np.array([root2 * rho * a_p]), np.ones(1)
         else:
-            t, inner_weights = _gaussian_rule(-rho * a_p / sine, [(scale / spread, reach / spread)], order)
+            t, inner_weights = _gaussian_rule(-rho * a_p / sine, inner_grid, order)
             v = spread * t
         G_s[p] = inner_weights @ _act.activation(activation, v)
         G_d[p] = inner_weights @ _act.activation_derivative(activation, v)
@@ -940,6 +987,9 @@ def monte_carlo_expectations(X1, X2, activation, weight_var=1.0, bias_var=0.0, s
     w_scale = math.sqrt(float(weight_var) / d)
     b_scale = math.sqrt(float(bias_var))
     chunk = max(1, min(samples, _BLOCK_FLOATS // (m1 + m2)))
+    # sigma(h) grows at most like |h|: the values are summed in units of each point's
+    # spread of h (at least 1), so that their squares cannot overflow at large inputs.
+    units = [np.maximum(1.0, w_scale * np.linalg.norm(X, axis=1) + b_scale) for X in (X1, X2)]
     sums = [np.zeros((m1, m2)) for _ in range(4)]  # sum ss, sum ss^2, sum dd, sum dd^2
     for start in range(0, samples, chunk):
         k = min(chunk, samples - start)
@@ -949,13 +999,15 @@ def monte_carlo_expectations(X1, X2, activation, weight_var=1.0, bias_var=0.0, s
         H2 = X2 @ U.T + b  # (m2, k)
         for offset, fn in ((0, _act.activation), (2, _act.activation_derivative)):
             A1, A2 = fn(activation, H1), fn(activation, H2)
+            if offset == 0:
+                A1, A2 = A1 / units[0][:, None], A2 / units[1][:, None]
             sums[offset] += A1 @ A2.T
             sums[offset + 1] += (A1 * A1) @ (A2 * A2).T
     out = []
-    for total, squares in (sums[0:2], sums[2:4]):
+    for (total, squares), unit in zip((sums[0:2], sums[2:4]), (np.outer(*units), 1.0)):
         mean = total / samples
         variance = np.maximum(squares - samples * mean * mean, 0.0) / (samples - 1)
-        out.append((mean, np.sqrt(variance / samples)))
+        out.append((mean * unit, np.sqrt(variance / samples) * unit))
     (E_ss, se_ss), (E_dd, se_dd) = out
     return E_ss, E_dd, se_ss, se_dd
 
