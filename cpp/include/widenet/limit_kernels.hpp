@@ -91,9 +91,10 @@ struct Expectations {
   double ss, dd;
 };
 
-// sqrt(a b), exact for a = b (a point's correlation with itself is then exactly 1), or
-// sqrt(a) sqrt(b) where a b would overflow or fall below the normal range.
+// sqrt(a b): a itself for a = b (a point's correlation with itself is then exactly 1),
+// else sqrt(a) sqrt(b) where a b would overflow or fall below the normal range.
 inline double root_product(double a, double b) {
+  if (a == b) return a;
   const double product = a * b;
   if (std::isfinite(product) && product >= std::numeric_limits<double>::min()) return std::sqrt(product);
   return std::sqrt(a) * std::sqrt(b);
@@ -228,7 +229,7 @@ inline double erfcx(double z) {
     const double square = z * z;
     return std::exp(square) * (1.0 + std::fma(z, z, -square)) * std::erfc(z);
   }
-  const double inverse = 1 / (2 * z * z);
+  const double inverse = (0.5 / z) / z;  // 1 / (2 z^2) without overflow
   double series = 1.0, term = 1.0;
   for (int k = 1; k <= 10; ++k) {
     term = -term * (2 * k - 1) * inverse;
@@ -657,7 +658,10 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
         } else if (config.arch.parametrization == Parametrization::lecun) {
           value = e.ss;
         } else {
-          value = config.output_var * (inner(k, j) / double(d) + 1) * e.dd + e.ss + 1;
+          // (x.z/d + 1) E_dd first: it is finite where the kernel is (E_dd <= 1.3), and
+          // s_v^2 = 0 gives 0, not 0 * inf.
+          const double tangent = (inner(k, j) / double(d) + 1) * e.dd;
+          value = (config.output_var == 0 ? 0.0 : config.output_var * tangent) + e.ss + 1;
         }
         inner(k, j) = value;
       }

@@ -171,9 +171,8 @@ def _correlations(S11, S22, S12):
     """``rho = S12 / (sqrt(S11) sqrt(S22))`` clipped to [-1, 1] (0 where ``S11 S22 = 0``: then
     one pre-activation is 0 almost surely and the correlation does not matter), and
     ``1 - rho^2 = (1 - rho)(1 + rho)``, exact in the factor that cancels. The root is
-    ``sqrt(S11 S22)``, so that a point's correlation with itself is exactly 1 (relu's
-    ``E_dd`` is steep there), unless that product leaves the normal float64 range; then
-    ``sqrt(S11) sqrt(S22)``."""
+    :func:`_root_product`, so that a point's correlation with itself is exactly 1 (relu's
+    ``E_dd`` is steep there) however large its variance."""
     rho = np.divide(S12, _root_product(S11[:, None], S22[None, :]), out=np.zeros_like(S12),
                     where=(S11[:, None] > 0) & (S22[None, :] > 0))
     rho = np.clip(rho, -1.0, 1.0)
@@ -181,12 +180,13 @@ def _correlations(S11, S22, S12):
 
 
 def _root_product(a, b):
-    """``sqrt(a b)`` (exact for ``a = b``), or ``sqrt(a) sqrt(b)`` where ``a b`` would overflow
-    or fall below the normal range."""
+    """``sqrt(a b)``: ``a`` itself for ``a = b``, else ``sqrt(a) sqrt(b)`` where ``a b`` would
+    overflow or fall below the normal range."""
     with np.errstate(over="ignore", under="ignore"):
         product = a * b
     normal = np.isfinite(product) & (product >= np.finfo(np.float64).tiny)
-    return np.where(normal, np.sqrt(np.where(normal, product, 1.0)), np.sqrt(a) * np.sqrt(b))
+    root = np.where(normal, np.sqrt(np.where(normal, product, 1.0)), np.sqrt(a) * np.sqrt(b))
+    return np.where(a == b, a, root)
 
 
 def covariances(X1, X2, weight_var=1.0, bias_var=0.0):
@@ -467,7 +467,7 @@ def erfcx(z):
     square_low = ((high * high - square) + 2 * high * low) + low * low
     out[near] = np.exp(square) * (1 + square_low) * _erfc(zn)
     zf = z[~near]
-    inverse = 1 / (2 * zf * zf)
+    inverse = (0.5 / zf) / zf  # 1 / (2 z^2) without overflow
     series, term = np.ones_like(zf), np.ones_like(zf)
     for k in range(1, 11):
         term = -term * (2 * k - 1) * inverse
@@ -1042,7 +1042,9 @@ def combine(E_ss, E_dd, X1, X2, parametrization, kind, output_var=1.0, output_bi
     if parametrization == "lecun":
         return E_ss.copy()
     X1, X2 = _points(X1, X2)
-    return float(output_var) * ((X1 @ X2.T) / X1.shape[1] + 1) * E_dd + E_ss + 1
+    # (x.z/d + 1) E_dd first: finite where the kernel is (E_dd <= 1.3); s_v^2 = 0 gives 0.
+    tangent = ((X1 @ X2.T) / X1.shape[1] + 1) * E_dd
+    return (float(output_var) * tangent if output_var != 0 else np.zeros_like(tangent)) + E_ss + 1
 
 
 def limit_kernel(X1, X2, activation, parametrization="lecun", kind="ntk", weight_var=1.0, bias_var=0.0,
