@@ -101,18 +101,19 @@ def test_relu_closed_form_at_known_angles():
     np.testing.assert_allclose(E_dd, [[0.5, 0.25, 0.0, 0.0]], rtol=1e-14, atol=1e-16)
 
 
-@pytest.mark.parametrize("activation", ["relu", "erf", "identity"])
+@pytest.mark.parametrize("activation", widenet.ACTIVATIONS)
 @pytest.mark.parametrize("weight_var, bias_var", VARIANCES)
-def test_price_theorem_links_the_closed_forms(activation, weight_var, bias_var):
+def test_price_theorem_links_the_two_expectations(activation, weight_var, bias_var):
     """For a Gaussian pair, d E[s(h_x) s(h_z)] / d Sigma_xz = E[s'(h_x) s'(h_z)]: the two
-    closed forms are derived independently, so this checks one against the other."""
+    expectations are derived independently (closed forms, and the scale mixtures' arcsine
+    and density sums, arctan's two integrals), so this checks one against the other."""
     S11, S22, S12 = L.covariances(random_points(1, 4, 3), random_points(2, 5, 3), weight_var, bias_var)
     rho = S12 / np.sqrt(S11[:, None] * S22[None, :])
     assert np.max(np.abs(rho)) < 0.999
     step = 1e-5 * np.sqrt(S11[:, None] * S22[None, :])
-    upper, _ = L.closed_form_expectations(S11, S22, S12 + step, activation)
-    lower, _ = L.closed_form_expectations(S11, S22, S12 - step, activation)
-    _, E_dd = L.closed_form_expectations(S11, S22, S12, activation)
+    upper, _ = L.expectations(S11, S22, S12 + step, activation)
+    lower, _ = L.expectations(S11, S22, S12 - step, activation)
+    _, E_dd = L.expectations(S11, S22, S12, activation)
     np.testing.assert_allclose((upper - lower) / (2 * step), E_dd, rtol=1e-7)
 
 

@@ -83,16 +83,18 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
         ``s_w^2, s_b^2, s_v^2, s_c^2``, as for :class:`~widenet.ShallowNetwork`.
     method : {"auto", "closed_form", "scale_mixture", "quadrature", "monte_carlo"}
         ``auto`` takes the closed form where there is one (relu, erf, identity, sin,
-        gelu), else the scale mixture (tanh, sigmoid, softplus, arctan); both cost about
-        as much at every variance. ``quadrature`` is a tensor Gauss-Legendre rule graded
-        toward the activation's features, for any activation, independent of the other
-        two and 3-10 times slower than they are (about 1.5e4 activation values per pair at
-        unit variance, up to 8e4 at extreme ones); it takes variances up to 1e8 for arctan
-        and 8 for sin only, and refuses larger ones.
+        gelu), else the scale mixture (tanh, sigmoid, softplus, arctan): a few hundred
+        closed-form terms per pair at every variance (arctan: 60 at unit variance, 200 at
+        1e12). ``quadrature`` is a tensor Gauss-Legendre rule graded toward the
+        activation's features, for any activation and independent of the other two, and
+        much slower than they are (about 1e4 terms per pair at unit variance, up to 6e4
+        at extreme ones; 2-4 times the fixed rule it replaced); it takes variances up to
+        1e8 for arctan and 8 for sin only, and refuses larger ones.
     order : int, optional
         Gauss-Legendre nodes per panel of the quadrature, at most 64. The default (12)
-        meets the accuracy above (measured 5e-12); 10 gives about 5e-10, 8 about 3e-8 and
-        6 about 2e-6, at 0.7, 0.45 and 0.25 times the cost. Not used by the other methods.
+        meets the accuracy above (measured 6e-12 at worst over variances 1e-6 .. 1e12 and
+        correlations in [-1, 1]); 10 gives 5e-10, 8 3e-8 and 6 2e-6, at 0.85, 0.7 and 0.6
+        times the cost. Not used by the other methods.
     samples, distribution, seed
         Monte Carlo: hidden units drawn, the law D (normal, uniform, rademacher), the seed.
     backend : {"cpp", "numpy"}

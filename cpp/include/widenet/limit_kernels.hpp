@@ -432,10 +432,10 @@ struct FeatureGrid {
 // Scratch of one thread: the grids, panels, rules and activation values of a pair.
 struct QuadratureScratch {
   FeatureGrid outer_grid, inner_grid;
-  std::vector<Panel> panels;
-  std::vector<double> a, outer_weights, u, f_slopes;
-  std::vector<double> t, legendre_weights, values, slopes, weights;
-  std::vector<Index> panel_start;  // the pair grid's first node of each panel
+  std::vector<Panel> panels, near_panels;
+  std::vector<double> a, outer_weights, u, f_slopes, G, G_slope;             // outer nodes
+  std::vector<double> t, legendre_weights, values, slopes, weights;          // near windows
+  std::vector<double> plain_b, plain_weights, far_values, far_slopes;        // far windows
 };
 
 // Gauss-Legendre nodes and weights on `panels`.
@@ -489,13 +489,12 @@ inline void plain_panels(double width, std::vector<Panel>& panels) {
 // evaluated once on their union; the others take the plain panels in b, whose Gaussian
 // weights are computed once.
 inline void inner_integrals(Activation activation, const Pair& p, double sine, double spread,
-                            const LimitRules& rules, QuadratureScratch& s, std::vector<double>& G,
-                            std::vector<double>& G_slope) {
+                            const LimitRules& rules, QuadratureScratch& s) {
   const std::size_t outer = s.a.size();
   const Index order = rules.legendre_nodes.size();
   const double fine = fine_reach(s.inner_grid);
-  G.assign(outer, 0.0);
-  G_slope.assign(outer, 0.0);
+  s.G.assign(outer, 0.0);
+  s.G_slope.assign(outer, 0.0);
   const auto centre = [&](std::size_t q) { return -p.rho * s.a[q] / sine; };
   const auto near = [&](double c) { return -kHalfWidth - c <= fine && kHalfWidth - c >= -fine; };
   double union_low = std::numeric_limits<double>::infinity(), union_high = -union_low;
@@ -506,7 +505,8 @@ inline void inner_integrals(Activation activation, const Pair& p, double sine, d
       union_high = std::max(union_high, kHalfWidth - c);
     }
   }
-  std::vector<Panel> near_panels;
+  std::vector<Panel>& near_panels = s.near_panels;
+  near_panels.clear();
   if (union_low < union_high) {  // g and g' on the union of the near windows, once
     s.inner_grid.window(union_low, union_high, near_panels);
     panel_nodes(near_panels, rules, s.t, s.legendre_weights);
@@ -514,7 +514,7 @@ inline void inner_integrals(Activation activation, const Pair& p, double sine, d
     for (std::size_t k = 0; k < s.t.size(); ++k) s.values[k] = spread * s.t[k];
     evaluate(activation, s.values, s.slopes);
   }
-  std::vector<double> plain_b, plain_weights, far_values, far_slopes;
+  std::vector<double>&plain_b = s.plain_b, &plain_weights = s.plain_weights;
   plain_panels(s.inner_grid.width, s.panels);
   panel_nodes(s.panels, rules, plain_b, plain_weights);
   gaussian_weights(0.0, plain_b.data(), plain_weights.data(), plain_weights.data(), Index(plain_b.size()));
@@ -534,16 +534,16 @@ inline void inner_integrals(Activation activation, const Pair& p, double sine, d
         sum_slope += s.weights[std::size_t(k - begin)] * s.slopes[std::size_t(k)];
       }
     } else {
-      far_values.resize(plain_b.size());
-      for (std::size_t k = 0; k < plain_b.size(); ++k) far_values[k] = spread * (plain_b[k] - c);
-      evaluate(activation, far_values, far_slopes);
+      s.far_values.resize(plain_b.size());
+      for (std::size_t k = 0; k < plain_b.size(); ++k) s.far_values[k] = spread * (plain_b[k] - c);
+      evaluate(activation, s.far_values, s.far_slopes);
       for (std::size_t k = 0; k < plain_b.size(); ++k) {
-        sum += plain_weights[k] * far_values[k];
-        sum_slope += plain_weights[k] * far_slopes[k];
+        sum += plain_weights[k] * s.far_values[k];
+        sum_slope += plain_weights[k] * s.far_slopes[k];
       }
     }
-    G[q] = sum;
-    G_slope[q] = sum_slope;
+    s.G[q] = sum;
+    s.G_slope[q] = sum_slope;
   }
 }
 
@@ -564,22 +564,21 @@ inline Expectations quadrature_expectations(Activation activation, const Pair& p
   s.u.resize(s.a.size());
   for (std::size_t q = 0; q < s.a.size(); ++q) s.u[q] = root1 * s.a[q];
   evaluate(activation, s.u, s.f_slopes);  // u now holds sigma(u)
-  std::vector<double> G, G_slope;
   if (spread == 0) {  // rho = +-1 or q2 = 0: h_z = sqrt(q2) rho a exactly
-    G.resize(s.a.size());
-    for (std::size_t q = 0; q < s.a.size(); ++q) G[q] = root2 * p.rho * s.a[q];
-    evaluate(activation, G, G_slope);
+    s.G.resize(s.a.size());
+    for (std::size_t q = 0; q < s.a.size(); ++q) s.G[q] = root2 * p.rho * s.a[q];
+    evaluate(activation, s.G, s.G_slope);  // G now holds sigma(h_z)
   } else {
     // the windows |b| < kHalfWidth, b = -rho a / s + t, span |t| < kHalfWidth + max |rho a / s|
     double centres = 0;
     for (const double a : s.a) centres = std::max(centres, std::abs(p.rho * a / sine));
     s.inner_grid.build({Range{f.scale / spread, reach / spread}}, kHalfWidth + centres, order);
-    inner_integrals(activation, p, sine, spread, rules, s, G, G_slope);
+    inner_integrals(activation, p, sine, spread, rules, s);
   }
   double sum_ss = 0, sum_dd = 0;
   for (std::size_t q = 0; q < s.a.size(); ++q) {
-    sum_ss += s.outer_weights[q] * s.u[q] * G[q];
-    sum_dd += s.outer_weights[q] * s.f_slopes[q] * G_slope[q];
+    sum_ss += s.outer_weights[q] * s.u[q] * s.G[q];
+    sum_dd += s.outer_weights[q] * s.f_slopes[q] * s.G_slope[q];
   }
   return {sum_ss, sum_dd};
 }
@@ -597,7 +596,13 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
   const double sw = config.weight_var / double(d), sb = config.bias_var;
   const StopToken& stop = current_stop_token();
   RowMatrix<double> inner(m1, m2);
-  inner.noalias() = X1 * Z.transpose();
+  // X1 Z^T in bands of rows of about 1e9 flops each, so that a stop is seen between them
+  const Index band = std::max<Index>(1, Index(5e8) / std::max<Index>(1, m2 * d));
+  for (Index start = 0; start < m1; start += band) {
+    stop.throw_if_requested();
+    const Index rows = std::min(band, m1 - start);
+    inner.middleRows(start, rows).noalias() = X1.middleRows(start, rows) * Z.transpose();
+  }
   // In the symmetric case the variances are the diagonal's own covariances, so that a
   // point's correlation with itself is exactly 1 (arccos is steep there).
   const Vector<double> s11 =
