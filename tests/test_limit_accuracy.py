@@ -63,7 +63,8 @@ ACTIVATION_FUNCTIONS = {  # name -> (s, s'), from math and scipy.special only
     "arctan": (math.atan, lambda t: 1 / (1 + t * t)),
     "sigmoid": (_sigmoid, lambda t: _sigmoid(t) * _sigmoid(-t)),
     "softplus": (lambda t: max(t, 0.0) + math.log1p(math.exp(-abs(t))), _sigmoid),
-    "gelu": (lambda t: t * special.ndtr(t), lambda t: special.ndtr(t) + t * math.exp(-t * t / 2) / math.sqrt(2 * math.pi)),
+    "gelu": (lambda t: t * special.ndtr(t),
+             lambda t: special.ndtr(t) + t * math.exp(-t * t / 2) / math.sqrt(2 * math.pi)),
     "sin": (math.sin, math.cos),
     "identity": (lambda t: t, lambda t: 1.0),
 }
@@ -481,8 +482,8 @@ def test_logistic_mixing_rule_reproduces_the_logistic_law():
             total = variances + q
             mixture = weights @ (np.exp(-0.5 * t * t / total) / np.sqrt(2 * math.pi * total))
             width = 40 + 12 * math.sqrt(q)
-            convolution = _integral(lambda y: logistic(t - y) * math.exp(-y * y / (2 * q)) / math.sqrt(2 * math.pi * q),
-                                    sorted({-width, t - 5, t, t + 5, width}), 1e-17)
+            smoothed = lambda y: logistic(t - y) * math.exp(-y * y / (2 * q)) / math.sqrt(2 * math.pi * q)  # noqa: E731
+            convolution = _integral(smoothed, sorted({-width, t - 5, t, t + 5, width}), 1e-17)
             assert mixture == pytest.approx(convolution, rel=1e-13), (q, t)
 
 
@@ -500,7 +501,8 @@ def test_arctan_rule_integrates_what_it_claims():
         for om, delta2 in ((0.51, delta), (1e-9, 0.1 * delta), (1.0, 3 * delta)):
             def ss(t_):
                 h = math.sqrt(1 + om * t_ * t_)
-                return special.erfc(delta * t_) * special.erfcx(delta2 * math.sqrt(1 + t_ * t_) / h) / ((1 + t_ * t_) * h)
+                g = delta2 * math.sqrt(1 + t_ * t_) / h
+                return special.erfc(delta * t_) * special.erfcx(g) / ((1 + t_ * t_) * h)
 
             def dd(eta):
                 t_ = eta / delta

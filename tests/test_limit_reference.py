@@ -173,8 +173,8 @@ def test_quadrature_matches_identity_closed_form():
 
 @pytest.mark.parametrize("weight_var, bias_var", [(1.0, 0.0), (1.0, 1.0), (3.0, 0.5)])
 def test_quadrature_relu_converges_to_closed_form(weight_var, bias_var):
-    """Without the split inner rule (below), the kink of relu(h_z) sits at b = -rho a / sqrt(1 - rho^2), inside a panel for almost
-    every node a_p: the tensor rule converges only algebraically (E_ss ~ Q^-2, the step
+    """Without the split inner rule (below), the kink of relu(h_z) sits at
+    b = -rho a / sqrt(1 - rho^2), inside a panel for almost every node a_p: the tensor rule converges only algebraically (E_ss ~ Q^-2, the step
     function relu' in E_dd ~ Q^-1). Measured at orders 64 / 256 / 1024: E_ss 4e-4 / 2e-5 /
     5e-7, E_dd 1.3e-2 / 3e-3 / 7e-4."""
     S = L.covariances(random_points(9, 6, 3), random_points(10, 6, 3), weight_var, bias_var)

@@ -48,8 +48,8 @@ inline LimitMethod parse_limit_method(const std::string& name) {
   if (name == "closed_form") return LimitMethod::closed_form;
   if (name == "scale_mixture") return LimitMethod::scale_mixture;
   if (name == "quadrature") return LimitMethod::quadrature;
-  throw std::invalid_argument("method: expected 'closed_form', 'scale_mixture' or 'quadrature'; got '" +
-                              name + "'");
+  throw std::invalid_argument(
+      "method: expected 'closed_form', 'scale_mixture' or 'quadrature'; got '" + name + "'");
 }
 
 struct LimitKernel {
@@ -96,7 +96,9 @@ struct Expectations {
 inline double root_product(double a, double b) {
   if (a == b) return a;
   const double product = a * b;
-  if (std::isfinite(product) && product >= std::numeric_limits<double>::min()) return std::sqrt(product);
+  if (std::isfinite(product) && product >= std::numeric_limits<double>::min()) {
+    return std::sqrt(product);
+  }
   return std::sqrt(a) * std::sqrt(b);
 }
 
@@ -110,8 +112,8 @@ struct ArcsineTerms {
 inline ArcsineTerms arcsine_terms(const Pair& p, double v1, double v2) {
   const double P1 = p.q1 + v1, P2 = p.q2 + v2;
   const double r1 = p.q1 / P1, r2 = p.q2 / P2;
-  return {p.rho * std::sqrt(r1) * std::sqrt(r2), p.one_minus_rho2 * r1 * r2 + v1 / P1 + r1 * (v2 / P2),
-          std::sqrt(P1) * std::sqrt(P2)};
+  return {p.rho * std::sqrt(r1) * std::sqrt(r2),
+          p.one_minus_rho2 * r1 * r2 + v1 / P1 + r1 * (v2 / P2), std::sqrt(P1) * std::sqrt(P2)};
 }
 
 inline Expectations relu_expectations(const Pair& p) {
@@ -141,10 +143,12 @@ inline Expectations gelu_expectations(const Pair& p) {
   const double bracket = (p.q1 * e1) * (p.q2 * e2) * (p.one_minus_rho2 + p.rho * p.rho * (e1 + e2));
   const double sine = std::sqrt(a.one_minus_x2), angle = std::atan2(a.x, sine);
   return {a.root * (a.x / 4 + a.x * angle / (2 * kPi) + bracket / (2 * kPi * sine)),
-          0.25 + angle / (2 * kPi) + a.x * (e1 + e2 + e2 * (e1 / a.one_minus_x2)) / (2 * kPi * sine)};
+          0.25 + angle / (2 * kPi) +
+              a.x * (e1 + e2 + e2 * (e1 / a.one_minus_x2)) / (2 * kPi * sine)};
 }
 
-inline Expectations closed_form_expectations(Activation activation, const Pair& p, double covariance) {
+inline Expectations closed_form_expectations(Activation activation, const Pair& p,
+                                             double covariance) {
   switch (activation) {
     case Activation::relu: return relu_expectations(p);
     case Activation::erf: return erf_expectations(p);
@@ -290,12 +294,14 @@ inline ArctanSide arctan_side(double q, const LimitRules& rules) {
   sort_unique(breaks);
   for (std::size_t i = 0; i + 1 < breaks.size(); ++i) {
     const double low = breaks[i], high = breaks[i + 1];
-    if (low < kArctanSsReach || high * delta > kArctanDdStart) panel_rule(low, high, rules, side.t, weights);
+    if (low < kArctanSsReach || high * delta > kArctanDdStart) {
+      panel_rule(low, high, rules, side.t, weights);
+    }
   }
   for (std::size_t k = 0; k < side.t.size(); ++k) {
     const double t = side.t[k], eta = delta * t, inverse = 1 / t;
-    side.ss_weights.push_back(weights[k] * std::erfc(eta) *
-                              (t <= 1 ? 1 / (1 + t * t) : inverse * inverse / (1 + inverse * inverse)));
+    const double lorentz = t <= 1 ? 1 / (1 + t * t) : inverse * inverse / (1 + inverse * inverse);
+    side.ss_weights.push_back(weights[k] * std::erfc(eta) * lorentz);
     side.dd_weights.push_back((weights[k] * delta) * eta * std::exp(-eta * eta));
   }
   return side;
@@ -350,7 +356,8 @@ inline Features features(Activation activation) {
 
 inline double asymptote_radius(const Features& f, double stretch) {
   if (f.rate == 0) return std::numeric_limits<double>::infinity();
-  return std::pow((std::log(1 / kAsymptoteGap) + std::log(std::max(1.0, stretch))) / f.rate, 1 / f.power);
+  const double exponent = std::log(1 / kAsymptoteGap) + std::log(std::max(1.0, stretch));
+  return std::pow(exponent / f.rate, 1 / f.power);
 }
 
 struct Range {
@@ -371,11 +378,10 @@ struct FeatureGrid {
 
   void build(std::vector<Range> ranges, double reach, Index order) {
     width = kPanelWidthPerNode * double(order);
-    ranges.erase(std::remove_if(ranges.begin(), ranges.end(),
-                                [](const Range& r) {
-                                  return !(r.start > 0 && r.start < std::numeric_limits<double>::infinity());
-                                }),
-                 ranges.end());
+    const auto absent = [](const Range& r) {
+      return !(r.start > 0 && r.start < std::numeric_limits<double>::infinity());
+    };
+    ranges.erase(std::remove_if(ranges.begin(), ranges.end(), absent), ranges.end());
     std::sort(ranges.begin(), ranges.end(), [](const Range& x, const Range& y) {
       return x.start < y.start || (x.start == y.start && x.stop < y.stop);
     });
@@ -384,7 +390,9 @@ struct FeatureGrid {
     for (std::size_t i = 0; i < ranges.size();) {
       const double start = ranges[i].start;
       double stop = ranges[i].stop;
-      for (++i; i < ranges.size() && ranges[i].start <= stop * kGrading; ++i) stop = std::max(stop, ranges[i].stop);
+      for (++i; i < ranges.size() && ranges[i].start <= stop * kGrading; ++i) {
+        stop = std::max(stop, ranges[i].stop);
+      }
       graded.clear();
       graded_points(start, stop, graded, width);
       for (const double point : graded) {
@@ -407,21 +415,26 @@ struct FeatureGrid {
     {  // left tail: -last - (j + 1) width .. -last - j width
       const double b = -last;
       const auto [first, end] = span((b - high) / width, (b - low) / width, kFar);
-      for (long j = end - 1; j >= first; --j) panels.push_back({b - (j + 1) * width, b - j * width});
+      for (long j = end - 1; j >= first; --j) {
+        panels.push_back({b - (j + 1) * width, b - j * width});
+      }
     }
     const auto segment = [&](double a, double b) {
       const double pieces = std::ceil((b - a) / width);
       const double step = (b - a) / pieces;
       const auto [first, end] = span((low - a) / step, (high - a) / step, pieces);
       for (long j = first; j < end; ++j) {
-        panels.push_back({a + j * step, j + 1 == static_cast<long>(pieces) ? b : a + (j + 1) * step});
+        const bool final_piece = j + 1 == static_cast<long>(pieces);
+        panels.push_back({a + j * step, final_piece ? b : a + (j + 1) * step});
       }
     };
     for (std::size_t i = points.size() - 1; i >= 1; --i) segment(-points[i], -points[i - 1]);
     for (std::size_t i = 0; i + 1 < points.size(); ++i) segment(points[i], points[i + 1]);
     {  // right tail: last + j width .. last + (j + 1) width
       const auto [first, end] = span((low - last) / width, (high - last) / width, kFar);
-      for (long j = first; j < end; ++j) panels.push_back({last + j * width, last + (j + 1) * width});
+      for (long j = first; j < end; ++j) {
+        panels.push_back({last + j * width, last + (j + 1) * width});
+      }
     }
     panels.erase(std::remove_if(panels.begin(), panels.end(),
                                 [&](const Panel& x) { return !(x.high > low && x.low < high); }),
@@ -439,15 +452,16 @@ struct QuadratureScratch {
 };
 
 // Gauss-Legendre nodes and weights on `panels`.
-inline void panel_nodes(const std::vector<Panel>& panels, const LimitRules& rules, std::vector<double>& nodes,
-                        std::vector<double>& weights) {
+inline void panel_nodes(const std::vector<Panel>& panels, const LimitRules& rules,
+                        std::vector<double>& nodes, std::vector<double>& weights) {
   nodes.clear();
   weights.clear();
   for (const Panel& panel : panels) panel_rule(panel.low, panel.high, rules, nodes, weights);
 }
 
 // weights[k] * phi(centre + t[k]) for k in [begin, end): the standard normal density.
-inline void gaussian_weights(double centre, const double* t, const double* legendre, double* out, Index count) {
+inline void gaussian_weights(double centre, const double* t, const double* legendre, double* out,
+                             Index count) {
   for (Index k = 0; k < count; ++k) {  // vectorises: vmath::exp has no branches
     const double b = centre + t[k];
     out[k] = legendre[k] * (vmath::exp(-0.5 * b * b) * (1 / kSqrtTwoPi));
@@ -455,7 +469,8 @@ inline void gaussian_weights(double centre, const double* t, const double* legen
 }
 
 // sigma and sigma' of `values` (resized to n), without threads of its own.
-inline void evaluate(Activation activation, std::vector<double>& values, std::vector<double>& slopes) {
+inline void evaluate(Activation activation, std::vector<double>& values,
+                     std::vector<double>& slopes) {
   slopes.resize(values.size());
   with_activation(activation, [&](auto act) {
     constexpr Activation A = decltype(act)::value;
@@ -477,9 +492,10 @@ inline double fine_reach(const FeatureGrid& grid) {
 inline void plain_panels(double width, std::vector<Panel>& panels) {
   const int pieces = static_cast<int>(std::ceil(2 * kHalfWidth / width));
   panels.clear();
+  const double step = 2 * kHalfWidth / pieces;
   for (int k = 0; k < pieces; ++k) {
-    panels.push_back({-kHalfWidth + k * (2 * kHalfWidth / pieces),
-                      k + 1 == pieces ? kHalfWidth : -kHalfWidth + (k + 1) * (2 * kHalfWidth / pieces)});
+    const double high = k + 1 == pieces ? kHalfWidth : -kHalfWidth + (k + 1) * step;
+    panels.push_back({-kHalfWidth + k * step, high});
   }
 }
 
@@ -517,7 +533,8 @@ inline void inner_integrals(Activation activation, const Pair& p, double sine, d
   std::vector<double>&plain_b = s.plain_b, &plain_weights = s.plain_weights;
   plain_panels(s.inner_grid.width, s.panels);
   panel_nodes(s.panels, rules, plain_b, plain_weights);
-  gaussian_weights(0.0, plain_b.data(), plain_weights.data(), plain_weights.data(), Index(plain_b.size()));
+  gaussian_weights(0.0, plain_b.data(), plain_weights.data(), plain_weights.data(),
+                   Index(plain_b.size()));
   for (std::size_t q = 0; q < outer; ++q) {
     const double c = centre(q);
     double sum = 0, sum_slope = 0;
@@ -525,10 +542,13 @@ inline void inner_integrals(Activation activation, const Pair& p, double sine, d
       const double low = -kHalfWidth - c, high = kHalfWidth - c;
       const auto first = std::partition_point(near_panels.begin(), near_panels.end(),
                                               [&](const Panel& x) { return !(x.high > low); });
-      const auto last = std::partition_point(first, near_panels.end(), [&](const Panel& x) { return x.low < high; });
-      const Index begin = Index(first - near_panels.begin()) * order, end = Index(last - near_panels.begin()) * order;
+      const auto last = std::partition_point(first, near_panels.end(),
+                                             [&](const Panel& x) { return x.low < high; });
+      const Index begin = Index(first - near_panels.begin()) * order;
+      const Index end = Index(last - near_panels.begin()) * order;
       s.weights.resize(std::size_t(end - begin));
-      gaussian_weights(c, s.t.data() + begin, s.legendre_weights.data() + begin, s.weights.data(), end - begin);
+      gaussian_weights(c, s.t.data() + begin, s.legendre_weights.data() + begin, s.weights.data(),
+                       end - begin);
       for (Index k = begin; k < end; ++k) {
         sum += s.weights[std::size_t(k - begin)] * s.values[std::size_t(k)];
         sum_slope += s.weights[std::size_t(k - begin)] * s.slopes[std::size_t(k)];
@@ -547,20 +567,22 @@ inline void inner_integrals(Activation activation, const Pair& p, double sine, d
   }
 }
 
-inline Expectations quadrature_expectations(Activation activation, const Pair& p, const LimitRules& rules,
-                                            QuadratureScratch& s) {
+inline Expectations quadrature_expectations(Activation activation, const Pair& p,
+                                            const LimitRules& rules, QuadratureScratch& s) {
   const Features f = features(activation);
   const Index order = rules.legendre_nodes.size();
   const double sine = std::sqrt(p.one_minus_rho2), root1 = std::sqrt(p.q1), root2 = std::sqrt(p.q2);
   const double spread = root2 * sine, along = root2 * std::abs(p.rho);
   const double reach = f.scale > 0 ? asymptote_radius(f, std::max(root1, root2)) : 0.0;
   const double width = std::max(f.scale, spread);
-  s.outer_grid.build({root1 > 0 ? Range{f.scale / root1, reach / root1} : Range{0.0, 0.0},
-                      along > 0 ? Range{width / along, (reach + kHalfWidth * spread) / along} : Range{0.0, 0.0}},
-                     kHalfWidth, order);
+  const Range of_f = root1 > 0 ? Range{f.scale / root1, reach / root1} : Range{0.0, 0.0};
+  const Range of_G =
+      along > 0 ? Range{width / along, (reach + kHalfWidth * spread) / along} : Range{0.0, 0.0};
+  s.outer_grid.build({of_f, of_G}, kHalfWidth, order);
   s.outer_grid.window(-kHalfWidth, kHalfWidth, s.panels);
   panel_nodes(s.panels, rules, s.a, s.outer_weights);
-  gaussian_weights(0.0, s.a.data(), s.outer_weights.data(), s.outer_weights.data(), Index(s.a.size()));
+  gaussian_weights(0.0, s.a.data(), s.outer_weights.data(), s.outer_weights.data(),
+                   Index(s.a.size()));
   s.u.resize(s.a.size());
   for (std::size_t q = 0; q < s.a.size(); ++q) s.u[q] = root1 * s.a[q];
   evaluate(activation, s.u, s.f_slopes);  // u now holds sigma(u)
@@ -605,9 +627,11 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
   }
   // In the symmetric case the variances are the diagonal's own covariances, so that a
   // point's correlation with itself is exactly 1 (arccos is steep there).
-  const Vector<double> s11 =
-      (sw * (symmetric ? Vector<double>(inner.diagonal()) : Vector<double>(X1.rowwise().squaredNorm()))).array() + sb;
-  const Vector<double> s22 = symmetric ? s11 : Vector<double>((sw * Z.rowwise().squaredNorm()).array() + sb);
+  const Vector<double> norms1 =
+      symmetric ? Vector<double>(inner.diagonal()) : Vector<double>(X1.rowwise().squaredNorm());
+  const Vector<double> s11 = (sw * norms1).array() + sb;
+  const Vector<double> s22 =
+      symmetric ? s11 : Vector<double>((sw * Z.rowwise().squaredNorm()).array() + sb);
   const Activation activation = config.arch.activation;
   const bool mixture = config.method == LimitMethod::scale_mixture;
   const bool arctan = mixture && activation == Activation::arctan;
@@ -648,12 +672,12 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
         if (config.method == LimitMethod::closed_form) {
           e = limit::closed_form_expectations(activation, pair, s12);
         } else if (logistic) {
-          e = limit::mixture_expectations(mix, mixture_sides[k], mixture_sides[column_side + j], rho,
-                                          pair.one_minus_rho2, rules.mixture_weights);
+          e = limit::mixture_expectations(mix, mixture_sides[k], mixture_sides[column_side + j],
+                                          rho, pair.one_minus_rho2, rules.mixture_weights);
         } else if (arctan) {
-          e = s11(k) <= s22(j)
-                  ? limit::arctan_expectations(arctan_sides[k], s22(j), rho, pair.one_minus_rho2)
-                  : limit::arctan_expectations(arctan_sides[column_side + j], s11(k), rho, pair.one_minus_rho2);
+          const bool row_first = s11(k) <= s22(j);  // the rule of the smaller variance
+          e = limit::arctan_expectations(arctan_sides[row_first ? k : column_side + j],
+                                         row_first ? s22(j) : s11(k), rho, pair.one_minus_rho2);
         } else {
           e = limit::quadrature_expectations(activation, pair, rules, scratch);
         }
