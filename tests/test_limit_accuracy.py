@@ -27,7 +27,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special
 
@@ -367,6 +367,12 @@ def independent_kernel(X, activation, options):
 
 
 @settings(deadline=None)
+@example(activation="arctan", parametrization="ntk", kind="ntk", weight_var=1.0, bias_var=0.5, output_var=1.0,
+         output_bias_var=0.0, log_scale1=5.5, log_scale2=4.0, angle=0.3)  # beyond the quadrature: scipy
+@example(activation="sin", parametrization="ntk", kind="nngp", weight_var=3.0, bias_var=0.0, output_var=1.0,
+         output_bias_var=0.3, log_scale1=1.0, log_scale2=1.0, angle=1e-7)  # beyond the quadrature: closed form
+@example(activation="tanh", parametrization="ntk", kind="ntk", weight_var=1.0, bias_var=0.0, output_var=1e3,
+         output_bias_var=0.0, log_scale1=6.0, log_scale2=6.0, angle=math.pi)
 @given(activation=st.sampled_from(ACTIVATIONS), parametrization=st.sampled_from(["lecun", "ntk"]),
        kind=st.sampled_from(["ntk", "nngp"]), weight_var=st.sampled_from([0.25, 1.0, 3.0]),
        bias_var=st.sampled_from([0.0, 0.5, 4.0]), output_var=st.sampled_from([0.5, 1.0, 1e3]),
