@@ -300,3 +300,15 @@ def check_gram(where: str, X1: np.ndarray, X2: Optional[np.ndarray], dtype, copi
     require(where, [("Gram", (m1, m2), dtype, copies)],
             lambda: f"Compute the Gram in tiles, K(X1[i:i + t], X2[j:j + t]) with t about "
                     f"{max(1, math.isqrt(_fitting(copies * np.dtype(dtype).itemsize)))}.")
+
+
+def check_limit_kernel(where: str, m1: int, m2: int, point_floats: int, backend: str) -> None:
+    """``limit_kernel`` (deterministic methods): the ``m1 x m2`` kernel, computed in place of
+    ``X1 X2^T`` in C++ and through about ten arrays of its size in the numpy twin, and each
+    point's table of the scale mixtures (``point_floats`` floats, C++)."""
+    copies = 1 if backend == "cpp" else 10
+    tables = (m1 + m2) * point_floats if backend == "cpp" else 0
+    require(where, [("kernel and its working arrays", (m1, m2), np.float64, copies),
+                    ("tables of the points", (tables,), np.float64, 1)],
+            lambda: f"Compute the kernel in tiles, limit_kernel(X1[i:i + t], X2[j:j + t]) with t about "
+                    f"{max(1, math.isqrt(_fitting(copies * 8)))}.")

@@ -92,13 +92,13 @@ class NTKRegressor(_Estimator):
         Step size ``h > 0``, required with ``steps`` (ignored without).
     ridge : float
         ``>= 0``: ridge term, weight decay towards ``w_0`` or observation-noise variance.
-    method : {"auto", "closed_form", "quadrature"}
+    method : {"auto", "closed_form", "scale_mixture", "quadrature"}
         How :func:`widenet.limit_kernel` evaluates the expectations. Not
         ``"monte_carlo"``: every call would draw another random kernel, so the Grams of
         ``fit`` and ``predict`` would not belong together.
-    order : int
-        Quadrature nodes per dimension (``method="quadrature"``, and ``"auto"`` for
-        activations without a closed form), as for :func:`widenet.limit_kernel`.
+    order : int, optional
+        Gauss-Legendre nodes per panel of ``method="quadrature"`` (None: its default), as
+        for :func:`widenet.limit_kernel`.
 
     Attributes
     ----------
@@ -119,7 +119,7 @@ class NTKRegressor(_Estimator):
     def __init__(self, activation: str = "relu", parametrization: str = "ntk", kernel: str = "ntk",
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, steps: Optional[int] = None, lr: Optional[float] = None,
-                 ridge: float = 0.0, method: str = "auto", order: int = 64):
+                 ridge: float = 0.0, method: str = "auto", order: Optional[int] = None):
         self.activation = activation
         self.parametrization = parametrization
         self.kernel = kernel
