@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "widenet/bounded_products.hpp"
 #include "widenet/types.hpp"
 
 namespace widenet {
@@ -91,20 +92,23 @@ void repair_overflowed_entries(const ClassicKernel& kernel, Row&& row, const Mat
   }
 }
 
-// Row k of G, columns [0, last(k)), for every row, in parallel.
+// Row k of G, columns [0, last(k)), for every row, in parallel; stops (Interrupted) when
+// `stop` is requested.
 template <typename T, typename LastColumn>
 void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const MatrixRef<T>& X1,
                           const MatrixRef<T>& X2, const Vector<T>& norms1, const Vector<T>& norms2,
-                          LastColumn last) {
+                          LastColumn last, const StopToken& stop) {
   if (kernel.kind == KernelKind::linear) return;
   const bool distance_kernel = kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace;
   const Index rows = G.rows();
 #pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (G.size() > 4 * kParallelEntries)
   for (Index k = 0; k < rows; ++k) {
+    if (stop.requested()) continue;  // never throw inside the parallel region
     const Index end = last(k);
     inner_to_kernel<T>(kernel, G.row(k).head(end).transpose(), norms1(k), norms2.head(end));
     if (distance_kernel) repair_overflowed_entries<T>(kernel, G.row(k).head(end), X2, X1.row(k));
   }
+  stop.throw_if_requested();
 }
 
 }  // namespace detail
@@ -113,9 +117,11 @@ void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const Ma
 template <typename T>
 RowMatrix<T> kernel_gram(const ClassicKernel& kernel, const MatrixRef<T>& X1, const MatrixRef<T>& X2) {
   RowMatrix<T> G(X1.rows(), X2.rows());
-  G.noalias() = X1 * X2.transpose();
+  const StopToken& stop = current_stop_token();
+  multiply_transposed(G, X1, X2, false, stop);
   const Vector<T> norms1 = X1.rowwise().squaredNorm(), norms2 = X2.rowwise().squaredNorm();
-  detail::inner_to_kernel_rows(kernel, G, X1, X2, norms1, norms2, [&](Index) { return G.cols(); });
+  detail::inner_to_kernel_rows(kernel, G, X1, X2, norms1, norms2, [&](Index) { return G.cols(); },
+                               stop);
   return G;
 }
 
@@ -124,10 +130,11 @@ template <typename T>
 RowMatrix<T> kernel_gram_symmetric(const ClassicKernel& kernel, const MatrixRef<T>& X) {
   const Index m = X.rows();
   RowMatrix<T> G = RowMatrix<T>::Zero(m, m);
-  G.template selfadjointView<Eigen::Lower>().rankUpdate(X);
+  const StopToken& stop = current_stop_token();
+  rank_update_lower(G, X, stop);
   // The norms are the diagonal's own inner products, so |x - x|^2 is exactly 0.
   const Vector<T> norms = G.diagonal();
-  detail::inner_to_kernel_rows(kernel, G, X, X, norms, norms, [](Index k) { return k + 1; });
+  detail::inner_to_kernel_rows(kernel, G, X, X, norms, norms, [](Index k) { return k + 1; }, stop);
   mirror_lower_to_upper(G);
   return G;
 }
