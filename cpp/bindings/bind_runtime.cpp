@@ -85,7 +85,7 @@ void bind_runtime(py::module_& m) {
         return bounded_flops_setting().exchange(flops);
       },
       py::arg("flops"),
-      "Testing only: the work of one product call between stop polls (default 2e9 flops); "
+      "Testing only: the work of one product call between stop polls (default 3e9 flops); "
       "returns the previous value.");
 }
 

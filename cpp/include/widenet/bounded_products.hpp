@@ -13,11 +13,12 @@
 
 namespace widenet {
 
-// The work of one call that cannot poll: about 0.02-0.05 s of BLAS on one core of a
-// current x86 machine (40-100 GFLOP/s), well within the 0.1 s a stop may take. Tests
-// lower it to reach the split paths at small sizes.
+// The work of one call that cannot poll: 0.03-0.1 s of BLAS on one core of a current x86
+// machine (30-100 GFLOP/s), within the 0.1 s a stop may take. Less would cost the tangent
+// Gram measurably (every extra rank update rereads the m x m accumulator: +5% at 2e9 for
+// m = 2048). Tests lower it to reach the split paths at small sizes.
 inline std::atomic<double>& bounded_flops_setting() {
-  static std::atomic<double> flops{2e9};
+  static std::atomic<double> flops{3e9};
   return flops;
 }
 
@@ -35,10 +36,14 @@ constexpr Index kMinBandRows = 128;
 // dimension by a few hundred itself.
 constexpr Index kMinDepth = 256;
 
-// How many of `count` units of `work` each fit in bounded_flops(), at least `least`.
+// The size of the pieces that split `count` units of `work` each into pieces of at most
+// bounded_flops() (but at least `least` units): all of them, or equal pieces (a small last
+// piece would cost efficiency).
 inline Index bounded_count(Index count, double work, Index least) {
   const double fit = bounded_flops() / std::max(1.0, work);
-  return std::max(least, fit >= double(count) ? count : Index(fit));
+  if (fit >= double(count)) return count;
+  const Index pieces = (count + std::max<Index>(1, Index(fit)) - 1) / std::max<Index>(1, Index(fit));
+  return std::max(least, (count + pieces - 1) / pieces);
 }
 
 // Calls band(first_row, rows) over [0, rows) in bands of at most bounded_flops() work
