@@ -55,8 +55,8 @@ void set_num_threads(const py::object& threads) {
   if (!value) throw py::error_already_set();
   int overflow = 0;
   const long long count = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
-  require(overflow <= 0 && count >= 1, "threads: expected a positive integer, got " +
-                                           std::string(py::str(value)));
+  require(overflow > 0 || (overflow == 0 && count >= 1),
+          "threads: expected a positive integer, got " + std::string(py::str(value)));
   require(overflow == 0 && count <= max_threads(),
           "threads: expected at most " + std::to_string(max_threads()) + " (4 per processor), got " +
               std::string(py::str(value)));

@@ -58,7 +58,7 @@ def set_num_threads(threads: int) -> None:
     ValueError (TypeError for a non-integer) naming ``threads``, and changes nothing."""
     from ._validation import integer
 
-    _core.set_num_threads(integer(threads, "threads", 1, _core.max_threads()))
+    _core.set_num_threads(integer(threads, "threads", 1, maximum=None))  # the maximum is checked there
 
 
 def get_num_threads() -> int:
