@@ -26,7 +26,6 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet._interrupt import run_interruptible
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -116,7 +115,14 @@ def test_ctrl_c_stops_a_long_call_promptly_leaving_its_objects_unchanged(interru
 # --- the helper for calls that cannot be stopped ---------------------------------------------------
 
 
-def test_run_interruptible_returns_the_result_and_raises_the_functions_errors():
+@pytest.fixture
+def run_interruptible():
+    from widenet._interrupt import run_interruptible  # here: the calls above run against any widenet
+
+    return run_interruptible
+
+
+def test_run_interruptible_returns_the_result_and_raises_the_functions_errors(run_interruptible):
     matrix = np.random.default_rng(0).standard_normal((300, 300))
     np.testing.assert_array_equal(run_interruptible(np.linalg.svd, matrix, compute_uv=False),
                                   np.linalg.svd(matrix, compute_uv=False))
@@ -125,14 +131,14 @@ def test_run_interruptible_returns_the_result_and_raises_the_functions_errors():
     assert run_interruptible(sorted, [3, 1, 2], long_call=False) == [1, 2, 3]
 
 
-def test_run_interruptible_keeps_the_callers_numpy_error_state():
+def test_run_interruptible_keeps_the_callers_numpy_error_state(run_interruptible):
     with np.errstate(over="raise"), pytest.raises(FloatingPointError):
         run_interruptible(np.multiply, np.array([1e300]), 1e300)
     with np.errstate(over="ignore"):
         assert np.isinf(run_interruptible(np.multiply, np.array([1e300]), 1e300)).all()
 
 
-def test_run_interruptible_from_other_threads_runs_inline():
+def test_run_interruptible_from_other_threads_runs_inline(run_interruptible):
     seen = []
     worker = threading.Thread(target=lambda: seen.append(run_interruptible(threading.current_thread)))
     worker.start()

@@ -61,9 +61,10 @@ struct LinearDynamicsBinder {
     // one symmetric matrix-vector product per step, and the test outputs at the records
     const double work = double(m) * double(m) * double(steps + 1) +
                         (test ? 2.0 * double(test->cross.size()) * double(records) : 0.0);
-    const RunEnd end = run_interruptible(
-        [&] { return widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule); },
-        is_long_call(work));
+    const auto run = [&] {
+      return widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule);
+    };
+    const RunEnd end = run_interruptible(run, is_long_call(work));
     py::dict out;
     const std::vector<Index> done = steps_done(recorded, end);
     out["steps"] = py::array_t<Index>(py::ssize_t(done.size()), done.data());

@@ -58,8 +58,8 @@ void set_num_threads(const py::object& threads) {
   require(overflow > 0 || (overflow == 0 && count >= 1),
           "threads: expected a positive integer, got " + std::string(py::str(value)));
   require(overflow == 0 && count <= max_threads(),
-          "threads: expected at most " + std::to_string(max_threads()) + " (4 per processor), got " +
-              std::string(py::str(value)));
+          "threads: expected at most " + std::to_string(max_threads()) +
+              " (4 per processor), got " + std::string(py::str(value)));
   int chosen = int(count);
 #ifndef _OPENMP
   chosen = 1;

@@ -30,10 +30,11 @@ struct ShallowBinder {
     const Architecture arch = architecture(activation, parametrization);
     const ParamsView<T> w = view(U, b, v, c);
     check_inputs<T>(X, w.input_dim());
+    const auto outputs = [&](Index row, Index rows) {
+      return widenet::forward<T>(arch, w, X.middleRows(row, rows));
+    };
     return run_interruptible([&] {
-      return rows_by_bands<T>(X.rows(), hidden_work(1, w), current_stop_token(), [&](Index row, Index rows) {
-        return widenet::forward<T>(arch, w, X.middleRows(row, rows));
-      });
+      return rows_by_bands<T>(X.rows(), hidden_work(1, w), current_stop_token(), outputs);
     }, is_long_call(hidden_work(X.rows(), w)));
   }
 
@@ -68,10 +69,11 @@ struct ShallowBinder {
     const Architecture arch = architecture(activation, parametrization);
     const ParamsView<T> w = view(U, b, v, c);
     check_inputs<T>(X, w.input_dim());
+    const auto diagonal = [&](Index row, Index rows) {
+      return tangent_gram_diagonal<T>(arch, w, X.middleRows(row, rows));
+    };
     return run_interruptible([&] {
-      return rows_by_bands<T>(X.rows(), hidden_work(1, w), current_stop_token(), [&](Index row, Index rows) {
-        return tangent_gram_diagonal<T>(arch, w, X.middleRows(row, rows));
-      });
+      return rows_by_bands<T>(X.rows(), hidden_work(1, w), current_stop_token(), diagonal);
     }, is_long_call(hidden_work(X.rows(), w)));
   }
 
@@ -82,9 +84,9 @@ struct ShallowBinder {
     const ParamsView<T> w = view(U, b, v, c);
     check_inputs<T>(X, w.input_dim());
     check_targets<T>(y, X.rows());
-    LossGradient<T> result =
-        run_interruptible([&] { return loss_gradient<T>(arch, w, X, y, loss_scale); },
-                          is_long_call(X.rows() * gradient_flops_per_row(w.width(), w.input_dim())));
+    const double work = double(X.rows()) * gradient_flops_per_row(w.width(), w.input_dim());
+    LossGradient<T> result = run_interruptible(
+        [&] { return loss_gradient<T>(arch, w, X, y, loss_scale); }, is_long_call(work));
     return py::make_tuple(result.loss, std::move(result.grad.U), std::move(result.grad.b),
                           std::move(result.grad.v), result.grad.c);
   }

@@ -24,11 +24,12 @@ struct TangentProductBinder {
     check_length<T>(dv, U.rows(), "dv", "the width");
     const ParamsView<T> w{U, b, v, c};
     const ParamsView<T> delta{dU, db, dv, dc};
-    return run_interruptible([&] {
-      return rows_by_bands<T>(X.rows(), work(1, U), current_stop_token(), [&](Index row, Index rows) {
-        return widenet::jvp<T>(arch, w, delta, X.middleRows(row, rows));
-      });
-    }, is_long_call(work(X.rows(), U)));
+    const auto product = [&](Index row, Index rows) {
+      return widenet::jvp<T>(arch, w, delta, X.middleRows(row, rows));
+    };
+    return run_interruptible(
+        [&] { return rows_by_bands<T>(X.rows(), work(1, U), current_stop_token(), product); },
+        is_long_call(work(X.rows(), U)));
   }
 
   // Two products of the hidden layer's size (m x n x d) and its activations.

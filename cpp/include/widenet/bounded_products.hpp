@@ -42,7 +42,8 @@ constexpr Index kMinDepth = 256;
 inline Index bounded_count(Index count, double work, Index least) {
   const double fit = bounded_flops() / std::max(1.0, work);
   if (fit >= double(count)) return count;
-  const Index pieces = (count + std::max<Index>(1, Index(fit)) - 1) / std::max<Index>(1, Index(fit));
+  const Index most = std::max<Index>(1, Index(fit));
+  const Index pieces = (count + most - 1) / most;
   return std::max(least, (count + pieces - 1) / pieces);
 }
 
@@ -71,7 +72,8 @@ void multiply_transposed(Result& G, const Lhs& A, const Rhs& B, bool accumulate,
                          const StopToken& stop) {
   for_depth_blocks(A.cols(), double(A.rows()) * double(B.rows()), [&](Index col, Index cols) {
     const bool add = accumulate || col > 0;
-    for_row_bands(A.rows(), 2.0 * double(B.rows()) * double(cols), stop, [&](Index row, Index rows) {
+    const double flops_per_row = 2.0 * double(B.rows()) * double(cols);
+    for_row_bands(A.rows(), flops_per_row, stop, [&](Index row, Index rows) {
       auto band = G.middleRows(row, rows);
       const auto product = A.block(row, col, rows, cols) * B.middleCols(col, cols).transpose();
       if (add) {
