@@ -114,12 +114,13 @@ def train():
 
 
 def train_ensemble():
-    """Member 1 diverges at its first step and stops; member 0 runs on another thread (with
-    two threads), where Ctrl-C used never to be looked for."""
+    """Member 0 diverges at its first step and stops; member 1 runs on. With two threads it
+    runs on the second one, where Ctrl-C used never to be looked for (the first thread,
+    which did look, takes member 0 and is done)."""
     X, y = data(8, 2)
     ensemble = widenet.ShallowEnsemble(2, input_dim=2, width=256, activation="identity", seed=0)
     U, b, v, c = (np.array(field) for field in ensemble.params)
-    v[1] *= 1e6
+    v[0] *= 1e6
     ensemble = widenet.ShallowEnsemble._restore(ensemble.config, widenet.StackedParameters(U, b, v, c),
                                                 ensemble.initial_params)
 

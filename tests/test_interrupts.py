@@ -33,7 +33,9 @@ CHILD = Path(__file__).with_name("interrupt_calls.py")
 CALLS = ("forward", "jacobian", "ntk", "ntk_cross", "ntk_diag", "loss_grad", "jvp", "vjp", "train",
          "train_ensemble", "linear_gd", "linearized_closed_form", "kernel_gram", "kernel_gram_cross", "activation",
          "KernelLeastSquares.fit", "NTKRegressor.fit", "min_norm_solution")
-SIGNAL_DELAY = 0.3  # seconds after "ready": the call is well inside its long part
+# Seconds after "ready": past the argument checks (up to ~0.3 s for the largest inputs on a
+# loaded machine), well inside the long part of every call (several seconds).
+SIGNAL_DELAY = 0.8
 LATENCY_LIMIT = 2.0
 CALL_TIMEOUT = 300.0  # a call that ignores SIGINT runs to its end; never wait forever
 

@@ -18,6 +18,8 @@ import contextvars
 import threading
 from typing import Callable, TypeVar
 
+import numpy as np
+
 Result = TypeVar("Result")
 
 # How often the waiting main thread looks for Ctrl-C (a signal handler also ends the wait).
@@ -41,18 +43,19 @@ def run_interruptible(function: Callable[..., Result], *args, long_call: bool = 
     thread; on Ctrl-C the worker is abandoned (it finishes in the background and its result
     is discarded) and KeyboardInterrupt is raised here. From other threads (no signal
     reaches them) and for short calls, the function runs inline. The worker runs in a copy
-    of the caller's context (``numpy.errstate`` applies there too); exceptions of the
-    function are raised here as they are.
+    of the caller's context and under its ``numpy.errstate``; exceptions of the function
+    are raised here as they are.
     """
     if not long_call or threading.current_thread() is not threading.main_thread():
         return function(*args, **kwargs)
     outcome: dict = {}
     finished = threading.Event()
-    context = contextvars.copy_context()
+    context, errors = contextvars.copy_context(), np.geterr()
 
     def work() -> None:
         try:
-            outcome["result"] = context.run(function, *args, **kwargs)
+            with np.errstate(**errors):  # thread-local in older numpy: not in the context
+                outcome["result"] = context.run(function, *args, **kwargs)
         except BaseException as error:  # handed to the caller, whatever it is
             outcome["error"] = error
         finally:

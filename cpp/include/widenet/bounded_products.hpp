@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 
 #include "widenet/interrupt.hpp"
 #include "widenet/types.hpp"
@@ -85,24 +86,33 @@ void multiply_transposed(Result& G, const Lhs& A, const Rhs& B, bool accumulate,
   });
 }
 
+// The rows of the band of a lower triangle that starts at `row`, for work of about
+// bounded_flops() with inner dimension `depth`: rows b with depth * b * (2 row + b) of it.
+inline Index triangle_band(Index row, Index depth, Index rows) {
+  const double r = double(row), area = bounded_flops() / double(std::max<Index>(1, depth));
+  const double fit = std::sqrt(r * r + area) - r;
+  return std::min(rows - row, std::max(kMinBandRows, fit >= double(rows) ? rows : Index(fit)));
+}
+
 // The lower triangle of G (m x m) += S S^T (S is m x k): symmetric rank updates, in blocks
-// of the inner dimension and bands of rows (a product with the rows above the band and a
-// rank update of its diagonal block).
+// of the inner dimension and bands of rows of equal work (a product with the rows above
+// the band and a rank update of its diagonal block).
 template <typename T, typename Factor>
 void rank_update_lower(RowMatrix<T>& G, const Factor& S, const StopToken& stop) {
   const Index m = S.rows();
   // a rank update does half the work of the product: m * m * k flops
   for_depth_blocks(S.cols(), 0.5 * double(m) * double(m), [&](Index col, Index cols) {
     const auto part = S.middleCols(col, cols);
-    // a band's work grows with the rows above it: m * cols flops per row on average
-    for_row_bands(m, double(m) * double(cols), stop, [&](Index row, Index rows) {
+    for (Index row = 0, rows = 0; row < m; row += rows) {
+      stop.throw_if_requested();
+      rows = triangle_band(row, cols, m);
       if (row > 0) {
         G.block(row, 0, rows, row).noalias() +=
             part.middleRows(row, rows) * part.topRows(row).transpose();
       }
       G.block(row, row, rows, rows).template selfadjointView<Eigen::Lower>().rankUpdate(
           part.middleRows(row, rows));
-    });
+    }
   });
 }
 
