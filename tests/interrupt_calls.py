@@ -203,7 +203,7 @@ def min_norm_solution():
 
 CALLS = {
     "forward": network_call("forward", 1024, 8192, 8000),
-    "jacobian": network_call("jacobian", 64, 4096, 700, F32),
+    "jacobian": network_call("jacobian", 64, 4096, 1000, F32),  # 1.1 GB
     "ntk": network_call("ntk", 64, 16384, 4000),
     "ntk_cross": ntk_cross,
     "ntk_diag": network_call("ntk_diag", 64, 8192, 100000),

@@ -34,8 +34,11 @@ CALLS = ("forward", "jacobian", "ntk", "ntk_cross", "ntk_diag", "loss_grad", "jv
          "train_ensemble", "linear_gd", "linearized_closed_form", "kernel_gram", "kernel_gram_cross", "activation",
          "KernelLeastSquares.fit", "NTKRegressor.fit", "min_norm_solution")
 # Seconds after "ready": past the argument checks (up to ~0.3 s for the largest inputs on a
-# loaded machine), well inside the long part of every call (several seconds).
-SIGNAL_DELAY = 0.8
+# loaded machine), well inside the long part of every call (several seconds). The Jacobian
+# and the activations are bounded by memory (about 1 GB here, under a second to write): they
+# have no argument checks to wait for.
+SIGNAL_DELAY = {"jacobian": 0.2, "activation": 0.2}
+DEFAULT_SIGNAL_DELAY = 0.8
 LATENCY_LIMIT = 2.0
 CALL_TIMEOUT = 300.0  # a call that ignores SIGINT runs to its end; never wait forever
 
@@ -61,7 +64,7 @@ def interrupt_every_call(threads: int) -> dict:
                 if ready is None:
                     break
                 assert ready["event"] == "ready", ready
-                time.sleep(SIGNAL_DELAY)
+                time.sleep(SIGNAL_DELAY.get(ready["call"], DEFAULT_SIGNAL_DELAY))
                 sent = time.perf_counter()
                 child.send_signal(signal.SIGINT)
                 report = _next_report(lines)
