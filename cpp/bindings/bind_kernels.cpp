@@ -2,6 +2,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "interruptible.hpp"
 #include "widenet/classic_kernels.hpp"
 
 namespace widenet::bindings {
@@ -34,17 +35,20 @@ struct KernelBinder {
       require(X2->cols() == X1.cols(), "X2: expected " + std::to_string(X1.cols()) +
                                            " columns like X1, got " + std::to_string(X2->cols()));
     }
-    py::gil_scoped_release release;
-    if (!X2) return kernel_gram_symmetric<T>(kernel, X1);
-    return kernel_gram<T>(kernel, X1, *X2);
+    // inner products, then an elementwise pass of tens of operations per entry
+    const double entries = double(X1.rows()) * double(X2 ? X2->rows() : X1.rows());
+    return run_interruptible([&] {
+      if (!X2) return kernel_gram_symmetric<T>(kernel, X1);
+      return kernel_gram<T>(kernel, X1, *X2);
+    }, is_long_call(entries * (2.0 * double(X1.cols()) + 20.0)));
   }
 
   static Vector<T> diagonal(const MatrixRef<T>& X, const std::string& kind, double gamma, int degree,
                             double coef0) {
     const ClassicKernel kernel = classic_kernel<T>(kind, gamma, degree, coef0);
     require(X.rows() >= 1 && X.cols() >= 1, "X: expected a non-empty 2-D array");
-    py::gil_scoped_release release;
-    return kernel_diagonal<T>(kernel, X);
+    return run_interruptible([&] { return kernel_diagonal<T>(kernel, X); },
+                             is_long_call(2.0 * double(X.rows()) * double(X.cols())));
   }
 
   static void bind(py::module_& m) {

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "interruptible.hpp"
 #include "records.hpp"
 #include "widenet/linear_dynamics.hpp"
 
@@ -57,12 +58,13 @@ struct LinearDynamicsBinder {
     const TrainingRecord<T> common = arrays.member(0, records);
     const LinearRecord<T> record{common.losses, common.distances, residuals.mutable_data(),
                                  common.test_outputs, coefficients.mutable_data()};
-    RunEnd end;
-    {
-      py::gil_scoped_release release;
-      end = widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule);
-    }
-    raise_if_interrupted(end.interrupted);
+    // one symmetric matrix-vector product per step, and the test outputs at the records
+    const double work = double(m) * double(m) * double(steps + 1) +
+                        (test ? 2.0 * double(test->cross.size()) * double(records) : 0.0);
+    const auto run = [&] {
+      return widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule);
+    };
+    const RunEnd end = run_interruptible(run, is_long_call(work));
     py::dict out;
     const std::vector<Index> done = steps_done(recorded, end);
     out["steps"] = py::array_t<Index>(py::ssize_t(done.size()), done.data());

@@ -7,7 +7,6 @@
 #include <limits>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common.hpp"
@@ -67,27 +66,12 @@ struct RecordArrays {
   }
 };
 
-// The stop rule of a training call: divergence as the caller asks (factor <= 0: never), and
-// Ctrl-C. Signals are checked with the GIL taken back briefly, and only on the thread that
-// called from Python (the one whose thread state receives KeyboardInterrupt).
+// The stop rule of a training call: divergence as the caller asks (factor <= 0: never).
+// Ctrl-C reaches the run through its stop token (run_interruptible).
 inline StopRule stop_rule(double divergence_factor) {
   require(!std::isnan(divergence_factor),
           "divergence_factor: expected a number (<= 0 disables the check), got nan");
-  StopRule rule;
-  rule.divergence_factor = divergence_factor;
-  const std::thread::id caller = std::this_thread::get_id();
-  rule.interrupted = [caller] {
-    if (std::this_thread::get_id() != caller) return false;
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
-  };
-  return rule;
-}
-
-// After the GIL is held again: the KeyboardInterrupt (or the handler's exception) that the
-// poll found is raised in Python.
-inline void raise_if_interrupted(bool interrupted) {
-  if (interrupted) throw py::error_already_set();
+  return StopRule{divergence_factor};
 }
 
 // The recorded steps of a run that wrote `rows` records and diverged at `stopped_at` (or -1).

@@ -31,6 +31,7 @@ from typing import Optional
 import numpy as np
 
 from . import _validation as check
+from ._interrupt import is_long_factorization, run_interruptible
 from .network import ShallowNetwork
 from .parameters import Parameters
 
@@ -622,7 +623,7 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
     m = X.shape[0]
 
     # (a) and f(w0): the chapter's quantities at w0
-    eigenvalues = np.linalg.eigvalsh(network.ntk(X))
+    eigenvalues = _spectrum(network.ntk(X))
     lambda_min, lambda_max = float(eigenvalues[0]), float(eigenvalues[-1])
     regular = lambda_min > m * np.finfo(np.float64).eps * lambda_max
     f0 = network.loss(X, y, "sum")
@@ -826,6 +827,11 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _spectrum(gram: np.ndarray) -> np.ndarray:
+    """The eigenvalues of a tangent Gram, ascending; Ctrl-C stops the wait for them."""
+    return run_interruptible(np.linalg.eigvalsh, gram, long_call=is_long_factorization(*gram.shape))
+
+
 def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray):
     """The report must be about this network's w0 and this data: its f(w0) and eigenvalues
     are recomputed (as check_assumptions computes them) and must agree to rounding."""
@@ -835,7 +841,7 @@ def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarr
                          f"(m = {report.num_points}, P = {report.num_params}, {report.activation}, "
                          f"{report.parametrization}; expected m = {X.shape[0]}, P = {network.num_params}, "
                          f"{network.activation}, {network.parametrization})")
-    eigenvalues = np.linalg.eigvalsh(network.ntk(X))
+    eigenvalues = _spectrum(network.ntk(X))
     f0 = network.loss(X, y, "sum")
     tolerance = _ROUNDING[np.dtype(np.float64)]
     if not (math.isclose(report.f0, f0, rel_tol=tolerance, abs_tol=tolerance * float(np.dot(y, y)))

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
+from ._interrupt import is_long_factorization, run_interruptible
 from .kernels import as_kernel
 from .least_squares import augment, min_norm_solution
 
@@ -283,7 +284,8 @@ class KernelLeastSquares(_Estimator):
         y = _check_y(y, X.shape[0], type(self).__name__)
         kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=X.shape[1])
         G = np.asarray(kernel(X))
-        eigenvalues, vectors = np.linalg.eigh(G.astype(np.float64) + ridge * np.eye(X.shape[0]))
+        eigenvalues, vectors = run_interruptible(np.linalg.eigh, G.astype(np.float64) + ridge * np.eye(X.shape[0]),
+                                                 long_call=is_long_factorization(*G.shape))
         cutoff = np.finfo(_float_dtype(G)).eps * X.shape[0] * np.max(np.abs(eigenvalues))
         keep = np.abs(eigenvalues) > cutoff
         warn_if_ill_conditioned(eigenvalues[keep], int(np.count_nonzero(~keep)),

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
+from ._interrupt import is_long_factorization, run_interruptible
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -63,7 +64,7 @@ def _rcond(rcond, shape: tuple) -> float:
 def _row_space_basis(A: np.ndarray, rcond) -> tuple:
     """``(U_r, s_r, V_r)``: the singular triplets of ``A`` above the rank tolerance; the
     columns of ``V_r`` (d x r) are an orthonormal basis of the row space."""
-    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    U, s, Vt = run_interruptible(np.linalg.svd, A, full_matrices=False, long_call=is_long_factorization(*A.shape))
     keep = s > _rcond(rcond, A.shape) * s[0]
     return U[:, keep], s[keep], Vt[keep].T
 
@@ -136,7 +137,7 @@ def max_step(A) -> float:
 
 
 def _max_step(A: np.ndarray) -> float:
-    s_max = float(np.linalg.norm(A, 2))
+    s_max = float(run_interruptible(np.linalg.norm, A, 2, long_call=is_long_factorization(*A.shape)))
     return np.inf if s_max == 0 else 0.5 / s_max / s_max  # (s_max**2 raises OverflowError from 1.4e154 on)
 
 

@@ -19,6 +19,8 @@ import numpy as np
 from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS, DIVERGENCE_FACTOR
+from ._interrupt import is_long_factorization, run_interruptible
+from ._locking import TrainingLock
 from ._spectral import flow_decay, flow_filter, gd_decay, gd_filter
 from .errors import ON_DIVERGENCE, divergence_error
 from .network import ShallowNetwork
@@ -153,14 +155,15 @@ def linearize(model, params=None) -> "LinearizedModel":
     return LinearizedModel(_JacobianTangent(base))
 
 
-class LinearizedModel:
+class LinearizedModel(TrainingLock):
     """``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1).
 
     Made by :func:`linearize`. ``params`` is the current ``p`` (it starts at ``w0`` and
     :meth:`train` moves it); ``initial_params`` is ``w0``. For a shallow network both are
     :class:`Parameters`, for other models parameter vectors. Methods take
     ``backend="cpp"`` or ``"numpy"`` (used for shallow networks; other models compute
-    with their own methods).
+    with their own methods). Runs of :meth:`train` and :meth:`flow` from several threads
+    take turns, each starting where the previous one ended.
     """
 
     def __init__(self, tangent):
@@ -183,7 +186,9 @@ class LinearizedModel:
 
     @params.setter
     def params(self, value):
-        self._offset = self._tangent.as_vector(value, "params") - self._tangent.initial
+        offset = self._tangent.as_vector(value, "params") - self._tangent.initial
+        with self._lock:
+            self._offset = offset
 
     @property
     def num_params(self) -> int:
@@ -191,14 +196,16 @@ class LinearizedModel:
 
     def reset(self) -> "LinearizedModel":
         """Returns to ``p = w0``."""
-        self._offset = np.zeros_like(self._offset)
+        with self._lock:
+            self._offset = np.zeros_like(self._offset)
         return self
 
     # -- outputs -------------------------------------------------------------------------
     def _outputs(self, X: np.ndarray, backend: str) -> np.ndarray:
+        offset = self._offset  # read once: a run in another thread replaces it as a whole
         outputs = self._tangent.outputs(X, backend)
-        if self._offset.any():
-            outputs = outputs + self._tangent.jvp(X, self._offset, backend)
+        if offset.any():
+            outputs = outputs + self._tangent.jvp(X, offset, backend)
         return outputs
 
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
@@ -278,13 +285,14 @@ class LinearizedModel:
         method = check.choice(method, "method", METHODS)
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         recorded = np.append(np.arange(0, steps, record_every, dtype=np.int64), np.int64(steps))
-        records, coefficients, theta, scale = self._run(X, y, X_test, loss, backend, method, recorded,
-                                                        lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps,
-                                                        record_every)
-        result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
-        if result.diverged_at is not None and on_divergence == "raise":
-            raise divergence_error(result, lambda _: theta, scale)
-        self._offset = self._offset - self._tangent.vjp(X, coefficients, check.backend(backend))
+        with self._lock:  # one run at a time, each from where the previous one ended
+            records, coefficients, theta, scale = self._run(X, y, X_test, loss, backend, method, recorded,
+                                                            lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps,
+                                                            record_every)
+            result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
+            if result.diverged_at is not None and on_divergence == "raise":
+                raise divergence_error(result, lambda _: theta, scale)
+            self._offset = self._offset - self._tangent.vjp(X, coefficients, check.backend(backend))
         return result
 
     def flow(self, X, y, times, X_test=None, loss: str = "sum", backend: str = "cpp") -> LinearizedTrainingResult:
@@ -299,10 +307,11 @@ class LinearizedModel:
         times = check.as_array(times, "times", _FLOAT64, 1)
         if times.size == 0 or (times < 0).any():
             raise ValueError(f"times: expected a non-empty 1-D array of non-negative times, got {times!r}")
-        records, coefficients, _, _ = self._run(X, y, X_test, loss, backend, "flow", times,
-                                                lambda rate: (flow_decay, flow_filter, rate), None, None, None)
-        records["steps"] = None  # gradient flow cannot diverge: its loss never grows
-        self._offset = self._offset - self._tangent.vjp(X, coefficients, check.backend(backend))
+        with self._lock:  # one run at a time, each from where the previous one ended
+            records, coefficients, _, _ = self._run(X, y, X_test, loss, backend, "flow", times,
+                                                    lambda rate: (flow_decay, flow_filter, rate), None, None, None)
+            records["steps"] = None  # gradient flow cannot diverge: its loss never grows
+            self._offset = self._offset - self._tangent.vjp(X, coefficients, check.backend(backend))
         return LinearizedTrainingResult(**records, loss=loss, lr=None, method="flow", times=times)
 
     def _run(self, X, y, X_test, loss, backend, method, when, filters, lr, steps, record_every) -> tuple:
@@ -332,8 +341,9 @@ class LinearizedModel:
         else:
             decay_of, filter_of, rate = filters(scale)
             with np.errstate(over="ignore", invalid="ignore"):  # an unstable step: inf, caught below
-                residuals, coefficients, losses, distances, test_outputs = _spectral_records(
-                    theta, residual, decay_of, filter_of, rate, when, scale, shift, self._offset, cross, test_start)
+                residuals, coefficients, losses, distances, test_outputs = run_interruptible(
+                    _spectral_records, theta, residual, decay_of, filter_of, rate, when, scale, shift, self._offset,
+                    cross, test_start, long_call=is_long_factorization(*theta.shape))
             rows, stopped = _first_divergence(losses)
             if stopped >= 0:
                 stopped = int(when[stopped])

@@ -10,13 +10,14 @@ import numpy as np
 from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS
+from ._locking import TrainingLock
 from .parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
 from .reference.activations import ACTIVATIONS
 from .errors import ON_DIVERGENCE, divergence_error
 from .results import TrainingResult
 
 
-class ShallowNetwork:
+class ShallowNetwork(TrainingLock):
     """``Phi(x, w) = v . sigma(U x + b) + c`` (LeCun, 11.5.1) or
     ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` (NTK parametrization, 11.6.1).
 
@@ -53,6 +54,10 @@ class ShallowNetwork:
     (the reference implementation); both give the same numbers to rounding. The initial
     parameters depend on the seed alone, never on the backend. :meth:`save` and
     :meth:`load` keep a network in a ``.npz`` file (:mod:`widenet.persistence`).
+
+    A network may be used from several threads at once: runs of :meth:`train` (and
+    :meth:`reset`, setting ``params``) take turns, each starting where the previous one
+    ended, and every other method sees the parameters before or after a run, never during.
     """
 
     def __init__(self, input_dim: int, width: int, activation: str = "relu", parametrization: str = "lecun",
@@ -132,7 +137,9 @@ class ShallowNetwork:
 
     @params.setter
     def params(self, value: Parameters):
-        self._params = self._checked_params(value, "params")
+        checked = self._checked_params(value, "params")
+        with self._lock:
+            self._params = checked
 
     @property
     def initial_params(self) -> Parameters:
@@ -140,7 +147,9 @@ class ShallowNetwork:
 
     @initial_params.setter
     def initial_params(self, value: Parameters):
-        self._initial = self._checked_params(value, "initial_params")
+        checked = self._checked_params(value, "initial_params")
+        with self._lock:
+            self._initial = checked
 
     @property
     def num_params(self) -> int:
@@ -153,7 +162,8 @@ class ShallowNetwork:
 
     def reset(self) -> "ShallowNetwork":
         """Returns the network to its initial parameters."""
-        self._params = self._initial.copy()
+        with self._lock:
+            self._params = self._initial.copy()
         return self
 
     def _checked_params(self, value, name: str) -> Parameters:
@@ -310,13 +320,14 @@ class ShallowNetwork:
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         _memory.check_training("ShallowNetwork.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
                                self.width, steps, record_every, self.dtype)
-        records = BACKENDS[check.backend(backend)].train(
-            X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
-            steps, record_every, X_test, scale)
-        result = TrainingResult.from_records(records, loss, lr)
-        if result.diverged_at is not None and on_divergence == "raise":
-            raise divergence_error(result, lambda _: self.ntk(X), scale)
-        self._params = Parameters(records["U"], records["b"], records["v"], records["c"], self.dtype)
+        with self._lock:  # one run at a time, each from where the previous one ended
+            records = BACKENDS[check.backend(backend)].train(
+                X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
+                steps, record_every, X_test, scale)
+            result = TrainingResult.from_records(records, loss, lr)
+            if result.diverged_at is not None and on_divergence == "raise":
+                raise divergence_error(result, lambda _: self.ntk(X), scale)
+            self._params = Parameters(records["U"], records["b"], records["v"], records["c"], self.dtype)
         return result
 
     def __repr__(self) -> str:

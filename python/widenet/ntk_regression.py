@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
+from ._interrupt import is_long_factorization, run_interruptible
 from ._spectral import gd_filter
 from .estimators import _check_X, _check_y, _Estimator
 from .limit_kernels import KINDS, METHODS, limit_kernel
@@ -148,7 +149,8 @@ class NTKRegressor(_Estimator):
         kernel_args = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
                            output_bias_var=self.output_bias_var, method=method, order=self.order)
-        eigenvalues, vectors = np.linalg.eigh(limit_kernel(X, **kernel_args))
+        gram = limit_kernel(X, **kernel_args)
+        eigenvalues, vectors = run_interruptible(np.linalg.eigh, gram, long_call=is_long_factorization(*gram.shape))
         shifted = eigenvalues + ridge
         keep = np.abs(shifted) > np.finfo(np.float64).eps * X.shape[0] * np.max(np.abs(shifted))
         if steps is None:

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "widenet/bounded_products.hpp"
 #include "widenet/interrupt.hpp"
 #include "widenet/types.hpp"
 
@@ -228,17 +229,19 @@ void distance_kernel_row(const ClassicKernel& kernel, Row&& row, T norm, const N
 }
 
 // Row k of G, columns [0, last(k)), for every row, in parallel: G holds x.z (rbf, laplace) or
-// x.z before the `factor` still to apply (linear, polynomial) on entry.
+// x.z before the `factor` still to apply (linear, polynomial) on entry. Stops (Interrupted)
+// when `stop` is requested.
 template <typename T, typename LastColumn>
 void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const MatrixRef<T>& X1,
                           const MatrixRef<T>& X2, const Vector<T>& norms1, const Vector<T>& norms2,
-                          double factor, LastColumn last) {
+                          double factor, LastColumn last, const StopToken& stop) {
   if (kernel.kind == KernelKind::linear) return;
   const bool distance_kernel = kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace;
   const Index rows = G.rows();
   const T largest = distance_kernel && norms2.size() ? norms2.maxCoeff() : T(0);  // inf if one overflows
 #pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (G.size() > 4 * kParallelEntries)
   for (Index k = 0; k < rows; ++k) {
+    if (stop.requested()) continue;  // never throw inside the parallel region
     const Index end = last(k);
     if (distance_kernel) {
       distance_kernel_row<T>(kernel, G.row(k).head(end).transpose(), norms1(k), norms2.head(end),
@@ -247,6 +250,7 @@ void inner_to_kernel_rows(const ClassicKernel& kernel, RowMatrix<T>& G, const Ma
       inner_to_polynomial<T>(kernel, G.row(k).head(end).transpose(), factor);
     }
   }
+  stop.throw_if_requested();
 }
 
 // The factor on x.z before the kernel's elementwise pass: gamma for the polynomial kernel.
@@ -260,17 +264,18 @@ inline double inner_factor(const ClassicKernel& kernel) {
 template <typename T>
 RowMatrix<T> kernel_gram(const ClassicKernel& kernel, const MatrixRef<T>& X1, const MatrixRef<T>& X2) {
   RowMatrix<T> G(X1.rows(), X2.rows());
+  const StopToken& stop = current_stop_token();
   const auto all_columns = [&](Index) { return G.cols(); };
   double factor = 1.0;
   if (kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace) {
-    G.noalias() = X1 * X2.transpose();
+    multiply_transposed(G, X1, X2, false, stop);
   } else {
     const RowExponents<T> rows(X1), cols(X2);
-    G.noalias() = rows.inputs(X1) * cols.inputs(X2).transpose();
+    multiply_transposed(G, rows.inputs(X1), cols.inputs(X2), false, stop);
     factor = scale_inner_products(G, rows, X1, cols, X2, detail::inner_factor(kernel), all_columns);
   }
   const Vector<T> norms1 = X1.rowwise().squaredNorm(), norms2 = X2.rowwise().squaredNorm();
-  detail::inner_to_kernel_rows(kernel, G, X1, X2, norms1, norms2, factor, all_columns);
+  detail::inner_to_kernel_rows(kernel, G, X1, X2, norms1, norms2, factor, all_columns, stop);
   return G;
 }
 
@@ -280,19 +285,21 @@ template <typename T>
 RowMatrix<T> kernel_gram_symmetric(const ClassicKernel& kernel, const MatrixRef<T>& X) {
   const Index m = X.rows();
   RowMatrix<T> G = RowMatrix<T>::Zero(m, m);
+  const StopToken& stop = current_stop_token();
   const bool distance_kernel = kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace;
   if (distance_kernel) {
-    G.template selfadjointView<Eigen::Lower>().rankUpdate(X);
+    rank_update_lower(G, X, stop);
+    // The norms are the diagonal's own inner products, so |x - x|^2 is exactly 0.
     const Vector<T> norms = G.diagonal();
-    detail::inner_to_kernel_rows(kernel, G, X, X, norms, norms, 1.0, [](Index k) { return k; });
+    detail::inner_to_kernel_rows(kernel, G, X, X, norms, norms, 1.0, [](Index k) { return k; }, stop);
     G.diagonal().setOnes();
   } else {
     const RowExponents<T> rows(X);
-    G.template selfadjointView<Eigen::Lower>().rankUpdate(rows.inputs(X));
+    rank_update_lower(G, rows.inputs(X), stop);
     const auto lower = [](Index k) { return k + 1; };
     const double factor = scale_inner_products(G, rows, X, rows, X, detail::inner_factor(kernel), lower);
     const Vector<T> unused;
-    detail::inner_to_kernel_rows(kernel, G, X, X, unused, unused, factor, lower);
+    detail::inner_to_kernel_rows(kernel, G, X, X, unused, unused, factor, lower, stop);
   }
   mirror_lower_to_upper(G);
   return G;

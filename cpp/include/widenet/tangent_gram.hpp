@@ -17,6 +17,7 @@
 #include <cmath>
 #include <limits>
 
+#include "widenet/bounded_products.hpp"
 #include "widenet/shallow_network.hpp"
 #include "widenet/tangent_entries.hpp"
 
@@ -88,12 +89,13 @@ template <typename T>
 void combine_gram(const Scales<T>& scale, const MatrixRef<T>& X1, const InputScales<T>& scales1,
                   const MatrixRef<T>& X2, const InputScales<T>& scales2,
                   const RowMatrix<T>& derivative_part, RowMatrix<T>& activation_part,
-                  bool lower_only) {
+                  bool lower_only, const StopToken& stop) {
   constexpr Index kBand = 256;
   const T in2 = scale.in * scale.in, out2 = scale.out * scale.out;
   const MatrixRef<T> inputs1 = scales1.inputs(X1), inputs2 = scales2.inputs(X2);
   RowMatrix<T> inner;
   for (Index row = 0; row < X1.rows(); row += kBand) {
+    stop.throw_if_requested();
     const Index rows = std::min(kBand, X1.rows() - row);
     const Index cols = lower_only ? row + rows : X2.rows();
     inner.resize(rows, cols);
@@ -128,15 +130,17 @@ RowMatrix<T> tangent_gram(const Architecture& arch, const P& w, const MatrixRef<
   RowMatrix<T> derivative_part = RowMatrix<T>::Zero(X1.rows(), X2.rows());
   RowMatrix<T> activation_part = RowMatrix<T>::Zero(X1.rows(), X2.rows());
   RowMatrix<T> A1, S1, A2, S2;
+  const StopToken& stop = current_stop_token();
   for (Index col = 0; col < n; col += chunk) {
+    stop.throw_if_requested();
     const Index cols = std::min(chunk, n - col);
     detail::gram_factors<T>(arch, w, X1, scales1, col, cols, A1, S1);
     detail::gram_factors<T>(arch, w, X2, scales2, col, cols, A2, S2);
-    derivative_part.noalias() += S1 * S2.transpose();
-    activation_part.noalias() += A1 * A2.transpose();
+    multiply_transposed(derivative_part, S1, S2, true, stop);
+    multiply_transposed(activation_part, A1, A2, true, stop);
   }
   detail::combine_gram(Scales<T>(arch.parametrization, n, w.input_dim()), X1, scales1, X2,
-                       scales2, derivative_part, activation_part, false);
+                       scales2, derivative_part, activation_part, false, stop);
   detail::repair_nonfinite_entries<T>(arch, w, X1, X2, activation_part, false);
   return activation_part;
 }
@@ -151,14 +155,16 @@ RowMatrix<T> tangent_gram_symmetric(const Architecture& arch, const P& w, const 
   RowMatrix<T> derivative_part = RowMatrix<T>::Zero(m, m);
   RowMatrix<T> activation_part = RowMatrix<T>::Zero(m, m);
   RowMatrix<T> A, S;
+  const StopToken& stop = current_stop_token();
   for (Index col = 0; col < n; col += chunk) {
+    stop.throw_if_requested();
     const Index cols = std::min(chunk, n - col);
     detail::gram_factors<T>(arch, w, X, scales, col, cols, A, S);
-    derivative_part.template selfadjointView<Eigen::Lower>().rankUpdate(S);
-    activation_part.template selfadjointView<Eigen::Lower>().rankUpdate(A);
+    rank_update_lower(derivative_part, S, stop);
+    rank_update_lower(activation_part, A, stop);
   }
   detail::combine_gram(Scales<T>(arch.parametrization, n, w.input_dim()), X, scales, X, scales,
-                       derivative_part, activation_part, true);
+                       derivative_part, activation_part, true, stop);
   detail::repair_nonfinite_entries<T>(arch, w, X, X, activation_part, true);
   mirror_lower_to_upper(activation_part);
   return activation_part;
@@ -174,7 +180,9 @@ Vector<T> tangent_gram_diagonal(const Architecture& arch, const P& w, const Matr
   Vector<T> derivative_part = Vector<T>::Zero(m);
   Vector<T> activation_part = Vector<T>::Zero(m);
   RowMatrix<T> A, S;
+  const StopToken& stop = current_stop_token();
   for (Index col = 0; col < n; col += chunk) {
+    stop.throw_if_requested();
     const Index cols = std::min(chunk, n - col);
     detail::gram_factors<T>(arch, w, X, scales, col, cols, A, S);
     derivative_part += S.rowwise().squaredNorm();
