@@ -19,6 +19,7 @@ push the machine into swap, not to account for every byte.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import os
@@ -191,6 +192,8 @@ def require(where: str, blocks: Sequence[tuple], alternative: Union[str, Callabl
     """
     sizes = [(_block_bytes(shape, dtype, copies), name, shape, dtype, copies) for name, shape, dtype, copies in blocks]
     total = sum(entry[0] for entry in sizes)
+    if _ESTIMATING.get():
+        raise _Estimated(where, total)
     if _explicit_limit is not None and total <= _explicit_limit:
         return  # the fast path of every call
     limit, source = _limit_and_source()
@@ -204,6 +207,38 @@ def require(where: str, blocks: Sequence[tuple], alternative: Union[str, Callabl
         f"{where}: would allocate {format_bytes(total)} ({parts}), more than widenet's memory limit of "
         f"{format_bytes(limit)} ({_describe_source(source)}). {alternative} Nothing was allocated; the limit can "
         f"be changed with widenet.set_memory_limit(bytes) or the environment variable {ENVIRONMENT_VARIABLE}.")
+
+
+# -- reading an estimate without running the call ---------------------------------------------
+
+_ESTIMATING = contextvars.ContextVar("widenet_memory_estimating", default=False)
+
+
+class _Estimated(BaseException):
+    """Carries the first estimate out of a call run by :func:`estimate`. A BaseException, so
+    that no ``except Exception`` on the way lets the call go on to allocate."""
+
+    def __init__(self, where: str, total: int):
+        super().__init__(where, total)
+        self.where, self.total = where, total
+
+
+def estimate(call: Callable[[], object]) -> tuple:
+    """``(where, bytes)``: what the memory guard counts for ``call()``, read without running it.
+
+    ``call`` (a function of no arguments, e.g. ``lambda: net.ntk(X)``) runs up to its first
+    guard check, which reports the peak the whole call would reach instead of allocating;
+    arguments are validated on the way as usual. The figure is the one the guard compares
+    with the limit, so tests can measure a call's peak memory against it.
+    """
+    token = _ESTIMATING.set(True)
+    try:
+        call()
+    except _Estimated as found:
+        return found.where, found.total
+    finally:
+        _ESTIMATING.reset(token)
+    raise LookupError("call: returned without reaching a memory guard (nothing it allocates is counted)")
 
 
 def _fitting(unit_bytes: int, share: float = 0.25) -> int:
@@ -221,43 +256,144 @@ def default_width_chunk(rows: int, width: int, itemsize: int) -> int:
     return min(width, chunk)
 
 
-def check_hidden(where: str, m: int, width: int, dtype, copies: int = 2, outputs: Sequence[tuple] = ()) -> None:
-    """A call that forms the ``m x n`` hidden layer of a batch (``sigma(Z)`` and ``sigma'(Z)``)."""
-    require(where, [("hidden layer", (m, width), dtype, copies), *outputs],
-            lambda: f"Pass the rows of X in batches (at most about {_fitting(_block_bytes((width,), dtype, copies))} "
+# The numpy twin evaluates sigma and sigma' with temporaries beyond their result, per entry of
+# the hidden layer: (arrays of the compute dtype, float64 arrays) for sigma, then for sigma',
+# as measured on widenet.reference.activations (erf and gelu work in float64).
+_TWIN_ACTIVATION_TEMPORARIES = {
+    "relu": ((0, 0), (0, 0)), "tanh": ((0, 0), (2, 0)), "erf": ((0, 5), (1, 0)), "arctan": ((0, 0), (1, 0)),
+    "sigmoid": ((2, 0), (4, 0)), "softplus": ((0, 0), (2, 0)), "gelu": ((0, 9), (0, 9)), "sin": ((0, 0), (0, 0)),
+    "identity": ((0, 0), (0, 0))}
+
+# m x n arrays that a pass over m points holds at once. C++: sigma(Z) for a forward pass and
+# sigma'(Z) besides for a gradient (jvp and ntk_diag take the width in chunks). The numpy
+# twin: the arrays of its formulas at their fullest, and the arrays alive while it evaluates
+# sigma or sigma' (whose temporaries come on top).
+_PASS_COPIES_CPP = {"forward": 1, "loss_grad": 2, "vjp": 2, "jvp": 3, "ntk_diag": 2}
+_PASS_COPIES_TWIN = {"forward": (2, ((2, "sigma"),)), "loss_grad": (4, ((2, "sigma"), (3, "derivative"))),
+                     "vjp": (4, ((2, "sigma"), (3, "derivative"))), "jvp": (3, ((3, "sigma"), (3, "derivative"))),
+                     "ntk_diag": (4, ((2, "derivative"), (3, "sigma")))}
+
+
+def _activation_temporaries(rows: int, width: int, dtype, activation: str, function: str) -> list:
+    """The numpy twin's temporaries while it evaluates ``sigma`` or its ``derivative`` on ``rows x width``."""
+    same, wide = _TWIN_ACTIVATION_TEMPORARIES.get(activation, ((0, 0), (0, 0)))[function == "derivative"]
+    return [("activation temporaries", (rows, width), dtype, same),
+            ("float64 activation temporaries", (rows, width), np.float64, wide)]
+
+
+def _twin_hidden(rows: int, width: int, dtype, activation: str, copies: int, phases: Sequence[tuple]) -> list:
+    """``copies`` hidden layers of ``rows x width``, or, if more, ``alive`` of them and the
+    temporaries of the activation ``function`` for each of the ``phases`` ``(alive, function)``."""
+    hidden = lambda count: ("hidden layer", (rows, width), dtype, count)  # noqa: E731
+    return peak([hidden(copies)], *([hidden(alive), *_activation_temporaries(rows, width, dtype, activation, function)]
+                                    for alive, function in phases))
+
+
+def pass_blocks(kind: str, m: int, width: int, dtype, backend: str, activation: str) -> list:
+    """A pass of ``kind`` (``forward``, ``loss_grad``, ``vjp``, ``jvp``, ``ntk_diag``) over
+    ``m`` points and its ``m`` outputs."""
+    outputs = ("outputs", (m,), dtype, 1)
+    if backend != "cpp":
+        return [*_twin_hidden(m, width, dtype, activation, *_PASS_COPIES_TWIN[kind]), outputs]
+    if kind in ("jvp", "ntk_diag"):
+        width = default_width_chunk(2 * m if kind == "jvp" else m, width, np.dtype(dtype).itemsize)
+    return [("hidden layer", (m, width), dtype, _PASS_COPIES_CPP[kind]), outputs]
+
+
+def _batches(width: int, dtype, copies: int) -> Callable[[], str]:
+    return lambda: (f"Pass the rows of X in batches (at most about {_fitting(_block_bytes((width,), dtype, copies))} "
                     f"rows fit).")
 
 
-def check_jacobian(where: str, m: int, width: int, num_params: int, dtype) -> None:
-    """``ShallowNetwork.jacobian``: the ``m x P`` Jacobian and the hidden layer."""
-    require(where, [("Jacobian", (m, num_params), dtype, 1), ("hidden layer", (m, width), dtype, 2)],
+def check_hidden(where: str, m: int, width: int, dtype, copies: int = 2, outputs: Sequence[tuple] = (),
+                 backend: str = "cpp", activation: str = "", kind: Optional[str] = None) -> None:
+    """A call that forms the ``m x n`` hidden layer of a batch: a pass of ``kind`` (see
+    :func:`pass_blocks`), or ``copies`` hidden-layer arrays, besides ``outputs``."""
+    blocks = pass_blocks(kind, m, width, dtype, backend, activation) if kind else \
+        [("hidden layer", (m, width), dtype, copies)]
+    require(where, [*blocks, *outputs], _batches(width, dtype, max(copies, 2)))
+
+
+def check_initialization(where: str, input_dim: int, width: int, dtype, networks: int = 1) -> None:
+    """Drawing ``networks`` shallow networks: the draws are made in float64 and scaled (two
+    float64 arrays of the largest block), then each network keeps its parameters and their
+    initial copy; an ensemble stacks them while its members still hold theirs."""
+    size = width * (input_dim + 2) + 1
+    draws = ("float64 draws and the parameters made from them", (size,), np.float64, 2)
+    if networks == 1:
+        blocks = [draws]
+    else:
+        members = ("members' parameters and initial parameters", (networks, size), dtype, 2)
+        stacked = ("stacked parameters", (networks, size), dtype, 1)
+        blocks = peak([members, stacked], [members, draws])
+    require(where, blocks, "Pass a smaller width (or fewer networks): the parameters alone exceed the limit.")
+
+
+def _total(blocks: Sequence[tuple]) -> int:
+    return sum(_block_bytes(shape, dtype, copies) for _, shape, dtype, copies in blocks)
+
+
+def peak(*phases: Sequence[tuple]) -> list:
+    """The blocks of the phase of a call that holds the most bytes at once."""
+    return list(max(phases, key=_total))
+
+
+def check_jacobian(where: str, m: int, width: int, num_params: int, dtype, backend: str = "cpp",
+                   activation: str = "") -> None:
+    """``ShallowNetwork.jacobian``: the ``m x P`` Jacobian and the hidden layer (the numpy twin
+    forms the blocks of the Jacobian before joining them: about a second Jacobian)."""
+    jacobian = ("Jacobian", (m, num_params), dtype, 1)
+    if backend == "cpp":
+        blocks = [jacobian, ("hidden layer", (m, width), dtype, 2)]
+    else:  # its blocks (about one more Jacobian) are joined into one; sigma' and sigma come first
+        blocks = peak([jacobian, jacobian, ("hidden layer", (m, width), dtype, 1)],
+                      _twin_hidden(m, width, dtype, activation, 2, ((2, "derivative"),)),
+                      [jacobian, *_twin_hidden(m, width, dtype, activation, 2, ((2, "sigma"),))])
+    require(where, blocks,
             lambda: f"Use jacobian_chunks(X, rows={_fitting(_block_bytes((num_params + 2 * width,), dtype))}) to "
                     f"stream it by rows, or ntk(X1, X2), which computes J1 J2^T without ever forming the Jacobian.")
 
 
+# Entries of a records x m block of the closed-form linearized records formed at once: the
+# temporaries of a block (about ten arrays) stay near 2 MB each, whatever the number of records.
+RECORD_BLOCK = 2**18
+
 GRAM_BAND_ROWS = 256  # rows of X1 X2^T formed at once by the C++ Gram (tangent_gram.hpp)
 
 
-def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype, backend: str, width_chunk: int = 0,
-              diagonal: bool = False) -> None:
-    """``ntk`` (``m2`` None: the symmetric Gram) and ``ntk_diag`` (``diagonal=True``): the
-    output, the Gram's accumulators and the hidden-layer blocks (a width chunk of them in
-    C++, all ``n`` columns in the numpy reference)."""
-    itemsize = np.dtype(dtype).itemsize
-    points = m1 + (0 if m2 is None else m2)
+def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype, backend: str, activation: str = "",
+               width_chunk: int = 0) -> list:
+    """The tangent Gram ``K_n(X1, X2)`` (``m2`` None: the symmetric ``K_n(X1, X1)``): in C++
+    the output, its second accumulator, a band of ``X1 X2^T`` and the hidden-layer blocks of
+    one width chunk; in the numpy twin the whole hidden layers of both inputs (three arrays
+    each while ``sigma(Z1) sigma(Z2)^T`` is formed), then the Gram and the products that
+    make it."""
+    columns = m1 if m2 is None else m2
+    gram = (m1, columns)
     if backend == "cpp":
-        chunk = width_chunk or default_width_chunk(points, width, itemsize)
-        blocks = [("width-chunk blocks", (points, min(chunk, width)), dtype, 2)]
-    else:
-        blocks = [("hidden-layer blocks", (points, width), dtype, 3)]
+        points = m1 + (0 if m2 is None else m2)
+        chunk = width_chunk or default_width_chunk(points, width, np.dtype(dtype).itemsize)
+        return [("width-chunk blocks", (points, min(chunk, width)), dtype, 2),
+                ("Gram and its accumulators", gram, dtype, 2),
+                ("band of X1 X2^T", (min(m1, GRAM_BAND_ROWS), columns), dtype, 1)]
+    points = m1 + columns  # the twin forms the hidden layer of X2 = X1 a second time
+    hidden = lambda copies: ("hidden layer", (points, width), dtype, copies)  # noqa: E731
+    rows = max(m1, columns)  # sigma and sigma' of one input at a time
+    return peak([hidden(3), ("Gram", gram, dtype, 1)], [hidden(2), ("Gram and its products", gram, dtype, 3)],
+                [hidden(3), *_activation_temporaries(rows, width, dtype, activation, "sigma")],
+                [hidden(2), *_activation_temporaries(rows, width, dtype, activation, "derivative")])
+
+
+def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype, backend: str, width_chunk: int = 0,
+              diagonal: bool = False, activation: str = "") -> None:
+    """``ntk`` (see :func:`ntk_blocks`) and ``ntk_diag`` (``diagonal=True``: a pass over the
+    points, the width in chunks in C++)."""
+    itemsize = np.dtype(dtype).itemsize
     if diagonal:
-        blocks.append(("diagonal", (m1,), dtype, 1))
+        blocks = pass_blocks("ntk_diag", m1, width, dtype, backend, activation)
         alternative = "Pass the rows of X in batches, or use backend='cpp' with its width chunks."
     else:
-        columns = m1 if m2 is None else m2
-        blocks.append(("Gram and its accumulators", (m1, columns), dtype, 2 if backend == "cpp" else 5))
-        if backend == "cpp":
-            blocks.append(("band of X1 X2^T", (min(m1, GRAM_BAND_ROWS), columns), dtype, 1))
+        blocks = ntk_blocks(m1, m2, width, dtype, backend, activation, width_chunk)
 
         def alternative():
             tile = max(1, math.isqrt(_fitting(3 * itemsize)))
@@ -272,24 +408,58 @@ def recorded_count(steps: int, record_every: int) -> int:
 
 
 def check_training(where: str, m: int, m_test: int, width: int, steps: int, record_every: int, dtype,
-                   networks: int = 1, workers: int = 1) -> None:
+                   networks: int = 1, workers: int = 1, backend: str = "cpp", activation: str = "",
+                   num_params: int = 0) -> None:
     """Gradient descent: the records (losses, distances and ``records x m_test`` test
-    outputs, for each of ``networks``) and the hidden-layer blocks of each worker."""
+    outputs, for each of ``networks``; the numpy twin stacks the records of an ensemble's
+    members at the end), the trained parameters with their copies, and the hidden layer of
+    each worker (C++: ``sigma(Z)`` and ``sigma'(Z)`` on the training points and ``sigma(Z)``
+    on the test points; the twin: its gradient pass, or its forward pass on the test points)."""
     records = recorded_count(steps, record_every)
-    blocks = [("test-output records", (networks, records, m_test), dtype, 1),
-              ("loss and distance records", (networks, records), np.float64, 2),
-              ("hidden layer", (workers, m + m_test, width), dtype, 2)]
+    stacked = 2 if backend == "numpy" and networks > 1 else 1
+    blocks = [("test-output records", (networks, records, m_test), dtype, stacked),
+              ("loss and distance records", (networks, records), np.float64, 2 * stacked),
+              ("trained parameters and their copies", (networks, num_params), dtype, 2)]
+    if backend == "cpp":
+        blocks.append(("hidden layer", (workers, 2 * m + m_test, width), dtype, 1))
+    else:
+        blocks += peak(pass_blocks("loss_grad", m, width, dtype, backend, activation),
+                       pass_blocks("forward", m_test, width, dtype, backend, activation))
     require(where, blocks, "Record less often (a larger record_every), pass fewer X_test points, or train in "
                            "pieces: train continues from where it stopped (TrainingState keeps the records).")
 
 
-def check_linear_run(where: str, X: np.ndarray, X_test: Optional[np.ndarray], records: int) -> None:
-    """Linearized training on ``X`` (m rows): the ``m x m`` tangent Gram and its
-    eigenvectors, the ``m_test x m`` cross Gram, and the float64 records (``records x m``
-    train outputs, residuals and spectral factors; ``records x m_test`` test outputs)."""
-    m, m_test = X.shape[0], 0 if X_test is None else X_test.shape[0]
-    blocks = [("records", (records, m), np.float64, 5), ("test-output records", (records, m_test), np.float64, 2),
-              ("tangent Gram and eigenvectors", (m, m), np.float64, 3), ("cross Gram", (m_test, m), np.float64, 1)]
+# numpy.linalg.eigh of an m x m matrix holds a copy of it, LAPACK's workspace (syevd: 2 m^2)
+# and the eigenvectors: four m x m float64 arrays besides its input.
+EIGH_COPIES = 4
+
+
+def check_linear_run(where: str, m: int, m_test: int, records: int, method: str, dtype, gram: Sequence[tuple],
+                     cross: Sequence[tuple], passes: Sequence[tuple], pullback: Sequence[tuple]) -> None:
+    """Linearized training (``method`` ``closed_form``, ``iterate`` or ``flow``) on ``m``
+    points with ``m_test`` test points and ``records`` records, in its phases: the tangent
+    Gram ``theta`` (``gram``: what forming it holds), the cross Gram (``cross``) and the
+    outputs (``passes``) beside it; then either the eigendecomposition of ``theta`` and the
+    float64 records formed from it block by block, or the C++ iteration's records in the
+    compute dtype and the float64 outputs made from them; last, the step to the final
+    parameters (``pullback``) beside the records."""
+    square, across = (m, m), (m_test, m)
+    theta = [("tangent Gram", square, dtype, 1), ("cross Gram", across, dtype, 1)]
+    kept = [("train-output and test-output records", (records, m + m_test), np.float64, 1),
+            ("loss, distance and step records", (records,), np.float64, 3)]
+    if method == "iterate":
+        converted = 1 if np.dtype(dtype).itemsize < 8 else 0
+        run = [*theta, ("records of the iteration", (records, m + m_test + 2), dtype, 1),
+               ("float64 records made from them", (records, m + m_test), np.float64, converted)]
+        solve = run
+    else:
+        in_float64 = 1 if np.dtype(dtype).itemsize < 8 else 0
+        solve = [*theta, ("float64 Gram and eigh's copy, workspace and eigenvectors", square, np.float64,
+                          EIGH_COPIES + in_float64)]
+        block = (min(records, max(1, RECORD_BLOCK // max(m, 1))), m)
+        run = [*theta, ("eigenvectors", square, np.float64, 1), *kept,
+               ("temporaries of a block of records", block, np.float64, 10)]
+    blocks = peak(gram, [theta[0], *cross], [*theta, *passes], solve, run, [theta[0], *kept, *pullback])
     require(where, blocks, "Record fewer steps (a larger record_every, or fewer times) or pass fewer X_test "
                            "points; the records of one step need m + m_test numbers.")
 
