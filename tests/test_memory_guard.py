@@ -216,7 +216,7 @@ CALLS = {
     "limit_kernel-network": lambda net, X, y: net.limit_kernel(X),
     "RBFKernel": lambda net, X, y: widenet.RBFKernel()(X),
     "PolynomialKernel": lambda net, X, y: widenet.PolynomialKernel()(X, X, backend="numpy"),
-    "TangentKernel": lambda net, X, y: widenet.TangentKernel(net)(X),
+    "ShallowNetwork.ntk-tangent-kernel": lambda net, X, y: widenet.TangentKernel(net)(X),  # the network guards it
 }
 
 

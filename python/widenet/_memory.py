@@ -19,6 +19,7 @@ push the machine into swap, not to account for every byte.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import math
@@ -241,6 +242,18 @@ def estimate(call: Callable[[], object]) -> tuple:
     raise LookupError("call: returned without reaching a memory guard (nothing it allocates is counted)")
 
 
+@contextlib.contextmanager
+def preliminary():
+    """Guards inside the ``with`` block check the limit as usual but are not what
+    :func:`estimate` reports: for the small allocations an entry point makes before its own
+    guard can count its peak (such as default data)."""
+    token = _ESTIMATING.set(False)
+    try:
+        yield
+    finally:
+        _ESTIMATING.reset(token)
+
+
 def _fitting(unit_bytes: int, share: float = 0.25) -> int:
     """How many units of ``unit_bytes`` fit in ``share`` of the limit (at least 1)."""
     return max(1, int(share * get_memory_limit()) // max(1, unit_bytes))
@@ -269,6 +282,11 @@ _TWIN_ACTIVATION_TEMPORARIES = {
 # twin: the arrays of its formulas at their fullest, and the arrays alive while it evaluates
 # sigma or sigma' (whose temporaries come on top).
 _PASS_COPIES_CPP = {"forward": 1, "loss_grad": 2, "vjp": 2, "jvp": 3, "ntk_diag": 2}
+# Parameter-sized arrays of a pass (C++, numpy twin): a gradient is formed in C++ from a
+# transposed copy of the parameters and handed back as new arrays, which Parameters copies;
+# a Jacobian-vector product takes its direction as Parameters made from a vector. (The twin's
+# gradient comes after its hidden layer is gone.)
+_PASS_PARAMETERS = {"forward": (0, 0), "loss_grad": (3, 0), "vjp": (3, 0), "jvp": (1, 1), "ntk_diag": (0, 0)}
 _PASS_COPIES_TWIN = {"forward": (2, ((2, "sigma"),)), "loss_grad": (4, ((2, "sigma"), (3, "derivative"))),
                      "vjp": (4, ((2, "sigma"), (3, "derivative"))), "jvp": (3, ((3, "sigma"), (3, "derivative"))),
                      "ntk_diag": (4, ((2, "derivative"), (3, "sigma")))}
@@ -289,15 +307,17 @@ def _twin_hidden(rows: int, width: int, dtype, activation: str, copies: int, pha
                                     for alive, function in phases))
 
 
-def pass_blocks(kind: str, m: int, width: int, dtype, backend: str, activation: str) -> list:
+def pass_blocks(kind: str, m: int, width: int, dtype, backend: str, activation: str, num_params: int = 0) -> list:
     """A pass of ``kind`` (``forward``, ``loss_grad``, ``vjp``, ``jvp``, ``ntk_diag``) over
-    ``m`` points and its ``m`` outputs."""
-    outputs = ("outputs", (m,), dtype, 1)
-    if backend != "cpp":
-        return [*_twin_hidden(m, width, dtype, activation, *_PASS_COPIES_TWIN[kind]), outputs]
+    ``m`` points of a network of ``num_params`` parameters, with its ``m`` outputs."""
+    cpp = backend == "cpp"
+    fixed = [("outputs", (m,), dtype, 1), ("parameter-sized arrays", (num_params,), dtype,
+                                           _PASS_PARAMETERS[kind][0 if cpp else 1])]
+    if not cpp:
+        return [*_twin_hidden(m, width, dtype, activation, *_PASS_COPIES_TWIN[kind]), *fixed]
     if kind in ("jvp", "ntk_diag"):
         width = default_width_chunk(2 * m if kind == "jvp" else m, width, np.dtype(dtype).itemsize)
-    return [("hidden layer", (m, width), dtype, _PASS_COPIES_CPP[kind]), outputs]
+    return [("hidden layer", (m, width), dtype, _PASS_COPIES_CPP[kind]), *fixed]
 
 
 def _batches(width: int, dtype, copies: int) -> Callable[[], str]:
@@ -306,10 +326,10 @@ def _batches(width: int, dtype, copies: int) -> Callable[[], str]:
 
 
 def check_hidden(where: str, m: int, width: int, dtype, copies: int = 2, outputs: Sequence[tuple] = (),
-                 backend: str = "cpp", activation: str = "", kind: Optional[str] = None) -> None:
+                 backend: str = "cpp", activation: str = "", kind: Optional[str] = None, num_params: int = 0) -> None:
     """A call that forms the ``m x n`` hidden layer of a batch: a pass of ``kind`` (see
     :func:`pass_blocks`), or ``copies`` hidden-layer arrays, besides ``outputs``."""
-    blocks = pass_blocks(kind, m, width, dtype, backend, activation) if kind else \
+    blocks = pass_blocks(kind, m, width, dtype, backend, activation, num_params) if kind else \
         [("hidden layer", (m, width), dtype, copies)]
     require(where, [*blocks, *outputs], _batches(width, dtype, max(copies, 2)))
 
@@ -407,9 +427,17 @@ def recorded_count(steps: int, record_every: int) -> int:
     return steps // record_every + 1 + (1 if steps % record_every else 0)
 
 
-def check_training(where: str, m: int, m_test: int, width: int, steps: int, record_every: int, dtype,
-                   networks: int = 1, workers: int = 1, backend: str = "cpp", activation: str = "",
-                   num_params: int = 0) -> None:
+TRAINING_ALTERNATIVE = ("Record less often (a larger record_every), pass fewer X_test points, or train in pieces: "
+                        "train continues from where it stopped (TrainingState keeps the records).")
+
+
+def check_training(where: str, *args, **kwargs) -> None:
+    """Gradient descent (see :func:`training_blocks` for the arguments)."""
+    require(where, training_blocks(*args, **kwargs), TRAINING_ALTERNATIVE)
+
+
+def training_blocks(m: int, m_test: int, width: int, steps: int, record_every: int, dtype, networks: int = 1,
+                    workers: int = 1, backend: str = "cpp", activation: str = "", num_params: int = 0) -> list:
     """Gradient descent: the records (losses, distances and ``records x m_test`` test
     outputs, for each of ``networks``; the numpy twin stacks the records of an ensemble's
     members at the end), the trained parameters with their copies, and the hidden layer of
@@ -418,15 +446,19 @@ def check_training(where: str, m: int, m_test: int, width: int, steps: int, reco
     records = recorded_count(steps, record_every)
     stacked = 2 if backend == "numpy" and networks > 1 else 1
     blocks = [("test-output records", (networks, records, m_test), dtype, stacked),
-              ("loss and distance records", (networks, records), np.float64, 2 * stacked),
-              ("trained parameters and their copies", (networks, num_params), dtype, 2)]
+              ("loss and distance records", (networks, records), np.float64, 2 * stacked)]
     if backend == "cpp":
-        blocks.append(("hidden layer", (workers, 2 * m + m_test, width), dtype, 1))
-    else:
-        blocks += peak(pass_blocks("loss_grad", m, width, dtype, backend, activation),
-                       pass_blocks("forward", m_test, width, dtype, backend, activation))
-    require(where, blocks, "Record less often (a larger record_every), pass fewer X_test points, or train in "
-                           "pieces: train continues from where it stopped (TrainingState keeps the records).")
+        # C++ copies the parameters and the initial ones in and the trained ones out; each run
+        # in flight holds the state, the start and the gradient, transposed
+        blocks += [("hidden layer", (workers, 2 * m + m_test, width), dtype, 1),
+                   ("parameters in and out", (networks, num_params), dtype, 3),
+                   ("state, start and gradient of each run", (workers, num_params), dtype, 3)]
+    else:  # the twin's state, gradient and next state; the stacked parameters of an ensemble
+        blocks += [*peak(pass_blocks("loss_grad", m, width, dtype, backend, activation),
+                         pass_blocks("forward", m_test, width, dtype, backend, activation)),
+                   ("parameters, gradient and the next parameters", (num_params,), dtype, 3),
+                   ("stacked parameters", (networks, num_params), dtype, stacked - 1)]
+    return blocks
 
 
 # numpy.linalg.eigh of an m x m matrix holds a copy of it, LAPACK's workspace (syevd: 2 m^2)
@@ -470,3 +502,79 @@ def check_gram(where: str, X1: np.ndarray, X2: Optional[np.ndarray], dtype, copi
     require(where, [("Gram", (m1, m2), dtype, copies)],
             lambda: f"Compute the Gram in tiles, K(X1[i:i + t], X2[j:j + t]) with t about "
                     f"{max(1, math.isqrt(_fitting(copies * np.dtype(dtype).itemsize)))}.")
+
+
+# The numpy twins of the classic kernels (widenet.reference.kernels) hold this many arrays of
+# the Gram's size at once: the product X1 X2^T, and the squared distances with their square root.
+TWIN_KERNEL_COPIES = {"linear": 1, "polynomial": 2, "rbf": 3, "laplace": 3}
+
+
+def _tiles(copies: int) -> Callable[[], str]:
+    return lambda: (f"Fit on fewer points (a Gram of m x m float64 and its eigendecomposition need about "
+                    f"{copies} m^2 numbers; m about {max(1, math.isqrt(_fitting(8 * copies, 1.0)))} fit).")
+
+
+def check_kernel_fit(where: str, m: int, gram_copies: int) -> None:
+    """Kernel least squares on ``m`` points: the kernel's Gram (``gram_copies`` arrays of it
+    while it is formed), then the Gram and its eigendecomposition (numpy.linalg.eigh), whose
+    eigenvectors are kept."""
+    square = (m, m)
+    gram = [("Gram while it is formed", square, np.float64, gram_copies)]
+    solve = [("Gram", square, np.float64, 1), ("eigh's copy, workspace and eigenvectors", square, np.float64,
+                                                EIGH_COPIES)]
+    require(where, peak(gram, solve), _tiles(1 + EIGH_COPIES))
+
+
+def check_kernel_prediction(where: str, m_test: int, m: int, copies: int = 1) -> None:
+    """A prediction from the ``m_test x m`` cross Gram (``copies`` arrays of its size)."""
+    require(where, [("cross Gram", (m_test, m), np.float64, copies)],
+            lambda: f"Predict in batches of rows (about {_fitting(8 * copies * m)} rows fit).")
+
+
+def svd_blocks(m: int, n: int) -> list:
+    """``numpy.linalg.svd(A, full_matrices=False)`` of an ``m x n`` float64 matrix (LAPACK's
+    gesdd): its copy, the singular vectors ``U`` and ``V^T`` and the workspace (about one more
+    ``m x n`` matrix and ``4 k^2``, ``k = min(m, n)``)."""
+    k = min(m, n)
+    return [("copy of the matrix and LAPACK's workspace", (m, n), np.float64, 2),
+            ("singular vectors U and V^T", (m + n, k), np.float64, 1), ("LAPACK's workspace", (k, k), np.float64, 4)]
+
+
+def check_least_squares(where: str, m: int, n: int, copies: int = 0, outputs: Sequence[tuple] = ()) -> None:
+    """A least-squares solve by the SVD of the ``m x n`` matrix ``A`` (``copies`` more copies of
+    ``A`` held, such as its bias augmentation): the SVD, then the singular vectors and the
+    copies kept of those above the rank tolerance, besides ``outputs``."""
+    k = min(m, n)
+    held = [("copies of A", (m, n), np.float64, copies), *outputs]
+    vectors = ("singular vectors and the kept ones", (m + n, k), np.float64, 2)
+    require(where, peak([*held, *svd_blocks(m, n)], [*held, vectors]),
+            "Pass fewer rows or columns: the SVD of A needs about 3 copies of it.")
+
+
+
+
+def lazy_training_blocks(width: int, input_dim: int, m: int, m_test: int, records: int, held: tuple,
+                         linearized: bool) -> list:
+    """A measurement of lazy training on one float64 network of ``width`` (``m`` training and
+    ``m_test`` test points, ``records`` records), phase by phase: drawing the network; its
+    Jacobian with the hidden layer, or the temporary of the norms of its ``U`` block, beside
+    ``held[0]`` parameter vectors (the network's, its initial ones, copies); the network's
+    training in C++ (records of its outputs at ``m + m_test`` points, the hidden layer, the
+    parameters it copies) beside ``held[1]`` parameter vectors; with ``linearized``, the
+    linearization's records, the pullback to its parameters and the differences of the two
+    runs' outputs."""
+    size = width * (input_dim + 2) + 1
+    before, after = (("parameter vectors kept", (size,), np.float64, count) for count in held)
+    jacobian = [before, ("Jacobian", (m, size), np.float64, 1),
+                *peak([("hidden layer", (m, width), np.float64, 2)],
+                      [("temporary of the Jacobian's block norms", (m, width * input_dim), np.float64, 1)])]
+    network_records = ("records of the network", (records, m + m_test + 2), np.float64, 1)
+    training = [after, network_records, ("hidden layer", (3 * m + m_test, width), np.float64, 1),
+                ("parameters copied in and out, state, start and gradient", (size,), np.float64, 6)]
+    phases = [[("float64 draws", (size,), np.float64, 2)], jacobian, training]
+    if linearized:
+        linear_records = ("records of the linearization", (records, m + m_test + 3), np.float64, 1)
+        phases += [[after, network_records, linear_records, *pass_blocks("vjp", m, width, np.float64, "cpp", "", size)],
+                   [after, network_records, linear_records, ("differences of the outputs", (records, max(m, m_test)),
+                                                             np.float64, 2)]]
+    return peak(*phases)

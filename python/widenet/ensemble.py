@@ -157,10 +157,8 @@ class ShallowEnsemble:
         scale = check.loss_scale(loss, X.shape[0])
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         backend = check.backend(backend)
-        workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
-        _memory.check_training("ShallowEnsemble.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
-                               self.width, steps, record_every, self.dtype, networks=self.size, workers=workers,
-                               backend=backend, activation=self.activation, num_params=self.num_params)
+        _memory.require("ShallowEnsemble.train", self._training_blocks(X, X_test, steps, record_every, backend),
+                        _memory.TRAINING_ALTERNATIVE)
         records = BACKENDS[backend].train_ensemble(
             X, y, tuple(self._params), tuple(self._initial), self.activation, self.parametrization, lr, steps,
             record_every, X_test, scale)
@@ -176,6 +174,13 @@ class ShallowEnsemble:
                                           for new, old in zip(trained, self._params)))
         self._params = trained
         return result
+
+    def _training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+        """What :meth:`train` holds at its peak (see :func:`widenet._memory.training_blocks`)."""
+        workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
+        return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
+                                       record_every, self.dtype, networks=self.size, workers=workers,
+                                       backend=backend, activation=self.activation, num_params=self.num_params)
 
     def __repr__(self) -> str:
         return f"ShallowEnsemble(size={self.size}, {self._template!r})"

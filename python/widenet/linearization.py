@@ -64,7 +64,7 @@ class _NetworkTangent:
 
     def pass_blocks(self, kind: str, m: int, backend: str) -> list:
         network = self.network
-        return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation)
+        return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation, self.initial.size)
 
     def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> list:
         network = self.network
@@ -159,6 +159,9 @@ def linearize(model, params=None) -> "LinearizedModel":
         Starts at ``p = w0``.
     """
     if isinstance(model, ShallowNetwork):
+        # the copy's parameters and initial ones, the vector of w0 and the offset p - w0
+        _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
+                        "Pass a smaller network.")
         base = copy.copy(model)
         base._params = model.params.copy() if params is None else model._checked_params(params, "params")
         base._initial = base._params.copy()
@@ -182,6 +185,8 @@ class LinearizedModel:
     ``backend="cpp"`` or ``"numpy"`` (used for shallow networks; other models compute
     with their own methods).
     """
+
+    _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
 
     def __init__(self, tangent):
         self._tangent = tangent

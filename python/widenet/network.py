@@ -54,6 +54,8 @@ class ShallowNetwork:
     :meth:`load` keep a network in a ``.npz`` file (:mod:`widenet.persistence`).
     """
 
+    _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
+
     def __init__(self, input_dim: int, width: int, activation: str = "relu", parametrization: str = "lecun",
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, distribution: str = "normal", seed=None, dtype=np.float64):
@@ -167,7 +169,8 @@ class ShallowNetwork:
 
     def _check_pass(self, where: str, kind: str, m: int, backend: str) -> None:
         """The memory guard of a pass of ``kind`` over ``m`` points (see :func:`widenet._memory.pass_blocks`)."""
-        _memory.check_hidden(where, m, self.width, self.dtype, backend=backend, activation=self.activation, kind=kind)
+        _memory.check_hidden(where, m, self.width, self.dtype, backend=backend, activation=self.activation, kind=kind,
+                             num_params=self.num_params)
 
     # -- outputs and derivatives ---------------------------------------------------------
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
@@ -299,9 +302,8 @@ class ShallowNetwork:
         scale = check.loss_scale(loss, X.shape[0])
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         backend = check.backend(backend)
-        _memory.check_training("ShallowNetwork.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
-                               self.width, steps, record_every, self.dtype, backend=backend,
-                               activation=self.activation, num_params=self.num_params)
+        _memory.require("ShallowNetwork.train", self._training_blocks(X, X_test, steps, record_every, backend),
+                        _memory.TRAINING_ALTERNATIVE)
         records = BACKENDS[backend].train(
             X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
             steps, record_every, X_test, scale)
@@ -312,6 +314,12 @@ class ShallowNetwork:
         if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
             self._params = Parameters(*trained, self.dtype)
         return result
+
+    def _training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+        """What :meth:`train` holds at its peak (see :func:`widenet._memory.training_blocks`)."""
+        return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
+                                       record_every, self.dtype, backend=backend, activation=self.activation,
+                                       num_params=self.num_params)
 
     def _gram_product(self, X: np.ndarray, backend: str):
         """``r -> K_n(X, X) r = J (J^T r)`` at the current parameters, by a vector-Jacobian and

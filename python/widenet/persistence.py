@@ -149,12 +149,28 @@ class TrainingState:
             if recorded != given:
                 raise ValueError(f"X_test: the history records outputs at {recorded or 'no'} test points; "
                                  f"got {'none' if given is None else given} (pass the X_test of the earlier pieces)")
+        self._check_memory(X, X_test, steps, backend)
         result = self._network.train(X, y, self._lr, steps, self._record_every, X_test, self._loss, backend)
         result = replace(result, steps=result.steps + np.int64(self._steps_done))
         if self._keep_history:
             self._history = result if self._history is None else _concatenate(self._history, result)
         self._steps_done += steps
         return result
+
+    def _check_memory(self, X, X_test, steps: int, backend: str) -> None:
+        """The guard of :meth:`train`: the network's training, then the history joined with the
+        piece (a new history while the old one and the piece are still held)."""
+        network = self._network
+        X = (network._inputs if isinstance(network, ShallowNetwork) else network._template._inputs)(X)
+        training = network._training_blocks(X, X_test, check.integer(steps, "steps", 0), self._record_every,
+                                            check.backend(backend))
+        rows = _memory.recorded_count(steps, self._record_every)
+        if self._keep_history and self._history is not None:
+            rows += self._history.steps.size
+        per_row = (2 + (0 if X_test is None else X_test.shape[0])) * getattr(network, "size", 1)
+        _memory.require("TrainingState.train", _memory.peak(training, [("history and the piece joined", (rows, per_row),
+                                                                        np.float64, 2)]),
+                        _memory.TRAINING_ALTERNATIVE + " Or keep_history=False.")
 
     def save(self, path: PathLike) -> str:
         """Writes the state to ``path`` (one ``.npz`` file, see :mod:`widenet.persistence`).
