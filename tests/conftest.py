@@ -197,3 +197,15 @@ def progress_bars(monkeypatch):
                         types.SimpleNamespace(tqdm=functools.partial(_RecordingProgressBar, instances)))
     return instances
 
+
+
+@pytest.fixture
+def default_memory_limit(monkeypatch):
+    """The test starts from widenet's default memory limit (no explicit limit, no environment
+    variable) and leaves it there."""
+    from widenet import _memory
+
+    monkeypatch.delenv(_memory.ENVIRONMENT_VARIABLE, raising=False)
+    _memory.set_memory_limit(None)
+    yield
+    _memory.set_memory_limit(None)

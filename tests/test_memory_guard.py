@@ -19,14 +19,7 @@ from widenet._memory import MemoryLimitError
 from conftest import make_network, random_data
 
 
-@pytest.fixture(autouse=True)
-def default_limit(monkeypatch):
-    """Every test starts from the default limit (no explicit limit, no environment
-    variable) and leaves it there."""
-    monkeypatch.delenv(_memory.ENVIRONMENT_VARIABLE, raising=False)
-    _memory.set_memory_limit(None)
-    yield
-    _memory.set_memory_limit(None)
+pytestmark = pytest.mark.usefixtures("default_memory_limit")
 
 
 def resident_bytes() -> int:

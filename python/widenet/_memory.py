@@ -11,10 +11,12 @@ The limit is, in order of precedence: the value given to :func:`set_memory_limit
 environment variable ``WIDENET_MEMORY_LIMIT`` (read at every check); half of the physical
 memory (or of the control group's limit when that is smaller).
 
-The estimates count the largest arrays of each algorithm (outputs, the per-call blocks of
-the compiled kernels or of the numpy reference, training records); small temporaries are
-left out, so they are lower bounds meant to catch allocations that cannot succeed or would
-push the machine into swap, not to account for every byte.
+The estimates count the peak of the whole call: the arrays its algorithm holds at once in
+its fullest phase (outputs, the blocks of the compiled kernels or of the numpy twin with its
+temporaries, LAPACK's workspaces, copies, training records), from the shapes alone, before
+anything is allocated. :func:`estimate` reads the figure a call's guard compares with the
+limit; the tests hold it within 1.3x of the peak resident memory each entry point adds.
+Small arrays (of the size of the inputs or below) are left out.
 """
 
 from __future__ import annotations
@@ -436,6 +438,14 @@ def check_training(where: str, *args, **kwargs) -> None:
     require(where, training_blocks(*args, **kwargs), TRAINING_ALTERNATIVE)
 
 
+def advice_blocks(m: int) -> list:
+    """The vectors of the admissible step a DivergenceError estimates (errors.largest_eigenvalue):
+    the Lanczos basis on the ``m`` training points and its products."""
+    from .errors import LANCZOS_STEPS
+
+    return [("Lanczos vectors of the divergence advice", (2 * LANCZOS_STEPS, m), np.float64, 1)]
+
+
 def training_blocks(m: int, m_test: int, width: int, steps: int, record_every: int, dtype, networks: int = 1,
                     workers: int = 1, backend: str = "cpp", activation: str = "", num_params: int = 0) -> list:
     """Gradient descent: the records (losses, distances and ``records x m_test`` test
@@ -458,7 +468,7 @@ def training_blocks(m: int, m_test: int, width: int, steps: int, record_every: i
                          pass_blocks("forward", m_test, width, dtype, backend, activation)),
                    ("parameters, gradient and the next parameters", (num_params,), dtype, 3),
                    ("stacked parameters", (networks, num_params), dtype, stacked - 1)]
-    return blocks
+    return [*blocks, *advice_blocks(m)]
 
 
 # numpy.linalg.eigh of an m x m matrix holds a copy of it, LAPACK's workspace (syevd: 2 m^2)
@@ -491,7 +501,8 @@ def check_linear_run(where: str, m: int, m_test: int, records: int, method: str,
         block = (min(records, max(1, RECORD_BLOCK // max(m, 1))), m)
         run = [*theta, ("eigenvectors", square, np.float64, 1), *kept,
                ("temporaries of a block of records", block, np.float64, 10)]
-    blocks = peak(gram, [theta[0], *cross], [*theta, *passes], solve, run, [theta[0], *kept, *pullback])
+    blocks = peak(gram, [theta[0], *cross], [*theta, *passes], solve, run,
+                  [theta[0], *kept, *peak(pullback, advice_blocks(m))])
     require(where, blocks, "Record fewer steps (a larger record_every, or fewer times) or pass fewer X_test "
                            "points; the records of one step need m + m_test numbers.")
 

@@ -70,41 +70,46 @@ LANCZOS_SECONDS = 2.0
 def largest_eigenvalue(product: Callable, size: int, steps: int = LANCZOS_STEPS,
                        seconds: float = LANCZOS_SECONDS) -> tuple:
     """``(theta, residual, steps)``: the largest eigenvalue of a symmetric positive semidefinite
-    ``size x size`` matrix known only through ``product(v)`` (its product with a vector).
+    ``size x size`` matrix ``A`` known only through ``product(v) = A v``.
 
     Lanczos with full reorthogonalization from a fixed random start (the same answer every
-    time), stopped after ``steps`` steps, after ``seconds``, or when the Krylov space is
-    invariant. ``theta`` is the largest Ritz value: a Rayleigh quotient, so never above the
-    largest eigenvalue, and equal to it up to rounding once the Krylov space is the whole
-    space (``size <= steps``). ``residual`` is ``|A u - theta u| / theta`` for the Ritz
-    vector ``u``: some eigenvalue lies within ``residual * theta`` of ``theta``. Memory:
-    ``steps`` vectors of ``size``; time: ``steps`` products.
+    time), stopped after ``steps`` products, after ``seconds``, or when the Krylov space is
+    invariant; the Rayleigh-Ritz matrix ``Q^T A Q`` is formed from the products themselves,
+    so ``theta``, its largest eigenvalue, is a Rayleigh quotient of ``A``: never above the
+    largest eigenvalue, and equal to it up to rounding once the Krylov space holds the top
+    eigenvector (for ``size <= steps`` always). ``residual`` is ``|A u - theta u| / theta`` for
+    the Ritz vector ``u``: some eigenvalue lies within ``residual * theta`` of ``theta``.
+    Memory: ``2 steps`` vectors of ``size`` (the basis and its products).
     """
     start = time.perf_counter()
     vector = np.random.default_rng(0).standard_normal(size)
-    basis = [vector / np.linalg.norm(vector)]
-    alphas, betas = [], []
+    basis, images, scale = [vector / _norm(vector)], [], 0.0
     while True:
-        w = np.asarray(product(basis[-1]), dtype=np.float64)
-        if not np.isfinite(w).all():  # an overflowing matrix: no spectrum to speak of
-            return math.nan, math.inf, len(basis)
-        alphas.append(float(basis[-1] @ w))
+        image = np.asarray(product(basis[-1]), dtype=np.float64)
+        if not np.isfinite(image).all():  # an overflowing matrix: no spectrum to speak of
+            return math.nan, math.inf, len(images)
+        images.append(image)
+        scale = max(scale, _norm(image))
         Q = np.array(basis)
+        w = image
         for _ in range(2):  # twice is enough to keep the basis orthogonal in floating point
             w = w - Q.T @ (Q @ w)
-        beta = float(np.linalg.norm(w))
-        done = len(alphas) >= min(steps, size) or time.perf_counter() - start > seconds
-        if done or not np.isfinite(beta) or beta <= 1e-12 * max(abs(alphas[-1]), 1e-300):
+        beta = _norm(w)
+        if beta <= 1e-10 * scale or len(images) >= min(steps, size) or time.perf_counter() - start > seconds:
             break
-        betas.append(beta)
         basis.append(w / beta)
-    T = np.diag(alphas) + np.diag(betas[:len(alphas) - 1], 1) + np.diag(betas[:len(alphas) - 1], -1)
-    values, vectors = np.linalg.eigh(T)
-    theta = float(values[-1])
-    # |A u - theta u| = beta_k |last component of the Ritz vector| (zero once the space is invariant)
-    tail = beta if len(betas) < len(alphas) else 0.0
-    residual = abs(tail * vectors[-1, -1]) / theta if theta > 0 else math.inf
-    return theta, residual, len(alphas)
+    Q, W = np.array(basis), np.array(images)
+    rayleigh = Q @ W.T  # q_i . A q_j
+    values, vectors = np.linalg.eigh((rayleigh + rayleigh.T) / 2)
+    theta, ritz = float(values[-1]), vectors[:, -1]
+    residual = _norm(W.T @ ritz - theta * (Q.T @ ritz)) / theta if theta > 0 else math.inf
+    return theta, residual, len(images)
+
+
+def _norm(vector: np.ndarray) -> float:
+    """Euclidean norm by numpy's pairwise sum: no BLAS call, whose threads are slow to wake
+    for one vector on a busy machine."""
+    return float(np.sqrt(np.sum(vector * vector)))
 
 
 def divergence_error(result, product_of: Callable, size: int, loss_scale: float,

@@ -239,7 +239,7 @@ def rbf_features(X, gamma: float, order: int) -> np.ndarray:
     X = _points(X)
     gamma = check.positive_real(gamma, "gamma")
     order = check.integer(order, "order", 0)
-    _check_features("rbf_features", X.shape[0], X.shape[1], order, copies=3)
+    _check_features("rbf_features", X.shape[0], X.shape[1], order, 0, copies=3)
     exponents = _exponents(X.shape[1], order)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         weights = (2.0 * gamma) ** exponents.sum(axis=1) / _factorial(exponents)

@@ -164,12 +164,14 @@ class TrainingState:
         X = (network._inputs if isinstance(network, ShallowNetwork) else network._template._inputs)(X)
         training = network._training_blocks(X, X_test, check.integer(steps, "steps", 0), self._record_every,
                                             check.backend(backend))
-        rows = _memory.recorded_count(steps, self._record_every)
-        if self._keep_history and self._history is not None:
-            rows += self._history.steps.size
+        piece = _memory.recorded_count(steps, self._record_every)
+        joined = piece + self._history.steps.size if self._keep_history and self._history is not None else 0
         per_row = (2 + (0 if X_test is None else X_test.shape[0])) * getattr(network, "size", 1)
-        _memory.require("TrainingState.train", _memory.peak(training, [("history and the piece joined", (rows, per_row),
-                                                                        np.float64, 2)]),
+        # joining copies the piece without its first record, next to the piece itself
+        _memory.require("TrainingState.train", _memory.peak(training, [("records of the piece", (piece, per_row),
+                                                                        np.float64, 2 if joined else 1),
+                                                                       ("the history joined with them", (joined, per_row),
+                                                                        np.float64, 1)]),
                         _memory.TRAINING_ALTERNATIVE + " Or keep_history=False.")
 
     def save(self, path: PathLike) -> str:

@@ -73,25 +73,26 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
     residuals = np.empty((len(ks), len(r)), dtype=dtype)
     outputs = None if cross is None else np.empty((len(ks), len(cross)), dtype=dtype)
     reference, stopped_at, row = None, -1, 0
-    for k in range(steps + 1):
-        loss = float(loss_scale) * float(r @ r)
-        reference = loss if reference is None else reference
-        diverged = _diverged(loss, reference, divergence_factor)
-        if diverged or _is_recorded(k, steps, record_every):
-            losses[row] = loss
-            shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
-            distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a)))
-            residuals[row] = r
-            if cross is not None:
-                outputs[row] = test_initial - cross @ a
-            row += 1
-        if diverged:
-            stopped_at = k
-            ks = np.append(ks[:row - 1], np.int64(k))
-            break
-        if k < steps:
-            a = a + step * r
-            r = r - step * (theta @ r)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
+        for k in range(steps + 1):
+            loss = float(loss_scale) * float(r @ r)
+            reference = loss if reference is None else reference
+            diverged = _diverged(loss, reference, divergence_factor)
+            if diverged or _is_recorded(k, steps, record_every):
+                losses[row] = loss
+                shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
+                distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a)))
+                residuals[row] = r
+                if cross is not None:
+                    outputs[row] = test_initial - cross @ a
+                row += 1
+            if diverged:
+                stopped_at = k
+                ks = np.append(ks[:row - 1], np.int64(k))
+                break
+            if k < steps:
+                a = a + step * r
+                r = r - step * (theta @ r)
     return {
         "steps": ks,
         "stopped_at": stopped_at,
