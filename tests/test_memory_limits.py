@@ -12,7 +12,6 @@ import widenet
 from widenet import _core, _memory
 from widenet import reference as ref
 from widenet._memory import MemoryLimitError
-from widenet.feature_maps import feature_count
 
 from conftest import make_network
 
@@ -95,6 +94,8 @@ def test_feature_maps_of_astronomical_degree_are_refused_at_once():
 
 
 def test_feature_count_is_the_binomial():
+    from widenet.feature_maps import feature_count
+
     for d in range(1, 6):
         for degree in range(0, 7):
             exhaustive = sum(1 for a in np.ndindex(*(degree + 1,) * d) if sum(a) <= degree)

@@ -3,58 +3,18 @@ the guard counts (read with widenet._memory.estimate, the figure the check itsel
 with the limit) are within 1.3x of the peak resident memory the call adds, measured in a
 child process at a size where its arrays dominate.
 
-The child fixes glibc's mmap threshold (MALLOC_MMAP_THRESHOLD_), so that every array above
-128 kB is returned to the system when freed: the peak then measures the arrays the call
-holds at once, not the allocator keeping freed blocks. A small call first warms up what is
-allocated once per process (BLAS buffers, thread pools)."""
-
-import json
-import os
-import subprocess
-import sys
-import textwrap
+The measurement is conftest.peak_in_child's."""
 
 import pytest
 
 import widenet
 
-pytestmark = [
-    pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status"),
-    pytest.mark.skipif(bool(widenet.build_info()["sanitizers"]),
-                       reason="AddressSanitizer's shadow memory and quarantine are not the call's arrays"),
-]
+from conftest import peak_in_child
+
+pytestmark = pytest.mark.skipif(bool(widenet.build_info()["sanitizers"]),
+                                reason="AddressSanitizer's shadow memory and quarantine are not the call's arrays")
 
 TOLERANCE = 1.3
-
-CHILD = textwrap.dedent(r"""
-    import json, resource, sys
-    import numpy as np
-    import widenet
-    from widenet import _memory
-
-    def resident():
-        with open("/proc/self/status") as file:
-            fields = dict(line.split(":", 1) for line in file)
-        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
-
-    namespace = {"np": np, "widenet": widenet, "rng": np.random.default_rng(0)}
-    setup, call, warm = sys.argv[1:]
-    exec(setup, namespace)
-    call, warm = (eval("lambda: " + text, namespace) for text in (call, warm))
-    warm()
-    where, estimate = _memory.estimate(call)
-    try:  # resets the peak to the current resident size
-        with open("/proc/self/clear_refs", "w") as file:
-            file.write("5")
-        reset = True
-    except OSError:
-        reset = False
-    before, peak_before = resident()
-    result = call()
-    _, peak = resident()
-    print(json.dumps({"where": where, "estimate": estimate, "added": peak - before, "reset": reset,
-                      "grew": peak > peak_before}))
-""")
 
 NETWORK = "X = rng.standard_normal((2000, 8)); y = X[:, 0].copy(); net = widenet.ShallowNetwork(8, 4000, '{}', seed=0)"
 WIDE = "X = rng.standard_normal((8, 4)); y = X[:, 0].copy(); net = widenet.ShallowNetwork(4, 2**19, 'tanh', seed=0)"
@@ -160,20 +120,10 @@ CASES = {
 }
 
 
-def measure(setup: str, call: str, warm: str) -> dict:
-    environment = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072", OMP_NUM_THREADS="2")
-    run = subprocess.run([sys.executable, "-c", CHILD, setup, call, warm], capture_output=True, text=True,
-                         env=environment, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_the_guard_counts_the_peak_of_the_call(case):
     where, setup, call, warm = CASES[case]
-    found = measure(setup, call, warm)
-    if not (found["reset"] or found["grew"]):
-        pytest.skip("the peak cannot be reset here and the call stayed below the setup's peak")
+    found = peak_in_child(setup, call, warm)
     assert found["where"] == where
     estimate, added = found["estimate"], found["added"]
     assert added > 30 * 2**20, f"{case}: the call added only {added / 1e6:.1f} MB; too small to measure"
