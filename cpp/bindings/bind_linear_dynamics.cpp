@@ -49,8 +49,10 @@ struct LinearDynamicsBinder {
       offset.emplace(Offset<T>{*offset_outputs, offset_squared_norm});
     }
     const TrainingSchedule schedule = schedule_from(lr, steps, record_every, loss_scale);
+    // losses, distances, a residual of m and t test outputs at every recorded step
+    const Index per_record = 2 + m + (test ? test->cross.rows() : 0);
+    const Index records = checked_record_count<T>(schedule, per_record, 1);
     const std::vector<Index> recorded = schedule.recorded_steps();
-    const Index records = Index(recorded.size());
 
     RecordArrays<T> arrays({}, records,
                            test ? std::optional<Index>(test->cross.rows()) : std::nullopt);

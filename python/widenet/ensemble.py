@@ -15,7 +15,7 @@ from ._native import _core
 from .errors import ON_DIVERGENCE, divergence_error
 from .network import ShallowNetwork
 from .parameters import Parameters
-from .results import TrainingResult
+from .results import TrainingResult, overflowed
 
 
 class StackedParameters(NamedTuple):
@@ -82,6 +82,9 @@ class ShallowEnsemble(TrainingLock):
 
     def __init__(self, size: int, input_dim: int, width: int, *, seed=None, **config):
         self.size = check.integer(size, "size", 1)
+        _memory.check_initialization("ShallowEnsemble", check.integer(input_dim, "input_dim", 1),
+                                     check.integer(width, "width", 1), check.float_dtype(config.get("dtype", np.float64)),
+                                     networks=self.size)
         members = [ShallowNetwork(input_dim, width, seed=rng, **config)
                    for rng in _member_generators(seed, self.size)]
         # the configuration and the input checks only: its parameters are never used
@@ -163,10 +166,11 @@ class ShallowEnsemble(TrainingLock):
 
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
         """Outputs of every member, shape (size, m)."""
-        X = self._template._inputs(X)
-        _memory.check_hidden("ShallowEnsemble.forward", X.shape[0], self.width, self.dtype, copies=1,
-                             outputs=[("outputs", (self.size, X.shape[0]), self.dtype, 1)])
-        implementation = BACKENDS[check.backend(backend)]
+        X, backend = self._template._inputs(X), check.backend(backend)
+        _memory.check_hidden("ShallowEnsemble.forward", X.shape[0], self.width, self.dtype, backend=backend,
+                             activation=self.activation, kind="forward",
+                             outputs=[("outputs", (self.size, X.shape[0]), self.dtype, 2)])
+        implementation = BACKENDS[backend]
         params = self._params
         return np.stack([implementation.forward(X, *params.member(r, self.dtype).arrays(), self.activation,
                                                 self.parametrization) for r in range(self.size)])
@@ -219,7 +223,9 @@ class ShallowEnsemble(TrainingLock):
         A member whose loss diverges stops alone (its later records are NaN);
         ``on_divergence="raise"`` then raises :class:`widenet.DivergenceError` naming the
         members and leaves the ensemble unchanged, ``"return"`` returns the records with
-        ``result.diverged_at`` per member (-1 where it did not diverge)."""
+        ``result.diverged_at`` per member (-1 where it did not diverge). A member whose
+        parameters overflowed to Inf or NaN (``result.parameters_overflowed``) stays where
+        its run started."""
         X, y = self._template._data(X, y)
         lr = check.positive_real(lr, "lr")
         steps = check.integer(steps, "steps", 0)
@@ -228,19 +234,31 @@ class ShallowEnsemble(TrainingLock):
         scale = check.loss_scale(loss, X.shape[0])
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         backend = check.backend(backend)
-        workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
-        _memory.check_training("ShallowEnsemble.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
-                               self.width, steps, record_every, self.dtype, networks=self.size, workers=workers)
+        _memory.require("ShallowEnsemble.train", self._training_blocks(X, X_test, steps, record_every, backend),
+                        _memory.TRAINING_ALTERNATIVE)
         with self._lock:  # one run at a time, each from where the previous one ended
             records = BACKENDS[backend].train_ensemble(
                 X, y, tuple(self._params), tuple(self._initial), self.activation, self.parametrization, lr, steps,
                 record_every, X_test, scale)
-            result = TrainingResult.from_records(records, loss, lr)
+            trained = StackedParameters(records["U"], records["b"], records["v"], records["c"])
+            stuck = overflowed(*trained, stacked=True)
+            result = TrainingResult.from_records(records, loss, lr, stuck)
             if result.diverged_at is not None and on_divergence == "raise":
                 diverged = tuple(int(r) for r in np.flatnonzero(result.diverged_at >= 0))
-                raise divergence_error(result, lambda r: self.member(r).ntk(X), scale, diverged)
-            self._params = StackedParameters(records["U"], records["b"], records["v"], records["c"])
+                raise divergence_error(result, lambda r: self.member(r)._gram_product(X, backend), X.shape[0], scale,
+                                       diverged)
+            if stuck.any():  # a member whose parameters overflowed to Inf or NaN stays where its run started
+                trained = StackedParameters(*(np.where(stuck.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
+                                              for new, old in zip(trained, self._params)))
+            self._params = trained
         return result
+
+    def _training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+        """What :meth:`train` holds at its peak (see :func:`widenet._memory.training_blocks`)."""
+        workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
+        return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
+                                       record_every, self.dtype, networks=self.size, workers=workers,
+                                       backend=backend, activation=self.activation, num_params=self.num_params)
 
     def __repr__(self) -> str:
         return f"ShallowEnsemble(size={self.size}, {self._template!r})"

@@ -26,6 +26,7 @@ import inspect
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
 from ._interrupt import is_long_factorization, run_interruptible
@@ -206,6 +207,8 @@ class MinNormLeastSquares(_Estimator):
             raise TypeError(f"fit_intercept: expected a bool, got {self.fit_intercept!r}")
         X = _check_X(X)
         y = _check_y(y, X.shape[0], type(self).__name__)
+        _memory.check_least_squares("MinNormLeastSquares.fit", X.shape[0], X.shape[1] + self.fit_intercept,
+                                    copies=int(self.fit_intercept))
         A = augment(X) if self.fit_intercept else X
         solution = min_norm_solution(A, y)
         bias = solution[0] if self.fit_intercept else np.zeros(y.shape[1:])
@@ -283,9 +286,12 @@ class KernelLeastSquares(_Estimator):
         X = _check_X(X)
         y = _check_y(y, X.shape[0], type(self).__name__)
         kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=X.shape[1])
+        _memory.check_kernel_fit("KernelLeastSquares.fit", X.shape[0], kernel.gram_copies("cpp"))
         G = np.asarray(kernel(X))
-        eigenvalues, vectors = run_interruptible(np.linalg.eigh, G.astype(np.float64) + ridge * np.eye(X.shape[0]),
+        # G + ridge I has the eigenvectors of G and its eigenvalues plus ridge: no second m x m matrix
+        eigenvalues, vectors = run_interruptible(np.linalg.eigh, G.astype(np.float64, copy=False),
                                                  long_call=is_long_factorization(*G.shape))
+        eigenvalues += ridge
         cutoff = np.finfo(_float_dtype(G)).eps * X.shape[0] * np.max(np.abs(eigenvalues))
         keep = np.abs(eigenvalues) > cutoff
         warn_if_ill_conditioned(eigenvalues[keep], int(np.count_nonzero(~keep)),

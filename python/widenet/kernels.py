@@ -58,8 +58,16 @@ class Kernel:
     def __call__(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
         """The Gram matrix ``K(X1, X2)``; ``X2=None`` (or ``X2 is X1``) is symmetric."""
         X1, X2 = _pair(X1, X2)
-        _memory.check_gram(type(self).__name__, X1, X2, X1.dtype, copies=1 if backend == "cpp" else 3)
-        return self.gram(X1, X2, check.backend(backend))
+        backend = check.backend(backend)
+        self._check_memory(X1, X2, backend)
+        return self.gram(X1, X2, backend)
+
+    def gram_copies(self, backend: str) -> int:
+        """How many arrays of the Gram's size forming it holds at once (for the memory guard)."""
+        return 1
+
+    def _check_memory(self, X1, X2, backend: str) -> None:
+        _memory.check_gram(type(self).__name__, X1, X2, X1.dtype, copies=self.gram_copies(backend))
 
     def diag(self, X, backend: str = "cpp") -> np.ndarray:
         """``K(x_i, x_i)`` for the rows of ``X``, without the m x m matrix."""
@@ -87,6 +95,9 @@ class _ClassicKernel(Kernel):
         check.normal_in(self.gamma, "gamma", dtype)
         check.as_real(self.coef0, "coef0", dtype)
         return self.kind, self.gamma, self.degree, self.coef0
+
+    def gram_copies(self, backend: str) -> int:
+        return 1 if backend == "cpp" else _memory.TWIN_KERNEL_COPIES[self.kind]
 
     def gram(self, X1, X2, backend):
         if backend == "cpp":
@@ -201,6 +212,13 @@ class TangentKernel(Kernel):
 
     def gram(self, X1, X2, backend):
         return self.model.ntk(X1, X2, backend=backend)
+
+    def gram_copies(self, backend: str) -> int:
+        return 2  # the tangent Gram's accumulators
+
+    def _check_memory(self, X1, X2, backend: str) -> None:
+        if not getattr(self.model, "_guards_memory", False):  # widenet's models check their own ntk
+            super()._check_memory(X1, X2, backend)
 
     def diagonal(self, X, backend):
         return self.model.ntk_diag(X, backend=backend)

@@ -20,9 +20,11 @@ from typing import Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
 from ._interrupt import is_long_factorization, run_interruptible
+from .reference.shallow import recorded_steps
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -103,6 +105,7 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
     dtype = _result_dtype(A)
     A = _matrix(A)
     y = _targets(y, A.shape[0])
+    _memory.check_least_squares("min_norm_solution", *A.shape)
     return _as_result(_pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape), dtype)
 
 
@@ -133,7 +136,10 @@ def max_step(A) -> float:
     ``[0, 1)``. (GD still converges for ``h < 1 / s_max^2``, twice this value, but
     outside the hypothesis of the theorem.) ``inf`` for ``A = 0``.
     """
-    return _max_step(_matrix(A))
+    A = _matrix(A)
+    _memory.require("max_step", [("copy of A for its singular values", A.shape, np.float64, 1)],
+                    "Pass a smaller matrix.")
+    return _max_step(A)
 
 
 def _max_step(A: np.ndarray) -> float:
@@ -144,7 +150,10 @@ def _max_step(A: np.ndarray) -> float:
 def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
     """The orthogonal projector ``V_r V_r^T`` (d x d) onto the row space of ``A``, the
     space ``H~ = span{x_1, ..., x_m}`` of Proposition 11.2 and Theorem 11.3."""
-    _, _, V = _row_space_basis(_matrix(A), rcond)
+    A = _matrix(A)
+    _memory.check_least_squares("row_space_projector", *A.shape, outputs=[("projector", (A.shape[1],) * 2,
+                                                                           np.float64, 1)])
+    _, _, V = _row_space_basis(A, rcond)
     return V @ V.T
 
 
@@ -152,6 +161,8 @@ def kernel_projector(A, rcond: Optional[float] = None) -> np.ndarray:
     """The orthogonal projector ``I - V_r V_r^T`` (d x d) onto ``ker(A) = H~^perp``: it
     maps ``w0`` to the part ``w^_0`` that gradient descent never changes (Theorem 11.3)."""
     A = _matrix(A)
+    _memory.check_least_squares("kernel_projector", *A.shape, outputs=[("projector and the identity",
+                                                                        (A.shape[1],) * 2, np.float64, 2)])
     return np.eye(A.shape[1]) - row_space_projector(A, rcond)
 
 
@@ -176,6 +187,7 @@ def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
     A = _matrix(A)
     y = _targets(y, A.shape[0])
     w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
+    _memory.check_least_squares("predicted_limit", *A.shape)
     U, s, V = _row_space_basis(A, rcond)
     return _as_result(_pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0)), dtype)
 
@@ -255,6 +267,10 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
     lr = check.positive_real(lr, "lr")
     steps = check.integer(steps, "steps", 0)
     record_every = check.integer(record_every, "record_every", 1)
+    records = _memory.recorded_count(steps, record_every)
+    _memory.check_least_squares("gradient_descent", *A.shape, outputs=[
+        ("recorded iterates", (records, w.size), np.float64, 1), ("loss, distance and step records", (records,),
+                                                                   np.float64, 3)])
 
     U, s, V = _row_space_basis(A, rcond)
     bound = _max_step(A)
@@ -267,16 +283,15 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
     limit = _pseudo_inverse_times(U, s, V, y, A.shape) + (w - V @ (V.T @ w))
     rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
 
-    recorded = [k for k in range(0, steps + 1) if k % record_every == 0 or k == steps]
-    iterates, losses = [], []
+    recorded = recorded_steps(steps, record_every)
+    iterates, losses, distances, row = np.empty((records,) + w.shape), np.empty(records), np.empty(records), 0
     for k in range(steps + 1):
         residual = A @ w - y
-        if k == recorded[len(iterates)]:
-            iterates.append(w.copy())
-            losses.append(float(np.sum(residual**2)))
+        if k == recorded[row]:
+            iterates[row] = w
+            losses[row] = float(np.sum(residual**2))
+            distances[row] = np.sqrt(np.sum((w - limit) ** 2))
+            row += 1
         if k < steps:
             w -= lr * 2.0 * (A.T @ residual)
-    iterates = np.array(iterates)
-    distances = np.sqrt(np.sum((iterates - limit) ** 2, axis=tuple(range(1, iterates.ndim))))
-    return LeastSquaresGD(np.array(recorded, dtype=np.int64), iterates, np.array(losses), distances, limit,
-                          rate, lr, bound)
+    return LeastSquaresGD(recorded, iterates, losses, distances, limit, rate, lr, bound)

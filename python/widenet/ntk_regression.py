@@ -15,6 +15,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
 from ._interrupt import is_long_factorization, run_interruptible
@@ -149,6 +150,7 @@ class NTKRegressor(_Estimator):
         kernel_args = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
                            output_bias_var=self.output_bias_var, method=method, order=self.order)
+        _memory.check_kernel_fit("NTKRegressor.fit", X.shape[0], 1)
         gram = limit_kernel(X, **kernel_args)
         eigenvalues, vectors = run_interruptible(np.linalg.eigh, gram, long_call=is_long_factorization(*gram.shape))
         shifted = eigenvalues + ridge
@@ -205,6 +207,8 @@ class NTKRegressor(_Estimator):
             raise ValueError("return_std: a posterior standard deviation exists only for the NNGP (Proposition "
                              "11.28) conditioned on the data, i.e. for a model fitted with kernel='nngp' and "
                              f"steps=None; this one was fitted with {self._fitted_as}")
+        # the cross Gram, and with return_std its product with the eigenvectors
+        _memory.check_kernel_prediction("NTKRegressor.predict", X.shape[0], self.X_fit_.shape[0], 1 + bool(return_std))
         cross = self._gram(X, self.X_fit_)
         mean = cross @ self.dual_coef_
         if not return_std:

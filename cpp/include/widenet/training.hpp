@@ -20,10 +20,18 @@ struct TrainingSchedule {
   Index record_every;
   double loss_scale;  // 1 for the chapter's f, 1/m for the mean, 1/2 for half the sum
 
+  // How many steps are recorded: 0, e, 2e, ... below `steps`, and `steps` itself. Computed
+  // by division, so no step index is ever formed beyond `steps` (k + e may overflow).
+  Index recorded_count() const {
+    return steps / record_every + 1 + (steps % record_every != 0 ? 1 : 0);
+  }
+
   // Step indices 0, e, 2e, ... and always `steps` itself.
   std::vector<Index> recorded_steps() const {
+    const Index count = recorded_count();
     std::vector<Index> out;
-    for (Index k = 0; k < steps; k += record_every) out.push_back(k);
+    out.reserve(std::size_t(count));
+    for (Index i = 0; i + 1 < count; ++i) out.push_back(i * record_every);  // i e < steps
     out.push_back(steps);
     return out;
   }

@@ -81,11 +81,23 @@ def _distance(w, w0):
     return np.sqrt(np.sum(dU * dU, axis=(-2, -1)) + np.sum(db * db, axis=-1) + np.sum(dv * dv, axis=-1) + dc * dc)
 
 
-def _recorded_steps(steps, record_every):
+def recorded_steps(steps, record_every):
+    """The recorded steps ``0, e, 2e, ...`` below ``steps``, and ``steps`` (twin of
+    ``TrainingSchedule::recorded_steps``). The count comes from a division and every index
+    ``i e`` is below ``steps``, so nothing overflows int64; a count whose array could not be
+    addressed is refused by name."""
     if steps < 0 or record_every < 1:
         raise ValueError(f"need steps >= 0 and record_every >= 1; got steps={steps}, record_every={record_every}")
-    ks = np.arange(0, steps + 1, record_every, dtype=np.int64)
+    intervals = steps // record_every  # the count is intervals + 1, plus 1 when steps is not a multiple
+    if intervals >= np.iinfo(np.intp).max // 8 - 2:
+        raise ValueError(f"record_every: about {intervals} recorded steps (steps = {steps}, record_every = "
+                         f"{record_every}) cannot be allocated; expected a larger record_every")
+    ks = np.arange(intervals + 1, dtype=np.int64) * np.int64(record_every)
     return ks if ks[-1] == steps else np.append(ks, np.int64(steps))
+
+
+def _is_recorded(k, steps, record_every) -> bool:
+    return k % record_every == 0 or k == steps
 
 
 def _diverged(loss, reference, divergence_factor) -> bool:
@@ -105,27 +117,32 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
     w = [np.array(p, dtype=dtype) for p in params]  # copies: the inputs are never modified
     w0 = w if initial is None else list(_cast(dtype, *initial))
     y, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
-    ks = _recorded_steps(steps, record_every)
-    recorded = set(ks.tolist())
-    losses, distances, outputs = [], [], []
-    reference, stopped_at = loss_scale * float(np.dot(y, y)), -1
+    ks = recorded_steps(steps, record_every)
+    # preallocated like the C++ records: one row per recorded step
+    networks = np.shape(w[3])
+    losses, distances = np.empty(networks + ks.shape), np.empty(networks + ks.shape)
+    outputs = None if X_test is None else np.empty(networks + ks.shape + X_test.shape[:1], dtype=dtype)
+    reference, stopped_at, row = loss_scale * float(np.dot(y, y)), -1, 0
     for k in range(steps + 1):
-        loss, *grads = _loss_grad(X, y, *w, activation, parametrization, loss_scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
+            loss, *grads = _loss_grad(X, y, *w, activation, parametrization, loss_scale)
         diverged = False
         if divergence_factor is not None:
             reference = max(reference, float(loss)) if k == 0 else reference
             diverged = _diverged(float(loss), reference, divergence_factor)
-        if diverged or k in recorded:
-            losses.append(loss)
-            distances.append(_distance(w, w0))
-            if X_test is not None:
-                outputs.append(_forward(X_test, *w, activation, parametrization))
+        if diverged or _is_recorded(k, steps, record_every):
+            with np.errstate(over="ignore", invalid="ignore"):
+                losses[..., row], distances[..., row] = loss, _distance(w, w0)
+                if X_test is not None:
+                    outputs[..., row, :] = _forward(X_test, *w, activation, parametrization)
+            row += 1
         if diverged:
             stopped_at = k
-            ks = np.append(ks[:len(losses) - 1], np.int64(k))
+            ks = np.append(ks[:row - 1], np.int64(k))
             break
         if k < steps:
-            w = [p - lr * gp for p, gp in zip(w, grads)]
+            with np.errstate(over="ignore", invalid="ignore"):
+                w = [p - lr * gp for p, gp in zip(w, grads)]
     U, b, v, c = w
     return {
         "U": U,
@@ -134,9 +151,9 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
         "c": np.asarray(c, dtype=dtype),
         "steps": ks,
         "stopped_at": stopped_at,
-        "losses": np.stack(losses, axis=-1).astype(np.float64),
-        "distances": np.stack(distances, axis=-1).astype(np.float64),
-        "test_outputs": None if X_test is None else np.stack(outputs, axis=-2),
+        "losses": losses[..., :row],
+        "distances": distances[..., :row],
+        "test_outputs": None if X_test is None else outputs[..., :row, :],
     }
 
 
@@ -477,7 +494,7 @@ def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, rec
               loss_scale, None if initial is None else tuple(p[r] for p in initial), divergence_factor)
         for r in range(len(U))
     ]
-    ks = _recorded_steps(steps, record_every)
+    ks = recorded_steps(steps, record_every)
     out = {key: np.stack([run[key] for run in runs]) for key in ("U", "b", "v", "c")}
     for key in ("losses", "distances"):
         out[key] = np.stack([_padded(run[key], len(ks)) for run in runs])
