@@ -233,7 +233,7 @@ def _(p):
 
 # -- limit_gram: infinite-width NTK Gram (the infinite-width issue) -------------------------
 def limit_gram(activation: str, m: int, d: int) -> Case:
-    """K_NTK(X, X), NTK parametrization: relu by its closed form, arctan by the quadrature."""
+    """K_NTK(X, X), NTK parametrization: relu by its closed form, arctan by its scale mixture."""
 
     def setup():
         return SimpleNamespace(X=_inputs(m, d, F64, SEED + 5), activation=activation)

@@ -44,7 +44,7 @@ def cluster():
     from distributed import Client, LocalCluster
 
     local = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                         dashboard_address=None)
+                         dashboard_address=":0")  # any free port: runs side by side never clash
     return local, Client(local, set_as_default=False)
 
 

@@ -1,7 +1,11 @@
 """Shared fixtures and helpers: tolerances by dtype, random data, small networks, and the
 activation / parametrization / dtype axes most tests are parametrized over."""
 
+import json
+import os
+import subprocess
 import sys
+import textwrap
 import warnings
 
 import numpy as np
@@ -197,3 +201,75 @@ def progress_bars(monkeypatch):
                         types.SimpleNamespace(tqdm=functools.partial(_RecordingProgressBar, instances)))
     return instances
 
+
+
+@pytest.fixture
+def default_memory_limit(monkeypatch):
+    """The test starts from widenet's default memory limit (no explicit limit, no environment
+    variable) and leaves it there."""
+    from widenet import _memory
+
+    monkeypatch.delenv(_memory.ENVIRONMENT_VARIABLE, raising=False)
+    _memory.set_memory_limit(None)
+    yield
+    _memory.set_memory_limit(None)
+
+
+# Runs `call` (after `setup`, and a small `warm` call) in a child and reports the guard's
+# estimate for it and the peak resident memory it adds.
+_PEAK_CHILD = textwrap.dedent(r"""
+    import json, sys
+    import numpy as np
+    import widenet
+    from widenet import _memory
+
+    def resident():
+        with open("/proc/self/status") as file:
+            fields = dict(line.split(":", 1) for line in file)
+        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+    namespace = {"np": np, "widenet": widenet, "rng": np.random.default_rng(0)}
+    setup, call, warm = sys.argv[1:]
+    exec(setup, namespace)
+    call, warm = (eval("lambda: " + text, namespace) for text in (call, warm))
+    warm()
+    try:
+        where, estimate = _memory.estimate(call)
+    except (LookupError, AttributeError):  # no guard on the way (or no estimate to read)
+        where, estimate = None, None
+    try:  # resets the peak to the current resident size
+        with open("/proc/self/clear_refs", "w") as file:
+            file.write("5")
+        reset = True
+    except OSError:
+        reset = False
+    before, peak_before = resident()
+    try:
+        result = call()
+    except Exception as error:  # the measurement is the memory, whatever the call ends with
+        result = error
+    _, peak = resident()
+    print(json.dumps({"where": where, "estimate": estimate, "added": peak - before, "reset": reset,
+                      "grew": peak > peak_before, "ended": type(result).__name__}))
+""")
+
+
+def peak_in_child(setup: str, call: str, warm: str) -> dict:
+    """The peak resident memory ``call`` adds (``added``) and the guard's estimate of it, in a
+    fresh process; a call that raises is measured too (``ended`` names what it returned).
+
+    The child fixes glibc's mmap threshold (MALLOC_MMAP_THRESHOLD_), so that every array above
+    128 kB is returned to the system when freed: the peak then measures the arrays the call
+    holds at once, not the allocator keeping freed blocks. ``warm`` (a small call) first
+    allocates what is made once per process (BLAS buffers, thread pools). When the peak
+    cannot be reset, ``added`` is only meaningful if ``grew``."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/self/status")
+    environment = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    run = subprocess.run([sys.executable, "-c", _PEAK_CHILD, setup, call, warm], capture_output=True, text=True,
+                         env=environment, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    if not (found["reset"] or found["grew"]):
+        pytest.skip("the peak cannot be reset here and the call stayed below the setup's peak")
+    return found

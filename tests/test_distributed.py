@@ -46,7 +46,7 @@ def flaky_cell(width, seed):
 @pytest.fixture(scope="module")
 def cluster():
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as local:
+                      dashboard_address=":0") as local:  # any free port: suites side by side never clash
         yield local
 
 

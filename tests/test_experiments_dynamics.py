@@ -30,8 +30,7 @@ def test_training_rate_constants_and_bound(results):
     result = results["training"]
     numbers, data = result.numbers, result.data
     X, _ = training.training_data(0)
-    K = widenet.limit_kernel(X, activation="tanh", parametrization="lecun", backend="numpy", method="quadrature",
-                             order=96)
+    K = widenet.limit_kernel(X, activation="tanh", parametrization="lecun", backend="numpy", method="quadrature")
     lmin, lmax = np.linalg.eigvalsh(K)[[0, -1]]
     assert numbers["lmin_LC"] == pytest.approx(lmin, rel=1e-7)
     assert numbers["lmax_LC"] == pytest.approx(lmax, rel=1e-7)

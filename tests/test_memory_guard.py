@@ -19,14 +19,7 @@ from widenet._memory import MemoryLimitError
 from conftest import make_network, random_data
 
 
-@pytest.fixture(autouse=True)
-def default_limit(monkeypatch):
-    """Every test starts from the default limit (no explicit limit, no environment
-    variable) and leaves it there."""
-    monkeypatch.delenv(_memory.ENVIRONMENT_VARIABLE, raising=False)
-    _memory.set_memory_limit(None)
-    yield
-    _memory.set_memory_limit(None)
+pytestmark = pytest.mark.usefixtures("default_memory_limit")
 
 
 def resident_bytes() -> int:
@@ -188,9 +181,9 @@ def test_format_bytes(size, text):
 # --- every entry point ---------------------------------------------------------------------------
 
 
-def _linear_model():
-    net = make_network(3, 20, seed=3)
-    return widenet.linearize(net)
+# built before the limit is lowered: their constructors are guarded too
+ENSEMBLE = ShallowEnsemble(2, 3, 20, seed=0)
+LINEAR_MODEL = widenet.linearize(make_network(3, 20, seed=3))
 
 
 CALLS = {
@@ -206,17 +199,17 @@ CALLS = {
     "ShallowNetwork.loss_grad": lambda net, X, y: net.loss_grad(X, y),
     "ShallowNetwork.train": lambda net, X, y: net.train(X, y, 1e-3, 2, X_test=X),
     "ShallowNetwork.train-numpy": lambda net, X, y: net.train(X, y, 1e-3, 2, backend="numpy"),
-    "ShallowEnsemble.forward": lambda net, X, y: ShallowEnsemble(2, 3, 20, seed=0).forward(X),
-    "ShallowEnsemble.train": lambda net, X, y: ShallowEnsemble(2, 3, 20, seed=0).train(X, y, 1e-3, 2),
-    "LinearizedModel.train": lambda net, X, y: _linear_model().train(X, y, 1e-3, 5),
-    "LinearizedModel.flow": lambda net, X, y: _linear_model().flow(X, y, [0.1, 1.0]),
+    "ShallowEnsemble.forward": lambda net, X, y: ENSEMBLE.forward(X),
+    "ShallowEnsemble.train": lambda net, X, y: ENSEMBLE.train(X, y, 1e-3, 2),
+    "LinearizedModel.train": lambda net, X, y: LINEAR_MODEL.train(X, y, 1e-3, 5),
+    "LinearizedModel.flow": lambda net, X, y: LINEAR_MODEL.flow(X, y, [0.1, 1.0]),
     "limit_kernel": lambda net, X, y: widenet.limit_kernel(X, activation="relu"),
     "limit_kernel-monte-carlo": lambda net, X, y: widenet.limit_kernel(X, activation="tanh", method="monte_carlo",
                                                                          samples=100, seed=0),
     "limit_kernel-network": lambda net, X, y: net.limit_kernel(X),
     "RBFKernel": lambda net, X, y: widenet.RBFKernel()(X),
     "PolynomialKernel": lambda net, X, y: widenet.PolynomialKernel()(X, X, backend="numpy"),
-    "TangentKernel": lambda net, X, y: widenet.TangentKernel(net)(X),
+    "ShallowNetwork.ntk-tangent-kernel": lambda net, X, y: widenet.TangentKernel(net)(X),  # the network guards it
 }
 
 

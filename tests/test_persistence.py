@@ -418,8 +418,10 @@ def test_what_cannot_be_loaded_is_not_saved(tmp_path):
     good = make_network(2, 3, seed=23)
     path = good.save(tmp_path / "net.npz")
     before = Path(path).read_bytes()
-    bad = make_network(2, 3, seed=24)  # Parameters' setters refuse NaN: spoil the array in place
-    bad.params.U[0, 0] = np.nan
+    bad = make_network(2, 3, seed=24)  # Parameters refuse NaN and are read-only: spoil the private field
+    spoiled = np.array(bad.params.U)
+    spoiled[0, 0] = np.nan
+    bad.params._U = spoiled
     with pytest.raises(ValueError, match=f"cannot save to {path}: entry 'U': contains NaN or Inf"):
         bad.save(path)
     assert Path(path).read_bytes() == before

@@ -1,10 +1,16 @@
+#include <algorithm>
+
 #include "common.hpp"
+#include "interruptible.hpp"
 
 namespace widenet::bindings {
 namespace {
 
 template <typename T>
 struct ActivationBinder {
+  // Entries per slice between stop polls: a few milliseconds of the slowest activation.
+  static constexpr Index kSlice = Index(1) << 20;
+
   // (sigma(z), sigma'(z)) for an array of any shape.
   static py::tuple evaluate(CArray<T> z, const std::string& activation) {
     const Activation act = parse_activation(activation);
@@ -14,11 +20,15 @@ struct ActivationBinder {
     T* value_out = values.mutable_data();
     T* derivative_out = derivative.mutable_data();
     const Index count = Index(z.size());
-    {
-      py::gil_scoped_release release;
-      std::copy(source, source + count, value_out);
-      activate_inplace<T>(act, value_out, derivative_out, count);
-    }
+    run_interruptible([&] {
+      const StopToken& stop = current_stop_token();
+      for (Index start = 0; start < count; start += kSlice) {
+        stop.throw_if_requested();
+        const Index size = std::min(kSlice, count - start);
+        std::copy(source + start, source + start + size, value_out + start);
+        activate_inplace<T>(act, value_out + start, derivative_out + start, size);
+      }
+    }, is_long_call(20.0 * double(count)));
     return py::make_tuple(values, derivative);
   }
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "interruptible.hpp"
 #include "records.hpp"
 #include "widenet/linear_dynamics.hpp"
 
@@ -48,8 +49,10 @@ struct LinearDynamicsBinder {
       offset.emplace(Offset<T>{*offset_outputs, offset_squared_norm});
     }
     const TrainingSchedule schedule = schedule_from(lr, steps, record_every, loss_scale);
+    // losses, distances, a residual of m and t test outputs at every recorded step
+    const Index per_record = 2 + m + (test ? test->cross.rows() : 0);
+    const Index records = checked_record_count<T>(schedule, per_record, 1);
     const std::vector<Index> recorded = schedule.recorded_steps();
-    const Index records = Index(recorded.size());
 
     RecordArrays<T> arrays({}, records,
                            test ? std::optional<Index>(test->cross.rows()) : std::nullopt);
@@ -57,12 +60,13 @@ struct LinearDynamicsBinder {
     const TrainingRecord<T> common = arrays.member(0, records);
     const LinearRecord<T> record{common.losses, common.distances, residuals.mutable_data(),
                                  common.test_outputs, coefficients.mutable_data()};
-    RunEnd end;
-    {
-      py::gil_scoped_release release;
-      end = widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule);
-    }
-    raise_if_interrupted(end.interrupted);
+    // one symmetric matrix-vector product per step, and the test outputs at the records
+    const double work = double(m) * double(m) * double(steps + 1) +
+                        (test ? 2.0 * double(test->cross.size()) * double(records) : 0.0);
+    const auto run = [&] {
+      return widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule);
+    };
+    const RunEnd end = run_interruptible(run, is_long_call(work));
     py::dict out;
     const std::vector<Index> done = steps_done(recorded, end);
     out["steps"] = py::array_t<Index>(py::ssize_t(done.size()), done.data());

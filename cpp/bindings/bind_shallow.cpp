@@ -1,6 +1,8 @@
 #include <optional>
 
 #include "common.hpp"
+#include "interruptible.hpp"
+#include "widenet/bounded_products.hpp"
 #include "widenet/gradient.hpp"
 #include "widenet/tangent_gram.hpp"
 
@@ -17,13 +19,23 @@ struct ShallowBinder {
     return ParamsView<T>{U, b, v, c};
   }
 
+  // The hidden layer of `rows` points in flops: the m x n x d product and the activations.
+  static double hidden_work(Index rows, const ParamsView<T>& w) {
+    return double(rows) * double(w.width()) * (2.0 * double(w.input_dim()) + kActivationFlops);
+  }
+
+  // In bands of rows, each a hidden-layer product of bounded work (and memory).
   static Vector<T> forward(const Matrix& X, const Matrix& U, const Vec& b, const Vec& v, T c,
                            const std::string& activation, const std::string& parametrization) {
     const Architecture arch = architecture(activation, parametrization);
     const ParamsView<T> w = view(U, b, v, c);
     check_inputs<T>(X, w.input_dim());
-    py::gil_scoped_release release;
-    return widenet::forward<T>(arch, w, X);
+    const auto outputs = [&](Index row, Index rows) {
+      return widenet::forward<T>(arch, w, X.middleRows(row, rows));
+    };
+    return run_interruptible([&] {
+      return rows_by_bands<T>(X.rows(), hidden_work(1, w), current_stop_token(), outputs);
+    }, is_long_call(hidden_work(X.rows(), w)));
   }
 
   static RowMatrix<T> jacobian(const Matrix& X, const Matrix& U, const Vec& b, const Vec& v,
@@ -32,8 +44,8 @@ struct ShallowBinder {
     const Architecture arch = architecture(activation, parametrization);
     const ParamsView<T> w = view(U, b, v, c);
     check_inputs<T>(X, w.input_dim());
-    py::gil_scoped_release release;
-    return widenet::jacobian<T>(arch, w, X);
+    return run_interruptible([&] { return widenet::jacobian<T>(arch, w, X); },
+                             is_long_call(hidden_work(X.rows(), w)));
   }
 
   static RowMatrix<T> ntk_gram(const Matrix& X1, const std::optional<Matrix>& X2, const Matrix& U,
@@ -44,9 +56,12 @@ struct ShallowBinder {
     check_inputs<T>(X1, w.input_dim(), "X1");
     if (X2) check_inputs<T>(*X2, w.input_dim(), "X2");
     require(width_chunk >= 0, "width_chunk: expected a non-negative integer (0 = automatic)");
-    py::gil_scoped_release release;
-    if (!X2) return tangent_gram_symmetric<T>(arch, w, X1, width_chunk);
-    return tangent_gram<T>(arch, w, X1, *X2, width_chunk);
+    const double products = 2.0 * double(X1.rows()) * double(X2 ? X2->rows() : X1.rows()) *
+                            double(w.width());
+    return run_interruptible([&] {
+      if (!X2) return tangent_gram_symmetric<T>(arch, w, X1, width_chunk);
+      return tangent_gram<T>(arch, w, X1, *X2, width_chunk);
+    }, is_long_call(products + hidden_work(X1.rows(), w)));
   }
 
   static Vector<T> ntk_diag(const Matrix& X, const Matrix& U, const Vec& b, const Vec& v, T c,
@@ -54,8 +69,12 @@ struct ShallowBinder {
     const Architecture arch = architecture(activation, parametrization);
     const ParamsView<T> w = view(U, b, v, c);
     check_inputs<T>(X, w.input_dim());
-    py::gil_scoped_release release;
-    return tangent_gram_diagonal<T>(arch, w, X);
+    const auto diagonal = [&](Index row, Index rows) {
+      return tangent_gram_diagonal<T>(arch, w, X.middleRows(row, rows));
+    };
+    return run_interruptible([&] {
+      return rows_by_bands<T>(X.rows(), hidden_work(1, w), current_stop_token(), diagonal);
+    }, is_long_call(hidden_work(X.rows(), w)));
   }
 
   static py::tuple loss_grad(const Matrix& X, const Vec& y, const Matrix& U, const Vec& b,
@@ -65,11 +84,9 @@ struct ShallowBinder {
     const ParamsView<T> w = view(U, b, v, c);
     check_inputs<T>(X, w.input_dim());
     check_targets<T>(y, X.rows());
-    LossGradient<T> result;
-    {
-      py::gil_scoped_release release;
-      result = loss_gradient<T>(arch, w, X, y, loss_scale);
-    }
+    const double work = double(X.rows()) * gradient_flops_per_row(w.width(), w.input_dim());
+    LossGradient<T> result = run_interruptible(
+        [&] { return loss_gradient<T>(arch, w, X, y, loss_scale); }, is_long_call(work));
     return py::make_tuple(result.loss, std::move(result.grad.U), std::move(result.grad.b),
                           std::move(result.grad.v), result.grad.c);
   }

@@ -1,4 +1,6 @@
 #include "common.hpp"
+#include "interruptible.hpp"
+#include "widenet/bounded_products.hpp"
 #include "widenet/tangent_products.hpp"
 
 namespace widenet::bindings {
@@ -22,8 +24,17 @@ struct TangentProductBinder {
     check_length<T>(dv, U.rows(), "dv", "the width");
     const ParamsView<T> w{U, b, v, c};
     const ParamsView<T> delta{dU, db, dv, dc};
-    py::gil_scoped_release release;
-    return widenet::jvp<T>(arch, w, delta, X);
+    const auto product = [&](Index row, Index rows) {
+      return widenet::jvp<T>(arch, w, delta, X.middleRows(row, rows));
+    };
+    return run_interruptible(
+        [&] { return rows_by_bands<T>(X.rows(), work(1, U), current_stop_token(), product); },
+        is_long_call(work(X.rows(), U)));
+  }
+
+  // Two products of the hidden layer's size (m x n x d) and its activations.
+  static double work(Index rows, const Matrix& U) {
+    return double(rows) * double(U.rows()) * (4.0 * double(U.cols()) + kActivationFlops);
   }
 
   static py::tuple vjp(const Matrix& X, const Vec& r, const Matrix& U, const Vec& b, const Vec& v,
@@ -33,11 +44,9 @@ struct TangentProductBinder {
     check_inputs<T>(X, U.cols());
     check_length<T>(r, X.rows(), "r", "one weight per row of X");
     const ParamsView<T> w{U, b, v, c};
-    Params<T> grad;
-    {
-      py::gil_scoped_release release;
-      grad = widenet::vjp<T>(arch, w, X, r);
-    }
+    Params<T> grad = run_interruptible(
+        [&] { return widenet::vjp<T>(arch, w, X, r); },
+        is_long_call(X.rows() * gradient_flops_per_row(U.rows(), U.cols())));
     return py::make_tuple(std::move(grad.U), std::move(grad.b), std::move(grad.v), grad.c);
   }
 

@@ -2,6 +2,7 @@
 #include <vector>
 
 #include "common.hpp"
+#include "interruptible.hpp"
 #include "records.hpp"
 #include "runtime.hpp"
 #include "widenet/training.hpp"
@@ -13,6 +14,17 @@ template <typename T>
 struct TrainingBinder {
   using Matrix = MatrixRef<T>;
   using Vec = VectorRef<T>;
+
+  // Three hidden-layer products per step and network (forward, two for the gradient), and
+  // the test outputs at the recorded steps.
+  static double work(const TrainingSchedule& schedule, const Matrix& X,
+                     const std::optional<Matrix>& X_test, Index width, Index input_dim,
+                     Index networks) {
+    const double per_point = 2.0 * double(width) * double(input_dim) * double(networks);
+    const double records = double(schedule.steps / schedule.record_every + 1);
+    return per_point * (3.0 * double(X.rows()) * double(schedule.steps + 1) +
+                        (X_test ? double(X_test->rows()) * records : 0.0));
+  }
 
   static py::dict train_one(const Matrix& X, const Vec& y, const Matrix& U, const Vec& b,
                             const Vec& v, T c, const Matrix& U0, const Vec& b0, const Vec& v0,
@@ -37,13 +49,10 @@ struct TrainingBinder {
                            X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
     Params<T> w{U, b, v, c};
     const Params<T> initial{U0, b0, v0, c0};
-    RunEnd end;
-    {
-      py::gil_scoped_release release;
-      StopRule::State stop;
-      end = train<T>(arch, w, initial, X, y, schedule, X_test, arrays.member(0, records), rule, stop);
-    }
-    raise_if_interrupted(end.interrupted);
+    const TrainingRecord<T> record = arrays.member(0, records);
+    const RunEnd end = run_interruptible(
+        [&] { return train_network<T>(arch, w, initial, X, y, schedule, X_test, record, rule); },
+        is_long_call(work(schedule, X, X_test, U.rows(), U.cols(), 1)));
     py::dict out;
     out["U"] = std::move(w.U);
     out["b"] = std::move(w.b);
@@ -108,19 +117,12 @@ struct TrainingBinder {
                            X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
     std::vector<TrainingRecord<T>> members;
     for (Index r = 0; r < R; ++r) members.push_back(arrays.member(r, records));
-    std::vector<RunEnd> ends;
-    {
-      py::gil_scoped_release release;
+    const std::vector<RunEnd> ends = run_interruptible([&] {
       SingleThreadedBlas guard(R > 1);
-      ends = train_ensemble<T>(arch, networks, initial, X, y, schedule, X_test, members, rule);
-    }
-    bool interrupted = false;
+      return train_ensemble<T>(arch, networks, initial, X, y, schedule, X_test, members, rule);
+    }, is_long_call(work(schedule, X, X_test, n, d, R)));
     CArray<Index> stopped_at(R);
-    for (Index r = 0; r < R; ++r) {
-      interrupted = interrupted || ends[r].interrupted;
-      stopped_at.mutable_data()[r] = ends[r].stopped_at;
-    }
-    raise_if_interrupted(interrupted);
+    for (Index r = 0; r < R; ++r) stopped_at.mutable_data()[r] = ends[r].stopped_at;
     CArray<T> U_out({R, n, d}), b_out({R, n}), v_out({R, n}), c_out(R);
     for (Index r = 0; r < R; ++r) {
       Eigen::Map<RowMatrix<T>>(U_out.mutable_data() + r * n * d, n, d) = networks[r].U;

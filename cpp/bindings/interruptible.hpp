@@ -33,6 +33,12 @@ namespace py = pybind11;
 
 constexpr std::chrono::milliseconds kPollInterval{25};
 
+// Calls estimated below this much work (flops, or elements written) run inline: at about
+// 1e-3 s they would gain nothing from the hand-over to another thread (tens of microseconds).
+constexpr double kLongCallWork = 1e7;
+
+inline bool is_long_call(double work) { return work > kLongCallWork; }
+
 // Threads that run long calls for the main thread. A thread is kept for later calls, so
 // that its OpenMP team and OpenBLAS buffers are made once; there are as many as calls have
 // ever run at the same time. A forked child starts with an empty pool (its parent's

@@ -7,13 +7,32 @@
 #include <limits>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common.hpp"
 #include "widenet/training.hpp"
 
 namespace widenet::bindings {
+
+// The number of records of `schedule` for `networks` runs that keep `per_record` numbers of
+// type T at each recorded step. Counts whose arrays could not exist (more bytes than an
+// array can address) are refused by name instead of overflowing a size.
+template <typename T>
+Index checked_record_count(const TrainingSchedule& schedule, Index per_record, Index networks) {
+  constexpr Index largest = std::numeric_limits<Index>::max() / Index(sizeof(T));
+  per_record = std::max<Index>(per_record, 1);
+  networks = std::max<Index>(networks, 1);
+  // The count is at most steps / record_every + 2, which itself may not fit in an Index.
+  const Index intervals = schedule.steps / schedule.record_every;
+  const bool fits =
+      per_record <= largest / networks && intervals <= largest / (per_record * networks) - 2;
+  require(fits, "record_every: about " + std::to_string(intervals) + " recorded steps (steps = " +
+                    std::to_string(schedule.steps) + ", record_every = " +
+                    std::to_string(schedule.record_every) + ") of " +
+                    std::to_string(per_record) + " numbers each, for " + std::to_string(networks) +
+                    " run(s), cannot be allocated; expected a larger record_every");
+  return schedule.recorded_count();
+}
 
 inline TrainingSchedule schedule_from(double lr, Index steps, Index record_every,
                                       double loss_scale) {
@@ -24,7 +43,9 @@ inline TrainingSchedule schedule_from(double lr, Index steps, Index record_every
           "record_every: expected a positive integer, got " + std::to_string(record_every));
   require(std::isfinite(loss_scale) && loss_scale > 0,
           "loss_scale: expected a finite positive number, got " + std::to_string(loss_scale));
-  return TrainingSchedule{lr, steps, record_every, loss_scale};
+  const TrainingSchedule schedule{lr, steps, record_every, loss_scale};
+  checked_record_count<Index>(schedule, 1, 1);  // the vector of recorded step indices
+  return schedule;
 }
 
 // The arrays a run records into, allocated while the GIL is held. `leading` is the
@@ -67,27 +88,12 @@ struct RecordArrays {
   }
 };
 
-// The stop rule of a training call: divergence as the caller asks (factor <= 0: never), and
-// Ctrl-C. Signals are checked with the GIL taken back briefly, and only on the thread that
-// called from Python (the one whose thread state receives KeyboardInterrupt).
+// The stop rule of a training call: divergence as the caller asks (factor <= 0: never).
+// Ctrl-C reaches the run through its stop token (run_interruptible).
 inline StopRule stop_rule(double divergence_factor) {
   require(!std::isnan(divergence_factor),
           "divergence_factor: expected a number (<= 0 disables the check), got nan");
-  StopRule rule;
-  rule.divergence_factor = divergence_factor;
-  const std::thread::id caller = std::this_thread::get_id();
-  rule.interrupted = [caller] {
-    if (std::this_thread::get_id() != caller) return false;
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
-  };
-  return rule;
-}
-
-// After the GIL is held again: the KeyboardInterrupt (or the handler's exception) that the
-// poll found is raised in Python.
-inline void raise_if_interrupted(bool interrupted) {
-  if (interrupted) throw py::error_already_set();
+  return StopRule{divergence_factor};
 }
 
 // The recorded steps of a run that wrote `rows` records and diverged at `stopped_at` (or -1).

@@ -50,10 +50,15 @@ def build_info() -> dict:
 
 
 def set_num_threads(threads: int) -> None:
-    """Sets the number of threads of widenet's own loops and of its BLAS."""
+    """Sets the number of threads of widenet's own loops and of its BLAS.
+
+    ``threads`` is an integer from 1 to ``build_info()["max_threads"]``, four per processor
+    this process may run on: more threads only share the same cores, and a count far beyond
+    them (a typo such as ``10**9``) would exhaust memory creating them. Anything else raises
+    ValueError (TypeError for a non-integer) naming ``threads``, and changes nothing."""
     from ._validation import integer
 
-    _core.set_num_threads(integer(threads, "threads", 1))
+    _core.set_num_threads(integer(threads, "threads", 1, maximum=None))  # the maximum is checked there
 
 
 def get_num_threads() -> int:

@@ -169,6 +169,20 @@ def positive_real(value, name: str) -> float:
     return _bounded_real(value, name, strictly_positive=True)
 
 
+def normal_in(value: float, name: str, dtype: np.dtype) -> float:
+    """``value`` (a finite nonzero real, already checked) when ``dtype`` holds it as a normal
+    number: a scalar that a kernel uses in ``dtype`` must not silently become 0 or inf there
+    (a step of 1e-46, or a gamma of 1e-50, is 0 in float32)."""
+    info = np.finfo(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        rounded = dtype.type(value)
+    if not info.tiny <= abs(rounded) <= info.max:
+        raise ValueError(f"{name}: expected a number within the normal range of {dtype} (the compute dtype), "
+                         f"{float(info.tiny):.4g} <= |x| <= {float(info.max):.4g}, got {value!r} (which is "
+                         f"{rounded} in {dtype}); compute in float64 for this value")
+    return value
+
+
 def seed(value, name: str = "seed") -> int:
     """A non-negative integer seed of any size (numpy's generators take them all)."""
     return integer(value, name, 0, maximum=None)

@@ -30,7 +30,9 @@ from typing import Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
+from ._interrupt import is_long_factorization, run_interruptible
 from .network import ShallowNetwork
 from .parameters import Parameters
 
@@ -362,6 +364,37 @@ def _count(holds: np.ndarray, steps: np.ndarray) -> str:
 # --- measurement --------------------------------------------------------------------------
 
 
+def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos_steps: int) -> list:
+    """What :func:`check_assumptions` holds at its peak, in float64 parameter vectors ``P``:
+    the clone, ``w0``, the gradient-descent path, the stored Jacobians of the pair secants,
+    the Jacobian at ``w0`` and the ascent points throughout; then either a Jacobian with its
+    hidden layer and the two temporaries of the secants against the stored ones, or the base
+    points and the Lanczos basis with its stack and a temporary."""
+    size, path = network.num_params, min(path_steps, _PATH_POINTS)
+    stored = max(1, _PAIR_STORE // ((m + 1) * size))
+    vectors = lambda count: ("parameter vectors", (count, size), np.float64, 1)  # noqa: E731
+    common = 3 + path + (m + 1) * stored + 2 * m
+    spectrum = [vectors(3), ("tangent Gram and eigvalsh's copy and workspace", (m, m), np.float64, 3)]
+    rows = [vectors(common + m + 2 * stored * m), ("hidden layer", (m, network.width), np.float64, 2)]
+    lanczos = [vectors(common + _RANDOM_BASE_POINTS + 1 + path + m + 3 * lanczos_steps + 1)]
+    return _memory.peak(spectrum, rows, lanczos)
+
+
+def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptions: bool) -> list:
+    """What :func:`check_convergence` holds at its peak: :func:`check_assumptions` when it
+    runs it; the two clones (four parameter vectors) with the training run's records, hidden
+    layer and parameter copies; the bounds computed on the records (about a dozen arrays of
+    them); a Jacobian for the output scales."""
+    size = network.num_params
+    clones = ("the clones' parameters", (4, size), network.dtype, 1)
+    training = [clones, ("records", (records, 2), np.float64, 1), ("hidden layer", (3, m, network.width), network.dtype, 1),
+                ("parameters copied in and out, state, start and gradient", (6, size), network.dtype, 1)]
+    bounds = [clones, ("records and the bounds on them", (records, 12), np.float64, 1)]
+    scales = [clones, ("Jacobian", (m, size), np.float64, 1), ("hidden layer", (m, network.width), np.float64, 2)]
+    first = _assumption_blocks(network, m, 100, 8) if assumptions else []
+    return _memory.peak(first, training, bounds, scales)
+
+
 def _network(model, name: str = "model") -> ShallowNetwork:
     if not isinstance(model, ShallowNetwork):
         raise TypeError(f"{name}: expected a widenet.ShallowNetwork, got {type(model).__name__}")
@@ -608,7 +641,6 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
     report computes the distance to the nearest kink and says so (Assumption 11.18 (a)).
     """
     model = _network(model)
-    network = _clone(model, np.float64)
     # the data as the network sees it (in its dtype), then exactly in float64
     X = check.as_inputs(X, "X", model.dtype, model.input_dim)
     y = check.as_targets(y, "y", model.dtype, X.shape[0]).astype(np.float64)
@@ -620,9 +652,12 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
     refinements = check.integer(refinements, "refinements", 0)
     rng = check.generator(seed)
     m = X.shape[0]
+    _memory.require("check_assumptions", _assumption_blocks(model, m, path_steps, lanczos_steps),
+                    "Pass fewer points or a narrower network.")
+    network = _clone(model, np.float64)
 
     # (a) and f(w0): the chapter's quantities at w0
-    eigenvalues = np.linalg.eigvalsh(network.ntk(X))
+    eigenvalues = _spectrum(network.ntk(X))
     lambda_min, lambda_max = float(eigenvalues[0]), float(eigenvalues[-1])
     regular = lambda_min > m * np.finfo(np.float64).eps * lambda_max
     f0 = network.loss(X, y, "sum")
@@ -770,6 +805,9 @@ def check_convergence(model, X, y, steps: int, lr: Optional[float] = None, loss:
     record_every = check.integer(record_every, "record_every", 1)
     backend = check.backend(backend)
     m = X.shape[0]
+    _memory.require("check_convergence", _convergence_blocks(model, m, _memory.recorded_count(steps, record_every),
+                                                             assumptions is None),
+                    "Pass fewer points, a narrower network or a larger record_every.")
     probe = _clone(model, np.float64)
     X64, y64 = X.astype(np.float64), y.astype(np.float64)
     if assumptions is None:
@@ -826,6 +864,11 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def _spectrum(gram: np.ndarray) -> np.ndarray:
+    """The eigenvalues of a tangent Gram, ascending; Ctrl-C stops the wait for them."""
+    return run_interruptible(np.linalg.eigvalsh, gram, long_call=is_long_factorization(*gram.shape))
+
+
 def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray):
     """The report must be about this network's w0 and this data: its f(w0) and eigenvalues
     are recomputed (as check_assumptions computes them) and must agree to rounding."""
@@ -835,7 +878,7 @@ def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarr
                          f"(m = {report.num_points}, P = {report.num_params}, {report.activation}, "
                          f"{report.parametrization}; expected m = {X.shape[0]}, P = {network.num_params}, "
                          f"{network.activation}, {network.parametrization})")
-    eigenvalues = np.linalg.eigvalsh(network.ntk(X))
+    eigenvalues = _spectrum(network.ntk(X))
     f0 = network.loss(X, y, "sum")
     tolerance = _ROUNDING[np.dtype(np.float64)]
     if not (math.isclose(report.f0, f0, rel_tol=tolerance, abs_tol=tolerance * float(np.dot(y, y)))

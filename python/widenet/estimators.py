@@ -12,6 +12,12 @@ hyper-parameters, ``fit`` validates and returns ``self``, fitted attributes end 
 scikit-learn installed they can be cloned and cross-validated, and they pass its
 ``check_estimator`` except ``check_estimators_unfitted``, which accepts only
 scikit-learn's own ``NotFittedError``.
+
+float32 data stay float32: an estimator fitted on float32 ``X`` computes its kernels (or
+products) in float32, converting the points it predicts to float32, and predicts in the
+dtype of the kernel's values: float32, or for the tangent kernel of a network the network's
+dtype. One fitted on anything else works in float64. The fits themselves are solved in
+float64.
 """
 
 from __future__ import annotations
@@ -20,8 +26,10 @@ import inspect
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
+from ._interrupt import is_long_factorization, run_interruptible
 from .kernels import as_kernel
 from .least_squares import augment, min_norm_solution
 
@@ -54,14 +62,19 @@ def _as_real_array(value, name: str) -> np.ndarray:
     return array
 
 
+def _float_dtype(array: np.ndarray) -> np.dtype:
+    """float32 for float32 data, which stay float32; float64 for anything else."""
+    return np.dtype(np.float32) if array.dtype == np.float32 else _FLOAT64
+
+
 def _check_X(X, name: str = "X") -> np.ndarray:
-    """A 2-D, finite float64 array with at least one row and one column (messages worded
-    as scikit-learn's, which its estimator checks look for)."""
+    """A 2-D, finite array with at least one row and one column: float32 if given float32,
+    float64 otherwise (messages worded as scikit-learn's, which its estimator checks look for)."""
     array = _as_real_array(X, name)
     if array.ndim == 1:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}. Reshape your data: "
                          f"{name}.reshape(-1, 1) for one feature, {name}.reshape(1, -1) for one sample")
-    X = check.as_array(array, name, _FLOAT64, 2)
+    X = check.as_array(array, name, _float_dtype(array), 2)
     for axis, word in ((0, "sample"), (1, "feature")):
         if X.shape[axis] == 0:
             raise ValueError(f"{name}: found array with 0 {word}(s) (shape={X.shape}) while a minimum of 1 "
@@ -125,12 +138,18 @@ class _Estimator:
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) first")
 
     def _check_predict_X(self, X) -> np.ndarray:
+        """Points to predict, in the dtype the estimator was fitted in."""
         self._check_fitted()
         X = _check_X(X)
+        if X.dtype != self._fitted_dtype():
+            X = check.as_array(X, "X", self._fitted_dtype(), 2)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
         return X
+
+    def _fitted_dtype(self) -> np.dtype:
+        return self.X_fit_.dtype
 
     def score(self, X, y) -> float:
         """The coefficient of determination ``R^2 = 1 - |y - y_hat|^2 / |y - mean(y)|^2`` of
@@ -172,7 +191,7 @@ class MinNormLeastSquares(_Estimator):
     Attributes
     ----------
     coef_ : ndarray, shape (n_features,) or (n_targets, n_features)
-        ``w`` (scikit-learn's layout for several targets).
+        ``w`` (scikit-learn's layout for several targets), in the dtype of the fitted ``X``.
     intercept_ : float or ndarray of shape (n_targets,)
         ``b``; 0 without ``fit_intercept``.
     n_features_in_ : int
@@ -188,6 +207,8 @@ class MinNormLeastSquares(_Estimator):
             raise TypeError(f"fit_intercept: expected a bool, got {self.fit_intercept!r}")
         X = _check_X(X)
         y = _check_y(y, X.shape[0], type(self).__name__)
+        _memory.check_least_squares("MinNormLeastSquares.fit", X.shape[0], X.shape[1] + self.fit_intercept,
+                                    copies=int(self.fit_intercept))
         A = augment(X) if self.fit_intercept else X
         solution = min_norm_solution(A, y)
         bias = solution[0] if self.fit_intercept else np.zeros(y.shape[1:])
@@ -196,10 +217,14 @@ class MinNormLeastSquares(_Estimator):
         self.n_features_in_ = X.shape[1]
         return self
 
+    def _fitted_dtype(self) -> np.dtype:
+        return self.coef_.dtype
+
     def predict(self, X) -> np.ndarray:
-        """``X w + b``: shape (m,), or (m, n_targets) when fitted on 2-D targets."""
+        """``X w + b`` in the dtype of the fitted ``X``: shape (m,), or (m, n_targets) when
+        fitted on 2-D targets."""
         X = self._check_predict_X(X)
-        return X @ self.coef_.T + self.intercept_
+        return (X @ self.coef_.T + self.intercept_).astype(X.dtype, copy=False)
 
 
 class KernelLeastSquares(_Estimator):
@@ -230,12 +255,16 @@ class KernelLeastSquares(_Estimator):
     ridge : float
         Ridge term ``>= 0``; 0 is the chapter's estimator.
 
+    The rank cutoff ``m eps`` uses the ``eps`` of the Gram's dtype: a float32 Gram (of
+    float32 data, or of a float32 network's tangent kernel) holds its eigenvalues only to
+    about ``m eps_float32`` of the largest, and the rest is rounding, not signal.
+
     Attributes
     ----------
     dual_coef_ : ndarray, shape (m,) or (m, n_targets)
-        ``alpha``.
+        ``alpha`` (float64: solved in float64).
     X_fit_ : ndarray, shape (m, n_features)
-        The training points ``x_j`` (a copy).
+        The training points ``x_j`` (a copy, in the dtype of the fitted ``X``).
     kernel_ : widenet.kernels.Kernel
         The kernel object used.
     rank_ : int
@@ -257,9 +286,13 @@ class KernelLeastSquares(_Estimator):
         X = _check_X(X)
         y = _check_y(y, X.shape[0], type(self).__name__)
         kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=X.shape[1])
-        G = np.asarray(kernel(X), dtype=np.float64)
-        eigenvalues, vectors = np.linalg.eigh(G + ridge * np.eye(X.shape[0]))
-        cutoff = np.finfo(np.float64).eps * X.shape[0] * np.max(np.abs(eigenvalues))
+        _memory.check_kernel_fit("KernelLeastSquares.fit", X.shape[0], kernel.gram_copies("cpp"))
+        G = np.asarray(kernel(X))
+        # G + ridge I has the eigenvectors of G and its eigenvalues plus ridge: no second m x m matrix
+        eigenvalues, vectors = run_interruptible(np.linalg.eigh, G.astype(np.float64, copy=False),
+                                                 long_call=is_long_factorization(*G.shape))
+        eigenvalues += ridge
+        cutoff = np.finfo(_float_dtype(G)).eps * X.shape[0] * np.max(np.abs(eigenvalues))
         keep = np.abs(eigenvalues) > cutoff
         warn_if_ill_conditioned(eigenvalues[keep], int(np.count_nonzero(~keep)),
                                 f"The Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
@@ -275,7 +308,9 @@ class KernelLeastSquares(_Estimator):
 
     def predict(self, X) -> np.ndarray:
         """``sum_j alpha_j K(x, x_j)`` (11.2.10) for the rows of ``X``: shape (m,), or
-        (m, n_targets) when fitted on 2-D targets."""
+        (m, n_targets) when fitted on 2-D targets; in the dtype of the kernel's values (that
+        of the fitted ``X``, or of a tangent kernel's network), summed in float64."""
         X = self._check_predict_X(X)
-        return np.asarray(self.kernel_(X, self.X_fit_), dtype=np.float64) @ self.dual_coef_
+        cross = np.asarray(self.kernel_(X, self.X_fit_))
+        return (cross.astype(np.float64) @ self.dual_coef_).astype(_float_dtype(cross), copy=False)
 

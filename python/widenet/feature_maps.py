@@ -21,6 +21,7 @@ from typing import Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 
 _FLOAT64 = np.dtype(np.float64)
@@ -35,19 +36,58 @@ def _points(X, name: str = "X", columns: Optional[int] = None) -> np.ndarray:
     return X
 
 
+def _count_at_most(n: int, k: int, cap: int) -> int:
+    """``C(n, k)``, or ``cap + 1`` when it exceeds ``cap`` (without forming a huge number:
+    the partial products ``C(n - k + i, i)`` at least double at every step)."""
+    k, value = min(k, n - k), 1
+    for i in range(1, k + 1):
+        value = value * (n - k + i) // i
+        if value > cap:
+            return cap + 1
+    return value
+
+
+def feature_count(d: int, max_degree: int, min_degree: int = 0) -> int:
+    """How many multi-indices ``a`` in ``N^d`` have ``min_degree <= |a| <= max_degree``:
+    ``C(d + max_degree, d) - C(d + min_degree - 1, d)``, capped just above ``2**63``."""
+    cap = 2**63
+    below = _count_at_most(d + min_degree - 1, d, cap) if min_degree > 0 else 0
+    return _count_at_most(d + max_degree, d, cap) - below
+
+
 def _exponents(d: int, max_degree: int, min_degree: int = 0) -> np.ndarray:
     """All multi-indices ``a`` in ``N^d`` with ``min_degree <= |a| <= max_degree``, by
     increasing total degree; shape (count, d)."""
-    rows = []
+    rows = np.zeros((feature_count(d, max_degree, min_degree), d), dtype=np.int64)
+    row = 0
     for degree in range(min_degree, max_degree + 1):
         for combination in itertools.combinations_with_replacement(range(d), degree):
-            rows.append(np.bincount(np.array(combination, dtype=np.intp), minlength=d))
-    return np.array(rows, dtype=np.int64).reshape(-1, d)
+            for column in combination:
+                rows[row, column] += 1
+            row += 1
+    return rows
 
 
 def _monomials(X: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-    """``x^a = prod_i x_i^{a_i}`` for every row ``x`` of ``X`` and every row ``a``."""
-    return np.prod(X[:, None, :] ** exponents[None, :, :], axis=2)
+    """``x^a = prod_i x_i^{a_i}`` for every row ``x`` of ``X`` and every row ``a``, one input
+    column at a time (never an m x count x d array)."""
+    out = np.ones((X.shape[0], exponents.shape[0]))
+    for column in range(X.shape[1]):
+        out *= X[:, column, None] ** exponents[None, :, column]
+    return out
+
+
+# Rows of rbf_features recomputed by logarithms at once (each holds about five arrays of them).
+_LOG_ROWS = 256
+
+
+def _check_features(where: str, m: int, d: int, max_degree: int, min_degree: int, copies: int) -> None:
+    """The memory guard of a feature map with the exponents of ``_exponents``: the multi-indices,
+    and ``copies`` arrays of ``m x count`` while the features are formed."""
+    count = feature_count(d, max_degree, min_degree)
+    _memory.require(where, [("features and their factors", (m, count), np.float64, copies),
+                            ("multi-indices", (count, d), np.int64, 1), ("weights per feature", (count,), np.float64, 4)],
+                    f"Pass a lower degree or fewer input columns: there are {count} features per point.")
 
 
 def _factorial(exponents: np.ndarray) -> np.ndarray:
@@ -108,6 +148,9 @@ def example_11_5_datasets(m: int = 40, seed=None, margin: float = 0.3) -> tuple:
     margin = check.non_negative_real(margin, "margin")
     if margin >= 1:
         raise ValueError(f"margin: expected a number in [0, 1), got {margin!r}")
+    # per batch of 4m candidates: the points, their levels and the chosen ones; then both datasets
+    _memory.require("example_11_5_datasets", [("candidate points and their levels", (4 * m, 3), np.float64, 2),
+                                              ("datasets", (m, 3), np.float64, 2)], "Pass a smaller m.")
     rng = check.generator(seed)
     line = _labelled_points(lambda X: X[:, 1] - 0.5 * X[:, 0] - 0.1, np.inf, m, margin, rng)
     ellipse = _labelled_points(lambda X: 1.0 - (X[:, 0] / 0.7) ** 2 - (X[:, 1] / 0.5) ** 2, 1.2, m, margin, rng)
@@ -160,6 +203,7 @@ def polynomial_features(X, degree: int, coef0: float = 1.0) -> np.ndarray:
     X = _points(X)
     degree = check.integer(degree, "degree", 1)
     coef0 = check.non_negative_real(coef0, "coef0")
+    _check_features("polynomial_features", X.shape[0], X.shape[1], degree, degree if coef0 == 0 else 0, copies=2)
     exponents = _exponents(X.shape[1], degree, degree if coef0 == 0 else 0)
     rest = degree - exponents.sum(axis=1)
     multinomial = np.array([math.factorial(degree) // (math.factorial(int(k)) * math.prod(map(math.factorial, a)))
@@ -195,14 +239,20 @@ def rbf_features(X, gamma: float, order: int) -> np.ndarray:
     X = _points(X)
     gamma = check.positive_real(gamma, "gamma")
     order = check.integer(order, "order", 0)
+    _check_features("rbf_features", X.shape[0], X.shape[1], order, 0, copies=3)
     exponents = _exponents(X.shape[1], order)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         weights = (2.0 * gamma) ** exponents.sum(axis=1) / _factorial(exponents)
         envelope = np.exp(-gamma * np.sum(X * X, axis=1))[:, None]
         features = envelope * np.sqrt(weights) * _monomials(X, exponents)
     overflowed = ~np.isfinite(features)
-    if overflowed.any():  # huge gamma or |x|: inf * 0 in the direct product
-        features[overflowed] = _rbf_features_by_logs(X, gamma, exponents)[overflowed]
+    # huge gamma or |x|: inf * 0 in the direct product; those rows again, by logarithms, a block at a time
+    rows = np.flatnonzero(overflowed.any(axis=1))
+    for start in range(0, len(rows), _LOG_ROWS):
+        block = rows[start:start + _LOG_ROWS]
+        fixed, bad = features[block], overflowed[block]
+        fixed[bad] = _rbf_features_by_logs(X[block], gamma, exponents)[bad]
+        features[block] = fixed
     return features
 
 
@@ -214,8 +264,11 @@ def _rbf_features_by_logs(X: np.ndarray, gamma: float, exponents: np.ndarray) ->
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         log_abs_x = np.log(np.abs(X))  # -inf at 0, used only with a positive exponent
         log_norm = 2.0 * np.log(np.linalg.norm(X, axis=1))  # log |x|^2 without squaring
-        powers = np.where(exponents[None] > 0, exponents[None] * log_abs_x[:, None, :], 0.0).sum(axis=2)
-        signs = np.prod(np.where(exponents[None] % 2 == 1, np.sign(X)[:, None, :], 1.0), axis=2)
+        # one input column at a time: m x count arrays, never m x count x d
+        powers, signs = np.zeros((X.shape[0], len(exponents))), np.ones((X.shape[0], len(exponents)))
+        for column, powers_of_column in enumerate(exponents.T):
+            powers += np.where(powers_of_column > 0, powers_of_column * log_abs_x[:, column, None], 0.0)
+            signs *= np.where(powers_of_column % 2 == 1, np.sign(X[:, column, None]), 1.0)
         log_features = -np.exp(math.log(gamma) + log_norm)[:, None] + log_weights[None] + powers
         return signs * np.exp(log_features)
 
@@ -253,10 +306,19 @@ def separating_features(X_train, X=None, gamma: Optional[float] = None) -> np.nd
     """
     X_train = _points(X_train, "X_train")
     X = X_train if X is None else _points(X, "X", X_train.shape[1])
+    m = X_train.shape[0]
+    # the squared distances (an accumulator and a temporary), first among the training points
+    # when gamma is to be found, then the features
+    _memory.require("separating_features", _memory.peak([("squared distances", (m, m), np.float64,
+                                                           2 if gamma is None else 0)],
+                                                         [("squared distances and features", (X.shape[0], m),
+                                                           np.float64, 2)]),
+                    "Pass fewer points (the features of n points are n x m).")
     if gamma is None:
         squared = _squared_distances(X_train, X_train)
-        m = X_train.shape[0]
-        delta2 = float(np.min(squared[~np.eye(m, dtype=bool)], initial=np.inf))
+        np.fill_diagonal(squared, np.inf)  # the distances between two different points
+        delta2 = float(np.min(squared, initial=np.inf))
+        del squared
         if delta2 == 0:
             raise ValueError("X_train: expected distinct points, got two equal rows")
         gamma = 1.0 if m == 1 else 2.0 * math.log(m) / delta2
@@ -265,5 +327,9 @@ def separating_features(X_train, X=None, gamma: Optional[float] = None) -> np.nd
 
 
 def _squared_distances(X1: np.ndarray, X2: np.ndarray) -> np.ndarray:
-    """``|x - z|^2`` from the differences (exact for close points, unlike inner products)."""
-    return np.sum((X1[:, None, :] - X2[None, :, :]) ** 2, axis=2)
+    """``|x - z|^2`` from the differences (exact for close points, unlike inner products), one
+    input column at a time (never an n x m x d array)."""
+    squared = np.zeros((X1.shape[0], X2.shape[0]))
+    for column in range(X1.shape[1]):
+        squared += (X1[:, column, None] - X2[None, :, column]) ** 2
+    return squared

@@ -5,10 +5,18 @@ The classic kernels of Example 11.10 are assembled in C++ (one GEMM or symmetric
 update, then one fused elementwise pass), with numpy twins in
 :mod:`widenet.reference.kernels`. A user callable, the tangent kernel of a model and the
 infinite-width kernels plug into the same interface.
+
+Accuracy of the classic kernels, at every scale of the inputs (``eps`` of their dtype, ``d``
+the number of features): the inner product of the linear and polynomial kernels is within
+``(d + 2) eps |x| |z|`` of ``x.z`` and overflows only where ``gamma x.z`` does; the rbf and
+laplace kernels are within ``16 (d + 2) eps`` of their exact value (entries that
+``|x|^2 + |z|^2 - 2 x.z`` cannot give that accurately, such as points close together far
+from the origin, are recomputed from ``x - z``).
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Optional
 
 import numpy as np
@@ -50,8 +58,16 @@ class Kernel:
     def __call__(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
         """The Gram matrix ``K(X1, X2)``; ``X2=None`` (or ``X2 is X1``) is symmetric."""
         X1, X2 = _pair(X1, X2)
-        _memory.check_gram(type(self).__name__, X1, X2, X1.dtype, copies=1 if backend == "cpp" else 3)
-        return self.gram(X1, X2, check.backend(backend))
+        backend = check.backend(backend)
+        self._check_memory(X1, X2, backend)
+        return self.gram(X1, X2, backend)
+
+    def gram_copies(self, backend: str) -> int:
+        """How many arrays of the Gram's size forming it holds at once (for the memory guard)."""
+        return 1
+
+    def _check_memory(self, X1, X2, backend: str) -> None:
+        _memory.check_gram(type(self).__name__, X1, X2, X1.dtype, copies=self.gram_copies(backend))
 
     def diag(self, X, backend: str = "cpp") -> np.ndarray:
         """``K(x_i, x_i)`` for the rows of ``X``, without the m x m matrix."""
@@ -72,22 +88,31 @@ class _ClassicKernel(Kernel):
         self.degree = check.integer(degree, "degree", 1, maximum=2**31 - 1)  # an int in the core
         self.coef0 = check.non_negative_real(coef0, "coef0")
 
-    def _hyper(self) -> tuple:
+    def _hyper(self, dtype: np.dtype) -> tuple:
+        """The hyper-parameters for inputs of ``dtype``, in which gamma and coef0 are used: a
+        gamma below its smallest normal number or beyond its range (1e-50 or 1e50 in float32),
+        or a coef0 beyond its range, is refused by name rather than silently becoming 0 or inf."""
+        check.normal_in(self.gamma, "gamma", dtype)
+        check.as_real(self.coef0, "coef0", dtype)
         return self.kind, self.gamma, self.degree, self.coef0
+
+    def gram_copies(self, backend: str) -> int:
+        return 1 if backend == "cpp" else _memory.TWIN_KERNEL_COPIES[self.kind]
 
     def gram(self, X1, X2, backend):
         if backend == "cpp":
-            return _core.kernel_gram(X1, X2, *self._hyper())
-        return reference.kernel_gram(X1, X1 if X2 is None else X2, *self._hyper())
+            return _core.kernel_gram(X1, X2, *self._hyper(X1.dtype))
+        return reference.kernel_gram(X1, X1 if X2 is None else X2, *self._hyper(X1.dtype))
 
     def diagonal(self, X, backend):
         if backend == "cpp":
-            return _core.kernel_diag(X, *self._hyper())
-        return reference.kernel_diag(X, *self._hyper())
+            return _core.kernel_diag(X, *self._hyper(X.dtype))
+        return reference.kernel_diag(X, *self._hyper(X.dtype))
 
 
 class LinearKernel(_ClassicKernel):
-    """``K(x, z) = x.z``."""
+    """``K(x, z) = x.z``, within ``(d + 2) eps |x| |z|``; inf only where ``|x.z|`` exceeds the
+    dtype's range."""
 
     kind = "linear"
 
@@ -100,7 +125,11 @@ class LinearKernel(_ClassicKernel):
 
 class PolynomialKernel(_ClassicKernel):
     """``K(x, z) = (gamma x.z + coef0)^degree``; the chapter's ``(x.z + c)^r`` is
-    ``gamma = 1, coef0 = c, degree = r``."""
+    ``gamma = 1, coef0 = c, degree = r``.
+
+    The base is within ``(d + 3) eps (gamma |x| |z| + coef0)`` of ``gamma x.z + coef0`` and
+    the power adds at most ``2 degree eps`` relative; inf only where that power exceeds the
+    dtype's range. ``gamma`` and ``coef0`` must be within the range of the inputs' dtype."""
 
     kind = "polynomial"
 
@@ -112,7 +141,8 @@ class PolynomialKernel(_ClassicKernel):
 
 
 class RBFKernel(_ClassicKernel):
-    """``K(x, z) = exp(-gamma |x - z|^2)``."""
+    """``K(x, z) = exp(-gamma |x - z|^2)``, within ``16 (d + 2) eps`` at every scale of the
+    inputs. ``gamma`` must be a normal number of the inputs' dtype."""
 
     kind = "rbf"
 
@@ -124,7 +154,8 @@ class RBFKernel(_ClassicKernel):
 
 
 class LaplaceKernel(_ClassicKernel):
-    """``K(x, z) = exp(-gamma |x - z|)``."""
+    """``K(x, z) = exp(-gamma |x - z|)``, within ``16 (d + 2) eps`` at every scale of the
+    inputs. ``gamma`` must be a normal number of the inputs' dtype."""
 
     kind = "laplace"
 
@@ -161,21 +192,53 @@ class CallableKernel(Kernel):
 
 class TangentKernel(Kernel):
     """The empirical tangent kernel (11.3.4) of a model with ``ntk(X1, X2)`` and
-    ``ntk_diag(X)`` methods (a :class:`~widenet.ShallowNetwork`), at its current parameters."""
+    ``ntk_diag(X)`` methods (a :class:`~widenet.ShallowNetwork`), at the parameters the model
+    has when the kernel is made.
 
-    def __init__(self, model):
+    The kernel holds a copy of the model (``model`` is that copy), so that an estimator
+    fitted with it keeps the kernel it was fitted with while the network trains on. With
+    ``live=True`` it follows the model instead, evaluating at whatever parameters the model
+    has at each call (a fitted estimator then stops matching its own fit once they move).
+    Grams come in the model's dtype.
+    """
+
+    def __init__(self, model, live: bool = False):
         if not (hasattr(model, "ntk") and hasattr(model, "ntk_diag")):
             raise TypeError(f"model: expected an object with ntk() and ntk_diag(), got {type(model).__name__}")
-        self.model = model
+        if not isinstance(live, (bool, np.bool_)):
+            raise TypeError(f"live: expected a bool, got {live!r}")
+        self.live = bool(live)
+        self.model = model if self.live else _snapshot(model)
 
     def gram(self, X1, X2, backend):
         return self.model.ntk(X1, X2, backend=backend)
+
+    def gram_copies(self, backend: str) -> int:
+        return 2  # the tangent Gram's accumulators
+
+    def _check_memory(self, X1, X2, backend: str) -> None:
+        if not getattr(self.model, "_guards_memory", False):  # widenet's models check their own ntk
+            super()._check_memory(X1, X2, backend)
 
     def diagonal(self, X, backend):
         return self.model.ntk_diag(X, backend=backend)
 
     def __repr__(self) -> str:
-        return f"TangentKernel({self.model!r})"
+        return f"TangentKernel({self.model!r}{', live=True' if self.live else ''})"
+
+
+def _snapshot(model):
+    """A copy of ``model`` that later changes to it do not reach: for a network, one with
+    copies of its parameters (no copy of anything else is needed); otherwise a deep copy."""
+    from .network import ShallowNetwork
+
+    if isinstance(model, ShallowNetwork):
+        return model.copy()
+    try:
+        return copy.deepcopy(model)
+    except Exception as error:  # whatever the model's own copying raises
+        raise TypeError(f"model: cannot be copied for a snapshot of its tangent kernel ({error}); pass "
+                        f"live=True to evaluate it at the model's parameters of each call") from error
 
 
 _BY_NAME = {"linear": LinearKernel, "polynomial": PolynomialKernel, "poly": PolynomialKernel,

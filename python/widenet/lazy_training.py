@@ -52,6 +52,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from .linearization import linearize
 from .network import ShallowNetwork
@@ -115,6 +116,9 @@ def lazy_training_data(points: int = 8, input_dim: int = 4, test_points: int = 1
     points = check.integer(points, "points", 1)
     input_dim = check.integer(input_dim, "input_dim", 1)
     test_points = check.integer(test_points, "test_points", 1)
+    _memory.require("lazy_training_data", [("points", (points + test_points + 1, input_dim), np.float64, 1),
+                                           ("points being scaled", (max(points, test_points), input_dim),
+                                            np.float64, 1)], "Pass fewer points or a smaller input_dim.")
     amplitude = check.positive_real(amplitude, "amplitude")
     seed = check.seed(seed)
     rng = np.random.default_rng([_DATA_STREAM, seed])
@@ -130,7 +134,8 @@ def lazy_training_data(points: int = 8, input_dim: int = 4, test_points: int = 1
 
 def _checked_data(data) -> LazyTrainingData:
     if data is None:
-        return lazy_training_data()
+        with _memory.preliminary():  # the default data are small: the caller's guard is the estimate
+            return lazy_training_data()
     if not isinstance(data, tuple) or len(data) != 3:
         raise TypeError(f"data: expected (X, y, X_test) such as lazy_training_data() returns, got {data!r}")
     float64 = np.dtype(np.float64)
@@ -287,6 +292,7 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     for name in ("dtype", "input_dim"):
         if name in network_options:
             raise TypeError(f"{name}: not a network option of lazy_training_cell")
+    _check_cell("lazy_training_cell", width, X, X_test, steps, record_every)
 
     # One independent draw per (width, seed): with the seed alone, the first rows of U would be
     # shared across widths (U is drawn first) and the cells of one fit correlated.
@@ -365,9 +371,35 @@ def lazy_training_sweep(widths=None, seeds=None, *, parametrization: str = "lecu
         raise TypeError(f"quick: expected True or False, got {quick!r}")
     widths = (QUICK_WIDTHS if quick else DEFAULT_WIDTHS) if widths is None else widths
     seeds = (QUICK_SEEDS if quick else DEFAULT_SEEDS) if seeds is None else seeds
-    cell_options["data"] = _checked_data(cell_options.get("data"))
+    data = cell_options["data"] = _checked_data(cell_options.get("data"))
+    if client is None:  # cells on a cluster are guarded where they run
+        _check_sweep(widths, seeds, threads, data, cell_options.get("steps", 300), cell_options.get("record_every", 1))
     return sweep(lazy_training_cell, widths, seeds, threads=threads, progress=progress, client=client,
                  cache_dir=cache_dir, parametrization=parametrization, **cell_options)
+
+
+def _check_cell(where: str, width: int, X: np.ndarray, X_test: np.ndarray, steps: int, record_every: int,
+                cells: int = 1) -> None:
+    """The memory guard of ``cells`` lazy-training cells of ``width`` computed at once: the
+    network, its initial parameters and a copy, then also the linearization's two (see
+    :func:`widenet._memory.lazy_training_blocks`)."""
+    blocks = _memory.lazy_training_blocks(width, X.shape[1], X.shape[0], X_test.shape[0],
+                                          _memory.recorded_count(steps, record_every), (3, 7), True)
+    _memory.require(where, [(f"{label} (x{cells} cells at once)", (cells, *shape), dtype, copies)
+                            for label, shape, dtype, copies in blocks],
+                    "Pass smaller widths, record less often, or run fewer cells at once (threads=).")
+
+
+def _check_sweep(widths, seeds, threads, data: LazyTrainingData, steps, record_every) -> None:
+    """The guard of a sweep before it starts: its widest cells, as many at once as run in parallel."""
+    from .sweeps import _grid
+    from . import get_num_threads
+
+    widths, seeds = _grid(widths, "widths", 1), _grid(seeds, "seeds", 0)
+    threads = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
+    cells = min(threads, len(widths) * len(seeds))
+    _check_cell("lazy_training_sweep", max(widths), data.X, data.X_test, check.integer(steps, "steps", 1),
+                check.integer(record_every, "record_every", 1), cells)
 
 
 # -- per-block movement (Section 11.6) -----------------------------------------------------
@@ -470,6 +502,10 @@ def parameter_movement(network: ShallowNetwork, X, y, lr: float, steps: int, los
     lr = check.positive_real(lr, "lr")
     steps = check.integer(steps, "steps", 0)
     check.loss_scale(loss, X.shape[0])
+    # the copy trained (with its initial parameters), the initial parameters, then the gradient
+    _memory.require("parameter_movement", _memory.lazy_training_blocks(network.width, network.input_dim, X.shape[0],
+                                                                       0, 2, (3, 4), False),
+                    "Pass a smaller network.")
 
     trained = copy.deepcopy(network)
     initial = trained.params.copy()
@@ -504,6 +540,10 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: str = "ta
     activation = check.choice(activation, "activation", ACTIVATIONS)
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
+    # each network (its parameters and initial ones) beside what parameter_movement holds
+    _memory.require("compare_parametrizations", _memory.lazy_training_blocks(width, X.shape[1], X.shape[0], 0, 2,
+                                                                             (5, 6), False),
+                    "Pass a smaller width.")
     result = {}
     for parametrization in PARAMETRIZATIONS:
         constant = _lr_constant(lr_constant, parametrization, loss, X.shape[0])

@@ -6,7 +6,10 @@ predicts: ``w* + P_ker(A) w0``, for steps ``h`` up to ``1 / (2 s_max(A)^2)``.
 
 Everything is computed in float64 from one singular value decomposition; the rank
 tolerance is numpy's ``lstsq`` default: singular values below
-``rcond * s_max(A)``, ``rcond = eps * max(m, d)``, count as zero.
+``rcond * s_max(A)``, ``rcond = eps * max(m, d)``, count as zero. Solutions, limits and the
+augmented matrix come back in the dtype of ``A`` (float32 stays float32, rounded once at the
+end; values beyond its range become inf); :func:`gradient_descent` records its iterates in
+float64, the precision its comparison with Theorem 11.3 needs.
 """
 
 from __future__ import annotations
@@ -17,8 +20,11 @@ from typing import Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
+from ._interrupt import is_long_factorization, run_interruptible
+from .reference.shallow import recorded_steps
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -29,6 +35,17 @@ def _matrix(A, name: str = "A") -> np.ndarray:
     if A.size == 0:
         raise ValueError(f"{name}: expected at least one row and one column, got shape {A.shape}")
     return A
+
+
+def _result_dtype(A) -> np.dtype:
+    """The dtype results for ``A`` come back in: float32 for float32 data, float64 otherwise."""
+    return np.dtype(np.float32) if check.asarray(A, "A").dtype == np.float32 else _FLOAT64
+
+
+def _as_result(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` rounded once to ``dtype``; beyond its range they are inf (their IEEE limit)."""
+    with np.errstate(over="ignore"):
+        return values.astype(dtype, copy=False)
 
 
 def _targets(y, rows: int, name: str = "y") -> np.ndarray:
@@ -49,7 +66,7 @@ def _rcond(rcond, shape: tuple) -> float:
 def _row_space_basis(A: np.ndarray, rcond) -> tuple:
     """``(U_r, s_r, V_r)``: the singular triplets of ``A`` above the rank tolerance; the
     columns of ``V_r`` (d x r) are an orthonormal basis of the row space."""
-    U, s, Vt = np.linalg.svd(A, full_matrices=False)
+    U, s, Vt = run_interruptible(np.linalg.svd, A, full_matrices=False, long_call=is_long_factorization(*A.shape))
     keep = s > _rcond(rcond, A.shape) * s[0]
     return U[:, keep], s[keep], Vt[keep].T
 
@@ -82,11 +99,14 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64, shape (d,) or (d, t)
+    ndarray, shape (d,) or (d, t)
+        In the dtype of ``A`` (computed in float64).
     """
+    dtype = _result_dtype(A)
     A = _matrix(A)
     y = _targets(y, A.shape[0])
-    return _pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape)
+    _memory.check_least_squares("min_norm_solution", *A.shape)
+    return _as_result(_pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape), dtype)
 
 
 def augment(X) -> np.ndarray:
@@ -101,11 +121,11 @@ def augment(X) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64, shape (m, d + 1)
-        ``X`` with a first column of ones.
+    ndarray, shape (m, d + 1)
+        ``X`` with a first column of ones, float32 for float32 ``X`` and float64 otherwise.
     """
-    X = check.as_array(X, "X", _FLOAT64, 2)
-    return np.hstack([np.ones((X.shape[0], 1)), X])
+    X = check.as_array(X, "X", _result_dtype(X), 2)
+    return np.hstack([np.ones((X.shape[0], 1), dtype=X.dtype), X])
 
 
 def max_step(A) -> float:
@@ -116,18 +136,24 @@ def max_step(A) -> float:
     ``[0, 1)``. (GD still converges for ``h < 1 / s_max^2``, twice this value, but
     outside the hypothesis of the theorem.) ``inf`` for ``A = 0``.
     """
-    return _max_step(_matrix(A))
+    A = _matrix(A)
+    _memory.require("max_step", [("copy of A for its singular values", A.shape, np.float64, 1)],
+                    "Pass a smaller matrix.")
+    return _max_step(A)
 
 
 def _max_step(A: np.ndarray) -> float:
-    s_max = float(np.linalg.norm(A, 2))
+    s_max = float(run_interruptible(np.linalg.norm, A, 2, long_call=is_long_factorization(*A.shape)))
     return np.inf if s_max == 0 else 0.5 / s_max / s_max  # (s_max**2 raises OverflowError from 1.4e154 on)
 
 
 def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
     """The orthogonal projector ``V_r V_r^T`` (d x d) onto the row space of ``A``, the
     space ``H~ = span{x_1, ..., x_m}`` of Proposition 11.2 and Theorem 11.3."""
-    _, _, V = _row_space_basis(_matrix(A), rcond)
+    A = _matrix(A)
+    _memory.check_least_squares("row_space_projector", *A.shape, outputs=[("projector", (A.shape[1],) * 2,
+                                                                           np.float64, 1)])
+    _, _, V = _row_space_basis(A, rcond)
     return V @ V.T
 
 
@@ -135,6 +161,8 @@ def kernel_projector(A, rcond: Optional[float] = None) -> np.ndarray:
     """The orthogonal projector ``I - V_r V_r^T`` (d x d) onto ``ker(A) = H~^perp``: it
     maps ``w0`` to the part ``w^_0`` that gradient descent never changes (Theorem 11.3)."""
     A = _matrix(A)
+    _memory.check_least_squares("kernel_projector", *A.shape, outputs=[("projector and the identity",
+                                                                        (A.shape[1],) * 2, np.float64, 2)])
     return np.eye(A.shape[1]) - row_space_projector(A, rcond)
 
 
@@ -152,13 +180,16 @@ def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
 
     Returns
     -------
-    ndarray of float64, shaped like ``w0``
+    ndarray, shaped like ``w0``
+        In the dtype of ``A`` (computed in float64).
     """
+    dtype = _result_dtype(A)
     A = _matrix(A)
     y = _targets(y, A.shape[0])
     w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
+    _memory.check_least_squares("predicted_limit", *A.shape)
     U, s, V = _row_space_basis(A, rcond)
-    return _pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0))
+    return _as_result(_pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0)), dtype)
 
 
 @dataclass(frozen=True)
@@ -236,6 +267,10 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
     lr = check.positive_real(lr, "lr")
     steps = check.integer(steps, "steps", 0)
     record_every = check.integer(record_every, "record_every", 1)
+    records = _memory.recorded_count(steps, record_every)
+    _memory.check_least_squares("gradient_descent", *A.shape, outputs=[
+        ("recorded iterates", (records, w.size), np.float64, 1), ("loss, distance and step records", (records,),
+                                                                   np.float64, 3)])
 
     U, s, V = _row_space_basis(A, rcond)
     bound = _max_step(A)
@@ -248,16 +283,15 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
     limit = _pseudo_inverse_times(U, s, V, y, A.shape) + (w - V @ (V.T @ w))
     rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
 
-    recorded = [k for k in range(0, steps + 1) if k % record_every == 0 or k == steps]
-    iterates, losses = [], []
+    recorded = recorded_steps(steps, record_every)
+    iterates, losses, distances, row = np.empty((records,) + w.shape), np.empty(records), np.empty(records), 0
     for k in range(steps + 1):
         residual = A @ w - y
-        if k == recorded[len(iterates)]:
-            iterates.append(w.copy())
-            losses.append(float(np.sum(residual**2)))
+        if k == recorded[row]:
+            iterates[row] = w
+            losses[row] = float(np.sum(residual**2))
+            distances[row] = np.sqrt(np.sum((w - limit) ** 2))
+            row += 1
         if k < steps:
             w -= lr * 2.0 * (A.T @ residual)
-    iterates = np.array(iterates)
-    distances = np.sqrt(np.sum((iterates - limit) ** 2, axis=tuple(range(1, iterates.ndim))))
-    return LeastSquaresGD(np.array(recorded, dtype=np.int64), iterates, np.array(losses), distances, limit,
-                          rate, lr, bound)
+    return LeastSquaresGD(recorded, iterates, losses, distances, limit, rate, lr, bound)

@@ -19,11 +19,14 @@ import numpy as np
 from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS, DIVERGENCE_FACTOR
+from ._interrupt import is_long_factorization, run_interruptible
+from ._locking import TrainingLock
 from ._spectral import flow_decay, flow_filter, gd_decay, gd_filter
 from .errors import ON_DIVERGENCE, divergence_error
 from .network import ShallowNetwork
 from .parameters import Parameters
-from .results import LinearizedTrainingResult
+from .reference.shallow import recorded_steps
+from .results import LinearizedTrainingResult, overflowed
 
 METHODS = ("closed_form", "iterate")
 _FLOAT64 = np.dtype(np.float64)
@@ -56,8 +59,18 @@ class _NetworkTangent:
                                      self.network.parametrization)
 
     def vjp(self, X, r: np.ndarray, backend: str) -> np.ndarray:
-        gU, gb, gv, gc = BACKENDS[backend].vjp(X, r.astype(self.dtype), *self._args())
-        return Parameters(gU, gb, gv, gc, self.dtype).to_vector()
+        blocks = BACKENDS[backend].vjp(X, r.astype(self.dtype), *self._args())
+        if overflowed(*blocks):  # no parameters: the caller reports the overflow
+            return np.full(self.initial.size, np.nan, self.dtype)
+        return Parameters(*blocks, self.dtype).to_vector()
+
+    def pass_blocks(self, kind: str, m: int, backend: str) -> list:
+        network = self.network
+        return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation, self.initial.size)
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> list:
+        network = self.network
+        return _memory.ntk_blocks(m1, m2, network.width, self.dtype, backend, network.activation)
 
     def as_params(self, vector: np.ndarray) -> Parameters:
         return Parameters.from_vector(vector, self.network.width, self.network.input_dim, self.dtype)
@@ -108,6 +121,15 @@ class _JacobianTangent:
     def vjp(self, X, r: np.ndarray, backend: str) -> np.ndarray:
         return self._jacobian(X).T @ r
 
+    def pass_blocks(self, kind: str, m: int, backend: str) -> list:
+        # the model's features (its forward pass), or its Jacobian and the copy made of it
+        return [("model Jacobian", (m, self.initial.size), np.float64, 1 if kind == "forward" else 2)]
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> list:
+        columns = m1 if m2 is None else m2
+        return [("model Jacobians", (m1 + (0 if m2 is None else m2), self.initial.size), np.float64, 1),
+                ("Gram", (m1, columns), np.float64, 1)]
+
     def as_params(self, vector: np.ndarray) -> np.ndarray:
         return vector.copy()
 
@@ -139,6 +161,9 @@ def linearize(model, params=None) -> "LinearizedModel":
         Starts at ``p = w0``.
     """
     if isinstance(model, ShallowNetwork):
+        # the copy's parameters and initial ones, the vector of w0 and the offset p - w0
+        _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
+                        "Pass a smaller network.")
         base = copy.copy(model)
         base._params = model.params.copy() if params is None else model._checked_params(params, "params")
         base._initial = base._params.copy()
@@ -153,15 +178,18 @@ def linearize(model, params=None) -> "LinearizedModel":
     return LinearizedModel(_JacobianTangent(base))
 
 
-class LinearizedModel:
+class LinearizedModel(TrainingLock):
     """``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1).
 
     Made by :func:`linearize`. ``params`` is the current ``p`` (it starts at ``w0`` and
     :meth:`train` moves it); ``initial_params`` is ``w0``. For a shallow network both are
     :class:`Parameters`, for other models parameter vectors. Methods take
     ``backend="cpp"`` or ``"numpy"`` (used for shallow networks; other models compute
-    with their own methods).
+    with their own methods). Runs of :meth:`train` and :meth:`flow` from several threads
+    take turns, each starting where the previous one ended.
     """
+
+    _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
 
     def __init__(self, tangent):
         self._tangent = tangent
@@ -183,7 +211,9 @@ class LinearizedModel:
 
     @params.setter
     def params(self, value):
-        self._offset = self._tangent.as_vector(value, "params") - self._tangent.initial
+        offset = self._tangent.as_vector(value, "params") - self._tangent.initial
+        with self._lock:
+            self._offset = offset
 
     @property
     def num_params(self) -> int:
@@ -191,19 +221,30 @@ class LinearizedModel:
 
     def reset(self) -> "LinearizedModel":
         """Returns to ``p = w0``."""
-        self._offset = np.zeros_like(self._offset)
+        with self._lock:
+            self._offset = np.zeros_like(self._offset)
         return self
 
     # -- outputs -------------------------------------------------------------------------
     def _outputs(self, X: np.ndarray, backend: str) -> np.ndarray:
+        offset = self._offset  # read once: a run in another thread replaces it as a whole
         outputs = self._tangent.outputs(X, backend)
-        if self._offset.any():
-            outputs = outputs + self._tangent.jvp(X, self._offset, backend)
+        if offset.any():
+            outputs = outputs + self._tangent.jvp(X, offset, backend)
         return outputs
 
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
         """``Phi_lin(x_i, p)`` for the rows of ``X``, by one Jacobian-vector product."""
-        return self._outputs(self._tangent.inputs(X, "X"), check.backend(backend))
+        X, backend = self._tangent.inputs(X, "X"), check.backend(backend)
+        self._check_outputs("LinearizedModel.forward", X.shape[0], backend)
+        return self._outputs(X, backend)
+
+    def _check_outputs(self, where: str, m: int, backend: str) -> None:
+        """The memory guard of the outputs at ``m`` points: a forward pass, then a Jacobian-vector product."""
+        tangent = self._tangent
+        _memory.require(where, _memory.peak(tangent.pass_blocks("forward", m, backend),
+                                            tangent.pass_blocks("jvp", m, backend)),
+                        "Pass the rows of X in batches.")
 
     __call__ = forward
 
@@ -213,7 +254,11 @@ class LinearizedModel:
         symmetric = X2 is None or X2 is X1
         X1 = self._tangent.inputs(X1, "X1")
         X2 = None if symmetric else self._tangent.inputs(X2, "X2")
-        return self._tangent.gram(X1, X2, check.backend(backend))
+        backend = check.backend(backend)
+        _memory.require("LinearizedModel.ntk", self._tangent.gram_blocks(
+            X1.shape[0], None if X2 is None else X2.shape[0], backend), "Compute the Gram in tiles, "
+                        "ntk(X1[i:i + t], X2[j:j + t]).")
+        return self._tangent.gram(X1, X2, backend)
 
     def _data(self, X, y) -> tuple:
         X = self._tangent.inputs(X, "X")
@@ -224,12 +269,15 @@ class LinearizedModel:
         ``f_lin(p) = sum_i (<grad_w Phi(x_i, w0), p> + delta_i)^2`` (11.3.3)."""
         X, y = self._data(X, y)
         backend = check.backend(backend)
+        self._check_outputs("LinearizedModel.offsets", X.shape[0], backend)
         return self._tangent.outputs(X, backend) - self._tangent.jvp(X, self._tangent.initial, backend) - y
 
     def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> float:
         """``f_lin(p) = sum_i (Phi_lin(x_i, p) - y_i)^2`` (11.3.3), or its mean or half."""
         X, y = self._data(X, y)
-        residual = self._outputs(X, check.backend(backend)) - y
+        backend = check.backend(backend)
+        self._check_outputs("LinearizedModel.loss", X.shape[0], backend)
+        residual = self._outputs(X, backend) - y
         return float(check.loss_scale(loss, X.shape[0]) * np.dot(residual, residual))
 
     # -- training ------------------------------------------------------------------------
@@ -261,57 +309,66 @@ class LinearizedModel:
             When the loss stops being finite or grows beyond ``1e10`` times its initial value
             (``"iterate"``: at that step; ``"closed_form"``: at the first recorded step where
             it has), raise :class:`widenet.DivergenceError` and leave the model unchanged, or
-            return the records up to there (``result.diverged_at``) and move the model there.
+            return the records up to there (``result.diverged_at``) and move the model there
+            (unless its parameters overflowed to Inf or NaN, ``result.parameters_overflowed``:
+            then it stays where the run started).
 
         Returns
         -------
         LinearizedTrainingResult
-            ``losses``, ``distances`` ``|p_k - w0|``, ``train_outputs`` and ``test_outputs``
-            at the recorded steps.
+            ``losses``, ``distances`` ``|p_k - w0|`` (float64), ``train_outputs`` and
+            ``test_outputs`` (in the model's dtype: float32 for a float32 network) at the
+            recorded steps.
         """
         X, y = self._data(X, y)
-        lr = check.positive_real(lr, "lr")
+        # "iterate" steps in the Gram's dtype: a step that is 0 there would do nothing.
+        lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self._tangent.dtype)
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
         method = check.choice(method, "method", METHODS)
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
-        recorded = np.append(np.arange(0, steps, record_every, dtype=np.int64), np.int64(steps))
-        records, coefficients, theta, scale = self._run(X, y, X_test, loss, backend, method, recorded,
-                                                        lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps,
-                                                        record_every)
-        result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
-        if result.diverged_at is not None and on_divergence == "raise":
-            raise divergence_error(result, lambda _: theta, scale)
-        self._offset = self._offset - self._tangent.vjp(X, coefficients, check.backend(backend))
+        with self._lock:  # one run at a time, each from where the previous one ended
+            # the schedule is made only after the memory guard has counted it
+            records, offset, theta, scale = self._run(X, y, X_test, loss, backend, method,
+                                                      _memory.recorded_count(steps, record_every),
+                                                      lambda: recorded_steps(steps, record_every),
+                                                      lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps,
+                                                      record_every)
+            result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
+            if result.diverged_at is not None and on_divergence == "raise":
+                raise divergence_error(result, lambda _: _symmetric_product(theta), X.shape[0], scale)
+            self._move_to(offset)
         return result
 
     def flow(self, X, y, times, X_test=None, loss: str = "sum", backend: str = "cpp") -> LinearizedTrainingResult:
         """Gradient flow ``dp/dt = -grad f_lin(p)``, the limit of :meth:`train` for
         ``lr -> 0`` with ``t = lr k``: ``r(t) = Q diag(exp(-2 s l t)) Q^T r(0)``, exactly.
 
-        ``times`` (non-negative) are the recorded times; the model is left at ``times[-1]``.
-        Returns a :class:`LinearizedTrainingResult` with ``times`` set (``steps`` and ``lr``
+        ``times`` (non-negative) are the recorded times; the model is left at ``times[-1]``
+        (unless its parameters overflow to Inf or NaN there, ``result.parameters_overflowed``:
+        then it stays where it was). Returns a :class:`LinearizedTrainingResult` with ``times`` set (``steps`` and ``lr``
         are None).
         """
         X, y = self._data(X, y)
         times = check.as_array(times, "times", _FLOAT64, 1)
         if times.size == 0 or (times < 0).any():
             raise ValueError(f"times: expected a non-empty 1-D array of non-negative times, got {times!r}")
-        records, coefficients, _, _ = self._run(X, y, X_test, loss, backend, "flow", times,
-                                                lambda rate: (flow_decay, flow_filter, rate), None, None, None)
-        records["steps"] = None  # gradient flow cannot diverge: its loss never grows
-        self._offset = self._offset - self._tangent.vjp(X, coefficients, check.backend(backend))
+        with self._lock:  # one run at a time, each from where the previous one ended
+            records, offset, _, _ = self._run(X, y, X_test, loss, backend, "flow", times.size, lambda: times,
+                                              lambda rate: (flow_decay, flow_filter, rate), None, None, None)
+            records["steps"] = None  # gradient flow cannot diverge: its loss never grows
+            self._move_to(offset)
         return LinearizedTrainingResult(**records, loss=loss, lr=None, method="flow", times=times)
 
-    def _run(self, X, y, X_test, loss, backend, method, when, filters, lr, steps, record_every) -> tuple:
-        """``(records, coefficients, theta, loss_scale)``: the records at ``when`` (steps or
-        times) as keyword arguments of the result, up to a divergence (the C++ loop's rule,
-        applied to the recorded steps in closed form); ``p - J0^T coefficients`` is the last
-        record's ``p``."""
+    def _run(self, X, y, X_test, loss, backend, method, records, when, filters, lr, steps, record_every) -> tuple:
+        """``(records, offset, theta, loss_scale)``: the ``records`` records at ``when()``
+        (steps or times) as keyword arguments of the result, up to a divergence (the C++
+        loop's rule, applied to the recorded steps in closed form), and ``p - w0`` at the
+        last one (None when it overflows)."""
         backend = check.backend(backend)
         scale = check.loss_scale(loss, X.shape[0])
         X_test = None if X_test is None else self._tangent.inputs(X_test, "X_test")
-        _memory.check_linear_run("LinearizedModel." + ("flow" if method == "flow" else "train"), X, X_test, len(when))
+        self._check_run(X, X_test, records, method, backend)
         theta = self._tangent.gram(X, None, backend)
         start = self._outputs(X, backend)  # Phi_lin(X, p) where this run starts
         # J0 (p - w0) and |p - w0|^2: the start's own offset enters every distance.
@@ -324,63 +381,101 @@ class LinearizedModel:
         if method == "iterate":
             run = BACKENDS[backend].linear_gd(theta, residual, lr, scale, steps, record_every, cross, test_start,
                                               shift.astype(theta.dtype), float(np.dot(self._offset, self._offset)))
-            residuals, coefficients, when = run["residuals"], run["coefficients"], run["steps"]
+            outputs = run["residuals"].astype(np.float64, copy=False)  # a fresh array: made the outputs in place
+            outputs += y
+            coefficients, when = run["coefficients"], run["steps"]
             losses, distances, test_outputs = run["losses"], run["distances"], run["test_outputs"]
             stopped = int(run["stopped_at"])
         else:
+            when = when()
             decay_of, filter_of, rate = filters(scale)
-            with np.errstate(over="ignore", invalid="ignore"):  # an unstable step: inf, caught below
-                residuals, coefficients, losses, distances, test_outputs = _spectral_records(
-                    theta, residual, decay_of, filter_of, rate, when, scale, shift, self._offset, cross, test_start)
-            rows, stopped = _first_divergence(losses)
-            if stopped >= 0:
-                stopped = int(when[stopped])
-                residuals, losses, distances, when = residuals[:rows], losses[:rows], distances[:rows], when[:rows]
-                test_outputs = None if test_outputs is None else test_outputs[:rows]
-                coefficients = coefficients[rows - 1]
-            else:
-                coefficients = coefficients[-1]
+            with np.errstate(over="ignore", invalid="ignore"):  # an unstable step: inf, caught there
+                outputs, losses, distances, test_outputs, coefficients, stopped = run_interruptible(
+                    _spectral_records, theta, residual, y, decay_of, filter_of, rate, when, scale, shift,
+                    self._offset, cross, test_start, long_call=is_long_factorization(*theta.shape))
+            when = when[:len(losses)]
+            stopped = -1 if stopped < 0 else int(when[stopped])
+        offset = self._offset_after(X, coefficients, backend)
+        # Outputs in the model's dtype (computed in float64 in closed form); losses and
+        # distances in float64, as every training result records them.
+        dtype = self._tangent.dtype
+        with np.errstate(over="ignore"):  # beyond the dtype's range: inf, as the run itself gives
+            train_outputs = np.asarray(outputs).astype(dtype, copy=False)
+            test_outputs = None if test_outputs is None else np.asarray(test_outputs).astype(dtype, copy=False)
         records = dict(steps=when, losses=np.asarray(losses, dtype=np.float64),
-                       distances=np.asarray(distances, dtype=np.float64),
-                       test_outputs=None if test_outputs is None else np.asarray(test_outputs, dtype=np.float64),
-                       train_outputs=y.astype(np.float64) + residuals, diverged_at=None if stopped < 0 else stopped)
-        return records, np.asarray(coefficients), theta, scale
+                       distances=np.asarray(distances, dtype=np.float64), test_outputs=test_outputs,
+                       train_outputs=train_outputs, diverged_at=None if stopped < 0 else stopped,
+                       parameters_overflowed=offset is None)
+        return records, offset, theta, scale
+
+    def _check_run(self, X: np.ndarray, X_test: Optional[np.ndarray], records: int, method: str,
+                   backend: str) -> None:
+        """The memory guard of :meth:`train` and :meth:`flow`, before anything is allocated."""
+        tangent, m, m_test = self._tangent, X.shape[0], 0 if X_test is None else X_test.shape[0]
+        points = max(m, m_test)
+        passes = _memory.peak(tangent.pass_blocks("forward", points, backend), tangent.pass_blocks("jvp", points, backend))
+        _memory.check_linear_run("LinearizedModel." + ("flow" if method == "flow" else "train"), m, m_test, records,
+                                 method, tangent.dtype, tangent.gram_blocks(m, None, backend),
+                                 tangent.gram_blocks(m_test, m, backend) if m_test else [], passes,
+                                 tangent.pass_blocks("vjp", m, backend))
+
+    def _offset_after(self, X: np.ndarray, coefficients: np.ndarray, backend: str) -> Optional[np.ndarray]:
+        """``p - w0`` after a run whose last record has ``p - p_start = -J0^T coefficients``;
+        None when it overflows (Inf or NaN parameters)."""
+        if not np.isfinite(coefficients).all():
+            return None
+        offset = self._offset - self._tangent.vjp(X, np.asarray(coefficients), backend)
+        return offset if np.isfinite(offset).all() else None
+
+    def _move_to(self, offset: Optional[np.ndarray]) -> None:
+        if offset is not None:  # overflowed parameters are no model: it stays where it was
+            self._offset = offset
 
     def __repr__(self) -> str:
         return f"LinearizedModel({self.model!r})"
 
 
-def _first_divergence(losses: np.ndarray) -> tuple:
-    """``(rows, index)``: the first recorded loss that diverges by the C++ loop's rule (not
-    finite, or above ``DIVERGENCE_FACTOR`` times the first), and the rows up to it; or
-    ``(len, -1)``."""
-    bad = ~np.isfinite(losses) | (losses > DIVERGENCE_FACTOR * losses[0])
-    if not bad.any():
-        return len(losses), -1
-    index = int(np.argmax(bad))
-    return index + 1, index
+def _symmetric_product(theta: np.ndarray):
+    """``v -> theta v`` in float64, for the admissible step of a diverged run."""
+    return lambda v: theta @ v.astype(theta.dtype)
 
 
-def _spectral_records(theta, residual, decay_of, filter_of, rate, when, scale, shift, offset, cross,
+def _spectral_records(theta, residual, y, decay_of, filter_of, rate, when, scale, shift, offset, cross,
                       test_start) -> tuple:
-    """The records of :meth:`LinearizedModel.train` / ``flow`` from one eigendecomposition.
+    """The records of :meth:`LinearizedModel.train` / ``flow`` from one eigendecomposition:
+    ``(train_outputs, losses, distances, test_outputs, coefficients, stopped)`` up to the
+    first record that diverges by the C++ loop's rule (not finite, or above
+    ``DIVERGENCE_FACTOR`` times the first), whose index is ``stopped`` (-1 when none does);
+    ``coefficients`` are those of the last record.
 
     With ``Theta = Q diag(l) Q^T`` and ``c = Q^T r_0``: ``r_k = Q (decay c)``, the
     accumulated ``a_k = Q (filter c)`` (so ``p_k - p_start = -J0^T a_k``) and
     ``|p_k - w0|^2 = |delta|^2 - 2 <J0 delta, a_k> + sum l filter^2 c^2`` with
-    ``delta = p_start - w0``.
+    ``delta = p_start - w0``. The records are formed ``_memory.RECORD_BLOCK / m`` at a time.
     """
     eigenvalues, Q = np.linalg.eigh(np.asarray(theta, dtype=np.float64))
     eigenvalues = np.maximum(eigenvalues, 0.0)  # Theta = J0 J0^T is PSD: negatives are rounding
     c = Q.T @ residual.astype(np.float64)
-    decay = decay_of(eigenvalues, rate, when)
-    accumulated = filter_of(eigenvalues, rate, when)
-    residuals = (decay * c) @ Q.T
-    coefficients = (accumulated * c) @ Q.T
-    squared = (float(np.dot(offset, offset)) - 2.0 * coefficients @ shift.astype(np.float64)
-               + (eigenvalues * (accumulated * c) ** 2).sum(axis=-1))
-    distances = np.sqrt(np.maximum(squared, 0.0))
-    losses = scale * (residuals**2).sum(axis=-1)
-    test_outputs = None if cross is None else test_start.astype(np.float64) - coefficients @ cross.T.astype(
-        np.float64)
-    return residuals, coefficients, losses, distances, test_outputs
+    count, m = len(when), len(c)
+    outputs, losses, distances = np.empty((count, m)), np.empty(count), np.empty(count)
+    tests = None if cross is None else np.empty((count, cross.shape[0]))
+    block = max(1, _memory.RECORD_BLOCK // m)
+    for begin in range(0, count, block):
+        rows = slice(begin, min(count, begin + block))
+        decay, accumulated = decay_of(eigenvalues, rate, when[rows]), filter_of(eigenvalues, rate, when[rows])
+        residuals = (decay * c) @ Q.T
+        coefficients = (accumulated * c) @ Q.T
+        squared = (float(np.dot(offset, offset)) - 2.0 * coefficients @ shift.astype(np.float64)
+                   + (eigenvalues * (accumulated * c) ** 2).sum(axis=-1))
+        distances[rows] = np.sqrt(np.maximum(squared, 0.0))
+        losses[rows] = scale * (residuals**2).sum(axis=-1)
+        np.add(residuals, y, out=outputs[rows])
+        if tests is not None:
+            tests[rows] = test_start.astype(np.float64) - coefficients @ cross.T.astype(np.float64)
+        bad = ~np.isfinite(losses[rows]) | (losses[rows] > DIVERGENCE_FACTOR * losses[0])
+        if bad.any():
+            stop = begin + int(np.argmax(bad))
+            kept = slice(0, stop + 1)
+            return (outputs[kept], losses[kept], distances[kept], None if tests is None else tests[kept],
+                    coefficients[stop - begin], stop)
+    return outputs, losses, distances, tests, coefficients[-1], -1

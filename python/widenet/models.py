@@ -14,13 +14,22 @@ from typing import Callable
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 
 _FLOAT64 = np.dtype(np.float64)
 
 
+def _rows(X) -> int:
+    """The number of points in ``X`` (0 for a malformed ``X``, which ``features`` refuses by name)."""
+    shape = np.shape(X)
+    return shape[0] if len(shape) == 2 else 0
+
+
 class _LinearInParameters:
     """``Phi(X, w) = F(X) w`` for a feature matrix ``F(X)`` (m x P); ``F`` is the Jacobian."""
+
+    _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
 
     def __init__(self, weights, num_params: int):
         self._params = check.as_shaped(weights, "weights", _FLOAT64, (num_params,)).copy()
@@ -41,20 +50,32 @@ class _LinearInParameters:
     def features(self, X) -> np.ndarray:
         raise NotImplementedError
 
+    def _check_memory(self, where: str, rows: int, copies: int, gram: tuple = (0, 0)) -> None:
+        """The memory guard: ``copies`` feature matrices of ``rows`` points and a Gram of shape
+        ``gram``, counted from the shapes before any feature is formed."""
+        _memory.require(f"{type(self).__name__}.{where}", [("features", (rows, self.num_params), _FLOAT64, copies),
+                                                          ("Gram", gram, _FLOAT64, 1)],
+                        "Pass the rows of X in batches.")
+
     def forward(self, X) -> np.ndarray:
         """``Phi(x_i, w)`` for the rows of ``X``."""
+        self._check_memory("forward", _rows(X), 1)
         return self.features(X) @ self._params
 
     __call__ = forward
 
     def jacobian(self, X) -> np.ndarray:
         """``dPhi(X, w)/dw``: the feature matrix, whatever ``w`` is."""
+        self._check_memory("jacobian", _rows(X), 2)
         return np.array(self.features(X))  # a copy: the features of a LinearModel are X itself
 
     def ntk(self, X1, X2=None) -> np.ndarray:
         """The tangent kernel (11.3.4) ``<F(x), F(z)>``: the model's own kernel."""
+        symmetric = X2 is None or X2 is X1
+        rows, columns = _rows(X1), _rows(X1 if symmetric else X2)
+        self._check_memory("ntk", rows + (0 if symmetric else columns), 1, (rows, columns))
         F1 = self.features(X1)
-        return F1 @ (F1 if X2 is None or X2 is X1 else self.features(X2)).T
+        return F1 @ (F1 if symmetric else self.features(X2)).T
 
     def ntk_diag(self, X) -> np.ndarray:
         F = self.features(X)

@@ -10,13 +10,14 @@ import numpy as np
 from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS
+from ._locking import TrainingLock
 from .parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
 from .reference.activations import ACTIVATIONS
 from .errors import ON_DIVERGENCE, divergence_error
-from .results import TrainingResult
+from .results import TrainingResult, overflowed
 
 
-class ShallowNetwork:
+class ShallowNetwork(TrainingLock):
     """``Phi(x, w) = v . sigma(U x + b) + c`` (LeCun, 11.5.1) or
     ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` (NTK parametrization, 11.6.1).
 
@@ -40,7 +41,8 @@ class ShallowNetwork:
     Attributes
     ----------
     params : Parameters
-        The current parameters ``w`` (fields ``U, b, v, c`` can be read and set).
+        The current parameters ``w``: fields ``U, b, v, c`` can be read (read-only arrays) and
+        set (checked: NaN and Inf are refused by name).
     initial_params : Parameters
         ``w0``, the parameters at initialization; distances are measured from it.
     num_params : int
@@ -52,13 +54,20 @@ class ShallowNetwork:
     (the reference implementation); both give the same numbers to rounding. The initial
     parameters depend on the seed alone, never on the backend. :meth:`save` and
     :meth:`load` keep a network in a ``.npz`` file (:mod:`widenet.persistence`).
+
+    A network may be used from several threads at once: runs of :meth:`train` (and
+    :meth:`reset`, setting ``params``) take turns, each starting where the previous one
+    ended, and every other method sees the parameters before or after a run, never during.
     """
+
+    _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
 
     def __init__(self, input_dim: int, width: int, activation: str = "relu", parametrization: str = "lecun",
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, distribution: str = "normal", seed=None, dtype=np.float64):
         self._configure(input_dim, width, activation, parametrization, weight_var, bias_var, output_var,
                         output_bias_var, distribution, dtype)
+        _memory.check_initialization("ShallowNetwork", self.input_dim, self.width, self.dtype)
         rng = check.generator(seed)
         self._params = initialize(self.input_dim, self.width, self.parametrization, self.distribution,
                                   self.weight_var, self.bias_var, self.output_var, self.output_bias_var, rng,
@@ -131,7 +140,9 @@ class ShallowNetwork:
 
     @params.setter
     def params(self, value: Parameters):
-        self._params = self._checked_params(value, "params")
+        checked = self._checked_params(value, "params")
+        with self._lock:
+            self._params = checked
 
     @property
     def initial_params(self) -> Parameters:
@@ -139,15 +150,23 @@ class ShallowNetwork:
 
     @initial_params.setter
     def initial_params(self, value: Parameters):
-        self._initial = self._checked_params(value, "initial_params")
+        checked = self._checked_params(value, "initial_params")
+        with self._lock:
+            self._initial = checked
 
     @property
     def num_params(self) -> int:
         return self._params.size
 
+    def copy(self) -> "ShallowNetwork":
+        """An independent network of the same configuration, parameters and initial
+        parameters: training one does not move the other."""
+        return type(self)._restore(self.config, self._params, self._initial)
+
     def reset(self) -> "ShallowNetwork":
         """Returns the network to its initial parameters."""
-        self._params = self._initial.copy()
+        with self._lock:
+            self._params = self._initial.copy()
         return self
 
     def _checked_params(self, value, name: str) -> Parameters:
@@ -164,12 +183,17 @@ class ShallowNetwork:
     def _kernel_args(self) -> tuple:
         return (*self._params.arrays(), self.activation, self.parametrization)
 
+    def _check_pass(self, where: str, kind: str, m: int, backend: str) -> None:
+        """The memory guard of a pass of ``kind`` over ``m`` points (see :func:`widenet._memory.pass_blocks`)."""
+        _memory.check_hidden(where, m, self.width, self.dtype, backend=backend, activation=self.activation, kind=kind,
+                             num_params=self.num_params)
+
     # -- outputs and derivatives ---------------------------------------------------------
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
         """``Phi(x_i, w)`` for the rows of ``X`` (m x d); returns shape (m,)."""
-        X = self._inputs(X)
-        _memory.check_hidden("ShallowNetwork.forward", X.shape[0], self.width, self.dtype, copies=1)
-        return BACKENDS[check.backend(backend)].forward(X, *self._kernel_args())
+        X, backend = self._inputs(X), check.backend(backend)
+        self._check_pass("ShallowNetwork.forward", "forward", X.shape[0], backend)
+        return BACKENDS[backend].forward(X, *self._kernel_args())
 
     __call__ = forward
 
@@ -179,18 +203,20 @@ class ShallowNetwork:
 
         A Jacobian above widenet's memory limit (:func:`widenet.set_memory_limit`) raises
         :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated."""
-        X = self._inputs(X)
-        _memory.check_jacobian("ShallowNetwork.jacobian", X.shape[0], self.width, self.num_params, self.dtype)
-        return BACKENDS[check.backend(backend)].jacobian(X, *self._kernel_args())
+        X, backend = self._inputs(X), check.backend(backend)
+        _memory.check_jacobian("ShallowNetwork.jacobian", X.shape[0], self.width, self.num_params, self.dtype,
+                               backend, self.activation)
+        return BACKENDS[backend].jacobian(X, *self._kernel_args())
 
     def jacobian_chunks(self, X, rows: int, backend: str = "cpp") -> Iterator[tuple]:
         """Yields ``(start, J[start:start + rows])`` so the Jacobian of a large batch never
         has to be held at once. Arguments are checked when called, not when iterated."""
         X = self._inputs(X)
         rows = check.integer(rows, "rows", 1)
+        backend = check.backend(backend)
         _memory.check_jacobian("ShallowNetwork.jacobian_chunks", min(rows, X.shape[0]), self.width,
-                               self.num_params, self.dtype)
-        implementation = BACKENDS[check.backend(backend)]
+                               self.num_params, self.dtype, backend, self.activation)
+        implementation = BACKENDS[backend]
         arguments = self._kernel_args()
         return ((start, implementation.jacobian(X[start:start + rows], *arguments))
                 for start in range(0, X.shape[0], rows))
@@ -202,6 +228,15 @@ class ShallowNetwork:
         products; the Jacobian is never formed). ``X2=None`` (or ``X2 is X1``) computes the
         symmetric ``K_n(X1, X1)``, using symmetry. ``width_chunk`` bounds the hidden units
         processed at once (memory ``O(m^2 + m * width_chunk)``); default: automatic.
+
+        Accuracy at every scale of the inputs: wherever the Jacobian is finite, each entry is
+        within ``c (n + d) eps sqrt(K(x, x) K(z, z))`` of ``J J^T`` (``eps`` of the dtype,
+        ``c`` a small constant); an entry whose value is beyond the dtype's range is inf of
+        its sign; none is NaN. (Large inputs are taken out of the factors by powers of two, so
+        that a derivative vanishing at a huge pre-activation gives 0, not ``inf * 0``; entries
+        that overflow an intermediate are recomputed in long double.) For ``sin``,
+        pre-activations beyond about ``1/eps`` leave ``sin`` and ``cos`` undetermined by the
+        rounding of ``z`` itself.
         """
         symmetric = X2 is None or X2 is X1
         X1 = self._inputs(X1, "X1")
@@ -209,14 +244,15 @@ class ShallowNetwork:
         chunk = 0 if width_chunk is None else check.integer(width_chunk, "width_chunk", 1)
         backend = check.backend(backend)
         _memory.check_ntk("ShallowNetwork.ntk", X1.shape[0], None if X2 is None else X2.shape[0], self.width,
-                          self.dtype, backend, chunk)
+                          self.dtype, backend, chunk, activation=self.activation)
         return BACKENDS[backend].ntk_gram(X1, X2, *self._kernel_args(), width_chunk=chunk)
 
     def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
-        """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix."""
+        """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix; its
+        accuracy is that of :meth:`ntk`."""
         X, backend = self._inputs(X), check.backend(backend)
         _memory.check_ntk("ShallowNetwork.ntk_diag", X.shape[0], None, self.width, self.dtype, backend,
-                          diagonal=True)
+                          diagonal=True, activation=self.activation)
         return BACKENDS[backend].ntk_diag(X, *self._kernel_args())
 
     def limit_kernel(self, X1, X2=None, kind: str = "ntk", **options) -> np.ndarray:
@@ -244,8 +280,9 @@ class ShallowNetwork:
         half (``"half_sum"``)."""
         X, y = self._data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
-        _memory.check_hidden("ShallowNetwork.loss", X.shape[0], self.width, self.dtype, copies=1)
-        residual = BACKENDS[check.backend(backend)].forward(X, *self._kernel_args()) - y
+        backend = check.backend(backend)
+        self._check_pass("ShallowNetwork.loss", "forward", X.shape[0], backend)
+        residual = BACKENDS[backend].forward(X, *self._kernel_args()) - y
         return float(scale * np.dot(residual, residual))
 
     def loss_grad(self, X, y, loss: str = "sum", backend: str = "cpp") -> tuple:
@@ -253,12 +290,15 @@ class ShallowNetwork:
         returned as :class:`Parameters`."""
         X, y = self._data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
-        _memory.check_hidden("ShallowNetwork.loss_grad", X.shape[0], self.width, self.dtype)
-        value, gU, gb, gv, gc = BACKENDS[check.backend(backend)].loss_grad(X, y, *self._kernel_args(), scale)
+        backend = check.backend(backend)
+        self._check_pass("ShallowNetwork.loss_grad", "loss_grad", X.shape[0], backend)
+        value, gU, gb, gv, gc = BACKENDS[backend].loss_grad(X, y, *self._kernel_args(), scale)
         if not all(np.isfinite(block).all() for block in (value, gU, gb, gv, gc)):
+            largest_w = np.max(np.abs(self._params.to_vector()))
             raise ValueError(f"X: the loss or its gradient overflows {self.dtype} at these inputs and parameters "
-                             f"(largest |x| = {np.max(np.abs(X), initial=0):.4g}, |y| = {np.max(np.abs(y), initial=0):.4g}); expected "
-                             f"data of moderate magnitude (rescale X and y)")
+                             f"(largest |x| = {np.max(np.abs(X), initial=0):.4g}, |y| = {np.max(np.abs(y), initial=0):.4g}, "
+                             f"|w| = {largest_w:.4g}); expected data and parameters of moderate magnitude (rescale X "
+                             f"and y)")
         return float(value), Parameters(gU, gb, gv, gc, self.dtype)
 
     def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
@@ -277,26 +317,52 @@ class ShallowNetwork:
         ``on_divergence="raise"`` (default) then raises :class:`widenet.DivergenceError`
         (step, loss, and the admissible step ``1/(s lambda_max)`` of the tangent Gram at the
         start) and leaves the network unchanged; ``"return"`` returns the records up to that
-        step (``result.diverged_at``) and leaves the network there. Ctrl-C stops a run within
-        about 0.1 s with KeyboardInterrupt, the network unchanged.
+        step (``result.diverged_at``) and leaves the network there, unless its parameters
+        overflowed to Inf or NaN (``result.parameters_overflowed``): then it stays where the
+        run started. Ctrl-C stops a run within about 0.1 s with KeyboardInterrupt, the
+        network unchanged.
+
+        The step is taken in the network's dtype, so ``lr`` must be a normal number there
+        (ValueError otherwise: 1e-46 is 0 in float32, and training would do nothing).
         """
         X, y = self._data(X, y)
-        lr = check.positive_real(lr, "lr")
+        lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self.dtype)  # the step is taken in the dtype
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
         X_test = None if X_test is None else self._inputs(X_test, "X_test")
         scale = check.loss_scale(loss, X.shape[0])
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
-        _memory.check_training("ShallowNetwork.train", X.shape[0], 0 if X_test is None else X_test.shape[0],
-                               self.width, steps, record_every, self.dtype)
-        records = BACKENDS[check.backend(backend)].train(
-            X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
-            steps, record_every, X_test, scale)
-        result = TrainingResult.from_records(records, loss, lr)
-        if result.diverged_at is not None and on_divergence == "raise":
-            raise divergence_error(result, lambda _: self.ntk(X), scale)
-        self._params = Parameters(records["U"], records["b"], records["v"], records["c"], self.dtype)
+        backend = check.backend(backend)
+        _memory.require("ShallowNetwork.train", self._training_blocks(X, X_test, steps, record_every, backend),
+                        _memory.TRAINING_ALTERNATIVE)
+        with self._lock:  # one run at a time, each from where the previous one ended
+            records = BACKENDS[backend].train(
+                X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
+                steps, record_every, X_test, scale)
+            trained = records["U"], records["b"], records["v"], records["c"]
+            result = TrainingResult.from_records(records, loss, lr, overflowed(*trained))
+            if result.diverged_at is not None and on_divergence == "raise":
+                raise divergence_error(result, lambda _: self._gram_product(X, backend), X.shape[0], scale)
+            if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
+                self._params = Parameters(*trained, self.dtype)
         return result
+
+    def _training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+        """What :meth:`train` holds at its peak (see :func:`widenet._memory.training_blocks`)."""
+        return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
+                                       record_every, self.dtype, backend=backend, activation=self.activation,
+                                       num_params=self.num_params)
+
+    def _gram_product(self, X: np.ndarray, backend: str):
+        """``r -> K_n(X, X) r = J (J^T r)`` at the current parameters, by a vector-Jacobian and
+        a Jacobian-vector product (never the m x m Gram or the m x P Jacobian)."""
+        implementation, arguments = BACKENDS[backend], self._kernel_args()
+        params, activation = self._params.arrays(), (self.activation, self.parametrization)
+
+        def product(r: np.ndarray) -> np.ndarray:
+            direction = implementation.vjp(X, r.astype(self.dtype), *arguments)
+            return implementation.jvp(X, *params, *direction, *activation)
+        return product
 
     def __repr__(self) -> str:
         return (f"ShallowNetwork(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "

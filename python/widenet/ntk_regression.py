@@ -15,8 +15,10 @@ from typing import Optional
 
 import numpy as np
 
+from . import _memory
 from . import _validation as check
 from ._conditioning import warn_if_ill_conditioned
+from ._interrupt import is_long_factorization, run_interruptible
 from ._spectral import gd_filter
 from .estimators import _check_X, _check_y, _Estimator
 from .limit_kernels import KINDS, METHODS, limit_kernel
@@ -92,13 +94,13 @@ class NTKRegressor(_Estimator):
         Step size ``h > 0``, required with ``steps`` (ignored without).
     ridge : float
         ``>= 0``: ridge term, weight decay towards ``w_0`` or observation-noise variance.
-    method : {"auto", "closed_form", "quadrature"}
+    method : {"auto", "closed_form", "scale_mixture", "quadrature"}
         How :func:`widenet.limit_kernel` evaluates the expectations. Not
         ``"monte_carlo"``: every call would draw another random kernel, so the Grams of
         ``fit`` and ``predict`` would not belong together.
-    order : int
-        Quadrature nodes per dimension (``method="quadrature"``, and ``"auto"`` for
-        activations without a closed form), as for :func:`widenet.limit_kernel`.
+    order : int, optional
+        Gauss-Legendre nodes per panel of ``method="quadrature"`` (None: its default), as
+        for :func:`widenet.limit_kernel`.
 
     Attributes
     ----------
@@ -119,7 +121,7 @@ class NTKRegressor(_Estimator):
     def __init__(self, activation: str = "relu", parametrization: str = "ntk", kernel: str = "ntk",
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, steps: Optional[int] = None, lr: Optional[float] = None,
-                 ridge: float = 0.0, method: str = "auto", order: int = 64):
+                 ridge: float = 0.0, method: str = "auto", order: Optional[int] = None):
         self.activation = activation
         self.parametrization = parametrization
         self.kernel = kernel
@@ -148,7 +150,9 @@ class NTKRegressor(_Estimator):
         kernel_args = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
                            output_bias_var=self.output_bias_var, method=method, order=self.order)
-        eigenvalues, vectors = np.linalg.eigh(limit_kernel(X, **kernel_args))
+        _memory.check_kernel_fit("NTKRegressor.fit", X.shape[0], 1)
+        gram = limit_kernel(X, **kernel_args)
+        eigenvalues, vectors = run_interruptible(np.linalg.eigh, gram, long_call=is_long_factorization(*gram.shape))
         shifted = eigenvalues + ridge
         keep = np.abs(shifted) > np.finfo(np.float64).eps * X.shape[0] * np.max(np.abs(shifted))
         if steps is None:
@@ -192,7 +196,9 @@ class NTKRegressor(_Estimator):
         Returns
         -------
         mean : ndarray, shape (m_test,) or (m_test, n_targets) as the fitted ``y``
-        std : ndarray, same shape as ``mean``, only with ``return_std``
+            In the dtype of the fitted ``X`` (float32 for float32 ``X``, else float64); the
+            kernels and the solve are computed in float64.
+        std : ndarray, same shape and dtype as ``mean``, only with ``return_std``
         """
         X = self._check_predict_X(X)
         if not isinstance(return_std, (bool, np.bool_)):
@@ -201,12 +207,15 @@ class NTKRegressor(_Estimator):
             raise ValueError("return_std: a posterior standard deviation exists only for the NNGP (Proposition "
                              "11.28) conditioned on the data, i.e. for a model fitted with kernel='nngp' and "
                              f"steps=None; this one was fitted with {self._fitted_as}")
+        # the cross Gram, and with return_std its product with the eigenvectors
+        _memory.check_kernel_prediction("NTKRegressor.predict", X.shape[0], self.X_fit_.shape[0], 1 + bool(return_std))
         cross = self._gram(X, self.X_fit_)
         mean = cross @ self.dual_coef_
         if not return_std:
-            return mean
+            return mean.astype(X.dtype, copy=False)
         diagonal = np.concatenate([np.diag(self._gram(X[start:start + _DIAGONAL_BLOCK]))
                                    for start in range(0, X.shape[0], _DIAGONAL_BLOCK)])
         explained = (cross @ self.eigenvectors_) ** 2 @ self._posterior_factors
         std = np.sqrt(np.maximum(diagonal - explained, 0.0))
-        return mean, (np.repeat(std[:, None], mean.shape[1], axis=1) if mean.ndim == 2 else std)
+        std = np.repeat(std[:, None], mean.shape[1], axis=1) if mean.ndim == 2 else std
+        return mean.astype(X.dtype, copy=False), std.astype(X.dtype, copy=False)

@@ -12,13 +12,20 @@ DISTRIBUTIONS = ("normal", "uniform", "rademacher")
 PARAMETRIZATIONS = ("lecun", "ntk")
 
 
+def _immutable(array: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``array`` over an immutable buffer: neither it, nor a view of it,
+    nor its base can be made writable again, so values that were checked stay as checked."""
+    return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
+
+
 class Parameters:
     """``U`` (n x d), ``b`` (n,), ``v`` (n,) and ``c`` (float), in one dtype.
 
-    Fields can be read and set; setting checks the shape and converts to the dtype
-    (the value is copied, so later changes to the caller's array do not leak in).
-    The parameter vector (:meth:`to_vector`) is ordered ``U`` row-major, ``b``, ``v``, ``c``
-    (SPEC.md section 5).
+    Fields can be read and set. The arrays read are read-only views (``params.U[0, 0] = x``
+    raises ValueError); setting a field checks its shape and values (NaN and Inf are refused
+    by name) and converts to the dtype, keeping a copy, so later changes to the caller's
+    array do not leak in. The parameter vector (:meth:`to_vector`) is ordered ``U``
+    row-major, ``b``, ``v``, ``c`` (SPEC.md section 5).
     """
 
     __slots__ = ("_U", "_b", "_v", "_c", "_dtype")
@@ -28,8 +35,12 @@ class Parameters:
         U = check.as_array(U, "U", self._dtype, 2)
         if U.shape[0] < 1 or U.shape[1] < 1:
             raise ValueError(f"U: expected a non-empty (width, input_dim) matrix, got shape {U.shape}")
-        self._U = U.copy()
+        self._U = _immutable(U)
         self.b, self.v, self.c = b, v, c
+
+    def __reduce__(self):
+        # Copies and pickles are rebuilt through the constructor, with checked immutable arrays.
+        return Parameters, (*self.arrays(), self._dtype)
 
     @property
     def dtype(self) -> np.dtype:
@@ -45,27 +56,27 @@ class Parameters:
 
     @property
     def U(self) -> np.ndarray:
-        return self._U
+        return self._U.view()
 
     @U.setter
     def U(self, value):
-        self._U = check.as_shaped(value, "U", self._dtype, self._U.shape).copy()
+        self._U = _immutable(check.as_shaped(value, "U", self._dtype, self._U.shape))
 
     @property
     def b(self) -> np.ndarray:
-        return self._b
+        return self._b.view()
 
     @b.setter
     def b(self, value):
-        self._b = check.as_shaped(value, "b", self._dtype, (self.width,)).copy()
+        self._b = _immutable(check.as_shaped(value, "b", self._dtype, (self.width,)))
 
     @property
     def v(self) -> np.ndarray:
-        return self._v
+        return self._v.view()
 
     @v.setter
     def v(self, value):
-        self._v = check.as_shaped(value, "v", self._dtype, (self.width,)).copy()
+        self._v = _immutable(check.as_shaped(value, "v", self._dtype, (self.width,)))
 
     @property
     def c(self) -> float:
@@ -81,8 +92,8 @@ class Parameters:
         return self.width * (self.input_dim + 2) + 1
 
     def arrays(self) -> tuple:
-        """``(U, b, v, c)``, the form the kernels take."""
-        return self._U, self._b, self._v, self._c
+        """``(U, b, v, c)``, the form the kernels take (read-only views)."""
+        return self._U.view(), self._b.view(), self._v.view(), self._c
 
     def to_vector(self) -> np.ndarray:
         """The flat parameter vector ``w`` of length ``P``."""
@@ -128,10 +139,15 @@ def initialize(input_dim: int, width: int, parametrization: str, distribution: s
     b = _standard_draws(rng, distribution, width) * math.sqrt(bias_var)
     v = _standard_draws(rng, distribution, width) * math.sqrt(output_var / fan_out)
     c = _standard_draws(rng, distribution, 1)[0] * math.sqrt(output_bias_var)
-    limit = float(np.finfo(dtype).max)
-    for block, variance, name in ((U, weight_var, "weight_var"), (b, bias_var, "bias_var"),
-                                  (v, output_var, "output_var"), (np.array(c), output_bias_var, "output_bias_var")):
-        if block.size and np.max(np.abs(block)) > limit:  # blame the variance, not the block
+    limit, tiny = float(np.finfo(dtype).max), float(np.finfo(dtype).tiny)
+    blocks = ((U, weight_var, fan_in, "weight_var"), (b, bias_var, 1, "bias_var"),
+              (v, output_var, fan_out, "output_var"), (np.array(c), output_bias_var, 1, "output_bias_var"))
+    for block, variance, fan, name in blocks:  # blame the variance, not the block
+        if block.size and np.max(np.abs(block)) > limit:
             raise ValueError(f"{name}: the initial weights drawn with variance {variance:.4g} exceed the range "
                              f"of {np.dtype(dtype)} (|w| <= {limit:.4g}); expected a smaller variance")
+        if variance > 0 and math.sqrt(variance / fan) < tiny:
+            raise ValueError(f"{name}: the initial weights drawn with variance {variance:.4g} (standard deviation "
+                             f"{math.sqrt(variance / fan):.4g}) underflow {np.dtype(dtype)} (smallest normal number "
+                             f"{tiny:.4g}) and would be 0; expected a larger variance, or dtype=float64")
     return Parameters(U, b, v, c, dtype)

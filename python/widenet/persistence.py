@@ -41,6 +41,7 @@ a few levels.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -153,16 +154,38 @@ class TrainingState:
             if recorded != given:
                 raise ValueError(f"X_test: the history records outputs at {recorded or 'no'} test points; "
                                  f"got {'none' if given is None else given} (pass the X_test of the earlier pieces)")
-        result = self._network.train(X, y, self._lr, steps, self._record_every, X_test, self._loss, backend)
-        result = replace(result, steps=result.steps + np.int64(self._steps_done))
-        if self._keep_history:
-            self._history = result if self._history is None else _concatenate(self._history, result)
-        self._steps_done += steps
+        self._check_memory(X, X_test, steps, backend)
+        # The network's lock, held from the run to the count: runs from several threads take
+        # turns, and steps_done and the history always describe the network's parameters.
+        with self._network._lock:
+            result = self._network.train(X, y, self._lr, steps, self._record_every, X_test, self._loss, backend)
+            result = replace(result, steps=result.steps + np.int64(self._steps_done))
+            if self._keep_history:
+                self._history = result if self._history is None else _concatenate(self._history, result)
+            self._steps_done += steps
         return result
+
+    def _check_memory(self, X, X_test, steps: int, backend: str) -> None:
+        """The guard of :meth:`train`: the network's training, then the history joined with the
+        piece (a new history while the old one and the piece are still held)."""
+        network = self._network
+        X = (network._inputs if isinstance(network, ShallowNetwork) else network._template._inputs)(X)
+        training = network._training_blocks(X, X_test, check.integer(steps, "steps", 0), self._record_every,
+                                            check.backend(backend))
+        piece = _memory.recorded_count(steps, self._record_every)
+        joined = piece + self._history.steps.size if self._keep_history and self._history is not None else 0
+        per_row = (2 + (0 if X_test is None else X_test.shape[0])) * getattr(network, "size", 1)
+        # joining copies the piece without its first record, next to the piece itself
+        _memory.require("TrainingState.train", _memory.peak(training, [("records of the piece", (piece, per_row),
+                                                                        np.float64, 2 if joined else 1),
+                                                                       ("the history joined with them", (joined, per_row),
+                                                                        np.float64, 1)]),
+                        _memory.TRAINING_ALTERNATIVE + " Or keep_history=False.")
 
     def save(self, path: PathLike) -> str:
         """Writes the state to ``path`` (one ``.npz`` file, see :mod:`widenet.persistence`).
-        Returns the path."""
+        Returns the path. A run of :meth:`train` in another thread finishes first: the file
+        holds the parameters and the step count of one moment."""
         return save(self, path)
 
     @classmethod
@@ -244,7 +267,9 @@ def save(item, path: PathLike) -> str:
     ``.npz`` suffix is added).
     """
     file_name = _file_name(path)
-    kind, config, arrays = _contents(item)
+    # a training state is read under its network's lock: never between a run and its count
+    with item.network._lock if isinstance(item, TrainingState) else contextlib.nullcontext():
+        kind, config, arrays = _contents(item)
     text = json.dumps(config, allow_nan=False, sort_keys=True)
     entries = {"format": np.array(kind), "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
                "widenet_version": np.array(_core.build_info()["version"]), "config": np.array(text), **arrays}

@@ -10,6 +10,7 @@
 // Small problems (one network of an ensemble) use row updates; large ones BLAS.
 #pragma once
 
+#include "widenet/bounded_products.hpp"
 #include "widenet/shallow_network.hpp"
 
 namespace widenet {
@@ -27,6 +28,12 @@ struct TransposedParams {
     return TransposedParams{w.U.transpose(), w.b, w.v, w.c};
   }
   Params<T> params() const { return Params<T>{Ut.transpose(), b, v, c}; }
+  void operator+=(const TransposedParams& other) {
+    Ut += other.Ut;
+    b += other.b;
+    v += other.v;
+    c += other.c;
+  }
   Index width() const { return Ut.cols(); }
   Index input_dim() const { return Ut.rows(); }
 };
@@ -191,13 +198,42 @@ struct LossGradient {
   Params<T> grad;
 };
 
+// The work of the gradient per point in flops: three products of the hidden layer's size
+// (forward, grad_U, and the sigma'(Z) pass) and its activations.
+inline double gradient_flops_per_row(Index width, Index input_dim) {
+  return double(width) * (6.0 * double(input_dim) + kActivationFlops);
+}
+
+// A sum over the rows of X (a gradient, J^T r) in bands of rows of bounded work, stopping
+// (Interrupted) on a stop request between bands: band(first_row, rows, into) writes a
+// band's part into `into`, and the parts are added up. One band is the single pass itself.
+template <typename T, typename Band>
+TransposedParams<T> sum_over_row_bands(Index rows, Index width, Index input_dim, Band&& band) {
+  TransposedParams<T> total, part;
+  const auto add_band = [&](Index row, Index count) {
+    if (row == 0) {
+      band(row, count, total);
+    } else {
+      band(row, count, part);
+      total += part;
+    }
+  };
+  for_row_bands(rows, gradient_flops_per_row(width, input_dim), current_stop_token(), add_band);
+  return total;
+}
+
 template <typename T, typename P>
 LossGradient<T> loss_gradient(const Architecture& arch, const P& w, const MatrixRef<T>& X,
                               const VectorRef<T>& y, T loss_scale) {
   const TransposedParams<T> state = TransposedParams<T>::from(w);
   GradientWorkspace<T> work;
-  TransposedParams<T> grad;
-  const T loss = loss_and_gradient<T>(arch, state, X, y, loss_scale, work, grad);
+  T loss = T(0);
+  const TransposedParams<T> grad = sum_over_row_bands<T>(
+      X.rows(), w.width(), w.input_dim(), [&](Index row, Index rows, TransposedParams<T>& into) {
+        const T part = loss_and_gradient<T>(arch, state, X.middleRows(row, rows),
+                                            y.segment(row, rows), loss_scale, work, into);
+        loss = row == 0 ? part : loss + part;
+      });
   return LossGradient<T>{loss, grad.params()};
 }
 

@@ -44,7 +44,7 @@ struct Offset {
 // Runs schedule.steps steps from the residual r_0; theta is symmetric and only its lower
 // triangle is read.
 // Stops like train() (training.hpp): on divergence (the diverged step is the last record)
-// and on an interrupt.
+// and, throwing Interrupted, when the current stop token is requested.
 template <typename T>
 RunEnd linear_gd(const MatrixRef<T>& theta, const VectorRef<T>& residual,
                  const TrainingSchedule& schedule, const std::optional<TestPoints<T>>& test,
@@ -64,13 +64,10 @@ RunEnd linear_gd(const MatrixRef<T>& theta, const VectorRef<T>& residual,
   const T offset_norm = offset ? T(offset->squared_norm) : T(0);
   RunEnd end;
   Index& row = end.rows;
-  StopRule::State stop;
+  const StopToken& stop = current_stop_token();
   double reference = 0;
   for (Index k = 0;; ++k) {
-    if (rule.should_stop(stop, k)) {
-      end.interrupted = true;
-      return end;
-    }
+    stop.throw_if_requested();
     const T loss = loss_scale * r.squaredNorm();
     if (k == 0) reference = double(loss);
     const bool diverged = rule.diverged(double(loss), reference);

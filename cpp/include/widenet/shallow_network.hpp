@@ -10,6 +10,7 @@
 #include <string>
 
 #include "widenet/activations.hpp"
+#include "widenet/interrupt.hpp"
 #include "widenet/types.hpp"
 
 namespace widenet {
@@ -92,15 +93,19 @@ Vector<T> forward(const Architecture& arch, const P& w, const MatrixRef<T>& X) {
 // The m x P Jacobian dPhi/dw (11.5.2, 11.6.3), columns ordered U row-major, b, v, c:
 //   dPhi/dU_ij = a_out a_in v_i sigma'(z_i) x_j,  dPhi/db_i = a_out v_i sigma'(z_i),
 //   dPhi/dv_i = a_out sigma(z_i),                 dPhi/dc = 1.
+// Stops (Interrupted) when the current stop token is requested.
 template <typename T, typename P>
 RowMatrix<T> jacobian(const Architecture& arch, const P& w, const MatrixRef<T>& X) {
   const Index m = X.rows(), n = w.width(), d = w.input_dim();
   const Scales<T> scale(arch.parametrization, n, d);
+  const StopToken& stop = current_stop_token();
   RowMatrix<T> activations, derivative;
   hidden_layer<T>(arch, w, X, 0, n, activations, &derivative);
+  stop.throw_if_requested();
   RowMatrix<T> J(m, n * (d + 2) + 1);
 #pragma omp parallel for schedule(static) num_threads(thread_count()) if (m * n * d > kParallelEntries)
   for (Index k = 0; k < m; ++k) {
+    if (stop.requested()) continue;  // skip the remaining rows; thrown after the region
     for (Index i = 0; i < n; ++i) {
       const T db = scale.out * w.v(i) * derivative(k, i);
       J.row(k).segment(i * d, d) = (db * scale.in) * X.row(k);
@@ -109,6 +114,7 @@ RowMatrix<T> jacobian(const Architecture& arch, const P& w, const MatrixRef<T>& 
     }
     J(k, n * (d + 2)) = T(1);
   }
+  stop.throw_if_requested();
   return J;
 }
 

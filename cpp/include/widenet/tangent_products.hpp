@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "widenet/gradient.hpp"
+#include "widenet/interrupt.hpp"
 #include "widenet/tangent_gram.hpp"
 
 namespace widenet {
@@ -25,7 +26,9 @@ Vector<T> jvp(const Architecture& arch, const P& w, const Q& delta, const Matrix
   const Index chunk = default_width_chunk<T>(2 * m, n);
   RowMatrix<T> activations, derivative, direction;
   Vector<T> out = Vector<T>::Zero(m);
+  const StopToken& stop = current_stop_token();
   for (Index col = 0; col < n; col += chunk) {
+    stop.throw_if_requested();
     const Index cols = std::min(chunk, n - col);
     hidden_layer<T>(arch, w, X, col, cols, activations, &derivative);
     hidden_layer<T>(linear, delta, X, col, cols, direction, nullptr);
@@ -43,10 +46,12 @@ template <typename T, typename P>
 Params<T> vjp(const Architecture& arch, const P& w, const MatrixRef<T>& X, const VectorRef<T>& r) {
   const TransposedParams<T> state = TransposedParams<T>::from(w);
   GradientWorkspace<T> work;
-  TransposedParams<T> grad;
-  hidden_pass<T>(arch, state, X, work);
-  pullback<T>(arch, state, X, r, work, grad);
-  return grad.params();
+  return sum_over_row_bands<T>(X.rows(), w.width(), w.input_dim(),
+                               [&](Index row, Index rows, TransposedParams<T>& into) {
+                                 const MatrixRef<T> band = X.middleRows(row, rows);
+                                 hidden_pass<T>(arch, state, band, work);
+                                 pullback<T>(arch, state, band, r.segment(row, rows), work, into);
+                               }).params();
 }
 
 }  // namespace widenet

@@ -5,14 +5,12 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cmath>
-#include <functional>
 #include <optional>
 #include <vector>
 
 #include "widenet/gradient.hpp"
+#include "widenet/interrupt.hpp"
 
 namespace widenet {
 
@@ -22,48 +20,29 @@ struct TrainingSchedule {
   Index record_every;
   double loss_scale;  // 1 for the chapter's f, 1/m for the mean, 1/2 for half the sum
 
+  // How many steps are recorded: 0, e, 2e, ... below `steps`, and `steps` itself. Computed
+  // by division, so no step index is ever formed beyond `steps` (k + e may overflow).
+  Index recorded_count() const {
+    return steps / record_every + 1 + (steps % record_every != 0 ? 1 : 0);
+  }
+
   // Step indices 0, e, 2e, ... and always `steps` itself.
   std::vector<Index> recorded_steps() const {
+    const Index count = recorded_count();
     std::vector<Index> out;
-    for (Index k = 0; k < steps; k += record_every) out.push_back(k);
+    out.reserve(std::size_t(count));
+    for (Index i = 0; i + 1 < count; ++i) out.push_back(i * record_every);  // i e < steps
     out.push_back(steps);
     return out;
   }
 };
 
-// When a run stops before its last step.
-//  - Divergence: the loss is not finite, or exceeds divergence_factor times a reference
-//    loss (f(w_0), or the loss of the zero predictor when that is larger); <= 0 disables.
-//  - Interrupt: `interrupted()` is polled about every poll_seconds (by one thread at a
-//    time); once it returns true, every run in flight stops at its next step.
+// When a run stops before its last step on divergence: the loss is not finite, or exceeds
+// divergence_factor times a reference loss (f(w_0), or the loss of the zero predictor when
+// that is larger); <= 0 disables. A run also stops when its StopToken (interrupt.hpp) is
+// requested; the token is polled at every step, on whichever thread runs it.
 struct StopRule {
   double divergence_factor = 1e10;
-  std::function<bool()> interrupted;  // empty: never
-  double poll_seconds = 0.1;
-
-  // Shared by the runs of one call (the networks of an ensemble).
-  struct State {
-    std::atomic<bool> stop{false};
-    std::atomic<bool> polling{false};
-    std::atomic<long long> next_poll_ns{0};
-  };
-
-  // True when the runs should stop; cheap enough for every step (the clock is read every
-  // 64 steps).
-  bool should_stop(State& state, Index step) const {
-    if (state.stop.load(std::memory_order_relaxed)) return true;
-    if (!interrupted || step % 64 != 0) return false;
-    const long long now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::steady_clock::now().time_since_epoch())
-                              .count();
-    if (now < state.next_poll_ns.load(std::memory_order_relaxed)) return false;
-    bool expected = false;
-    if (!state.polling.compare_exchange_strong(expected, true)) return false;
-    state.next_poll_ns.store(now + static_cast<long long>(poll_seconds * 1e9));
-    if (interrupted()) state.stop.store(true);
-    state.polling.store(false);
-    return state.stop.load();
-  }
 
   bool diverged(double loss, double reference) const {
     return !std::isfinite(loss) || (divergence_factor > 0 && loss > divergence_factor * reference);
@@ -95,12 +74,13 @@ T distance(const TransposedParams<T>& w, const TransposedParams<T>& w0) {
 
 // Trains `w` in place for schedule.steps steps. `initial` is w0 for the distances. On
 // divergence the step where it happened is recorded as the last row and `w` is left at the
-// parameters of that step; on an interrupt `w` is left unchanged.
+// parameters of that step; once `stop` is requested it returns (end.interrupted) with `w`
+// unchanged. Never throws on a stop, so that it can run inside a parallel region.
 template <typename T>
 RunEnd train(const Architecture& arch, Params<T>& w, const Params<T>& initial, const MatrixRef<T>& X,
              const VectorRef<T>& y, const TrainingSchedule& schedule,
              const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
-             const StopRule& rule, StopRule::State& stop) {
+             const StopRule& rule, const StopToken& stop) {
   const T h = T(schedule.step_size);
   const T loss_scale = T(schedule.loss_scale);
   TransposedParams<T> state = TransposedParams<T>::from(w);
@@ -111,7 +91,7 @@ RunEnd train(const Architecture& arch, Params<T>& w, const Params<T>& initial, c
   Index& row = end.rows;
   double reference = double(loss_scale) * double(y.squaredNorm());  // the zero predictor's loss
   for (Index k = 0;; ++k) {
-    if (rule.should_stop(stop, k)) {
+    if (stop.requested()) {
       end.interrupted = true;
       return end;
     }
@@ -147,9 +127,22 @@ RunEnd train(const Architecture& arch, Params<T>& w, const Params<T>& initial, c
 
 namespace widenet {
 
+// One network: train() that throws Interrupted on a stop (`w` unchanged).
+template <typename T>
+RunEnd train_network(const Architecture& arch, Params<T>& w, const Params<T>& initial,
+                     const MatrixRef<T>& X, const VectorRef<T>& y, const TrainingSchedule& schedule,
+                     const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
+                     const StopRule& rule) {
+  const StopToken& stop = current_stop_token();
+  const RunEnd end = train<T>(arch, w, initial, X, y, schedule, X_test, record, rule, stop);
+  stop.throw_if_requested();
+  return end;
+}
+
 // R independent networks on the same data (e.g. the 80 networks of Figure 11.3), one
 // thread per network. Products inside stay single-threaded, so threads never nest.
-// A network that diverges stops alone; an interrupt stops them all.
+// A network that diverges stops alone; a stop request reaches every thread and stops them
+// all (Interrupted, thrown after the parallel region).
 template <typename T>
 std::vector<RunEnd> train_ensemble(const Architecture& arch, std::vector<Params<T>>& networks,
                                    const std::vector<Params<T>>& initial, const MatrixRef<T>& X,
@@ -159,11 +152,13 @@ std::vector<RunEnd> train_ensemble(const Architecture& arch, std::vector<Params<
                                    const StopRule& rule) {
   const Index count = Index(networks.size());
   std::vector<RunEnd> ends(count);
-  StopRule::State stop;
+  // read on this thread: the region's threads have no current token of their own
+  const StopToken& stop = current_stop_token();
 #pragma omp parallel for schedule(dynamic) num_threads(thread_count())
   for (Index r = 0; r < count; ++r) {
     ends[r] = train<T>(arch, networks[r], initial[r], X, y, schedule, X_test, records[r], rule, stop);
   }
+  stop.throw_if_requested();
   return ends;
 }
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .shallow import _diverged, _recorded_steps
+from .shallow import _diverged, _is_recorded, recorded_steps
 
 
 def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
@@ -66,35 +66,39 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
     if cross is not None:
         cross, test_initial = np.asarray(cross, dtype=dtype), np.asarray(test_initial, dtype=dtype)
     step = 2 * float(lr) * float(loss_scale)
-    ks = _recorded_steps(steps, record_every)
-    recorded = set(ks.tolist())
+    ks = recorded_steps(steps, record_every)
     a = np.zeros_like(r)
-    losses, distances, residuals, outputs = [], [], [], []
-    reference, stopped_at = None, -1
-    for k in range(steps + 1):
-        loss = float(loss_scale) * float(r @ r)
-        reference = loss if reference is None else reference
-        diverged = _diverged(loss, reference, divergence_factor)
-        if diverged or k in recorded:
-            losses.append(loss)
-            shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
-            distances.append(np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a))))
-            residuals.append(r.copy())
-            if cross is not None:
-                outputs.append(test_initial - cross @ a)
-        if diverged:
-            stopped_at = k
-            ks = np.append(ks[:len(losses) - 1], np.int64(k))
-            break
-        if k < steps:
-            a = a + step * r
-            r = r - step * (theta @ r)
+    # preallocated like the C++ records: one row per recorded step
+    losses, distances = np.empty(len(ks), dtype=dtype), np.empty(len(ks), dtype=dtype)
+    residuals = np.empty((len(ks), len(r)), dtype=dtype)
+    outputs = None if cross is None else np.empty((len(ks), len(cross)), dtype=dtype)
+    reference, stopped_at, row = None, -1, 0
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
+        for k in range(steps + 1):
+            loss = float(loss_scale) * float(r @ r)
+            reference = loss if reference is None else reference
+            diverged = _diverged(loss, reference, divergence_factor)
+            if diverged or _is_recorded(k, steps, record_every):
+                losses[row] = loss
+                shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
+                distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a)))
+                residuals[row] = r
+                if cross is not None:
+                    outputs[row] = test_initial - cross @ a
+                row += 1
+            if diverged:
+                stopped_at = k
+                ks = np.append(ks[:row - 1], np.int64(k))
+                break
+            if k < steps:
+                a = a + step * r
+                r = r - step * (theta @ r)
     return {
         "steps": ks,
         "stopped_at": stopped_at,
-        "losses": np.array(losses, dtype=dtype),
-        "distances": np.array(distances, dtype=dtype),
-        "residuals": np.array(residuals, dtype=dtype).reshape(len(ks), len(r)),
-        "test_outputs": None if cross is None else np.array(outputs, dtype=dtype).reshape(len(ks), len(cross)),
+        "losses": losses[:row],
+        "distances": distances[:row],
+        "residuals": residuals[:row],
+        "test_outputs": None if cross is None else outputs[:row],
         "coefficients": a,
     }

@@ -81,11 +81,23 @@ def _distance(w, w0):
     return np.sqrt(np.sum(dU * dU, axis=(-2, -1)) + np.sum(db * db, axis=-1) + np.sum(dv * dv, axis=-1) + dc * dc)
 
 
-def _recorded_steps(steps, record_every):
+def recorded_steps(steps, record_every):
+    """The recorded steps ``0, e, 2e, ...`` below ``steps``, and ``steps`` (twin of
+    ``TrainingSchedule::recorded_steps``). The count comes from a division and every index
+    ``i e`` is below ``steps``, so nothing overflows int64; a count whose array could not be
+    addressed is refused by name."""
     if steps < 0 or record_every < 1:
         raise ValueError(f"need steps >= 0 and record_every >= 1; got steps={steps}, record_every={record_every}")
-    ks = np.arange(0, steps + 1, record_every, dtype=np.int64)
+    intervals = steps // record_every  # the count is intervals + 1, plus 1 when steps is not a multiple
+    if intervals >= np.iinfo(np.intp).max // 8 - 2:
+        raise ValueError(f"record_every: about {intervals} recorded steps (steps = {steps}, record_every = "
+                         f"{record_every}) cannot be allocated; expected a larger record_every")
+    ks = np.arange(intervals + 1, dtype=np.int64) * np.int64(record_every)
     return ks if ks[-1] == steps else np.append(ks, np.int64(steps))
+
+
+def _is_recorded(k, steps, record_every) -> bool:
+    return k % record_every == 0 or k == steps
 
 
 def _diverged(loss, reference, divergence_factor) -> bool:
@@ -105,27 +117,32 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
     w = [np.array(p, dtype=dtype) for p in params]  # copies: the inputs are never modified
     w0 = w if initial is None else list(_cast(dtype, *initial))
     y, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
-    ks = _recorded_steps(steps, record_every)
-    recorded = set(ks.tolist())
-    losses, distances, outputs = [], [], []
-    reference, stopped_at = loss_scale * float(np.dot(y, y)), -1
+    ks = recorded_steps(steps, record_every)
+    # preallocated like the C++ records: one row per recorded step
+    networks = np.shape(w[3])
+    losses, distances = np.empty(networks + ks.shape), np.empty(networks + ks.shape)
+    outputs = None if X_test is None else np.empty(networks + ks.shape + X_test.shape[:1], dtype=dtype)
+    reference, stopped_at, row = loss_scale * float(np.dot(y, y)), -1, 0
     for k in range(steps + 1):
-        loss, *grads = _loss_grad(X, y, *w, activation, parametrization, loss_scale)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
+            loss, *grads = _loss_grad(X, y, *w, activation, parametrization, loss_scale)
         diverged = False
         if divergence_factor is not None:
             reference = max(reference, float(loss)) if k == 0 else reference
             diverged = _diverged(float(loss), reference, divergence_factor)
-        if diverged or k in recorded:
-            losses.append(loss)
-            distances.append(_distance(w, w0))
-            if X_test is not None:
-                outputs.append(_forward(X_test, *w, activation, parametrization))
+        if diverged or _is_recorded(k, steps, record_every):
+            with np.errstate(over="ignore", invalid="ignore"):
+                losses[..., row], distances[..., row] = loss, _distance(w, w0)
+                if X_test is not None:
+                    outputs[..., row, :] = _forward(X_test, *w, activation, parametrization)
+            row += 1
         if diverged:
             stopped_at = k
-            ks = np.append(ks[:len(losses) - 1], np.int64(k))
+            ks = np.append(ks[:row - 1], np.int64(k))
             break
         if k < steps:
-            w = [p - lr * gp for p, gp in zip(w, grads)]
+            with np.errstate(over="ignore", invalid="ignore"):
+                w = [p - lr * gp for p, gp in zip(w, grads)]
     U, b, v, c = w
     return {
         "U": U,
@@ -134,9 +151,9 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
         "c": np.asarray(c, dtype=dtype),
         "steps": ks,
         "stopped_at": stopped_at,
-        "losses": np.stack(losses, axis=-1).astype(np.float64),
-        "distances": np.stack(distances, axis=-1).astype(np.float64),
-        "test_outputs": None if X_test is None else np.stack(outputs, axis=-2),
+        "losses": losses[..., :row],
+        "distances": distances[..., :row],
+        "test_outputs": None if X_test is None else outputs[..., :row, :],
     }
 
 
@@ -243,6 +260,59 @@ def vjp(X, r, U, b, v, c, activation, parametrization):
     return gU, gb, gv, float(gc)
 
 
+def _input_scales(X):
+    """Per-row powers of two ``q >= 1`` and ``X / q``: rows whose largest entry reaches
+    ``2^(maxexp/4)`` are scaled so that it lies in [1/2, 1). With them the derivative part
+    ``(s^2 x.z + 1) (D1 v)(D2 v)^T`` is ``(s^2 x^.z^ + 1/(q q')) (q D1 v)(q' D2 v)^T``, whose
+    factors stay finite where the Jacobian is (the compiled kernel does the same)."""
+    info = np.finfo(X.dtype)
+    largest = np.max(np.abs(X), axis=1)
+    exponents = np.where(largest >= 2.0 ** (info.maxexp // 4), np.minimum(np.frexp(largest)[1], info.maxexp - 1), 0)
+    up = np.ldexp(np.ones(len(X), dtype=X.dtype), exponents)
+    down = np.ldexp(np.ones(len(X), dtype=X.dtype), -exponents)
+    return up, down, X * down[:, None]
+
+
+def _wide_hidden(X, U, b, v, activation, s):
+    """``sigma(Z)`` and ``sigma'(Z) v`` in long double: the float64 functions where ``Z`` fits
+    a double, their limits beyond (bounded activations are flat there)."""
+    Z = s * (X.astype(np.longdouble) @ U.astype(np.longdouble).T) + b.astype(np.longdouble)
+    if activation == "sin":
+        return np.sin(Z), np.cos(Z) * v
+    inside = np.abs(Z) <= np.finfo(np.float64).max
+    clipped = np.where(inside, Z, 0).astype(np.float64)
+    A = np.where(inside, _act.activation(activation, clipped), 0).astype(np.longdouble)
+    D = np.where(inside, _act.activation_derivative(activation, clipped), 0).astype(np.longdouble)
+    positive = Z > 0
+    with np.errstate(divide="ignore"):
+        limits = {"identity": (Z, 1), "relu": (np.where(positive, Z, 0), positive),
+                  "softplus": (np.where(positive, Z, 0), positive), "gelu": (np.where(positive, Z, 0), positive),
+                  "arctan": (np.copysign(np.longdouble(np.pi / 2), Z), 1 / Z / Z),
+                  "sigmoid": (positive, 0), "tanh": (np.sign(Z), 0), "erf": (np.sign(Z), 0)}[activation]
+    A = np.where(inside, A, limits[0])
+    D = np.where(inside, D, limits[1])
+    return A, D * v.astype(np.longdouble)
+
+
+def _wide_entries(X1, X2, U, b, v, activation, parametrization, dtype):
+    """``K(x1_k, x2_k)`` for the paired rows of ``X1`` and ``X2``, from the definition in long
+    double and rounded once to ``dtype``: the entries the fast formula gives as inf or NaN when
+    an intermediate overflows (the compiled kernel recomputes the same ones). Pairs are taken
+    in blocks of about 2^20 hidden units, so memory stays bounded however many there are."""
+    n, d = U.shape
+    a2, s2 = (np.longdouble(1) / n, np.longdouble(1) / d) if parametrization == "ntk" else (1, 1)
+    exact = np.empty(len(X1), dtype=np.longdouble)
+    block = max(1, 2**20 // n)
+    for start in range(0, len(X1), block):
+        x1, x2 = X1[start:start + block], X2[start:start + block]
+        A1, D1 = _wide_hidden(x1, U, b, v, activation, np.sqrt(s2))
+        A2, D2 = _wide_hidden(x2, U, b, v, activation, np.sqrt(s2))
+        inner = np.sum(x1.astype(np.longdouble) * x2.astype(np.longdouble), axis=1)
+        exact[start:start + block] = a2 * ((s2 * inner + 1) * np.sum(D1 * D2, axis=1) + np.sum(A1 * A2, axis=1)) + 1
+    with np.errstate(over="ignore"):
+        return exact.astype(dtype)
+
+
 def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
     """Empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>`` (SPEC 3: 11.3.4).
 
@@ -253,6 +323,11 @@ def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
     - ntk:   ``K = (X1 X2^T / (n d) + 1/n) * ((D1 v)(D2 v)^T) + A1 A2^T / n + 1``
 
     where ``*`` is the elementwise product and ``D v`` scales column ``i`` by ``v_i``.
+    Large rows enter through powers of two (:func:`_input_scales`), so that a derivative
+    that underflows to 0 at a huge pre-activation gives a 0 term rather than ``inf * 0``;
+    entries that still overflow an intermediate are recomputed in long double. Where the
+    Jacobian is finite each entry is within ``c (n + d) eps sqrt(K(x, x) K(z, z))`` of
+    ``J J^T``; beyond the dtype's range it is inf of its sign; never NaN.
 
     Parameters
     ----------
@@ -266,12 +341,18 @@ def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
     ndarray, shape (m1, m2)
     """
     U, b, v = _cast(X1.dtype, U, b, v)
-    Z1, a, s = _preactivations(X1, U, b, parametrization)
-    Z2, _, _ = _preactivations(X2, U, b, parametrization)
-    G1 = _act.activation_derivative(activation, Z1) * v
-    G2 = _act.activation_derivative(activation, Z2) * v
-    A1A2 = _act.activation(activation, Z1) @ _act.activation(activation, Z2).T
-    return a * a * ((s * s * (X1 @ X2.T) + 1) * (G1 @ G2.T) + A1A2) + 1
+    up1, down1, scaled1 = _input_scales(X1)
+    up2, down2, scaled2 = _input_scales(X2)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
+        Z1, a, s = _preactivations(X1, U, b, parametrization)
+        Z2, _, _ = _preactivations(X2, U, b, parametrization)
+        G1 = _act.activation_derivative(activation, Z1) * v * up1[:, None]
+        G2 = _act.activation_derivative(activation, Z2) * v * up2[:, None]
+        A1A2 = _act.activation(activation, Z1) @ _act.activation(activation, Z2).T
+        K = a * a * ((s * s * (scaled1 @ scaled2.T) + np.outer(down1, down2)) * (G1 @ G2.T) + A1A2) + 1
+    rows, cols = np.nonzero(~np.isfinite(K))
+    K[rows, cols] = _wide_entries(X1[rows], X2[cols], U, b, v, activation, parametrization, K.dtype)
+    return K
 
 
 def ntk_diag(X, U, b, v, c, activation, parametrization):
@@ -285,13 +366,20 @@ def ntk_diag(X, U, b, v, c, activation, parametrization):
     Returns
     -------
     ndarray, shape (m,)
-        ``a^2 ((s^2 |x|^2 + 1) |D v|^2 + |A|^2) + 1`` row by row.
+        ``a^2 ((s^2 |x|^2 + 1) |D v|^2 + |A|^2) + 1`` row by row, scaled and repaired as in
+        :func:`ntk_gram`.
     """
     U, b, v = _cast(X.dtype, U, b, v)
-    Z, a, s = _preactivations(X, U, b, parametrization)
-    G = _act.activation_derivative(activation, Z) * v
-    A = _act.activation(activation, Z)
-    return a * a * ((s * s * np.sum(X * X, axis=1) + 1) * np.sum(G * G, axis=1) + np.sum(A * A, axis=1)) + 1
+    up, down, scaled = _input_scales(X)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
+        Z, a, s = _preactivations(X, U, b, parametrization)
+        G = _act.activation_derivative(activation, Z) * v * up[:, None]
+        A = _act.activation(activation, Z)
+        K = a * a * ((s * s * np.sum(scaled * scaled, axis=1) + down * down) * np.sum(G * G, axis=1)
+                     + np.sum(A * A, axis=1)) + 1
+    bad = ~np.isfinite(K)
+    K[bad] = _wide_entries(X[bad], X[bad], U, b, v, activation, parametrization, K.dtype)
+    return K
 
 
 def loss(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
@@ -406,7 +494,7 @@ def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, rec
               loss_scale, None if initial is None else tuple(p[r] for p in initial), divergence_factor)
         for r in range(len(U))
     ]
-    ks = _recorded_steps(steps, record_every)
+    ks = recorded_steps(steps, record_every)
     out = {key: np.stack([run[key] for run in runs]) for key in ("U", "b", "v", "c")}
     for key in ("losses", "distances"):
         out[key] = np.stack([_padded(run[key], len(ks)) for run in runs])
