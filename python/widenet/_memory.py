@@ -528,8 +528,10 @@ def check_limit_kernel(where: str, m1: int, m2: int, point_floats: int, backend:
 
 
 # The numpy twins of the classic kernels (widenet.reference.kernels) hold this many arrays of
-# the Gram's size at once: the product X1 X2^T, and the squared distances with their square root.
-TWIN_KERNEL_COPIES = {"linear": 1, "polynomial": 2, "rbf": 3, "laplace": 3}
+# the Gram's size at once (float64 counted; boolean masks in eighths): the product X1 X2^T and
+# its scaled copy and power; for the distance kernels the squared distances, the sum of the
+# norms, the kernel, the error allowance of each entry and its tests (laplace: the roots too).
+TWIN_KERNEL_COPIES = {"linear": 1, "polynomial": 3, "rbf": 6, "laplace": 8}
 
 
 def _tiles(copies: int) -> Callable[[], str]:
