@@ -25,7 +25,6 @@ def test_figure_11_3_gp_mean_and_band_at_one_point(results):
     settings, data = result.settings, result.data
     config = {key: settings[key] for key in ("activation", "parametrization", "weight_var", "bias_var",
                                              "output_var", "output_bias_var")}
-    config["order"] = settings["kernel_order"]
     X = np.array(settings["X"])[:, None]
     y = np.array(settings["y"])
     i = 37

@@ -88,7 +88,7 @@ def test_lazy_runs_are_in_the_theorems_setting(lazy):
 def limit_eigenvalues(X):
     """``K_LC`` and ``K_NTK`` of tanh from the numpy twin's quadrature."""
     return {p: np.linalg.eigvalsh(widenet.limit_kernel(X, activation="tanh", parametrization=p, backend="numpy",
-                                                       method="quadrature", order=96)) for p in ("lecun", "ntk")}
+                                                       method="quadrature", order=24)) for p in ("lecun", "ntk")}
 
 
 def test_lazy_step_follows_theorem_11_23(lazy):

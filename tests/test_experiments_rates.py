@@ -217,7 +217,7 @@ def test_theorem_11_23_correction_states_both_factors(results):
     numbers = result.numbers
     X, _ = training.training_data(0)
     K = widenet.limit_kernel(X, activation="tanh", parametrization="lecun", backend="numpy", method="quadrature",
-                             order=96)
+                             order=24)
     lmin, lmax = np.linalg.eigvalsh(K)[[0, -1]]
     constant = 0.9 * 2.0 / (lmin + 4.0 * lmax)
     assert numbers["printed_bound_factor"] == pytest.approx(1.0 - constant / (2.0 * lmin), rel=1e-7)

@@ -86,7 +86,6 @@ AT_DATA = [i for i, x in enumerate(EARLY_POINTS) if x in DATA_X]  # the data amo
 # points and their immediate neighbours are interpolated; the loss claim covers them).
 SMALLEST_TESTED_SD = 0.01
 VARIANCE_GRID_STRIDE = 4  # the initial variance is tested at every 4th grid point (neighbours correlate ~1)
-KERNEL_ORDER = 128  # quadrature order of the limit kernels (relative error ~1e-9 here)
 DIVERGENCE_STEPS = 20  # steps of the sum-loss run that shows the divergence
 ROUNDING = np.finfo(np.float64).eps / 2
 
@@ -107,7 +106,7 @@ def limit_kernels(points: np.ndarray, X: np.ndarray, diagonal: bool = False, nng
     ``nngp_factor`` scales every ``C``, ``test_factor`` the entries of ``C`` at a test point
     (negative controls: the NNGP variance wrong, the kernel wrong at the test inputs);
     ``config`` replaces the networks' configuration :data:`CONFIG`."""
-    lecun = dict(CONFIG if config is None else config, order=KERNEL_ORDER)
+    lecun = dict(CONFIG if config is None else config)
     ntk = dict(lecun, parametrization="ntk")
     if diagonal:
         nngp_points = np.array([limit_kernel(points[i:i + 1], kind="nngp", **lecun)[0, 0]
@@ -169,7 +168,7 @@ def trained_gaussian_process(grid: np.ndarray, X: np.ndarray, y: np.ndarray, wid
     kernels = limit_kernels(grid, X, diagonal=True, progress=progress)
     rate = lr * width * scale
     mean, variance = trained_gp(kernels, y, rate, steps)
-    regressor = NTKRegressor(kernel="ntk", steps=steps, lr=rate, order=KERNEL_ORDER, **CONFIG).fit(X, y)
+    regressor = NTKRegressor(kernel="ntk", steps=steps, lr=rate, **CONFIG).fit(X, y)
     finite_width = tangent_kernels(kernels, width)[0]
     return dict(mean=mean, sd=np.sqrt(np.maximum(variance, 0.0)), sd_init=np.sqrt(kernels["nngp_points"]),
                 regressor_mean=regressor.predict(grid), eigenvalues=np.linalg.eigvalsh(kernels["train"]),
@@ -656,7 +655,7 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     corrections = _corrections(eigenvalues, lr, scale, interpolation_numbers["loss_rate_measured"], top, growth,
                                first["early"][EARLY_STEPS[0]][:, AT_DATA].mean(axis=0), kernels["grid"], y,
                                covariance_numbers["likelihood_ratio_p"])
-    regressor = NTKRegressor(kernel="ntk", steps=STEPS, lr=rate, order=KERNEL_ORDER, **CONFIG).fit(X, y)
+    regressor = NTKRegressor(kernel="ntk", steps=STEPS, lr=rate, **CONFIG).fit(X, y)
     numbers = {
         **covariance_numbers, **gaussian_numbers, **initial_numbers, **mean_numbers, **variance_numbers,
         **linearized_numbers, **interpolation_numbers, **divergence_numbers,
@@ -675,7 +674,7 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
                 "early_steps": list(EARLY_STEPS), "rate_window": list(RATE_WINDOW), "lr": lr, "loss": "mean",
                 "input_dim": 1, **CONFIG, "X": list(DATA_X), "y": list(DATA_Y), "grid": [*GRID, points],
                 "covariance_points": list(COVARIANCE_POINTS), "early_points": list(EARLY_POINTS), "seed": seed,
-                "quick": quick, "level": LEVEL, "kernel_order": KERNEL_ORDER, "divergence_steps": DIVERGENCE_STEPS,
+                "quick": quick, "level": LEVEL, "divergence_steps": DIVERGENCE_STEPS,
                 "perturbation": None if perturbation is None else f"{perturbation.quantity} x {perturbation.factor:g}"}
     data = {"grid": grid[:, 0], "X": X[:, 0], "y": y, "outputs_before": figure["before"][:FIGURE_NETWORKS],
             "outputs_after": figure["after"][:FIGURE_NETWORKS], "gp_mean_after": predicted["figure"][0],
