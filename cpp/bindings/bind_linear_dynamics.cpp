@@ -61,7 +61,7 @@ struct LinearDynamicsBinder {
     const LinearRecord<T> record{common.losses, common.distances, residuals.mutable_data(),
                                  common.test_outputs, coefficients.mutable_data()};
     // one symmetric matrix-vector product per step, and the test outputs at the records
-    const double work = double(m) * double(m) * double(steps + 1) +
+    const double work = double(m) * double(m) * (double(steps) + 1.0) +
                         (test ? 2.0 * double(test->cross.size()) * double(records) : 0.0);
     const auto run = [&] {
       return widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule);

@@ -21,8 +21,9 @@ struct TrainingBinder {
                      const std::optional<Matrix>& X_test, Index width, Index input_dim,
                      Index networks) {
     const double per_point = 2.0 * double(width) * double(input_dim) * double(networks);
-    const double records = double(schedule.steps / schedule.record_every + 1);
-    return per_point * (3.0 * double(X.rows()) * double(schedule.steps + 1) +
+    // in double: steps + 1 overflows an Index at steps = 2^63 - 1
+    const double records = double(schedule.recorded_count());
+    return per_point * (3.0 * double(X.rows()) * (double(schedule.steps) + 1.0) +
                         (X_test ? double(X_test->rows()) * records : 0.0));
   }
 

@@ -53,14 +53,17 @@ def _converted(array: np.ndarray, name: str, dtype: np.dtype, check_finite: bool
     ``check_finite``; finite values beyond the range of ``dtype`` (1e300 into float32,
     1e400 in long double) always raise, never silently become Inf."""
     if check_finite and array.dtype.kind == "f":
-        bad = ~np.isfinite(array)
+        # one mask, inverted in place (numpy's elision of temporaries is not always on)
+        bad = np.isfinite(array)
+        np.logical_not(bad, out=bad)
         if bad.any():
             where = _first_bad(bad)
             raise ValueError(f"{name}: contains NaN or Inf (first at index {where}: {array[where]})")
     with np.errstate(over="ignore"):
         converted = np.ascontiguousarray(array, dtype=dtype)
     if array.dtype.kind == "f" and converted.size and np.finfo(array.dtype).max > np.finfo(dtype).max:
-        overflowed = ~np.isfinite(converted) & np.isfinite(array)
+        overflowed = np.isfinite(array)
+        overflowed &= ~np.isfinite(converted)
         if overflowed.any():
             where = _first_bad(overflowed)
             raise ValueError(f"{name}: expected values within the range of {dtype} (|x| <= "

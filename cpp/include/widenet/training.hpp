@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <vector>
 
@@ -22,8 +23,12 @@ struct TrainingSchedule {
 
   // How many steps are recorded: 0, e, 2e, ... below `steps`, and `steps` itself. Computed
   // by division, so no step index is ever formed beyond `steps` (k + e may overflow).
+  // Saturates at the largest Index (such counts are refused before anything is recorded).
   Index recorded_count() const {
-    return steps / record_every + 1 + (steps % record_every != 0 ? 1 : 0);
+    const Index intervals = steps / record_every;
+    const Index extra = steps % record_every != 0 ? 2 : 1;
+    return intervals > std::numeric_limits<Index>::max() - extra ? std::numeric_limits<Index>::max()
+                                                                 : intervals + extra;
   }
 
   // Step indices 0, e, 2e, ... and always `steps` itself.
