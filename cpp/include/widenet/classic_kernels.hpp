@@ -284,7 +284,7 @@ RowMatrix<T> kernel_gram(const ClassicKernel& kernel, const MatrixRef<T>& X1, co
 template <typename T>
 RowMatrix<T> kernel_gram_symmetric(const ClassicKernel& kernel, const MatrixRef<T>& X) {
   const Index m = X.rows();
-  RowMatrix<T> G = RowMatrix<T>::Zero(m, m);
+  RowMatrix<T> G = zeroed<T>(m, m);
   const StopToken& stop = current_stop_token();
   const bool distance_kernel = kernel.kind == KernelKind::rbf || kernel.kind == KernelKind::laplace;
   if (distance_kernel) {

@@ -127,8 +127,8 @@ RowMatrix<T> tangent_gram(const Architecture& arch, const P& w, const MatrixRef<
   const Index chunk = width_chunk > 0 ? std::min(width_chunk, n)
                                       : default_width_chunk<T>(X1.rows() + X2.rows(), n);
   const detail::InputScales<T> scales1(X1), scales2(X2);
-  RowMatrix<T> derivative_part = RowMatrix<T>::Zero(X1.rows(), X2.rows());
-  RowMatrix<T> activation_part = RowMatrix<T>::Zero(X1.rows(), X2.rows());
+  RowMatrix<T> derivative_part = zeroed<T>(X1.rows(), X2.rows());
+  RowMatrix<T> activation_part = zeroed<T>(X1.rows(), X2.rows());
   RowMatrix<T> A1, S1, A2, S2;
   const StopToken& stop = current_stop_token();
   for (Index col = 0; col < n; col += chunk) {
@@ -152,8 +152,8 @@ RowMatrix<T> tangent_gram_symmetric(const Architecture& arch, const P& w, const 
   const Index m = X.rows(), n = w.width();
   const Index chunk = width_chunk > 0 ? std::min(width_chunk, n) : default_width_chunk<T>(m, n);
   const detail::InputScales<T> scales(X);
-  RowMatrix<T> derivative_part = RowMatrix<T>::Zero(m, m);
-  RowMatrix<T> activation_part = RowMatrix<T>::Zero(m, m);
+  RowMatrix<T> derivative_part = zeroed<T>(m, m);
+  RowMatrix<T> activation_part = zeroed<T>(m, m);
   RowMatrix<T> A, S;
   const StopToken& stop = current_stop_token();
   for (Index col = 0; col < n; col += chunk) {
