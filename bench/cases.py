@@ -1,4 +1,4 @@
-"""The benchmark cases of the foundation issue and their implementations.
+"""The benchmark cases and their implementations.
 
 Adding an implementation (a peer such as torch) to a case is one function::
 
@@ -196,7 +196,7 @@ implements("gd_large", "numpy")(functools.partial(_train_network, backend="numpy
 implements("gd_large", "cpp")(functools.partial(_train_network, backend="cpp"))
 
 
-# -- kernel_gram: classic kernels K(X, X) (the kernel least-squares issue) -----------------
+# -- kernel_gram: classic kernels K(X, X) (kernel least squares) ---------------------------
 KERNEL_PARAMS = {"rbf": dict(gamma=1 / 64), "polynomial": dict(degree=3, coef0=1.0, gamma=1 / 64)}
 
 
@@ -231,7 +231,7 @@ def _(p):
                                      coef0=p.params["coef0"])
 
 
-# -- limit_gram: infinite-width NTK Gram (the infinite-width issue) -------------------------
+# -- limit_gram: infinite-width NTK Gram (sections 5 and 6 of docs/theory.md) -------------
 def limit_gram(activation: str, m: int, d: int) -> Case:
     """K_NTK(X, X), NTK parametrization: relu by its closed form, arctan by its scale mixture."""
 
@@ -251,13 +251,13 @@ implements("limit_gram", "numpy")(functools.partial(_limit_gram, backend="numpy"
 implements("limit_gram", "cpp")(functools.partial(_limit_gram, backend="cpp"))
 
 
-# -- width_sweep: Figure 11.3's 80 networks at every width (the width-sweep issue) --------
+# -- width_sweep: Figure 11.3's 80 networks at every width ---------------------------------
 # One cell per width: a ShallowEnsemble of 80 networks trained with h = 1/n on the mean
-# loss (SPEC.md on Figure 11.3). The answer is every network's |w_k - w0| after the last
-# step, shape (widths, networks); the timed call includes making the ensembles. "cpp"
-# sweeps the widths one after the other (the ensemble's own loop is parallel over
-# networks); "cpp_sweep_threads" runs the widths on a thread pool with widenet's loops on
-# one thread each.
+# loss (docs/theory.md, section 5, on Figure 11.3). The answer is every network's
+# |w_k - w0| after the last step, shape (widths, networks); the timed call includes
+# making the ensembles. "cpp" sweeps the widths one after the other (the ensemble's own
+# loop is parallel over networks); "cpp_sweep_threads" runs the widths on a thread pool
+# with widenet's loops on one thread each.
 def _fig113_distances(width, seed, networks, steps, backend="cpp"):
     ensemble = widenet.ShallowEnsemble(networks, 1, width, seed=seed, **FIG113)
     result = ensemble.train(np.array([[-1.0], [0.5], [1.5]]), np.array([0.3, -0.4, 0.8]), lr=1.0 / width,
@@ -304,7 +304,7 @@ implements("width_sweep_vs_numpy", "numpy")(functools.partial(_sweep_call, threa
 
 
 def width_sweeps(quick: bool) -> list:
-    """The Figure 11.3 sweep at the issue's size, cpp only (the numpy loop needs a few minutes
+    """The Figure 11.3 sweep at its full size, cpp only (the numpy loop needs a few minutes
     per call, and the harness makes at least four calls), and a smaller one where cpp is
     timed against the numpy reference."""
     if quick:
@@ -314,7 +314,7 @@ def width_sweeps(quick: bool) -> list:
             width_sweep("width_sweep_vs_numpy", (64, 128, 256, 512), steps=200)]
 
 
-# -- linear_gd: the linearized network's GD (the dynamics issue) ------------------------------
+# -- linear_gd: the linearized network's GD (docs/theory.md, section 3) ------------------------
 # GD on the linearized model for many steps: in closed form from one eigendecomposition of
 # the tangent Gram, or iterated in function space (one symmetric matrix-vector product per
 # step). The Gram itself (computed once, outside the timed call) is shared by both.
@@ -346,10 +346,10 @@ implements("linear_gd", "numpy_iterate")(functools.partial(_linear_gd, method="i
 
 
 def build(quick: bool) -> list:
-    """Every case, at the sizes of the issues that asked for them, or the quick ones."""
+    """Every case, at their full sizes, or the quick ones."""
     m, d, n = (512, 32, 2048) if quick else (2048, 64, 8192)
-    # The smooth activations against relu at one size: the issue asks for erf, tanh and
-    # gelu within 1.15x of relu (their elementwise work fused and vectorised).
+    # The smooth activations against relu at one size: erf, tanh and gelu are meant to
+    # stay within 1.15x of relu (their elementwise work fused and vectorised).
     grams = [ntk_gram(activation, m, d, n, dtype) for activation, dtype in (("relu", F64), ("relu", F32),
                                                                              ("erf", F64), ("tanh", F64),
                                                                              ("gelu", F64))]

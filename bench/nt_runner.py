@@ -47,7 +47,7 @@ def versions() -> dict:
 
 
 def jax_activation(name: str) -> tuple:
-    """``(sigma, sigma')`` of widenet's activations as jax.numpy functions (SPEC "Activations")."""
+    """``(sigma, sigma')`` of widenet's activations as jax.numpy functions (docs/theory.md, section 7)."""
     import jax
     import jax.numpy as jnp
     from jax.scipy.special import erf

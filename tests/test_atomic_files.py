@@ -160,7 +160,7 @@ def test_temporaries_of_killed_saves_are_removed_by_the_next_save(tmp_path):
     path = tmp_path / "net.npz"
     killed_mid_write = sum(kill_while_saving(path) for _ in range(3))
     assert killed_mid_write >= 1, "no save was caught mid-write"
-    assert leftovers(tmp_path)  # what the issue saw: the killed saves' temporaries
+    assert leftovers(tmp_path)  # the failure this guards against: the killed saves' temporaries
     net = make_network(2, 5, seed=3)
     net.save(path)
     assert os.listdir(tmp_path) == ["net.npz"]

@@ -1,4 +1,4 @@
-"""Ill-conditioned and singular systems in the solvers (issue 8): minimum-norm answers,
+"""Ill-conditioned and singular systems in the solvers: minimum-norm answers,
 and a ConditioningWarning with the condition number where accuracy is lost."""
 
 import warnings

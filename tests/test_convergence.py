@@ -1,4 +1,4 @@
-"""Assumption 11.12 and Theorem 11.13 (SPEC.md section 4): check_assumptions and
+"""Assumption 11.12 and Theorem 11.13 (docs/theory.md, section 4): check_assumptions and
 check_convergence.
 
 Every reported number is recomputed here independently: the eigenvalues from numpy's

@@ -1,4 +1,4 @@
-"""Kernel least squares (SPEC.md section 2) and the scikit-learn-style estimators.
+"""Kernel least squares (docs/theory.md, section 2) and the scikit-learn-style estimators.
 
 The kernels of :mod:`widenet.kernels` (C++, numpy twin and a plain double loop), the
 estimator (11.2.9)-(11.2.10) against pinv/solve on directly computed Gram matrices and

@@ -76,7 +76,7 @@ def test_lazy_slopes_are_the_polyfit_of_the_recorded_data(lazy, parametrization)
 
 
 def test_lazy_runs_are_in_the_theorems_setting(lazy):
-    """Trained until the loss is below 1e-6 of its start (the issue: up to 0.086 before), with
+    """Trained until the loss is below 1e-6 of its start (earlier runs stopped at up to 0.086), with
     Theorem 11.23's step and Lemma 11.19's event at every LeCun width."""
     for parametrization in ("lecun", "ntk"):
         numbers = lazy.numbers[parametrization]

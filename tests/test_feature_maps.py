@@ -1,4 +1,4 @@
-"""Explicit feature maps (SPEC.md section 2): Example 11.5 and Exercises 11.33-11.35,
+"""Explicit feature maps (docs/theory.md, section 2): Example 11.5 and Exercises 11.33-11.35,
 checked against the kernels they reproduce, evaluated pair by pair."""
 
 import math

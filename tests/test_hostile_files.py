@@ -84,7 +84,7 @@ def assert_same_state(a, b):
 @example(shape=(10**12,), dtype="<f8")
 @example(shape=(2**62, 4), dtype="<f8")
 def test_a_declared_shape_is_checked_against_the_entry_before_allocating(saved, tmp_path_factory, shape, dtype):
-    """The issue's file: U.npy's header claims 10**12 doubles (7.28 TiB) over a few bytes."""
+    """A hostile file: U.npy's header claims 10**12 doubles (7.28 TiB) over a few bytes."""
     path, entries = saved
     U = entries["U"]
     if shape == U.shape and dtype == U.dtype.str:

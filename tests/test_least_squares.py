@@ -1,4 +1,4 @@
-"""Linear least squares (SPEC.md section 1): the minimum-norm solution of Proposition 11.2,
+"""Linear least squares (docs/theory.md, section 1): the minimum-norm solution of Proposition 11.2,
 the bias augmentation of Remark 11.1 and gradient descent (Theorem 11.3), checked against
 numpy's pinv, lstsq and SVD."""
 

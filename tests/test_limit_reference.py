@@ -1,4 +1,4 @@
-"""The numpy reference of the infinite-width kernels (SPEC sections 5 and 6).
+"""The numpy reference of the infinite-width kernels (docs/theory.md, sections 5 and 6).
 
 Every check is independent of the code under test: Gaussian moments from the
 incomplete gamma function, closed forms at hand-computed angles, Price's theorem
@@ -192,7 +192,7 @@ def test_quadrature_relu_converges_to_closed_form(weight_var, bias_var):
 def test_quadrature_relu_with_the_split_inner_rule_matches_the_closed_form(weight_var, bias_var):
     """Cutting the inner integral at the kink of relu(h_z) makes each piece smooth: at the
     default order the rule then agrees with Example 11.17 / Exercise 11.36 to 1e-6 (the
-    issue's bar), against 4e-4 and 1e-2 for the plain tensor rule above. Measured: the worst
+    accuracy asked of it), against 4e-4 and 1e-2 for the plain tensor rule above. Measured: the worst
     pair has rho = 0.994, where the smoothed inner integrand is itself nearly a kink in a
     (E_dd off by 2e-7 at order 64, below 2e-10 at order 96); pairs with |rho| < 0.9 reach 1e-9."""
     S = L.covariances(random_points(9, 6, 3), random_points(10, 6, 3), weight_var, bias_var)
@@ -216,8 +216,8 @@ def test_quadrature_relu_is_exact_for_orthogonal_points():
 
 
 def test_quadrature_arctan_error_against_order():
-    """arctan with pre-activation variances 4 (SPEC section 5: Gauss-Hermite errs by 8e-5 at
-    order 64). Measured against order 1024: 5e-9 (64), 2e-14 (128), 1e-14 (256)."""
+    """arctan with pre-activation variances 4 (docs/theory.md, section 5: Gauss-Hermite errs
+    by 8e-5 at order 64). Measured against order 1024: 5e-9 (64), 2e-14 (128), 1e-14 (256)."""
     X = random_points(12, 5, 3)
     X *= math.sqrt(3) / np.linalg.norm(X, axis=1, keepdims=True)  # |x|^2 / d = 1
     S = L.covariances(X, X, weight_var=4.0)

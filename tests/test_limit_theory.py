@@ -1,4 +1,4 @@
-"""The theory of chapter 11 holds for real networks (SPEC.md sections 5 and 6).
+"""The theory of chapter 11 holds for real networks (docs/theory.md, sections 5 and 6).
 
 Not the kernels' arithmetic (tests/test_limit_reference.py checks quadrature, closed
 forms and Monte Carlo against each other), but the statements about random networks:

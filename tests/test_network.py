@@ -1,7 +1,7 @@
 """Behaviour of ShallowNetwork and ShallowEnsemble through the compiled backend: derivatives
 against finite differences, the tangent Gram against the Jacobian, gradient-descent
 records, initialization statistics, seeds, dtypes, ensembles, threads, the GIL, and the
-Figure 11.3 setting of SPEC.md."""
+Figure 11.3 setting of docs/theory.md, section 5."""
 
 import math
 import threading
@@ -249,7 +249,7 @@ def test_zero_bias_variance_gives_exact_zeros():
     net = ShallowNetwork(3, 50, bias_var=0.0, output_bias_var=0.0, seed=18)
     np.testing.assert_array_equal(net.params.b, 0.0)
     assert net.params.c == 0.0
-    defaults = ShallowNetwork(3, 50, seed=18)  # the defaults s_b^2 = s_c^2 = 0 (SPEC 5)
+    defaults = ShallowNetwork(3, 50, seed=18)  # the defaults s_b^2 = s_c^2 = 0 (docs/theory.md, section 5)
     np.testing.assert_array_equal(defaults.params.b, 0.0)
     assert defaults.params.c == 0.0
 
@@ -439,7 +439,7 @@ def test_same_network_from_four_threads():
     np.testing.assert_array_equal(net.params.to_vector(), before)
 
 
-# --- Figure 11.3 (SPEC.md, section 5) -------------------------------------------------------
+# --- Figure 11.3 (docs/theory.md, section 5) -------------------------------------------------
 
 
 def figure_11_3_network(seed):

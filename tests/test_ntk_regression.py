@@ -1,6 +1,6 @@
 """NTKRegressor: kernel regression with the infinite-width kernels, after k GD steps or in
-the limit (SPEC.md sections 5-6, "Linearized dynamics (11.5.9) and Remark 11.24,
-corrected", Proposition 11.28).
+the limit (docs/theory.md, sections 3, 5 and 6: (11.5.9), Remark 11.24
+corrected, Proposition 11.28).
 
 Every expected value is computed here independently: Gram matrices from
 widenet.limit_kernel solved by numpy (lstsq, pinv, solve), gradient descent as a plain

@@ -1,4 +1,4 @@
-"""Property-based tests of hostile inputs (issue 8), with hypothesis.
+"""Property-based tests of hostile inputs, with hypothesis.
 
 Every public entry point is called with arguments drawn from hostile families: random
 shapes (``m = 1``, ``d = 1``, ``n = 1``, empty, the wrong number of dimensions, 0-d),

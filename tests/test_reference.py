@@ -31,7 +31,7 @@ def make_net(seed, dtype=np.float64, R=None):
 
 
 def unpack(w, n, d):
-    """Flat parameter vector -> (U, b, v, c) in SPEC order."""
+    """Flat parameter vector -> (U, b, v, c) in the order U row-major, b, v, c (docs/theory.md, section 5)."""
     return w[: n * d].reshape(n, d), w[n * d : n * d + n], w[n * d + n : n * d + 2 * n], w[-1]
 
 

@@ -88,7 +88,7 @@ def signal_while_writing(out: Path, signum: int) -> subprocess.CompletedProcess:
 
 
 def test_ctrl_c_leaves_the_previous_report_and_says_so(previous_report, tmp_path):
-    """A real SIGINT while the run writes its new files (the issue saw new PNGs beside the
+    """A real SIGINT while the run writes its new files (it used to leave new PNGs beside the
     old results.json and report.md, and a long traceback)."""
     out = copy_of(previous_report, tmp_path)
     before = snapshot(out)
@@ -212,7 +212,7 @@ def test_too_many_threads_is_one_line_and_exit_2(threads, tmp_path, capsys):
 
 
 def test_a_bad_scheduler_address_fails_fast_in_one_line(tmp_path):
-    """The issue saw a clean message, then a 60 s hang and a Client.__del__ traceback at exit."""
+    """It used to print a clean message, then hang 60 s and print a Client.__del__ traceback at exit."""
     pytest.importorskip("distributed")
     started = time.monotonic()
     child = widenet_command("reproduce", "--quick", "--no-figures", "--no-progress", "--only", "least-squares",

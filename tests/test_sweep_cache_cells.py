@@ -84,8 +84,8 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_
 @example(junk=float("inf"))
 @example(junk=True)
 def test_an_edited_value_is_computed_again(tmp_path_factory, junk):
-    """The issue's cells: "abc", a list or null crashed the sweep; NaN, inf and 123.0
-    loaded as if computed."""
+    """Edited cells: "abc", a list or null used to crash the sweep; NaN, inf and 123.0
+    used to load as if computed."""
     directory, record = fresh_cache(tmp_path_factory)
     path = cell_file(directory)
     stored = json.loads(path.read_text())
@@ -178,7 +178,7 @@ def waiting_cell(width, seed, role):
 
 @pytest.mark.parametrize("first_to_finish", ["first", "second"])
 def test_concurrent_threaded_sweeps_restore_the_thread_count(first_to_finish):
-    """The issue saw the setting left at 1 after two concurrent sweeps: the second saved
+    """The setting used to be left at 1 after two concurrent sweeps: the second saved
     "1" (set by the first) and restored it after the first had restored the real value."""
     before = widenet.get_num_threads()
     widenet.set_num_threads(2)

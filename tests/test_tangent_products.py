@@ -1,4 +1,4 @@
-"""Products with the Jacobian and gradient descent on the linearized model (SPEC 3, 5, 6).
+"""Products with the Jacobian and gradient descent on the linearized model (docs/theory.md, sections 3, 5, 6).
 
 ``jvp`` and ``vjp`` against the explicit Jacobian of the reference (``J @ delta`` and
 ``J.T @ r``, computed in float64), and the compiled kernels against their numpy twins.

@@ -2,7 +2,7 @@
 
 Shallow networks in LeCun and NTK parametrization, their empirical tangent kernels and
 gradient-descent training, with a C++ (Eigen) core and a pure-numpy reference
-(:mod:`widenet.reference`) that mirrors the formulas of SPEC.md.
+(:mod:`widenet.reference`) that mirrors the formulas of docs/theory.md.
 """
 
 from . import (convergence, estimators, feature_maps, kernels, lazy_training, least_squares, limit_kernels, models,

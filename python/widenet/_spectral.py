@@ -1,7 +1,7 @@
 """Gradient descent and gradient flow on a quadratic, eigenvalue by eigenvalue.
 
-For the loss ``s |r|^2`` with a residual that moves as ``r -> (I - 2 h s K) r`` (SPEC.md,
-Remark 11.24 corrected), every eigenvector of ``K`` evolves on its own: after ``k``
+For the loss ``s |r|^2`` with a residual that moves as ``r -> (I - 2 h s K) r`` (docs/theory.md,
+section 3; Remark 11.24 corrected), every eigenvector of ``K`` evolves on its own: after ``k``
 steps its component is multiplied by ``(1 - 2 h s l)^k`` (:func:`gd_decay`), and the
 accumulated ``2 h s sum_{j<k} r_j`` by ``(1 - (1 - 2 h s l)^k) / l`` (:func:`gd_filter`).
 Gradient flow (``h -> 0`` with ``t = h k``) has ``exp(-2 s l t)`` and

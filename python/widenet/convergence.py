@@ -1,4 +1,4 @@
-"""Numerical checks of Assumption 11.12 and Theorem 11.13 (SPEC.md section 4).
+"""Numerical checks of Assumption 11.12 and Theorem 11.13 (docs/theory.md, section 4).
 
 :func:`check_assumptions` measures, for a :class:`~widenet.ShallowNetwork` at its initial
 parameters ``w0``, the constants of Assumption 11.12: the extreme eigenvalues of the
@@ -37,7 +37,8 @@ from .network import ShallowNetwork
 from .parameters import Parameters
 
 # Rounding level of a comparison, per dtype of the computation: about 4500 unit roundoffs
-# in float64 and 840 in float32 (as the tests' tolerances; STYLE.md "Tests").
+# in float64 and 840 in float32, the base relative tolerances of the tests (rtol_for in
+# tests/conftest.py).
 _ROUNDING = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
 
 # Secants over pairs of measured points: at most this many float64 numbers are stored for them
@@ -111,7 +112,7 @@ class SecantWitness:
 
 @dataclass(frozen=True, eq=False)
 class AssumptionReport:
-    """The constants of Assumption 11.12 measured at ``w0`` (SPEC.md section 4).
+    """The constants of Assumption 11.12 measured at ``w0`` (docs/theory.md, section 4).
 
     Attributes
     ----------

@@ -1,4 +1,4 @@
-"""Least-squares estimators with scikit-learn's conventions (SPEC.md sections 1 and 2).
+"""Least-squares estimators with scikit-learn's conventions (docs/theory.md, sections 1 and 2).
 
 - :class:`MinNormLeastSquares`: the minimum-norm linear least-squares fit
   ``w* = A^+ y`` (11.1.3, Proposition 11.2), with the bias of Remark 11.1 as an option;

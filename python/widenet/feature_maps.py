@@ -1,4 +1,4 @@
-"""Explicit feature maps ``phi`` with ``K(x, z) = <phi(x), phi(z)>`` (SPEC.md section 2).
+"""Explicit feature maps ``phi`` with ``K(x, z) = <phi(x), phi(z)>`` (docs/theory.md, section 2).
 
 - :func:`quadratic_features`: the map ``(1, x1, x2, x1 x2, x1^2, x2^2)`` of Example 11.5
   (11.2.6), and :func:`example_11_5_datasets`, the two datasets of that example;

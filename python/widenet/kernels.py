@@ -1,5 +1,5 @@
 """Kernels as objects: ``kernel(X1, X2=None)`` gives the Gram matrix, ``kernel.diag(X)``
-its diagonal (SPEC.md section 2).
+its diagonal (docs/theory.md, section 2).
 
 The classic kernels of Example 11.10 are assembled in C++ (one GEMM or symmetric rank
 update, then one fused elementwise pass), with numpy twins in

@@ -163,7 +163,7 @@ def _block_differences(after, before) -> dict:
 
 def _jacobian_blocks(network: ShallowNetwork, X: np.ndarray) -> dict:
     """Mean over the rows of ``X`` of ``|grad_B Phi(x_i, w)|`` for every block ``B``, from the
-    column blocks of the Jacobian (order U row-major, b, v, c; SPEC.md section 5)."""
+    column blocks of the Jacobian (order U row-major, b, v, c; docs/theory.md, section 5)."""
     J = network.jacobian(X)
     n, d = network.width, network.input_dim
     bounds = np.cumsum([0, n * d, n, n, 1])

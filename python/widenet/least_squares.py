@@ -1,4 +1,4 @@
-"""Linear least squares ``f(w) = |A w - y|^2`` (SPEC.md section 1, chapter section 11.1).
+"""Linear least squares ``f(w) = |A w - y|^2`` (docs/theory.md, section 1; chapter section 11.1).
 
 The minimum-norm minimizer ``w* = A^+ y`` (11.1.3, Proposition 11.2), the bias
 augmentation of Remark 11.1, and gradient descent (11.1.5) with the limit Theorem 11.3

@@ -1,4 +1,4 @@
-"""Infinite-width kernels of the shallow network (SPEC.md sections 5 and 6).
+"""Infinite-width kernels of the shallow network (docs/theory.md, sections 5 and 6).
 
 ``limit_kernel`` gives the limits the theorems promise: ``K_LC``, the limit of ``K_n / n``
 in LeCun parametrization (Theorem 11.16); ``K_NTK``, the limit of ``K_n`` in NTK

@@ -1,4 +1,4 @@
-"""The linearized model of SPEC.md section 3 (chapter 11.3) and its training dynamics.
+"""The linearized model of docs/theory.md, section 3 (chapter 11.3), and its training dynamics.
 
 ``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1) is linear in ``p``;
 gradient descent on its loss (11.3.3) moves the training residual by the tangent Gram
@@ -6,7 +6,7 @@ gradient descent on its loss (11.3.3) moves the training residual by the tangent
 ``s |r|^2``. Training therefore never needs the ``m x P`` Jacobian: the residuals, the
 outputs on test points (through ``K_n(X_test, X)``) and the distance ``|p_k - w0|``
 (through ``a_k . Theta a_k``) all live in function space, and the parameters follow at
-the end from one product ``J0^T a`` (SPEC.md, Remark 11.24 corrected).
+the end from one product ``J0^T a`` (docs/theory.md, section 3; Remark 11.24 corrected).
 """
 
 from __future__ import annotations
@@ -288,7 +288,7 @@ class LinearizedModel(TrainingLock):
         Starts from the current ``params`` and leaves the model at ``p_steps``.
         ``method="closed_form"`` diagonalizes the tangent Gram once, ``Theta = Q diag(l) Q^T``,
         and gives every recorded step exactly: ``r_k = Q diag((1 - 2 h s l)^k) Q^T r_0``
-        (SPEC.md, Remark 11.24 corrected); ``"iterate"`` runs the steps one by one in
+        (docs/theory.md, section 3; Remark 11.24 corrected); ``"iterate"`` runs the steps one by one in
         function space in C++ (one symmetric matrix-vector product per step). Both agree
         to rounding; neither forms the ``m x P`` Jacobian.
 

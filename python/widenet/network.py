@@ -1,4 +1,4 @@
-"""The one-hidden-layer network of SPEC.md sections 5 and 6."""
+"""The one-hidden-layer network of docs/theory.md, sections 5 and 6."""
 
 from __future__ import annotations
 
@@ -309,7 +309,7 @@ class ShallowNetwork(TrainingLock):
         the last step the result records ``f(w_k)``, ``|w_k - w0|`` (``w0`` =
         :attr:`initial_params`) and, when ``X_test`` is given, ``Phi(X_test, w_k)``.
         ``loss`` scales the objective: ``"sum"`` is the chapter's ``f``, ``"mean"`` is
-        ``f/m`` and ``"half_sum"`` is ``f/2`` (SPEC.md on Figure 11.3: with ``"sum"`` the
+        ``f/m`` and ``"half_sum"`` is ``f/2`` (docs/theory.md, section 5, on Figure 11.3: with ``"sum"`` the
         step ``h = 1/n`` of that figure diverges).
 
         A run whose loss stops being finite, or grows beyond ``1e10`` times its reference

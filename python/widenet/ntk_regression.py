@@ -4,8 +4,8 @@
 (Theorem 11.30), ``K_LC`` (Theorem 11.16) or the NNGP covariance (Proposition 11.28).
 Without a step count it is kernel least squares (11.2.9)-(11.2.10), the limit of training
 for ever; with ``steps`` and ``lr`` it is the mean prediction after that many
-gradient-descent steps, in closed form (SPEC.md, "Linearized dynamics (11.5.9) and
-Remark 11.24, corrected"). With the NNGP kernel it also gives the Gaussian-process
+gradient-descent steps, in closed form ((11.5.9) and the corrected Remark 11.24;
+docs/theory.md, sections 3 and 5). With the NNGP kernel it also gives the Gaussian-process
 posterior standard deviation.
 """
 
@@ -41,8 +41,8 @@ class NTKRegressor(_Estimator):
       estimator (11.2.9)-(11.2.10); it interpolates ``y`` when ``K`` is nonsingular. With
       ``ridge > 0``, ``alpha = (K + ridge I)^{-1} y`` (kernel ridge regression).
     - ``steps=k, lr=h``: gradient descent on the chapter's loss ``f = sum (Phi - y)^2``
-      (gradient ``2 J^T r``) for the linearized model with kernel ``K`` (11.5.9). By SPEC's
-      corrected Remark 11.24 the training residual is ``r_k = (I - 2hK)^k r_0`` and
+      (gradient ``2 J^T r``) for the linearized model with kernel ``K`` (11.5.9). By the
+      corrected Remark 11.24 (docs/theory.md, section 3) the residual is ``r_k = (I - 2hK)^k r_0`` and
       ``f_k(x) = f_0(x) - 2h K(x, X) sum_{j<k} (I - 2hK)^j r_0``. Starting from the zero
       function (``r_0 = -y``) this is ``g(l) = (1 - (1 - 2hl)^k) / l``, and ``2hk`` where
       ``l = 0``: exact for every ``k`` at the cost of one eigendecomposition.

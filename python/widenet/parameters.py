@@ -25,7 +25,7 @@ class Parameters:
     raises ValueError); setting a field checks its shape and values (NaN and Inf are refused
     by name) and converts to the dtype, keeping a copy, so later changes to the caller's
     array do not leak in. The parameter vector (:meth:`to_vector`) is ordered ``U``
-    row-major, ``b``, ``v``, ``c`` (SPEC.md section 5).
+    row-major, ``b``, ``v``, ``c`` (docs/theory.md, section 5).
     """
 
     __slots__ = ("_U", "_b", "_v", "_c", "_dtype")

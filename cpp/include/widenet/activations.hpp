@@ -1,5 +1,5 @@
 // Activation functions and their first derivatives, evaluated array-at-a-time
-// (SPEC.md, "Activations"). ReLU's derivative at 0 is 0.
+// (docs/theory.md, section 7). ReLU's derivative at 0 is 0.
 #pragma once
 
 #include <algorithm>

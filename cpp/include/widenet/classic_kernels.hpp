@@ -1,4 +1,4 @@
-// The classic kernels of Example 11.10 (SPEC.md section 2) and their Gram matrices:
+// The classic kernels of Example 11.10 (docs/theory.md, section 2) and their Gram matrices:
 //   linear x.z,  polynomial (gamma x.z + coef0)^degree,
 //   rbf exp(-gamma |x - z|^2),  laplace exp(-gamma |x - z|).
 // Each Gram is one product of inner products (GEMM, or a symmetric rank update when

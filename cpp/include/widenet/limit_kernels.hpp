@@ -1,4 +1,4 @@
-// Infinite-width kernels of the shallow network (SPEC.md sections 5 and 6). With
+// Infinite-width kernels of the shallow network (docs/theory.md, sections 5 and 6). With
 // pre-activations (h_x, h_z) centred Gaussian of covariance
 //   Sigma(x, z) = s_w^2 x.z / d + s_b^2,
 // and the two expectations E_ss = E[sigma(h_x) sigma(h_z)], E_dd = E[sigma'(h_x) sigma'(h_z)]:

@@ -1,5 +1,5 @@
-// Gradient descent on the linearized model (11.3.1), iterated in function space (SPEC.md
-// section 5: (11.5.9), Remark 11.24 corrected). With step h on f = s |r|^2 the parameters
+// Gradient descent on the linearized model (11.3.1), iterated in function space (docs/theory.md,
+// section 3: (11.5.9), Remark 11.24 corrected). With step h on f = s |r|^2 the parameters
 // move only along J0^T, so the m x m tangent Gram Theta = J0 J0^T carries everything:
 //   r_{k+1} = r_k - 2hs Theta r_k,   a_0 = 0,  a_{k+1} = a_k + 2hs r_k   (p_k - w0 = -J0^T a_k),
 //   |p_k - w0|^2 = a_k . Theta a_k,  outputs elsewhere Phi(X_test, w0) - K_n(X_test, X) a_k.

@@ -1,4 +1,4 @@
-// The one-hidden-layer network of SPEC.md sections 5 and 6, in both parametrizations:
+// The one-hidden-layer network of docs/theory.md, sections 5 and 6, in both parametrizations:
 //   LeCun (11.5.1): Phi(x) = v . sigma(U x + b) + c
 //   NTK   (11.6.1): Phi(x) = n^{-1/2} v . sigma(d^{-1/2} U x + b) + c
 // Both are Phi(x) = a_out v . sigma(a_in U x + b) + c with two scale factors, so every

@@ -1,5 +1,5 @@
 // Products with the Jacobian J = dPhi(X, w)/dw of the shallow network that never form the
-// m x P matrix (SPEC.md sections 3, 5, 6), for the linearized model (11.3.1):
+// m x P matrix (docs/theory.md, sections 3, 5, 6), for the linearized model (11.3.1):
 //   J delta   = a_out [ sigma(Z) dv + (sigma'(Z) o dZ) v ] + dc,
 //               Z = a_in X U^T + 1 b^T,  dZ = a_in X dU^T + 1 db^T (the change of Z along delta),
 //   J^T r     = the loss gradient of gradient.hpp with its weights g replaced by r.

@@ -1,5 +1,5 @@
 // Gradient descent w_{k+1} = w_k - h grad f(w_k) on the (scaled) square loss, entirely in
-// C++ (SPEC.md section 4 and Figure 11.3). Every `record_every` steps, and at the last
+// C++ (docs/theory.md, sections 4 and 5). Every `record_every` steps, and at the last
 // step, it records f(w_k), |w_k - w0| and optionally Phi(X_test, w_k). A run stops early
 // when its loss diverges or when the caller asks it to (an interrupt), see StopRule.
 #pragma once

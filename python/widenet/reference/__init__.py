@@ -1,4 +1,4 @@
-"""Pure-numpy twins of widenet's C++ kernels: the formulas of SPEC.md, read not raced.
+"""Pure-numpy twins of widenet's C++ kernels: the formulas of docs/theory.md, read not raced.
 
 Each function mirrors the C++ kernel of the same name and is used to cross-check it.
 """

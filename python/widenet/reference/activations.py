@@ -1,4 +1,4 @@
-"""Activation functions and their first derivatives (SPEC "Activations").
+"""Activation functions and their first derivatives (docs/theory.md, section 7).
 
 The numpy twin of the C++ activation header: every function is elementwise and keeps
 the floating dtype of its input (float32 in, float32 out).
@@ -88,7 +88,7 @@ def _as_float_array(z):
 
 
 def activation(name, z):
-    """Apply the activation ``sigma`` elementwise (SPEC "Activations").
+    """Apply the activation ``sigma`` elementwise (docs/theory.md, section 7).
 
     Parameters
     ----------
@@ -114,7 +114,7 @@ def activation(name, z):
 
 
 def activation_derivative(name, z):
-    """Apply the first derivative ``sigma'`` elementwise (SPEC "Activations").
+    """Apply the first derivative ``sigma'`` elementwise (docs/theory.md, section 7).
 
     Parameters
     ----------

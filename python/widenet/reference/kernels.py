@@ -1,4 +1,4 @@
-"""Classic kernels and their Gram matrices (SPEC.md section 2, Example 11.10).
+"""Classic kernels and their Gram matrices (docs/theory.md, section 2; Example 11.10).
 
 The numpy twin of the C++ classic-kernel header. ``K(X1, X2)`` is (m1 x m2) for inputs
 (m1 x d) and (m2 x d), computed in the dtype of ``X1``:

@@ -1,4 +1,4 @@
-"""Infinite-width kernels of the one-hidden-layer network (SPEC sections 5 and 6).
+"""Infinite-width kernels of the one-hidden-layer network (docs/theory.md, sections 5 and 6).
 
 The numpy twin of the C++ infinite-width-kernel header. With the pre-activation
 ``h_x = u.x + b``, ``u_j ~ D(0, s_w^2/d)`` and ``b ~ D(0, s_b^2)``, a Gaussian ``D`` makes
@@ -960,7 +960,7 @@ def _generator(seed):
 
 def monte_carlo_expectations(X1, X2, activation, weight_var=1.0, bias_var=0.0, samples=10000,
                              distribution="normal", seed=None):
-    """``E_ss`` and ``E_dd`` by Monte Carlo over hidden units, for any law ``D`` (SPEC section 5).
+    """``E_ss`` and ``E_dd`` by Monte Carlo over hidden units, for any law ``D`` (docs/theory.md, section 5).
 
     Draws ``samples`` independent hidden units ``u_j = sqrt(s_w^2/d) D``,
     ``b = sqrt(s_b^2) D`` (11.5.3) and averages ``sigma(u.x + b) sigma(u.z + b)`` and

@@ -1,9 +1,9 @@
-"""Gradient descent on the linearized model, iterated in function space (SPEC 3, 5: 11.3.1, 11.5.9).
+"""Gradient descent on the linearized model, iterated in function space (docs/theory.md, section 3: 11.3.1, 11.5.9).
 
 The numpy twin of the C++ linear-dynamics header. The linearized model
 ``Phi_lin(x, p) = Phi(x, w0) + grad_w Phi(x, w0)^T (p - w0)`` trained by GD with step
 ``h`` on ``f = s |r|^2`` (``s = loss_scale``) moves only through the tangent Gram
-``Theta = J0 J0^T`` (Remark 11.24, corrected in SPEC 5)::
+``Theta = J0 J0^T`` (Remark 11.24, corrected; docs/theory.md, section 3)::
 
     r_{k+1} = r_k - 2 h s Theta r_k,        a_0 = 0,  a_{k+1} = a_k + 2 h s r_k,
 
@@ -21,7 +21,7 @@ from .shallow import _diverged, _is_recorded, recorded_steps
 
 def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
               offset_outputs=None, offset_squared_norm=0.0, divergence_factor=1e10):
-    """GD on the linearized model in function space (SPEC 5: 11.5.9, Remark 11.24 corrected).
+    """GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""One-hidden-layer network, its tangent kernel and gradient descent (SPEC sections 5, 6).
+"""One-hidden-layer network, its tangent kernel and gradient descent (docs/theory.md, sections 5 and 6).
 
 The numpy twin of the C++ shallow-network, tangent-Gram, tangent-product and training
 headers. Both parametrizations are written as
@@ -158,7 +158,7 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
 
 
 def forward(X, U, b, v, c, activation, parametrization):
-    """Network outputs ``Phi(x_i, w)`` for the rows of ``X`` (SPEC 5: 11.5.1; SPEC 6: 11.6.1).
+    """Network outputs ``Phi(x_i, w)`` for the rows of ``X`` (docs/theory.md, sections 5 and 6: 11.5.1, 11.6.1).
 
     Parameters
     ----------
@@ -181,7 +181,7 @@ def forward(X, U, b, v, c, activation, parametrization):
 
 
 def jacobian(X, U, b, v, c, activation, parametrization):
-    """Explicit Jacobian ``J = d Phi(X, w) / d w`` (SPEC 5: 11.5.2; SPEC 6: 11.6.3).
+    """Explicit Jacobian ``J = d Phi(X, w) / d w`` (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
 
     With ``z = s U x + b``: ``dPhi/dU_ij = a v_i sigma'(z_i) s x_j``,
     ``dPhi/db_i = a v_i sigma'(z_i)``, ``dPhi/dv_i = a sigma(z_i)``, ``dPhi/dc = 1``.
@@ -206,7 +206,7 @@ def jacobian(X, U, b, v, c, activation, parametrization):
 
 
 def jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization):
-    """Jacobian-vector product ``J(X, w) delta`` without the Jacobian (SPEC 3: 11.3.1; 11.5.2, 11.6.3).
+    """Jacobian-vector product ``J(X, w) delta`` without the Jacobian (docs/theory.md, section 3).
 
     For the direction ``delta = (dU, db, dv, dc)`` in the parameter layout, with
     ``Z = s X U^T + 1 b^T`` and ``dZ = s X dU^T + 1 db^T`` (the change of ``Z`` along
@@ -235,7 +235,7 @@ def jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization):
 
 
 def vjp(X, r, U, b, v, c, activation, parametrization):
-    """Vector-Jacobian product ``J(X, w)^T r`` without the Jacobian (SPEC 5: 11.5.2; SPEC 6: 11.6.3).
+    """Vector-Jacobian product ``J(X, w)^T r`` without the Jacobian (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
 
     The gradient of :func:`loss_grad` with its weights ``2 loss_scale (Phi - y)`` replaced
     by ``r``: with ``G = a (r v^T) * sigma'(Z)`` (m x n), ``gU = s G^T X``, ``gb = G^T 1``,
@@ -314,9 +314,9 @@ def _wide_entries(X1, X2, U, b, v, activation, parametrization, dtype):
 
 
 def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
-    """Empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>`` (SPEC 3: 11.3.4).
+    """Empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>`` (docs/theory.md, section 3: 11.3.4).
 
-    Structured form (SPEC 5, proof of Theorem 11.16, with bias; SPEC 6), never forming
+    Structured form (docs/theory.md, sections 5 and 6: proof of Theorem 11.16, with bias), never forming
     the Jacobian. With ``A = sigma(Z)``, ``D = sigma'(Z)`` at the pre-activations:
 
     - lecun: ``K = (X1 X2^T + 1) * ((D1 v)(D2 v)^T) + A1 A2^T + 1``
@@ -356,7 +356,7 @@ def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
 
 
 def ntk_diag(X, U, b, v, c, activation, parametrization):
-    """Diagonal ``K_n(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)`` (SPEC 3: 11.3.4).
+    """Diagonal ``K_n(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)`` (docs/theory.md, section 3: 11.3.4).
 
     Parameters
     ----------
@@ -383,7 +383,7 @@ def ntk_diag(X, U, b, v, c, activation, parametrization):
 
 
 def loss(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
-    """Square loss ``loss_scale * sum_i (Phi(x_i) - y_i)^2`` (SPEC: 11.0.1b).
+    """Square loss ``loss_scale * sum_i (Phi(x_i) - y_i)^2`` (docs/theory.md, notation: 11.0.1b).
 
     Parameters
     ----------
@@ -403,7 +403,7 @@ def loss(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
 
 
 def loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
-    """Loss and its gradient ``2 loss_scale J^T r``, ``r = Phi(X) - y`` (SPEC: 11.0.1b, 11.5.2, 11.6.3).
+    """Loss and its gradient ``2 loss_scale J^T r``, ``r = Phi(X) - y`` (11.0.1b; docs/theory.md, section 5).
 
     Vectorised back-propagation, without the explicit Jacobian: with
     ``g = 2 loss_scale r`` and ``G = a (g v^T) * sigma'(Z)`` (m x n),
@@ -429,7 +429,7 @@ def loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
 
 def train(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
           loss_scale=1.0, initial=None, divergence_factor=1e10):
-    """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (SPEC 5, 6).
+    """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (docs/theory.md, sections 5 and 6).
 
     Parameters
     ----------
