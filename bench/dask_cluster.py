@@ -4,7 +4,7 @@ Two cases, each on a fresh ``LocalCluster`` of two worker processes (one thread 
 that every worker's peak resident set belongs to that case alone; the clock starts after
 the workers have imported widenet:
 
-- ``sweep``: 64 trainings (8 widths x 8 seeds of :func:`widenet.lazy_training.lazy_training_cell`,
+- ``sweep``: 64 trainings (8 widths x 8 seeds of :func:`widenet.dynamics.lazy_training.lazy_training_cell`,
   a network and its linearization trained by GD), in this process on a thread pool
   against the cluster; the two must agree bit for bit.
 - ``gram_matvec``: the RBF Gram of m = 40,000 points by tiles, reduced on the cluster to
@@ -29,7 +29,7 @@ import numpy as np
 
 import harness
 import widenet
-from widenet.lazy_training import lazy_training_cell, lazy_training_data
+from widenet.dynamics.lazy_training import lazy_training_cell, lazy_training_data
 
 HERE = Path(__file__).resolve().parent
 SEED = 20240601
@@ -50,7 +50,7 @@ def cluster():
 
 def warm_up(client) -> None:
     """Imports widenet on the workers before the clock starts (once per worker process)."""
-    client.run(__import__, "widenet.lazy_training")
+    client.run(__import__, "widenet.dynamics.lazy_training")
 
 
 def timed_on_cluster(work):

@@ -110,7 +110,7 @@ class _QuickResults(dict):
     """Experiments of ``widenet reproduce``, each run once in quick mode (seed 0) on first use."""
 
     def __missing__(self, name):
-        from widenet.experiments import EXPERIMENTS
+        from widenet.app.experiments import EXPERIMENTS
 
         self[name] = EXPERIMENTS[name].run(quick=True, seed=0)
         return self[name]
@@ -142,7 +142,7 @@ def sklearn_estimator_checks(estimators):
             return pytest.mark.skip(reason=f"scikit-learn {sklearn.__version__} predates estimator tags")(test)
         expected_failures = {
             # scikit-learn accepts only its own NotFittedError here; widenet raises
-            # widenet.estimators.NotFittedError (also a ValueError and an AttributeError) so
+            # widenet.regression.estimators.NotFittedError (also a ValueError and an AttributeError) so
             # as not to depend on scikit-learn.
             "check_estimators_unfitted": "widenet raises its own NotFittedError, not sklearn's",
         }

@@ -121,7 +121,7 @@ def train_ensemble():
     ensemble = widenet.ShallowEnsemble(2, input_dim=2, width=256, activation="identity", seed=0)
     U, b, v, c = (np.array(field) for field in ensemble.params)
     v[0] *= 1e6
-    ensemble = widenet.ShallowEnsemble._restore(ensemble.config, widenet.StackedParameters(U, b, v, c),
+    ensemble = widenet.ShallowEnsemble.from_parameters(ensemble.config, widenet.StackedParameters(U, b, v, c),
                                                 ensemble.initial_params)
 
     def again():

@@ -106,7 +106,7 @@ def test_save_keeps_permissions_and_symbolic_links(tmp_path_factory, mode, link,
 
 def test_every_writer_keeps_permissions_and_links(tmp_path):
     """The figures and the sweep cells too (the report: see test_report_files.py)."""
-    from widenet.experiments._plotting import figure, save
+    from widenet.app.experiments._plotting import figure, save
 
     real = tmp_path / "real"
     real.mkdir()

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from widenet.experiments import EXPERIMENTS, Perturbation, run_experiment
-from widenet.experiments import example_11_5, least_squares
-from widenet.least_squares import gradient_descent, max_step
+from widenet.app.experiments import EXPERIMENTS, Perturbation, run_experiment
+from widenet.app.experiments import example_11_5
+from widenet.app.experiments import least_squares
+from widenet.regression.least_squares import gradient_descent, max_step
 
 LONG = np.longdouble  # 64-bit mantissa: a reference 2^11 times finer than float64
 

@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from widenet.cli import main
-from widenet.experiments import EXPERIMENTS
+from widenet.app.cli import main
+from widenet.app.experiments import EXPERIMENTS
 
 
 def run_module(*arguments, cwd=None):

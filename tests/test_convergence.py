@@ -23,7 +23,7 @@ import pytest
 import widenet
 from conftest import assert_close, rtol_for
 from widenet import Parameters
-from widenet.convergence import (
+from widenet.dynamics.convergence import (
     AssumptionReport,
     ConvergenceCheck,
     check_assumptions,

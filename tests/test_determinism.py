@@ -18,7 +18,7 @@ import pytest
 
 import widenet
 from widenet import ShallowEnsemble, ShallowNetwork
-from widenet.persistence import TrainingState, load
+from widenet.io import TrainingState, load
 
 from conftest import assert_close, make_network, random_data, stable_lr
 

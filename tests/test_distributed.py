@@ -329,7 +329,7 @@ def test_regressor_with_the_tangent_kernel(client):
 
 # -- the command line -----------------------------------------------------------------------
 def test_reproduce_on_the_scheduler(cluster, tmp_path, capsys):
-    from widenet.cli import main
+    from widenet.app.cli import main
 
     code = main(["reproduce", "--quick", "--only", "parameter-movement", "--no-figures", "--no-progress",
                  "--scheduler", cluster.scheduler_address, "--out", str(tmp_path)])

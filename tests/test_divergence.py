@@ -14,7 +14,7 @@ import pytest
 import widenet
 from widenet import _core
 from widenet import reference as ref
-from widenet.linearization import linearize
+from widenet.dynamics.linearization import linearize
 
 from conftest import make_network
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from conftest import assert_close, make_network, sklearn_estimator_checks, snapshot
-from widenet.estimators import KERNEL_NAMES, KernelLeastSquares, MinNormLeastSquares, NotFittedError
-from widenet.feature_maps import polynomial_features
+from widenet.regression.estimators import KERNEL_NAMES, KernelLeastSquares, MinNormLeastSquares, NotFittedError
+from widenet.kernels.feature_maps import polynomial_features
 from widenet.kernels import (CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel,
                              TangentKernel)
-from widenet.least_squares import gradient_descent, max_step
+from widenet.regression.least_squares import gradient_descent, max_step
 
 # -- kernels: C++, numpy and the definition, pair by pair ----------------------------------
 
@@ -458,7 +458,7 @@ def test_sklearn_estimator_checks(estimator, check):
 
 
 def test_the_library_does_not_import_sklearn():
-    code = ("import sys; sys.modules['sklearn'] = None; import numpy as np; import widenet.estimators as e; "
+    code = ("import sys; sys.modules['sklearn'] = None; import numpy as np; import widenet.regression.estimators as e; "
             "X = np.arange(6.0).reshape(3, 2); e.KernelLeastSquares().fit(X, X[:, 0]).predict(X); "
             "e.MinNormLeastSquares().fit(X, X[:, 0]).score(X, X[:, 0]); print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

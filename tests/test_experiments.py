@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from widenet.experiments import EXPERIMENTS, Claim, ExperimentResult, run_experiment
-from widenet.report import _jsonable
+from widenet.app.experiments import EXPERIMENTS, Claim, ExperimentResult, run_experiment
+from widenet.app.report import _jsonable
 
 
 def round_trip(result: ExperimentResult) -> ExperimentResult:

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.experiments import example_11_5, figure_11_3, least_squares, linearization_1d
+from widenet.app.experiments import example_11_5
+from widenet.app.experiments import figure_11_3
+from widenet.app.experiments import least_squares
+from widenet.app.experiments import linearization_1d
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.experiments import EXPERIMENTS, training
+from widenet.app.experiments import EXPERIMENTS
+from widenet.app.experiments import training
 
 
 @pytest.fixture

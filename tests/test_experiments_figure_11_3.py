@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.experiments import EXPERIMENTS, Perturbation, _statistics as stats, figure_11_3 as fig
-from widenet.report import _jsonable
+from widenet.app.experiments import EXPERIMENTS, Perturbation
+from widenet.app.experiments import _statistics as stats
+from widenet.app.experiments import figure_11_3 as fig
+from widenet.app.report import _jsonable
 
 scipy_stats = pytest.importorskip("scipy.stats")
 
@@ -273,7 +275,7 @@ def test_kernel_interpolation_in_place_of_the_k_step_gp_fails_only_the_trained_c
 
 def test_the_figure_has_one_y_range_and_the_right_title(result, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
-    from widenet.experiments import _plotting
+    from widenet.app.experiments import _plotting
 
     figures = []
     save = _plotting.save

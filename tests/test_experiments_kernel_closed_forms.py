@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.experiments import kernel_closed_forms
+from widenet.app.experiments import kernel_closed_forms
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.experiments import EXPERIMENTS, lazy_training, parameter_movement
-from widenet.lazy_training import lazy_training_data
+from widenet.app.experiments import EXPERIMENTS
+from widenet.app.experiments import lazy_training
+from widenet.app.experiments import parameter_movement
+from widenet.dynamics.lazy_training import lazy_training_data
 from widenet.reference.limit_kernels import covariances, gaussian_rule, quadrature_expectations
 
 
@@ -25,7 +27,7 @@ def polyfit_slope(widths, values, weights=None) -> float:
 
 # -- the fits ------------------------------------------------------------------------------
 def test_power_law_fit_is_numpys_weighted_least_squares():
-    from widenet.experiments._slopes import power_law_fit
+    from widenet.app.experiments._slopes import power_law_fit
 
     rng = np.random.default_rng(5)
     widths = np.repeat([64, 256, 1024, 4096], 5)
@@ -40,7 +42,7 @@ def test_power_law_fit_is_numpys_weighted_least_squares():
 
 def test_slope_test_is_two_sided():
     """A bound would pass any steeper exponent: the test fails on both sides of the prediction."""
-    from widenet.experiments._slopes import power_law_fit, slope_test
+    from widenet.app.experiments._slopes import power_law_fit, slope_test
 
     widths = np.repeat([64, 256, 1024], 4)
     for exponent, holds in ((0.5, True), (0.6, False), (0.4, False), (1.0, False)):
@@ -49,7 +51,7 @@ def test_slope_test_is_two_sided():
 
 
 def test_per_doubling_is_a_power_of_the_width():
-    from widenet.experiments._slopes import per_doubling
+    from widenet.app.experiments._slopes import per_doubling
 
     widths = np.array([64, 256, 1024])
     np.testing.assert_allclose(per_doubling(widths, 2 ** 0.1), (widths / 64) ** 0.1, rtol=1e-14)

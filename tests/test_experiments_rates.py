@@ -15,9 +15,11 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet import experiments
-from widenet.experiments import linearization_1d, run_experiment, training
-from widenet.parameters import Parameters
+from widenet.app import experiments
+from widenet.app.experiments import run_experiment
+from widenet.app.experiments import linearization_1d
+from widenet.app.experiments import training
+from widenet.network.parameters import Parameters
 
 
 @pytest.fixture
@@ -229,7 +231,7 @@ def test_theorem_11_23_correction_states_both_factors(results):
 
 def test_training_loss_figure_draws_every_run(results, monkeypatch, tmp_path):
     pytest.importorskip("matplotlib")
-    from widenet.experiments import _plotting
+    from widenet.app.experiments import _plotting
 
     figures = []
     monkeypatch.setattr(_plotting, "save", lambda fig, directory, name: figures.append(fig) or f"{name}.png")

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from conftest import snapshot
-from widenet.estimators import KernelLeastSquares, MinNormLeastSquares
-from widenet.feature_maps import (example_11_5_datasets, polynomial_features, quadratic_features, rbf_features,
+from widenet.regression.estimators import KernelLeastSquares, MinNormLeastSquares
+from widenet.kernels.feature_maps import (example_11_5_datasets, polynomial_features, quadratic_features, rbf_features,
                                   separating_features)
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import widenet  # noqa: E402
 from widenet import KernelLeastSquares, MinNormLeastSquares, NTKRegressor, TangentKernel, linearize  # noqa: E402
-from widenet.least_squares import augment, min_norm_solution, predicted_limit  # noqa: E402
+from widenet.regression.least_squares import augment, min_norm_solution, predicted_limit  # noqa: E402
 
 from conftest import make_network, random_data  # noqa: E402
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import widenet
 from widenet import ShallowEnsemble
-from widenet.persistence import TrainingState
+from widenet.io import TrainingState
 
 from conftest import random_data
 

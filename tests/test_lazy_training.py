@@ -1,4 +1,4 @@
-"""Lazy training (widenet.lazy_training): Theorem 11.23, Propositions 11.25/11.26 as width
+"""Lazy training (widenet.dynamics.lazy_training): Theorem 11.23, Propositions 11.25/11.26 as width
 sweeps with fitted exponents, and Section 11.6's per-block movement."""
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.lazy_training import (
+from widenet.dynamics.lazy_training import (
     BlockMovement,
     LazyTrainingData,
     compare_parametrizations,
@@ -17,7 +17,7 @@ from widenet.lazy_training import (
     parameter_movement,
 )
 
-from widenet.linearization import linearize
+from widenet.dynamics.linearization import linearize
 
 from conftest import make_network
 

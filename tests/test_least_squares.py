@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from conftest import snapshot
-from widenet.least_squares import (augment, gradient_descent, kernel_projector, max_step, min_norm_solution,
+from widenet.regression.least_squares import (augment, gradient_descent, kernel_projector, max_step, min_norm_solution,
                                    predicted_limit, row_space_projector)
 
 

@@ -42,8 +42,8 @@ QUADRATURE_MAX_VARIANCE = {"arctan": 1e8, "sin": 8.0}
 
 
 def test_documented_constants():
-    assert widenet.limit_kernels.TOLERANCE == TOLERANCE
-    assert widenet.limit_kernels.SCALE_MIXTURES == SCALE_MIXTURES
+    assert widenet.kernels.limit.TOLERANCE == TOLERANCE
+    assert widenet.kernels.limit.SCALE_MIXTURES == SCALE_MIXTURES
     assert L.QUADRATURE_MAX_VARIANCE == QUADRATURE_MAX_VARIANCE
 
 
@@ -319,7 +319,7 @@ def test_sin_closed_form():
 def test_figure_11_3_arctan_nngp_meets_the_accuracy():
     """The arctan NNGP at the ends of Figure 11.3's grid was off by 1.2e-5 at the default order
     (order 128: 9e-10); now the default is within 1e-9 of scipy's integral."""
-    from widenet.experiments import figure_11_3
+    from widenet.app.experiments import figure_11_3
     kernel = dict(figure_11_3.CONFIG)
     assert kernel["activation"] == "arctan"
     ends = np.array([[figure_11_3.GRID[0]], [figure_11_3.GRID[1]]])

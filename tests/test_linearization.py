@@ -11,9 +11,9 @@ import pytest
 
 import widenet
 from widenet import reference as ref
-from widenet.least_squares import gradient_descent, predicted_limit
-from widenet.linearization import linearize
-from widenet.models import FeatureModel, LinearModel
+from widenet.regression.least_squares import gradient_descent, predicted_limit
+from widenet.dynamics.linearization import linearize
+from widenet.network.linear_models import FeatureModel, LinearModel
 
 from conftest import LOSSES, assert_close, make_network, random_data, snapshot, stable_lr
 

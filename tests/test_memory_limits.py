@@ -97,7 +97,7 @@ def test_feature_maps_of_astronomical_degree_are_refused_at_once():
 
 
 def test_feature_count_is_the_binomial():
-    from widenet.feature_maps import feature_count
+    from widenet.kernels.feature_maps import feature_count
 
     for d in range(1, 6):
         for degree in range(0, 7):

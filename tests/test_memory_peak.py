@@ -22,7 +22,7 @@ RECORDS = ("X = rng.standard_normal((4, 2)); y = X[:, 0].copy(); Xt = rng.standa
            "net = widenet.ShallowNetwork(2, 2, 'tanh', seed=0)")
 POINTS = "X = rng.standard_normal((2000, 5)); y = X[:, 0].copy(); Z = rng.standard_normal((4000, 5))"
 MATRIX = "A = rng.standard_normal((16000, 250)); b = rng.standard_normal(16000)"
-LAZY = "from widenet.lazy_training import lazy_training_cell, lazy_training_data, parameter_movement"
+LAZY = "from widenet.dynamics.lazy_training import lazy_training_cell, lazy_training_data, parameter_movement"
 SMALL = "widenet.ShallowNetwork(2, 3, seed=0).train(np.ones((2, 2)), np.ones(2), 1e-3, 2)"
 
 # (entry point the estimate comes from, setup, call, warm-up call)
@@ -91,12 +91,12 @@ CASES = {
                               ".fit(X[:1000], y[:1000])", "fit.predict(Z, return_std=True)", "fit.predict(X[:3])"),
     "min_norm_solution": ("min_norm_solution", MATRIX, "widenet.min_norm_solution(A, b)",
                           "widenet.min_norm_solution(A[:3, :2], b[:3])"),
-    "max_step": ("max_step", MATRIX, "widenet.least_squares.max_step(A)", "widenet.least_squares.max_step(A[:3])"),
+    "max_step": ("max_step", MATRIX, "widenet.regression.least_squares.max_step(A)", "widenet.regression.least_squares.max_step(A[:3])"),
     "kernel_projector": ("kernel_projector", "A = rng.standard_normal((3, 3000))",
-                         "widenet.least_squares.kernel_projector(A)", "widenet.least_squares.max_step(A[:, :3])"),
+                         "widenet.regression.least_squares.kernel_projector(A)", "widenet.regression.least_squares.max_step(A[:, :3])"),
     "gradient_descent": ("gradient_descent", "A = rng.standard_normal((40, 30)); b = rng.standard_normal(40)",
-                         "widenet.least_squares.gradient_descent(A, b, np.zeros(30), 1e-4, 2 * 10**5)",
-                         "widenet.least_squares.max_step(A)"),
+                         "widenet.regression.least_squares.gradient_descent(A, b, np.zeros(30), 1e-4, 2 * 10**5)",
+                         "widenet.regression.least_squares.max_step(A)"),
     "polynomial_features": ("polynomial_features", POINTS, "widenet.polynomial_features(Z, 7)",
                             "widenet.polynomial_features(X[:3], 2)"),
     "rbf_features": ("rbf_features", POINTS, "widenet.rbf_features(Z, 0.5, 6)", "widenet.rbf_features(X[:3], 0.5, 2)"),

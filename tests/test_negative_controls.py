@@ -5,7 +5,7 @@ check it must then fail, while the unperturbed run holds on several seeds."""
 
 import pytest
 
-from widenet.experiments import EXPERIMENTS, Perturbation, run_experiment
+from widenet.app.experiments import EXPERIMENTS, Perturbation, run_experiment
 
 CONTROLS = [(name, key) for name, experiment in EXPERIMENTS.items() for key in experiment.controls]
 SEEDS = range(1, 5)  # seed 0 is checked by test_experiments.py (shared quick results)

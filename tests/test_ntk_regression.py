@@ -15,9 +15,9 @@ import pytest
 
 import widenet
 from conftest import sklearn_estimator_checks, snapshot
-from widenet.estimators import NotFittedError
+from widenet.regression.estimators import NotFittedError
 from widenet._spectral import gd_filter
-from widenet.ntk_regression import NTKRegressor
+from widenet.regression.ntk_regression import NTKRegressor
 
 CONFIGS = [  # keyword arguments shared by NTKRegressor and limit_kernel (kernel <-> kind)
     dict(activation="relu", parametrization="ntk", kernel="ntk"),
@@ -424,7 +424,7 @@ def test_clone_and_grid_search():
 
 def test_the_module_does_not_import_sklearn():
     code = ("import sys; sys.modules['sklearn'] = None; import numpy as np; "
-            "from widenet.ntk_regression import NTKRegressor; X = np.arange(6.0).reshape(3, 2); "
+            "from widenet.regression.ntk_regression import NTKRegressor; X = np.arange(6.0).reshape(3, 2); "
             "NTKRegressor(kernel='nngp').fit(X, X[:, 0]).predict(X, return_std=True); print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr

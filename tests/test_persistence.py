@@ -16,7 +16,7 @@ import pytest
 
 import widenet
 from widenet import ShallowEnsemble, ShallowNetwork, _memory
-from widenet.persistence import FORMAT_VERSION, TrainingState, load
+from widenet.io import FORMAT_VERSION, TrainingState, load
 
 from conftest import make_network, random_data, stable_lr
 
@@ -59,7 +59,7 @@ def test_network_round_trip(tmp_path, parametrization, dtype, distribution):
     assert_same_network(loaded, net)
     assert loaded.weight_var == 0.1 and loaded.bias_var == 1 / 3  # floats exactly, through JSON
     assert_same_network(load(tmp_path / "net.npz"), net)
-    assert_same_network(widenet.persistence.load_network(str(path)), net)
+    assert_same_network(widenet.ShallowNetwork.load(str(path)), net)
     np.testing.assert_array_equal(loaded.forward(X), net.forward(X))
     loaded.params.b = loaded.params.b + 1  # an independent copy
     assert not np.array_equal(loaded.params.b, net.params.b)
@@ -187,7 +187,7 @@ def test_training_state_resumes_in_another_process(tmp_path):
     state.save(tmp_path / "state.npz")
     script = textwrap.dedent(f"""
         import numpy as np
-        from widenet.persistence import TrainingState
+        from widenet.io import TrainingState
         data = np.load("data.npz")
         state = TrainingState.load("state.npz")
         state.train(data["X"], data["y"], {STEPS - HALF}, data["X_test"])
@@ -405,7 +405,7 @@ def test_wrong_argument_types_and_missing_files(tmp_path):
         with pytest.raises(TypeError, match="path: expected a file name"):
             call()
     with pytest.raises(TypeError, match="item: expected a widenet.ShallowNetwork, ShallowEnsemble or TrainingState"):
-        widenet.persistence.save(net.params, tmp_path / "params.npz")
+        widenet.io.save(net.params, tmp_path / "params.npz")
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.npz")
     with pytest.raises(IsADirectoryError):

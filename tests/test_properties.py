@@ -1026,7 +1026,7 @@ def _scalar_calls():
         ("min_norm_solution", "rcond", "non-negative", None,
          lambda value: widenet.min_norm_solution(A, np.ones(3), rcond=value)),
         ("gradient_descent", "lr", "positive", None,
-         lambda value: widenet.least_squares.gradient_descent(A, np.ones(3), np.zeros(2), value, 0)),
+         lambda value: widenet.regression.least_squares.gradient_descent(A, np.ones(3), np.zeros(2), value, 0)),
         ("limit_kernel", "weight_var", "non-negative", None,
          lambda value: widenet.limit_kernel(X, activation="relu", weight_var=value)),
         ("limit_kernel", "order", "integer", 2,
@@ -1249,11 +1249,11 @@ def test_least_squares(data):
         lr = 0.1
         if eA.valid:
             with np.errstate(all="ignore"):
-                bound = widenet.least_squares.max_step(eA.value)
+                bound = widenet.regression.least_squares.max_step(eA.value)
             lr = fraction * bound if np.isfinite(bound) and 0 < fraction * bound < INF else 0.1
             if lr >= 2 * bound:
                 expectations.append(Expect(errors=[(ValueError, "^lr: ")]))
-        gd = widenet.least_squares.gradient_descent
+        gd = widenet.regression.least_squares.gradient_descent
         same_outcome(lambda: gd(A, y, w0, lr, steps),
                      lambda: gd(eA.value, ey.value, expectations[2].value, lr, steps),
                      arguments, expectations, allowed_warnings=(UserWarning,))
@@ -1589,7 +1589,7 @@ FIXED = {
                                  "^weight_var: expected a finite non-negative number"),
     "huge Python int c": (lambda net: setattr(net["32"].params, "c", 10**40), ValueError,
                           "^c: expected a finite number within the range of float32"),
-    "max_step overflow": (lambda net: widenet.least_squares.gradient_descent(
+    "max_step overflow": (lambda net: widenet.regression.least_squares.gradient_descent(
         np.array([[1e300]]), np.ones(1), np.zeros(1), 0.1, 1), ValueError, "^lr: GD on"),
 }
 
@@ -1691,7 +1691,7 @@ def test_rbf_features_with_huge_gamma():
 
 def test_rbf_features_by_logs_equal_the_direct_product():
     """The logarithmic route agrees with the direct product where both are finite."""
-    from widenet.feature_maps import _exponents, _rbf_features_by_logs
+    from widenet.kernels.feature_maps import _exponents, _rbf_features_by_logs
     X = np.random.default_rng(0).normal(size=(5, 2)) * [1.0, 3.0]
     np.testing.assert_allclose(_rbf_features_by_logs(X, 0.7, _exponents(2, 4)), widenet.rbf_features(X, 0.7, 4),
                                rtol=1e-13, atol=1e-300)

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import widenet
-from widenet.cli import main
-from widenet.report import reproduce
+from widenet.app.cli import main
+from widenet.app.report import reproduce
 
 pytest.importorskip("matplotlib")
 
@@ -73,7 +73,7 @@ def signal_while_writing(out: Path, signum: int) -> subprocess.CompletedProcess:
     script = textwrap.dedent(f"""
         import signal, sys
         signal.signal(signal.SIGINT, signal.default_int_handler)  # a background process starts with it ignored
-        from widenet.cli import main
+        from widenet.app.cli import main
         sys.exit(main(["reproduce", "--quick", "--no-progress", "--out", {str(out)!r}]))
     """)
     child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

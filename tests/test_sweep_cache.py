@@ -174,7 +174,7 @@ def test_distributed_without_dask_names_the_extra():
     assert 'pip install "widenet[distributed]"' in child.stdout
     child = run_python("import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
                        "import widenet\n"
-                       "try:\n    widenet.sweep(widenet.lazy_training.lazy_training_cell, [8], [0], "
+                       "try:\n    widenet.sweep(widenet.dynamics.lazy_training.lazy_training_cell, [8], [0], "
                        "client='tcp://x:1')\n"
                        "except ImportError as error:\n    print(error)")
     assert 'pip install "widenet[distributed]"' in child.stdout, child.stderr
@@ -182,7 +182,7 @@ def test_distributed_without_dask_names_the_extra():
 
 def test_reproduce_scheduler_without_dask_names_the_extra():
     child = run_python("import sys; sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
-                       "from widenet.cli import main\n"
+                       "from widenet.app.cli import main\n"
                        "sys.exit(main(['reproduce', '--scheduler', 'tcp://127.0.0.1:1', '--no-figures', "
                        "'--only', 'lazy-training']))")
     assert child.returncode == 1

@@ -1,133 +1,145 @@
 """widenet: the mathematics of wide neural networks.
 
-Shallow networks in LeCun and NTK parametrization, their empirical tangent kernels and
-gradient-descent training, with a C++ (Eigen) core and a pure-numpy reference
-(:mod:`widenet.reference`) that mirrors the formulas of docs/theory.md.
+Shallow networks in LeCun and NTK parametrization, their empirical tangent kernels, their
+infinite-width limits and gradient-descent training, with a C++ (Eigen) core and a
+pure-numpy reference (:mod:`widenet.reference`) that mirrors the formulas of
+docs/theory.md.
+
+The package is layered, each layer importing only those below it: the runtime, validation
+and errors at the bottom; :mod:`widenet.kernels` and :mod:`widenet.sweeps`;
+:mod:`widenet.network`; :mod:`widenet.regression`; :mod:`widenet.dynamics`;
+:mod:`widenet.io`; :mod:`widenet.distributed`; and :mod:`widenet.app` (the command line,
+the report and the experiments) on top. The names below are the public interface.
 """
 
-from . import (convergence, estimators, feature_maps, kernels, lazy_training, least_squares, limit_kernels, models,
-               ntk_regression, persistence, sweeps)
-from ._memory import MemoryLimitError, get_memory_limit, set_memory_limit
-from ._native import OPENBLAS_PATH, _core
-from .convergence import AssumptionReport, ConvergenceCheck, check_assumptions, check_convergence
-from .ensemble import ShallowEnsemble, StackedParameters
-from .errors import ConditioningWarning, DivergenceError
-from .estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
-from .feature_maps import (
+from __future__ import annotations
+
+import importlib
+import warnings
+from types import ModuleType
+
+from widenet._memory import MemoryLimitError, get_memory_limit, set_memory_limit
+from widenet._runtime import __version__, build_info, get_num_threads, set_num_threads
+from widenet.dynamics import (
+    AssumptionReport,
+    ConvergenceCheck,
+    LinearizedModel,
+    check_assumptions,
+    check_convergence,
+    compare_parametrizations,
+    lazy_training_sweep,
+    linearize,
+    parameter_movement,
+)
+from widenet.errors import ConditioningWarning, DivergenceError
+from widenet.io import TrainingState, load
+from widenet.kernels import (
+    CallableKernel,
+    LaplaceKernel,
+    LimitKernel,
+    LinearKernel,
+    PolynomialKernel,
+    RBFKernel,
+    TangentKernel,
     example_11_5_datasets,
+    limit_kernel,
     polynomial_features,
     quadratic_features,
     rbf_features,
     separating_features,
 )
-from .kernels import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, TangentKernel
-from .lazy_training import compare_parametrizations, lazy_training_sweep, parameter_movement
-from .least_squares import min_norm_solution
-from .limit_kernels import limit_kernel
-from .infinite_width_kernel import LimitKernel
-from .linearization import LinearizedModel, linearize
-from .models import FeatureModel, LinearModel
-from .ntk_regression import NTKRegressor
-from .network import ShallowNetwork
-from .parameters import Parameters
-from .persistence import TrainingState, load
-from .reference.activations import ACTIVATIONS
-from .results import LinearizedTrainingResult, TrainingResult
-from .sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps_on
-
-__version__ = _core.build_info()["version"]
-
-
-def build_info() -> dict:
-    """How the compiled core was built and runs: widenet, Eigen and BLAS versions, the
-    SIMD instruction sets, and the thread counts of widenet's loops and of its BLAS."""
-    import os
-
-    info = dict(_core.build_info())
-    info["blas_library"] = OPENBLAS_PATH
-    info["thread_environment"] = {name: os.environ.get(name) for name in ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")}
-    return info
-
-
-def set_num_threads(threads: int) -> None:
-    """Sets the number of threads of widenet's own loops and of its BLAS.
-
-    ``threads`` is an integer from 1 to ``build_info()["max_threads"]``, four per processor
-    this process may run on: more threads only share the same cores, and a count far beyond
-    them (a typo such as ``10**9``) would exhaust memory creating them. Anything else raises
-    ValueError (TypeError for a non-integer) naming ``threads``, and changes nothing."""
-    from ._validation import integer
-
-    _core.set_num_threads(integer(threads, "threads", 1, maximum=None))  # the maximum is checked there
-
-
-def get_num_threads() -> int:
-    """The number of threads of widenet's own loops."""
-    return _core.get_num_threads()
-
+from widenet.network import (
+    FeatureModel,
+    LinearizedTrainingResult,
+    LinearModel,
+    Parameters,
+    ShallowEnsemble,
+    ShallowNetwork,
+    StackedParameters,
+    TrainingResult,
+)
+from widenet.reference.activations import ACTIVATIONS
+from widenet.regression import KernelLeastSquares, MinNormLeastSquares, NotFittedError, NTKRegressor, min_norm_solution
+from widenet.sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps_on
 
 __all__ = [
     "ACTIVATIONS",
     "AssumptionReport",
-    "ConvergenceCheck",
+    "CallableKernel",
+    "CellFailure",
     "ConditioningWarning",
+    "ConvergenceCheck",
     "DivergenceError",
     "FeatureModel",
-    "LinearModel",
-    "LinearizedModel",
-    "LinearizedTrainingResult",
-    "MemoryLimitError",
-    "TrainingState",
-    "SlopeFit",
-    "SweepResult",
-    "check_assumptions",
-    "compare_parametrizations",
-    "fit_slope",
-    "get_memory_limit",
-    "load",
-    "persistence",
-    "set_memory_limit",
-    "lazy_training",
-    "lazy_training_sweep",
-    "parameter_movement",
-    "sweep",
-    "sweeps",
-    "sweeps_on",
-    "CellFailure",
-    "check_convergence",
-    "convergence",
-    "linearize",
-    "models",
-    "CallableKernel",
     "KernelLeastSquares",
     "LaplaceKernel",
     "LimitKernel",
     "LinearKernel",
+    "LinearModel",
+    "LinearizedModel",
+    "LinearizedTrainingResult",
+    "MemoryLimitError",
     "MinNormLeastSquares",
     "NTKRegressor",
     "NotFittedError",
+    "Parameters",
     "PolynomialKernel",
     "RBFKernel",
+    "ShallowEnsemble",
+    "ShallowNetwork",
+    "SlopeFit",
+    "StackedParameters",
+    "SweepResult",
     "TangentKernel",
-    "estimators",
+    "TrainingResult",
+    "TrainingState",
+    "__version__",
+    "build_info",
+    "check_assumptions",
+    "check_convergence",
+    "compare_parametrizations",
     "example_11_5_datasets",
-    "feature_maps",
-    "kernels",
-    "least_squares",
+    "fit_slope",
+    "get_memory_limit",
+    "get_num_threads",
+    "lazy_training_sweep",
     "limit_kernel",
-    "limit_kernels",
+    "linearize",
+    "load",
     "min_norm_solution",
-    "ntk_regression",
+    "parameter_movement",
     "polynomial_features",
     "quadratic_features",
     "rbf_features",
     "separating_features",
-    "Parameters",
-    "ShallowEnsemble",
-    "ShallowNetwork",
-    "StackedParameters",
-    "TrainingResult",
-    "build_info",
-    "get_num_threads",
+    "set_memory_limit",
     "set_num_threads",
+    "sweep",
+    "sweeps_on",
 ]
+
+# The flat modules of widenet 0.1, now inside the layers: still reachable as attributes of
+# the package, with a DeprecationWarning naming the new home.
+_MOVED_MODULES = {
+    "convergence": "widenet.dynamics.convergence",
+    "estimators": "widenet.regression.estimators",
+    "feature_maps": "widenet.kernels.feature_maps",
+    "lazy_training": "widenet.dynamics.lazy_training",
+    "least_squares": "widenet.regression.least_squares",
+    "limit_kernels": "widenet.kernels.limit",
+    "models": "widenet.network.linear_models",
+    "ntk_regression": "widenet.regression.ntk_regression",
+    "persistence": "widenet.io",
+}
+
+
+def __getattr__(name: str) -> ModuleType:
+    new = _MOVED_MODULES.get(name)
+    if new is None:
+        raise AttributeError(f"module 'widenet' has no attribute {name!r}")
+    warnings.warn(f"widenet.{name} has moved to {new}", DeprecationWarning, stacklevel=2)
+    return importlib.import_module(new)
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .errors import ConditioningWarning
+from widenet.errors import ConditioningWarning
 
 CONDITION_LIMIT = 1e10
 

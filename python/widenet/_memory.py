@@ -31,7 +31,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from . import _validation as check
+from widenet import _validation as check
 
 ENVIRONMENT_VARIABLE = "WIDENET_MEMORY_LIMIT"
 DEFAULT_FRACTION = 0.5
@@ -441,7 +441,7 @@ def check_training(where: str, *args, **kwargs) -> None:
 def advice_blocks(m: int) -> list:
     """The vectors of the admissible step a DivergenceError estimates (errors.largest_eigenvalue):
     the Lanczos basis on the ``m`` training points and its products."""
-    from .errors import LANCZOS_STEPS
+    from widenet.errors import LANCZOS_STEPS
 
     return [("Lanczos vectors of the divergence advice", (2 * LANCZOS_STEPS, m), np.float64, 1)]
 

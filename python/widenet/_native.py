@@ -21,6 +21,6 @@ import scipy_openblas32  # noqa: E402
 OPENBLAS_PATH = os.path.join(scipy_openblas32.get_lib_dir(), scipy_openblas32.get_library(fullname=True))
 ctypes.CDLL(OPENBLAS_PATH, mode=ctypes.RTLD_GLOBAL)
 
-from . import _core  # noqa: E402  (needs the library above)
+import widenet._core as _core  # noqa: E402  (needs the library above)
 
 __all__ = ["_core", "OPENBLAS_PATH"]

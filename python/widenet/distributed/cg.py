@@ -15,9 +15,9 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _validation as check
-from .operators import DaskArrayOperator, TileOperator
-from .tiles import GRIDS
+from widenet import _validation as check
+from widenet.distributed.operators import DaskArrayOperator, TileOperator
+from widenet.distributed.tiles import GRIDS
 
 PRECONDITIONERS = (None, "jacobi")
 

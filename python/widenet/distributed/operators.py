@@ -17,8 +17,8 @@ import uuid
 
 import numpy as np
 
-from ._sweep_client import one_thread
-from .tiles import TileGrid, compute_tile
+from widenet._runtime import one_thread
+from widenet.distributed.tiles import TileGrid, compute_tile
 
 
 # Vectors up to this size travel inside the tasks (one round trip less per product).
@@ -113,8 +113,8 @@ def gram_matvec(kernel, X1, v, X2=None, tile=None, *, client=None) -> np.ndarray
     -------
     ndarray of float64, shape (m1,)
     """
-    from .. import _validation as check
-    from .tiles import DEFAULT_TILE
+    from widenet import _validation as check
+    from widenet.distributed.tiles import DEFAULT_TILE
 
     grid = TileGrid(kernel, X1, X2, DEFAULT_TILE if tile is None else tile, client)
     if grid.client is None:
@@ -238,7 +238,7 @@ class DaskArrayOperator:
     def __init__(self, K, persist: bool, client=None):
         from distributed import futures_of
 
-        from .tiles import default_client
+        from widenet.distributed.tiles import default_client
 
         self.shape = K.shape
         self._K, self._held, self._client = K, None, default_client() if client is None else client

@@ -7,10 +7,10 @@ from typing import Optional
 
 import numpy as np
 
-from .. import _validation as check
-from .cg import CGResult, checked_options, solve
-from .operators import TileOperator, rows_product
-from .tiles import DEFAULT_TILE, TileGrid
+from widenet import _validation as check
+from widenet.distributed.cg import CGResult, checked_options, solve
+from widenet.distributed.operators import TileOperator, rows_product
+from widenet.distributed.tiles import DEFAULT_TILE, TileGrid
 
 
 class TiledKernelRegressor:
@@ -69,7 +69,7 @@ class TiledKernelRegressor:
     def predict(self, X) -> np.ndarray:
         """``K(x, X_fit) alpha`` for the rows of ``X``, by tiles on the workers (float64)."""
         if not hasattr(self, "dual_coef_"):
-            from ..estimators import NotFittedError
+            from widenet.regression.estimators import NotFittedError
 
             raise NotFittedError("TiledKernelRegressor: call fit(X, y) before predict")
         grid = TileGrid(self.kernel_, X, self.X_fit_, self.tile, self.client)

@@ -17,10 +17,10 @@ import numpy as np
 import dask.array as da
 from dask.highlevelgraph import HighLevelGraph
 
-from .. import _validation as check
-from ..infinite_width_kernel import LimitKernel
-from ..kernels import Kernel, TangentKernel, _pair, as_kernel
-from ._sweep_client import one_thread
+from widenet import _validation as check
+from widenet.kernels import Kernel, LimitKernel, TangentKernel, as_kernel
+from widenet.kernels.base import checked_pair
+from widenet._runtime import one_thread
 
 # dask array name -> the TileGrid it was made from (see gram_tiled)
 GRIDS: dict = {}
@@ -70,7 +70,7 @@ def checked_points(kernel, X1, X2) -> tuple:
             raise ValueError(f"X1: expected at least one row (point), got shape {X1.shape}")
         X2 = None if symmetric else check.as_inputs(X2, "X2", float64, X1.shape[1])
     else:
-        X1, X2 = _pair(X1, None if symmetric else X2)
+        X1, X2 = checked_pair(X1, None if symmetric else X2)
     if X1.shape[1] == 0:
         raise ValueError(f"X1: expected at least one column (feature), got shape {X1.shape}")
     return checked_kernel(kernel, X1.shape[1]), X1, X2

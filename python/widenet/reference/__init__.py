@@ -3,11 +3,11 @@
 Each function mirrors the C++ kernel of the same name and is used to cross-check it.
 """
 
-from .activations import ACTIVATIONS, activation, activation_derivative
-from . import limit_kernels
-from .kernels import KERNELS, kernel_diag, kernel_gram
-from .linear_dynamics import linear_gd
-from .shallow import (
+from widenet.reference.activations import ACTIVATIONS, activation, activation_derivative
+from widenet.reference import limit_kernels
+from widenet.reference.kernels import KERNELS, kernel_diag, kernel_gram
+from widenet.reference.linear_dynamics import linear_gd
+from widenet.reference.shallow import (
     forward,
     jacobian,
     jvp,

@@ -81,7 +81,7 @@ import math
 
 import numpy as np
 
-from . import activations as _act
+from widenet.reference import activations as _act
 
 CLOSED_FORMS = ("relu", "erf", "identity", "sin", "gelu")
 SCALE_MIXTURES = ("tanh", "sigmoid", "softplus", "arctan")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .shallow import _diverged, _is_recorded, recorded_steps
+from widenet.reference.shallow import _diverged, _is_recorded, recorded_steps
 
 
 def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,

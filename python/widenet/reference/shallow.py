@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from . import activations as _act
+from widenet.reference import activations as _act
 
 _PARAMETRIZATIONS = ("lecun", "ntk")
 

@@ -1,0 +1,364 @@
+"""The file format of saved networks, ensembles and training states: one ``.npz`` file each.
+
+This module knows the format and its checks, not the classes: each class builds itself
+from what :func:`read` returns (:mod:`widenet.io` for the overview).
+
+The file is numpy's ``.npz`` (a zip archive of ``.npy`` arrays, written by ``np.savez``
+and read with ``allow_pickle=False``: it holds no Python objects, only arrays). Format
+version 1 has these entries:
+
+``format``
+    0-d string: what the file holds, ``"widenet.ShallowNetwork"``,
+    ``"widenet.ShallowEnsemble"`` or ``"widenet.TrainingState"``.
+``format_version``
+    0-d int64: ``1``. A file of a later version is refused (not guessed at).
+``widenet_version``
+    0-d string: the widenet that wrote the file (informative).
+``config``
+    0-d string, a JSON object: ``"network"``, the members' configuration
+    (:attr:`ShallowNetwork.config`: input_dim, width, activation, parametrization, the four
+    variances, distribution, dtype); ``"size"``, the number of networks of an ensemble
+    (``null`` for one network); for a training state also ``"training"``: ``lr``, ``loss``,
+    ``record_every``, ``steps_done``, ``keep_history``, ``records`` (the recorded steps in
+    the history, or ``null`` without history) and ``test_points`` (``m_test`` of the
+    recorded test outputs, or ``null``).
+``U, b, v, c`` and ``U0, b0, v0, c0``
+    The current and the initial parameters in the network's dtype: shapes ``(n, d)``,
+    ``(n,)``, ``(n,)``, ``()``, with a leading axis ``R`` for an ensemble.
+``history_steps, history_losses, history_distances`` and ``history_test_outputs``
+    A training state's records (only those the configuration announces): int64 ``(k,)``
+    step indices counted from the start of the run, float64 ``(..., k)`` losses and
+    distances, ``(..., k, m_test)`` test outputs in the network's dtype.
+
+Floats are stored exactly (arrays bit for bit, the configuration's floats by their shortest
+round-trip representation), so a loaded network computes exactly what the saved one did.
+Loading checks the whole file before building anything; every problem raises ValueError
+naming the file and the problem (TypeError for a ``path`` of the wrong type). Saving
+checks the same (a network with NaN parameters is refused) and writes a temporary file
+that replaces ``path`` only once complete (keeping its permissions; through a symbolic
+link, its target is replaced). Loading reads regular files only (a FIFO or a device is
+refused without blocking), checks each array's declared size against the file before
+allocating it, refuses entries that appear twice and a configuration nested deeper than
+a few levels.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+import zlib
+from typing import Callable, NamedTuple, Optional, Union
+
+import numpy as np
+
+from widenet import _files, _memory
+from widenet import _validation as check
+from widenet._native import _core
+
+
+FORMAT_VERSION = 1
+NETWORK_FORMAT = "widenet.ShallowNetwork"
+ENSEMBLE_FORMAT = "widenet.ShallowEnsemble"
+STATE_FORMAT = "widenet.TrainingState"
+FORMATS = (NETWORK_FORMAT, ENSEMBLE_FORMAT, STATE_FORMAT)
+
+_HEADER = ("format", "format_version", "widenet_version", "config")
+_PARAMETERS = ("U", "b", "v", "c", "U0", "b0", "v0", "c0")
+_NETWORK_FIELDS = ("input_dim", "width", "activation", "parametrization", "weight_var", "bias_var", "output_var",
+                   "output_bias_var", "distribution", "dtype")
+_TRAINING_FIELDS = ("lr", "loss", "record_every", "steps_done", "keep_history", "records", "test_points")
+
+PathLike = Union[str, os.PathLike]
+# The network class's check of a stored configuration: the configuration as it stores it.
+ConfigCheck = Callable[[dict], dict]
+
+
+def file_name_of(path, name: str = "path") -> str:
+    if isinstance(path, (str, os.PathLike)):
+        path = os.fspath(path)
+        return os.fsdecode(path) if isinstance(path, bytes) else path
+    raise TypeError(f"{name}: expected a file name (str or os.PathLike), got {type(path).__name__}")
+
+
+def _parameter_entries(params, initial) -> dict:
+    entries = {}
+    for suffix, (U, b, v, c) in (("", params), ("0", initial)):
+        dtype = U.dtype
+        entries.update({"U" + suffix: U, "b" + suffix: b, "v" + suffix: v, "c" + suffix: np.asarray(c, dtype=dtype)})
+    return entries
+
+
+
+def _parameter_entries(params, initial) -> dict:
+    entries = {}
+    for suffix, (U, b, v, c) in (("", params), ("0", initial)):
+        dtype = U.dtype
+        entries.update({"U" + suffix: U, "b" + suffix: b, "v" + suffix: v, "c" + suffix: np.asarray(c, dtype=dtype)})
+    return entries
+
+
+def model_contents(config: dict, params: tuple, initial: tuple) -> tuple:
+    """``(format, config, arrays)`` of a network (``config`` without ``size``) or of an
+    ensemble (``config`` with ``size``; ``params`` and ``initial`` stacked)."""
+    network_config = dict(config)
+    size = network_config.pop("size", None)
+    kind = NETWORK_FORMAT if size is None else ENSEMBLE_FORMAT
+    return kind, {"network": network_config, "size": size}, _parameter_entries(params, initial)
+
+
+def save(path: PathLike, kind: str, config: dict, arrays: dict, check_network: ConfigCheck) -> str:
+    """Writes one widenet file of format ``kind`` to ``path``, atomically: a temporary file in
+    the same directory replaces ``path`` once complete and on disk, so ``path`` is never left
+    half-written. An existing file keeps its permissions; a symbolic link stays one (the
+    file it names is replaced).
+
+    Raises ValueError, and writes nothing, for content that :func:`read` would refuse
+    (NaN or Inf parameters or records). Returns ``path`` as a string (used as given: no
+    ``.npz`` suffix is added).
+    """
+    file_name = file_name_of(path)
+    text = json.dumps(config, allow_nan=False, sort_keys=True)
+    entries = {"format": np.array(kind), "format_version": np.array(FORMAT_VERSION, dtype=np.int64),
+               "widenet_version": np.array(_core.build_info()["version"]), "config": np.array(text), **arrays}
+    _check_contents(f"cannot save to {file_name}", entries, check_network)
+    with _files.atomic_write(file_name) as stream:
+        np.savez(stream, **entries)
+    return file_name
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+def _read(file_name: str) -> dict:
+    """Every entry of the ``.npz`` file, read completely (so that a truncated or corrupt
+    file fails here, before anything is checked or built), each array's size checked
+    against the file before it is allocated."""
+    with _files.open_regular(file_name) as file:  # FileNotFoundError, IsADirectoryError, PermissionError as they are
+        start = file.read(6)
+        file.seek(0)
+        if not zipfile.is_zipfile(file):
+            if start and b"PK\x03\x04".startswith(start[:4]):
+                what = "a truncated or corrupt .npz (zip) archive"
+            elif start == b"\x93NUMPY":
+                what = "a .npy file of one array, not an .npz archive"
+            else:
+                what = "not an .npz archive" + (" (the file is empty)" if not start else "")
+            raise ValueError(f"{file_name}: not a widenet file: {what}")
+        try:
+            with zipfile.ZipFile(file) as archive:
+                infos = _entry_infos(file_name, archive, os.fstat(file.fileno()).st_size)
+                return {name: _read_array(file_name, archive, info, name) for name, info in infos.items()}
+        except (_memory.MemoryLimitError, _NotAWidenetFile):
+            raise
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError) as error:
+            raise ValueError(f"{file_name}: not a readable widenet file (truncated or corrupt .npz archive: "
+                             f"{error})") from None
+
+
+class _NotAWidenetFile(ValueError):
+    """A readable archive that is not one :func:`save` writes (its message names the file)."""
+
+
+def _entry_infos(file_name: str, archive: zipfile.ZipFile, file_size: int) -> dict:
+    """Entry name (without ``.npy``) -> zip entry, after checking that every entry is a
+    ``.npy`` array named once whose sizes fit the file and widenet's memory limit."""
+    infos = {}
+    for info in archive.infolist():
+        name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+        if name == info.filename:
+            raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} is not a .npy array)")
+        if name in infos:
+            raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} appears more than once)")
+        if info.compress_size > file_size or (info.compress_type == zipfile.ZIP_STORED
+                                              and info.file_size != info.compress_size):
+            raise ValueError(f"entry {name!r}: the archive's directory gives it {info.compress_size} bytes stored "
+                             f"and {info.file_size} in all, which a file of {file_size} bytes does not hold")
+        infos[name] = info
+    total = sum(info.file_size for info in infos.values())
+    _memory.require(f"loading {file_name}", [("file contents", (total,), np.uint8, 1)],
+                    "Raise the limit if a file this large is expected.")
+    return infos
+
+
+def _read_array(file_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
+    """The array of one ``.npy`` entry: its header's shape and dtype must account for the
+    entry's size exactly before anything is allocated."""
+    with archive.open(info) as entry:
+        try:
+            version = np.lib.format.read_magic(entry)
+        except ValueError:
+            raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} is not a .npy array)") from None
+        if version not in ((1, 0), (2, 0)):
+            raise ValueError(f"entry {name!r}: .npy format version {version} is not one widenet writes")
+        reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran_order, dtype = reader(entry)
+        if dtype.hasobject:
+            raise _NotAWidenetFile(f"{file_name}: not a widenet file (entry {name!r} holds Python objects)")
+        declared = math.prod(shape) * dtype.itemsize
+        held = info.file_size - entry.tell()
+        if declared != held:
+            raise _NotAWidenetFile(f"{file_name}: entry {name!r}: its header declares shape {shape} of {dtype} "
+                                   f"({_memory.format_bytes(declared)}) but the entry holds {held} bytes")
+        entry.seek(0)
+        array = np.lib.format.read_array(entry, allow_pickle=False)  # allocates the size just checked
+        entry.read()  # nothing is left, but reaching the end is where the archive checks the CRC-32
+    return array
+
+
+def _string(entries: dict, key: str, where: str) -> str:
+    value = entries[key]
+    if value.shape != () or value.dtype.kind != "U":
+        raise ValueError(f"{where}: entry {key!r}: expected a 0-d string, got dtype {value.dtype} and shape "
+                         f"{value.shape}")
+    return str(value)
+
+
+def _header(where: str, entries: dict) -> tuple:
+    """``(format, config)`` after checking the header entries."""
+    missing = [key for key in _HEADER if key not in entries]
+    if missing:
+        raise ValueError(f"{where}: not a widenet file (no {', '.join(map(repr, missing))} "
+                         f"entr{'y' if len(missing) == 1 else 'ies'})")
+    kind = _string(entries, "format", where)
+    if kind not in FORMATS:
+        raise ValueError(f"{where}: format {kind!r} is not one of {', '.join(FORMATS)}")
+    version = entries["format_version"]
+    if version.shape != () or version.dtype.kind not in "iu":
+        raise ValueError(f"{where}: entry 'format_version': expected a 0-d integer, got dtype {version.dtype} and "
+                         f"shape {version.shape}")
+    if int(version) != FORMAT_VERSION:
+        written_by = _string(entries, "widenet_version", where)
+        raise ValueError(f"{where}: format version {int(version)} (written by widenet {written_by}); this widenet "
+                         f"reads version {FORMAT_VERSION}")
+    _string(entries, "widenet_version", where)
+    try:
+        config = _files.parse_json(_string(entries, "config", where))
+    except ValueError as error:
+        raise ValueError(f"{where}: entry 'config': not valid JSON ({error})") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: entry 'config': expected a JSON object, got {type(config).__name__}")
+    return kind, config
+
+
+def _exact_keys(where: str, what: str, found, expected) -> None:
+    found, expected = set(found), set(expected)
+    missing, extra = sorted(expected - found), sorted(found - expected)
+    if missing or extra:
+        parts = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
+                ([f"unexpected {', '.join(map(repr, extra))}"] if extra else [])
+        raise ValueError(f"{where}: {what}: {'; '.join(parts)}")
+
+
+def _optional_count(value, name: str, minimum: int):
+    return None if value is None else check.integer(value, name, minimum)
+
+
+def _check_config(where: str, kind: str, config: dict, check_network: ConfigCheck) -> tuple:
+    """``(network, size, training)``: the checked configuration (``size`` None for one
+    network, ``training`` None but for a training state)."""
+    _exact_keys(where, "config", config, ("network", "size", "training") if kind == STATE_FORMAT else
+                ("network", "size"))
+    for part, fields in (("network", _NETWORK_FIELDS), ("training", _TRAINING_FIELDS)):
+        if part in config:
+            if not isinstance(config[part], dict):
+                raise ValueError(f"{where}: config {part!r}: expected a JSON object, got "
+                                 f"{type(config[part]).__name__}")
+            _exact_keys(where, f"config {part!r}", config[part], fields)
+    try:
+        network = check_network(config["network"])  # the constructor's own checks
+        size = _optional_count(config["size"], "size", 1)
+        if kind != STATE_FORMAT and (size is None) != (kind == NETWORK_FORMAT):
+            raise ValueError(f"size: expected {'null' if kind == NETWORK_FORMAT else 'a number of networks'} "
+                             f"for a {kind}, got {config['size']!r}")
+        training = config.get("training")
+        if training is not None:
+            if not isinstance(training["keep_history"], bool):
+                raise TypeError(f"keep_history: expected true or false, got {training['keep_history']!r}")
+            training = {"lr": check.positive_real(training["lr"], "lr"),
+                        "loss": check.choice(training["loss"], "loss", check.LOSS_NAMES),
+                        "record_every": check.integer(training["record_every"], "record_every", 1),
+                        "steps_done": check.integer(training["steps_done"], "steps_done", 0),
+                        "keep_history": training["keep_history"],
+                        "records": _optional_count(training["records"], "records", 1),
+                        "test_points": _optional_count(training["test_points"], "test_points", 1)}
+            if training["records"] is None and training["test_points"] is not None:
+                raise ValueError("test_points: expected null without a history (records is null)")
+            if training["records"] is not None and not training["keep_history"]:
+                raise ValueError("records: expected null when keep_history is false")
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{where}: config: {error}") from None
+    return network, size, training
+
+
+def _expected_arrays(network: dict, size: Optional[int], training: Optional[dict]) -> dict:
+    """Entry name -> (shape, dtype) of the arrays a file of this configuration holds."""
+    dtype = np.dtype(network["dtype"])
+    lead = () if size is None else (size,)
+    n, d = network["width"], network["input_dim"]
+    shapes = {"U": lead + (n, d), "b": lead + (n,), "v": lead + (n,), "c": lead}
+    expected = {name + suffix: (shape, dtype) for name, shape in shapes.items() for suffix in ("", "0")}
+    records = None if training is None else training["records"]
+    if records is not None:
+        expected["history_steps"] = ((records,), np.dtype(np.int64))
+        expected["history_losses"] = (lead + (records,), np.dtype(np.float64))
+        expected["history_distances"] = (lead + (records,), np.dtype(np.float64))
+        if training["test_points"] is not None:
+            expected["history_test_outputs"] = (lead + (records, training["test_points"]), dtype)
+    return expected
+
+
+def _check_contents(where: str, entries: dict, check_network: ConfigCheck) -> tuple:
+    """Checks everything; returns ``(format, network config, size, training config)``."""
+    kind, config = _header(where, entries)
+    network, size, training = _check_config(where, kind, config, check_network)
+    expected = _expected_arrays(network, size, training)
+    _exact_keys(where, "entries", entries, (*_HEADER, *expected))
+    for name, (shape, dtype) in expected.items():
+        array = entries[name]
+        if array.dtype != dtype:
+            raise ValueError(f"{where}: entry {name!r}: expected dtype {dtype}, got {array.dtype}")
+        if array.shape != shape:
+            raise ValueError(f"{where}: entry {name!r}: expected shape {shape}, got {array.shape}")
+        if dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"{where}: entry {name!r}: contains NaN or Inf")
+    if training is not None and training["records"] is not None:
+        steps = entries["history_steps"]
+        if steps[0] < 0 or np.any(np.diff(steps) <= 0) or steps[-1] != training["steps_done"]:
+            raise ValueError(f"{where}: entry 'history_steps': expected increasing step indices ending at "
+                             f"steps_done = {training['steps_done']}, got {steps[0]} .. {steps[-1]}")
+    return kind, network, size, training
+
+
+class Stored(NamedTuple):
+    """A widenet file, read and checked completely."""
+
+    kind: str
+    network: dict  # the members' configuration, as checked by the network class
+    size: Optional[int]  # None for one network
+    training: Optional[dict]  # a training state's configuration, None otherwise
+    entries: dict  # entry name -> array
+
+    def parameters(self, initial: bool = False) -> tuple:
+        """``(U, b, v, c)``: the current parameters, or the initial ones."""
+        return tuple(self.entries[name + ("0" if initial else "")] for name in ("U", "b", "v", "c"))
+
+
+def read(path: PathLike, check_network: ConfigCheck, expected: Optional[str] = None) -> Stored:
+    """The widenet file in ``path`` (of format ``expected`` unless None), read and checked
+    completely before anything is built: a file that is not an ``.npz`` archive, truncated
+    or corrupt (the archive's checksums), of another kind, of an unknown format version,
+    with missing or unexpected entries, wrong shapes or dtypes, NaN or Inf, an invalid or
+    deeply nested configuration, an entry that appears twice or whose header declares more
+    data than it holds, or a device or FIFO (refused without reading from it) raises
+    ValueError naming the file and the problem. A missing file raises FileNotFoundError, a
+    directory IsADirectoryError; a ``path`` that is not a file name raises TypeError.
+    """
+    file_name = file_name_of(path)
+    entries = _read(file_name)
+    if expected is not None:
+        kind = _header(file_name, entries)[0]
+        if kind != expected:
+            raise ValueError(f"{file_name}: holds a {kind}, not a {expected} (widenet.load reads any widenet file)")
+    return Stored(*_check_contents(file_name, entries, check_network), entries)

@@ -1,0 +1,50 @@
+"""Helpers of the experiments that fit rates in the width: fitted slopes as plain numbers,
+their text, and the test of a fitted slope against a rate."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+
+from widenet.sweeps import SlopeFit
+
+# A fitted exponent "agrees with" a rate when its 95% interval meets [rate - 0.1, rate + 0.1]:
+# the interval assumes a pure power law, and over widths 2^6 .. 2^15 the measured quantities
+# carry 1/n corrections that steepen the fit by a few hundredths (measured in
+# kernel_convergence.py's comments).
+TOLERANCE = 0.1
+
+
+def fit_record(fit: SlopeFit) -> dict:
+    """A :class:`~widenet.sweeps.SlopeFit` as plain numbers (``SlopeFit(**record)`` rebuilds it)."""
+    record = asdict(fit)
+    record["interval"] = [float(value) for value in fit.interval]
+    return record
+
+
+def as_fit(record: dict) -> SlopeFit:
+    """The :class:`~widenet.sweeps.SlopeFit` of :func:`fit_record`'s output."""
+    return SlopeFit(**{**record, "interval": tuple(record["interval"])})
+
+
+def slope_text(fit) -> str:
+    """``"-0.528 [-0.561, -0.495]"``: the fitted exponent and its interval."""
+    low, high = fit.interval
+    return f"{fit.slope:.3f} [{low:.3f}, {high:.3f}]"
+
+
+def interval_meets(fit, rate: float, tolerance: float = TOLERANCE) -> bool:
+    """Whether the fit's interval meets ``[rate - tolerance, rate + tolerance]``."""
+    low, high = fit.interval
+    return bool(low <= rate + tolerance and high >= rate - tolerance)
+
+
+def interval_contains(fit, rate: float) -> bool:
+    low, high = fit.interval
+    return bool(low <= rate <= high)
+
+
+def network_seed(base: int, stream: int, width: int, index: int) -> int:
+    """An integer seed for one network, independent for every (base, stream, width, index)."""
+    return int(np.random.SeedSequence([stream, base, width, index]).generate_state(1, dtype=np.uint32)[0])

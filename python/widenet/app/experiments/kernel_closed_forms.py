@@ -1,0 +1,419 @@
+"""Examples 11.15, 11.17 and 11.31, Exercises 11.36 and 11.37: the limit kernels' closed
+forms against the hidden units of wide networks.
+
+Every limit kernel is an expectation over one hidden unit, and at initialization the hidden
+units of a network are i.i.d. draws of it (proofs of Theorems 11.16 and 11.30). So the
+average over the units of many wide networks estimates each expectation, with a standard
+error from the same sample, and each closed form is checked entry by entry with a z-test.
+The units are those widenet draws for networks in NTK parametrization (11.6.1)-(11.6.2),
+whose pre-activations ``h_i(x) = d^-1/2 u_i.x + b_i`` have the law of ``u.x + b`` with
+``u ~ D(0, 1/d)`` as in (11.5.3); each network is used with its biases ``b_i, c ~ N(0, 1)``
+(Exercise 11.37) and with them set to zero:
+
+- ``relu(h_i(x)) relu(h_i(z))``: Example 11.17, ``K_LC = E[relu(u.x) relu(u.z)]``
+  ``= abs(x) abs(z) / (2 pi d) (sin t + (pi - t) cos t)``, ``t`` the angle of ``x`` and ``z``;
+- ``relu'(h_i(x)) relu'(h_i(z))``: Exercise 11.36 (Example 11.31),
+  ``E[relu'(u.x) relu'(u.z)] = (pi - t) / (2 pi)``;
+- the unit's share of ``K_n`` by (11.6.3), ``(x.z/d + 1) v_i^2 relu'relu' + relu relu``
+  (``K_n`` is their mean plus 1, from ``c``): Example 11.31 with Theorem 11.30,
+  ``K_NTK = (1 + x.z/d) (pi - t)/(2 pi) + K_LC + 1``;
+- with the biases (Exercise 11.37): the same formulas with ``Sigma(x, z) = x.z/d + 1`` in
+  place of ``x.z/d``.
+
+Example 11.15 / Assumption 11.14: with the uniform law on ``[-sqrt 3, sqrt 3]`` no closed
+form applies; LeCun networks initialized with it are compared with widenet's Monte Carlo
+limit under that law at ``x = e1, z = e2`` in ``R^2`` (where ``K_LC = 3/32`` against
+``1/(4 pi) = 0.0796`` for the normal law), and the Gaussian closed form must be rejected.
+
+Negative controls: every relu closed form off by 1%; the bias variance in ``Sigma`` 10% low;
+the uniform Monte Carlo limit off by 1%.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+import numpy as np
+
+from widenet.kernels import limit_kernel
+from widenet.network.shallow import ShallowNetwork
+from widenet.reference.limit_kernels import closed_form_expectations, covariances
+from widenet.sweeps import sweep
+from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+
+ACTIVATION = "relu"
+POINTS = 4
+INPUT_DIM = 3
+WIDTH = 2 ** 16
+LEVEL = 1e-3  # false-alarm level of every claim (Bonferroni over its entries)
+CONTROL_ERROR = 0.01
+BIAS_VARIANCE = 1.0  # Exercise 11.37: b_i, c ~ D(0, 1)
+BIAS_CONTROL = 0.9  # the control takes the bias variance 10% low
+
+
+@dataclass(frozen=True)
+class Design:
+    """``networks`` relu networks of width :data:`WIDTH` per family (without and with
+    biases), ``uniform_networks`` for Example 11.15 and ``samples`` draws of its Monte Carlo
+    limit."""
+
+    networks: int
+    uniform_networks: int
+    samples: int
+
+    @property
+    def units(self) -> int:
+        return self.networks * WIDTH
+
+
+# Why these numbers: a diagonal entry of K_LC (relu) is a mean of terms relu(h)^2 whose
+# standard deviation is sqrt(5) times the mean, so a 1% error is 0.0045 sqrt(units)
+# standard errors: 5.6 with 1.5 million units (quick), 9.2 with 4.2 million (full); the other
+# closed forms are tighter (see the claims' measured controls), and the largest of 4
+# diagonal entries is what the controls see. Example 11.15 compares the units of the networks
+# (3.1 / 4.2 million; they are cheaper than Monte Carlo draws) with 2.1 / 4.2 million Monte
+# Carlo draws, where the diagonal's 1% is 7.0 / 8.9 combined standard errors.
+FULL = Design(networks=64, uniform_networks=64, samples=64 * WIDTH)
+QUICK = Design(networks=24, uniform_networks=48, samples=32 * WIDTH)
+
+UNIFORM_POINTS = np.eye(2)  # x = e1, z = e2 in R^2 (Example 11.15)
+
+_POINTS_STREAM = 1117
+_NETWORK_STREAM = 1131
+_UNIFORM_STREAM = 1115
+
+QUANTITIES = ("ss", "dd", "ntk")  # relu relu, relu' relu', a unit's share of K_n
+
+
+# -- the measurement -----------------------------------------------------------------------
+def relu_points(seed: int = 0) -> np.ndarray:
+    """:data:`POINTS` points in ``R^3`` in random directions with ``abs(x)^2 / d`` uniform in
+    ``[1/2, 2]`` (so the norms in Example 11.17 matter)."""
+    rng = np.random.default_rng([_POINTS_STREAM, seed])
+    X = rng.standard_normal((POINTS, INPUT_DIM))
+    radii = np.sqrt(INPUT_DIM * rng.uniform(0.5, 2.0, POINTS))
+    return X * (radii / np.linalg.norm(X, axis=1))[:, None]
+
+
+def _moments(name: str, first: np.ndarray, second: np.ndarray) -> dict:
+    """``{name}{i}_{j}`` and ``{name}2_{i}_{j}``: the sums over units of a per-unit product and
+    of its square (``first``, ``second``: ``(m, m)``), upper triangle."""
+    rows, columns = np.triu_indices(first.shape[0])
+    return {**{f"{name}{i}_{j}": float(first[i, j]) for i, j in zip(rows, columns)},
+            **{f"{name}2_{i}_{j}": float(second[i, j]) for i, j in zip(rows, columns)}}
+
+
+def _products(left: np.ndarray, right: np.ndarray) -> tuple:
+    """Sums over units ``i`` of ``left[j, i] right[k, i]`` and of its square, for all ``j, k``."""
+    return left @ right.T, (left * left) @ (right * right).T
+
+
+def unit_moments(X: np.ndarray, pre_activations: np.ndarray, v: np.ndarray) -> dict:
+    """The sums over hidden units of ``relu(h_i(x)) relu(h_i(z))``, ``relu'(h_i(x))
+    relu'(h_i(z))`` and of the unit's share of ``K_n`` in NTK parametrization (11.6.3),
+    ``(x.z/d + 1) v_i^2 relu'(h_i(x)) relu'(h_i(z)) + relu(h_i(x)) relu(h_i(z))``, and of
+    their squares. ``pre_activations``: ``h_i(x)``, shape ``(m, n)``."""
+    values = np.maximum(pre_activations, 0.0)  # a = relu(h)
+    slopes = (pre_activations > 0).astype(np.float64)  # s = relu'(h): s^2 = s and s a = a
+    weights = slopes * (v * v)  # w = v^2 s
+    gram = X @ X.T / X.shape[1] + 1.0  # g = x.z/d + 1
+    ss, ss_squares = _products(values, values)
+    dd = slopes @ slopes.T  # its squares sum to the same
+    share = gram * (weights @ slopes.T) + ss
+    # (g w s_x s_z + a_x a_z)^2 = g^2 w^2 s_x s_z + 2 g w a_x a_z + a_x^2 a_z^2
+    share_squares = gram ** 2 * ((weights * v * v) @ slopes.T) + 2 * gram * ((weights * values) @ values.T) + ss_squares
+    return {**_moments("ss", ss, ss_squares), **_moments("dd", dd, dd), **_moments("ntk", share, share_squares)}
+
+
+def relu_cell(width: int, seed: int, *, base: int, X: np.ndarray) -> dict:
+    """One network in NTK parametrization with biases ``b_i, c ~ N(0, 1)`` (Exercise 11.37):
+    the sums over its units (:func:`unit_moments`) with its biases (``"b"``-prefixed
+    names) and with them set to zero (as in (11.6.2), the same ``U`` and ``v``)."""
+    network = ShallowNetwork(X.shape[1], width, ACTIVATION, "ntk", bias_var=BIAS_VARIANCE,
+                             output_bias_var=BIAS_VARIANCE, seed=np.random.SeedSequence([_NETWORK_STREAM, base, seed]))
+    params = network.params
+    plain = X @ params.U.T / math.sqrt(X.shape[1])  # d^-1/2 U x, the law of u.x with u ~ N(0, I/d)
+    moments = unit_moments(X, plain, params.v)
+    biased = unit_moments(X, plain + params.b, params.v)
+    return {**moments, **{f"b{name}": value for name, value in biased.items()}}
+
+
+def uniform_cell(width: int, seed: int, *, base: int, X: np.ndarray) -> dict:
+    """LeCun network with the uniform law: sums of ``relu(u_i.x) relu(u_i.z)`` over its units."""
+    network = ShallowNetwork(X.shape[1], width, ACTIVATION, "lecun", distribution="uniform",
+                             seed=np.random.SeedSequence([_UNIFORM_STREAM, base, seed]))
+    values = np.maximum(X @ network.params.U.T, 0.0)
+    return _moments("ss", *_products(values, values))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Mean and standard error of each entry (upper triangle) of a per-unit average."""
+
+    mean: np.ndarray
+    standard_error: np.ndarray
+
+    def z(self, predicted: np.ndarray, other_error=0.0) -> np.ndarray:
+        rows, columns = np.triu_indices(predicted.shape[0])
+        return (self.mean - predicted[rows, columns]) / np.sqrt(self.standard_error ** 2 + other_error ** 2)
+
+
+def _sample(table, name: str, points: int, units: int) -> Sample:
+    rows, columns = np.triu_indices(points)
+    total = np.array([np.sum(table[f"{name}{i}_{j}"]) for i, j in zip(rows, columns)])
+    squares = np.array([np.sum(table[f"{name}2_{i}_{j}"]) for i, j in zip(rows, columns)])
+    mean = total / units
+    variance = np.maximum(squares / units - mean ** 2, 0.0) * units / (units - 1)
+    return Sample(mean, np.sqrt(variance / units))
+
+
+def measure_units(design: Design, base: int, X: np.ndarray, progress: Progress) -> tuple:
+    """``{quantity: Sample}`` over ``design.units`` hidden units, without and with biases; for
+    ``"ntk"`` the mean of the units' shares plus 1 (the bias ``c``): the mean of ``K_n``."""
+    table = sweep(relu_cell, (WIDTH,), range(design.networks), progress=progress.enabled, base=base, X=X).table()
+    families = []
+    for prefix in ("", "b"):
+        samples = {name: _sample(table, prefix + name, len(X), design.units) for name in QUANTITIES}
+        samples["ntk"] = Sample(samples["ntk"].mean + 1.0, samples["ntk"].standard_error)
+        families.append(samples)
+    return tuple(families)
+
+
+# -- the predictions -----------------------------------------------------------------------
+def closed_forms(X: np.ndarray, bias_var: float = 0.0) -> dict:
+    """Example 11.17's ``K_LC``, Exercise 11.36's ``E[relu' relu']`` and Example 11.31's
+    ``K_NTK`` (with ``Sigma = x.z/d + bias_var``, Exercise 11.37)."""
+    E_dd = closed_form_expectations(*covariances(X, X, 1.0, bias_var), ACTIVATION)[1]
+    options = dict(activation=ACTIVATION, bias_var=bias_var, output_bias_var=bias_var)
+    return {"ss": limit_kernel(X, parametrization="lecun", **options), "dd": E_dd,
+            "ntk": limit_kernel(X, parametrization="ntk", **options)}
+
+
+# -- the claims ----------------------------------------------------------------------------
+def z_threshold(tests: int) -> float:
+    """The two-sided Bonferroni threshold of ``tests`` z statistics at family level :data:`LEVEL`."""
+    return statistics.NormalDist().inv_cdf(1.0 - LEVEL / (2 * tests))
+
+
+def _largest(values) -> float:
+    return float(np.max(np.abs(values)))
+
+
+_RELU_HYPOTHESIS = ("relu: abs(relu(x)) <= 1 (1 + abs(x)) and abs(relu'(x)) <= 1 (Theorems 11.16, 11.30 with R = 1): "
+                    "yes; D = N(0, 1), which the closed forms need: yes; points nonzero: yes")
+
+
+def _closed_form_claim(key: str, reference: str, statement: str, predicted: str, samples: list, design: Design,
+                       hypothesis: str, extra_control: str = "") -> tuple:
+    """A claim over ``samples`` = [(Sample, prediction, control prediction)], each entry a z-test."""
+    z = np.concatenate([sample.z(prediction) for sample, prediction, _ in samples])
+    control = np.concatenate([sample.z(wrong) for sample, _, wrong in samples])
+    threshold = z_threshold(z.size)
+    numbers = {"z": z, "largest_abs_z": _largest(z), "threshold": threshold, "control_largest_abs_z": _largest(control)}
+    claim = Claim(
+        key=key, reference=reference, statement=statement, predicted=predicted,
+        measured=(f"max abs(z) = {_largest(z):.2f} over {z.size} entries, {design.units} hidden units of "
+                  f"{design.networks} networks of width {WIDTH}. With the closed form off by 1%: max abs(z) = "
+                  f"{_largest(control):.1f}{extra_control}"),
+        holds=bool(_largest(z) <= threshold), hypothesis=hypothesis, hypothesis_holds=True,
+        criterion=(f"every entry's z = (mean over units - closed form) / standard error (from the sample) has "
+                   f"abs(z) <= {threshold:.2f}: Bonferroni over {z.size} entries at family level {LEVEL:g}"))
+    return claim, numbers
+
+
+def relu_claims(design: Design, plain: dict, biased: dict, forms: dict, biased_forms: dict, X: np.ndarray) -> tuple:
+    """Examples 11.17, 11.31 and Exercises 11.36, 11.37: the units' averages (``plain``,
+    ``biased``) against the closed forms (``forms``, ``biased_forms``)."""
+    def with_control(samples, predictions, names):
+        return [(samples[name], predictions[name], (1 + CONTROL_ERROR) * predictions[name]) for name in names]
+
+    specifications = [
+        ("example-11-17", "Example 11.17", "K_LC for relu: E[relu(u.x) relu(u.z)], u ~ N(0, I/d)",
+         "abs(x) abs(z) / (2 pi d) (sin t + (pi - t) cos t), t = angle(x, z)", ("ss",)),
+        ("exercise-11-36", "Exercise 11.36", "E[relu'(u.x) relu'(u.z)] (also Example 11.31)", "(pi - t) / (2 pi)",
+         ("dd",)),
+        ("example-11-31", "Example 11.31", "K_NTK for relu: the mean of K_n (Theorem 11.30)",
+         "(1 + x.z/d) (pi - t)/(2 pi) + K_LC + 1", ("ntk",)),
+    ]
+    claims, numbers = [], {}
+    for key, reference, what, formula, names in specifications:
+        claim, numbers[key] = _closed_form_claim(
+            key, reference, f"{what} ({POINTS} points in R^{INPUT_DIM}) equals the closed form", formula,
+            with_control(plain, forms, names), design, _RELU_HYPOTHESIS)
+        claims.append(claim)
+    # the bias variance 10% low in Sigma (the control), or left out
+    bias_z = {label: max(_largest(biased[name].z(values[name])) for name in ("ss", "ntk"))
+              for label, values in (("low", closed_forms(X, BIAS_CONTROL * BIAS_VARIANCE)),
+                                    ("left out", closed_forms(X)))}
+    claim, numbers["exercise-11-37"] = _closed_form_claim(
+        "exercise-11-37", "Exercise 11.37",
+        (f"with biases b_i, c ~ N(0, {BIAS_VARIANCE:g}): K_LC = E[relu(u.x + b) relu(u.z + b)] and the mean of K_n "
+         f"(NTK parametrization) are the closed forms with Sigma(x, z) = x.z/d + {BIAS_VARIANCE:g}"),
+        "Examples 11.17 and 11.31 with Sigma = x.z/d + 1", with_control(biased, biased_forms, ("ss", "ntk")),
+        design, _RELU_HYPOTHESIS.replace("yes; points", "yes; b_i, c ~ N(0, 1) as in (11.6.4): yes; points"),
+        extra_control=(f"; with the bias variance {BIAS_CONTROL:g} instead of {BIAS_VARIANCE:g} in Sigma: "
+                       f"{bias_z['low']:.1f}; with it left out: {bias_z['left out']:.0f}"))
+    numbers["exercise-11-37"]["bias_control_largest_abs_z"] = bias_z["low"]
+    claims.append(claim)
+    return claims, numbers
+
+
+def uniform_claim(design: Design, base: int, perturbation, progress: Progress) -> tuple:
+    """Example 11.15: networks initialized with the uniform law against widenet's Monte Carlo
+    limit under that law; the Gaussian closed form rejected."""
+    X = UNIFORM_POINTS
+    table = sweep(uniform_cell, (WIDTH,), range(design.uniform_networks), progress=progress.enabled, base=base,
+                  X=X).table()
+    units = design.uniform_networks * WIDTH
+    networks = _sample(table, "ss", len(X), units)
+    limit, limit_error = limit_kernel(X, activation=ACTIVATION, parametrization="lecun", method="monte_carlo",
+                                      distribution="uniform", samples=design.samples, return_std=True,
+                                      seed=np.random.SeedSequence([_UNIFORM_STREAM, base, 1 << 20]))
+    limit = factor_of(perturbation, "uniform K_LC") * limit
+    rows, columns = np.triu_indices(len(X))
+    z = networks.z(limit, limit_error[rows, columns])
+    control = networks.z((1 + CONTROL_ERROR) * limit, limit_error[rows, columns])
+    gaussian = limit_kernel(X, activation=ACTIVATION, parametrization="lecun")
+    gaussian_z = float(networks.z(gaussian)[1])  # the entry (e1, e2); the diagonal is 1/4 under both laws
+    threshold = z_threshold(z.size)
+    numbers = {"units": units, "mean": networks.mean, "standard_error": networks.standard_error,
+               "monte_carlo_limit": limit[rows, columns], "monte_carlo_error": limit_error[rows, columns],
+               "exact_off_diagonal": 3.0 / 32.0, "gaussian_closed_form": gaussian[rows, columns], "z": z,
+               "gaussian_z": gaussian_z, "control_largest_abs_z": _largest(control), "threshold": threshold}
+    claim = Claim(
+        key="example-11-15", reference="Example 11.15",
+        statement=("LeCun networks initialized with D uniform on [-sqrt 3, sqrt 3] (Assumption 11.14): their K_LC at "
+                   "x = e1, z = e2 in R^2 is widenet's Monte Carlo limit under that law, not the Gaussian closed form"),
+        predicted=(f"K_LC(e1, e2) = {limit[0, 1]:.5f} +- {limit_error[0, 1]:.5f} (Monte Carlo, {design.samples} "
+                   f"draws; exactly (E relu(u_1))^2 = 3/32 = 0.09375), Gaussian closed form {gaussian[0, 1]:.5f}"),
+        measured=(f"{networks.mean[1]:.5f} +- {networks.standard_error[1]:.5f} over {units} hidden units; max abs(z) "
+                  f"= {_largest(z):.2f} against the Monte Carlo limit (3 entries), z = {gaussian_z:.0f} against the "
+                  f"Gaussian closed form (rejected). With the limit off by 1%: max abs(z) = {_largest(control):.1f}"),
+        holds=bool(_largest(z) <= threshold and abs(gaussian_z) > threshold),
+        hypothesis=("uniform law: mean 0, variance 1, finite moments of every order (Assumption 11.14): yes; relu "
+                    "satisfies Theorem 11.16's growth bounds with R = 1: yes"),
+        hypothesis_holds=True,
+        criterion=(f"abs(z) <= {threshold:.2f} for the 3 entries, z from both samples' standard errors (Bonferroni at "
+                   f"level {LEVEL:g}), and abs(z) > {threshold:.2f} against the Gaussian closed form (a control built "
+                   f"in)"))
+    return claim, numbers
+
+
+# -- the chapter's misprints ---------------------------------------------------------------
+def _corrections(X: np.ndarray, plain: dict, biased: dict, forms: dict) -> list:
+    d = X.shape[1]
+    printed = _largest(plain["ss"].z(d * forms["ss"]))  # u ~ N(0, I): Sigma = x.z, d times K_LC
+    as_derived = _largest(plain["ss"].z(forms["ss"]))
+    theorem_11_16 = _largest(biased["ss"].z(closed_forms(X, BIAS_VARIANCE)["ss"]))
+    angle = _largest(plain["dd"].z(forms["dd"]))
+    return [
+        Correction(
+            reference="Example 11.17",
+            printed="u_i ~ D(0, 1), i = 1, ..., d, with the formula abs(x) abs(z) / (2 pi d) (...)",
+            corrected="u_i ~ D(0, 1/d) as in Theorem 11.16 (with u_i ~ N(0, 1) the factor 1/d is absent)",
+            evidence=(f"the hidden units (u ~ N(0, I/d)) match the formula with 1/d: max abs(z) = {as_derived:.2f}; "
+                      f"the formula for u ~ N(0, I) (d = {d} times larger) gives max abs(z) = {printed:.0f}")),
+        Correction(
+            reference="Exercise 11.36",
+            printed="theta = arccos(x z^T / (abs(x) abs(z)))",
+            corrected="theta = arccos(x^T z / (abs(x) abs(z))), the angle between x and z (x z^T is a d x d matrix)",
+            evidence=f"(pi - theta)/(2 pi) with the angle matches the units' relu' products: max abs(z) = {angle:.2f}"),
+        Correction(
+            reference="Exercise 11.37",
+            printed="Compute the corresponding NTK as in Theorem 11.23",
+            corrected="as in Theorem 11.16 (the LeCun kernel; Theorem 11.23 is about gradient descent)",
+            evidence=(f"Theorem 11.16's K_LC with Sigma = x.z/d + 1 matches the hidden units of networks with "
+                      f"biases: max abs(z) = {theorem_11_16:.2f}")),
+    ]
+
+
+# -- the experiment ------------------------------------------------------------------------
+def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
+        perturbation: Perturbation = None) -> ExperimentResult:
+    """The relu closed forms and the uniform law's limit against the hidden units of wide
+    networks (see the module docstring).
+
+    Parameters
+    ----------
+    quick : bool
+        24 networks of width ``2^16`` for the relu closed forms, 48 with the uniform law and
+        ``2^21`` Monte Carlo draws, instead of 64, 64 and ``2^22``.
+    seed : int
+        Base seed of the points and of every network.
+    progress : Progress
+    perturbation : Perturbation, optional
+        A negative control: ``"relu closed forms"`` scales every closed form, ``"bias
+        variance"`` the bias variance in ``Sigma``, ``"uniform K_LC"`` the Monte Carlo limit.
+    """
+    design = QUICK if quick else FULL
+    X = relu_points(seed)
+    scale = factor_of(perturbation, "relu closed forms")
+    forms = {name: scale * value for name, value in closed_forms(X).items()}
+    biased_forms = {name: scale * value for name, value in
+                    closed_forms(X, factor_of(perturbation, "bias variance") * BIAS_VARIANCE).items()}
+    plain, biased = measure_units(design, seed, X, progress)
+    claims, numbers = relu_claims(design, plain, biased, forms, biased_forms, X)
+    uniform, numbers["example-11-15"] = uniform_claim(design, seed, perturbation, progress)
+    claims.insert(0, uniform)
+    settings = {"activation": ACTIVATION, "points": POINTS, "input_dim": INPUT_DIM, "width": WIDTH,
+                "networks": design.networks, "uniform_networks": design.uniform_networks,
+                "monte_carlo_samples": design.samples, "bias_variance": BIAS_VARIANCE, "base_seed": seed,
+                "level": LEVEL, "quick": quick,
+                "perturbation": None if perturbation is None else [perturbation.quantity, perturbation.factor]}
+    data = {"points": X, "z": {key: numbers[key]["z"] for key in numbers}}
+    return ExperimentResult(EXPERIMENT_NAME, settings, numbers, claims, data, _corrections(X, plain, biased, forms))
+
+
+def plot(result: ExperimentResult, directory) -> list:
+    """One figure: each claim's z statistics (entry by entry) with its threshold; in grey the
+    largest z of its 1% control, and for Example 11.15 the z against the Gaussian closed form."""
+    from widenet.app.experiments._plotting import figure, save
+
+    fig, axes = figure(columns=1, width=8.0)
+    ax = axes[0][0]
+    keys = [claim.key for claim in result.claims]
+    for position, key in enumerate(keys):
+        numbers = result.numbers[key]
+        values = np.asarray(numbers["z"], dtype=float)
+        first = position == 0
+        ax.plot(position + np.linspace(-0.2, 0.2, values.size), values, "o", color="C0", markersize=4,
+                label="z of each entry" if first else None)
+        ax.plot([position], [numbers["control_largest_abs_z"]], "x", color="0.5", markersize=8,
+                label="largest abs(z) with the closed form (limit) off by 1%" if first else None)
+        for sign in (-1, 1):
+            ax.plot([position - 0.3, position + 0.3], [sign * numbers["threshold"]] * 2, "--", color="0.3",
+                    linewidth=1, label="two-sided threshold (level 1e-3)" if first and sign > 0 else None)
+        if "gaussian_z" in numbers:
+            ax.plot([position], [numbers["gaussian_z"]], "s", color="C3", markersize=6,
+                    label="z against the Gaussian closed form (uniform law)")
+    ax.set_yscale("symlog", linthresh=5.0)
+    ticks = [-5, -2, 0, 2, 5, 10, 30, 100, 300]
+    ax.set_yticks(ticks, [str(tick) for tick in ticks])
+    ax.set_ylim(-6, 3000)  # room for the legend above the markers
+    ax.set_xticks(range(len(keys)), [result.claim(key).reference for key in keys], fontsize=8)
+    ax.set_ylabel("z = (mean over units - prediction) / s.e.")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.suptitle("Closed forms of the limit kernels against the hidden units of wide networks", fontsize=11)
+    return [save(fig, directory, "kernel-closed-forms")]
+
+
+EXPERIMENT_NAME = "kernel-closed-forms"
+EXPERIMENT = Experiment(
+    name=EXPERIMENT_NAME,
+    title="Closed forms of the limit kernels against wide networks",
+    reference="Examples 11.15, 11.17, 11.31; Exercises 11.36, 11.37",
+    run=run,
+    plot=plot,
+    controls={
+        "relu closed forms off by 1%": Control(
+            Perturbation("relu closed forms", 1.0 + CONTROL_ERROR),
+            ("example-11-17", "exercise-11-36", "example-11-31", "exercise-11-37"),
+            "every relu closed form scaled by 1.01"),
+        "bias variance 10% low": Control(Perturbation("bias variance", BIAS_CONTROL), ("exercise-11-37",),
+                                         "the bias variance in Sigma = x.z/d + s_b^2 taken as 0.9"),
+        "uniform limit off by 1%": Control(Perturbation("uniform K_LC", 1.0 + CONTROL_ERROR), ("example-11-15",),
+                                           "widenet's Monte Carlo limit under the uniform law scaled by 1.01"),
+    },
+)

@@ -1,0 +1,481 @@
+"""The linearized model of docs/theory.md, section 3 (chapter 11.3), and its training dynamics.
+
+``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1) is linear in ``p``;
+gradient descent on its loss (11.3.3) moves the training residual by the tangent Gram
+``Theta = J0 J0^T`` alone (11.5.9): ``r_{k+1} = (I - 2 h s Theta) r_k`` for the loss
+``s |r|^2``. Training therefore never needs the ``m x P`` Jacobian: the residuals, the
+outputs on test points (through ``K_n(X_test, X)``) and the distance ``|p_k - w0|``
+(through ``a_k . Theta a_k``) all live in function space, and the parameters follow at
+the end from one product ``J0^T a`` (docs/theory.md, section 3; Remark 11.24 corrected).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+import numpy as np
+
+from widenet import _memory
+from widenet import _validation as check
+from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR
+from widenet._interrupt import is_long_factorization, run_interruptible
+from widenet._locking import TrainingLock
+from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
+from widenet.errors import ON_DIVERGENCE, divergence_error
+from widenet.network.shallow import ShallowNetwork
+from widenet.network.parameters import Parameters
+from widenet.reference.shallow import recorded_steps
+from widenet.network.results import LinearizedTrainingResult, overflowed
+
+METHODS = ("closed_form", "iterate")
+_FLOAT64 = np.dtype(np.float64)
+
+
+class _NetworkTangent:
+    """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels:
+    the Gram by the structured formula, ``J delta`` and ``J^T r`` by two products each."""
+
+    def __init__(self, network: ShallowNetwork):
+        self.network = network
+        self.dtype = network.dtype
+        self.initial = network.params.to_vector()
+
+    def _args(self) -> tuple:
+        return self.network._kernel_args()
+
+    def inputs(self, X, name: str) -> np.ndarray:
+        return self.network._inputs(X, name)
+
+    def outputs(self, X, backend: str) -> np.ndarray:
+        return BACKENDS[backend].forward(X, *self._args())
+
+    def gram(self, X1, X2, backend: str) -> np.ndarray:
+        return BACKENDS[backend].ntk_gram(X1, X2, *self._args())
+
+    def jvp(self, X, direction: np.ndarray, backend: str) -> np.ndarray:
+        blocks = self.as_params(direction).arrays()
+        return BACKENDS[backend].jvp(X, *self.network.params.arrays(), *blocks, self.network.activation,
+                                     self.network.parametrization)
+
+    def vjp(self, X, r: np.ndarray, backend: str) -> np.ndarray:
+        blocks = BACKENDS[backend].vjp(X, r.astype(self.dtype), *self._args())
+        if overflowed(*blocks):  # no parameters: the caller reports the overflow
+            return np.full(self.initial.size, np.nan, self.dtype)
+        return Parameters(*blocks, self.dtype).to_vector()
+
+    def pass_blocks(self, kind: str, m: int, backend: str) -> list:
+        network = self.network
+        return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation, self.initial.size)
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> list:
+        network = self.network
+        return _memory.ntk_blocks(m1, m2, network.width, self.dtype, backend, network.activation)
+
+    def as_params(self, vector: np.ndarray) -> Parameters:
+        return Parameters.from_vector(vector, self.network.width, self.network.input_dim, self.dtype)
+
+    def as_vector(self, params, name: str) -> np.ndarray:
+        return self.network._checked_params(params, name).to_vector()
+
+
+class _JacobianTangent:
+    """The tangent map of any model with ``forward(X)``, ``jacobian(X)`` and a parameter
+    vector ``params`` (a linear or feature model of :mod:`widenet.network.linear_models`, or the user's),
+    through its Jacobian; the model's ``ntk`` is used for Grams when it has one."""
+
+    dtype = _FLOAT64
+
+    def __init__(self, model):
+        self.network = model
+        self.initial = self.as_vector(model.params, "params")
+
+    def inputs(self, X, name: str) -> np.ndarray:
+        X = check.as_array(X, name, _FLOAT64, 2)
+        if X.shape[0] == 0:
+            raise ValueError(f"{name}: expected at least one row (point), got shape {X.shape}")
+        columns = getattr(self.network, "input_dim", X.shape[1])
+        if X.shape[1] != columns:
+            raise ValueError(f"{name}: expected {columns} columns (the input dimension), got shape {X.shape}")
+        return X
+
+    def _jacobian(self, X) -> np.ndarray:
+        J = np.asarray(self.network.jacobian(X), dtype=np.float64)
+        if J.shape != (X.shape[0], self.initial.size):
+            raise ValueError(f"model: jacobian(X) returned shape {J.shape}, expected ({X.shape[0]}, "
+                             f"{self.initial.size}) (points x parameters)")
+        return J
+
+    def outputs(self, X, backend: str) -> np.ndarray:
+        return np.asarray(self.network.forward(X), dtype=np.float64).reshape(X.shape[0])
+
+    def gram(self, X1, X2, backend: str) -> np.ndarray:
+        if hasattr(self.network, "ntk"):
+            return np.asarray(self.network.ntk(X1, X2), dtype=np.float64)
+        J1 = self._jacobian(X1)
+        return J1 @ (J1 if X2 is None else self._jacobian(X2)).T
+
+    def jvp(self, X, direction: np.ndarray, backend: str) -> np.ndarray:
+        return self._jacobian(X) @ direction
+
+    def vjp(self, X, r: np.ndarray, backend: str) -> np.ndarray:
+        return self._jacobian(X).T @ r
+
+    def pass_blocks(self, kind: str, m: int, backend: str) -> list:
+        # the model's features (its forward pass), or its Jacobian and the copy made of it
+        return [("model Jacobian", (m, self.initial.size), np.float64, 1 if kind == "forward" else 2)]
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> list:
+        columns = m1 if m2 is None else m2
+        return [("model Jacobians", (m1 + (0 if m2 is None else m2), self.initial.size), np.float64, 1),
+                ("Gram", (m1, columns), np.float64, 1)]
+
+    def as_params(self, vector: np.ndarray) -> np.ndarray:
+        return vector.copy()
+
+    def as_vector(self, params, name: str) -> np.ndarray:
+        if isinstance(params, Parameters):
+            return params.to_vector().astype(np.float64)
+        size = getattr(self, "initial", None)
+        shape = None if size is None else size.shape
+        vector = check.as_array(params, name, _FLOAT64, 1)
+        if shape is not None and vector.shape != shape:
+            raise ValueError(f"{name}: expected shape {shape}, got {vector.shape}")
+        return vector.copy()
+
+
+def linearize(model, params=None) -> "LinearizedModel":
+    """The linearization (11.3.1) of ``model`` at ``w0``: its current parameters, or ``params``.
+
+    Parameters
+    ----------
+    model : ShallowNetwork or a model with ``forward(X)``, ``jacobian(X)`` and ``params``
+        For example :class:`widenet.network.linear_models.LinearModel` or :class:`~widenet.network.linear_models.FeatureModel`.
+        The model is copied: later changes to it do not move the linearization.
+    params : Parameters or array_like, optional
+        The expansion point ``w0``; the model's current parameters by default.
+
+    Returns
+    -------
+    LinearizedModel
+        Starts at ``p = w0``.
+    """
+    if isinstance(model, ShallowNetwork):
+        # the copy's parameters and initial ones, the vector of w0 and the offset p - w0
+        _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
+                        "Pass a smaller network.")
+        base = copy.copy(model)
+        base._params = model.params.copy() if params is None else model._checked_params(params, "params")
+        base._initial = base._params.copy()
+        return LinearizedModel(_NetworkTangent(base))
+    if not all(callable(getattr(model, name, None)) for name in ("forward", "jacobian")) or \
+            not hasattr(model, "params"):
+        raise TypeError(f"model: expected a ShallowNetwork or a model with forward(X), jacobian(X) and params, "
+                        f"got {type(model).__name__}")
+    base = copy.deepcopy(model)
+    if params is not None:
+        base.params = params
+    return LinearizedModel(_JacobianTangent(base))
+
+
+class LinearizedModel(TrainingLock):
+    """``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1).
+
+    Made by :func:`linearize`. ``params`` is the current ``p`` (it starts at ``w0`` and
+    :meth:`train` moves it); ``initial_params`` is ``w0``. For a shallow network both are
+    :class:`Parameters`, for other models parameter vectors. Methods take
+    ``backend="cpp"`` or ``"numpy"`` (used for shallow networks; other models compute
+    with their own methods). Runs of :meth:`train` and :meth:`flow` from several threads
+    take turns, each starting where the previous one ended.
+    """
+
+    _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
+
+    def __init__(self, tangent):
+        self._tangent = tangent
+        self._offset = np.zeros_like(tangent.initial)  # p - w0
+
+    # -- parameters ----------------------------------------------------------------------
+    @property
+    def model(self):
+        """The model at ``w0`` (a copy of the one linearized)."""
+        return self._tangent.network
+
+    @property
+    def initial_params(self):
+        return self._tangent.as_params(self._tangent.initial)
+
+    @property
+    def params(self):
+        return self._tangent.as_params(self._tangent.initial + self._offset)
+
+    @params.setter
+    def params(self, value):
+        offset = self._tangent.as_vector(value, "params") - self._tangent.initial
+        with self._lock:
+            self._offset = offset
+
+    @property
+    def num_params(self) -> int:
+        return self._tangent.initial.size
+
+    def reset(self) -> "LinearizedModel":
+        """Returns to ``p = w0``."""
+        with self._lock:
+            self._offset = np.zeros_like(self._offset)
+        return self
+
+    # -- outputs -------------------------------------------------------------------------
+    def _outputs(self, X: np.ndarray, backend: str) -> np.ndarray:
+        offset = self._offset  # read once: a run in another thread replaces it as a whole
+        outputs = self._tangent.outputs(X, backend)
+        if offset.any():
+            outputs = outputs + self._tangent.jvp(X, offset, backend)
+        return outputs
+
+    def forward(self, X, backend: str = "cpp") -> np.ndarray:
+        """``Phi_lin(x_i, p)`` for the rows of ``X``, by one Jacobian-vector product."""
+        X, backend = self._tangent.inputs(X, "X"), check.backend(backend)
+        self._check_outputs("LinearizedModel.forward", X.shape[0], backend)
+        return self._outputs(X, backend)
+
+    def _check_outputs(self, where: str, m: int, backend: str) -> None:
+        """The memory guard of the outputs at ``m`` points: a forward pass, then a Jacobian-vector product."""
+        tangent = self._tangent
+        _memory.require(where, _memory.peak(tangent.pass_blocks("forward", m, backend),
+                                            tangent.pass_blocks("jvp", m, backend)),
+                        "Pass the rows of X in batches.")
+
+    __call__ = forward
+
+    def ntk(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
+        """The empirical tangent kernel ``K_n(X1, X2)`` at ``w0`` (11.3.4): the linearized
+        model's kernel, the same for every ``p``."""
+        symmetric = X2 is None or X2 is X1
+        X1 = self._tangent.inputs(X1, "X1")
+        X2 = None if symmetric else self._tangent.inputs(X2, "X2")
+        backend = check.backend(backend)
+        _memory.require("LinearizedModel.ntk", self._tangent.gram_blocks(
+            X1.shape[0], None if X2 is None else X2.shape[0], backend), "Compute the Gram in tiles, "
+                        "ntk(X1[i:i + t], X2[j:j + t]).")
+        return self._tangent.gram(X1, X2, backend)
+
+    def _data(self, X, y) -> tuple:
+        X = self._tangent.inputs(X, "X")
+        return X, check.as_targets(y, "y", self._tangent.dtype, X.shape[0])
+
+    def offsets(self, X, y, backend: str = "cpp") -> np.ndarray:
+        """``delta_i = Phi(x_i, w0) - <grad_w Phi(x_i, w0), w0> - y_i`` (11.3.2), so that
+        ``f_lin(p) = sum_i (<grad_w Phi(x_i, w0), p> + delta_i)^2`` (11.3.3)."""
+        X, y = self._data(X, y)
+        backend = check.backend(backend)
+        self._check_outputs("LinearizedModel.offsets", X.shape[0], backend)
+        return self._tangent.outputs(X, backend) - self._tangent.jvp(X, self._tangent.initial, backend) - y
+
+    def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> float:
+        """``f_lin(p) = sum_i (Phi_lin(x_i, p) - y_i)^2`` (11.3.3), or its mean or half."""
+        X, y = self._data(X, y)
+        backend = check.backend(backend)
+        self._check_outputs("LinearizedModel.loss", X.shape[0], backend)
+        residual = self._outputs(X, backend) - y
+        return float(check.loss_scale(loss, X.shape[0]) * np.dot(residual, residual))
+
+    # -- training ------------------------------------------------------------------------
+    def train(self, X, y, lr: float, steps: int, X_test=None, method: str = "closed_form", record_every: int = 1,
+              loss: str = "sum", backend: str = "cpp", on_divergence: str = "raise") -> LinearizedTrainingResult:
+        """Gradient descent ``p_{k+1} = p_k - lr grad f_lin(p_k)`` for ``steps`` steps (11.5.9).
+
+        Starts from the current ``params`` and leaves the model at ``p_steps``.
+        ``method="closed_form"`` diagonalizes the tangent Gram once, ``Theta = Q diag(l) Q^T``,
+        and gives every recorded step exactly: ``r_k = Q diag((1 - 2 h s l)^k) Q^T r_0``
+        (docs/theory.md, section 3; Remark 11.24 corrected); ``"iterate"`` runs the steps one by one in
+        function space in C++ (one symmetric matrix-vector product per step). Both agree
+        to rounding; neither forms the ``m x P`` Jacobian.
+
+        Parameters
+        ----------
+        X, y : array_like, shapes (m, d) and (m,)
+        lr : float
+            The step ``h``. Steps with ``2 h s lambda_max >= 2`` diverge (and are computed).
+        steps : int
+        X_test : array_like, shape (t, d), optional
+            Points where ``Phi_lin(x, p_k)`` is recorded too.
+        method : {"closed_form", "iterate"}
+        record_every : int
+            Record every this many steps; the last step is always recorded.
+        loss : {"sum", "mean", "half_sum"}
+            ``s = 1, 1/m, 1/2`` in the objective ``s |Phi_lin(X, p) - y|^2``.
+        on_divergence : {"raise", "return"}
+            When the loss stops being finite or grows beyond ``1e10`` times its initial value
+            (``"iterate"``: at that step; ``"closed_form"``: at the first recorded step where
+            it has), raise :class:`widenet.DivergenceError` and leave the model unchanged, or
+            return the records up to there (``result.diverged_at``) and move the model there
+            (unless its parameters overflowed to Inf or NaN, ``result.parameters_overflowed``:
+            then it stays where the run started).
+
+        Returns
+        -------
+        LinearizedTrainingResult
+            ``losses``, ``distances`` ``|p_k - w0|`` (float64), ``train_outputs`` and
+            ``test_outputs`` (in the model's dtype: float32 for a float32 network) at the
+            recorded steps.
+        """
+        X, y = self._data(X, y)
+        # "iterate" steps in the Gram's dtype: a step that is 0 there would do nothing.
+        lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self._tangent.dtype)
+        steps = check.integer(steps, "steps", 0)
+        record_every = check.integer(record_every, "record_every", 1)
+        method = check.choice(method, "method", METHODS)
+        on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
+        with self._lock:  # one run at a time, each from where the previous one ended
+            # the schedule is made only after the memory guard has counted it
+            records, offset, theta, scale = self._run(X, y, X_test, loss, backend, method,
+                                                      _memory.recorded_count(steps, record_every),
+                                                      lambda: recorded_steps(steps, record_every),
+                                                      lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps,
+                                                      record_every)
+            result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
+            if result.diverged_at is not None and on_divergence == "raise":
+                raise divergence_error(result, lambda _: _symmetric_product(theta), X.shape[0], scale)
+            self._move_to(offset)
+        return result
+
+    def flow(self, X, y, times, X_test=None, loss: str = "sum", backend: str = "cpp") -> LinearizedTrainingResult:
+        """Gradient flow ``dp/dt = -grad f_lin(p)``, the limit of :meth:`train` for
+        ``lr -> 0`` with ``t = lr k``: ``r(t) = Q diag(exp(-2 s l t)) Q^T r(0)``, exactly.
+
+        ``times`` (non-negative) are the recorded times; the model is left at ``times[-1]``
+        (unless its parameters overflow to Inf or NaN there, ``result.parameters_overflowed``:
+        then it stays where it was). Returns a :class:`LinearizedTrainingResult` with ``times`` set (``steps`` and ``lr``
+        are None).
+        """
+        X, y = self._data(X, y)
+        times = check.as_array(times, "times", _FLOAT64, 1)
+        if times.size == 0 or (times < 0).any():
+            raise ValueError(f"times: expected a non-empty 1-D array of non-negative times, got {times!r}")
+        with self._lock:  # one run at a time, each from where the previous one ended
+            records, offset, _, _ = self._run(X, y, X_test, loss, backend, "flow", times.size, lambda: times,
+                                              lambda rate: (flow_decay, flow_filter, rate), None, None, None)
+            records["steps"] = None  # gradient flow cannot diverge: its loss never grows
+            self._move_to(offset)
+        return LinearizedTrainingResult(**records, loss=loss, lr=None, method="flow", times=times)
+
+    def _run(self, X, y, X_test, loss, backend, method, records, when, filters, lr, steps, record_every) -> tuple:
+        """``(records, offset, theta, loss_scale)``: the ``records`` records at ``when()``
+        (steps or times) as keyword arguments of the result, up to a divergence (the C++
+        loop's rule, applied to the recorded steps in closed form), and ``p - w0`` at the
+        last one (None when it overflows)."""
+        backend = check.backend(backend)
+        scale = check.loss_scale(loss, X.shape[0])
+        X_test = None if X_test is None else self._tangent.inputs(X_test, "X_test")
+        self._check_run(X, X_test, records, method, backend)
+        theta = self._tangent.gram(X, None, backend)
+        start = self._outputs(X, backend)  # Phi_lin(X, p) where this run starts
+        # J0 (p - w0) and |p - w0|^2: the start's own offset enters every distance.
+        shift = start - self._tangent.outputs(X, backend)
+        cross = test_start = None
+        if X_test is not None:
+            cross = self._tangent.gram(X_test, X, backend)
+            test_start = self._outputs(X_test, backend)
+        residual = (start - y).astype(theta.dtype)
+        if method == "iterate":
+            run = BACKENDS[backend].linear_gd(theta, residual, lr, scale, steps, record_every, cross, test_start,
+                                              shift.astype(theta.dtype), float(np.dot(self._offset, self._offset)))
+            outputs = run["residuals"].astype(np.float64, copy=False)  # a fresh array: made the outputs in place
+            outputs += y
+            coefficients, when = run["coefficients"], run["steps"]
+            losses, distances, test_outputs = run["losses"], run["distances"], run["test_outputs"]
+            stopped = int(run["stopped_at"])
+        else:
+            when = when()
+            decay_of, filter_of, rate = filters(scale)
+            with np.errstate(over="ignore", invalid="ignore"):  # an unstable step: inf, caught there
+                outputs, losses, distances, test_outputs, coefficients, stopped = run_interruptible(
+                    _spectral_records, theta, residual, y, decay_of, filter_of, rate, when, scale, shift,
+                    self._offset, cross, test_start, long_call=is_long_factorization(*theta.shape))
+            when = when[:len(losses)]
+            stopped = -1 if stopped < 0 else int(when[stopped])
+        offset = self._offset_after(X, coefficients, backend)
+        # Outputs in the model's dtype (computed in float64 in closed form); losses and
+        # distances in float64, as every training result records them.
+        dtype = self._tangent.dtype
+        with np.errstate(over="ignore"):  # beyond the dtype's range: inf, as the run itself gives
+            train_outputs = np.asarray(outputs).astype(dtype, copy=False)
+            test_outputs = None if test_outputs is None else np.asarray(test_outputs).astype(dtype, copy=False)
+        records = dict(steps=when, losses=np.asarray(losses, dtype=np.float64),
+                       distances=np.asarray(distances, dtype=np.float64), test_outputs=test_outputs,
+                       train_outputs=train_outputs, diverged_at=None if stopped < 0 else stopped,
+                       parameters_overflowed=offset is None)
+        return records, offset, theta, scale
+
+    def _check_run(self, X: np.ndarray, X_test: Optional[np.ndarray], records: int, method: str,
+                   backend: str) -> None:
+        """The memory guard of :meth:`train` and :meth:`flow`, before anything is allocated."""
+        tangent, m, m_test = self._tangent, X.shape[0], 0 if X_test is None else X_test.shape[0]
+        points = max(m, m_test)
+        passes = _memory.peak(tangent.pass_blocks("forward", points, backend), tangent.pass_blocks("jvp", points, backend))
+        _memory.check_linear_run("LinearizedModel." + ("flow" if method == "flow" else "train"), m, m_test, records,
+                                 method, tangent.dtype, tangent.gram_blocks(m, None, backend),
+                                 tangent.gram_blocks(m_test, m, backend) if m_test else [], passes,
+                                 tangent.pass_blocks("vjp", m, backend))
+
+    def _offset_after(self, X: np.ndarray, coefficients: np.ndarray, backend: str) -> Optional[np.ndarray]:
+        """``p - w0`` after a run whose last record has ``p - p_start = -J0^T coefficients``;
+        None when it overflows (Inf or NaN parameters)."""
+        if not np.isfinite(coefficients).all():
+            return None
+        offset = self._offset - self._tangent.vjp(X, np.asarray(coefficients), backend)
+        return offset if np.isfinite(offset).all() else None
+
+    def _move_to(self, offset: Optional[np.ndarray]) -> None:
+        if offset is not None:  # overflowed parameters are no model: it stays where it was
+            self._offset = offset
+
+    def __repr__(self) -> str:
+        return f"LinearizedModel({self.model!r})"
+
+
+def _symmetric_product(theta: np.ndarray):
+    """``v -> theta v`` in float64, for the admissible step of a diverged run."""
+    return lambda v: theta @ v.astype(theta.dtype)
+
+
+def _spectral_records(theta, residual, y, decay_of, filter_of, rate, when, scale, shift, offset, cross,
+                      test_start) -> tuple:
+    """The records of :meth:`LinearizedModel.train` / ``flow`` from one eigendecomposition:
+    ``(train_outputs, losses, distances, test_outputs, coefficients, stopped)`` up to the
+    first record that diverges by the C++ loop's rule (not finite, or above
+    ``DIVERGENCE_FACTOR`` times the first), whose index is ``stopped`` (-1 when none does);
+    ``coefficients`` are those of the last record.
+
+    With ``Theta = Q diag(l) Q^T`` and ``c = Q^T r_0``: ``r_k = Q (decay c)``, the
+    accumulated ``a_k = Q (filter c)`` (so ``p_k - p_start = -J0^T a_k``) and
+    ``|p_k - w0|^2 = |delta|^2 - 2 <J0 delta, a_k> + sum l filter^2 c^2`` with
+    ``delta = p_start - w0``. The records are formed ``_memory.RECORD_BLOCK / m`` at a time.
+    """
+    eigenvalues, Q = np.linalg.eigh(np.asarray(theta, dtype=np.float64))
+    eigenvalues = np.maximum(eigenvalues, 0.0)  # Theta = J0 J0^T is PSD: negatives are rounding
+    c = Q.T @ residual.astype(np.float64)
+    count, m = len(when), len(c)
+    outputs, losses, distances = np.empty((count, m)), np.empty(count), np.empty(count)
+    tests = None if cross is None else np.empty((count, cross.shape[0]))
+    block = max(1, _memory.RECORD_BLOCK // m)
+    for begin in range(0, count, block):
+        rows = slice(begin, min(count, begin + block))
+        decay, accumulated = decay_of(eigenvalues, rate, when[rows]), filter_of(eigenvalues, rate, when[rows])
+        residuals = (decay * c) @ Q.T
+        coefficients = (accumulated * c) @ Q.T
+        squared = (float(np.dot(offset, offset)) - 2.0 * coefficients @ shift.astype(np.float64)
+                   + (eigenvalues * (accumulated * c) ** 2).sum(axis=-1))
+        distances[rows] = np.sqrt(np.maximum(squared, 0.0))
+        losses[rows] = scale * (residuals**2).sum(axis=-1)
+        np.add(residuals, y, out=outputs[rows])
+        if tests is not None:
+            tests[rows] = test_start.astype(np.float64) - coefficients @ cross.T.astype(np.float64)
+        bad = ~np.isfinite(losses[rows]) | (losses[rows] > DIVERGENCE_FACTOR * losses[0])
+        if bad.any():
+            stop = begin + int(np.argmax(bad))
+            kept = slice(0, stop + 1)
+            return (outputs[kept], losses[kept], distances[kept], None if tests is None else tests[kept],
+                    coefficients[stop - begin], stop)
+    return outputs, losses, distances, tests, coefficients[-1], -1

@@ -1,0 +1,32 @@
+"""Kernels as objects: the classic kernels, a user's function, the empirical tangent
+kernel of a model and the infinite-width kernels, plus explicit feature maps."""
+
+from widenet.kernels.base import Kernel
+from widenet.kernels.classic import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, as_kernel
+from widenet.kernels.feature_maps import (
+    example_11_5_datasets,
+    polynomial_features,
+    quadratic_features,
+    rbf_features,
+    separating_features,
+)
+from widenet.kernels.limit import LimitKernel, limit_kernel
+from widenet.kernels.tangent import TangentKernel
+
+__all__ = [
+    "CallableKernel",
+    "Kernel",
+    "LaplaceKernel",
+    "LimitKernel",
+    "LinearKernel",
+    "PolynomialKernel",
+    "RBFKernel",
+    "TangentKernel",
+    "as_kernel",
+    "example_11_5_datasets",
+    "limit_kernel",
+    "polynomial_features",
+    "quadratic_features",
+    "rbf_features",
+    "separating_features",
+]

@@ -1,0 +1,56 @@
+"""The empirical tangent kernel of a model as a kernel object (docs/theory.md, section 3)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from widenet.kernels.base import Kernel
+
+
+class TangentKernel(Kernel):
+    """The empirical tangent kernel (11.3.4) of a model with ``ntk(X1, X2)`` and
+    ``ntk_diag(X)`` methods (a :class:`~widenet.ShallowNetwork`), at the parameters the model
+    has when the kernel is made.
+
+    The kernel holds a copy of the model (``model`` is that copy), so that an estimator
+    fitted with it keeps the kernel it was fitted with while the network trains on. With
+    ``live=True`` it follows the model instead, evaluating at whatever parameters the model
+    has at each call (a fitted estimator then stops matching its own fit once they move).
+    Grams come in the model's dtype.
+    """
+
+    def __init__(self, model, live: bool = False):
+        if not (hasattr(model, "ntk") and hasattr(model, "ntk_diag")):
+            raise TypeError(f"model: expected an object with ntk() and ntk_diag(), got {type(model).__name__}")
+        if not isinstance(live, (bool, np.bool_)):
+            raise TypeError(f"live: expected a bool, got {live!r}")
+        self.live = bool(live)
+        self.model = model if self.live else _snapshot(model)
+
+    def gram(self, X1, X2, backend):
+        return self.model.ntk(X1, X2, backend=backend)
+
+    def gram_copies(self, backend: str) -> int:
+        return 2  # the tangent Gram's accumulators
+
+    def _check_memory(self, X1, X2, backend: str) -> None:
+        if not getattr(self.model, "_guards_memory", False):  # widenet's models check their own ntk
+            super()._check_memory(X1, X2, backend)
+
+    def diagonal(self, X, backend):
+        return self.model.ntk_diag(X, backend=backend)
+
+    def __repr__(self) -> str:
+        return f"TangentKernel({self.model!r}{', live=True' if self.live else ''})"
+
+
+def _snapshot(model):
+    """A copy of ``model`` that later changes to it do not reach: for a network, one with
+    copies of its parameters (no copy of anything else is needed); otherwise a deep copy."""
+    try:
+        return copy.deepcopy(model)
+    except Exception as error:  # whatever the model's own copying raises
+        raise TypeError(f"model: cannot be copied for a snapshot of its tangent kernel ({error}); pass "
+                        f"live=True to evaluate it at the model's parameters of each call") from error

@@ -1,0 +1,19 @@
+"""Networks: a shallow network's parameters, forward pass, tangent kernel and training,
+ensembles of them, and the linear models that share their interface."""
+
+from widenet.network.ensemble import ShallowEnsemble, StackedParameters
+from widenet.network.linear_models import FeatureModel, LinearModel
+from widenet.network.parameters import Parameters
+from widenet.network.results import LinearizedTrainingResult, TrainingResult
+from widenet.network.shallow import ShallowNetwork
+
+__all__ = [
+    "FeatureModel",
+    "LinearModel",
+    "LinearizedTrainingResult",
+    "Parameters",
+    "ShallowEnsemble",
+    "ShallowNetwork",
+    "StackedParameters",
+    "TrainingResult",
+]

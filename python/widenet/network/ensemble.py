@@ -1,0 +1,268 @@
+"""R independent shallow networks trained on the same data in one C++ call."""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple, Optional, Union
+
+import numpy as np
+
+from widenet import _archive, _memory
+from widenet import _validation as check
+from widenet.network._backends import BACKENDS
+from widenet._locking import TrainingLock
+from widenet._native import _core
+from widenet.errors import ON_DIVERGENCE, divergence_error
+from widenet.network.shallow import ShallowNetwork
+from widenet.network.parameters import Parameters
+from widenet.network.results import TrainingResult, overflowed
+
+
+class StackedParameters(NamedTuple):
+    """Parameters of R networks stacked on a leading axis: ``U`` (R, n, d), ``b`` and
+    ``v`` (R, n), ``c`` (R,)."""
+
+    U: np.ndarray
+    b: np.ndarray
+    v: np.ndarray
+    c: np.ndarray
+
+    @classmethod
+    def stack(cls, members, dtype) -> "StackedParameters":
+        return cls(*(np.stack(field).astype(dtype, copy=False) for field in zip(*(p.arrays() for p in members))))
+
+    def member(self, r: int, dtype) -> Parameters:
+        return Parameters(self.U[r], self.b[r], self.v[r], self.c[r], dtype)
+
+
+def _member_generators(seed, size: int) -> list:
+    """Independent generators for the members, reproducible from one seed."""
+    if isinstance(seed, np.random.Generator):
+        return seed.spawn(size)
+    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
+        None if seed is None else check.seed(seed))
+    return [np.random.default_rng(child) for child in root.spawn(size)]
+
+
+def _configuration(name: str) -> property:
+    """A configuration attribute of the members (they share it), read-only."""
+    return property(lambda self: getattr(self._template, name),
+                    doc=f"The members' ``{name}`` (see :class:`ShallowNetwork`).")
+
+
+class ShallowEnsemble(TrainingLock):
+    """``size`` independent :class:`ShallowNetwork` s of one configuration (for example the
+    80 networks of Figure 11.3), trained together.
+
+    Takes the keyword arguments of :class:`ShallowNetwork`. Member ``r`` is initialized
+    exactly as ``ShallowNetwork(..., seed=g_r)`` with ``g_r`` the r-th generator spawned
+    from ``seed``; :meth:`member` returns it as a network. :meth:`save` and :meth:`load`
+    keep an ensemble in a ``.npz`` file (:mod:`widenet._archive`).
+
+    The configuration (``input_dim``, ``width``, ``activation``, ``parametrization``, the
+    four variances, ``distribution``, ``dtype``, ``num_params``) reads as a network's. The
+    methods that compute with the parameters (:meth:`forward`, :meth:`loss`,
+    :meth:`loss_grad`, :meth:`jacobian`, :meth:`ntk`, :meth:`ntk_diag`) answer for every
+    member, with a leading member axis; :meth:`train` and :meth:`reset` act on every member.
+    Other network methods are not offered (AttributeError): use :meth:`member`. Like a
+    network, an ensemble may be used from several threads (runs of :meth:`train` take turns).
+    """
+
+    input_dim = _configuration("input_dim")
+    width = _configuration("width")
+    activation = _configuration("activation")
+    parametrization = _configuration("parametrization")
+    weight_var = _configuration("weight_var")
+    bias_var = _configuration("bias_var")
+    output_var = _configuration("output_var")
+    output_bias_var = _configuration("output_bias_var")
+    distribution = _configuration("distribution")
+    dtype = _configuration("dtype")
+    num_params = _configuration("num_params")
+
+    def __init__(self, size: int, input_dim: int, width: int, *, seed=None, **config):
+        self.size = check.integer(size, "size", 1)
+        _memory.check_initialization("ShallowEnsemble", check.integer(input_dim, "input_dim", 1),
+                                     check.integer(width, "width", 1), check.float_dtype(config.get("dtype", np.float64)),
+                                     networks=self.size)
+        members = [ShallowNetwork(input_dim, width, seed=rng, **config)
+                   for rng in _member_generators(seed, self.size)]
+        # the configuration and the input checks only: its parameters are never used
+        self._template = members[0]
+        self._params = StackedParameters.stack([m.params for m in members], members[0].dtype)
+        self._initial = self._params
+
+    @property
+    def config(self) -> dict:
+        """``size`` and the members' configuration (:attr:`ShallowNetwork.config`):
+        ``ShallowEnsemble(**config)`` makes an ensemble of the same configuration."""
+        return {"size": self.size, **self._template.config}
+
+    @classmethod
+    def from_parameters(cls, config: dict, params: StackedParameters,
+                        initial_params: StackedParameters) -> "ShallowEnsemble":
+        """An ensemble of ``config`` (see :attr:`config`) at the stacked ``params`` with
+        initial parameters ``initial_params``, without drawing an initialization."""
+        config, initial = dict(config), initial_params
+        ensemble = cls.__new__(cls)
+        ensemble.size = check.integer(config.pop("size"), "size", 1)
+        dtype = check.float_dtype(config["dtype"])
+        for name, stacked in (("params", params), ("initial_params", initial)):
+            if len(stacked.U) != ensemble.size or any(len(field) != ensemble.size for field in stacked):
+                raise ValueError(f"{name}: expected {ensemble.size} stacked networks")
+        ensemble._template = ShallowNetwork.from_parameters(config, params.member(0, dtype), initial.member(0, dtype))
+        ensemble._params = StackedParameters(*(np.array(field, dtype=dtype) for field in params))
+        ensemble._initial = StackedParameters(*(np.array(field, dtype=dtype) for field in initial))
+        return ensemble
+
+    def save(self, path: Union[str, os.PathLike]) -> str:
+        """Writes the configuration and the stacked current and initial parameters to
+        ``path``, one ``.npz`` file (see :meth:`ShallowNetwork.save`). Returns the path."""
+        kind, config, arrays = _archive.model_contents(self.config, tuple(self._params), tuple(self._initial))
+        return _archive.save(path, kind, config, arrays, ShallowNetwork.checked_config)
+
+    @classmethod
+    def load(cls, path: Union[str, os.PathLike]) -> "ShallowEnsemble":
+        """The ensemble saved by :meth:`save` in ``path``, checked as
+        :meth:`ShallowNetwork.load` checks a network file."""
+        return cls.from_stored(_archive.read(path, ShallowNetwork.checked_config, _archive.ENSEMBLE_FORMAT))
+
+    @classmethod
+    def from_stored(cls, stored: _archive.Stored) -> "ShallowEnsemble":
+        """The ensemble of a checked file (:func:`widenet._archive.read`)."""
+        return cls.from_parameters({"size": stored.size, **stored.network}, StackedParameters(*stored.parameters()),
+                                   StackedParameters(*stored.parameters(initial=True)))
+
+    @property
+    def params(self) -> StackedParameters:
+        return self._params
+
+    @property
+    def initial_params(self) -> StackedParameters:
+        return self._initial
+
+    def reset(self) -> "ShallowEnsemble":
+        """Returns every member to its initial parameters."""
+        with self._lock:
+            self._params = self._initial
+        return self
+
+    def member(self, r: int) -> ShallowNetwork:
+        """Network ``r`` with its current and initial parameters (a copy)."""
+        r = check.integer(r, "r", 0)
+        if r >= self.size:
+            raise ValueError(f"r: expected an index below {self.size}, got {r}")
+        return self._member(self._params, r)
+
+    def _member(self, params: StackedParameters, r: int) -> ShallowNetwork:
+        return ShallowNetwork.from_parameters(self._template.config, params.member(r, self.dtype),
+                                       self._initial.member(r, self.dtype))
+
+    def _each_member(self, compute) -> list:
+        """``[compute(network_r) for every member r]`` at one snapshot of the parameters."""
+        params = self._params  # replaced as a whole by train: every member from the same run
+        return [compute(self._member(params, r)) for r in range(self.size)]
+
+    def _check_stacked(self, where: str, shape: tuple) -> None:
+        """The stacked result (size, *shape) of a per-member method must fit in memory too."""
+        _memory.require(where, [("stacked results", (self.size, *shape), self.dtype, 1)],
+                        "Call the method on one member at a time (ensemble.member(r)).")
+
+    def forward(self, X, backend: str = "cpp") -> np.ndarray:
+        """Outputs of every member, shape (size, m)."""
+        X, backend = self._template._inputs(X), check.backend(backend)
+        _memory.check_hidden("ShallowEnsemble.forward", X.shape[0], self.width, self.dtype, backend=backend,
+                             activation=self.activation, kind="forward",
+                             outputs=[("outputs", (self.size, X.shape[0]), self.dtype, 2)])
+        implementation = BACKENDS[backend]
+        params = self._params
+        return np.stack([implementation.forward(X, *params.member(r, self.dtype).arrays(), self.activation,
+                                                self.parametrization) for r in range(self.size)])
+
+    __call__ = forward
+
+    def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> np.ndarray:
+        """The loss of every member (see :meth:`ShallowNetwork.loss`), shape (size,)."""
+        return np.array(self._each_member(lambda network: network.loss(X, y, loss, backend)), dtype=np.float64)
+
+    def loss_grad(self, X, y, loss: str = "sum", backend: str = "cpp") -> tuple:
+        """``(losses, gradients)`` of every member (see :meth:`ShallowNetwork.loss_grad`):
+        losses of shape (size,) and the gradients stacked as :class:`StackedParameters`."""
+        pairs = self._each_member(lambda network: network.loss_grad(X, y, loss, backend))
+        return (np.array([value for value, _ in pairs], dtype=np.float64),
+                StackedParameters.stack([gradient for _, gradient in pairs], self.dtype))
+
+    def jacobian(self, X, backend: str = "cpp") -> np.ndarray:
+        """The Jacobian of every member (see :meth:`ShallowNetwork.jacobian`), shape
+        (size, m, P)."""
+        X = self._template._inputs(X)
+        self._check_stacked("ShallowEnsemble.jacobian", (X.shape[0], self.num_params))
+        return np.stack(self._each_member(lambda network: network.jacobian(X, backend)))
+
+    def ntk(self, X1, X2=None, backend: str = "cpp", width_chunk: Optional[int] = None) -> np.ndarray:
+        """The empirical tangent kernel Gram of every member (see :meth:`ShallowNetwork.ntk`),
+        shape (size, m1, m2)."""
+        symmetric = X2 is None or X2 is X1
+        X1 = self._template._inputs(X1, "X1")
+        X2 = X1 if symmetric else self._template._inputs(X2, "X2")
+        self._check_stacked("ShallowEnsemble.ntk", (X1.shape[0], X2.shape[0]))
+        return np.stack(self._each_member(
+            lambda network: network.ntk(X1, None if symmetric else X2, backend, width_chunk)))
+
+    def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
+        """The tangent Gram's diagonal of every member (see :meth:`ShallowNetwork.ntk_diag`),
+        shape (size, m)."""
+        return np.stack(self._each_member(lambda network: network.ntk_diag(X, backend)))
+
+    def limit_kernel(self, X1, X2=None, kind: str = "ntk", **options) -> np.ndarray:
+        """The infinite-width kernel of the members' configuration (see
+        :meth:`ShallowNetwork.limit_kernel`): one kernel, the same for every member."""
+        return self._template.limit_kernel(X1, X2, kind, **options)
+
+    def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
+              backend: str = "cpp", on_divergence: str = "raise") -> TrainingResult:
+        """Gradient descent on every member (see :meth:`ShallowNetwork.train`), parallel over
+        members in C++. The records have a leading member axis.
+
+        A member whose loss diverges stops alone (its later records are NaN);
+        ``on_divergence="raise"`` then raises :class:`widenet.DivergenceError` naming the
+        members and leaves the ensemble unchanged, ``"return"`` returns the records with
+        ``result.diverged_at`` per member (-1 where it did not diverge). A member whose
+        parameters overflowed to Inf or NaN (``result.parameters_overflowed``) stays where
+        its run started."""
+        X, y = self._template._data(X, y)
+        lr = check.positive_real(lr, "lr")
+        steps = check.integer(steps, "steps", 0)
+        record_every = check.integer(record_every, "record_every", 1)
+        X_test = None if X_test is None else self._template._inputs(X_test, "X_test")
+        scale = check.loss_scale(loss, X.shape[0])
+        on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
+        backend = check.backend(backend)
+        _memory.require("ShallowEnsemble.train", self._training_blocks(X, X_test, steps, record_every, backend),
+                        _memory.TRAINING_ALTERNATIVE)
+        with self._lock:  # one run at a time, each from where the previous one ended
+            records = BACKENDS[backend].train_ensemble(
+                X, y, tuple(self._params), tuple(self._initial), self.activation, self.parametrization, lr, steps,
+                record_every, X_test, scale)
+            trained = StackedParameters(records["U"], records["b"], records["v"], records["c"])
+            stuck = overflowed(*trained, stacked=True)
+            result = TrainingResult.from_records(records, loss, lr, stuck)
+            if result.diverged_at is not None and on_divergence == "raise":
+                diverged = tuple(int(r) for r in np.flatnonzero(result.diverged_at >= 0))
+                raise divergence_error(result, lambda r: self.member(r)._gram_product(X, backend), X.shape[0], scale,
+                                       diverged)
+            if stuck.any():  # a member whose parameters overflowed to Inf or NaN stays where its run started
+                trained = StackedParameters(*(np.where(stuck.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
+                                              for new, old in zip(trained, self._params)))
+            self._params = trained
+        return result
+
+    def _training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+        """What :meth:`train` holds at its peak (see :func:`widenet._memory.training_blocks`)."""
+        workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
+        return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
+                                       record_every, self.dtype, networks=self.size, workers=workers,
+                                       backend=backend, activation=self.activation, num_params=self.num_params)
+
+    def __repr__(self) -> str:
+        return f"ShallowEnsemble(size={self.size}, {self._template!r})"

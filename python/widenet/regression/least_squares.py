@@ -1,0 +1,297 @@
+"""Linear least squares ``f(w) = |A w - y|^2`` (docs/theory.md, section 1; chapter section 11.1).
+
+The minimum-norm minimizer ``w* = A^+ y`` (11.1.3, Proposition 11.2), the bias
+augmentation of Remark 11.1, and gradient descent (11.1.5) with the limit Theorem 11.3
+predicts: ``w* + P_ker(A) w0``, for steps ``h`` up to ``1 / (2 s_max(A)^2)``.
+
+Everything is computed in float64 from one singular value decomposition; the rank
+tolerance is numpy's ``lstsq`` default: singular values below
+``rcond * s_max(A)``, ``rcond = eps * max(m, d)``, count as zero. Solutions, limits and the
+augmented matrix come back in the dtype of ``A`` (float32 stays float32, rounded once at the
+end; values beyond its range become inf); :func:`gradient_descent` records its iterates in
+float64, the precision its comparison with Theorem 11.3 needs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from widenet import _memory
+from widenet import _validation as check
+from widenet._conditioning import warn_if_ill_conditioned
+from widenet._interrupt import is_long_factorization, run_interruptible
+from widenet.reference.shallow import recorded_steps
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _matrix(A, name: str = "A") -> np.ndarray:
+    """``A`` as a float64 (m, d) array with m, d >= 1."""
+    A = check.as_array(A, name, _FLOAT64, 2)
+    if A.size == 0:
+        raise ValueError(f"{name}: expected at least one row and one column, got shape {A.shape}")
+    return A
+
+
+def _result_dtype(A) -> np.dtype:
+    """The dtype results for ``A`` come back in: float32 for float32 data, float64 otherwise."""
+    return np.dtype(np.float32) if check.asarray(A, "A").dtype == np.float32 else _FLOAT64
+
+
+def _as_result(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``values`` rounded once to ``dtype``; beyond its range they are inf (their IEEE limit)."""
+    with np.errstate(over="ignore"):
+        return values.astype(dtype, copy=False)
+
+
+def _targets(y, rows: int, name: str = "y") -> np.ndarray:
+    """One target (shape (m,)) or several (shape (m, t)) per row of ``A``."""
+    y = check.as_array(y, name, _FLOAT64, (1, 2))
+    if y.shape[0] != rows or (y.ndim == 2 and y.shape[1] == 0):
+        raise ValueError(f"{name}: expected shape ({rows},) or ({rows}, t) with t >= 1, one row per row "
+                         f"of A, got {y.shape}")
+    return y
+
+
+def _rcond(rcond, shape: tuple) -> float:
+    if rcond is None:
+        return float(np.finfo(np.float64).eps * max(shape))
+    return check.non_negative_real(rcond, "rcond")
+
+
+def _row_space_basis(A: np.ndarray, rcond) -> tuple:
+    """``(U_r, s_r, V_r)``: the singular triplets of ``A`` above the rank tolerance; the
+    columns of ``V_r`` (d x r) are an orthonormal basis of the row space."""
+    U, s, Vt = run_interruptible(np.linalg.svd, A, full_matrices=False, long_call=is_long_factorization(*A.shape))
+    keep = s > _rcond(rcond, A.shape) * s[0]
+    return U[:, keep], s[keep], Vt[keep].T
+
+
+def _pseudo_inverse_times(U: np.ndarray, s: np.ndarray, V: np.ndarray, y: np.ndarray, shape: tuple) -> np.ndarray:
+    """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A`` (of ``shape``);
+    warns with the condition number ``s_1 / s_r`` when it costs accuracy."""
+    warn_if_ill_conditioned(s, min(shape) - s.size, f"A (shape {shape})",
+                            "; a ridge term or a larger rcond regularises it.", stacklevel=4)
+    return V @ ((U.T @ y) / (s[:, None] if y.ndim == 2 else s))
+
+
+def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
+    """The minimum-norm least-squares solution ``w* = A^+ y`` (11.1.3).
+
+    By Proposition 11.2 it is the unique minimizer of ``|A w - y|^2`` in the row space
+    of ``A`` (the span of the data points). ``A`` may have any shape and rank.
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d)
+        The rows are the data points ``x_i`` (11.1.1).
+    y : array_like, shape (m,) or (m, t)
+        Targets; a 2-D ``y`` solves ``t`` problems with the same ``A``.
+    rcond : float, optional
+        Singular values below ``rcond * s_max(A)`` are treated as zero; default
+        ``eps * max(m, d)`` as in :func:`numpy.linalg.lstsq`. When the condition number
+        of the rest exceeds 1e10 (a relative error bound near 1e-6), a
+        :class:`widenet.ConditioningWarning` gives it.
+
+    Returns
+    -------
+    ndarray, shape (d,) or (d, t)
+        In the dtype of ``A`` (computed in float64).
+    """
+    dtype = _result_dtype(A)
+    A = _matrix(A)
+    y = _targets(y, A.shape[0])
+    _memory.check_least_squares("min_norm_solution", *A.shape)
+    return _as_result(_pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape), dtype)
+
+
+def augment(X) -> np.ndarray:
+    """The bias augmentation ``x -> (1, x)`` of Remark 11.1.
+
+    ``Phi(x, (w, b)) = w.x + b = (1, x^T) (b, w)``, so a model with a bias is linear least
+    squares on ``augment(X)`` with parameters ``(b, w)``.
+
+    Parameters
+    ----------
+    X : array_like, shape (m, d)
+
+    Returns
+    -------
+    ndarray, shape (m, d + 1)
+        ``X`` with a first column of ones, float32 for float32 ``X`` and float64 otherwise.
+    """
+    X = check.as_array(X, "X", _result_dtype(X), 2)
+    return np.hstack([np.ones((X.shape[0], 1), dtype=X.dtype), X])
+
+
+def max_step(A) -> float:
+    """The largest step of Theorem 11.3, ``1 / (2 s_max(A)^2)``.
+
+    ``f(w) = |A w - y|^2`` has gradient ``2 A^T (A w - y)`` and Hessian ``2 A^T A``; for
+    ``0 < h <= max_step(A)`` every factor ``1 - 2 h s_i^2`` of the GD map lies in
+    ``[0, 1)``. (GD still converges for ``h < 1 / s_max^2``, twice this value, but
+    outside the hypothesis of the theorem.) ``inf`` for ``A = 0``.
+    """
+    A = _matrix(A)
+    _memory.require("max_step", [("copy of A for its singular values", A.shape, np.float64, 1)],
+                    "Pass a smaller matrix.")
+    return _max_step(A)
+
+
+def _max_step(A: np.ndarray) -> float:
+    s_max = float(run_interruptible(np.linalg.norm, A, 2, long_call=is_long_factorization(*A.shape)))
+    return np.inf if s_max == 0 else 0.5 / s_max / s_max  # (s_max**2 raises OverflowError from 1.4e154 on)
+
+
+def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
+    """The orthogonal projector ``V_r V_r^T`` (d x d) onto the row space of ``A``, the
+    space ``H~ = span{x_1, ..., x_m}`` of Proposition 11.2 and Theorem 11.3."""
+    A = _matrix(A)
+    _memory.check_least_squares("row_space_projector", *A.shape, outputs=[("projector", (A.shape[1],) * 2,
+                                                                           np.float64, 1)])
+    _, _, V = _row_space_basis(A, rcond)
+    return V @ V.T
+
+
+def kernel_projector(A, rcond: Optional[float] = None) -> np.ndarray:
+    """The orthogonal projector ``I - V_r V_r^T`` (d x d) onto ``ker(A) = H~^perp``: it
+    maps ``w0`` to the part ``w^_0`` that gradient descent never changes (Theorem 11.3)."""
+    A = _matrix(A)
+    _memory.check_least_squares("kernel_projector", *A.shape, outputs=[("projector and the identity",
+                                                                        (A.shape[1],) * 2, np.float64, 2)])
+    return np.eye(A.shape[1]) - row_space_projector(A, rcond)
+
+
+def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
+    """The limit of gradient descent from ``w0``, ``w* + P_ker(A) w0`` (Theorem 11.3).
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d)
+    y : array_like, shape (m,) or (m, t)
+    w0 : array_like, shape (d,) or (d, t)
+        The initial parameters, shaped like the solution.
+    rcond : float, optional
+        Rank tolerance, as in :func:`min_norm_solution`.
+
+    Returns
+    -------
+    ndarray, shaped like ``w0``
+        In the dtype of ``A`` (computed in float64).
+    """
+    dtype = _result_dtype(A)
+    A = _matrix(A)
+    y = _targets(y, A.shape[0])
+    w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
+    _memory.check_least_squares("predicted_limit", *A.shape)
+    U, s, V = _row_space_basis(A, rcond)
+    return _as_result(_pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0)), dtype)
+
+
+@dataclass(frozen=True)
+class LeastSquaresGD:
+    """Records of gradient descent on ``|A w - y|^2``, taken at the steps in ``steps``.
+
+    Attributes
+    ----------
+    steps : ndarray of int64, shape (records,)
+        Recorded step indices ``k``: 0, every ``record_every`` steps, and the last step.
+    iterates : ndarray of float64, shape (records, d) or (records, d, t)
+        ``w_k``.
+    losses : ndarray of float64, shape (records,)
+        ``f(w_k) = |A w_k - y|^2`` (summed over targets).
+    distances : ndarray of float64, shape (records,)
+        ``|w_k - w_lim|``, the distance to the predicted limit.
+    limit : ndarray of float64, shape (d,) or (d, t)
+        ``w_lim = w* + P_ker(A) w0`` (Theorem 11.3).
+    rate : float
+        ``max |1 - 2 h s_i^2|`` over the nonzero singular values ``s_i`` of ``A``:
+        ``distances[j] <= rate^steps[j] * distances[0]``.
+    lr : float
+        The step ``h``.
+    max_step : float
+        ``1 / (2 s_max(A)^2)``, the largest step of Theorem 11.3.
+    """
+
+    steps: np.ndarray
+    iterates: np.ndarray
+    losses: np.ndarray
+    distances: np.ndarray
+    limit: np.ndarray
+    rate: float
+    lr: float
+    max_step: float
+
+    @property
+    def w(self) -> np.ndarray:
+        """The last iterate."""
+        return self.iterates[-1]
+
+
+def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
+                     rcond: Optional[float] = None) -> LeastSquaresGD:
+    """Gradient descent ``w_{k+1} = w_k - h 2 A^T (A w_k - y)`` (11.1.5) on ``|A w - y|^2``.
+
+    Theorem 11.3: for ``0 < h <= 1 / (2 s_max(A)^2)`` the iterates converge to
+    ``w* + P_ker(A) w0``, geometrically: ``w_k - w_lim = (I - 2 h A^T A)^k (w0 - w_lim)``
+    and ``w0 - w_lim`` lies in the row space.
+
+    Parameters
+    ----------
+    A : array_like, shape (m, d)
+    y : array_like, shape (m,) or (m, t)
+    w0 : array_like, shape (d,) or (d, t)
+    lr : float
+        The step ``h``. Up to ``max_step(A) = 1 / (2 s_max^2)`` (Theorem 11.3) it is
+        accepted silently; between that and ``1 / s_max^2`` GD still converges but the
+        theorem does not apply, and a ``UserWarning`` says so; from ``1 / s_max^2`` on GD
+        does not converge (the factor ``1 - 2 h s_max^2 <= -1``) and ValueError is raised.
+    steps : int
+        Number of GD steps, >= 0.
+    record_every : int
+        Record every this many steps (the last step is always recorded).
+    rcond : float, optional
+        Rank tolerance for the predicted limit, as in :func:`min_norm_solution`.
+
+    Returns
+    -------
+    LeastSquaresGD
+    """
+    A = _matrix(A)
+    y = _targets(y, A.shape[0])
+    w = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:]).copy()
+    lr = check.positive_real(lr, "lr")
+    steps = check.integer(steps, "steps", 0)
+    record_every = check.integer(record_every, "record_every", 1)
+    records = _memory.recorded_count(steps, record_every)
+    _memory.check_least_squares("gradient_descent", *A.shape, outputs=[
+        ("recorded iterates", (records, w.size), np.float64, 1), ("loss, distance and step records", (records,),
+                                                                   np.float64, 3)])
+
+    U, s, V = _row_space_basis(A, rcond)
+    bound = _max_step(A)
+    if lr >= 2.0 * bound:
+        raise ValueError(f"lr: GD on |Aw - y|^2 does not converge for lr >= 1/s_max(A)^2 = {2 * bound:.6g}; "
+                         f"Theorem 11.3 needs lr <= 1/(2 s_max^2) = {bound:.6g}, got {lr!r}")
+    if lr > bound:
+        warnings.warn(f"lr = {lr!r} is above 1/(2 s_max(A)^2) = {bound:.6g}, the range of Theorem 11.3 "
+                      "(GD still converges below 1/s_max^2)", UserWarning, stacklevel=2)
+    limit = _pseudo_inverse_times(U, s, V, y, A.shape) + (w - V @ (V.T @ w))
+    rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
+
+    recorded = recorded_steps(steps, record_every)
+    iterates, losses, distances, row = np.empty((records,) + w.shape), np.empty(records), np.empty(records), 0
+    for k in range(steps + 1):
+        residual = A @ w - y
+        if k == recorded[row]:
+            iterates[row] = w
+            losses[row] = float(np.sum(residual**2))
+            distances[row] = np.sqrt(np.sum((w - limit) ** 2))
+            row += 1
+        if k < steps:
+            w -= lr * 2.0 * (A.T @ residual)
+    return LeastSquaresGD(recorded, iterates, losses, distances, limit, rate, lr, bound)

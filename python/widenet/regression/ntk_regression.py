@@ -1,0 +1,221 @@
+"""Regression with the infinite-width kernels: what a very wide network learns on average.
+
+:class:`NTKRegressor` predicts with the kernels of :func:`widenet.limit_kernel`: ``K_NTK``
+(Theorem 11.30), ``K_LC`` (Theorem 11.16) or the NNGP covariance (Proposition 11.28).
+Without a step count it is kernel least squares (11.2.9)-(11.2.10), the limit of training
+for ever; with ``steps`` and ``lr`` it is the mean prediction after that many
+gradient-descent steps, in closed form ((11.5.9) and the corrected Remark 11.24;
+docs/theory.md, sections 3 and 5). With the NNGP kernel it also gives the Gaussian-process
+posterior standard deviation.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from widenet import _memory
+from widenet import _validation as check
+from widenet._conditioning import warn_if_ill_conditioned
+from widenet._interrupt import is_long_factorization, run_interruptible
+from widenet._spectral import gd_filter
+from widenet.regression.estimators import _check_X, _check_y, _Estimator
+from widenet.kernels.limit import KINDS, METHODS, limit_kernel
+
+_METHODS = tuple(method for method in METHODS if method != "monte_carlo")
+
+_DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
+
+
+class NTKRegressor(_Estimator):
+    """Kernel regression with an infinite-width kernel of the shallow network, after
+    ``steps`` gradient-descent steps or in the limit.
+
+    ``fit`` computes the training Gram ``K = K(X, X)`` with :func:`widenet.limit_kernel`
+    (``kind=kernel``) and its eigendecomposition ``K = Q diag(l) Q^T``; every prediction is
+    ``f(x) = K(x, X) alpha`` with ``alpha = Q diag(g(l)) Q^T y`` (``dual_coef_``):
+
+    - ``steps=None``: ``g(l) = 1/l`` (eigenvalues below ``m eps max(l)`` count as zero), so
+      ``alpha`` is the minimum-norm solution of ``K alpha = y``, the kernel least-squares
+      estimator (11.2.9)-(11.2.10); it interpolates ``y`` when ``K`` is nonsingular. With
+      ``ridge > 0``, ``alpha = (K + ridge I)^{-1} y`` (kernel ridge regression).
+    - ``steps=k, lr=h``: gradient descent on the chapter's loss ``f = sum (Phi - y)^2``
+      (gradient ``2 J^T r``) for the linearized model with kernel ``K`` (11.5.9). By the
+      corrected Remark 11.24 (docs/theory.md, section 3) the residual is ``r_k = (I - 2hK)^k r_0`` and
+      ``f_k(x) = f_0(x) - 2h K(x, X) sum_{j<k} (I - 2hK)^j r_0``. Starting from the zero
+      function (``r_0 = -y``) this is ``g(l) = (1 - (1 - 2hl)^k) / l``, and ``2hk`` where
+      ``l = 0``: exact for every ``k`` at the cost of one eigendecomposition.
+
+    What the finite-step prediction means: at initialization a wide network's outputs
+    ``Phi_0`` form a centered Gaussian process (Proposition 11.28), and by
+    Proposition 11.26 the trained network follows the linearized model up to
+    ``O(n^{-1/2})``. The dynamics are linear in ``r_0 = Phi_0(X) - y``, so the trained
+    network is ``Phi_0(x) + [prediction fitted to y - Phi_0(X)](x)``; as ``Phi_0`` has mean
+    zero, the prediction fitted to ``y`` is the *expectation over initialization* of the
+    trained output in the infinite-width limit. For ``0 < lr < 1/l_max`` every factor
+    ``|1 - 2hl| < 1`` and it tends to the ``steps=None`` prediction as ``k -> infinity``
+    (the initial function's part ``Phi_0(x) - K(x, X) K^+ Phi_0(X)`` survives in each single
+    network, as in Remark 11.4). ``lr >= 1/l_max`` makes GD diverge, and ``fit`` raises a
+    ValueError rather than return predictions that blow up with ``k``.
+
+    Step-size units: ``K_NTK`` is the limit of the empirical kernel itself, so ``lr`` is the
+    network's step ``h``. ``K_LC`` is the limit of ``K_n / n`` (Theorem 11.16), so in LeCun
+    parametrization ``lr`` corresponds to ``n h`` for a network of width ``n`` (the chapter's
+    ``h ~ 1/n``).
+
+    With ``ridge > 0`` and ``steps``, the loss is ``f + ridge |w - w_0|^2`` (weight decay
+    towards the initialization): the same formulas with ``l + ridge`` in place of ``l``
+    inside ``g`` (the residual map becomes ``I - 2h(K + ridge I)``), converging to kernel
+    ridge regression, and the step bound becomes ``lr < 1/(l_max + ridge)``.
+
+    Gaussian-process view (``kernel="nngp"``, ``steps=None``): ``predict(X,
+    return_std=True)`` gives the mean and standard deviation of the posterior of the NNGP
+    of Proposition 11.28 given ``f(X) = y``: the mean is the prediction above and the
+    variance ``K(x, x) - K(x, X) K^+ K(X, x)``, clipped at 0 (0 at the training points). With
+    ``ridge > 0`` the observations are ``y = f(X) + noise`` of variance ``ridge``, and the
+    variance is ``K(x, x) - K(x, X) (K + ridge I)^{-1} K(X, x)``, that of the noise-free
+    ``f(x)``.
+
+    Parameters
+    ----------
+    activation : str
+        One of :data:`widenet.ACTIVATIONS`.
+    parametrization : {"ntk", "lecun"}
+        (11.6.1) or (11.5.1).
+    kernel : {"ntk", "nngp"}
+        The tangent kernel limit (``K_NTK`` / ``K_LC``) or the NNGP covariance.
+    weight_var, bias_var, output_var, output_bias_var : float
+        ``s_w^2, s_b^2, s_v^2, s_c^2`` of the initialization, as for
+        :class:`widenet.ShallowNetwork`.
+    steps : int or None
+        Number of GD steps ``k >= 0``; None for the limit ``k -> infinity``.
+    lr : float or None
+        Step size ``h > 0``, required with ``steps`` (ignored without).
+    ridge : float
+        ``>= 0``: ridge term, weight decay towards ``w_0`` or observation-noise variance.
+    method : {"auto", "closed_form", "scale_mixture", "quadrature"}
+        How :func:`widenet.limit_kernel` evaluates the expectations. Not
+        ``"monte_carlo"``: every call would draw another random kernel, so the Grams of
+        ``fit`` and ``predict`` would not belong together.
+    order : int, optional
+        Gauss-Legendre nodes per panel of ``method="quadrature"`` (None: its default), as
+        for :func:`widenet.limit_kernel`.
+
+    Attributes
+    ----------
+    dual_coef_ : ndarray, shape (m,) or (m, n_targets)
+        ``alpha``, so that ``predict(x) = K(x, X) alpha``.
+    X_fit_ : ndarray, shape (m, n_features)
+        The training points (a copy).
+    eigenvalues_ : ndarray, shape (m,)
+        The spectrum ``l`` of the training Gram ``K`` (ascending); ``1/eigenvalues_[-1]``
+        bounds ``lr`` (with ``ridge = 0``).
+    eigenvectors_ : ndarray, shape (m, m)
+        ``Q``.
+    rank_ : int
+        Numerical rank of ``K`` (of ``K + ridge I`` when ``ridge > 0``).
+    n_features_in_ : int
+    """
+
+    def __init__(self, activation: str = "relu", parametrization: str = "ntk", kernel: str = "ntk",
+                 weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
+                 output_bias_var: float = 0.0, steps: Optional[int] = None, lr: Optional[float] = None,
+                 ridge: float = 0.0, method: str = "auto", order: Optional[int] = None):
+        self.activation = activation
+        self.parametrization = parametrization
+        self.kernel = kernel
+        self.weight_var = weight_var
+        self.bias_var = bias_var
+        self.output_var = output_var
+        self.output_bias_var = output_bias_var
+        self.steps = steps
+        self.lr = lr
+        self.ridge = ridge
+        self.method = method
+        self.order = order
+
+    def fit(self, X, y) -> "NTKRegressor":
+        """Computes the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; ``y`` of shape
+        (m,) or (m, n_targets). Returns ``self``."""
+        kind = check.choice(self.kernel, "kernel", KINDS)
+        method = check.choice(self.method, "method", _METHODS)
+        ridge = check.non_negative_real(self.ridge, "ridge")
+        steps = None if self.steps is None else check.integer(self.steps, "steps", 0)
+        if steps is not None and self.lr is None:
+            raise ValueError("lr: a step size is required when steps is given (steps=None for the limit)")
+        lr = None if steps is None else check.positive_real(self.lr, "lr")
+        X = _check_X(X)
+        y = _check_y(y, X.shape[0], type(self).__name__)
+        kernel_args = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
+                           weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
+                           output_bias_var=self.output_bias_var, method=method, order=self.order)
+        _memory.check_kernel_fit("NTKRegressor.fit", X.shape[0], 1)
+        gram = limit_kernel(X, **kernel_args)
+        eigenvalues, vectors = run_interruptible(np.linalg.eigh, gram, long_call=is_long_factorization(*gram.shape))
+        shifted = eigenvalues + ridge
+        keep = np.abs(shifted) > np.finfo(np.float64).eps * X.shape[0] * np.max(np.abs(shifted))
+        if steps is None:
+            warn_if_ill_conditioned(shifted[keep], int(np.count_nonzero(~keep)),
+                                    f"The {kind} Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
+                                    "; a ridge > 0, or finitely many steps, regularises it.")
+            factors = np.divide(1.0, shifted, out=np.zeros_like(shifted), where=keep)
+        elif shifted[-1] > 0 and lr * shifted[-1] >= 1.0:
+            raise ValueError(f"lr: gradient descent diverges for lr >= 1/(l_max + ridge) = {1.0 / shifted[-1]:.6g} "
+                             f"(l_max = {eigenvalues[-1]:.6g}, the largest eigenvalue of the training Gram); "
+                             f"got lr={self.lr!r}")
+        else:
+            factors = gd_filter(shifted, lr, steps)
+        projected = vectors.T @ y
+        self.dual_coef_ = vectors @ (factors[:, None] * projected if y.ndim == 2 else factors * projected)
+        self.X_fit_ = X.copy()
+        self.eigenvalues_ = eigenvalues
+        self.eigenvectors_ = vectors
+        self.rank_ = int(np.count_nonzero(keep))
+        self.n_features_in_ = X.shape[1]
+        self._kernel_args = kernel_args
+        self._fitted_as = f"kernel={kind!r}, steps={steps!r}"
+        self._posterior_factors = factors if kind == "nngp" and steps is None else None
+        return self
+
+    def _gram(self, X1, X2=None) -> np.ndarray:
+        return limit_kernel(X1, X2, **self._kernel_args)
+
+    def predict(self, X, return_std: bool = False):
+        """The prediction ``K(x, X) alpha`` for the rows of ``X``.
+
+        Parameters
+        ----------
+        X : array_like, shape (m_test, n_features)
+        return_std : bool
+            Also return the NNGP posterior standard deviation
+            ``sqrt(max(0, K(x, x) - K(x, X) K^+ K(X, x)))`` (``K + ridge I`` in place of ``K``
+            when ``ridge > 0``); only for a model fitted with ``kernel="nngp"`` and
+            ``steps=None``, else ValueError.
+
+        Returns
+        -------
+        mean : ndarray, shape (m_test,) or (m_test, n_targets) as the fitted ``y``
+            In the dtype of the fitted ``X`` (float32 for float32 ``X``, else float64); the
+            kernels and the solve are computed in float64.
+        std : ndarray, same shape and dtype as ``mean``, only with ``return_std``
+        """
+        X = self._check_predict_X(X)
+        if not isinstance(return_std, (bool, np.bool_)):
+            raise TypeError(f"return_std: expected a bool, got {return_std!r}")
+        if return_std and self._posterior_factors is None:
+            raise ValueError("return_std: a posterior standard deviation exists only for the NNGP (Proposition "
+                             "11.28) conditioned on the data, i.e. for a model fitted with kernel='nngp' and "
+                             f"steps=None; this one was fitted with {self._fitted_as}")
+        # the cross Gram, and with return_std its product with the eigenvectors
+        _memory.check_kernel_prediction("NTKRegressor.predict", X.shape[0], self.X_fit_.shape[0], 1 + bool(return_std))
+        cross = self._gram(X, self.X_fit_)
+        mean = cross @ self.dual_coef_
+        if not return_std:
+            return mean.astype(X.dtype, copy=False)
+        diagonal = np.concatenate([np.diag(self._gram(X[start:start + _DIAGONAL_BLOCK]))
+                                   for start in range(0, X.shape[0], _DIAGONAL_BLOCK)])
+        explained = (cross @ self.eigenvectors_) ** 2 @ self._posterior_factors
+        std = np.sqrt(np.maximum(diagonal - explained, 0.0))
+        std = np.repeat(std[:, None], mean.shape[1], axis=1) if mean.ndim == 2 else std
+        return mean.astype(X.dtype, copy=False), std.astype(X.dtype, copy=False)

@@ -1,0 +1,348 @@
+"""Width sweeps: a measurement repeated over widths and seeds, and its power law in the width.
+
+The chapter's large-width statements are rates in the width ``n``: ``|w_k - w0| <= C/sqrt(n)``
+(Theorem 11.23), ``|Phi(x, w_k) - Phi_lin(x, p_k)| <= C n^{-1/2}`` (Proposition 11.26),
+``K_n / n -> K_LC`` at the rate ``n^{-1/2}`` (Theorem 11.16). :func:`sweep` measures a
+quantity on a grid of widths and seeds (one independent network per cell) and
+:meth:`SweepResult.slope` fits the exponent ``a`` of ``value ~ C n^a`` by least squares on
+the log-log scale, with a confidence interval from Student's t distribution.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import traceback
+from concurrent.futures import ThreadPoolExecutor, wait, FIRST_EXCEPTION
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from widenet import _validation as check
+from widenet._runtime import get_num_threads, one_thread
+from widenet.sweeps.cache import SweepCache
+from widenet.sweeps.cells import RESERVED, checked_grid, checked_record
+from widenet.sweeps.statistics import SlopeFit, fit_slope
+
+__all__ = ["CellFailure", "SweepResult", "sweep", "sweeps_on"]
+
+ON_ERROR = ("raise", "return")
+
+# The client of the innermost sweeps_on block (None: sweeps run in this process).
+_SWEEP_CLIENT = contextvars.ContextVar("widenet_sweep_client", default=None)
+
+
+# -- the sweep -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CellFailure:
+    """A cell of a sweep that raised (kept by ``sweep(..., on_error="return")``).
+
+    Attributes
+    ----------
+    width, seed : int
+        The cell.
+    error_type : str
+        The exception's qualified type name, e.g. ``"widenet.errors.DivergenceError"``.
+    message : str
+        ``str(exception)``.
+    traceback : str
+        The formatted traceback, from the process that ran the cell (empty if unknown).
+    """
+
+    width: int
+    seed: int
+    error_type: str
+    message: str
+    traceback: str = ""
+
+    @classmethod
+    def of(cls, width: int, seed: int, error: BaseException, trace: Optional[str] = None) -> "CellFailure":
+        kind = type(error)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        if trace is None:
+            trace = "".join(traceback.format_exception(kind, error, error.__traceback__))
+        return cls(width, seed, name, str(error), trace)
+
+    def __str__(self) -> str:
+        return f"width={self.width}, seed={self.seed}: {self.error_type}: {self.message}"
+
+
+class SweepResult:
+    """The measurements of a :func:`sweep`.
+
+    Attributes
+    ----------
+    records : list of dict
+        One dict per finished (width, seed) cell: ``width``, ``seed`` and the measured
+        values (as floats). Ordered by width, then by seed, each in the order given to
+        :func:`sweep`, whatever the order (or the process) in which the cells finished.
+    quantities : tuple of str
+        The measured names, in the order the function returned them.
+    widths, seeds : tuple of int
+        The grid.
+    failures : tuple of CellFailure
+        The cells that raised, in grid order (only with ``on_error="return"``; their cells
+        have no record). Empty when every cell finished.
+    cached : int
+        How many records were loaded from ``cache_dir`` instead of computed.
+    """
+
+    def __init__(self, records: list, quantities: tuple, widths: tuple, seeds: tuple, failures: tuple = (),
+                 cached: int = 0):
+        self.records = records
+        self.quantities = quantities
+        self.widths = widths
+        self.seeds = seeds
+        self.failures = tuple(failures)
+        self.cached = cached
+
+    @property
+    def complete(self) -> bool:
+        """Whether every cell of the grid has a record (no failures)."""
+        return not self.failures
+
+    def table(self) -> np.ndarray:
+        """The records as a numpy structured array: fields ``width`` and ``seed`` (int64),
+        then one float64 field per quantity."""
+        dtype = [("width", np.int64), ("seed", np.int64)] + [(name, np.float64) for name in self.quantities]
+        return np.array([tuple(record[name] for name, _ in dtype) for record in self.records], dtype=dtype)
+
+    def values(self, quantity: str) -> np.ndarray:
+        """One quantity over all cells, in the order of :attr:`records`."""
+        return np.array([record[self._quantity(quantity)] for record in self.records], dtype=np.float64)
+
+    def _quantity(self, quantity) -> str:
+        if not isinstance(quantity, str):
+            raise TypeError(f"quantity: expected a name (str), got {quantity!r}")
+        if quantity not in self.quantities:
+            raise ValueError(f"quantity: expected one of {', '.join(self.quantities)}, got {quantity!r}")
+        return quantity
+
+    def slope(self, quantity: str, confidence: float = 0.95) -> SlopeFit:
+        """The exponent of ``quantity ~ C width^slope``: least squares of ``log(value)`` on
+        ``log(width)`` over all cells, each (width, seed) cell one independent point.
+
+        Raises ValueError naming the quantity when a value is zero, negative or not finite
+        (no log scale), or when there are fewer than 3 cells or only one width.
+        """
+        quantity = self._quantity(quantity)
+        widths = [record["width"] for record in self.records]
+        return fit_slope(widths, self.values(quantity), quantity, confidence)
+
+    def slopes(self, quantities: Optional[Sequence[str]] = None, confidence: float = 0.95) -> dict:
+        """``{quantity: SlopeFit}`` for ``quantities`` (default: all of them)."""
+        names = self.quantities if quantities is None else quantities
+        if isinstance(names, str):
+            names = (names,)
+        return {name: self.slope(name, confidence) for name in names}
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __repr__(self) -> str:
+        failed = f", {len(self.failures)} failed cells" if self.failures else ""
+        return (f"SweepResult({len(self.widths)} widths x {len(self.seeds)} seeds, "
+                f"quantities={list(self.quantities)}{failed})")
+
+
+def _progress_bar(total: int, enabled: bool, description: str):
+    """A tqdm bar when tqdm is installed and ``enabled``, else None."""
+    if not enabled:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, desc=description, unit="cell")
+
+
+def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[int], threads: Optional[int] = None,
+          progress: bool = True, *, client=None, cache_dir=None, cache_version: Optional[str] = None,
+          on_error: str = "raise", **fixed) -> SweepResult:
+    """Calls ``function(width=n, seed=s, **fixed)`` for every cell of ``widths x seeds``.
+
+    ``function`` returns a dict of real numbers (the same names in every cell), for
+    example the distance ``|w_k - w0|`` of Theorem 11.23 after training a network of
+    width ``n`` initialized from ``seed``. Each cell should be an independent draw
+    (a seed of its own), as :meth:`SweepResult.slope` treats them so.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(width=..., seed=..., **fixed) -> dict``; it must not depend on anything
+        but its arguments (no shared random state), so that the results do not depend on
+        the thread count, the machine or the order in which cells finish.
+    widths, seeds : sequences of int
+        Distinct widths (>= 1) and distinct seeds (>= 0).
+    threads : int, optional
+        Cells computed at once on a thread pool (widenet's compiled calls release the
+        GIL). Default: :func:`widenet.get_num_threads`. While ``threads > 1``, widenet's
+        own loops and its BLAS run on one thread each (:func:`widenet.set_num_threads`),
+        so the two layers of parallelism do not nest; the setting is process-wide and is
+        restored afterwards. Ignored with a ``client``.
+    progress : bool
+        Shows a tqdm progress bar when tqdm is installed (the optional extra ``tqdm``);
+        without tqdm, nothing is shown and nothing fails.
+    client : dask.distributed.Client or str, optional
+        Runs the cells on a Dask cluster (the extra ``distributed``): one task per cell,
+        results collected as they finish. A string is a scheduler address: the sweep
+        connects, runs and closes its connection. Default: the client of an enclosing
+        :func:`sweeps_on` block, else in this process. ``function`` and ``fixed`` travel
+        by cloudpickle (a module-level function by reference: the workers must be able to
+        import its module). Each cell runs with widenet on one thread, as in a threaded
+        sweep, so the values equal those of ``threads > 1`` bit for bit (Dask's workers
+        also run numpy's own BLAS on one thread; where a cell calls numpy's eigen or
+        singular value routines on large matrices, a multi-threaded numpy BLAS in this
+        process can differ from them in the last bits).
+    cache_dir : str or path, optional
+        Stores every finished cell in this directory (one small JSON file per cell, written
+        atomically) and, on a later call, loads the cells found there instead of computing
+        them again: an interrupted or partly failed sweep resumes where it stopped. A cell
+        is found by the function's module and qualified name, ``cache_version``, widenet's
+        version, its width and seed and the fixed arguments (arrays by content) -- not by the
+        function's code: after changing the code, use a new directory or a new
+        ``cache_version``. Failed cells are not stored, so a rerun tries them again; a cell
+        file that is not exactly what the cache wrote is computed again.
+    cache_version : str, optional
+        Part of every cell's key in ``cache_dir``.
+    on_error : {"raise", "return"}
+        ``"raise"`` (default): the first cell that raises stops the sweep (cells not yet
+        started are cancelled) and its exception propagates, with a note naming the cell;
+        cells finished before are already in ``cache_dir``. ``"return"``: every cell runs,
+        and the result lists the failed ones in :attr:`SweepResult.failures` (their error
+        type, message and traceback) and holds the records of the others.
+    **fixed
+        Further keyword arguments passed unchanged to every call.
+
+    Returns
+    -------
+    SweepResult
+        Records ordered by width then seed, in the order given.
+    """
+    if not callable(function):
+        raise TypeError(f"function: expected a callable, got {function!r}")
+    widths = checked_grid(widths, "widths", 1)
+    seeds = checked_grid(seeds, "seeds", 0)
+    for name in RESERVED:
+        if name in fixed:
+            raise TypeError(f"{name}: passed by the sweep itself, not as a fixed argument")
+    threads = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress: expected True or False, got {progress!r}")
+    on_error = check.choice(on_error, "on_error", ON_ERROR)
+    cache = None if cache_dir is None else SweepCache(cache_dir, function, fixed, cache_version)
+    if client is None:
+        client = _SWEEP_CLIENT.get()
+    elif not isinstance(client, str):
+        _require_client(client)
+
+    cells = [(width, seed) for width in widths for seed in seeds]
+    records: list = [None] * len(cells)
+    if cache is not None:
+        records = [cache.load(width, seed) for width, seed in cells]
+    cached = sum(record is not None for record in records)
+    todo = [index for index, record in enumerate(records) if record is None]
+    failures: dict = {}
+    name = getattr(function, "__name__", "")
+    bar = _progress_bar(len(cells), bool(progress), name if name.isidentifier() else "sweep")
+    if bar is not None and cached:
+        bar.update(cached)
+
+    def finished(index: int, record: dict) -> None:
+        records[index] = record
+        if cache is not None:
+            cache.store(record)
+
+    def failed(index: int, error: BaseException, trace: Optional[str] = None) -> None:
+        width, seed = cells[index]
+        if hasattr(error, "add_note"):  # Python >= 3.11
+            error.add_note(f"in the sweep cell width={width}, seed={seed}")
+        if on_error == "raise":
+            raise error
+        failures[index] = CellFailure.of(width, seed, error, trace)
+
+    def run(index: int) -> None:
+        width, seed = cells[index]
+        try:
+            record = checked_record(function(width=width, seed=seed, **fixed), width, seed)
+        except Exception as error:
+            failed(index, error)
+            return
+        finished(index, record)
+
+    try:
+        if not todo:
+            pass
+        elif client is not None:
+            from widenet.sweeps._dask import run_cells
+
+            run_cells(client, function, fixed, [(index, *cells[index]) for index in todo], finished, failed, bar)
+        elif threads == 1 or len(todo) == 1:
+            for index in todo:
+                run(index)
+                if bar is not None:
+                    bar.update(1)
+        else:
+            _run_pool(run, todo, min(threads, len(todo)), bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    done = [record for record in records if record is not None]
+    quantities = tuple(name for name in done[0] if name not in RESERVED) if done else ()
+    for record in done:
+        names = tuple(name for name in record if name not in RESERVED)
+        if set(names) != set(quantities):
+            raise ValueError(f"function: returned {sorted(names)} for width={record['width']}, "
+                             f"seed={record['seed']} but {sorted(quantities)} for the first cell")
+    return SweepResult(done, quantities, widths, seeds, failures=tuple(failures[index] for index in sorted(failures)),
+                       cached=cached)
+
+
+def _require_client(client) -> None:
+    """A ``dask.distributed.Client`` (checked by its type's name: no dask import here)."""
+    names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(client).__mro__}
+    if "distributed.client.Client" not in names:
+        raise TypeError(f"client: expected a dask.distributed.Client or a scheduler address (str), got "
+                        f"{type(client).__name__}")
+
+
+@contextlib.contextmanager
+def sweeps_on(client):
+    """Runs every :func:`sweep` inside the ``with`` block on ``client`` (a
+    ``dask.distributed.Client`` or a scheduler address), unless the call names its own.
+
+    What ``widenet reproduce --scheduler ADDRESS`` uses, and how to send the sweeps inside
+    library functions (:func:`widenet.lazy_training_sweep`, the experiments) to a cluster.
+    An address is connected on entry and the connection closed on exit. The setting
+    belongs to the current thread (a :mod:`contextvars` variable).
+
+    Examples
+    --------
+    >>> with widenet.sweeps.sweeps_on("tcp://scheduler:8786"):  # doctest: +SKIP
+    ...     widenet.app.experiments.run_experiment("lazy-training")
+    """
+    from widenet.sweeps._dask import connected
+
+    with connected(client) as resolved:
+        token = _SWEEP_CLIENT.set(resolved)
+        try:
+            yield resolved
+        finally:
+            _SWEEP_CLIENT.reset(token)
+
+
+def _run_pool(run, todo: list, threads: int, bar) -> None:
+    with one_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = {pool.submit(run, index): index for index in todo}
+        pending = set(futures)
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            if bar is not None:
+                bar.update(len(done))
+            failed = [future for future in done if future.exception() is not None]
+            if failed:
+                for future in pending:
+                    future.cancel()
+                raise min(failed, key=futures.get).exception()
