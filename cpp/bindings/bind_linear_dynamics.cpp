@@ -4,6 +4,7 @@
 
 #include "common.hpp"
 #include "interruptible.hpp"
+#include "network.hpp"
 #include "records.hpp"
 #include "widenet/linear_dynamics.hpp"
 
@@ -29,12 +30,11 @@ struct LinearDynamicsBinder {
     return TestPoints<T>{*cross, *test_initial};
   }
 
-  static py::dict linear_gd(const Matrix& theta, const Vec& residual, double lr, double loss_scale,
-                            Index steps, Index record_every, const std::optional<Matrix>& cross,
+  static py::dict linear_gd(const Matrix& theta, const Vec& residual,
+                            const TrainingOptions& options, const std::optional<Matrix>& cross,
                             const std::optional<Vec>& test_initial,
-                            const std::optional<Vec>& offset_outputs, double offset_squared_norm,
-                            double divergence_factor) {
-    const StopRule rule = stop_rule(divergence_factor);
+                            const std::optional<Vec>& offset_outputs, double offset_squared_norm) {
+    const StopRule& rule = options.rule;
     const Index m = theta.rows();
     require(m >= 1 && theta.cols() == m,
             "theta: expected a non-empty square (m, m) matrix, got " + shape_text(m, theta.cols()));
@@ -48,7 +48,7 @@ struct LinearDynamicsBinder {
       check_length<T>(*offset_outputs, m, "offset_outputs", "the size of theta");
       offset.emplace(Offset<T>{*offset_outputs, offset_squared_norm});
     }
-    const TrainingSchedule schedule = schedule_from(lr, steps, record_every, loss_scale);
+    const TrainingSchedule& schedule = options.schedule;
     // losses, distances, a residual of m and t test outputs at every recorded step
     const Index per_record = 2 + m + (test ? test->cross.rows() : 0);
     const Index records = checked_record_count<T>(schedule, per_record, 1);
@@ -61,7 +61,7 @@ struct LinearDynamicsBinder {
     const LinearRecord<T> record{common.losses, common.distances, residuals.mutable_data(),
                                  common.test_outputs, coefficients.mutable_data()};
     // one symmetric matrix-vector product per step, and the test outputs at the records
-    const double work = double(m) * double(m) * (double(steps) + 1.0) +
+    const double work = double(m) * double(m) * (double(schedule.steps) + 1.0) +
                         (test ? 2.0 * double(test->cross.size()) * double(records) : 0.0);
     const auto run = [&] {
       return widenet::linear_gd<T>(theta, residual, schedule, test, offset, record, rule);
@@ -71,20 +71,19 @@ struct LinearDynamicsBinder {
     const std::vector<Index> done = steps_done(recorded, end);
     out["steps"] = py::array_t<Index>(py::ssize_t(done.size()), done.data());
     out["stopped_at"] = end.stopped_at;
-    arrays.into(out);
-    out["residuals"] = residuals;
+    arrays.into(out, end.rows);
+    out["residuals"] = RecordArrays<T>::first_rows(residuals, end.rows);
     out["coefficients"] = coefficients;
     return out;
   }
 
   static void bind(py::module_& m) {
     m.def("linear_gd", &linear_gd, py::arg("theta").noconvert(), py::arg("residual").noconvert(),
-          py::arg("lr"), py::arg("loss_scale"), py::arg("steps"), py::arg("record_every"),
-          py::arg("cross").noconvert() = py::none(),
+          py::arg("options"), py::arg("cross").noconvert() = py::none(),
           py::arg("test_initial").noconvert() = py::none(),
           py::arg("offset_outputs").noconvert() = py::none(), py::arg("offset_squared_norm") = 0.0,
-          py::arg("divergence_factor") = 1e10,
-          "Gradient descent on the linearized model in function space, from the tangent Gram "
+          "Gradient descent on the linearized model in function space (step, steps, records, "
+          "loss scale and divergence rule from options), from the tangent Gram "
           "theta (symmetric; its lower triangle is read) and the initial residual. Returns a "
           "dict of the recorded steps, losses, distances |p_k - w0|, residuals, test outputs "
           "(with cross = K_n(X_test, X) and test_initial = Phi(X_test, w0)) and the final "

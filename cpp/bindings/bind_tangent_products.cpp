@@ -1,5 +1,6 @@
 #include "common.hpp"
 #include "interruptible.hpp"
+#include "network.hpp"
 #include "widenet/bounded_products.hpp"
 #include "widenet/tangent_products.hpp"
 
@@ -11,56 +12,95 @@ struct TangentProductBinder {
   using Matrix = MatrixRef<T>;
   using Vec = VectorRef<T>;
 
-  static Vector<T> jvp(const Matrix& X, const Matrix& U, const Vec& b, const Vec& v, T c,
-                       const Matrix& dU, const Vec& db, const Vec& dv, T dc,
-                       const std::string& activation, const std::string& parametrization) {
-    const Architecture arch = architecture(activation, parametrization);
-    check_params<T>(U, b, v);
-    check_inputs<T>(X, U.cols());
-    require(dU.rows() == U.rows() && dU.cols() == U.cols(),
-            "dU: expected shape " + shape_text(U.rows(), U.cols()) + " (the shape of U), got " +
-                shape_text(dU.rows(), dU.cols()));
-    check_length<T>(db, U.rows(), "db", "the width");
-    check_length<T>(dv, U.rows(), "dv", "the width");
-    const ParamsView<T> w{U, b, v, c};
-    const ParamsView<T> delta{dU, db, dv, dc};
-    const auto product = [&](Index row, Index rows) {
-      return widenet::jvp<T>(arch, w, delta, X.middleRows(row, rows));
-    };
-    return run_interruptible(
-        [&] { return rows_by_bands<T>(X.rows(), work(1, U), current_stop_token(), product); },
-        is_long_call(work(X.rows(), U)));
-  }
+  // A direction in parameter space in the layout of Network::layers, ((dU, db), (dv, dc)):
+  // C-contiguous arrays of the network's dtype, held (not copied) for the call.
+  struct Tangent {
+    CArray<T> dU, db, dv;
+    T dc;
+
+    static CArray<T> array(const py::handle& item) {
+      if (!CArray<T>::check_(item)) {
+        throw py::type_error(std::string("tangent: expected C-contiguous ") + dtype_name<T>() +
+                             " arrays in ((dU, db), (dv, dc)), got " +
+                             std::string(py::str(py::type::handle_of(item).attr("__name__"))) +
+                             (py::isinstance<py::array>(item)
+                                  ? " of dtype " + std::string(py::str(item.attr("dtype")))
+                                  : std::string()));
+      }
+      return py::reinterpret_borrow<CArray<T>>(item);
+    }
+
+    static py::sequence layer(const py::handle& item) {
+      if (!py::isinstance<py::sequence>(item) || py::len(item) != 2) {
+        throw py::type_error("tangent: expected two layers ((dU, db), (dv, dc)), each a pair");
+      }
+      return py::reinterpret_borrow<py::sequence>(item);
+    }
+
+    Tangent(const py::sequence& tangent, const ParamsView<T>& w) {
+      if (py::len(tangent) != 2) {
+        throw py::type_error("tangent: expected two layers ((dU, db), (dv, dc)), each a pair");
+      }
+      const py::sequence hidden = layer(tangent[0]), output = layer(tangent[1]);
+      dU = array(hidden[0]);
+      db = array(hidden[1]);
+      dv = array(output[0]);
+      dc = py::cast<T>(output[1]);
+      require(dU.ndim() == 2 && dU.shape(0) == w.width() && dU.shape(1) == w.input_dim(),
+              "dU: expected shape " + shape_text(w.width(), w.input_dim()) +
+                  " (the shape of U), got " + array_shape(dU));
+      for (const auto& [a, name] : {std::pair<const CArray<T>*, const char*>{&db, "db"},
+                                    std::pair<const CArray<T>*, const char*>{&dv, "dv"}}) {
+        require(a->ndim() == 1 && a->shape(0) == w.width(),
+                std::string(name) + ": expected length " + std::to_string(w.width()) +
+                    " (the width), got " +
+                    (a->ndim() == 1 ? std::to_string(a->shape(0)) : array_shape(*a)));
+      }
+    }
+
+    ParamsView<T> view() const {
+      const Index n = dU.shape(0), d = dU.shape(1);
+      return ParamsView<T>{Eigen::Map<const RowMatrix<T>>(dU.data(), n, d),
+                           Eigen::Map<const Vector<T>>(db.data(), n),
+                           Eigen::Map<const Vector<T>>(dv.data(), n), dc};
+    }
+  };
 
   // Two products of the hidden layer's size (m x n x d) and its activations.
-  static double work(Index rows, const Matrix& U) {
-    return double(rows) * double(U.rows()) * (4.0 * double(U.cols()) + kActivationFlops);
+  static double work(Index rows, const ParamsView<T>& w) {
+    return double(rows) * double(w.width()) * (4.0 * double(w.input_dim()) + kActivationFlops);
   }
 
-  static py::tuple vjp(const Matrix& X, const Vec& r, const Matrix& U, const Vec& b, const Vec& v,
-                       T c, const std::string& activation, const std::string& parametrization) {
-    const Architecture arch = architecture(activation, parametrization);
-    check_params<T>(U, b, v);
-    check_inputs<T>(X, U.cols());
+  static Vector<T> jvp(const Network& net, const Matrix& X, const py::sequence& tangent) {
+    const ParamsView<T> w = net.params_for<T>("X");
+    check_inputs<T>(X, w.input_dim());
+    const Tangent held(tangent, w);
+    const ParamsView<T> delta = held.view();
+    const auto product = [&](Index row, Index rows) {
+      return widenet::jvp<T>(net.arch(), w, delta, X.middleRows(row, rows));
+    };
+    return run_interruptible(
+        [&] { return rows_by_bands<T>(X.rows(), work(1, w), current_stop_token(), product); },
+        is_long_call(work(X.rows(), w)));
+  }
+
+  static py::tuple vjp(const Network& net, const Matrix& X, const Vec& r) {
+    const ParamsView<T> w = net.params_for<T>("X");
+    check_inputs<T>(X, w.input_dim());
     check_length<T>(r, X.rows(), "r", "one weight per row of X");
-    const ParamsView<T> w{U, b, v, c};
     Params<T> grad = run_interruptible(
-        [&] { return widenet::vjp<T>(arch, w, X, r); },
-        is_long_call(X.rows() * gradient_flops_per_row(U.rows(), U.cols())));
-    return py::make_tuple(std::move(grad.U), std::move(grad.b), std::move(grad.v), grad.c);
+        [&] { return widenet::vjp<T>(net.arch(), w, X, r); },
+        is_long_call(X.rows() * gradient_flops_per_row(w.width(), w.input_dim())));
+    return layers_of(std::move(grad));
   }
 
   static void bind(py::module_& m) {
-    m.def("jvp", &jvp, py::arg("X").noconvert(), py::arg("U").noconvert(),
-          py::arg("b").noconvert(), py::arg("v").noconvert(), py::arg("c"),
-          py::arg("dU").noconvert(), py::arg("db").noconvert(), py::arg("dv").noconvert(),
-          py::arg("dc"), py::arg("activation"), py::arg("parametrization"),
-          "J(X, w) delta for delta = (dU, db, dv, dc) in the parameter layout, without "
-          "forming the m x P Jacobian.");
-    m.def("vjp", &vjp, py::arg("X").noconvert(), py::arg("r").noconvert(),
-          py::arg("U").noconvert(), py::arg("b").noconvert(), py::arg("v").noconvert(),
-          py::arg("c"), py::arg("activation"), py::arg("parametrization"),
-          "(gU, gb, gv, gc): the blocks of J(X, w)^T r, without forming the m x P Jacobian.");
+    m.def("jvp", &jvp, py::arg("net"), py::arg("X").noconvert(), py::arg("tangent"),
+          "J(X, w) delta for the direction delta = ((dU, db), (dv, dc)) in the layout of "
+          "Network.layers, without forming the m x P Jacobian.");
+    m.def("vjp", &vjp, py::arg("net"), py::arg("X").noconvert(), py::arg("r").noconvert(),
+          "((gU, gb), (gv, gc)): J(X, w)^T r layer by layer, without forming the m x P "
+          "Jacobian.");
   }
 };
 

@@ -3,6 +3,7 @@
 
 #include "common.hpp"
 #include "interruptible.hpp"
+#include "network.hpp"
 #include "records.hpp"
 #include "runtime.hpp"
 #include "widenet/training.hpp"
@@ -27,141 +28,140 @@ struct TrainingBinder {
                         (X_test ? double(X_test->rows()) * records : 0.0));
   }
 
-  static py::dict train_one(const Matrix& X, const Vec& y, const Matrix& U, const Vec& b,
-                            const Vec& v, T c, const Matrix& U0, const Vec& b0, const Vec& v0,
-                            T c0, const std::string& activation,
-                            const std::string& parametrization, double lr, Index steps,
-                            Index record_every, const std::optional<Matrix>& X_test,
-                            double loss_scale, double divergence_factor) {
-    const Architecture arch = architecture(activation, parametrization);
-    const StopRule rule = stop_rule(divergence_factor);
-    check_params<T>(U, b, v);
-    check_params<T>(U0, b0, v0, "0");
-    require(U0.rows() == U.rows() && U0.cols() == U.cols(),
-            "U0: expected the shape of U, " + shape_text(U.rows(), U.cols()));
-    check_inputs<T>(X, U.cols());
+  // The data of a run of networks of `input_dim` inputs.
+  static void check_data(const Matrix& X, const Vec& y, const std::optional<Matrix>& X_test,
+                         Index input_dim) {
+    check_inputs<T>(X, input_dim);
     check_targets<T>(y, X.rows());
-    if (X_test) check_inputs<T>(*X_test, U.cols(), "X_test");
-    const TrainingSchedule schedule = schedule_from(lr, steps, record_every, loss_scale);
+    if (X_test) check_inputs<T>(*X_test, input_dim, "X_test");
+  }
+
+  static void check_initial(const Network& initial, const Network& net, const std::string& name) {
+    if (!initial.holds<T>()) {
+      throw py::type_error(name + ": expected a " + dtype_name<T>() + " network (the dtype of X), got " +
+                           initial.dtype());
+    }
+    require(initial.same_shape(net), name + ": expected the shape of the network, " + net.shape() +
+                                         ", got " + initial.shape());
+  }
+
+  static py::dict train_one(const Network& net, const Network& initial, const Matrix& X,
+                            const Vec& y, const TrainingOptions& options,
+                            const std::optional<Matrix>& X_test) {
+    Params<T> w = net.params_for<T>("X").copy();
+    check_initial(initial, net, "initial");
+    check_data(X, y, X_test, net.input_dim());
+    const TrainingSchedule& schedule = options.schedule;
     const std::vector<Index> recorded = schedule.recorded_steps();
     const Index records = Index(recorded.size());
 
     RecordArrays<T> arrays({}, records,
                            X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
-    Params<T> w{U, b, v, c};
-    const Params<T> initial{U0, b0, v0, c0};
+    const Params<T> start = initial.view<T>().copy();
     const TrainingRecord<T> record = arrays.member(0, records);
     const RunEnd end = run_interruptible(
-        [&] { return train_network<T>(arch, w, initial, X, y, schedule, X_test, record, rule); },
-        is_long_call(work(schedule, X, X_test, U.rows(), U.cols(), 1)));
+        [&] {
+          return train_network<T>(net.arch(), w, start, X, y, schedule, X_test, record,
+                                  options.rule);
+        },
+        is_long_call(work(schedule, X, X_test, net.width(), net.input_dim(), 1)));
     py::dict out;
-    out["U"] = std::move(w.U);
-    out["b"] = std::move(w.b);
-    out["v"] = std::move(w.v);
-    out["c"] = w.c;
+    out["layers"] = layers_of(std::move(w));
     const std::vector<Index> done = steps_done(recorded, end);
     out["steps"] = py::array_t<Index>(py::ssize_t(done.size()), done.data());
     out["stopped_at"] = end.stopped_at;
-    arrays.into(out);
+    arrays.into(out, end.rows);
     return out;
   }
 
-  // Stacked parameters (R, n, d), (R, n), (R, n), (R,) into one Params per network.
-  static std::vector<Params<T>> unstack(const CArray<T>& U, const CArray<T>& b,
-                                        const CArray<T>& v, const CArray<T>& c,
-                                        const std::string& suffix) {
-    require(U.ndim() == 3 && U.shape(0) >= 1 && U.shape(1) >= 1 && U.shape(2) >= 1,
-            "U" + suffix + ": expected a non-empty (networks, width, input_dim) array");
-    const Index R = U.shape(0), n = U.shape(1), d = U.shape(2);
-    const auto stacked = [&](const CArray<T>& a, const std::string& name, bool per_unit) {
-      const bool ok = per_unit ? (a.ndim() == 2 && a.shape(0) == R && a.shape(1) == n)
-                               : (a.ndim() == 1 && a.shape(0) == R);
-      require(ok, name + suffix + ": expected shape " +
-                      (per_unit ? shape_text(R, n) : "(" + std::to_string(R) + ",)") +
-                      " to match U" + suffix);
-    };
-    stacked(b, "b", true);
-    stacked(v, "v", true);
-    stacked(c, "c", false);
-    std::vector<Params<T>> out(R);
-    for (Index r = 0; r < R; ++r) {
-      out[r].U = Eigen::Map<const RowMatrix<T>>(U.data() + r * n * d, n, d);
-      out[r].b = Eigen::Map<const Vector<T>>(b.data() + r * n, n);
-      out[r].v = Eigen::Map<const Vector<T>>(v.data() + r * n, n);
-      out[r].c = c.data()[r];
+  // The networks of an ensemble: one architecture, shape and dtype; copied to be trained.
+  static std::vector<Params<T>> members(const py::sequence& networks, const std::string& name,
+                                        const Network* like, Index count) {
+    std::vector<Params<T>> out;
+    const Index given = Index(py::len(networks));
+    require(given >= 1, name + ": expected at least one network");
+    require(count < 0 || given == count, name + ": expected " + std::to_string(count) +
+                                             " networks (one per network trained), got " +
+                                             std::to_string(given));
+    for (Index r = 0; r < given; ++r) {
+      const py::object item = networks[r];
+      if (!py::isinstance<Network>(item)) {
+        throw py::type_error(name + ": expected a sequence of Network, got a " +
+                             std::string(py::str(py::type::handle_of(item).attr("__name__"))) +
+                             " at index " + std::to_string(r));
+      }
+      const Network& net = item.cast<const Network&>();
+      const Network& first = like ? *like : networks[0].cast<const Network&>();
+      if (r == 0 && !like) {
+        net.params_for<T>("X");
+      } else {
+        check_initial(net, first, name + "[" + std::to_string(r) + "]");
+        require(like || (net.activation() == first.activation() &&
+                         net.parametrization() == first.parametrization()),
+                name + "[" + std::to_string(r) + "]: expected the architecture of " + name +
+                    "[0] (" + first.activation() + ", " + first.parametrization() + "), got (" +
+                    net.activation() + ", " + net.parametrization() + ")");
+      }
+      out.push_back(net.view<T>().copy());
     }
     return out;
   }
 
-  static py::dict train_many(const Matrix& X, const Vec& y, const CArray<T>& U,
-                             const CArray<T>& b, const CArray<T>& v, const CArray<T>& c,
-                             const CArray<T>& U0, const CArray<T>& b0, const CArray<T>& v0,
-                             const CArray<T>& c0, const std::string& activation,
-                             const std::string& parametrization, double lr, Index steps,
-                             Index record_every, const std::optional<Matrix>& X_test,
-                             double loss_scale, double divergence_factor) {
-    const Architecture arch = architecture(activation, parametrization);
-    const StopRule rule = stop_rule(divergence_factor);
-    std::vector<Params<T>> networks = unstack(U, b, v, c, "");
-    const std::vector<Params<T>> initial = unstack(U0, b0, v0, c0, "0");
-    require(U0.shape(0) == U.shape(0) && U0.shape(1) == U.shape(1) && U0.shape(2) == U.shape(2),
-            "U0: expected the shape of U");
-    const Index R = Index(networks.size()), n = U.shape(1), d = U.shape(2);
-    check_inputs<T>(X, d);
-    check_targets<T>(y, X.rows());
-    if (X_test) check_inputs<T>(*X_test, d, "X_test");
-    const TrainingSchedule schedule = schedule_from(lr, steps, record_every, loss_scale);
+  static py::dict train_many(const py::sequence& networks, const py::sequence& initial,
+                             const Matrix& X, const Vec& y, const TrainingOptions& options,
+                             const std::optional<Matrix>& X_test) {
+    std::vector<Params<T>> trained = members(networks, "networks", nullptr, -1);
+    const Network& first = networks[0].cast<const Network&>();
+    const Index R = Index(trained.size()), n = first.width(), d = first.input_dim();
+    const std::vector<Params<T>> starts = members(initial, "initial", &first, R);
+    check_data(X, y, X_test, d);
+    const TrainingSchedule& schedule = options.schedule;
     const std::vector<Index> recorded = schedule.recorded_steps();
     const Index records = Index(recorded.size());
 
     RecordArrays<T> arrays({py::ssize_t(R)}, records,
                            X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
-    std::vector<TrainingRecord<T>> members;
-    for (Index r = 0; r < R; ++r) members.push_back(arrays.member(r, records));
+    std::vector<TrainingRecord<T>> member_records;
+    for (Index r = 0; r < R; ++r) member_records.push_back(arrays.member(r, records));
     const std::vector<RunEnd> ends = run_interruptible([&] {
       SingleThreadedBlas guard(R > 1);
-      return train_ensemble<T>(arch, networks, initial, X, y, schedule, X_test, members, rule);
+      return train_ensemble<T>(first.arch(), trained, starts, X, y, schedule, X_test,
+                               member_records, options.rule);
     }, is_long_call(work(schedule, X, X_test, n, d, R)));
     CArray<Index> stopped_at(R);
     for (Index r = 0; r < R; ++r) stopped_at.mutable_data()[r] = ends[r].stopped_at;
     CArray<T> U_out({R, n, d}), b_out({R, n}), v_out({R, n}), c_out(R);
     for (Index r = 0; r < R; ++r) {
-      Eigen::Map<RowMatrix<T>>(U_out.mutable_data() + r * n * d, n, d) = networks[r].U;
-      Eigen::Map<Vector<T>>(b_out.mutable_data() + r * n, n) = networks[r].b;
-      Eigen::Map<Vector<T>>(v_out.mutable_data() + r * n, n) = networks[r].v;
-      c_out.mutable_data()[r] = networks[r].c;
+      Eigen::Map<RowMatrix<T>>(U_out.mutable_data() + r * n * d, n, d) = trained[r].U;
+      Eigen::Map<Vector<T>>(b_out.mutable_data() + r * n, n) = trained[r].b;
+      Eigen::Map<Vector<T>>(v_out.mutable_data() + r * n, n) = trained[r].v;
+      c_out.mutable_data()[r] = trained[r].c;
     }
     py::dict out;
-    out["U"] = U_out;
-    out["b"] = b_out;
-    out["v"] = v_out;
-    out["c"] = c_out;
+    out["layers"] = py::make_tuple(py::make_tuple(U_out, b_out), py::make_tuple(v_out, c_out));
     out["steps"] = py::array_t<Index>(py::ssize_t(records), recorded.data());
     out["stopped_at"] = stopped_at;  // per network: its last row is that step; later rows NaN
-    arrays.into(out);
+    arrays.into(out, -1);
     return out;
   }
 
   static void bind(py::module_& m) {
-    m.def("train", &train_one, py::arg("X").noconvert(), py::arg("y").noconvert(),
-          py::arg("U").noconvert(), py::arg("b").noconvert(), py::arg("v").noconvert(),
-          py::arg("c"), py::arg("U0").noconvert(), py::arg("b0").noconvert(),
-          py::arg("v0").noconvert(), py::arg("c0"), py::arg("activation"),
-          py::arg("parametrization"), py::arg("lr"), py::arg("steps"), py::arg("record_every"),
-          py::arg("X_test").noconvert(), py::arg("loss_scale"), py::arg("divergence_factor") = 1e10,
-          "Gradient descent from (U, b, v, c); distances are measured from (U0, b0, v0, c0). "
-          "Returns a dict of the final parameters and the records. Stops at the first step whose "
-          "loss is not finite or exceeds divergence_factor times the reference loss "
-          "(stopped_at; -1 when it ran to the end); Ctrl-C raises KeyboardInterrupt.");
-    m.def("train_ensemble", &train_many, py::arg("X").noconvert(), py::arg("y").noconvert(),
-          py::arg("U").noconvert(), py::arg("b").noconvert(), py::arg("v").noconvert(),
-          py::arg("c").noconvert(), py::arg("U0").noconvert(), py::arg("b0").noconvert(),
-          py::arg("v0").noconvert(), py::arg("c0").noconvert(), py::arg("activation"),
-          py::arg("parametrization"), py::arg("lr"), py::arg("steps"), py::arg("record_every"),
-          py::arg("X_test").noconvert(), py::arg("loss_scale"), py::arg("divergence_factor") = 1e10,
-          "Trains R independent networks with stacked parameters (R, n, d), (R, n), (R, n), "
-          "(R,), in parallel over networks. A network whose loss diverges stops alone "
-          "(stopped_at per network); Ctrl-C raises KeyboardInterrupt.");
+    m.def("train", &train_one, py::arg("net"), py::arg("initial"), py::arg("X").noconvert(),
+          py::arg("y").noconvert(), py::arg("options"),
+          py::arg("X_test").noconvert() = py::none(),
+          "Gradient descent from the parameters of net; distances are measured from those of "
+          "initial. Returns a dict of the final parameters (layers, in the layout of "
+          "Network.layers) and the records. Stops at the first step whose loss is not finite or "
+          "exceeds options.divergence_factor times the reference loss (stopped_at, the last "
+          "record; -1 when it ran to the end); Ctrl-C raises KeyboardInterrupt.");
+    m.def("train_ensemble", &train_many, py::arg("networks"), py::arg("initial"),
+          py::arg("X").noconvert(), py::arg("y").noconvert(), py::arg("options"),
+          py::arg("X_test").noconvert() = py::none(),
+          "Trains R independent networks of one architecture and shape (and initial, R "
+          "networks of distance references) in parallel over networks. The final parameters "
+          "are stacked layers ((U (R, n, d), b (R, n)), (v (R, n), c (R,))). A network whose loss "
+          "diverges stops alone (stopped_at per network; its later records are NaN); Ctrl-C "
+          "raises KeyboardInterrupt.");
   }
 };
 

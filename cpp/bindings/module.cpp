@@ -1,6 +1,7 @@
 // Wiring only: each topic registers its own functions.
 #include "common.hpp"
 #include "interruptible.hpp"
+#include "network.hpp"
 
 namespace widenet::bindings {
 void bind_activations(py::module_& m);
@@ -23,6 +24,7 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetNone(PyExc_KeyboardInterrupt);
     }
   });
+  widenet::bindings::bind_network(m);  // first: the functions below take its classes
   widenet::bindings::bind_activations(m);
   widenet::bindings::bind_shallow(m);
   widenet::bindings::bind_training(m);

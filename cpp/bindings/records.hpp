@@ -81,10 +81,20 @@ struct RecordArrays {
                                           : nullptr};
   }
 
-  void into(py::dict& out) const {
-    out["losses"] = losses;
-    out["distances"] = distances;
-    out["test_outputs"] = test_outputs ? py::object(*test_outputs) : py::object(py::none());
+  // The records into `out`; a run of one network that stopped early (divergence) wrote
+  // `rows` of them: the arrays are cut there (views, no copy). An ensemble passes -1 (its
+  // members' unwritten rows stay NaN).
+  void into(py::dict& out, Index rows) const {
+    out["losses"] = first_rows(losses, rows);
+    out["distances"] = first_rows(distances, rows);
+    out["test_outputs"] = test_outputs ? first_rows(*test_outputs, rows) : py::object(py::none());
+  }
+
+  // The first `rows` rows of a record array (its leading axis), a view; the whole array for
+  // rows < 0 or when all its rows were written.
+  static py::object first_rows(const CArray<T>& array, Index rows) {
+    if (rows < 0 || rows >= Index(array.shape(0))) return array;
+    return array[py::slice(0, py::ssize_t(rows), 1)];
   }
 };
 

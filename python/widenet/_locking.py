@@ -30,6 +30,12 @@ class TrainingLock:
             lock = self.__dict__.setdefault(_LOCK_ATTRIBUTE, threading.RLock())
         return lock
 
+    def training(self) -> threading.RLock:
+        """The object's training lock, a context manager: ``with obj.training(): ...`` runs
+        its block between runs of :meth:`train` (and other changes of the parameters), never
+        during one; runs from other threads wait for it. Re-entrant: the block may train."""
+        return self._lock
+
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop(_LOCK_ATTRIBUTE, None)

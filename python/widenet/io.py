@@ -94,9 +94,7 @@ class TrainingState:
         stopped, is kept once).
         """
         steps = check.integer(steps, "steps", 0)
-        inputs = self._network._inputs if isinstance(self._network, ShallowNetwork) else \
-            self._network._template._inputs
-        X_test = None if X_test is None else inputs(X_test, "X_test")
+        X_test = None if X_test is None else self._network.check_inputs(X_test, "X_test")
         if self._history is not None:
             recorded = None if self._history.test_outputs is None else self._history.test_outputs.shape[-1]
             given = None if X_test is None else X_test.shape[0]
@@ -106,7 +104,7 @@ class TrainingState:
         self._check_memory(X, X_test, steps, backend)
         # The network's lock, held from the run to the count: runs from several threads take
         # turns, and steps_done and the history always describe the network's parameters.
-        with self._network._lock:
+        with self._network.training():
             result = self._network.train(X, y, self._lr, steps, self._record_every, X_test, self._loss, backend)
             result = replace(result, steps=result.steps + np.int64(self._steps_done))
             if self._keep_history:
@@ -118,8 +116,8 @@ class TrainingState:
         """The guard of :meth:`train`: the network's training, then the history joined with the
         piece (a new history while the old one and the piece are still held)."""
         network = self._network
-        X = (network._inputs if isinstance(network, ShallowNetwork) else network._template._inputs)(X)
-        training = network._training_blocks(X, X_test, check.integer(steps, "steps", 0), self._record_every,
+        X = network.check_inputs(X)
+        training = network.training_blocks(X, X_test, check.integer(steps, "steps", 0), self._record_every,
                                             check.backend(backend))
         piece = _memory.recorded_count(steps, self._record_every)
         joined = piece + self._history.steps.size if self._keep_history and self._history is not None else 0
@@ -136,7 +134,7 @@ class TrainingState:
         Returns the path. A run of :meth:`train` in another thread finishes first: the file
         holds the parameters and the step count of one moment."""
         # read under the network's lock: never between a run and its count
-        with self._network._lock:
+        with self._network.training():
             kind, config, arrays = self._contents()
         return _archive.save(path, kind, config, arrays, ShallowNetwork.checked_config)
 
@@ -165,6 +163,20 @@ class TrainingState:
         """The training state saved in ``path``, checked entirely before it is built."""
         return _build(_archive.read(path, ShallowNetwork.checked_config, STATE_FORMAT))
 
+    @classmethod
+    def from_stored(cls, stored: _archive.Stored, network) -> "TrainingState":
+        """The state of a checked file (:func:`widenet._archive.read`) resuming ``network``,
+        the network (or ensemble) of that file."""
+        training = stored.training
+        state = cls(network, training["lr"], training["loss"], training["record_every"], training["keep_history"])
+        state._steps_done = training["steps_done"]
+        if training["records"] is not None:
+            entries = stored.entries
+            state._history = TrainingResult(entries["history_steps"], entries["history_losses"],
+                                            entries["history_distances"], entries.get("history_test_outputs"),
+                                            training["loss"], training["lr"])
+        return state
+
     def __repr__(self) -> str:
         return (f"TrainingState({self._network!r}, lr={self._lr!r}, loss={self._loss!r}, "
                 f"record_every={self._record_every}, steps_done={self._steps_done})")
@@ -191,19 +203,11 @@ def save(item: Union[ShallowNetwork, ShallowEnsemble, TrainingState], path: Path
 
 
 def _build(stored: _archive.Stored) -> Union[ShallowNetwork, ShallowEnsemble, TrainingState]:
-    size, training = stored.size, stored.training
+    size = stored.size
     model = ShallowNetwork.from_stored(stored) if size is None else ShallowEnsemble.from_stored(stored)
     if stored.kind != STATE_FORMAT:
         return model
-    state = TrainingState(model, training["lr"], training["loss"], training["record_every"],
-                          training["keep_history"])
-    state._steps_done = training["steps_done"]
-    if training["records"] is not None:
-        entries = stored.entries
-        state._history = TrainingResult(entries["history_steps"], entries["history_losses"],
-                                        entries["history_distances"], entries.get("history_test_outputs"),
-                                        training["loss"], training["lr"])
-    return state
+    return TrainingState.from_stored(stored, model)
 
 
 def load(path: PathLike) -> Union[ShallowNetwork, ShallowEnsemble, TrainingState]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR
+from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR, training_options
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._locking import TrainingLock
 from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
@@ -41,25 +41,21 @@ class _NetworkTangent:
         self.dtype = network.dtype
         self.initial = network.params.to_vector()
 
-    def _args(self) -> tuple:
-        return self.network._kernel_args()
-
     def inputs(self, X, name: str) -> np.ndarray:
-        return self.network._inputs(X, name)
+        return self.network.check_inputs(X, name)
 
     def outputs(self, X, backend: str) -> np.ndarray:
-        return BACKENDS[backend].forward(X, *self._args())
+        return BACKENDS[backend].forward(self.network.state, X)
 
     def gram(self, X1, X2, backend: str) -> np.ndarray:
-        return BACKENDS[backend].ntk_gram(X1, X2, *self._args())
+        return BACKENDS[backend].ntk_gram(self.network.state, X1, X2)
 
     def jvp(self, X, direction: np.ndarray, backend: str) -> np.ndarray:
-        blocks = self.as_params(direction).arrays()
-        return BACKENDS[backend].jvp(X, *self.network.params.arrays(), *blocks, self.network.activation,
-                                     self.network.parametrization)
+        return BACKENDS[backend].jvp(self.network.state, X, self.as_params(direction).layers)
 
     def vjp(self, X, r: np.ndarray, backend: str) -> np.ndarray:
-        blocks = BACKENDS[backend].vjp(X, r.astype(self.dtype), *self._args())
+        (gU, gb), (gv, gc) = BACKENDS[backend].vjp(self.network.state, X, r.astype(self.dtype))
+        blocks = gU, gb, gv, gc
         if overflowed(*blocks):  # no parameters: the caller reports the overflow
             return np.full(self.initial.size, np.nan, self.dtype)
         return Parameters(*blocks, self.dtype).to_vector()
@@ -76,7 +72,7 @@ class _NetworkTangent:
         return Parameters.from_vector(vector, self.network.width, self.network.input_dim, self.dtype)
 
     def as_vector(self, params, name: str) -> np.ndarray:
-        return self.network._checked_params(params, name).to_vector()
+        return self.network.checked_params(params, name).to_vector()
 
 
 class _JacobianTangent:
@@ -164,10 +160,8 @@ def linearize(model, params=None) -> "LinearizedModel":
         # the copy's parameters and initial ones, the vector of w0 and the offset p - w0
         _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
                         "Pass a smaller network.")
-        base = copy.copy(model)
-        base._params = model.params.copy() if params is None else model._checked_params(params, "params")
-        base._initial = base._params.copy()
-        return LinearizedModel(_NetworkTangent(base))
+        w0 = model.params if params is None else model.checked_params(params, "params")
+        return LinearizedModel(_NetworkTangent(ShallowNetwork.from_parameters(model.config, w0, w0)))
     if not all(callable(getattr(model, name, None)) for name in ("forward", "jacobian")) or \
             not hasattr(model, "params"):
         raise TypeError(f"model: expected a ShallowNetwork or a model with forward(X), jacobian(X) and params, "
@@ -379,8 +373,9 @@ class LinearizedModel(TrainingLock):
             test_start = self._outputs(X_test, backend)
         residual = (start - y).astype(theta.dtype)
         if method == "iterate":
-            run = BACKENDS[backend].linear_gd(theta, residual, lr, scale, steps, record_every, cross, test_start,
-                                              shift.astype(theta.dtype), float(np.dot(self._offset, self._offset)))
+            options = training_options(lr, steps, record_every, scale)
+            run = BACKENDS[backend].linear_gd(theta, residual, options, cross, test_start, shift.astype(theta.dtype),
+                                              float(np.dot(self._offset, self._offset)))
             outputs = run["residuals"].astype(np.float64, copy=False)  # a fresh array: made the outputs in place
             outputs += y
             coefficients, when = run["coefficients"], run["steps"]

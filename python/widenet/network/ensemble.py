@@ -9,7 +9,7 @@ import numpy as np
 
 from widenet import _archive, _memory
 from widenet import _validation as check
-from widenet.network._backends import BACKENDS
+from widenet.network._backends import BACKENDS, training_options
 from widenet._locking import TrainingLock
 from widenet._native import _core
 from widenet.errors import ON_DIVERGENCE, divergence_error
@@ -33,6 +33,12 @@ class StackedParameters(NamedTuple):
 
     def member(self, r: int, dtype) -> Parameters:
         return Parameters(self.U[r], self.b[r], self.v[r], self.c[r], dtype)
+
+    def networks(self, activation: str, parametrization: str) -> list:
+        """One network object per member (``widenet._core.Network``), each holding views of
+        the stacked arrays (no copy)."""
+        return [_core.Network(self.U[r], self.b[r], self.v[r], self.c[r], activation, parametrization)
+                for r in range(len(self.U))]
 
 
 def _member_generators(seed, size: int) -> list:
@@ -170,14 +176,13 @@ class ShallowEnsemble(TrainingLock):
 
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
         """Outputs of every member, shape (size, m)."""
-        X, backend = self._template._inputs(X), check.backend(backend)
+        X, backend = self._template.check_inputs(X), check.backend(backend)
         _memory.check_hidden("ShallowEnsemble.forward", X.shape[0], self.width, self.dtype, backend=backend,
                              activation=self.activation, kind="forward",
                              outputs=[("outputs", (self.size, X.shape[0]), self.dtype, 2)])
         implementation = BACKENDS[backend]
-        params = self._params
-        return np.stack([implementation.forward(X, *params.member(r, self.dtype).arrays(), self.activation,
-                                                self.parametrization) for r in range(self.size)])
+        return np.stack([implementation.forward(network, X)
+                         for network in self._params.networks(self.activation, self.parametrization)])
 
     __call__ = forward
 
@@ -195,7 +200,7 @@ class ShallowEnsemble(TrainingLock):
     def jacobian(self, X, backend: str = "cpp") -> np.ndarray:
         """The Jacobian of every member (see :meth:`ShallowNetwork.jacobian`), shape
         (size, m, P)."""
-        X = self._template._inputs(X)
+        X = self._template.check_inputs(X)
         self._check_stacked("ShallowEnsemble.jacobian", (X.shape[0], self.num_params))
         return np.stack(self._each_member(lambda network: network.jacobian(X, backend)))
 
@@ -203,8 +208,8 @@ class ShallowEnsemble(TrainingLock):
         """The empirical tangent kernel Gram of every member (see :meth:`ShallowNetwork.ntk`),
         shape (size, m1, m2)."""
         symmetric = X2 is None or X2 is X1
-        X1 = self._template._inputs(X1, "X1")
-        X2 = X1 if symmetric else self._template._inputs(X2, "X2")
+        X1 = self._template.check_inputs(X1, "X1")
+        X2 = X1 if symmetric else self._template.check_inputs(X2, "X2")
         self._check_stacked("ShallowEnsemble.ntk", (X1.shape[0], X2.shape[0]))
         return np.stack(self._each_member(
             lambda network: network.ntk(X1, None if symmetric else X2, backend, width_chunk)))
@@ -230,26 +235,28 @@ class ShallowEnsemble(TrainingLock):
         ``result.diverged_at`` per member (-1 where it did not diverge). A member whose
         parameters overflowed to Inf or NaN (``result.parameters_overflowed``) stays where
         its run started."""
-        X, y = self._template._data(X, y)
+        X, y = self._template.check_data(X, y)
         lr = check.positive_real(lr, "lr")
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
-        X_test = None if X_test is None else self._template._inputs(X_test, "X_test")
+        X_test = None if X_test is None else self._template.check_inputs(X_test, "X_test")
         scale = check.loss_scale(loss, X.shape[0])
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         backend = check.backend(backend)
-        _memory.require("ShallowEnsemble.train", self._training_blocks(X, X_test, steps, record_every, backend),
+        _memory.require("ShallowEnsemble.train", self.training_blocks(X, X_test, steps, record_every, backend),
                         _memory.TRAINING_ALTERNATIVE)
+        options = training_options(lr, steps, record_every, scale)
+        architecture = self.activation, self.parametrization
         with self._lock:  # one run at a time, each from where the previous one ended
-            records = BACKENDS[backend].train_ensemble(
-                X, y, tuple(self._params), tuple(self._initial), self.activation, self.parametrization, lr, steps,
-                record_every, X_test, scale)
-            trained = StackedParameters(records["U"], records["b"], records["v"], records["c"])
+            records = BACKENDS[backend].train_ensemble(self._params.networks(*architecture),
+                                                       self._initial.networks(*architecture), X, y, options, X_test)
+            (U, b), (v, c) = records["layers"]
+            trained = StackedParameters(U, b, v, np.asarray(c, dtype=self.dtype))
             stuck = overflowed(*trained, stacked=True)
             result = TrainingResult.from_records(records, loss, lr, stuck)
             if result.diverged_at is not None and on_divergence == "raise":
                 diverged = tuple(int(r) for r in np.flatnonzero(result.diverged_at >= 0))
-                raise divergence_error(result, lambda r: self.member(r)._gram_product(X, backend), X.shape[0], scale,
+                raise divergence_error(result, lambda r: self.member(r).gram_product(X, backend), X.shape[0], scale,
                                        diverged)
             if stuck.any():  # a member whose parameters overflowed to Inf or NaN stays where its run started
                 trained = StackedParameters(*(np.where(stuck.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
@@ -257,8 +264,13 @@ class ShallowEnsemble(TrainingLock):
             self._params = trained
         return result
 
-    def _training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
-        """What :meth:`train` holds at its peak (see :func:`widenet._memory.training_blocks`)."""
+    def check_inputs(self, X, name: str = "X") -> np.ndarray:
+        """``X`` checked as a batch of inputs of the members (see :meth:`ShallowNetwork.check_inputs`)."""
+        return self._template.check_inputs(X, name)
+
+    def training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+        """What :meth:`train` holds at its peak for checked ``X`` and ``X_test`` (see
+        :func:`widenet._memory.training_blocks`)."""
         workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
         return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
                                        record_every, self.dtype, networks=self.size, workers=workers,

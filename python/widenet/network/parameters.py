@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from widenet import _validation as check
+from widenet._native import _core
 
 DISTRIBUTIONS = ("normal", "uniform", "rademacher")
 PARAMETRIZATIONS = ("lecun", "ntk")
@@ -28,9 +29,10 @@ class Parameters:
     row-major, ``b``, ``v``, ``c`` (docs/theory.md, section 5).
     """
 
-    __slots__ = ("_U", "_b", "_v", "_c", "_dtype")
+    __slots__ = ("_U", "_b", "_v", "_c", "_dtype", "_bound")
 
     def __init__(self, U, b, v, c, dtype=np.float64):
+        self._bound: tuple = ()
         self._dtype = check.float_dtype(dtype)
         U = check.as_array(U, "U", self._dtype, 2)
         if U.shape[0] < 1 or U.shape[1] < 1:
@@ -92,8 +94,32 @@ class Parameters:
         return self.width * (self.input_dim + 2) + 1
 
     def arrays(self) -> tuple:
-        """``(U, b, v, c)``, the form the kernels take (read-only views)."""
+        """``(U, b, v, c)`` (read-only views)."""
         return self._U.view(), self._b.view(), self._v.view(), self._c
+
+    @property
+    def layers(self) -> tuple:
+        """``((U, b), (v, c))``: the dense layers, each its weights and bias (read-only views),
+        the layout of :attr:`widenet._core.Network.layers` and of the kernels' gradients."""
+        return (self._U.view(), self._b.view()), (self._v.view(), self._c)
+
+    @classmethod
+    def from_layers(cls, layers, dtype=np.float64) -> "Parameters":
+        """Inverse of :attr:`layers` (checked as the constructor checks its arguments)."""
+        (U, b), (v, c) = layers
+        return cls(U, b, v, c, dtype)
+
+    def network(self, activation: str, parametrization: str) -> "_core.Network":
+        """These parameters with an architecture: the network object every kernel takes
+        (``widenet._core.Network``, holding these arrays, not copies of them). Made on first
+        use and kept while the fields and the architecture stay the same."""
+        U, b, v, c = self._U, self._b, self._v, self._c
+        bound = self._bound  # read once: another thread may replace it
+        if bound[:4] != (id(U), id(b), id(v), c) or bound[4].activation != activation or \
+                bound[4].parametrization != parametrization:
+            bound = (id(U), id(b), id(v), c, _core.Network(U, b, v, c, activation, parametrization))
+            self._bound = bound
+        return bound[4]
 
     def to_vector(self) -> np.ndarray:
         """The flat parameter vector ``w`` of length ``P``."""

@@ -50,9 +50,12 @@ class TrainingResult:
 
     @classmethod
     def from_records(cls, records: dict, loss: str, lr: float, overflowed=False) -> "TrainingResult":
-        stopped = np.asarray(records.get("stopped_at", -1))
+        """The result of the records of either backend's ``train`` or ``train_ensemble``:
+        losses and distances in float64, steps in int64, whichever dtype they were made in."""
+        stopped = np.asarray(records.get("stopped_at", -1), dtype=np.int64)
         diverged_at = None if not (stopped >= 0).any() else (int(stopped) if stopped.ndim == 0 else stopped)
-        return cls(records["steps"], records["losses"], records["distances"], records["test_outputs"], loss, lr,
+        return cls(np.asarray(records["steps"], dtype=np.int64), np.asarray(records["losses"], dtype=np.float64),
+                   np.asarray(records["distances"], dtype=np.float64), records["test_outputs"], loss, lr,
                    diverged_at, overflowed)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from widenet import _archive, _memory
 from widenet import _validation as check
 from widenet.kernels import limit_kernel
-from widenet.network._backends import BACKENDS
+from widenet.network._backends import BACKENDS, training_options
 from widenet._locking import TrainingLock
 from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
 from widenet.reference.activations import ACTIVATIONS
@@ -105,8 +105,8 @@ class ShallowNetwork(TrainingLock):
         parameters ``initial_params``, without drawing an initialization."""
         network = cls.__new__(cls)
         network._configure(**config)
-        network._params = network._checked_params(params, "params")
-        network._initial = network._checked_params(initial_params, "initial_params")
+        network._params = network.checked_params(params, "params")
+        network._initial = network.checked_params(initial_params, "initial_params")
         return network
 
     @classmethod
@@ -152,7 +152,7 @@ class ShallowNetwork(TrainingLock):
 
     @params.setter
     def params(self, value: Parameters):
-        checked = self._checked_params(value, "params")
+        checked = self.checked_params(value, "params")
         with self._lock:
             self._params = checked
 
@@ -162,7 +162,7 @@ class ShallowNetwork(TrainingLock):
 
     @initial_params.setter
     def initial_params(self, value: Parameters):
-        checked = self._checked_params(value, "initial_params")
+        checked = self.checked_params(value, "initial_params")
         with self._lock:
             self._initial = checked
 
@@ -184,7 +184,21 @@ class ShallowNetwork(TrainingLock):
             self._params = self._initial.copy()
         return self
 
-    def _checked_params(self, value, name: str) -> Parameters:
+    @property
+    def state(self):
+        """The network object the kernels of both backends take (``widenet._core.Network``):
+        the architecture and the current parameters, held by reference. Replaced with the
+        parameters (a run of :meth:`train`, setting :attr:`params`), never changed in place."""
+        return self._params.network(self.activation, self.parametrization)
+
+    @property
+    def initial_state(self):
+        """:attr:`state` at the initial parameters ``w0``."""
+        return self._initial.network(self.activation, self.parametrization)
+
+    def checked_params(self, value, name: str) -> Parameters:
+        """``value`` as parameters of this network (a checked copy in its dtype); TypeError
+        or ValueError naming ``name`` when they are not :class:`Parameters` of its shape."""
         if not isinstance(value, Parameters):
             raise TypeError(f"{name}: expected widenet.Parameters, got {type(value).__name__}")
         if (value.width, value.input_dim) != (self.width, self.input_dim):
@@ -192,11 +206,10 @@ class ShallowNetwork(TrainingLock):
                              f"got {value.width} and {value.input_dim}")
         return Parameters(*value.arrays(), dtype=self.dtype)
 
-    def _inputs(self, X, name: str = "X") -> np.ndarray:
+    def check_inputs(self, X, name: str = "X") -> np.ndarray:
+        """``X`` as a batch of inputs of this network: a C-contiguous (m, input_dim) array of
+        its dtype with m >= 1 (ValueError or TypeError naming ``name`` otherwise)."""
         return check.as_inputs(X, name, self.dtype, self.input_dim)
-
-    def _kernel_args(self) -> tuple:
-        return (*self._params.arrays(), self.activation, self.parametrization)
 
     def _check_pass(self, where: str, kind: str, m: int, backend: str) -> None:
         """The memory guard of a pass of ``kind`` over ``m`` points (see :func:`widenet._memory.pass_blocks`)."""
@@ -206,9 +219,9 @@ class ShallowNetwork(TrainingLock):
     # -- outputs and derivatives ---------------------------------------------------------
     def forward(self, X, backend: str = "cpp") -> np.ndarray:
         """``Phi(x_i, w)`` for the rows of ``X`` (m x d); returns shape (m,)."""
-        X, backend = self._inputs(X), check.backend(backend)
+        X, backend = self.check_inputs(X), check.backend(backend)
         self._check_pass("ShallowNetwork.forward", "forward", X.shape[0], backend)
-        return BACKENDS[backend].forward(X, *self._kernel_args())
+        return BACKENDS[backend].forward(self.state, X)
 
     __call__ = forward
 
@@ -218,22 +231,21 @@ class ShallowNetwork(TrainingLock):
 
         A Jacobian above widenet's memory limit (:func:`widenet.set_memory_limit`) raises
         :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated."""
-        X, backend = self._inputs(X), check.backend(backend)
+        X, backend = self.check_inputs(X), check.backend(backend)
         _memory.check_jacobian("ShallowNetwork.jacobian", X.shape[0], self.width, self.num_params, self.dtype,
                                backend, self.activation)
-        return BACKENDS[backend].jacobian(X, *self._kernel_args())
+        return BACKENDS[backend].jacobian(self.state, X)
 
     def jacobian_chunks(self, X, rows: int, backend: str = "cpp") -> Iterator[tuple]:
         """Yields ``(start, J[start:start + rows])`` so the Jacobian of a large batch never
         has to be held at once. Arguments are checked when called, not when iterated."""
-        X = self._inputs(X)
+        X = self.check_inputs(X)
         rows = check.integer(rows, "rows", 1)
         backend = check.backend(backend)
         _memory.check_jacobian("ShallowNetwork.jacobian_chunks", min(rows, X.shape[0]), self.width,
                                self.num_params, self.dtype, backend, self.activation)
-        implementation = BACKENDS[backend]
-        arguments = self._kernel_args()
-        return ((start, implementation.jacobian(X[start:start + rows], *arguments))
+        implementation, state = BACKENDS[backend], self.state
+        return ((start, implementation.jacobian(state, X[start:start + rows]))
                 for start in range(0, X.shape[0], rows))
 
     def ntk(self, X1, X2=None, backend: str = "cpp", width_chunk: Optional[int] = None) -> np.ndarray:
@@ -254,21 +266,21 @@ class ShallowNetwork(TrainingLock):
         rounding of ``z`` itself.
         """
         symmetric = X2 is None or X2 is X1
-        X1 = self._inputs(X1, "X1")
-        X2 = None if symmetric else self._inputs(X2, "X2")
+        X1 = self.check_inputs(X1, "X1")
+        X2 = None if symmetric else self.check_inputs(X2, "X2")
         chunk = 0 if width_chunk is None else check.integer(width_chunk, "width_chunk", 1)
         backend = check.backend(backend)
         _memory.check_ntk("ShallowNetwork.ntk", X1.shape[0], None if X2 is None else X2.shape[0], self.width,
                           self.dtype, backend, chunk, activation=self.activation)
-        return BACKENDS[backend].ntk_gram(X1, X2, *self._kernel_args(), width_chunk=chunk)
+        return BACKENDS[backend].ntk_gram(self.state, X1, X2, chunk)
 
     def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
         """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix; its
         accuracy is that of :meth:`ntk`."""
-        X, backend = self._inputs(X), check.backend(backend)
+        X, backend = self.check_inputs(X), check.backend(backend)
         _memory.check_ntk("ShallowNetwork.ntk_diag", X.shape[0], None, self.width, self.dtype, backend,
                           diagonal=True, activation=self.activation)
-        return BACKENDS[backend].ntk_diag(X, *self._kernel_args())
+        return BACKENDS[backend].ntk_diag(self.state, X)
 
     def limit_kernel(self, X1, X2=None, kind: str = "ntk", **options) -> np.ndarray:
         """The infinite-width kernel of this network's configuration (activation,
@@ -284,28 +296,30 @@ class ShallowNetwork(TrainingLock):
                             output_bias_var=self.output_bias_var, **options)
 
     # -- loss and training ---------------------------------------------------------------
-    def _data(self, X, y) -> tuple:
-        X = self._inputs(X)
+    def check_data(self, X, y) -> tuple:
+        """``(X, y)`` checked as training data of this network (see :meth:`check_inputs`;
+        ``y`` one finite target per row of ``X``, in the network's dtype)."""
+        X = self.check_inputs(X)
         return X, check.as_targets(y, "y", self.dtype, X.shape[0])
 
     def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> float:
         """``f(w) = sum_i (Phi(x_i, w) - y_i)^2`` (11.0.1b), or its mean (``"mean"``) or
         half (``"half_sum"``)."""
-        X, y = self._data(X, y)
+        X, y = self.check_data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
         self._check_pass("ShallowNetwork.loss", "forward", X.shape[0], backend)
-        residual = BACKENDS[backend].forward(X, *self._kernel_args()) - y
+        residual = BACKENDS[backend].forward(self.state, X) - y
         return float(scale * np.dot(residual, residual))
 
     def loss_grad(self, X, y, loss: str = "sum", backend: str = "cpp") -> tuple:
         """``(f(w), grad f(w))`` with the gradient ``2 J^T r`` (scaled as ``loss`` says)
         returned as :class:`Parameters`."""
-        X, y = self._data(X, y)
+        X, y = self.check_data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
         self._check_pass("ShallowNetwork.loss_grad", "loss_grad", X.shape[0], backend)
-        value, gU, gb, gv, gc = BACKENDS[backend].loss_grad(X, y, *self._kernel_args(), scale)
+        value, ((gU, gb), (gv, gc)) = BACKENDS[backend].loss_grad(self.state, X, y, scale)
         if not all(np.isfinite(block).all() for block in (value, gU, gb, gv, gc)):
             largest_w = np.max(np.abs(self._params.to_vector()))
             raise ValueError(f"X: the loss or its gradient overflows {self.dtype} at these inputs and parameters "
@@ -338,43 +352,43 @@ class ShallowNetwork(TrainingLock):
         The step is taken in the network's dtype, so ``lr`` must be a normal number there
         (ValueError otherwise: 1e-46 is 0 in float32, and training would do nothing).
         """
-        X, y = self._data(X, y)
+        X, y = self.check_data(X, y)
         lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self.dtype)  # the step is taken in the dtype
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
-        X_test = None if X_test is None else self._inputs(X_test, "X_test")
+        X_test = None if X_test is None else self.check_inputs(X_test, "X_test")
         scale = check.loss_scale(loss, X.shape[0])
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         backend = check.backend(backend)
-        _memory.require("ShallowNetwork.train", self._training_blocks(X, X_test, steps, record_every, backend),
+        _memory.require("ShallowNetwork.train", self.training_blocks(X, X_test, steps, record_every, backend),
                         _memory.TRAINING_ALTERNATIVE)
+        options = training_options(lr, steps, record_every, scale)
         with self._lock:  # one run at a time, each from where the previous one ended
-            records = BACKENDS[backend].train(
-                X, y, self._params.arrays(), self._initial.arrays(), self.activation, self.parametrization, lr,
-                steps, record_every, X_test, scale)
-            trained = records["U"], records["b"], records["v"], records["c"]
+            records = BACKENDS[backend].train(self.state, self.initial_state, X, y, options, X_test)
+            (U, b), (v, c) = records["layers"]
+            trained = U, b, v, c
             result = TrainingResult.from_records(records, loss, lr, overflowed(*trained))
             if result.diverged_at is not None and on_divergence == "raise":
-                raise divergence_error(result, lambda _: self._gram_product(X, backend), X.shape[0], scale)
+                raise divergence_error(result, lambda _: self.gram_product(X, backend), X.shape[0], scale)
             if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
                 self._params = Parameters(*trained, self.dtype)
         return result
 
-    def _training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
-        """What :meth:`train` holds at its peak (see :func:`widenet._memory.training_blocks`)."""
+    def training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+        """What :meth:`train` holds at its peak for checked ``X`` and ``X_test`` (see
+        :func:`widenet._memory.training_blocks`)."""
         return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
                                        record_every, self.dtype, backend=backend, activation=self.activation,
                                        num_params=self.num_params)
 
-    def _gram_product(self, X: np.ndarray, backend: str):
-        """``r -> K_n(X, X) r = J (J^T r)`` at the current parameters, by a vector-Jacobian and
-        a Jacobian-vector product (never the m x m Gram or the m x P Jacobian)."""
-        implementation, arguments = BACKENDS[backend], self._kernel_args()
-        params, activation = self._params.arrays(), (self.activation, self.parametrization)
+    def gram_product(self, X: np.ndarray, backend: str):
+        """``r -> K_n(X, X) r = J (J^T r)`` at the current parameters for checked inputs
+        ``X``, by a vector-Jacobian and a Jacobian-vector product (never the m x m Gram or the
+        m x P Jacobian)."""
+        implementation, state = BACKENDS[backend], self.state
 
         def product(r: np.ndarray) -> np.ndarray:
-            direction = implementation.vjp(X, r.astype(self.dtype), *arguments)
-            return implementation.jvp(X, *params, *direction, *activation)
+            return implementation.jvp(state, X, implementation.vjp(state, X, r.astype(self.dtype)))
         return product
 
     def __repr__(self) -> str:

@@ -1,6 +1,10 @@
 """Pure-numpy twins of widenet's C++ kernels: the formulas of docs/theory.md, read not raced.
 
-Each function mirrors the C++ kernel of the same name and is used to cross-check it.
+Each function mirrors the C++ kernel of the same name, with the same signature, and is used
+to cross-check it: the network functions take a network object (the compiled ``Network``,
+or :class:`Network` here) and the training runs an options object (the compiled
+``TrainingOptions``, or :class:`TrainingOptions` here), so ``widenet._core`` and this package
+are called alike.
 """
 
 from widenet.reference.activations import ACTIVATIONS, activation, activation_derivative
@@ -8,6 +12,8 @@ from widenet.reference import limit_kernels
 from widenet.reference.kernels import KERNELS, kernel_diag, kernel_gram
 from widenet.reference.linear_dynamics import linear_gd
 from widenet.reference.shallow import (
+    Network,
+    TrainingOptions,
     forward,
     jacobian,
     jvp,
@@ -35,9 +41,11 @@ __all__ = [
     "linear_gd",
     "loss",
     "loss_grad",
+    "Network",
     "ntk_diag",
     "ntk_gram",
     "train",
+    "TrainingOptions",
     "train_ensemble",
     "train_ensemble_batched",
     "vjp",

@@ -19,8 +19,8 @@ import numpy as np
 from widenet.reference.shallow import _diverged, _is_recorded, recorded_steps
 
 
-def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
-              offset_outputs=None, offset_squared_norm=0.0, divergence_factor=1e10):
+def linear_gd(theta, residual, options, cross=None, test_initial=None, offset_outputs=None,
+              offset_squared_norm=0.0):
     """GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
 
     Parameters
@@ -29,15 +29,14 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
         Tangent Gram ``Theta = K_n(X, X)`` at ``w0`` (symmetric); its dtype is the compute dtype.
     residual : ndarray, shape (m,)
         Initial residual ``r_0 = Phi(X, w0) - y``.
-    lr : float
-        Step size ``h``.
-    loss_scale : float
-        ``s`` in ``f = s |r|^2``: 1 for the chapter's sum, ``1/m`` for the mean, 1/2 for
-        half the sum.
-    steps : int
-        Number of GD steps (0 is allowed).
-    record_every : int
-        Record at ``k = 0, record_every, 2 record_every, ...`` and at ``k = steps``.
+    options : TrainingOptions or an object with its attributes
+        ``lr``, the step size ``h``; ``loss_scale``, ``s`` in ``f = s |r|^2`` (1 for the
+        chapter's sum, ``1/m`` for the mean, 1/2 for half the sum); ``steps``, the number of
+        GD steps (0 is allowed); ``record_every``, record at ``k = 0, record_every,
+        2 record_every, ...`` and at ``k = steps``; ``divergence_factor``, stop at the first
+        step whose loss is not finite or exceeds this factor times the initial loss (<= 0:
+        only non-finite losses stop it); that step is recorded last and ``"stopped_at"``
+        names it (-1 when the run reached ``steps``).
     cross : ndarray, shape (t, m), optional
         ``K_n(X_test, X)``; given together with ``test_initial``.
     test_initial : ndarray, shape (t,), optional
@@ -47,10 +46,6 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
         ``test_initial`` are taken at ``p_0``).
     offset_squared_norm : float
         ``|delta|^2``; the distances are ``|delta - J0^T a_k|``.
-    divergence_factor : float, default 1e10
-        Stop at the first step whose loss is not finite or exceeds this factor times the
-        initial loss (<= 0: only non-finite losses stop it); that step is recorded last and
-        ``"stopped_at"`` names it (-1 when the run reached ``steps``).
 
     Returns
     -------
@@ -59,6 +54,8 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
         (``s |r_k|^2``), ``"distances"`` (``|p_k - w0|``), ``"residuals"`` (records x m),
         ``"test_outputs"`` (records x t, or None); ``"coefficients"``: the final ``a``.
     """
+    lr, loss_scale, steps, record_every = options.lr, options.loss_scale, options.steps, options.record_every
+    divergence_factor = options.divergence_factor
     dtype = np.asarray(theta).dtype
     theta, r = np.asarray(theta, dtype=dtype), np.array(residual, dtype=dtype)
     if (cross is None) != (test_initial is None):

@@ -10,6 +10,13 @@ with ``(a, s) = (1, 1)`` for "lecun" (11.5.1) and ``(n^{-1/2}, d^{-1/2})`` for "
 parameter vector is ``w = (vec(U) row-major, b, v, c)`` of length ``P = n(d+2)+1``.
 Data ``X`` is (m x d) and every function computes in the dtype of ``X``.
 
+Every function takes the network as one object, like its compiled twin: any object with
+the attributes ``layers`` (the dense layers ``((U, b), (v, c))``), ``activation`` and
+``parametrization`` (the compiled ``Network``, or :class:`Network` here), so that the two
+implementations are called alike. Directions and gradients in parameter space have the
+layout of ``layers``; a gradient-descent run takes its options as one object with the
+attributes of :class:`TrainingOptions`.
+
 The private helpers accept parameters with leading batch axes (an ensemble of ``R``
 networks: ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,)); this is what
 :func:`train_ensemble_batched` uses.
@@ -24,6 +31,62 @@ import numpy as np
 from widenet.reference import activations as _act
 
 _PARAMETRIZATIONS = ("lecun", "ntk")
+
+
+class Network:
+    """A network's state for the twins: its dense layers ``((U, b), (v, c))``, activation
+    and parametrization (the attributes of the compiled ``Network``; the arrays are taken
+    as given, unchecked)."""
+
+    def __init__(self, U, b, v, c, activation, parametrization):
+        self.layers = ((np.asarray(U), np.asarray(b)), (np.asarray(v), c))
+        self.activation = activation
+        self.parametrization = parametrization
+
+    @property
+    def dtype(self):
+        return self.layers[0][0].dtype
+
+    @property
+    def width(self):
+        return self.layers[0][0].shape[0]
+
+    @property
+    def input_dim(self):
+        return self.layers[0][0].shape[1]
+
+    @property
+    def num_params(self):
+        return self.width * (self.input_dim + 2) + 1
+
+    def __repr__(self):
+        return (f"Network(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "
+                f"parametrization={self.parametrization!r}, dtype={self.dtype})")
+
+
+class TrainingOptions:
+    """The options of a gradient-descent run (the attributes of the compiled
+    ``TrainingOptions``): step size ``lr``, ``steps``, ``record_every``, ``loss_scale`` and
+    ``divergence_factor`` (see :func:`train`)."""
+
+    def __init__(self, lr, steps, record_every=1, loss_scale=1.0, divergence_factor=1e10):
+        self.lr, self.steps, self.record_every = lr, steps, record_every
+        self.loss_scale, self.divergence_factor = loss_scale, divergence_factor
+
+    def __repr__(self):
+        return (f"TrainingOptions(lr={self.lr!r}, steps={self.steps!r}, record_every={self.record_every!r}, "
+                f"loss_scale={self.loss_scale!r}, divergence_factor={self.divergence_factor!r})")
+
+
+def _unpacked(net):
+    """``(U, b, v, c, activation, parametrization)`` of a network object."""
+    (U, b), (v, c) = net.layers
+    return U, b, v, c, net.activation, net.parametrization
+
+
+def _as_layers(U, b, v, c):
+    """Parameter blocks in the layout of ``Network.layers``."""
+    return (U, b), (v, c)
 
 
 def _scales(parametrization, n, d):
@@ -145,10 +208,7 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
                 w = [p - lr * gp for p, gp in zip(w, grads)]
     U, b, v, c = w
     return {
-        "U": U,
-        "b": b,
-        "v": v,
-        "c": np.asarray(c, dtype=dtype),
+        "layers": _as_layers(U, b, v, np.asarray(c, dtype=dtype)),
         "steps": ks,
         "stopped_at": stopped_at,
         "losses": losses[..., :row],
@@ -157,30 +217,29 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
     }
 
 
-def forward(X, U, b, v, c, activation, parametrization):
+def forward(net, X):
     """Network outputs ``Phi(x_i, w)`` for the rows of ``X`` (docs/theory.md, sections 5 and 6: 11.5.1, 11.6.1).
 
     Parameters
     ----------
+    net : Network or an object with its attributes
+        ``layers = ((U, b), (v, c))`` with ``U`` (n, d), ``b`` and ``v`` (n,), ``c`` a
+        scalar; ``activation``, one of :data:`~widenet.reference.ACTIVATIONS`;
+        ``parametrization``, "lecun" (``v.sigma(Ux + b) + c``) or "ntk"
+        (``n^{-1/2} v.sigma(d^{-1/2} U x + b) + c``).
     X : ndarray, shape (m, d)
         Inputs; their dtype (float32 or float64) is the compute dtype.
-    U : ndarray, shape (n, d)
-    b, v : ndarray, shape (n,)
-    c : float or 0-d array
-    activation : str
-        One of :data:`~widenet.reference.ACTIVATIONS`.
-    parametrization : {"lecun", "ntk"}
-        ``v.sigma(Ux + b) + c`` or ``n^{-1/2} v.sigma(d^{-1/2} U x + b) + c``.
 
     Returns
     -------
     ndarray, shape (m,)
     """
+    U, b, v, c, activation, parametrization = _unpacked(net)
     U, b, v, c = _cast(X.dtype, U, b, v, c)
     return _forward(X, U, b, v, c, activation, parametrization)
 
 
-def jacobian(X, U, b, v, c, activation, parametrization):
+def jacobian(net, X):
     """Explicit Jacobian ``J = d Phi(X, w) / d w`` (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
 
     With ``z = s U x + b``: ``dPhi/dU_ij = a v_i sigma'(z_i) s x_j``,
@@ -188,7 +247,7 @@ def jacobian(X, U, b, v, c, activation, parametrization):
 
     Parameters
     ----------
-    X, U, b, v, c, activation, parametrization
+    net, X
         As in :func:`forward`.
 
     Returns
@@ -196,6 +255,7 @@ def jacobian(X, U, b, v, c, activation, parametrization):
     ndarray, shape (m, n(d+2)+1)
         Columns in parameter order: ``U`` row-major, then ``b``, ``v``, ``c``.
     """
+    U, b, v, c, activation, parametrization = _unpacked(net)
     U, b, v, c = _cast(X.dtype, U, b, v, c)
     Z, a, s = _preactivations(X, U, b, parametrization)
     m = X.shape[0]
@@ -205,7 +265,7 @@ def jacobian(X, U, b, v, c, activation, parametrization):
     return np.concatenate([JU.reshape(m, -1), Jb, Jv, np.ones((m, 1), dtype=X.dtype)], axis=1)
 
 
-def jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization):
+def jvp(net, X, tangent):
     """Jacobian-vector product ``J(X, w) delta`` without the Jacobian (docs/theory.md, section 3).
 
     For the direction ``delta = (dU, db, dv, dc)`` in the parameter layout, with
@@ -216,25 +276,26 @@ def jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization):
 
     Parameters
     ----------
-    X, U, b, v, c, activation, parametrization
+    net, X
         As in :func:`forward`.
-    dU : ndarray, shape (n, d)
-    db, dv : ndarray, shape (n,)
-    dc : float
-        The direction ``delta``, shaped like ``(U, b, v, c)``.
+    tangent : ((dU, db), (dv, dc))
+        The direction ``delta`` in the layout of ``net.layers``: ``dU`` (n, d), ``db`` and
+        ``dv`` (n,), ``dc`` a scalar.
 
     Returns
     -------
     ndarray, shape (m,)
         ``grad_w Phi(x_i, w) . delta`` for every row ``x_i``.
     """
+    U, b, v, _, activation, parametrization = _unpacked(net)
+    (dU, db), (dv, dc) = tangent
     U, b, v, dU, db, dv, dc = _cast(X.dtype, U, b, v, dU, db, dv, dc)
     Z, a, _ = _preactivations(X, U, b, parametrization)
     dZ, _, _ = _preactivations(X, dU, db, parametrization)  # linear in (dU, db): same scales
     return a * (_act.activation(activation, Z) @ dv + (_act.activation_derivative(activation, Z) * dZ) @ v) + dc
 
 
-def vjp(X, r, U, b, v, c, activation, parametrization):
+def vjp(net, X, r):
     """Vector-Jacobian product ``J(X, w)^T r`` without the Jacobian (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
 
     The gradient of :func:`loss_grad` with its weights ``2 loss_scale (Phi - y)`` replaced
@@ -243,21 +304,21 @@ def vjp(X, r, U, b, v, c, activation, parametrization):
 
     Parameters
     ----------
-    X, U, b, v, c, activation, parametrization
+    net, X
         As in :func:`forward`.
     r : ndarray, shape (m,)
         One weight per row of ``X``.
 
     Returns
     -------
-    gU : ndarray, shape (n, d)
-    gb, gv : ndarray, shape (n,)
-    gc : float
+    ((gU, gb), (gv, gc))
+        In the layout of ``net.layers``: ``gU`` (n, d), ``gb`` and ``gv`` (n,), ``gc`` a float.
     """
+    U, b, v, _, activation, parametrization = _unpacked(net)
     U, b, v, r = _cast(X.dtype, U, b, v, r)
     Z, a, s = _preactivations(X, U, b, parametrization)
     gU, gb, gv, gc = _pullback(X, r, Z, _act.activation(activation, Z), v, activation, a, s)
-    return gU, gb, gv, float(gc)
+    return _as_layers(gU, gb, gv, float(gc))
 
 
 def _input_scales(X):
@@ -313,7 +374,7 @@ def _wide_entries(X1, X2, U, b, v, activation, parametrization, dtype):
         return exact.astype(dtype)
 
 
-def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
+def ntk_gram(net, X1, X2=None, width_chunk=0):
     """Empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>`` (docs/theory.md, section 3: 11.3.4).
 
     Structured form (docs/theory.md, sections 5 and 6: proof of Theorem 11.16, with bias), never forming
@@ -331,15 +392,22 @@ def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
 
     Parameters
     ----------
-    X1 : ndarray, shape (m1, d)
-    X2 : ndarray, shape (m2, d)
-    U, b, v, c, activation, parametrization
+    net
         As in :func:`forward`.
+    X1 : ndarray, shape (m1, d)
+    X2 : ndarray, shape (m2, d), optional
+        Default: ``X1`` (the symmetric Gram).
+    width_chunk : int, default 0
+        Accepted for the compiled twin's signature and ignored: this twin forms all hidden
+        units at once (the compiled kernel processes ``width_chunk`` of them at a time, which
+        changes its memory, not its result beyond rounding).
 
     Returns
     -------
     ndarray, shape (m1, m2)
     """
+    U, b, v, _, activation, parametrization = _unpacked(net)
+    X2 = X1 if X2 is None else X2
     U, b, v = _cast(X1.dtype, U, b, v)
     up1, down1, scaled1 = _input_scales(X1)
     up2, down2, scaled2 = _input_scales(X2)
@@ -355,12 +423,12 @@ def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
     return K
 
 
-def ntk_diag(X, U, b, v, c, activation, parametrization):
+def ntk_diag(net, X):
     """Diagonal ``K_n(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)`` (docs/theory.md, section 3: 11.3.4).
 
     Parameters
     ----------
-    X, U, b, v, c, activation, parametrization
+    net, X
         As in :func:`forward`.
 
     Returns
@@ -369,6 +437,7 @@ def ntk_diag(X, U, b, v, c, activation, parametrization):
         ``a^2 ((s^2 |x|^2 + 1) |D v|^2 + |A|^2) + 1`` row by row, scaled and repaired as in
         :func:`ntk_gram`.
     """
+    U, b, v, _, activation, parametrization = _unpacked(net)
     U, b, v = _cast(X.dtype, U, b, v)
     up, down, scaled = _input_scales(X)
     with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
@@ -382,12 +451,12 @@ def ntk_diag(X, U, b, v, c, activation, parametrization):
     return K
 
 
-def loss(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
+def loss(net, X, y, loss_scale=1.0):
     """Square loss ``loss_scale * sum_i (Phi(x_i) - y_i)^2`` (docs/theory.md, notation: 11.0.1b).
 
     Parameters
     ----------
-    X, U, b, v, c, activation, parametrization
+    net, X
         As in :func:`forward`.
     y : ndarray, shape (m,)
         Targets.
@@ -398,11 +467,11 @@ def loss(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
     -------
     float
     """
-    r = forward(X, U, b, v, c, activation, parametrization) - np.asarray(y, dtype=X.dtype)
+    r = forward(net, X) - np.asarray(y, dtype=X.dtype)
     return float(float(loss_scale) * np.sum(r * r))
 
 
-def loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
+def loss_grad(net, X, y, loss_scale=1.0):
     """Loss and its gradient ``2 loss_scale J^T r``, ``r = Phi(X) - y`` (11.0.1b; docs/theory.md, section 5).
 
     Vectorised back-propagation, without the explicit Jacobian: with
@@ -411,55 +480,55 @@ def loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
 
     Parameters
     ----------
-    X, y, U, b, v, c, activation, parametrization, loss_scale
+    net, X, y, loss_scale
         As in :func:`loss`.
 
     Returns
     -------
     loss : float
-    gU : ndarray, shape (n, d)
-    gb, gv : ndarray, shape (n,)
-    gc : float
+    gradient : ((gU, gb), (gv, gc))
+        In the layout of ``net.layers``: ``gU`` (n, d), ``gb`` and ``gv`` (n,), ``gc`` a float.
     """
     dtype = X.dtype
+    U, b, v, c, activation, parametrization = _unpacked(net)
     U, b, v, c, y = _cast(dtype, U, b, v, c, y)
     f, gU, gb, gv, gc = _loss_grad(X, y, U, b, v, c, activation, parametrization, float(loss_scale))
-    return float(f), gU, gb, gv, float(gc)
+    return float(f), _as_layers(gU, gb, gv, float(gc))
 
 
-def train(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
-          loss_scale=1.0, initial=None, divergence_factor=1e10):
+def train(net, initial, X, y, options, X_test=None):
     """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (docs/theory.md, sections 5 and 6).
 
     Parameters
     ----------
-    X, y, U, b, v, c, activation, parametrization, loss_scale
-        As in :func:`loss`; ``(U, b, v, c)`` is the starting point (never modified).
-    lr : float
-        Step size ``h``.
-    steps : int
-        Number of GD steps (0 is allowed).
-    record_every : int, default 1
-        Record at ``k = 0, record_every, 2 record_every, ...`` and at ``k = steps``.
+    net : Network or an object with its attributes
+        The starting point (never modified), as in :func:`forward`.
+    initial : Network or an object with its attributes, or None
+        Reference point ``w0`` of the distances (its ``layers``); None: the starting point.
+    X, y
+        As in :func:`loss`.
+    options : TrainingOptions or an object with its attributes
+        ``lr``, the step size ``h``; ``steps``, the number of GD steps (0 is allowed);
+        ``record_every``, record at ``k = 0, record_every, 2 record_every, ...`` and at
+        ``k = steps``; ``loss_scale``, as in :func:`loss`; ``divergence_factor``, stop at the
+        first step whose loss is not finite or exceeds this factor times
+        ``max(f(w_0), loss of the zero predictor)`` (<= 0: only non-finite losses stop it).
     X_test : ndarray, shape (m_test, d), optional
         Points at which the outputs are recorded.
-    initial : tuple (U0, b0, v0, c0), optional
-        Reference point ``w0`` of the distances; default: the starting parameters.
-    divergence_factor : float, default 1e10
-        Stop at the first step whose loss is not finite or exceeds this factor times
-        ``max(f(w_0), loss of the zero predictor)`` (<= 0: only non-finite losses stop it).
 
     Returns
     -------
     dict
         ``"stopped_at"``: the step where the loss diverged (its record is the last), else -1;
-        ``"U", "b", "v", "c"``: parameters after ``steps`` steps (``c`` a 0-d array);
-        ``"steps"``: int64 recorded step indices; ``"losses"``: ``f(w_k)`` and
+        ``"layers"``: parameters after the run in the layout of ``net.layers`` (``c`` a 0-d
+        array); ``"steps"``: int64 recorded step indices; ``"losses"``: ``f(w_k)`` and
         ``"distances"``: ``|w_k - w0|`` there (float64); ``"test_outputs"``:
         (len(steps), m_test) outputs at ``X_test`` there, or None.
     """
-    return _gradient_descent(X, y, (U, b, v, c), initial, activation, parametrization, lr, steps,
-                             record_every, X_test, loss_scale, divergence_factor)
+    U, b, v, c, activation, parametrization = _unpacked(net)
+    start = None if initial is None else _unpacked(initial)[:4]
+    return _gradient_descent(X, y, (U, b, v, c), start, activation, parametrization, options.lr, options.steps,
+                             options.record_every, X_test, options.loss_scale, options.divergence_factor)
 
 
 def _padded(records: np.ndarray, rows: int) -> np.ndarray:
@@ -469,33 +538,37 @@ def _padded(records: np.ndarray, rows: int) -> np.ndarray:
                                                                          dtype=records.dtype)])
 
 
-def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
-                   loss_scale=1.0, initial=None, divergence_factor=1e10):
+def _stacked_layers(runs):
+    """The ``layers`` of several runs stacked on a leading network axis."""
+    (U, b), (v, c) = zip(*(run["layers"][0] for run in runs)), zip(*(run["layers"][1] for run in runs))
+    return _as_layers(np.stack(U), np.stack(b), np.stack(v), np.stack(c))
+
+
+def train_ensemble(networks, initial, X, y, options, X_test=None):
     """:func:`train` for ``R`` independent networks, one after the other (the numpy loop baseline).
 
     Parameters
     ----------
-    X, y, activation, parametrization, lr, steps, record_every, X_test, loss_scale
+    networks : sequence of Network (or objects with its attributes)
+        ``R`` starting points of one architecture and shape.
+    initial : sequence of ``R`` Network, or None
+        The reference points of the distances, one per network; None: the starting points.
+    X, y, options, X_test
         As in :func:`train`, shared by all networks.
-    U : ndarray, shape (R, n, d)
-    b, v : ndarray, shape (R, n)
-    c : ndarray, shape (R,)
-    initial : tuple (U0, b0, v0, c0) stacked like ``(U, b, v, c)``, optional
 
     Returns
     -------
     dict
         The keys of :func:`train`, each with a leading ``R`` axis except ``"steps"`` (the
-        whole schedule). A network that diverged has its last record at its ``stopped_at``
-        and NaN rows after it, as in the C++ kernel.
+        whole schedule): ``"layers"`` stacked, ``U`` (R, n, d), ``b`` and ``v`` (R, n),
+        ``c`` (R,). A network that diverged has its last record at its ``stopped_at`` and NaN
+        rows after it, as in the C++ kernel.
     """
-    runs = [
-        train(X, y, U[r], b[r], v[r], c[r], activation, parametrization, lr, steps, record_every, X_test,
-              loss_scale, None if initial is None else tuple(p[r] for p in initial), divergence_factor)
-        for r in range(len(U))
-    ]
-    ks = recorded_steps(steps, record_every)
-    out = {key: np.stack([run[key] for run in runs]) for key in ("U", "b", "v", "c")}
+    networks = list(networks)
+    starts = [None] * len(networks) if initial is None else list(initial)
+    runs = [train(net, start, X, y, options, X_test) for net, start in zip(networks, starts)]
+    ks = recorded_steps(options.steps, options.record_every)
+    out = {"layers": _stacked_layers(runs)}
     for key in ("losses", "distances"):
         out[key] = np.stack([_padded(run[key], len(ks)) for run in runs])
     out["steps"] = ks
@@ -505,12 +578,16 @@ def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, rec
     return out
 
 
-def train_ensemble_batched(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1,
-                           X_test=None, loss_scale=1.0, initial=None):
+def train_ensemble_batched(networks, initial, X, y, options, X_test=None):
     """:func:`train_ensemble` vectorised over the ``R`` networks (batched matmul baseline).
 
-    Same parameters and result as :func:`train_ensemble`; each GD step updates all
-    networks at once with stacked matrix products.
+    Same parameters and result as :func:`train_ensemble` (without the divergence rule: every
+    network runs all the steps); each GD step updates all networks at once with stacked
+    matrix products.
     """
-    return _gradient_descent(X, y, (U, b, v, c), initial, activation, parametrization, lr, steps,
-                             record_every, X_test, loss_scale)
+    networks = list(networks)
+    stacked = [np.stack(block) for block in zip(*(_unpacked(net)[:4] for net in networks))]
+    start = None if initial is None else [np.stack(block) for block in zip(*(_unpacked(net)[:4] for net in initial))]
+    activation, parametrization = networks[0].activation, networks[0].parametrization
+    return _gradient_descent(X, y, stacked, start, activation, parametrization, options.lr, options.steps,
+                             options.record_every, X_test, options.loss_scale)
