@@ -64,6 +64,30 @@ def make_network(d, n, activation="tanh", parametrization="lecun", dtype=np.floa
     return widenet.ShallowNetwork(d, n, activation, parametrization, seed=seed, dtype=dtype, **kwargs)
 
 
+def core_network(U, b, v, c, activation="tanh", parametrization="lecun"):
+    """The network object the kernels of both backends take, from its arrays (the compiled
+    ``Network``: the reference twins take any object with its attributes)."""
+    return widenet._core.Network(U, b, v, c, activation, parametrization)
+
+
+def options(lr, steps, record_every=1, loss_scale=1.0, divergence_factor=1e10):
+    """The options of a gradient-descent run, for either backend."""
+    return widenet._core.TrainingOptions(lr, steps, record_every, loss_scale, divergence_factor)
+
+
+def layers(U, b, v, c):
+    """Parameter blocks in the layout of ``Network.layers`` (directions, gradients)."""
+    return (U, b), (v, c)
+
+
+def flat(blocks):
+    """Parameter blocks (``((U, b), (v, c))`` or ``(U, b, v, c)``) as one vector ``w``."""
+    if len(blocks) == 2:
+        (U, b), (v, c) = blocks
+        blocks = (U, b, v, c)
+    return np.concatenate([np.ravel(block) for block in blocks])
+
+
 def stable_lr(net, X, loss_scale, fraction=0.2):
     """``fraction`` of the largest step for which linearized GD on ``loss_scale * |r|^2``
     is stable, ``1 / (loss_scale * lambda_max(J J^T))``, from the numpy reference Gram."""

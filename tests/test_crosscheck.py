@@ -14,7 +14,8 @@ import widenet
 from widenet import _core
 from widenet import reference as ref
 
-from conftest import LOSSES, assert_close, make_network, random_data, snapshot, stable_lr
+from conftest import (LOSSES, assert_close, core_network, flat, layers, make_network, options, random_data, snapshot,
+                      stable_lr)
 
 N, D, M = 7, 3, 5  # width, input dimension, batch: small, so the whole file stays fast
 RECORD_KEYS = ("losses", "distances", "test_outputs")
@@ -29,6 +30,11 @@ def setup(activation, parametrization, dtype, n=N, d=D, m=M, seed=0):
 def raw_args(net):
     """(U, b, v, c) as the kernels take them, in the network's dtype."""
     return net.params.arrays()
+
+
+def raw_network(net):
+    """The network object both backends' kernels take."""
+    return core_network(*raw_args(net), net.activation, net.parametrization)
 
 
 def assert_same_params(p, q, dtype, size):
@@ -223,33 +229,35 @@ def test_ensemble_train(activation, parametrization, dtype):
 
 def test_core_forward_and_jacobian(activation, parametrization, dtype):
     net, X, _, _ = setup(activation, parametrization, dtype, seed=1)
-    args = (*raw_args(net), activation, parametrization)
-    assert_close(_core.forward(X, *args), ref.forward(X, *args), dtype, size=N * D)
-    assert_close(_core.jacobian(X, *args), ref.jacobian(X, *args), dtype, size=D)
+    state = raw_network(net)
+    assert_close(_core.forward(state, X), ref.forward(state, X), dtype, size=N * D)
+    assert_close(_core.jacobian(state, X), ref.jacobian(state, X), dtype, size=D)
 
 
 @pytest.mark.parametrize("width_chunk", [0, 64])
 def test_core_ntk_gram_and_diag(activation, parametrization, dtype, width_chunk):
     net, X, _, X_test = setup(activation, parametrization, dtype, n=300, seed=1)
-    args = (*raw_args(net), activation, parametrization)
+    state = raw_network(net)
     size = 300 * D
-    assert_close(_core.ntk_gram(X, None, *args, width_chunk), ref.ntk_gram(X, X, *args), dtype, size)
-    assert_close(_core.ntk_gram(X, X_test, *args, width_chunk), ref.ntk_gram(X, X_test, *args), dtype, size)
-    assert_close(_core.ntk_gram(X_test, X, *args, width_chunk), ref.ntk_gram(X_test, X, *args), dtype, size)
-    assert_close(_core.ntk_diag(X, *args), ref.ntk_diag(X, *args), dtype, size)
+    assert_close(_core.ntk_gram(state, X, None, width_chunk), ref.ntk_gram(state, X, X), dtype, size)
+    assert_close(_core.ntk_gram(state, X, X_test, width_chunk), ref.ntk_gram(state, X, X_test), dtype, size)
+    assert_close(_core.ntk_gram(state, X_test, X, width_chunk), ref.ntk_gram(state, X_test, X), dtype, size)
+    assert_close(_core.ntk_diag(state, X), ref.ntk_diag(state, X), dtype, size)
+    # the twin takes the compiled signature: X2=None is the symmetric Gram, width_chunk is ignored
+    assert_close(ref.ntk_gram(state, X, None, width_chunk), ref.ntk_gram(state, X, X), dtype, size)
 
 
 @pytest.mark.parametrize("loss", list(LOSSES))
 def test_core_loss_grad(activation, parametrization, dtype, loss):
     net, X, y, _ = setup(activation, parametrization, dtype, seed=1)
-    args = (*raw_args(net), activation, parametrization, LOSSES[loss](M))
-    got, want = _core.loss_grad(X, y, *args), ref.loss_grad(X, y, *args)
-    assert len(got) == 5
+    state = raw_network(net)
+    got, want = _core.loss_grad(state, X, y, LOSSES[loss](M)), ref.loss_grad(state, X, y, LOSSES[loss](M))
+    assert len(got) == 2
     assert_close(got[0], want[0], dtype, size=N * D, err_msg="loss")
-    assert got[1].shape == (N, D) and got[2].shape == got[3].shape == (N,)
+    (gU, gb), (gv, _) = got[1]
+    assert gU.shape == (N, D) and gb.shape == gv.shape == (N,)
     # one vector (U, b, v, c), so entries that cancel are compared at the gradient's scale
-    flat = [np.concatenate([np.ravel(g) for g in grads[1:]]) for grads in (got, want)]
-    assert_close(flat[0], flat[1], dtype, size=M * N)
+    assert_close(flat(got[1]), flat(want[1]), dtype, size=M * N)
 
 
 def test_core_train(activation, parametrization, dtype):
@@ -258,13 +266,22 @@ def test_core_train(activation, parametrization, dtype):
     initial = (U + 0.05, b - 0.02, v + 0.01, c - 0.03)  # w0 distinct from the start
     lr = stable_lr(net, X, 0.5)
     inputs = snapshot(X, y, U, b, v, X_test)
-    got = _core.train(X, y, U, b, v, c, *initial, activation, parametrization, lr, 5, 1, X_test, 0.5)
-    want = ref.train(X, y, U, b, v, c, activation, parametrization, lr, 5, 1, X_test, 0.5, initial)
+    state, start = core_network(U, b, v, c, activation, parametrization), core_network(*initial)
+    got = _core.train(state, start, X, y, options(lr, 5, 1, 0.5), X_test)
+    want = ref.train(state, start, X, y, options(lr, 5, 1, 0.5), X_test)
     for original, now in zip(inputs, (X, y, U, b, v, X_test)):
         np.testing.assert_array_equal(original, now)
     np.testing.assert_array_equal(got["steps"], want["steps"])
-    for key in ("U", "b", "v", "c", *RECORD_KEYS):
+    for key, got_block, want_block in zip("Ubvc", flat_blocks(got), flat_blocks(want)):
+        assert_close(got_block, want_block, dtype, size=M * N * D, err_msg=key)
+    for key in RECORD_KEYS:
         assert_close(got[key], want[key], dtype, size=M * N * D, err_msg=key)
+
+
+def flat_blocks(result):
+    """The trained ``(U, b, v, c)`` of a run's ``layers``."""
+    (U, b), (v, c) = result["layers"]
+    return U, b, v, c
 
 
 def test_core_train_ensemble(activation, parametrization, dtype):
@@ -276,10 +293,15 @@ def test_core_train_ensemble(activation, parametrization, dtype):
     initial = (U - 0.01, b + 0.01, v, c + 0.02)
     X, y, X_test = random_data(3, M, D, dtype)
     lr = 1e-2 if parametrization == "ntk" else 2e-3
-    got = _core.train_ensemble(X, y, U, b, v, c, *initial, activation, parametrization, lr, 4, 3, X_test, 1 / M)
-    want = ref.train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, 4, 3, X_test, 1 / M, initial)
+    networks = [core_network(U[r], b[r], v[r], c[r], activation, parametrization) for r in range(R)]
+    starts = [core_network(*(block[r] for block in initial)) for r in range(R)]
+    got = _core.train_ensemble(networks, starts, X, y, options(lr, 4, 3, 1 / M), X_test)
+    want = ref.train_ensemble(networks, starts, X, y, options(lr, 4, 3, 1 / M), X_test)
     np.testing.assert_array_equal(got["steps"], [0, 3, 4])
-    for key in ("U", "b", "v", "c", *RECORD_KEYS):
+    for key, got_block, want_block in zip("Ubvc", flat_blocks(got), flat_blocks(want)):
+        assert np.shape(got_block) == np.shape(want_block), key
+        assert_close(got_block, want_block, dtype, size=M * N * D, err_msg=key)
+    for key in RECORD_KEYS:
         assert got[key].shape == want[key].shape, key
         assert_close(got[key], want[key], dtype, size=M * N * D, err_msg=key)
 
@@ -380,32 +402,31 @@ def product_inputs(m, d, n, activation, parametrization, dtype):
     rng = np.random.default_rng(8)
     delta = (rng.standard_normal((n, d)).astype(dtype), rng.standard_normal(n).astype(dtype),
              rng.standard_normal(n).astype(dtype), 0.4)
-    return X, raw_args(net), delta, rng.standard_normal(m).astype(dtype)
+    return X, raw_network(net), delta, rng.standard_normal(m).astype(dtype)
 
 
 @pytest.mark.parametrize("m, d, n", [(1, 3, 5), (4, 1, 5), (4, 3, 1), (1, 1, 1), (1, 1, 300)])
 def test_core_tangent_products_size_edges(m, d, n, activation, parametrization, dtype):
-    X, params, delta, r = product_inputs(m, d, n, activation, parametrization, dtype)
-    args = (activation, parametrization)
-    got = _core.jvp(X, *params, *delta, *args)
+    X, state, delta, r = product_inputs(m, d, n, activation, parametrization, dtype)
+    got = _core.jvp(state, X, layers(*delta))
     assert got.shape == (m,)
-    assert_close(got, ref.jvp(X, *params, *delta, *args), dtype, size=n * d)
-    got, want = _core.vjp(X, r, *params, *args), ref.vjp(X, r, *params, *args)
-    assert got[0].shape == (n, d) and got[1].shape == got[2].shape == (n,)
-    flat = [np.concatenate([np.ravel(g) for g in grads[:3]] + [[grads[3]]]) for grads in (got, want)]
-    assert_close(flat[0], flat[1], dtype, size=m)
+    assert_close(got, ref.jvp(state, X, layers(*delta)), dtype, size=n * d)
+    got, want = _core.vjp(state, X, r), ref.vjp(state, X, r)
+    (gU, gb), (gv, _) = got
+    assert gU.shape == (n, d) and gb.shape == gv.shape == (n,)
+    assert_close(flat(got), flat(want), dtype, size=m)
 
 
 @pytest.mark.parametrize("m, t", [(1, 1), (1, 3), (4, 1)])
 def test_core_linear_gd_size_edges(m, t, parametrization, dtype):
     net = make_network(2, 6, "tanh", parametrization, dtype, seed=5)
     X, y, X_test = random_data(6, m, 2, dtype, m_test=t)
-    args = (*raw_args(net), "tanh", parametrization)
-    theta, cross = ref.ntk_gram(X, X, *args), ref.ntk_gram(X_test, X, *args)
-    residual, test_initial = ref.forward(X, *args) - y, ref.forward(X_test, *args)
+    state = raw_network(net)
+    theta, cross = ref.ntk_gram(state, X, X), ref.ntk_gram(state, X_test, X)
+    residual, test_initial = ref.forward(state, X) - y, ref.forward(state, X_test)
     lr = stable_lr(net, X, 1 / m)
-    got = _core.linear_gd(theta, residual, lr, 1 / m, 5, 2, cross, test_initial)
-    want = ref.linear_gd(theta, residual, lr, 1 / m, 5, 2, cross, test_initial)
+    got = _core.linear_gd(theta, residual, options(lr, 5, 2, 1 / m), cross, test_initial)
+    want = ref.linear_gd(theta, residual, options(lr, 5, 2, 1 / m), cross, test_initial)
     np.testing.assert_array_equal(got["steps"], [0, 2, 4, 5])
     assert got["residuals"].shape == (4, m) and got["test_outputs"].shape == (4, t)
     for key in ("losses", "distances", "residuals", "test_outputs", "coefficients"):
@@ -414,15 +435,18 @@ def test_core_linear_gd_size_edges(m, t, parametrization, dtype):
 
 def test_core_tangent_products_take_only_c_order(dtype):
     # the raw kernels never copy: Fortran order and strided views are a TypeError, not a cast
-    X, (U, b, v, c), delta, r = product_inputs(M, D, N, "tanh", "lecun", dtype)
+    X, state, delta, r = product_inputs(M, D, N, "tanh", "lecun", dtype)
     theta = (X @ X.T).astype(dtype)
     with pytest.raises(TypeError):
-        _core.jvp(np.asfortranarray(X), U, b, v, c, *delta, "tanh", "lecun")
+        _core.jvp(state, np.asfortranarray(X), layers(*delta))
     with pytest.raises(TypeError):
-        _core.jvp(X, U, b, v, c, np.asfortranarray(delta[0]), *delta[1:], "tanh", "lecun")
+        _core.jvp(state, X, layers(np.asfortranarray(delta[0]), *delta[1:]))
     with pytest.raises(TypeError):
-        _core.vjp(X, np.repeat(r, 2)[::2], U, b, v, c, "tanh", "lecun")
+        _core.vjp(state, X, np.repeat(r, 2)[::2])
     with pytest.raises(TypeError):
-        _core.linear_gd(np.asfortranarray(theta), r, 0.1, 1.0, 2, 1)
+        _core.linear_gd(np.asfortranarray(theta), r, options(0.1, 2))
     with pytest.raises(TypeError):
-        _core.linear_gd(theta, r, 0.1, 1.0, 2, 1, np.asfortranarray(theta), r)
+        _core.linear_gd(theta, r, options(0.1, 2), np.asfortranarray(theta), r)
+    U, b, v, c = state.layers[0] + state.layers[1]
+    with pytest.raises(TypeError):  # nor are the parameters: the network object holds them as given
+        core_network(np.asfortranarray(U), b, v, c)

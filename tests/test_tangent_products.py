@@ -13,7 +13,7 @@ import pytest
 from widenet import _core
 from widenet import reference as ref
 
-from conftest import LOSSES, assert_close, make_network, random_data, snapshot, stable_lr
+from conftest import LOSSES, assert_close, core_network, layers, make_network, options, random_data, snapshot, stable_lr
 
 N, D, M = 7, 3, 5  # width, input dimension, batch
 P = N * (D + 2) + 1
@@ -34,16 +34,20 @@ def direction(dtype, seed=1):
 
 
 def flat(blocks):
-    """The parameter vector ``(vec(U) row-major, b, v, c)`` of four blocks, in float64."""
-    U, b, v, c = blocks
+    """The parameter vector ``(vec(U) row-major, b, v, c)`` of four blocks (or of the layers
+    ``((U, b), (v, c))``), in float64."""
+    if len(blocks) == 2:
+        (U, b), (v, c) = blocks
+    else:
+        U, b, v, c = blocks
     return np.concatenate([np.ravel(U), b, v, [c]]).astype(np.float64)
 
 
 def jacobian64(X, params, activation, parametrization):
     """The explicit reference Jacobian, in float64 whatever the dtype of the inputs."""
     U, b, v, c = params
-    as64 = [np.asarray(a, dtype=np.float64) for a in (X, U, b, v)]
-    return ref.jacobian(*as64, float(c), activation, parametrization)
+    X64, U64, b64, v64 = (np.asarray(a, dtype=np.float64) for a in (X, U, b, v))
+    return ref.jacobian(ref.Network(U64, b64, v64, float(c), activation, parametrization), X64)
 
 
 # --- jvp and vjp ------------------------------------------------------------------------
@@ -55,8 +59,9 @@ def test_jvp_against_the_jacobian(activation, parametrization, dtype):
     J, d = jacobian64(X, params, activation, parametrization), flat(delta)
     expected = J @ d
     scale = float(np.max(np.abs(J) @ np.abs(d)))  # the size of the summed terms
+    state = core_network(*params, activation, parametrization)
     for name, kernel in (("cpp", _core.jvp), ("numpy", ref.jvp)):
-        got = kernel(X, *params, *delta, activation, parametrization)
+        got = kernel(state, X, layers(*delta))
         assert got.dtype == np.dtype(dtype) and got.shape == (M,), name
         assert_close(got, expected, dtype, size=N * D, scale=scale, err_msg=name)
 
@@ -68,8 +73,9 @@ def test_vjp_against_the_jacobian(activation, parametrization, dtype):
     J = jacobian64(X, params, activation, parametrization)
     expected = J.T @ r.astype(np.float64)
     scale = float(np.max(np.abs(J.T) @ np.abs(r)))
+    state = core_network(*params, activation, parametrization)
     for name, kernel in (("cpp", _core.vjp), ("numpy", ref.vjp)):
-        gU, gb, gv, gc = kernel(X, r, *params, activation, parametrization)
+        (gU, gb), (gv, gc) = kernel(state, X, r)
         assert gU.shape == (N, D) and gb.shape == gv.shape == (N,), name
         assert gU.dtype == gb.dtype == gv.dtype == np.dtype(dtype), name
         assert_close(flat((gU, gb, gv, gc)), expected, dtype, size=M, scale=scale, err_msg=name)
@@ -80,10 +86,11 @@ def test_compiled_products_against_twins(activation, parametrization, dtype):
     params, delta = net.params.arrays(), direction(dtype, seed=4)
     r = np.random.default_rng(5).standard_normal(M).astype(dtype)
     inputs = snapshot(X, r, *params[:3], *delta[:3])
-    got = _core.jvp(X, *params, *delta, activation, parametrization)
-    assert_close(got, ref.jvp(X, *params, *delta, activation, parametrization), dtype, size=N * D)
-    got = flat(_core.vjp(X, r, *params, activation, parametrization))
-    assert_close(got, flat(ref.vjp(X, r, *params, activation, parametrization)), dtype, size=M)
+    state = core_network(*params, activation, parametrization)
+    got = _core.jvp(state, X, layers(*delta))
+    assert_close(got, ref.jvp(state, X, layers(*delta)), dtype, size=N * D)
+    got = flat(_core.vjp(state, X, r))
+    assert_close(got, flat(ref.vjp(state, X, r)), dtype, size=M)
     for before, now in zip(inputs, (X, r, *params[:3], *delta[:3])):
         np.testing.assert_array_equal(before, now)
 
@@ -91,11 +98,11 @@ def test_compiled_products_against_twins(activation, parametrization, dtype):
 def test_vjp_is_the_loss_gradient_at_its_weights(parametrization, dtype):
     # one shared pullback: vjp with r = 2 s (Phi - y) is loss_grad's gradient
     net, X, y, _ = setup("gelu", parametrization, dtype, seed=6)
-    params = net.params.arrays()
+    state = core_network(*net.params.arrays(), "gelu", parametrization)
     s = 1 / M
-    r = (2 * s * (_core.forward(X, *params, "gelu", parametrization) - y)).astype(dtype)
-    _, *grad = _core.loss_grad(X, y, *params, "gelu", parametrization, s)
-    assert_close(flat(_core.vjp(X, r, *params, "gelu", parametrization)), flat(grad), dtype, size=M)
+    r = (2 * s * (_core.forward(state, X) - y)).astype(dtype)
+    _, grad = _core.loss_grad(state, X, y, s)
+    assert_close(flat(_core.vjp(state, X, r)), flat(grad), dtype, size=M)
 
 
 def test_jvp_and_vjp_are_adjoint(activation, parametrization):
@@ -103,8 +110,9 @@ def test_jvp_and_vjp_are_adjoint(activation, parametrization):
     net, X, _, _ = setup(activation, parametrization, np.float64, seed=7)
     params, delta = net.params.arrays(), direction(np.float64, seed=8)
     r = np.random.default_rng(9).standard_normal(M)
-    left = _core.jvp(X, *params, *delta, activation, parametrization) @ r
-    right = flat(delta) @ flat(_core.vjp(X, r, *params, activation, parametrization))
+    state = core_network(*params, activation, parametrization)
+    left = _core.jvp(state, X, layers(*delta)) @ r
+    right = flat(delta) @ flat(_core.vjp(state, X, r))
     np.testing.assert_allclose(left, right, rtol=1e-12, atol=1e-12 * np.abs(flat(delta)).sum())
 
 
@@ -118,8 +126,9 @@ def test_jvp_over_width_chunks(dtype):
     dU, db, dv = rng.standard_normal((n, d)), rng.standard_normal(n), rng.standard_normal(n)
     params = (U.astype(dtype), b.astype(dtype), v.astype(dtype), 0.1)
     delta = (dU.astype(dtype), db.astype(dtype), dv.astype(dtype), -0.2)
-    got = _core.jvp(X, *params, *delta, "tanh", "ntk")
-    assert_close(got, ref.jvp(X, *params, *delta, "tanh", "ntk"), dtype, size=n * d)
+    state = core_network(*params, "tanh", "ntk")
+    got = _core.jvp(state, X, layers(*delta))
+    assert_close(got, ref.jvp(state, X, layers(*delta)), dtype, size=n * d)
 
 
 # --- linear_gd --------------------------------------------------------------------------
@@ -128,12 +137,11 @@ def test_jvp_over_width_chunks(dtype):
 def linear_problem(activation, parametrization, dtype, seed=0):
     """Tangent Gram, initial residual and test points of a small network, from the reference."""
     net, X, y, X_test = setup(activation, parametrization, dtype, seed=seed)
-    params = net.params.arrays()
-    args = (*params, activation, parametrization)
-    theta = ref.ntk_gram(X, X, *args)
-    residual = ref.forward(X, *args) - y
-    cross = ref.ntk_gram(X_test, X, *args)
-    test_initial = ref.forward(X_test, *args)
+    state = net.state
+    theta = ref.ntk_gram(state, X, X)
+    residual = ref.forward(state, X) - y
+    cross = ref.ntk_gram(state, X_test, X)
+    test_initial = ref.forward(state, X_test)
     return net, X, y, X_test, theta, residual, cross, test_initial
 
 
@@ -152,16 +160,16 @@ def test_linear_gd_compiled_against_twin(parametrization, dtype, loss):
     s = LOSSES[loss](M)
     lr = stable_lr(net, X, s, fraction=0.4)
     inputs = snapshot(theta, residual, cross, test_initial)
-    got = _core.linear_gd(theta, residual, lr, s, 40, 3, cross, test_initial)
-    want = ref.linear_gd(theta, residual, lr, s, 40, 3, cross, test_initial)
+    got = _core.linear_gd(theta, residual, options(lr, 40, 3, s), cross, test_initial)
+    want = ref.linear_gd(theta, residual, options(lr, 40, 3, s), cross, test_initial)
     assert got["residuals"].dtype == got["coefficients"].dtype == np.dtype(dtype)
     assert_same_run(got, want, dtype, size=40 * M)
     for before, now in zip(inputs, (theta, residual, cross, test_initial)):
         np.testing.assert_array_equal(before, now)
     # without test points
-    got = _core.linear_gd(theta, residual, lr, s, 40, 3)
+    got = _core.linear_gd(theta, residual, options(lr, 40, 3, s))
     assert got["test_outputs"] is None
-    assert_same_run(got, ref.linear_gd(theta, residual, lr, s, 40, 3), dtype, size=40 * M)
+    assert_same_run(got, ref.linear_gd(theta, residual, options(lr, 40, 3, s)), dtype, size=40 * M)
 
 
 def test_linear_gd_from_away_from_w0(parametrization, dtype):
@@ -170,13 +178,12 @@ def test_linear_gd_from_away_from_w0(parametrization, dtype):
     params = net.params.arrays()
     J, J_test = (jacobian64(points, params, "tanh", parametrization) for points in (X, X_test))
     delta = flat(direction(dtype)).astype(np.float64)
-    args = (*params, "tanh", parametrization)
-    residual = (ref.forward(X, *args) + (J @ delta).astype(dtype) - y).astype(dtype)
-    test_start = (ref.forward(X_test, *args) + (J_test @ delta).astype(dtype)).astype(dtype)
+    residual = (ref.forward(net.state, X) + (J @ delta).astype(dtype) - y).astype(dtype)
+    test_start = (ref.forward(net.state, X_test) + (J_test @ delta).astype(dtype)).astype(dtype)
     offset = (J @ delta).astype(dtype)
     lr = stable_lr(net, X, 1.0, fraction=0.4)
-    got = _core.linear_gd(theta, residual, lr, 1.0, 30, 7, cross, test_start, offset, float(delta @ delta))
-    want = ref.linear_gd(theta, residual, lr, 1.0, 30, 7, cross, test_start, offset, float(delta @ delta))
+    got = _core.linear_gd(theta, residual, options(lr, 30, 7, 1.0), cross, test_start, offset, float(delta @ delta))
+    want = ref.linear_gd(theta, residual, options(lr, 30, 7, 1.0), cross, test_start, offset, float(delta @ delta))
     assert_same_run(got, want, dtype, size=30 * M)
     rate, r, a = 2 * lr, residual.astype(np.float64), np.zeros(M)
     expected = []
@@ -193,21 +200,21 @@ def test_linear_gd_from_away_from_w0(parametrization, dtype):
 def test_linear_gd_recorded_steps(steps, record_every, recorded, dtype):
     net, X, _, _, theta, residual, cross, test_initial = linear_problem("tanh", "ntk", dtype)
     lr = stable_lr(net, X, 1.0)
-    got = _core.linear_gd(theta, residual, lr, 1.0, steps, record_every, cross, test_initial)
+    got = _core.linear_gd(theta, residual, options(lr, steps, record_every, 1.0), cross, test_initial)
     assert got["steps"].dtype == np.int64
     np.testing.assert_array_equal(got["steps"], recorded)
     records = len(recorded)
     assert got["losses"].shape == got["distances"].shape == (records,)
     assert got["residuals"].shape == (records, M) and got["test_outputs"].shape == (records, T)
     assert got["coefficients"].shape == (M,)
-    want = ref.linear_gd(theta, residual, lr, 1.0, steps, record_every, cross, test_initial)
+    want = ref.linear_gd(theta, residual, options(lr, steps, record_every, 1.0), cross, test_initial)
     assert_same_run(got, want, dtype, size=max(steps, 1) * M)
 
 
 def test_linear_gd_zero_steps(dtype):
     _, _, _, _, theta, residual, cross, test_initial = linear_problem("sin", "lecun", dtype)
     for run in (_core.linear_gd, ref.linear_gd):
-        got = run(theta, residual, 0.01, 0.5, 0, 1, cross, test_initial)
+        got = run(theta, residual, options(0.01, 0, 1, 0.5), cross, test_initial)
         np.testing.assert_array_equal(got["steps"], [0])
         assert_close(got["losses"], [0.5 * float(residual.astype(np.float64) @ residual)], dtype, size=M)
         np.testing.assert_array_equal(got["distances"], [0])
@@ -229,7 +236,7 @@ def test_linear_gd_twin_against_matrix_powers(activation, parametrization):
     B = np.eye(M) - rate * theta
     r = [np.linalg.matrix_power(B, k) @ residual for k in range(steps + 1)]
     a = [rate * sum(r[:k], np.zeros(M)) for k in range(steps + 1)]
-    got = ref.linear_gd(theta, residual, lr, s, steps, 2, cross, test_initial)
+    got = ref.linear_gd(theta, residual, options(lr, steps, 2, s), cross, test_initial)
     ks = got["steps"].tolist()
     assert ks == [0, 2, 4, 6, 8, 9]
     rtol = 1e-11
@@ -263,7 +270,7 @@ def test_linear_gd_is_gradient_descent_on_the_linearized_model(parametrization, 
         test.append(test_initial.astype(np.float64) + J_test @ p)
         if k < steps:
             p = p - lr * 2 * s * (J.T @ (outputs - y))
-    got = _core.linear_gd(theta, residual, lr, s, steps, 1, cross, test_initial)
+    got = _core.linear_gd(theta, residual, options(lr, steps, 1, s), cross, test_initial)
     size = steps * M
     assert_close(got["residuals"] + y, train, dtype, size=size, err_msg="train outputs")
     assert_close(got["distances"], moves, dtype, size=size, err_msg="distances")
@@ -308,16 +315,17 @@ def test_linear_gd_bad_arguments(gd_args, change, match):
     kwargs = dict(theta=theta, residual=residual, lr=0.01, loss_scale=1.0, steps=3, record_every=1, cross=cross,
                   test_initial=test_initial)
     kwargs.update(change)
-    with pytest.raises(ValueError, match=match):
-        _core.linear_gd(**kwargs)
+    with pytest.raises(ValueError, match=match):  # the options are checked when made, the rest by linear_gd
+        run = options(*(kwargs.pop(name) for name in ("lr", "steps", "record_every", "loss_scale")))
+        _core.linear_gd(options=run, **kwargs)
 
 
 def test_linear_gd_mixed_dtypes_are_a_type_error(gd_args):
     theta, residual, cross, test_initial = gd_args
     with pytest.raises(TypeError):
-        _core.linear_gd(theta.astype(np.float32), residual, 0.01, 1.0, 3, 1)
+        _core.linear_gd(theta.astype(np.float32), residual, options(0.01, 3, 1, 1.0))
     with pytest.raises(TypeError):
-        _core.linear_gd(theta, residual, 0.01, 1.0, 3, 1, cross.astype(np.float32), test_initial)
+        _core.linear_gd(theta, residual, options(0.01, 3, 1, 1.0), cross.astype(np.float32), test_initial)
 
 
 def product_args(dtype=np.float64):
@@ -336,20 +344,25 @@ def test_jvp_bad_direction(position, bad, match):
     delta = list(delta)
     delta[position] = bad
     with pytest.raises(ValueError, match=match):
-        _core.jvp(X, *params, *delta, "tanh", "lecun")
+        _core.jvp(core_network(*params), X, layers(*delta))
 
 
 def test_jvp_and_vjp_check_the_network_and_inputs():
     X, (U, b, v, c), delta = product_args()
+    state = core_network(U, b, v, c)
     with pytest.raises(ValueError, match=r"X: expected 3 columns \(the input dimension\), got 2"):
-        _core.jvp(np.ascontiguousarray(X[:, :2]), U, b, v, c, *delta, "tanh", "lecun")
+        _core.jvp(state, np.ascontiguousarray(X[:, :2]), layers(*delta))
     with pytest.raises(ValueError, match=r"b: expected length 7 \(the width\), got 6"):
-        _core.jvp(X, U, b[:-1], v, c, *delta, "tanh", "lecun")
+        _core.jvp(core_network(U, b[:-1], v, c), X, layers(*delta))
     with pytest.raises(ValueError, match=r"r: expected length 5 \(one weight per row of X\), got 4"):
-        _core.vjp(X, np.ones(M - 1), U, b, v, c, "tanh", "lecun")
+        _core.vjp(state, X, np.ones(M - 1))
     with pytest.raises(ValueError, match=r"X: expected 3 columns"):
-        _core.vjp(np.ascontiguousarray(X[:, :1]), np.ones(M), U, b, v, c, "tanh", "lecun")
+        _core.vjp(state, np.ascontiguousarray(X[:, :1]), np.ones(M))
     with pytest.raises(ValueError, match="parametrization: expected 'lecun' or 'ntk'"):
-        _core.vjp(X, np.ones(M), U, b, v, c, "tanh", "mup")
-    with pytest.raises(TypeError):
-        _core.jvp(X, U, b, v, c, delta[0].astype(np.float32), *delta[1:], "tanh", "lecun")
+        _core.vjp(core_network(U, b, v, c, "tanh", "mup"), X, np.ones(M))
+    with pytest.raises(TypeError, match="^tangent: expected C-contiguous float64 arrays"):
+        _core.jvp(state, X, layers(delta[0].astype(np.float32), *delta[1:]))
+    with pytest.raises(TypeError, match="^tangent: expected two layers"):
+        _core.jvp(state, X, delta)
+    with pytest.raises(TypeError, match=r"^X: expected float64 \(the network's dtype\), got float32"):
+        _core.vjp(state, X.astype(np.float32), np.ones(M, np.float32))
