@@ -376,21 +376,27 @@ def core_arrays(dtype=np.float64):
 
 
 def core_calls(X, y, U, b, v, c=0.1, U0=None, b0=None, v0=None, X2=None, X_test=None):
-    """One call of each _core kernel, with the given arrays."""
+    """One call of each _core kernel, with the given arrays (the network objects are made in
+    the call, so that their checks are part of it)."""
     U0 = U if U0 is None else U0
     b0 = b if b0 is None else b0
     v0 = v if v0 is None else v0
-    kernel = (U, b, v, c, "tanh", "lecun")
+
+    def net():
+        return _core.Network(U, b, v, c, "tanh", "lecun")
+
+    def initial():
+        return _core.Network(U0, b0, v0, c, "tanh", "lecun")
+
+    run = _core.TrainingOptions(0.01, 2, 1, 1.0)
     return {
-        "forward": lambda: _core.forward(X, *kernel),
-        "jacobian": lambda: _core.jacobian(X, *kernel),
-        "ntk_gram": lambda: _core.ntk_gram(X, X2, *kernel, 0),
-        "ntk_diag": lambda: _core.ntk_diag(X, *kernel),
-        "loss_grad": lambda: _core.loss_grad(X, y, *kernel, 1.0),
-        "train": lambda: _core.train(X, y, U, b, v, c, U0, b0, v0, c, "tanh", "lecun", 0.01, 2, 1, X_test, 1.0),
-        "train_ensemble": lambda: _core.train_ensemble(
-            X, y, U[None], b[None], v[None], np.array([c], dtype=U.dtype), U0[None], b0[None], v0[None],
-            np.array([c], dtype=U.dtype), "tanh", "lecun", 0.01, 2, 1, X_test, 1.0),
+        "forward": lambda: _core.forward(net(), X),
+        "jacobian": lambda: _core.jacobian(net(), X),
+        "ntk_gram": lambda: _core.ntk_gram(net(), X, X2, 0),
+        "ntk_diag": lambda: _core.ntk_diag(net(), X),
+        "loss_grad": lambda: _core.loss_grad(net(), X, y, 1.0),
+        "train": lambda: _core.train(net(), initial(), X, y, run, X_test),
+        "train_ensemble": lambda: _core.train_ensemble([net()], [initial()], X, y, run, X_test),
     }
 
 
@@ -429,7 +435,9 @@ def test_core_refuses_conversions(kernel, bad):
     a = arrays[name]
     arrays[name] = {"float32": a.astype(np.float32), "int": a.astype(np.int64), "fortran": np.asfortranarray(a),
                     "strided": np.repeat(a, 2, axis=0)[::2]}[how]
-    with pytest.raises(TypeError, match="incompatible function arguments"):
+    # the parameters go to the network object's constructor, the other arrays to the function;
+    # inputs of the other dtype than the network's are named
+    with pytest.raises(TypeError, match="incompatible (function|constructor) arguments|the network's dtype"):
         core_calls(**arrays)[kernel]()
 
 
@@ -442,8 +450,8 @@ SHAPE_ERRORS = [
     ("y-length", dict(y=np.ones(M + 1)), f"^y: expected length {M}"),
     ("X2-columns", dict(X2=np.ones((2, D + 1))), "^X2: expected 3 columns"),
     ("X_test-columns", dict(X_test=np.ones((2, D - 1))), "^X_test: expected 3 columns"),
-    ("U0-shape", dict(U0=np.ones((N + 1, D)), b0=np.ones(N + 1), v0=np.ones(N + 1)), "^U0: expected the shape"),
-    ("U0-columns", dict(U0=np.ones((N, D + 1))), "^U0: expected the shape"),
+    ("U0-shape", dict(U0=np.ones((N + 1, D)), b0=np.ones(N + 1), v0=np.ones(N + 1)), r"^initial(\[0\])?: expected the shape"),
+    ("U0-columns", dict(U0=np.ones((N, D + 1))), r"^initial(\[0\])?: expected the shape"),
 ]
 
 
@@ -462,47 +470,55 @@ def test_core_checks_shapes(kernel, change, message):
 def test_core_train_names_the_initial_parameters(kernel, name):
     arrays = dict(zip(("X", "y", "U", "b", "v"), core_arrays()))
     arrays[name] = np.ones(N + 2)
-    with pytest.raises(ValueError, match=f"^{name}: expected"):
+    # the initial parameters are a network object too: its constructor names the array
+    with pytest.raises(ValueError, match=f"^{name[0]}: expected length {N}"):
         core_calls(**arrays)[kernel]()
 
 
-def test_core_train_ensemble_checks_stacked_shapes():
+def test_core_train_ensemble_checks_its_networks():
     X, y, U, b, v = core_arrays()
     R = 2
-    Us, bs, vs, cs = np.stack([U] * R), np.stack([b] * R), np.stack([v] * R), np.zeros(R)
+    nets = [_core.Network(U, b, v, 0.0, "tanh", "lecun") for _ in range(R)]
+    narrow = _core.Network(np.ones((N - 1, D)), np.ones(N - 1), np.ones(N - 1), 0.0, "tanh", "lecun")
 
-    def call(U=Us, b=bs, v=vs, c=cs, U0=Us, b0=bs, v0=vs, c0=cs):
-        return _core.train_ensemble(X, y, U, b, v, c, U0, b0, v0, c0, "tanh", "lecun", 0.01, 2, 1, None, 1.0)
+    def call(networks=nets, initial=nets, X=X, y=y):
+        return _core.train_ensemble(networks, initial, X, y, _core.TrainingOptions(0.01, 2), None)
 
     assert call()["losses"].shape == (R, 3)
-    with pytest.raises(ValueError, match="^U: expected a non-empty"):
-        call(U=U)
-    with pytest.raises(ValueError, match="^U: expected a non-empty"):
-        call(U=Us[:0], b=bs[:0], v=vs[:0], c=cs[:0])
-    with pytest.raises(ValueError, match=rf"^b: expected shape \({R}, {N}\)"):
-        call(b=np.ascontiguousarray(bs[:, :-1]))
-    with pytest.raises(ValueError, match=rf"^c: expected shape \({R},\)"):
-        call(c=np.zeros(R + 1))
-    with pytest.raises(ValueError, match="^U0: expected the shape of U"):
-        call(U0=Us[:1], b0=bs[:1], v0=vs[:1], c0=cs[:1])
-    with pytest.raises(ValueError, match=rf"^v0: expected shape \({R}, {N}\)"):
-        call(v0=np.ascontiguousarray(vs[:, :-1]))
+    with pytest.raises(ValueError, match="^networks: expected at least one network"):
+        call(networks=[])
+    with pytest.raises(ValueError, match=rf"^networks\[1\]: expected the shape of the network, \({N}, {D}\)"):
+        call(networks=[nets[0], narrow])
+    with pytest.raises(ValueError, match=r"^networks\[1\]: expected the architecture of networks\[0\]"):
+        call(networks=[nets[0], _core.Network(U, b, v, 0.0, "erf", "lecun")])
+    with pytest.raises(TypeError, match="^networks: expected a sequence of Network, got a ndarray at index 0"):
+        call(networks=[U])
+    with pytest.raises(ValueError, match=rf"^initial: expected {R} networks \(one per network trained\), got 1"):
+        call(initial=nets[:1])
+    with pytest.raises(ValueError, match=rf"^initial\[0\]: expected the shape of the network, \({N}, {D}\)"):
+        call(initial=[narrow, nets[1]])
+    with pytest.raises(TypeError, match=r"^initial\[1\]: expected a float64 network \(the dtype of X\)"):
+        call(initial=[nets[0], _core.Network(*(a.astype(np.float32) for a in (U, b, v)), 0.0, "tanh", "lecun")])
+    with pytest.raises(TypeError, match=r"^X: expected float64 \(the network's dtype\), got float32"):
+        call(X=X.astype(np.float32), y=y.astype(np.float32))
 
 
 def test_core_bad_values():
     X, y, U, b, v = core_arrays()
     kernel = (U, b, v, 0.0)
     with pytest.raises(ValueError, match="^activation: expected one of relu.*got 'swish'"):
-        _core.forward(X, *kernel, "swish", "lecun")
+        _core.Network(*kernel, "swish", "lecun")
     with pytest.raises(ValueError, match="^activation: expected one of"):
         _core.activation(np.ones(3), "swish")
     with pytest.raises(ValueError, match="^parametrization: expected 'lecun' or 'ntk'"):
-        _core.jacobian(X, *kernel, "tanh", "mup")
+        _core.Network(*kernel, "tanh", "mup")
+    net = _core.Network(*kernel, "tanh", "lecun")
     with pytest.raises(ValueError, match="^width_chunk: expected a non-negative integer"):
-        _core.ntk_gram(X, None, *kernel, "tanh", "lecun", -1)
+        _core.ntk_gram(net, X, None, -1)
 
     def train(lr=0.01, steps=2, record_every=1, loss_scale=1.0):
-        return _core.train(X, y, *kernel, *kernel, "tanh", "lecun", lr, steps, record_every, None, loss_scale)
+        # the options are checked when made
+        return _core.train(net, net, X, y, _core.TrainingOptions(lr, steps, record_every, loss_scale), None)
 
     for lr in (0.0, -1.0, np.nan, np.inf):
         with pytest.raises(ValueError, match="^lr: expected a finite positive step size"):
