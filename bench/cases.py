@@ -63,7 +63,7 @@ def ntk_gram(activation: str, m: int, d: int, n: int, dtype) -> Case:
 def _(p):
     """The reference: the non-symmetric form with X1 = X2 (activations and products twice)."""
     net = p.net
-    return lambda: reference.ntk_gram(p.X, p.X, *net.params.arrays(), net.activation, net.parametrization)
+    return lambda: reference.ntk_gram(net.state, p.X, p.X)
 
 
 @implements("ntk_gram", "cpp")
@@ -157,8 +157,9 @@ implements("gd_fig113", "cpp")(functools.partial(_train_ensemble, backend="cpp")
 @implements("gd_fig113", "numpy_batched")
 def _(p):
     def call():
-        records = reference.train_ensemble_batched(p.X, p.y, *p.initial, FIG113["activation"], "lecun", p.lr,
-                                                   p.steps, p.steps, None, 1.0 / len(p.X))
+        networks = p.initial.networks(FIG113["activation"], "lecun")
+        options = reference.TrainingOptions(p.lr, p.steps, p.steps, 1.0 / len(p.X))
+        records = reference.train_ensemble_batched(networks, None, p.X, p.y, options)
         return records["losses"]
 
     return call
@@ -178,7 +179,7 @@ def gd_large(m: int, d: int, n: int, steps: int) -> Case:
         y = np.sin(X[:, 0])
         # GD on the mean loss is stable below lr = m / lambda_max(K); trace(K) >= lambda_max
         # (LeCun softplus: lambda_max ~ 0.7 trace), so half of m / trace(K) is safe.
-        trace = reference.ntk_diag(X, *fresh().params.arrays(), "softplus", "lecun").sum()
+        trace = reference.ntk_diag(fresh().state, X).sum()
         return SimpleNamespace(fresh=fresh, X=X, y=y, lr=0.5 * m / trace, steps=steps,
                                record_every=max(1, steps // 10))
 

@@ -83,13 +83,12 @@ def tangent_product(kind: str):
     def prepare():
         net = network(256, 8192)
         X, y = data(40000, 256)
-        U, b, v, c = net.params.arrays()
-        args = (U, b, v, c)
+        state = net.state
 
         def product(rows):
             if kind == "jvp":
-                return _core.jvp(X[rows], *args, U, b, v, c, net.activation, net.parametrization)
-            gU, gb, gv, gc = _core.vjp(X[rows], y[rows], *args, net.activation, net.parametrization)
+                return _core.jvp(state, X[rows], net.params.layers)
+            (gU, gb), (gv, gc) = _core.vjp(state, X[rows], y[rows])
             return np.concatenate([gU.ravel(), gb, gv, [gc]])
 
         def reference(rows):

@@ -63,16 +63,15 @@ def test_split_network_calls_equal_the_whole_and_the_reference(dtype, activation
 def test_split_tangent_products_equal_the_whole_and_the_jacobian(dtype):
     net = make_network(D, WIDTH, "gelu", "ntk", dtype, seed=5)
     X, y, _ = random_data(6, M, D, dtype)
-    U, b, v, c = net.params.arrays()
     direction = net.params.to_vector() * dtype(0.5)
-    dU, db, dv, dc = widenet.Parameters.from_vector(direction, WIDTH, D, dtype).arrays()
+    tangent = widenet.Parameters.from_vector(direction, WIDTH, D, dtype).layers
     J = net.jacobian(X).astype(np.float64)
 
     def jvp():
-        return _core.jvp(X, U, b, v, c, dU, db, dv, dc, net.activation, net.parametrization)
+        return _core.jvp(net.state, X, tangent)
 
     def vjp():
-        gU, gb, gv, gc = _core.vjp(X, y, U, b, v, c, net.activation, net.parametrization)
+        (gU, gb), (gv, gc) = _core.vjp(net.state, X, y)
         return np.concatenate([gU.ravel(), gb, gv, [gc]])
 
     for compute, expected in ((jvp, J @ direction.astype(np.float64)), (vjp, J.T @ y.astype(np.float64))):

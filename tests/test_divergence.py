@@ -34,7 +34,8 @@ def expected_stop(net):
     params = [np.array(p, dtype=np.float64) for p in net.params.arrays()]
     reference = float(Y @ Y)  # the zero predictor's loss
     for k in range(1000):
-        loss, *grads = ref.loss_grad(X, Y, *params, "arctan", "lecun")
+        loss, ((gU, gb), (gv, gc)) = ref.loss_grad(ref.Network(*params, "arctan", "lecun"), X, Y)
+        grads = gU, gb, gv, gc
         if k == 0:
             reference = max(reference, loss)
         if not np.isfinite(loss) or loss > 1e10 * reference:
@@ -81,8 +82,9 @@ def test_non_finite_losses_stop_even_without_the_growth_rule():
     net = figure_network()
     run = net.train(X, Y, 1.0, 200, on_divergence="return")  # a step far too large: overflow
     assert run.diverged_at is not None
-    raw = _core.train(X, Y, *net.initial_params.arrays(), *net.initial_params.arrays(), "arctan", "lecun", 1.0,
-                      200, 1, None, 1.0, 0.0)  # factor 0: only a non-finite loss stops the run
+    start = net.initial_state
+    # factor 0: only a non-finite loss stops the run
+    raw = _core.train(start, start, X, Y, _core.TrainingOptions(1.0, 200, 1, 1.0, 0.0))
     assert raw["stopped_at"] > run.diverged_at
     assert not np.isfinite(raw["losses"][len(raw["steps"]) - 1])
 

@@ -134,7 +134,7 @@ def test_admissible_step_is_a_lanczos_lower_bound_of_lambda_max(activation, para
     net = make_network(3, width, activation, parametrization, dtype=dtype, seed=seed)
     X = np.random.default_rng(seed).standard_normal((m, 3)).astype(dtype)
     exact = float(np.linalg.eigvalsh(net.ntk(X).astype(np.float64))[-1])
-    estimate, residual, steps = largest_eigenvalue(net._gram_product(X, "cpp"), m)
+    estimate, residual, steps = largest_eigenvalue(net.gram_product(X, "cpp"), m)
     rounding = (1e-12 if dtype == np.float64 else 1e-5) * m
     assert estimate <= exact * (1 + rounding)
     assert estimate >= exact * (1 - (rounding if m <= LANCZOS_STEPS else 1e-3))

@@ -32,11 +32,15 @@ def member_arrays(params: StackedParameters, r: int) -> tuple:
     return params.U[r], params.b[r], params.v[r], params.c[r]
 
 
+def member_network(ensemble, r: int) -> reference.Network:
+    """Member ``r`` as the twins take it, from the stacked parameters."""
+    return reference.Network(*member_arrays(ensemble.params, r), ensemble.activation, ensemble.parametrization)
+
+
 def reference_per_member(ensemble, function, *args) -> np.ndarray:
-    """``function(*args, U_r, b_r, v_r, c_r, activation, parametrization)`` for every member,
-    from the stacked parameters (never through the ensemble's own methods)."""
-    return np.stack([function(*args, *member_arrays(ensemble.params, r), ensemble.activation,
-                              ensemble.parametrization) for r in range(ensemble.size)])
+    """``function(network_r, *args)`` for every member, from the stacked parameters (never
+    through the ensemble's own methods)."""
+    return np.stack([function(member_network(ensemble, r), *args) for r in range(ensemble.size)])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -53,8 +57,7 @@ def test_every_compute_method_answers_for_every_member_from_its_trained_paramete
     values, gradients = ensemble.loss_grad(X, y, "mean")
     assert isinstance(gradients, StackedParameters) and gradients.U.shape == (SIZE, WIDTH, D)
     for r in range(SIZE):
-        value, gU, gb, gv, gc = reference.loss_grad(X, y, *member_arrays(ensemble.params, r), ensemble.activation,
-                                                    ensemble.parametrization, 1.0 / M)
+        value, ((gU, gb), (gv, gc)) = reference.loss_grad(member_network(ensemble, r), X, y, 1.0 / M)
         assert_close(values[r], value, dtype, size)
         for name, ours, theirs in zip("Ubvc", member_arrays(gradients, r), (gU, gb, gv, gc)):
             assert_close(ours, theirs, dtype, size, err_msg=name)

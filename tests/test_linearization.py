@@ -29,11 +29,11 @@ def setup(activation="tanh", parametrization="lecun", dtype=np.float64, n=N, see
 
 def parameter_space_gd(net, X, y, X_test, lr, steps, scale, start=None):
     """GD on f_lin with the m x P Jacobian in numpy: the definition (11.3.1), (11.5.9)."""
-    args = (*(np.asarray(a, dtype=np.float64) for a in net.params.arrays()[:3]), float(net.params.c),
-            net.activation, net.parametrization)
+    state = ref.Network(*(np.asarray(a, dtype=np.float64) for a in net.params.arrays()[:3]), float(net.params.c),
+                        net.activation, net.parametrization)
     X, y, X_test = (np.asarray(a, dtype=np.float64) for a in (X, y, X_test))
-    J, J_test = ref.jacobian(X, *args), ref.jacobian(X_test, *args)
-    f0, f0_test = ref.forward(X, *args), ref.forward(X_test, *args)
+    J, J_test = ref.jacobian(state, X), ref.jacobian(state, X_test)
+    f0, f0_test = ref.forward(state, X), ref.forward(state, X_test)
     offset = np.zeros(J.shape[1]) if start is None else start.copy()
     records = {name: [] for name in RECORDS}
     for k in range(steps + 1):
@@ -65,9 +65,9 @@ def test_forward_offsets_and_loss_follow_the_definitions(activation, parametriza
     w0 = net.params.to_vector()
     direction = np.random.default_rng(3).standard_normal(w0.size) * 0.1
     lin.params = widenet.Parameters.from_vector(w0 + direction, N, D)
-    J = ref.jacobian(X_test, *net.params.arrays(), activation, parametrization)
+    J = ref.jacobian(net.state, X_test)
     assert_close(lin.forward(X_test, backend=backend), net.forward(X_test) + J @ direction, np.float64, w0.size)
-    J_train = ref.jacobian(X, *net.params.arrays(), activation, parametrization)
+    J_train = ref.jacobian(net.state, X)
     delta = net.forward(X) - J_train @ w0 - y  # (11.3.2)
     assert_close(lin.offsets(X, y, backend=backend), delta, np.float64, w0.size, scale=np.abs(J_train @ w0).max())
     p = w0 + direction

@@ -172,15 +172,15 @@ def test_recorded_steps_never_pass_the_last_step():
 
 
 @pytest.mark.parametrize("call", [
-    lambda X, y, p: _core.train(X, y, *p, *p, "tanh", "lecun", 1e-3, 2**63 - 1, 1, None, 1.0),
-    lambda X, y, p: _core.train(X, y, *p, *p, "tanh", "lecun", 1e-3, 2**63 - 1, 3, None, 1.0),
-    lambda X, y, p: _core.linear_gd(np.eye(2), y, 1e-3, 1.0, 2**63 - 1, 2),
+    lambda X, y, p: _core.train(p, p, X, y, _core.TrainingOptions(1e-3, 2**63 - 1, 1, 1.0)),
+    lambda X, y, p: _core.train(p, p, X, y, _core.TrainingOptions(1e-3, 2**63 - 1, 3, 1.0)),
+    lambda X, y, p: _core.linear_gd(np.eye(2), y, _core.TrainingOptions(1e-3, 2**63 - 1, 2, 1.0)),
     lambda X, y, p: ref.shallow.recorded_steps(2**63 - 1, 1),
 ], ids=["cpp-every-step", "cpp-every-third", "cpp-linear", "twin"])
 def test_record_counts_that_cannot_be_allocated_are_refused_by_name(call):
     """Counts whose arrays cannot be addressed: ValueError naming record_every, never an
     overflowed size (steps / record_every + 1 wrapped for record_every = 1)."""
     X, y = np.ones((2, 1)), np.ones(2)
-    params = widenet.ShallowNetwork(1, 2, seed=0).params.arrays()
+    params = widenet.ShallowNetwork(1, 2, seed=0).state
     with pytest.raises(ValueError, match="^record_every: about .* cannot be allocated"):
         call(X, y, params)

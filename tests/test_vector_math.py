@@ -403,9 +403,9 @@ def test_sin_beyond_the_vector_reduction_in_a_layer(dtype):
     X = rng.integers(-100000, 100001, (7, 4)).astype(dtype)
     U = rng.integers(-3, 4, (300, 4)).astype(dtype)
     b, v = rng.integers(-5, 6, 300).astype(dtype), rng.standard_normal(300).astype(dtype)
-    args = (U, b, v, dtype(0.1), "sin", "ntk")
-    assert_close(_core.forward(X, *args), ref.forward(X, *args), dtype, size=300, scale=np.sqrt(300))
-    assert_close(_core.jacobian(X, *args), ref.jacobian(X, *args), dtype, scale=1e5)
+    net = _core.Network(U, b, v, dtype(0.1), "sin", "ntk")
+    assert_close(_core.forward(net, X), ref.forward(net, X), dtype, size=300, scale=np.sqrt(300))
+    assert_close(_core.jacobian(net, X), ref.jacobian(net, X), dtype, scale=1e5)
 
 
 _BASELINE_SCRIPT = """
