@@ -13,6 +13,7 @@ Layers = tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, float]]  # ((U, 
 
 class Network:
     """A network's state: architecture and parameters (held by reference, read-only)."""
+
     @overload
     def __init__(self, U: NDArray[np.float64], b: NDArray[np.float64], v: NDArray[np.float64], c: float,
                  activation: str, parametrization: str) -> None: ...
@@ -36,6 +37,7 @@ class Network:
 
 class TrainingOptions:
     """The options of a gradient-descent run, checked when made."""
+
     def __init__(self, lr: float, steps: int, record_every: int = 1, loss_scale: float = 1.0,
                  divergence_factor: float = 1e10) -> None: ...
     @property

@@ -31,9 +31,12 @@ class TrainingLock:
         return lock
 
     def training(self) -> threading.RLock:
-        """The object's training lock, a context manager: ``with obj.training(): ...`` runs
-        its block between runs of :meth:`train` (and other changes of the parameters), never
-        during one; runs from other threads wait for it. Re-entrant: the block may train."""
+        """Return the object's training lock, a context manager.
+
+        ``with obj.training(): ...`` runs its block between runs of :meth:`train` (and other
+        changes of the parameters), never during one; runs from other threads wait for it.
+        Re-entrant: the block may train.
+        """
         return self._lock
 
     def __getstate__(self) -> dict:

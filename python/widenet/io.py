@@ -165,8 +165,10 @@ class TrainingState:
 
     @classmethod
     def from_stored(cls, stored: _archive.Stored, network) -> "TrainingState":
-        """The state of a checked file (:func:`widenet._archive.read`) resuming ``network``,
-        the network (or ensemble) of that file."""
+        """Return the state of a checked file (:func:`widenet._archive.read`).
+
+        It resumes ``network``, the network (or ensemble) of that file.
+        """
         training = stored.training
         state = cls(network, training["lr"], training["loss"], training["record_every"], training["keep_history"])
         state._steps_done = training["steps_done"]

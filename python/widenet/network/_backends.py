@@ -19,5 +19,5 @@ BACKENDS = {"cpp": _core, "numpy": reference}
 
 
 def training_options(lr: float, steps: int, record_every: int, loss_scale: float) -> "_core.TrainingOptions":
-    """The options of a gradient-descent run (checked), with the library's divergence factor."""
+    """Return the options of a gradient-descent run (checked), with the library's divergence factor."""
     return _core.TrainingOptions(lr, steps, record_every, loss_scale, DIVERGENCE_FACTOR)

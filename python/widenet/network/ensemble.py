@@ -35,8 +35,10 @@ class StackedParameters(NamedTuple):
         return Parameters(self.U[r], self.b[r], self.v[r], self.c[r], dtype)
 
     def networks(self, activation: str, parametrization: str) -> list:
-        """One network object per member (``widenet._core.Network``), each holding views of
-        the stacked arrays (no copy)."""
+        """Return one network object per member (``widenet._core.Network``).
+
+        Each holds views of the stacked arrays (no copy).
+        """
         return [_core.Network(self.U[r], self.b[r], self.v[r], self.c[r], activation, parametrization)
                 for r in range(len(self.U))]
 
@@ -265,12 +267,14 @@ class ShallowEnsemble(TrainingLock):
         return result
 
     def check_inputs(self, X, name: str = "X") -> np.ndarray:
-        """``X`` checked as a batch of inputs of the members (see :meth:`ShallowNetwork.check_inputs`)."""
+        """Return ``X`` checked as a batch of inputs of the members (see :meth:`ShallowNetwork.check_inputs`)."""
         return self._template.check_inputs(X, name)
 
     def training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
-        """What :meth:`train` holds at its peak for checked ``X`` and ``X_test`` (see
-        :func:`widenet._memory.training_blocks`)."""
+        """Return what :meth:`train` holds at its peak for checked ``X`` and ``X_test``.
+
+        See :func:`widenet._memory.training_blocks`.
+        """
         workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
         return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
                                        record_every, self.dtype, networks=self.size, workers=workers,

@@ -99,20 +99,24 @@ class Parameters:
 
     @property
     def layers(self) -> tuple:
-        """``((U, b), (v, c))``: the dense layers, each its weights and bias (read-only views),
-        the layout of :attr:`widenet._core.Network.layers` and of the kernels' gradients."""
+        """``((U, b), (v, c))``: the dense layers, each its weights and bias (read-only views).
+
+        The layout of :attr:`widenet._core.Network.layers` and of the kernels' gradients.
+        """
         return (self._U.view(), self._b.view()), (self._v.view(), self._c)
 
     @classmethod
     def from_layers(cls, layers, dtype=np.float64) -> "Parameters":
-        """Inverse of :attr:`layers` (checked as the constructor checks its arguments)."""
+        """Make parameters from :attr:`layers` (checked as the constructor checks its arguments)."""
         (U, b), (v, c) = layers
         return cls(U, b, v, c, dtype)
 
     def network(self, activation: str, parametrization: str) -> "_core.Network":
-        """These parameters with an architecture: the network object every kernel takes
-        (``widenet._core.Network``, holding these arrays, not copies of them). Made on first
-        use and kept while the fields and the architecture stay the same."""
+        """Return these parameters with an architecture: the network object every kernel takes.
+
+        A ``widenet._core.Network`` holding these arrays, not copies of them; made on first
+        use and kept while the fields and the architecture stay the same.
+        """
         U, b, v, c = self._U, self._b, self._v, self._c
         bound = self._bound  # read once: another thread may replace it
         if bound[:4] != (id(U), id(b), id(v), c) or bound[4].activation != activation or \

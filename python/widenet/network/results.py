@@ -50,8 +50,10 @@ class TrainingResult:
 
     @classmethod
     def from_records(cls, records: dict, loss: str, lr: float, overflowed=False) -> "TrainingResult":
-        """The result of the records of either backend's ``train`` or ``train_ensemble``:
-        losses and distances in float64, steps in int64, whichever dtype they were made in."""
+        """Make the result of the records of either backend's ``train`` or ``train_ensemble``.
+
+        Losses and distances in float64, steps in int64, whichever dtype they were made in.
+        """
         stopped = np.asarray(records.get("stopped_at", -1), dtype=np.int64)
         diverged_at = None if not (stopped >= 0).any() else (int(stopped) if stopped.ndim == 0 else stopped)
         return cls(np.asarray(records["steps"], dtype=np.int64), np.asarray(records["losses"], dtype=np.float64),

@@ -186,9 +186,11 @@ class ShallowNetwork(TrainingLock):
 
     @property
     def state(self):
-        """The network object the kernels of both backends take (``widenet._core.Network``):
-        the architecture and the current parameters, held by reference. Replaced with the
-        parameters (a run of :meth:`train`, setting :attr:`params`), never changed in place."""
+        """The network object the kernels of both backends take (``widenet._core.Network``).
+
+        The architecture and the current parameters, held by reference; replaced with the
+        parameters (a run of :meth:`train`, setting :attr:`params`), never changed in place.
+        """
         return self._params.network(self.activation, self.parametrization)
 
     @property
@@ -197,8 +199,11 @@ class ShallowNetwork(TrainingLock):
         return self._initial.network(self.activation, self.parametrization)
 
     def checked_params(self, value, name: str) -> Parameters:
-        """``value`` as parameters of this network (a checked copy in its dtype); TypeError
-        or ValueError naming ``name`` when they are not :class:`Parameters` of its shape."""
+        """Return ``value`` as parameters of this network (a checked copy in its dtype).
+
+        TypeError or ValueError naming ``name`` when they are not :class:`Parameters` of its
+        shape.
+        """
         if not isinstance(value, Parameters):
             raise TypeError(f"{name}: expected widenet.Parameters, got {type(value).__name__}")
         if (value.width, value.input_dim) != (self.width, self.input_dim):
@@ -207,8 +212,11 @@ class ShallowNetwork(TrainingLock):
         return Parameters(*value.arrays(), dtype=self.dtype)
 
     def check_inputs(self, X, name: str = "X") -> np.ndarray:
-        """``X`` as a batch of inputs of this network: a C-contiguous (m, input_dim) array of
-        its dtype with m >= 1 (ValueError or TypeError naming ``name`` otherwise)."""
+        """Return ``X`` checked as a batch of inputs of this network.
+
+        A C-contiguous (m, input_dim) array of its dtype with m >= 1 (ValueError or TypeError
+        naming ``name`` otherwise).
+        """
         return check.as_inputs(X, name, self.dtype, self.input_dim)
 
     def _check_pass(self, where: str, kind: str, m: int, backend: str) -> None:
@@ -297,8 +305,11 @@ class ShallowNetwork(TrainingLock):
 
     # -- loss and training ---------------------------------------------------------------
     def check_data(self, X, y) -> tuple:
-        """``(X, y)`` checked as training data of this network (see :meth:`check_inputs`;
-        ``y`` one finite target per row of ``X``, in the network's dtype)."""
+        """Return ``(X, y)`` checked as training data of this network.
+
+        ``X`` as :meth:`check_inputs` checks it, ``y`` one finite target per row of ``X``, in
+        the network's dtype.
+        """
         X = self.check_inputs(X)
         return X, check.as_targets(y, "y", self.dtype, X.shape[0])
 
@@ -375,16 +386,20 @@ class ShallowNetwork(TrainingLock):
         return result
 
     def training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
-        """What :meth:`train` holds at its peak for checked ``X`` and ``X_test`` (see
-        :func:`widenet._memory.training_blocks`)."""
+        """Return what :meth:`train` holds at its peak for checked ``X`` and ``X_test``.
+
+        See :func:`widenet._memory.training_blocks`.
+        """
         return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
                                        record_every, self.dtype, backend=backend, activation=self.activation,
                                        num_params=self.num_params)
 
     def gram_product(self, X: np.ndarray, backend: str):
-        """``r -> K_n(X, X) r = J (J^T r)`` at the current parameters for checked inputs
-        ``X``, by a vector-Jacobian and a Jacobian-vector product (never the m x m Gram or the
-        m x P Jacobian)."""
+        """Return ``r -> K_n(X, X) r = J (J^T r)`` at the current parameters for checked ``X``.
+
+        By a vector-Jacobian and a Jacobian-vector product (never the m x m Gram or the m x P
+        Jacobian).
+        """
         implementation, state = BACKENDS[backend], self.state
 
         def product(r: np.ndarray) -> np.ndarray:

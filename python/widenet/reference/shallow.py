@@ -34,9 +34,11 @@ _PARAMETRIZATIONS = ("lecun", "ntk")
 
 
 class Network:
-    """A network's state for the twins: its dense layers ``((U, b), (v, c))``, activation
-    and parametrization (the attributes of the compiled ``Network``; the arrays are taken
-    as given, unchecked)."""
+    """A network's state for the twins: dense layers, activation and parametrization.
+
+    The attributes of the compiled ``Network``: ``layers = ((U, b), (v, c))``,
+    ``activation``, ``parametrization``; the arrays are taken as given, unchecked.
+    """
 
     def __init__(self, U, b, v, c, activation, parametrization):
         self.layers = ((np.asarray(U), np.asarray(b)), (np.asarray(v), c))
@@ -45,18 +47,22 @@ class Network:
 
     @property
     def dtype(self):
+        """The dtype of ``U``."""
         return self.layers[0][0].dtype
 
     @property
     def width(self):
+        """``n``, the rows of ``U``."""
         return self.layers[0][0].shape[0]
 
     @property
     def input_dim(self):
+        """``d``, the columns of ``U``."""
         return self.layers[0][0].shape[1]
 
     @property
     def num_params(self):
+        """``P = n (d + 2) + 1``."""
         return self.width * (self.input_dim + 2) + 1
 
     def __repr__(self):
@@ -65,9 +71,11 @@ class Network:
 
 
 class TrainingOptions:
-    """The options of a gradient-descent run (the attributes of the compiled
-    ``TrainingOptions``): step size ``lr``, ``steps``, ``record_every``, ``loss_scale`` and
-    ``divergence_factor`` (see :func:`train`)."""
+    """The options of a gradient-descent run, the attributes of the compiled ``TrainingOptions``.
+
+    Step size ``lr``, ``steps``, ``record_every``, ``loss_scale`` and ``divergence_factor``
+    (see :func:`train`).
+    """
 
     def __init__(self, lr, steps, record_every=1, loss_scale=1.0, divergence_factor=1e10):
         self.lr, self.steps, self.record_every = lr, steps, record_every
@@ -79,13 +87,13 @@ class TrainingOptions:
 
 
 def _unpacked(net):
-    """``(U, b, v, c, activation, parametrization)`` of a network object."""
+    """Return ``(U, b, v, c, activation, parametrization)`` of a network object."""
     (U, b), (v, c) = net.layers
     return U, b, v, c, net.activation, net.parametrization
 
 
 def _as_layers(U, b, v, c):
-    """Parameter blocks in the layout of ``Network.layers``."""
+    """Return parameter blocks in the layout of ``Network.layers``."""
     return (U, b), (v, c)
 
 
@@ -539,7 +547,7 @@ def _padded(records: np.ndarray, rows: int) -> np.ndarray:
 
 
 def _stacked_layers(runs):
-    """The ``layers`` of several runs stacked on a leading network axis."""
+    """Stack the ``layers`` of several runs on a leading network axis."""
     (U, b), (v, c) = zip(*(run["layers"][0] for run in runs)), zip(*(run["layers"][1] for run in runs))
     return _as_layers(np.stack(U), np.stack(b), np.stack(v), np.stack(c))
 
