@@ -138,7 +138,8 @@ def _check_threads(parser: argparse.ArgumentParser, threads: int) -> None:
 
 def _connect(parser: argparse.ArgumentParser, cluster: contextlib.ExitStack, address: str) -> int:
     """Sends the sweeps of the run to the scheduler at ``address`` (until ``cluster`` closes);
-    returns 0, or the exit code after a one-line message."""
+    returns 0, or the exit code after a one-line message.
+    """
     try:
         from widenet.distributed import sweeps_on
         from widenet.sweeps._dask import connected

@@ -31,7 +31,8 @@ RESULTS, REPORT = "results.json", "report.md"
 
 def _jsonable(value):
     """numpy arrays and scalars as lists and Python numbers, dataclasses (e.g. a fitted
-    :class:`~widenet.SlopeFit`) as dicts; non-finite floats as strings."""
+    :class:`~widenet.SlopeFit`) as dicts; non-finite floats as strings.
+    """
     if is_dataclass(value) and not isinstance(value, type):
         return _jsonable(asdict(value))
     if isinstance(value, dict):
@@ -225,7 +226,8 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
 
 def report_directory(out) -> Path:
     """``out`` as the report directory: created if missing and checked writable (a file
-    created and removed in it). TypeError or ValueError naming ``out`` otherwise."""
+    created and removed in it). TypeError or ValueError naming ``out`` otherwise.
+    """
     if not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out: expected a directory name (str or os.PathLike), got {type(out).__name__}")
     name = os.fsdecode(os.fspath(out))
@@ -250,7 +252,8 @@ def report_directory(out) -> Path:
 
 def _previous_figures(directory: Path) -> list:
     """The figures the report now in ``directory`` lists (plain PNG names only): replaced or
-    removed with it, so the directory never holds figures of two runs."""
+    removed with it, so the directory never holds figures of two runs.
+    """
     try:
         previous = _files.parse_json(_files.read_text(directory / RESULTS, 2**26))
         listed = [figure for entry in previous["experiments"].values() for figure in entry["figures"]]

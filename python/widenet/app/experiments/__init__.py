@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, checked_perturbation
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    checked_perturbation,
+)
 
 # In the report's order: the chapter's sections, from the wide networks' headline figure on.
 _MODULES = (
@@ -35,7 +44,8 @@ def run_experiment(name: str, quick: bool = False, seed: int = 0, progress: bool
     """Runs the experiment ``name`` (see :data:`EXPERIMENTS`) and returns its result.
 
     ``perturbation`` (a negative control, see :attr:`Experiment.controls`) injects a small
-    error into one checked quantity; the claims that check it must then fail."""
+    error into one checked quantity; the claims that check it must then fail.
+    """
     from widenet import _validation as check
 
     name = check.choice(name, "name", tuple(EXPERIMENTS))

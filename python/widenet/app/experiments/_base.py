@@ -83,7 +83,8 @@ class Perturbation:
     quantity named ``quantity`` is multiplied by ``factor`` where the experiment computes
     it (for example the limit kernel off by 1%, the step or the gradient off by a factor
     2, the NNGP variance scaled by 0.9). A negative control: the claims that test that
-    quantity must then fail."""
+    quantity must then fail.
+    """
 
     quantity: str
     factor: float
@@ -92,7 +93,8 @@ class Perturbation:
 @dataclass(frozen=True)
 class Control:
     """A negative control an experiment supports: ``perturbation`` must make every claim
-    named in ``breaks`` fail (tests run each one)."""
+    named in ``breaks`` fail (tests run each one).
+    """
 
     perturbation: Perturbation
     breaks: tuple
@@ -141,7 +143,8 @@ class ExperimentResult:
 
 class Progress:
     """Progress bars for the steps inside an experiment: tqdm when it is installed and
-    ``enabled``, otherwise silent."""
+    ``enabled``, otherwise silent.
+    """
 
     def __init__(self, enabled: bool = True, position: int = 1):
         self.enabled = enabled
@@ -185,7 +188,8 @@ class Experiment:
 
 def factor_of(perturbation: Optional[Perturbation], quantity: str) -> float:
     """The factor ``perturbation`` puts on ``quantity`` (1 when it perturbs something else or
-    nothing): experiments multiply each checked quantity by it where they compute it."""
+    nothing): experiments multiply each checked quantity by it where they compute it.
+    """
     if perturbation is None or perturbation.quantity != quantity:
         return 1.0
     return perturbation.factor
@@ -193,7 +197,8 @@ def factor_of(perturbation: Optional[Perturbation], quantity: str) -> float:
 
 def checked_perturbation(perturbation, experiment: Experiment) -> Optional[Perturbation]:
     """``perturbation`` when ``experiment`` has a control on its quantity; TypeError or
-    ValueError naming ``perturbation`` otherwise."""
+    ValueError naming ``perturbation`` otherwise.
+    """
     if perturbation is None:
         return None
     if not isinstance(perturbation, Perturbation):

@@ -29,7 +29,8 @@ def figure(columns: int = 1, rows: int = 1, width: float = 5.0, height: float = 
 
 def save(fig, directory, name: str) -> str:
     """Writes ``fig`` as ``directory/name.png`` (atomically, or into the report run's set of
-    files when ``directory`` is a staged one) and closes it; returns the file name."""
+    files when ``directory`` is a staged one) and closes it; returns the file name.
+    """
     file_name = f"{name}.png"
     try:
         with _files.open_in(directory, file_name) as stream:
@@ -42,7 +43,8 @@ def save(fig, directory, name: str) -> str:
 def power_law_panel(ax, widths, values, fit, label: str, color=None, reference_slope: float = -0.5):
     """Log-log scatter of ``values`` against ``widths`` (all seeds), the fitted line with its
     slope and interval in the legend, and a dashed ``n^reference_slope`` guide through the
-    fit's centre."""
+    fit's centre.
+    """
     import numpy as np
 
     widths, values = np.asarray(widths, dtype=float), np.asarray(values, dtype=float)

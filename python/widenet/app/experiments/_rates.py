@@ -1,5 +1,6 @@
 """Helpers of the experiments that fit rates in the width: fitted slopes as plain numbers,
-their text, and the test of a fitted slope against a rate."""
+their text, and the test of a fitted slope against a rate.
+"""
 
 from __future__ import annotations
 

@@ -22,5 +22,6 @@ def gamma(n: int) -> float:
 def backward_error(shape: tuple) -> float:
     """``gamma_(m n)``: the relative backward error taken for one SVD or eigendecomposition of
     a matrix of ``shape`` ``(m, n)``: the computed factors are exact for ``A + E`` with
-    ``|E| <= gamma_(m n) |A|``."""
+    ``|E| <= gamma_(m n) |A|``.
+    """
     return gamma(int(np.prod(shape)))

@@ -104,13 +104,15 @@ class SlopeTest:
 def slope_test(fit: SlopeFit, predicted: float, allowance: float = 0.0, tests: int = 1,
                level: float = LEVEL) -> SlopeTest:
     """``fit`` tested against ``predicted``, one of ``tests`` tests of a claim at family level
-    ``level``."""
+    ``level``.
+    """
     threshold = student_t_quantile(1.0 - level / (2 * tests), fit.points - 2)
     return SlopeTest(fit.quantity, fit.slope, fit.stderr, fit.points, float(predicted), float(allowance), threshold)
 
 
 def per_doubling(widths, factor: float) -> np.ndarray:
     """``factor ** log2(n / n_min)`` for every width: a factor ``2^a`` per doubling of the width is
-    an error of ``n^a`` (the negative controls that scale a quantity wrongly with ``n``)."""
+    an error of ``n^a`` (the negative controls that scale a quantity wrongly with ``n``).
+    """
     widths = np.asarray(widths, dtype=float)
     return factor ** np.log2(widths / widths.min())

@@ -22,7 +22,8 @@ LARGEST_DEVIATE = 1e12
 
 def normal_quantile(p: float) -> float:
     """The standard normal quantile ``Phi^{-1}(p)`` for ``0 < p < 1``, by bisection on
-    ``erfc`` (accurate to ~1e-12)."""
+    ``erfc`` (accurate to ~1e-12).
+    """
     if not 0.0 < p < 1.0:
         raise ValueError(f"p: expected a probability in (0, 1), got {p!r}")
     low, high = -40.0, 40.0
@@ -42,7 +43,8 @@ def normal_cdf(z) -> np.ndarray:
 
 def two_sided_threshold(tests: int, level: float) -> float:
     """``t`` with ``P(max_i |Z_i| > t) <= level`` for ``tests`` standard normals, however
-    correlated (Bonferroni: ``t = Phi^{-1}(1 - level / (2 tests))``)."""
+    correlated (Bonferroni: ``t = Phi^{-1}(1 - level / (2 tests))``).
+    """
     return normal_quantile(1.0 - level / (2.0 * tests))
 
 
@@ -60,7 +62,8 @@ def chi_square_z(statistic, dof) -> np.ndarray:
     """The normal deviate of a chi-square statistic with ``dof`` degrees of freedom
     (Wilson-Hilferty: ``(X / dof)^(1/3)`` is close to ``N(1 - 2/(9 dof), 2/(9 dof))``; for
     ``dof >= 79`` the deviate of a quantile is within 0.03 of the normal one out to
-    ``|z| = 4.8``; use :func:`chi_square_sf` for few degrees of freedom)."""
+    ``|z| = 4.8``; use :func:`chi_square_sf` for few degrees of freedom).
+    """
     dof = np.asarray(dof, dtype=float)
     spread = 2.0 / (9.0 * dof)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -69,14 +72,16 @@ def chi_square_z(statistic, dof) -> np.ndarray:
 
 def beyond(measured, predicted, allowance=0.0) -> np.ndarray:
     """How far ``measured`` lies outside ``[predicted - allowance, predicted + allowance]``,
-    signed (0 inside)."""
+    signed (0 inside).
+    """
     difference = np.asarray(measured, dtype=float) - np.asarray(predicted, dtype=float)
     return np.sign(difference) * np.maximum(np.abs(difference) - np.abs(allowance), 0.0) + 0.0  # no -0.0
 
 
 def mean_z(sample_mean, predicted, sd, count: int, allowance=0.0) -> np.ndarray:
     """Normal deviates of sample means of ``count`` draws with standard deviation ``sd``
-    against ``predicted +- allowance``."""
+    against ``predicted +- allowance``.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         return _capped(beyond(sample_mean, predicted, allowance) / (np.asarray(sd, dtype=float) / math.sqrt(count)))
 
@@ -85,7 +90,8 @@ def variance_z(sample_variance, predicted, dof: int, allowance=0.0) -> np.ndarra
     """Normal deviates of sample variances with ``dof`` degrees of freedom against a
     variance in ``predicted +- allowance``: ``dof s^2 / sigma^2`` is chi-square for Gaussian
     draws, tested at the end of the band nearest to ``s^2`` (0 inside the band). A band
-    below zero (an impossible variance) gives :data:`LARGEST_DEVIATE`."""
+    below zero (an impossible variance) gives :data:`LARGEST_DEVIATE`.
+    """
     sample_variance = np.asarray(sample_variance, dtype=float)
     low = np.asarray(predicted, dtype=float) - np.abs(allowance)
     high = np.asarray(predicted, dtype=float) + np.abs(allowance)
@@ -99,7 +105,8 @@ def variance_z(sample_variance, predicted, dof: int, allowance=0.0) -> np.ndarra
 
 def whiten(values: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> np.ndarray:
     """``L^{-1} (v - mean)`` for every row ``v`` of ``values``, ``L L^T = covariance``:
-    independent standard normals when the rows are draws of ``N(mean, covariance)``."""
+    independent standard normals when the rows are draws of ``N(mean, covariance)``.
+    """
     factor = np.linalg.cholesky(covariance)
     return np.linalg.solve(factor, (np.asarray(values) - mean).T).T
 
@@ -108,7 +115,8 @@ def covariance_statistic(whitened: np.ndarray) -> tuple:
     """The likelihood-ratio statistic of ``covariance = I`` for rows of known mean 0,
     ``R (tr S - log det S - p)`` with ``S = W^T W / R``, and its degrees of freedom
     ``p (p + 1) / 2`` (chi-square for large ``R``; the Bartlett correction is
-    ``O(p / R)``)."""
+    ``O(p / R)``).
+    """
     count, dimension = whitened.shape
     scatter = whitened.T @ whitened / count
     sign, log_determinant = np.linalg.slogdet(scatter)
@@ -118,14 +126,16 @@ def covariance_statistic(whitened: np.ndarray) -> tuple:
 
 def mean_statistic(whitened: np.ndarray) -> tuple:
     """``R |mean of the rows|^2``: chi-square with ``p`` degrees of freedom for rows of
-    independent standard normals (mean 0 tested with the covariance known)."""
+    independent standard normals (mean 0 tested with the covariance known).
+    """
     count, dimension = whitened.shape
     return float(count * np.sum(whitened.mean(axis=0) ** 2)), dimension
 
 
 def chi_square_sf(values, dof: int) -> np.ndarray:
     """The chi-square upper tail ``P(X > t)`` for an even number ``dof`` of degrees of
-    freedom, ``exp(-t/2) sum_(j < dof/2) (t/2)^j / j!`` (closed form, accurate in the tail)."""
+    freedom, ``exp(-t/2) sum_(j < dof/2) (t/2)^j / j!`` (closed form, accurate in the tail).
+    """
     if dof < 2 or dof % 2:
         raise ValueError(f"dof: expected an even number of degrees of freedom >= 2, got {dof!r}")
     half = np.asarray(values, dtype=float) / 2.0
@@ -143,7 +153,8 @@ def kolmogorov_smirnov(values, cdf=normal_cdf) -> tuple:
     """The Kolmogorov-Smirnov distance of ``values`` from the distribution ``cdf``
     (default ``N(0, 1)``) and its p-value (Kolmogorov's limit law with Stephens'
     finite-sample factor ``sqrt(N) + 0.12 + 0.11 / sqrt(N)``, accurate to a few percent of
-    the p-value for ``N >= 35``)."""
+    the p-value for ``N >= 35``).
+    """
     values = np.sort(np.ravel(np.asarray(values, dtype=float)))
     count = values.size
     probabilities = cdf(values)

@@ -27,10 +27,18 @@ from typing import Optional
 
 import numpy as np
 
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
+from widenet.app.experiments._rounding import backward_error, gamma
 from widenet.kernels import example_11_5_datasets, quadratic_features
 from widenet.regression.least_squares import augment, min_norm_solution
-from widenet.app.experiments._base import Claim, Control, Experiment, ExperimentResult, Perturbation, Progress, factor_of
-from widenet.app.experiments._rounding import backward_error, gamma
 
 NAME = "example-11-5"
 
@@ -72,7 +80,8 @@ def features(kind: str, X: np.ndarray, scales: Optional[dict] = None) -> np.ndar
 
 def coordinates(X: np.ndarray, power: float) -> np.ndarray:
     """``x^power`` entrywise: the points themselves for ``power = 1``; a negative control
-    feeds the linear model and the certificate search ``(x1^2, x2^2)`` with ``power = 2``."""
+    feeds the linear model and the certificate search ``(x1^2, x2^2)`` with ``power = 2``.
+    """
     if not float(power).is_integer():
         raise ValueError(f"perturbation: the coordinates are raised to whole powers only, got {power!r}")
     return X if power == 1.0 else X ** int(power)
@@ -112,7 +121,8 @@ def output_rounding(features: np.ndarray, weights: np.ndarray, y: np.ndarray) ->
 def classification(features: np.ndarray, y: np.ndarray) -> dict:
     """Least squares on ``features`` followed by ``sign``: the weights, the accuracy, the
     smallest ``y_i Phi(x_i)`` (the margin), the largest rounding bound of ``Phi``, and how
-    many points are certainly right and certainly wrong (beyond their rounding bound)."""
+    many points are certainly right and certainly wrong (beyond their rounding bound).
+    """
     weights = fit(features, y)
     outputs = features @ weights
     rounding = output_rounding(features, weights, y)
@@ -132,7 +142,8 @@ def _products(p: np.ndarray, q: np.ndarray, points: np.ndarray) -> tuple:
 def orientation(p: np.ndarray, q: np.ndarray, points: np.ndarray) -> tuple:
     """``((q - p) x (points - p), rounding bound)``: the cross product's sign says on which
     side of the line through ``p`` and ``q`` each point lies; computed as ``a d - c b`` from
-    rounded differences, its error is at most ``gamma_4 (|a d| + |c b|)``."""
+    rounded differences, its error is at most ``gamma_4 (|a d| + |c b|)``.
+    """
     first, second = _products(p, q, points)
     return first - second, gamma(4) * (np.abs(first) + np.abs(second))
 
@@ -168,7 +179,8 @@ def triangle_certificate(X: np.ndarray, y: np.ndarray, inside_label: float = 1.0
 
 def certificate_clearance(X: np.ndarray, certificate: list) -> float:
     """The smallest ``|orientation| / rounding bound`` of the certificate's three sides
-    (above 1: every side certain), 0 for no certificate."""
+    (above 1: every side certain), 0 for no certificate.
+    """
     if not certificate:
         return 0.0
     point, *corners = certificate
@@ -305,7 +317,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
 
 def plot(result: ExperimentResult, directory) -> list:
     """The two datasets with the decision boundaries of both classifiers, and dataset 2 in
-    the features ``x1^2, x2^2`` with the line that separates it there."""
+    the features ``x1^2, x2^2`` with the line that separates it there.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data, weights = result.data, result.numbers["weights"]

@@ -50,13 +50,22 @@ from functools import partial
 import numpy as np
 
 from widenet._spectral import gd_decay, gd_filter
-from widenet.network.ensemble import ShallowEnsemble
-from widenet.kernels import limit_kernel
-from widenet.regression.ntk_regression import NTKRegressor
-from widenet.reference.activations import activation
 from widenet.app.experiments import _statistics as stats
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.app.experiments._statistics import normal_quantile  # noqa: F401  (importable from here, as before)
+from widenet.kernels import limit_kernel
+from widenet.network.ensemble import ShallowEnsemble
+from widenet.reference.activations import activation
+from widenet.regression.ntk_regression import NTKRegressor
 
 NAME = "figure-11-3"
 
@@ -92,7 +101,8 @@ ROUNDING = np.finfo(np.float64).eps / 2
 
 def bonferroni_threshold(points: int, level: float = LEVEL) -> float:
     """``t`` with ``P(max_i |Z_i| > t) <= level`` for ``points`` standard normals, however
-    correlated (Bonferroni: ``t = Phi^{-1}(1 - level / (2 points))``)."""
+    correlated (Bonferroni: ``t = Phi^{-1}(1 - level / (2 points))``).
+    """
     return stats.two_sided_threshold(points, level)
 
 
@@ -105,7 +115,8 @@ def limit_kernels(points: np.ndarray, X: np.ndarray, diagonal: bool = False, nng
 
     ``nngp_factor`` scales every ``C``, ``test_factor`` the entries of ``C`` at a test point
     (negative controls: the NNGP variance wrong, the kernel wrong at the test inputs);
-    ``config`` replaces the networks' configuration :data:`CONFIG`."""
+    ``config`` replaces the networks' configuration :data:`CONFIG`.
+    """
     lecun = dict(CONFIG if config is None else config)
     ntk = dict(lecun, parametrization="ntk")
     if diagonal:
@@ -122,7 +133,8 @@ def limit_kernels(points: np.ndarray, X: np.ndarray, diagonal: bool = False, nng
 
 def tangent_kernels(kernels: dict, width: int = 0) -> tuple:
     """``(K(X, X), K(points, X)) / n``: ``K_LC`` (``width = 0``, the limit), or the exact
-    expected Gram of width ``n``, ``((n - 1) K_LC + K_NTK) / n``."""
+    expected Gram of width ``n``, ``((n - 1) K_LC + K_NTK) / n``.
+    """
     if not width:
         return kernels["train"], kernels["cross"]
     return tuple(kernels[key] + (kernels[f"{key}_ntk"] - kernels[key]) / width for key in ("train", "cross"))
@@ -141,7 +153,8 @@ def _decay(eigenvalues: np.ndarray, rate: float, steps: float) -> np.ndarray:
 def trained_gp(kernels: dict, y: np.ndarray, rate: float, steps: float, width: int = 0) -> tuple:
     """Mean and covariance at the points (their variances, for diagonal ``kernels``) of the
     linearized model after ``steps`` GD steps, ``rate = h n s`` in units of ``K_LC``
-    (module docstring); ``width`` as in :func:`tangent_kernels`."""
+    (module docstring); ``width`` as in :func:`tangent_kernels`.
+    """
     train, cross = tangent_kernels(kernels, width)
     eigenvalues, Q = np.linalg.eigh(train)
     A = cross @ (Q * _accumulated(eigenvalues, rate, steps)) @ Q.T
@@ -164,7 +177,8 @@ def trained_gaussian_process(grid: np.ndarray, X: np.ndarray, y: np.ndarray, wid
     ``steps`` GD steps of size ``lr`` on the loss ``scale * |Phi(X) - y|^2``, the NNGP
     standard deviation at initialization, the GP mean from :class:`widenet.NTKRegressor`
     (an independent evaluation), the spectrum of ``K_LC(X, X)`` and the expected initial
-    and final losses of the linearized model."""
+    and final losses of the linearized model.
+    """
     kernels = limit_kernels(grid, X, diagonal=True, progress=progress)
     rate = lr * width * scale
     mean, variance = trained_gp(kernels, y, rate, steps)
@@ -184,7 +198,8 @@ def _statistics_ensemble(size: int, width: int, seed: int, X, y, grid, lr: float
     :data:`COVARIANCE_POINTS`, then trained: their losses at 0 and after each of
     :data:`EARLY_STEPS`, and their outputs then at :data:`EARLY_POINTS` (the training
     records give the outputs at initialization too; every record costs a forward pass of
-    all networks at its test points, so later records take the early points only)."""
+    all networks at its test points, so later records take the early points only).
+    """
     ensemble = ShallowEnsemble(size, 1, width, seed=seed, **CONFIG)
     early = np.array(EARLY_POINTS)[:, None]
     first = np.concatenate([early, np.array(COVARIANCE_POINTS)[:, None], grid])
@@ -204,7 +219,8 @@ def _rounding_scale(ensemble: ShallowEnsemble, X: np.ndarray, y: np.ndarray) -> 
     """Per network, ``sqrt(m) gamma_(n+2) max_i (sum_j |v_j s(u_j x_i + b_j)| + |c| + |y_i|)``:
     a bound on the rounding error of the residual vector ``Phi(X) - y`` (the forward sum
     of ``n + 2`` terms), at the current parameters (over :data:`RATE_WINDOW` the bound
-    changes by a relative 1e-5: one value serves the window)."""
+    changes by a relative 1e-5: one value serves the window).
+    """
     U, b, v, c = ensemble.params
     hidden = activation(ensemble.activation, U[:, None, :, 0] * X[None, :, 0, None] + b[:, None, :])
     terms = np.abs(v[:, None, :] * hidden)
@@ -223,7 +239,8 @@ def _figure_ensemble(size: int, seed: int, X, y, grid, lr: float, progress: Prog
     """``size`` networks trained for :data:`STEPS` steps: outputs on the grid before and
     after, the losses at 0, the ends of :data:`RATE_WINDOW` and the end, the tangent Grams
     at initialization and at the window's ends, and the rounding scale of the residual at
-    the window's end."""
+    the window's end.
+    """
     ensemble = ShallowEnsemble(size, 1, WIDTH, seed=seed, **CONFIG)
     before, initial_grams = ensemble.forward(grid), _grams(ensemble, X)
     losses, grams, done = {}, {}, 0
@@ -242,7 +259,8 @@ def _figure_ensemble(size: int, seed: int, X, y, grid, lr: float, progress: Prog
 def _sum_loss_growth(seed: int, X, y, lr: float) -> tuple:
     """The chapter's sum loss with step ``lr`` on the figure's networks: per network the
     largest loss within :data:`DIVERGENCE_STEPS` steps over the initial one, and the count
-    of runs stopped as diverged."""
+    of runs stopped as diverged.
+    """
     run = ShallowEnsemble(FIGURE_NETWORKS, 1, WIDTH, seed=seed, **CONFIG).train(
         X, y, lr=lr, steps=DIVERGENCE_STEPS, record_every=1, loss="sum", on_divergence="return")
     growth = np.nanmax(run.losses, axis=1) / run.losses[:, 0]  # later records of a stopped run are NaN
@@ -268,7 +286,8 @@ def _extension_hypothesis() -> str:
 
 def _step_hypothesis(scale: float, lr: float, eigenvalues: np.ndarray) -> tuple:
     """Theorem 11.23's step condition for the sum loss, which the mean loss with step ``lr``
-    equals with step ``lr * scale``: ``(text, holds)``."""
+    equals with step ``lr * scale``: ``(text, holds)``.
+    """
     low, high = eigenvalues[0], eigenvalues[-1]
     admissible = 2.0 / ((low + 4.0 * high) * WIDTH)
     step = lr * scale
@@ -373,7 +392,8 @@ def _trained_tests(early: dict, early_predictions: dict, after: np.ndarray, figu
                    tested: np.ndarray) -> dict:
     """Per-point deviates of the trained means and variances from the GP (module docstring),
     at :data:`EARLY_POINTS` after each of :data:`EARLY_STEPS` and on the tested grid points
-    after :data:`STEPS` steps, each with its finite-width allowance."""
+    after :data:`STEPS` steps, each with its finite-width allowance.
+    """
     mean_z, variance_z = [], []
     samples = [(early[k], early_predictions[k]) for k in EARLY_STEPS]
     samples.append((after[:, tested], tuple(part[..., tested] for part in figure_predictions)))
@@ -472,7 +492,8 @@ def _linearized_loss_claim(losses: dict, predicted: dict, predicted_fw: dict, hy
 
 def _loss_rate(grams: np.ndarray, lr: float, scale: float, steps: int) -> np.ndarray:
     """``log`` of the linearized loss decay over ``steps`` steps along the slowest
-    eigenvector of each Gram: ``2 steps log|1 - 2 h s lambda_min|``."""
+    eigenvector of each Gram: ``2 steps log|1 - 2 h s lambda_min|``.
+    """
     return 2.0 * steps * np.log(np.abs(1.0 - 2.0 * lr * scale * np.linalg.eigvalsh(grams)[:, 0]))
 
 
@@ -695,7 +716,8 @@ def _predictions(kernels: dict, y: np.ndarray, rate: float, steps_factor: float,
     ``inf`` for kernel interpolation): the GP after each of :data:`EARLY_STEPS` at
     :data:`EARLY_POINTS` and after :data:`STEPS` on the grid, each as ``(mean, variance)`` in
     the limit followed by the same with the expected Gram of width :data:`WIDTH`; the
-    expected losses after :data:`EARLY_STEPS` (``loss``, ``loss_fw``) and at initialization."""
+    expected losses after :data:`EARLY_STEPS` (``loss``, ``loss_fw``) and at initialization.
+    """
     def gp(points_kernels, k):
         return (*trained_gp(points_kernels, y, rate, k * steps_factor),
                 *trained_gp(points_kernels, y, rate, k * steps_factor, WIDTH))
@@ -712,7 +734,8 @@ def _predictions(kernels: dict, y: np.ndarray, rate: float, steps_factor: float,
 def plot(result: ExperimentResult, directory) -> list:
     """Figure 11.3: the networks at initialization (a) and after training (b), their mean,
     the data and the infinite-width GP mean with its two-standard-deviation band, on one
-    y-range so the two spreads compare."""
+    y-range so the two spreads compare.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data, settings = result.data, result.settings

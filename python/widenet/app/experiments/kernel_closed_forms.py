@@ -37,11 +37,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.kernels import limit_kernel
 from widenet.network.shallow import ShallowNetwork
 from widenet.reference.limit_kernels import closed_form_expectations, covariances
 from widenet.sweeps import sweep
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
 
 ACTIVATION = "relu"
 POINTS = 4
@@ -57,7 +66,8 @@ BIAS_CONTROL = 0.9  # the control takes the bias variance 10% low
 class Design:
     """``networks`` relu networks of width :data:`WIDTH` per family (without and with
     biases), ``uniform_networks`` for Example 11.15 and ``samples`` draws of its Monte Carlo
-    limit."""
+    limit.
+    """
 
     networks: int
     uniform_networks: int
@@ -90,7 +100,8 @@ QUANTITIES = ("ss", "dd", "ntk")  # relu relu, relu' relu', a unit's share of K_
 # -- the measurement -----------------------------------------------------------------------
 def relu_points(seed: int = 0) -> np.ndarray:
     """:data:`POINTS` points in ``R^3`` in random directions with ``abs(x)^2 / d`` uniform in
-    ``[1/2, 2]`` (so the norms in Example 11.17 matter)."""
+    ``[1/2, 2]`` (so the norms in Example 11.17 matter).
+    """
     rng = np.random.default_rng([_POINTS_STREAM, seed])
     X = rng.standard_normal((POINTS, INPUT_DIM))
     radii = np.sqrt(INPUT_DIM * rng.uniform(0.5, 2.0, POINTS))
@@ -99,7 +110,8 @@ def relu_points(seed: int = 0) -> np.ndarray:
 
 def _moments(name: str, first: np.ndarray, second: np.ndarray) -> dict:
     """``{name}{i}_{j}`` and ``{name}2_{i}_{j}``: the sums over units of a per-unit product and
-    of its square (``first``, ``second``: ``(m, m)``), upper triangle."""
+    of its square (``first``, ``second``: ``(m, m)``), upper triangle.
+    """
     rows, columns = np.triu_indices(first.shape[0])
     return {**{f"{name}{i}_{j}": float(first[i, j]) for i, j in zip(rows, columns)},
             **{f"{name}2_{i}_{j}": float(second[i, j]) for i, j in zip(rows, columns)}}
@@ -114,7 +126,8 @@ def unit_moments(X: np.ndarray, pre_activations: np.ndarray, v: np.ndarray) -> d
     """The sums over hidden units of ``relu(h_i(x)) relu(h_i(z))``, ``relu'(h_i(x))
     relu'(h_i(z))`` and of the unit's share of ``K_n`` in NTK parametrization (11.6.3),
     ``(x.z/d + 1) v_i^2 relu'(h_i(x)) relu'(h_i(z)) + relu(h_i(x)) relu(h_i(z))``, and of
-    their squares. ``pre_activations``: ``h_i(x)``, shape ``(m, n)``."""
+    their squares. ``pre_activations``: ``h_i(x)``, shape ``(m, n)``.
+    """
     values = np.maximum(pre_activations, 0.0)  # a = relu(h)
     slopes = (pre_activations > 0).astype(np.float64)  # s = relu'(h): s^2 = s and s a = a
     weights = slopes * (v * v)  # w = v^2 s
@@ -130,7 +143,8 @@ def unit_moments(X: np.ndarray, pre_activations: np.ndarray, v: np.ndarray) -> d
 def relu_cell(width: int, seed: int, *, base: int, X: np.ndarray) -> dict:
     """One network in NTK parametrization with biases ``b_i, c ~ N(0, 1)`` (Exercise 11.37):
     the sums over its units (:func:`unit_moments`) with its biases (``"b"``-prefixed
-    names) and with them set to zero (as in (11.6.2), the same ``U`` and ``v``)."""
+    names) and with them set to zero (as in (11.6.2), the same ``U`` and ``v``).
+    """
     network = ShallowNetwork(X.shape[1], width, ACTIVATION, "ntk", bias_var=BIAS_VARIANCE,
                              output_bias_var=BIAS_VARIANCE, seed=np.random.SeedSequence([_NETWORK_STREAM, base, seed]))
     params = network.params
@@ -171,7 +185,8 @@ def _sample(table, name: str, points: int, units: int) -> Sample:
 
 def measure_units(design: Design, base: int, X: np.ndarray, progress: Progress) -> tuple:
     """``{quantity: Sample}`` over ``design.units`` hidden units, without and with biases; for
-    ``"ntk"`` the mean of the units' shares plus 1 (the bias ``c``): the mean of ``K_n``."""
+    ``"ntk"`` the mean of the units' shares plus 1 (the bias ``c``): the mean of ``K_n``.
+    """
     table = sweep(relu_cell, (WIDTH,), range(design.networks), progress=progress.enabled, base=base, X=X).table()
     families = []
     for prefix in ("", "b"):
@@ -184,7 +199,8 @@ def measure_units(design: Design, base: int, X: np.ndarray, progress: Progress) 
 # -- the predictions -----------------------------------------------------------------------
 def closed_forms(X: np.ndarray, bias_var: float = 0.0) -> dict:
     """Example 11.17's ``K_LC``, Exercise 11.36's ``E[relu' relu']`` and Example 11.31's
-    ``K_NTK`` (with ``Sigma = x.z/d + bias_var``, Exercise 11.37)."""
+    ``K_NTK`` (with ``Sigma = x.z/d + bias_var``, Exercise 11.37).
+    """
     E_dd = closed_form_expectations(*covariances(X, X, 1.0, bias_var), ACTIVATION)[1]
     options = dict(activation=ACTIVATION, bias_var=bias_var, output_bias_var=bias_var)
     return {"ss": limit_kernel(X, parametrization="lecun", **options), "dd": E_dd,
@@ -225,7 +241,8 @@ def _closed_form_claim(key: str, reference: str, statement: str, predicted: str,
 
 def relu_claims(design: Design, plain: dict, biased: dict, forms: dict, biased_forms: dict, X: np.ndarray) -> tuple:
     """Examples 11.17, 11.31 and Exercises 11.36, 11.37: the units' averages (``plain``,
-    ``biased``) against the closed forms (``forms``, ``biased_forms``)."""
+    ``biased``) against the closed forms (``forms``, ``biased_forms``).
+    """
     def with_control(samples, predictions, names):
         return [(samples[name], predictions[name], (1 + CONTROL_ERROR) * predictions[name]) for name in names]
 
@@ -262,7 +279,8 @@ def relu_claims(design: Design, plain: dict, biased: dict, forms: dict, biased_f
 
 def uniform_claim(design: Design, base: int, perturbation, progress: Progress) -> tuple:
     """Example 11.15: networks initialized with the uniform law against widenet's Monte Carlo
-    limit under that law; the Gaussian closed form rejected."""
+    limit under that law; the Gaussian closed form rejected.
+    """
     X = UNIFORM_POINTS
     table = sweep(uniform_cell, (WIDTH,), range(design.uniform_networks), progress=progress.enabled, base=base,
                   X=X).table()
@@ -368,7 +386,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
 
 def plot(result: ExperimentResult, directory) -> list:
     """One figure: each claim's z statistics (entry by entry) with its threshold; in grey the
-    largest z of its 1% control, and for Example 11.15 the z against the Gaussian closed form."""
+    largest z of its 1% control, and for Example 11.15 the z against the Gaussian closed form.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     fig, axes = figure(columns=1, width=8.0)

@@ -34,12 +34,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
+from widenet.app.experiments._rates import as_fit, fit_record, interval_contains, slope_text
 from widenet.kernels import limit_kernel
 from widenet.network.shallow import ShallowNetwork
 from widenet.reference.limit_kernels import closed_form_expectations, covariances
 from widenet.sweeps import fit_slope, student_t_quantile, sweep
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
-from widenet.app.experiments._rates import as_fit, fit_record, interval_contains, slope_text
 
 ACTIVATION = "erf"
 POINTS = 6
@@ -54,7 +63,8 @@ CONTROL_ERROR = 0.01  # the limits' perturbation of the negative controls
 class Design:
     """The networks of one run: ``grid_networks`` at each width of ``grid`` and
     ``wide_networks`` at ``wide`` (the rate fit), ``narrow_networks`` at ``narrow`` (with the
-    wide ones, the mean tests)."""
+    wide ones, the mean tests).
+    """
 
     grid: tuple
     grid_networks: int
@@ -148,7 +158,8 @@ def erf_expectations(X: np.ndarray) -> tuple:
 
 def finite_width_part(X: np.ndarray) -> np.ndarray:
     """``B`` of ``E[K_n/n] = K_LC + B/n`` (LeCun, zero biases): ``(1 + x.z) E_dd + 1``, the
-    mean of the ``U``, ``b`` and ``c`` blocks of ``K_n`` (proof of Theorem 11.16)."""
+    mean of the ``U``, ``b`` and ``c`` blocks of ``K_n`` (proof of Theorem 11.16).
+    """
     return (1.0 + X @ X.T) * erf_expectations(X)[1] + 1.0
 
 
@@ -160,7 +171,8 @@ def expected_gram(limit: np.ndarray, part: np.ndarray, width: int) -> np.ndarray
 # -- the tests -----------------------------------------------------------------------------
 def mean_z(grams: np.ndarray, expected: np.ndarray) -> np.ndarray:
     """``(mean - expected) / standard error`` of every entry of the upper triangle, the
-    standard error from the sample of networks."""
+    standard error from the sample of networks.
+    """
     rows, columns = np.triu_indices(grams.shape[1])
     entries = grams[:, rows, columns]
     standard_error = entries.std(axis=0, ddof=1) / math.sqrt(len(entries))
@@ -173,13 +185,15 @@ def _largest(values) -> float:
 
 def t_threshold(tests: int, networks: int) -> float:
     """The two-sided Bonferroni threshold of ``tests`` t statistics over ``networks`` at
-    family level :data:`LEVEL`."""
+    family level :data:`LEVEL`.
+    """
     return student_t_quantile(1.0 - LEVEL / (2 * tests), networks - 1)
 
 
 def rayleigh_z(grams: np.ndarray, expected: np.ndarray) -> tuple:
     """The Rayleigh quotients ``a.G a`` at the extreme eigenvectors ``a`` of ``expected``:
-    their mean minus the eigenvalue in standard errors, for the smallest and the largest."""
+    their mean minus the eigenvalue in standard errors, for the smallest and the largest.
+    """
     values, vectors = np.linalg.eigh(expected)
     extremes = vectors[:, [0, -1]]
     quotients = np.einsum("ia,nij,ja->na", extremes, grams, extremes)
@@ -197,7 +211,8 @@ def frobenius_errors(grams: dict, widths, limit: np.ndarray, part: np.ndarray) -
 
 def rate_fit(grams: dict, design: Design, limit: np.ndarray, part: np.ndarray):
     """The exponent of ``abs(G - E[G])_F ~ n^slope`` over the grid and the wide networks,
-    with its ``1 - LEVEL`` interval."""
+    with its ``1 - LEVEL`` interval.
+    """
     widths, errors = frobenius_errors(grams, (*design.grid, design.wide), limit, part)
     return fit_slope(widths, errors, "error", confidence=1.0 - LEVEL), widths, errors
 
@@ -261,7 +276,7 @@ def mean_claim(parametrization: str, design: Design, grams: dict, limit: np.ndar
         holds=all(_largest(z[width]) <= thresholds[width] for width in widths),
         hypothesis=_growth_hypothesis(parametrization),
         hypothesis_holds=True,
-        criterion=(f"every entry's t = (mean - expectation) / standard error (over the networks) has abs(t) <= "
+        criterion=("every entry's t = (mean - expectation) / standard error (over the networks) has abs(t) <= "
                    + " and ".join(f"{thresholds[width]:.2f} (n = {width})" for width in widths)
                    + f": Bonferroni over {tests} entries at family level {LEVEL:g}"))
     return claim, numbers
@@ -269,7 +284,8 @@ def mean_claim(parametrization: str, design: Design, grams: dict, limit: np.ndar
 
 def rate_claim(parametrization: str, design: Design, grams: dict, limit: np.ndarray, part: np.ndarray) -> tuple:
     """The claim that the fluctuation around the exact expectation decays like ``n^-1/2``, its
-    numbers, and the errors the figure draws."""
+    numbers, and the errors the figure draws.
+    """
     fit, widths, errors = rate_fit(grams, design, limit, part)
     threshold = student_t_quantile(1 - LEVEL / 2, fit.points - 2)
     control, _, control_errors = rate_fit(grams, design, (1 + CONTROL_ERROR) * limit, part)
@@ -300,7 +316,8 @@ def rate_claim(parametrization: str, design: Design, grams: dict, limit: np.ndar
 def band_counts(grams: np.ndarray, limit: np.ndarray) -> dict:
     """Of the networks ``grams`` (``K_n/n``): how many have their eigenvalues in Lemma 11.19's
     band ``[lmin_LC/2, 2 lmax_LC]`` (the band of ``K_n`` divided by ``n``), and how many satisfy
-    the proof's sufficient condition ``abs(K_n/n - K_LC)_2 <= lmin_LC/2``."""
+    the proof's sufficient condition ``abs(K_n/n - K_LC)_2 <= lmin_LC/2``.
+    """
     lmin, lmax = np.linalg.eigvalsh(limit)[[0, -1]]
     spectra = np.linalg.eigvalsh(grams)
     deviation = np.linalg.norm(grams - limit, ord=2, axis=(1, 2))
@@ -312,7 +329,8 @@ def band_counts(grams: np.ndarray, limit: np.ndarray) -> dict:
 
 def lemma_claim(design: Design, grams: dict, limit: np.ndarray, part: np.ndarray, X: np.ndarray) -> tuple:
     """Lemma 11.19 at every width: the band and the proof's sufficient condition; at the wide
-    width, the sharp Rayleigh-quotient test."""
+    width, the sharp Rayleigh-quotient test.
+    """
     lmin, lmax = (float(value) for value in np.linalg.eigvalsh(limit)[[0, -1]])
     widths = sorted(grams)
     counts = {width: band_counts(grams[width], limit) for width in widths}
@@ -450,7 +468,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
 def _rate_panel(ax, data: dict, fit, parametrization: str) -> None:
     """Errors against the width (log-log), the fit, the n^-1/2 prediction drawn apart from the
     fit (a factor 3 below the data, so it never hides under the fitted line), and in grey the
-    errors against the limit off by 1%, which stop decaying."""
+    errors against the limit off by 1%, which stop decaying.
+    """
     widths = np.asarray(data["widths"], dtype=float)
     ax.loglog(widths, np.asarray(data["control_error"], dtype=float), "x", color="0.6", markersize=4,
               label=f"against 1.01 {_LIMIT[parametrization]} (a control)")
@@ -472,7 +491,8 @@ def _rate_panel(ax, data: dict, fit, parametrization: str) -> None:
 def _mean_panel(ax, result: ExperimentResult) -> None:
     """The t statistics of the mean tests, entry by entry, with their thresholds, and in grey
     those of the controls (the limit off by 1%; for LeCun at the narrow width, the 1/n part
-    left out)."""
+    left out).
+    """
     labels = []
     for offset, parametrization in enumerate(PARAMETRIZATIONS):
         mean = result.numbers[parametrization]["mean"]
@@ -499,7 +519,8 @@ def _mean_panel(ax, result: ExperimentResult) -> None:
 
 def _spectrum_panel(ax, result: ExperimentResult) -> None:
     """Lemma 11.19: the fraction of networks inside the band at each width, and of those
-    where the proof's sufficient condition holds."""
+    where the proof's sufficient condition holds.
+    """
     lemma = result.numbers["lemma_11_19"]
     networks = np.asarray(lemma["networks"], dtype=float)
     for key, style, label in (("inside_band", "o-", "eigenvalues of K_n in [n lmin/2, 2 n lmax]"),
@@ -515,7 +536,8 @@ def _spectrum_panel(ax, result: ExperimentResult) -> None:
 def plot(result: ExperimentResult, directory) -> list:
     """One figure: the fluctuation against the width for each parametrization (with the
     n^-1/2 prediction and the 1%-off control), the mean tests' t statistics, and Lemma
-    11.19's band at each width."""
+    11.19's band at each width.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     fig, axes = figure(columns=2, rows=2)

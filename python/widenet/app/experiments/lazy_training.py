@@ -69,14 +69,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from widenet.dynamics.lazy_training import lazy_training_data
-from widenet.kernels import limit_kernel
-from widenet.dynamics.linearization import linearize
-from widenet.network.shallow import ShallowNetwork
-from widenet.sweeps import sweep
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.app.experiments._rates import as_fit, fit_record, network_seed
 from widenet.app.experiments._slopes import LEVEL, per_doubling, power_law_fit, slope_test
+from widenet.dynamics.lazy_training import lazy_training_data
+from widenet.dynamics.linearization import linearize
+from widenet.kernels import limit_kernel
+from widenet.network.shallow import ShallowNetwork
+from widenet.sweeps import sweep
 
 ACTIVATION = "tanh"
 POINTS, INPUT_DIM, TEST_POINTS = 4, 12, 4
@@ -91,7 +100,8 @@ TANH_LIPSCHITZ_DERIVATIVE = 4.0 / (3.0 * math.sqrt(3.0))  # sup abs(tanh'') at t
 @dataclass(frozen=True)
 class Design:
     """The widths of each parametrization, the networks at every width of each, and the
-    allowances (``{parametrization: {quantity: bound}}``) of the fitted exponents on this grid."""
+    allowances (``{parametrization: {quantity: bound}}``) of the fitted exponents on this grid.
+    """
 
     widths: dict
     networks: int
@@ -138,7 +148,8 @@ _NETWORK_STREAM = {"lecun": 1123, "ntk": 1163}
 # -- the limits ----------------------------------------------------------------------------
 def limit_kernels(X: np.ndarray) -> dict:
     """``K_LC``, ``K_NTK`` and ``B`` (the mean of the ``U``, ``b`` and ``c`` blocks of
-    ``Theta0`` under LeCun, times ``n``) on the rows of ``X``."""
+    ``Theta0`` under LeCun, times ``n``) on the rows of ``X``.
+    """
     lecun = limit_kernel(X, activation=ACTIVATION, parametrization="lecun")
     ntk = limit_kernel(X, activation=ACTIVATION, parametrization="ntk")
     inner = X @ X.T
@@ -150,7 +161,8 @@ def limit_kernels(X: np.ndarray) -> dict:
 def gradient_descent_step(parametrization: str, width: int, limit: np.ndarray, gram: np.ndarray) -> float:
     """The step ``h`` for the sum loss. LeCun: ``0.9 x 2/((lmin_LC + 4 lmax_LC) n)`` with the
     eigenvalues of the limit ``limit`` (Theorem 11.23). NTK parametrization: ``0.9/(lambda_min +
-    lambda_max)`` of the network's own Gram ``gram`` at ``w0`` (Theorem 11.13's (11.4.4))."""
+    lambda_max)`` of the network's own Gram ``gram`` at ``w0`` (Theorem 11.13's (11.4.4)).
+    """
     if parametrization == "lecun":
         low, high = np.linalg.eigvalsh(limit)[[0, -1]]
         return STEP_FRACTION * 2.0 / ((low + 4.0 * high) * width)
@@ -160,7 +172,8 @@ def gradient_descent_step(parametrization: str, width: int, limit: np.ndarray, g
 
 def planned_steps(lr: float, gram: np.ndarray, target: float = PLANNED_LOSS) -> int:
     """Steps until the slowest linear mode of the Gram ``gram``, ``(1 - 2 h lambda_min)^2`` per
-    step, has fallen by ``target``."""
+    step, has fallen by ``target``.
+    """
     slowest = 1.0 - 2.0 * lr * float(np.linalg.eigvalsh(gram)[0])
     return int(math.ceil(math.log(target) / (2.0 * math.log(slowest))))
 
@@ -186,7 +199,8 @@ def lazy_cell(width: int, seed: int, *, parametrization: str, base: int, data: t
     """Trains network ``seed`` of ``width`` and its linearization and measures it (see the
     module docstring); also what the hypotheses and the predictions need. ``linearized_step``
     and ``initial_gram`` scale the linearization's step and ``Theta(w0)`` in the kernel change
-    (negative controls)."""
+    (negative controls).
+    """
     X, y, X_test = data
     m = X.shape[0]
     network = cell_network(base, parametrization, width, seed, X.shape[1])
@@ -236,7 +250,8 @@ def remark_11_24(network, X: np.ndarray, y: np.ndarray, lr: float, steps: int, s
     closed form with ``A = 2 h Theta0`` and ``B = I - A``: as corrected, ``B^k Phi_lin(X, p0) +
     sum_{j<k} B^j A y``, and as printed, with ``B^k`` in the sum. ``step_factor`` scales ``h``
     in the closed forms only (a negative control). Also the corrected Neumann series
-    ``sum_j B^j`` against ``A^{-1}``."""
+    ``sum_j B^j`` against ``A^{-1}``.
+    """
     iterated = linearize(network).train(X, y, lr=lr, steps=steps, method="iterate", record_every=1,
                                         loss="sum").train_outputs
     A = 2.0 * step_factor * lr * network.ntk(X)
@@ -269,7 +284,8 @@ def remark_11_24(network, X: np.ndarray, y: np.ndarray, lr: float, steps: int, s
 # -- the measurements of a run -------------------------------------------------------------
 def measure(parametrization: str, design: Design, seed: int, data, limits: dict, perturbation, progress) -> dict:
     """:func:`lazy_cell` for every network of ``design`` (a width sweep): one array per
-    quantity, one entry per network, ``widths`` naming each network's width."""
+    quantity, one entry per network, ``widths`` naming each network's width.
+    """
     table = sweep(lazy_cell, design.widths[parametrization], range(design.networks[parametrization]),
                   progress=progress.enabled,
                   parametrization=parametrization, base=seed, data=tuple(data), limits=limits,
@@ -283,7 +299,8 @@ def measure(parametrization: str, design: Design, seed: int, data, limits: dict,
 def distance_in_limit_units(parametrization: str, measured: dict, perturbation) -> np.ndarray:
     """``sup_k abs(w_k - w0)`` divided by the n-independent factor ``sqrt(r0 . K^{-1} r0)`` of the
     network's own initial residual (NTK parametrization: also by ``abs(w0)``), times the
-    control's wrong scaling with the width."""
+    control's wrong scaling with the width.
+    """
     values = measured["distance"] / np.sqrt(measured["limit_factor"])
     if parametrization == "ntk":
         values = values / measured["initial_norm"]
@@ -309,7 +326,8 @@ def slope_tests(parametrization: str, measured: dict, design: Design, perturbati
 # -- the claims ----------------------------------------------------------------------------
 def _convergence(measured: dict) -> tuple:
     """Whether every run (network and linearization) ended below ``CONVERGED`` relative loss,
-    and the text."""
+    and the text.
+    """
     largest = float(np.max(measured["relative_loss"]))
     linear = float(np.max(measured["relative_loss_linearized"]))
     held = max(largest, linear) <= CONVERGED
@@ -321,7 +339,8 @@ def _convergence(measured: dict) -> tuple:
 
 def _hypotheses(parametrization: str, measured: dict, limits: dict, data) -> tuple:
     """The hypotheses of Theorem 11.23 (LeCun) or of the NTK parametrization's analogue, each
-    with its measured constant; and whether all hold."""
+    with its measured constant; and whether all hold.
+    """
     X, y, _ = data
     converged, convergence = _convergence(measured)
     low, high = (float(value) for value in np.linalg.eigvalsh(limits[parametrization])[[0, -1]])
@@ -500,7 +519,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
 
 def remark_run(design: Design, seed: int, data, limits: dict, step_factor: float) -> dict:
     """:func:`remark_11_24` on the first LeCun network of the smallest width, with its step and
-    steps."""
+    steps.
+    """
     width = design.widths["lecun"][0]
     network = cell_network(seed, "lecun", width, 0, data.X.shape[1])
     gram = network.ntk(data.X)
@@ -512,7 +532,8 @@ def remark_run(design: Design, seed: int, data, limits: dict, step_factor: float
 def _rate_panel(ax, result: ExperimentResult, quantity: str, title: str, field: str = None) -> None:
     """Both parametrizations' values (``field``, default ``quantity``) against the width, their
     fits, the sharp predictions (dashed, through each fit's centre) and the chapter's bound
-    n^-1/2 (dotted)."""
+    n^-1/2 (dotted).
+    """
     for color, parametrization in (("C0", "lecun"), ("C1", "ntk")):
         data = result.data[parametrization]
         widths = np.asarray(data["widths"], dtype=float)
@@ -549,7 +570,8 @@ def plot(result: ExperimentResult, directory) -> list:
     """One figure: the distance (in units of the linearization's limit), the output gap and
     the kernel change against the width for both parametrizations, with fits, the sharp
     predictions (dashed) and the chapter's n^-1/2 (dotted), drawn 3x above the data; and
-    Remark 11.24's closed forms against the iterated linearized gradient descent."""
+    Remark 11.24's closed forms against the iterated linearized gradient descent.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     fig, axes = figure(columns=2, rows=2, width=5.2, height=3.8)

@@ -36,13 +36,28 @@ from typing import Optional
 
 import numpy as np
 
-from widenet.regression.estimators import KernelLeastSquares
-from widenet.kernels import polynomial_features
-from widenet.regression.least_squares import gradient_descent, kernel_projector, max_step, min_norm_solution, row_space_projector
-from widenet.dynamics.linearization import linearize
-from widenet.network.linear_models import FeatureModel
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.app.experiments._rounding import UNIT_ROUNDOFF, backward_error, gamma
+from widenet.dynamics.linearization import linearize
+from widenet.kernels import polynomial_features
+from widenet.network.linear_models import FeatureModel
+from widenet.regression.estimators import KernelLeastSquares
+from widenet.regression.least_squares import (
+    gradient_descent,
+    kernel_projector,
+    max_step,
+    min_norm_solution,
+    row_space_projector,
+)
 
 NAME = "least-squares"
 
@@ -71,7 +86,8 @@ def steps_to(rate: float, reduction: float = 1e-15) -> int:
 
 def contraction(lr: float, singular: np.ndarray) -> np.ndarray:
     """``|1 - 2 h s_i^2|``: the factor by which GD's error along the ``i``-th right singular
-    vector changes at each step."""
+    vector changes at each step.
+    """
     return np.abs(1.0 - 2.0 * lr * singular**2)
 
 
@@ -93,7 +109,8 @@ def step_rounding(A: np.ndarray, y: np.ndarray, lr: float, w_norms: np.ndarray, 
 
 def propagated(errors: np.ndarray, growth: float) -> np.ndarray:
     """``B_k = sum_(j<k) growth^(k-1-j) e_j`` for ``k = 0, ..., K``: the rounding of the
-    steps carried to step ``k`` by a map whose norm is ``growth``."""
+    steps carried to step ``k`` by a map whose norm is ``growth``.
+    """
     bounds = np.zeros(errors.size + 1)
     for k, error in enumerate(errors):
         bounds[k + 1] = growth * bounds[k] + error
@@ -104,7 +121,8 @@ def measured_factor(components: np.ndarray, bounds: np.ndarray, steps: np.ndarra
     """The per-step factor ``|c_k / c_0|^(1/k)`` of a component that GD multiplies by a
     constant at each step, and the tolerance on its logarithm from the rounding bounds
     ``|c_k - exact| <= B_k``: ``(-log(1 - B_k/|c_k|) - log(1 - B_0/|c_0|)) / k``, at the step
-    ``k`` where that tolerance is smallest (``B_k < |c_k| / 2``)."""
+    ``k`` where that tolerance is smallest (``B_k < |c_k| / 2``).
+    """
     size = np.abs(components)
     usable = (steps > 0) & (bounds < size / 2.0)
     if not usable.any():  # nothing measurable: the claim that needs it fails
@@ -118,7 +136,8 @@ def measured_factor(components: np.ndarray, bounds: np.ndarray, steps: np.ndarra
 
 def factor_agrees(measured: dict, predicted: float, prediction_error: float) -> tuple:
     """``(holds, deviation / tolerance)`` for ``|log measured - log predicted| <= log
-    tolerance + prediction_error / predicted``."""
+    tolerance + prediction_error / predicted``.
+    """
     if measured["factor"] is None or predicted <= 0.0:
         return False, math.inf
     tolerance = measured["log_tolerance"] + prediction_error / predicted
@@ -148,7 +167,8 @@ class _Problem:
         SVD's relative backward error ``e``: ``e (3 kappa |w*| + kappa (kappa + 1) |r_min| /
         s_max)`` for the least-squares solution (Higham, Theorems 20.1 and 21.1; the residual
         term vanishes when ``A`` has full row rank), ``2 kappa e |w0|`` for the projector, and
-        ``e`` times each for the products that apply them."""
+        ``e`` times each for the products that apply them.
+        """
         residual = math.sqrt(self.min_loss)
         return self.backward * ((3.0 * self.kappa + 1.0) * np.linalg.norm(self.w_star)
                                 + self.kappa * (self.kappa + 1.0) * residual / self.s_max
@@ -157,7 +177,8 @@ class _Problem:
     def vector_error(self, i: int) -> float:
         """A bound on ``|v_i computed - v_i|``: ``sqrt 2 sin(angle)``, the angle at most the
         SVD's backward error over the gap from ``s_i`` to the other singular values (the
-        zeros of the kernel included when ``d > m``)."""
+        zeros of the kernel included when ``d > m``).
+        """
         others = np.delete(self.singular, i)
         if self.A.shape[1] > self.singular.size:
             others = np.append(others, 0.0)
@@ -166,7 +187,8 @@ class _Problem:
 
     def rate_error(self, lr: float) -> float:
         """A bound on the error of the computed ``|1 - 2 h s_i^2|``: each ``s_i`` is within
-        ``e s_max`` (Weyl), so the factor within ``4 h s_max^2 e``."""
+        ``e s_max`` (Weyl), so the factor within ``4 h s_max^2 e``.
+        """
         return 4.0 * lr * self.s_max**2 * self.backward
 
 
@@ -185,7 +207,8 @@ def _component_factor(problem: _Problem, iterates: np.ndarray, rounding: np.ndar
     """The measured per-step factor of ``w_k - w_lim`` along the right singular vector
     whose factor ``|1 - 2 h s_i^2|`` is the largest: the component's error is the GD
     rounding carried so far, the limit's error, and the singular vector's error times the
-    distance."""
+    distance.
+    """
     i = int(np.argmax(contraction(lr, problem.singular)))
     errors = iterates - problem.limit()
     distances = _norms(errors)
@@ -198,7 +221,8 @@ def _component_factor(problem: _Problem, iterates: np.ndarray, rounding: np.ndar
 def _iterate(problem: _Problem, lr: float, steps: int) -> tuple:
     """``(iterates, residual norms)`` of (11.1.5) from ``w0``, computed as
     :func:`widenet.regression.least_squares.gradient_descent` does, at any step (that function refuses
-    steps at which GD cannot converge)."""
+    steps at which GD cannot converge).
+    """
     A, y = problem.A, problem.y
     w = problem.w0.copy()
     iterates, residuals = np.empty((steps + 1, w.size)), np.empty(steps + 1)
@@ -212,7 +236,8 @@ def _iterate(problem: _Problem, lr: float, steps: int) -> tuple:
 
 def _gd_inside(problem: _Problem, step_factor: float, kernel_part_factor: float) -> tuple:
     """GD at ``h = 0.9 / (2 s_max^2)`` from ``w0`` and from ``P_row w0``: the distances, the
-    rounding bounds and the measured per-step factor."""
+    rounding bounds and the measured per-step factor.
+    """
     A, y = problem.A, problem.y
     lr = STEP_FRACTION * max_step(A)
     rates = contraction(lr, problem.singular)
@@ -267,7 +292,8 @@ def _gd_inside(problem: _Problem, step_factor: float, kernel_part_factor: float)
 
 def _gd_outside(problem: _Problem, step_factor: float) -> list:
     """GD at the steps of :data:`OUTSIDE_STEPS` (times ``1/(2 s_max^2)``): the per-step
-    factor of the component that changes fastest, measured and predicted."""
+    factor of the component that changes fastest, measured and predicted.
+    """
     rows = []
     for multiple in OUTSIDE_STEPS:
         lr = multiple * max_step(problem.A)
@@ -598,7 +624,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
 def plot(result: ExperimentResult, directory) -> list:
     """Four panels: ``|w_k - w_lim|`` against ``k`` (log scale) with the predicted rate and
     the rounding bound for the underdetermined case; the same at the steps outside the
-    interval; the kernel case's distance in function space; its predictions (Remark 11.4)."""
+    interval; the kernel case's distance in function space; its predictions (Remark 11.4).
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data, numbers = result.data, result.numbers

@@ -37,7 +37,15 @@ import math
 
 import numpy as np
 
-from widenet.app.experiments._base import Claim, Control, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 
 NAME = "linearization-1d"
 
@@ -104,7 +112,8 @@ def loss_third_derivative(w, y: float):
 
 def gradient_descent(y: float, lr: float, steps: int, gradient_scale: float = 1.0) -> np.ndarray:
     """The GD iterates ``w_0, ..., w_steps`` of ``w_{k+1} = w_k - h f'(w_k)`` from ``w0``
-    (``gradient_scale`` multiplies ``f'``: a negative control's wrong gradient)."""
+    (``gradient_scale`` multiplies ``f'``: a negative control's wrong gradient).
+    """
     iterates = np.empty(steps + 1)
     iterates[0] = W0
     for k in range(steps):
@@ -114,7 +123,8 @@ def gradient_descent(y: float, lr: float, steps: int, gradient_scale: float = 1.
 
 def global_minimizers(y: float, samples: int = 20001) -> np.ndarray:
     """The roots of ``Phi(x_1, w) = y_1`` in the window (where the loss is 0, its global
-    minimum), located by sign changes on a fine grid and refined by bisection to the last bit."""
+    minimum), located by sign changes on a fine grid and refined by bisection to the last bit.
+    """
     grid = np.linspace(*WINDOW, samples)
     values = model(grid) - y
     roots = []
@@ -134,13 +144,15 @@ def global_minimizers(y: float, samples: int = 20001) -> np.ndarray:
 
 def peak() -> float:
     """The maximizer of ``Phi``: ``Phi' = x_1 (sech^2(x_1 w) - c) = 0`` at
-    ``w = artanh(sqrt(1 - c)) / x_1``."""
+    ``w = artanh(sqrt(1 - c)) / x_1``.
+    """
     return math.atanh(math.sqrt(1.0 - SKIP)) / X1
 
 
 def _largest_abs(function, radius: float, peaks) -> float:
     """``max |function|`` over ``[w0 - radius, w0 + radius]``: at the ends and at the given
-    points where ``|function|`` peaks, those inside."""
+    points where ``|function|`` peaks, those inside.
+    """
     points = [W0 - radius, W0 + radius] + [w for w in peaks if abs(w - W0) <= radius]
     return float(np.max(np.abs(function(np.array(points)))))
 
@@ -174,7 +186,8 @@ def assumption_11_12(y: float) -> dict:
 def rounding_level(limit: float) -> float:
     """How far rounding can keep a GD iterate from the exact one: a few ulps of ``w`` and of
     ``h f'(w)`` per step, remembered over the ``1 / (1 - |g'|) <= 4`` steps of a contraction
-    ``|g'| <= 3/4`` (both limits here)."""
+    ``|g'| <= 3/4`` (both limits here).
+    """
     return 16.0 * EPS * (1.0 + abs(limit))
 
 
@@ -185,7 +198,8 @@ def local_rate(iterates: np.ndarray, limit: float, y: float, lr: float) -> dict:
     By the mean value theorem ``e_{k+1} = g'(xi) e_k`` with ``|xi - limit| <= |e_k|``, so
     ``|e_{k+1}/e_k - g'(limit)| <= h sup |f'''| |e_k|`` (the sup over that interval, on a
     65-point grid); the rounding of ``e_k`` and ``e_{k+1}`` adds ``2 delta / |e_k|`` (``delta``
-    of :func:`rounding_level`). ``worst`` is the largest deviation over its tolerance."""
+    of :func:`rounding_level`). ``worst`` is the largest deviation over its tolerance.
+    """
     errors = np.asarray(iterates, dtype=float) - limit
     low, high = RATE_WINDOW
     inside = np.flatnonzero((np.abs(errors[:-1]) >= low) & (np.abs(errors[:-1]) <= high))
@@ -239,7 +253,8 @@ def _case(y: float, lr: float, points: int, gradient_scale: float) -> tuple:
 
 def _limit(case: dict, expected: float, iterates: np.ndarray, y: float, predicted_lr: float) -> None:
     """Adds to ``case`` the comparison of GD's limit with ``expected`` and of its approach
-    with the linearized rate there."""
+    with the linearized rate there.
+    """
     rate = local_rate(iterates, expected, y, predicted_lr)
     case.update({"limit": expected, "limit_error": case["w_gd"] - expected, "rounding_level": rounding_level(expected),
                  "loss_curvature_at_limit": float(loss_second_derivative(expected, y)),
@@ -365,7 +380,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
 def plot(result: ExperimentResult, directory) -> list:
     """Figures 11.1 and 11.2 as a 2 x 2 grid: for each case (rows) the model against its
     linearization and the target (left), and the loss along ``w`` with the GD iterates
-    (right)."""
+    (right).
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data, settings, numbers = result.data, result.settings, result.numbers

@@ -57,15 +57,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from widenet.dynamics.lazy_training import BLOCKS, lazy_training_data
-from widenet.kernels import limit_kernel
-from widenet.network.shallow import ShallowNetwork
-from widenet.network.parameters import Parameters
-from widenet.sweeps import sweep
-from widenet.app.experiments.lazy_training import gradient_descent_step, planned_steps
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.app.experiments._rates import as_fit, fit_record, network_seed
 from widenet.app.experiments._slopes import LEVEL, power_law_fit, slope_test
+from widenet.app.experiments.lazy_training import gradient_descent_step, planned_steps
+from widenet.dynamics.lazy_training import BLOCKS, lazy_training_data
+from widenet.kernels import limit_kernel
+from widenet.network.parameters import Parameters
+from widenet.network.shallow import ShallowNetwork
+from widenet.sweeps import sweep
 
 ACTIVATION = "tanh"
 POINTS, INPUT_DIM = 4, 12
@@ -83,7 +92,8 @@ SHORT = {"lecun": "LeCun", "ntk": "NTK"}
 class Design:
     """Widths and networks of the gradient-descent runs and of the Adam runs, and the
     allowances of the movement exponents (``"lecun"``, ``"ntk"``: the ratios; ``"adam"``) and of
-    the gradient norms' (``"gradient"``) on this grid."""
+    the gradient norms' (``"gradient"``) on this grid.
+    """
 
     widths: tuple
     networks: int
@@ -131,7 +141,8 @@ _ADAM_STREAM = 1129
 # -- scales and predictions ----------------------------------------------------------------
 def initial_scale(parametrization: str, block: str, width: int, input_dim: int) -> float:
     """``sqrt(E abs(B_0)^2)`` for the initializations (11.5.3) and (11.6.2) with the weight
-    variances 1 and the bias variances of Exercise 11.37."""
+    variances 1 and the bias variances of Exercise 11.37.
+    """
     fan_in, fan_out = (input_dim, width) if parametrization == "lecun" else (1, 1)
     variance = {"U": width * input_dim / fan_in, "b": width * BIAS_VAR, "v": width / fan_out,
                 "c": OUTPUT_BIAS_VAR}[block]
@@ -150,7 +161,8 @@ def gaussian_moments(variance: float, nodes: int = 240) -> dict:
 
 def expected_gradient_norms(parametrization: str, width: int, input_dim: int) -> dict:
     """``E abs(grad_B Phi(x, w0))`` for ``abs(x) = 1``, to ``O(1/n^2)``: ``E sqrt(S) = sqrt(E S)
-    (1 - Var S / (8 (E S)^2))`` for the sums ``S`` of ``n`` i.i.d. terms (module docstring)."""
+    (1 - Var S / (8 (E S)^2))`` for the sums ``S`` of ``n`` i.i.d. terms (module docstring).
+    """
     moments = gaussian_moments(1.0 / input_dim + BIAS_VAR)
 
     def root_of_sum(mean: float, second: float) -> float:  # E sqrt of (1/n) sum of terms
@@ -178,7 +190,8 @@ def _jacobian_blocks(network: ShallowNetwork, X: np.ndarray) -> dict:
 def _initial_analysis(network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -> dict:
     """At ``w0``: the mean over the rows of ``X`` of ``abs(grad_B Phi)`` per block, and the
     movement ``abs(Delta B)`` of the linearization's limit ``Delta w = -J0^T Theta0^{-1} r0`` (the
-    point gradient descent on the linearized model converges to)."""
+    point gradient descent on the linearized model converges to).
+    """
     blocks = _jacobian_blocks(network, X)
     gram = sum(block @ block.T for block in blocks.values())
     coefficients = np.linalg.solve(gram, network.forward(X) - y)
@@ -196,7 +209,8 @@ def _block_movement(after: Parameters, before: Parameters) -> dict:
 def cell_network(base: int, parametrization: str, width: int, index: int, input_dim: int = INPUT_DIM,
                  stream: int = None) -> ShallowNetwork:
     """The network of a cell at its initialization; both parametrizations draw the same standard
-    variables (the same function at initialization)."""
+    variables (the same function at initialization).
+    """
     seed = network_seed(base, _NETWORK_STREAM if stream is None else stream, width, index)
     return ShallowNetwork(input_dim, width, ACTIVATION, parametrization, bias_var=BIAS_VAR,
                           output_bias_var=OUTPUT_BIAS_VAR, seed=seed)
@@ -206,7 +220,8 @@ def train_to_convergence(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, 
     """Gradient descent until the loss has fallen by ``PLANNED_LOSS`` at the slowest linear rate,
     and on while it is above ``10 PLANNED_LOSS`` of its start (a Gram that changes on the way can
     slow a narrow network), up to ``MAX_STEPS_FACTOR`` times the plan. Returns ``(relative loss,
-    steps)``."""
+    steps)``.
+    """
     planned = planned_steps(lr, gram, PLANNED_LOSS)
     initial = network.loss(X, y)
     steps, chunk = 0, planned
@@ -222,7 +237,8 @@ def train_to_convergence(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, 
 def movement_cell(width: int, seed: int, *, base: int, data: tuple, limits: dict) -> dict:
     """Both parametrizations of network ``seed`` of ``width``, trained to convergence: per block
     the movement, relative to the initialization's scale too, the gradient norm and the
-    linearized limit's movement at ``w0``; the relative final loss, the step and the steps."""
+    linearized limit's movement at ``w0``; the relative final loss, the step and the steps.
+    """
     X, y = data
     record = {}
     for parametrization in PARAMETRIZATIONS:
@@ -248,7 +264,8 @@ def adam_movement(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, rate: f
                   epsilon: float) -> dict:
     """``abs(B_k - B_0)`` per block after ``steps`` Adam steps (bias-corrected moments, the
     betas ``ADAM_BETAS``) on the sum loss from ``network``'s parameters; ``network`` is left at
-    the last step."""
+    the last step.
+    """
     start = network.params.copy()
     current = [np.array(block, dtype=float) for block in start.arrays()]
     first = [np.zeros_like(block) for block in current]
@@ -284,7 +301,8 @@ def _table(result) -> dict:
 def measure(design: Design, seed: int, data, perturbation, progress) -> dict:
     """The gradient-descent sweep (both parametrizations) and the Adam sweep: one array per
     quantity, one entry per network (``widths``, ``adam_widths`` name each network's width);
-    the negative controls' errors applied."""
+    the negative controls' errors applied.
+    """
     limits = {p: limit_kernel(data.X, activation=ACTIVATION, parametrization=p, bias_var=BIAS_VAR,
                               output_bias_var=OUTPUT_BIAS_VAR) for p in PARAMETRIZATIONS}
     measured = _table(sweep(movement_cell, design.widths, range(design.networks), progress=progress.enabled,
@@ -308,7 +326,8 @@ def measure(design: Design, seed: int, data, perturbation, progress) -> dict:
 
 def gradient_tests(parametrization: str, measured: dict, input_dim: int, allowance: float) -> dict:
     """The fitted exponent of ``E abs(grad_B Phi)`` for ``U``, ``b``, ``v`` against its prediction
-    with the known ``1/n`` term, weighted by ``n``."""
+    with the known ``1/n`` term, weighted by ``n``.
+    """
     widths = measured["widths"]
     blocks = GRADIENT_EXPONENTS[parametrization]
     tests = {}
@@ -325,7 +344,8 @@ def gradient_tests(parametrization: str, measured: dict, input_dim: int, allowan
 def ratio_tests(parametrization: str, measured: dict, design: Design) -> dict:
     """The exponent of the ratio of the relative movements of ``v`` and each other block,
     against the exponent of the same ratio for the linearization's limit of every network
-    (the order argument's exponent with the ratio's data-dependent finite-width terms)."""
+    (the order argument's exponent with the ratio's data-dependent finite-width terms).
+    """
     widths = measured["widths"]
     ratios = RATIOS[parametrization]
     scale = {block: np.array([initial_scale(parametrization, block, int(n), INPUT_DIM) for n in widths])
@@ -343,7 +363,8 @@ def ratio_tests(parametrization: str, measured: dict, design: Design) -> dict:
 
 def adam_test(measured: dict, design: Design) -> tuple:
     """The exponent of ``abs(Delta U) / abs(Delta v)`` after the Adam steps (prediction 0),
-    weighted by ``n`` (a ratio of norms of ``n d`` and ``n`` nearly equal entries)."""
+    weighted by ``n`` (a ratio of norms of ``n d`` and ``n`` nearly equal entries).
+    """
     widths = measured["adam_widths"]
     fit = power_law_fit(widths, measured["adam_U"] / measured["adam_v"], "adam_U_over_v", weights=widths)
     return fit, slope_test(fit, 0.0, design.allowance["adam"])
@@ -621,7 +642,8 @@ def _adam_panel(ax, result: ExperimentResult) -> None:
 def plot(result: ExperimentResult, directory) -> list:
     """One figure: the relative movement per block (bars), the ratios of relative movements
     and the gradient norms against the width (every series in the legend, with its fitted
-    and predicted exponent), and Adam's movement against gradient descent's."""
+    and predicted exponent), and Adam's movement against gradient descent's.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     fig, axes = figure(columns=2, rows=2, width=5.2, height=3.9)

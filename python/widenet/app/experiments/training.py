@@ -46,12 +46,20 @@ import math
 
 import numpy as np
 
+from widenet.app.experiments import figure_11_3, linearization_1d
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.dynamics.convergence import check_assumptions, check_convergence
 from widenet.kernels import limit_kernel
 from widenet.network.shallow import ShallowNetwork
-from widenet.app.experiments import figure_11_3
-from widenet.app.experiments import linearization_1d
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
 
 ACTIVATION = "tanh"
 # tanh: sigma(0) = 0, sup |sigma'| = 1 (at 0), sup |sigma''| = 4 / (3 sqrt 3) (where tanh^2 = 1/3).
@@ -104,7 +112,8 @@ _TABLE_STREAM = 1125
 
 def points_at_angles(angles, norm: float) -> np.ndarray:
     """Three points of norm ``norm`` in ``R^3`` whose pairwise angles (degrees; 1-2, 1-3, 2-3)
-    are ``angles``: the rows of the Cholesky factor of their Gram matrix."""
+    are ``angles``: the rows of the Cholesky factor of their Gram matrix.
+    """
     c12, c13, c23 = (math.cos(math.radians(angle)) for angle in angles)
     gram = np.array([[1.0, c12, c13], [c12, 1.0, c23], [c13, c23, 1.0]])
     return norm * np.linalg.cholesky(gram)
@@ -117,7 +126,8 @@ def training_data(seed: int = 0) -> tuple:
     """``POINTS`` random points with ``abs(x)^2 = d`` and targets ``sin(pi a.x / sqrt(d))`` for a
     random unit vector ``a``. ``K_LC`` (tanh) is then regular and moderately conditioned
     (``lmax / lmin`` = 33 for seed 0, between 7 and 175 over seeds 0 to 19), so the slowest
-    mode decays visibly within a few hundred steps."""
+    mode decays visibly within a few hundred steps.
+    """
     rng = np.random.default_rng([_DATA_STREAM, seed])
     X = rng.standard_normal((POINTS, INPUT_DIM))
     X *= math.sqrt(INPUT_DIM) / np.linalg.norm(X, axis=1, keepdims=True)
@@ -173,7 +183,8 @@ def linearized_tail_factor(window: np.ndarray, residual: np.ndarray, lr: float, 
     from the residual ``r`` at ``window[0]``, GD on the sum loss with the tangent Gram ``gram``
     gives ``f(k) = sum_j (q_j . r)^2 (1 - 2 h lambda_j)^(2 (k - window[0]))``, fitted like the
     measured losses. It is ``max |1 - 2 h lambda_j|`` when the slowest mode dominates the
-    window, and accounts for the faster modes' remainder when it does not yet."""
+    window, and accounts for the faster modes' remainder when it does not yet.
+    """
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     weights = (eigenvectors.T @ residual) ** 2
     window = np.asarray(window, dtype=float)
@@ -189,7 +200,8 @@ def linearized_tail_factor(window: np.ndarray, residual: np.ndarray, lr: float, 
 def linearized_factor(lr: float, eigenvalues: np.ndarray) -> float:
     """The per-step contraction of the residual of GD on the sum loss (gradient ``2 J^T r``)
     for the linearized model with tangent Gram eigenvalues ``eigenvalues``:
-    ``max(|1 - 2 h lambda_min|, |1 - 2 h lambda_max|)``."""
+    ``max(|1 - 2 h lambda_min|, |1 - 2 h lambda_max|)``.
+    """
     return float(max(abs(1.0 - 2.0 * lr * eigenvalues[0]), abs(1.0 - 2.0 * lr * eigenvalues[-1])))
 
 
@@ -200,7 +212,8 @@ def cell_seed(base: int, width: int, index: int) -> np.random.SeedSequence:
 
 def _gram(network: ShallowNetwork, X: np.ndarray) -> np.ndarray:
     """The tangent Gram at the network's current parameters (NaN when it is not finite, as
-    after a divergence)."""
+    after a divergence).
+    """
     with np.errstate(all="ignore"):
         gram = network.ntk(X)
     return gram if np.all(np.isfinite(gram)) else np.full_like(gram, math.nan)
@@ -222,7 +235,8 @@ def _run_rate(run, y: np.ndarray, lr: float, theta_start: np.ndarray, gram_end: 
     the outputs by a few ulps, a relative error ``4 eps |Phi(X)| / |r_end|`` of the smallest
     residual fitted.
     ``linear_factor`` and ``linear_factor_end`` are ``max |1 - 2 h lambda|`` with the Gram at
-    ``w0`` and at the end."""
+    ``w0`` and at the end.
+    """
     fit = tail_fit(run.steps, run.losses)
     finite = bool(np.all(np.isfinite(gram_end)))
     theta_end = np.linalg.eigvalsh(gram_end) if finite else np.full(gram_end.shape[0], math.nan)
@@ -325,7 +339,8 @@ def check_network(seed: int) -> ShallowNetwork:
 
 def _convergence_check(seed: int, perturbation, estimates: dict) -> dict:
     """Theorem 11.13 on the well-posed problem: the certificate of (c), check_assumptions'
-    estimates, check_convergence's run at an admissible step, and the sharp rate."""
+    estimates, check_convergence's run at an admissible step, and the sharp rate.
+    """
     X, y = CHECK_POINTS, CHECK_TARGETS
     network = check_network(seed)
     certificate = certified_constants(network, X, y)
@@ -354,7 +369,8 @@ def _convergence_check(seed: int, perturbation, estimates: dict) -> dict:
 
 def _estimated_row(setting: str, network: ShallowNetwork, X, y, seed, estimates: dict) -> dict:
     """A row of the (c) table from check_assumptions' estimates (lower bounds of U and L: a
-    ratio above 1 is a definite violation, by at least that factor)."""
+    ratio above 1 is a definite violation, by at least that factor).
+    """
     report = check_assumptions(network, X, y, seed=seed, **estimates)
     return {"setting": setting, "width": network.width, "points": X.shape[0], "L": report.L_lower,
             "bound": report.condition_c_bound, "ratio": report.L_lower / report.condition_c_bound,
@@ -366,7 +382,8 @@ def condition_c_table(seed: int, widths, estimates: dict = TABLE_ESTIMATES) -> l
     """How far Assumption 11.12 (c) is from holding on the experiments' data: rows of
     ``L / (lambda_min^2 / (12 m^(3/2) U^2 sqrt(f(w0))))`` for the Theorem 11.23 runs (the first
     network at each width), Figures 11.1 and 11.2 (exact) and Figure 11.3 (one network of its
-    configuration, at the chapter's width)."""
+    configuration, at the chapter's width).
+    """
     X, y = training_data(seed)
     rows = [_estimated_row("Theorem 11.23 runs", ShallowNetwork(X.shape[1], width, ACTIVATION, "lecun",
                                                                  seed=cell_seed(seed, width, 0)),
@@ -631,7 +648,8 @@ def _theorem_11_13_hypotheses(check: dict, table: list) -> str:
 def plot(result: ExperimentResult, directory) -> list:
     """Two figures: the normalised loss ``f(w_k)/f(w0)`` of every run against the step
     (semilog, one colour per width; the bound dashed), and the Theorem 11.13 run (loss and
-    distance against their bounds)."""
+    distance against their bounds).
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data = result.data
