@@ -166,6 +166,9 @@ class Progress:
         return tqdm(iterable, total=total, desc=description, position=self.position, leave=False)
 
 
+SILENT = Progress(False)  # the experiments' default: no progress bars
+
+
 @dataclass(frozen=True)
 class Experiment:
     """A named experiment: its ``run`` and its ``plot``.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -14,6 +15,9 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from widenet.sweeps import SlopeFit
+
+# Where ``plot`` functions write their figures: a directory, or a report run's staged one.
+Directory = Union[str, "os.PathLike[str]"]
 
 INSTALL_HINT = 'matplotlib is needed for the figures: pip install "widenet[plot]" (or pip install matplotlib)'
 
@@ -41,7 +45,7 @@ def figure(columns: int = 1, rows: int = 1, width: float = 5.0, height: float = 
     return fig, axes
 
 
-def save(fig: Figure, directory: Union[_files.PathLike, _files.StagedDirectory], name: str) -> str:
+def save(fig: Figure, directory: Directory, name: str) -> str:
     """Write ``fig`` as ``directory/name.png`` and close it; return the file name.
 
     The file is written atomically, or into the report run's set of files when

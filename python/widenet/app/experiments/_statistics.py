@@ -12,12 +12,13 @@ an ``allowance``: the deviate measures how far the estimate lies outside the ban
 from __future__ import annotations
 
 import math
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+# The experiments' arrays of real numbers (float64 in practice; numpy's linear algebra is typed floating).
+FloatArray = npt.NDArray[np.floating[Any]]
 
 # The largest deviate reported: a prediction that is impossible for the sample (a negative
 # variance, say) gives this instead of inf, so that results stay valid JSON.
