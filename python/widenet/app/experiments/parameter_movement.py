@@ -6,8 +6,8 @@ At every width independent networks (a width sweep, one network per cell) are dr
 from the same standard draws, as a LeCun network (11.5.1) and as an NTK-parametrized one
 (11.6.1) (the same function at initialization), both with the biases of Exercise 11.37
 (``b_i, c ~ N(0, 1)``, so that every block has a scale at initialization). Each is trained
-by gradient descent on the chapter's
-objective (11.0.1b) until its loss is below ``1e-6`` of its start, LeCun with
+by gradient descent on the chapter's objective (11.0.1b) until its loss is below ``1e-6``
+of its start, LeCun with
 ``h = 0.9 x 2/((lmin_LC + 4 lmax_LC) n)`` (Theorem 11.23's step, with this initialization's
 ``K_LC``), the NTK parametrization with ``h = 0.9/(lambda_min + lambda_max)`` of every
 network's Gram (Theorem 11.13's (11.4.4)). Per block ``B`` of ``w = (U, b, v, c)`` the
