@@ -9,9 +9,12 @@ numbers can be had without matplotlib and the figures redrawn without recomputin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional, TypeVar
+from typing import Any, Callable, Iterable, Literal, Optional, TypeVar
 
 _Item = TypeVar("_Item")
+
+# The parametrizations the experiments compare: LeCun (11.5.1) and NTK (11.6.1).
+Parametrization = Literal["lecun", "ntk"]
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ from widenet.app.experiments._base import (
     Correction,
     Experiment,
     ExperimentResult,
+    Parametrization,
     Perturbation,
     Progress,
     factor_of,
@@ -101,7 +102,7 @@ FULL = Design(grid=tuple(2 ** k for k in range(8, 15)), grid_networks=16, narrow
 QUICK = Design(grid=tuple(2 ** k for k in range(8, 14)), grid_networks=16, narrow=64, narrow_networks=256,
                wide=2 ** 15, wide_networks=48)
 
-PARAMETRIZATIONS = ("lecun", "ntk")
+PARAMETRIZATIONS: tuple[Parametrization, ...] = ("lecun", "ntk")
 _NAME = {"lecun": "LeCun", "ntk": "NTK parametrization"}
 _LIMIT = {"lecun": "K_LC", "ntk": "K_NTK"}
 _REFERENCE = {"lecun": "Theorem 11.16", "ntk": "Theorem 11.30"}
@@ -123,7 +124,8 @@ def cell_seed(base: int, width: int, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([_NETWORK_STREAM, base, width, index])
 
 
-def scaled_gram(X: FloatArray, width: int, parametrization: str, seed: np.random.SeedSequence) -> FloatArray:
+def scaled_gram(X: FloatArray, width: int, parametrization: Parametrization,
+                seed: np.random.SeedSequence) -> FloatArray:
     """Return ``K_n(X, X) / n`` (LeCun, Theorem 11.16) or ``K_n(X, X)`` (NTK, Theorem 11.30)."""
     network = ShallowNetwork(X.shape[1], width, ACTIVATION, parametrization, seed=seed)
     gram = network.ntk(X)
@@ -135,7 +137,7 @@ def _entry(i: Union[int, np.integer[Any]], j: Union[int, np.integer[Any]]) -> st
     return f"g{i}_{j}"
 
 
-def gram_cell(width: int, seed: int, *, parametrization: str, base: int, X: FloatArray) -> dict[str, float]:
+def gram_cell(width: int, seed: int, *, parametrization: Parametrization, base: int, X: FloatArray) -> dict[str, float]:
     """Return one network's scaled Gram, its upper triangle as ``{"g{i}_{j}": value}``."""
     gram = scaled_gram(X, width, parametrization, cell_seed(base, width, seed))
     rows, columns = np.triu_indices(len(X))
@@ -150,7 +152,7 @@ def _grams(table: npt.NDArray[np.void], points: int) -> FloatArray:
     return grams
 
 
-def measure_grams(parametrization: str, design: Design, base: int, X: FloatArray,
+def measure_grams(parametrization: Parametrization, design: Design, base: int, X: FloatArray,
                   progress: Progress) -> dict[int, FloatArray]:
     """Return ``{width: Grams (networks, m, m)}`` of every network of ``design``."""
     groups = (((design.narrow,), design.narrow_networks), (design.grid, design.grid_networks),
@@ -255,7 +257,7 @@ def _assumption_11_18(X: FloatArray, lmin: float, lmax: float) -> str:
 
 
 # -- the claims ----------------------------------------------------------------------------
-def _growth_hypothesis(parametrization: str) -> str:
+def _growth_hypothesis(parametrization: Parametrization) -> str:
     """Return the growth bounds of erf and the law of the weights, the hypotheses of the kernel's limit."""
     """Return the growth bounds of erf and the law of the weights, the hypotheses of the kernel's limit."""
     law = "D = N(0, 1): Assumption 11.14 (mean 0, variance 1, moments of all orders): yes"
@@ -264,7 +266,7 @@ def _growth_hypothesis(parametrization: str) -> str:
             f"{'(11.5.3)' if parametrization == 'lecun' else '(11.6.2)'}: yes")
 
 
-def mean_claim(parametrization: str, design: Design, grams: dict[int, FloatArray], limit: FloatArray,
+def mean_claim(parametrization: Parametrization, design: Design, grams: dict[int, FloatArray], limit: FloatArray,
                part: FloatArray) -> tuple[Claim, dict[str, Any]]:
     """Return the claim that the mean of the scaled Gram is its exact expectation, and its numbers."""
     widths = (design.narrow, design.wide)
@@ -305,7 +307,7 @@ def mean_claim(parametrization: str, design: Design, grams: dict[int, FloatArray
     return claim, numbers
 
 
-def rate_claim(parametrization: str, design: Design, grams: dict[int, FloatArray], limit: FloatArray,
+def rate_claim(parametrization: Parametrization, design: Design, grams: dict[int, FloatArray], limit: FloatArray,
                part: FloatArray) -> tuple[Claim, dict[str, Any], dict[str, Any]]:
     """Return the claim that the fluctuation around the exact expectation decays like ``n^-1/2``.
 
@@ -405,8 +407,9 @@ def lemma_claim(design: Design, grams: dict[int, FloatArray], limit: FloatArray,
 
 
 # -- the chapter's misprints ---------------------------------------------------------------
-def _corrections(design: Design, grams: dict[str, dict[int, FloatArray]], limits: dict[str, FloatArray],
-                 part: FloatArray, lemma: dict[str, Any], X: FloatArray) -> list[Correction]:
+def _corrections(design: Design, grams: dict[Parametrization, dict[int, FloatArray]],
+                 limits: dict[Parametrization, FloatArray], part: FloatArray, lemma: dict[str, Any],
+                 X: FloatArray) -> list[Correction]:
     """Return the chapter's misprints this experiment shows, with this run's numbers."""
     wide = design.wide
     rows, columns = np.triu_indices(len(X))
@@ -501,7 +504,7 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
 
 
 # -- the figure ----------------------------------------------------------------------------
-def _rate_panel(ax: Axes, data: dict[str, Any], fit: SlopeFit, parametrization: str) -> None:
+def _rate_panel(ax: Axes, data: dict[str, Any], fit: SlopeFit, parametrization: Parametrization) -> None:
     """Draw the errors against the width (log-log), the fit and the n^-1/2 prediction on ``ax``.
 
     The prediction is drawn apart from the fit (a factor 3 below the data, so it never hides

@@ -78,6 +78,7 @@ from widenet.app.experiments._base import (
     Correction,
     Experiment,
     ExperimentResult,
+    Parametrization,
     Perturbation,
     Progress,
     factor_of,
@@ -144,7 +145,7 @@ QUICK = Design({"lecun": (1024, 4096, 16384), "ntk": (64, 256, 1024)}, {"lecun":
                {"lecun": {"distance": 0.002, "gap": 0.18, "kernel": 0.19},
                 "ntk": {"distance": 0.02, "gap": 0.14, "kernel": 0.15}})
 
-PARAMETRIZATIONS = ("lecun", "ntk")
+PARAMETRIZATIONS: tuple[Parametrization, ...] = ("lecun", "ntk")
 NAMES = {"lecun": "LeCun", "ntk": "NTK parametrization"}
 QUANTITIES = ("distance", "gap", "kernel")
 PREDICTED = {"lecun": {"distance": -0.5, "gap": -2.0, "kernel": -2.0},
@@ -170,7 +171,7 @@ def limit_kernels(X: FloatArray) -> dict[str, FloatArray]:
     return {"lecun": lecun, "ntk": ntk, "B": (1.0 + inner) * derivative + 1.0}
 
 
-def gradient_descent_step(parametrization: str, width: int, limit: FloatArray, gram: FloatArray) -> float:
+def gradient_descent_step(parametrization: Parametrization, width: int, limit: FloatArray, gram: FloatArray) -> float:
     """Return the step ``h`` for the sum loss.
 
     LeCun: ``0.9 x 2/((lmin_LC + 4 lmax_LC) n)`` with the eigenvalues of the limit ``limit``
@@ -198,19 +199,20 @@ def _checkpoints(steps: int) -> npt.NDArray[np.int64]:
     return np.unique(np.round(np.geomspace(1, steps, CHECKPOINTS)).astype(np.int64))
 
 
-def cell_seed(base: int, parametrization: str, width: int, index: int) -> int:
+def cell_seed(base: int, parametrization: Parametrization, width: int, index: int) -> int:
     """Return the seed of the network of cell (width, index) for the base seed ``base``."""
     return network_seed(base, _NETWORK_STREAM[parametrization], width, index)
 
 
-def cell_network(base: int, parametrization: str, width: int, index: int, input_dim: int = INPUT_DIM) -> ShallowNetwork:
+def cell_network(base: int, parametrization: Parametrization, width: int, index: int,
+                 input_dim: int = INPUT_DIM) -> ShallowNetwork:
     """Return the network of a cell, at its initialization."""
     return ShallowNetwork(input_dim, width, ACTIVATION, parametrization,
                           seed=cell_seed(base, parametrization, width, index))
 
 
 # -- one network ---------------------------------------------------------------------------
-def lazy_cell(width: int, seed: int, *, parametrization: str, base: int,
+def lazy_cell(width: int, seed: int, *, parametrization: Parametrization, base: int,
               data: tuple[FloatArray, FloatArray, FloatArray], limits: dict[str, FloatArray],
               linearized_step: float = 1.0, initial_gram: float = 1.0) -> dict[str, float]:
     """Train network ``seed`` of ``width`` and its linearization and measure it (see the module docstring).
@@ -306,8 +308,9 @@ def remark_11_24(network: ShallowNetwork, X: FloatArray, y: FloatArray, lr: floa
 
 
 # -- the measurements of a run -------------------------------------------------------------
-def measure(parametrization: str, design: Design, seed: int, data: LazyTrainingData, limits: dict[str, FloatArray],
-            perturbation: Optional[Perturbation], progress: Progress) -> dict[str, FloatArray]:
+def measure(parametrization: Parametrization, design: Design, seed: int, data: LazyTrainingData,
+            limits: dict[str, FloatArray], perturbation: Optional[Perturbation],
+            progress: Progress) -> dict[str, FloatArray]:
     """Run :func:`lazy_cell` for every network of ``design`` (a width sweep).
 
     Returns one array per quantity, one entry per network, ``widths`` naming each network's
@@ -325,7 +328,7 @@ def measure(parametrization: str, design: Design, seed: int, data: LazyTrainingD
     return measured
 
 
-def distance_in_limit_units(parametrization: str, measured: dict[str, FloatArray],
+def distance_in_limit_units(parametrization: Parametrization, measured: dict[str, FloatArray],
                             perturbation: Optional[Perturbation]) -> FloatArray:
     """Return ``sup_k abs(w_k - w0)`` in units of the linearization's limit.
 
@@ -339,7 +342,7 @@ def distance_in_limit_units(parametrization: str, measured: dict[str, FloatArray
     return values * per_doubling(measured["widths"], factor_of(perturbation, "distance per doubling"))
 
 
-def slope_tests(parametrization: str, measured: dict[str, FloatArray], design: Design,
+def slope_tests(parametrization: Parametrization, measured: dict[str, FloatArray], design: Design,
                 perturbation: Optional[Perturbation]) -> dict[str, tuple[SlopeFit, SlopeTest]]:
     """Test the fitted exponent of every quantity against its prediction; ``{quantity: (fit, test)}``."""
     widths = measured["widths"]
@@ -368,7 +371,7 @@ def _convergence(measured: dict[str, FloatArray]) -> tuple[bool, str]:
                   f"{'yes' if held else 'no'}")
 
 
-def _hypotheses(parametrization: str, measured: dict[str, FloatArray], limits: dict[str, FloatArray],
+def _hypotheses(parametrization: Parametrization, measured: dict[str, FloatArray], limits: dict[str, FloatArray],
                 data: LazyTrainingData) -> tuple[str, bool]:
     """Return the hypotheses of Theorem 11.23 (LeCun) or of the NTK parametrization's analogue.
 
@@ -412,8 +415,8 @@ def _criterion(test: SlopeTest, what: str) -> str:
             f"freedom, allowance for the next order in 1/n as measured in the module's comments)")
 
 
-def _claims(parametrization: str, tests: dict[str, tuple[SlopeFit, SlopeTest]], measured: dict[str, FloatArray],
-            limits: dict[str, FloatArray], data: LazyTrainingData) -> list[Claim]:
+def _claims(parametrization: Parametrization, tests: dict[str, tuple[SlopeFit, SlopeTest]],
+            measured: dict[str, FloatArray], limits: dict[str, FloatArray], data: LazyTrainingData) -> list[Claim]:
     """Return the three claims of one parametrization: the distance, the output gap and the kernel change."""
     hypothesis, holds = _hypotheses(parametrization, measured, limits, data)
     distance, gap, kernel = (tests[quantity][1] for quantity in QUANTITIES)

@@ -68,6 +68,7 @@ from widenet.app.experiments._base import (
     Correction,
     Experiment,
     ExperimentResult,
+    Parametrization,
     Perturbation,
     Progress,
     factor_of,
@@ -94,7 +95,7 @@ STEP_FRACTION = 0.9
 PLANNED_LOSS = 1e-8  # the steps are planned for this relative loss at the slowest linear rate
 CONVERGED = 1e-6  # the hypothesis: every run ends below this relative loss
 MAX_STEPS_FACTOR = 4  # runs that lag behind the plan get up to this many times the planned steps
-PARAMETRIZATIONS = ("lecun", "ntk")
+PARAMETRIZATIONS: tuple[Parametrization, ...] = ("lecun", "ntk")
 NAMES = {"lecun": "LeCun with Exercise 11.37 biases", "ntk": "NTK parametrization with Exercise 11.37 biases"}
 SHORT = {"lecun": "LeCun", "ntk": "NTK"}
 
@@ -151,7 +152,7 @@ _ADAM_STREAM = 1129
 
 
 # -- scales and predictions ----------------------------------------------------------------
-def initial_scale(parametrization: str, block: str, width: int, input_dim: int) -> float:
+def initial_scale(parametrization: Parametrization, block: str, width: int, input_dim: int) -> float:
     """Return ``sqrt(E abs(B_0)^2)`` of block ``block`` for the initializations (11.5.3) and (11.6.2).
 
     With the weight variances 1 and the bias variances of Exercise 11.37.
@@ -172,7 +173,7 @@ def gaussian_moments(variance: float, nodes: int = 240) -> dict[str, float]:
             "ds4": float(weights @ ds ** 4)}
 
 
-def expected_gradient_norms(parametrization: str, width: int, input_dim: int) -> dict[str, float]:
+def expected_gradient_norms(parametrization: Parametrization, width: int, input_dim: int) -> dict[str, float]:
     """Return ``E abs(grad_B Phi(x, w0))`` per block for ``abs(x) = 1``, to ``O(1/n^2)``.
 
     ``E sqrt(S) = sqrt(E S) (1 - Var S / (8 (E S)^2))`` for the sums ``S`` of ``n`` i.i.d.
@@ -224,7 +225,7 @@ def _block_movement(after: Parameters, before: Parameters) -> dict[str, float]:
             for block, now, then in zip(BLOCKS, after.arrays(), before.arrays())}
 
 
-def cell_network(base: int, parametrization: str, width: int, index: int, input_dim: int = INPUT_DIM,
+def cell_network(base: int, parametrization: Parametrization, width: int, index: int, input_dim: int = INPUT_DIM,
                  stream: Optional[int] = None) -> ShallowNetwork:
     """Return the network of a cell at its initialization.
 
@@ -355,7 +356,7 @@ def measure(design: Design, seed: int, data: LazyTrainingData, perturbation: Opt
     return measured
 
 
-def gradient_tests(parametrization: str, measured: dict[str, FloatArray], input_dim: int,
+def gradient_tests(parametrization: Parametrization, measured: dict[str, FloatArray], input_dim: int,
                    allowance: float) -> dict[str, tuple[SlopeFit, SlopeTest]]:
     """Test the fitted exponent of ``E abs(grad_B Phi)`` for ``U``, ``b``, ``v`` against its prediction.
 
@@ -374,7 +375,7 @@ def gradient_tests(parametrization: str, measured: dict[str, FloatArray], input_
     return tests
 
 
-def ratio_tests(parametrization: str, measured: dict[str, FloatArray],
+def ratio_tests(parametrization: Parametrization, measured: dict[str, FloatArray],
                 design: Design) -> dict[str, tuple[SlopeFit, SlopeTest]]:
     """Test the exponent of the ratio of the relative movements of ``v`` and each other block.
 
@@ -408,7 +409,7 @@ def adam_test(measured: dict[str, FloatArray], design: Design) -> tuple[SlopeFit
 
 
 # -- the claims ----------------------------------------------------------------------------
-def _convergence(measured: dict[str, FloatArray], parametrization: str) -> tuple[bool, str]:
+def _convergence(measured: dict[str, FloatArray], parametrization: Parametrization) -> tuple[bool, str]:
     """Return whether every run ended below ``CONVERGED`` relative loss, and the text."""
     largest = float(np.max(measured[f"{parametrization}_relative_loss"]))
     steps = measured[f"{parametrization}_steps"]
@@ -417,7 +418,7 @@ def _convergence(measured: dict[str, FloatArray], parametrization: str) -> tuple
                   f"{int(min(steps))} to {int(max(steps))} steps: {'yes' if held else 'no'}")
 
 
-def _training_hypothesis(measured: dict[str, FloatArray], parametrization: str) -> tuple[str, bool]:
+def _training_hypothesis(measured: dict[str, FloatArray], parametrization: Parametrization) -> tuple[str, bool]:
     """Return the hypotheses of the training runs of ``parametrization``, with the constants, and whether all hold."""
     held, convergence = _convergence(measured, parametrization)
     low, high = (float(value) for value in measured[f"{parametrization}_limit_eigenvalues"][[0, -1]])
@@ -451,8 +452,8 @@ def _slopes_text(tests: dict[str, tuple[SlopeFit, SlopeTest]], prefix: str = "")
     return ", ".join(f"{prefix}{block}: {test.text()}" for block, (_, test) in tests.items())
 
 
-def _claims(measured: dict[str, FloatArray], gradients: dict[str, dict[str, tuple[SlopeFit, SlopeTest]]],
-            ratios: dict[str, dict[str, tuple[SlopeFit, SlopeTest]]], adam: tuple[SlopeFit, SlopeTest],
+def _claims(measured: dict[str, FloatArray], gradients: dict[Parametrization, dict[str, tuple[SlopeFit, SlopeTest]]],
+            ratios: dict[Parametrization, dict[str, tuple[SlopeFit, SlopeTest]]], adam: tuple[SlopeFit, SlopeTest],
             design: Design) -> list[Claim]:
     """Return the claims: the gradient norms, the movements under both parametrizations and Adam's."""
     widths = measured["widths"]
@@ -550,7 +551,7 @@ def _claims(measured: dict[str, FloatArray], gradients: dict[str, dict[str, tupl
 
 
 def _corrections(measured: dict[str, FloatArray],
-                 gradients: dict[str, dict[str, tuple[SlopeFit, SlopeTest]]]) -> list[Correction]:
+                 gradients: dict[Parametrization, dict[str, tuple[SlopeFit, SlopeTest]]]) -> list[Correction]:
     """Return the chapter's misprint on the gradient norm of ``v``, with this run's numbers."""
     widths = measured["widths"]
     test = gradients["lecun"]["v"][1]
