@@ -37,6 +37,10 @@ from .sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps
 
 __version__ = _core.build_info()["version"]
 
+DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
+"""A training run diverges, and stops, when its loss is not finite or exceeds this many times
+its reference loss (the initial loss, or the zero predictor's if larger)."""
+
 
 def build_info() -> dict:
     """How the compiled core was built and runs: widenet, Eigen and BLAS versions, the
@@ -71,6 +75,7 @@ __all__ = [
     "AssumptionReport",
     "ConvergenceCheck",
     "ConditioningWarning",
+    "DIVERGENCE_FACTOR",
     "DivergenceError",
     "FeatureModel",
     "LinearModel",

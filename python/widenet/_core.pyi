@@ -7,6 +7,9 @@ from numpy.typing import NDArray
 
 FloatArray = Union[NDArray[np.float64], NDArray[np.float32]]
 
+# Facts shared with the Python package, defined once in C++.
+DIVERGENCE_FACTOR: float  # a run diverges when its loss exceeds this many times its reference
+
 class TrainingRecords(TypedDict):
     U: FloatArray
     b: FloatArray
@@ -46,15 +49,15 @@ def vjp(X: FloatArray, r: FloatArray, U: FloatArray, b: FloatArray, v: FloatArra
 def linear_gd(theta: FloatArray, residual: FloatArray, lr: float, loss_scale: float, steps: int, record_every: int,
               cross: Optional[FloatArray] = None, test_initial: Optional[FloatArray] = None,
               offset_outputs: Optional[FloatArray] = None, offset_squared_norm: float = 0.0,
-              divergence_factor: float = 1e10) -> LinearRecords: ...
+              divergence_factor: float = ...) -> LinearRecords: ...
 def train(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: float, U0: FloatArray,
           b0: FloatArray, v0: FloatArray, c0: float, activation: str, parametrization: str, lr: float, steps: int,
           record_every: int, X_test: Optional[FloatArray], loss_scale: float,
-          divergence_factor: float = 1e10) -> TrainingRecords: ...
+          divergence_factor: float = ...) -> TrainingRecords: ...
 def train_ensemble(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray,
                    U0: FloatArray, b0: FloatArray, v0: FloatArray, c0: FloatArray, activation: str,
                    parametrization: str, lr: float, steps: int, record_every: int, X_test: Optional[FloatArray],
-                   loss_scale: float, divergence_factor: float = 1e10) -> TrainingRecords: ...
+                   loss_scale: float, divergence_factor: float = ...) -> TrainingRecords: ...
 def kernel_gram(X1: FloatArray, X2: Optional[FloatArray], kind: str, gamma: float, degree: int,
                 coef0: float) -> FloatArray: ...
 def kernel_diag(X: FloatArray, kind: str, gamma: float, degree: int, coef0: float) -> FloatArray: ...

@@ -312,8 +312,9 @@ class ShallowNetwork(TrainingLock):
         ``f/m`` and ``"half_sum"`` is ``f/2`` (docs/theory.md, section 5, on Figure 11.3: with ``"sum"`` the
         step ``h = 1/n`` of that figure diverges).
 
-        A run whose loss stops being finite, or grows beyond ``1e10`` times its reference
-        (``f(w_0)``, or the zero predictor's loss if larger), stops at that step.
+        A run whose loss stops being finite, or grows by the divergence factor (see
+        :data:`widenet.DIVERGENCE_FACTOR`) over its reference (``f(w_0)``, or the zero
+        predictor's loss if larger), stops at that step.
         ``on_divergence="raise"`` (default) then raises :class:`widenet.DivergenceError`
         (step, loss, and the admissible step ``1/(s lambda_max)`` of the tangent Gram at the
         start) and leaves the network unchanged; ``"return"`` returns the records up to that
