@@ -118,6 +118,7 @@ struct ShallowBinder {
 
 void bind_shallow(py::module_& m) {
   bind_both_dtypes<ShallowBinder>(m);
+  m.attr("PARAMETRIZATIONS") = names_tuple(kParametrizations);
   m.attr("GRAM_BAND_ROWS") = kGramBandRows;
   m.def("default_width_chunk", py::overload_cast<Index, Index, Index>(&default_width_chunk),
         py::arg("rows"), py::arg("width"), py::arg("itemsize"),

@@ -31,12 +31,13 @@ from .ntk_regression import NTKRegressor
 from .network import ShallowNetwork
 from .parameters import Parameters
 from .persistence import TrainingState, load
-from .reference.activations import ACTIVATIONS
 from .results import LinearizedTrainingResult, TrainingResult
 from .sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps_on
 
 __version__ = _core.build_info()["version"]
 
+ACTIVATIONS = _core.ACTIVATIONS
+"""The activation names every network and kernel accepts (the compiled core's list)."""
 DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 """A training run diverges, and stops, when its loss is not finite or exceeds this many times
 its reference loss (the initial loss, or the zero predictor's if larger)."""

@@ -10,6 +10,9 @@ FloatArray = Union[NDArray[np.float64], NDArray[np.float32]]
 # Facts shared with the Python package, defined once in C++.
 DIVERGENCE_FACTOR: float  # a run diverges when its loss exceeds this many times its reference
 GRAM_BAND_ROWS: int  # rows of X1 X2^T that ntk_gram forms at once
+ACTIVATIONS: tuple[str, ...]
+PARAMETRIZATIONS: tuple[str, ...]
+KERNELS: tuple[str, ...]  # the classic kernels of kernel_gram and kernel_diag
 
 class TrainingRecords(TypedDict):
     U: FloatArray

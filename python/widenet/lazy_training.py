@@ -54,10 +54,10 @@ import numpy as np
 
 from . import _memory
 from . import _validation as check
+from ._native import _core
 from .linearization import linearize
 from .network import ShallowNetwork
 from .parameters import PARAMETRIZATIONS
-from .reference.activations import ACTIVATIONS
 from .sweeps import SweepResult, sweep
 
 __all__ = [
@@ -283,7 +283,7 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-    activation = check.choice(activation, "activation", ACTIVATIONS)
+    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     steps = check.integer(steps, "steps", 1)
     record_every = check.integer(record_every, "record_every", 1)
     X, y, X_test = _checked_data(data)
@@ -537,7 +537,7 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: str = "ta
     """
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
-    activation = check.choice(activation, "activation", ACTIVATIONS)
+    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     # each network (its parameters and initial ones) beside what parameter_movement holds

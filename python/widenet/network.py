@@ -11,8 +11,8 @@ from . import _memory
 from . import _validation as check
 from ._backends import BACKENDS
 from ._locking import TrainingLock
+from ._native import _core
 from .parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
-from .reference.activations import ACTIVATIONS
 from .errors import ON_DIVERGENCE, divergence_error
 from .results import TrainingResult, overflowed
 
@@ -79,7 +79,7 @@ class ShallowNetwork(TrainingLock):
         """Checks and sets the configuration (everything but the parameters)."""
         self.input_dim = check.integer(input_dim, "input_dim", 1)
         self.width = check.integer(width, "width", 1)
-        self.activation = check.choice(activation, "activation", ACTIVATIONS)
+        self.activation = check.choice(activation, "activation", _core.ACTIVATIONS)
         self.parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
         self.weight_var = check.non_negative_real(weight_var, "weight_var")
         self.bias_var = check.non_negative_real(bias_var, "bias_var")

@@ -7,9 +7,12 @@ import math
 import numpy as np
 
 from . import _validation as check
+from ._native import _core
 
 DISTRIBUTIONS = ("normal", "uniform", "rademacher")
-PARAMETRIZATIONS = ("lecun", "ntk")
+"""The laws D of the initial parameters (drawn here, in Python)."""
+PARAMETRIZATIONS = _core.PARAMETRIZATIONS
+"""The parametrizations, as the compiled core parses them."""
 
 
 def _immutable(array: np.ndarray) -> np.ndarray:
