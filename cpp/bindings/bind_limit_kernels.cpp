@@ -53,7 +53,9 @@ RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<Matrix
 
 py::tuple activation_names(const Activation* begin, const Activation* end) {
   py::tuple out(end - begin);
-  for (const Activation* a = begin; a != end; ++a) out[a - begin] = py::str(name_of(kActivations, *a));
+  for (const Activation* a = begin; a != end; ++a) {
+    out[a - begin] = py::str(name_of(kActivations, *a));
+  }
   return out;
 }
 
@@ -80,8 +82,8 @@ void bind_limit_kernels(py::module_& m) {
         "mixtures of tanh, sigmoid and softplus use (LOGISTIC_NODES nodes).");
   m.def("limit_point_floats",
         [](const std::string& activation, const std::string& method, double largest, Index order) {
-          return limit_point_floats(parse_activation(activation), parse_limit_method(method), largest,
-                                    order);
+          return limit_point_floats(parse_activation(activation), parse_limit_method(method),
+                                    largest, order);
         },
         py::arg("activation"), py::arg("method"), py::arg("largest"), py::arg("order"),
         "Floats of each point's table in limit_kernel, at most, for points of pre-activation "

@@ -41,7 +41,8 @@ namespace widenet {
 enum class LimitKind { ntk, nngp };
 enum class LimitMethod { closed_form, scale_mixture, quadrature };
 
-inline constexpr Named<LimitKind> kLimitKinds[] = {{LimitKind::ntk, "ntk"}, {LimitKind::nngp, "nngp"}};
+inline constexpr Named<LimitKind> kLimitKinds[] = {{LimitKind::ntk, "ntk"},
+                                                  {LimitKind::nngp, "nngp"}};
 inline constexpr Named<LimitMethod> kLimitMethods[] = {{LimitMethod::closed_form, "closed_form"},
                                                       {LimitMethod::scale_mixture, "scale_mixture"},
                                                       {LimitMethod::quadrature, "quadrature"}};
@@ -55,8 +56,9 @@ inline LimitMethod parse_limit_method(const std::string& name) {
 }
 
 // The activations with a closed form, and those with a scale mixture (in this order).
-inline constexpr Activation kClosedForms[] = {Activation::relu, Activation::erf, Activation::identity,
-                                              Activation::sin, Activation::gelu};
+inline constexpr Activation kClosedForms[] = {Activation::relu, Activation::erf,
+                                              Activation::identity, Activation::sin,
+                                              Activation::gelu};
 inline constexpr Activation kScaleMixtures[] = {Activation::tanh, Activation::sigmoid,
                                                 Activation::softplus, Activation::arctan};
 
@@ -84,11 +86,13 @@ struct LimitRules {
 };
 
 inline bool has_closed_form(Activation a) {
-  return std::find(std::begin(kClosedForms), std::end(kClosedForms), a) != std::end(kClosedForms);
+  const auto end = std::end(kClosedForms);
+  return std::find(std::begin(kClosedForms), end, a) != end;
 }
 
 inline bool has_scale_mixture(Activation a) {
-  return std::find(std::begin(kScaleMixtures), std::end(kScaleMixtures), a) != std::end(kScaleMixtures);
+  const auto end = std::end(kScaleMixtures);
+  return std::find(std::begin(kScaleMixtures), end, a) != end;
 }
 
 // The rules for graded panels of `order` nodes (1 <= order <= kLimitMaxOrder).

@@ -121,8 +121,11 @@ inline GaussRule build_logistic_mixing_rule(Index nodes) {
   Eigen::VectorXd off_diagonal = beta.tail(nodes - 1).cwiseSqrt();
   Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> solver;
   solver.computeFromTridiagonal(alpha, off_diagonal, Eigen::ComputeEigenvectors);
-  if (solver.info() != Eigen::Success) throw std::runtime_error("logistic mixing rule: no eigen-decomposition");
-  GaussRule rule{solver.eigenvalues().array().exp(), solver.eigenvectors().row(0).transpose().array().square()};
+  if (solver.info() != Eigen::Success) {
+    throw std::runtime_error("logistic mixing rule: no eigen-decomposition");
+  }
+  GaussRule rule{solver.eigenvalues().array().exp(),
+                 solver.eigenvectors().row(0).transpose().array().square()};
   rule.weights /= rule.weights.sum();
   return rule;
 }
@@ -138,8 +141,8 @@ inline const GaussRule& gauss_legendre(Index order) {
     return all;
   }();
   if (order < 1 || order > kLimitMaxOrder) {
-    throw std::invalid_argument("order: expected an integer from 1 to " + std::to_string(kLimitMaxOrder) +
-                                ", got " + std::to_string(order));
+    throw std::invalid_argument("order: expected an integer from 1 to " +
+                                std::to_string(kLimitMaxOrder) + ", got " + std::to_string(order));
   }
   return rules[std::size_t(order)];
 }

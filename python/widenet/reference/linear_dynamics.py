@@ -48,8 +48,8 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
     offset_squared_norm : float
         ``|delta|^2``; the distances are ``|delta - J0^T a_k|``.
     divergence_factor : float
-        Required (the library passes ``widenet.DIVERGENCE_FACTOR``). Stop at the first step whose loss is not finite or exceeds this factor times the
-        initial loss (<= 0: only non-finite losses stop it); that step is recorded last and
+        Required (the library passes ``widenet.DIVERGENCE_FACTOR``). Stop at the first
+        step whose loss is not finite or exceeds this factor times the initial loss (<= 0: only non-finite losses stop it); that step is recorded last and
         ``"stopped_at"`` names it (-1 when the run reached ``steps``).
 
     Returns
