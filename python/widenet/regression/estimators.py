@@ -28,9 +28,8 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._conditioning import warn_if_ill_conditioned
-from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet.kernels import as_kernel
+from widenet.regression import _solve
 from widenet.regression.least_squares import augment, min_norm_solution
 
 KERNEL_NAMES = ("linear", "polynomial", "rbf", "laplace")
@@ -288,21 +287,13 @@ class KernelLeastSquares(_Estimator):
         kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=X.shape[1])
         _memory.check_kernel_fit("KernelLeastSquares.fit", X.shape[0], kernel.gram_copies("cpp"))
         G = np.asarray(kernel(X))
-        # G + ridge I has the eigenvectors of G and its eigenvalues plus ridge: no second m x m matrix
-        eigenvalues, vectors = run_interruptible(np.linalg.eigh, G.astype(np.float64, copy=False),
-                                                 long_call=is_long_factorization(*G.shape))
-        eigenvalues += ridge
-        cutoff = np.finfo(_float_dtype(G)).eps * X.shape[0] * np.max(np.abs(eigenvalues))
-        keep = np.abs(eigenvalues) > cutoff
-        warn_if_ill_conditioned(eigenvalues[keep], int(np.count_nonzero(~keep)),
-                                f"The Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
-                                "; a ridge > 0 regularises it.")
-        inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=keep)
-        projected = vectors.T @ y
-        self.dual_coef_ = vectors @ (inverse[:, None] * projected if y.ndim == 2 else inverse * projected)
+        spectrum = _solve.symmetric(G, _solve.rank_tolerance(_float_dtype(G), X.shape[0]), ridge)
+        spectrum.warn_if_ill_conditioned(f"The Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
+                                         "; a ridge > 0 regularises it.")
+        self.dual_coef_ = spectrum.pseudo_inverse_times(y)
         self.X_fit_ = X.copy()
         self.kernel_ = kernel
-        self.rank_ = int(np.count_nonzero(keep))
+        self.rank_ = spectrum.rank
         self.n_features_in_ = X.shape[1]
         return self
 

@@ -22,9 +22,9 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._conditioning import warn_if_ill_conditioned
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet.reference.shallow import recorded_steps
+from widenet.regression import _solve
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -59,24 +59,23 @@ def _targets(y, rows: int, name: str = "y") -> np.ndarray:
 
 def _rcond(rcond, shape: tuple) -> float:
     if rcond is None:
-        return float(np.finfo(np.float64).eps * max(shape))
+        return _solve.rank_tolerance(np.float64, max(shape))
     return check.non_negative_real(rcond, "rcond")
 
 
-def _row_space_basis(A: np.ndarray, rcond) -> tuple:
-    """``(U_r, s_r, V_r)``: the singular triplets of ``A`` above the rank tolerance; the
-    columns of ``V_r`` (d x r) are an orthonormal basis of the row space."""
-    U, s, Vt = run_interruptible(np.linalg.svd, A, full_matrices=False, long_call=is_long_factorization(*A.shape))
-    keep = s > _rcond(rcond, A.shape) * s[0]
-    return U[:, keep], s[keep], Vt[keep].T
+def _row_space_basis(A: np.ndarray, rcond) -> _solve.Spectrum:
+    """The singular triplets ``(U_r, s_r, V_r)`` of ``A`` above the rank tolerance; the
+    columns of ``V_r = right`` (d x r) are an orthonormal basis of the row space."""
+    return _solve.singular(A, _rcond(rcond, A.shape))
 
 
-def _pseudo_inverse_times(U: np.ndarray, s: np.ndarray, V: np.ndarray, y: np.ndarray, shape: tuple) -> np.ndarray:
-    """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A`` (of ``shape``);
-    warns with the condition number ``s_1 / s_r`` when it costs accuracy."""
-    warn_if_ill_conditioned(s, min(shape) - s.size, f"A (shape {shape})",
-                            "; a ridge term or a larger rcond regularises it.", stacklevel=4)
-    return V @ ((U.T @ y) / (s[:, None] if y.ndim == 2 else s))
+def _pseudo_inverse_times(svd: _solve.Spectrum, y: np.ndarray) -> np.ndarray:
+    """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A``; warns with the
+    condition number ``s_1 / s_r`` when it costs accuracy."""
+    shape = (svd.left.shape[0], svd.right.shape[0])
+    svd.warn_if_ill_conditioned(f"A (shape {shape})", "; a ridge term or a larger rcond regularises it.",
+                                stacklevel=5)
+    return svd.pseudo_inverse_times(y)
 
 
 def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
@@ -106,7 +105,7 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
     A = _matrix(A)
     y = _targets(y, A.shape[0])
     _memory.check_least_squares("min_norm_solution", *A.shape)
-    return _as_result(_pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape), dtype)
+    return _as_result(_pseudo_inverse_times(_row_space_basis(A, rcond), y), dtype)
 
 
 def augment(X) -> np.ndarray:
@@ -153,7 +152,7 @@ def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
     A = _matrix(A)
     _memory.check_least_squares("row_space_projector", *A.shape, outputs=[("projector", (A.shape[1],) * 2,
                                                                            np.float64, 1)])
-    _, _, V = _row_space_basis(A, rcond)
+    V = _row_space_basis(A, rcond).right
     return V @ V.T
 
 
@@ -188,8 +187,9 @@ def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
     y = _targets(y, A.shape[0])
     w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
     _memory.check_least_squares("predicted_limit", *A.shape)
-    U, s, V = _row_space_basis(A, rcond)
-    return _as_result(_pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0)), dtype)
+    svd = _row_space_basis(A, rcond)
+    V = svd.right
+    return _as_result(_pseudo_inverse_times(svd, y) + (w0 - V @ (V.T @ w0)), dtype)
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,8 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
         ("recorded iterates", (records, w.size), np.float64, 1), ("loss, distance and step records", (records,),
                                                                    np.float64, 3)])
 
-    U, s, V = _row_space_basis(A, rcond)
+    svd = _row_space_basis(A, rcond)
+    V, s = svd.right, svd.values
     bound = _max_step(A)
     if lr >= 2.0 * bound:
         raise ValueError(f"lr: GD on |Aw - y|^2 does not converge for lr >= 1/s_max(A)^2 = {2 * bound:.6g}; "
@@ -280,7 +281,7 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
     if lr > bound:
         warnings.warn(f"lr = {lr!r} is above 1/(2 s_max(A)^2) = {bound:.6g}, the range of Theorem 11.3 "
                       "(GD still converges below 1/s_max^2)", UserWarning, stacklevel=2)
-    limit = _pseudo_inverse_times(U, s, V, y, A.shape) + (w - V @ (V.T @ w))
+    limit = _pseudo_inverse_times(svd, y) + (w - V @ (V.T @ w))
     rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
 
     recorded = recorded_steps(steps, record_every)
