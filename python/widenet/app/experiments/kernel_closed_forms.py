@@ -32,7 +32,6 @@ the uniform Monte Carlo limit off by 1%.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +40,7 @@ from widenet.kernels import limit_kernel
 from widenet.network.shallow import ShallowNetwork
 from widenet.reference.limit_kernels import closed_form_expectations, covariances
 from widenet.sweeps import sweep
+from widenet.app.experiments._statistics import two_sided_threshold
 from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
 
 ACTIVATION = "relu"
@@ -194,7 +194,7 @@ def closed_forms(X: np.ndarray, bias_var: float = 0.0) -> dict:
 # -- the claims ----------------------------------------------------------------------------
 def z_threshold(tests: int) -> float:
     """The two-sided Bonferroni threshold of ``tests`` z statistics at family level :data:`LEVEL`."""
-    return statistics.NormalDist().inv_cdf(1.0 - LEVEL / (2 * tests))
+    return two_sided_threshold(tests, LEVEL)
 
 
 def _largest(values) -> float:
