@@ -24,6 +24,7 @@ import numpy as np
 
 from widenet import _files
 from widenet import _validation as check
+from widenet._optional import progress_bar
 
 DEFAULT_DIRECTORY = "widenet-report"
 RESULTS, REPORT = "results.json", "report.md"
@@ -262,10 +263,4 @@ def _previous_figures(directory: Path) -> list:
 
 def _bar(names: list, enabled: bool):
     """The experiments with a progress bar (tqdm, when installed and enabled)."""
-    if enabled:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return names
-        return tqdm(names, desc="experiments", position=0)
-    return names
+    return progress_bar(names, enabled, desc="experiments", position=0)

@@ -28,6 +28,7 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
+from widenet._optional import optional_module_for
 from widenet.kernels import as_kernel
 from widenet.regression import _solve
 from widenet.regression.least_squares import augment, min_norm_solution
@@ -127,7 +128,8 @@ class _Estimator:
 
     def __sklearn_tags__(self):
         # Only scikit-learn calls this, so scikit-learn is importable whenever it runs.
-        from sklearn.utils import RegressorTags, Tags, TargetTags
+        with optional_module_for("Tagging the estimators for scikit-learn", "sklearn"):
+            from sklearn.utils import RegressorTags, Tags, TargetTags
 
         return Tags(estimator_type="regressor", target_tags=TargetTags(required=True, multi_output=True),
                     regressor_tags=RegressorTags())

@@ -7,11 +7,13 @@ import traceback
 import uuid
 from typing import Optional
 
-from distributed import Client, as_completed
-from distributed.comm import get_address_host
-
+from widenet._optional import optional_module_for
 from widenet._runtime import one_thread
 from widenet.sweeps.cells import checked_record
+
+with optional_module_for("A sweep on a Dask cluster", "distributed"):
+    from distributed import Client, as_completed
+    from distributed.comm import get_address_host
 
 
 @contextlib.contextmanager

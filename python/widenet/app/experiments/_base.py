@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Optional
 
+from widenet._optional import progress_bar
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -148,13 +150,8 @@ class Progress:
         self.position = position
 
     def steps(self, iterable: Iterable, total: Optional[int] = None, description: str = "") -> Iterable:
-        if not self.enabled:
-            return iterable
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return iterable
-        return tqdm(iterable, total=total, desc=description, position=self.position, leave=False)
+        return progress_bar(iterable, self.enabled, total=total, desc=description, position=self.position,
+                            leave=False)
 
 
 @dataclass(frozen=True)

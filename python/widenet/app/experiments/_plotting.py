@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from widenet import _files
+from widenet._optional import install_hint, optional_module_for
 
-INSTALL_HINT = 'matplotlib is needed for the figures: pip install "widenet[plot]" (or pip install matplotlib)'
+PURPOSE = "Drawing the report's figures"
+INSTALL_HINT = install_hint(PURPOSE, "matplotlib")
+
+
+def matplotlib():
+    """``matplotlib``, or ImportError with the hint."""
+    with optional_module_for(PURPOSE, "matplotlib"):
+        import matplotlib
+    return matplotlib
 
 
 def pyplot():
     """``matplotlib.pyplot`` with a non-interactive backend, or ImportError with the hint."""
-    try:
-        import matplotlib
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    matplotlib().use("Agg")
+    with optional_module_for(PURPOSE, "matplotlib"):
+        import matplotlib.pyplot as plt
     return plt
 
 
