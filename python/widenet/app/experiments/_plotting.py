@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from widenet import _files
 from widenet._optional import install_hint, optional_module_for
 
@@ -9,15 +11,15 @@ PURPOSE = "Drawing the report's figures"
 INSTALL_HINT = install_hint(PURPOSE, "matplotlib")
 
 
-def matplotlib():
-    """``matplotlib``, or ImportError with the hint."""
+def matplotlib() -> ModuleType:
+    """Return ``matplotlib``, or raise ImportError with the hint."""
     with optional_module_for(PURPOSE, "matplotlib"):
         import matplotlib
     return matplotlib
 
 
-def pyplot():
-    """``matplotlib.pyplot`` with a non-interactive backend, or ImportError with the hint."""
+def pyplot() -> ModuleType:
+    """Return ``matplotlib.pyplot`` with a non-interactive backend, or raise ImportError with the hint."""
     matplotlib().use("Agg")
     with optional_module_for(PURPOSE, "matplotlib"):
         import matplotlib.pyplot as plt
