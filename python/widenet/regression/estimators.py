@@ -62,11 +62,6 @@ def _as_real_array(value, name: str) -> np.ndarray:
     return array
 
 
-def _float_dtype(array: np.ndarray) -> np.dtype:
-    """float32 for float32 data, which stay float32; float64 for anything else."""
-    return np.dtype(np.float32) if array.dtype == np.float32 else _FLOAT64
-
-
 def _check_X(X, name: str = "X") -> np.ndarray:
     """A 2-D, finite array with at least one row and one column: float32 if given float32,
     float64 otherwise (messages worded as scikit-learn's, which its estimator checks look for)."""
@@ -74,7 +69,7 @@ def _check_X(X, name: str = "X") -> np.ndarray:
     if array.ndim == 1:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}. Reshape your data: "
                          f"{name}.reshape(-1, 1) for one feature, {name}.reshape(1, -1) for one sample")
-    X = check.as_array(array, name, _float_dtype(array), 2)
+    X = check.as_points(array, name, min_rows=0)  # the empty cases with scikit-learn's wording
     for axis, word in ((0, "sample"), (1, "feature")):
         if X.shape[axis] == 0:
             raise ValueError(f"{name}: found array with 0 {word}(s) (shape={X.shape}) while a minimum of 1 "
@@ -289,7 +284,7 @@ class KernelLeastSquares(_Estimator):
         kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=X.shape[1])
         _memory.check_kernel_fit("KernelLeastSquares.fit", X.shape[0], kernel.gram_copies("cpp"))
         G = np.asarray(kernel(X))
-        spectrum = _solve.symmetric(G, _solve.rank_tolerance(_float_dtype(G), X.shape[0]), ridge)
+        spectrum = _solve.symmetric(G, _solve.rank_tolerance(check.float_dtype_of(G), X.shape[0]), ridge)
         spectrum.warn_if_ill_conditioned(f"The Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
                                          "; a ridge > 0 regularises it.")
         self.dual_coef_ = spectrum.pseudo_inverse_times(y)
@@ -305,5 +300,5 @@ class KernelLeastSquares(_Estimator):
         of the fitted ``X``, or of a tangent kernel's network), summed in float64."""
         X = self._check_predict_X(X)
         cross = np.asarray(self.kernel_(X, self.X_fit_))
-        return (cross.astype(np.float64) @ self.dual_coef_).astype(_float_dtype(cross), copy=False)
+        return (cross.astype(np.float64) @ self.dual_coef_).astype(check.float_dtype_of(cross), copy=False)
 

@@ -37,11 +37,6 @@ def _matrix(A, name: str = "A") -> np.ndarray:
     return A
 
 
-def _result_dtype(A) -> np.dtype:
-    """The dtype results for ``A`` come back in: float32 for float32 data, float64 otherwise."""
-    return np.dtype(np.float32) if check.asarray(A, "A").dtype == np.float32 else _FLOAT64
-
-
 def _as_result(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``values`` rounded once to ``dtype``; beyond its range they are inf (their IEEE limit)."""
     with np.errstate(over="ignore"):
@@ -101,7 +96,7 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
     ndarray, shape (d,) or (d, t)
         In the dtype of ``A`` (computed in float64).
     """
-    dtype = _result_dtype(A)
+    dtype = check.float_dtype_of(check.asarray(A, "A"))
     A = _matrix(A)
     y = _targets(y, A.shape[0])
     _memory.check_least_squares("min_norm_solution", *A.shape)
@@ -123,7 +118,7 @@ def augment(X) -> np.ndarray:
     ndarray, shape (m, d + 1)
         ``X`` with a first column of ones, float32 for float32 ``X`` and float64 otherwise.
     """
-    X = check.as_array(X, "X", _result_dtype(X), 2)
+    X = check.as_points(X, "X", min_rows=0)
     return np.hstack([np.ones((X.shape[0], 1), dtype=X.dtype), X])
 
 
@@ -182,7 +177,7 @@ def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
     ndarray, shaped like ``w0``
         In the dtype of ``A`` (computed in float64).
     """
-    dtype = _result_dtype(A)
+    dtype = check.float_dtype_of(check.asarray(A, "A"))
     A = _matrix(A)
     y = _targets(y, A.shape[0])
     w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
