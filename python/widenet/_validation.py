@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 import operator
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -105,7 +105,7 @@ INPUT_DIMENSION = " (the input dimension)"
 """What ``columns`` is for the inputs of a network (``columns_of`` of :func:`as_points`)."""
 
 
-def as_points(value, name: str = "X", *, dtype: Optional[np.dtype] = None, columns: Optional[int] = None,
+def as_points(value: Any, name: str = "X", *, dtype: Optional[np.dtype] = None, columns: Optional[int] = None,
               columns_of: str = "", min_rows: int = 1, min_columns: int = 0, check_finite: bool = True) -> np.ndarray:
     """Return points, one per row: a C-contiguous 2-D array, checked as :func:`as_array` checks.
 

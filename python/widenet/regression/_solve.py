@@ -15,7 +15,6 @@ numpy's ``lstsq`` default for a matrix, ``eps * m`` the rounding of the eigenval
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -41,13 +40,14 @@ def eigenvalues(gram: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Spectrum:
-    """A factorization ``right diag(values) left^T`` with its numerical rank.
+    """A factorization ``left diag(values) right^T`` with its numerical rank.
 
     For a general matrix (:func:`singular`): the singular triplets above the cut-off,
-    ``left = U_r``, ``values = s_r``, ``right = V_r``; ``dropped`` counts the others. For a
-    symmetric Gram (:func:`symmetric`): all eigenvalues (ascending, plus the shift) with
-    their eigenvectors in ``left`` and ``right``, and ``keep`` marks those above the
-    cut-off.
+    ``left = U_r``, ``values = s_r``, ``right = V_r`` (``truncated``); ``dropped`` counts
+    the others. For a symmetric Gram (:func:`symmetric`): all eigenvalues (ascending, plus
+    the shift) with their eigenvectors in ``left`` and ``right``; ``keep`` marks those above
+    the cut-off and ``unshifted`` holds the eigenvalues of the Gram itself (for a general
+    matrix, the singular values kept).
     """
 
     left: np.ndarray
@@ -55,7 +55,7 @@ class Spectrum:
     right: np.ndarray
     keep: np.ndarray
     truncated: bool
-    unshifted: Optional[np.ndarray] = None
+    unshifted: np.ndarray
 
     @property
     def rank(self) -> int:
@@ -102,7 +102,8 @@ def singular(A: np.ndarray, tolerance: float) -> Spectrum:
     """
     U, s, Vt = run_interruptible(np.linalg.svd, A, full_matrices=False, long_call=is_long_factorization(*A.shape))
     keep = kept(s, tolerance)
-    return Spectrum(U[:, keep], s[keep], Vt[keep].T, np.ones(int(np.count_nonzero(keep)), dtype=bool), True)
+    s = s[keep]
+    return Spectrum(U[:, keep], s, Vt[keep].T, np.ones(s.size, dtype=bool), True, s)
 
 
 def symmetric(gram: np.ndarray, tolerance: float, shift: float = 0.0) -> Spectrum:
