@@ -158,7 +158,8 @@ implements("gd_fig113", "cpp")(functools.partial(_train_ensemble, backend="cpp")
 def _(p):
     def call():
         networks = p.initial.networks(FIG113["activation"], "lecun")
-        options = reference.TrainingOptions(p.lr, p.steps, p.steps, 1.0 / len(p.X))
+        options = reference.TrainingOptions(p.lr, p.steps, p.steps, 1.0 / len(p.X),
+                                            divergence_factor=widenet.DIVERGENCE_FACTOR)
         records = reference.train_ensemble_batched(networks, None, p.X, p.y, options)
         return records["losses"]
 

@@ -70,7 +70,7 @@ def core_network(U, b, v, c, activation="tanh", parametrization="lecun"):
     return widenet._core.Network(U, b, v, c, activation, parametrization)
 
 
-def options(lr, steps, record_every=1, loss_scale=1.0, divergence_factor=1e10):
+def options(lr, steps, record_every=1, loss_scale=1.0, divergence_factor=widenet.DIVERGENCE_FACTOR):
     """The options of a gradient-descent run, for either backend."""
     return widenet._core.TrainingOptions(lr, steps, record_every, loss_scale, divergence_factor)
 
@@ -201,9 +201,9 @@ else:
 
 
 class _RecordingProgressBar:
-    """Stands in for ``tqdm.tqdm``: records its total, its updates and whether it closed."""
+    """Stands in for ``tqdm.auto.tqdm``: records its total, its updates and whether it closed."""
 
-    def __init__(self, instances: list, total, desc, unit):
+    def __init__(self, instances: list, iterable=None, *, total=None, desc=None, unit=None):
         self.total, self.count, self.closed = total, 0, False
         instances.append(self)
 
@@ -221,8 +221,9 @@ def progress_bars(monkeypatch):
     import types
 
     instances = []
-    monkeypatch.setitem(sys.modules, "tqdm",
-                        types.SimpleNamespace(tqdm=functools.partial(_RecordingProgressBar, instances)))
+    auto = types.SimpleNamespace(tqdm=functools.partial(_RecordingProgressBar, instances))
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(auto=auto, tqdm=auto.tqdm))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
     return instances
 
 

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 
+from widenet import DIVERGENCE_FACTOR
 from widenet import reference as ref
 
 PARAMETRIZATIONS = ("lecun", "ntk")
@@ -50,7 +51,7 @@ def train(X, y, net, activation, parametrization, lr, steps, record_every=1, X_t
           initial=None):
     """:func:`ref.train` from a dict of parameters (``initial`` a tuple ``(U0, b0, v0, c0)``)."""
     start = None if initial is None else ref.Network(*initial, activation, parametrization)
-    run = ref.TrainingOptions(lr, steps, record_every, loss_scale)
+    run = ref.TrainingOptions(lr, steps, record_every, loss_scale, divergence_factor=DIVERGENCE_FACTOR)
     return with_blocks(ref.train(network(net, activation, parametrization), start, X, y, run, X_test))
 
 
@@ -58,7 +59,7 @@ def train_stacked(kernel, X, y, net, activation, parametrization, lr, steps, rec
                   loss_scale=1.0, initial=None):
     """``kernel`` (:func:`ref.train_ensemble` or its batched twin) from a stacked dict."""
     start = None if initial is None else members(dict(zip("Ubvc", initial)), activation, parametrization)
-    run = ref.TrainingOptions(lr, steps, record_every, loss_scale)
+    run = ref.TrainingOptions(lr, steps, record_every, loss_scale, divergence_factor=DIVERGENCE_FACTOR)
     return with_blocks(kernel(members(net, activation, parametrization), start, X, y, run, X_test))
 
 

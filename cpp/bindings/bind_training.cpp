@@ -167,6 +167,9 @@ struct TrainingBinder {
 
 }  // namespace
 
-void bind_training(py::module_& m) { bind_both_dtypes<TrainingBinder>(m); }
+void bind_training(py::module_& m) {
+  bind_both_dtypes<TrainingBinder>(m);
+  m.attr("DIVERGENCE_FACTOR") = kDivergenceFactor;
+}
 
 }  // namespace widenet::bindings

@@ -9,6 +9,22 @@ from numpy.typing import NDArray
 
 FloatArray = Union[NDArray[np.float64], NDArray[np.float32]]
 
+# Facts shared with the Python package, defined once in C++.
+DIVERGENCE_FACTOR: float  # a run diverges when its loss exceeds this many times its reference
+GRAM_BAND_ROWS: int  # rows of X1 X2^T that ntk_gram forms at once
+ACTIVATIONS: tuple[str, ...]
+PARAMETRIZATIONS: tuple[str, ...]
+KERNELS: tuple[str, ...]  # the classic kernels of kernel_gram and kernel_diag
+LIMIT_KINDS: tuple[str, ...]
+LIMIT_METHODS: tuple[str, ...]
+CLOSED_FORMS: tuple[str, ...]  # activations with a closed-form limit kernel
+SCALE_MIXTURES: tuple[str, ...]  # activations with a scale-mixture limit kernel
+QUADRATURE_MAX_VARIANCE: dict[str, float]  # the graded quadrature's largest variance, where bounded
+LIMIT_TOLERANCE: float  # accuracy of each expectation of the limit kernels, relative to its scale
+LIMIT_ORDER: int  # Gauss-Legendre nodes per graded panel by default
+LIMIT_MAX_ORDER: int
+LOGISTIC_NODES: int  # nodes of the logistic mixing rule
+
 Layers = tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, float]]  # ((U, b), (v, c))
 
 class Network:
@@ -39,7 +55,7 @@ class TrainingOptions:
     """The options of a gradient-descent run, checked when made."""
 
     def __init__(self, lr: float, steps: int, record_every: int = 1, loss_scale: float = 1.0,
-                 divergence_factor: float = 1e10) -> None: ...
+                 divergence_factor: float = ...) -> None: ...  # DIVERGENCE_FACTOR
     @property
     def lr(self) -> float: ...
     @property
@@ -88,8 +104,11 @@ def kernel_gram(X1: FloatArray, X2: Optional[FloatArray], kind: str, gamma: floa
 def kernel_diag(X: FloatArray, kind: str, gamma: float, degree: int, coef0: float) -> FloatArray: ...
 def limit_kernel(X1: FloatArray, X2: Optional[FloatArray], activation: str, parametrization: str, kind: str,
                  weight_var: float, bias_var: float, output_var: float, output_bias_var: float, method: str,
-                 legendre_nodes: FloatArray, legendre_weights: FloatArray, mixture_variances: FloatArray,
-                 mixture_weights: FloatArray) -> FloatArray: ...
+                 order: int = ...) -> FloatArray: ...
+def gauss_legendre(order: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def logistic_mixing_rule() -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+def limit_point_floats(activation: str, method: str, largest: float, order: int) -> int: ...
+def default_width_chunk(rows: int, width: int, itemsize: int) -> int: ...
 def build_info() -> dict: ...
 def set_num_threads(threads: int) -> None: ...
 def max_threads() -> int: ...

@@ -54,13 +54,13 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet.dynamics.linearization import linearize
-from widenet.network.shallow import ShallowNetwork
-from widenet.network.parameters import PARAMETRIZATIONS
-from widenet.reference.activations import ACTIVATIONS
+from widenet._native import _core
 from widenet._runtime import get_num_threads
-from widenet.sweeps.cells import checked_grid
+from widenet.dynamics.linearization import linearize
+from widenet.network.parameters import PARAMETRIZATIONS
+from widenet.network.shallow import ShallowNetwork
 from widenet.sweeps import SweepResult, sweep
+from widenet.sweeps.cells import checked_grid
 
 __all__ = [
     "BlockMovement",
@@ -141,9 +141,7 @@ def _checked_data(data) -> LazyTrainingData:
     if not isinstance(data, tuple) or len(data) != 3:
         raise TypeError(f"data: expected (X, y, X_test) such as lazy_training_data() returns, got {data!r}")
     float64 = np.dtype(np.float64)
-    X = check.as_array(data[0], "X", float64, 2)
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X: expected at least one point and one feature, got shape {X.shape}")
+    X = check.as_points(data[0], "X", dtype=float64, min_columns=1)
     return LazyTrainingData(X, check.as_targets(data[1], "y", float64, X.shape[0]),
                             check.as_inputs(data[2], "X_test", float64, X.shape[1]))
 
@@ -285,7 +283,7 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-    activation = check.choice(activation, "activation", ACTIVATIONS)
+    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     steps = check.integer(steps, "steps", 1)
     record_every = check.integer(record_every, "record_every", 1)
     X, y, X_test = _checked_data(data)
@@ -536,7 +534,7 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: str = "ta
     """
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
-    activation = check.choice(activation, "activation", ACTIVATIONS)
+    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     # each network (its parameters and initial ones) beside what parameter_movement holds

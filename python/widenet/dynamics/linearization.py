@@ -87,13 +87,8 @@ class _JacobianTangent:
         self.initial = self.as_vector(model.params, "params")
 
     def inputs(self, X, name: str) -> np.ndarray:
-        X = check.as_array(X, name, _FLOAT64, 2)
-        if X.shape[0] == 0:
-            raise ValueError(f"{name}: expected at least one row (point), got shape {X.shape}")
-        columns = getattr(self.network, "input_dim", X.shape[1])
-        if X.shape[1] != columns:
-            raise ValueError(f"{name}: expected {columns} columns (the input dimension), got shape {X.shape}")
-        return X
+        return check.as_points(X, name, dtype=_FLOAT64, columns=getattr(self.network, "input_dim", None),
+                               columns_of=check.INPUT_DIMENSION)
 
     def _jacobian(self, X) -> np.ndarray:
         J = np.asarray(self.network.jacobian(X), dtype=np.float64)
@@ -300,9 +295,9 @@ class LinearizedModel(TrainingLock):
         loss : {"sum", "mean", "half_sum"}
             ``s = 1, 1/m, 1/2`` in the objective ``s |Phi_lin(X, p) - y|^2``.
         on_divergence : {"raise", "return"}
-            When the loss stops being finite or grows beyond ``1e10`` times its initial value
-            (``"iterate"``: at that step; ``"closed_form"``: at the first recorded step where
-            it has), raise :class:`widenet.DivergenceError` and leave the model unchanged, or
+            When the loss stops being finite or grows by the divergence factor (see
+            :data:`widenet.DIVERGENCE_FACTOR`) over its initial value (``"iterate"``: at
+            that step; ``"closed_form"``: at the first recorded step where it has), raise :class:`widenet.DivergenceError` and leave the model unchanged, or
             return the records up to there (``result.diverged_at``) and move the model there
             (unless its parameters overflowed to Inf or NaN, ``result.parameters_overflowed``:
             then it stays where the run started).

@@ -12,8 +12,9 @@ from widenet import reference
 from widenet._native import _core
 
 # A run stops when its loss exceeds this many times its reference (the initial loss, or the
-# zero predictor's if larger), or is not finite: the same rule in both backends.
-DIVERGENCE_FACTOR = 1e10
+# zero predictor's if larger), or is not finite: the same rule in both backends, and the
+# compiled core's factor, which the numpy twin is given at every call.
+DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 
 BACKENDS = {"cpp": _core, "numpy": reference}
 
