@@ -57,7 +57,6 @@ from widenet import _files, _memory
 from widenet import _validation as check
 from widenet._native import _core
 
-
 FORMAT_VERSION = 1
 NETWORK_FORMAT = "widenet.ShallowNetwork"
 ENSEMBLE_FORMAT = "widenet.ShallowEnsemble"
@@ -101,7 +100,8 @@ def _parameter_entries(params, initial) -> dict:
 
 def model_contents(config: dict, params: tuple, initial: tuple) -> tuple:
     """``(format, config, arrays)`` of a network (``config`` without ``size``) or of an
-    ensemble (``config`` with ``size``; ``params`` and ``initial`` stacked)."""
+    ensemble (``config`` with ``size``; ``params`` and ``initial`` stacked).
+    """
     network_config = dict(config)
     size = network_config.pop("size", None)
     kind = NETWORK_FORMAT if size is None else ENSEMBLE_FORMAT
@@ -134,7 +134,8 @@ def save(path: PathLike, kind: str, config: dict, arrays: dict, check_network: C
 def _read(file_name: str) -> dict:
     """Every entry of the ``.npz`` file, read completely (so that a truncated or corrupt
     file fails here, before anything is checked or built), each array's size checked
-    against the file before it is allocated."""
+    against the file before it is allocated.
+    """
     with _files.open_regular(file_name) as file:  # FileNotFoundError, IsADirectoryError, PermissionError as they are
         start = file.read(6)
         file.seek(0)
@@ -163,7 +164,8 @@ class _NotAWidenetFile(ValueError):
 
 def _entry_infos(file_name: str, archive: zipfile.ZipFile, file_size: int) -> dict:
     """Entry name (without ``.npy``) -> zip entry, after checking that every entry is a
-    ``.npy`` array named once whose sizes fit the file and widenet's memory limit."""
+    ``.npy`` array named once whose sizes fit the file and widenet's memory limit.
+    """
     infos = {}
     for info in archive.infolist():
         name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
@@ -184,7 +186,8 @@ def _entry_infos(file_name: str, archive: zipfile.ZipFile, file_size: int) -> di
 
 def _read_array(file_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
     """The array of one ``.npy`` entry: its header's shape and dtype must account for the
-    entry's size exactly before anything is allocated."""
+    entry's size exactly before anything is allocated.
+    """
     with archive.open(info) as entry:
         try:
             version = np.lib.format.read_magic(entry)
@@ -257,7 +260,8 @@ def _optional_count(value, name: str, minimum: int):
 
 def _check_config(where: str, kind: str, config: dict, check_network: ConfigCheck) -> tuple:
     """``(network, size, training)``: the checked configuration (``size`` None for one
-    network, ``training`` None but for a training state)."""
+    network, ``training`` None but for a training state).
+    """
     _exact_keys(where, "config", config, ("network", "size", "training") if kind == STATE_FORMAT else
                 ("network", "size"))
     for part, fields in (("network", _NETWORK_FIELDS), ("training", _TRAINING_FIELDS)):

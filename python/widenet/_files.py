@@ -81,7 +81,8 @@ def _process_is_gone(pid: int) -> bool:
 
 def remove_stale_temporaries(directory: PathLike, name: Optional[str] = None) -> int:
     """Removes the temporaries in ``directory`` (of the target ``name``, or of every target)
-    whose process, on this host, is gone. Returns how many were removed."""
+    whose process, on this host, is gone. Returns how many were removed.
+    """
     stem = None if name is None else _stem(name)
     removed = 0
     try:
@@ -123,7 +124,8 @@ def _existing_status(target: str) -> Optional[os.stat_result]:
 
 def _create(target: str, clean: bool) -> tuple:
     """``(temporary name, open file descriptor)`` of a new temporary for ``target``, with the
-    target's permissions (those of a new file when there is no target)."""
+    target's permissions (those of a new file when there is no target).
+    """
     directory, name = os.path.split(target)
     existing = _existing_status(target)
     if clean:
@@ -147,7 +149,8 @@ def _create(target: str, clean: bool) -> tuple:
 
 class _DeferredSignals:
     """Holds off SIGINT and SIGTERM (main thread only: elsewhere Python delivers none) and
-    delivers them on exit."""
+    delivers them on exit.
+    """
 
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
 
@@ -246,7 +249,8 @@ class FileSet:
 
 class StagedDirectory(os.PathLike):
     """``directory`` whose files are written into the :class:`FileSet` ``files`` (see
-    :func:`open_in`): they replace the directory's files only when the set is committed."""
+    :func:`open_in`): they replace the directory's files only when the set is committed.
+    """
 
     def __init__(self, directory: PathLike, files: FileSet):
         self.directory, self.files = os.fspath(directory), files
@@ -257,7 +261,8 @@ class StagedDirectory(os.PathLike):
 
 def open_in(directory: Union[PathLike, StagedDirectory], name: str):
     """A binary stream to the new content of the file ``name`` of ``directory``: written
-    atomically on its own, or with the set of a :class:`StagedDirectory`."""
+    atomically on its own, or with the set of a :class:`StagedDirectory`.
+    """
     path = os.path.join(os.fspath(directory), name)
     if isinstance(directory, StagedDirectory):
         return directory.files.open(path)
@@ -281,7 +286,8 @@ def _sync_directory(directory: str) -> None:
 @contextlib.contextmanager
 def atomic_write(path: PathLike, clean: bool = True, durable: bool = True) -> Iterator[io.BufferedWriter]:
     """A binary stream whose content replaces ``path`` when the block ends without an
-    exception (see the module and :class:`FileSet` for ``clean`` and ``durable``)."""
+    exception (see the module and :class:`FileSet` for ``clean`` and ``durable``).
+    """
     with FileSet(clean, durable) as files:
         with files.open(path) as stream:
             yield stream
@@ -342,7 +348,8 @@ def open_regular(path: PathLike) -> io.BufferedReader:
 
 def read_text(path: PathLike, limit: int) -> str:
     """The UTF-8 text of the regular file ``path``; ValueError when it holds more than
-    ``limit`` bytes or is not UTF-8 (see :func:`open_regular` for the rest)."""
+    ``limit`` bytes or is not UTF-8 (see :func:`open_regular` for the rest).
+    """
     with open_regular(path) as file:
         data = file.read(limit + 1)
     if len(data) > limit:
@@ -359,7 +366,8 @@ _JSON_STRING = re.compile(r'"[^"]*"')
 
 def json_depth(text: str) -> int:
     """The deepest nesting of arrays and objects in the JSON ``text`` (brackets inside strings
-    do not count), in time linear in its length and without recursion."""
+    do not count), in time linear in its length and without recursion.
+    """
     # Escapes first (``\"`` is no quote), then strings: two passes without backtracking.
     outside = _JSON_STRING.sub("", _JSON_ESCAPE.sub("", text)).encode("utf-8", "surrogatepass")
     codes = np.frombuffer(outside, dtype=np.uint8)
@@ -373,7 +381,8 @@ def _reject_constant(name: str):
 
 def parse_json(text: str, allow_nan: bool = False, max_depth: int = MAX_JSON_DEPTH):
     """``json.loads(text)`` refusing (ValueError) nesting deeper than ``max_depth`` and,
-    unless ``allow_nan``, the constants NaN, Infinity and -Infinity."""
+    unless ``allow_nan``, the constants NaN, Infinity and -Infinity.
+    """
     depth = json_depth(text)
     if depth > max_depth:
         raise ValueError(f"nested {depth} levels deep, more than the {max_depth} allowed")

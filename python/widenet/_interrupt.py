@@ -31,7 +31,8 @@ LONG_CALL_FLOPS = 1e7
 
 def is_long_factorization(rows: int, cols: int) -> bool:
     """Whether a factorization of a ``rows x cols`` matrix (about ``rows cols min(rows, cols)``
-    flops: eigh, svd, solve) is long enough to run on a worker thread."""
+    flops: eigh, svd, solve) is long enough to run on a worker thread.
+    """
     return float(rows) * float(cols) * float(min(rows, cols)) > LONG_CALL_FLOPS
 
 

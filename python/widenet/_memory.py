@@ -84,7 +84,8 @@ def _meminfo_total() -> Optional[int]:
 def physical_memory() -> int:
     """The memory this process can use, in bytes: the physical memory
     (``sysconf``, else ``/proc/meminfo``), or the control group's limit when smaller;
-    ``FALLBACK_PHYSICAL_MEMORY`` (8 GiB) when neither can be read."""
+    ``FALLBACK_PHYSICAL_MEMORY`` (8 GiB) when neither can be read.
+    """
     total = None
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -100,7 +101,8 @@ def physical_memory() -> int:
 
 def parse_size(text: str, name: str) -> int:
     """Bytes from ``"123456"``, ``"500MB"``, ``"8 GB"``, ``"2GiB"`` (decimal kB, MB, GB, TB
-    and binary KiB, MiB, GiB, TiB) or ``"25%"`` (of the physical memory)."""
+    and binary KiB, MiB, GiB, TiB) or ``"25%"`` (of the physical memory).
+    """
     match = _SIZE_PATTERN.match(text)
     unit = match.group(2).lower() if match else None
     if match is None or (unit != "%" and unit not in _UNITS):
@@ -219,7 +221,8 @@ _ESTIMATING = contextvars.ContextVar("widenet_memory_estimating", default=False)
 
 class _Estimated(BaseException):
     """Carries the first estimate out of a call run by :func:`estimate`. A BaseException, so
-    that no ``except Exception`` on the way lets the call go on to allocate."""
+    that no ``except Exception`` on the way lets the call go on to allocate.
+    """
 
     def __init__(self, where: str, total: int):
         super().__init__(where, total)
@@ -248,7 +251,8 @@ def estimate(call: Callable[[], object]) -> tuple:
 def preliminary():
     """Guards inside the ``with`` block check the limit as usual but are not what
     :func:`estimate` reports: for the small allocations an entry point makes before its own
-    guard can count its peak (such as default data)."""
+    guard can count its peak (such as default data).
+    """
     token = _ESTIMATING.set(False)
     try:
         yield
@@ -266,7 +270,8 @@ def _fitting(unit_bytes: int, share: float = 0.25) -> int:
 
 def default_width_chunk(rows: int, width: int, itemsize: int) -> int:
     """The width chunk the compiled tangent Gram picks when none is given: the per-chunk
-    blocks of both inputs fit in about 64 MiB."""
+    blocks of both inputs fit in about 64 MiB.
+    """
     chunk = max(256, (64 * 2**20 // itemsize) // max(1, 2 * rows))
     return min(width, chunk)
 
@@ -303,7 +308,8 @@ def _activation_temporaries(rows: int, width: int, dtype, activation: str, funct
 
 def _twin_hidden(rows: int, width: int, dtype, activation: str, copies: int, phases: Sequence[tuple]) -> list:
     """``copies`` hidden layers of ``rows x width``, or, if more, ``alive`` of them and the
-    temporaries of the activation ``function`` for each of the ``phases`` ``(alive, function)``."""
+    temporaries of the activation ``function`` for each of the ``phases`` ``(alive, function)``.
+    """
     hidden = lambda count: ("hidden layer", (rows, width), dtype, count)  # noqa: E731
     return peak([hidden(copies)], *([hidden(alive), *_activation_temporaries(rows, width, dtype, activation, function)]
                                     for alive, function in phases))
@@ -311,7 +317,8 @@ def _twin_hidden(rows: int, width: int, dtype, activation: str, copies: int, pha
 
 def pass_blocks(kind: str, m: int, width: int, dtype, backend: str, activation: str, num_params: int = 0) -> list:
     """A pass of ``kind`` (``forward``, ``loss_grad``, ``vjp``, ``jvp``, ``ntk_diag``) over
-    ``m`` points of a network of ``num_params`` parameters, with its ``m`` outputs."""
+    ``m`` points of a network of ``num_params`` parameters, with its ``m`` outputs.
+    """
     cpp = backend == "cpp"
     fixed = [("outputs", (m,), dtype, 1), ("parameter-sized arrays", (num_params,), dtype,
                                            _PASS_PARAMETERS[kind][0 if cpp else 1])]
@@ -330,7 +337,8 @@ def _batches(width: int, dtype, copies: int) -> Callable[[], str]:
 def check_hidden(where: str, m: int, width: int, dtype, copies: int = 2, outputs: Sequence[tuple] = (),
                  backend: str = "cpp", activation: str = "", kind: Optional[str] = None, num_params: int = 0) -> None:
     """A call that forms the ``m x n`` hidden layer of a batch: a pass of ``kind`` (see
-    :func:`pass_blocks`), or ``copies`` hidden-layer arrays, besides ``outputs``."""
+    :func:`pass_blocks`), or ``copies`` hidden-layer arrays, besides ``outputs``.
+    """
     blocks = pass_blocks(kind, m, width, dtype, backend, activation, num_params) if kind else \
         [("hidden layer", (m, width), dtype, copies)]
     require(where, [*blocks, *outputs], _batches(width, dtype, max(copies, 2)))
@@ -339,7 +347,8 @@ def check_hidden(where: str, m: int, width: int, dtype, copies: int = 2, outputs
 def check_initialization(where: str, input_dim: int, width: int, dtype, networks: int = 1) -> None:
     """Drawing ``networks`` shallow networks: the draws are made in float64 and scaled (two
     float64 arrays of the largest block), then each network keeps its parameters and their
-    initial copy; an ensemble stacks them while its members still hold theirs."""
+    initial copy; an ensemble stacks them while its members still hold theirs.
+    """
     size = width * (input_dim + 2) + 1
     draws = ("float64 draws and the parameters made from them", (size,), np.float64, 2)
     if networks == 1:
@@ -363,7 +372,8 @@ def peak(*phases: Sequence[tuple]) -> list:
 def check_jacobian(where: str, m: int, width: int, num_params: int, dtype, backend: str = "cpp",
                    activation: str = "") -> None:
     """``ShallowNetwork.jacobian``: the ``m x P`` Jacobian and the hidden layer (the numpy twin
-    forms the blocks of the Jacobian before joining them: about a second Jacobian)."""
+    forms the blocks of the Jacobian before joining them: about a second Jacobian).
+    """
     jacobian = ("Jacobian", (m, num_params), dtype, 1)
     if backend == "cpp":
         blocks = [jacobian, ("hidden layer", (m, width), dtype, 2)]
@@ -389,7 +399,8 @@ def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype, backend: str, acti
     the output, its second accumulator, a band of ``X1 X2^T`` and the hidden-layer blocks of
     one width chunk; in the numpy twin the whole hidden layers of both inputs (three arrays
     each while ``sigma(Z1) sigma(Z2)^T`` is formed), then the Gram and the products that
-    make it."""
+    make it.
+    """
     columns = m1 if m2 is None else m2
     gram = (m1, columns)
     if backend == "cpp":
@@ -409,7 +420,8 @@ def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype, backend: str, acti
 def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype, backend: str, width_chunk: int = 0,
               diagonal: bool = False, activation: str = "") -> None:
     """``ntk`` (see :func:`ntk_blocks`) and ``ntk_diag`` (``diagonal=True``: a pass over the
-    points, the width in chunks in C++)."""
+    points, the width in chunks in C++).
+    """
     itemsize = np.dtype(dtype).itemsize
     if diagonal:
         blocks = pass_blocks("ntk_diag", m1, width, dtype, backend, activation)
@@ -440,7 +452,8 @@ def check_training(where: str, *args, **kwargs) -> None:
 
 def advice_blocks(m: int) -> list:
     """The vectors of the admissible step a DivergenceError estimates (errors.largest_eigenvalue):
-    the Lanczos basis on the ``m`` training points and its products."""
+    the Lanczos basis on the ``m`` training points and its products.
+    """
     from widenet.errors import LANCZOS_STEPS
 
     return [("Lanczos vectors of the divergence advice", (2 * LANCZOS_STEPS, m), np.float64, 1)]
@@ -452,7 +465,8 @@ def training_blocks(m: int, m_test: int, width: int, steps: int, record_every: i
     outputs, for each of ``networks``; the numpy twin stacks the records of an ensemble's
     members at the end), the trained parameters with their copies, and the hidden layer of
     each worker (C++: ``sigma(Z)`` and ``sigma'(Z)`` on the training points and ``sigma(Z)``
-    on the test points; the twin: its gradient pass, or its forward pass on the test points)."""
+    on the test points; the twin: its gradient pass, or its forward pass on the test points).
+    """
     records = recorded_count(steps, record_every)
     stacked = 2 if backend == "numpy" and networks > 1 else 1
     blocks = [("test-output records", (networks, records, m_test), dtype, stacked),
@@ -484,7 +498,8 @@ def check_linear_run(where: str, m: int, m_test: int, records: int, method: str,
     outputs (``passes``) beside it; then either the eigendecomposition of ``theta`` and the
     float64 records formed from it block by block, or the C++ iteration's records in the
     compute dtype and the float64 outputs made from them; last, the step to the final
-    parameters (``pullback``) beside the records."""
+    parameters (``pullback``) beside the records.
+    """
     square, across = (m, m), (m_test, m)
     theta = [("tangent Gram", square, dtype, 1), ("cross Gram", across, dtype, 1)]
     kept = [("train-output and test-output records", (records, m + m_test), np.float64, 1),
@@ -518,7 +533,8 @@ def check_gram(where: str, X1: np.ndarray, X2: Optional[np.ndarray], dtype, copi
 def check_limit_kernel(where: str, m1: int, m2: int, point_floats: int, backend: str) -> None:
     """``limit_kernel`` (deterministic methods): the ``m1 x m2`` kernel, computed in place of
     ``X1 X2^T`` in C++ and through about ten arrays of its size in the numpy twin, and each
-    point's table of the scale mixtures (``point_floats`` floats, C++)."""
+    point's table of the scale mixtures (``point_floats`` floats, C++).
+    """
     copies = 1 if backend == "cpp" else 10
     tables = (m1 + m2) * point_floats if backend == "cpp" else 0
     require(where, [("kernel and its working arrays", (m1, m2), np.float64, copies),
@@ -542,7 +558,8 @@ def _tiles(copies: int) -> Callable[[], str]:
 def check_kernel_fit(where: str, m: int, gram_copies: int) -> None:
     """Kernel least squares on ``m`` points: the kernel's Gram (``gram_copies`` arrays of it
     while it is formed), then the Gram and its eigendecomposition (numpy.linalg.eigh), whose
-    eigenvectors are kept."""
+    eigenvectors are kept.
+    """
     square = (m, m)
     gram = [("Gram while it is formed", square, np.float64, gram_copies)]
     solve = [("Gram", square, np.float64, 1), ("eigh's copy, workspace and eigenvectors", square, np.float64,
@@ -559,7 +576,8 @@ def check_kernel_prediction(where: str, m_test: int, m: int, copies: int = 1) ->
 def svd_blocks(m: int, n: int) -> list:
     """``numpy.linalg.svd(A, full_matrices=False)`` of an ``m x n`` float64 matrix (LAPACK's
     gesdd): its copy, the singular vectors ``U`` and ``V^T`` and the workspace (about one more
-    ``m x n`` matrix and ``4 k^2``, ``k = min(m, n)``)."""
+    ``m x n`` matrix and ``4 k^2``, ``k = min(m, n)``).
+    """
     k = min(m, n)
     return [("copy of the matrix and LAPACK's workspace", (m, n), np.float64, 2),
             ("singular vectors U and V^T", (m + n, k), np.float64, 1), ("LAPACK's workspace", (k, k), np.float64, 4)]
@@ -568,7 +586,8 @@ def svd_blocks(m: int, n: int) -> list:
 def check_least_squares(where: str, m: int, n: int, copies: int = 0, outputs: Sequence[tuple] = ()) -> None:
     """A least-squares solve by the SVD of the ``m x n`` matrix ``A`` (``copies`` more copies of
     ``A`` held, such as its bias augmentation): the SVD, then the singular vectors and the
-    copies kept of those above the rank tolerance, besides ``outputs``."""
+    copies kept of those above the rank tolerance, besides ``outputs``.
+    """
     k = min(m, n)
     held = [("copies of A", (m, n), np.float64, copies), *outputs]
     vectors = ("singular vectors and the kept ones", (m + n, k), np.float64, 2)
@@ -587,7 +606,8 @@ def lazy_training_blocks(width: int, input_dim: int, m: int, m_test: int, record
     training in C++ (records of its outputs at ``m + m_test`` points, the hidden layer, the
     parameters it copies) beside ``held[1]`` parameter vectors; with ``linearized``, the
     linearization's records, the pullback to its parameters and the differences of the two
-    runs' outputs."""
+    runs' outputs.
+    """
     size = width * (input_dim + 2) + 1
     before, after = (("parameter vectors kept", (size,), np.float64, count) for count in held)
     jacobian = [before, ("Jacobian", (m, size), np.float64, 1),

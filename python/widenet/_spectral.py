@@ -17,7 +17,8 @@ import numpy as np
 def _gd_powers(eigenvalues: np.ndarray, lr: float, steps) -> tuple:
     """``((1 - x)^k, 1 - (1 - x)^k)`` with ``x = 2 lr l``; one row per ``k`` when ``steps`` is
     an array. Where ``|x| < 1/2`` both come from ``k log1p(-x)``, so that neither loses
-    relative accuracy for tiny ``x`` or large ``k``."""
+    relative accuracy for tiny ``x`` or large ``k``.
+    """
     x = 2.0 * lr * np.asarray(eigenvalues, dtype=np.float64)
     k = np.asarray(steps, dtype=np.float64)[..., None]
     small = np.abs(x) < 0.5
@@ -36,7 +37,8 @@ def gd_decay(eigenvalues: np.ndarray, lr: float, steps) -> np.ndarray:
 
 def gd_filter(eigenvalues: np.ndarray, lr: float, steps) -> np.ndarray:
     """``g(l) = 2 lr sum_{j<k} (1 - 2 lr l)^j = (1 - (1 - 2 lr l)^k) / l``, and ``2 lr k`` at
-    ``l = 0``; one row per ``k`` in ``steps`` when ``steps`` is an array."""
+    ``l = 0``; one row per ``k`` in ``steps`` when ``steps`` is an array.
+    """
     eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
     complement = _gd_powers(eigenvalues, lr, steps)[1]
     at_zero = 2.0 * lr * np.multiply.outer(np.asarray(steps, dtype=np.float64), np.ones_like(eigenvalues))
@@ -50,7 +52,8 @@ def flow_decay(eigenvalues: np.ndarray, rate: float, times) -> np.ndarray:
 
 def flow_filter(eigenvalues: np.ndarray, rate: float, times) -> np.ndarray:
     """``(1 - exp(-2 rate l t)) / l``, and ``2 rate t`` at ``l = 0``: the time integral
-    ``2 rate int_0^t exp(-2 rate l u) du`` of gradient flow."""
+    ``2 rate int_0^t exp(-2 rate l u) du`` of gradient flow.
+    """
     eigenvalues = np.asarray(eigenvalues, dtype=np.float64)
     exponent = -2.0 * rate * np.multiply.outer(times, eigenvalues)
     at_zero = 2.0 * rate * np.multiply.outer(times, np.ones_like(eigenvalues))

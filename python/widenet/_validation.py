@@ -32,7 +32,8 @@ def float_dtype(dtype) -> np.dtype:
 def asarray(value, name: str) -> np.ndarray:
     """``np.asarray(value)``, refusing what it would silently misread: masked arrays (the
     mask would be dropped) and ragged nested sequences (numpy's own error names nothing).
-    For callers that look at an argument before converting it with :func:`as_array`."""
+    For callers that look at an argument before converting it with :func:`as_array`.
+    """
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(f"{name}: expected a plain array, got a masked array (pass {name}.filled(value) or "
                         f"drop the masked entries)")
@@ -51,7 +52,8 @@ def _first_bad(mask: np.ndarray) -> tuple:
 def _converted(array: np.ndarray, name: str, dtype: np.dtype, check_finite: bool) -> np.ndarray:
     """``array`` (real numeric) as a C-contiguous ``dtype`` array. NaN or Inf raise when
     ``check_finite``; finite values beyond the range of ``dtype`` (1e300 into float32,
-    1e400 in long double) always raise, never silently become Inf."""
+    1e400 in long double) always raise, never silently become Inf.
+    """
     if check_finite and array.dtype.kind == "f":
         # one mask, inverted in place (numpy's elision of temporaries is not always on)
         bad = np.isfinite(array)
@@ -125,7 +127,8 @@ def as_shaped(value, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
 def _real_scalar(value, name: str, word: str):
     """``value`` as a numpy real scalar: a Python or numpy real number (not a bool) or a
     0-d real array. A Python integer beyond float64 becomes an infinity (which the callers
-    refuse as not finite), never an OverflowError."""
+    refuse as not finite), never an OverflowError.
+    """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected {word}, got {value!r}")
     if isinstance(value, numbers.Real) and not isinstance(value, np.generic):
@@ -140,7 +143,8 @@ def _real_scalar(value, name: str, word: str):
 
 def as_real(value, name: str, dtype: np.dtype) -> float:
     """A finite real scalar that ``dtype`` can hold: a Python or numpy number, or a 0-d or
-    size-1 array (booleans count as 0 and 1, as in an array)."""
+    size-1 array (booleans count as 0 and 1, as in an array).
+    """
     if not isinstance(value, (numbers.Number, np.generic)):
         array = asarray(value, name)
         if array.size == 1 and array.dtype.kind in "biuf":
@@ -175,7 +179,8 @@ def positive_real(value, name: str) -> float:
 def normal_in(value: float, name: str, dtype: np.dtype) -> float:
     """``value`` (a finite nonzero real, already checked) when ``dtype`` holds it as a normal
     number: a scalar that a kernel uses in ``dtype`` must not silently become 0 or inf there
-    (a step of 1e-46, or a gamma of 1e-50, is 0 in float32)."""
+    (a step of 1e-46, or a gamma of 1e-50, is 0 in float32).
+    """
     info = np.finfo(dtype)
     with np.errstate(over="ignore", under="ignore"):
         rounded = dtype.type(value)
@@ -202,7 +207,8 @@ refused by name here rather than by pybind11's "incompatible function arguments"
 
 def integer(value, name: str, minimum: int, maximum: Optional[int] = INDEX_MAX) -> int:
     """An integer in ``[minimum, maximum]`` (``maximum=None``: unbounded, for seeds): a
-    Python or numpy integer or a 0-d integer array, not a bool or a float."""
+    Python or numpy integer or a 0-d integer array, not a bool or a float.
+    """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected an integer, got {value!r}")
     try:

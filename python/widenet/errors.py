@@ -55,7 +55,8 @@ class DivergenceError(FloatingPointError):
 
 class ConditioningWarning(RuntimeWarning):
     """A solve lost accuracy to an ill-conditioned matrix: the message gives its condition
-    number on the directions kept (the minimum-norm answer treats the rest as zero)."""
+    number on the directions kept (the minimum-norm answer treats the rest as zero).
+    """
 
 
 ON_DIVERGENCE = ("raise", "return")
@@ -108,7 +109,8 @@ def largest_eigenvalue(product: Callable, size: int, steps: int = LANCZOS_STEPS,
 
 def _norm(vector: np.ndarray) -> float:
     """Euclidean norm by numpy's pairwise sum: no BLAS call, whose threads are slow to wake
-    for one vector on a busy machine."""
+    for one vector on a busy machine.
+    """
     return float(np.sqrt(np.sum(vector * vector)))
 
 
@@ -117,7 +119,8 @@ def divergence_error(result, product_of: Callable, size: int, loss_scale: float,
     """The error for a run that stopped at ``result.diverged_at``; ``product_of(r)`` gives the
     product ``v -> Theta v`` with the tangent Gram (on the ``size`` training points) of
     network ``r`` (0 for a single one) where its run started. The admissible step comes
-    from :func:`largest_eigenvalue`; the error is raised whatever happens while estimating it."""
+    from :func:`largest_eigenvalue`; the error is raised whatever happens while estimating it.
+    """
     stopped = np.atleast_1d(result.diverged_at)
     first = int(np.argmin(np.where(stopped >= 0, stopped, np.iinfo(np.int64).max)))
     losses = np.atleast_2d(result.losses)[first]

@@ -116,7 +116,8 @@ class TrainingState:
 
     def _check_memory(self, X, X_test, steps: int, backend: str) -> None:
         """The guard of :meth:`train`: the network's training, then the history joined with the
-        piece (a new history while the old one and the piece are still held)."""
+        piece (a new history while the old one and the piece are still held).
+        """
         network = self._network
         X = (network._inputs if isinstance(network, ShallowNetwork) else network._template._inputs)(X)
         training = network._training_blocks(X, X_test, check.integer(steps, "steps", 0), self._record_every,
@@ -134,7 +135,8 @@ class TrainingState:
     def save(self, path: PathLike) -> str:
         """Writes the state to ``path`` (one ``.npz`` file, see :mod:`widenet._archive`).
         Returns the path. A run of :meth:`train` in another thread finishes first: the file
-        holds the parameters and the step count of one moment."""
+        holds the parameters and the step count of one moment.
+        """
         # read under the network's lock: never between a run and its count
         with self._network._lock:
             kind, config, arrays = self._contents()
@@ -183,7 +185,8 @@ def _concatenate(history: TrainingResult, piece: TrainingResult) -> TrainingResu
 
 def save(item: Union[ShallowNetwork, ShallowEnsemble, TrainingState], path: PathLike) -> str:
     """Writes a :class:`~widenet.ShallowNetwork`, :class:`~widenet.ShallowEnsemble` or
-    :class:`TrainingState` to ``path`` (its ``save`` method; see :mod:`widenet._archive`)."""
+    :class:`TrainingState` to ``path`` (its ``save`` method; see :mod:`widenet._archive`).
+    """
     if not isinstance(item, (ShallowNetwork, ShallowEnsemble, TrainingState)):
         raise TypeError(f"item: expected a widenet.ShallowNetwork, ShallowEnsemble or TrainingState, got "
                         f"{type(item).__name__}")

@@ -1,5 +1,6 @@
 """The kernel interface: ``kernel(X1, X2=None)`` gives the Gram matrix, ``kernel.diag(X)``
-its diagonal, on points checked once here."""
+its diagonal, on points checked once here.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from widenet import _validation as check
 
 def as_points(X, name: str, columns: Optional[int] = None, dtype: Optional[np.dtype] = None) -> np.ndarray:
     """Points as a 2-D float array of ``dtype``; by default float32 stays float32 and
-    anything else becomes float64."""
+    anything else becomes float64.
+    """
     array = check.asarray(X, name)
     if dtype is None:
         dtype = np.dtype(np.float32 if array.dtype == np.float32 else np.float64)
@@ -27,7 +29,8 @@ def as_points(X, name: str, columns: Optional[int] = None, dtype: Optional[np.dt
 
 def checked_pair(X1, X2):
     """Validated ``(X1, X2)``; ``X2`` is None for the symmetric Gram (``X2 is X1`` too).
-    ``X2`` takes the dtype of ``X1`` (and is refused by name if its values do not fit it)."""
+    ``X2`` takes the dtype of ``X1`` (and is refused by name if its values do not fit it).
+    """
     symmetric = X2 is None or X2 is X1
     X1 = as_points(X1, "X1")
     if symmetric:
@@ -37,7 +40,8 @@ def checked_pair(X1, X2):
 
 class Kernel:
     """A positive semidefinite kernel ``K(x, z)``. Subclasses define :meth:`gram` and
-    :meth:`diagonal` on validated arrays (``X2=None`` meaning ``X1``)."""
+    :meth:`diagonal` on validated arrays (``X2=None`` meaning ``X1``).
+    """
 
     def __call__(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
         """The Gram matrix ``K(X1, X2)``; ``X2=None`` (or ``X2 is X1``) is symmetric."""

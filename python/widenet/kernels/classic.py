@@ -20,9 +20,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from widenet import _memory
+from widenet import _memory, reference
 from widenet import _validation as check
-from widenet import reference
 from widenet._native import _core
 from widenet.kernels.base import Kernel
 from widenet.kernels.tangent import TangentKernel
@@ -39,7 +38,8 @@ class _ClassicKernel(Kernel):
     def _hyper(self, dtype: np.dtype) -> tuple:
         """The hyper-parameters for inputs of ``dtype``, in which gamma and coef0 are used: a
         gamma below its smallest normal number or beyond its range (1e-50 or 1e50 in float32),
-        or a coef0 beyond its range, is refused by name rather than silently becoming 0 or inf."""
+        or a coef0 beyond its range, is refused by name rather than silently becoming 0 or inf.
+        """
         check.normal_in(self.gamma, "gamma", dtype)
         check.as_real(self.coef0, "coef0", dtype)
         return self.kind, self.gamma, self.degree, self.coef0
@@ -60,7 +60,8 @@ class _ClassicKernel(Kernel):
 
 class LinearKernel(_ClassicKernel):
     """``K(x, z) = x.z``, within ``(d + 2) eps |x| |z|``; inf only where ``|x.z|`` exceeds the
-    dtype's range."""
+    dtype's range.
+    """
 
     kind = "linear"
 
@@ -77,7 +78,8 @@ class PolynomialKernel(_ClassicKernel):
 
     The base is within ``(d + 3) eps (gamma |x| |z| + coef0)`` of ``gamma x.z + coef0`` and
     the power adds at most ``2 degree eps`` relative; inf only where that power exceeds the
-    dtype's range. ``gamma`` and ``coef0`` must be within the range of the inputs' dtype."""
+    dtype's range. ``gamma`` and ``coef0`` must be within the range of the inputs' dtype.
+    """
 
     kind = "polynomial"
 
@@ -90,7 +92,8 @@ class PolynomialKernel(_ClassicKernel):
 
 class RBFKernel(_ClassicKernel):
     """``K(x, z) = exp(-gamma |x - z|^2)``, within ``16 (d + 2) eps`` at every scale of the
-    inputs. ``gamma`` must be a normal number of the inputs' dtype."""
+    inputs. ``gamma`` must be a normal number of the inputs' dtype.
+    """
 
     kind = "rbf"
 
@@ -103,7 +106,8 @@ class RBFKernel(_ClassicKernel):
 
 class LaplaceKernel(_ClassicKernel):
     """``K(x, z) = exp(-gamma |x - z|)``, within ``16 (d + 2) eps`` at every scale of the
-    inputs. ``gamma`` must be a normal number of the inputs' dtype."""
+    inputs. ``gamma`` must be a normal number of the inputs' dtype.
+    """
 
     kind = "laplace"
 
@@ -116,7 +120,8 @@ class LaplaceKernel(_ClassicKernel):
 
 class CallableKernel(Kernel):
     """A user function ``function(X1, X2) -> (m1, m2) array`` as a kernel. Its diagonal is
-    evaluated point by point, so ``function`` needs nothing beyond the Gram."""
+    evaluated point by point, so ``function`` needs nothing beyond the Gram.
+    """
 
     def __init__(self, function: Callable):
         if not callable(function):

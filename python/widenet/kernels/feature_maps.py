@@ -38,7 +38,8 @@ def _points(X, name: str = "X", columns: Optional[int] = None) -> np.ndarray:
 
 def _count_at_most(n: int, k: int, cap: int) -> int:
     """``C(n, k)``, or ``cap + 1`` when it exceeds ``cap`` (without forming a huge number:
-    the partial products ``C(n - k + i, i)`` at least double at every step)."""
+    the partial products ``C(n - k + i, i)`` at least double at every step).
+    """
     k, value = min(k, n - k), 1
     for i in range(1, k + 1):
         value = value * (n - k + i) // i
@@ -49,7 +50,8 @@ def _count_at_most(n: int, k: int, cap: int) -> int:
 
 def feature_count(d: int, max_degree: int, min_degree: int = 0) -> int:
     """How many multi-indices ``a`` in ``N^d`` have ``min_degree <= |a| <= max_degree``:
-    ``C(d + max_degree, d) - C(d + min_degree - 1, d)``, capped just above ``2**63``."""
+    ``C(d + max_degree, d) - C(d + min_degree - 1, d)``, capped just above ``2**63``.
+    """
     cap = 2**63
     below = _count_at_most(d + min_degree - 1, d, cap) if min_degree > 0 else 0
     return _count_at_most(d + max_degree, d, cap) - below
@@ -57,7 +59,8 @@ def feature_count(d: int, max_degree: int, min_degree: int = 0) -> int:
 
 def _exponents(d: int, max_degree: int, min_degree: int = 0) -> np.ndarray:
     """All multi-indices ``a`` in ``N^d`` with ``min_degree <= |a| <= max_degree``, by
-    increasing total degree; shape (count, d)."""
+    increasing total degree; shape (count, d).
+    """
     rows = np.zeros((feature_count(d, max_degree, min_degree), d), dtype=np.int64)
     row = 0
     for degree in range(min_degree, max_degree + 1):
@@ -70,7 +73,8 @@ def _exponents(d: int, max_degree: int, min_degree: int = 0) -> np.ndarray:
 
 def _monomials(X: np.ndarray, exponents: np.ndarray) -> np.ndarray:
     """``x^a = prod_i x_i^{a_i}`` for every row ``x`` of ``X`` and every row ``a``, one input
-    column at a time (never an m x count x d array)."""
+    column at a time (never an m x count x d array).
+    """
     out = np.ones((X.shape[0], exponents.shape[0]))
     for column in range(X.shape[1]):
         out *= X[:, column, None] ** exponents[None, :, column]
@@ -83,7 +87,8 @@ _LOG_ROWS = 256
 
 def _check_features(where: str, m: int, d: int, max_degree: int, min_degree: int, copies: int) -> None:
     """The memory guard of a feature map with the exponents of ``_exponents``: the multi-indices,
-    and ``copies`` arrays of ``m x count`` while the features are formed."""
+    and ``copies`` arrays of ``m x count`` while the features are formed.
+    """
     count = feature_count(d, max_degree, min_degree)
     _memory.require(where, [("features and their factors", (m, count), np.float64, copies),
                             ("multi-indices", (count, d), np.int64, 1), ("weights per feature", (count,), np.float64, 4)],
@@ -160,7 +165,8 @@ def example_11_5_datasets(m: int = 40, seed=None, margin: float = 0.3) -> tuple:
 def _labelled_points(level, reach: float, m: int, margin: float, rng: np.random.Generator) -> tuple:
     """``m`` points of ``[-1, 1]^2`` labelled ``sign(level(x))`` with
     ``margin < |level(x)| < reach``: ``m // 2`` negative and ``m - m // 2`` positive ones,
-    in random order."""
+    in random order.
+    """
     wanted = {-1.0: m // 2, 1.0: m - m // 2}
     chosen = {-1.0: np.empty((0, 2)), 1.0: np.empty((0, 2))}
     while any(len(chosen[label]) < count for label, count in wanted.items()):
@@ -258,7 +264,8 @@ def rbf_features(X, gamma: float, order: int) -> np.ndarray:
 
 def _rbf_features_by_logs(X: np.ndarray, gamma: float, exponents: np.ndarray) -> np.ndarray:
     """The features of :func:`rbf_features` as ``sign * exp(log |feature|)``: each factor's
-    logarithm is finite where the direct product overflows or underflows to ``inf * 0``."""
+    logarithm is finite where the direct product overflows or underflows to ``inf * 0``.
+    """
     log_weights = 0.5 * (exponents.sum(axis=1) * math.log(2.0 * gamma)
                          - np.array([sum(math.lgamma(k + 1) for k in a) for a in exponents]))
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -328,7 +335,8 @@ def separating_features(X_train, X=None, gamma: Optional[float] = None) -> np.nd
 
 def _squared_distances(X1: np.ndarray, X2: np.ndarray) -> np.ndarray:
     """``|x - z|^2`` from the differences (exact for close points, unlike inner products), one
-    input column at a time (never an n x m x d array)."""
+    input column at a time (never an n x m x d array).
+    """
     squared = np.zeros((X1.shape[0], X2.shape[0]))
     for column in range(X1.shape[1]):
         squared += (X1[:, column, None] - X2[None, :, column]) ** 2

@@ -142,7 +142,8 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
 
 def _check_method(method: str, activation: str, largest: float) -> None:
     """Refuses a method that does not apply to ``activation``, or the quadrature beyond the
-    variances it takes (``largest``: the largest pre-activation variance of the points)."""
+    variances it takes (``largest``: the largest pre-activation variance of the points).
+    """
     if method == "closed_form" and activation not in CLOSED_FORMS:
         raise ValueError(f"method: no closed form for activation {activation!r} (there is one for "
                          f"{', '.join(CLOSED_FORMS)}); use 'auto', 'scale_mixture' or 'quadrature'")
@@ -168,7 +169,8 @@ def _point_floats(method: str, activation: str, largest: float) -> int:
 def _largest_variance(X, name: str, weight_var: float, bias_var: float) -> float:
     """The largest pre-activation variance ``s_w^2 |x|^2 / d + s_b^2`` of the rows of ``X``
     (0 for None). Refuses points where it overflows float64: every method would turn it
-    into NaN (inf * 0 in the expectations)."""
+    into NaN (inf * 0 in the expectations).
+    """
     if X is None:
         return 0.0
     with np.errstate(over="ignore"):
@@ -231,7 +233,8 @@ class LimitKernel(Kernel):
     @classmethod
     def of(cls, network, kind: str = "ntk", **options) -> "LimitKernel":
         """The limit kernel of a network's configuration (its activation, parametrization and
-        initial variances), as :meth:`widenet.ShallowNetwork.limit_kernel` computes it."""
+        initial variances), as :meth:`widenet.ShallowNetwork.limit_kernel` computes it.
+        """
         variances = {name: getattr(network, name) for name in ("weight_var", "bias_var", "output_var",
                                                                 "output_bias_var")}
         return cls(network.activation, network.parametrization, kind, **variances, **options)

@@ -48,7 +48,8 @@ class TangentKernel(Kernel):
 
 def _snapshot(model):
     """A copy of ``model`` that later changes to it do not reach: for a network, one with
-    copies of its parameters (no copy of anything else is needed); otherwise a deep copy."""
+    copies of its parameters (no copy of anything else is needed); otherwise a deep copy.
+    """
     try:
         return copy.deepcopy(model)
     except Exception as error:  # whatever the model's own copying raises

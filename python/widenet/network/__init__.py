@@ -1,5 +1,6 @@
 """Networks: a shallow network's parameters, forward pass, tangent kernel and training,
-ensembles of them, and the linear models that share their interface."""
+ensembles of them, and the linear models that share their interface.
+"""
 
 from widenet.network.ensemble import ShallowEnsemble, StackedParameters
 from widenet.network.linear_models import FeatureModel, LinearModel

@@ -9,18 +9,19 @@ import numpy as np
 
 from widenet import _archive, _memory
 from widenet import _validation as check
-from widenet.network._backends import BACKENDS
 from widenet._locking import TrainingLock
 from widenet._native import _core
 from widenet.errors import ON_DIVERGENCE, divergence_error
-from widenet.network.shallow import ShallowNetwork
+from widenet.network._backends import BACKENDS
 from widenet.network.parameters import Parameters
 from widenet.network.results import TrainingResult, overflowed
+from widenet.network.shallow import ShallowNetwork
 
 
 class StackedParameters(NamedTuple):
     """Parameters of R networks stacked on a leading axis: ``U`` (R, n, d), ``b`` and
-    ``v`` (R, n), ``c`` (R,)."""
+    ``v`` (R, n), ``c`` (R,).
+    """
 
     U: np.ndarray
     b: np.ndarray
@@ -95,14 +96,16 @@ class ShallowEnsemble(TrainingLock):
     @property
     def config(self) -> dict:
         """``size`` and the members' configuration (:attr:`ShallowNetwork.config`):
-        ``ShallowEnsemble(**config)`` makes an ensemble of the same configuration."""
+        ``ShallowEnsemble(**config)`` makes an ensemble of the same configuration.
+        """
         return {"size": self.size, **self._template.config}
 
     @classmethod
     def from_parameters(cls, config: dict, params: StackedParameters,
                         initial_params: StackedParameters) -> "ShallowEnsemble":
         """An ensemble of ``config`` (see :attr:`config`) at the stacked ``params`` with
-        initial parameters ``initial_params``, without drawing an initialization."""
+        initial parameters ``initial_params``, without drawing an initialization.
+        """
         config, initial = dict(config), initial_params
         ensemble = cls.__new__(cls)
         ensemble.size = check.integer(config.pop("size"), "size", 1)
@@ -117,14 +120,16 @@ class ShallowEnsemble(TrainingLock):
 
     def save(self, path: Union[str, os.PathLike]) -> str:
         """Writes the configuration and the stacked current and initial parameters to
-        ``path``, one ``.npz`` file (see :meth:`ShallowNetwork.save`). Returns the path."""
+        ``path``, one ``.npz`` file (see :meth:`ShallowNetwork.save`). Returns the path.
+        """
         kind, config, arrays = _archive.model_contents(self.config, tuple(self._params), tuple(self._initial))
         return _archive.save(path, kind, config, arrays, ShallowNetwork.checked_config)
 
     @classmethod
     def load(cls, path: Union[str, os.PathLike]) -> "ShallowEnsemble":
         """The ensemble saved by :meth:`save` in ``path``, checked as
-        :meth:`ShallowNetwork.load` checks a network file."""
+        :meth:`ShallowNetwork.load` checks a network file.
+        """
         return cls.from_stored(_archive.read(path, ShallowNetwork.checked_config, _archive.ENSEMBLE_FORMAT))
 
     @classmethod
@@ -187,21 +192,24 @@ class ShallowEnsemble(TrainingLock):
 
     def loss_grad(self, X, y, loss: str = "sum", backend: str = "cpp") -> tuple:
         """``(losses, gradients)`` of every member (see :meth:`ShallowNetwork.loss_grad`):
-        losses of shape (size,) and the gradients stacked as :class:`StackedParameters`."""
+        losses of shape (size,) and the gradients stacked as :class:`StackedParameters`.
+        """
         pairs = self._each_member(lambda network: network.loss_grad(X, y, loss, backend))
         return (np.array([value for value, _ in pairs], dtype=np.float64),
                 StackedParameters.stack([gradient for _, gradient in pairs], self.dtype))
 
     def jacobian(self, X, backend: str = "cpp") -> np.ndarray:
         """The Jacobian of every member (see :meth:`ShallowNetwork.jacobian`), shape
-        (size, m, P)."""
+        (size, m, P).
+        """
         X = self._template._inputs(X)
         self._check_stacked("ShallowEnsemble.jacobian", (X.shape[0], self.num_params))
         return np.stack(self._each_member(lambda network: network.jacobian(X, backend)))
 
     def ntk(self, X1, X2=None, backend: str = "cpp", width_chunk: Optional[int] = None) -> np.ndarray:
         """The empirical tangent kernel Gram of every member (see :meth:`ShallowNetwork.ntk`),
-        shape (size, m1, m2)."""
+        shape (size, m1, m2).
+        """
         symmetric = X2 is None or X2 is X1
         X1 = self._template._inputs(X1, "X1")
         X2 = X1 if symmetric else self._template._inputs(X2, "X2")
@@ -211,12 +219,14 @@ class ShallowEnsemble(TrainingLock):
 
     def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
         """The tangent Gram's diagonal of every member (see :meth:`ShallowNetwork.ntk_diag`),
-        shape (size, m)."""
+        shape (size, m).
+        """
         return np.stack(self._each_member(lambda network: network.ntk_diag(X, backend)))
 
     def limit_kernel(self, X1, X2=None, kind: str = "ntk", **options) -> np.ndarray:
         """The infinite-width kernel of the members' configuration (see
-        :meth:`ShallowNetwork.limit_kernel`): one kernel, the same for every member."""
+        :meth:`ShallowNetwork.limit_kernel`): one kernel, the same for every member.
+        """
         return self._template.limit_kernel(X1, X2, kind, **options)
 
     def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
@@ -229,7 +239,8 @@ class ShallowEnsemble(TrainingLock):
         members and leaves the ensemble unchanged, ``"return"`` returns the records with
         ``result.diverged_at`` per member (-1 where it did not diverge). A member whose
         parameters overflowed to Inf or NaN (``result.parameters_overflowed``) stays where
-        its run started."""
+        its run started.
+        """
         X, y = self._template._data(X, y)
         lr = check.positive_real(lr, "lr")
         steps = check.integer(steps, "steps", 0)

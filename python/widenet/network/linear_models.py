@@ -52,7 +52,8 @@ class _LinearInParameters:
 
     def _check_memory(self, where: str, rows: int, copies: int, gram: tuple = (0, 0)) -> None:
         """The memory guard: ``copies`` feature matrices of ``rows`` points and a Gram of shape
-        ``gram``, counted from the shapes before any feature is formed."""
+        ``gram``, counted from the shapes before any feature is formed.
+        """
         _memory.require(f"{type(self).__name__}.{where}", [("features", (rows, self.num_params), _FLOAT64, copies),
                                                           ("Gram", gram, _FLOAT64, 1)],
                         "Pass the rows of X in batches.")

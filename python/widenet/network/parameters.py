@@ -14,7 +14,8 @@ PARAMETRIZATIONS = ("lecun", "ntk")
 
 def _immutable(array: np.ndarray) -> np.ndarray:
     """A read-only copy of ``array`` over an immutable buffer: neither it, nor a view of it,
-    nor its base can be made writable again, so values that were checked stay as checked."""
+    nor its base can be made writable again, so values that were checked stay as checked.
+    """
     return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
 
 

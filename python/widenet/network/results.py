@@ -58,7 +58,8 @@ class TrainingResult:
 
 def overflowed(*arrays: np.ndarray, stacked: bool = False):
     """Whether any of ``arrays`` holds Inf or NaN; with ``stacked``, one bool per index of
-    their leading axis (the networks of an ensemble)."""
+    their leading axis (the networks of an ensemble).
+    """
     if not stacked:
         return any(not np.isfinite(array).all() for array in arrays)
     return np.logical_or.reduce([~np.isfinite(array).reshape(len(array), -1).all(axis=1) for array in arrays])

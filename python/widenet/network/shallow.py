@@ -9,13 +9,13 @@ import numpy as np
 
 from widenet import _archive, _memory
 from widenet import _validation as check
+from widenet._locking import TrainingLock
+from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import BACKENDS
-from widenet._locking import TrainingLock
 from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
-from widenet.reference.activations import ACTIVATIONS
-from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.network.results import TrainingResult, overflowed
+from widenet.reference.activations import ACTIVATIONS
 
 
 class ShallowNetwork(TrainingLock):
@@ -93,7 +93,8 @@ class ShallowNetwork(TrainingLock):
     def config(self) -> dict:
         """The configuration: the constructor's keyword arguments but ``seed``, with
         ``dtype`` as its name (``"float64"`` or ``"float32"``). ``ShallowNetwork(**config)``
-        makes a network of the same configuration (with new parameters)."""
+        makes a network of the same configuration (with new parameters).
+        """
         return {"input_dim": self.input_dim, "width": self.width, "activation": self.activation,
                 "parametrization": self.parametrization, "weight_var": self.weight_var, "bias_var": self.bias_var,
                 "output_var": self.output_var, "output_bias_var": self.output_bias_var,
@@ -102,7 +103,8 @@ class ShallowNetwork(TrainingLock):
     @classmethod
     def from_parameters(cls, config: dict, params: Parameters, initial_params: Parameters) -> "ShallowNetwork":
         """A network of ``config`` (see :attr:`config`) at ``params`` with initial
-        parameters ``initial_params``, without drawing an initialization."""
+        parameters ``initial_params``, without drawing an initialization.
+        """
         network = cls.__new__(cls)
         network._configure(**config)
         network._params = network._checked_params(params, "params")
@@ -175,7 +177,8 @@ class ShallowNetwork(TrainingLock):
 
     def copy(self) -> "ShallowNetwork":
         """An independent network of the same configuration, parameters and initial
-        parameters: training one does not move the other."""
+        parameters: training one does not move the other.
+        """
         return type(self).from_parameters(self.config, self._params, self._initial)
 
     def reset(self) -> "ShallowNetwork":
@@ -217,7 +220,8 @@ class ShallowNetwork(TrainingLock):
         (row-major), b, v, c. For large m, :meth:`jacobian_chunks` streams it by rows.
 
         A Jacobian above widenet's memory limit (:func:`widenet.set_memory_limit`) raises
-        :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated."""
+        :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated.
+        """
         X, backend = self._inputs(X), check.backend(backend)
         _memory.check_jacobian("ShallowNetwork.jacobian", X.shape[0], self.width, self.num_params, self.dtype,
                                backend, self.activation)
@@ -225,7 +229,8 @@ class ShallowNetwork(TrainingLock):
 
     def jacobian_chunks(self, X, rows: int, backend: str = "cpp") -> Iterator[tuple]:
         """Yields ``(start, J[start:start + rows])`` so the Jacobian of a large batch never
-        has to be held at once. Arguments are checked when called, not when iterated."""
+        has to be held at once. Arguments are checked when called, not when iterated.
+        """
         X = self._inputs(X)
         rows = check.integer(rows, "rows", 1)
         backend = check.backend(backend)
@@ -264,7 +269,8 @@ class ShallowNetwork(TrainingLock):
 
     def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
         """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix; its
-        accuracy is that of :meth:`ntk`."""
+        accuracy is that of :meth:`ntk`.
+        """
         X, backend = self._inputs(X), check.backend(backend)
         _memory.check_ntk("ShallowNetwork.ntk_diag", X.shape[0], None, self.width, self.dtype, backend,
                           diagonal=True, activation=self.activation)
@@ -275,7 +281,8 @@ class ShallowNetwork(TrainingLock):
         parametrization, initial variances and law): ``K_LC`` (LeCun) or ``K_NTK`` (NTK
         parametrization) for ``kind="ntk"``, the NNGP covariance for ``kind="nngp"``. See
         :func:`widenet.limit_kernel` for ``options`` (method, order, samples, seed, ...);
-        a non-normal law is only reached by ``method="monte_carlo"``."""
+        a non-normal law is only reached by ``method="monte_carlo"``.
+        """
         if self.distribution != "normal":
             options.setdefault("method", "monte_carlo")
         options.setdefault("distribution", self.distribution)
@@ -290,7 +297,8 @@ class ShallowNetwork(TrainingLock):
 
     def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> float:
         """``f(w) = sum_i (Phi(x_i, w) - y_i)^2`` (11.0.1b), or its mean (``"mean"``) or
-        half (``"half_sum"``)."""
+        half (``"half_sum"``).
+        """
         X, y = self._data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
@@ -300,7 +308,8 @@ class ShallowNetwork(TrainingLock):
 
     def loss_grad(self, X, y, loss: str = "sum", backend: str = "cpp") -> tuple:
         """``(f(w), grad f(w))`` with the gradient ``2 J^T r`` (scaled as ``loss`` says)
-        returned as :class:`Parameters`."""
+        returned as :class:`Parameters`.
+        """
         X, y = self._data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
@@ -368,7 +377,8 @@ class ShallowNetwork(TrainingLock):
 
     def _gram_product(self, X: np.ndarray, backend: str):
         """``r -> K_n(X, X) r = J (J^T r)`` at the current parameters, by a vector-Jacobian and
-        a Jacobian-vector product (never the m x m Gram or the m x P Jacobian)."""
+        a Jacobian-vector product (never the m x m Gram or the m x P Jacobian).
+        """
         implementation, arguments = BACKENDS[backend], self._kernel_args()
         params, activation = self._params.arrays(), (self.activation, self.parametrization)
 
