@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Optional, Protocol, Union
+from typing import Any, Callable, Optional, Protocol, Union, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from widenet._types import OnDivergence
 
 # ``v -> A v`` for a symmetric matrix ``A`` known only through its products.
 MatrixProduct = Callable[[NDArray[np.float64]], ArrayLike]
@@ -87,7 +89,7 @@ class ConditioningWarning(RuntimeWarning):
     """
 
 
-ON_DIVERGENCE = ("raise", "return")
+ON_DIVERGENCE: tuple[OnDivergence, ...] = get_args(OnDivergence)
 
 
 # The admissible step's lambda_max: at most this many Lanczos steps, and at most this many
