@@ -294,6 +294,11 @@ class ShallowEnsemble(TrainingLock):
                      return_std: Literal[True],
                      **options: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 
+    @overload
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: bool = False,
+                     **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]: ...
+
     def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
                      return_std: bool = False,
                      **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
@@ -301,9 +306,7 @@ class ShallowEnsemble(TrainingLock):
 
         See :meth:`ShallowNetwork.limit_kernel`: one kernel, the same for every member.
         """
-        if return_std:
-            return self._template.limit_kernel(X1, X2, kind, return_std=True, **options)
-        return self._template.limit_kernel(X1, X2, kind, **options)
+        return self._template.limit_kernel(X1, X2, kind, return_std=return_std, **options)
 
     def train(self, X: ArrayLike, y: ArrayLike, lr: float, steps: int, record_every: int = 1,
               X_test: Optional[ArrayLike] = None, loss: Loss = "sum", backend: Backend = "cpp",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Union, get_args
+from typing import Any, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -11,8 +11,8 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from widenet import _validation as check
 from widenet._types import Distribution, FloatArray, ParameterArrays, Parametrization
 
-DISTRIBUTIONS: tuple[Distribution, ...] = get_args(Distribution)
-PARAMETRIZATIONS: tuple[Parametrization, ...] = get_args(Parametrization)
+DISTRIBUTIONS = check.DISTRIBUTIONS
+PARAMETRIZATIONS = check.PARAMETRIZATIONS
 
 
 def _immutable(array: NDArray[Any]) -> NDArray[Any]:

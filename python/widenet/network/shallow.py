@@ -317,6 +317,11 @@ class ShallowNetwork(TrainingLock):
                      return_std: Literal[True],
                      **options: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 
+    @overload
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: bool = False,
+                     **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]: ...
+
     def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
                      return_std: bool = False,
                      **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
