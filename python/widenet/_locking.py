@@ -11,7 +11,7 @@ before a run or after it, never half of each.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Optional
 
 _LOCK_ATTRIBUTE = "_training_lock"
 
@@ -26,7 +26,7 @@ class TrainingLock:
     @property
     def _lock(self) -> threading.RLock:
         """The object's re-entrant training lock."""
-        lock: threading.RLock | None = self.__dict__.get(_LOCK_ATTRIBUTE)
+        lock: Optional[threading.RLock] = self.__dict__.get(_LOCK_ATTRIBUTE)
         if lock is None:
             # setdefault is atomic: two threads asking at once get the same lock
             lock = self.__dict__.setdefault(_LOCK_ATTRIBUTE, threading.RLock())

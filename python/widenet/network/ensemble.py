@@ -208,7 +208,7 @@ class ShallowEnsemble(TrainingLock):
         return self._initial
 
     def reset(self) -> ShallowEnsemble:
-        """Return every member to its initial parameters (and return the ensemble)."""
+        """Reset every member to its initial parameters; return the ensemble."""
         with self._lock:
             self._params = self._initial
         return self

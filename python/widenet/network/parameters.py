@@ -122,7 +122,7 @@ class Parameters:
         return cls(U.reshape(width, input_dim), b, v, c[0], resolved)
 
     def copy(self) -> Parameters:
-        """Return a copy (the arrays are immutable: the copy shares nothing that can change)."""
+        """Return a copy of the parameters."""
         return Parameters(self._U, self._b, self._v, self._c, self._dtype)
 
     def __repr__(self) -> str:

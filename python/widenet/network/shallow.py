@@ -206,7 +206,7 @@ class ShallowNetwork(TrainingLock):
         return type(self).from_parameters(self.config, self._params, self._initial)
 
     def reset(self) -> ShallowNetwork:
-        """Return the network to its initial parameters (and return the network)."""
+        """Reset the network to its initial parameters; return the network."""
         with self._lock:
             self._params = self._initial.copy()
         return self
