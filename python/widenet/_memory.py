@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from widenet import _validation as check
+from widenet._native import _core
 from widenet._types import Backend, LinearMethod, PassKind
 
 Block = tuple[str, tuple[int, ...], DTypeLike, int]
@@ -283,13 +284,9 @@ def _fitting(unit_bytes: int, share: float = 0.25) -> int:
 # -- estimates of the entry points -----------------------------------------------------------
 
 
-def default_width_chunk(rows: int, width: int, itemsize: int) -> int:
-    """Return the width chunk the compiled tangent Gram picks when none is given.
-
-    The per-chunk blocks of both inputs fit in about 64 MiB.
-    """
-    chunk = max(256, (64 * 2**20 // itemsize) // max(1, 2 * rows))
-    return min(width, chunk)
+# The width chunk the compiled tangent Gram picks when none is given, for ``rows`` points
+# and entries of ``itemsize`` bytes: ``default_width_chunk(rows, width, itemsize)``.
+default_width_chunk = _core.default_width_chunk
 
 
 # The numpy twin evaluates sigma and sigma' with temporaries beyond their result, per entry of
@@ -426,7 +423,7 @@ def check_jacobian(where: str, m: int, width: int, num_params: int, dtype: DType
 # temporaries of a block (about ten arrays) stay near 2 MB each, whatever the number of records.
 RECORD_BLOCK = 2**18
 
-GRAM_BAND_ROWS = 256  # rows of X1 X2^T formed at once by the C++ Gram (tangent_gram.hpp)
+GRAM_BAND_ROWS = _core.GRAM_BAND_ROWS  # rows of X1 X2^T formed at once by the C++ Gram
 
 
 def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype: DTypeLike, backend: Backend, activation: str = "",

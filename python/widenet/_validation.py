@@ -14,12 +14,9 @@ from typing import Any, Optional, SupportsIndex, TypeVar, Union, cast, get_args
 import numpy as np
 from numpy.typing import NDArray
 
-from widenet._types import Activation, Backend, Distribution, Loss, Parametrization
+from widenet._types import Backend, Loss
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-ACTIVATIONS: tuple[Activation, ...] = get_args(Activation)  # those of widenet.reference.activations
-PARAMETRIZATIONS: tuple[Parametrization, ...] = get_args(Parametrization)
-DISTRIBUTIONS: tuple[Distribution, ...] = get_args(Distribution)
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
 LOSS_NAMES: tuple[Loss, ...] = get_args(Loss)
 

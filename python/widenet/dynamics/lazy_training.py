@@ -54,13 +54,13 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet.dynamics.linearization import linearize
-from widenet.network.shallow import ShallowNetwork
-from widenet.network.parameters import PARAMETRIZATIONS
-from widenet.reference.activations import ACTIVATIONS
+from widenet._native import _core
 from widenet._runtime import get_num_threads
-from widenet.sweeps.cells import checked_grid
+from widenet.dynamics.linearization import linearize
+from widenet.network.parameters import PARAMETRIZATIONS
+from widenet.network.shallow import ShallowNetwork
 from widenet.sweeps import SweepResult, sweep
+from widenet.sweeps.cells import checked_grid
 
 __all__ = [
     "BlockMovement",
@@ -285,7 +285,7 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-    activation = check.choice(activation, "activation", ACTIVATIONS)
+    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     steps = check.integer(steps, "steps", 1)
     record_every = check.integer(record_every, "record_every", 1)
     X, y, X_test = _checked_data(data)
@@ -536,7 +536,7 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: str = "ta
     """
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
-    activation = check.choice(activation, "activation", ACTIVATIONS)
+    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     # each network (its parameters and initial ones) beside what parameter_movement holds

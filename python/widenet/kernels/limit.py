@@ -8,32 +8,37 @@ initialization (Proposition 11.28).
 The expectations inside come from closed forms (relu, erf, identity, sin, gelu), from
 normal scale mixtures of closed forms (tanh, sigmoid, softplus, arctan), from a graded
 quadrature (any activation) or from Monte Carlo (any initial law D, with standard errors).
-The first three compute in float64, in C++ with numpy twins in
-:mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is accurate at
-every pre-activation variance the float64 range allows: every kernel entry is within
-``1e-9 sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as computed
-(:data:`TOLERANCE`; measured below 1e-11 for the defaults).
+The first three compute in float64, in C++ (which also builds their quadrature rules) with
+numpy twins in :mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is
+accurate at every pre-activation variance the float64 range allows: every kernel entry is
+within :data:`TOLERANCE` ``sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as
+computed (``TOLERANCE = 1e-9``; measured below 1e-11 for the defaults).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union, get_args, overload
+from typing import Any, Literal, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
+from widenet._laws import DISTRIBUTIONS
 from widenet._native import _core
 from widenet._types import Activation, Backend, Distribution, Kind, Method, Parametrization, Seed
+from widenet.kernels import monte_carlo
 from widenet.kernels.base import Kernel
 from widenet.reference import limit_kernels as reference
 
-KINDS: tuple[Kind, ...] = get_args(Kind)
-METHODS: tuple[Method, ...] = get_args(Method)
-CLOSED_FORMS = reference.CLOSED_FORMS
-SCALE_MIXTURES = reference.SCALE_MIXTURES
-TOLERANCE = reference.TOLERANCE
+PARAMETRIZATIONS = _core.PARAMETRIZATIONS
+
+# The compiled core's lists and constants; "auto" and "monte_carlo" are chosen here.
+KINDS = _core.LIMIT_KINDS
+METHODS: tuple[Method, ...] = ("auto", *_core.LIMIT_METHODS, "monte_carlo")
+CLOSED_FORMS = _core.CLOSED_FORMS
+SCALE_MIXTURES = _core.SCALE_MIXTURES
+TOLERANCE = _core.LIMIT_TOLERANCE
 
 
 Float64Array = NDArray[np.float64]
@@ -140,12 +145,12 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     ndarray of float64, shape (m1, m2), and its standard errors when ``return_std``.
     """
     points1, points2 = _points(X1, X2)
-    activation = check.choice(activation, "activation", check.ACTIVATIONS)
-    parametrization = check.choice(parametrization, "parametrization", check.PARAMETRIZATIONS)
+    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
+    parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     kind = check.choice(kind, "kind", KINDS)
     method = check.choice(method, "method", METHODS)
     if order is not None:
-        order = check.integer(order, "order", 2, reference.MAX_ORDER)
+        order = check.integer(order, "order", 2, _core.LIMIT_MAX_ORDER)
     variances = (check.non_negative_real(weight_var, "weight_var"), check.non_negative_real(bias_var, "bias_var"),
                  check.non_negative_real(output_var, "output_var"),
                  check.non_negative_real(output_bias_var, "output_bias_var"))
@@ -161,16 +166,13 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
         return _monte_carlo(points1, points2, activation, parametrization, kind, variances, samples, distribution,
                             seed, return_std)
     backend = check.backend(backend)
+    nodes = _core.LIMIT_ORDER if order is None else order
     _memory.check_limit_kernel("limit_kernel", points1.shape[0], points1.shape[0] if points2 is None else
-                               points2.shape[0], _point_floats(method, activation, largest), backend)
+                               points2.shape[0], _core.limit_point_floats(activation, method, largest, nodes), backend)
     if backend == "cpp":
-        nodes, weights = reference.gauss_legendre(reference.ORDER if order is None else order)
-        mixture_variances, mixture_weights = reference.logistic_mixing_rule()
-        return _core.limit_kernel(points1, points2, activation, parametrization, kind, *variances, method, nodes,
-                                  weights, mixture_variances, mixture_weights)
-    kernel: Float64Array = reference.limit_kernel(points1, points1 if points2 is None else points2, activation,
-                                                  parametrization, kind, *variances, method=method, order=order)
-    return kernel
+        return _core.limit_kernel(points1, points2, activation, parametrization, kind, *variances, method, nodes)
+    return reference.limit_kernel(points1, points1 if points2 is None else points2, activation, parametrization, kind,
+                                  *variances, method=method, order=order)
 
 
 def _check_method(method: Method, activation: Activation, largest: float) -> None:
@@ -184,20 +186,11 @@ def _check_method(method: Method, activation: Activation, largest: float) -> Non
     if method == "scale_mixture" and activation not in SCALE_MIXTURES:
         raise ValueError(f"method: no scale mixture for activation {activation!r} (there is one for "
                          f"{', '.join(SCALE_MIXTURES)}); use 'auto', 'closed_form' or 'quadrature'")
-    limit = reference.QUADRATURE_MAX_VARIANCE.get(activation)
+    limit = _core.QUADRATURE_MAX_VARIANCE.get(activation)
     if method == "quadrature" and limit is not None and largest > limit:
         raise ValueError(f"method: the quadrature of {activation} takes pre-activation variances up to {limit:g} "
                          f"(its cost grows with the variance); these points reach {largest:.4g}. Use 'auto', "
                          f"accurate at every variance")
-
-
-def _point_floats(method: Method, activation: Activation, largest: float) -> int:
-    """Return the floats of each point's table in the compiled kernel (the scale mixtures'), at most."""
-    if method != "scale_mixture":
-        return 0
-    if activation == "arctan":
-        return 3 * (reference.arctan_rule(largest)[0].size if largest > 0 else 0)
-    return 4 * reference.LOGISTIC_NODES
 
 
 def _largest_variance(X: Optional[Float64Array], name: str, weight_var: float, bias_var: float) -> float:
@@ -222,14 +215,13 @@ def _monte_carlo(X1: Float64Array, X2: Optional[Float64Array], activation: Activ
                  parametrization: Parametrization, kind: Kind, variances: tuple[float, float, float, float],
                  samples: object, distribution: object, seed: object, return_std: bool) -> KernelOrErrors:
     """Return the kernel estimated by Monte Carlo (and its standard errors with ``return_std``)."""
-    samples = check.integer(samples, "samples", 2)
-    distribution = check.choice(distribution, "distribution", check.DISTRIBUTIONS)
+    count = check.integer(samples, "samples", 2)
+    law = check.choice(distribution, "distribution", DISTRIBUTIONS)
     weight_var, bias_var, output_var, output_bias_var = variances
     X2 = X1 if X2 is None else X2
-    e_ss, e_dd, se_ss, se_dd = reference.monte_carlo_expectations(
-        X1, X2, activation, weight_var, bias_var, samples=samples, distribution=distribution,
-        seed=check.generator(seed))
-    kernel: Float64Array = reference.combine(e_ss, e_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
+    e_ss, e_dd, se_ss, se_dd = monte_carlo.expectations(X1, X2, activation, weight_var, bias_var, count, law,
+                                                        check.generator(seed))
+    kernel = monte_carlo.combine(e_ss, e_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
     if not return_std:
         return kernel
     if kind == "nngp":

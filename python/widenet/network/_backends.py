@@ -16,8 +16,9 @@ from widenet._native import _core
 from widenet._types import Activation, Backend, FloatArray, ParameterArrays, Parametrization
 
 # A run stops when its loss exceeds this many times its reference (the initial loss, or the
-# zero predictor's if larger), or is not finite: the same rule in both backends.
-DIVERGENCE_FACTOR = 1e10
+# zero predictor's if larger), or is not finite: the same rule in both backends, and the
+# compiled core's factor, which the numpy twin is given at every call.
+DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 
 # ``(U, b, v, c)`` of several networks stacked on a leading axis.
 StackedArrays = tuple[FloatArray, FloatArray, FloatArray, FloatArray]
@@ -148,7 +149,7 @@ class NumpyBackend:
               X_test: Optional[FloatArray], loss_scale: float, divergence_factor: float = DIVERGENCE_FACTOR) -> Records:
         """Run gradient descent from ``params``; return the records and the trained parameters."""
         result = reference.train(X, y, *params, activation, parametrization, lr, steps, record_every, X_test,
-                                 loss_scale, initial, divergence_factor)
+                                 loss_scale, initial, divergence_factor=divergence_factor)
         return _as_result(result, X.dtype)
 
     @staticmethod
@@ -158,7 +159,7 @@ class NumpyBackend:
                        divergence_factor: float = DIVERGENCE_FACTOR) -> Records:
         """Run gradient descent on stacked networks; return their records and trained parameters."""
         result = reference.train_ensemble(X, y, *params, activation, parametrization, lr, steps, record_every,
-                                          X_test, loss_scale, initial, divergence_factor)
+                                          X_test, loss_scale, initial, divergence_factor=divergence_factor)
         return _as_result(result, X.dtype)
 
     jvp = staticmethod(reference.jvp)
@@ -172,7 +173,7 @@ class NumpyBackend:
         """Run gradient descent on a linearized model in function space; return its records."""
         return _as_linear_result(reference.linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross,
                                                      test_initial, offset_outputs, offset_squared_norm,
-                                                     divergence_factor))
+                                                     divergence_factor=divergence_factor))
 
 
 BACKENDS: dict[Backend, Union[type[CppBackend], type[NumpyBackend]]] = {"cpp": CppBackend, "numpy": NumpyBackend}

@@ -11,6 +11,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 from widenet import _archive, _memory
 from widenet import _validation as check
 from widenet._locking import TrainingLock
+from widenet._native import _core
 from widenet._types import (
     Activation,
     Backend,
@@ -96,7 +97,7 @@ class ShallowNetwork(TrainingLock):
         """Check and set the configuration (everything but the parameters)."""
         self.input_dim = check.integer(input_dim, "input_dim", 1)
         self.width = check.integer(width, "width", 1)
-        self.activation = check.choice(activation, "activation", check.ACTIVATIONS)
+        self.activation = check.choice(activation, "activation", _core.ACTIVATIONS)
         self.parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
         self.weight_var = check.non_negative_real(weight_var, "weight_var")
         self.bias_var = check.non_negative_real(bias_var, "bias_var")
@@ -387,8 +388,9 @@ class ShallowNetwork(TrainingLock):
         ``f/m`` and ``"half_sum"`` is ``f/2`` (docs/theory.md, section 5, on Figure 11.3: with ``"sum"`` the
         step ``h = 1/n`` of that figure diverges).
 
-        A run whose loss stops being finite, or grows beyond ``1e10`` times its reference
-        (``f(w_0)``, or the zero predictor's loss if larger), stops at that step.
+        A run whose loss stops being finite, or grows by the divergence factor (see
+        :data:`widenet.DIVERGENCE_FACTOR`) over its reference (``f(w_0)``, or the zero
+        predictor's loss if larger), stops at that step.
         ``on_divergence="raise"`` (default) then raises :class:`widenet.DivergenceError`
         (step, loss, and the admissible step ``1/(s lambda_max)`` of the tangent Gram at the
         start) and leaves the network unchanged; ``"return"`` returns the records up to that

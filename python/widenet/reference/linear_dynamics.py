@@ -20,7 +20,7 @@ from widenet.reference.shallow import _diverged, _is_recorded, recorded_steps
 
 
 def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
-              offset_outputs=None, offset_squared_norm=0.0, divergence_factor=1e10):
+              offset_outputs=None, offset_squared_norm=0.0, *, divergence_factor):
     """GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
 
     Parameters
@@ -47,9 +47,9 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
         ``test_initial`` are taken at ``p_0``).
     offset_squared_norm : float
         ``|delta|^2``; the distances are ``|delta - J0^T a_k|``.
-    divergence_factor : float, default 1e10
-        Stop at the first step whose loss is not finite or exceeds this factor times the
-        initial loss (<= 0: only non-finite losses stop it); that step is recorded last and
+    divergence_factor : float
+        Required (the library passes ``widenet.DIVERGENCE_FACTOR``). Stop at the first
+        step whose loss is not finite or exceeds this factor times the initial loss (<= 0: only non-finite losses stop it); that step is recorded last and
         ``"stopped_at"`` names it (-1 when the run reached ``steps``).
 
     Returns
