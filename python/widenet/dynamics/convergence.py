@@ -32,9 +32,9 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet.network.shallow import ShallowNetwork
 from widenet.network.parameters import Parameters
+from widenet.regression import _solve
 
 # Rounding level of a comparison, per dtype of the computation: about 4500 unit roundoffs
 # in float64 and 840 in float32, the base relative tolerances of the tests (rtol_for in
@@ -658,9 +658,9 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
     network = _clone(model, np.float64)
 
     # (a) and f(w0): the chapter's quantities at w0
-    eigenvalues = _spectrum(network.ntk(X))
+    eigenvalues = _solve.eigenvalues(network.ntk(X))
     lambda_min, lambda_max = float(eigenvalues[0]), float(eigenvalues[-1])
-    regular = lambda_min > m * np.finfo(np.float64).eps * lambda_max
+    regular = lambda_min > _solve.rank_tolerance(np.float64, m) * lambda_max
     f0 = network.loss(X, y, "sum")
     admissible_sum = 1.0 / (lambda_min + lambda_max)
 
@@ -865,11 +865,6 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _spectrum(gram: np.ndarray) -> np.ndarray:
-    """The eigenvalues of a tangent Gram, ascending; Ctrl-C stops the wait for them."""
-    return run_interruptible(np.linalg.eigvalsh, gram, long_call=is_long_factorization(*gram.shape))
-
-
 def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray):
     """The report must be about this network's w0 and this data: its f(w0) and eigenvalues
     are recomputed (as check_assumptions computes them) and must agree to rounding."""
@@ -879,7 +874,7 @@ def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarr
                          f"(m = {report.num_points}, P = {report.num_params}, {report.activation}, "
                          f"{report.parametrization}; expected m = {X.shape[0]}, P = {network.num_params}, "
                          f"{network.activation}, {network.parametrization})")
-    eigenvalues = _spectrum(network.ntk(X))
+    eigenvalues = _solve.eigenvalues(network.ntk(X))
     f0 = network.loss(X, y, "sum")
     tolerance = _ROUNDING[np.dtype(np.float64)]
     if not (math.isclose(report.f0, f0, rel_tol=tolerance, abs_tol=tolerance * float(np.dot(y, y)))

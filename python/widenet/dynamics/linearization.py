@@ -91,13 +91,8 @@ class _JacobianTangent:
         self.initial = self.as_vector(model.params, "params")
 
     def inputs(self, X, name: str) -> np.ndarray:
-        X = check.as_array(X, name, _FLOAT64, 2)
-        if X.shape[0] == 0:
-            raise ValueError(f"{name}: expected at least one row (point), got shape {X.shape}")
-        columns = getattr(self.network, "input_dim", X.shape[1])
-        if X.shape[1] != columns:
-            raise ValueError(f"{name}: expected {columns} columns (the input dimension), got shape {X.shape}")
-        return X
+        return check.as_points(X, name, dtype=_FLOAT64, columns=getattr(self.network, "input_dim", None),
+                               columns_of=check.INPUT_DIMENSION)
 
     def _jacobian(self, X) -> np.ndarray:
         J = np.asarray(self.network.jacobian(X), dtype=np.float64)

@@ -8,39 +8,26 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
 from widenet._types import Backend, FloatArray
 
 
-def as_points(X: object, name: str, columns: Optional[int] = None, dtype: Optional[np.dtype[Any]] = None) -> FloatArray:
-    """Return points as a 2-D float array of ``dtype``.
-
-    By default float32 stays float32 and anything else becomes float64.
-    """
-    array = check.asarray(X, name)
-    if dtype is None:
-        dtype = np.dtype(np.float32 if array.dtype == np.float32 else np.float64)
-    points = check.as_array(array, name, dtype, 2)
-    if points.shape[0] == 0:
-        raise ValueError(f"{name}: expected at least one row (point), got shape {points.shape}")
-    if columns is not None and points.shape[1] != columns:
-        raise ValueError(f"{name}: expected {columns} columns like X1, got shape {points.shape}")
-    return points
-
-
-def checked_pair(X1: object, X2: object) -> tuple[FloatArray, Optional[FloatArray]]:
+def checked_pair(X1: object, X2: object, dtype: Optional[np.dtype[Any]] = None,
+                 min_columns: int = 0) -> tuple[NDArray[Any], Optional[NDArray[Any]]]:
     """Return the validated ``(X1, X2)``; ``X2`` is None for the symmetric Gram (``X2 is X1`` too).
 
-    ``X2`` takes the dtype of ``X1`` (and is refused by name if its values do not fit it).
+    ``X1`` in ``dtype`` (None: float32 stays float32, anything else becomes float64), with
+    at least ``min_columns`` columns; ``X2`` takes the dtype and the number of columns of
+    ``X1`` (and is refused by name if its values do not fit it).
     """
     symmetric = X2 is None or X2 is X1
-    points = as_points(X1, "X1")
+    points = check.as_points(X1, "X1", dtype=dtype, min_columns=min_columns)
     if symmetric:
         return points, None
-    return points, as_points(X2, "X2", points.shape[1], points.dtype)
+    return points, check.as_points(X2, "X2", dtype=points.dtype, columns=points.shape[1], columns_of=" like X1")
 
 
 class Kernel:
@@ -67,7 +54,7 @@ class Kernel:
 
     def diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return ``K(x_i, x_i)`` for the rows of ``X``, without the m x m matrix."""
-        return self.diagonal(as_points(X, "X"), check.backend(backend))
+        return self.diagonal(check.as_points(X, "X"), check.backend(backend))
 
     def gram(self, X1: FloatArray, X2: Optional[FloatArray], backend: Backend) -> FloatArray:
         """Return the Gram matrix of validated points (``X2`` None: of ``X1`` with itself)."""

@@ -105,7 +105,17 @@ class PolynomialKernel(_ClassicKernel):
         return f"PolynomialKernel(degree={self.degree}, coef0={self.coef0}, gamma={self.gamma})"
 
 
-class RBFKernel(_ClassicKernel):
+class _DistanceKernel(_ClassicKernel):
+    """A kernel of the distance ``|x - z|`` with one scale ``gamma``."""
+
+    def __init__(self, gamma: float = 1.0) -> None:
+        super().__init__(gamma=gamma)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(gamma={self.gamma})"
+
+
+class RBFKernel(_DistanceKernel):
     """The RBF kernel ``K(x, z) = exp(-gamma |x - z|^2)``.
 
     Within ``16 (d + 2) eps`` at every scale of the inputs. ``gamma`` must be a normal
@@ -114,14 +124,8 @@ class RBFKernel(_ClassicKernel):
 
     kind = "rbf"
 
-    def __init__(self, gamma: float = 1.0) -> None:
-        super().__init__(gamma=gamma)
 
-    def __repr__(self) -> str:
-        return f"RBFKernel(gamma={self.gamma})"
-
-
-class LaplaceKernel(_ClassicKernel):
+class LaplaceKernel(_DistanceKernel):
     """The Laplace kernel ``K(x, z) = exp(-gamma |x - z|)``.
 
     Within ``16 (d + 2) eps`` at every scale of the inputs. ``gamma`` must be a normal
@@ -129,12 +133,6 @@ class LaplaceKernel(_ClassicKernel):
     """
 
     kind = "laplace"
-
-    def __init__(self, gamma: float = 1.0) -> None:
-        super().__init__(gamma=gamma)
-
-    def __repr__(self) -> str:
-        return f"LaplaceKernel(gamma={self.gamma})"
 
 
 class CallableKernel(Kernel):

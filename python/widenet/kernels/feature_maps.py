@@ -31,16 +31,6 @@ Dataset = tuple[NDArray[np.float64], NDArray[np.float64]]
 _FLOAT64 = np.dtype(np.float64)
 
 
-def _points(X: ArrayLike, name: str = "X", columns: Optional[int] = None) -> NDArray[np.float64]:
-    """Return the points ``X``, at least one row (of ``columns`` columns if given), in float64."""
-    points = check.as_array(X, name, _FLOAT64, 2)
-    if points.shape[0] == 0:
-        raise ValueError(f"{name}: expected at least one row (point), got shape {points.shape}")
-    if columns is not None and points.shape[1] != columns:
-        raise ValueError(f"{name}: expected {columns} columns, got shape {points.shape}")
-    return points
-
-
 def _count_at_most(n: int, k: int, cap: int) -> int:
     """Return ``C(n, k)``, or ``cap + 1`` when it exceeds ``cap``.
 
@@ -127,7 +117,7 @@ def quadratic_features(X: ArrayLike) -> NDArray[np.float64]:
     -------
     ndarray of float64, shape (m, 6)
     """
-    points = _points(X, columns=2)
+    points = check.as_points(X, dtype=_FLOAT64, columns=2)
     x1, x2 = points[:, 0], points[:, 1]
     return np.column_stack([np.ones_like(x1), x1, x2, x1 * x2, x1**2, x2**2])
 
@@ -220,7 +210,7 @@ def polynomial_features(X: ArrayLike, degree: int, coef0: float = 1.0) -> NDArra
     -------
     ndarray of float64, shape (m, C(d + r, r)) (``(m, C(d + r - 1, r))`` if ``coef0 = 0``)
     """
-    points = _points(X)
+    points = check.as_points(X, dtype=_FLOAT64)
     degree = check.integer(degree, "degree", 1)
     coef0 = check.non_negative_real(coef0, "coef0")
     _check_features("polynomial_features", points.shape[0], points.shape[1], degree, degree if coef0 == 0 else 0,
@@ -257,7 +247,7 @@ def rbf_features(X: ArrayLike, gamma: float, order: int) -> NDArray[np.float64]:
     -------
     ndarray of float64, shape (m, C(d + order, order))
     """
-    points = _points(X)
+    points = check.as_points(X, dtype=_FLOAT64)
     gamma = check.positive_real(gamma, "gamma")
     order = check.integer(order, "order", 0)
     _check_features("rbf_features", points.shape[0], points.shape[1], order, 0, copies=3)
@@ -330,8 +320,8 @@ def separating_features(X_train: ArrayLike, X: Optional[ArrayLike] = None,
     ndarray of float64, shape (n, m)
         ``phi(X)``; the rows are the feature vectors.
     """
-    train = _points(X_train, "X_train")
-    points = train if X is None else _points(X, "X", train.shape[1])
+    train = check.as_points(X_train, "X_train", dtype=_FLOAT64)
+    points = train if X is None else check.as_points(X, "X", dtype=_FLOAT64, columns=train.shape[1])
     m = train.shape[0]
     # the squared distances (an accumulator and a temporary), first among the training points
     # when gamma is to be found, then the features

@@ -28,7 +28,7 @@ from widenet._laws import DISTRIBUTIONS
 from widenet._native import _core
 from widenet._types import Activation, Backend, Distribution, Kind, Method, Parametrization, Seed
 from widenet.kernels import monte_carlo
-from widenet.kernels.base import Kernel
+from widenet.kernels.base import Kernel, checked_pair
 from widenet.reference import limit_kernels as reference
 
 PARAMETRIZATIONS = _core.PARAMETRIZATIONS
@@ -44,21 +44,6 @@ TOLERANCE = _core.LIMIT_TOLERANCE
 Float64Array = NDArray[np.float64]
 # The kernel, or the kernel and its standard errors (Monte Carlo with ``return_std``).
 KernelOrErrors = Union[Float64Array, tuple[Float64Array, Float64Array]]
-
-
-def _points(X1: object, X2: object) -> tuple[Float64Array, Optional[Float64Array]]:
-    """Return the validated float64 ``(X1, X2)``; ``X2`` None for the symmetric kernel."""
-    symmetric = X2 is None or X2 is X1
-    points1 = check.as_array(X1, "X1", np.dtype(np.float64), 2)
-    if points1.shape[0] == 0 or points1.shape[1] == 0:
-        raise ValueError(f"X1: expected a non-empty (m, d) array, got shape {points1.shape}")
-    if symmetric:
-        return points1, None
-    points2 = check.as_array(X2, "X2", np.dtype(np.float64), 2)
-    if points2.shape[0] == 0 or points2.shape[1] != points1.shape[1]:
-        raise ValueError(f"X2: expected at least one row and {points1.shape[1]} columns like X1, got shape "
-                         f"{points2.shape}")
-    return points1, points2
 
 
 @overload
@@ -144,7 +129,7 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     -------
     ndarray of float64, shape (m1, m2), and its standard errors when ``return_std``.
     """
-    points1, points2 = _points(X1, X2)
+    points1, points2 = checked_pair(X1, X2, np.dtype(np.float64), min_columns=1)
     activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     kind = check.choice(kind, "kind", KINDS)

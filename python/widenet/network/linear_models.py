@@ -141,7 +141,7 @@ class FeatureModel(_LinearInParameters):
 
     def features(self, X: ArrayLike) -> NDArray[np.float64]:
         """Return ``phi(X)``, checked to be the (m, P) feature matrix."""
-        points = check.as_array(X, "X", _FLOAT64, 2)
+        points = check.as_points(X, "X", dtype=_FLOAT64, min_rows=0)
         F = np.asarray(self.feature_map(points), dtype=np.float64)
         if F.shape != (points.shape[0], self.num_params):
             raise ValueError(f"feature_map: expected an ({points.shape[0]}, {self.num_params}) feature matrix for "

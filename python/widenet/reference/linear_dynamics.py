@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from widenet.reference.shallow import _diverged, _is_recorded, recorded_steps
+from widenet.reference.shallow import _Records
 
 
 def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
@@ -66,39 +66,37 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
     if cross is not None:
         cross, test_initial = np.asarray(cross, dtype=dtype), np.asarray(test_initial, dtype=dtype)
     step = 2 * float(lr) * float(loss_scale)
-    ks = recorded_steps(steps, record_every)
+    records = _Records(steps, record_every, divergence_factor)
+    count = len(records.steps)
     a = np.zeros_like(r)
     # preallocated like the C++ records: one row per recorded step
-    losses, distances = np.empty(len(ks), dtype=dtype), np.empty(len(ks), dtype=dtype)
-    residuals = np.empty((len(ks), len(r)), dtype=dtype)
-    outputs = None if cross is None else np.empty((len(ks), len(cross)), dtype=dtype)
-    reference, stopped_at, row = None, -1, 0
+    losses, distances = np.empty(count, dtype=dtype), np.empty(count, dtype=dtype)
+    residuals = np.empty((count, len(r)), dtype=dtype)
+    outputs = None if cross is None else np.empty((count, len(cross)), dtype=dtype)
+    reference = None
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
         for k in range(steps + 1):
             loss = float(loss_scale) * float(r @ r)
             reference = loss if reference is None else reference
-            diverged = _diverged(loss, reference, divergence_factor)
-            if diverged or _is_recorded(k, steps, record_every):
+            row = records.row(k, loss, reference)
+            if row is not None:
                 losses[row] = loss
                 shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
                 distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a)))
                 residuals[row] = r
                 if cross is not None:
                     outputs[row] = test_initial - cross @ a
-                row += 1
-            if diverged:
-                stopped_at = k
-                ks = np.append(ks[:row - 1], np.int64(k))
+            if records.stopped:
                 break
             if k < steps:
                 a = a + step * r
                 r = r - step * (theta @ r)
     return {
-        "steps": ks,
-        "stopped_at": stopped_at,
-        "losses": losses[:row],
-        "distances": distances[:row],
-        "residuals": residuals[:row],
-        "test_outputs": None if cross is None else outputs[:row],
+        "steps": records.steps,
+        "stopped_at": records.stopped_at,
+        "losses": losses[:records.rows],
+        "distances": distances[:records.rows],
+        "residuals": residuals[:records.rows],
+        "test_outputs": None if cross is None else outputs[:records.rows],
         "coefficients": a,
     }

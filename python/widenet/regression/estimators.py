@@ -28,10 +28,10 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._conditioning import warn_if_ill_conditioned
-from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._native import _core
+from widenet._optional import optional_module_for
 from widenet.kernels import as_kernel
+from widenet.regression import _solve
 from widenet.regression.least_squares import augment, min_norm_solution
 
 KERNEL_NAMES = _core.KERNELS
@@ -63,11 +63,6 @@ def _as_real_array(value, name: str) -> np.ndarray:
     return array
 
 
-def _float_dtype(array: np.ndarray) -> np.dtype:
-    """float32 for float32 data, which stay float32; float64 for anything else."""
-    return np.dtype(np.float32) if array.dtype == np.float32 else _FLOAT64
-
-
 def _check_X(X, name: str = "X") -> np.ndarray:
     """A 2-D, finite array with at least one row and one column: float32 if given float32,
     float64 otherwise (messages worded as scikit-learn's, which its estimator checks look for)."""
@@ -75,7 +70,7 @@ def _check_X(X, name: str = "X") -> np.ndarray:
     if array.ndim == 1:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}. Reshape your data: "
                          f"{name}.reshape(-1, 1) for one feature, {name}.reshape(1, -1) for one sample")
-    X = check.as_array(array, name, _float_dtype(array), 2)
+    X = check.as_points(array, name, min_rows=0)  # the empty cases with scikit-learn's wording
     for axis, word in ((0, "sample"), (1, "feature")):
         if X.shape[axis] == 0:
             raise ValueError(f"{name}: found array with 0 {word}(s) (shape={X.shape}) while a minimum of 1 "
@@ -129,7 +124,8 @@ class _Estimator:
 
     def __sklearn_tags__(self):
         # Only scikit-learn calls this, so scikit-learn is importable whenever it runs.
-        from sklearn.utils import RegressorTags, Tags, TargetTags
+        with optional_module_for("Tagging the estimators for scikit-learn", "sklearn"):
+            from sklearn.utils import RegressorTags, Tags, TargetTags
 
         return Tags(estimator_type="regressor", target_tags=TargetTags(required=True, multi_output=True),
                     regressor_tags=RegressorTags())
@@ -289,21 +285,13 @@ class KernelLeastSquares(_Estimator):
         kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=X.shape[1])
         _memory.check_kernel_fit("KernelLeastSquares.fit", X.shape[0], kernel.gram_copies("cpp"))
         G = np.asarray(kernel(X))
-        # G + ridge I has the eigenvectors of G and its eigenvalues plus ridge: no second m x m matrix
-        eigenvalues, vectors = run_interruptible(np.linalg.eigh, G.astype(np.float64, copy=False),
-                                                 long_call=is_long_factorization(*G.shape))
-        eigenvalues += ridge
-        cutoff = np.finfo(_float_dtype(G)).eps * X.shape[0] * np.max(np.abs(eigenvalues))
-        keep = np.abs(eigenvalues) > cutoff
-        warn_if_ill_conditioned(eigenvalues[keep], int(np.count_nonzero(~keep)),
-                                f"The Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
-                                "; a ridge > 0 regularises it.")
-        inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=keep)
-        projected = vectors.T @ y
-        self.dual_coef_ = vectors @ (inverse[:, None] * projected if y.ndim == 2 else inverse * projected)
+        spectrum = _solve.symmetric(G, _solve.rank_tolerance(check.float_dtype_of(G), X.shape[0]), ridge)
+        spectrum.warn_if_ill_conditioned(f"The Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
+                                         "; a ridge > 0 regularises it.")
+        self.dual_coef_ = spectrum.pseudo_inverse_times(y)
         self.X_fit_ = X.copy()
         self.kernel_ = kernel
-        self.rank_ = int(np.count_nonzero(keep))
+        self.rank_ = spectrum.rank
         self.n_features_in_ = X.shape[1]
         return self
 
@@ -313,5 +301,5 @@ class KernelLeastSquares(_Estimator):
         of the fitted ``X``, or of a tangent kernel's network), summed in float64."""
         X = self._check_predict_X(X)
         cross = np.asarray(self.kernel_(X, self.X_fit_))
-        return (cross.astype(np.float64) @ self.dual_coef_).astype(_float_dtype(cross), copy=False)
+        return (cross.astype(np.float64) @ self.dual_coef_).astype(check.float_dtype_of(cross), copy=False)
 

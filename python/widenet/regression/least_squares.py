@@ -22,9 +22,9 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._conditioning import warn_if_ill_conditioned
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet.reference.shallow import recorded_steps
+from widenet.regression import _solve
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -35,11 +35,6 @@ def _matrix(A, name: str = "A") -> np.ndarray:
     if A.size == 0:
         raise ValueError(f"{name}: expected at least one row and one column, got shape {A.shape}")
     return A
-
-
-def _result_dtype(A) -> np.dtype:
-    """The dtype results for ``A`` come back in: float32 for float32 data, float64 otherwise."""
-    return np.dtype(np.float32) if check.asarray(A, "A").dtype == np.float32 else _FLOAT64
 
 
 def _as_result(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -59,24 +54,23 @@ def _targets(y, rows: int, name: str = "y") -> np.ndarray:
 
 def _rcond(rcond, shape: tuple) -> float:
     if rcond is None:
-        return float(np.finfo(np.float64).eps * max(shape))
+        return _solve.rank_tolerance(np.float64, max(shape))
     return check.non_negative_real(rcond, "rcond")
 
 
-def _row_space_basis(A: np.ndarray, rcond) -> tuple:
-    """``(U_r, s_r, V_r)``: the singular triplets of ``A`` above the rank tolerance; the
-    columns of ``V_r`` (d x r) are an orthonormal basis of the row space."""
-    U, s, Vt = run_interruptible(np.linalg.svd, A, full_matrices=False, long_call=is_long_factorization(*A.shape))
-    keep = s > _rcond(rcond, A.shape) * s[0]
-    return U[:, keep], s[keep], Vt[keep].T
+def _row_space_basis(A: np.ndarray, rcond) -> _solve.Spectrum:
+    """The singular triplets ``(U_r, s_r, V_r)`` of ``A`` above the rank tolerance; the
+    columns of ``V_r = right`` (d x r) are an orthonormal basis of the row space."""
+    return _solve.singular(A, _rcond(rcond, A.shape))
 
 
-def _pseudo_inverse_times(U: np.ndarray, s: np.ndarray, V: np.ndarray, y: np.ndarray, shape: tuple) -> np.ndarray:
-    """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A`` (of ``shape``);
-    warns with the condition number ``s_1 / s_r`` when it costs accuracy."""
-    warn_if_ill_conditioned(s, min(shape) - s.size, f"A (shape {shape})",
-                            "; a ridge term or a larger rcond regularises it.", stacklevel=4)
-    return V @ ((U.T @ y) / (s[:, None] if y.ndim == 2 else s))
+def _pseudo_inverse_times(svd: _solve.Spectrum, y: np.ndarray) -> np.ndarray:
+    """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A``; warns with the
+    condition number ``s_1 / s_r`` when it costs accuracy."""
+    shape = (svd.left.shape[0], svd.right.shape[0])
+    svd.warn_if_ill_conditioned(f"A (shape {shape})", "; a ridge term or a larger rcond regularises it.",
+                                stacklevel=5)
+    return svd.pseudo_inverse_times(y)
 
 
 def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
@@ -102,11 +96,11 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
     ndarray, shape (d,) or (d, t)
         In the dtype of ``A`` (computed in float64).
     """
-    dtype = _result_dtype(A)
+    dtype = check.float_dtype_of(check.asarray(A, "A"))
     A = _matrix(A)
     y = _targets(y, A.shape[0])
     _memory.check_least_squares("min_norm_solution", *A.shape)
-    return _as_result(_pseudo_inverse_times(*_row_space_basis(A, rcond), y, A.shape), dtype)
+    return _as_result(_pseudo_inverse_times(_row_space_basis(A, rcond), y), dtype)
 
 
 def augment(X) -> np.ndarray:
@@ -124,7 +118,7 @@ def augment(X) -> np.ndarray:
     ndarray, shape (m, d + 1)
         ``X`` with a first column of ones, float32 for float32 ``X`` and float64 otherwise.
     """
-    X = check.as_array(X, "X", _result_dtype(X), 2)
+    X = check.as_points(X, "X", min_rows=0)
     return np.hstack([np.ones((X.shape[0], 1), dtype=X.dtype), X])
 
 
@@ -153,7 +147,7 @@ def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
     A = _matrix(A)
     _memory.check_least_squares("row_space_projector", *A.shape, outputs=[("projector", (A.shape[1],) * 2,
                                                                            np.float64, 1)])
-    _, _, V = _row_space_basis(A, rcond)
+    V = _row_space_basis(A, rcond).right
     return V @ V.T
 
 
@@ -183,13 +177,14 @@ def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
     ndarray, shaped like ``w0``
         In the dtype of ``A`` (computed in float64).
     """
-    dtype = _result_dtype(A)
+    dtype = check.float_dtype_of(check.asarray(A, "A"))
     A = _matrix(A)
     y = _targets(y, A.shape[0])
     w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
     _memory.check_least_squares("predicted_limit", *A.shape)
-    U, s, V = _row_space_basis(A, rcond)
-    return _as_result(_pseudo_inverse_times(U, s, V, y, A.shape) + (w0 - V @ (V.T @ w0)), dtype)
+    svd = _row_space_basis(A, rcond)
+    V = svd.right
+    return _as_result(_pseudo_inverse_times(svd, y) + (w0 - V @ (V.T @ w0)), dtype)
 
 
 @dataclass(frozen=True)
@@ -272,7 +267,8 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
         ("recorded iterates", (records, w.size), np.float64, 1), ("loss, distance and step records", (records,),
                                                                    np.float64, 3)])
 
-    U, s, V = _row_space_basis(A, rcond)
+    svd = _row_space_basis(A, rcond)
+    V, s = svd.right, svd.values
     bound = _max_step(A)
     if lr >= 2.0 * bound:
         raise ValueError(f"lr: GD on |Aw - y|^2 does not converge for lr >= 1/s_max(A)^2 = {2 * bound:.6g}; "
@@ -280,7 +276,7 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
     if lr > bound:
         warnings.warn(f"lr = {lr!r} is above 1/(2 s_max(A)^2) = {bound:.6g}, the range of Theorem 11.3 "
                       "(GD still converges below 1/s_max^2)", UserWarning, stacklevel=2)
-    limit = _pseudo_inverse_times(U, s, V, y, A.shape) + (w - V @ (V.T @ w))
+    limit = _pseudo_inverse_times(svd, y) + (w - V @ (V.T @ w))
     rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
 
     recorded = recorded_steps(steps, record_every)

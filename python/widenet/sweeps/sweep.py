@@ -20,6 +20,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from widenet import _validation as check
+from widenet._optional import progress_bar
 from widenet._runtime import get_num_threads, one_thread
 from widenet.sweeps.cache import SweepCache
 from widenet.sweeps.cells import RESERVED, checked_grid, checked_record
@@ -146,17 +147,6 @@ class SweepResult:
                 f"quantities={list(self.quantities)}{failed})")
 
 
-def _progress_bar(total: int, enabled: bool, description: str):
-    """A tqdm bar when tqdm is installed and ``enabled``, else None."""
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=description, unit="cell")
-
-
 def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[int], threads: Optional[int] = None,
           progress: bool = True, *, client=None, cache_dir=None, cache_version: Optional[str] = None,
           on_error: str = "raise", **fixed) -> SweepResult:
@@ -182,7 +172,7 @@ def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[
         so the two layers of parallelism do not nest; the setting is process-wide and is
         restored afterwards. Ignored with a ``client``.
     progress : bool
-        Shows a tqdm progress bar when tqdm is installed (the optional extra ``tqdm``);
+        Shows a tqdm progress bar when tqdm is installed (the optional extra ``progress``);
         without tqdm, nothing is shown and nothing fails.
     client : dask.distributed.Client or str, optional
         Runs the cells on a Dask cluster (the extra ``distributed``): one task per cell,
@@ -245,7 +235,8 @@ def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[
     todo = [index for index, record in enumerate(records) if record is None]
     failures: dict = {}
     name = getattr(function, "__name__", "")
-    bar = _progress_bar(len(cells), bool(progress), name if name.isidentifier() else "sweep")
+    bar = progress_bar(enabled=bool(progress), total=len(cells), desc=name if name.isidentifier() else "sweep",
+                       unit="cell")
     if bar is not None and cached:
         bar.update(cached)
 

@@ -33,7 +33,6 @@ the uniform Monte Carlo limit off by 1%.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
@@ -51,7 +50,7 @@ from widenet.app.experiments._base import (
     Progress,
     factor_of,
 )
-from widenet.app.experiments._statistics import FloatArray
+from widenet.app.experiments._statistics import FloatArray, two_sided_threshold
 from widenet.kernels import limit_kernel
 from widenet.network.shallow import ShallowNetwork
 from widenet.reference.limit_kernels import closed_form_expectations, covariances
@@ -236,7 +235,7 @@ def closed_forms(X: FloatArray, bias_var: float = 0.0) -> dict[str, FloatArray]:
 # -- the claims ----------------------------------------------------------------------------
 def z_threshold(tests: int) -> float:
     """Return the two-sided Bonferroni threshold of ``tests`` z statistics at family level :data:`LEVEL`."""
-    return statistics.NormalDist().inv_cdf(1.0 - LEVEL / (2 * tests))
+    return two_sided_threshold(tests, LEVEL)
 
 
 def _largest(values: npt.ArrayLike) -> float:
