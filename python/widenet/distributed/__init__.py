@@ -22,12 +22,12 @@ try:
 except ImportError as _error:  # pragma: no cover - exercised without dask installed
     raise ImportError(f"{INSTALL_HINT} ({_error})") from _error
 
-from widenet.kernels import LimitKernel
-from widenet.sweeps import sweeps_on
 from widenet.distributed.cg import CGResult, conjugate_gradient
 from widenet.distributed.operators import gram_matvec
 from widenet.distributed.regression import TiledKernelRegressor
 from widenet.distributed.tiles import DEFAULT_TILE, gram_tiled
+from widenet.kernels import LimitKernel
+from widenet.sweeps import sweeps_on
 
 __all__ = ["CGResult", "DEFAULT_TILE", "LimitKernel", "TiledKernelRegressor", "conjugate_gradient", "gram_matvec",
            "gram_tiled", "sweeps_on"]

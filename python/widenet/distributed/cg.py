@@ -144,7 +144,8 @@ def conjugate_gradient(K, y, *, ridge: float = 0.0, tol: float = 1e-8, max_iter:
 def solve(operator, y: np.ndarray, ridge: float, tol: float, max_iter: Optional[int], preconditioner,
           started: float) -> CGResult:
     """CG on an operator with ``shape``, ``matvec``, ``diagonal`` and ``close`` (checked
-    arguments); closes the operator."""
+    arguments); closes the operator.
+    """
     try:
         max_iter = operator.shape[0] if max_iter is None else max_iter
         scale = None

@@ -20,7 +20,6 @@ import numpy as np
 from widenet._runtime import one_thread
 from widenet.distributed.tiles import TileGrid, compute_tile
 
-
 # Vectors up to this size travel inside the tasks (one round trip less per product).
 _INLINE_BYTES = 2**20
 
@@ -33,7 +32,8 @@ def _diagonal_block(kernel, A: np.ndarray) -> np.ndarray:
 def _partial_product(length: int, v: np.ndarray, entries: list, *tiles) -> np.ndarray:
     """``sum`` of the tiles' contributions to ``K v``, as a vector of the whole length:
     ``entries[k] = (row_start, row_stop, col_start, col_stop, mirrored)`` for ``tiles[k]``;
-    a mirrored tile also contributes its transpose (the tile below the diagonal)."""
+    a mirrored tile also contributes its transpose (the tile below the diagonal).
+    """
     out = np.zeros(length, dtype=np.float64)
     with one_thread():
         for (r0, r1, c0, c1, mirrored), tile in zip(entries, tiles):
@@ -46,7 +46,8 @@ def _partial_product(length: int, v: np.ndarray, entries: list, *tiles) -> np.nd
 def _recomputed_product(length: int, v: np.ndarray, entries: list, kernel, *blocks) -> np.ndarray:
     """The same with each tile computed here, used and dropped before the next (one tile in
     memory at a time): ``blocks`` are the row and column blocks of each entry, in pairs (the
-    column block None on the diagonal of a symmetric Gram)."""
+    column block None on the diagonal of a symmetric Gram).
+    """
     out = np.zeros(length, dtype=np.float64)
     for k, entry in enumerate(entries):
         tile = compute_tile(kernel, blocks[2 * k], blocks[2 * k + 1])
@@ -56,7 +57,8 @@ def _recomputed_product(length: int, v: np.ndarray, entries: list, kernel, *bloc
 
 def _rows_product(v: np.ndarray, entries: list, kernel, *blocks) -> np.ndarray:
     """Rows ``r0:r1`` of ``K v`` from the tiles of one row block (``entries`` as above, all
-    in that row block, none mirrored): only those rows travel back."""
+    in that row block, none mirrored): only those rows travel back.
+    """
     r0, r1 = entries[0][0], entries[0][1]
     out = np.zeros(r1 - r0, dtype=np.float64)
     with one_thread():
@@ -71,7 +73,8 @@ def _sum(*vectors) -> np.ndarray:
 
 def reduced(client, futures: list, fan_in: int = 8) -> np.ndarray:
     """The sum of the vectors of ``futures``, added up on the workers in a tree: one vector
-    comes back to the client, however many tasks there were."""
+    comes back to the client, however many tasks there were.
+    """
     level = list(futures)
     while len(level) > fan_in:
         level = [client.submit(_sum, *level[k:k + fan_in], pure=False) for k in range(0, len(level), fan_in)]
@@ -80,7 +83,8 @@ def reduced(client, futures: list, fan_in: int = 8) -> np.ndarray:
 
 def rows_product(grid: TileGrid, v: np.ndarray) -> np.ndarray:
     """``K v`` for a grid of any shape, one task per row block, tiles recomputed and dropped:
-    what predictions ``K(X_test, X) alpha`` use."""
+    what predictions ``K(X_test, X) alpha`` use.
+    """
     client = grid.client
     [v_ref] = client.scatter([np.ascontiguousarray(v, dtype=np.float64)], broadcast=True, hash=False)
     tasks = []
@@ -128,7 +132,8 @@ def gram_matvec(kernel, X1, v, X2=None, tile=None, *, client=None) -> np.ndarray
 
 class HeldTiles:
     """Tiles in the workers' memory and ``v -> K v`` over them: one task per worker, over
-    the tiles it holds (so no tile ever moves), ``v`` travelling inside the task."""
+    the tiles it holds (so no tile ever moves), ``v`` travelling inside the task.
+    """
 
     def __init__(self, client, length: int, pairs: list):
         """``pairs``: ``(entry, future)`` with ``entry = (r0, r1, c0, c1, mirrored)``."""
@@ -233,7 +238,8 @@ class TileOperator:
 class DaskArrayOperator:
     """``v -> K v`` for any square ``dask.array``. With a ``dask.distributed`` client and
     ``persist``, its chunks are persisted and multiplied where they are held
-    (:class:`HeldTiles`); otherwise by Dask's own blocked product."""
+    (:class:`HeldTiles`); otherwise by Dask's own blocked product.
+    """
 
     def __init__(self, K, persist: bool, client=None):
         from distributed import futures_of

@@ -13,14 +13,14 @@ import uuid
 import weakref
 from typing import Optional
 
-import numpy as np
 import dask.array as da
+import numpy as np
 from dask.highlevelgraph import HighLevelGraph
 
 from widenet import _validation as check
+from widenet._runtime import one_thread
 from widenet.kernels import Kernel, LimitKernel, TangentKernel, as_kernel
 from widenet.kernels.base import checked_pair
-from widenet._runtime import one_thread
 
 # dask array name -> the TileGrid it was made from (see gram_tiled)
 GRIDS: dict = {}
@@ -55,7 +55,8 @@ def checked_kernel(kernel, input_dim: int) -> Kernel:
 def checked_points(kernel, X1, X2) -> tuple:
     """``(kernel, X1, X2)`` validated; ``X2`` None for the symmetric Gram. The points take
     the dtype the kernel computes in: a network's own, float64 for the limit kernels, and
-    float32 or float64 as given for the classic kernels."""
+    float32 or float64 as given for the classic kernels.
+    """
     symmetric = X2 is None or X2 is X1
     model = getattr(kernel, "model", None) if isinstance(kernel, TangentKernel) else None
     if model is None and not isinstance(kernel, Kernel) and hasattr(kernel, "ntk_diag"):
@@ -157,7 +158,8 @@ class TileGrid:
 
     def tile_task_args(self, i: int, j: int) -> tuple:
         """``(compute_tile, kernel, row block, column block or None)`` of tile ``(i, j)``, as
-        references (for a mirrored grid, ``i <= j``; None: the symmetric diagonal tile)."""
+        references (for a mirrored grid, ``i <= j``; None: the symmetric diagonal tile).
+        """
         diagonal = self.mirrored and i == j
         return compute_tile, self.kernel_ref, self.row_refs[i], None if diagonal else self.col_refs[j]
 

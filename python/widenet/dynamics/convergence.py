@@ -33,8 +33,8 @@ import numpy as np
 from widenet import _memory
 from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
-from widenet.network.shallow import ShallowNetwork
 from widenet.network.parameters import Parameters
+from widenet.network.shallow import ShallowNetwork
 
 # Rounding level of a comparison, per dtype of the computation: about 4500 unit roundoffs
 # in float64 and 840 in float32, the base relative tolerances of the tests (rtol_for in
@@ -370,7 +370,8 @@ def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos
     the clone, ``w0``, the gradient-descent path, the stored Jacobians of the pair secants,
     the Jacobian at ``w0`` and the ascent points throughout; then either a Jacobian with its
     hidden layer and the two temporaries of the secants against the stored ones, or the base
-    points and the Lanczos basis with its stack and a temporary."""
+    points and the Lanczos basis with its stack and a temporary.
+    """
     size, path = network.num_params, min(path_steps, _PATH_POINTS)
     stored = max(1, _PAIR_STORE // ((m + 1) * size))
     vectors = lambda count: ("parameter vectors", (count, size), np.float64, 1)  # noqa: E731
@@ -385,7 +386,8 @@ def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptio
     """What :func:`check_convergence` holds at its peak: :func:`check_assumptions` when it
     runs it; the two clones (four parameter vectors) with the training run's records, hidden
     layer and parameter copies; the bounds computed on the records (about a dozen arrays of
-    them); a Jacobian for the output scales."""
+    them); a Jacobian for the output scales.
+    """
     size = network.num_params
     clones = ("the clones' parameters", (4, size), network.dtype, 1)
     training = [clones, ("records", (records, 2), np.float64, 1), ("hidden layer", (3, m, network.width), network.dtype, 1),
@@ -425,7 +427,8 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 class _Probe:
     """Gradients ``grad_w Phi(x_i, w)`` at parameter vectors ``w`` (float64), and the running
-    maxima of the gradient norms and of the secant ratios, with their witnesses."""
+    maxima of the gradient norms and of the secant ratios, with their witnesses.
+    """
 
     def __init__(self, network: ShallowNetwork, X: np.ndarray, w0: np.ndarray):
         self.network, self.X, self.w0 = network, X, w0
@@ -473,7 +476,8 @@ class _Probe:
 
     def _pairs(self, w: np.ndarray, J: np.ndarray, norms: np.ndarray):
         """Secants between ``w`` and every stored point, for every training point; ``w`` is
-        stored while there is room (the first points: ``w0``, then the path)."""
+        stored while there is room (the first points: ``w0``, then the path).
+        """
         if self._stored:
             W = self._stored_w[:self._stored]
             distances = _norm(W - w, axis=1)
@@ -492,7 +496,8 @@ class _Probe:
 
     def hessian_direction(self, w: np.ndarray, i: int, u: np.ndarray, eps: float) -> np.ndarray:
         """``grad Phi(x_i, w + eps u) - grad Phi(x_i, w - eps u)`` (about ``2 eps H_i(w) u``),
-        recorded as a secant."""
+        recorded as a secant.
+        """
         w_a, w_b = w + eps * u, w - eps * u
         return self.secant(i, w_a, w_b, self.row(w_a, i), self.row(w_b, i))
 
@@ -747,7 +752,8 @@ def _frozen(witness):
 def _output_scales(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``|y_i| + |c| + |v| |a sigma(z_i)|``: bounds the magnitudes summed in ``Phi(x_i, w) - y_i``
     (Cauchy-Schwarz on ``sum_j |v_j a sigma(z_ij)|``; ``a sigma(z_i)`` is the v-block of the
-    Jacobian row)."""
+    Jacobian row).
+    """
     network.params = Parameters.from_vector(w, network.width, network.input_dim)
     n, d = network.width, network.input_dim
     J = network.jacobian(X)
@@ -872,7 +878,8 @@ def _spectrum(gram: np.ndarray) -> np.ndarray:
 
 def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray):
     """The report must be about this network's w0 and this data: its f(w0) and eigenvalues
-    are recomputed (as check_assumptions computes them) and must agree to rounding."""
+    are recomputed (as check_assumptions computes them) and must agree to rounding.
+    """
     if (report.num_points, report.num_params, report.activation, report.parametrization) != (
             X.shape[0], network.num_params, network.activation, network.parametrization):
         raise ValueError("assumptions: the report is for a different network or data "

@@ -54,13 +54,13 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet.dynamics.linearization import linearize
-from widenet.network.shallow import ShallowNetwork
-from widenet.network.parameters import PARAMETRIZATIONS
-from widenet.reference.activations import ACTIVATIONS
 from widenet._runtime import get_num_threads
-from widenet.sweeps.cells import checked_grid
+from widenet.dynamics.linearization import linearize
+from widenet.network.parameters import PARAMETRIZATIONS
+from widenet.network.shallow import ShallowNetwork
+from widenet.reference.activations import ACTIVATIONS
 from widenet.sweeps import SweepResult, sweep
+from widenet.sweeps.cells import checked_grid
 
 __all__ = [
     "BlockMovement",
@@ -165,7 +165,8 @@ def _block_differences(after, before) -> dict:
 
 def _jacobian_blocks(network: ShallowNetwork, X: np.ndarray) -> dict:
     """Mean over the rows of ``X`` of ``|grad_B Phi(x_i, w)|`` for every block ``B``, from the
-    column blocks of the Jacobian (order U row-major, b, v, c; docs/theory.md, section 5)."""
+    column blocks of the Jacobian (order U row-major, b, v, c; docs/theory.md, section 5).
+    """
     J = network.jacobian(X)
     n, d = network.width, network.input_dim
     bounds = np.cumsum([0, n * d, n, n, 1])
@@ -187,7 +188,8 @@ def _lr_constant(lr_constant, parametrization: str, loss: str, points: int) -> f
 
 def _step(constant: float, parametrization: str, width: int) -> float:
     """``h = c / n`` (LeCun: the Gram grows like n, Theorem 11.23) or ``h = c`` (NTK
-    parametrization: the Gram is O(1), Theorem 11.30)."""
+    parametrization: the Gram is O(1), Theorem 11.30).
+    """
     return constant / width if parametrization == "lecun" else constant
 
 
@@ -384,7 +386,8 @@ def _check_cell(where: str, width: int, X: np.ndarray, X_test: np.ndarray, steps
                 cells: int = 1) -> None:
     """The memory guard of ``cells`` lazy-training cells of ``width`` computed at once: the
     network, its initial parameters and a copy, then also the linearization's two (see
-    :func:`widenet._memory.lazy_training_blocks`)."""
+    :func:`widenet._memory.lazy_training_blocks`).
+    """
     blocks = _memory.lazy_training_blocks(width, X.shape[1], X.shape[0], X_test.shape[0],
                                           _memory.recorded_count(steps, record_every), (3, 7), True)
     _memory.require(where, [(f"{label} (x{cells} cells at once)", (cells, *shape), dtype, copies)

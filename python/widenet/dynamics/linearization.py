@@ -18,15 +18,15 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._locking import TrainingLock
 from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
 from widenet.errors import ON_DIVERGENCE, divergence_error
-from widenet.network.shallow import ShallowNetwork
+from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR
 from widenet.network.parameters import Parameters
-from widenet.reference.shallow import recorded_steps
 from widenet.network.results import LinearizedTrainingResult, overflowed
+from widenet.network.shallow import ShallowNetwork
+from widenet.reference.shallow import recorded_steps
 
 METHODS = ("closed_form", "iterate")
 _FLOAT64 = np.dtype(np.float64)
@@ -34,7 +34,8 @@ _FLOAT64 = np.dtype(np.float64)
 
 class _NetworkTangent:
     """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels:
-    the Gram by the structured formula, ``J delta`` and ``J^T r`` by two products each."""
+    the Gram by the structured formula, ``J delta`` and ``J^T r`` by two products each.
+    """
 
     def __init__(self, network: ShallowNetwork):
         self.network = network
@@ -82,7 +83,8 @@ class _NetworkTangent:
 class _JacobianTangent:
     """The tangent map of any model with ``forward(X)``, ``jacobian(X)`` and a parameter
     vector ``params`` (a linear or feature model of :mod:`widenet.network.linear_models`, or the user's),
-    through its Jacobian; the model's ``ntk`` is used for Grams when it has one."""
+    through its Jacobian; the model's ``ntk`` is used for Grams when it has one.
+    """
 
     dtype = _FLOAT64
 
@@ -250,7 +252,8 @@ class LinearizedModel(TrainingLock):
 
     def ntk(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
         """The empirical tangent kernel ``K_n(X1, X2)`` at ``w0`` (11.3.4): the linearized
-        model's kernel, the same for every ``p``."""
+        model's kernel, the same for every ``p``.
+        """
         symmetric = X2 is None or X2 is X1
         X1 = self._tangent.inputs(X1, "X1")
         X2 = None if symmetric else self._tangent.inputs(X2, "X2")
@@ -266,7 +269,8 @@ class LinearizedModel(TrainingLock):
 
     def offsets(self, X, y, backend: str = "cpp") -> np.ndarray:
         """``delta_i = Phi(x_i, w0) - <grad_w Phi(x_i, w0), w0> - y_i`` (11.3.2), so that
-        ``f_lin(p) = sum_i (<grad_w Phi(x_i, w0), p> + delta_i)^2`` (11.3.3)."""
+        ``f_lin(p) = sum_i (<grad_w Phi(x_i, w0), p> + delta_i)^2`` (11.3.3).
+        """
         X, y = self._data(X, y)
         backend = check.backend(backend)
         self._check_outputs("LinearizedModel.offsets", X.shape[0], backend)
@@ -364,7 +368,8 @@ class LinearizedModel(TrainingLock):
         """``(records, offset, theta, loss_scale)``: the ``records`` records at ``when()``
         (steps or times) as keyword arguments of the result, up to a divergence (the C++
         loop's rule, applied to the recorded steps in closed form), and ``p - w0`` at the
-        last one (None when it overflows)."""
+        last one (None when it overflows).
+        """
         backend = check.backend(backend)
         scale = check.loss_scale(loss, X.shape[0])
         X_test = None if X_test is None else self._tangent.inputs(X_test, "X_test")
@@ -421,7 +426,8 @@ class LinearizedModel(TrainingLock):
 
     def _offset_after(self, X: np.ndarray, coefficients: np.ndarray, backend: str) -> Optional[np.ndarray]:
         """``p - w0`` after a run whose last record has ``p - p_start = -J0^T coefficients``;
-        None when it overflows (Inf or NaN parameters)."""
+        None when it overflows (Inf or NaN parameters).
+        """
         if not np.isfinite(coefficients).all():
             return None
         offset = self._offset - self._tangent.vjp(X, np.asarray(coefficients), backend)

@@ -1,5 +1,6 @@
 """Least squares and kernel regression: the minimum-norm solution, gradient descent on
-linear least squares, kernel least squares and regression with the infinite-width kernels."""
+linear least squares, kernel least squares and regression with the infinite-width kernels.
+"""
 
 from widenet.regression.estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
 from widenet.regression.least_squares import gradient_descent, min_norm_solution

@@ -41,12 +41,14 @@ _FLOAT64 = np.dtype(np.float64)
 
 class NotFittedError(ValueError, AttributeError):
     """Raised when an estimator is used before ``fit`` (a ValueError and an
-    AttributeError, like scikit-learn's ``NotFittedError``)."""
+    AttributeError, like scikit-learn's ``NotFittedError``).
+    """
 
 
 def _as_real_array(value, name: str) -> np.ndarray:
     """``value`` as an array of real numbers: object arrays of numbers are converted,
-    sparse matrices and complex numbers are refused (with scikit-learn's wording)."""
+    sparse matrices and complex numbers are refused (with scikit-learn's wording).
+    """
     if hasattr(value, "toarray"):
         raise TypeError(f"{name}: sparse input is not supported, pass a dense array ({name}.toarray())")
     array = check.asarray(value, name)
@@ -69,7 +71,8 @@ def _float_dtype(array: np.ndarray) -> np.dtype:
 
 def _check_X(X, name: str = "X") -> np.ndarray:
     """A 2-D, finite array with at least one row and one column: float32 if given float32,
-    float64 otherwise (messages worded as scikit-learn's, which its estimator checks look for)."""
+    float64 otherwise (messages worded as scikit-learn's, which its estimator checks look for).
+    """
     array = _as_real_array(X, name)
     if array.ndim == 1:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}. Reshape your data: "
@@ -96,7 +99,8 @@ def _check_y(y, rows: int, estimator: str) -> np.ndarray:
 
 class _Estimator:
     """The parts of scikit-learn's ``BaseEstimator`` these estimators need: the
-    hyper-parameters are the arguments of ``__init__``, stored under the same names."""
+    hyper-parameters are the arguments of ``__init__``, stored under the same names.
+    """
 
     @classmethod
     def _param_names(cls) -> list:
@@ -106,12 +110,14 @@ class _Estimator:
 
     def get_params(self, deep: bool = True) -> dict:
         """The hyper-parameters as a dict (``deep`` is accepted for scikit-learn; no
-        hyper-parameter is itself an estimator)."""
+        hyper-parameter is itself an estimator).
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self, **params):
         """Sets hyper-parameters by name and returns ``self``; values are checked by
-        ``fit``."""
+        ``fit``.
+        """
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
@@ -154,7 +160,8 @@ class _Estimator:
     def score(self, X, y) -> float:
         """The coefficient of determination ``R^2 = 1 - |y - y_hat|^2 / |y - mean(y)|^2`` of
         ``predict(X)``, averaged over target columns (1 for a perfect fit, 0 for a constant
-        ``mean(y)``; a constant ``y`` scores 1 if predicted exactly, else 0)."""
+        ``mean(y)``; a constant ``y`` scores 1 if predicted exactly, else 0).
+        """
         prediction = self.predict(X)
         rows = prediction.shape[0]
         prediction = prediction.reshape(rows, -1)
@@ -202,7 +209,8 @@ class MinNormLeastSquares(_Estimator):
 
     def fit(self, X, y) -> "MinNormLeastSquares":
         """Computes ``(b, w) = A^+ y`` for ``A = X`` or ``(1, X)``; ``y`` of shape (m,) or
-        (m, n_targets). Returns ``self``."""
+        (m, n_targets). Returns ``self``.
+        """
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise TypeError(f"fit_intercept: expected a bool, got {self.fit_intercept!r}")
         X = _check_X(X)
@@ -222,7 +230,8 @@ class MinNormLeastSquares(_Estimator):
 
     def predict(self, X) -> np.ndarray:
         """``X w + b`` in the dtype of the fitted ``X``: shape (m,), or (m, n_targets) when
-        fitted on 2-D targets."""
+        fitted on 2-D targets.
+        """
         X = self._check_predict_X(X)
         return (X @ self.coef_.T + self.intercept_).astype(X.dtype, copy=False)
 
@@ -281,7 +290,8 @@ class KernelLeastSquares(_Estimator):
 
     def fit(self, X, y) -> "KernelLeastSquares":
         """Solves (11.2.9) for ``alpha`` on the training data; ``y`` of shape (m,) or
-        (m, n_targets). Returns ``self``."""
+        (m, n_targets). Returns ``self``.
+        """
         ridge = check.non_negative_real(self.ridge, "ridge")
         X = _check_X(X)
         y = _check_y(y, X.shape[0], type(self).__name__)
@@ -309,7 +319,8 @@ class KernelLeastSquares(_Estimator):
     def predict(self, X) -> np.ndarray:
         """``sum_j alpha_j K(x, x_j)`` (11.2.10) for the rows of ``X``: shape (m,), or
         (m, n_targets) when fitted on 2-D targets; in the dtype of the kernel's values (that
-        of the fitted ``X``, or of a tangent kernel's network), summed in float64."""
+        of the fitted ``X``, or of a tangent kernel's network), summed in float64.
+        """
         X = self._check_predict_X(X)
         cross = np.asarray(self.kernel_(X, self.X_fit_))
         return (cross.astype(np.float64) @ self.dual_coef_).astype(_float_dtype(cross), copy=False)

@@ -65,7 +65,8 @@ def _rcond(rcond, shape: tuple) -> float:
 
 def _row_space_basis(A: np.ndarray, rcond) -> tuple:
     """``(U_r, s_r, V_r)``: the singular triplets of ``A`` above the rank tolerance; the
-    columns of ``V_r`` (d x r) are an orthonormal basis of the row space."""
+    columns of ``V_r`` (d x r) are an orthonormal basis of the row space.
+    """
     U, s, Vt = run_interruptible(np.linalg.svd, A, full_matrices=False, long_call=is_long_factorization(*A.shape))
     keep = s > _rcond(rcond, A.shape) * s[0]
     return U[:, keep], s[keep], Vt[keep].T
@@ -73,7 +74,8 @@ def _row_space_basis(A: np.ndarray, rcond) -> tuple:
 
 def _pseudo_inverse_times(U: np.ndarray, s: np.ndarray, V: np.ndarray, y: np.ndarray, shape: tuple) -> np.ndarray:
     """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A`` (of ``shape``);
-    warns with the condition number ``s_1 / s_r`` when it costs accuracy."""
+    warns with the condition number ``s_1 / s_r`` when it costs accuracy.
+    """
     warn_if_ill_conditioned(s, min(shape) - s.size, f"A (shape {shape})",
                             "; a ridge term or a larger rcond regularises it.", stacklevel=4)
     return V @ ((U.T @ y) / (s[:, None] if y.ndim == 2 else s))
@@ -149,7 +151,8 @@ def _max_step(A: np.ndarray) -> float:
 
 def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
     """The orthogonal projector ``V_r V_r^T`` (d x d) onto the row space of ``A``, the
-    space ``H~ = span{x_1, ..., x_m}`` of Proposition 11.2 and Theorem 11.3."""
+    space ``H~ = span{x_1, ..., x_m}`` of Proposition 11.2 and Theorem 11.3.
+    """
     A = _matrix(A)
     _memory.check_least_squares("row_space_projector", *A.shape, outputs=[("projector", (A.shape[1],) * 2,
                                                                            np.float64, 1)])
@@ -159,7 +162,8 @@ def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
 
 def kernel_projector(A, rcond: Optional[float] = None) -> np.ndarray:
     """The orthogonal projector ``I - V_r V_r^T`` (d x d) onto ``ker(A) = H~^perp``: it
-    maps ``w0`` to the part ``w^_0`` that gradient descent never changes (Theorem 11.3)."""
+    maps ``w0`` to the part ``w^_0`` that gradient descent never changes (Theorem 11.3).
+    """
     A = _matrix(A)
     _memory.check_least_squares("kernel_projector", *A.shape, outputs=[("projector and the identity",
                                                                         (A.shape[1],) * 2, np.float64, 2)])

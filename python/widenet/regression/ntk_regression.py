@@ -20,8 +20,8 @@ from widenet import _validation as check
 from widenet._conditioning import warn_if_ill_conditioned
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._spectral import gd_filter
-from widenet.regression.estimators import _check_X, _check_y, _Estimator
 from widenet.kernels.limit import KINDS, METHODS, limit_kernel
+from widenet.regression.estimators import _check_X, _check_y, _Estimator
 
 _METHODS = tuple(method for method in METHODS if method != "monte_carlo")
 
@@ -137,7 +137,8 @@ class NTKRegressor(_Estimator):
 
     def fit(self, X, y) -> "NTKRegressor":
         """Computes the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; ``y`` of shape
-        (m,) or (m, n_targets). Returns ``self``."""
+        (m,) or (m, n_targets). Returns ``self``.
+        """
         kind = check.choice(self.kernel, "kernel", KINDS)
         method = check.choice(self.method, "method", _METHODS)
         ridge = check.non_negative_real(self.ridge, "ridge")

@@ -1,5 +1,6 @@
 """Width sweeps: a measurement repeated over widths and seeds, cached, run on threads or a
-Dask cluster, and its power law in the width."""
+Dask cluster, and its power law in the width.
+"""
 
 from widenet.sweeps.statistics import SlopeFit, fit_slope, student_t_quantile
 from widenet.sweeps.sweep import CellFailure, SweepResult, sweep, sweeps_on

@@ -17,7 +17,8 @@ from widenet.sweeps.cells import checked_record
 @contextlib.contextmanager
 def connected(client, timeout: Optional[float] = None):
     """``client`` itself, or a new client connected to the address ``client`` (closed on exit)
-    within ``timeout`` seconds (default: Dask's configured connect timeout)."""
+    within ``timeout`` seconds (default: Dask's configured connect timeout).
+    """
     if isinstance(client, Client):
         yield client
         return
@@ -49,7 +50,8 @@ def run_cell(payload, width: int, seed: int) -> dict:
 
 def run_cells(client, function, fixed: dict, cells: list, finished, failed, bar) -> None:
     """Submits one task per ``(index, width, seed)`` and hands each result, as it arrives, to
-    ``finished(index, record)`` or ``failed(index, error, traceback_text)``."""
+    ``finished(index, record)`` or ``failed(index, error, traceback_text)``.
+    """
     with connected(client) as client:
         # The function and the fixed arguments (data arrays) travel once, not with every task.
         [payload] = client.scatter([(function, fixed)], hash=False)

@@ -37,7 +37,8 @@ MAX_CELL_BYTES = 16 * 2**20  # far more than a cell of any sweep; a larger file 
 
 def function_identity(function: Callable) -> str:
     """``module:qualified.name`` of ``function`` (of ``partial.func`` for a partial, of the
-    type for a callable object). Refuses lambdas: they share one name and would collide."""
+    type for a callable object). Refuses lambdas: they share one name and would collide.
+    """
     target = function.func if isinstance(function, functools.partial) else function
     if not hasattr(target, "__qualname__"):
         target = type(target)
@@ -128,7 +129,8 @@ class SweepCache:
         wrote (unreadable, damaged, edited, of another key or format), in which case the cell
         is computed again and the file replaced. Something other than a regular file at the
         cell's path (a directory, a FIFO) raises ValueError naming it, before any cell is
-        computed: the cell could not be stored there, and widenet replaces only files."""
+        computed: the cell could not be stored there, and widenet replaces only files.
+        """
         path = self.path(width, seed)
         try:
             text = _files.read_text(path, MAX_CELL_BYTES)
@@ -152,7 +154,8 @@ class SweepCache:
     def _text(self, width: int, seed: int, values: dict) -> str:
         """The file of the cell with these values. The checksum makes an edited value (even
         to another valid number) a damaged file; floats are written by repr, so they read
-        back bit for bit."""
+        back bit for bit.
+        """
         values_text = json.dumps(values)
         return json.dumps({"format": FORMAT, "key": self._key(width, seed), "function": self.identity,
                            "cache_version": self.version, "widenet_version": self.widenet_version, "width": width,

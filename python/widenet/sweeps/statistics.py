@@ -21,7 +21,8 @@ __all__ = ["SlopeFit", "fit_slope", "student_t_quantile"]
 # -- Student's t quantile ------------------------------------------------------------------
 def _t_cdf_central(t: float, dof: int) -> float:
     """``P(|T| <= t)`` for Student's t with an integer number of degrees of freedom: the
-    finite series in ``theta = arctan(t / sqrt(dof))`` (Abramowitz and Stegun 26.7.3)."""
+    finite series in ``theta = arctan(t / sqrt(dof))`` (Abramowitz and Stegun 26.7.3).
+    """
     theta = math.atan(t / math.sqrt(dof))
     cos2 = math.cos(theta) ** 2
     if dof % 2 == 1:
@@ -46,7 +47,8 @@ def _t_density(t: float, dof: int) -> float:
 
 def _cornish_fisher(z: float, dof: int) -> float:
     """The expansion of the t quantile in powers of ``1/dof`` around the normal quantile ``z``
-    (Abramowitz and Stegun 26.7.5)."""
+    (Abramowitz and Stegun 26.7.5).
+    """
     z2 = z * z
     g1 = z * (z2 + 1) / 4
     g2 = z * ((5 * z2 + 16) * z2 + 3) / 96

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import traceback
-from concurrent.futures import ThreadPoolExecutor, wait, FIRST_EXCEPTION
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -104,7 +104,8 @@ class SweepResult:
 
     def table(self) -> np.ndarray:
         """The records as a numpy structured array: fields ``width`` and ``seed`` (int64),
-        then one float64 field per quantity."""
+        then one float64 field per quantity.
+        """
         dtype = [("width", np.int64), ("seed", np.int64)] + [(name, np.float64) for name in self.quantities]
         return np.array([tuple(record[name] for name, _ in dtype) for record in self.records], dtype=dtype)
 
