@@ -22,12 +22,13 @@ try:
 except ImportError as _error:  # pragma: no cover - exercised without dask installed
     raise ImportError(f"{INSTALL_HINT} ({_error})") from _error
 
-from widenet.distributed.cg import CGResult, conjugate_gradient
-from widenet.distributed.operators import gram_matvec
-from widenet.distributed.regression import TiledKernelRegressor
-from widenet.distributed.tiles import DEFAULT_TILE, gram_tiled
-from widenet.kernels import LimitKernel
-from widenet.sweeps import sweeps_on
+# After the check above, so that a missing Dask is reported with the extra to install.
+from widenet.distributed.cg import CGResult, conjugate_gradient  # noqa: E402
+from widenet.distributed.operators import gram_matvec  # noqa: E402
+from widenet.distributed.regression import TiledKernelRegressor  # noqa: E402
+from widenet.distributed.tiles import DEFAULT_TILE, gram_tiled  # noqa: E402
+from widenet.kernels import LimitKernel  # noqa: E402
+from widenet.sweeps import sweeps_on  # noqa: E402
 
 __all__ = ["CGResult", "DEFAULT_TILE", "LimitKernel", "TiledKernelRegressor", "conjugate_gradient", "gram_matvec",
            "gram_tiled", "sweeps_on"]
