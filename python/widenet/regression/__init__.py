@@ -1,5 +1,7 @@
-"""Least squares and kernel regression: the minimum-norm solution, gradient descent on
-linear least squares, kernel least squares and regression with the infinite-width kernels.
+"""Least squares and kernel regression.
+
+The minimum-norm solution, gradient descent on linear least squares, kernel least squares
+and regression with the infinite-width kernels.
 """
 
 from widenet.regression.estimators import KernelLeastSquares, MinNormLeastSquares, NotFittedError
