@@ -208,7 +208,7 @@ class AssumptionReport:
     notes: tuple
 
     def summary(self) -> str:
-        """A readable account of the measurement and of what it allows to conclude."""
+        """Return a readable account of the measurement and of what it allows to conclude."""
         m = self.num_points
         lines = [
             f"Assumption 11.12 at w0: {self.activation}, {self.parametrization}, n = {self.width}, "
@@ -315,7 +315,7 @@ class ConvergenceCheck:
     assumptions: AssumptionReport
 
     def reading(self) -> str:
-        """What the run and the report together say about Theorem 11.13."""
+        """Return what the run and the report together say about Theorem 11.13."""
         held = self.loss_bound_held and self.distance_bound_held
         if not self.lr_admissible:
             return ("the step exceeds (11.4.4), so Theorem 11.13 makes no claim about this run"
@@ -332,7 +332,7 @@ class ConvergenceCheck:
         return "Theorem 11.13 does not apply (Assumption 11.12 is violated), and a bound failed."
 
     def summary(self) -> str:
-        """A readable account of the run against the bounds (11.4.6a), (11.4.6b)."""
+        """Return a readable account of the run against the bounds (11.4.6a), (11.4.6b)."""
         last = int(self.steps[-1])
         report = self.assumptions
         lines = [
@@ -366,8 +366,9 @@ def _count(holds: np.ndarray, steps: np.ndarray) -> str:
 
 
 def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos_steps: int) -> list:
-    """What :func:`check_assumptions` holds at its peak, in float64 parameter vectors ``P``:
-    the clone, ``w0``, the gradient-descent path, the stored Jacobians of the pair secants,
+    """Return what :func:`check_assumptions` holds at its peak, in float64 parameter vectors ``P``.
+
+    The clone, ``w0``, the gradient-descent path, the stored Jacobians of the pair secants,
     the Jacobian at ``w0`` and the ascent points throughout; then either a Jacobian with its
     hidden layer and the two temporaries of the secants against the stored ones, or the base
     points and the Lanczos basis with its stack and a temporary.
@@ -383,14 +384,16 @@ def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos
 
 
 def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptions: bool) -> list:
-    """What :func:`check_convergence` holds at its peak: :func:`check_assumptions` when it
-    runs it; the two clones (four parameter vectors) with the training run's records, hidden
-    layer and parameter copies; the bounds computed on the records (about a dozen arrays of
-    them); a Jacobian for the output scales.
+    """Return what :func:`check_convergence` holds at its peak.
+
+    That is :func:`check_assumptions` when it runs it; the two clones (four parameter
+    vectors) with the training run's records, hidden layer and parameter copies; the bounds
+    computed on the records (about a dozen arrays of them); a Jacobian for the output scales.
     """
     size = network.num_params
     clones = ("the clones' parameters", (4, size), network.dtype, 1)
-    training = [clones, ("records", (records, 2), np.float64, 1), ("hidden layer", (3, m, network.width), network.dtype, 1),
+    training = [clones, ("records", (records, 2), np.float64, 1),
+                ("hidden layer", (3, m, network.width), network.dtype, 1),
                 ("parameters copied in and out, state, start and gradient", (6, size), network.dtype, 1)]
     bounds = [clones, ("records and the bounds on them", (records, 12), np.float64, 1)]
     scales = [clones, ("Jacobian", (m, size), np.float64, 1), ("hidden layer", (m, network.width), np.float64, 2)]
@@ -405,7 +408,7 @@ def _network(model, name: str = "model") -> ShallowNetwork:
 
 
 def _clone(model: ShallowNetwork, dtype) -> ShallowNetwork:
-    """A network of the same configuration in ``dtype``, at (and starting from) ``model``'s w0."""
+    """Return a network of the same configuration in ``dtype``, at (and starting from) ``model``'s w0."""
     clone = ShallowNetwork(model.input_dim, model.width, model.activation, model.parametrization,
                            weight_var=model.weight_var, bias_var=model.bias_var, output_var=model.output_var,
                            output_bias_var=model.output_bias_var, distribution=model.distribution, seed=0,
@@ -426,8 +429,10 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 class _Probe:
-    """Gradients ``grad_w Phi(x_i, w)`` at parameter vectors ``w`` (float64), and the running
-    maxima of the gradient norms and of the secant ratios, with their witnesses.
+    """Gradients ``grad_w Phi(x_i, w)`` at parameter vectors ``w`` (float64).
+
+    With the running maxima of the gradient norms and of the secant ratios, and their
+    witnesses.
     """
 
     def __init__(self, network: ShallowNetwork, X: np.ndarray, w0: np.ndarray):
@@ -447,7 +452,7 @@ class _Probe:
         net.params = Parameters.from_vector(w, net.width, net.input_dim)
 
     def rows(self, w: np.ndarray) -> np.ndarray:
-        """The m x P Jacobian at ``w``; updates ``U`` and the pair secants."""
+        """Return the m x P Jacobian at ``w``; update ``U`` and the pair secants."""
         self._set(w)
         J = self.network.jacobian(self.X)
         self.evaluated += 1
@@ -464,7 +469,7 @@ class _Probe:
         return self.network.jacobian(self.X[i:i + 1])[0]
 
     def secant(self, i: int, w_a: np.ndarray, w_b: np.ndarray, g_a: np.ndarray, g_b: np.ndarray) -> np.ndarray:
-        """Records ``|g_a - g_b| / |w_a - w_b|`` and returns ``g_a - g_b``."""
+        """Record ``|g_a - g_b| / |w_a - w_b|`` and return ``g_a - g_b``."""
         difference = g_a - g_b
         distance = float(_norm(w_a - w_b))
         change = float(_norm(difference))
@@ -475,8 +480,9 @@ class _Probe:
         return difference
 
     def _pairs(self, w: np.ndarray, J: np.ndarray, norms: np.ndarray):
-        """Secants between ``w`` and every stored point, for every training point; ``w`` is
-        stored while there is room (the first points: ``w0``, then the path).
+        """Record the secants between ``w`` and every stored point, for every training point.
+
+        ``w`` is stored while there is room (the first points: ``w0``, then the path).
         """
         if self._stored:
             W = self._stored_w[:self._stored]
@@ -495,16 +501,18 @@ class _Probe:
             self._stored += 1
 
     def hessian_direction(self, w: np.ndarray, i: int, u: np.ndarray, eps: float) -> np.ndarray:
-        """``grad Phi(x_i, w + eps u) - grad Phi(x_i, w - eps u)`` (about ``2 eps H_i(w) u``),
-        recorded as a secant.
+        """Return ``grad Phi(x_i, w + eps u) - grad Phi(x_i, w - eps u)`` (about ``2 eps H_i(w) u``).
+
+        The difference is recorded as a secant.
         """
         w_a, w_b = w + eps * u, w - eps * u
         return self.secant(i, w_a, w_b, self.row(w_a, i), self.row(w_b, i))
 
 
 def _lanczos(probe: _Probe, w: np.ndarray, i: int, start: np.ndarray, eps: float, steps: int):
-    """Lanczos on the Hessian ``H_i(w)`` of ``Phi(x_i, .)``, products by secants, then one
-    secant along the Ritz vector of the largest ``|Ritz value|``.
+    """Run Lanczos on the Hessian ``H_i(w)`` of ``Phi(x_i, .)``, products by secants.
+
+    Then one secant is taken along the Ritz vector of the largest ``|Ritz value|``.
 
     Every product ``grad Phi(x_i, w + eps q) - grad Phi(x_i, w - eps q)`` is a secant over two
     points of the ball and is recorded; the last one, along the Ritz vector ``u``, is about
@@ -739,7 +747,7 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
 
 
 def _frozen(witness):
-    """The witness with read-only arrays."""
+    """Return the witness with read-only arrays."""
     for value in vars(witness).values():
         if isinstance(value, np.ndarray):
             value.setflags(write=False)
@@ -750,8 +758,9 @@ def _frozen(witness):
 
 
 def _output_scales(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``|y_i| + |c| + |v| |a sigma(z_i)|``: bounds the magnitudes summed in ``Phi(x_i, w) - y_i``
-    (Cauchy-Schwarz on ``sum_j |v_j a sigma(z_ij)|``; ``a sigma(z_i)`` is the v-block of the
+    """Return ``|y_i| + |c| + |v| |a sigma(z_i)|``: bounds of the magnitudes summed in ``Phi(x_i, w) - y_i``.
+
+    By Cauchy-Schwarz on ``sum_j |v_j a sigma(z_ij)|``; ``a sigma(z_i)`` is the v-block of the
     Jacobian row).
     """
     network.params = Parameters.from_vector(w, network.width, network.input_dim)
@@ -764,7 +773,7 @@ def _output_scales(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, w: np.
 def check_convergence(model, X, y, steps: int, lr: Optional[float] = None, loss: str = "sum",
                       record_every: int = 1, assumptions: Optional[AssumptionReport] = None, seed=None,
                       backend: str = "cpp") -> ConvergenceCheck:
-    """Runs gradient descent from ``w0`` and compares it with Theorem 11.13.
+    """Run gradient descent from ``w0`` and compare it with Theorem 11.13.
 
     Trains a copy of ``model`` (in its dtype, from ``model.initial_params``; the caller's
     network is not modified) with ``w_{k+1} = w_k - h grad(s f)(w_k)`` (11.4.5) and compares
@@ -872,13 +881,15 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 
 def _spectrum(gram: np.ndarray) -> np.ndarray:
-    """The eigenvalues of a tangent Gram, ascending; Ctrl-C stops the wait for them."""
+    """Return the eigenvalues of a tangent Gram, ascending; Ctrl-C stops the wait for them."""
     return run_interruptible(np.linalg.eigvalsh, gram, long_call=is_long_factorization(*gram.shape))
 
 
 def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray):
-    """The report must be about this network's w0 and this data: its f(w0) and eigenvalues
-    are recomputed (as check_assumptions computes them) and must agree to rounding.
+    """Check that the report is about this network's w0 and this data.
+
+    Its f(w0) and eigenvalues are recomputed (as check_assumptions computes them) and must
+    agree to rounding.
     """
     if (report.num_points, report.num_params, report.activation, report.parametrization) != (
             X.shape[0], network.num_params, network.activation, network.parametrization):

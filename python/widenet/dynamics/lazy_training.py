@@ -97,8 +97,9 @@ class LazyTrainingData(NamedTuple):
 
 def lazy_training_data(points: int = 8, input_dim: int = 4, test_points: int = 16, amplitude: float = 1.0,
                        seed: int = 0) -> LazyTrainingData:
-    """A small regression problem with unit-norm inputs (Proposition 11.26 holds for
-    ``|x| <= 1``) and a smooth target.
+    """Make a small regression problem with unit-norm inputs and a smooth target.
+
+    Proposition 11.26 holds for ``|x| <= 1``.
 
     Inputs are Gaussian vectors scaled to unit norm; the target is
     ``y = amplitude * sin(pi a . x)`` for a random unit vector ``a``. The data's random
@@ -164,8 +165,10 @@ def _block_differences(after, before) -> dict:
 
 
 def _jacobian_blocks(network: ShallowNetwork, X: np.ndarray) -> dict:
-    """Mean over the rows of ``X`` of ``|grad_B Phi(x_i, w)|`` for every block ``B``, from the
-    column blocks of the Jacobian (order U row-major, b, v, c; docs/theory.md, section 5).
+    """Return the mean over the rows of ``X`` of ``|grad_B Phi(x_i, w)|`` for every block ``B``.
+
+    Taken from the column blocks of the Jacobian (order U row-major, b, v, c; docs/theory.md,
+    section 5).
     """
     J = network.jacobian(X)
     n, d = network.width, network.input_dim
@@ -187,8 +190,10 @@ def _lr_constant(lr_constant, parametrization: str, loss: str, points: int) -> f
 
 
 def _step(constant: float, parametrization: str, width: int) -> float:
-    """``h = c / n`` (LeCun: the Gram grows like n, Theorem 11.23) or ``h = c`` (NTK
-    parametrization: the Gram is O(1), Theorem 11.30).
+    """Return the step ``h = c / n`` or ``h = c``.
+
+    ``c / n`` for LeCun (the Gram grows like n, Theorem 11.23), ``c`` for the NTK
+    parametrization (the Gram is O(1), Theorem 11.30).
     """
     return constant / width if parametrization == "lecun" else constant
 
@@ -384,8 +389,9 @@ def lazy_training_sweep(widths=None, seeds=None, *, parametrization: str = "lecu
 
 def _check_cell(where: str, width: int, X: np.ndarray, X_test: np.ndarray, steps: int, record_every: int,
                 cells: int = 1) -> None:
-    """The memory guard of ``cells`` lazy-training cells of ``width`` computed at once: the
-    network, its initial parameters and a copy, then also the linearization's two (see
+    """Guard the memory of ``cells`` lazy-training cells of ``width`` computed at once.
+
+    They hold the network, its initial parameters and a copy, then also the linearization's two (see
     :func:`widenet._memory.lazy_training_blocks`).
     """
     blocks = _memory.lazy_training_blocks(width, X.shape[1], X.shape[0], X_test.shape[0],
@@ -396,7 +402,7 @@ def _check_cell(where: str, width: int, X: np.ndarray, X_test: np.ndarray, steps
 
 
 def _check_sweep(widths, seeds, threads, data: LazyTrainingData, steps, record_every) -> None:
-    """The guard of a sweep before it starts: its widest cells, as many at once as run in parallel."""
+    """Guard a sweep's memory before it starts: its widest cells, as many at once as run in parallel."""
     widths, seeds = checked_grid(widths, "widths", 1), checked_grid(seeds, "seeds", 0)
     threads = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
     cells = min(threads, len(widths) * len(seeds))
@@ -407,8 +413,9 @@ def _check_sweep(widths, seeds, threads, data: LazyTrainingData, steps, record_e
 # -- per-block movement (Section 11.6) -----------------------------------------------------
 @dataclass(frozen=True)
 class BlockMovement:
-    """How each block ``U, b, v, c`` of a shallow network starts and moves under gradient
-    descent (Section 11.6). Every dict is keyed by block name.
+    """How each block ``U, b, v, c`` of a shallow network starts and moves under gradient descent.
+
+    See Section 11.6. Every dict is keyed by block name.
 
     Attributes
     ----------

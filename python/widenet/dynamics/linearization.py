@@ -33,8 +33,9 @@ _FLOAT64 = np.dtype(np.float64)
 
 
 class _NetworkTangent:
-    """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels:
-    the Gram by the structured formula, ``J delta`` and ``J^T r`` by two products each.
+    """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels.
+
+    The Gram comes by the structured formula, ``J delta`` and ``J^T r`` by two products each.
     """
 
     def __init__(self, network: ShallowNetwork):
@@ -81,9 +82,11 @@ class _NetworkTangent:
 
 
 class _JacobianTangent:
-    """The tangent map of any model with ``forward(X)``, ``jacobian(X)`` and a parameter
-    vector ``params`` (a linear or feature model of :mod:`widenet.network.linear_models`, or the user's),
-    through its Jacobian; the model's ``ntk`` is used for Grams when it has one.
+    """The tangent map, through its Jacobian, of any model with ``forward(X)``, ``jacobian(X)`` and ``params``.
+
+    ``params`` is a parameter vector (a linear or feature model of
+    :mod:`widenet.network.linear_models`, or the user's); the model's ``ntk`` is used for
+    Grams when it has one.
     """
 
     dtype = _FLOAT64
@@ -147,12 +150,13 @@ class _JacobianTangent:
 
 
 def linearize(model, params=None) -> "LinearizedModel":
-    """The linearization (11.3.1) of ``model`` at ``w0``: its current parameters, or ``params``.
+    """Return the linearization (11.3.1) of ``model`` at ``w0``: its current parameters, or ``params``.
 
     Parameters
     ----------
     model : ShallowNetwork or a model with ``forward(X)``, ``jacobian(X)`` and ``params``
-        For example :class:`widenet.network.linear_models.LinearModel` or :class:`~widenet.network.linear_models.FeatureModel`.
+        For example :class:`widenet.network.linear_models.LinearModel` or
+        :class:`~widenet.network.linear_models.FeatureModel`.
         The model is copied: later changes to it do not move the linearization.
     params : Parameters or array_like, optional
         The expansion point ``w0``; the model's current parameters by default.
@@ -205,10 +209,12 @@ class LinearizedModel(TrainingLock):
 
     @property
     def initial_params(self):
+        """The expansion point ``w0``."""
         return self._tangent.as_params(self._tangent.initial)
 
     @property
     def params(self):
+        """The current parameters ``p`` (settable)."""
         return self._tangent.as_params(self._tangent.initial + self._offset)
 
     @params.setter
@@ -219,10 +225,11 @@ class LinearizedModel(TrainingLock):
 
     @property
     def num_params(self) -> int:
+        """The number of parameters ``P``."""
         return self._tangent.initial.size
 
     def reset(self) -> "LinearizedModel":
-        """Returns to ``p = w0``."""
+        """Return to ``p = w0``."""
         with self._lock:
             self._offset = np.zeros_like(self._offset)
         return self
@@ -242,7 +249,7 @@ class LinearizedModel(TrainingLock):
         return self._outputs(X, backend)
 
     def _check_outputs(self, where: str, m: int, backend: str) -> None:
-        """The memory guard of the outputs at ``m`` points: a forward pass, then a Jacobian-vector product."""
+        """Guard the memory of the outputs at ``m`` points: a forward pass, then a Jacobian-vector product."""
         tangent = self._tangent
         _memory.require(where, _memory.peak(tangent.pass_blocks("forward", m, backend),
                                             tangent.pass_blocks("jvp", m, backend)),
@@ -251,8 +258,9 @@ class LinearizedModel(TrainingLock):
     __call__ = forward
 
     def ntk(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
-        """The empirical tangent kernel ``K_n(X1, X2)`` at ``w0`` (11.3.4): the linearized
-        model's kernel, the same for every ``p``.
+        """Return the empirical tangent kernel ``K_n(X1, X2)`` at ``w0`` (11.3.4).
+
+        It is the linearized model's kernel, the same for every ``p``.
         """
         symmetric = X2 is None or X2 is X1
         X1 = self._tangent.inputs(X1, "X1")
@@ -268,8 +276,9 @@ class LinearizedModel(TrainingLock):
         return X, check.as_targets(y, "y", self._tangent.dtype, X.shape[0])
 
     def offsets(self, X, y, backend: str = "cpp") -> np.ndarray:
-        """``delta_i = Phi(x_i, w0) - <grad_w Phi(x_i, w0), w0> - y_i`` (11.3.2), so that
-        ``f_lin(p) = sum_i (<grad_w Phi(x_i, w0), p> + delta_i)^2`` (11.3.3).
+        """Return ``delta_i = Phi(x_i, w0) - <grad_w Phi(x_i, w0), w0> - y_i`` (11.3.2).
+
+        So that ``f_lin(p) = sum_i (<grad_w Phi(x_i, w0), p> + delta_i)^2`` (11.3.3).
         """
         X, y = self._data(X, y)
         backend = check.backend(backend)
@@ -345,13 +354,13 @@ class LinearizedModel(TrainingLock):
         return result
 
     def flow(self, X, y, times, X_test=None, loss: str = "sum", backend: str = "cpp") -> LinearizedTrainingResult:
-        """Gradient flow ``dp/dt = -grad f_lin(p)``, the limit of :meth:`train` for
-        ``lr -> 0`` with ``t = lr k``: ``r(t) = Q diag(exp(-2 s l t)) Q^T r(0)``, exactly.
+        """Run gradient flow ``dp/dt = -grad f_lin(p)``, the limit of :meth:`train` for ``lr -> 0``.
 
-        ``times`` (non-negative) are the recorded times; the model is left at ``times[-1]``
-        (unless its parameters overflow to Inf or NaN there, ``result.parameters_overflowed``:
-        then it stays where it was). Returns a :class:`LinearizedTrainingResult` with ``times`` set (``steps`` and ``lr``
-        are None).
+        With ``t = lr k``: ``r(t) = Q diag(exp(-2 s l t)) Q^T r(0)``, exactly. ``times``
+        (non-negative) are the recorded times; the model is left at ``times[-1]`` (unless its
+        parameters overflow to Inf or NaN there, ``result.parameters_overflowed``: then it
+        stays where it was). Returns a :class:`LinearizedTrainingResult` with ``times`` set
+        (``steps`` and ``lr`` are None).
         """
         X, y = self._data(X, y)
         times = check.as_array(times, "times", _FLOAT64, 1)
@@ -365,10 +374,12 @@ class LinearizedModel(TrainingLock):
         return LinearizedTrainingResult(**records, loss=loss, lr=None, method="flow", times=times)
 
     def _run(self, X, y, X_test, loss, backend, method, records, when, filters, lr, steps, record_every) -> tuple:
-        """``(records, offset, theta, loss_scale)``: the ``records`` records at ``when()``
-        (steps or times) as keyword arguments of the result, up to a divergence (the C++
-        loop's rule, applied to the recorded steps in closed form), and ``p - w0`` at the
-        last one (None when it overflows).
+        """Return ``(records, offset, theta, loss_scale)`` of a run.
+
+        ``records``: the ``records`` records at ``when()`` (steps or times) as keyword
+        arguments of the result, up to a divergence (the C++ loop's rule, applied to the
+        recorded steps in closed form), and ``p - w0`` at the last one (None when it
+        overflows).
         """
         backend = check.backend(backend)
         scale = check.loss_scale(loss, X.shape[0])
@@ -415,17 +426,19 @@ class LinearizedModel(TrainingLock):
 
     def _check_run(self, X: np.ndarray, X_test: Optional[np.ndarray], records: int, method: str,
                    backend: str) -> None:
-        """The memory guard of :meth:`train` and :meth:`flow`, before anything is allocated."""
+        """Guard the memory of :meth:`train` and :meth:`flow`, before anything is allocated."""
         tangent, m, m_test = self._tangent, X.shape[0], 0 if X_test is None else X_test.shape[0]
         points = max(m, m_test)
-        passes = _memory.peak(tangent.pass_blocks("forward", points, backend), tangent.pass_blocks("jvp", points, backend))
+        passes = _memory.peak(tangent.pass_blocks("forward", points, backend),
+                              tangent.pass_blocks("jvp", points, backend))
         _memory.check_linear_run("LinearizedModel." + ("flow" if method == "flow" else "train"), m, m_test, records,
                                  method, tangent.dtype, tangent.gram_blocks(m, None, backend),
                                  tangent.gram_blocks(m_test, m, backend) if m_test else [], passes,
                                  tangent.pass_blocks("vjp", m, backend))
 
     def _offset_after(self, X: np.ndarray, coefficients: np.ndarray, backend: str) -> Optional[np.ndarray]:
-        """``p - w0`` after a run whose last record has ``p - p_start = -J0^T coefficients``;
+        """Return ``p - w0`` after a run whose last record has ``p - p_start = -J0^T coefficients``.
+
         None when it overflows (Inf or NaN parameters).
         """
         if not np.isfinite(coefficients).all():
@@ -448,8 +461,9 @@ def _symmetric_product(theta: np.ndarray):
 
 def _spectral_records(theta, residual, y, decay_of, filter_of, rate, when, scale, shift, offset, cross,
                       test_start) -> tuple:
-    """The records of :meth:`LinearizedModel.train` / ``flow`` from one eigendecomposition:
-    ``(train_outputs, losses, distances, test_outputs, coefficients, stopped)`` up to the
+    """Return the records of :meth:`LinearizedModel.train` / ``flow`` from one eigendecomposition.
+
+    The records are ``(train_outputs, losses, distances, test_outputs, coefficients, stopped)`` up to the
     first record that diverges by the C++ loop's rule (not finite, or above
     ``DIVERGENCE_FACTOR`` times the first), whose index is ``stopped`` (-1 when none does);
     ``coefficients`` are those of the last record.
