@@ -7,8 +7,12 @@ import traceback
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from distributed import Client, as_completed
-from distributed.comm import get_address_host
+try:
+    from distributed import Client, as_completed
+    from distributed.comm import get_address_host
+except ImportError as _error:
+    raise ImportError(f'sweeps on a Dask cluster need Dask: pip install "widenet[distributed]" ({_error})') \
+        from _error
 
 from widenet._runtime import one_thread
 from widenet.sweeps.cells import Record, checked_record
