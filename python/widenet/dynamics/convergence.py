@@ -26,15 +26,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, List, Optional, Tuple, TypeVar, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
+from widenet._types import Backend, Loss, Seed
 from widenet.network.parameters import Parameters
 from widenet.network.shallow import ShallowNetwork
+
+_Witness = TypeVar("_Witness")
 
 # Rounding level of a comparison, per dtype of the computation: about 4500 unit roundoffs
 # in float64 and 840 in float32, the base relative tolerances of the tests (rtol_for in
@@ -401,13 +405,13 @@ def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptio
     return _memory.peak(first, training, bounds, scales)
 
 
-def _network(model, name: str = "model") -> ShallowNetwork:
+def _network(model: object, name: str = "model") -> ShallowNetwork:
     if not isinstance(model, ShallowNetwork):
         raise TypeError(f"{name}: expected a widenet.ShallowNetwork, got {type(model).__name__}")
     return model
 
 
-def _clone(model: ShallowNetwork, dtype) -> ShallowNetwork:
+def _clone(model: ShallowNetwork, dtype: npt.DTypeLike) -> ShallowNetwork:
     """Return a network of the same configuration in ``dtype``, at (and starting from) ``model``'s w0."""
     clone = ShallowNetwork(model.input_dim, model.width, model.activation, model.parametrization,
                            weight_var=model.weight_var, bias_var=model.bias_var, output_var=model.output_var,
@@ -418,7 +422,7 @@ def _clone(model: ShallowNetwork, dtype) -> ShallowNetwork:
     return clone
 
 
-def _norm(array: np.ndarray, axis=None):
+def _norm(array: np.ndarray, axis: Union[None, int, Tuple[int, ...]] = None) -> Any:
     """Euclidean norm by a pairwise sum (no BLAS call: cheap for one vector on a busy machine)."""
     return np.sqrt(np.sum(array * array, axis=axis))
 
@@ -447,7 +451,7 @@ class _Probe:
         self._stored_norms = np.empty((capacity, m))
         self._stored = 0
 
-    def _set(self, w: np.ndarray):
+    def _set(self, w: np.ndarray) -> None:
         net = self.network
         net.params = Parameters.from_vector(w, net.width, net.input_dim)
 
@@ -479,7 +483,7 @@ class _Probe:
                 self.L = SecantWitness(i, w_a.copy(), w_b.copy(), ratio)
         return difference
 
-    def _pairs(self, w: np.ndarray, J: np.ndarray, norms: np.ndarray):
+    def _pairs(self, w: np.ndarray, J: np.ndarray, norms: np.ndarray) -> None:
         """Record the secants between ``w`` and every stored point, for every training point.
 
         ``w`` is stored while there is room (the first points: ``w0``, then the path).
@@ -509,7 +513,7 @@ class _Probe:
         return self.secant(i, w_a, w_b, self.row(w_a, i), self.row(w_b, i))
 
 
-def _lanczos(probe: _Probe, w: np.ndarray, i: int, start: np.ndarray, eps: float, steps: int):
+def _lanczos(probe: _Probe, w: np.ndarray, i: int, start: np.ndarray, eps: float, steps: int) -> None:
     """Run Lanczos on the Hessian ``H_i(w)`` of ``Phi(x_i, .)``, products by secants.
 
     Then one secant is taken along the Ritz vector of the largest ``|Ritz value|``.
@@ -521,7 +525,8 @@ def _lanczos(probe: _Probe, w: np.ndarray, i: int, start: np.ndarray, eps: float
     closer to ``|H_i(w)|`` than as many power-iteration steps.
     """
     basis = [start]
-    alphas, betas = [], []
+    alphas: List[float] = []
+    betas: List[float] = []
     for _ in range(steps):
         q = basis[-1]
         z = probe.hessian_direction(w, i, q, eps) / (2.0 * eps)
@@ -553,7 +558,7 @@ def _into_ball(w0: np.ndarray, w: np.ndarray, radius: float) -> np.ndarray:
     return w if distance <= radius else w0 + (radius / distance) * offset
 
 
-def _gd_path(network: ShallowNetwork, X, y, lr: float, steps: int) -> list:
+def _gd_path(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> List[np.ndarray]:
     """Parameter vectors of GD on the sum loss at log-spaced steps ``1 <= k <= steps``."""
     if steps == 0:
         return []
@@ -588,9 +593,10 @@ def _radius(m: int, U: float, f0: float, lambda_min: float, regular: bool) -> fl
     return 2.0 * math.sqrt(m) * U * math.sqrt(f0) / lambda_min if regular else math.inf
 
 
-def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_steps: int = 100,
-                      lanczos_steps: int = 8, refinements: int = 2, seed=None) -> AssumptionReport:
-    """Measures the constants of Assumption 11.12 for ``model`` at its initial parameters.
+def check_assumptions(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike, loss: Loss = "sum",
+                      samples: int = 32, path_steps: int = 100, lanczos_steps: int = 8, refinements: int = 2,
+                      seed: Seed = None) -> AssumptionReport:
+    """Measure the constants of Assumption 11.12 for ``model`` at its initial parameters.
 
     Works on a float64 copy of ``model`` at ``w0 = model.initial_params`` (the caller's
     network is not modified; a float32 network's parameters are exact in float64).
@@ -688,7 +694,7 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
         radius = _radius(m, probe.U.value, f0, lambda_min, regular)
 
     # (b), U: rounds of r from U, then U on the ball of that radius
-    ascent_points = []
+    ascent_points: List[np.ndarray] = []
     for _ in range(refinements + 1):
         if radius == 0:
             break
@@ -746,7 +752,7 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
         refinements=refinements, notes=tuple(notes))
 
 
-def _frozen(witness):
+def _frozen(witness: _Witness) -> _Witness:
     """Return the witness with read-only arrays."""
     for value in vars(witness).values():
         if isinstance(value, np.ndarray):
@@ -770,9 +776,10 @@ def _output_scales(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, w: np.
     return np.abs(y) + abs(c) + _norm(v) * _norm(J[:, n * d + n:n * d + 2 * n], axis=1)
 
 
-def check_convergence(model, X, y, steps: int, lr: Optional[float] = None, loss: str = "sum",
-                      record_every: int = 1, assumptions: Optional[AssumptionReport] = None, seed=None,
-                      backend: str = "cpp") -> ConvergenceCheck:
+def check_convergence(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike, steps: int,
+                      lr: Optional[float] = None, loss: Loss = "sum", record_every: int = 1,
+                      assumptions: Optional[AssumptionReport] = None, seed: Seed = None,
+                      backend: Backend = "cpp") -> ConvergenceCheck:
     """Run gradient descent from ``w0`` and compare it with Theorem 11.13.
 
     Trains a copy of ``model`` (in its dtype, from ``model.initial_params``; the caller's
@@ -819,7 +826,7 @@ def check_convergence(model, X, y, steps: int, lr: Optional[float] = None, loss:
     steps = check.integer(steps, "steps", 0)
     scale = check.loss_scale(loss, X.shape[0])
     record_every = check.integer(record_every, "record_every", 1)
-    backend = check.backend(backend)
+    check.backend(backend)
     m = X.shape[0]
     _memory.require("check_convergence", _convergence_blocks(model, m, _memory.recorded_count(steps, record_every),
                                                              assumptions is None),
@@ -885,7 +892,7 @@ def _spectrum(gram: np.ndarray) -> np.ndarray:
     return run_interruptible(np.linalg.eigvalsh, gram, long_call=is_long_factorization(*gram.shape))
 
 
-def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray):
+def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -> None:
     """Check that the report is about this network's w0 and this data.
 
     Its f(w0) and eigenvalues are recomputed (as check_assumptions computes them) and must
