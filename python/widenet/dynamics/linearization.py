@@ -65,16 +65,17 @@ class _NetworkTangent:
 
     def jvp(self, X: np.ndarray, direction: np.ndarray, backend: str) -> np.ndarray:
         """Return ``J(X, w0) direction``."""
-        blocks = self.as_params(direction).arrays()
-        return BACKENDS[backend].jvp(X, *self.network.params.arrays(), *blocks, self.network.activation,
+        U, b, v, c = self.network.params.arrays()
+        dU, db, dv, dc = self.as_params(direction).arrays()
+        return BACKENDS[backend].jvp(X, U, b, v, c, dU, db, dv, dc, self.network.activation,
                                      self.network.parametrization)
 
     def vjp(self, X: np.ndarray, r: np.ndarray, backend: str) -> np.ndarray:
         """Return ``J(X, w0)^T r`` as a parameter vector (NaN when it overflows)."""
-        blocks = BACKENDS[backend].vjp(X, r.astype(self.dtype), *self._args())
-        if overflowed(*blocks):  # no parameters: the caller reports the overflow
+        gU, gb, gv, gc = BACKENDS[backend].vjp(X, r.astype(self.dtype), *self._args())
+        if overflowed(gU, gb, gv, gc):  # no parameters: the caller reports the overflow
             return np.full(self.initial.size, np.nan, self.dtype)
-        return Parameters(*blocks, self.dtype).to_vector()
+        return Parameters(gU, gb, gv, gc, self.dtype).to_vector()
 
     def pass_blocks(self, kind: str, m: int, backend: str) -> _Blocks:
         """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
