@@ -259,7 +259,8 @@ def test_core_train(activation, parametrization, dtype):
     lr = stable_lr(net, X, 0.5)
     inputs = snapshot(X, y, U, b, v, X_test)
     got = _core.train(X, y, U, b, v, c, *initial, activation, parametrization, lr, 5, 1, X_test, 0.5)
-    want = ref.train(X, y, U, b, v, c, activation, parametrization, lr, 5, 1, X_test, 0.5, initial)
+    want = ref.train(X, y, U, b, v, c, activation, parametrization, lr, 5, 1, X_test, 0.5, initial,
+                     divergence_factor=widenet.DIVERGENCE_FACTOR)
     for original, now in zip(inputs, (X, y, U, b, v, X_test)):
         np.testing.assert_array_equal(original, now)
     np.testing.assert_array_equal(got["steps"], want["steps"])
@@ -277,7 +278,8 @@ def test_core_train_ensemble(activation, parametrization, dtype):
     X, y, X_test = random_data(3, M, D, dtype)
     lr = 1e-2 if parametrization == "ntk" else 2e-3
     got = _core.train_ensemble(X, y, U, b, v, c, *initial, activation, parametrization, lr, 4, 3, X_test, 1 / M)
-    want = ref.train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, 4, 3, X_test, 1 / M, initial)
+    want = ref.train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, 4, 3, X_test, 1 / M, initial,
+                              divergence_factor=widenet.DIVERGENCE_FACTOR)
     np.testing.assert_array_equal(got["steps"], [0, 3, 4])
     for key in ("U", "b", "v", "c", *RECORD_KEYS):
         assert got[key].shape == want[key].shape, key
@@ -405,7 +407,8 @@ def test_core_linear_gd_size_edges(m, t, parametrization, dtype):
     residual, test_initial = ref.forward(X, *args) - y, ref.forward(X_test, *args)
     lr = stable_lr(net, X, 1 / m)
     got = _core.linear_gd(theta, residual, lr, 1 / m, 5, 2, cross, test_initial)
-    want = ref.linear_gd(theta, residual, lr, 1 / m, 5, 2, cross, test_initial)
+    want = ref.linear_gd(theta, residual, lr, 1 / m, 5, 2, cross, test_initial,
+                         divergence_factor=widenet.DIVERGENCE_FACTOR)
     np.testing.assert_array_equal(got["steps"], [0, 2, 4, 5])
     assert got["residuals"].shape == (4, m) and got["test_outputs"].shape == (4, t)
     for key in ("losses", "distances", "residuals", "test_outputs", "coefficients"):

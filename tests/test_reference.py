@@ -1,11 +1,13 @@
 """The numpy reference against itself: derivatives by finite differences, structured
 kernels against explicit Jacobians, and the GD loops against a hand-written loop."""
 
+import functools
 import math
 
 import numpy as np
 import pytest
 
+from widenet import DIVERGENCE_FACTOR
 from widenet import reference as ref
 
 PARAMETRIZATIONS = ("lecun", "ntk")
@@ -172,7 +174,7 @@ def test_train_follows_hand_written_loop(activation, parametrization):
     lr = safe_lr(X, net, activation, parametrization, loss_scale)
     before = {k: np.copy(p) for k, p in net.items()}
     out = ref.train(X, y, **net, activation=activation, parametrization=parametrization, lr=lr, steps=steps,
-                    record_every=5, X_test=X_test, loss_scale=loss_scale)
+                    record_every=5, X_test=X_test, loss_scale=loss_scale, divergence_factor=DIVERGENCE_FACTOR)
     for k, p in net.items():
         np.testing.assert_array_equal(p, before[k])  # inputs untouched
     history = hand_loop(X, y, net, activation, parametrization, lr, steps, loss_scale)
@@ -199,7 +201,7 @@ def test_train_follows_hand_written_loop(activation, parametrization):
 def test_train_record_steps(steps, record_every, expected):
     X, y, _, net = make_net(5)
     out = ref.train(X, y, **net, activation="tanh", parametrization="ntk", lr=1e-3, steps=steps,
-                    record_every=record_every)
+                    record_every=record_every, divergence_factor=DIVERGENCE_FACTOR)
     np.testing.assert_array_equal(out["steps"], expected)
     assert out["losses"].shape == out["distances"].shape == (len(expected),)
     assert out["test_outputs"] is None
@@ -210,17 +212,20 @@ def test_bad_parametrization_and_record_every():
     with pytest.raises(ValueError, match="parametrization.*lecun.*ntk"):
         ref.forward(X, **net, activation="tanh", parametrization="NTK")
     with pytest.raises(ValueError, match="record_every"):
-        ref.train(X, y, **net, activation="tanh", parametrization="ntk", lr=1e-3, steps=3, record_every=0)
+        ref.train(X, y, **net, activation="tanh", parametrization="ntk", lr=1e-3, steps=3, record_every=0,
+                  divergence_factor=DIVERGENCE_FACTOR)
 
 
 def test_train_zero_steps_and_initial():
     X, y, _, net = make_net(6)
-    out = ref.train(X, y, **net, activation="erf", parametrization="lecun", lr=1e-2, steps=0)
+    out = ref.train(X, y, **net, activation="erf", parametrization="lecun", lr=1e-2, steps=0,
+                    divergence_factor=DIVERGENCE_FACTOR)
     assert out["losses"][0] == pytest.approx(ref.loss(X, y, **net, activation="erf", parametrization="lecun"))
     np.testing.assert_array_equal(out["U"], net["U"])
     assert out["U"] is not net["U"]
     shifted = (net["U"] + 1, net["b"], net["v"], net["c"] - 2)
-    out = ref.train(X, y, **net, activation="erf", parametrization="lecun", lr=1e-2, steps=0, initial=shifted)
+    out = ref.train(X, y, **net, activation="erf", parametrization="lecun", lr=1e-2, steps=0, initial=shifted,
+                    divergence_factor=DIVERGENCE_FACTOR)
     assert out["distances"][0] == pytest.approx(math.sqrt(net["U"].size + 4))
 
 
@@ -231,12 +236,13 @@ def test_ensembles_match_single_runs(activation, parametrization):
     initial = tuple(p + 0.01 for p in net.values())
     kw = dict(activation=activation, parametrization=parametrization, lr=1e-2, steps=5, record_every=2,
               X_test=X_test, loss_scale=1 / len(y), initial=initial)
-    loop = ref.train_ensemble(X, y, **net, **kw)
+    loop = ref.train_ensemble(X, y, **net, **kw, divergence_factor=DIVERGENCE_FACTOR)
     batched = ref.train_ensemble_batched(X, y, **net, **kw)
     np.testing.assert_array_equal(loop["steps"], [0, 2, 4, 5])
     np.testing.assert_array_equal(batched["steps"], loop["steps"])
     for r in range(R):
-        single = ref.train(X, y, *(p[r] for p in net.values()), **dict(kw, initial=tuple(p[r] for p in initial)))
+        single = ref.train(X, y, *(p[r] for p in net.values()), **dict(kw, initial=tuple(p[r] for p in initial)),
+                           divergence_factor=DIVERGENCE_FACTOR)
         for key in ("U", "b", "v", "c", "losses", "distances", "test_outputs"):
             np.testing.assert_array_equal(loop[key][r], single[key])
     for key in ("U", "b", "v", "c", "losses", "distances", "test_outputs"):
@@ -266,11 +272,12 @@ def test_float32_in_float32_out(activation, parametrization):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
     kw = dict(activation=activation, parametrization=parametrization, lr=1e-2, steps=3, X_test=X_test)
-    out = ref.train(X, y, **net, **kw)
+    out = ref.train(X, y, **net, **kw, divergence_factor=DIVERGENCE_FACTOR)
     for key in ("U", "b", "v", "c", "test_outputs"):
         assert out[key].dtype == np.float32
     stacked = {k: np.stack([p, p]) for k, p in net.items()}
-    for train in (ref.train_ensemble, ref.train_ensemble_batched):
+    for train in (functools.partial(ref.train_ensemble, divergence_factor=DIVERGENCE_FACTOR),
+                  ref.train_ensemble_batched):
         out = train(X, y, **stacked, **kw)
         for key in ("U", "b", "v", "c", "test_outputs"):
             assert out[key].dtype == np.float32

@@ -144,7 +144,7 @@ def test_a_directory_or_fifo_in_a_cells_way_is_named_before_computing(tmp_path_f
 
 def test_an_upgrade_of_widenet_computes_the_cells_again(tmp_path_factory, monkeypatch):
     directory, record = fresh_cache(tmp_path_factory)
-    monkeypatch.setattr(widenet, "__version__", widenet.__version__ + ".post1")
+    monkeypatch.setattr(widenet._runtime, "__version__", widenet.__version__ + ".post1")
     result = sweep(cell, [4], [0], threads=1, progress=False, cache_dir=directory)
     assert CALLS == [(4, 0)] and result.cached == 0 and result.records == [record]
 

@@ -153,7 +153,7 @@ def test_linear_gd_compiled_against_twin(parametrization, dtype, loss):
     lr = stable_lr(net, X, s, fraction=0.4)
     inputs = snapshot(theta, residual, cross, test_initial)
     got = _core.linear_gd(theta, residual, lr, s, 40, 3, cross, test_initial)
-    want = ref.linear_gd(theta, residual, lr, s, 40, 3, cross, test_initial)
+    want = ref.linear_gd(theta, residual, lr, s, 40, 3, cross, test_initial, divergence_factor=_core.DIVERGENCE_FACTOR)
     assert got["residuals"].dtype == got["coefficients"].dtype == np.dtype(dtype)
     assert_same_run(got, want, dtype, size=40 * M)
     for before, now in zip(inputs, (theta, residual, cross, test_initial)):
@@ -161,7 +161,7 @@ def test_linear_gd_compiled_against_twin(parametrization, dtype, loss):
     # without test points
     got = _core.linear_gd(theta, residual, lr, s, 40, 3)
     assert got["test_outputs"] is None
-    assert_same_run(got, ref.linear_gd(theta, residual, lr, s, 40, 3), dtype, size=40 * M)
+    assert_same_run(got, ref.linear_gd(theta, residual, lr, s, 40, 3, divergence_factor=_core.DIVERGENCE_FACTOR), dtype, size=40 * M)
 
 
 def test_linear_gd_from_away_from_w0(parametrization, dtype):
@@ -176,7 +176,8 @@ def test_linear_gd_from_away_from_w0(parametrization, dtype):
     offset = (J @ delta).astype(dtype)
     lr = stable_lr(net, X, 1.0, fraction=0.4)
     got = _core.linear_gd(theta, residual, lr, 1.0, 30, 7, cross, test_start, offset, float(delta @ delta))
-    want = ref.linear_gd(theta, residual, lr, 1.0, 30, 7, cross, test_start, offset, float(delta @ delta))
+    want = ref.linear_gd(theta, residual, lr, 1.0, 30, 7, cross, test_start, offset, float(delta @ delta),
+                         divergence_factor=_core.DIVERGENCE_FACTOR)
     assert_same_run(got, want, dtype, size=30 * M)
     rate, r, a = 2 * lr, residual.astype(np.float64), np.zeros(M)
     expected = []
@@ -200,14 +201,14 @@ def test_linear_gd_recorded_steps(steps, record_every, recorded, dtype):
     assert got["losses"].shape == got["distances"].shape == (records,)
     assert got["residuals"].shape == (records, M) and got["test_outputs"].shape == (records, T)
     assert got["coefficients"].shape == (M,)
-    want = ref.linear_gd(theta, residual, lr, 1.0, steps, record_every, cross, test_initial)
+    want = ref.linear_gd(theta, residual, lr, 1.0, steps, record_every, cross, test_initial, divergence_factor=_core.DIVERGENCE_FACTOR)
     assert_same_run(got, want, dtype, size=max(steps, 1) * M)
 
 
 def test_linear_gd_zero_steps(dtype):
     _, _, _, _, theta, residual, cross, test_initial = linear_problem("sin", "lecun", dtype)
     for run in (_core.linear_gd, ref.linear_gd):
-        got = run(theta, residual, 0.01, 0.5, 0, 1, cross, test_initial)
+        got = run(theta, residual, 0.01, 0.5, 0, 1, cross, test_initial, divergence_factor=_core.DIVERGENCE_FACTOR)
         np.testing.assert_array_equal(got["steps"], [0])
         assert_close(got["losses"], [0.5 * float(residual.astype(np.float64) @ residual)], dtype, size=M)
         np.testing.assert_array_equal(got["distances"], [0])
@@ -229,7 +230,7 @@ def test_linear_gd_twin_against_matrix_powers(activation, parametrization):
     B = np.eye(M) - rate * theta
     r = [np.linalg.matrix_power(B, k) @ residual for k in range(steps + 1)]
     a = [rate * sum(r[:k], np.zeros(M)) for k in range(steps + 1)]
-    got = ref.linear_gd(theta, residual, lr, s, steps, 2, cross, test_initial)
+    got = ref.linear_gd(theta, residual, lr, s, steps, 2, cross, test_initial, divergence_factor=_core.DIVERGENCE_FACTOR)
     ks = got["steps"].tolist()
     assert ks == [0, 2, 4, 6, 8, 9]
     rtol = 1e-11

@@ -40,6 +40,9 @@ struct ActivationBinder {
 
 }  // namespace
 
-void bind_activations(py::module_& m) { bind_both_dtypes<ActivationBinder>(m); }
+void bind_activations(py::module_& m) {
+  bind_both_dtypes<ActivationBinder>(m);
+  m.attr("ACTIVATIONS") = names_tuple(kActivations);
+}
 
 }  // namespace widenet::bindings

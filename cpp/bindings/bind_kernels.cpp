@@ -63,6 +63,9 @@ struct KernelBinder {
 
 }  // namespace
 
-void bind_kernels(py::module_& m) { bind_both_dtypes<KernelBinder>(m); }
+void bind_kernels(py::module_& m) {
+  bind_both_dtypes<KernelBinder>(m);
+  m.attr("KERNELS") = names_tuple(kKernelKinds);
+}
 
 }  // namespace widenet::bindings

@@ -1,3 +1,5 @@
+#include <cmath>
+#include <iterator>
 #include <optional>
 
 #include "common.hpp"
@@ -10,21 +12,11 @@ namespace {
 // Below this many pairs a call runs inline (no hand-over to a pooled thread).
 constexpr Index kLongCallPairs = 256;
 
-void check_rule(const VectorRef<double>& nodes, const VectorRef<double>& weights,
-                const std::string& names) {
-  require(nodes.size() >= 1 && nodes.size() == weights.size(),
-          names + ": expected two arrays of one non-zero length");
-  require(nodes.allFinite() && weights.allFinite(), names + ": expected finite numbers");
-}
-
 RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<MatrixRef<double>>& X2,
                          const std::string& activation, const std::string& parametrization,
                          const std::string& kind, double weight_var, double bias_var,
                          double output_var, double output_bias_var, const std::string& method,
-                         const VectorRef<double>& legendre_nodes,
-                         const VectorRef<double>& legendre_weights,
-                         const VectorRef<double>& mixture_variances,
-                         const VectorRef<double>& mixture_weights) {
+                         Index order) {
   const LimitKernel config{architecture(activation, parametrization),
                            parse_limit_kind(kind),
                            parse_limit_method(method),
@@ -49,14 +41,26 @@ RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<Matrix
   if (config.method == LimitMethod::scale_mixture) {
     require(has_scale_mixture(a), "method: no scale mixture for '" + activation + "'");
   }
-  check_rule(legendre_nodes, legendre_weights, "legendre_nodes, legendre_weights");
-  check_rule(mixture_variances, mixture_weights, "mixture_variances, mixture_weights");
-  require((mixture_variances.array() > 0).all(), "mixture_variances: expected positive variances");
-  const LimitRules rules{legendre_nodes, legendre_weights, mixture_variances, mixture_weights};
+  require(order >= 2 && order <= kLimitMaxOrder,
+          "order: expected an integer from 2 to " + std::to_string(kLimitMaxOrder) + ", got " +
+              std::to_string(order));
+  const LimitRules rules = limit_rules(order);
   const MatrixRef<double>* second = X2 ? &*X2 : nullptr;
   const Index pairs = X1.rows() * (X2 ? X2->rows() : X1.rows());
   return run_interruptible([&] { return limit_kernel(config, X1, second, rules); },
                            pairs > kLongCallPairs);
+}
+
+py::tuple activation_names(const Activation* begin, const Activation* end) {
+  py::tuple out(end - begin);
+  for (const Activation* a = begin; a != end; ++a) {
+    out[a - begin] = py::str(name_of(kActivations, *a));
+  }
+  return out;
+}
+
+py::tuple rule_arrays(const GaussRule& rule) {
+  return py::make_tuple(Vector<double>(rule.nodes), Vector<double>(rule.weights));
 }
 
 }  // namespace
@@ -65,12 +69,39 @@ void bind_limit_kernels(py::module_& m) {
   m.def("limit_kernel", &kernel, py::arg("X1").noconvert(), py::arg("X2").noconvert(),
         py::arg("activation"), py::arg("parametrization"), py::arg("kind"), py::arg("weight_var"),
         py::arg("bias_var"), py::arg("output_var"), py::arg("output_bias_var"), py::arg("method"),
-        py::arg("legendre_nodes").noconvert(), py::arg("legendre_weights").noconvert(),
-        py::arg("mixture_variances").noconvert(), py::arg("mixture_weights").noconvert(),
+        py::arg("order") = kLimitOrder,
         "Infinite-width kernel (K_LC, K_NTK or the NNGP covariance) between X1 and X2 "
         "(X2=None: symmetric) in float64, by the closed form, the scale mixture or the graded "
-        "quadrature; the Gauss-Legendre rule of the graded panels and the rule of the logistic "
-        "mixing law come from widenet.reference.limit_kernels.");
+        "quadrature, whose panels (and arctan's) take `order` Gauss-Legendre nodes.");
+  m.def("gauss_legendre", [](Index order) { return rule_arrays(gauss_legendre(order)); },
+        py::arg("order"),
+        "(nodes, weights) of the Gauss-Legendre rule of `order` nodes on [-1, 1] that the limit "
+        "kernels use (1 <= order <= LIMIT_MAX_ORDER).");
+  m.def("logistic_mixing_rule", [] { return rule_arrays(logistic_mixing_rule()); },
+        "(variances, weights) of the Gauss rule of the logistic mixing law that the scale "
+        "mixtures of tanh, sigmoid and softplus use (LOGISTIC_NODES nodes).");
+  m.def("limit_point_floats",
+        [](const std::string& activation, const std::string& method, double largest, Index order) {
+          return limit_point_floats(parse_activation(activation), parse_limit_method(method),
+                                    largest, order);
+        },
+        py::arg("activation"), py::arg("method"), py::arg("largest"), py::arg("order"),
+        "Floats of each point's table in limit_kernel, at most, for points of pre-activation "
+        "variances up to `largest`.");
+  m.attr("LIMIT_KINDS") = names_tuple(kLimitKinds);
+  m.attr("LIMIT_METHODS") = names_tuple(kLimitMethods);
+  m.attr("CLOSED_FORMS") = activation_names(std::begin(kClosedForms), std::end(kClosedForms));
+  m.attr("SCALE_MIXTURES") = activation_names(std::begin(kScaleMixtures), std::end(kScaleMixtures));
+  py::dict max_variance;
+  for (const auto& entry : kActivations) {
+    const double limit = quadrature_max_variance(entry.value);
+    if (std::isfinite(limit)) max_variance[py::str(entry.name)] = limit;
+  }
+  m.attr("QUADRATURE_MAX_VARIANCE") = max_variance;
+  m.attr("LIMIT_TOLERANCE") = kLimitTolerance;
+  m.attr("LIMIT_ORDER") = kLimitOrder;
+  m.attr("LIMIT_MAX_ORDER") = kLimitMaxOrder;
+  m.attr("LOGISTIC_NODES") = kLogisticNodes;
 }
 
 }  // namespace widenet::bindings

@@ -83,7 +83,7 @@ struct LinearDynamicsBinder {
           py::arg("cross").noconvert() = py::none(),
           py::arg("test_initial").noconvert() = py::none(),
           py::arg("offset_outputs").noconvert() = py::none(), py::arg("offset_squared_norm") = 0.0,
-          py::arg("divergence_factor") = 1e10,
+          py::arg("divergence_factor") = kDivergenceFactor,
           "Gradient descent on the linearized model in function space, from the tangent Gram "
           "theta (symmetric; its lower triangle is read) and the initial residual. Returns a "
           "dict of the recorded steps, losses, distances |p_k - w0|, residuals, test outputs "

@@ -116,6 +116,14 @@ struct ShallowBinder {
 
 }  // namespace
 
-void bind_shallow(py::module_& m) { bind_both_dtypes<ShallowBinder>(m); }
+void bind_shallow(py::module_& m) {
+  bind_both_dtypes<ShallowBinder>(m);
+  m.attr("PARAMETRIZATIONS") = names_tuple(kParametrizations);
+  m.attr("GRAM_BAND_ROWS") = kGramBandRows;
+  m.def("default_width_chunk", py::overload_cast<Index, Index, Index>(&default_width_chunk),
+        py::arg("rows"), py::arg("width"), py::arg("itemsize"),
+        "The width chunk ntk_gram (and the width-chunked passes) take when none is given, for "
+        "`rows` points and entries of `itemsize` bytes.");
+}
 
 }  // namespace widenet::bindings

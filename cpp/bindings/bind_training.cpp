@@ -148,7 +148,8 @@ struct TrainingBinder {
           py::arg("c"), py::arg("U0").noconvert(), py::arg("b0").noconvert(),
           py::arg("v0").noconvert(), py::arg("c0"), py::arg("activation"),
           py::arg("parametrization"), py::arg("lr"), py::arg("steps"), py::arg("record_every"),
-          py::arg("X_test").noconvert(), py::arg("loss_scale"), py::arg("divergence_factor") = 1e10,
+          py::arg("X_test").noconvert(), py::arg("loss_scale"),
+          py::arg("divergence_factor") = kDivergenceFactor,
           "Gradient descent from (U, b, v, c); distances are measured from (U0, b0, v0, c0). "
           "Returns a dict of the final parameters and the records. Stops at the first step whose "
           "loss is not finite or exceeds divergence_factor times the reference loss "
@@ -158,7 +159,8 @@ struct TrainingBinder {
           py::arg("c").noconvert(), py::arg("U0").noconvert(), py::arg("b0").noconvert(),
           py::arg("v0").noconvert(), py::arg("c0").noconvert(), py::arg("activation"),
           py::arg("parametrization"), py::arg("lr"), py::arg("steps"), py::arg("record_every"),
-          py::arg("X_test").noconvert(), py::arg("loss_scale"), py::arg("divergence_factor") = 1e10,
+          py::arg("X_test").noconvert(), py::arg("loss_scale"),
+          py::arg("divergence_factor") = kDivergenceFactor,
           "Trains R independent networks with stacked parameters (R, n, d), (R, n), (R, n), "
           "(R,), in parallel over networks. A network whose loss diverges stops alone "
           "(stopped_at per network); Ctrl-C raises KeyboardInterrupt.");
@@ -167,6 +169,9 @@ struct TrainingBinder {
 
 }  // namespace
 
-void bind_training(py::module_& m) { bind_both_dtypes<TrainingBinder>(m); }
+void bind_training(py::module_& m) {
+  bind_both_dtypes<TrainingBinder>(m);
+  m.attr("DIVERGENCE_FACTOR") = kDivergenceFactor;
+}
 
 }  // namespace widenet::bindings

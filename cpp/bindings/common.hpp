@@ -7,9 +7,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 
+#include "widenet/names.hpp"
 #include "widenet/shallow_network.hpp"
 #include "widenet/types.hpp"
 
@@ -65,6 +67,14 @@ void check_targets(const VectorRef<T>& y, Index rows) {
 
 inline Architecture architecture(const std::string& activation, const std::string& parametrization) {
   return Architecture{parse_activation(activation), parse_parametrization(parametrization)};
+}
+
+// The names of an option's table (names.hpp) as a Python tuple, in the table's order.
+template <typename E, std::size_t N>
+py::tuple names_tuple(const Named<E> (&table)[N]) {
+  py::tuple out(N);
+  for (std::size_t i = 0; i < N; ++i) out[i] = py::str(table[i].name);
+  return out;
 }
 
 // Registers `bind<T>` for float64 first, then float32: with .noconvert() arguments the

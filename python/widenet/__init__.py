@@ -19,6 +19,7 @@ import warnings
 from types import ModuleType
 
 from widenet._memory import MemoryLimitError, get_memory_limit, set_memory_limit
+from widenet._native import _core
 from widenet._runtime import __version__, build_info, get_num_threads, set_num_threads
 from widenet.dynamics import (
     AssumptionReport,
@@ -58,9 +59,14 @@ from widenet.network import (
     StackedParameters,
     TrainingResult,
 )
-from widenet.reference.activations import ACTIVATIONS
 from widenet.regression import KernelLeastSquares, MinNormLeastSquares, NotFittedError, NTKRegressor, min_norm_solution
 from widenet.sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps_on
+
+ACTIVATIONS = _core.ACTIVATIONS
+"""The activation names every network and kernel accepts (the compiled core's list)."""
+DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
+"""A training run diverges, and stops, when its loss is not finite or exceeds this many times
+its reference loss (the initial loss, or the zero predictor's if larger)."""
 
 __all__ = [
     "ACTIVATIONS",
@@ -69,6 +75,7 @@ __all__ = [
     "CellFailure",
     "ConditioningWarning",
     "ConvergenceCheck",
+    "DIVERGENCE_FACTOR",
     "DivergenceError",
     "FeatureModel",
     "KernelLeastSquares",

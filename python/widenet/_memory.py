@@ -32,6 +32,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 
 from widenet import _validation as check
+from widenet._native import _core
 
 ENVIRONMENT_VARIABLE = "WIDENET_MEMORY_LIMIT"
 DEFAULT_FRACTION = 0.5
@@ -264,11 +265,9 @@ def _fitting(unit_bytes: int, share: float = 0.25) -> int:
 # -- estimates of the entry points -----------------------------------------------------------
 
 
-def default_width_chunk(rows: int, width: int, itemsize: int) -> int:
-    """The width chunk the compiled tangent Gram picks when none is given: the per-chunk
-    blocks of both inputs fit in about 64 MiB."""
-    chunk = max(256, (64 * 2**20 // itemsize) // max(1, 2 * rows))
-    return min(width, chunk)
+# The width chunk the compiled tangent Gram picks when none is given, for ``rows`` points
+# and entries of ``itemsize`` bytes: ``default_width_chunk(rows, width, itemsize)``.
+default_width_chunk = _core.default_width_chunk
 
 
 # The numpy twin evaluates sigma and sigma' with temporaries beyond their result, per entry of
@@ -380,7 +379,7 @@ def check_jacobian(where: str, m: int, width: int, num_params: int, dtype, backe
 # temporaries of a block (about ten arrays) stay near 2 MB each, whatever the number of records.
 RECORD_BLOCK = 2**18
 
-GRAM_BAND_ROWS = 256  # rows of X1 X2^T formed at once by the C++ Gram (tangent_gram.hpp)
+GRAM_BAND_ROWS = _core.GRAM_BAND_ROWS  # rows of X1 X2^T formed at once by the C++ Gram
 
 
 def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype, backend: str, activation: str = "",

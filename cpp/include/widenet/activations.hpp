@@ -9,6 +9,7 @@
 #include <string>
 #include <type_traits>
 
+#include "widenet/names.hpp"
 #include "widenet/types.hpp"
 #include "widenet/vector_math.hpp"
 
@@ -16,19 +17,16 @@ namespace widenet {
 
 enum class Activation { relu, tanh, erf, arctan, sigmoid, softplus, gelu, sin, identity };
 
+// The activations' names, in the order the Python package lists them.
+inline constexpr Named<Activation> kActivations[] = {
+    {Activation::relu, "relu"},         {Activation::tanh, "tanh"},
+    {Activation::erf, "erf"},           {Activation::arctan, "arctan"},
+    {Activation::sigmoid, "sigmoid"},   {Activation::softplus, "softplus"},
+    {Activation::gelu, "gelu"},         {Activation::sin, "sin"},
+    {Activation::identity, "identity"}};
+
 inline Activation parse_activation(const std::string& name) {
-  if (name == "relu") return Activation::relu;
-  if (name == "tanh") return Activation::tanh;
-  if (name == "erf") return Activation::erf;
-  if (name == "arctan") return Activation::arctan;
-  if (name == "sigmoid") return Activation::sigmoid;
-  if (name == "softplus") return Activation::softplus;
-  if (name == "gelu") return Activation::gelu;
-  if (name == "sin") return Activation::sin;
-  if (name == "identity") return Activation::identity;
-  throw std::invalid_argument(
-      "activation: expected one of relu, tanh, erf, arctan, sigmoid, softplus, gelu, "
-      "sin, identity; got '" + name + "'");
+  return parse_name(kActivations, name, "activation", "one of " + listed(kActivations));
 }
 
 namespace scalar {

@@ -17,19 +17,20 @@
 
 #include "widenet/bounded_products.hpp"
 #include "widenet/interrupt.hpp"
+#include "widenet/names.hpp"
 #include "widenet/types.hpp"
 
 namespace widenet {
 
 enum class KernelKind { linear, polynomial, rbf, laplace };
 
+inline constexpr Named<KernelKind> kKernelKinds[] = {{KernelKind::linear, "linear"},
+                                                    {KernelKind::polynomial, "polynomial"},
+                                                    {KernelKind::rbf, "rbf"},
+                                                    {KernelKind::laplace, "laplace"}};
+
 inline KernelKind parse_kernel(const std::string& name) {
-  if (name == "linear") return KernelKind::linear;
-  if (name == "polynomial") return KernelKind::polynomial;
-  if (name == "rbf") return KernelKind::rbf;
-  if (name == "laplace") return KernelKind::laplace;
-  throw std::invalid_argument("kernel: expected one of linear, polynomial, rbf, laplace; got '" +
-                              name + "'");
+  return parse_name(kKernelKinds, name, "kernel", "one of " + listed(kKernelKinds));
 }
 
 struct ClassicKernel {

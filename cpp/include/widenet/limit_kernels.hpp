@@ -21,6 +21,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -29,6 +30,8 @@
 
 #include "widenet/activations.hpp"
 #include "widenet/interrupt.hpp"
+#include "widenet/limit_rules.hpp"
+#include "widenet/names.hpp"
 #include "widenet/shallow_network.hpp"
 #include "widenet/types.hpp"
 #include "widenet/vector_math.hpp"
@@ -38,18 +41,34 @@ namespace widenet {
 enum class LimitKind { ntk, nngp };
 enum class LimitMethod { closed_form, scale_mixture, quadrature };
 
+inline constexpr Named<LimitKind> kLimitKinds[] = {{LimitKind::ntk, "ntk"},
+                                                  {LimitKind::nngp, "nngp"}};
+inline constexpr Named<LimitMethod> kLimitMethods[] = {{LimitMethod::closed_form, "closed_form"},
+                                                      {LimitMethod::scale_mixture, "scale_mixture"},
+                                                      {LimitMethod::quadrature, "quadrature"}};
+
 inline LimitKind parse_limit_kind(const std::string& name) {
-  if (name == "ntk") return LimitKind::ntk;
-  if (name == "nngp") return LimitKind::nngp;
-  throw std::invalid_argument("kind: expected 'ntk' or 'nngp'; got '" + name + "'");
+  return parse_name(kLimitKinds, name, "kind", alternatives(kLimitKinds));
 }
 
 inline LimitMethod parse_limit_method(const std::string& name) {
-  if (name == "closed_form") return LimitMethod::closed_form;
-  if (name == "scale_mixture") return LimitMethod::scale_mixture;
-  if (name == "quadrature") return LimitMethod::quadrature;
-  throw std::invalid_argument(
-      "method: expected 'closed_form', 'scale_mixture' or 'quadrature'; got '" + name + "'");
+  return parse_name(kLimitMethods, name, "method", alternatives(kLimitMethods));
+}
+
+// The activations with a closed form, and those with a scale mixture (in this order).
+inline constexpr Activation kClosedForms[] = {Activation::relu, Activation::erf,
+                                              Activation::identity, Activation::sin,
+                                              Activation::gelu};
+inline constexpr Activation kScaleMixtures[] = {Activation::tanh, Activation::sigmoid,
+                                                Activation::softplus, Activation::arctan};
+
+// The largest pre-activation variance the graded quadrature takes for an activation (inf:
+// no limit; the caller refuses larger ones): arctan's 1/t tail needs panels over every
+// scale (cost ~ log(q)^2 per pair), sin's oscillations ~ q nodes.
+inline double quadrature_max_variance(Activation a) {
+  if (a == Activation::arctan) return 1e8;
+  if (a == Activation::sin) return 8.0;
+  return std::numeric_limits<double>::infinity();
 }
 
 struct LimitKernel {
@@ -59,21 +78,28 @@ struct LimitKernel {
   double weight_var, bias_var, output_var, output_bias_var;
 };
 
-// The 1-D rules the caller builds once: Gauss-Legendre on [-1, 1] (`order` nodes, for the
-// graded panels) and the Gauss rule of the logistic mixing law (variances, weights).
+// The 1-D rules (limit_rules.hpp): Gauss-Legendre on [-1, 1] (`order` nodes, for the graded
+// panels) and the Gauss rule of the logistic mixing law (variances, weights).
 struct LimitRules {
   Vector<double> legendre_nodes, legendre_weights;
   Vector<double> mixture_variances, mixture_weights;
 };
 
 inline bool has_closed_form(Activation a) {
-  return a == Activation::relu || a == Activation::erf || a == Activation::identity ||
-         a == Activation::sin || a == Activation::gelu;
+  const auto end = std::end(kClosedForms);
+  return std::find(std::begin(kClosedForms), end, a) != end;
 }
 
 inline bool has_scale_mixture(Activation a) {
-  return a == Activation::tanh || a == Activation::sigmoid || a == Activation::softplus ||
-         a == Activation::arctan;
+  const auto end = std::end(kScaleMixtures);
+  return std::find(std::begin(kScaleMixtures), end, a) != end;
+}
+
+// The rules for graded panels of `order` nodes (1 <= order <= kLimitMaxOrder).
+inline LimitRules limit_rules(Index order) {
+  const GaussRule& legendre = gauss_legendre(order);
+  const GaussRule& mixture = logistic_mixing_rule();
+  return LimitRules{legendre.nodes, legendre.weights, mixture.nodes, mixture.weights};
 }
 
 namespace limit {
@@ -279,12 +305,10 @@ struct ArctanSide {
   std::vector<double> t, ss_weights, dd_weights;
 };
 
-inline ArctanSide arctan_side(double q, const LimitRules& rules) {
-  ArctanSide side;
-  side.q = q;
-  if (q == 0) return side;
+// The panels (low, high) in t of arctan's rule for a point of variance q > 0.
+inline std::vector<std::pair<double, double>> arctan_panels(double q) {
   const double delta = 1 / std::sqrt(2 * q);
-  std::vector<double> breaks{0.0}, graded, weights;
+  std::vector<double> breaks{0.0}, graded;
   graded_points(1.0, 1.0 / delta, graded);
   for (const double point : graded) {
     if (point * delta < 1.0) breaks.push_back(point);
@@ -292,12 +316,21 @@ inline ArctanSide arctan_side(double q, const LimitRules& rules) {
   for (const double eta : kArctanBreaks) breaks.push_back(eta / delta);
   breaks.push_back(kArctanReach / delta);
   sort_unique(breaks);
+  std::vector<std::pair<double, double>> panels;
   for (std::size_t i = 0; i + 1 < breaks.size(); ++i) {
     const double low = breaks[i], high = breaks[i + 1];
-    if (low < kArctanSsReach || high * delta > kArctanDdStart) {
-      panel_rule(low, high, rules, side.t, weights);
-    }
+    if (low < kArctanSsReach || high * delta > kArctanDdStart) panels.emplace_back(low, high);
   }
+  return panels;
+}
+
+inline ArctanSide arctan_side(double q, const LimitRules& rules) {
+  ArctanSide side;
+  side.q = q;
+  if (q == 0) return side;
+  const double delta = 1 / std::sqrt(2 * q);
+  std::vector<double> weights;
+  for (const auto& [low, high] : arctan_panels(q)) panel_rule(low, high, rules, side.t, weights);
   for (std::size_t k = 0; k < side.t.size(); ++k) {
     const double t = side.t[k], eta = delta * t, inverse = 1 / t;
     const double lorentz = t <= 1 ? 1 / (1 + t * t) : inverse * inverse / (1 + inverse * inverse);
@@ -699,6 +732,18 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
   stop.throw_if_requested();
   if (symmetric) mirror_lower_to_upper(inner);
   return inner;
+}
+
+// Floats of each point's table in limit_kernel, at most, for points whose pre-activation
+// variances reach `largest`: the scale mixtures' (arctan: t and two weights per node of its
+// rule; the logistic mixtures: four per node of the mixing rule); none for the others.
+inline Index limit_point_floats(Activation activation, LimitMethod method, double largest,
+                                Index order) {
+  if (method != LimitMethod::scale_mixture) return 0;
+  if (activation == Activation::arctan) {
+    return largest > 0 ? 3 * Index(limit::arctan_panels(largest).size()) * order : 0;
+  }
+  return 4 * kLogisticNodes;
 }
 
 }  // namespace widenet

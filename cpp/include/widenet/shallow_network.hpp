@@ -11,16 +11,18 @@
 
 #include "widenet/activations.hpp"
 #include "widenet/interrupt.hpp"
+#include "widenet/names.hpp"
 #include "widenet/types.hpp"
 
 namespace widenet {
 
 enum class Parametrization { lecun, ntk };
 
+inline constexpr Named<Parametrization> kParametrizations[] = {{Parametrization::lecun, "lecun"},
+                                                               {Parametrization::ntk, "ntk"}};
+
 inline Parametrization parse_parametrization(const std::string& name) {
-  if (name == "lecun") return Parametrization::lecun;
-  if (name == "ntk") return Parametrization::ntk;
-  throw std::invalid_argument("parametrization: expected 'lecun' or 'ntk'; got '" + name + "'");
+  return parse_name(kParametrizations, name, "parametrization", alternatives(kParametrizations));
 }
 
 // The network's fixed structure: everything but the trainable parameters.

@@ -23,12 +23,20 @@
 
 namespace widenet {
 
-// A width chunk for which the per-chunk blocks of both inputs fit in about 64 MiB.
-template <typename T>
-Index default_width_chunk(Index rows, Index width) {
-  const Index budget = (Index(64) << 20) / Index(sizeof(T));
+// Rows of X1 X2^T formed at once by the Gram (a band, rather than a third m1 x m2 matrix).
+constexpr Index kGramBandRows = 256;
+
+// A width chunk for which the per-chunk blocks of both inputs (`rows` points, entries of
+// `itemsize` bytes) fit in about 64 MiB, and at least 256 units wide.
+inline Index default_width_chunk(Index rows, Index width, Index itemsize) {
+  const Index budget = (Index(64) << 20) / itemsize;
   const Index chunk = std::max<Index>(256, budget / std::max<Index>(1, 2 * rows));
   return std::min(width, chunk);
+}
+
+template <typename T>
+Index default_width_chunk(Index rows, Index width) {
+  return default_width_chunk(rows, width, Index(sizeof(T)));
 }
 
 namespace detail {
@@ -90,7 +98,7 @@ void combine_gram(const Scales<T>& scale, const MatrixRef<T>& X1, const InputSca
                   const MatrixRef<T>& X2, const InputScales<T>& scales2,
                   const RowMatrix<T>& derivative_part, RowMatrix<T>& activation_part,
                   bool lower_only, const StopToken& stop) {
-  constexpr Index kBand = 256;
+  constexpr Index kBand = kGramBandRows;
   const T in2 = scale.in * scale.in, out2 = scale.out * scale.out;
   const MatrixRef<T> inputs1 = scales1.inputs(X1), inputs2 = scales2.inputs(X2);
   RowMatrix<T> inner;

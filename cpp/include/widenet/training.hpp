@@ -42,12 +42,17 @@ struct TrainingSchedule {
   }
 };
 
+// The divergence factor of every training run, in C++ and in Python (which reads it from
+// the compiled module): a run diverges when its loss grows beyond this many times its
+// reference loss, see StopRule.
+constexpr double kDivergenceFactor = 1e10;
+
 // When a run stops before its last step on divergence: the loss is not finite, or exceeds
 // divergence_factor times a reference loss (f(w_0), or the loss of the zero predictor when
 // that is larger); <= 0 disables. A run also stops when its StopToken (interrupt.hpp) is
 // requested; the token is polled at every step, on whichever thread runs it.
 struct StopRule {
-  double divergence_factor = 1e10;
+  double divergence_factor = kDivergenceFactor;
 
   bool diverged(double loss, double reference) const {
     return !std::isfinite(loss) || (divergence_factor > 0 && loss > divergence_factor * reference);

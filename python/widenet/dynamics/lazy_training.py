@@ -56,12 +56,12 @@ import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
+from widenet._native import _core
 from widenet._runtime import get_num_threads
 from widenet._types import Activation, Loss, Parametrization
 from widenet.dynamics.linearization import linearize
 from widenet.network.parameters import PARAMETRIZATIONS, Parameters
 from widenet.network.shallow import ShallowNetwork
-from widenet.reference.activations import ACTIVATIONS
 from widenet.sweeps import SweepResult, sweep
 from widenet.sweeps.cells import checked_grid
 
@@ -296,7 +296,7 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
     check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-    check.choice(activation, "activation", ACTIVATIONS)
+    check.choice(activation, "activation", _core.ACTIVATIONS)
     steps = check.integer(steps, "steps", 1)
     record_every = check.integer(record_every, "record_every", 1)
     X, y, X_test = _checked_data(data)
@@ -555,7 +555,7 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: Activatio
     """
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
-    check.choice(activation, "activation", ACTIVATIONS)
+    check.choice(activation, "activation", _core.ACTIVATIONS)
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     # each network (its parameters and initial ones) beside what parameter_movement holds

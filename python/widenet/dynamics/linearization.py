@@ -346,12 +346,13 @@ class LinearizedModel(TrainingLock):
         loss : {"sum", "mean", "half_sum"}
             ``s = 1, 1/m, 1/2`` in the objective ``s |Phi_lin(X, p) - y|^2``.
         on_divergence : {"raise", "return"}
-            When the loss stops being finite or grows beyond ``1e10`` times its initial value
-            (``"iterate"``: at that step; ``"closed_form"``: at the first recorded step where
-            it has), raise :class:`widenet.DivergenceError` and leave the model unchanged, or
-            return the records up to there (``result.diverged_at``) and move the model there
-            (unless its parameters overflowed to Inf or NaN, ``result.parameters_overflowed``:
-            then it stays where the run started).
+            When the loss stops being finite or grows by the divergence factor (see
+            :data:`widenet.DIVERGENCE_FACTOR`) over its initial value (``"iterate"``: at
+            that step; ``"closed_form"``: at the first recorded step where it has), raise
+            :class:`widenet.DivergenceError` and leave the model unchanged, or return the
+            records up to there (``result.diverged_at``) and move the model there (unless its
+            parameters overflowed to Inf or NaN, ``result.parameters_overflowed``: then it
+            stays where the run started).
 
         Returns
         -------

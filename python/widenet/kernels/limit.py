@@ -8,11 +8,11 @@ initialization (Proposition 11.28).
 The expectations inside come from closed forms (relu, erf, identity, sin, gelu), from
 normal scale mixtures of closed forms (tanh, sigmoid, softplus, arctan), from a graded
 quadrature (any activation) or from Monte Carlo (any initial law D, with standard errors).
-The first three compute in float64, in C++ with numpy twins in
-:mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is accurate at
-every pre-activation variance the float64 range allows: every kernel entry is within
-``1e-9 sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as computed
-(:data:`TOLERANCE`; measured below 1e-11 for the defaults).
+The first three compute in float64, in C++ (which also builds their quadrature rules) with
+numpy twins in :mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is
+accurate at every pre-activation variance the float64 range allows: every kernel entry is
+within :data:`TOLERANCE` ``sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as
+computed (``TOLERANCE = 1e-9``; measured below 1e-11 for the defaults).
 """
 
 from __future__ import annotations
@@ -23,17 +23,20 @@ import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
+from widenet._laws import DISTRIBUTIONS
 from widenet._native import _core
+from widenet.kernels import monte_carlo
 from widenet.kernels.base import Kernel
-from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS
 from widenet.reference import limit_kernels as reference
-from widenet.reference.activations import ACTIVATIONS
 
-KINDS = ("ntk", "nngp")
-METHODS = ("auto", "closed_form", "scale_mixture", "quadrature", "monte_carlo")
-CLOSED_FORMS = reference.CLOSED_FORMS
-SCALE_MIXTURES = reference.SCALE_MIXTURES
-TOLERANCE = reference.TOLERANCE
+PARAMETRIZATIONS = _core.PARAMETRIZATIONS
+
+# The compiled core's lists and constants; "auto" and "monte_carlo" are chosen here.
+KINDS = _core.LIMIT_KINDS
+METHODS = ("auto", *_core.LIMIT_METHODS, "monte_carlo")
+CLOSED_FORMS = _core.CLOSED_FORMS
+SCALE_MIXTURES = _core.SCALE_MIXTURES
+TOLERANCE = _core.LIMIT_TOLERANCE
 
 
 def _points(X1, X2):
@@ -109,12 +112,12 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
     ndarray of float64, shape (m1, m2), and its standard errors when ``return_std``.
     """
     X1, X2 = _points(X1, X2)
-    activation = check.choice(activation, "activation", ACTIVATIONS)
+    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     kind = check.choice(kind, "kind", KINDS)
     method = check.choice(method, "method", METHODS)
     if order is not None:
-        order = check.integer(order, "order", 2, reference.MAX_ORDER)
+        order = check.integer(order, "order", 2, _core.LIMIT_MAX_ORDER)
     variances = [check.non_negative_real(value, name) for value, name in (
         (weight_var, "weight_var"), (bias_var, "bias_var"), (output_var, "output_var"),
         (output_bias_var, "output_bias_var"))]
@@ -130,12 +133,11 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
         return _monte_carlo(X1, X2, activation, parametrization, kind, variances, samples, distribution, seed,
                             return_std)
     backend = check.backend(backend)
+    nodes = _core.LIMIT_ORDER if order is None else order
     _memory.check_limit_kernel("limit_kernel", X1.shape[0], X1.shape[0] if X2 is None else X2.shape[0],
-                               _point_floats(method, activation, largest), backend)
+                               _core.limit_point_floats(activation, method, largest, nodes), backend)
     if backend == "cpp":
-        legendre = reference.gauss_legendre(reference.ORDER if order is None else order)
-        return _core.limit_kernel(X1, X2, activation, parametrization, kind, *variances, method, *legendre,
-                                  *reference.logistic_mixing_rule())
+        return _core.limit_kernel(X1, X2, activation, parametrization, kind, *variances, method, nodes)
     return reference.limit_kernel(X1, X1 if X2 is None else X2, activation, parametrization, kind, *variances,
                                   method=method, order=order)
 
@@ -149,20 +151,11 @@ def _check_method(method: str, activation: str, largest: float) -> None:
     if method == "scale_mixture" and activation not in SCALE_MIXTURES:
         raise ValueError(f"method: no scale mixture for activation {activation!r} (there is one for "
                          f"{', '.join(SCALE_MIXTURES)}); use 'auto', 'closed_form' or 'quadrature'")
-    limit = reference.QUADRATURE_MAX_VARIANCE.get(activation)
+    limit = _core.QUADRATURE_MAX_VARIANCE.get(activation)
     if method == "quadrature" and limit is not None and largest > limit:
         raise ValueError(f"method: the quadrature of {activation} takes pre-activation variances up to {limit:g} "
                          f"(its cost grows with the variance); these points reach {largest:.4g}. Use 'auto', "
                          f"accurate at every variance")
-
-
-def _point_floats(method: str, activation: str, largest: float) -> int:
-    """Floats of each point's table in the compiled kernel (the scale mixtures'), at most."""
-    if method != "scale_mixture":
-        return 0
-    if activation == "arctan":
-        return 3 * (reference.arctan_rule(largest)[0].size if largest > 0 else 0)
-    return 4 * reference.LOGISTIC_NODES
 
 
 def _largest_variance(X, name: str, weight_var: float, bias_var: float) -> float:
@@ -186,10 +179,9 @@ def _monte_carlo(X1, X2, activation, parametrization, kind, variances, samples, 
     distribution = check.choice(distribution, "distribution", DISTRIBUTIONS)
     weight_var, bias_var, output_var, output_bias_var = variances
     X2 = X1 if X2 is None else X2
-    e_ss, e_dd, se_ss, se_dd = reference.monte_carlo_expectations(
-        X1, X2, activation, weight_var, bias_var, samples=samples, distribution=distribution,
-        seed=check.generator(seed))
-    kernel = reference.combine(e_ss, e_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
+    e_ss, e_dd, se_ss, se_dd = monte_carlo.expectations(X1, X2, activation, weight_var, bias_var, samples,
+                                                               distribution, check.generator(seed))
+    kernel = monte_carlo.combine(e_ss, e_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
     if not return_std:
         return kernel
     if kind == "nngp":

@@ -12,8 +12,9 @@ from widenet import reference
 from widenet._native import _core
 
 # A run stops when its loss exceeds this many times its reference (the initial loss, or the
-# zero predictor's if larger), or is not finite: the same rule in both backends.
-DIVERGENCE_FACTOR = 1e10
+# zero predictor's if larger), or is not finite: the same rule in both backends, and the
+# compiled core's factor, which the numpy twin is given at every call.
+DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 
 
 def _stopped_early(result: dict, keys: tuple) -> dict:
@@ -110,14 +111,14 @@ class NumpyBackend:
     def train(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test, loss_scale,
               divergence_factor=DIVERGENCE_FACTOR):
         result = reference.train(X, y, *params, activation, parametrization, lr, steps, record_every, X_test,
-                                 loss_scale, initial, divergence_factor)
+                                 loss_scale, initial, divergence_factor=divergence_factor)
         return _as_result(result, X.dtype)
 
     @staticmethod
     def train_ensemble(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test,
                        loss_scale, divergence_factor=DIVERGENCE_FACTOR):
         result = reference.train_ensemble(X, y, *params, activation, parametrization, lr, steps, record_every,
-                                          X_test, loss_scale, initial, divergence_factor)
+                                          X_test, loss_scale, initial, divergence_factor=divergence_factor)
         return _as_result(result, X.dtype)
 
     jvp = staticmethod(reference.jvp)
@@ -128,7 +129,7 @@ class NumpyBackend:
                   offset_outputs=None, offset_squared_norm=0.0, divergence_factor=DIVERGENCE_FACTOR):
         return _as_linear_result(reference.linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross,
                                                      test_initial, offset_outputs, offset_squared_norm,
-                                                     divergence_factor))
+                                                     divergence_factor=divergence_factor))
 
 
 BACKENDS = {"cpp": CppBackend, "numpy": NumpyBackend}

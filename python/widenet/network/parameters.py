@@ -7,9 +7,11 @@ import math
 import numpy as np
 
 from widenet import _validation as check
+from widenet._laws import DISTRIBUTIONS, standard_draws
+from widenet._native import _core
 
-DISTRIBUTIONS = ("normal", "uniform", "rademacher")
-PARAMETRIZATIONS = ("lecun", "ntk")
+PARAMETRIZATIONS = _core.PARAMETRIZATIONS
+"""The parametrizations, as the compiled core parses them."""
 
 
 def _immutable(array: np.ndarray) -> np.ndarray:
@@ -115,15 +117,6 @@ class Parameters:
         return f"Parameters(width={self.width}, input_dim={self.input_dim}, dtype={self._dtype.name})"
 
 
-def _standard_draws(rng: np.random.Generator, distribution: str, size) -> np.ndarray:
-    """Zero-mean, unit-variance draws from the law D (Assumption 11.14, Example 11.15)."""
-    if distribution == "normal":
-        return rng.standard_normal(size)
-    if distribution == "uniform":
-        return rng.uniform(-math.sqrt(3.0), math.sqrt(3.0), size)
-    return 2.0 * rng.integers(0, 2, size).astype(np.float64) - 1.0
-
-
 def initialize(input_dim: int, width: int, parametrization: str, distribution: str, weight_var: float,
                bias_var: float, output_var: float, output_bias_var: float, rng: np.random.Generator,
                dtype: np.dtype) -> Parameters:
@@ -135,10 +128,10 @@ def initialize(input_dim: int, width: int, parametrization: str, distribution: s
     hold the same numbers up to rounding.
     """
     fan_in, fan_out = (input_dim, width) if parametrization == "lecun" else (1, 1)
-    U = _standard_draws(rng, distribution, (width, input_dim)) * math.sqrt(weight_var / fan_in)
-    b = _standard_draws(rng, distribution, width) * math.sqrt(bias_var)
-    v = _standard_draws(rng, distribution, width) * math.sqrt(output_var / fan_out)
-    c = _standard_draws(rng, distribution, 1)[0] * math.sqrt(output_bias_var)
+    U = standard_draws(rng, distribution, (width, input_dim)) * math.sqrt(weight_var / fan_in)
+    b = standard_draws(rng, distribution, width) * math.sqrt(bias_var)
+    v = standard_draws(rng, distribution, width) * math.sqrt(output_var / fan_out)
+    c = standard_draws(rng, distribution, 1)[0] * math.sqrt(output_bias_var)
     limit, tiny = float(np.finfo(dtype).max), float(np.finfo(dtype).tiny)
     blocks = ((U, weight_var, fan_in, "weight_var"), (b, bias_var, 1, "bias_var"),
               (v, output_var, fan_out, "output_var"), (np.array(c), output_bias_var, 1, "output_bias_var"))

@@ -9,12 +9,12 @@ import numpy as np
 
 from widenet import _archive, _memory
 from widenet import _validation as check
+from widenet._locking import TrainingLock
+from widenet._native import _core
+from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import BACKENDS
-from widenet._locking import TrainingLock
 from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
-from widenet.reference.activations import ACTIVATIONS
-from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.network.results import TrainingResult, overflowed
 
 
@@ -80,7 +80,7 @@ class ShallowNetwork(TrainingLock):
         """Checks and sets the configuration (everything but the parameters)."""
         self.input_dim = check.integer(input_dim, "input_dim", 1)
         self.width = check.integer(width, "width", 1)
-        self.activation = check.choice(activation, "activation", ACTIVATIONS)
+        self.activation = check.choice(activation, "activation", _core.ACTIVATIONS)
         self.parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
         self.weight_var = check.non_negative_real(weight_var, "weight_var")
         self.bias_var = check.non_negative_real(bias_var, "bias_var")
@@ -325,8 +325,9 @@ class ShallowNetwork(TrainingLock):
         ``f/m`` and ``"half_sum"`` is ``f/2`` (docs/theory.md, section 5, on Figure 11.3: with ``"sum"`` the
         step ``h = 1/n`` of that figure diverges).
 
-        A run whose loss stops being finite, or grows beyond ``1e10`` times its reference
-        (``f(w_0)``, or the zero predictor's loss if larger), stops at that step.
+        A run whose loss stops being finite, or grows by the divergence factor (see
+        :data:`widenet.DIVERGENCE_FACTOR`) over its reference (``f(w_0)``, or the zero
+        predictor's loss if larger), stops at that step.
         ``on_divergence="raise"`` (default) then raises :class:`widenet.DivergenceError`
         (step, loss, and the admissible step ``1/(s lambda_max)`` of the tangent Gram at the
         start) and leaves the network unchanged; ``"return"`` returns the records up to that

@@ -25,8 +25,8 @@ from widenet.reference.shallow import _diverged, _is_recorded, recorded_steps
 
 def linear_gd(theta: npt.ArrayLike, residual: npt.ArrayLike, lr: float, loss_scale: float, steps: int,
               record_every: int, cross: Optional[npt.ArrayLike] = None, test_initial: Optional[npt.ArrayLike] = None,
-              offset_outputs: Optional[FloatArray] = None, offset_squared_norm: float = 0.0,
-              divergence_factor: float = 1e10) -> Dict[str, Any]:
+              offset_outputs: Optional[FloatArray] = None, offset_squared_norm: float = 0.0, *,
+              divergence_factor: float) -> Dict[str, Any]:
     """Run GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
 
     Parameters
@@ -53,10 +53,11 @@ def linear_gd(theta: npt.ArrayLike, residual: npt.ArrayLike, lr: float, loss_sca
         ``test_initial`` are taken at ``p_0``).
     offset_squared_norm : float
         ``|delta|^2``; the distances are ``|delta - J0^T a_k|``.
-    divergence_factor : float, default 1e10
-        Stop at the first step whose loss is not finite or exceeds this factor times the
-        initial loss (<= 0: only non-finite losses stop it); that step is recorded last and
-        ``"stopped_at"`` names it (-1 when the run reached ``steps``).
+    divergence_factor : float
+        Required (the library passes ``widenet.DIVERGENCE_FACTOR``). Stop at the first
+        step whose loss is not finite or exceeds this factor times the initial loss (<= 0:
+        only non-finite losses stop it); that step is recorded last and ``"stopped_at"``
+        names it (-1 when the run reached ``steps``).
 
     Returns
     -------

@@ -472,7 +472,7 @@ def loss_grad(X: FloatArray, y: npt.ArrayLike, U: npt.ArrayLike, b: npt.ArrayLik
 def train(X: FloatArray, y: npt.ArrayLike, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike,
           activation: str, parametrization: Parametrization, lr: float, steps: int, record_every: int = 1,
           X_test: Optional[FloatArray] = None, loss_scale: float = 1.0,
-          initial: Optional[Sequence[npt.ArrayLike]] = None, divergence_factor: float = 1e10) -> Dict[str, Any]:
+          initial: Optional[Sequence[npt.ArrayLike]] = None, *, divergence_factor: float) -> Dict[str, Any]:
     """Run gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (docs/theory.md, sections 5 and 6).
 
     Parameters
@@ -489,9 +489,10 @@ def train(X: FloatArray, y: npt.ArrayLike, U: npt.ArrayLike, b: npt.ArrayLike, v
         Points at which the outputs are recorded.
     initial : tuple (U0, b0, v0, c0), optional
         Reference point ``w0`` of the distances; default: the starting parameters.
-    divergence_factor : float, default 1e10
+    divergence_factor : float
         Stop at the first step whose loss is not finite or exceeds this factor times
         ``max(f(w_0), loss of the zero predictor)`` (<= 0: only non-finite losses stop it).
+        Required: the library passes its own (``widenet.DIVERGENCE_FACTOR``).
 
     Returns
     -------
@@ -516,12 +517,12 @@ def _padded(records: np.ndarray, rows: int) -> np.ndarray:
 def train_ensemble(X: FloatArray, y: npt.ArrayLike, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray,
                    activation: str, parametrization: Parametrization, lr: float, steps: int, record_every: int = 1,
                    X_test: Optional[FloatArray] = None, loss_scale: float = 1.0,
-                   initial: Optional[Sequence[FloatArray]] = None, divergence_factor: float = 1e10) -> Dict[str, Any]:
+                   initial: Optional[Sequence[FloatArray]] = None, *, divergence_factor: float) -> Dict[str, Any]:
     """Run :func:`train` for ``R`` independent networks, one after the other (the numpy loop baseline).
 
     Parameters
     ----------
-    X, y, activation, parametrization, lr, steps, record_every, X_test, loss_scale
+    X, y, activation, parametrization, lr, steps, record_every, X_test, loss_scale, divergence_factor
         As in :func:`train`, shared by all networks.
     U : ndarray, shape (R, n, d)
     b, v : ndarray, shape (R, n)
@@ -537,7 +538,8 @@ def train_ensemble(X: FloatArray, y: npt.ArrayLike, U: FloatArray, b: FloatArray
     """
     runs = [
         train(X, y, U[r], b[r], v[r], c[r], activation, parametrization, lr, steps, record_every, X_test,
-              loss_scale, None if initial is None else tuple(p[r] for p in initial), divergence_factor)
+              loss_scale, None if initial is None else tuple(p[r] for p in initial),
+              divergence_factor=divergence_factor)
         for r in range(len(U))
     ]
     ks = recorded_steps(steps, record_every)

@@ -32,12 +32,13 @@ from widenet import _memory
 from widenet import _validation as check
 from widenet._conditioning import warn_if_ill_conditioned
 from widenet._interrupt import is_long_factorization, run_interruptible
+from widenet._native import _core
 from widenet._types import FloatArray, KernelName
 from widenet.kernels import Kernel, as_kernel
 from widenet.regression.least_squares import augment, min_norm_solution
 
-KERNEL_NAMES = ("linear", "polynomial", "rbf", "laplace")
-"""Kernel names :class:`KernelLeastSquares` accepts (also ``"poly"``)."""
+KERNEL_NAMES = _core.KERNELS
+"""Kernel names :class:`KernelLeastSquares` accepts (also ``"poly"``): the compiled core's classic kernels."""
 
 _FLOAT64 = np.dtype(np.float64)
 

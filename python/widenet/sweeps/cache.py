@@ -27,8 +27,7 @@ from typing import Any, Callable, Dict, Optional, Union, cast
 
 import numpy as np
 
-from widenet import _files
-from widenet._runtime import __version__
+from widenet import _files, _runtime
 from widenet.sweeps.cells import Record, checked_record
 
 FORMAT = "widenet-sweep-cell-2"
@@ -105,9 +104,9 @@ class SweepCache:
             raise ValueError(f"cache_dir: expected a directory, got the file {str(self.directory)!r}")
         self.identity = function_identity(function)
         self.version = version
-        self.widenet_version = __version__  # an upgrade may change what a function computes
+        self.widenet_version = _runtime.__version__  # an upgrade may change what a function computes
         digest = hashlib.sha256(FORMAT.encode())
-        _feed(digest, (self.identity, version, __version__), "function")
+        _feed(digest, (self.identity, version, _runtime.__version__), "function")
         if isinstance(function, functools.partial):
             _feed(digest, (function.args, function.keywords), "function")
         for name in sorted(fixed):
