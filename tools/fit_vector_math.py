@@ -1,5 +1,6 @@
 """Derives the polynomials and constants of widenet's vectorisable elementary functions
-(cpp/include/widenet/vector_math.hpp).
+(cpp/include/widenet/vector_math_polynomials.hpp; the functions built from them are in
+vector_math_exp.hpp, vector_math_normal.hpp and vector_math_trig.hpp).
 
 All of them compute in double; results meant for float are computed in double too, by
 polynomials of lower degree, and rounded once at the end (so float results are within
@@ -15,7 +16,7 @@ precision, and its largest error against mpmath printed in ulps.
     python tools/fit_vector_math.py            (needs mpmath; a development tool, not a dependency)
     python tools/fit_vector_math.py --only erf_tail --precision float
 
-The approximations (see the header for how they are combined):
+The approximations (see those headers for how they are combined):
   expm1     expm1(r) = r + r^2 Q(r),            |r| <= ln(2)/2 (after r = x - k ln 2)
   log1p     log1p(g) = g - s (g - s^2 U(s^2)),  s = g/(2+g), g in [sqrt(1/2) - 1, sqrt(2) - 1]
   tanh      tanh(x) = x + x^3 T(x^2),           |x| <= 0.55

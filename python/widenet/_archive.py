@@ -90,15 +90,6 @@ def _parameter_entries(params, initial) -> dict:
     return entries
 
 
-
-def _parameter_entries(params, initial) -> dict:
-    entries = {}
-    for suffix, (U, b, v, c) in (("", params), ("0", initial)):
-        dtype = U.dtype
-        entries.update({"U" + suffix: U, "b" + suffix: b, "v" + suffix: v, "c" + suffix: np.asarray(c, dtype=dtype)})
-    return entries
-
-
 def model_contents(config: dict, params: tuple, initial: tuple) -> tuple:
     """``(format, config, arrays)`` of a network (``config`` without ``size``) or of an
     ensemble (``config`` with ``size``; ``params`` and ``initial`` stacked)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 import operator
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -96,14 +96,58 @@ def as_array(value, name: str, dtype: np.dtype, ndim, check_finite: bool = True)
     return _converted(array, name, dtype, check_finite)
 
 
-def as_inputs(value, name: str, dtype: np.dtype, input_dim: int) -> np.ndarray:
-    """A batch of inputs: (m, input_dim) with m >= 1."""
-    X = as_array(value, name, dtype, 2)
-    if X.shape[0] == 0:
-        raise ValueError(f"{name}: expected at least one row (point), got shape {X.shape}")
-    if X.shape[1] != input_dim:
-        raise ValueError(f"{name}: expected {input_dim} columns (the input dimension), got shape {X.shape}")
+def float_dtype_of(array: np.ndarray) -> np.dtype:
+    """Return the dtype data are computed in: float32 for float32 data, float64 for anything else."""
+    return FLOAT_DTYPES[0] if array.dtype == FLOAT_DTYPES[0] else FLOAT_DTYPES[1]
+
+
+INPUT_DIMENSION = " (the input dimension)"
+"""What ``columns`` is for the inputs of a network (``columns_of`` of :func:`as_points`)."""
+
+
+def as_points(value: Any, name: str = "X", *, dtype: Optional[np.dtype] = None, columns: Optional[int] = None,
+              columns_of: str = "", min_rows: int = 1, min_columns: int = 0, check_finite: bool = True) -> np.ndarray:
+    """Return points, one per row: a C-contiguous 2-D array, checked as :func:`as_array` checks.
+
+    The one check of input points (network inputs, kernel arguments, regression data);
+    every failure names ``name`` and the shape received.
+
+    Parameters
+    ----------
+    value : array_like, shape (m, d)
+    name : str
+        The argument's name, for the messages.
+    dtype : numpy dtype, optional
+        The dtype of the result; None keeps float32 data float32 and makes anything else
+        float64 (:func:`float_dtype_of`).
+    columns : int, optional
+        The number of columns expected (None: any).
+    columns_of : str
+        Says in the message what ``columns`` is, such as :data:`INPUT_DIMENSION` or
+        ``" like X1"``.
+    min_rows, min_columns : int
+        The fewest rows (points) and columns (features) accepted.
+    check_finite : bool
+        Refuse NaN and Inf.
+    """
+    if dtype is None:
+        value = asarray(value, name)
+        dtype = float_dtype_of(value)
+    X = as_array(value, name, dtype, 2, check_finite)
+    if X.shape[0] < min_rows:
+        count = "one row (point)" if min_rows == 1 else f"{min_rows} rows (points)"
+        raise ValueError(f"{name}: expected at least {count}, got shape {X.shape}")
+    if X.shape[1] < min_columns:
+        count = "one column (feature)" if min_columns == 1 else f"{min_columns} columns (features)"
+        raise ValueError(f"{name}: expected at least {count}, got shape {X.shape}")
+    if columns is not None and X.shape[1] != columns:
+        raise ValueError(f"{name}: expected {columns} columns{columns_of}, got shape {X.shape}")
     return X
+
+
+def as_inputs(value, name: str, dtype: np.dtype, input_dim: int) -> np.ndarray:
+    """Return a batch of network inputs: (m, input_dim) with m >= 1 (:func:`as_points`)."""
+    return as_points(value, name, dtype=dtype, columns=input_dim, columns_of=INPUT_DIMENSION)
 
 
 def as_targets(value, name: str, dtype: np.dtype, rows: int) -> np.ndarray:

@@ -1,2 +1,4 @@
-"""The application: the command line, the report of ``widenet reproduce`` and the
-experiments that check the chapter's claims."""
+"""The application: the command line, the report and the experiments.
+
+The report is that of ``widenet reproduce``; the experiments check the chapter's claims.
+"""

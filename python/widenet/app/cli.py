@@ -12,20 +12,21 @@ import argparse
 import contextlib
 import os
 import sys
-from typing import Optional, Sequence
+from typing import Callable, NoReturn, Optional, Sequence
 
 CONNECT_TIMEOUT = 10  # seconds to reach a --scheduler: a wrong address fails fast
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with a one-line error message (and exit code 2)."""
+    """An argparse parser with a one-line error message (and exit code 2)."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
+        """Exit with code 2 after the one-line message ``message`` on stderr."""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _integer_at_least(minimum: int):
-    """An argparse type: an integer >= ``minimum``."""
+def _integer_at_least(minimum: int) -> Callable[[str], int]:
+    """Return an argparse type: an integer >= ``minimum``."""
     word = "positive" if minimum == 1 else "non-negative"
 
     def parse(text: str) -> int:
@@ -83,15 +84,15 @@ def _list_experiments() -> int:
     return 0
 
 
-def _reproduce(parser: argparse.ArgumentParser, arguments, argv) -> int:
-    from widenet.app.experiments._plotting import INSTALL_HINT
+def _reproduce(parser: argparse.ArgumentParser, arguments: argparse.Namespace, argv: Sequence[str]) -> int:
+    from widenet.app.experiments._plotting import matplotlib
     from widenet.app.report import REPORT, report_directory, reproduce
 
     if not arguments.no_figures:
         try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print(f"widenet: {INSTALL_HINT}; or run with --no-figures", file=sys.stderr)
+            matplotlib()
+        except ImportError as error:
+            print(f"widenet: {error}; or run with --no-figures", file=sys.stderr)
             return 1
     if arguments.threads is not None:
         _check_threads(parser, arguments.threads)
@@ -124,7 +125,7 @@ def _reproduce(parser: argparse.ArgumentParser, arguments, argv) -> int:
 
 
 def _check_threads(parser: argparse.ArgumentParser, threads: int) -> None:
-    """Exits with the one-line error when widenet cannot run ``threads`` threads."""
+    """Exit with the one-line error when widenet cannot run ``threads`` threads."""
     from widenet._runtime import get_num_threads, set_num_threads
 
     before = get_num_threads()
@@ -137,8 +138,10 @@ def _check_threads(parser: argparse.ArgumentParser, threads: int) -> None:
 
 
 def _connect(parser: argparse.ArgumentParser, cluster: contextlib.ExitStack, address: str) -> int:
-    """Sends the sweeps of the run to the scheduler at ``address`` (until ``cluster`` closes);
-    returns 0, or the exit code after a one-line message."""
+    """Send the sweeps of the run to the scheduler at ``address`` (until ``cluster`` closes).
+
+    Returns 0, or the exit code after a one-line message.
+    """
     try:
         from widenet.distributed import sweeps_on
         from widenet.sweeps._dask import connected
@@ -157,6 +160,10 @@ def _connect(parser: argparse.ArgumentParser, cluster: contextlib.ExitStack, add
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the ``widenet`` command with the arguments ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns the exit code (see the module's docstring).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     arguments = _parser().parse_args(argv)
     if arguments.command == "experiments":

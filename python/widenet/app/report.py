@@ -18,20 +18,27 @@ import platform
 import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
 from widenet import _files
 from widenet import _validation as check
+from widenet._optional import progress_bar
+
+if TYPE_CHECKING:
+    from widenet.app.experiments import Claim, Correction, Experiment, ExperimentResult
 
 DEFAULT_DIRECTORY = "widenet-report"
 RESULTS, REPORT = "results.json", "report.md"
 
 
-def _jsonable(value):
-    """numpy arrays and scalars as lists and Python numbers, dataclasses (e.g. a fitted
-    :class:`~widenet.SlopeFit`) as dicts; non-finite floats as strings."""
+def _jsonable(value: Any) -> Any:
+    """Return ``value`` as JSON can take it.
+
+    numpy arrays and scalars as lists and Python numbers, dataclasses (e.g. a fitted
+    :class:`~widenet.SlopeFit`) as dicts; non-finite floats as strings.
+    """
     if is_dataclass(value) and not isinstance(value, type):
         return _jsonable(asdict(value))
     if isinstance(value, dict):
@@ -47,18 +54,19 @@ def _jsonable(value):
     return value
 
 
-def _cell(text) -> str:
-    """Text for a Markdown table cell: ``|`` (as in ``|w - w0|``) escaped, one line."""
+def _cell(text: object) -> str:
+    """Return text for a Markdown table cell: ``|`` (as in ``|w - w0|``) escaped, one line."""
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _hypothesis_text(claim) -> str:
-    """The claim's hypotheses cell: yes / no / (nothing to check), then the detail."""
+def _hypothesis_text(claim: Claim) -> str:
+    """Return the claim's hypotheses cell: yes / no / (nothing to check), then the detail."""
     verdict = {True: "yes", False: "**no**", None: "n/a"}[claim.hypothesis_holds]
     return f"{verdict}: {claim.hypothesis}" if claim.hypothesis else verdict
 
 
-def _claims_table(rows: list) -> list:
+def _claims_table(rows: list[tuple[str, Claim]]) -> list[str]:
+    """Return the lines of the Markdown table of the claims ``rows`` (experiment name, or "", and claim)."""
     lines = ["| | reference | claim | hypotheses hold | prediction | criterion (two-sided) | measured |",
              "|---|---|---|---|---|---|---|"]
     for experiment, claim in rows:
@@ -70,8 +78,8 @@ def _claims_table(rows: list) -> list:
     return lines
 
 
-def _corrections(results: dict) -> list:
-    """The chapter's misprints the experiments show, each once (the first experiment's evidence)."""
+def _corrections(results: dict[str, ExperimentResult]) -> list[tuple[str, Correction]]:
+    """Return the chapter's misprints the experiments show, each once (the first experiment's evidence)."""
     seen, rows = set(), []
     for name, result in results.items():
         for correction in result.corrections:
@@ -82,7 +90,8 @@ def _corrections(results: dict) -> list:
     return rows
 
 
-def _corrections_section(results: dict) -> list:
+def _corrections_section(results: dict[str, ExperimentResult]) -> list[str]:
+    """Return the lines of the report's section on the chapter's misprints (none when there are none)."""
     rows = _corrections(results)
     if not rows:
         return []
@@ -96,7 +105,8 @@ def _corrections_section(results: dict) -> list:
     return lines + [""]
 
 
-def _markdown(record: dict, results: dict, experiments: dict) -> str:
+def _markdown(record: dict[str, Any], results: dict[str, ExperimentResult], experiments: dict[str, Experiment]) -> str:
+    """Return ``report.md``: the summary table of the claims, the corrections, then each experiment's section."""
     held = sum(claim.holds for result in results.values() for claim in result.claims)
     total = sum(len(result.claims) for result in results.values())
     outside = sum(claim.hypothesis_holds is False for result in results.values() for claim in result.claims)
@@ -130,10 +140,10 @@ def _markdown(record: dict, results: dict, experiments: dict) -> str:
     return "\n".join(lines)
 
 
-def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequence[str]] = None, seed: int = 0,
-              threads: Optional[int] = None, figures: bool = True, progress: bool = True,
-              command: str = "widenet reproduce") -> dict:
-    """Runs the experiments (all, or ``only`` those named) and writes the report into ``out``.
+def reproduce(out: Union[str, os.PathLike[str]] = DEFAULT_DIRECTORY, quick: bool = False,
+              only: Optional[Sequence[str]] = None, seed: int = 0, threads: Optional[int] = None, figures: bool = True,
+              progress: bool = True, command: str = "widenet reproduce") -> dict[str, Any]:
+    """Run the experiments (all, or ``only`` those named) and writes the report into ``out``.
 
     Parameters
     ----------
@@ -179,7 +189,7 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
     if threads is not None:
         set_num_threads(check.integer(threads, "threads", 1))
     info = build_info()
-    record = {
+    record: dict[str, Any] = {
         "command": command,
         "widenet_version": __version__,
         "build": {key: info.get(key) for key in ("eigen", "compiler", "elementwise_simd", "blas", "blas_core")},
@@ -189,7 +199,7 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
                      "only": names},
         "experiments": {},
     }
-    results = {}
+    results: dict[str, ExperimentResult] = {}
     started = time.perf_counter()
     with _files.FileSet() as files:
         figure_directory = _files.StagedDirectory(directory, files)
@@ -218,14 +228,17 @@ def reproduce(out=DEFAULT_DIRECTORY, quick: bool = False, only: Optional[Sequenc
         try:
             files.commit()
         except KeyboardInterrupt as interrupt:  # held off during the renames, delivered after them
-            interrupt.report_written = files.committed
+            interrupt.report_written = files.committed  # type: ignore[attr-defined]  # read by the command
             raise
     return record
 
 
-def report_directory(out) -> Path:
-    """``out`` as the report directory: created if missing and checked writable (a file
-    created and removed in it). TypeError or ValueError naming ``out`` otherwise."""
+def report_directory(out: Union[str, os.PathLike[str]]) -> Path:
+    """Return ``out`` as the report directory: created if missing and checked writable.
+
+    Writability is checked with a file created and removed in it. TypeError or ValueError
+    naming ``out`` otherwise.
+    """
     if not isinstance(out, (str, os.PathLike)):
         raise TypeError(f"out: expected a directory name (str or os.PathLike), got {type(out).__name__}")
     name = os.fsdecode(os.fspath(out))
@@ -248,9 +261,11 @@ def report_directory(out) -> Path:
     return path
 
 
-def _previous_figures(directory: Path) -> list:
-    """The figures the report now in ``directory`` lists (plain PNG names only): replaced or
-    removed with it, so the directory never holds figures of two runs."""
+def _previous_figures(directory: Path) -> list[str]:
+    """Return the figures the report now in ``directory`` lists (plain PNG names only).
+
+    They are replaced or removed with it, so the directory never holds figures of two runs.
+    """
     try:
         previous = _files.parse_json(_files.read_text(directory / RESULTS, 2**26))
         listed = [figure for entry in previous["experiments"].values() for figure in entry["figures"]]
@@ -260,12 +275,6 @@ def _previous_figures(directory: Path) -> list:
             and not figure.startswith(".") and os.path.basename(figure) == figure]
 
 
-def _bar(names: list, enabled: bool):
-    """The experiments with a progress bar (tqdm, when installed and enabled)."""
-    if enabled:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return names
-        return tqdm(names, desc="experiments", position=0)
-    return names
+def _bar(names: list[str], enabled: bool) -> Iterable[str]:
+    """Return the experiments with a progress bar (tqdm, when installed and enabled)."""
+    return progress_bar(names, enabled, desc="experiments", position=0)

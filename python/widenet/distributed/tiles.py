@@ -67,16 +67,9 @@ def checked_points(kernel: object, X1: npt.ArrayLike,
     if model is not None and hasattr(model, "input_dim") and hasattr(model, "dtype"):
         P1 = check.as_inputs(X1, "X1", model.dtype, model.input_dim)
         P2 = None if symmetric else check.as_inputs(X2, "X2", model.dtype, model.input_dim)
-    elif isinstance(kernel, LimitKernel):
-        float64 = np.dtype(np.float64)
-        P1 = check.as_array(X1, "X1", float64, 2)
-        if P1.shape[0] == 0:
-            raise ValueError(f"X1: expected at least one row (point), got shape {P1.shape}")
-        P2 = None if symmetric else check.as_inputs(X2, "X2", float64, P1.shape[1])
-    else:
-        P1, P2 = checked_pair(X1, None if symmetric else X2)
-    if P1.shape[1] == 0:
-        raise ValueError(f"X1: expected at least one column (feature), got shape {P1.shape}")
+    else:  # the limit kernels compute in float64
+        dtype = np.dtype(np.float64) if isinstance(kernel, LimitKernel) else None
+        P1, P2 = checked_pair(X1, None if symmetric else X2, dtype, min_columns=1)
     return checked_kernel(kernel, P1.shape[1]), P1, P2
 
 

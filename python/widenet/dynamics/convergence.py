@@ -33,10 +33,10 @@ import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._types import Backend, Loss, Seed
 from widenet.network.parameters import Parameters
 from widenet.network.shallow import ShallowNetwork
+from widenet.regression import _solve
 
 _Witness = TypeVar("_Witness")
 
@@ -677,9 +677,9 @@ def check_assumptions(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike,
     network = _clone(model, np.float64)
 
     # (a) and f(w0): the chapter's quantities at w0
-    eigenvalues = _spectrum(network.ntk(X))
+    eigenvalues = _solve.eigenvalues(network.ntk(X))
     lambda_min, lambda_max = float(eigenvalues[0]), float(eigenvalues[-1])
-    regular = lambda_min > m * np.finfo(np.float64).eps * lambda_max
+    regular = lambda_min > _solve.rank_tolerance(np.float64, m) * lambda_max
     f0 = network.loss(X, y, "sum")
     admissible_sum = 1.0 / (lambda_min + lambda_max)
 
@@ -887,11 +887,6 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _spectrum(gram: np.ndarray) -> np.ndarray:
-    """Return the eigenvalues of a tangent Gram, ascending; Ctrl-C stops the wait for them."""
-    return run_interruptible(np.linalg.eigvalsh, gram, long_call=is_long_factorization(*gram.shape))
-
-
 def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -> None:
     """Check that the report is about this network's w0 and this data.
 
@@ -904,7 +899,7 @@ def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarr
                          f"(m = {report.num_points}, P = {report.num_params}, {report.activation}, "
                          f"{report.parametrization}; expected m = {X.shape[0]}, P = {network.num_params}, "
                          f"{network.activation}, {network.parametrization})")
-    eigenvalues = _spectrum(network.ntk(X))
+    eigenvalues = _solve.eigenvalues(network.ntk(X))
     f0 = network.loss(X, y, "sum")
     tolerance = _ROUNDING[np.dtype(np.float64)]
     if not (math.isclose(report.f0, f0, rel_tol=tolerance, abs_tol=tolerance * float(np.dot(y, y)))

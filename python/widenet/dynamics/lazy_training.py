@@ -145,9 +145,7 @@ def _checked_data(data: Optional[LazyTrainingData]) -> LazyTrainingData:
     if not isinstance(data, tuple) or len(data) != 3:
         raise TypeError(f"data: expected (X, y, X_test) such as lazy_training_data() returns, got {data!r}")
     float64 = np.dtype(np.float64)
-    X = check.as_array(data[0], "X", float64, 2)
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X: expected at least one point and one feature, got shape {X.shape}")
+    X = check.as_points(data[0], "X", dtype=float64, min_columns=1)
     return LazyTrainingData(X, check.as_targets(data[1], "y", float64, X.shape[0]),
                             check.as_inputs(data[2], "X_test", float64, X.shape[1]))
 

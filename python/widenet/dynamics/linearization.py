@@ -112,13 +112,8 @@ class _JacobianTangent:
 
     def inputs(self, X: npt.ArrayLike, name: str) -> np.ndarray:
         """Return ``X`` checked as float64 inputs of the model."""
-        points = check.as_array(X, name, _FLOAT64, 2)
-        if points.shape[0] == 0:
-            raise ValueError(f"{name}: expected at least one row (point), got shape {points.shape}")
-        columns = getattr(self.network, "input_dim", points.shape[1])
-        if points.shape[1] != columns:
-            raise ValueError(f"{name}: expected {columns} columns (the input dimension), got shape {points.shape}")
-        return points
+        return check.as_points(X, name, dtype=_FLOAT64, columns=getattr(self.network, "input_dim", None),
+                               columns_of=check.INPUT_DIMENSION)
 
     def _jacobian(self, X: np.ndarray) -> np.ndarray:
         J = np.asarray(self.network.jacobian(X), dtype=np.float64)

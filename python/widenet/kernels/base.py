@@ -11,28 +11,18 @@ from widenet import _memory
 from widenet import _validation as check
 
 
-def as_points(X, name: str, columns: Optional[int] = None, dtype: Optional[np.dtype] = None) -> np.ndarray:
-    """Points as a 2-D float array of ``dtype``; by default float32 stays float32 and
-    anything else becomes float64."""
-    array = check.asarray(X, name)
-    if dtype is None:
-        dtype = np.dtype(np.float32 if array.dtype == np.float32 else np.float64)
-    points = check.as_array(array, name, dtype, 2)
-    if points.shape[0] == 0:
-        raise ValueError(f"{name}: expected at least one row (point), got shape {points.shape}")
-    if columns is not None and points.shape[1] != columns:
-        raise ValueError(f"{name}: expected {columns} columns like X1, got shape {points.shape}")
-    return points
-
-
-def checked_pair(X1, X2):
+def checked_pair(X1, X2, dtype: Optional[np.dtype] = None, min_columns: int = 0):
     """Validated ``(X1, X2)``; ``X2`` is None for the symmetric Gram (``X2 is X1`` too).
-    ``X2`` takes the dtype of ``X1`` (and is refused by name if its values do not fit it)."""
+
+    ``X1`` in ``dtype`` (None: float32 stays float32, anything else becomes float64), with
+    at least ``min_columns`` columns; ``X2`` takes the dtype and the number of columns of
+    ``X1`` (and is refused by name if its values do not fit it).
+    """
     symmetric = X2 is None or X2 is X1
-    X1 = as_points(X1, "X1")
+    X1 = check.as_points(X1, "X1", dtype=dtype, min_columns=min_columns)
     if symmetric:
         return X1, None
-    return X1, as_points(X2, "X2", X1.shape[1], X1.dtype)
+    return X1, check.as_points(X2, "X2", dtype=X1.dtype, columns=X1.shape[1], columns_of=" like X1")
 
 
 class Kernel:
@@ -55,7 +45,7 @@ class Kernel:
 
     def diag(self, X, backend: str = "cpp") -> np.ndarray:
         """``K(x_i, x_i)`` for the rows of ``X``, without the m x m matrix."""
-        return self.diagonal(as_points(X, "X"), check.backend(backend))
+        return self.diagonal(check.as_points(X, "X"), check.backend(backend))
 
     def gram(self, X1, X2, backend):
         raise NotImplementedError

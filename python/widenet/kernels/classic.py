@@ -88,30 +88,28 @@ class PolynomialKernel(_ClassicKernel):
         return f"PolynomialKernel(degree={self.degree}, coef0={self.coef0}, gamma={self.gamma})"
 
 
-class RBFKernel(_ClassicKernel):
+class _DistanceKernel(_ClassicKernel):
+    """A kernel of the distance ``|x - z|`` with one scale ``gamma``."""
+
+    def __init__(self, gamma: float = 1.0):
+        super().__init__(gamma=gamma)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(gamma={self.gamma})"
+
+
+class RBFKernel(_DistanceKernel):
     """``K(x, z) = exp(-gamma |x - z|^2)``, within ``16 (d + 2) eps`` at every scale of the
     inputs. ``gamma`` must be a normal number of the inputs' dtype."""
 
     kind = "rbf"
 
-    def __init__(self, gamma: float = 1.0):
-        super().__init__(gamma=gamma)
 
-    def __repr__(self) -> str:
-        return f"RBFKernel(gamma={self.gamma})"
-
-
-class LaplaceKernel(_ClassicKernel):
+class LaplaceKernel(_DistanceKernel):
     """``K(x, z) = exp(-gamma |x - z|)``, within ``16 (d + 2) eps`` at every scale of the
     inputs. ``gamma`` must be a normal number of the inputs' dtype."""
 
     kind = "laplace"
-
-    def __init__(self, gamma: float = 1.0):
-        super().__init__(gamma=gamma)
-
-    def __repr__(self) -> str:
-        return f"LaplaceKernel(gamma={self.gamma})"
 
 
 class CallableKernel(Kernel):

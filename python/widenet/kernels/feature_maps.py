@@ -27,15 +27,6 @@ from widenet import _validation as check
 _FLOAT64 = np.dtype(np.float64)
 
 
-def _points(X, name: str = "X", columns: Optional[int] = None) -> np.ndarray:
-    X = check.as_array(X, name, _FLOAT64, 2)
-    if X.shape[0] == 0:
-        raise ValueError(f"{name}: expected at least one row (point), got shape {X.shape}")
-    if columns is not None and X.shape[1] != columns:
-        raise ValueError(f"{name}: expected {columns} columns, got shape {X.shape}")
-    return X
-
-
 def _count_at_most(n: int, k: int, cap: int) -> int:
     """``C(n, k)``, or ``cap + 1`` when it exceeds ``cap`` (without forming a huge number:
     the partial products ``C(n - k + i, i)`` at least double at every step)."""
@@ -109,7 +100,7 @@ def quadratic_features(X) -> np.ndarray:
     -------
     ndarray of float64, shape (m, 6)
     """
-    X = _points(X, columns=2)
+    X = check.as_points(X, dtype=_FLOAT64, columns=2)
     x1, x2 = X[:, 0], X[:, 1]
     return np.column_stack([np.ones_like(x1), x1, x2, x1 * x2, x1**2, x2**2])
 
@@ -200,7 +191,7 @@ def polynomial_features(X, degree: int, coef0: float = 1.0) -> np.ndarray:
     -------
     ndarray of float64, shape (m, C(d + r, r)) (``(m, C(d + r - 1, r))`` if ``coef0 = 0``)
     """
-    X = _points(X)
+    X = check.as_points(X, dtype=_FLOAT64)
     degree = check.integer(degree, "degree", 1)
     coef0 = check.non_negative_real(coef0, "coef0")
     _check_features("polynomial_features", X.shape[0], X.shape[1], degree, degree if coef0 == 0 else 0, copies=2)
@@ -236,7 +227,7 @@ def rbf_features(X, gamma: float, order: int) -> np.ndarray:
     -------
     ndarray of float64, shape (m, C(d + order, order))
     """
-    X = _points(X)
+    X = check.as_points(X, dtype=_FLOAT64)
     gamma = check.positive_real(gamma, "gamma")
     order = check.integer(order, "order", 0)
     _check_features("rbf_features", X.shape[0], X.shape[1], order, 0, copies=3)
@@ -304,8 +295,8 @@ def separating_features(X_train, X=None, gamma: Optional[float] = None) -> np.nd
     ndarray of float64, shape (n, m)
         ``phi(X)``; the rows are the feature vectors.
     """
-    X_train = _points(X_train, "X_train")
-    X = X_train if X is None else _points(X, "X", X_train.shape[1])
+    X_train = check.as_points(X_train, "X_train", dtype=_FLOAT64)
+    X = X_train if X is None else check.as_points(X, "X", dtype=_FLOAT64, columns=X_train.shape[1])
     m = X_train.shape[0]
     # the squared distances (an accumulator and a temporary), first among the training points
     # when gamma is to be found, then the features

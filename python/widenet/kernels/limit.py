@@ -26,7 +26,7 @@ from widenet import _validation as check
 from widenet._laws import DISTRIBUTIONS
 from widenet._native import _core
 from widenet.kernels import monte_carlo
-from widenet.kernels.base import Kernel
+from widenet.kernels.base import Kernel, checked_pair
 from widenet.reference import limit_kernels as reference
 
 PARAMETRIZATIONS = _core.PARAMETRIZATIONS
@@ -37,20 +37,6 @@ METHODS = ("auto", *_core.LIMIT_METHODS, "monte_carlo")
 CLOSED_FORMS = _core.CLOSED_FORMS
 SCALE_MIXTURES = _core.SCALE_MIXTURES
 TOLERANCE = _core.LIMIT_TOLERANCE
-
-
-def _points(X1, X2):
-    """Validated float64 ``(X1, X2)``; ``X2`` None for the symmetric kernel."""
-    symmetric = X2 is None or X2 is X1
-    X1 = check.as_array(X1, "X1", np.dtype(np.float64), 2)
-    if X1.shape[0] == 0 or X1.shape[1] == 0:
-        raise ValueError(f"X1: expected a non-empty (m, d) array, got shape {X1.shape}")
-    if symmetric:
-        return X1, None
-    X2 = check.as_array(X2, "X2", np.dtype(np.float64), 2)
-    if X2.shape[0] == 0 or X2.shape[1] != X1.shape[1]:
-        raise ValueError(f"X2: expected at least one row and {X1.shape[1]} columns like X1, got shape {X2.shape}")
-    return X1, X2
 
 
 def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun", kind: str = "ntk",
@@ -111,7 +97,7 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
     -------
     ndarray of float64, shape (m1, m2), and its standard errors when ``return_std``.
     """
-    X1, X2 = _points(X1, X2)
+    X1, X2 = checked_pair(X1, X2, np.dtype(np.float64), min_columns=1)
     activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     kind = check.choice(kind, "kind", KINDS)

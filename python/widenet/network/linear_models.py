@@ -132,7 +132,7 @@ class FeatureModel(_LinearInParameters):
         super().__init__(weights, weights.size)
 
     def features(self, X) -> np.ndarray:
-        X = check.as_array(X, "X", _FLOAT64, 2)
+        X = check.as_points(X, "X", dtype=_FLOAT64, min_rows=0)
         F = np.asarray(self.feature_map(X), dtype=np.float64)
         if F.shape != (X.shape[0], self.num_params):
             raise ValueError(f"feature_map: expected an ({X.shape[0]}, {self.num_params}) feature matrix for "

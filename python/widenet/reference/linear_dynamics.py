@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from widenet.reference.activations import FloatArray
-from widenet.reference.shallow import _diverged, _is_recorded, recorded_steps
+from widenet.reference.shallow import _Records
 
 
 def linear_gd(theta: npt.ArrayLike, residual: npt.ArrayLike, lr: float, loss_scale: float, steps: int,
@@ -75,40 +75,37 @@ def linear_gd(theta: npt.ArrayLike, residual: npt.ArrayLike, lr: float, loss_sca
     if cross is not None:
         cross_gram, initial_outputs = np.asarray(cross, dtype=dtype), np.asarray(test_initial, dtype=dtype)
     step = 2 * float(lr) * float(loss_scale)
-    ks = recorded_steps(steps, record_every)
+    records = _Records(steps, record_every, divergence_factor)
+    count = len(records.steps)
     a = np.zeros_like(r)
     # preallocated like the C++ records: one row per recorded step
-    losses, distances = np.empty(len(ks), dtype=dtype), np.empty(len(ks), dtype=dtype)
-    residuals = np.empty((len(ks), len(r)), dtype=dtype)
-    outputs = None if cross_gram is None else np.empty((len(ks), len(cross_gram)), dtype=dtype)
+    losses, distances = np.empty(count, dtype=dtype), np.empty(count, dtype=dtype)
+    residuals = np.empty((count, len(r)), dtype=dtype)
+    outputs = None if cross_gram is None else np.empty((count, len(cross_gram)), dtype=dtype)
     reference: Optional[float] = None
-    stopped_at, row = -1, 0
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
         for k in range(steps + 1):
             loss = float(loss_scale) * float(r @ r)
             reference = loss if reference is None else reference
-            diverged = _diverged(loss, reference, divergence_factor)
-            if diverged or _is_recorded(k, steps, record_every):
+            row = records.row(k, loss, reference)
+            if row is not None:
                 losses[row] = loss
                 shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
                 distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (gram @ a)))
                 residuals[row] = r
                 if outputs is not None and cross_gram is not None:
                     outputs[row] = initial_outputs - cross_gram @ a
-                row += 1
-            if diverged:
-                stopped_at = k
-                ks = np.append(ks[:row - 1], np.int64(k))
+            if records.stopped:
                 break
             if k < steps:
                 a = a + step * r
                 r = r - step * (gram @ r)
     return {
-        "steps": ks,
-        "stopped_at": stopped_at,
-        "losses": losses[:row],
-        "distances": distances[:row],
-        "residuals": residuals[:row],
-        "test_outputs": None if outputs is None else outputs[:row],
+        "steps": records.steps,
+        "stopped_at": records.stopped_at,
+        "losses": losses[:records.rows],
+        "distances": distances[:records.rows],
+        "residuals": residuals[:records.rows],
+        "test_outputs": None if outputs is None else outputs[:records.rows],
         "coefficients": a,
     }

@@ -124,6 +124,40 @@ def _diverged(loss: float, reference: float, divergence_factor: float) -> bool:
     return not np.isfinite(loss) or (divergence_factor > 0 and loss > divergence_factor * reference)
 
 
+class _Records:
+    """The steps of a gradient-descent loop that are recorded, and where it stops.
+
+    Every ``record_every`` steps and the last (:func:`recorded_steps`); with a
+    ``divergence_factor`` (None: never stop) the loop stops at the first step whose loss
+    diverges (:func:`_diverged`), which is recorded last. ``steps`` is the array of the
+    recorded steps, ``rows`` how many were recorded and ``stopped_at`` the step the loop
+    stopped at (-1 when it did not).
+    """
+
+    def __init__(self, steps: int, record_every: int, divergence_factor: Optional[float] = None) -> None:
+        self.last, self.record_every, self.divergence_factor = steps, record_every, divergence_factor
+        self.steps = recorded_steps(steps, record_every)
+        self.rows, self.stopped_at = 0, -1
+
+    def row(self, k: int, loss: Any, reference: float) -> Optional[int]:
+        """Return the row that records step ``k`` of loss ``loss``, or None when it is not recorded.
+
+        A step that diverges is recorded and ends the records (:attr:`stopped`).
+        """
+        if self.divergence_factor is not None and _diverged(float(loss), reference, self.divergence_factor):
+            self.stopped_at = k
+            self.steps = np.append(self.steps[:self.rows], np.int64(k))
+        elif not _is_recorded(k, self.last, self.record_every):
+            return None
+        self.rows += 1
+        return self.rows - 1
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the loop stopped at a diverging step."""
+        return self.stopped_at >= 0
+
+
 def _gradient_descent(X: FloatArray, y: npt.ArrayLike, params: Sequence[npt.ArrayLike],
                       initial: Optional[Sequence[npt.ArrayLike]], activation: str, parametrization: str,
                       lr: float, steps: int, record_every: int, X_test: Optional[FloatArray], loss_scale: float,
@@ -137,28 +171,24 @@ def _gradient_descent(X: FloatArray, y: npt.ArrayLike, params: Sequence[npt.Arra
     w = [np.array(p, dtype=dtype) for p in params]  # copies: the inputs are never modified
     w0 = w if initial is None else list(_cast(dtype, *initial))
     targets, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
-    ks = recorded_steps(steps, record_every)
+    records = _Records(steps, record_every, divergence_factor)
     # preallocated like the C++ records: one row per recorded step
     networks = np.shape(w[3])
-    losses, distances = np.empty(networks + ks.shape), np.empty(networks + ks.shape)
-    outputs = None if X_test is None else np.empty(networks + ks.shape + X_test.shape[:1], dtype=dtype)
-    reference, stopped_at, row = loss_scale * float(np.dot(targets, targets)), -1, 0
+    losses, distances = np.empty(networks + records.steps.shape), np.empty(networks + records.steps.shape)
+    outputs = None if X_test is None else np.empty(networks + records.steps.shape + X_test.shape[:1], dtype=dtype)
+    reference = loss_scale * float(np.dot(targets, targets))
     for k in range(steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
             loss, *grads = _loss_grad(X, targets, w[0], w[1], w[2], w[3], activation, parametrization, loss_scale)
-        diverged = False
-        if divergence_factor is not None:
-            reference = max(reference, float(loss)) if k == 0 else reference
-            diverged = _diverged(float(loss), reference, divergence_factor)
-        if diverged or _is_recorded(k, steps, record_every):
+        if divergence_factor is not None and k == 0:
+            reference = max(reference, float(loss))
+        row = records.row(k, loss, reference)
+        if row is not None:
             with np.errstate(over="ignore", invalid="ignore"):
                 losses[..., row], distances[..., row] = loss, _distance(w, w0)
                 if X_test is not None and outputs is not None:
                     outputs[..., row, :] = _forward(X_test, w[0], w[1], w[2], w[3], activation, parametrization)
-            row += 1
-        if diverged:
-            stopped_at = k
-            ks = np.append(ks[:row - 1], np.int64(k))
+        if records.stopped:
             break
         if k < steps:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -169,11 +199,11 @@ def _gradient_descent(X: FloatArray, y: npt.ArrayLike, params: Sequence[npt.Arra
         "b": b,
         "v": v,
         "c": np.asarray(c, dtype=dtype),
-        "steps": ks,
-        "stopped_at": stopped_at,
-        "losses": losses[..., :row],
-        "distances": distances[..., :row],
-        "test_outputs": None if outputs is None else outputs[..., :row, :],
+        "steps": records.steps,
+        "stopped_at": records.stopped_at,
+        "losses": losses[..., :records.rows],
+        "distances": distances[..., :records.rows],
+        "test_outputs": None if outputs is None else outputs[..., :records.rows, :],
     }
 
 

@@ -30,11 +30,11 @@ import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._conditioning import warn_if_ill_conditioned
-from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._native import _core
+from widenet._optional import optional_module_for
 from widenet._types import FloatArray, KernelName
 from widenet.kernels import Kernel, as_kernel
+from widenet.regression import _solve
 from widenet.regression.least_squares import augment, min_norm_solution
 
 KERNEL_NAMES = _core.KERNELS
@@ -73,11 +73,6 @@ def _as_real_array(value: object, name: str) -> np.ndarray:
     return array
 
 
-def _float_dtype(array: np.ndarray) -> np.dtype:
-    """Return float32 for float32 data, which stay float32; float64 for anything else."""
-    return np.dtype(np.float32) if array.dtype == np.float32 else _FLOAT64
-
-
 def _check_X(X: object, name: str = "X") -> FloatArray:
     """Return ``X`` as a 2-D, finite array with at least one row and one column.
 
@@ -88,7 +83,7 @@ def _check_X(X: object, name: str = "X") -> FloatArray:
     if array.ndim == 1:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}. Reshape your data: "
                          f"{name}.reshape(-1, 1) for one feature, {name}.reshape(1, -1) for one sample")
-    points = check.as_array(array, name, _float_dtype(array), 2)
+    points = check.as_points(array, name, min_rows=0)  # the empty cases with scikit-learn's wording
     for axis, word in ((0, "sample"), (1, "feature")):
         if points.shape[axis] == 0:
             raise ValueError(f"{name}: found array with 0 {word}(s) (shape={points.shape}) while a minimum of 1 "
@@ -150,7 +145,8 @@ class _Estimator:
 
     def __sklearn_tags__(self) -> Any:
         # Only scikit-learn calls this, so scikit-learn is importable whenever it runs.
-        from sklearn.utils import RegressorTags, Tags, TargetTags
+        with optional_module_for("Tagging the estimators for scikit-learn", "sklearn"):
+            from sklearn.utils import RegressorTags, Tags, TargetTags
 
         return Tags(estimator_type="regressor", target_tags=TargetTags(required=True, multi_output=True),
                     regressor_tags=RegressorTags())
@@ -319,32 +315,24 @@ class KernelLeastSquares(_Estimator):
         kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=points.shape[1])
         _memory.check_kernel_fit("KernelLeastSquares.fit", points.shape[0], kernel.gram_copies("cpp"))
         G = np.asarray(kernel(points))
-        # G + ridge I has the eigenvectors of G and its eigenvalues plus ridge: no second m x m matrix
-        eigenvalues, vectors = run_interruptible(np.linalg.eigh, G.astype(np.float64, copy=False),
-                                                 long_call=is_long_factorization(*G.shape))
-        eigenvalues += ridge
-        cutoff = np.finfo(_float_dtype(G)).eps * points.shape[0] * np.max(np.abs(eigenvalues))
-        keep = np.abs(eigenvalues) > cutoff
-        warn_if_ill_conditioned(eigenvalues[keep], int(np.count_nonzero(~keep)),
-                                f"The Gram matrix of {points.shape[0]} points" + (" plus ridge I" if ridge else ""),
-                                "; a ridge > 0 regularises it.")
-        inverse = np.divide(1.0, eigenvalues, out=np.zeros_like(eigenvalues), where=keep)
-        projected = vectors.T @ targets
-        self.dual_coef_: npt.NDArray[np.float64] = vectors @ (inverse[:, None] * projected if targets.ndim == 2
-                                                              else inverse * projected)
+        spectrum = _solve.symmetric(G, _solve.rank_tolerance(check.float_dtype_of(G), points.shape[0]), ridge)
+        spectrum.warn_if_ill_conditioned(f"The Gram matrix of {points.shape[0]} points"
+                                         + (" plus ridge I" if ridge else ""), "; a ridge > 0 regularises it.")
+        self.dual_coef_: npt.NDArray[np.float64] = spectrum.pseudo_inverse_times(targets)
         self.X_fit_ = points.copy()
         self.kernel_ = kernel
-        self.rank_ = int(np.count_nonzero(keep))
+        self.rank_ = spectrum.rank
         self.n_features_in_ = points.shape[1]
         return self
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:
         """Return ``sum_j alpha_j K(x, x_j)`` (11.2.10) for the rows of ``X``.
 
-        The shape is (m,), or (m, n_targets) when fitted on 2-D targets; in the dtype of the kernel's values (that
-        of the fitted ``X``, or of a tangent kernel's network), summed in float64.
+        The shape is (m,), or (m, n_targets) when fitted on 2-D targets; in the dtype of the
+        kernel's values (that of the fitted ``X``, or of a tangent kernel's network), summed
+        in float64.
         """
         points = self._check_predict_X(X)
         cross = np.asarray(self.kernel_(points, self.X_fit_))
-        return (cross.astype(np.float64) @ self.dual_coef_).astype(_float_dtype(cross), copy=False)
+        return (cross.astype(np.float64) @ self.dual_coef_).astype(check.float_dtype_of(cross), copy=False)
 

@@ -23,10 +23,10 @@ import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._conditioning import warn_if_ill_conditioned
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._types import FloatArray
 from widenet.reference.shallow import recorded_steps
+from widenet.regression import _solve
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -39,11 +39,6 @@ def _matrix(A: npt.ArrayLike, name: str = "A") -> F64:
     if matrix.size == 0:
         raise ValueError(f"{name}: expected at least one row and one column, got shape {matrix.shape}")
     return matrix
-
-
-def _result_dtype(A: npt.ArrayLike) -> np.dtype:
-    """Return the dtype results for ``A`` come back in: float32 for float32 data, float64 otherwise."""
-    return np.dtype(np.float32) if check.asarray(A, "A").dtype == np.float32 else _FLOAT64
 
 
 def _as_result(values: np.ndarray, dtype: np.dtype) -> FloatArray:
@@ -63,29 +58,27 @@ def _targets(y: npt.ArrayLike, rows: int, name: str = "y") -> F64:
 
 def _rcond(rcond: Optional[float], shape: Tuple[int, ...]) -> float:
     if rcond is None:
-        return float(np.finfo(np.float64).eps * max(shape))
+        return _solve.rank_tolerance(np.float64, max(shape))
     return check.non_negative_real(rcond, "rcond")
 
 
-def _row_space_basis(A: np.ndarray, rcond: Optional[float]) -> Tuple[F64, F64, F64]:
-    """Return ``(U_r, s_r, V_r)``: the singular triplets of ``A`` above the rank tolerance.
+def _row_space_basis(A: np.ndarray, rcond: Optional[float]) -> _solve.Spectrum:
+    """Return the singular triplets ``(U_r, s_r, V_r)`` of ``A`` above the rank tolerance.
 
-    The columns of ``V_r`` (d x r) are an orthonormal basis of the row space.
+    The columns of ``V_r = right`` (d x r) are an orthonormal basis of the row space.
     """
-    U, s, Vt = run_interruptible(np.linalg.svd, A, full_matrices=False, long_call=is_long_factorization(*A.shape))
-    keep = s > _rcond(rcond, A.shape) * s[0]
-    return U[:, keep], s[keep], Vt[keep].T
+    return _solve.singular(A, _rcond(rcond, A.shape))
 
 
-def _pseudo_inverse_times(U: np.ndarray, s: np.ndarray, V: np.ndarray, y: np.ndarray,
-                          shape: Tuple[int, ...]) -> F64:
-    """Return ``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A`` (of ``shape``).
+def _pseudo_inverse_times(svd: _solve.Spectrum, y: np.ndarray) -> F64:
+    """Return ``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A``.
 
     Warns with the condition number ``s_1 / s_r`` when it costs accuracy.
     """
-    warn_if_ill_conditioned(s, min(shape) - s.size, f"A (shape {shape})",
-                            "; a ridge term or a larger rcond regularises it.", stacklevel=4)
-    return V @ ((U.T @ y) / (s[:, None] if y.ndim == 2 else s))
+    shape = (svd.left.shape[0], svd.right.shape[0])
+    svd.warn_if_ill_conditioned(f"A (shape {shape})", "; a ridge term or a larger rcond regularises it.",
+                                stacklevel=5)
+    return svd.pseudo_inverse_times(y)
 
 
 def min_norm_solution(A: npt.ArrayLike, y: npt.ArrayLike, rcond: Optional[float] = None) -> FloatArray:
@@ -111,11 +104,11 @@ def min_norm_solution(A: npt.ArrayLike, y: npt.ArrayLike, rcond: Optional[float]
     ndarray, shape (d,) or (d, t)
         In the dtype of ``A`` (computed in float64).
     """
-    dtype = _result_dtype(A)
+    dtype = check.float_dtype_of(check.asarray(A, "A"))
     matrix = _matrix(A)
     targets = _targets(y, matrix.shape[0])
     _memory.check_least_squares("min_norm_solution", *matrix.shape)
-    return _as_result(_pseudo_inverse_times(*_row_space_basis(matrix, rcond), targets, matrix.shape), dtype)
+    return _as_result(_pseudo_inverse_times(_row_space_basis(matrix, rcond), targets), dtype)
 
 
 def augment(X: npt.ArrayLike) -> FloatArray:
@@ -133,7 +126,7 @@ def augment(X: npt.ArrayLike) -> FloatArray:
     ndarray, shape (m, d + 1)
         ``X`` with a first column of ones, float32 for float32 ``X`` and float64 otherwise.
     """
-    points = check.as_array(X, "X", _result_dtype(X), 2)
+    points = check.as_points(X, "X", min_rows=0)
     return np.hstack([np.ones((points.shape[0], 1), dtype=points.dtype), points])
 
 
@@ -165,7 +158,7 @@ def row_space_projector(A: npt.ArrayLike, rcond: Optional[float] = None) -> F64:
     matrix = _matrix(A)
     m, d = matrix.shape
     _memory.check_least_squares("row_space_projector", m, d, outputs=[("projector", (d,) * 2, np.float64, 1)])
-    _, _, V = _row_space_basis(matrix, rcond)
+    V = _row_space_basis(matrix, rcond).right
     return V @ V.T
 
 
@@ -199,13 +192,14 @@ def predicted_limit(A: npt.ArrayLike, y: npt.ArrayLike, w0: npt.ArrayLike,
     ndarray, shaped like ``w0``
         In the dtype of ``A`` (computed in float64).
     """
-    dtype = _result_dtype(A)
+    dtype = check.float_dtype_of(check.asarray(A, "A"))
     matrix = _matrix(A)
     targets = _targets(y, matrix.shape[0])
     start = check.as_shaped(w0, "w0", _FLOAT64, (matrix.shape[1],) + targets.shape[1:])
     _memory.check_least_squares("predicted_limit", *matrix.shape)
-    U, s, V = _row_space_basis(matrix, rcond)
-    return _as_result(_pseudo_inverse_times(U, s, V, targets, matrix.shape) + (start - V @ (V.T @ start)), dtype)
+    svd = _row_space_basis(matrix, rcond)
+    V = svd.right
+    return _as_result(_pseudo_inverse_times(svd, targets) + (start - V @ (V.T @ start)), dtype)
 
 
 @dataclass(frozen=True)
@@ -288,7 +282,8 @@ def gradient_descent(A: npt.ArrayLike, y: npt.ArrayLike, w0: npt.ArrayLike, lr: 
         ("recorded iterates", (records, w.size), np.float64, 1), ("loss, distance and step records", (records,),
                                                                    np.float64, 3)])
 
-    U, s, V = _row_space_basis(matrix, rcond)
+    svd = _row_space_basis(matrix, rcond)
+    V, s = svd.right, svd.values
     bound = _max_step(matrix)
     if lr >= 2.0 * bound:
         raise ValueError(f"lr: GD on |Aw - y|^2 does not converge for lr >= 1/s_max(A)^2 = {2 * bound:.6g}; "
@@ -296,7 +291,7 @@ def gradient_descent(A: npt.ArrayLike, y: npt.ArrayLike, w0: npt.ArrayLike, lr: 
     if lr > bound:
         warnings.warn(f"lr = {lr!r} is above 1/(2 s_max(A)^2) = {bound:.6g}, the range of Theorem 11.3 "
                       "(GD still converges below 1/s_max^2)", UserWarning, stacklevel=2)
-    limit = _pseudo_inverse_times(U, s, V, targets, matrix.shape) + (w - V @ (V.T @ w))
+    limit = _pseudo_inverse_times(svd, targets) + (w - V @ (V.T @ w))
     rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
 
     recorded = recorded_steps(steps, record_every)

@@ -18,11 +18,10 @@ import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._conditioning import warn_if_ill_conditioned
-from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._spectral import gd_filter
 from widenet._types import Activation, FloatArray, Kind, Parametrization
 from widenet.kernels.limit import KINDS, METHODS, limit_kernel
+from widenet.regression import _solve
 from widenet.regression.estimators import _check_X, _check_y, _Estimator
 
 _METHODS = tuple(method for method in METHODS if method != "monte_carlo")
@@ -159,28 +158,24 @@ class NTKRegressor(_Estimator):
                            output_bias_var=self.output_bias_var, method=method, order=self.order)
         _memory.check_kernel_fit("NTKRegressor.fit", points.shape[0], 1)
         gram = limit_kernel(points, **kernel_args)
-        eigenvalues, vectors = run_interruptible(np.linalg.eigh, gram, long_call=is_long_factorization(*gram.shape))
-        shifted = eigenvalues + ridge
-        keep = np.abs(shifted) > np.finfo(np.float64).eps * points.shape[0] * np.max(np.abs(shifted))
+        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, points.shape[0]), ridge)
+        eigenvalues, shifted = spectrum.unshifted, spectrum.values
         if steps is None or lr is None:  # both or neither
-            warn_if_ill_conditioned(shifted[keep], int(np.count_nonzero(~keep)),
-                                    f"The {kind} Gram matrix of {points.shape[0]} points"
-                                    + (" plus ridge I" if ridge else ""),
-                                    "; a ridge > 0, or finitely many steps, regularises it.")
-            factors = np.divide(1.0, shifted, out=np.zeros_like(shifted), where=keep)
+            spectrum.warn_if_ill_conditioned(
+                f"The {kind} Gram matrix of {points.shape[0]} points" + (" plus ridge I" if ridge else ""),
+                "; a ridge > 0, or finitely many steps, regularises it.")
+            factors = spectrum.reciprocals()
         elif shifted[-1] > 0 and lr * shifted[-1] >= 1.0:
             raise ValueError(f"lr: gradient descent diverges for lr >= 1/(l_max + ridge) = {1.0 / shifted[-1]:.6g} "
                              f"(l_max = {eigenvalues[-1]:.6g}, the largest eigenvalue of the training Gram); "
                              f"got lr={self.lr!r}")
         else:
             factors = gd_filter(shifted, lr, steps)
-        projected = vectors.T @ targets
-        self.dual_coef_: npt.NDArray[np.float64] = vectors @ (factors[:, None] * projected if targets.ndim == 2
-                                                              else factors * projected)
+        self.dual_coef_: npt.NDArray[np.float64] = spectrum.filtered(factors, targets)
         self.X_fit_ = points.copy()
         self.eigenvalues_ = eigenvalues
-        self.eigenvectors_ = vectors
-        self.rank_ = int(np.count_nonzero(keep))
+        self.eigenvectors_ = spectrum.right
+        self.rank_ = spectrum.rank
         self.n_features_in_ = points.shape[1]
         self._kernel_args = kernel_args
         self._fitted_as = f"kernel={kind!r}, steps={steps!r}"

@@ -7,15 +7,13 @@ import traceback
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-try:
-    from distributed import Client, as_completed
-    from distributed.comm import get_address_host
-except ImportError as _error:
-    raise ImportError(f'sweeps on a Dask cluster need Dask: pip install "widenet[distributed]" ({_error})') \
-        from _error
-
+from widenet._optional import optional_module_for
 from widenet._runtime import one_thread
 from widenet.sweeps.cells import Record, checked_record
+
+with optional_module_for("A sweep on a Dask cluster", "distributed"):
+    from distributed import Client, as_completed
+    from distributed.comm import get_address_host
 
 
 @contextlib.contextmanager

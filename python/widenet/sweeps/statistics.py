@@ -3,6 +3,9 @@
 A sweep's cells are independent draws; :func:`fit_slope` fits ``log(value) = intercept +
 slope * log(width)`` through all of them, with a confidence interval from Student's t
 distribution (:func:`student_t_quantile`).
+
+This is also the package's one home for quantiles: :func:`normal_quantile` and
+:func:`student_t_quantile`, both without scipy.
 """
 
 from __future__ import annotations
@@ -16,10 +19,32 @@ import numpy.typing as npt
 
 from widenet import _validation as check
 
-__all__ = ["SlopeFit", "fit_slope", "student_t_quantile"]
+__all__ = ["SlopeFit", "fit_slope", "normal_quantile", "student_t_quantile"]
 
 
-# -- Student's t quantile ------------------------------------------------------------------
+# -- quantiles -----------------------------------------------------------------------------
+def _probability(probability: float) -> float:
+    """``probability`` as a float in the open interval (0, 1), or ValueError naming it."""
+    p = check.as_real(probability, "probability", np.dtype(np.float64))
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"probability: expected a number in (0, 1), got {probability!r}")
+    return p
+
+
+def normal_quantile(probability: float) -> float:
+    """Return the standard normal quantile ``z_p``, ``Phi(z_p) = probability``.
+
+    Wichura's algorithm AS 241 (:meth:`statistics.NormalDist.inv_cdf`), accurate to about
+    1e-16 relative.
+
+    Parameters
+    ----------
+    probability : float
+        In the open interval (0, 1).
+    """
+    return statistics.NormalDist().inv_cdf(_probability(probability))
+
+
 def _t_cdf_central(t: float, dof: int) -> float:
     """Return ``P(|T| <= t)`` for Student's t with an integer number of degrees of freedom.
 
@@ -85,9 +110,7 @@ def student_t_quantile(probability: float, dof: int) -> float:
     dof : int
         Degrees of freedom, at least 1.
     """
-    p = check.as_real(probability, "probability", np.dtype(np.float64))
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"probability: expected a number in (0, 1), got {probability!r}")
+    p = _probability(probability)
     dof = check.integer(dof, "dof", 1)
     if p == 0.5:
         return 0.0
@@ -96,7 +119,7 @@ def student_t_quantile(probability: float, dof: int) -> float:
         return sign / math.tan(math.pi * tail)
     if dof == 2:
         return sign * (1 - 2 * tail) / math.sqrt(2 * tail * (1 - tail))
-    t = _cornish_fisher(-statistics.NormalDist().inv_cdf(tail), dof)
+    t = _cornish_fisher(-normal_quantile(tail), dof)
     if dof > _SERIES_LIMIT:
         return sign * t
     target = 1.0 - 2.0 * tail  # P(|T| <= t) at the upper quantile

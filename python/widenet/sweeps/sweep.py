@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from widenet import _validation as check
+from widenet._optional import progress_bar
 from widenet._runtime import get_num_threads, one_thread
 from widenet._types import OnDivergence
 from widenet.sweeps.cache import SweepCache
@@ -154,17 +155,6 @@ class SweepResult:
                 f"quantities={list(self.quantities)}{failed})")
 
 
-def _progress_bar(total: int, enabled: bool, description: str) -> Any:
-    """Return a tqdm bar when tqdm is installed and ``enabled``, else None."""
-    if not enabled:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, desc=description, unit="cell")
-
-
 def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], seeds: Sequence[int],
           threads: Optional[int] = None, progress: bool = True, *, client: Any = None,
           cache_dir: Union[None, str, os.PathLike[str]] = None, cache_version: Optional[str] = None,
@@ -191,7 +181,7 @@ def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], see
         so the two layers of parallelism do not nest; the setting is process-wide and is
         restored afterwards. Ignored with a ``client``.
     progress : bool
-        Shows a tqdm progress bar when tqdm is installed (the optional extra ``tqdm``);
+        Shows a tqdm progress bar when tqdm is installed (the optional extra ``progress``);
         without tqdm, nothing is shown and nothing fails.
     client : dask.distributed.Client or str, optional
         Runs the cells on a Dask cluster (the extra ``distributed``): one task per cell,
@@ -244,7 +234,8 @@ def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], see
     todo = [index for index, record in enumerate(records) if record is None]
     failures: Dict[int, CellFailure] = {}
     name = getattr(function, "__name__", "")
-    bar = _progress_bar(len(cells), bool(progress), name if name.isidentifier() else "sweep")
+    bar = progress_bar(enabled=bool(progress), total=len(cells), desc=name if name.isidentifier() else "sweep",
+                       unit="cell")
     if bar is not None and cached:
         bar.update(cached)
 

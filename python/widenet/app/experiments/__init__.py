@@ -8,8 +8,18 @@ draws its figures (needs matplotlib, the extra ``plot``).
 from __future__ import annotations
 
 from importlib import import_module
+from typing import Optional
 
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, checked_perturbation
+from widenet.app.experiments._base import (
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    checked_perturbation,
+)
 
 # In the report's order: the chapter's sections, from the wide networks' headline figure on.
 _MODULES = (
@@ -24,18 +34,19 @@ _MODULES = (
     "least_squares",
 )
 
-EXPERIMENTS = {}
+EXPERIMENTS: dict[str, Experiment] = {}
 for _module in _MODULES:
     _experiment = import_module(f".{_module}", __name__).EXPERIMENT
     EXPERIMENTS[_experiment.name] = _experiment
 
 
 def run_experiment(name: str, quick: bool = False, seed: int = 0, progress: bool = False,
-                   perturbation: Perturbation = None) -> ExperimentResult:
-    """Runs the experiment ``name`` (see :data:`EXPERIMENTS`) and returns its result.
+                   perturbation: Optional[Perturbation] = None) -> ExperimentResult:
+    """Run the experiment ``name`` (see :data:`EXPERIMENTS`) and returns its result.
 
     ``perturbation`` (a negative control, see :attr:`Experiment.controls`) injects a small
-    error into one checked quantity; the claims that check it must then fail."""
+    error into one checked quantity; the claims that check it must then fail.
+    """
     from widenet import _validation as check
 
     name = check.choice(name, "name", tuple(EXPERIMENTS))

@@ -9,7 +9,14 @@ numbers can be had without matplotlib and the figures redrawn without recomputin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Literal, Optional, TypeVar
+
+from widenet._optional import progress_bar
+
+_Item = TypeVar("_Item")
+
+# The parametrizations the experiments compare: LeCun (11.5.1) and NTK (11.6.1).
+Parametrization = Literal["lecun", "ntk"]
 
 
 @dataclass(frozen=True)
@@ -79,11 +86,13 @@ class Correction:
 
 @dataclass(frozen=True)
 class Perturbation:
-    """A small, realistic error injected into one quantity an experiment checks: the
-    quantity named ``quantity`` is multiplied by ``factor`` where the experiment computes
-    it (for example the limit kernel off by 1%, the step or the gradient off by a factor
-    2, the NNGP variance scaled by 0.9). A negative control: the claims that test that
-    quantity must then fail."""
+    """A small, realistic error injected into one quantity an experiment checks.
+
+    The quantity named ``quantity`` is multiplied by ``factor`` where the experiment
+    computes it (for example the limit kernel off by 1%, the step or the gradient off by a
+    factor 2, the NNGP variance scaled by 0.9). A negative control: the claims that test
+    that quantity must then fail.
+    """
 
     quantity: str
     factor: float
@@ -91,11 +100,13 @@ class Perturbation:
 
 @dataclass(frozen=True)
 class Control:
-    """A negative control an experiment supports: ``perturbation`` must make every claim
-    named in ``breaks`` fail (tests run each one)."""
+    """A negative control an experiment supports.
+
+    ``perturbation`` must make every claim named in ``breaks`` fail (tests run each one).
+    """
 
     perturbation: Perturbation
-    breaks: tuple
+    breaks: tuple[str, ...]
     description: str
 
 
@@ -120,11 +131,11 @@ class ExperimentResult:
     """
 
     name: str
-    settings: dict
-    numbers: dict
-    claims: list
-    data: dict = field(default_factory=dict)
-    corrections: list = field(default_factory=list)
+    settings: dict[str, Any]
+    numbers: dict[str, Any]
+    claims: list[Claim]
+    data: dict[str, Any] = field(default_factory=dict)
+    corrections: list[Correction] = field(default_factory=list)
 
     @property
     def holds(self) -> bool:
@@ -132,7 +143,7 @@ class ExperimentResult:
         return all(claim.holds for claim in self.claims)
 
     def claim(self, key: str) -> Claim:
-        """The claim named ``key``."""
+        """Return the claim named ``key``."""
         for claim in self.claims:
             if claim.key == key:
                 return claim
@@ -140,27 +151,30 @@ class ExperimentResult:
 
 
 class Progress:
-    """Progress bars for the steps inside an experiment: tqdm when it is installed and
-    ``enabled``, otherwise silent."""
+    """Progress bars for the steps inside an experiment.
 
-    def __init__(self, enabled: bool = True, position: int = 1):
+    tqdm when it is installed and ``enabled``, otherwise silent.
+    """
+
+    def __init__(self, enabled: bool = True, position: int = 1) -> None:
         self.enabled = enabled
         self.position = position
 
-    def steps(self, iterable: Iterable, total: Optional[int] = None, description: str = "") -> Iterable:
-        if not self.enabled:
-            return iterable
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return iterable
-        return tqdm(iterable, total=total, desc=description, position=self.position, leave=False)
+    def steps(self, iterable: Iterable[_Item], total: Optional[int] = None, description: str = "") -> Iterable[_Item]:
+        """Return ``iterable`` with a progress bar of ``total`` steps named ``description`` (when enabled)."""
+        return progress_bar(iterable, self.enabled, total=total, desc=description, position=self.position,
+                            leave=False)
+
+
+SILENT = Progress(False)  # the experiments' default: no progress bars
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """A named experiment: ``run(quick, seed, progress, perturbation) -> ExperimentResult``
-    and ``plot(result, directory) -> list of file names`` (PNG, written into ``directory``).
+    """A named experiment: its ``run`` and its ``plot``.
+
+    ``run(quick, seed, progress, perturbation) -> ExperimentResult`` and
+    ``plot(result, directory) -> list of file names`` (PNG, written into ``directory``).
 
     Attributes
     ----------
@@ -179,21 +193,26 @@ class Experiment:
     title: str
     reference: str
     run: Callable[..., ExperimentResult]
-    plot: Callable[[ExperimentResult, Any], list]
-    controls: dict = field(default_factory=dict)
+    plot: Callable[[ExperimentResult, Any], list[str]]
+    controls: dict[str, Control] = field(default_factory=dict)
 
 
 def factor_of(perturbation: Optional[Perturbation], quantity: str) -> float:
-    """The factor ``perturbation`` puts on ``quantity`` (1 when it perturbs something else or
-    nothing): experiments multiply each checked quantity by it where they compute it."""
+    """Return the factor ``perturbation`` puts on ``quantity``.
+
+    It is 1 when it perturbs something else or nothing: experiments multiply each checked
+    quantity by it where they compute it.
+    """
     if perturbation is None or perturbation.quantity != quantity:
         return 1.0
     return perturbation.factor
 
 
-def checked_perturbation(perturbation, experiment: Experiment) -> Optional[Perturbation]:
-    """``perturbation`` when ``experiment`` has a control on its quantity; TypeError or
-    ValueError naming ``perturbation`` otherwise."""
+def checked_perturbation(perturbation: object, experiment: Experiment) -> Optional[Perturbation]:
+    """Return ``perturbation`` when ``experiment`` has a control on its quantity.
+
+    TypeError or ValueError naming ``perturbation`` otherwise.
+    """
     if perturbation is None:
         return None
     if not isinstance(perturbation, Perturbation):

@@ -1,9 +1,12 @@
-"""Helpers of the experiments that fit rates in the width: fitted slopes as plain numbers,
-their text, and the test of a fitted slope against a rate."""
+"""Helpers of the experiments that fit rates in the width.
+
+Fitted slopes as plain numbers, their text, and the test of a fitted slope against a rate.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
@@ -16,35 +19,36 @@ from widenet.sweeps import SlopeFit
 TOLERANCE = 0.1
 
 
-def fit_record(fit: SlopeFit) -> dict:
-    """A :class:`~widenet.sweeps.SlopeFit` as plain numbers (``SlopeFit(**record)`` rebuilds it)."""
+def fit_record(fit: SlopeFit) -> dict[str, Any]:
+    """Return a :class:`~widenet.sweeps.SlopeFit` as plain numbers (``SlopeFit(**record)`` rebuilds it)."""
     record = asdict(fit)
     record["interval"] = [float(value) for value in fit.interval]
     return record
 
 
-def as_fit(record: dict) -> SlopeFit:
-    """The :class:`~widenet.sweeps.SlopeFit` of :func:`fit_record`'s output."""
+def as_fit(record: dict[str, Any]) -> SlopeFit:
+    """Return the :class:`~widenet.sweeps.SlopeFit` of :func:`fit_record`'s output."""
     return SlopeFit(**{**record, "interval": tuple(record["interval"])})
 
 
-def slope_text(fit) -> str:
-    """``"-0.528 [-0.561, -0.495]"``: the fitted exponent and its interval."""
+def slope_text(fit: SlopeFit) -> str:
+    """Return the fitted exponent and its interval as text, e.g. ``"-0.528 [-0.561, -0.495]"``."""
     low, high = fit.interval
     return f"{fit.slope:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def interval_meets(fit, rate: float, tolerance: float = TOLERANCE) -> bool:
+def interval_meets(fit: SlopeFit, rate: float, tolerance: float = TOLERANCE) -> bool:
     """Whether the fit's interval meets ``[rate - tolerance, rate + tolerance]``."""
     low, high = fit.interval
     return bool(low <= rate + tolerance and high >= rate - tolerance)
 
 
-def interval_contains(fit, rate: float) -> bool:
+def interval_contains(fit: SlopeFit, rate: float) -> bool:
+    """Whether the fit's interval contains ``rate``."""
     low, high = fit.interval
     return bool(low <= rate <= high)
 
 
 def network_seed(base: int, stream: int, width: int, index: int) -> int:
-    """An integer seed for one network, independent for every (base, stream, width, index)."""
+    """Return an integer seed for one network, independent for every (base, stream, width, index)."""
     return int(np.random.SeedSequence([stream, base, width, index]).generate_state(1, dtype=np.uint32)[0])

@@ -15,12 +15,14 @@ UNIT_ROUNDOFF = float(np.finfo(np.float64).eps) / 2.0
 
 
 def gamma(n: int) -> float:
-    """``gamma_n = n u / (1 - n u)``: the relative error bound of a sum of ``n`` rounded terms."""
+    """Return ``gamma_n = n u / (1 - n u)``, the relative error bound of a sum of ``n`` rounded terms."""
     return n * UNIT_ROUNDOFF / (1.0 - n * UNIT_ROUNDOFF)
 
 
-def backward_error(shape: tuple) -> float:
-    """``gamma_(m n)``: the relative backward error taken for one SVD or eigendecomposition of
-    a matrix of ``shape`` ``(m, n)``: the computed factors are exact for ``A + E`` with
-    ``|E| <= gamma_(m n) |A|``."""
+def backward_error(shape: tuple[int, ...]) -> float:
+    """Return ``gamma_(m n)``, the relative backward error of one SVD or eigendecomposition.
+
+    It is taken for a matrix of ``shape`` ``(m, n)``: the computed factors are exact for
+    ``A + E`` with ``|E| <= gamma_(m n) |A|``.
+    """
     return gamma(int(np.prod(shape)))

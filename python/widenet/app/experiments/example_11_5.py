@@ -23,25 +23,40 @@ determinants is beyond its own rounding bound, so no verdict rests on rounding.
 from __future__ import annotations
 
 import itertools
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
+from widenet.app.experiments._rounding import backward_error, gamma
+from widenet.app.experiments._statistics import FloatArray
 from widenet.kernels import example_11_5_datasets, quadratic_features
 from widenet.regression.least_squares import augment, min_norm_solution
-from widenet.app.experiments._base import Claim, Control, Experiment, ExperimentResult, Perturbation, Progress, factor_of
-from widenet.app.experiments._rounding import backward_error, gamma
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from widenet.app.experiments._plotting import Directory
 
 NAME = "example-11-5"
 
 
-def linear_features(X: np.ndarray) -> np.ndarray:
-    """``(1, x1, x2)``: the affine model of Example 11.5 as least squares (Remark 11.1)."""
+def linear_features(X: FloatArray) -> FloatArray:
+    """Return the features ``(1, x1, x2)``: the affine model of Example 11.5 as least squares (Remark 11.1)."""
     return augment(X)
 
 
-def squares_features(X: np.ndarray) -> np.ndarray:
-    """``(1, x1^2, x2^2)``: features 5 and 6 of (11.2.6) with a constant."""
+def squares_features(X: FloatArray) -> FloatArray:
+    """Return the features ``(1, x1^2, x2^2)``: features 5 and 6 of (11.2.6) with a constant."""
     return quadratic_features(X)[:, [0, 4, 5]]
 
 
@@ -52,9 +67,9 @@ X2_COLUMN = {"linear": 2}
 X2_SQUARED_COLUMN = {"quadratic": 5, "squares": 2}
 
 
-def feature_scales(perturbation: Optional[Perturbation]) -> dict:
-    """``{kind: {column: factor}}``: the feature columns a negative control scales."""
-    scales = {kind: {} for kind in FEATURES}
+def feature_scales(perturbation: Optional[Perturbation]) -> dict[str, dict[int, float]]:
+    """Return ``{kind: {column: factor}}``: the feature columns a negative control scales."""
+    scales: dict[str, dict[int, float]] = {kind: {} for kind in FEATURES}
     for kind, column in X2_COLUMN.items():
         scales[kind][column] = factor_of(perturbation, "linear_feature_x2")
     for kind, column in X2_SQUARED_COLUMN.items():
@@ -62,34 +77,37 @@ def feature_scales(perturbation: Optional[Perturbation]) -> dict:
     return scales
 
 
-def features(kind: str, X: np.ndarray, scales: Optional[dict] = None) -> np.ndarray:
-    """The feature matrix of ``kind`` for the points ``X``, columns scaled by ``scales[kind]``."""
+def features(kind: str, X: FloatArray, scales: Optional[dict[str, dict[int, float]]] = None) -> FloatArray:
+    """Return the feature matrix of ``kind`` for the points ``X``, columns scaled by ``scales[kind]``."""
     F = FEATURES[kind](X)
     for column, factor in (scales or {}).get(kind, {}).items():
         F[:, column] *= factor
     return F
 
 
-def coordinates(X: np.ndarray, power: float) -> np.ndarray:
-    """``x^power`` entrywise: the points themselves for ``power = 1``; a negative control
-    feeds the linear model and the certificate search ``(x1^2, x2^2)`` with ``power = 2``."""
+def coordinates(X: FloatArray, power: float) -> FloatArray:
+    """Return ``x^power`` entrywise: the points themselves for ``power = 1``.
+
+    A negative control feeds the linear model and the certificate search ``(x1^2, x2^2)``
+    with ``power = 2``.
+    """
     if not float(power).is_integer():
         raise ValueError(f"perturbation: the coordinates are raised to whole powers only, got {power!r}")
     return X if power == 1.0 else X ** int(power)
 
 
-def fit(features: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The minimum-norm least-squares weights ``w* = F^+ y`` on the ``+-1`` labels (11.1.3)."""
+def fit(features: FloatArray, y: FloatArray) -> FloatArray:
+    """Return the minimum-norm least-squares weights ``w* = F^+ y`` on the ``+-1`` labels (11.1.3)."""
     return min_norm_solution(features, y)
 
 
-def accuracy(features: np.ndarray, weights: np.ndarray, y: np.ndarray) -> float:
-    """The fraction of points whose label is ``sign(<phi(x), w>)`` (11.2.5)."""
+def accuracy(features: FloatArray, weights: FloatArray, y: FloatArray) -> float:
+    """Return the fraction of points whose label is ``sign(<phi(x), w>)`` (11.2.5)."""
     return float(np.mean(np.sign(features @ weights) == y))
 
 
-def output_rounding(features: np.ndarray, weights: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """A bound on the rounding error of each computed ``Phi(x_i) = <phi(x_i), w*>``.
+def output_rounding(features: FloatArray, weights: FloatArray, y: FloatArray) -> FloatArray:
+    """Return a bound on the rounding error of each computed ``Phi(x_i) = <phi(x_i), w*>``.
 
     ``w* = F^+ y`` comes from an SVD, exact for ``F + E`` with ``|E| <= e |F|``, ``e =
     gamma_(m k)`` for ``F`` of shape ``m x k`` (Householder reductions; Higham, Theorem
@@ -109,10 +127,13 @@ def output_rounding(features: np.ndarray, weights: np.ndarray, y: np.ndarray) ->
     return row_norms * weight_error + gamma(features.shape[1] + 1) * row_norms * norm_w
 
 
-def classification(features: np.ndarray, y: np.ndarray) -> dict:
-    """Least squares on ``features`` followed by ``sign``: the weights, the accuracy, the
-    smallest ``y_i Phi(x_i)`` (the margin), the largest rounding bound of ``Phi``, and how
-    many points are certainly right and certainly wrong (beyond their rounding bound)."""
+def classification(features: FloatArray, y: FloatArray) -> dict[str, Any]:
+    """Classify with least squares on ``features`` followed by ``sign``.
+
+    Returns the weights, the accuracy, the smallest ``y_i Phi(x_i)`` (the margin), the
+    largest rounding bound of ``Phi``, and how many points are certainly right and certainly
+    wrong (beyond their rounding bound).
+    """
     weights = fit(features, y)
     outputs = features @ weights
     rounding = output_rounding(features, weights, y)
@@ -122,24 +143,28 @@ def classification(features: np.ndarray, y: np.ndarray) -> dict:
             "certainly_wrong": int(np.count_nonzero(signed < -rounding)), "points": int(y.size)}
 
 
-def _products(p: np.ndarray, q: np.ndarray, points: np.ndarray) -> tuple:
-    """``(a d, c b)``, the two products of the cross product ``(q - p) x (points - p)``."""
+def _products(p: FloatArray, q: FloatArray, points: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return ``(a d, c b)``, the two products of the cross product ``(q - p) x (points - p)``."""
     a, d = (q - p)[..., :1], (points[..., 1] - p[..., 1:])
     c, b = (q - p)[..., 1:], (points[..., 0] - p[..., :1])
     return a * d, c * b
 
 
-def orientation(p: np.ndarray, q: np.ndarray, points: np.ndarray) -> tuple:
-    """``((q - p) x (points - p), rounding bound)``: the cross product's sign says on which
-    side of the line through ``p`` and ``q`` each point lies; computed as ``a d - c b`` from
-    rounded differences, its error is at most ``gamma_4 (|a d| + |c b|)``."""
+def orientation(p: FloatArray, q: FloatArray, points: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return ``((q - p) x (points - p), rounding bound)``.
+
+    The cross product's sign says on which side of the line through ``p`` and ``q`` each
+    point lies; computed as ``a d - c b`` from rounded differences, its error is at most
+    ``gamma_4 (|a d| + |c b|)``.
+    """
     first, second = _products(p, q, points)
     return first - second, gamma(4) * (np.abs(first) + np.abs(second))
 
 
-def triangle_certificate(X: np.ndarray, y: np.ndarray, inside_label: float = 1.0) -> list:
-    """A point of label ``inside_label`` strictly inside a triangle of points of the other
-    label, as ``[point, corner, corner, corner]`` (indices), or ``[]`` if there is none.
+def triangle_certificate(X: FloatArray, y: FloatArray, inside_label: float = 1.0) -> list[int]:
+    """Find a point of label ``inside_label`` strictly inside a triangle of points of the other label.
+
+    It is returned as ``[point, corner, corner, corner]`` (indices), or ``[]`` if there is none.
 
     Such a point proves that no line separates the two labels: a closed half-plane that
     contains the three corners contains their convex hull, so the point is on their side.
@@ -154,7 +179,7 @@ def triangle_certificate(X: np.ndarray, y: np.ndarray, inside_label: float = 1.0
     corners = np.array(list(itertools.combinations(outer, 3)))  # (T, 3) indices
     A, B, C = (X[corners[:, j]] for j in range(3))  # (T, 2) each
 
-    def side(p, q):  # the computed orientation's sign, shape (T, points)
+    def side(p: FloatArray, q: FloatArray) -> FloatArray:  # the computed orientation's sign, shape (T, points)
         first, second = _products(p, q, P)
         return np.sign(first - second)
 
@@ -166,9 +191,11 @@ def triangle_certificate(X: np.ndarray, y: np.ndarray, inside_label: float = 1.0
     return []
 
 
-def certificate_clearance(X: np.ndarray, certificate: list) -> float:
-    """The smallest ``|orientation| / rounding bound`` of the certificate's three sides
-    (above 1: every side certain), 0 for no certificate."""
+def certificate_clearance(X: FloatArray, certificate: list[int]) -> float:
+    """Return the smallest ``|orientation| / rounding bound`` of the certificate's three sides.
+
+    Above 1: every side certain; 0 for no certificate.
+    """
     if not certificate:
         return 0.0
     point, *corners = certificate
@@ -179,11 +206,13 @@ def certificate_clearance(X: np.ndarray, certificate: list) -> float:
     return min(ratios)
 
 
-def _certainly_all_right(result: dict) -> bool:
+def _certainly_all_right(result: dict[str, Any]) -> bool:
+    """Whether every point of a :func:`classification` is certainly right."""
     return result["certainly_right"] == result["points"]
 
 
-def _classification_text(result: dict) -> str:
+def _classification_text(result: dict[str, Any]) -> str:
+    """Return a :func:`classification`'s accuracy, margin and rounding as text."""
     return (f"accuracy {result['accuracy']:.3f} ({result['points'] - result['certainly_right']} of "
             f"{result['points']} not certainly right); min y Phi = {result['margin']:.3g}, rounding of Phi <= "
             f"{result['rounding']:.1e}")
@@ -194,9 +223,9 @@ CLASSIFIED = ("every point certainly right: y_i Phi(x_i) > its rounding bound (t
               "of the dot product) for all i; below minus its bound a point counts as certainly wrong")
 
 
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
         perturbation: Optional[Perturbation] = None) -> ExperimentResult:
-    """Fits both classifiers on both datasets and measures their training accuracy.
+    """Fit both classifiers on both datasets and measures their training accuracy.
 
     Parameters
     ----------
@@ -271,7 +300,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
             predicted="every point of both datasets certainly right (training accuracy 1 on both)",
             measured=(f"dataset 1: {_classification_text(results['quadratic_separable'])}; dataset 2: "
                       f"{_classification_text(results['quadratic_ring'])}"),
-            holds=_certainly_all_right(results["quadratic_separable"]) and _certainly_all_right(results["quadratic_ring"]),
+            holds=(_certainly_all_right(results["quadratic_separable"])
+                   and _certainly_all_right(results["quadratic_ring"])),
             hypothesis=examples,
             criterion=CLASSIFIED,
         ),
@@ -303,9 +333,11 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     return ExperimentResult(name=NAME, settings=settings, numbers=numbers, claims=claims, data=data)
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """The two datasets with the decision boundaries of both classifiers, and dataset 2 in
-    the features ``x1^2, x2^2`` with the line that separates it there."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw the two datasets with the decision boundaries of both classifiers into ``directory``.
+
+    And dataset 2 in the features ``x1^2, x2^2`` with the line that separates it there.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data, weights = result.data, result.numbers["weights"]
@@ -317,7 +349,7 @@ def plot(result: ExperimentResult, directory) -> list:
     settings = result.settings
     scales = {kind: {int(c): f for c, f in columns.items()} for kind, columns in settings["feature_scales"].items()}
 
-    def scatter(ax, X, y):
+    def scatter(ax: Axes, X: FloatArray, y: FloatArray) -> None:
         ax.plot(X[y > 0, 0], X[y > 0, 1], "s", color="tab:cyan", markersize=5, label="+1")
         ax.plot(X[y < 0, 0], X[y < 0, 1], "o", color="tab:red", markersize=5, label="-1")
 

@@ -46,24 +46,45 @@ from __future__ import annotations
 
 import math
 from functools import partial
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet._spectral import gd_decay, gd_filter
-from widenet.network.ensemble import ShallowEnsemble
-from widenet.kernels import limit_kernel
-from widenet.regression.ntk_regression import NTKRegressor
-from widenet.reference.activations import activation
 from widenet.app.experiments import _statistics as stats
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
-from widenet.app.experiments._statistics import normal_quantile  # noqa: F401  (importable from here, as before)
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
+from widenet.app.experiments._statistics import (
+    FloatArray,
+    normal_quantile,  # noqa: F401  (importable from here, as before)
+)
+from widenet.kernels import limit_kernel
+from widenet.network.ensemble import ShallowEnsemble
+from widenet.reference.activations import activation
+from widenet.regression.ntk_regression import NTKRegressor
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from widenet.app.experiments._plotting import Directory
 
 NAME = "figure-11-3"
 
 # The chapter's architecture and initialization (11.5.11): U ~ N(0, 3/d), v ~ N(0, 3/n),
 # b, c ~ N(0, 2), arctan, LeCun parametrization (11.5.1).
-CONFIG = dict(activation="arctan", parametrization="lecun", weight_var=3.0, output_var=3.0, bias_var=2.0,
-              output_bias_var=2.0)
+CONFIG: dict[str, Any] = dict(activation="arctan", parametrization="lecun", weight_var=3.0, output_var=3.0,
+                              bias_var=2.0, output_bias_var=2.0)
 # Three data points in [-1, 1.5] (the chapter does not list its data; these match the
 # benchmark of the same figure).
 DATA_X = (-1.0, 0.5, 1.5)
@@ -91,21 +112,26 @@ ROUNDING = np.finfo(np.float64).eps / 2
 
 
 def bonferroni_threshold(points: int, level: float = LEVEL) -> float:
-    """``t`` with ``P(max_i |Z_i| > t) <= level`` for ``points`` standard normals, however
-    correlated (Bonferroni: ``t = Phi^{-1}(1 - level / (2 points))``)."""
+    """Return ``t`` with ``P(max_i |Z_i| > t) <= level`` for ``points`` standard normals.
+
+    This holds however they are correlated (Bonferroni: ``t = Phi^{-1}(1 - level / (2 points))``).
+    """
     return stats.two_sided_threshold(points, level)
 
 
 # -- the infinite-width predictions ----------------------------------------------------------------
-def limit_kernels(points: np.ndarray, X: np.ndarray, diagonal: bool = False, nngp_factor: float = 1.0,
-                  test_factor: float = 1.0, progress: Progress = Progress(False), config: dict = None) -> dict:
-    """The limit kernels the predictions need at the data ``X`` and the test ``points``:
+def limit_kernels(points: FloatArray, X: FloatArray, diagonal: bool = False, nngp_factor: float = 1.0,
+                  test_factor: float = 1.0, progress: Progress = SILENT,
+                  config: Optional[dict[str, Any]] = None) -> dict[str, FloatArray]:
+    """Return the limit kernels the predictions need at the data ``X`` and the test ``points``.
+
     ``K_LC`` and ``K_NTK`` on ``X x X`` and ``points x X``, the NNGP covariance ``C`` on
     ``X x X``, ``points x X`` and ``points x points`` (its diagonal when ``diagonal``).
 
     ``nngp_factor`` scales every ``C``, ``test_factor`` the entries of ``C`` at a test point
     (negative controls: the NNGP variance wrong, the kernel wrong at the test inputs);
-    ``config`` replaces the networks' configuration :data:`CONFIG`."""
+    ``config`` replaces the networks' configuration :data:`CONFIG`.
+    """
     lecun = dict(CONFIG if config is None else config)
     ntk = dict(lecun, parametrization="ntk")
     if diagonal:
@@ -120,28 +146,34 @@ def limit_kernels(points: np.ndarray, X: np.ndarray, diagonal: bool = False, nng
                 nngp_points=nngp_factor * test_factor * nngp_points)
 
 
-def tangent_kernels(kernels: dict, width: int = 0) -> tuple:
-    """``(K(X, X), K(points, X)) / n``: ``K_LC`` (``width = 0``, the limit), or the exact
-    expected Gram of width ``n``, ``((n - 1) K_LC + K_NTK) / n``."""
+def tangent_kernels(kernels: dict[str, FloatArray], width: int = 0) -> tuple[FloatArray, ...]:
+    """Return ``(K(X, X), K(points, X)) / n``.
+
+    ``K`` is ``n K_LC`` (``width = 0``, the limit), or the exact expected Gram of width
+    ``n``, ``(n - 1) K_LC + K_NTK``.
+    """
     if not width:
         return kernels["train"], kernels["cross"]
     return tuple(kernels[key] + (kernels[f"{key}_ntk"] - kernels[key]) / width for key in ("train", "cross"))
 
 
-def _accumulated(eigenvalues: np.ndarray, rate: float, steps: float) -> np.ndarray:
-    """``g_k(l)``; ``1 / l`` (kernel interpolation) for ``steps = inf``."""
+def _accumulated(eigenvalues: FloatArray, rate: float, steps: float) -> FloatArray:
+    """Return ``g_k(l)``; ``1 / l`` (kernel interpolation) for ``steps = inf``."""
     return 1.0 / eigenvalues if math.isinf(steps) else gd_filter(eigenvalues, rate, steps)
 
 
-def _decay(eigenvalues: np.ndarray, rate: float, steps: float) -> np.ndarray:
-    """``(1 - 2 rate l)^k``; 0 for ``steps = inf``."""
+def _decay(eigenvalues: FloatArray, rate: float, steps: float) -> FloatArray:
+    """Return ``(1 - 2 rate l)^k``; 0 for ``steps = inf``."""
     return np.zeros_like(eigenvalues) if math.isinf(steps) else gd_decay(eigenvalues, rate, steps)
 
 
-def trained_gp(kernels: dict, y: np.ndarray, rate: float, steps: float, width: int = 0) -> tuple:
-    """Mean and covariance at the points (their variances, for diagonal ``kernels``) of the
-    linearized model after ``steps`` GD steps, ``rate = h n s`` in units of ``K_LC``
-    (module docstring); ``width`` as in :func:`tangent_kernels`."""
+def trained_gp(kernels: dict[str, FloatArray], y: FloatArray, rate: float, steps: float,
+               width: int = 0) -> tuple[FloatArray, FloatArray]:
+    """Return the mean and covariance of the linearized model at the points after ``steps`` GD steps.
+
+    For diagonal ``kernels`` the covariance is the variances. ``rate = h n s`` is in units
+    of ``K_LC`` (module docstring); ``width`` as in :func:`tangent_kernels`.
+    """
     train, cross = tangent_kernels(kernels, width)
     eigenvalues, Q = np.linalg.eigh(train)
     A = cross @ (Q * _accumulated(eigenvalues, rate, steps)) @ Q.T
@@ -151,20 +183,24 @@ def trained_gp(kernels: dict, y: np.ndarray, rate: float, steps: float, width: i
     return A @ y, C_points - A @ C_cross.T - C_cross @ A.T + A @ C @ A.T
 
 
-def expected_loss(kernels: dict, y: np.ndarray, rate: float, steps: float, scale: float, width: int = 0) -> float:
-    """``E f(w_k) = s tr(B^(2k) (C(X, X) + y y^T))`` of the linearized model."""
+def expected_loss(kernels: dict[str, FloatArray], y: FloatArray, rate: float, steps: float, scale: float,
+                  width: int = 0) -> float:
+    """Return ``E f(w_k) = s tr(B^(2k) (C(X, X) + y y^T))`` of the linearized model."""
     eigenvalues, Q = np.linalg.eigh(tangent_kernels(kernels, width)[0])
     decay = (Q * _decay(eigenvalues, rate, steps) ** 2) @ Q.T
     return scale * float(np.trace(decay @ (kernels["nngp_train"] + np.outer(y, y))))
 
 
-def trained_gaussian_process(grid: np.ndarray, X: np.ndarray, y: np.ndarray, width: int, lr: float, steps: int,
-                             scale: float, progress: Progress = Progress(False)) -> dict:
-    """Mean and standard deviation on ``grid`` of the infinite-width GP of the outputs after
-    ``steps`` GD steps of size ``lr`` on the loss ``scale * |Phi(X) - y|^2``, the NNGP
-    standard deviation at initialization, the GP mean from :class:`widenet.NTKRegressor`
-    (an independent evaluation), the spectrum of ``K_LC(X, X)`` and the expected initial
-    and final losses of the linearized model."""
+def trained_gaussian_process(grid: FloatArray, X: FloatArray, y: FloatArray, width: int, lr: float, steps: int,
+                             scale: float, progress: Progress = SILENT) -> dict[str, Any]:
+    """Return the mean and standard deviation on ``grid`` of the infinite-width GP after training.
+
+    The GP is that of the outputs after ``steps`` GD steps of size ``lr`` on the loss
+    ``scale * |Phi(X) - y|^2``. With them: the NNGP standard deviation at initialization,
+    the GP mean from :class:`widenet.NTKRegressor` (an independent evaluation), the
+    spectrum of ``K_LC(X, X)`` and the expected initial and final losses of the linearized
+    model.
+    """
     kernels = limit_kernels(grid, X, diagonal=True, progress=progress)
     rate = lr * width * scale
     mean, variance = trained_gp(kernels, y, rate, steps)
@@ -179,19 +215,26 @@ def trained_gaussian_process(grid: np.ndarray, X: np.ndarray, y: np.ndarray, wid
 
 
 # -- the networks --------------------------------------------------------------------------------
-def _statistics_ensemble(size: int, width: int, seed: int, X, y, grid, lr: float, progress: Progress) -> dict:
-    """``size`` networks: their outputs at initialization at ``grid`` and at
-    :data:`COVARIANCE_POINTS`, then trained: their losses at 0 and after each of
-    :data:`EARLY_STEPS`, and their outputs then at :data:`EARLY_POINTS` (the training
-    records give the outputs at initialization too; every record costs a forward pass of
-    all networks at its test points, so later records take the early points only)."""
+def _statistics_ensemble(size: int, width: int, seed: int, X: FloatArray, y: FloatArray, grid: FloatArray,
+                         lr: float, progress: Progress) -> dict[str, Any]:
+    """Return the outputs and losses of ``size`` networks at initialization and after the first steps.
+
+    Their outputs at initialization at ``grid`` and at :data:`COVARIANCE_POINTS`, then
+    trained: their losses at 0 and after each of :data:`EARLY_STEPS`, and their outputs then
+    at :data:`EARLY_POINTS` (the training records give the outputs at initialization too;
+    every record costs a forward pass of all networks at its test points, so later records
+    take the early points only).
+    """
     ensemble = ShallowEnsemble(size, 1, width, seed=seed, **CONFIG)
     early = np.array(EARLY_POINTS)[:, None]
     first = np.concatenate([early, np.array(COVARIANCE_POINTS)[:, None], grid])
-    outputs, losses, done = {}, {}, 0
+    outputs: dict[int, FloatArray] = {}
+    losses: dict[int, FloatArray] = {}
+    done = 0
     for k in progress.steps(EARLY_STEPS, len(EARLY_STEPS), "first steps"):
         record = ensemble.train(X, y, lr=lr, steps=k - done, record_every=k - done,
                                 X_test=first if done == 0 else early, loss="mean", on_divergence="return")
+        assert record.test_outputs is not None  # recorded: X_test is given
         outputs.setdefault(0, record.test_outputs[:, 0])
         losses.setdefault(0, record.losses[:, 0])
         outputs[k], losses[k], done = record.test_outputs[:, -1, :early.shape[0]], record.losses[:, -1], k
@@ -200,11 +243,13 @@ def _statistics_ensemble(size: int, width: int, seed: int, X, y, grid, lr: float
                 early={k: outputs[k] for k in EARLY_STEPS}, losses=losses)
 
 
-def _rounding_scale(ensemble: ShallowEnsemble, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per network, ``sqrt(m) gamma_(n+2) max_i (sum_j |v_j s(u_j x_i + b_j)| + |c| + |y_i|)``:
-    a bound on the rounding error of the residual vector ``Phi(X) - y`` (the forward sum
-    of ``n + 2`` terms), at the current parameters (over :data:`RATE_WINDOW` the bound
-    changes by a relative 1e-5: one value serves the window)."""
+def _rounding_scale(ensemble: ShallowEnsemble, X: FloatArray, y: FloatArray) -> FloatArray:
+    """Return a bound on the rounding error of each network's residual vector ``Phi(X) - y``.
+
+    Per network, ``sqrt(m) gamma_(n+2) max_i (sum_j |v_j s(u_j x_i + b_j)| + |c| + |y_i|)``
+    (the forward sum of ``n + 2`` terms), at the current parameters (over
+    :data:`RATE_WINDOW` the bound changes by a relative 1e-5: one value serves the window).
+    """
     U, b, v, c = ensemble.params
     hidden = activation(ensemble.activation, U[:, None, :, 0] * X[None, :, 0, None] + b[:, None, :])
     terms = np.abs(v[:, None, :] * hidden)
@@ -214,19 +259,24 @@ def _rounding_scale(ensemble: ShallowEnsemble, X: np.ndarray, y: np.ndarray) -> 
     return math.sqrt(X.shape[0]) * gamma * magnitude.max(axis=1)
 
 
-def _grams(ensemble: ShallowEnsemble, X: np.ndarray) -> np.ndarray:
-    """Every member's tangent Gram ``K_n(X, X)`` at its current parameters."""
+def _grams(ensemble: ShallowEnsemble, X: FloatArray) -> FloatArray:
+    """Return every member's tangent Gram ``K_n(X, X)`` at its current parameters."""
     return np.array([ensemble.member(r).ntk(X) for r in range(ensemble.size)])
 
 
-def _figure_ensemble(size: int, seed: int, X, y, grid, lr: float, progress: Progress) -> dict:
-    """``size`` networks trained for :data:`STEPS` steps: outputs on the grid before and
-    after, the losses at 0, the ends of :data:`RATE_WINDOW` and the end, the tangent Grams
-    at initialization and at the window's ends, and the rounding scale of the residual at
-    the window's end."""
+def _figure_ensemble(size: int, seed: int, X: FloatArray, y: FloatArray, grid: FloatArray, lr: float,
+                     progress: Progress) -> dict[str, Any]:
+    """Return the records of ``size`` networks trained for :data:`STEPS` steps.
+
+    Their outputs on the grid before and after, the losses at 0, the ends of
+    :data:`RATE_WINDOW` and the end, the tangent Grams at initialization and at the
+    window's ends, and the rounding scale of the residual at the window's end.
+    """
     ensemble = ShallowEnsemble(size, 1, WIDTH, seed=seed, **CONFIG)
     before, initial_grams = ensemble.forward(grid), _grams(ensemble, X)
-    losses, grams, done = {}, {}, 0
+    losses: dict[int, FloatArray] = {}
+    grams: dict[int, FloatArray] = {}
+    done = 0
     train = partial(ensemble.train, X, y, lr=lr, loss="mean", on_divergence="return")
     for k in progress.steps(RATE_WINDOW, len(RATE_WINDOW), "training"):
         record = train(steps=k - done, record_every=k - done)
@@ -235,14 +285,17 @@ def _figure_ensemble(size: int, seed: int, X, y, grid, lr: float, progress: Prog
     rounding = _rounding_scale(ensemble, X, y)
     record = train(steps=STEPS - done, record_every=STEPS - done, X_test=grid)
     losses[STEPS] = record.losses[:, -1]
+    assert record.test_outputs is not None  # recorded: X_test is given
     return dict(before=before, after=record.test_outputs[:, -1], losses=losses, grams=grams,
                 initial_grams=initial_grams, rounding=rounding)
 
 
-def _sum_loss_growth(seed: int, X, y, lr: float) -> tuple:
-    """The chapter's sum loss with step ``lr`` on the figure's networks: per network the
-    largest loss within :data:`DIVERGENCE_STEPS` steps over the initial one, and the count
-    of runs stopped as diverged."""
+def _sum_loss_growth(seed: int, X: FloatArray, y: FloatArray, lr: float) -> tuple[FloatArray, int]:
+    """Train the figure's networks on the chapter's sum loss with step ``lr``.
+
+    Returns per network the largest loss within :data:`DIVERGENCE_STEPS` steps over the
+    initial one, and the count of runs stopped as diverged.
+    """
     run = ShallowEnsemble(FIGURE_NETWORKS, 1, WIDTH, seed=seed, **CONFIG).train(
         X, y, lr=lr, steps=DIVERGENCE_STEPS, record_every=1, loss="sum", on_divergence="return")
     growth = np.nanmax(run.losses, axis=1) / run.losses[:, 0]  # later records of a stopped run are NaN
@@ -251,24 +304,29 @@ def _sum_loss_growth(seed: int, X, y, lr: float) -> tuple:
 
 
 # -- the claims -----------------------------------------------------------------------------------
-def _fmt(values, spec: str = ".3f") -> str:
+def _fmt(values: npt.ArrayLike, spec: str = ".3f") -> str:
+    """Return ``values`` as text, ``"[a, b, ...]"``, each number formatted with ``spec``."""
     return "[" + ", ".join(format(float(value), spec) for value in np.ravel(values)) + "]"
 
 
-def _z_text(values) -> str:
-    """Deviates as text; those of an impossible prediction (a negative variance) as ">1e6"."""
+def _z_text(values: npt.ArrayLike) -> str:
+    """Return deviates as text; those of an impossible prediction (a negative variance) as ">1e6"."""
     return "[" + ", ".join(f"{value:.2f}" if abs(value) < 1e6 else ">1e6" for value in np.ravel(values)) + "]"
 
 
 def _extension_hypothesis() -> str:
+    """Return the text on the hypotheses (11.5.3) and Assumption 11.14 for the initialization (11.5.11)."""
     return ("(11.5.3) holds with other variances and nonzero biases, the variants the chapter allows after "
             "(11.5.3) and in its exercises: (11.5.11) has variances 3 and biases N(0, 2): yes under that reading; "
             "D normal (Assumption 11.14): yes")
 
 
-def _step_hypothesis(scale: float, lr: float, eigenvalues: np.ndarray) -> tuple:
-    """Theorem 11.23's step condition for the sum loss, which the mean loss with step ``lr``
-    equals with step ``lr * scale``: ``(text, holds)``."""
+def _step_hypothesis(scale: float, lr: float, eigenvalues: FloatArray) -> tuple[str, bool]:
+    """Return Theorem 11.23's step condition as ``(text, holds)``.
+
+    The condition is for the sum loss, which the mean loss with step ``lr`` equals with
+    step ``lr * scale``.
+    """
     low, high = eigenvalues[0], eigenvalues[-1]
     admissible = 2.0 / ((low + 4.0 * high) * WIDTH)
     step = lr * scale
@@ -279,8 +337,12 @@ def _step_hypothesis(scale: float, lr: float, eigenvalues: np.ndarray) -> tuple:
             f"{'yes' if 2 * step * WIDTH * high < 2 else 'no'})", bool(step < admissible))
 
 
-def _initial_covariance_claim(outputs: np.ndarray, kernels: dict, grid_outputs: np.ndarray,
-                              grid_variance: np.ndarray) -> tuple:
+def _initial_covariance_claim(outputs: FloatArray, kernels: dict[str, FloatArray], grid_outputs: FloatArray,
+                              grid_variance: FloatArray) -> tuple[Claim, dict[str, Any], FloatArray]:
+    """Return the claim that the initial outputs are a centered GP with the NNGP covariance.
+
+    With it its numbers and the outputs at :data:`COVARIANCE_POINTS` whitened with ``C``.
+    """
     count = outputs.shape[0]
     whitened = stats.whiten(outputs, 0.0, kernels["nngp_points"])
     lrt, lrt_dof = stats.covariance_statistic(whitened)
@@ -321,7 +383,8 @@ def _initial_covariance_claim(outputs: np.ndarray, kernels: dict, grid_outputs: 
     return claim, numbers, whitened
 
 
-def _gaussian_claim(whitened: np.ndarray, width: int) -> tuple:
+def _gaussian_claim(whitened: FloatArray, width: int) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim that the whitened initial outputs are standard normals, and its numbers."""
     count, dimension = whitened.shape
     distance, p_value = stats.kolmogorov_smirnov(whitened)
     squared = np.sum(whitened ** 2, axis=1)
@@ -347,7 +410,8 @@ def _gaussian_claim(whitened: np.ndarray, width: int) -> tuple:
                    "ks_radial_p_value": radial_p, "whitened_fourth_moment": float(np.mean(squared ** 2))}
 
 
-def _initial_loss_claim(losses: np.ndarray, predicted: float, m: int) -> tuple:
+def _initial_loss_claim(losses: FloatArray, predicted: float, m: int) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim that the mean initial loss is its expectation ``predicted``, and its numbers."""
     count = losses.size
     standard_error = float(np.std(losses, ddof=1) / math.sqrt(count))
     z = (float(np.mean(losses)) - predicted) / standard_error
@@ -369,12 +433,16 @@ def _initial_loss_claim(losses: np.ndarray, predicted: float, m: int) -> tuple:
                    "expected_initial_loss": predicted, "initial_loss_z": z}
 
 
-def _trained_tests(early: dict, early_predictions: dict, after: np.ndarray, figure_predictions: tuple,
-                   tested: np.ndarray) -> dict:
-    """Per-point deviates of the trained means and variances from the GP (module docstring),
-    at :data:`EARLY_POINTS` after each of :data:`EARLY_STEPS` and on the tested grid points
-    after :data:`STEPS` steps, each with its finite-width allowance."""
-    mean_z, variance_z = [], []
+def _trained_tests(early: dict[int, FloatArray], early_predictions: dict[int, tuple[FloatArray, ...]],
+                   after: FloatArray, figure_predictions: tuple[FloatArray, ...],
+                   tested: npt.NDArray[np.bool_]) -> dict[str, list[FloatArray]]:
+    """Return the per-point deviates of the trained means and variances from the GP (module docstring).
+
+    At :data:`EARLY_POINTS` after each of :data:`EARLY_STEPS` and on the tested grid points
+    after :data:`STEPS` steps, each with its finite-width allowance.
+    """
+    mean_z: list[FloatArray] = []
+    variance_z: list[FloatArray] = []
     samples = [(early[k], early_predictions[k]) for k in EARLY_STEPS]
     samples.append((after[:, tested], tuple(part[..., tested] for part in figure_predictions)))
     for outputs, (mean, variance, mean_fw, variance_fw) in samples:
@@ -386,7 +454,10 @@ def _trained_tests(early: dict, early_predictions: dict, after: np.ndarray, figu
     return dict(mean=mean_z, variance=variance_z)
 
 
-def _trained_mean_claim(tests: dict, early: dict, early_predictions: dict, hypothesis: tuple, counts: tuple) -> tuple:
+def _trained_mean_claim(tests: dict[str, list[FloatArray]], early: dict[int, FloatArray],
+                        early_predictions: dict[int, tuple[FloatArray, ...]], hypothesis: tuple[str, bool],
+                        counts: tuple[int, int]) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim that the trained networks' mean is the GP mean after k steps, and its numbers."""
     z = np.concatenate(tests["mean"])
     threshold = stats.two_sided_threshold(z.size, LEVEL)
     largest = [float(np.max(np.abs(part))) for part in tests["mean"]]
@@ -412,8 +483,11 @@ def _trained_mean_claim(tests: dict, early: dict, early_predictions: dict, hypot
     return claim, {"trained_mean_max_z": largest, "trained_mean_threshold": threshold}
 
 
-def _trained_variance_claim(tests: dict, early: dict, early_predictions: dict, figure_sd: np.ndarray, grid,
-                            hypothesis: tuple, counts: tuple, after_sd: np.ndarray) -> tuple:
+def _trained_variance_claim(tests: dict[str, list[FloatArray]], early: dict[int, FloatArray],
+                            early_predictions: dict[int, tuple[FloatArray, ...]], figure_sd: FloatArray,
+                            grid: FloatArray, hypothesis: tuple[str, bool], counts: tuple[int, int],
+                            after_sd: FloatArray) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim that the trained networks' variance is the GP variance after k steps, and its numbers."""
     z = np.concatenate(tests["variance"])
     threshold = stats.two_sided_threshold(z.size, LEVEL)
     largest = [float(np.max(np.abs(part))) for part in tests["variance"]]
@@ -442,7 +516,9 @@ def _trained_variance_claim(tests: dict, early: dict, early_predictions: dict, f
     return claim, {"trained_variance_max_z": largest, "trained_variance_threshold": threshold}
 
 
-def _linearized_loss_claim(losses: dict, predicted: dict, predicted_fw: dict, hypothesis: tuple) -> tuple:
+def _linearized_loss_claim(losses: dict[int, FloatArray], predicted: dict[int, float], predicted_fw: dict[int, float],
+                           hypothesis: tuple[str, bool]) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim that the mean loss follows the linearized model's expected loss, and its numbers."""
     z, texts = [], []
     for k in EARLY_STEPS:
         count = losses[k].size
@@ -470,13 +546,17 @@ def _linearized_loss_claim(losses: dict, predicted: dict, predicted_fw: dict, hy
                    "linearized_loss_measured": [float(np.mean(losses[k])) for k in EARLY_STEPS]}
 
 
-def _loss_rate(grams: np.ndarray, lr: float, scale: float, steps: int) -> np.ndarray:
-    """``log`` of the linearized loss decay over ``steps`` steps along the slowest
-    eigenvector of each Gram: ``2 steps log|1 - 2 h s lambda_min|``."""
+def _loss_rate(grams: FloatArray, lr: float, scale: float, steps: int) -> FloatArray:
+    """Return the ``log`` of the linearized loss decay over ``steps`` steps, per Gram.
+
+    The decay is along the slowest eigenvector of each Gram: ``2 steps log|1 - 2 h s lambda_min|``.
+    """
     return 2.0 * steps * np.log(np.abs(1.0 - 2.0 * lr * scale * np.linalg.eigvalsh(grams)[:, 0]))
 
 
-def _interpolation_claim(figure: dict, lr: float, scale: float, eigenvalues: np.ndarray, hypothesis: tuple) -> tuple:
+def _interpolation_claim(figure: dict[str, Any], lr: float, scale: float, eigenvalues: FloatArray,
+                         hypothesis: tuple[str, bool]) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim that each network's loss decays at the linear rate of its Gram, and its numbers."""
     start, end = RATE_WINDOW
     losses = figure["losses"]
     measured = np.log(losses[end] / losses[start])
@@ -517,7 +597,8 @@ def _interpolation_claim(figure: dict, lr: float, scale: float, eigenvalues: np.
                    "loss_rate_measured": [float(measured.min()), float(measured.max())]}
 
 
-def _divergence_claim(growth: np.ndarray, stopped: int, top: np.ndarray, lr: float) -> tuple:
+def _divergence_claim(growth: FloatArray, stopped: int, top: FloatArray, lr: float) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim that the step ``h = 1/n`` diverges on the chapter's sum loss, and its numbers."""
     claim = Claim(
         key="sum-loss-diverges",
         reference="Figure 11.3 (step size)",
@@ -537,8 +618,10 @@ def _divergence_claim(growth: np.ndarray, stopped: int, top: np.ndarray, lr: flo
                    "sum_loss_stable_step": float(1.0 / top.max()), "sum_loss_growth_min": float(np.min(growth))}
 
 
-def _corrections(eigenvalues, lr, scale, measured_rates, top, growth, early_mean_at_data, kernels_data, y,
-                 p_lrt) -> list:
+def _corrections(eigenvalues: FloatArray, lr: float, scale: float, measured_rates: list[float], top: FloatArray,
+                 growth: FloatArray, early_mean_at_data: FloatArray, kernels_data: dict[str, FloatArray],
+                 y: FloatArray, p_lrt: float) -> list[Correction]:
+    """Return the chapter's misprints this experiment shows, with this run's numbers."""
     low = eigenvalues[0]
     step = lr * scale  # the mean loss with step h is the sum loss with step h s
     printed = 1.0 - step * WIDTH / (2.0 * low)
@@ -589,9 +672,9 @@ def _corrections(eigenvalues, lr, scale, measured_rates, top, growth, early_mean
 
 
 # -- the experiment -------------------------------------------------------------------------------
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
-        perturbation: Perturbation = None) -> ExperimentResult:
-    """Figure 11.3's networks before and after training, against the infinite-width GP.
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
+        perturbation: Optional[Perturbation] = None) -> ExperimentResult:
+    """Measure Figure 11.3's networks before and after training, against the infinite-width GP.
 
     Parameters
     ----------
@@ -620,10 +703,11 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     counts = (STATISTICS_NETWORKS[quick], TRAINED_NETWORKS[quick])
     statistics_width = max(1, round(WIDTH * factor("width")))
 
-    kernel_factors = dict(nngp_factor=factor("nngp_variance"), test_factor=factor("nngp_test_inputs"))
-    kernels = dict(grid=limit_kernels(grid, X, diagonal=True, progress=progress, **kernel_factors),
-                   covariance=limit_kernels(np.array(COVARIANCE_POINTS)[:, None], X, **kernel_factors),
-                   early=limit_kernels(np.array(EARLY_POINTS)[:, None], X, diagonal=True, **kernel_factors))
+    perturbed_kernels = partial(limit_kernels, nngp_factor=factor("nngp_variance"),
+                                test_factor=factor("nngp_test_inputs"))
+    kernels = dict(grid=perturbed_kernels(grid, X, diagonal=True, progress=progress),
+                   covariance=perturbed_kernels(np.array(COVARIANCE_POINTS)[:, None], X),
+                   early=perturbed_kernels(np.array(EARLY_POINTS)[:, None], X, diagonal=True))
     predicted = _predictions(kernels, y, rate, factor("gp_steps"), scale)
     variance_grid = grid[::VARIANCE_GRID_STRIDE]
     first = _statistics_ensemble(counts[0], statistics_width, seed, X, y, variance_grid, training_lr, progress)
@@ -690,17 +774,21 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
                             corrections=corrections)
 
 
-def _predictions(kernels: dict, y: np.ndarray, rate: float, steps_factor: float, scale: float) -> dict:
-    """The predictions, each for ``steps_factor`` times the step count (a negative control:
-    ``inf`` for kernel interpolation): the GP after each of :data:`EARLY_STEPS` at
-    :data:`EARLY_POINTS` and after :data:`STEPS` on the grid, each as ``(mean, variance)`` in
-    the limit followed by the same with the expected Gram of width :data:`WIDTH`; the
-    expected losses after :data:`EARLY_STEPS` (``loss``, ``loss_fw``) and at initialization."""
-    def gp(points_kernels, k):
+def _predictions(kernels: dict[str, dict[str, FloatArray]], y: FloatArray, rate: float, steps_factor: float,
+                 scale: float) -> dict[str, Any]:
+    """Return the predictions, each for ``steps_factor`` times the step count.
+
+    (``steps_factor`` is a negative control: ``inf`` for kernel interpolation.) The GP after
+    each of :data:`EARLY_STEPS` at :data:`EARLY_POINTS` and after :data:`STEPS` on the grid,
+    each as ``(mean, variance)`` in the limit followed by the same with the expected Gram of
+    width :data:`WIDTH`; the expected losses after :data:`EARLY_STEPS` (``loss``,
+    ``loss_fw``) and at initialization.
+    """
+    def gp(points_kernels: dict[str, FloatArray], k: int) -> tuple[FloatArray, ...]:
         return (*trained_gp(points_kernels, y, rate, k * steps_factor),
                 *trained_gp(points_kernels, y, rate, k * steps_factor, WIDTH))
 
-    def loss(k, width=0):
+    def loss(k: int, width: int = 0) -> float:
         return expected_loss(kernels["grid"], y, rate, k * steps_factor, scale, width)
 
     return dict(early={k: gp(kernels["early"], k) for k in EARLY_STEPS}, figure=gp(kernels["grid"], STEPS),
@@ -709,10 +797,12 @@ def _predictions(kernels: dict, y: np.ndarray, rate: float, steps_factor: float,
                 expected_gram=tangent_kernels(kernels["grid"], WIDTH)[0])
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """Figure 11.3: the networks at initialization (a) and after training (b), their mean,
-    the data and the infinite-width GP mean with its two-standard-deviation band, on one
-    y-range so the two spreads compare."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw Figure 11.3 into ``directory``: the networks at initialization (a) and after training (b).
+
+    With them their mean, the data and the infinite-width GP mean with its
+    two-standard-deviation band, on one y-range so the two spreads compare.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data, settings = result.data, result.settings
@@ -747,12 +837,12 @@ def plot(result: ExperimentResult, directory) -> list:
     return [save(fig, directory, "figure_11_3")]
 
 
-def _legend_below(fig, ax) -> None:
-    """One legend for the figure, below the panels (matplotlib >= 3.7), else inside ``ax``."""
-    import matplotlib
+def _legend_below(fig: Figure, ax: Axes) -> None:
+    """Draw one legend for the figure, below the panels (matplotlib >= 3.7), else inside ``ax``."""
+    from widenet.app.experiments._plotting import matplotlib
 
     handles, labels = ax.get_legend_handles_labels()
-    major, minor = (int(part) for part in matplotlib.__version__.split(".")[:2])
+    major, minor = (int(part) for part in matplotlib().__version__.split(".")[:2])
     if (major, minor) >= (3, 7):
         fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)
     else:

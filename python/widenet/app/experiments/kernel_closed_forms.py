@@ -1,5 +1,6 @@
-"""Examples 11.15, 11.17 and 11.31, Exercises 11.36 and 11.37: the limit kernels' closed
-forms against the hidden units of wide networks.
+"""Examples 11.15, 11.17 and 11.31, Exercises 11.36 and 11.37: the limit kernels' closed forms.
+
+The closed forms are checked against the hidden units of wide networks.
 
 Every limit kernel is an expectation over one hidden unit, and at initialization the hidden
 units of a network are i.i.d. draws of it (proofs of Theorems 11.16 and 11.30). So the
@@ -32,16 +33,31 @@ the uniform Monte Carlo limit off by 1%.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
+from widenet.app.experiments._statistics import FloatArray, two_sided_threshold
 from widenet.kernels import limit_kernel
 from widenet.network.shallow import ShallowNetwork
 from widenet.reference.limit_kernels import closed_form_expectations, covariances
 from widenet.sweeps import sweep
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+
+if TYPE_CHECKING:
+    from widenet.app.experiments._plotting import Directory
 
 ACTIVATION = "relu"
 POINTS = 4
@@ -55,9 +71,11 @@ BIAS_CONTROL = 0.9  # the control takes the bias variance 10% low
 
 @dataclass(frozen=True)
 class Design:
-    """``networks`` relu networks of width :data:`WIDTH` per family (without and with
-    biases), ``uniform_networks`` for Example 11.15 and ``samples`` draws of its Monte Carlo
-    limit."""
+    """The sizes of one run: networks per family, networks with the uniform law, Monte Carlo draws.
+
+    ``networks`` relu networks of width :data:`WIDTH` per family (without and with biases),
+    ``uniform_networks`` for Example 11.15 and ``samples`` draws of its Monte Carlo limit.
+    """
 
     networks: int
     uniform_networks: int
@@ -65,6 +83,7 @@ class Design:
 
     @property
     def units(self) -> int:
+        """The hidden units of the ``networks`` networks of one family."""
         return self.networks * WIDTH
 
 
@@ -88,33 +107,41 @@ QUANTITIES = ("ss", "dd", "ntk")  # relu relu, relu' relu', a unit's share of K_
 
 
 # -- the measurement -----------------------------------------------------------------------
-def relu_points(seed: int = 0) -> np.ndarray:
-    """:data:`POINTS` points in ``R^3`` in random directions with ``abs(x)^2 / d`` uniform in
-    ``[1/2, 2]`` (so the norms in Example 11.17 matter)."""
+def relu_points(seed: int = 0) -> FloatArray:
+    """Return :data:`POINTS` points in ``R^3`` in random directions.
+
+    Their ``abs(x)^2 / d`` are uniform in ``[1/2, 2]`` (so the norms in Example 11.17 matter).
+    """
     rng = np.random.default_rng([_POINTS_STREAM, seed])
     X = rng.standard_normal((POINTS, INPUT_DIM))
     radii = np.sqrt(INPUT_DIM * rng.uniform(0.5, 2.0, POINTS))
     return X * (radii / np.linalg.norm(X, axis=1))[:, None]
 
 
-def _moments(name: str, first: np.ndarray, second: np.ndarray) -> dict:
-    """``{name}{i}_{j}`` and ``{name}2_{i}_{j}``: the sums over units of a per-unit product and
-    of its square (``first``, ``second``: ``(m, m)``), upper triangle."""
+def _moments(name: str, first: FloatArray, second: FloatArray) -> dict[str, float]:
+    """Return the records ``{name}{i}_{j}`` and ``{name}2_{i}_{j}`` of the upper triangle.
+
+    They are the sums over units of a per-unit product and of its square (``first``,
+    ``second``: ``(m, m)``).
+    """
     rows, columns = np.triu_indices(first.shape[0])
     return {**{f"{name}{i}_{j}": float(first[i, j]) for i, j in zip(rows, columns)},
             **{f"{name}2_{i}_{j}": float(second[i, j]) for i, j in zip(rows, columns)}}
 
 
-def _products(left: np.ndarray, right: np.ndarray) -> tuple:
-    """Sums over units ``i`` of ``left[j, i] right[k, i]`` and of its square, for all ``j, k``."""
+def _products(left: FloatArray, right: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return the sums over units ``i`` of ``left[j, i] right[k, i]`` and of its square, for all ``j, k``."""
     return left @ right.T, (left * left) @ (right * right).T
 
 
-def unit_moments(X: np.ndarray, pre_activations: np.ndarray, v: np.ndarray) -> dict:
-    """The sums over hidden units of ``relu(h_i(x)) relu(h_i(z))``, ``relu'(h_i(x))
-    relu'(h_i(z))`` and of the unit's share of ``K_n`` in NTK parametrization (11.6.3),
-    ``(x.z/d + 1) v_i^2 relu'(h_i(x)) relu'(h_i(z)) + relu(h_i(x)) relu(h_i(z))``, and of
-    their squares. ``pre_activations``: ``h_i(x)``, shape ``(m, n)``."""
+def unit_moments(X: FloatArray, pre_activations: FloatArray, v: FloatArray) -> dict[str, float]:
+    """Return the sums over hidden units of three per-unit products and of their squares.
+
+    The products are ``relu(h_i(x)) relu(h_i(z))``, ``relu'(h_i(x)) relu'(h_i(z))`` and the
+    unit's share of ``K_n`` in NTK parametrization (11.6.3),
+    ``(x.z/d + 1) v_i^2 relu'(h_i(x)) relu'(h_i(z)) + relu(h_i(x)) relu(h_i(z))``.
+    ``pre_activations``: ``h_i(x)``, shape ``(m, n)``.
+    """
     values = np.maximum(pre_activations, 0.0)  # a = relu(h)
     slopes = (pre_activations > 0).astype(np.float64)  # s = relu'(h): s^2 = s and s a = a
     weights = slopes * (v * v)  # w = v^2 s
@@ -127,10 +154,12 @@ def unit_moments(X: np.ndarray, pre_activations: np.ndarray, v: np.ndarray) -> d
     return {**_moments("ss", ss, ss_squares), **_moments("dd", dd, dd), **_moments("ntk", share, share_squares)}
 
 
-def relu_cell(width: int, seed: int, *, base: int, X: np.ndarray) -> dict:
-    """One network in NTK parametrization with biases ``b_i, c ~ N(0, 1)`` (Exercise 11.37):
-    the sums over its units (:func:`unit_moments`) with its biases (``"b"``-prefixed
-    names) and with them set to zero (as in (11.6.2), the same ``U`` and ``v``)."""
+def relu_cell(width: int, seed: int, *, base: int, X: FloatArray) -> dict[str, float]:
+    """Measure one network in NTK parametrization with biases ``b_i, c ~ N(0, 1)`` (Exercise 11.37).
+
+    Returns the sums over its units (:func:`unit_moments`) with its biases (``"b"``-prefixed
+    names) and with them set to zero (as in (11.6.2), the same ``U`` and ``v``).
+    """
     network = ShallowNetwork(X.shape[1], width, ACTIVATION, "ntk", bias_var=BIAS_VARIANCE,
                              output_bias_var=BIAS_VARIANCE, seed=np.random.SeedSequence([_NETWORK_STREAM, base, seed]))
     params = network.params
@@ -140,8 +169,8 @@ def relu_cell(width: int, seed: int, *, base: int, X: np.ndarray) -> dict:
     return {**moments, **{f"b{name}": value for name, value in biased.items()}}
 
 
-def uniform_cell(width: int, seed: int, *, base: int, X: np.ndarray) -> dict:
-    """LeCun network with the uniform law: sums of ``relu(u_i.x) relu(u_i.z)`` over its units."""
+def uniform_cell(width: int, seed: int, *, base: int, X: FloatArray) -> dict[str, float]:
+    """Measure one LeCun network with the uniform law: the sums of ``relu(u_i.x) relu(u_i.z)`` over its units."""
     network = ShallowNetwork(X.shape[1], width, ACTIVATION, "lecun", distribution="uniform",
                              seed=np.random.SeedSequence([_UNIFORM_STREAM, base, seed]))
     values = np.maximum(X @ network.params.U.T, 0.0)
@@ -152,15 +181,20 @@ def uniform_cell(width: int, seed: int, *, base: int, X: np.ndarray) -> dict:
 class Sample:
     """Mean and standard error of each entry (upper triangle) of a per-unit average."""
 
-    mean: np.ndarray
-    standard_error: np.ndarray
+    mean: FloatArray
+    standard_error: FloatArray
 
-    def z(self, predicted: np.ndarray, other_error=0.0) -> np.ndarray:
+    def z(self, predicted: FloatArray, other_error: Union[float, FloatArray] = 0.0) -> FloatArray:
+        """Return the z statistic of each entry against the upper triangle of ``predicted``.
+
+        ``other_error`` is the standard error of the prediction (0 for a closed form).
+        """
         rows, columns = np.triu_indices(predicted.shape[0])
         return (self.mean - predicted[rows, columns]) / np.sqrt(self.standard_error ** 2 + other_error ** 2)
 
 
-def _sample(table, name: str, points: int, units: int) -> Sample:
+def _sample(table: npt.NDArray[np.void], name: str, points: int, units: int) -> Sample:
+    """Return the per-unit mean and its standard error of the records ``name`` over the sweep's ``table``."""
     rows, columns = np.triu_indices(points)
     total = np.array([np.sum(table[f"{name}{i}_{j}"]) for i, j in zip(rows, columns)])
     squares = np.array([np.sum(table[f"{name}2_{i}_{j}"]) for i, j in zip(rows, columns)])
@@ -169,35 +203,43 @@ def _sample(table, name: str, points: int, units: int) -> Sample:
     return Sample(mean, np.sqrt(variance / units))
 
 
-def measure_units(design: Design, base: int, X: np.ndarray, progress: Progress) -> tuple:
-    """``{quantity: Sample}`` over ``design.units`` hidden units, without and with biases; for
-    ``"ntk"`` the mean of the units' shares plus 1 (the bias ``c``): the mean of ``K_n``."""
+def measure_units(design: Design, base: int, X: FloatArray,
+                  progress: Progress) -> tuple[dict[str, Sample], dict[str, Sample]]:
+    """Return ``{quantity: Sample}`` over ``design.units`` hidden units, without and with biases.
+
+    For ``"ntk"`` the mean is the units' shares plus 1 (the bias ``c``): the mean of ``K_n``.
+    """
     table = sweep(relu_cell, (WIDTH,), range(design.networks), progress=progress.enabled, base=base, X=X).table()
-    families = []
+    families: list[dict[str, Sample]] = []
     for prefix in ("", "b"):
         samples = {name: _sample(table, prefix + name, len(X), design.units) for name in QUANTITIES}
         samples["ntk"] = Sample(samples["ntk"].mean + 1.0, samples["ntk"].standard_error)
         families.append(samples)
-    return tuple(families)
+    plain, biased = families
+    return plain, biased
 
 
 # -- the predictions -----------------------------------------------------------------------
-def closed_forms(X: np.ndarray, bias_var: float = 0.0) -> dict:
-    """Example 11.17's ``K_LC``, Exercise 11.36's ``E[relu' relu']`` and Example 11.31's
-    ``K_NTK`` (with ``Sigma = x.z/d + bias_var``, Exercise 11.37)."""
-    E_dd = closed_form_expectations(*covariances(X, X, 1.0, bias_var), ACTIVATION)[1]
-    options = dict(activation=ACTIVATION, bias_var=bias_var, output_bias_var=bias_var)
+def closed_forms(X: FloatArray, bias_var: float = 0.0) -> dict[str, FloatArray]:
+    """Return Example 11.17's ``K_LC``, Exercise 11.36's ``E[relu' relu']`` and Example 11.31's ``K_NTK``.
+
+    All with ``Sigma = x.z/d + bias_var`` (Exercise 11.37).
+    """
+    S11, S22, S12 = covariances(X, X, 1.0, bias_var)
+    E_dd = closed_form_expectations(S11, S22, S12, ACTIVATION)[1]
+    options: dict[str, Any] = dict(activation=ACTIVATION, bias_var=bias_var, output_bias_var=bias_var)
     return {"ss": limit_kernel(X, parametrization="lecun", **options), "dd": E_dd,
             "ntk": limit_kernel(X, parametrization="ntk", **options)}
 
 
 # -- the claims ----------------------------------------------------------------------------
 def z_threshold(tests: int) -> float:
-    """The two-sided Bonferroni threshold of ``tests`` z statistics at family level :data:`LEVEL`."""
-    return statistics.NormalDist().inv_cdf(1.0 - LEVEL / (2 * tests))
+    """Return the two-sided Bonferroni threshold of ``tests`` z statistics at family level :data:`LEVEL`."""
+    return two_sided_threshold(tests, LEVEL)
 
 
-def _largest(values) -> float:
+def _largest(values: npt.ArrayLike) -> float:
+    """Return the largest absolute value of ``values``."""
     return float(np.max(np.abs(values)))
 
 
@@ -205,9 +247,10 @@ _RELU_HYPOTHESIS = ("relu: abs(relu(x)) <= 1 (1 + abs(x)) and abs(relu'(x)) <= 1
                     "yes; D = N(0, 1), which the closed forms need: yes; points nonzero: yes")
 
 
-def _closed_form_claim(key: str, reference: str, statement: str, predicted: str, samples: list, design: Design,
-                       hypothesis: str, extra_control: str = "") -> tuple:
-    """A claim over ``samples`` = [(Sample, prediction, control prediction)], each entry a z-test."""
+def _closed_form_claim(key: str, reference: str, statement: str, predicted: str,
+                       samples: list[tuple[Sample, FloatArray, FloatArray]], design: Design, hypothesis: str,
+                       extra_control: str = "") -> tuple[Claim, dict[str, Any]]:
+    """Return a claim over ``samples`` = [(Sample, prediction, control prediction)], each entry a z-test."""
     z = np.concatenate([sample.z(prediction) for sample, prediction, _ in samples])
     control = np.concatenate([sample.z(wrong) for sample, _, wrong in samples])
     threshold = z_threshold(z.size)
@@ -223,10 +266,15 @@ def _closed_form_claim(key: str, reference: str, statement: str, predicted: str,
     return claim, numbers
 
 
-def relu_claims(design: Design, plain: dict, biased: dict, forms: dict, biased_forms: dict, X: np.ndarray) -> tuple:
-    """Examples 11.17, 11.31 and Exercises 11.36, 11.37: the units' averages (``plain``,
-    ``biased``) against the closed forms (``forms``, ``biased_forms``)."""
-    def with_control(samples, predictions, names):
+def relu_claims(design: Design, plain: dict[str, Sample], biased: dict[str, Sample], forms: dict[str, FloatArray],
+                biased_forms: dict[str, FloatArray], X: FloatArray) -> tuple[list[Claim], dict[str, Any]]:
+    """Return the claims of Examples 11.17, 11.31 and Exercises 11.36, 11.37, and their numbers.
+
+    They test the units' averages (``plain``, ``biased``) against the closed forms
+    (``forms``, ``biased_forms``).
+    """
+    def with_control(samples: dict[str, Sample], predictions: dict[str, FloatArray],
+                     names: Sequence[str]) -> list[tuple[Sample, FloatArray, FloatArray]]:
         return [(samples[name], predictions[name], (1 + CONTROL_ERROR) * predictions[name]) for name in names]
 
     specifications = [
@@ -237,7 +285,8 @@ def relu_claims(design: Design, plain: dict, biased: dict, forms: dict, biased_f
         ("example-11-31", "Example 11.31", "K_NTK for relu: the mean of K_n (Theorem 11.30)",
          "(1 + x.z/d) (pi - t)/(2 pi) + K_LC + 1", ("ntk",)),
     ]
-    claims, numbers = [], {}
+    claims: list[Claim] = []
+    numbers: dict[str, Any] = {}
     for key, reference, what, formula, names in specifications:
         claim, numbers[key] = _closed_form_claim(
             key, reference, f"{what} ({POINTS} points in R^{INPUT_DIM}) equals the closed form", formula,
@@ -260,9 +309,13 @@ def relu_claims(design: Design, plain: dict, biased: dict, forms: dict, biased_f
     return claims, numbers
 
 
-def uniform_claim(design: Design, base: int, perturbation, progress: Progress) -> tuple:
-    """Example 11.15: networks initialized with the uniform law against widenet's Monte Carlo
-    limit under that law; the Gaussian closed form rejected."""
+def uniform_claim(design: Design, base: int, perturbation: Optional[Perturbation],
+                  progress: Progress) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim of Example 11.15 and its numbers.
+
+    Networks initialized with the uniform law against widenet's Monte Carlo limit under that
+    law; the Gaussian closed form rejected.
+    """
     X = UNIFORM_POINTS
     table = sweep(uniform_cell, (WIDTH,), range(design.uniform_networks), progress=progress.enabled, base=base,
                   X=X).table()
@@ -302,7 +355,9 @@ def uniform_claim(design: Design, base: int, perturbation, progress: Progress) -
 
 
 # -- the chapter's misprints ---------------------------------------------------------------
-def _corrections(X: np.ndarray, plain: dict, biased: dict, forms: dict) -> list:
+def _corrections(X: FloatArray, plain: dict[str, Sample], biased: dict[str, Sample],
+                 forms: dict[str, FloatArray]) -> list[Correction]:
+    """Return the chapter's misprints this experiment shows, with this run's numbers."""
     d = X.shape[1]
     printed = _largest(plain["ss"].z(d * forms["ss"]))  # u ~ N(0, I): Sigma = x.z, d times K_LC
     as_derived = _largest(plain["ss"].z(forms["ss"]))
@@ -330,10 +385,11 @@ def _corrections(X: np.ndarray, plain: dict, biased: dict, forms: dict) -> list:
 
 
 # -- the experiment ------------------------------------------------------------------------
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
-        perturbation: Perturbation = None) -> ExperimentResult:
-    """The relu closed forms and the uniform law's limit against the hidden units of wide
-    networks (see the module docstring).
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
+        perturbation: Optional[Perturbation] = None) -> ExperimentResult:
+    """Test the relu closed forms and the uniform law's limit against the hidden units of wide networks.
+
+    See the module docstring.
 
     Parameters
     ----------
@@ -366,9 +422,12 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     return ExperimentResult(EXPERIMENT_NAME, settings, numbers, claims, data, _corrections(X, plain, biased, forms))
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """One figure: each claim's z statistics (entry by entry) with its threshold; in grey the
-    largest z of its 1% control, and for Example 11.15 the z against the Gaussian closed form."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw one figure into ``directory``: each claim's z statistics (entry by entry) with its threshold.
+
+    In grey the largest z of its 1% control, and for Example 11.15 the z against the
+    Gaussian closed form.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     fig, axes = figure(columns=1, width=8.0)

@@ -1,5 +1,6 @@
-"""Theorems 11.16 and 11.30 and Lemma 11.19: the tangent Gram at initialization, its mean,
-its fluctuation and its eigenvalues.
+"""Theorems 11.16 and 11.30 and Lemma 11.19: the tangent Gram at initialization.
+
+The experiment measures its mean, its fluctuation and its eigenvalues.
 
 For fixed points the empirical tangent Gram (11.3.4) is a sum over the ``n`` hidden units
 of i.i.d. terms (proofs of Theorems 11.16 and 11.30), so its expectation is known exactly
@@ -31,15 +32,34 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Parametrization,
+    Perturbation,
+    Progress,
+    factor_of,
+)
+from widenet.app.experiments._rates import as_fit, fit_record, interval_contains, slope_text
+from widenet.app.experiments._statistics import FloatArray
 from widenet.kernels import limit_kernel
 from widenet.network.shallow import ShallowNetwork
 from widenet.reference.limit_kernels import closed_form_expectations, covariances
-from widenet.sweeps import fit_slope, student_t_quantile, sweep
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
-from widenet.app.experiments._rates import as_fit, fit_record, interval_contains, slope_text
+from widenet.sweeps import SlopeFit, fit_slope, student_t_quantile, sweep
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from widenet.app.experiments._plotting import Directory
 
 ACTIVATION = "erf"
 POINTS = 6
@@ -52,11 +72,13 @@ CONTROL_ERROR = 0.01  # the limits' perturbation of the negative controls
 
 @dataclass(frozen=True)
 class Design:
-    """The networks of one run: ``grid_networks`` at each width of ``grid`` and
-    ``wide_networks`` at ``wide`` (the rate fit), ``narrow_networks`` at ``narrow`` (with the
-    wide ones, the mean tests)."""
+    """The networks of one run: how many at which widths.
 
-    grid: tuple
+    ``grid_networks`` at each width of ``grid`` and ``wide_networks`` at ``wide`` (the rate
+    fit), ``narrow_networks`` at ``narrow`` (with the wide ones, the mean tests).
+    """
+
+    grid: tuple[int, ...]
     grid_networks: int
     narrow: int
     narrow_networks: int
@@ -80,7 +102,7 @@ FULL = Design(grid=tuple(2 ** k for k in range(8, 15)), grid_networks=16, narrow
 QUICK = Design(grid=tuple(2 ** k for k in range(8, 14)), grid_networks=16, narrow=64, narrow_networks=256,
                wide=2 ** 15, wide_networks=48)
 
-PARAMETRIZATIONS = ("lecun", "ntk")
+PARAMETRIZATIONS: tuple[Parametrization, ...] = ("lecun", "ntk")
 _NAME = {"lecun": "LeCun", "ntk": "NTK parametrization"}
 _LIMIT = {"lecun": "K_LC", "ntk": "K_NTK"}
 _REFERENCE = {"lecun": "Theorem 11.16", "ntk": "Theorem 11.30"}
@@ -91,48 +113,51 @@ _NETWORK_STREAM = 1130
 
 
 # -- the measurement -----------------------------------------------------------------------
-def kernel_points(seed: int = 0, points: int = POINTS, input_dim: int = INPUT_DIM) -> np.ndarray:
-    """``points`` random points with ``abs(x)^2 = input_dim`` (so ``Sigma(x, x) = 1``)."""
+def kernel_points(seed: int = 0, points: int = POINTS, input_dim: int = INPUT_DIM) -> FloatArray:
+    """Return ``points`` random points with ``abs(x)^2 = input_dim`` (so ``Sigma(x, x) = 1``)."""
     X = np.random.default_rng([_POINTS_STREAM, seed]).standard_normal((points, input_dim))
     return X * math.sqrt(input_dim) / np.linalg.norm(X, axis=1, keepdims=True)
 
 
 def cell_seed(base: int, width: int, index: int) -> np.random.SeedSequence:
-    """The seed of one network: independent for every (base seed, width, index)."""
+    """Return the seed of one network: independent for every (base seed, width, index)."""
     return np.random.SeedSequence([_NETWORK_STREAM, base, width, index])
 
 
-def scaled_gram(X: np.ndarray, width: int, parametrization: str, seed) -> np.ndarray:
-    """``K_n(X, X) / n`` (LeCun, Theorem 11.16) or ``K_n(X, X)`` (NTK, Theorem 11.30)."""
+def scaled_gram(X: FloatArray, width: int, parametrization: Parametrization,
+                seed: np.random.SeedSequence) -> FloatArray:
+    """Return ``K_n(X, X) / n`` (LeCun, Theorem 11.16) or ``K_n(X, X)`` (NTK, Theorem 11.30)."""
     network = ShallowNetwork(X.shape[1], width, ACTIVATION, parametrization, seed=seed)
     gram = network.ntk(X)
     return gram / width if parametrization == "lecun" else gram
 
 
-def _entry(i: int, j: int) -> str:
+def _entry(i: Union[int, np.integer[Any]], j: Union[int, np.integer[Any]]) -> str:
+    """Return the record name of the Gram entry ``(i, j)``."""
     return f"g{i}_{j}"
 
 
-def gram_cell(width: int, seed: int, *, parametrization: str, base: int, X: np.ndarray) -> dict:
-    """One network's scaled Gram, its upper triangle as ``{"g{i}_{j}": value}``."""
+def gram_cell(width: int, seed: int, *, parametrization: Parametrization, base: int, X: FloatArray) -> dict[str, float]:
+    """Return one network's scaled Gram, its upper triangle as ``{"g{i}_{j}": value}``."""
     gram = scaled_gram(X, width, parametrization, cell_seed(base, width, seed))
     rows, columns = np.triu_indices(len(X))
     return {_entry(i, j): float(gram[i, j]) for i, j in zip(rows, columns)}
 
 
-def _grams(table, points: int) -> np.ndarray:
-    """The symmetric Grams ``(cells, points, points)`` of a sweep's table."""
+def _grams(table: npt.NDArray[np.void], points: int) -> FloatArray:
+    """Return the symmetric Grams ``(cells, points, points)`` of a sweep's table."""
     grams = np.empty((len(table), points, points))
     for i, j in zip(*np.triu_indices(points)):
         grams[:, i, j] = grams[:, j, i] = table[_entry(i, j)]
     return grams
 
 
-def measure_grams(parametrization: str, design: Design, base: int, X: np.ndarray, progress: Progress) -> dict:
-    """``{width: Grams (networks, m, m)}`` of every network of ``design``."""
+def measure_grams(parametrization: Parametrization, design: Design, base: int, X: FloatArray,
+                  progress: Progress) -> dict[int, FloatArray]:
+    """Return ``{width: Grams (networks, m, m)}`` of every network of ``design``."""
     groups = (((design.narrow,), design.narrow_networks), (design.grid, design.grid_networks),
               ((design.wide,), design.wide_networks))
-    grams = {}
+    grams: dict[int, FloatArray] = {}
     for widths, networks in groups:
         table = sweep(gram_cell, widths, range(networks), progress=progress.enabled, parametrization=parametrization,
                       base=base, X=X).table()
@@ -141,45 +166,52 @@ def measure_grams(parametrization: str, design: Design, base: int, X: np.ndarray
 
 
 # -- the predictions -----------------------------------------------------------------------
-def erf_expectations(X: np.ndarray) -> tuple:
-    """``E_ss = K_LC`` and ``E_dd`` of erf at the rows of ``X`` (closed forms)."""
-    return closed_form_expectations(*covariances(X, X), ACTIVATION)
+def erf_expectations(X: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Return ``E_ss = K_LC`` and ``E_dd`` of erf at the rows of ``X`` (closed forms)."""
+    S11, S22, S12 = covariances(X, X)
+    return closed_form_expectations(S11, S22, S12, ACTIVATION)
 
 
-def finite_width_part(X: np.ndarray) -> np.ndarray:
-    """``B`` of ``E[K_n/n] = K_LC + B/n`` (LeCun, zero biases): ``(1 + x.z) E_dd + 1``, the
-    mean of the ``U``, ``b`` and ``c`` blocks of ``K_n`` (proof of Theorem 11.16)."""
+def finite_width_part(X: FloatArray) -> FloatArray:
+    """Return ``B`` of ``E[K_n/n] = K_LC + B/n`` (LeCun, zero biases): ``(1 + x.z) E_dd + 1``.
+
+    It is the mean of the ``U``, ``b`` and ``c`` blocks of ``K_n`` (proof of Theorem 11.16).
+    """
     return (1.0 + X @ X.T) * erf_expectations(X)[1] + 1.0
 
 
-def expected_gram(limit: np.ndarray, part: np.ndarray, width: int) -> np.ndarray:
-    """The exact ``E[K_n/n]`` (LeCun: ``part`` = B) or ``E[K_n]`` (NTK: ``part`` = 0)."""
+def expected_gram(limit: FloatArray, part: FloatArray, width: int) -> FloatArray:
+    """Return the exact ``E[K_n/n]`` (LeCun: ``part`` = B) or ``E[K_n]`` (NTK: ``part`` = 0)."""
     return limit + part / width
 
 
 # -- the tests -----------------------------------------------------------------------------
-def mean_z(grams: np.ndarray, expected: np.ndarray) -> np.ndarray:
-    """``(mean - expected) / standard error`` of every entry of the upper triangle, the
-    standard error from the sample of networks."""
+def mean_z(grams: FloatArray, expected: FloatArray) -> FloatArray:
+    """Return ``(mean - expected) / standard error`` of every entry of the upper triangle.
+
+    The standard error is from the sample of networks.
+    """
     rows, columns = np.triu_indices(grams.shape[1])
     entries = grams[:, rows, columns]
     standard_error = entries.std(axis=0, ddof=1) / math.sqrt(len(entries))
     return (entries.mean(axis=0) - expected[rows, columns]) / standard_error
 
 
-def _largest(values) -> float:
+def _largest(values: npt.ArrayLike) -> float:
+    """Return the largest absolute value of ``values``."""
     return float(np.max(np.abs(values)))
 
 
 def t_threshold(tests: int, networks: int) -> float:
-    """The two-sided Bonferroni threshold of ``tests`` t statistics over ``networks`` at
-    family level :data:`LEVEL`."""
+    """Return the two-sided Bonferroni threshold of ``tests`` t statistics over ``networks`` at level :data:`LEVEL`."""
     return student_t_quantile(1.0 - LEVEL / (2 * tests), networks - 1)
 
 
-def rayleigh_z(grams: np.ndarray, expected: np.ndarray) -> tuple:
-    """The Rayleigh quotients ``a.G a`` at the extreme eigenvectors ``a`` of ``expected``:
-    their mean minus the eigenvalue in standard errors, for the smallest and the largest."""
+def rayleigh_z(grams: FloatArray, expected: FloatArray) -> tuple[float, ...]:
+    """Test the Rayleigh quotients ``a.G a`` at the extreme eigenvectors ``a`` of ``expected``.
+
+    Returns their mean minus the eigenvalue in standard errors, for the smallest and the largest.
+    """
     values, vectors = np.linalg.eigh(expected)
     extremes = vectors[:, [0, -1]]
     quotients = np.einsum("ia,nij,ja->na", extremes, grams, extremes)
@@ -187,23 +219,27 @@ def rayleigh_z(grams: np.ndarray, expected: np.ndarray) -> tuple:
     return tuple(float(value) for value in (quotients.mean(axis=0) - values[[0, -1]]) / standard_error)
 
 
-def frobenius_errors(grams: dict, widths, limit: np.ndarray, part: np.ndarray) -> tuple:
-    """``(widths, abs(G - E[G])_F)`` of every network at each of ``widths``."""
+def frobenius_errors(grams: dict[int, FloatArray], widths: Sequence[int], limit: FloatArray,
+                     part: FloatArray) -> tuple[npt.NDArray[np.int_], FloatArray]:
+    """Return ``(widths, abs(G - E[G])_F)`` of every network at each of ``widths``."""
     sizes = np.concatenate([np.full(len(grams[width]), width) for width in widths])
     errors = np.concatenate([np.linalg.norm(grams[width] - expected_gram(limit, part, width), axis=(1, 2))
                              for width in widths])
     return sizes, errors
 
 
-def rate_fit(grams: dict, design: Design, limit: np.ndarray, part: np.ndarray):
-    """The exponent of ``abs(G - E[G])_F ~ n^slope`` over the grid and the wide networks,
-    with its ``1 - LEVEL`` interval."""
+def rate_fit(grams: dict[int, FloatArray], design: Design, limit: FloatArray,
+             part: FloatArray) -> tuple[SlopeFit, npt.NDArray[np.int_], FloatArray]:
+    """Fit the exponent of ``abs(G - E[G])_F ~ n^slope`` over the grid and the wide networks.
+
+    Returns the fit with its ``1 - LEVEL`` interval, the networks' widths and their errors.
+    """
     widths, errors = frobenius_errors(grams, (*design.grid, design.wide), limit, part)
     return fit_slope(widths, errors, "error", confidence=1.0 - LEVEL), widths, errors
 
 
-def slope_z(fit) -> float:
-    """The fitted exponent's distance from -1/2 in standard errors."""
+def slope_z(fit: SlopeFit) -> float:
+    """Return the fitted exponent's distance from -1/2 in standard errors."""
     return (fit.slope - RATE) / fit.stderr
 
 
@@ -212,7 +248,8 @@ ERF_LIPSCHITZ = 2.0 / math.sqrt(math.pi)  # sup erf' = erf'(0)
 ERF_DERIVATIVE_LIPSCHITZ = 2.0 * math.sqrt(2.0 / (math.pi * math.e))  # sup abs(erf'') at 1/sqrt(2)
 
 
-def _assumption_11_18(X: np.ndarray, lmin: float, lmax: float) -> str:
+def _assumption_11_18(X: FloatArray, lmin: float, lmax: float) -> str:
+    """Return Assumption 11.18 for erf at the points ``X``, with the constants (``lmin``, ``lmax`` of ``K_LC``)."""
     R = max(ERF_LIPSCHITZ, ERF_DERIVATIVE_LIPSCHITZ, float(np.max(np.linalg.norm(X, axis=1))))
     return (f"Assumption 11.18: (a) erf(0) = 0, Lip(erf) = {ERF_LIPSCHITZ:.3f}, Lip(erf') = "
             f"{ERF_DERIVATIVE_LIPSCHITZ:.3f}; (b) abs(x_i) = {math.sqrt(X.shape[1]):.3f}; so R = {R:.3f}: yes; "
@@ -220,22 +257,25 @@ def _assumption_11_18(X: np.ndarray, lmin: float, lmax: float) -> str:
 
 
 # -- the claims ----------------------------------------------------------------------------
-def _growth_hypothesis(parametrization: str) -> str:
+def _growth_hypothesis(parametrization: Parametrization) -> str:
+    """Return the growth bounds of erf and the law of the weights, the hypotheses of the kernel's limit."""
+    """Return the growth bounds of erf and the law of the weights, the hypotheses of the kernel's limit."""
     law = "D = N(0, 1): Assumption 11.14 (mean 0, variance 1, moments of all orders): yes"
     return (f"abs(erf(x)) <= 1 and abs(erf'(x)) <= {ERF_LIPSCHITZ:.3f}, so R = {ERF_LIPSCHITZ:.3f} bounds both by "
             f"R (1 + abs(x)): yes; {law}; zero biases b_0, c_0 as in "
             f"{'(11.5.3)' if parametrization == 'lecun' else '(11.6.2)'}: yes")
 
 
-def mean_claim(parametrization: str, design: Design, grams: dict, limit: np.ndarray, part: np.ndarray) -> tuple:
-    """The claim that the mean of the scaled Gram is its exact expectation, and its numbers."""
+def mean_claim(parametrization: Parametrization, design: Design, grams: dict[int, FloatArray], limit: FloatArray,
+               part: FloatArray) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim that the mean of the scaled Gram is its exact expectation, and its numbers."""
     widths = (design.narrow, design.wide)
     tests = len(widths) * len(limit) * (len(limit) + 1) // 2
     thresholds = {width: t_threshold(tests, len(grams[width])) for width in widths}
     z = {width: mean_z(grams[width], expected_gram(limit, part, width)) for width in widths}
     control = {width: mean_z(grams[width], expected_gram((1 + CONTROL_ERROR) * limit, part, width))
                for width in widths}
-    numbers = {"widths": list(widths), "z": [z[width] for width in widths],
+    numbers: dict[str, Any] = {"widths": list(widths), "z": [z[width] for width in widths],
                "largest_abs_z": [_largest(z[width]) for width in widths],
                "threshold": [thresholds[width] for width in widths], "tests": tests,
                "control_z": [control[width] for width in widths]}
@@ -261,15 +301,18 @@ def mean_claim(parametrization: str, design: Design, grams: dict, limit: np.ndar
         holds=all(_largest(z[width]) <= thresholds[width] for width in widths),
         hypothesis=_growth_hypothesis(parametrization),
         hypothesis_holds=True,
-        criterion=(f"every entry's t = (mean - expectation) / standard error (over the networks) has abs(t) <= "
+        criterion=("every entry's t = (mean - expectation) / standard error (over the networks) has abs(t) <= "
                    + " and ".join(f"{thresholds[width]:.2f} (n = {width})" for width in widths)
                    + f": Bonferroni over {tests} entries at family level {LEVEL:g}"))
     return claim, numbers
 
 
-def rate_claim(parametrization: str, design: Design, grams: dict, limit: np.ndarray, part: np.ndarray) -> tuple:
-    """The claim that the fluctuation around the exact expectation decays like ``n^-1/2``, its
-    numbers, and the errors the figure draws."""
+def rate_claim(parametrization: Parametrization, design: Design, grams: dict[int, FloatArray], limit: FloatArray,
+               part: FloatArray) -> tuple[Claim, dict[str, Any], dict[str, Any]]:
+    """Return the claim that the fluctuation around the exact expectation decays like ``n^-1/2``.
+
+    With it its numbers, and the errors the figure draws.
+    """
     fit, widths, errors = rate_fit(grams, design, limit, part)
     threshold = student_t_quantile(1 - LEVEL / 2, fit.points - 2)
     control, _, control_errors = rate_fit(grams, design, (1 + CONTROL_ERROR) * limit, part)
@@ -297,10 +340,13 @@ def rate_claim(parametrization: str, design: Design, grams: dict, limit: np.ndar
     return claim, numbers, data
 
 
-def band_counts(grams: np.ndarray, limit: np.ndarray) -> dict:
-    """Of the networks ``grams`` (``K_n/n``): how many have their eigenvalues in Lemma 11.19's
-    band ``[lmin_LC/2, 2 lmax_LC]`` (the band of ``K_n`` divided by ``n``), and how many satisfy
-    the proof's sufficient condition ``abs(K_n/n - K_LC)_2 <= lmin_LC/2``."""
+def band_counts(grams: FloatArray, limit: FloatArray) -> dict[str, Any]:
+    """Count the networks ``grams`` (``K_n/n``) with their eigenvalues in Lemma 11.19's band.
+
+    The band is ``[lmin_LC/2, 2 lmax_LC]`` (the band of ``K_n`` divided by ``n``); also
+    counted: the networks that satisfy the proof's sufficient condition
+    ``abs(K_n/n - K_LC)_2 <= lmin_LC/2``.
+    """
     lmin, lmax = np.linalg.eigvalsh(limit)[[0, -1]]
     spectra = np.linalg.eigvalsh(grams)
     deviation = np.linalg.norm(grams - limit, ord=2, axis=(1, 2))
@@ -310,9 +356,13 @@ def band_counts(grams: np.ndarray, limit: np.ndarray) -> dict:
             "largest_over_lmax": [float(spectra[:, -1].min() / lmax), float(spectra[:, -1].max() / lmax)]}
 
 
-def lemma_claim(design: Design, grams: dict, limit: np.ndarray, part: np.ndarray, X: np.ndarray) -> tuple:
-    """Lemma 11.19 at every width: the band and the proof's sufficient condition; at the wide
-    width, the sharp Rayleigh-quotient test."""
+def lemma_claim(design: Design, grams: dict[int, FloatArray], limit: FloatArray, part: FloatArray,
+                X: FloatArray) -> tuple[Claim, dict[str, Any]]:
+    """Return the claim of Lemma 11.19 and its numbers.
+
+    At every width: the band and the proof's sufficient condition; at the wide width, the
+    sharp Rayleigh-quotient test.
+    """
     lmin, lmax = (float(value) for value in np.linalg.eigvalsh(limit)[[0, -1]])
     widths = sorted(grams)
     counts = {width: band_counts(grams[width], limit) for width in widths}
@@ -323,7 +373,8 @@ def lemma_claim(design: Design, grams: dict, limit: np.ndarray, part: np.ndarray
     threshold = t_threshold(2, wide_networks)
     condition_from = [width for width in widths
                       if all(counts[w]["proof_condition_held"] == networks[w] for w in widths if w >= width)]
-    numbers = {"lmin_LC": lmin, "lmax_LC": lmax, "widths": widths, "networks": [networks[w] for w in widths],
+    numbers: dict[str, Any] = {"lmin_LC": lmin, "lmax_LC": lmax, "widths": widths,
+                               "networks": [networks[w] for w in widths],
                **{key: [counts[w][key] for w in widths] for key in counts[widths[0]]},
                "proof_condition_from": condition_from[0] if condition_from else None,
                "rayleigh_z": list(z), "control_rayleigh_z": list(control), "threshold": threshold}
@@ -356,7 +407,10 @@ def lemma_claim(design: Design, grams: dict, limit: np.ndarray, part: np.ndarray
 
 
 # -- the chapter's misprints ---------------------------------------------------------------
-def _corrections(design: Design, grams: dict, limits: dict, part: np.ndarray, lemma: dict, X: np.ndarray) -> list:
+def _corrections(design: Design, grams: dict[Parametrization, dict[int, FloatArray]],
+                 limits: dict[Parametrization, FloatArray], part: FloatArray, lemma: dict[str, Any],
+                 X: FloatArray) -> list[Correction]:
+    """Return the chapter's misprints this experiment shows, with this run's numbers."""
     wide = design.wide
     rows, columns = np.triu_indices(len(X))
     E_dd = erf_expectations(X)[1]
@@ -400,10 +454,11 @@ def _corrections(design: Design, grams: dict, limits: dict, part: np.ndarray, le
 
 
 # -- the experiment ------------------------------------------------------------------------
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
-        perturbation: Perturbation = None) -> ExperimentResult:
-    """The mean, the fluctuation and the eigenvalues of the scaled tangent Gram against
-    Theorems 11.16 and 11.30 and Lemma 11.19 (see the module docstring).
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
+        perturbation: Optional[Perturbation] = None) -> ExperimentResult:
+    """Test the mean, the fluctuation and the eigenvalues of the scaled tangent Gram.
+
+    Against Theorems 11.16 and 11.30 and Lemma 11.19 (see the module docstring).
 
     Parameters
     ----------
@@ -425,7 +480,9 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
              "ntk": np.zeros_like(limits["ntk"])}
     grams = {parametrization: measure_grams(parametrization, design, seed, X, progress)
              for parametrization in PARAMETRIZATIONS}
-    numbers, data, claims = {}, {"points": X}, []
+    numbers: dict[str, Any] = {}
+    data: dict[str, Any] = {"points": X}
+    claims: list[Claim] = []
     for parametrization in PARAMETRIZATIONS:
         arguments = (parametrization, design, grams[parametrization], limits[parametrization], parts[parametrization])
         mean, mean_numbers = mean_claim(*arguments)
@@ -447,10 +504,13 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
 
 
 # -- the figure ----------------------------------------------------------------------------
-def _rate_panel(ax, data: dict, fit, parametrization: str) -> None:
-    """Errors against the width (log-log), the fit, the n^-1/2 prediction drawn apart from the
-    fit (a factor 3 below the data, so it never hides under the fitted line), and in grey the
-    errors against the limit off by 1%, which stop decaying."""
+def _rate_panel(ax: Axes, data: dict[str, Any], fit: SlopeFit, parametrization: Parametrization) -> None:
+    """Draw the errors against the width (log-log), the fit and the n^-1/2 prediction on ``ax``.
+
+    The prediction is drawn apart from the fit (a factor 3 below the data, so it never hides
+    under the fitted line), and in grey the errors against the limit off by 1%, which stop
+    decaying.
+    """
     widths = np.asarray(data["widths"], dtype=float)
     ax.loglog(widths, np.asarray(data["control_error"], dtype=float), "x", color="0.6", markersize=4,
               label=f"against 1.01 {_LIMIT[parametrization]} (a control)")
@@ -469,10 +529,12 @@ def _rate_panel(ax, data: dict, fit, parametrization: str) -> None:
     ax.legend(fontsize=7)
 
 
-def _mean_panel(ax, result: ExperimentResult) -> None:
-    """The t statistics of the mean tests, entry by entry, with their thresholds, and in grey
-    those of the controls (the limit off by 1%; for LeCun at the narrow width, the 1/n part
-    left out)."""
+def _mean_panel(ax: Axes, result: ExperimentResult) -> None:
+    """Draw the t statistics of the mean tests, entry by entry, with their thresholds, on ``ax``.
+
+    In grey those of the controls (the limit off by 1%; for LeCun at the narrow width, the
+    1/n part left out).
+    """
     labels = []
     for offset, parametrization in enumerate(PARAMETRIZATIONS):
         mean = result.numbers[parametrization]["mean"]
@@ -497,9 +559,11 @@ def _mean_panel(ax, result: ExperimentResult) -> None:
                  f"grey: limit off by 1% (x), LeCun's 1/n part left out (triangles)", fontsize=9)
 
 
-def _spectrum_panel(ax, result: ExperimentResult) -> None:
-    """Lemma 11.19: the fraction of networks inside the band at each width, and of those
-    where the proof's sufficient condition holds."""
+def _spectrum_panel(ax: Axes, result: ExperimentResult) -> None:
+    """Draw Lemma 11.19 on ``ax``: the fraction of networks inside the band at each width.
+
+    And the fraction of those where the proof's sufficient condition holds.
+    """
     lemma = result.numbers["lemma_11_19"]
     networks = np.asarray(lemma["networks"], dtype=float)
     for key, style, label in (("inside_band", "o-", "eigenvalues of K_n in [n lmin/2, 2 n lmax]"),
@@ -512,10 +576,12 @@ def _spectrum_panel(ax, result: ExperimentResult) -> None:
     ax.legend(fontsize=7)
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """One figure: the fluctuation against the width for each parametrization (with the
-    n^-1/2 prediction and the 1%-off control), the mean tests' t statistics, and Lemma
-    11.19's band at each width."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw one figure into ``directory``: the fluctuation against the width for each parametrization.
+
+    With the n^-1/2 prediction and the 1%-off control, the mean tests' t statistics, and
+    Lemma 11.19's band at each width.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     fig, axes = figure(columns=2, rows=2)

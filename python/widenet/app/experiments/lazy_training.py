@@ -66,17 +66,36 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+import numpy.typing as npt
 
-from widenet.dynamics.lazy_training import lazy_training_data
-from widenet.kernels import limit_kernel
-from widenet.dynamics.linearization import linearize
-from widenet.network.shallow import ShallowNetwork
-from widenet.sweeps import sweep
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Parametrization,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.app.experiments._rates import as_fit, fit_record, network_seed
-from widenet.app.experiments._slopes import LEVEL, per_doubling, power_law_fit, slope_test
+from widenet.app.experiments._slopes import LEVEL, SlopeTest, per_doubling, power_law_fit, slope_test
+from widenet.app.experiments._statistics import FloatArray
+from widenet.dynamics.lazy_training import LazyTrainingData, lazy_training_data
+from widenet.dynamics.linearization import linearize
+from widenet.kernels import limit_kernel
+from widenet.network.shallow import ShallowNetwork
+from widenet.sweeps import SlopeFit, sweep
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from widenet.app.experiments._plotting import Directory
 
 ACTIVATION = "tanh"
 POINTS, INPUT_DIM, TEST_POINTS = 4, 12, 4
@@ -90,12 +109,15 @@ TANH_LIPSCHITZ_DERIVATIVE = 4.0 / (3.0 * math.sqrt(3.0))  # sup abs(tanh'') at t
 
 @dataclass(frozen=True)
 class Design:
-    """The widths of each parametrization, the networks at every width of each, and the
-    allowances (``{parametrization: {quantity: bound}}``) of the fitted exponents on this grid."""
+    """The widths of each parametrization, the networks at every width of each, and the allowances.
 
-    widths: dict
-    networks: int
-    allowance: dict
+    The allowances (``{parametrization: {quantity: bound}}``) bound the bias of the fitted
+    exponents on this grid.
+    """
+
+    widths: dict[str, tuple[int, ...]]
+    networks: dict[str, int]
+    allowance: dict[str, dict[str, float]]
 
 
 # The allowances bound the bias of each fitted exponent from the orders in 1/n the prediction
@@ -123,7 +145,7 @@ QUICK = Design({"lecun": (1024, 4096, 16384), "ntk": (64, 256, 1024)}, {"lecun":
                {"lecun": {"distance": 0.002, "gap": 0.18, "kernel": 0.19},
                 "ntk": {"distance": 0.02, "gap": 0.14, "kernel": 0.15}})
 
-PARAMETRIZATIONS = ("lecun", "ntk")
+PARAMETRIZATIONS: tuple[Parametrization, ...] = ("lecun", "ntk")
 NAMES = {"lecun": "LeCun", "ntk": "NTK parametrization"}
 QUANTITIES = ("distance", "gap", "kernel")
 PREDICTED = {"lecun": {"distance": -0.5, "gap": -2.0, "kernel": -2.0},
@@ -136,9 +158,11 @@ _NETWORK_STREAM = {"lecun": 1123, "ntk": 1163}
 
 
 # -- the limits ----------------------------------------------------------------------------
-def limit_kernels(X: np.ndarray) -> dict:
-    """``K_LC``, ``K_NTK`` and ``B`` (the mean of the ``U``, ``b`` and ``c`` blocks of
-    ``Theta0`` under LeCun, times ``n``) on the rows of ``X``."""
+def limit_kernels(X: FloatArray) -> dict[str, FloatArray]:
+    """Return ``K_LC``, ``K_NTK`` and ``B`` on the rows of ``X``.
+
+    ``B`` is the mean of the ``U``, ``b`` and ``c`` blocks of ``Theta0`` under LeCun, times ``n``.
+    """
     lecun = limit_kernel(X, activation=ACTIVATION, parametrization="lecun")
     ntk = limit_kernel(X, activation=ACTIVATION, parametrization="ntk")
     inner = X @ X.T
@@ -147,10 +171,13 @@ def limit_kernels(X: np.ndarray) -> dict:
     return {"lecun": lecun, "ntk": ntk, "B": (1.0 + inner) * derivative + 1.0}
 
 
-def gradient_descent_step(parametrization: str, width: int, limit: np.ndarray, gram: np.ndarray) -> float:
-    """The step ``h`` for the sum loss. LeCun: ``0.9 x 2/((lmin_LC + 4 lmax_LC) n)`` with the
-    eigenvalues of the limit ``limit`` (Theorem 11.23). NTK parametrization: ``0.9/(lambda_min +
-    lambda_max)`` of the network's own Gram ``gram`` at ``w0`` (Theorem 11.13's (11.4.4))."""
+def gradient_descent_step(parametrization: Parametrization, width: int, limit: FloatArray, gram: FloatArray) -> float:
+    """Return the step ``h`` for the sum loss.
+
+    LeCun: ``0.9 x 2/((lmin_LC + 4 lmax_LC) n)`` with the eigenvalues of the limit ``limit``
+    (Theorem 11.23). NTK parametrization: ``0.9/(lambda_min + lambda_max)`` of the network's
+    own Gram ``gram`` at ``w0`` (Theorem 11.13's (11.4.4)).
+    """
     if parametrization == "lecun":
         low, high = np.linalg.eigvalsh(limit)[[0, -1]]
         return STEP_FRACTION * 2.0 / ((low + 4.0 * high) * width)
@@ -158,35 +185,42 @@ def gradient_descent_step(parametrization: str, width: int, limit: np.ndarray, g
     return STEP_FRACTION / float(low + high)
 
 
-def planned_steps(lr: float, gram: np.ndarray, target: float = PLANNED_LOSS) -> int:
-    """Steps until the slowest linear mode of the Gram ``gram``, ``(1 - 2 h lambda_min)^2`` per
-    step, has fallen by ``target``."""
+def planned_steps(lr: float, gram: FloatArray, target: float = PLANNED_LOSS) -> int:
+    """Return the steps until the slowest linear mode of the Gram ``gram`` has fallen by ``target``.
+
+    That mode falls by ``(1 - 2 h lambda_min)^2`` per step.
+    """
     slowest = 1.0 - 2.0 * lr * float(np.linalg.eigvalsh(gram)[0])
     return int(math.ceil(math.log(target) / (2.0 * math.log(slowest))))
 
 
-def _checkpoints(steps: int) -> np.ndarray:
+def _checkpoints(steps: int) -> npt.NDArray[np.int64]:
+    """Return the :data:`CHECKPOINTS` log-spaced steps (at most) from 1 to ``steps``, where the Gram is computed."""
     return np.unique(np.round(np.geomspace(1, steps, CHECKPOINTS)).astype(np.int64))
 
 
-def cell_seed(base: int, parametrization: str, width: int, index: int) -> int:
-    """The seed of the network of cell (width, index) for the base seed ``base``."""
+def cell_seed(base: int, parametrization: Parametrization, width: int, index: int) -> int:
+    """Return the seed of the network of cell (width, index) for the base seed ``base``."""
     return network_seed(base, _NETWORK_STREAM[parametrization], width, index)
 
 
-def cell_network(base: int, parametrization: str, width: int, index: int, input_dim: int = INPUT_DIM) -> ShallowNetwork:
-    """The network of a cell, at its initialization."""
+def cell_network(base: int, parametrization: Parametrization, width: int, index: int,
+                 input_dim: int = INPUT_DIM) -> ShallowNetwork:
+    """Return the network of a cell, at its initialization."""
     return ShallowNetwork(input_dim, width, ACTIVATION, parametrization,
                           seed=cell_seed(base, parametrization, width, index))
 
 
 # -- one network ---------------------------------------------------------------------------
-def lazy_cell(width: int, seed: int, *, parametrization: str, base: int, data: tuple, limits: dict,
-              linearized_step: float = 1.0, initial_gram: float = 1.0) -> dict:
-    """Trains network ``seed`` of ``width`` and its linearization and measures it (see the
-    module docstring); also what the hypotheses and the predictions need. ``linearized_step``
-    and ``initial_gram`` scale the linearization's step and ``Theta(w0)`` in the kernel change
-    (negative controls)."""
+def lazy_cell(width: int, seed: int, *, parametrization: Parametrization, base: int,
+              data: tuple[FloatArray, FloatArray, FloatArray], limits: dict[str, FloatArray],
+              linearized_step: float = 1.0, initial_gram: float = 1.0) -> dict[str, float]:
+    """Train network ``seed`` of ``width`` and its linearization and measure it (see the module docstring).
+
+    Also measured: what the hypotheses and the predictions need. ``linearized_step`` and
+    ``initial_gram`` scale the linearization's step and ``Theta(w0)`` in the kernel change
+    (negative controls).
+    """
     X, y, X_test = data
     m = X.shape[0]
     network = cell_network(base, parametrization, width, seed, X.shape[1])
@@ -198,10 +232,12 @@ def lazy_cell(width: int, seed: int, *, parametrization: str, base: int, data: t
     residual = network.forward(X) - y
     initial_norm = float(np.linalg.norm(network.params.to_vector()))
 
-    records, kernel, done = [], 0.0, 0
+    records: list[tuple[FloatArray, FloatArray, FloatArray]] = []
+    kernel, done = 0.0, 0
     for checkpoint in _checkpoints(steps):
         run = network.train(X, y, lr=lr, steps=int(checkpoint - done), record_every=1, X_test=np.vstack([X, X_test]),
                             loss="sum")
+        assert run.test_outputs is not None  # recorded: X_test is given
         start = 0 if done == 0 else 1  # a segment's first record is the previous one's last
         records.append((run.test_outputs[start:], run.distances[start:], run.losses[start:]))
         done = int(checkpoint)
@@ -230,20 +266,25 @@ def lazy_cell(width: int, seed: int, *, parametrization: str, base: int, data: t
 
 
 # -- Remark 11.24 --------------------------------------------------------------------------
-def remark_11_24(network, X: np.ndarray, y: np.ndarray, lr: float, steps: int, step_factor: float = 1.0) -> dict:
-    """The linearized model's training outputs from gradient descent iterated step by step
+def remark_11_24(network: ShallowNetwork, X: FloatArray, y: FloatArray, lr: float, steps: int,
+                 step_factor: float = 1.0) -> dict[str, Any]:
+    """Compare the linearized model's gradient descent with Remark 11.24's closed form.
+
+    The linearized model's training outputs from gradient descent iterated step by step
     (:meth:`widenet.LinearizedModel.train`, ``method="iterate"``) against Remark 11.24's
     closed form with ``A = 2 h Theta0`` and ``B = I - A``: as corrected, ``B^k Phi_lin(X, p0) +
     sum_{j<k} B^j A y``, and as printed, with ``B^k`` in the sum. ``step_factor`` scales ``h``
     in the closed forms only (a negative control). Also the corrected Neumann series
-    ``sum_j B^j`` against ``A^{-1}``."""
+    ``sum_j B^j`` against ``A^{-1}``.
+    """
     iterated = linearize(network).train(X, y, lr=lr, steps=steps, method="iterate", record_every=1,
                                         loss="sum").train_outputs
     A = 2.0 * step_factor * lr * network.ntk(X)
     B = np.eye(len(X)) - A
     start, pushed = network.forward(X), A @ y
     power, partial = np.eye(len(X)), np.zeros_like(A)
-    corrected, printed = [], []
+    corrected: list[FloatArray] = []
+    printed: list[FloatArray] = []
     for k in range(steps + 1):
         corrected.append(power @ start + partial @ pushed)
         printed.append(power @ start + k * (power @ pushed))
@@ -267,31 +308,43 @@ def remark_11_24(network, X: np.ndarray, y: np.ndarray, lr: float, steps: int, s
 
 
 # -- the measurements of a run -------------------------------------------------------------
-def measure(parametrization: str, design: Design, seed: int, data, limits: dict, perturbation, progress) -> dict:
-    """:func:`lazy_cell` for every network of ``design`` (a width sweep): one array per
-    quantity, one entry per network, ``widths`` naming each network's width."""
+def measure(parametrization: Parametrization, design: Design, seed: int, data: LazyTrainingData,
+            limits: dict[str, FloatArray], perturbation: Optional[Perturbation],
+            progress: Progress) -> dict[str, FloatArray]:
+    """Run :func:`lazy_cell` for every network of ``design`` (a width sweep).
+
+    Returns one array per quantity, one entry per network, ``widths`` naming each network's
+    width.
+    """
     table = sweep(lazy_cell, design.widths[parametrization], range(design.networks[parametrization]),
                   progress=progress.enabled,
                   parametrization=parametrization, base=seed, data=tuple(data), limits=limits,
                   linearized_step=factor_of(perturbation, "linearized step"),
                   initial_gram=factor_of(perturbation, "initial Gram")).table()
-    measured = {key: np.asarray(table[key]) for key in table.dtype.names if key != "seed"}
+    names = table.dtype.names
+    assert names is not None  # a sweep's table is a structured array
+    measured = {key: np.asarray(table[key]) for key in names if key != "seed"}
     measured["widths"] = measured.pop("width")
     return measured
 
 
-def distance_in_limit_units(parametrization: str, measured: dict, perturbation) -> np.ndarray:
-    """``sup_k abs(w_k - w0)`` divided by the n-independent factor ``sqrt(r0 . K^{-1} r0)`` of the
-    network's own initial residual (NTK parametrization: also by ``abs(w0)``), times the
-    control's wrong scaling with the width."""
+def distance_in_limit_units(parametrization: Parametrization, measured: dict[str, FloatArray],
+                            perturbation: Optional[Perturbation]) -> FloatArray:
+    """Return ``sup_k abs(w_k - w0)`` in units of the linearization's limit.
+
+    That is, divided by the n-independent factor ``sqrt(r0 . K^{-1} r0)`` of the network's
+    own initial residual (NTK parametrization: also by ``abs(w0)``), times the control's
+    wrong scaling with the width.
+    """
     values = measured["distance"] / np.sqrt(measured["limit_factor"])
     if parametrization == "ntk":
         values = values / measured["initial_norm"]
     return values * per_doubling(measured["widths"], factor_of(perturbation, "distance per doubling"))
 
 
-def slope_tests(parametrization: str, measured: dict, design: Design, perturbation) -> dict:
-    """The fitted exponent of every quantity tested against its prediction."""
+def slope_tests(parametrization: Parametrization, measured: dict[str, FloatArray], design: Design,
+                perturbation: Optional[Perturbation]) -> dict[str, tuple[SlopeFit, SlopeTest]]:
+    """Test the fitted exponent of every quantity against its prediction; ``{quantity: (fit, test)}``."""
     widths = measured["widths"]
     predicted = dict(PREDICTED[parametrization])
     if parametrization == "lecun":  # the known B/n term's effect on the fitted exponent
@@ -307,9 +360,8 @@ def slope_tests(parametrization: str, measured: dict, design: Design, perturbati
 
 
 # -- the claims ----------------------------------------------------------------------------
-def _convergence(measured: dict) -> tuple:
-    """Whether every run (network and linearization) ended below ``CONVERGED`` relative loss,
-    and the text."""
+def _convergence(measured: dict[str, FloatArray]) -> tuple[bool, str]:
+    """Return whether every run (network and linearization) ended below ``CONVERGED`` relative loss, and the text."""
     largest = float(np.max(measured["relative_loss"]))
     linear = float(np.max(measured["relative_loss_linearized"]))
     held = max(largest, linear) <= CONVERGED
@@ -319,9 +371,12 @@ def _convergence(measured: dict) -> tuple:
                   f"{'yes' if held else 'no'}")
 
 
-def _hypotheses(parametrization: str, measured: dict, limits: dict, data) -> tuple:
-    """The hypotheses of Theorem 11.23 (LeCun) or of the NTK parametrization's analogue, each
-    with its measured constant; and whether all hold."""
+def _hypotheses(parametrization: Parametrization, measured: dict[str, FloatArray], limits: dict[str, FloatArray],
+                data: LazyTrainingData) -> tuple[str, bool]:
+    """Return the hypotheses of Theorem 11.23 (LeCun) or of the NTK parametrization's analogue.
+
+    Each with its measured constant; and whether all hold.
+    """
     X, y, _ = data
     converged, convergence = _convergence(measured)
     low, high = (float(value) for value in np.linalg.eigvalsh(limits[parametrization])[[0, -1]])
@@ -349,16 +404,20 @@ def _hypotheses(parametrization: str, measured: dict, limits: dict, data) -> tup
     return text, bool(low > 0 and constant < limit and lemma and converged)
 
 
-def _control_power(test) -> str:
+def _control_power(test: SlopeTest) -> str:
+    """Return how many standard errors of ``test`` an ``n^0.1`` error would move the fitted exponent."""
     return f"an n^0.1 error would move it by 0.1 = {0.1 / test.stderr:.0f} standard errors"
 
 
-def _criterion(test, what: str) -> str:
+def _criterion(test: SlopeTest, what: str) -> str:
+    """Return the criterion of a claim tested by ``test`` (the fit is ``what``)."""
     return (f"two-sided: {test.criterion()} ({what}; t quantile at level {LEVEL:g} with {test.points - 2} degrees of "
             f"freedom, allowance for the next order in 1/n as measured in the module's comments)")
 
 
-def _claims(parametrization: str, tests: dict, measured: dict, limits: dict, data) -> list:
+def _claims(parametrization: Parametrization, tests: dict[str, tuple[SlopeFit, SlopeTest]],
+            measured: dict[str, FloatArray], limits: dict[str, FloatArray], data: LazyTrainingData) -> list[Claim]:
+    """Return the three claims of one parametrization: the distance, the output gap and the kernel change."""
     hypothesis, holds = _hypotheses(parametrization, measured, limits, data)
     distance, gap, kernel = (tests[quantity][1] for quantity in QUANTITIES)
     name = NAMES[parametrization]
@@ -416,7 +475,8 @@ def _claims(parametrization: str, tests: dict, measured: dict, limits: dict, dat
     ]
 
 
-def _remark_claim(remark: dict) -> Claim:
+def _remark_claim(remark: dict[str, Any]) -> Claim:
+    """Return the claim that Remark 11.24's corrected closed form is the iterated linearized gradient descent."""
     return Claim(
         key="remark-11-24", reference="Remark 11.24 (corrected)",
         statement=(f"the linearized model's outputs on the training points after k steps are B^k Phi_lin(X, p0) + "
@@ -434,7 +494,8 @@ def _remark_claim(remark: dict) -> Claim:
                    f"abs(Phi(X, w0)), abs(y)) (rounding of k steps of m-term products, float64)"))
 
 
-def _corrections(remark: dict) -> list:
+def _corrections(remark: dict[str, Any]) -> list[Correction]:
+    """Return the chapter's misprint in Remark 11.24, with this run's numbers."""
     return [Correction(
         reference="Remark 11.24",
         printed="Phi_lin(X, p_k) = B^k Phi_lin(X, p_0) + sum_{i=0}^{k-1} B^k A y, and sum_{j=0}^inf B^k = A^-1",
@@ -447,10 +508,11 @@ def _corrections(remark: dict) -> list:
 
 
 # -- the experiment ------------------------------------------------------------------------
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
-        perturbation: Perturbation = None) -> ExperimentResult:
-    """Lazy training measured against Theorem 11.23, Propositions 11.25 and 11.26 and Remark
-    11.24 for both parametrizations (see the module docstring).
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
+        perturbation: Optional[Perturbation] = None) -> ExperimentResult:
+    """Measure lazy training against Theorem 11.23, Propositions 11.25 and 11.26 and Remark 11.24.
+
+    For both parametrizations (see the module docstring).
 
     Parameters
     ----------
@@ -467,7 +529,9 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     design = QUICK if quick else FULL
     data = lazy_training_data(points=POINTS, input_dim=INPUT_DIM, test_points=TEST_POINTS, seed=seed)
     limits = limit_kernels(data.X)
-    numbers, plot_data, claims = {}, {}, []
+    numbers: dict[str, Any] = {}
+    plot_data: dict[str, Any] = {}
+    claims: list[Claim] = []
     for parametrization in PARAMETRIZATIONS:
         measured = measure(parametrization, design, seed, data, limits, perturbation, progress)
         tests = slope_tests(parametrization, measured, design, perturbation)
@@ -498,9 +562,9 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     return ExperimentResult(EXPERIMENT_NAME, settings, numbers, claims, plot_data, _corrections(remark))
 
 
-def remark_run(design: Design, seed: int, data, limits: dict, step_factor: float) -> dict:
-    """:func:`remark_11_24` on the first LeCun network of the smallest width, with its step and
-    steps."""
+def remark_run(design: Design, seed: int, data: LazyTrainingData, limits: dict[str, FloatArray],
+               step_factor: float) -> dict[str, Any]:
+    """Run :func:`remark_11_24` on the first LeCun network of the smallest width, with its step and steps."""
     width = design.widths["lecun"][0]
     network = cell_network(seed, "lecun", width, 0, data.X.shape[1])
     gram = network.ntk(data.X)
@@ -509,10 +573,12 @@ def remark_run(design: Design, seed: int, data, limits: dict, step_factor: float
 
 
 # -- the figure ----------------------------------------------------------------------------
-def _rate_panel(ax, result: ExperimentResult, quantity: str, title: str, field: str = None) -> None:
-    """Both parametrizations' values (``field``, default ``quantity``) against the width, their
-    fits, the sharp predictions (dashed, through each fit's centre) and the chapter's bound
-    n^-1/2 (dotted)."""
+def _rate_panel(ax: Axes, result: ExperimentResult, quantity: str, title: str, field: Optional[str] = None) -> None:
+    """Draw both parametrizations' values (``field``, default ``quantity``) against the width on ``ax``.
+
+    With their fits, the sharp predictions (dashed, through each fit's centre) and the
+    chapter's bound n^-1/2 (dotted).
+    """
     for color, parametrization in (("C0", "lecun"), ("C1", "ntk")):
         data = result.data[parametrization]
         widths = np.asarray(data["widths"], dtype=float)
@@ -532,7 +598,8 @@ def _rate_panel(ax, result: ExperimentResult, quantity: str, title: str, field: 
     ax.legend(fontsize=7)
 
 
-def _remark_panel(ax, result: ExperimentResult) -> None:
+def _remark_panel(ax: Axes, result: ExperimentResult) -> None:
+    """Draw on ``ax`` Remark 11.24's closed forms' errors against the iterated linearized GD, step by step."""
     remark, numbers = result.data["remark_11_24"], result.numbers["remark_11_24"]
     for key, label, style in (("corrected_error_by_step", "sum_j B^j A y (corrected)", "o-"),
                               ("printed_error_by_step", "sum_j B^k A y (printed)", "s-")):
@@ -545,11 +612,13 @@ def _remark_panel(ax, result: ExperimentResult) -> None:
     ax.legend(fontsize=7)
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """One figure: the distance (in units of the linearization's limit), the output gap and
-    the kernel change against the width for both parametrizations, with fits, the sharp
-    predictions (dashed) and the chapter's n^-1/2 (dotted), drawn 3x above the data; and
-    Remark 11.24's closed forms against the iterated linearized gradient descent."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw one figure into ``directory``: the distance, the output gap and the kernel change against the width.
+
+    The distance is in units of the linearization's limit; both parametrizations, with fits,
+    the sharp predictions (dashed) and the chapter's n^-1/2 (dotted), drawn 3x above the
+    data; and Remark 11.24's closed forms against the iterated linearized gradient descent.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     fig, axes = figure(columns=2, rows=2, width=5.2, height=3.8)

@@ -32,17 +32,38 @@ of each GD step carried through the steps that follow, and first-order perturbat
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
+import numpy.typing as npt
 
-from widenet.regression.estimators import KernelLeastSquares
-from widenet.kernels import polynomial_features
-from widenet.regression.least_squares import gradient_descent, kernel_projector, max_step, min_norm_solution, row_space_projector
-from widenet.dynamics.linearization import linearize
-from widenet.network.linear_models import FeatureModel
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.app.experiments._rounding import UNIT_ROUNDOFF, backward_error, gamma
+from widenet.app.experiments._statistics import FloatArray
+from widenet.dynamics.linearization import linearize
+from widenet.kernels import polynomial_features
+from widenet.network.linear_models import FeatureModel
+from widenet.regression.estimators import KernelLeastSquares
+from widenet.regression.least_squares import (
+    gradient_descent,
+    kernel_projector,
+    max_step,
+    min_norm_solution,
+    row_space_projector,
+)
+
+if TYPE_CHECKING:
+    from widenet.app.experiments._plotting import Directory
 
 NAME = "least-squares"
 
@@ -59,24 +80,26 @@ KERNEL_DEGREE = 6
 KERNEL_GRID = (-1.1, 1.1)
 
 
-def feature_map(X):
-    """The explicit feature map of the polynomial kernel ``(1 + x z)^6`` (Exercise 11.35)."""
+def feature_map(X: npt.ArrayLike) -> FloatArray:
+    """Return the explicit feature map of the polynomial kernel ``(1 + x z)^6`` (Exercise 11.35)."""
     return polynomial_features(X, KERNEL_DEGREE)
 
 
 def steps_to(rate: float, reduction: float = 1e-15) -> int:
-    """The number of steps after which ``rate^k`` is below ``reduction``."""
+    """Return the number of steps after which ``rate^k`` is below ``reduction``."""
     return int(math.ceil(math.log(reduction) / math.log(rate))) if 0.0 < rate < 1.0 else 1
 
 
-def contraction(lr: float, singular: np.ndarray) -> np.ndarray:
-    """``|1 - 2 h s_i^2|``: the factor by which GD's error along the ``i``-th right singular
-    vector changes at each step."""
+def contraction(lr: float, singular: FloatArray) -> FloatArray:
+    """Return ``|1 - 2 h s_i^2|``, the factor by which GD's error along the ``i``-th right singular vector changes.
+
+    GD multiplies it by that factor at each step.
+    """
     return np.abs(1.0 - 2.0 * lr * singular**2)
 
 
-def step_rounding(A: np.ndarray, y: np.ndarray, lr: float, w_norms: np.ndarray, r_norms: np.ndarray) -> np.ndarray:
-    """A bound on the rounding error each GD step adds, as widenet computes it.
+def step_rounding(A: FloatArray, y: FloatArray, lr: float, w_norms: FloatArray, r_norms: FloatArray) -> FloatArray:
+    """Return a bound on the rounding error each GD step adds, as widenet computes it.
 
     A step forms ``r = A w - y`` (each entry a sum of ``d + 1`` terms: error at most
     ``gamma_(d+1) (|A|_F |w| + |y|)`` in norm), ``g = A^T r`` (``gamma_m |A|_F |r|``, plus
@@ -91,20 +114,24 @@ def step_rounding(A: np.ndarray, y: np.ndarray, lr: float, w_norms: np.ndarray, 
     return UNIT_ROUNDOFF * (w_norms[1:] + 2.0 * lr * s_max * r) + 2.0 * lr * gradient_error
 
 
-def propagated(errors: np.ndarray, growth: float) -> np.ndarray:
-    """``B_k = sum_(j<k) growth^(k-1-j) e_j`` for ``k = 0, ..., K``: the rounding of the
-    steps carried to step ``k`` by a map whose norm is ``growth``."""
+def propagated(errors: FloatArray, growth: float) -> FloatArray:
+    """Return ``B_k = sum_(j<k) growth^(k-1-j) e_j`` for ``k = 0, ..., K``.
+
+    That is the rounding of the steps carried to step ``k`` by a map whose norm is ``growth``.
+    """
     bounds = np.zeros(errors.size + 1)
     for k, error in enumerate(errors):
         bounds[k + 1] = growth * bounds[k] + error
     return bounds
 
 
-def measured_factor(components: np.ndarray, bounds: np.ndarray, steps: np.ndarray) -> dict:
-    """The per-step factor ``|c_k / c_0|^(1/k)`` of a component that GD multiplies by a
-    constant at each step, and the tolerance on its logarithm from the rounding bounds
-    ``|c_k - exact| <= B_k``: ``(-log(1 - B_k/|c_k|) - log(1 - B_0/|c_0|)) / k``, at the step
-    ``k`` where that tolerance is smallest (``B_k < |c_k| / 2``)."""
+def measured_factor(components: FloatArray, bounds: FloatArray, steps: npt.NDArray[np.int_]) -> dict[str, Any]:
+    """Measure the per-step factor ``|c_k / c_0|^(1/k)`` of a component that GD multiplies by a constant.
+
+    With it the tolerance on its logarithm from the rounding bounds ``|c_k - exact| <= B_k``:
+    ``(-log(1 - B_k/|c_k|) - log(1 - B_0/|c_0|)) / k``, at the step ``k`` where that
+    tolerance is smallest (``B_k < |c_k| / 2``).
+    """
     size = np.abs(components)
     usable = (steps > 0) & (bounds < size / 2.0)
     if not usable.any():  # nothing measurable: the claim that needs it fails
@@ -116,9 +143,11 @@ def measured_factor(components: np.ndarray, bounds: np.ndarray, steps: np.ndarra
             "step": int(k[best])}
 
 
-def factor_agrees(measured: dict, predicted: float, prediction_error: float) -> tuple:
-    """``(holds, deviation / tolerance)`` for ``|log measured - log predicted| <= log
-    tolerance + prediction_error / predicted``."""
+def factor_agrees(measured: dict[str, Any], predicted: float, prediction_error: float) -> tuple[bool, float]:
+    """Test a measured factor against ``predicted``: ``(holds, deviation / tolerance)``.
+
+    It holds when ``|log measured - log predicted| <= log tolerance + prediction_error / predicted``.
+    """
     if measured["factor"] is None or predicted <= 0.0:
         return False, math.inf
     tolerance = measured["log_tolerance"] + prediction_error / predicted
@@ -129,7 +158,7 @@ def factor_agrees(measured: dict, predicted: float, prediction_error: float) -> 
 class _Problem:
     """``A``, ``y``, ``w0`` and what the predictions need from one SVD of ``A``."""
 
-    def __init__(self, A: np.ndarray, y: np.ndarray, w0: np.ndarray):
+    def __init__(self, A: FloatArray, y: FloatArray, w0: FloatArray) -> None:
         self.A, self.y, self.w0 = A, y, w0
         U, s, Vt = np.linalg.svd(A, full_matrices=False)
         self.U, self.singular, self.V = U, s, Vt.T
@@ -139,25 +168,29 @@ class _Problem:
         self.kernel_part = kernel_projector(A) @ w0
         self.min_loss = float(np.sum((y - U @ (U.T @ y)) ** 2))  # |(I - A A^+) y|^2
 
-    def limit(self, kernel_part_factor: float = 1.0) -> np.ndarray:
-        """``w* + P_ker w0`` (Theorem 11.3), its second term scaled by ``kernel_part_factor``."""
+    def limit(self, kernel_part_factor: float = 1.0) -> FloatArray:
+        """Return ``w* + P_ker w0`` (Theorem 11.3), its second term scaled by ``kernel_part_factor``."""
         return self.w_star + kernel_part_factor * self.kernel_part
 
     def limit_rounding(self) -> float:
-        """A first-order bound on the error of the computed ``w*`` and ``P_ker w0`` for the
-        SVD's relative backward error ``e``: ``e (3 kappa |w*| + kappa (kappa + 1) |r_min| /
-        s_max)`` for the least-squares solution (Higham, Theorems 20.1 and 21.1; the residual
-        term vanishes when ``A`` has full row rank), ``2 kappa e |w0|`` for the projector, and
-        ``e`` times each for the products that apply them."""
+        """Return a first-order bound on the error of the computed ``w*`` and ``P_ker w0``.
+
+        For the SVD's relative backward error ``e``: ``e (3 kappa |w*| + kappa (kappa + 1)
+        |r_min| / s_max)`` for the least-squares solution (Higham, Theorems 20.1 and 21.1; the
+        residual term vanishes when ``A`` has full row rank), ``2 kappa e |w0|`` for the
+        projector, and ``e`` times each for the products that apply them.
+        """
         residual = math.sqrt(self.min_loss)
         return self.backward * ((3.0 * self.kappa + 1.0) * np.linalg.norm(self.w_star)
                                 + self.kappa * (self.kappa + 1.0) * residual / self.s_max
                                 + (2.0 * self.kappa + 1.0) * np.linalg.norm(self.w0))
 
     def vector_error(self, i: int) -> float:
-        """A bound on ``|v_i computed - v_i|``: ``sqrt 2 sin(angle)``, the angle at most the
-        SVD's backward error over the gap from ``s_i`` to the other singular values (the
-        zeros of the kernel included when ``d > m``)."""
+        """Return a bound on ``|v_i computed - v_i|``: ``sqrt 2 sin(angle)``.
+
+        The angle is at most the SVD's backward error over the gap from ``s_i`` to the other
+        singular values (the zeros of the kernel included when ``d > m``).
+        """
         others = np.delete(self.singular, i)
         if self.A.shape[1] > self.singular.size:
             others = np.append(others, 0.0)
@@ -165,27 +198,32 @@ class _Problem:
         return math.sqrt(2.0) * self.backward * self.s_max / gap
 
     def rate_error(self, lr: float) -> float:
-        """A bound on the error of the computed ``|1 - 2 h s_i^2|``: each ``s_i`` is within
-        ``e s_max`` (Weyl), so the factor within ``4 h s_max^2 e``."""
+        """Return a bound on the error of the computed ``|1 - 2 h s_i^2|``.
+
+        Each ``s_i`` is within ``e s_max`` (Weyl), so the factor within ``4 h s_max^2 e``.
+        """
         return 4.0 * lr * self.s_max**2 * self.backward
 
 
 def _draw(rows: int, columns: int, rng: np.random.Generator) -> _Problem:
+    """Draw a Gaussian problem ``A`` (``rows x columns``, entries of variance ``1/columns``), ``y`` and ``w0``."""
     A = rng.standard_normal((rows, columns)) / math.sqrt(columns)
     y = rng.standard_normal(rows)
     return _Problem(A, y, rng.standard_normal(columns))
 
 
-def _norms(array: np.ndarray) -> np.ndarray:
+def _norms(array: FloatArray) -> FloatArray:
+    """Return the norm of every row of ``array``."""
     return np.sqrt(np.sum(array**2, axis=1))
 
 
-def _component_factor(problem: _Problem, iterates: np.ndarray, rounding: np.ndarray, limit_error: float,
-                      lr: float) -> dict:
-    """The measured per-step factor of ``w_k - w_lim`` along the right singular vector
-    whose factor ``|1 - 2 h s_i^2|`` is the largest: the component's error is the GD
-    rounding carried so far, the limit's error, and the singular vector's error times the
-    distance."""
+def _component_factor(problem: _Problem, iterates: FloatArray, rounding: FloatArray, limit_error: float,
+                      lr: float) -> dict[str, Any]:
+    """Measure the per-step factor of ``w_k - w_lim`` along the right singular vector whose factor is the largest.
+
+    That factor is ``|1 - 2 h s_i^2|``. The component's error is the GD rounding carried so
+    far, the limit's error, and the singular vector's error times the distance.
+    """
     i = int(np.argmax(contraction(lr, problem.singular)))
     errors = iterates - problem.limit()
     distances = _norms(errors)
@@ -195,10 +233,12 @@ def _component_factor(problem: _Problem, iterates: np.ndarray, rounding: np.ndar
             **measured_factor(components, bounds, np.arange(iterates.shape[0]))}
 
 
-def _iterate(problem: _Problem, lr: float, steps: int) -> tuple:
-    """``(iterates, residual norms)`` of (11.1.5) from ``w0``, computed as
-    :func:`widenet.regression.least_squares.gradient_descent` does, at any step (that function refuses
-    steps at which GD cannot converge)."""
+def _iterate(problem: _Problem, lr: float, steps: int) -> tuple[FloatArray, FloatArray]:
+    """Return ``(iterates, residual norms)`` of (11.1.5) from ``w0``.
+
+    They are computed as :func:`widenet.regression.least_squares.gradient_descent` does, at
+    any step (that function refuses steps at which GD cannot converge).
+    """
     A, y = problem.A, problem.y
     w = problem.w0.copy()
     iterates, residuals = np.empty((steps + 1, w.size)), np.empty(steps + 1)
@@ -210,9 +250,13 @@ def _iterate(problem: _Problem, lr: float, steps: int) -> tuple:
     return iterates, residuals
 
 
-def _gd_inside(problem: _Problem, step_factor: float, kernel_part_factor: float) -> tuple:
-    """GD at ``h = 0.9 / (2 s_max^2)`` from ``w0`` and from ``P_row w0``: the distances, the
-    rounding bounds and the measured per-step factor."""
+def _gd_inside(problem: _Problem, step_factor: float,
+               kernel_part_factor: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run GD at ``h = 0.9 / (2 s_max^2)`` from ``w0`` and from ``P_row w0``.
+
+    Returns the numbers and the curves: the distances, the rounding bounds and the measured
+    per-step factor.
+    """
     A, y = problem.A, problem.y
     lr = STEP_FRACTION * max_step(A)
     rates = contraction(lr, problem.singular)
@@ -265,10 +309,12 @@ def _gd_inside(problem: _Problem, step_factor: float, kernel_part_factor: float)
     return numbers, data
 
 
-def _gd_outside(problem: _Problem, step_factor: float) -> list:
-    """GD at the steps of :data:`OUTSIDE_STEPS` (times ``1/(2 s_max^2)``): the per-step
-    factor of the component that changes fastest, measured and predicted."""
-    rows = []
+def _gd_outside(problem: _Problem, step_factor: float) -> list[dict[str, Any]]:
+    """Run GD at the steps of :data:`OUTSIDE_STEPS` (times ``1/(2 s_max^2)``).
+
+    Per step, the per-step factor of the component that changes fastest, measured and predicted.
+    """
+    rows: list[dict[str, Any]] = []
     for multiple in OUTSIDE_STEPS:
         lr = multiple * max_step(problem.A)
         rates = contraction(lr, problem.singular)
@@ -289,11 +335,13 @@ def _gd_outside(problem: _Problem, step_factor: float) -> list:
     return rows
 
 
-def _kernel_case(points: int, rng: np.random.Generator, kernel_part_factor: float, gram_factor: float) -> tuple:
+def _kernel_case(points: int, rng: np.random.Generator, kernel_part_factor: float,
+                 gram_factor: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run GD on the feature model of the polynomial kernel against Remark 11.4; its numbers and curves."""
     X = np.array(KERNEL_X)[:, None]
     y = np.cos(2.0 * X[:, 0]) + 0.3 * X[:, 0]
     F = feature_map(X)
-    w0 = rng.standard_normal(F.shape[1])
+    w0 = rng.standard_normal(int(F.shape[1]))  # int: the shape entry is typed Any
     problem = _Problem(F, y, w0)
     lr = STEP_FRACTION * max_step(F)
     rate = float(np.max(contraction(lr, problem.singular)))
@@ -304,6 +352,7 @@ def _kernel_case(points: int, rng: np.random.Generator, kernel_part_factor: floa
     linearized = linearize(FeatureModel(feature_map, w0))
     record_every = max(1, steps // 200)
     training = linearized.train(X, y, lr=lr, steps=steps, X_test=grid, record_every=record_every)
+    assert training.test_outputs is not None  # recorded: X_test is given
     parameters = gradient_descent(F, y, w0, lr, steps, record_every=steps)
     estimator = KernelLeastSquares(kernel="polynomial", degree=KERNEL_DEGREE, gamma=1.0, coef0=1.0).fit(X, y)
     # The estimator sum_j alpha_j K(x, x_j) with alpha = G^+ y; a Gram scaled by c divides alpha by c.
@@ -313,6 +362,7 @@ def _kernel_case(points: int, rng: np.random.Generator, kernel_part_factor: floa
     gaps = np.max(np.abs(training.test_outputs - limit), axis=1)
     from_zero = linearize(FeatureModel(feature_map, np.zeros_like(w0))).train(X, y, lr=lr, steps=steps, X_test=grid,
                                                                               record_every=steps)
+    assert from_zero.test_outputs is not None  # recorded: X_test is given
     gap_from_zero = float(np.max(np.abs(from_zero.test_outputs[-1] - kls)))
 
     # Rounding. Both sides solve with the Gram G = F F^T (condition kappa^2), each exact for a
@@ -327,7 +377,7 @@ def _kernel_case(points: int, rng: np.random.Generator, kernel_part_factor: floa
     start_residual = F @ w0 - y
     condition = problem.kappa**2
 
-    def tolerance(w_start: np.ndarray, start: np.ndarray) -> float:
+    def tolerance(w_start: FloatArray, start: FloatArray) -> float:
         through_gram = cross * (condition + 2.0) * e * (np.linalg.norm(np.linalg.pinv(G) @ start)
                                                                + np.linalg.norm(estimator.dual_coef_))
         initial = (2.0 * problem.kappa + 2.0) * e * phi_norms * np.linalg.norm(w_start)
@@ -350,11 +400,14 @@ def _kernel_case(points: int, rng: np.random.Generator, kernel_part_factor: floa
         "initial_part_max_on_grid": float(np.max(np.abs(initial_part))),
         "initial_part_max_on_training_points": float(np.max(np.abs(F @ problem.kernel_part))),
         "parameters_gap_to_predicted_limit": float(np.max(np.abs(parameters.w - parameters.limit))),
-        "gd_predictions_vs_parameter_gd": float(np.max(np.abs(phi_grid @ parameters.w - training.test_outputs[-1]))),
+        "gd_predictions_vs_parameter_gd":
+            float(np.max(np.abs(phi_grid @ parameters.w - training.test_outputs[-1]))),
         "training_residual": float(np.max(np.abs(training.train_outputs[-1] - y))),
         "feature_gram_vs_kernel": gram_gap, "feature_gram_tolerance": gram_tolerance,
-        "norm_limit_squared": float(np.sum(parameters.w**2)), "norm_min_norm_squared": float(np.sum(problem.w_star**2)),
-        "kernel_part_norm_squared": float(np.sum(problem.kernel_part**2)), "norm_limit": float(np.linalg.norm(parameters.w)),
+        "norm_limit_squared": float(np.sum(parameters.w**2)),
+        "norm_min_norm_squared": float(np.sum(problem.w_star**2)),
+        "kernel_part_norm_squared": float(np.sum(problem.kernel_part**2)),
+        "norm_limit": float(np.linalg.norm(parameters.w)),
     }
     data = {"kernel_X": X[:, 0], "kernel_y": y, "kernel_grid": grid[:, 0], "kernel_estimator": kls,
             "gd_limit_prediction": training.test_outputs[-1], "gd_from_zero_prediction": from_zero.test_outputs[-1],
@@ -362,15 +415,18 @@ def _kernel_case(points: int, rng: np.random.Generator, kernel_part_factor: floa
     return numbers, data
 
 
-def _format(value, spec: str) -> str:
+def _format(value: Optional[float], spec: str) -> str:
+    """Return ``value`` formatted with ``spec``, or "n/a (nothing measurable)" for None."""
     return "n/a (nothing measurable)" if value is None else format(value, spec)
 
 
-def _shape(row: dict) -> str:
+def _shape(row: dict[str, Any]) -> str:
+    """Return the shape of a row's matrix as text, ``"m x d"``."""
     return f"{row['shape'][0]} x {row['shape'][1]}"
 
 
-def _factor_text(row: dict) -> str:
+def _factor_text(row: dict[str, Any]) -> str:
+    """Return a row's measured per-step factor and its tolerance as text."""
     return (f"{_format(row['measured_factor'], '.6f')} over steps 0-{row['factor_step']} (log off by "
             f"{_format(row['factor_deviation_over_tolerance'], '.2g')} of its tolerance "
             f"{_format(row['factor_log_tolerance'], '.1e')})")
@@ -380,13 +436,15 @@ ROUNDING_WORDS = ("rounding: the bound on each GD step's error (gamma_n of its s
                   "the first-order error of the computed w* and P_ker w0 (3 kappa, kappa^2 |r_min| / s_max and 2 "
                   "kappa times the SVD's backward error gamma_(m d))")
 FACTOR_CRITERION = ("|log(measured factor) - log(predicted)| <= [-log(1 - B_k/|c_k|) - log(1 - B_0/|c_0|)] / k + "
-                    "4 h s_max^2 gamma_(m d) / predicted, where c_k is the error's component along the singular vector "
-                    "of the largest factor and B_k its rounding bound (the steps' error carried to k, the limit's "
-                    "error, the singular vector's error gamma_(m d) s_max / gap times the distance); k is the step with "
-                    "the smallest tolerance")
+                    "4 h s_max^2 gamma_(m d) / predicted, where c_k is the error's component along the singular "
+                    "vector of the largest factor and B_k its rounding bound (the steps' error carried to k, the "
+                    "limit's error, the singular vector's error gamma_(m d) s_max / gap times the distance); k is the "
+                    "step with the smallest tolerance")
 
 
-def _claims(under: dict, over: dict, outside: list, kernel: dict, min_loss_factor: float) -> list:
+def _claims(under: dict[str, Any], over: dict[str, Any], outside: list[dict[str, Any]], kernel: dict[str, Any],
+            min_loss_factor: float) -> list[Claim]:
+    """Return the claims of Theorem 11.3 (both shapes, the steps outside its interval) and of Remark 11.4."""
     both = (under, over)
     inside = (f"h in (0, 1/(2 s_max^2)): yes, h = {STEP_FRACTION:g}/(2 s_max^2) (2 h s_max^2 = "
               f"{under['step_times_2_s_max_squared']:.3f} and {over['step_times_2_s_max_squared']:.3f}); A any real "
@@ -403,8 +461,9 @@ def _claims(under: dict, over: dict, outside: list, kernel: dict, min_loss_facto
                        f"and {_shape(over)} (run for {under['steps']} and {over['steps']} steps, until rate^k < "
                        "1e-15)."),
             predicted="|w_K - (w* + P_ker w0)| = 0 up to rate^K d_0 and rounding",
-            measured="; ".join(f"{_shape(r)}: {r['distance_to_predicted_limit']:.1e} (from {r['initial_distance']:.2f}; "
-                               f"tolerance {r['distance_tolerance']:.1e})" for r in both),
+            measured="; ".join(f"{_shape(r)}: {r['distance_to_predicted_limit']:.1e} (from "
+                               f"{r['initial_distance']:.2f}; tolerance {r['distance_tolerance']:.1e})"
+                               for r in both),
             holds=all(r["distance_to_predicted_limit"] <= r["distance_tolerance"] for r in both),
             hypothesis=inside,
             hypothesis_holds=True,
@@ -493,11 +552,12 @@ def _claims(under: dict, over: dict, outside: list, kernel: dict, min_loss_facto
             measured=(f"{kernel['final_gap_to_remark_11_4']:.1e} (tolerance {kernel['tolerance']:.1e}; the w0 term "
                       f"reaches {kernel['initial_part_max_on_grid']:.2f} between the points, "
                       f"{kernel['initial_part_max_on_training_points']:.1e} at them); from w0 = 0: "
-                      f"{kernel['gap_from_zero_to_kernel_estimator']:.1e} (tolerance {kernel['tolerance_from_zero']:.1e})"),
+                      f"{kernel['gap_from_zero_to_kernel_estimator']:.1e} (tolerance "
+                      f"{kernel['tolerance_from_zero']:.1e})"),
             holds=bool(kernel["final_gap_to_remark_11_4"] <= kernel["tolerance"]
                        and kernel["gap_from_zero_to_kernel_estimator"] <= kernel["tolerance_from_zero"]),
-            hypothesis=(f"a small enough step (Theorem 11.3's interval for the feature matrix F): yes, 2 h s_max(F)^2 = "
-                        f"{kernel['step_times_2_s_max_squared']:.3f}; phi a feature map of (1 + x z)^"
+            hypothesis=(f"a small enough step (Theorem 11.3's interval for the feature matrix F): yes, 2 h "
+                        f"s_max(F)^2 = {kernel['step_times_2_s_max_squared']:.3f}; phi a feature map of (1 + x z)^"
                         f"{kernel['degree']} in H = R^{kernel['features']}: "
                         + ("yes" if kernel["feature_gram_vs_kernel"] <= kernel["feature_gram_tolerance"] else "no")
                         + f", max |F F^T - K| = {kernel['feature_gram_vs_kernel']:.1e} (rounding bound "
@@ -510,7 +570,8 @@ def _claims(under: dict, over: dict, outside: list, kernel: dict, min_loss_facto
     ]
 
 
-def _corrections(under: dict, over: dict, kernel: dict) -> list:
+def _corrections(under: dict[str, Any], over: dict[str, Any], kernel: dict[str, Any]) -> list[Correction]:
+    """Return the chapter's misprints this experiment shows, with this run's numbers."""
     return [
         Correction(
             reference="(11.1.3)",
@@ -548,9 +609,9 @@ def _corrections(under: dict, over: dict, kernel: dict) -> list:
     ]
 
 
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
         perturbation: Optional[Perturbation] = None) -> ExperimentResult:
-    """GD on an underdetermined and an overdetermined least-squares problem and on a feature model.
+    """Run GD on an underdetermined and an overdetermined least-squares problem and on a feature model.
 
     Parameters
     ----------
@@ -595,10 +656,13 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
                             corrections=_corrections(under_numbers, over_numbers, kernel))
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """Four panels: ``|w_k - w_lim|`` against ``k`` (log scale) with the predicted rate and
-    the rounding bound for the underdetermined case; the same at the steps outside the
-    interval; the kernel case's distance in function space; its predictions (Remark 11.4)."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw four panels into ``directory``: GD's distance to its predicted limit, inside and outside the interval.
+
+    ``|w_k - w_lim|`` against ``k`` (log scale) with the predicted rate and the rounding
+    bound for the underdetermined case; the same at the steps outside the interval; the
+    kernel case's distance in function space; its predictions (Remark 11.4).
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data, numbers = result.data, result.numbers

@@ -34,10 +34,28 @@ what can happen without it.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
-from widenet.app.experiments._base import Claim, Control, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
+from widenet.app.experiments._statistics import FloatArray
+
+if TYPE_CHECKING:
+    from widenet.app.experiments._plotting import Directory
+
+# A point ``w`` or an array of them: the model's functions work elementwise.
+Real = TypeVar("Real", float, FloatArray)
 
 NAME = "linearization-1d"
 
@@ -58,53 +76,58 @@ _SLOPE_PEAKS = (0.0,)
 _CURVATURE_PEAKS = (-math.atanh(1.0 / math.sqrt(3.0)) / X1, math.atanh(1.0 / math.sqrt(3.0)) / X1)
 
 
-def model(w):
-    """``Phi(x_1, w) = tanh(w x_1) - c w x_1``."""
+def model(w: Real) -> Real:
+    """Return ``Phi(x_1, w) = tanh(w x_1) - c w x_1``."""
     return np.tanh(X1 * w) - SKIP * X1 * w
 
 
-def model_derivative(w):
-    """``dPhi/dw = x_1 (1 - tanh(w x_1)^2) - c x_1``."""
+def model_derivative(w: Real) -> Real:
+    """Return ``dPhi/dw = x_1 (1 - tanh(w x_1)^2) - c x_1``."""
     return X1 * (1.0 - np.tanh(X1 * w) ** 2) - SKIP * X1
 
 
-def model_second_derivative(w):
-    """``d^2 Phi / dw^2 = -2 x_1^2 tanh(w x_1) (1 - tanh(w x_1)^2)``."""
+def model_second_derivative(w: Real) -> Real:
+    """Return ``d^2 Phi / dw^2 = -2 x_1^2 tanh(w x_1) (1 - tanh(w x_1)^2)``."""
     t = np.tanh(X1 * w)
     return -2.0 * X1**2 * t * (1.0 - t**2)
 
 
-def model_third_derivative(w):
-    """``d^3 Phi / dw^3 = -2 x_1^3 (1 - tanh(w x_1)^2) (1 - 3 tanh(w x_1)^2)``."""
+def model_third_derivative(w: Real) -> Real:
+    """Return ``d^3 Phi / dw^3 = -2 x_1^3 (1 - tanh(w x_1)^2) (1 - 3 tanh(w x_1)^2)``."""
     t = np.tanh(X1 * w)
     return -2.0 * X1**3 * (1.0 - t**2) * (1.0 - 3.0 * t**2)
 
 
-def linearization(w):
-    """``Phi_lin(x_1, w) = Phi(x_1, w0) + Phi'(x_1, w0) (w - w0)`` (11.3.1)."""
+def linearization(w: npt.ArrayLike) -> FloatArray:
+    """Return ``Phi_lin(x_1, w) = Phi(x_1, w0) + Phi'(x_1, w0) (w - w0)`` (11.3.1)."""
     return model(W0) + model_derivative(W0) * (np.asarray(w) - W0)
 
 
-def loss(w, y: float):
-    """``f(w) = (Phi(x_1, w) - y_1)^2`` (11.0.1b with m = 1)."""
+def loss(w: Real, y: float) -> Real:
+    """Return ``f(w) = (Phi(x_1, w) - y_1)^2`` (11.0.1b with m = 1)."""
     return (model(w) - y) ** 2
 
 
-def loss_derivative(w, y: float):
+def loss_derivative(w: Real, y: float) -> Real:
+    """Return ``f'(w) = 2 (Phi(x_1, w) - y_1) Phi'(x_1, w)``."""
     return 2.0 * (model(w) - y) * model_derivative(w)
 
 
-def loss_second_derivative(w, y: float):
+def loss_second_derivative(w: Real, y: float) -> Real:
+    """Return ``f''(w) = 2 Phi'(x_1, w)^2 + 2 (Phi(x_1, w) - y_1) Phi''(x_1, w)``."""
     return 2.0 * model_derivative(w) ** 2 + 2.0 * (model(w) - y) * model_second_derivative(w)
 
 
-def loss_third_derivative(w, y: float):
+def loss_third_derivative(w: Real, y: float) -> Real:
+    """Return ``f'''(w) = 6 Phi'(x_1, w) Phi''(x_1, w) + 2 (Phi(x_1, w) - y_1) Phi'''(x_1, w)``."""
     return 6.0 * model_derivative(w) * model_second_derivative(w) + 2.0 * (model(w) - y) * model_third_derivative(w)
 
 
-def gradient_descent(y: float, lr: float, steps: int, gradient_scale: float = 1.0) -> np.ndarray:
-    """The GD iterates ``w_0, ..., w_steps`` of ``w_{k+1} = w_k - h f'(w_k)`` from ``w0``
-    (``gradient_scale`` multiplies ``f'``: a negative control's wrong gradient)."""
+def gradient_descent(y: float, lr: float, steps: int, gradient_scale: float = 1.0) -> FloatArray:
+    """Return the GD iterates ``w_0, ..., w_steps`` of ``w_{k+1} = w_k - h f'(w_k)`` from ``w0``.
+
+    ``gradient_scale`` multiplies ``f'`` (a negative control's wrong gradient).
+    """
     iterates = np.empty(steps + 1)
     iterates[0] = W0
     for k in range(steps):
@@ -112,12 +135,14 @@ def gradient_descent(y: float, lr: float, steps: int, gradient_scale: float = 1.
     return iterates
 
 
-def global_minimizers(y: float, samples: int = 20001) -> np.ndarray:
-    """The roots of ``Phi(x_1, w) = y_1`` in the window (where the loss is 0, its global
-    minimum), located by sign changes on a fine grid and refined by bisection to the last bit."""
+def global_minimizers(y: float, samples: int = 20001) -> FloatArray:
+    """Return the roots of ``Phi(x_1, w) = y_1`` in the window (where the loss is 0, its global minimum).
+
+    They are located by sign changes on a fine grid and refined by bisection to the last bit.
+    """
     grid = np.linspace(*WINDOW, samples)
     values = model(grid) - y
-    roots = []
+    roots: list[float] = []
     for i in np.flatnonzero(np.sign(values[:-1]) * np.sign(values[1:]) <= 0):
         low, high = float(grid[i]), float(grid[i + 1])
         while low < 0.5 * (low + high) < high:  # halve the bracket until no float lies inside
@@ -133,20 +158,24 @@ def global_minimizers(y: float, samples: int = 20001) -> np.ndarray:
 
 
 def peak() -> float:
-    """The maximizer of ``Phi``: ``Phi' = x_1 (sech^2(x_1 w) - c) = 0`` at
-    ``w = artanh(sqrt(1 - c)) / x_1``."""
+    """Return the maximizer of ``Phi``, ``w = artanh(sqrt(1 - c)) / x_1``.
+
+    There ``Phi' = x_1 (sech^2(x_1 w) - c) = 0``.
+    """
     return math.atanh(math.sqrt(1.0 - SKIP)) / X1
 
 
-def _largest_abs(function, radius: float, peaks) -> float:
-    """``max |function|`` over ``[w0 - radius, w0 + radius]``: at the ends and at the given
-    points where ``|function|`` peaks, those inside."""
+def _largest_abs(function: Callable[[FloatArray], FloatArray], radius: float, peaks: Sequence[float]) -> float:
+    """Return ``max |function|`` over ``[w0 - radius, w0 + radius]``.
+
+    It is taken at the ends and at the given points where ``|function|`` peaks, those inside.
+    """
     points = [W0 - radius, W0 + radius] + [w for w in peaks if abs(w - W0) <= radius]
     return float(np.max(np.abs(function(np.array(points)))))
 
 
-def assumption_11_12(y: float) -> dict:
-    """The constants of Assumption 11.12 at ``w0``, exactly (``m = 1``, one parameter).
+def assumption_11_12(y: float) -> dict[str, Any]:
+    """Return the constants of Assumption 11.12 at ``w0``, exactly (``m = 1``, one parameter).
 
     (a) ``lambda_min = lambda_max = Phi'(w0)^2``. (b) ``U = max |Phi'|`` and ``L = max |Phi''|``
     over ``B_r(w0) = [w0 - r, w0 + r]``. (c) ``r = 2 U sqrt(f(w0)) / lambda_min`` depends on
@@ -172,40 +201,45 @@ def assumption_11_12(y: float) -> dict:
 
 
 def rounding_level(limit: float) -> float:
-    """How far rounding can keep a GD iterate from the exact one: a few ulps of ``w`` and of
-    ``h f'(w)`` per step, remembered over the ``1 / (1 - |g'|) <= 4`` steps of a contraction
-    ``|g'| <= 3/4`` (both limits here)."""
+    """Return how far rounding can keep a GD iterate from the exact one.
+
+    A few ulps of ``w`` and of ``h f'(w)`` per step, remembered over the
+    ``1 / (1 - |g'|) <= 4`` steps of a contraction ``|g'| <= 3/4`` (both limits here).
+    """
     return 16.0 * EPS * (1.0 + abs(limit))
 
 
-def local_rate(iterates: np.ndarray, limit: float, y: float, lr: float) -> dict:
-    """The step ratios ``e_{k+1} / e_k`` of the errors ``e_k = w_k - limit`` in
-    :data:`RATE_WINDOW` against the linearized rate ``g' = 1 - h f''(limit)``.
+def local_rate(iterates: FloatArray, limit: float, y: float, lr: float) -> dict[str, Any]:
+    """Compare the step ratios ``e_{k+1} / e_k`` with the linearized rate ``g' = 1 - h f''(limit)``.
+
+    The ratios are of the errors ``e_k = w_k - limit`` in :data:`RATE_WINDOW`.
 
     By the mean value theorem ``e_{k+1} = g'(xi) e_k`` with ``|xi - limit| <= |e_k|``, so
     ``|e_{k+1}/e_k - g'(limit)| <= h sup |f'''| |e_k|`` (the sup over that interval, on a
     65-point grid); the rounding of ``e_k`` and ``e_{k+1}`` adds ``2 delta / |e_k|`` (``delta``
-    of :func:`rounding_level`). ``worst`` is the largest deviation over its tolerance."""
+    of :func:`rounding_level`). ``worst`` is the largest deviation over its tolerance.
+    """
     errors = np.asarray(iterates, dtype=float) - limit
     low, high = RATE_WINDOW
     inside = np.flatnonzero((np.abs(errors[:-1]) >= low) & (np.abs(errors[:-1]) <= high))
     predicted = 1.0 - lr * float(loss_second_derivative(limit, y))
     delta = rounding_level(limit)
-    ratios, tolerances = [], []
+    ratio_list: list[float] = []
+    tolerance_list: list[float] = []
     for k in inside:
         e = abs(errors[k])
         interval = limit + np.linspace(-e, e, 65)
         taylor = lr * float(np.max(np.abs(loss_third_derivative(interval, y)))) * e
-        ratios.append(errors[k + 1] / errors[k])
-        tolerances.append(taylor + 2.0 * delta / e)
-    ratios, tolerances = np.array(ratios), np.array(tolerances)
+        ratio_list.append(errors[k + 1] / errors[k])
+        tolerance_list.append(taylor + 2.0 * delta / e)
+    ratios, tolerances = np.array(ratio_list), np.array(tolerance_list)
     deviations = np.abs(ratios - predicted) / tolerances if ratios.size else np.array([np.inf])
     return {"predicted": predicted, "ratios": ratios, "tolerances": tolerances, "steps": inside,
             "worst": float(deviations.max()), "held": bool(ratios.size >= 3 and deviations.max() <= 1.0)}
 
 
-def _case(y: float, lr: float, points: int, gradient_scale: float) -> tuple:
-    """The numbers and the curves of one case."""
+def _case(y: float, lr: float, points: int, gradient_scale: float) -> tuple[dict[str, Any], FloatArray]:
+    """Return the numbers and the GD iterates of one case."""
     iterates = gradient_descent(y, lr, STEPS, gradient_scale)
     w_gd = float(iterates[-1])
     w_lin = W0 + (y - float(model(W0))) / float(model_derivative(W0))  # Phi_lin(w_lin) = y
@@ -237,9 +271,11 @@ def _case(y: float, lr: float, points: int, gradient_scale: float) -> tuple:
     return numbers, iterates
 
 
-def _limit(case: dict, expected: float, iterates: np.ndarray, y: float, predicted_lr: float) -> None:
-    """Adds to ``case`` the comparison of GD's limit with ``expected`` and of its approach
-    with the linearized rate there."""
+def _limit(case: dict[str, Any], expected: float, iterates: FloatArray, y: float, predicted_lr: float) -> None:
+    """Add to ``case`` the comparison of GD's limit with ``expected``.
+
+    And the comparison of its approach with the linearized rate there.
+    """
     rate = local_rate(iterates, expected, y, predicted_lr)
     case.update({"limit": expected, "limit_error": case["w_gd"] - expected, "rounding_level": rounding_level(expected),
                  "loss_curvature_at_limit": float(loss_second_derivative(expected, y)),
@@ -249,8 +285,8 @@ def _limit(case: dict, expected: float, iterates: np.ndarray, y: float, predicte
                  else [math.nan, math.nan]})
 
 
-def _hypothesis(case: dict, lr: float) -> str:
-    """Theorem 11.13's hypotheses for one case, with the exact constants."""
+def _hypothesis(case: dict[str, Any], lr: float) -> str:
+    """Return Theorem 11.13's hypotheses for one case, with the exact constants."""
     c = case["assumption_11_12"]
     return (f"Theorem 11.13's step: h = 1/(lambda_min + lambda_max) = {lr:.4f}: yes. Assumption 11.12 (exact, "
             f"m = n = 1): (a) lambda = Phi'(w0)^2 = {c['lambda']:.3f} > 0: yes; (b) on B_r(w0), r = {c['r']:.3f}: "
@@ -259,9 +295,9 @@ def _hypothesis(case: dict, lr: float) -> str:
             "for every admissible choice of the constants")
 
 
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
-        perturbation: Perturbation = None) -> ExperimentResult:
-    """Runs GD on the one-parameter model for the target of Figure 11.1 and of Figure 11.2.
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
+        perturbation: Optional[Perturbation] = None) -> ExperimentResult:
+    """Run GD on the one-parameter model for the target of Figure 11.1 and of Figure 11.2.
 
     Parameters
     ----------
@@ -282,7 +318,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     kernel = float(model_derivative(W0) ** 2)  # K(x_1, x_1), lambda_min = lambda_max
     lr = 1.0 / (2.0 * kernel)  # Theorem 11.13: h <= 1 / (lambda_min + lambda_max)
     gradient_scale, predicted_lr = factor_of(perturbation, "gradient"), lr * factor_of(perturbation, "step")
-    cases, iterates = {}, {}
+    cases: dict[str, dict[str, Any]] = {}
+    iterates: dict[str, FloatArray] = {}
     for name in progress.steps(TARGETS, len(TARGETS), "cases"):
         cases[name], iterates[name] = _case(TARGETS[name], lr, points, gradient_scale)
 
@@ -362,10 +399,12 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     return ExperimentResult(name=NAME, settings=settings, numbers=numbers, claims=claims, data=data)
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """Figures 11.1 and 11.2 as a 2 x 2 grid: for each case (rows) the model against its
-    linearization and the target (left), and the loss along ``w`` with the GD iterates
-    (right)."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw Figures 11.1 and 11.2 into ``directory`` as a 2 x 2 grid.
+
+    For each case (rows) the model against its linearization and the target (left), and
+    the loss along ``w`` with the GD iterates (right).
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data, settings, numbers = result.data, result.settings, result.numbers

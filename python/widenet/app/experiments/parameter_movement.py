@@ -1,11 +1,13 @@
-"""Section 11.6 and Remark 11.29: which parameters gradient descent moves, under LeCun
-initialization and under the NTK parametrization, and with Adam.
+"""Section 11.6 and Remark 11.29: which parameters gradient descent moves.
+
+Under LeCun initialization and under the NTK parametrization, and with Adam.
 
 At every width independent networks (a width sweep, one network per cell) are drawn twice
 from the same standard draws, as a LeCun network (11.5.1) and as an NTK-parametrized one
-(11.6.1) (the same function at initialization), both with the biases of Exercise 11.37 (``b_i, c ~ N(0, 1)``, so that every
-block has a scale at initialization). Each is trained by gradient descent on the chapter's
-objective (11.0.1b) until its loss is below ``1e-6`` of its start, LeCun with
+(11.6.1) (the same function at initialization), both with the biases of Exercise 11.37
+(``b_i, c ~ N(0, 1)``, so that every block has a scale at initialization). Each is trained
+by gradient descent on the chapter's objective (11.0.1b) until its loss is below ``1e-6``
+of its start, LeCun with
 ``h = 0.9 x 2/((lmin_LC + 4 lmax_LC) n)`` (Theorem 11.23's step, with this initialization's
 ``K_LC``), the NTK parametrization with ``h = 0.9/(lambda_min + lambda_max)`` of every
 network's Gram (Theorem 11.13's (11.4.4)). Per block ``B`` of ``w = (U, b, v, c)`` the
@@ -54,18 +56,37 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
+import numpy.typing as npt
 
-from widenet.dynamics.lazy_training import BLOCKS, lazy_training_data
-from widenet.kernels import limit_kernel
-from widenet.network.shallow import ShallowNetwork
-from widenet.network.parameters import Parameters
-from widenet.sweeps import sweep
-from widenet.app.experiments.lazy_training import gradient_descent_step, planned_steps
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Parametrization,
+    Perturbation,
+    Progress,
+    factor_of,
+)
 from widenet.app.experiments._rates import as_fit, fit_record, network_seed
-from widenet.app.experiments._slopes import LEVEL, power_law_fit, slope_test
+from widenet.app.experiments._slopes import LEVEL, SlopeTest, power_law_fit, slope_test
+from widenet.app.experiments._statistics import FloatArray
+from widenet.app.experiments.lazy_training import gradient_descent_step, planned_steps
+from widenet.dynamics.lazy_training import BLOCKS, LazyTrainingData, lazy_training_data
+from widenet.kernels import limit_kernel
+from widenet.network.parameters import Parameters
+from widenet.network.shallow import ShallowNetwork
+from widenet.sweeps import SlopeFit, SweepResult, sweep
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from widenet.app.experiments._plotting import Directory
 
 ACTIVATION = "tanh"
 POINTS, INPUT_DIM = 4, 12
@@ -74,22 +95,24 @@ STEP_FRACTION = 0.9
 PLANNED_LOSS = 1e-8  # the steps are planned for this relative loss at the slowest linear rate
 CONVERGED = 1e-6  # the hypothesis: every run ends below this relative loss
 MAX_STEPS_FACTOR = 4  # runs that lag behind the plan get up to this many times the planned steps
-PARAMETRIZATIONS = ("lecun", "ntk")
+PARAMETRIZATIONS: tuple[Parametrization, ...] = ("lecun", "ntk")
 NAMES = {"lecun": "LeCun with Exercise 11.37 biases", "ntk": "NTK parametrization with Exercise 11.37 biases"}
 SHORT = {"lecun": "LeCun", "ntk": "NTK"}
 
 
 @dataclass(frozen=True)
 class Design:
-    """Widths and networks of the gradient-descent runs and of the Adam runs, and the
-    allowances of the movement exponents (``"lecun"``, ``"ntk"``: the ratios; ``"adam"``) and of
-    the gradient norms' (``"gradient"``) on this grid."""
+    """Widths and networks of the gradient-descent runs and of the Adam runs, and the allowances.
 
-    widths: tuple
+    The allowances are those of the movement exponents (``"lecun"``, ``"ntk"``: the ratios;
+    ``"adam"``) and of the gradient norms' (``"gradient"``) on this grid.
+    """
+
+    widths: tuple[int, ...]
     networks: int
-    adam_widths: tuple
+    adam_widths: tuple[int, ...]
     adam_networks: int
-    allowance: dict
+    allowance: dict[str, float]
 
 
 # Allowances: bounds on each fitted exponent's bias beyond its prediction, measured over data
@@ -129,17 +152,19 @@ _ADAM_STREAM = 1129
 
 
 # -- scales and predictions ----------------------------------------------------------------
-def initial_scale(parametrization: str, block: str, width: int, input_dim: int) -> float:
-    """``sqrt(E abs(B_0)^2)`` for the initializations (11.5.3) and (11.6.2) with the weight
-    variances 1 and the bias variances of Exercise 11.37."""
+def initial_scale(parametrization: Parametrization, block: str, width: int, input_dim: int) -> float:
+    """Return ``sqrt(E abs(B_0)^2)`` of block ``block`` for the initializations (11.5.3) and (11.6.2).
+
+    With the weight variances 1 and the bias variances of Exercise 11.37.
+    """
     fan_in, fan_out = (input_dim, width) if parametrization == "lecun" else (1, 1)
     variance = {"U": width * input_dim / fan_in, "b": width * BIAS_VAR, "v": width / fan_out,
                 "c": OUTPUT_BIAS_VAR}[block]
     return float(np.sqrt(variance))
 
 
-def gaussian_moments(variance: float, nodes: int = 240) -> dict:
-    """``E s^2, E s^4, E s'^2, E s'^4`` of tanh at ``g ~ N(0, variance)`` (Gauss-Hermite)."""
+def gaussian_moments(variance: float, nodes: int = 240) -> dict[str, float]:
+    """Return ``E s^2, E s^4, E s'^2, E s'^4`` of tanh at ``g ~ N(0, variance)`` (Gauss-Hermite)."""
     points, weights = np.polynomial.hermite_e.hermegauss(nodes)
     g = math.sqrt(variance) * points
     weights = weights / math.sqrt(2.0 * math.pi)
@@ -148,9 +173,12 @@ def gaussian_moments(variance: float, nodes: int = 240) -> dict:
             "ds4": float(weights @ ds ** 4)}
 
 
-def expected_gradient_norms(parametrization: str, width: int, input_dim: int) -> dict:
-    """``E abs(grad_B Phi(x, w0))`` for ``abs(x) = 1``, to ``O(1/n^2)``: ``E sqrt(S) = sqrt(E S)
-    (1 - Var S / (8 (E S)^2))`` for the sums ``S`` of ``n`` i.i.d. terms (module docstring)."""
+def expected_gradient_norms(parametrization: Parametrization, width: int, input_dim: int) -> dict[str, float]:
+    """Return ``E abs(grad_B Phi(x, w0))`` per block for ``abs(x) = 1``, to ``O(1/n^2)``.
+
+    ``E sqrt(S) = sqrt(E S) (1 - Var S / (8 (E S)^2))`` for the sums ``S`` of ``n`` i.i.d.
+    terms (module docstring).
+    """
     moments = gaussian_moments(1.0 / input_dim + BIAS_VAR)
 
     def root_of_sum(mean: float, second: float) -> float:  # E sqrt of (1/n) sum of terms
@@ -167,18 +195,21 @@ GRADIENT_EXPONENTS = {"lecun": {"U": 0.0, "b": 0.0, "v": 0.5}, "ntk": {"U": 0.0,
 
 
 # -- gradient descent ----------------------------------------------------------------------
-def _jacobian_blocks(network: ShallowNetwork, X: np.ndarray) -> dict:
-    """The Jacobian's column blocks at the network's parameters (``U`` row-major, ``b``, ``v``, ``c``)."""
+def _jacobian_blocks(network: ShallowNetwork, X: FloatArray) -> dict[str, FloatArray]:
+    """Return the Jacobian's column blocks at the network's parameters (``U`` row-major, ``b``, ``v``, ``c``)."""
     J = network.jacobian(X)
     n, d = network.width, network.input_dim
     bounds = np.cumsum([0, n * d, n, n, 1])
     return {block: J[:, start:stop] for block, start, stop in zip(BLOCKS, bounds[:-1], bounds[1:])}
 
 
-def _initial_analysis(network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -> dict:
-    """At ``w0``: the mean over the rows of ``X`` of ``abs(grad_B Phi)`` per block, and the
-    movement ``abs(Delta B)`` of the linearization's limit ``Delta w = -J0^T Theta0^{-1} r0`` (the
-    point gradient descent on the linearized model converges to)."""
+def _initial_analysis(network: ShallowNetwork, X: FloatArray, y: FloatArray) -> dict[str, float]:
+    """Return the gradient norms and the linearized limit's movement per block, at ``w0``.
+
+    The mean over the rows of ``X`` of ``abs(grad_B Phi)`` per block, and the movement
+    ``abs(Delta B)`` of the linearization's limit ``Delta w = -J0^T Theta0^{-1} r0`` (the point
+    gradient descent on the linearized model converges to).
+    """
     blocks = _jacobian_blocks(network, X)
     gram = sum(block @ block.T for block in blocks.values())
     coefficients = np.linalg.solve(gram, network.forward(X) - y)
@@ -188,25 +219,31 @@ def _initial_analysis(network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -> 
     return result
 
 
-def _block_movement(after: Parameters, before: Parameters) -> dict:
+def _block_movement(after: Parameters, before: Parameters) -> dict[str, float]:
+    """Return ``abs(B_after - B_before)`` for every block ``B``."""
     return {block: float(np.linalg.norm(np.asarray(now) - np.asarray(then)))
             for block, now, then in zip(BLOCKS, after.arrays(), before.arrays())}
 
 
-def cell_network(base: int, parametrization: str, width: int, index: int, input_dim: int = INPUT_DIM,
-                 stream: int = None) -> ShallowNetwork:
-    """The network of a cell at its initialization; both parametrizations draw the same standard
-    variables (the same function at initialization)."""
+def cell_network(base: int, parametrization: Parametrization, width: int, index: int, input_dim: int = INPUT_DIM,
+                 stream: Optional[int] = None) -> ShallowNetwork:
+    """Return the network of a cell at its initialization.
+
+    Both parametrizations draw the same standard variables (the same function at initialization).
+    """
     seed = network_seed(base, _NETWORK_STREAM if stream is None else stream, width, index)
     return ShallowNetwork(input_dim, width, ACTIVATION, parametrization, bias_var=BIAS_VAR,
                           output_bias_var=OUTPUT_BIAS_VAR, seed=seed)
 
 
-def train_to_convergence(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, lr: float, gram: np.ndarray) -> tuple:
-    """Gradient descent until the loss has fallen by ``PLANNED_LOSS`` at the slowest linear rate,
-    and on while it is above ``10 PLANNED_LOSS`` of its start (a Gram that changes on the way can
-    slow a narrow network), up to ``MAX_STEPS_FACTOR`` times the plan. Returns ``(relative loss,
-    steps)``."""
+def train_to_convergence(network: ShallowNetwork, X: FloatArray, y: FloatArray, lr: float,
+                         gram: FloatArray) -> tuple[float, int]:
+    """Run gradient descent until the loss has fallen by ``PLANNED_LOSS`` at the slowest linear rate.
+
+    And on while it is above ``10 PLANNED_LOSS`` of its start (a Gram that changes on the
+    way can slow a narrow network), up to ``MAX_STEPS_FACTOR`` times the plan. Returns
+    ``(relative loss, steps)``.
+    """
     planned = planned_steps(lr, gram, PLANNED_LOSS)
     initial = network.loss(X, y)
     steps, chunk = 0, planned
@@ -219,12 +256,16 @@ def train_to_convergence(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, 
         chunk = max(planned // 2, 1)
 
 
-def movement_cell(width: int, seed: int, *, base: int, data: tuple, limits: dict) -> dict:
-    """Both parametrizations of network ``seed`` of ``width``, trained to convergence: per block
-    the movement, relative to the initialization's scale too, the gradient norm and the
-    linearized limit's movement at ``w0``; the relative final loss, the step and the steps."""
+def movement_cell(width: int, seed: int, *, base: int, data: tuple[FloatArray, FloatArray],
+                  limits: dict[str, FloatArray]) -> dict[str, float]:
+    """Train both parametrizations of network ``seed`` of ``width`` to convergence and measure them.
+
+    Per block the movement, relative to the initialization's scale too, the gradient norm
+    and the linearized limit's movement at ``w0``; the relative final loss, the step and the
+    steps.
+    """
     X, y = data
-    record = {}
+    record: dict[str, float] = {}
     for parametrization in PARAMETRIZATIONS:
         network = cell_network(base, parametrization, width, seed, X.shape[1])
         initial = network.params.copy()
@@ -244,11 +285,13 @@ def movement_cell(width: int, seed: int, *, base: int, data: tuple, limits: dict
 
 
 # -- Adam (Remark 11.29) -------------------------------------------------------------------
-def adam_movement(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, rate: float, steps: int,
-                  epsilon: float) -> dict:
-    """``abs(B_k - B_0)`` per block after ``steps`` Adam steps (bias-corrected moments, the
-    betas ``ADAM_BETAS``) on the sum loss from ``network``'s parameters; ``network`` is left at
-    the last step."""
+def adam_movement(network: ShallowNetwork, X: FloatArray, y: FloatArray, rate: float, steps: int,
+                  epsilon: float) -> dict[str, float]:
+    """Return ``abs(B_k - B_0)`` per block after ``steps`` Adam steps on the sum loss.
+
+    The steps start from ``network``'s parameters, with bias-corrected moments and the betas
+    ``ADAM_BETAS``; ``network`` is left at the last step.
+    """
     start = network.params.copy()
     current = [np.array(block, dtype=float) for block in start.arrays()]
     first = [np.zeros_like(block) for block in current]
@@ -265,8 +308,9 @@ def adam_movement(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, rate: f
     return _block_movement(network.params, start)
 
 
-def adam_cell(width: int, seed: int, *, base: int, data: tuple, epsilon: float) -> dict:
-    """Adam's per-block movement of LeCun network ``seed`` of ``width``."""
+def adam_cell(width: int, seed: int, *, base: int, data: tuple[FloatArray, FloatArray],
+              epsilon: float) -> dict[str, float]:
+    """Measure Adam's per-block movement of LeCun network ``seed`` of ``width``."""
     X, y = data
     network = cell_network(base, "lecun", width, seed, X.shape[1], stream=_ADAM_STREAM)
     moved = adam_movement(network, X, y, ADAM_RATE / width, ADAM_STEPS, epsilon)
@@ -274,17 +318,23 @@ def adam_cell(width: int, seed: int, *, base: int, data: tuple, epsilon: float) 
 
 
 # -- the measurements of a run -------------------------------------------------------------
-def _table(result) -> dict:
+def _table(result: SweepResult) -> dict[str, FloatArray]:
+    """Return a sweep's records as one array per quantity, ``widths`` naming each network's width."""
     table = result.table()
-    measured = {key: np.asarray(table[key]) for key in table.dtype.names if key != "seed"}
+    names = table.dtype.names
+    assert names is not None  # a sweep's table is a structured array
+    measured = {key: np.asarray(table[key]) for key in names if key != "seed"}
     measured["widths"] = measured.pop("width")
     return measured
 
 
-def measure(design: Design, seed: int, data, perturbation, progress) -> dict:
-    """The gradient-descent sweep (both parametrizations) and the Adam sweep: one array per
-    quantity, one entry per network (``widths``, ``adam_widths`` name each network's width);
-    the negative controls' errors applied."""
+def measure(design: Design, seed: int, data: LazyTrainingData, perturbation: Optional[Perturbation],
+            progress: Progress) -> dict[str, FloatArray]:
+    """Run the gradient-descent sweep (both parametrizations) and the Adam sweep.
+
+    Returns one array per quantity, one entry per network (``widths``, ``adam_widths`` name
+    each network's width); the negative controls' errors applied.
+    """
     limits = {p: limit_kernel(data.X, activation=ACTIVATION, parametrization=p, bias_var=BIAS_VAR,
                               output_bias_var=OUTPUT_BIAS_VAR) for p in PARAMETRIZATIONS}
     measured = _table(sweep(movement_cell, design.widths, range(design.networks), progress=progress.enabled,
@@ -306,13 +356,16 @@ def measure(design: Design, seed: int, data, perturbation, progress) -> dict:
     return measured
 
 
-def gradient_tests(parametrization: str, measured: dict, input_dim: int, allowance: float) -> dict:
-    """The fitted exponent of ``E abs(grad_B Phi)`` for ``U``, ``b``, ``v`` against its prediction
-    with the known ``1/n`` term, weighted by ``n``."""
+def gradient_tests(parametrization: Parametrization, measured: dict[str, FloatArray], input_dim: int,
+                   allowance: float) -> dict[str, tuple[SlopeFit, SlopeTest]]:
+    """Test the fitted exponent of ``E abs(grad_B Phi)`` for ``U``, ``b``, ``v`` against its prediction.
+
+    The prediction has the known ``1/n`` term; the fits are weighted by ``n``.
+    """
     widths = measured["widths"]
     blocks = GRADIENT_EXPONENTS[parametrization]
-    tests = {}
-    for block, exponent in blocks.items():
+    tests: dict[str, tuple[SlopeFit, SlopeTest]] = {}
+    for block in blocks:
         values = measured[f"{parametrization}_gradient_{block}"]
         fit = power_law_fit(widths, values, f"{parametrization}_gradient_{block}", weights=widths)
         expected = np.array([expected_gradient_norms(parametrization, int(n), input_dim)[block] for n in widths])
@@ -322,15 +375,19 @@ def gradient_tests(parametrization: str, measured: dict, input_dim: int, allowan
     return tests
 
 
-def ratio_tests(parametrization: str, measured: dict, design: Design) -> dict:
-    """The exponent of the ratio of the relative movements of ``v`` and each other block,
-    against the exponent of the same ratio for the linearization's limit of every network
-    (the order argument's exponent with the ratio's data-dependent finite-width terms)."""
+def ratio_tests(parametrization: Parametrization, measured: dict[str, FloatArray],
+                design: Design) -> dict[str, tuple[SlopeFit, SlopeTest]]:
+    """Test the exponent of the ratio of the relative movements of ``v`` and each other block.
+
+    It is tested against the exponent of the same ratio for the linearization's limit of
+    every network (the order argument's exponent with the ratio's data-dependent
+    finite-width terms).
+    """
     widths = measured["widths"]
     ratios = RATIOS[parametrization]
     scale = {block: np.array([initial_scale(parametrization, block, int(n), INPUT_DIM) for n in widths])
              for block in BLOCKS}
-    tests = {}
+    tests: dict[str, tuple[SlopeFit, SlopeTest]] = {}
     for block in ratios:
         values = measured[f"{parametrization}_relative_v"] / measured[f"{parametrization}_relative_{block}"]
         linearized = (measured[f"{parametrization}_linearized_v"] / scale["v"]) / (
@@ -341,16 +398,19 @@ def ratio_tests(parametrization: str, measured: dict, design: Design) -> dict:
     return tests
 
 
-def adam_test(measured: dict, design: Design) -> tuple:
-    """The exponent of ``abs(Delta U) / abs(Delta v)`` after the Adam steps (prediction 0),
-    weighted by ``n`` (a ratio of norms of ``n d`` and ``n`` nearly equal entries)."""
+def adam_test(measured: dict[str, FloatArray], design: Design) -> tuple[SlopeFit, SlopeTest]:
+    """Test the exponent of ``abs(Delta U) / abs(Delta v)`` after the Adam steps (prediction 0).
+
+    The fit is weighted by ``n`` (a ratio of norms of ``n d`` and ``n`` nearly equal entries).
+    """
     widths = measured["adam_widths"]
     fit = power_law_fit(widths, measured["adam_U"] / measured["adam_v"], "adam_U_over_v", weights=widths)
     return fit, slope_test(fit, 0.0, design.allowance["adam"])
 
 
 # -- the claims ----------------------------------------------------------------------------
-def _convergence(measured: dict, parametrization: str) -> tuple:
+def _convergence(measured: dict[str, FloatArray], parametrization: Parametrization) -> tuple[bool, str]:
+    """Return whether every run ended below ``CONVERGED`` relative loss, and the text."""
     largest = float(np.max(measured[f"{parametrization}_relative_loss"]))
     steps = measured[f"{parametrization}_steps"]
     held = largest <= CONVERGED
@@ -358,7 +418,8 @@ def _convergence(measured: dict, parametrization: str) -> tuple:
                   f"{int(min(steps))} to {int(max(steps))} steps: {'yes' if held else 'no'}")
 
 
-def _training_hypothesis(measured: dict, parametrization: str) -> tuple:
+def _training_hypothesis(measured: dict[str, FloatArray], parametrization: Parametrization) -> tuple[str, bool]:
+    """Return the hypotheses of the training runs of ``parametrization``, with the constants, and whether all hold."""
     held, convergence = _convergence(measured, parametrization)
     low, high = (float(value) for value in measured[f"{parametrization}_limit_eigenvalues"][[0, -1]])
     if parametrization == "lecun":
@@ -378,18 +439,23 @@ GRADIENT_HYPOTHESIS = ("at initialization, D = N(0, 1), unit-norm inputs (so abs
                        "abs(x)), the biases of Exercise 11.37: yes")
 
 
-def _gradient_criterion(tests: dict, what: str) -> str:
+def _gradient_criterion(tests: dict[str, tuple[SlopeFit, SlopeTest]], what: str) -> str:
+    """Return the criterion of a claim on the gradient norms' exponents ``tests`` (the fits are ``what``)."""
     return ("two-sided, per exponent: " + "; ".join(f"{block}: {test.criterion()}" for block, (_, test) in
                                                     tests.items())
             + f" ({what}; weighted least squares (the norms scatter like n^-1/2), t quantile at level {LEVEL:g}, "
               f"Bonferroni over the exponents of the claim; the known 1/n term is in the predicted exponent)")
 
 
-def _slopes_text(tests: dict, prefix: str = "") -> str:
+def _slopes_text(tests: dict[str, tuple[SlopeFit, SlopeTest]], prefix: str = "") -> str:
+    """Return the fitted exponents of ``tests`` as text, each named by its block (after ``prefix``)."""
     return ", ".join(f"{prefix}{block}: {test.text()}" for block, (_, test) in tests.items())
 
 
-def _claims(measured: dict, gradients: dict, ratios: dict, adam: tuple, design: Design) -> list:
+def _claims(measured: dict[str, FloatArray], gradients: dict[Parametrization, dict[str, tuple[SlopeFit, SlopeTest]]],
+            ratios: dict[Parametrization, dict[str, tuple[SlopeFit, SlopeTest]]], adam: tuple[SlopeFit, SlopeTest],
+            design: Design) -> list[Claim]:
+    """Return the claims: the gradient norms, the movements under both parametrizations and Adam's."""
     widths = measured["widths"]
     largest = widths == widths.max()
     expected_v = expected_gradient_norms("lecun", int(widths.max()), INPUT_DIM)["v"]
@@ -484,7 +550,9 @@ def _claims(measured: dict, gradients: dict, ratios: dict, adam: tuple, design: 
     ]
 
 
-def _corrections(measured: dict, gradients: dict) -> list:
+def _corrections(measured: dict[str, FloatArray],
+                 gradients: dict[Parametrization, dict[str, tuple[SlopeFit, SlopeTest]]]) -> list[Correction]:
+    """Return the chapter's misprint on the gradient norm of ``v``, with this run's numbers."""
     widths = measured["widths"]
     test = gradients["lecun"]["v"][1]
     scaled = measured["lecun_gradient_v"] / np.sqrt(widths)
@@ -500,10 +568,11 @@ def _corrections(measured: dict, gradients: dict) -> list:
 
 
 # -- the experiment ------------------------------------------------------------------------
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
-        perturbation: Perturbation = None) -> ExperimentResult:
-    """Per-block movement and gradient norms for both parametrizations, and Adam's movement,
-    against Section 11.6 and Remark 11.29 (see the module docstring).
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
+        perturbation: Optional[Perturbation] = None) -> ExperimentResult:
+    """Measure the per-block movement and gradient norms for both parametrizations, and Adam's movement.
+
+    Against Section 11.6 and Remark 11.29 (see the module docstring).
 
     Parameters
     ----------
@@ -537,7 +606,7 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
         "median_relative_movement": {p: {block: [float(np.median(measured[f"{p}_relative_{block}"][
             measured["widths"] == width])) for width in design.widths] for block in BLOCKS} for p in PARAMETRIZATIONS},
     }
-    data = {key: value for key, value in measured.items() if isinstance(value, np.ndarray)}
+    arrays = {key: value for key, value in measured.items() if isinstance(value, np.ndarray)}
     settings = {"activation": ACTIVATION, "loss": "sum", "points": POINTS, "input_dim": INPUT_DIM,
                 "bias_var": BIAS_VAR, "output_bias_var": OUTPUT_BIAS_VAR, "widths": list(design.widths),
                 "networks_per_width": design.networks, "adam_widths": list(design.adam_widths),
@@ -545,12 +614,12 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
                 "step_fraction": STEP_FRACTION, "planned_loss": PLANNED_LOSS, "data_seed": seed, "level": LEVEL,
                 "quick": quick,
                 "perturbation": None if perturbation is None else [perturbation.quantity, perturbation.factor]}
-    return ExperimentResult(EXPERIMENT_NAME, settings, numbers, claims, data, _corrections(measured, gradients))
+    return ExperimentResult(EXPERIMENT_NAME, settings, numbers, claims, arrays, _corrections(measured, gradients))
 
 
 # -- the figure ----------------------------------------------------------------------------
-def _bars(ax, result: ExperimentResult) -> None:
-    """Median relative movement per block, both parametrizations, smallest and largest width."""
+def _bars(ax: Axes, result: ExperimentResult) -> None:
+    """Draw the median relative movement per block on ``ax``: both parametrizations, smallest and largest width."""
     widths = result.settings["widths"]
     movement = result.numbers["median_relative_movement"]
     positions = np.arange(len(BLOCKS))
@@ -570,7 +639,9 @@ def _bars(ax, result: ExperimentResult) -> None:
     ax.legend(fontsize=7, ncol=2, loc="upper left")
 
 
-def _series(ax, widths, values, fit, predicted: float, label: str, marker: str, color) -> None:
+def _series(ax: Axes, widths: npt.ArrayLike, values: npt.ArrayLike, fit: SlopeFit, predicted: float, label: str,
+            marker: str, color: str) -> None:
+    """Draw ``values`` against ``widths`` (log-log) on ``ax`` with the fitted line, labelled with both exponents."""
     widths, values = np.asarray(widths, dtype=float), np.asarray(values, dtype=float)
     ax.loglog(widths, values, marker, color=color, alpha=0.5, markersize=4)
     grid = np.geomspace(widths.min(), widths.max(), 50)
@@ -578,7 +649,8 @@ def _series(ax, widths, values, fit, predicted: float, label: str, marker: str, 
               label=f"{label}: slope {fit.slope:.2f} (predicted {predicted:.2f})")
 
 
-def _ratio_panel(ax, result: ExperimentResult) -> None:
+def _ratio_panel(ax: Axes, result: ExperimentResult) -> None:
+    """Draw the ratios of relative movements against the width on ``ax``."""
     data, fits, tests = result.data, result.numbers["fits"], result.numbers["tests"]
     series = [("lecun", "U", "o", "C0"), ("lecun", "b", "s", "C2"), ("lecun", "c", "^", "C3"), ("ntk", "U", "v", "C1")]
     for p, block, marker, color in series:
@@ -591,7 +663,8 @@ def _ratio_panel(ax, result: ExperimentResult) -> None:
     ax.legend(fontsize=7)
 
 
-def _gradient_panel(ax, result: ExperimentResult) -> None:
+def _gradient_panel(ax: Axes, result: ExperimentResult) -> None:
+    """Draw the gradient norms at initialization against the width on ``ax``."""
     data, fits, tests = result.data, result.numbers["fits"], result.numbers["tests"]
     series = [("lecun", "v", "o", "C0", ""), ("lecun", "U", "s", "C2", " (= LeCun b, unit x)"),
               ("lecun", "b", "x", "C3", ""), ("ntk", "v", "v", "C1", ""), ("ntk", "U", "D", "C4", ""),
@@ -606,7 +679,8 @@ def _gradient_panel(ax, result: ExperimentResult) -> None:
     ax.legend(fontsize=6)
 
 
-def _adam_panel(ax, result: ExperimentResult) -> None:
+def _adam_panel(ax: Axes, result: ExperimentResult) -> None:
+    """Draw Adam's ``abs(Delta U) / abs(Delta v)`` against gradient descent's on ``ax`` (Remark 11.29)."""
     data, fits = result.data, result.numbers["fits"]
     adam = np.asarray(data["adam_U"]) / np.asarray(data["adam_v"])
     _series(ax, data["adam_widths"], adam, as_fit(fits["adam_U_over_v"]), 0.0, "Adam", "o", "C3")
@@ -618,10 +692,13 @@ def _adam_panel(ax, result: ExperimentResult) -> None:
     ax.legend(fontsize=7)
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """One figure: the relative movement per block (bars), the ratios of relative movements
-    and the gradient norms against the width (every series in the legend, with its fitted
-    and predicted exponent), and Adam's movement against gradient descent's."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw one figure into ``directory``: the relative movement per block, the ratios and the gradient norms.
+
+    The relative movement per block (bars), the ratios of relative movements and the
+    gradient norms against the width (every series in the legend, with its fitted and
+    predicted exponent), and Adam's movement against gradient descent's.
+    """
     from widenet.app.experiments._plotting import figure, save
 
     fig, axes = figure(columns=2, rows=2, width=5.2, height=3.9)

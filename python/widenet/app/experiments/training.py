@@ -1,5 +1,6 @@
-"""Theorem 11.23 and Theorem 11.13: gradient descent on a wide network drives the loss to
-zero at a linear rate.
+"""Theorem 11.23 and Theorem 11.13: gradient descent on a wide network drives the loss to zero.
+
+It does so at a linear rate.
 
 Part 1, Theorem 11.23 (LeCun initialization, the chapter's sum loss ``f`` of (11.0.1b)).
 With ``lmin_LC, lmax_LC`` the extreme eigenvalues of the limit Gram ``K_LC(X, X)``
@@ -43,15 +44,31 @@ violation by at least that much).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Any, Optional, Sequence, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
+from widenet.app.experiments import figure_11_3, linearization_1d
+from widenet.app.experiments._base import (
+    SILENT,
+    Claim,
+    Control,
+    Correction,
+    Experiment,
+    ExperimentResult,
+    Perturbation,
+    Progress,
+    factor_of,
+)
+from widenet.app.experiments._statistics import FloatArray
 from widenet.dynamics.convergence import check_assumptions, check_convergence
 from widenet.kernels import limit_kernel
+from widenet.network.results import TrainingResult
 from widenet.network.shallow import ShallowNetwork
-from widenet.app.experiments import figure_11_3
-from widenet.app.experiments import linearization_1d
-from widenet.app.experiments._base import Claim, Control, Correction, Experiment, ExperimentResult, Perturbation, Progress, factor_of
+
+if TYPE_CHECKING:
+    from widenet.app.experiments._plotting import Directory
 
 ACTIVATION = "tanh"
 # tanh: sigma(0) = 0, sup |sigma'| = 1 (at 0), sup |sigma''| = 4 / (3 sqrt 3) (where tanh^2 = 1/3).
@@ -86,12 +103,23 @@ CHECK_STEPS = 60
 # step the two extreme modes contract equally fast and the tail would mix them; below it the
 # slowest mode dominates the tail, as in Part 1.
 CHECK_STEP_FRACTION = 0.9
+
+
+class Estimates(TypedDict):
+    """The effort of :func:`widenet.check_assumptions`' estimates (its keyword arguments)."""
+
+    samples: int
+    path_steps: int
+    lanczos_steps: int
+    refinements: int
+
+
 # check_assumptions' effort in Part 2 (its estimates are shown beside the certificate) and in
 # the table of (c) (any violation found there is definite, whatever the effort; more effort
 # finds larger lower bounds). The quick run makes the least effort in both.
-CHECK_ESTIMATES = {"samples": 4, "path_steps": 20, "lanczos_steps": 3, "refinements": 0}
-TABLE_ESTIMATES = {"samples": 8, "path_steps": 30, "lanczos_steps": 4, "refinements": 1}
-QUICK_ESTIMATES = {"samples": 1, "path_steps": 0, "lanczos_steps": 1, "refinements": 0}
+CHECK_ESTIMATES: Estimates = {"samples": 4, "path_steps": 20, "lanczos_steps": 3, "refinements": 0}
+TABLE_ESTIMATES: Estimates = {"samples": 8, "path_steps": 30, "lanczos_steps": 4, "refinements": 1}
+QUICK_ESTIMATES: Estimates = {"samples": 1, "path_steps": 0, "lanczos_steps": 1, "refinements": 0}
 # The table covers the widths of the runs up to this one (check_assumptions at 16384 takes ~20 s).
 TABLE_LARGEST_WIDTH = 4096
 FIGURE_11_3_WIDTH = 250  # the chapter's width of Figure 11.3
@@ -102,9 +130,12 @@ _CHECK_STREAM = 1113
 _TABLE_STREAM = 1125
 
 
-def points_at_angles(angles, norm: float) -> np.ndarray:
-    """Three points of norm ``norm`` in ``R^3`` whose pairwise angles (degrees; 1-2, 1-3, 2-3)
-    are ``angles``: the rows of the Cholesky factor of their Gram matrix."""
+def points_at_angles(angles: Sequence[float], norm: float) -> FloatArray:
+    """Return three points of norm ``norm`` in ``R^3`` whose pairwise angles are ``angles``.
+
+    The angles are in degrees, of the pairs 1-2, 1-3, 2-3; the points are the rows of the
+    Cholesky factor of their Gram matrix.
+    """
     c12, c13, c23 = (math.cos(math.radians(angle)) for angle in angles)
     gram = np.array([[1.0, c12, c13], [c12, 1.0, c23], [c13, c23, 1.0]])
     return norm * np.linalg.cholesky(gram)
@@ -113,11 +144,14 @@ def points_at_angles(angles, norm: float) -> np.ndarray:
 CHECK_POINTS = points_at_angles(CHECK_ANGLES, CHECK_NORM)
 
 
-def training_data(seed: int = 0) -> tuple:
-    """``POINTS`` random points with ``abs(x)^2 = d`` and targets ``sin(pi a.x / sqrt(d))`` for a
-    random unit vector ``a``. ``K_LC`` (tanh) is then regular and moderately conditioned
-    (``lmax / lmin`` = 33 for seed 0, between 7 and 175 over seeds 0 to 19), so the slowest
-    mode decays visibly within a few hundred steps."""
+def training_data(seed: int = 0) -> tuple[FloatArray, FloatArray]:
+    """Return ``POINTS`` random points with ``abs(x)^2 = d`` and their targets.
+
+    The targets are ``sin(pi a.x / sqrt(d))`` for a random unit vector ``a``. ``K_LC`` (tanh)
+    is then regular and moderately conditioned (``lmax / lmin`` = 33 for seed 0, between 7
+    and 175 over seeds 0 to 19), so the slowest mode decays visibly within a few hundred
+    steps.
+    """
     rng = np.random.default_rng([_DATA_STREAM, seed])
     X = rng.standard_normal((POINTS, INPUT_DIM))
     X *= math.sqrt(INPUT_DIM) / np.linalg.norm(X, axis=1, keepdims=True)
@@ -126,14 +160,14 @@ def training_data(seed: int = 0) -> tuple:
     return X, np.sin(math.pi * X @ direction / math.sqrt(INPUT_DIM))
 
 
-def _log_slope(steps: np.ndarray, logs: np.ndarray) -> tuple:
-    """The least-squares slope of ``logs`` against ``steps`` and its standard error."""
+def _log_slope(steps: FloatArray, logs: FloatArray) -> tuple[float, float]:
+    """Return the least-squares slope of ``logs`` against ``steps`` and its standard error."""
     (slope, _), covariance = np.polyfit(steps, logs, 1, cov=True)
     return float(slope), float(math.sqrt(max(covariance[0, 0], 0.0)))
 
 
-def tail_fit(steps: np.ndarray, losses: np.ndarray) -> dict:
-    """The per-step decay factor of ``sqrt(f(w_k))`` on the tail of a run, and its error.
+def tail_fit(steps: FloatArray, losses: FloatArray) -> dict[str, Any]:
+    """Fit the per-step decay factor of ``sqrt(f(w_k))`` on the tail of a run, and its error.
 
     The tail is the second half of the records above ``FLOOR * f(w0)`` (finite ones: a
     diverged run's records end in huge values), where the slowest modes remain. ``factor``
@@ -163,17 +197,19 @@ def tail_fit(steps: np.ndarray, losses: np.ndarray) -> dict:
             "second_half": second, "standard_error": factor * standard_error / 2.0, "window": steps}
 
 
-def tail_factor(steps: np.ndarray, losses: np.ndarray) -> float:
-    """The per-step decay factor of ``sqrt(f(w_k))`` fitted on the tail (:func:`tail_fit`)."""
+def tail_factor(steps: FloatArray, losses: FloatArray) -> float:
+    """Return the per-step decay factor of ``sqrt(f(w_k))`` fitted on the tail (:func:`tail_fit`)."""
     return tail_fit(steps, losses)["factor"]
 
 
-def linearized_tail_factor(window: np.ndarray, residual: np.ndarray, lr: float, gram: np.ndarray) -> float:
-    """The tail factor the linearized model predicts on ``window`` (the steps a tail fit used):
-    from the residual ``r`` at ``window[0]``, GD on the sum loss with the tangent Gram ``gram``
-    gives ``f(k) = sum_j (q_j . r)^2 (1 - 2 h lambda_j)^(2 (k - window[0]))``, fitted like the
-    measured losses. It is ``max |1 - 2 h lambda_j|`` when the slowest mode dominates the
-    window, and accounts for the faster modes' remainder when it does not yet."""
+def linearized_tail_factor(window: npt.ArrayLike, residual: FloatArray, lr: float, gram: FloatArray) -> float:
+    """Return the tail factor the linearized model predicts on ``window`` (the steps a tail fit used).
+
+    From the residual ``r`` at ``window[0]``, GD on the sum loss with the tangent Gram
+    ``gram`` gives ``f(k) = sum_j (q_j . r)^2 (1 - 2 h lambda_j)^(2 (k - window[0]))``, fitted
+    like the measured losses. It is ``max |1 - 2 h lambda_j|`` when the slowest mode
+    dominates the window, and accounts for the faster modes' remainder when it does not yet.
+    """
     eigenvalues, eigenvectors = np.linalg.eigh(gram)
     weights = (eigenvectors.T @ residual) ** 2
     window = np.asarray(window, dtype=float)
@@ -186,47 +222,56 @@ def linearized_tail_factor(window: np.ndarray, residual: np.ndarray, lr: float, 
     return math.exp(_log_slope(window[finite], logs[finite])[0] / 2.0)
 
 
-def linearized_factor(lr: float, eigenvalues: np.ndarray) -> float:
-    """The per-step contraction of the residual of GD on the sum loss (gradient ``2 J^T r``)
-    for the linearized model with tangent Gram eigenvalues ``eigenvalues``:
-    ``max(|1 - 2 h lambda_min|, |1 - 2 h lambda_max|)``."""
+def linearized_factor(lr: float, eigenvalues: FloatArray) -> float:
+    """Return the per-step contraction of the residual of GD on the sum loss for the linearized model.
+
+    The gradient is ``2 J^T r``, the tangent Gram has the eigenvalues ``eigenvalues``: the
+    contraction is ``max(|1 - 2 h lambda_min|, |1 - 2 h lambda_max|)``.
+    """
     return float(max(abs(1.0 - 2.0 * lr * eigenvalues[0]), abs(1.0 - 2.0 * lr * eigenvalues[-1])))
 
 
 def cell_seed(base: int, width: int, index: int) -> np.random.SeedSequence:
-    """The seed of the network of run (width, index) for the base seed ``base``."""
+    """Return the seed of the network of run (width, index) for the base seed ``base``."""
     return np.random.SeedSequence([_NETWORK_STREAM, base, width, index])
 
 
-def _gram(network: ShallowNetwork, X: np.ndarray) -> np.ndarray:
-    """The tangent Gram at the network's current parameters (NaN when it is not finite, as
-    after a divergence)."""
+def _gram(network: ShallowNetwork, X: FloatArray) -> FloatArray:
+    """Return the tangent Gram at the network's current parameters.
+
+    NaN when it is not finite, as after a divergence.
+    """
     with np.errstate(all="ignore"):
         gram = network.ntk(X)
     return gram if np.all(np.isfinite(gram)) else np.full_like(gram, math.nan)
 
 
-def _padded(values: np.ndarray, size: int) -> np.ndarray:
-    """``values`` extended to ``size`` entries with inf (the steps after a divergence)."""
+def _padded(values: FloatArray, size: int) -> FloatArray:
+    """Return ``values`` extended to ``size`` entries with inf (the steps after a divergence)."""
     return np.concatenate([values, np.full(size - values.size, math.inf)])
 
 
-def _run_rate(run, y: np.ndarray, lr: float, theta_start: np.ndarray, gram_end: np.ndarray) -> dict:
-    """A run's fitted tail factor against the linearized model's on the same window, with the
-    run's tangent Gram at its last step (where the tail is measured) and its residual at the
-    window's start. The tolerance is the fit's error, plus the Gram's drift still to come in
-    the window: the prediction's drift from ``w0`` to the end, ``|p_end - p_0|``, times the
+def _run_rate(run: TrainingResult, y: FloatArray, lr: float, theta_start: FloatArray,
+              gram_end: FloatArray) -> dict[str, Any]:
+    """Compare a run's fitted tail factor with the linearized model's on the same window.
+
+    The prediction takes the run's tangent Gram at its last step (where the tail is
+    measured) and its residual at the window's start. The tolerance is the fit's error,
+    plus the Gram's drift still to come in the window: the prediction's drift from ``w0`` to
+    the end, ``|p_end - p_0|``, times the
     part of the way the parameters still travel after the window's start (to first order the
     Gram moves in proportion), ``sqrt(r^T Theta^-1 r) / |w_end - w0|`` (the linearized model
     travels ``|J^T Theta^-1 r|`` to remove the residual ``r``), plus rounding: each step rounds
     the outputs by a few ulps, a relative error ``4 eps |Phi(X)| / |r_end|`` of the smallest
     residual fitted.
     ``linear_factor`` and ``linear_factor_end`` are ``max |1 - 2 h lambda|`` with the Gram at
-    ``w0`` and at the end."""
+    ``w0`` and at the end.
+    """
     fit = tail_fit(run.steps, run.losses)
     finite = bool(np.all(np.isfinite(gram_end)))
     theta_end = np.linalg.eigvalsh(gram_end) if finite else np.full(gram_end.shape[0], math.nan)
     predicted, predicted_end = linearized_factor(lr, theta_start), linearized_factor(lr, theta_end)
+    assert run.test_outputs is not None  # the runs record their outputs at X
     start = int(np.searchsorted(run.steps, fit["window"][0])) if fit["window"].size else 0
     residual = run.test_outputs[start] - y
     predicted_fit = (linearized_tail_factor(fit["window"], residual, lr, gram_end)
@@ -245,7 +290,9 @@ def _run_rate(run, y: np.ndarray, lr: float, theta_start: np.ndarray, gram_end: 
             "rate_held": bool(math.isfinite(tolerance) and deviation <= tolerance)}
 
 
-def _train(X, y, width: int, index: int, seed: int, constant: float, perturbation) -> dict:
+def _train(X: FloatArray, y: FloatArray, width: int, index: int, seed: int, constant: float,
+           perturbation: Optional[Perturbation]) -> dict[str, Any]:
+    """Train network ``index`` of ``width`` with the step ``constant / width``; its records and rate comparison."""
     network = ShallowNetwork(X.shape[1], width, ACTIVATION, "lecun", seed=cell_seed(seed, width, index))
     theta = np.linalg.eigvalsh(network.ntk(X))
     f0 = network.loss(X, y)  # apart from the training records, which the bound is checked on
@@ -258,9 +305,10 @@ def _train(X, y, width: int, index: int, seed: int, constant: float, perturbatio
             "distances": _padded(run.distances, STEPS + 1), "diverged_at": run.diverged_at, **rate}
 
 
-def certified_constants(network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -> dict:
-    """Upper bounds of ``U`` and ``L`` of Assumption 11.12 (b) on ``B_r(w0)`` for a tanh network
-    in LeCun parametrization, and whether (c) holds with them: a proof of (c), where
+def certified_constants(network: ShallowNetwork, X: FloatArray, y: FloatArray) -> dict[str, Any]:
+    """Return upper bounds of ``U`` and ``L`` of Assumption 11.12 (b) on ``B_r(w0)``, and whether (c) holds.
+
+    For a tanh network in LeCun parametrization; with them (c) is proved, where
     :func:`widenet.check_assumptions` finds only lower bounds.
 
     With ``x~ = (x, 1)``, ``z = U x + b`` and ``|w - w0| <= r``, (11.5.2) gives
@@ -319,13 +367,16 @@ def certified_constants(network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -
 
 
 def check_network(seed: int) -> ShallowNetwork:
-    """The network of the Theorem 11.13 run for the base seed ``seed``."""
+    """Return the network of the Theorem 11.13 run for the base seed ``seed``."""
     return ShallowNetwork(3, CHECK_WIDTH, ACTIVATION, "lecun", seed=np.random.SeedSequence([_CHECK_STREAM, seed]))
 
 
-def _convergence_check(seed: int, perturbation, estimates: dict) -> dict:
-    """Theorem 11.13 on the well-posed problem: the certificate of (c), check_assumptions'
-    estimates, check_convergence's run at an admissible step, and the sharp rate."""
+def _convergence_check(seed: int, perturbation: Optional[Perturbation], estimates: Estimates) -> dict[str, Any]:
+    """Check Theorem 11.13 on the well-posed problem.
+
+    Returns the certificate of (c), check_assumptions' estimates, check_convergence's run at
+    an admissible step, and the sharp rate.
+    """
     X, y = CHECK_POINTS, CHECK_TARGETS
     network = check_network(seed)
     certificate = certified_constants(network, X, y)
@@ -352,9 +403,13 @@ def _convergence_check(seed: int, perturbation, estimates: dict) -> dict:
     }
 
 
-def _estimated_row(setting: str, network: ShallowNetwork, X, y, seed, estimates: dict) -> dict:
-    """A row of the (c) table from check_assumptions' estimates (lower bounds of U and L: a
-    ratio above 1 is a definite violation, by at least that factor)."""
+def _estimated_row(setting: str, network: ShallowNetwork, X: FloatArray, y: FloatArray,
+                   seed: np.random.SeedSequence, estimates: Estimates) -> dict[str, Any]:
+    """Return a row of the (c) table from check_assumptions' estimates.
+
+    They are lower bounds of U and L: a ratio above 1 is a definite violation, by at least
+    that factor.
+    """
     report = check_assumptions(network, X, y, seed=seed, **estimates)
     return {"setting": setting, "width": network.width, "points": X.shape[0], "L": report.L_lower,
             "bound": report.condition_c_bound, "ratio": report.L_lower / report.condition_c_bound,
@@ -362,11 +417,14 @@ def _estimated_row(setting: str, network: ShallowNetwork, X, y, seed, estimates:
             "method": "estimates (lower bounds of U, L)"}
 
 
-def condition_c_table(seed: int, widths, estimates: dict = TABLE_ESTIMATES) -> list:
-    """How far Assumption 11.12 (c) is from holding on the experiments' data: rows of
-    ``L / (lambda_min^2 / (12 m^(3/2) U^2 sqrt(f(w0))))`` for the Theorem 11.23 runs (the first
-    network at each width), Figures 11.1 and 11.2 (exact) and Figure 11.3 (one network of its
-    configuration, at the chapter's width)."""
+def condition_c_table(seed: int, widths: Sequence[int],
+                      estimates: Estimates = TABLE_ESTIMATES) -> list[dict[str, Any]]:
+    """Return how far Assumption 11.12 (c) is from holding on the experiments' data.
+
+    Rows of ``L / (lambda_min^2 / (12 m^(3/2) U^2 sqrt(f(w0))))`` for the Theorem 11.23 runs
+    (the first network at each width), Figures 11.1 and 11.2 (exact) and Figure 11.3 (one
+    network of its configuration, at the chapter's width).
+    """
     X, y = training_data(seed)
     rows = [_estimated_row("Theorem 11.23 runs", ShallowNetwork(X.shape[1], width, ACTIVATION, "lecun",
                                                                  seed=cell_seed(seed, width, 0)),
@@ -385,9 +443,13 @@ def condition_c_table(seed: int, widths, estimates: dict = TABLE_ESTIMATES) -> l
     return rows
 
 
-def _table_text(rows: list) -> str:
-    """``"Figure 11.1: 3.81; Figure 11.3, n = 250: 524"``, the settings' runs of widths grouped."""
-    parts, previous = [], None
+def _table_text(rows: list[dict[str, Any]]) -> str:
+    """Return the (c) table as text, the settings' runs of widths grouped.
+
+    For example ``"Figure 11.1: 3.81; Figure 11.3, n = 250: 524"``.
+    """
+    parts: list[str] = []
+    previous = None
     for row in rows:
         width = "" if row["width"] == 1 else f"n = {row['width']}: "
         setting = "" if row["setting"] == previous else row["setting"] + (": " if row["width"] == 1 else ", ")
@@ -396,15 +458,17 @@ def _table_text(rows: list) -> str:
     return "; ".join(parts)
 
 
-def _span(values) -> str:
-    values = np.asarray(values, dtype=float)
-    return f"{values.min():.3g} .. {values.max():.3g}"
+def _span(values: npt.ArrayLike) -> str:
+    """Return the range of ``values`` as text, ``"min .. max"``."""
+    array = np.asarray(values, dtype=float)
+    return f"{array.min():.3g} .. {array.max():.3g}"
 
 
-def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False),
-        perturbation: Perturbation = None) -> ExperimentResult:
-    """Loss curves of wide LeCun networks against Theorem 11.23's bound and the linearized
-    rate, one run checked against Theorem 11.13 where its hypotheses are certified, and the
+def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
+        perturbation: Optional[Perturbation] = None) -> ExperimentResult:
+    """Measure the loss curves of wide LeCun networks against Theorem 11.23's bound and the linearized rate.
+
+    Also one run checked against Theorem 11.13 where its hypotheses are certified, and the
     table of Assumption 11.12 (c) on the experiments' data (see the module docstring).
 
     Parameters
@@ -615,7 +679,8 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = Progress(False)
     return ExperimentResult(EXPERIMENT_NAME, settings, numbers, claims, data, corrections)
 
 
-def _theorem_11_13_hypotheses(check: dict, table: list) -> str:
+def _theorem_11_13_hypotheses(check: dict[str, Any], table: list[dict[str, Any]]) -> str:
+    """Return Theorem 11.13's hypotheses for the checked run, with the certified constants."""
     certificate = check["certificate"]
     return (f"Assumption 11.12: (a) lambda_min = {check['lambda_min']:.5g}, lambda_max = {check['lambda_max']:.5g} "
             f"(ratio {check['lambda_max'] / check['lambda_min']:.1f}): yes; (b), (c) certified by closed-form upper "
@@ -628,10 +693,13 @@ def _theorem_11_13_hypotheses(check: dict, table: list) -> str:
             f"experiments' data (c) fails, L/bound >= {_table_text(table)}")
 
 
-def plot(result: ExperimentResult, directory) -> list:
-    """Two figures: the normalised loss ``f(w_k)/f(w0)`` of every run against the step
-    (semilog, one colour per width; the bound dashed), and the Theorem 11.13 run (loss and
-    distance against their bounds)."""
+def plot(result: ExperimentResult, directory: Directory) -> list[str]:
+    """Draw two figures into ``directory``: the loss curves and the Theorem 11.13 run.
+
+    The normalised loss ``f(w_k)/f(w0)`` of every run against the step (semilog, one colour
+    per width; the bound dashed), and the Theorem 11.13 run (loss and distance against their
+    bounds).
+    """
     from widenet.app.experiments._plotting import figure, save
 
     data = result.data
