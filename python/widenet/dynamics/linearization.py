@@ -395,7 +395,7 @@ class LinearizedModel(TrainingLock):
                                               lambda rate: (flow_decay, flow_filter, rate), None, None, None)
             records["steps"] = None  # gradient flow cannot diverge: its loss never grows
             self._move_to(offset)
-        return LinearizedTrainingResult(**records, loss=loss, lr=None,  # type: ignore[arg-type]  # no step: flow
+        return LinearizedTrainingResult(**records, loss=loss, lr=None,  # no step: flow
                                         method="flow", times=recorded)
 
     def _run(self, X: np.ndarray, y: np.ndarray, X_test: Optional[npt.ArrayLike], loss: str, backend: Backend,
