@@ -15,7 +15,6 @@ from widenet.kernels import limit_kernel
 from widenet.regression.ntk_regression import NTKRegressor
 
 
-# -- the infinite-width predictions ----------------------------------------------------------------
 def limit_kernels(points: FloatArray, X: FloatArray, diagonal: bool = False, nngp_factor: float = 1.0,
                   test_factor: float = 1.0, progress: Progress = SILENT,
                   config: Optional[dict[str, Any]] = None) -> dict[str, FloatArray]:

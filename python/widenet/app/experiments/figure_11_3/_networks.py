@@ -26,7 +26,6 @@ from widenet.network.ensemble import ShallowEnsemble
 from widenet.reference.activations import activation
 
 
-# -- the networks --------------------------------------------------------------------------------
 def _statistics_ensemble(size: int, width: int, seed: int, X: FloatArray, y: FloatArray, grid: FloatArray,
                          lr: float, progress: Progress) -> dict[str, Any]:
     """Return the outputs and losses of ``size`` networks at initialization and after the first steps.

@@ -102,6 +102,7 @@ def closed_forms(X: FloatArray, bias_var: float = 0.0) -> dict[str, FloatArray]:
             "ntk": limit_kernel(X, parametrization="ntk", **options)}
 
 
+# -- the claims ----------------------------------------------------------------------------
 def relu_claims(design: Design, plain: dict[str, Sample], biased: dict[str, Sample], forms: dict[str, FloatArray],
                 biased_forms: dict[str, FloatArray], X: FloatArray) -> tuple[list[Claim], dict[str, Any]]:
     """Return the claims of Examples 11.17, 11.31 and Exercises 11.36, 11.37, and their numbers.
