@@ -177,9 +177,9 @@ else:
 
 
 class _RecordingProgressBar:
-    """Stands in for ``tqdm.tqdm``: records its total, its updates and whether it closed."""
+    """Stands in for ``tqdm.auto.tqdm``: records its total, its updates and whether it closed."""
 
-    def __init__(self, instances: list, total, desc, unit):
+    def __init__(self, instances: list, iterable=None, *, total=None, desc=None, unit=None):
         self.total, self.count, self.closed = total, 0, False
         instances.append(self)
 
@@ -197,8 +197,9 @@ def progress_bars(monkeypatch):
     import types
 
     instances = []
-    monkeypatch.setitem(sys.modules, "tqdm",
-                        types.SimpleNamespace(tqdm=functools.partial(_RecordingProgressBar, instances)))
+    auto = types.SimpleNamespace(tqdm=functools.partial(_RecordingProgressBar, instances))
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(auto=auto, tqdm=auto.tqdm))
+    monkeypatch.setitem(sys.modules, "tqdm.auto", auto)
     return instances
 
 

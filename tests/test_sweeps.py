@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import widenet
-from widenet.sweeps import SlopeFit, SweepResult, fit_slope, student_t_quantile, sweep
+from widenet.sweeps import SlopeFit, SweepResult, fit_slope, normal_quantile, student_t_quantile, sweep
 
 
 @pytest.fixture
@@ -241,6 +241,20 @@ def test_t_quantile_is_odd_and_bad_arguments():
         student_t_quantile(0.9, 2.5)
     with pytest.raises(TypeError, match="probability"):
         student_t_quantile("0.9", 3)
+
+
+def test_normal_quantile_against_scipy(scipy_stats):
+    for p in (1e-12, 1e-6, 1e-3, 0.025, 0.3, 0.5, 0.7, 0.975, 0.999, 1 - 1e-6):
+        assert normal_quantile(p) == pytest.approx(scipy_stats.norm.ppf(p), rel=1e-12, abs=1e-15), p
+    assert normal_quantile(0.5) == 0.0 and normal_quantile(0.1) == -normal_quantile(0.9)
+
+
+def test_normal_quantile_bad_arguments():
+    for p in (0.0, 1.0, -0.1, 2.0, float("nan")):
+        with pytest.raises(ValueError, match="probability"):
+            normal_quantile(p)
+    with pytest.raises(TypeError, match="probability"):
+        normal_quantile("0.9")
 
 
 # -- bad arguments --------------------------------------------------------------------------

@@ -1,5 +1,4 @@
-"""The memory guard: a call that would allocate more than a limit is refused before it
-allocates anything.
+"""The memory guard: a call that would allocate more than a limit is refused before allocating.
 
 Every public entry point that allocates arrays growing with its arguments (the Jacobian,
 Gram matrices, the hidden layer of a batch, training records) estimates the bytes it is
@@ -27,12 +26,17 @@ import functools
 import math
 import os
 import re
-from typing import Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
+from numpy.typing import DTypeLike, NDArray
 
 from widenet import _validation as check
 from widenet._native import _core
+from widenet._types import Backend, LinearMethod, PassKind
+
+Block = tuple[str, tuple[int, ...], DTypeLike, int]
+"""An array a call allocates: ``(name, shape, dtype, copies)``."""
 
 ENVIRONMENT_VARIABLE = "WIDENET_MEMORY_LIMIT"
 DEFAULT_FRACTION = 0.5
@@ -58,7 +62,7 @@ class MemoryLimitError(ValueError, MemoryError):
 
 
 def _cgroup_limit() -> Optional[int]:
-    """The memory limit of this process's control group (v2 or v1), if there is one."""
+    """Return the memory limit of this process's control group (v2 or v1), if there is one."""
     for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
         try:
             with open(path) as file:
@@ -71,6 +75,7 @@ def _cgroup_limit() -> Optional[int]:
 
 
 def _meminfo_total() -> Optional[int]:
+    """Return the total memory that ``/proc/meminfo`` gives, if it can be read."""
     try:
         with open("/proc/meminfo") as file:
             for line in file:
@@ -83,10 +88,13 @@ def _meminfo_total() -> Optional[int]:
 
 @functools.lru_cache(maxsize=None)
 def physical_memory() -> int:
-    """The memory this process can use, in bytes: the physical memory
-    (``sysconf``, else ``/proc/meminfo``), or the control group's limit when smaller;
-    ``FALLBACK_PHYSICAL_MEMORY`` (8 GiB) when neither can be read."""
-    total = None
+    """Return the memory this process can use, in bytes.
+
+    That is the physical memory (``sysconf``, else ``/proc/meminfo``), or the control
+    group's limit when smaller; ``FALLBACK_PHYSICAL_MEMORY`` (8 GiB) when neither can be
+    read.
+    """
+    total: Optional[int] = None
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (AttributeError, ValueError, OSError):
@@ -100,21 +108,24 @@ def physical_memory() -> int:
 
 
 def parse_size(text: str, name: str) -> int:
-    """Bytes from ``"123456"``, ``"500MB"``, ``"8 GB"``, ``"2GiB"`` (decimal kB, MB, GB, TB
-    and binary KiB, MiB, GiB, TiB) or ``"25%"`` (of the physical memory)."""
+    """Return the bytes of a size such as ``"123456"``, ``"500MB"``, ``"8 GB"``, ``"2GiB"`` or ``"25%"``.
+
+    The units are decimal (kB, MB, GB, TB) or binary (KiB, MiB, GiB, TiB); a percentage is
+    of the physical memory.
+    """
     match = _SIZE_PATTERN.match(text)
     unit = match.group(2).lower() if match else None
     if match is None or (unit != "%" and unit not in _UNITS):
         raise ValueError(f"{name}: expected a number of bytes such as 8000000000, 8GB, 8GiB or 50%, got {text!r}")
     number = float(match.group(1))
-    size = physical_memory() * number / 100 if unit == "%" else number * _UNITS[unit]
+    size = physical_memory() * number / 100 if unit == "%" else number * _UNITS[str(unit)]
     if not 1 <= size < 2**63:
         raise ValueError(f"{name}: expected a size between 1 byte and 2**63 bytes, got {text!r}")
     return int(size)
 
 
-def _limit_and_source() -> tuple:
-    """The limit and where it comes from (``"explicit"``, ``"environment"`` or ``"default"``)."""
+def _limit_and_source() -> tuple[int, str]:
+    """Return the limit and where it comes from (``"explicit"``, ``"environment"`` or ``"default"``)."""
     if _explicit_limit is not None:
         return _explicit_limit, "explicit"
     text = os.environ.get(ENVIRONMENT_VARIABLE)
@@ -124,6 +135,7 @@ def _limit_and_source() -> tuple:
 
 
 def _describe_source(source: str) -> str:
+    """Return where the limit comes from, in words."""
     if source == "explicit":
         return "set by widenet.set_memory_limit"
     if source == "environment":
@@ -132,7 +144,7 @@ def _describe_source(source: str) -> str:
 
 
 def get_memory_limit() -> int:
-    """The largest allocation, in bytes, that a widenet call may make.
+    """Return the largest allocation, in bytes, that a widenet call may make.
 
     Set by :func:`set_memory_limit`; otherwise by the environment variable
     ``WIDENET_MEMORY_LIMIT`` (bytes, or a size such as ``8GB``, ``8GiB`` or ``50%`` of the
@@ -142,8 +154,8 @@ def get_memory_limit() -> int:
     return _limit_and_source()[0]
 
 
-def set_memory_limit(limit) -> None:
-    """Sets the largest allocation a widenet call may make.
+def set_memory_limit(limit: Optional[int]) -> None:
+    """Set the largest allocation a widenet call may make.
 
     Parameters
     ----------
@@ -163,7 +175,7 @@ def set_memory_limit(limit) -> None:
 
 
 def format_bytes(size: float) -> str:
-    """``80.0 GB``: decimal units, one decimal."""
+    """Return ``size`` in words, such as ``80.0 GB``: decimal units, one decimal."""
     size = float(size)
     for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
         if size < 1000 or unit == "PB":
@@ -172,17 +184,19 @@ def format_bytes(size: float) -> str:
     raise AssertionError("unreachable")
 
 
-def _block_bytes(shape: Sequence[int], dtype, copies: int = 1) -> int:
+def _block_bytes(shape: Sequence[int], dtype: DTypeLike, copies: int = 1) -> int:
+    """Return the bytes of ``copies`` arrays of ``shape`` and ``dtype``."""
     return copies * math.prod(map(int, shape)) * np.dtype(dtype).itemsize  # Python ints: no overflow
 
 
-def _describe(size: int, name: str, shape: Sequence[int], dtype, copies: int) -> str:
+def _describe(size: int, name: str, shape: Sequence[int], dtype: DTypeLike, copies: int) -> str:
+    """Return a block of ``size`` bytes in words, for the error's message."""
     times = f" x{copies}" if copies > 1 else ""
     return f"{name} {tuple(int(extent) for extent in shape)} {np.dtype(dtype).name}{times} = {format_bytes(size)}"
 
 
-def require(where: str, blocks: Sequence[tuple], alternative: Union[str, Callable[[], str]]) -> None:
-    """Raises :class:`MemoryLimitError` when the arrays ``blocks`` exceed the limit.
+def require(where: str, blocks: Sequence[Block], alternative: Union[str, Callable[[], str]]) -> None:
+    """Raise :class:`MemoryLimitError` when the arrays ``blocks`` exceed the limit.
 
     Parameters
     ----------
@@ -204,12 +218,12 @@ def require(where: str, blocks: Sequence[tuple], alternative: Union[str, Callabl
     if total <= limit:
         return
     sizes = [entry for entry in sizes if entry[0] > 0]
-    alternative = alternative() if callable(alternative) else alternative
+    advice = alternative() if callable(alternative) else alternative
     largest = sorted(sizes, key=lambda entry: -entry[0])[:3]
     parts = ", ".join(_describe(*entry) for entry in largest)
     raise MemoryLimitError(
         f"{where}: would allocate {format_bytes(total)} ({parts}), more than widenet's memory limit of "
-        f"{format_bytes(limit)} ({_describe_source(source)}). {alternative} Nothing was allocated; the limit can "
+        f"{format_bytes(limit)} ({_describe_source(source)}). {advice} Nothing was allocated; the limit can "
         f"be changed with widenet.set_memory_limit(bytes) or the environment variable {ENVIRONMENT_VARIABLE}.")
 
 
@@ -219,16 +233,19 @@ _ESTIMATING = contextvars.ContextVar("widenet_memory_estimating", default=False)
 
 
 class _Estimated(BaseException):
-    """Carries the first estimate out of a call run by :func:`estimate`. A BaseException, so
-    that no ``except Exception`` on the way lets the call go on to allocate."""
+    """The first estimate, carried out of a call run by :func:`estimate`.
 
-    def __init__(self, where: str, total: int):
+    A BaseException, so that no ``except Exception`` on the way lets the call go on to
+    allocate.
+    """
+
+    def __init__(self, where: str, total: int) -> None:
         super().__init__(where, total)
         self.where, self.total = where, total
 
 
-def estimate(call: Callable[[], object]) -> tuple:
-    """``(where, bytes)``: what the memory guard counts for ``call()``, read without running it.
+def estimate(call: Callable[[], object]) -> tuple[str, int]:
+    """Return ``(where, bytes)``: what the memory guard counts for ``call()``, read without running it.
 
     ``call`` (a function of no arguments, e.g. ``lambda: net.ntk(X)``) runs up to its first
     guard check, which reports the peak the whole call would reach instead of allocating;
@@ -246,10 +263,12 @@ def estimate(call: Callable[[], object]) -> tuple:
 
 
 @contextlib.contextmanager
-def preliminary():
-    """Guards inside the ``with`` block check the limit as usual but are not what
-    :func:`estimate` reports: for the small allocations an entry point makes before its own
-    guard can count its peak (such as default data)."""
+def preliminary() -> Iterator[None]:
+    """Make the guards inside the ``with`` block check the limit without being what :func:`estimate` reports.
+
+    For the small allocations an entry point makes before its own guard can count its peak
+    (such as default data).
+    """
     token = _ESTIMATING.set(False)
     try:
         yield
@@ -258,7 +277,7 @@ def preliminary():
 
 
 def _fitting(unit_bytes: int, share: float = 0.25) -> int:
-    """How many units of ``unit_bytes`` fit in ``share`` of the limit (at least 1)."""
+    """Return how many units of ``unit_bytes`` fit in ``share`` of the limit (at least 1)."""
     return max(1, int(share * get_memory_limit()) // max(1, unit_bytes))
 
 
@@ -293,26 +312,37 @@ _PASS_COPIES_TWIN = {"forward": (2, ((2, "sigma"),)), "loss_grad": (4, ((2, "sig
                      "ntk_diag": (4, ((2, "derivative"), (3, "sigma")))}
 
 
-def _activation_temporaries(rows: int, width: int, dtype, activation: str, function: str) -> list:
-    """The numpy twin's temporaries while it evaluates ``sigma`` or its ``derivative`` on ``rows x width``."""
+def _activation_temporaries(rows: int, width: int, dtype: DTypeLike, activation: str, function: str) -> list[Block]:
+    """Return the numpy twin's temporaries while it evaluates ``sigma`` or its ``derivative`` on ``rows x width``."""
     same, wide = _TWIN_ACTIVATION_TEMPORARIES.get(activation, ((0, 0), (0, 0)))[function == "derivative"]
     return [("activation temporaries", (rows, width), dtype, same),
             ("float64 activation temporaries", (rows, width), np.float64, wide)]
 
 
-def _twin_hidden(rows: int, width: int, dtype, activation: str, copies: int, phases: Sequence[tuple]) -> list:
-    """``copies`` hidden layers of ``rows x width``, or, if more, ``alive`` of them and the
-    temporaries of the activation ``function`` for each of the ``phases`` ``(alive, function)``."""
-    hidden = lambda count: ("hidden layer", (rows, width), dtype, count)  # noqa: E731
+def _twin_hidden(rows: int, width: int, dtype: DTypeLike, activation: str, copies: int,
+                 phases: Sequence[tuple[int, str]]) -> list[Block]:
+    """Return the numpy twin's hidden layers of ``rows x width`` at their fullest.
+
+    That is ``copies`` hidden layers, or, if more, ``alive`` of them and the temporaries of
+    the activation ``function`` for each of the ``phases`` ``(alive, function)``.
+    """
+
+    def hidden(count: int) -> Block:
+        return ("hidden layer", (rows, width), dtype, count)
+
     return peak([hidden(copies)], *([hidden(alive), *_activation_temporaries(rows, width, dtype, activation, function)]
                                     for alive, function in phases))
 
 
-def pass_blocks(kind: str, m: int, width: int, dtype, backend: str, activation: str, num_params: int = 0) -> list:
-    """A pass of ``kind`` (``forward``, ``loss_grad``, ``vjp``, ``jvp``, ``ntk_diag``) over
-    ``m`` points of a network of ``num_params`` parameters, with its ``m`` outputs."""
+def pass_blocks(kind: PassKind, m: int, width: int, dtype: DTypeLike, backend: Backend, activation: str,
+                num_params: int = 0) -> list[Block]:
+    """Return the arrays of a pass of ``kind`` over ``m`` points, with its ``m`` outputs.
+
+    ``kind`` is ``forward``, ``loss_grad``, ``vjp``, ``jvp`` or ``ntk_diag``, of a network
+    of ``num_params`` parameters.
+    """
     cpp = backend == "cpp"
-    fixed = [("outputs", (m,), dtype, 1), ("parameter-sized arrays", (num_params,), dtype,
+    fixed: list[Block] = [("outputs", (m,), dtype, 1), ("parameter-sized arrays", (num_params,), dtype,
                                            _PASS_PARAMETERS[kind][0 if cpp else 1])]
     if not cpp:
         return [*_twin_hidden(m, width, dtype, activation, *_PASS_COPIES_TWIN[kind]), *fixed]
@@ -321,49 +351,63 @@ def pass_blocks(kind: str, m: int, width: int, dtype, backend: str, activation: 
     return [("hidden layer", (m, width), dtype, _PASS_COPIES_CPP[kind]), *fixed]
 
 
-def _batches(width: int, dtype, copies: int) -> Callable[[], str]:
+def _batches(width: int, dtype: DTypeLike, copies: int) -> Callable[[], str]:
+    """Return the advice to pass the rows in batches, written when needed."""
     return lambda: (f"Pass the rows of X in batches (at most about {_fitting(_block_bytes((width,), dtype, copies))} "
                     f"rows fit).")
 
 
-def check_hidden(where: str, m: int, width: int, dtype, copies: int = 2, outputs: Sequence[tuple] = (),
-                 backend: str = "cpp", activation: str = "", kind: Optional[str] = None, num_params: int = 0) -> None:
-    """A call that forms the ``m x n`` hidden layer of a batch: a pass of ``kind`` (see
-    :func:`pass_blocks`), or ``copies`` hidden-layer arrays, besides ``outputs``."""
+def check_hidden(where: str, m: int, width: int, dtype: DTypeLike, copies: int = 2, outputs: Sequence[Block] = (),
+                 backend: Backend = "cpp", activation: str = "", kind: Optional[PassKind] = None,
+                 num_params: int = 0) -> None:
+    """Guard a call that forms the ``m x n`` hidden layer of a batch.
+
+    The call holds a pass of ``kind`` (see :func:`pass_blocks`), or ``copies`` hidden-layer
+    arrays, besides ``outputs``.
+    """
     blocks = pass_blocks(kind, m, width, dtype, backend, activation, num_params) if kind else \
         [("hidden layer", (m, width), dtype, copies)]
     require(where, [*blocks, *outputs], _batches(width, dtype, max(copies, 2)))
 
 
-def check_initialization(where: str, input_dim: int, width: int, dtype, networks: int = 1) -> None:
-    """Drawing ``networks`` shallow networks: the draws are made in float64 and scaled (two
-    float64 arrays of the largest block), then each network keeps its parameters and their
-    initial copy; an ensemble stacks them while its members still hold theirs."""
+def check_initialization(where: str, input_dim: int, width: int, dtype: DTypeLike, networks: int = 1) -> None:
+    """Guard the drawing of ``networks`` shallow networks.
+
+    The draws are made in float64 and scaled (two float64 arrays of the largest block), then
+    each network keeps its parameters and their initial copy; an ensemble stacks them while
+    its members still hold theirs.
+    """
     size = width * (input_dim + 2) + 1
-    draws = ("float64 draws and the parameters made from them", (size,), np.float64, 2)
+    draws: Block = ("float64 draws and the parameters made from them", (size,), np.float64, 2)
+    blocks: list[Block]
     if networks == 1:
         blocks = [draws]
     else:
-        members = ("members' parameters and initial parameters", (networks, size), dtype, 2)
-        stacked = ("stacked parameters", (networks, size), dtype, 1)
+        members: Block = ("members' parameters and initial parameters", (networks, size), dtype, 2)
+        stacked: Block = ("stacked parameters", (networks, size), dtype, 1)
         blocks = peak([members, stacked], [members, draws])
     require(where, blocks, "Pass a smaller width (or fewer networks): the parameters alone exceed the limit.")
 
 
-def _total(blocks: Sequence[tuple]) -> int:
+def _total(blocks: Sequence[Block]) -> int:
+    """Return the bytes of all ``blocks``."""
     return sum(_block_bytes(shape, dtype, copies) for _, shape, dtype, copies in blocks)
 
 
-def peak(*phases: Sequence[tuple]) -> list:
-    """The blocks of the phase of a call that holds the most bytes at once."""
-    return list(max(phases, key=_total))
+def peak(*phases: Sequence[Block]) -> list[Block]:
+    """Return the blocks of the phase of a call that holds the most bytes at once."""
+    fullest: Sequence[Block] = max(phases, key=_total)
+    return list(fullest)
 
 
-def check_jacobian(where: str, m: int, width: int, num_params: int, dtype, backend: str = "cpp",
+def check_jacobian(where: str, m: int, width: int, num_params: int, dtype: DTypeLike, backend: Backend = "cpp",
                    activation: str = "") -> None:
-    """``ShallowNetwork.jacobian``: the ``m x P`` Jacobian and the hidden layer (the numpy twin
-    forms the blocks of the Jacobian before joining them: about a second Jacobian)."""
-    jacobian = ("Jacobian", (m, num_params), dtype, 1)
+    """Guard ``ShallowNetwork.jacobian``: the ``m x P`` Jacobian and the hidden layer.
+
+    The numpy twin forms the blocks of the Jacobian before joining them: about a second
+    Jacobian.
+    """
+    jacobian: Block = ("Jacobian", (m, num_params), dtype, 1)
     if backend == "cpp":
         blocks = [jacobian, ("hidden layer", (m, width), dtype, 2)]
     else:  # its blocks (about one more Jacobian) are joined into one; sigma' and sigma come first
@@ -382,13 +426,15 @@ RECORD_BLOCK = 2**18
 GRAM_BAND_ROWS = _core.GRAM_BAND_ROWS  # rows of X1 X2^T formed at once by the C++ Gram
 
 
-def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype, backend: str, activation: str = "",
-               width_chunk: int = 0) -> list:
-    """The tangent Gram ``K_n(X1, X2)`` (``m2`` None: the symmetric ``K_n(X1, X1)``): in C++
-    the output, its second accumulator, a band of ``X1 X2^T`` and the hidden-layer blocks of
-    one width chunk; in the numpy twin the whole hidden layers of both inputs (three arrays
-    each while ``sigma(Z1) sigma(Z2)^T`` is formed), then the Gram and the products that
-    make it."""
+def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype: DTypeLike, backend: Backend, activation: str = "",
+               width_chunk: int = 0) -> list[Block]:
+    """Return the arrays of the tangent Gram ``K_n(X1, X2)`` (``m2`` None: the symmetric ``K_n(X1, X1)``).
+
+    In C++ the output, its second accumulator, a band of ``X1 X2^T`` and the hidden-layer
+    blocks of one width chunk; in the numpy twin the whole hidden layers of both inputs
+    (three arrays each while ``sigma(Z1) sigma(Z2)^T`` is formed), then the Gram and the
+    products that make it.
+    """
     columns = m1 if m2 is None else m2
     gram = (m1, columns)
     if backend == "cpp":
@@ -398,33 +444,37 @@ def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype, backend: str, acti
                 ("Gram and its accumulators", gram, dtype, 2),
                 ("band of X1 X2^T", (min(m1, GRAM_BAND_ROWS), columns), dtype, 1)]
     points = m1 + columns  # the twin forms the hidden layer of X2 = X1 a second time
-    hidden = lambda copies: ("hidden layer", (points, width), dtype, copies)  # noqa: E731
+
+    def hidden(copies: int) -> Block:
+        return ("hidden layer", (points, width), dtype, copies)
+
     rows = max(m1, columns)  # sigma and sigma' of one input at a time
     return peak([hidden(3), ("Gram", gram, dtype, 1)], [hidden(2), ("Gram and its products", gram, dtype, 3)],
                 [hidden(3), *_activation_temporaries(rows, width, dtype, activation, "sigma")],
                 [hidden(2), *_activation_temporaries(rows, width, dtype, activation, "derivative")])
 
 
-def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype, backend: str, width_chunk: int = 0,
-              diagonal: bool = False, activation: str = "") -> None:
-    """``ntk`` (see :func:`ntk_blocks`) and ``ntk_diag`` (``diagonal=True``: a pass over the
-    points, the width in chunks in C++)."""
+def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype: DTypeLike, backend: Backend,
+              width_chunk: int = 0, diagonal: bool = False, activation: str = "") -> None:
+    """Guard ``ntk`` (see :func:`ntk_blocks`) and ``ntk_diag``.
+
+    With ``diagonal=True``: a pass over the points, the width in chunks in C++.
+    """
     itemsize = np.dtype(dtype).itemsize
     if diagonal:
-        blocks = pass_blocks("ntk_diag", m1, width, dtype, backend, activation)
-        alternative = "Pass the rows of X in batches, or use backend='cpp' with its width chunks."
-    else:
-        blocks = ntk_blocks(m1, m2, width, dtype, backend, activation, width_chunk)
+        require(where, pass_blocks("ntk_diag", m1, width, dtype, backend, activation),
+                "Pass the rows of X in batches, or use backend='cpp' with its width chunks.")
+        return
 
-        def alternative():
-            tile = max(1, math.isqrt(_fitting(3 * itemsize)))
-            return (f"Compute the Gram in tiles, ntk(X1[i:i + t], X2[j:j + t]) with t about {tile}, and bound the "
-                    f"hidden-layer blocks with width_chunk= (backend='cpp').")
-    require(where, blocks, alternative)
+    def alternative() -> str:
+        tile = max(1, math.isqrt(_fitting(3 * itemsize)))
+        return (f"Compute the Gram in tiles, ntk(X1[i:i + t], X2[j:j + t]) with t about {tile}, and bound the "
+                f"hidden-layer blocks with width_chunk= (backend='cpp').")
+    require(where, ntk_blocks(m1, m2, width, dtype, backend, activation, width_chunk), alternative)
 
 
 def recorded_count(steps: int, record_every: int) -> int:
-    """How many records a run of ``steps`` steps keeps: ``k = 0, record_every, ...`` and ``steps``."""
+    """Return how many records a run of ``steps`` steps keeps: ``k = 0, record_every, ...`` and ``steps``."""
     return steps // record_every + 1 + (1 if steps % record_every else 0)
 
 
@@ -432,29 +482,36 @@ TRAINING_ALTERNATIVE = ("Record less often (a larger record_every), pass fewer X
                         "train continues from where it stopped (TrainingState keeps the records).")
 
 
-def check_training(where: str, *args, **kwargs) -> None:
-    """Gradient descent (see :func:`training_blocks` for the arguments)."""
+def check_training(where: str, *args: Any, **kwargs: Any) -> None:
+    """Guard gradient descent (see :func:`training_blocks` for the arguments)."""
     require(where, training_blocks(*args, **kwargs), TRAINING_ALTERNATIVE)
 
 
-def advice_blocks(m: int) -> list:
-    """The vectors of the admissible step a DivergenceError estimates (errors.largest_eigenvalue):
-    the Lanczos basis on the ``m`` training points and its products."""
+def advice_blocks(m: int) -> list[Block]:
+    """Return the vectors of the admissible step a DivergenceError estimates.
+
+    The estimate (errors.largest_eigenvalue) holds the Lanczos basis on the ``m`` training
+    points and its products.
+    """
     from widenet.errors import LANCZOS_STEPS
 
     return [("Lanczos vectors of the divergence advice", (2 * LANCZOS_STEPS, m), np.float64, 1)]
 
 
-def training_blocks(m: int, m_test: int, width: int, steps: int, record_every: int, dtype, networks: int = 1,
-                    workers: int = 1, backend: str = "cpp", activation: str = "", num_params: int = 0) -> list:
-    """Gradient descent: the records (losses, distances and ``records x m_test`` test
-    outputs, for each of ``networks``; the numpy twin stacks the records of an ensemble's
-    members at the end), the trained parameters with their copies, and the hidden layer of
-    each worker (C++: ``sigma(Z)`` and ``sigma'(Z)`` on the training points and ``sigma(Z)``
-    on the test points; the twin: its gradient pass, or its forward pass on the test points)."""
+def training_blocks(m: int, m_test: int, width: int, steps: int, record_every: int, dtype: DTypeLike,
+                    networks: int = 1, workers: int = 1, backend: Backend = "cpp", activation: str = "",
+                    num_params: int = 0) -> list[Block]:
+    """Return the arrays of gradient descent at its peak.
+
+    They are the records (losses, distances and ``records x m_test`` test outputs, for each
+    of ``networks``; the numpy twin stacks the records of an ensemble's members at the end),
+    the trained parameters with their copies, and the hidden layer of each worker (C++:
+    ``sigma(Z)`` and ``sigma'(Z)`` on the training points and ``sigma(Z)`` on the test
+    points; the twin: its gradient pass, or its forward pass on the test points).
+    """
     records = recorded_count(steps, record_every)
     stacked = 2 if backend == "numpy" and networks > 1 else 1
-    blocks = [("test-output records", (networks, records, m_test), dtype, stacked),
+    blocks: list[Block] = [("test-output records", (networks, records, m_test), dtype, stacked),
               ("loss and distance records", (networks, records), np.float64, 2 * stacked)]
     if backend == "cpp":
         # C++ copies the parameters and the initial ones in and the trained ones out; each run
@@ -475,22 +532,25 @@ def training_blocks(m: int, m_test: int, width: int, steps: int, record_every: i
 EIGH_COPIES = 4
 
 
-def check_linear_run(where: str, m: int, m_test: int, records: int, method: str, dtype, gram: Sequence[tuple],
-                     cross: Sequence[tuple], passes: Sequence[tuple], pullback: Sequence[tuple]) -> None:
-    """Linearized training (``method`` ``closed_form``, ``iterate`` or ``flow``) on ``m``
-    points with ``m_test`` test points and ``records`` records, in its phases: the tangent
-    Gram ``theta`` (``gram``: what forming it holds), the cross Gram (``cross``) and the
-    outputs (``passes``) beside it; then either the eigendecomposition of ``theta`` and the
-    float64 records formed from it block by block, or the C++ iteration's records in the
-    compute dtype and the float64 outputs made from them; last, the step to the final
-    parameters (``pullback``) beside the records."""
+def check_linear_run(where: str, m: int, m_test: int, records: int, method: LinearMethod, dtype: DTypeLike,
+                     gram: Sequence[Block], cross: Sequence[Block], passes: Sequence[Block],
+                     pullback: Sequence[Block]) -> None:
+    """Guard linearized training (``method`` ``closed_form``, ``iterate`` or ``flow``), phase by phase.
+
+    The run is on ``m`` points with ``m_test`` test points and ``records`` records. Its
+    phases: the tangent Gram ``theta`` (``gram``: what forming it holds), the cross Gram
+    (``cross``) and the outputs (``passes``) beside it; then either the eigendecomposition
+    of ``theta`` and the float64 records formed from it block by block, or the C++
+    iteration's records in the compute dtype and the float64 outputs made from them; last,
+    the step to the final parameters (``pullback``) beside the records.
+    """
     square, across = (m, m), (m_test, m)
-    theta = [("tangent Gram", square, dtype, 1), ("cross Gram", across, dtype, 1)]
-    kept = [("train-output and test-output records", (records, m + m_test), np.float64, 1),
+    theta: list[Block] = [("tangent Gram", square, dtype, 1), ("cross Gram", across, dtype, 1)]
+    kept: list[Block] = [("train-output and test-output records", (records, m + m_test), np.float64, 1),
             ("loss, distance and step records", (records,), np.float64, 3)]
     if method == "iterate":
         converted = 1 if np.dtype(dtype).itemsize < 8 else 0
-        run = [*theta, ("records of the iteration", (records, m + m_test + 2), dtype, 1),
+        run: list[Block] = [*theta, ("records of the iteration", (records, m + m_test + 2), dtype, 1),
                ("float64 records made from them", (records, m + m_test), np.float64, converted)]
         solve = run
     else:
@@ -506,18 +566,21 @@ def check_linear_run(where: str, m: int, m_test: int, records: int, method: str,
                            "points; the records of one step need m + m_test numbers.")
 
 
-def check_gram(where: str, X1: np.ndarray, X2: Optional[np.ndarray], dtype, copies: int = 3) -> None:
-    """A kernel Gram ``m1 x m2`` (``X2`` None: ``m1 x m1``) with ``copies`` arrays of its size."""
+def check_gram(where: str, X1: NDArray[Any], X2: Optional[NDArray[Any]], dtype: DTypeLike, copies: int = 3) -> None:
+    """Guard a kernel Gram ``m1 x m2`` (``X2`` None: ``m1 x m1``) with ``copies`` arrays of its size."""
     m1, m2 = X1.shape[0], (X1 if X2 is None else X2).shape[0]
     require(where, [("Gram", (m1, m2), dtype, copies)],
             lambda: f"Compute the Gram in tiles, K(X1[i:i + t], X2[j:j + t]) with t about "
                     f"{max(1, math.isqrt(_fitting(copies * np.dtype(dtype).itemsize)))}.")
 
 
-def check_limit_kernel(where: str, m1: int, m2: int, point_floats: int, backend: str) -> None:
-    """``limit_kernel`` (deterministic methods): the ``m1 x m2`` kernel, computed in place of
-    ``X1 X2^T`` in C++ and through about ten arrays of its size in the numpy twin, and each
-    point's table of the scale mixtures (``point_floats`` floats, C++)."""
+def check_limit_kernel(where: str, m1: int, m2: int, point_floats: int, backend: Backend) -> None:
+    """Guard ``limit_kernel`` (deterministic methods).
+
+    It holds the ``m1 x m2`` kernel, computed in place of ``X1 X2^T`` in C++ and through
+    about ten arrays of its size in the numpy twin, and each point's table of the scale
+    mixtures (``point_floats`` floats, C++).
+    """
     copies = 1 if backend == "cpp" else 10
     tables = (m1 + m2) * point_floats if backend == "cpp" else 0
     require(where, [("kernel and its working arrays", (m1, m2), np.float64, copies),
@@ -534,70 +597,81 @@ TWIN_KERNEL_COPIES = {"linear": 1, "polynomial": 3, "rbf": 6, "laplace": 8}
 
 
 def _tiles(copies: int) -> Callable[[], str]:
+    """Return the advice to fit on fewer points, written when needed."""
     return lambda: (f"Fit on fewer points (a Gram of m x m float64 and its eigendecomposition need about "
                     f"{copies} m^2 numbers; m about {max(1, math.isqrt(_fitting(8 * copies, 1.0)))} fit).")
 
 
 def check_kernel_fit(where: str, m: int, gram_copies: int) -> None:
-    """Kernel least squares on ``m`` points: the kernel's Gram (``gram_copies`` arrays of it
-    while it is formed), then the Gram and its eigendecomposition (numpy.linalg.eigh), whose
-    eigenvectors are kept."""
+    """Guard kernel least squares on ``m`` points.
+
+    It holds the kernel's Gram (``gram_copies`` arrays of it while it is formed), then the
+    Gram and its eigendecomposition (numpy.linalg.eigh), whose eigenvectors are kept.
+    """
     square = (m, m)
-    gram = [("Gram while it is formed", square, np.float64, gram_copies)]
-    solve = [("Gram", square, np.float64, 1), ("eigh's copy, workspace and eigenvectors", square, np.float64,
-                                                EIGH_COPIES)]
+    gram: list[Block] = [("Gram while it is formed", square, np.float64, gram_copies)]
+    solve: list[Block] = [("Gram", square, np.float64, 1),
+                          ("eigh's copy, workspace and eigenvectors", square, np.float64, EIGH_COPIES)]
     require(where, peak(gram, solve), _tiles(1 + EIGH_COPIES))
 
 
 def check_kernel_prediction(where: str, m_test: int, m: int, copies: int = 1) -> None:
-    """A prediction from the ``m_test x m`` cross Gram (``copies`` arrays of its size)."""
+    """Guard a prediction from the ``m_test x m`` cross Gram (``copies`` arrays of its size)."""
     require(where, [("cross Gram", (m_test, m), np.float64, copies)],
             lambda: f"Predict in batches of rows (about {_fitting(8 * copies * m)} rows fit).")
 
 
-def svd_blocks(m: int, n: int) -> list:
-    """``numpy.linalg.svd(A, full_matrices=False)`` of an ``m x n`` float64 matrix (LAPACK's
-    gesdd): its copy, the singular vectors ``U`` and ``V^T`` and the workspace (about one more
-    ``m x n`` matrix and ``4 k^2``, ``k = min(m, n)``)."""
+def svd_blocks(m: int, n: int) -> list[Block]:
+    """Return the arrays of ``numpy.linalg.svd(A, full_matrices=False)`` of an ``m x n`` float64 matrix.
+
+    LAPACK's gesdd holds a copy, the singular vectors ``U`` and ``V^T`` and the workspace
+    (about one more ``m x n`` matrix and ``4 k^2``, ``k = min(m, n)``).
+    """
     k = min(m, n)
     return [("copy of the matrix and LAPACK's workspace", (m, n), np.float64, 2),
             ("singular vectors U and V^T", (m + n, k), np.float64, 1), ("LAPACK's workspace", (k, k), np.float64, 4)]
 
 
-def check_least_squares(where: str, m: int, n: int, copies: int = 0, outputs: Sequence[tuple] = ()) -> None:
-    """A least-squares solve by the SVD of the ``m x n`` matrix ``A`` (``copies`` more copies of
-    ``A`` held, such as its bias augmentation): the SVD, then the singular vectors and the
-    copies kept of those above the rank tolerance, besides ``outputs``."""
+def check_least_squares(where: str, m: int, n: int, copies: int = 0, outputs: Sequence[Block] = ()) -> None:
+    """Guard a least-squares solve by the SVD of the ``m x n`` matrix ``A``.
+
+    ``copies`` more copies of ``A`` are held, such as its bias augmentation. The solve holds
+    the SVD, then the singular vectors and the copies kept of those above the rank
+    tolerance, besides ``outputs``.
+    """
     k = min(m, n)
-    held = [("copies of A", (m, n), np.float64, copies), *outputs]
-    vectors = ("singular vectors and the kept ones", (m + n, k), np.float64, 2)
+    held: list[Block] = [("copies of A", (m, n), np.float64, copies), *outputs]
+    vectors: Block = ("singular vectors and the kept ones", (m + n, k), np.float64, 2)
     require(where, peak([*held, *svd_blocks(m, n)], [*held, vectors]),
             "Pass fewer rows or columns: the SVD of A needs about 3 copies of it.")
 
 
 
 
-def lazy_training_blocks(width: int, input_dim: int, m: int, m_test: int, records: int, held: tuple,
-                         linearized: bool) -> list:
-    """A measurement of lazy training on one float64 network of ``width`` (``m`` training and
-    ``m_test`` test points, ``records`` records), phase by phase: drawing the network; its
-    Jacobian with the hidden layer, or the temporary of the norms of its ``U`` block, beside
+def lazy_training_blocks(width: int, input_dim: int, m: int, m_test: int, records: int, held: tuple[int, int],
+                         linearized: bool) -> list[Block]:
+    """Return the arrays of a measurement of lazy training at its peak.
+
+    The measurement is on one float64 network of ``width`` (``m`` training and ``m_test``
+    test points, ``records`` records), phase by phase: drawing the network; its Jacobian
+    with the hidden layer, or the temporary of the norms of its ``U`` block, beside
     ``held[0]`` parameter vectors (the network's, its initial ones, copies); the network's
     training in C++ (records of its outputs at ``m + m_test`` points, the hidden layer, the
     parameters it copies) beside ``held[1]`` parameter vectors; with ``linearized``, the
     linearization's records, the pullback to its parameters and the differences of the two
-    runs' outputs."""
+    runs' outputs.
+    """
     size = width * (input_dim + 2) + 1
     before, after = (("parameter vectors kept", (size,), np.float64, count) for count in held)
-    jacobian = [before, ("Jacobian", (m, size), np.float64, 1),
+    jacobian: list[Block] = [before, ("Jacobian", (m, size), np.float64, 1),
                 *peak([("hidden layer", (m, width), np.float64, 2)],
                       [("temporary of the Jacobian's block norms", (m, width * input_dim), np.float64, 1)])]
-    network_records = ("records of the network", (records, m + m_test + 2), np.float64, 1)
-    training = [after, network_records, ("hidden layer", (3 * m + m_test, width), np.float64, 1),
+    network_records: Block = ("records of the network", (records, m + m_test + 2), np.float64, 1)
+    training: list[Block] = [after, network_records, ("hidden layer", (3 * m + m_test, width), np.float64, 1),
                 ("parameters copied in and out, state, start and gradient", (size,), np.float64, 6)]
-    phases = [[("float64 draws", (size,), np.float64, 2)], jacobian, training]
+    phases: list[list[Block]] = [[("float64 draws", (size,), np.float64, 2)], jacobian, training]
     if linearized:
-        linear_records = ("records of the linearization", (records, m + m_test + 3), np.float64, 1)
+        linear_records: Block = ("records of the linearization", (records, m + m_test + 3), np.float64, 1)
         phases += [[after, network_records, linear_records, *pass_blocks("vjp", m, width, np.float64, "cpp", "", size)],
                    [after, network_records, linear_records, ("differences of the outputs", (records, max(m, m_test)),
                                                              np.float64, 2)]]

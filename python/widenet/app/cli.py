@@ -85,14 +85,14 @@ def _list_experiments() -> int:
 
 
 def _reproduce(parser: argparse.ArgumentParser, arguments: argparse.Namespace, argv: Sequence[str]) -> int:
-    from widenet.app.experiments._plotting import INSTALL_HINT
+    from widenet.app.experiments._plotting import matplotlib
     from widenet.app.report import REPORT, report_directory, reproduce
 
     if not arguments.no_figures:
         try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            print(f"widenet: {INSTALL_HINT}; or run with --no-figures", file=sys.stderr)
+            matplotlib()
+        except ImportError as error:
+            print(f"widenet: {error}; or run with --no-figures", file=sys.stderr)
             return 1
     if arguments.threads is not None:
         _check_threads(parser, arguments.threads)

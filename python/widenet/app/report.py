@@ -24,6 +24,7 @@ import numpy as np
 
 from widenet import _files
 from widenet import _validation as check
+from widenet._optional import progress_bar
 
 if TYPE_CHECKING:
     from widenet.app.experiments import Claim, Correction, Experiment, ExperimentResult
@@ -276,10 +277,4 @@ def _previous_figures(directory: Path) -> list[str]:
 
 def _bar(names: list[str], enabled: bool) -> Iterable[str]:
     """Return the experiments with a progress bar (tqdm, when installed and enabled)."""
-    if enabled:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return names
-        return tqdm(names, desc="experiments", position=0)
-    return names
+    return progress_bar(names, enabled, desc="experiments", position=0)

@@ -14,20 +14,21 @@ Needs the optional extra ``distributed``: ``pip install "widenet[distributed]"``
 
 from __future__ import annotations
 
-INSTALL_HINT = 'widenet.distributed needs Dask: pip install "widenet[distributed]"'
-
-try:
-    import dask.array  # noqa: F401
-    import distributed  # noqa: F401
-except ImportError as _error:  # pragma: no cover - exercised without dask installed
-    raise ImportError(f"{INSTALL_HINT} ({_error})") from _error
-
+from widenet._optional import install_hint, optional_module_for
 from widenet.kernels import LimitKernel
 from widenet.sweeps import sweeps_on
-from widenet.distributed.cg import CGResult, conjugate_gradient
-from widenet.distributed.operators import gram_matvec
-from widenet.distributed.regression import TiledKernelRegressor
-from widenet.distributed.tiles import DEFAULT_TILE, gram_tiled
+
+INSTALL_HINT = install_hint("widenet.distributed", "dask")
+
+with optional_module_for("widenet.distributed", "dask"):
+    import dask.array  # noqa: F401
+    import distributed  # noqa: F401
+
+# after the check: these modules import Dask
+from widenet.distributed.cg import CGResult, conjugate_gradient  # noqa: E402
+from widenet.distributed.operators import gram_matvec  # noqa: E402
+from widenet.distributed.regression import TiledKernelRegressor  # noqa: E402
+from widenet.distributed.tiles import DEFAULT_TILE, gram_tiled  # noqa: E402
 
 __all__ = ["CGResult", "DEFAULT_TILE", "LimitKernel", "TiledKernelRegressor", "conjugate_gradient", "gram_matvec",
            "gram_tiled", "sweeps_on"]

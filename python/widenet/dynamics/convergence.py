@@ -26,15 +26,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, List, Optional, Tuple, TypeVar, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._interrupt import is_long_factorization, run_interruptible
-from widenet.network.shallow import ShallowNetwork
+from widenet._types import Backend, Loss, Seed
 from widenet.network.parameters import Parameters
+from widenet.network.shallow import ShallowNetwork
+from widenet.regression import _solve
+
+_Witness = TypeVar("_Witness")
 
 # Rounding level of a comparison, per dtype of the computation: about 4500 unit roundoffs
 # in float64 and 840 in float32, the base relative tolerances of the tests (rtol_for in
@@ -208,7 +212,7 @@ class AssumptionReport:
     notes: tuple
 
     def summary(self) -> str:
-        """A readable account of the measurement and of what it allows to conclude."""
+        """Return a readable account of the measurement and of what it allows to conclude."""
         m = self.num_points
         lines = [
             f"Assumption 11.12 at w0: {self.activation}, {self.parametrization}, n = {self.width}, "
@@ -315,7 +319,7 @@ class ConvergenceCheck:
     assumptions: AssumptionReport
 
     def reading(self) -> str:
-        """What the run and the report together say about Theorem 11.13."""
+        """Return what the run and the report together say about Theorem 11.13."""
         held = self.loss_bound_held and self.distance_bound_held
         if not self.lr_admissible:
             return ("the step exceeds (11.4.4), so Theorem 11.13 makes no claim about this run"
@@ -332,7 +336,7 @@ class ConvergenceCheck:
         return "Theorem 11.13 does not apply (Assumption 11.12 is violated), and a bound failed."
 
     def summary(self) -> str:
-        """A readable account of the run against the bounds (11.4.6a), (11.4.6b)."""
+        """Return a readable account of the run against the bounds (11.4.6a), (11.4.6b)."""
         last = int(self.steps[-1])
         report = self.assumptions
         lines = [
@@ -366,11 +370,13 @@ def _count(holds: np.ndarray, steps: np.ndarray) -> str:
 
 
 def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos_steps: int) -> list:
-    """What :func:`check_assumptions` holds at its peak, in float64 parameter vectors ``P``:
-    the clone, ``w0``, the gradient-descent path, the stored Jacobians of the pair secants,
+    """Return what :func:`check_assumptions` holds at its peak, in float64 parameter vectors ``P``.
+
+    The clone, ``w0``, the gradient-descent path, the stored Jacobians of the pair secants,
     the Jacobian at ``w0`` and the ascent points throughout; then either a Jacobian with its
     hidden layer and the two temporaries of the secants against the stored ones, or the base
-    points and the Lanczos basis with its stack and a temporary."""
+    points and the Lanczos basis with its stack and a temporary.
+    """
     size, path = network.num_params, min(path_steps, _PATH_POINTS)
     stored = max(1, _PAIR_STORE // ((m + 1) * size))
     vectors = lambda count: ("parameter vectors", (count, size), np.float64, 1)  # noqa: E731
@@ -382,13 +388,16 @@ def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos
 
 
 def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptions: bool) -> list:
-    """What :func:`check_convergence` holds at its peak: :func:`check_assumptions` when it
-    runs it; the two clones (four parameter vectors) with the training run's records, hidden
-    layer and parameter copies; the bounds computed on the records (about a dozen arrays of
-    them); a Jacobian for the output scales."""
+    """Return what :func:`check_convergence` holds at its peak.
+
+    That is :func:`check_assumptions` when it runs it; the two clones (four parameter
+    vectors) with the training run's records, hidden layer and parameter copies; the bounds
+    computed on the records (about a dozen arrays of them); a Jacobian for the output scales.
+    """
     size = network.num_params
     clones = ("the clones' parameters", (4, size), network.dtype, 1)
-    training = [clones, ("records", (records, 2), np.float64, 1), ("hidden layer", (3, m, network.width), network.dtype, 1),
+    training = [clones, ("records", (records, 2), np.float64, 1),
+                ("hidden layer", (3, m, network.width), network.dtype, 1),
                 ("parameters copied in and out, state, start and gradient", (6, size), network.dtype, 1)]
     bounds = [clones, ("records and the bounds on them", (records, 12), np.float64, 1)]
     scales = [clones, ("Jacobian", (m, size), np.float64, 1), ("hidden layer", (m, network.width), np.float64, 2)]
@@ -396,14 +405,14 @@ def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptio
     return _memory.peak(first, training, bounds, scales)
 
 
-def _network(model, name: str = "model") -> ShallowNetwork:
+def _network(model: object, name: str = "model") -> ShallowNetwork:
     if not isinstance(model, ShallowNetwork):
         raise TypeError(f"{name}: expected a widenet.ShallowNetwork, got {type(model).__name__}")
     return model
 
 
-def _clone(model: ShallowNetwork, dtype) -> ShallowNetwork:
-    """A network of the same configuration in ``dtype``, at (and starting from) ``model``'s w0."""
+def _clone(model: ShallowNetwork, dtype: npt.DTypeLike) -> ShallowNetwork:
+    """Return a network of the same configuration in ``dtype``, at (and starting from) ``model``'s w0."""
     clone = ShallowNetwork(model.input_dim, model.width, model.activation, model.parametrization,
                            weight_var=model.weight_var, bias_var=model.bias_var, output_var=model.output_var,
                            output_bias_var=model.output_bias_var, distribution=model.distribution, seed=0,
@@ -413,7 +422,7 @@ def _clone(model: ShallowNetwork, dtype) -> ShallowNetwork:
     return clone
 
 
-def _norm(array: np.ndarray, axis=None):
+def _norm(array: np.ndarray, axis: Union[None, int, Tuple[int, ...]] = None) -> Any:
     """Euclidean norm by a pairwise sum (no BLAS call: cheap for one vector on a busy machine)."""
     return np.sqrt(np.sum(array * array, axis=axis))
 
@@ -424,8 +433,11 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 class _Probe:
-    """Gradients ``grad_w Phi(x_i, w)`` at parameter vectors ``w`` (float64), and the running
-    maxima of the gradient norms and of the secant ratios, with their witnesses."""
+    """Gradients ``grad_w Phi(x_i, w)`` at parameter vectors ``w`` (float64).
+
+    With the running maxima of the gradient norms and of the secant ratios, and their
+    witnesses.
+    """
 
     def __init__(self, network: ShallowNetwork, X: np.ndarray, w0: np.ndarray):
         self.network, self.X, self.w0 = network, X, w0
@@ -439,12 +451,12 @@ class _Probe:
         self._stored_norms = np.empty((capacity, m))
         self._stored = 0
 
-    def _set(self, w: np.ndarray):
+    def _set(self, w: np.ndarray) -> None:
         net = self.network
         net.params = Parameters.from_vector(w, net.width, net.input_dim)
 
     def rows(self, w: np.ndarray) -> np.ndarray:
-        """The m x P Jacobian at ``w``; updates ``U`` and the pair secants."""
+        """Return the m x P Jacobian at ``w``; update ``U`` and the pair secants."""
         self._set(w)
         J = self.network.jacobian(self.X)
         self.evaluated += 1
@@ -461,7 +473,7 @@ class _Probe:
         return self.network.jacobian(self.X[i:i + 1])[0]
 
     def secant(self, i: int, w_a: np.ndarray, w_b: np.ndarray, g_a: np.ndarray, g_b: np.ndarray) -> np.ndarray:
-        """Records ``|g_a - g_b| / |w_a - w_b|`` and returns ``g_a - g_b``."""
+        """Record ``|g_a - g_b| / |w_a - w_b|`` and return ``g_a - g_b``."""
         difference = g_a - g_b
         distance = float(_norm(w_a - w_b))
         change = float(_norm(difference))
@@ -471,9 +483,11 @@ class _Probe:
                 self.L = SecantWitness(i, w_a.copy(), w_b.copy(), ratio)
         return difference
 
-    def _pairs(self, w: np.ndarray, J: np.ndarray, norms: np.ndarray):
-        """Secants between ``w`` and every stored point, for every training point; ``w`` is
-        stored while there is room (the first points: ``w0``, then the path)."""
+    def _pairs(self, w: np.ndarray, J: np.ndarray, norms: np.ndarray) -> None:
+        """Record the secants between ``w`` and every stored point, for every training point.
+
+        ``w`` is stored while there is room (the first points: ``w0``, then the path).
+        """
         if self._stored:
             W = self._stored_w[:self._stored]
             distances = _norm(W - w, axis=1)
@@ -491,15 +505,18 @@ class _Probe:
             self._stored += 1
 
     def hessian_direction(self, w: np.ndarray, i: int, u: np.ndarray, eps: float) -> np.ndarray:
-        """``grad Phi(x_i, w + eps u) - grad Phi(x_i, w - eps u)`` (about ``2 eps H_i(w) u``),
-        recorded as a secant."""
+        """Return ``grad Phi(x_i, w + eps u) - grad Phi(x_i, w - eps u)`` (about ``2 eps H_i(w) u``).
+
+        The difference is recorded as a secant.
+        """
         w_a, w_b = w + eps * u, w - eps * u
         return self.secant(i, w_a, w_b, self.row(w_a, i), self.row(w_b, i))
 
 
-def _lanczos(probe: _Probe, w: np.ndarray, i: int, start: np.ndarray, eps: float, steps: int):
-    """Lanczos on the Hessian ``H_i(w)`` of ``Phi(x_i, .)``, products by secants, then one
-    secant along the Ritz vector of the largest ``|Ritz value|``.
+def _lanczos(probe: _Probe, w: np.ndarray, i: int, start: np.ndarray, eps: float, steps: int) -> None:
+    """Run Lanczos on the Hessian ``H_i(w)`` of ``Phi(x_i, .)``, products by secants.
+
+    Then one secant is taken along the Ritz vector of the largest ``|Ritz value|``.
 
     Every product ``grad Phi(x_i, w + eps q) - grad Phi(x_i, w - eps q)`` is a secant over two
     points of the ball and is recorded; the last one, along the Ritz vector ``u``, is about
@@ -508,7 +525,8 @@ def _lanczos(probe: _Probe, w: np.ndarray, i: int, start: np.ndarray, eps: float
     closer to ``|H_i(w)|`` than as many power-iteration steps.
     """
     basis = [start]
-    alphas, betas = [], []
+    alphas: List[float] = []
+    betas: List[float] = []
     for _ in range(steps):
         q = basis[-1]
         z = probe.hessian_direction(w, i, q, eps) / (2.0 * eps)
@@ -540,7 +558,7 @@ def _into_ball(w0: np.ndarray, w: np.ndarray, radius: float) -> np.ndarray:
     return w if distance <= radius else w0 + (radius / distance) * offset
 
 
-def _gd_path(network: ShallowNetwork, X, y, lr: float, steps: int) -> list:
+def _gd_path(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> List[np.ndarray]:
     """Parameter vectors of GD on the sum loss at log-spaced steps ``1 <= k <= steps``."""
     if steps == 0:
         return []
@@ -575,9 +593,10 @@ def _radius(m: int, U: float, f0: float, lambda_min: float, regular: bool) -> fl
     return 2.0 * math.sqrt(m) * U * math.sqrt(f0) / lambda_min if regular else math.inf
 
 
-def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_steps: int = 100,
-                      lanczos_steps: int = 8, refinements: int = 2, seed=None) -> AssumptionReport:
-    """Measures the constants of Assumption 11.12 for ``model`` at its initial parameters.
+def check_assumptions(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike, loss: Loss = "sum",
+                      samples: int = 32, path_steps: int = 100, lanczos_steps: int = 8, refinements: int = 2,
+                      seed: Seed = None) -> AssumptionReport:
+    """Measure the constants of Assumption 11.12 for ``model`` at its initial parameters.
 
     Works on a float64 copy of ``model`` at ``w0 = model.initial_params`` (the caller's
     network is not modified; a float32 network's parameters are exact in float64).
@@ -658,9 +677,9 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
     network = _clone(model, np.float64)
 
     # (a) and f(w0): the chapter's quantities at w0
-    eigenvalues = _spectrum(network.ntk(X))
+    eigenvalues = _solve.eigenvalues(network.ntk(X))
     lambda_min, lambda_max = float(eigenvalues[0]), float(eigenvalues[-1])
-    regular = lambda_min > m * np.finfo(np.float64).eps * lambda_max
+    regular = lambda_min > _solve.rank_tolerance(np.float64, m) * lambda_max
     f0 = network.loss(X, y, "sum")
     admissible_sum = 1.0 / (lambda_min + lambda_max)
 
@@ -675,7 +694,7 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
         radius = _radius(m, probe.U.value, f0, lambda_min, regular)
 
     # (b), U: rounds of r from U, then U on the ball of that radius
-    ascent_points = []
+    ascent_points: List[np.ndarray] = []
     for _ in range(refinements + 1):
         if radius == 0:
             break
@@ -733,8 +752,8 @@ def check_assumptions(model, X, y, loss: str = "sum", samples: int = 32, path_st
         refinements=refinements, notes=tuple(notes))
 
 
-def _frozen(witness):
-    """The witness with read-only arrays."""
+def _frozen(witness: _Witness) -> _Witness:
+    """Return the witness with read-only arrays."""
     for value in vars(witness).values():
         if isinstance(value, np.ndarray):
             value.setflags(write=False)
@@ -745,9 +764,11 @@ def _frozen(witness):
 
 
 def _output_scales(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``|y_i| + |c| + |v| |a sigma(z_i)|``: bounds the magnitudes summed in ``Phi(x_i, w) - y_i``
-    (Cauchy-Schwarz on ``sum_j |v_j a sigma(z_ij)|``; ``a sigma(z_i)`` is the v-block of the
-    Jacobian row)."""
+    """Return ``|y_i| + |c| + |v| |a sigma(z_i)|``: bounds of the magnitudes summed in ``Phi(x_i, w) - y_i``.
+
+    By Cauchy-Schwarz on ``sum_j |v_j a sigma(z_ij)|``; ``a sigma(z_i)`` is the v-block of the
+    Jacobian row).
+    """
     network.params = Parameters.from_vector(w, network.width, network.input_dim)
     n, d = network.width, network.input_dim
     J = network.jacobian(X)
@@ -755,10 +776,11 @@ def _output_scales(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, w: np.
     return np.abs(y) + abs(c) + _norm(v) * _norm(J[:, n * d + n:n * d + 2 * n], axis=1)
 
 
-def check_convergence(model, X, y, steps: int, lr: Optional[float] = None, loss: str = "sum",
-                      record_every: int = 1, assumptions: Optional[AssumptionReport] = None, seed=None,
-                      backend: str = "cpp") -> ConvergenceCheck:
-    """Runs gradient descent from ``w0`` and compares it with Theorem 11.13.
+def check_convergence(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike, steps: int,
+                      lr: Optional[float] = None, loss: Loss = "sum", record_every: int = 1,
+                      assumptions: Optional[AssumptionReport] = None, seed: Seed = None,
+                      backend: Backend = "cpp") -> ConvergenceCheck:
+    """Run gradient descent from ``w0`` and compare it with Theorem 11.13.
 
     Trains a copy of ``model`` (in its dtype, from ``model.initial_params``; the caller's
     network is not modified) with ``w_{k+1} = w_k - h grad(s f)(w_k)`` (11.4.5) and compares
@@ -804,7 +826,7 @@ def check_convergence(model, X, y, steps: int, lr: Optional[float] = None, loss:
     steps = check.integer(steps, "steps", 0)
     scale = check.loss_scale(loss, X.shape[0])
     record_every = check.integer(record_every, "record_every", 1)
-    backend = check.backend(backend)
+    check.backend(backend)
     m = X.shape[0]
     _memory.require("check_convergence", _convergence_blocks(model, m, _memory.recorded_count(steps, record_every),
                                                              assumptions is None),
@@ -865,21 +887,19 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _spectrum(gram: np.ndarray) -> np.ndarray:
-    """The eigenvalues of a tangent Gram, ascending; Ctrl-C stops the wait for them."""
-    return run_interruptible(np.linalg.eigvalsh, gram, long_call=is_long_factorization(*gram.shape))
+def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -> None:
+    """Check that the report is about this network's w0 and this data.
 
-
-def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray):
-    """The report must be about this network's w0 and this data: its f(w0) and eigenvalues
-    are recomputed (as check_assumptions computes them) and must agree to rounding."""
+    Its f(w0) and eigenvalues are recomputed (as check_assumptions computes them) and must
+    agree to rounding.
+    """
     if (report.num_points, report.num_params, report.activation, report.parametrization) != (
             X.shape[0], network.num_params, network.activation, network.parametrization):
         raise ValueError("assumptions: the report is for a different network or data "
                          f"(m = {report.num_points}, P = {report.num_params}, {report.activation}, "
                          f"{report.parametrization}; expected m = {X.shape[0]}, P = {network.num_params}, "
                          f"{network.activation}, {network.parametrization})")
-    eigenvalues = _spectrum(network.ntk(X))
+    eigenvalues = _solve.eigenvalues(network.ntk(X))
     f0 = network.loss(X, y, "sum")
     tolerance = _ROUNDING[np.dtype(np.float64)]
     if not (math.isclose(report.f0, f0, rel_tol=tolerance, abs_tol=tolerance * float(np.dot(y, y)))

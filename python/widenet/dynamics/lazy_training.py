@@ -47,17 +47,20 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 from dataclasses import dataclass
-from typing import NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Union, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
 from widenet._native import _core
 from widenet._runtime import get_num_threads
+from widenet._types import Activation, Loss, Parametrization
 from widenet.dynamics.linearization import linearize
-from widenet.network.parameters import PARAMETRIZATIONS
+from widenet.network.parameters import PARAMETRIZATIONS, Parameters
 from widenet.network.shallow import ShallowNetwork
 from widenet.sweeps import SweepResult, sweep
 from widenet.sweeps.cells import checked_grid
@@ -97,8 +100,9 @@ class LazyTrainingData(NamedTuple):
 
 def lazy_training_data(points: int = 8, input_dim: int = 4, test_points: int = 16, amplitude: float = 1.0,
                        seed: int = 0) -> LazyTrainingData:
-    """A small regression problem with unit-norm inputs (Proposition 11.26 holds for
-    ``|x| <= 1``) and a smooth target.
+    """Make a small regression problem with unit-norm inputs and a smooth target.
+
+    Proposition 11.26 holds for ``|x| <= 1``.
 
     Inputs are Gaussian vectors scaled to unit norm; the target is
     ``y = amplitude * sin(pi a . x)`` for a random unit vector ``a``. The data's random
@@ -134,38 +138,39 @@ def lazy_training_data(points: int = 8, input_dim: int = 4, test_points: int = 1
     return LazyTrainingData(X, amplitude * np.sin(np.pi * X @ direction), X_test)
 
 
-def _checked_data(data) -> LazyTrainingData:
+def _checked_data(data: Optional[LazyTrainingData]) -> LazyTrainingData:
     if data is None:
         with _memory.preliminary():  # the default data are small: the caller's guard is the estimate
             return lazy_training_data()
     if not isinstance(data, tuple) or len(data) != 3:
         raise TypeError(f"data: expected (X, y, X_test) such as lazy_training_data() returns, got {data!r}")
     float64 = np.dtype(np.float64)
-    X = check.as_array(data[0], "X", float64, 2)
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        raise ValueError(f"X: expected at least one point and one feature, got shape {X.shape}")
+    X = check.as_points(data[0], "X", dtype=float64, min_columns=1)
     return LazyTrainingData(X, check.as_targets(data[1], "y", float64, X.shape[0]),
                             check.as_inputs(data[2], "X_test", float64, X.shape[1]))
 
 
 # -- blocks of the parameters --------------------------------------------------------------
-def _blocks(params) -> dict:
+def _blocks(params: Parameters) -> Dict[str, np.ndarray]:
     U, b, v, c = params.arrays()
     return {"U": U, "b": b, "v": v, "c": np.array([c])}
 
 
-def _block_norms(params) -> dict:
+def _block_norms(params: Parameters) -> Dict[str, float]:
     return {name: float(np.linalg.norm(block)) for name, block in _blocks(params).items()}
 
 
-def _block_differences(after, before) -> dict:
+def _block_differences(after: Parameters, before: Parameters) -> Dict[str, float]:
     old = _blocks(before)
     return {name: float(np.linalg.norm(block - old[name])) for name, block in _blocks(after).items()}
 
 
 def _jacobian_blocks(network: ShallowNetwork, X: np.ndarray) -> dict:
-    """Mean over the rows of ``X`` of ``|grad_B Phi(x_i, w)|`` for every block ``B``, from the
-    column blocks of the Jacobian (order U row-major, b, v, c; docs/theory.md, section 5)."""
+    """Return the mean over the rows of ``X`` of ``|grad_B Phi(x_i, w)|`` for every block ``B``.
+
+    Taken from the column blocks of the Jacobian (order U row-major, b, v, c; docs/theory.md,
+    section 5).
+    """
     J = network.jacobian(X)
     n, d = network.width, network.input_dim
     bounds = np.cumsum([0, n * d, n, n, 1])
@@ -178,7 +183,7 @@ def _relative(movement: dict, initial: dict) -> dict:
 
 
 # -- the step rule -------------------------------------------------------------------------
-def _lr_constant(lr_constant, parametrization: str, loss: str, points: int) -> float:
+def _lr_constant(lr_constant: Optional[float], parametrization: str, loss: str, points: int) -> float:
     if lr_constant is not None:
         return check.positive_real(lr_constant, "lr_constant")
     # The defaults are for the mean loss; the other scalings get the same dynamics.
@@ -186,8 +191,11 @@ def _lr_constant(lr_constant, parametrization: str, loss: str, points: int) -> f
 
 
 def _step(constant: float, parametrization: str, width: int) -> float:
-    """``h = c / n`` (LeCun: the Gram grows like n, Theorem 11.23) or ``h = c`` (NTK
-    parametrization: the Gram is O(1), Theorem 11.30)."""
+    """Return the step ``h = c / n`` or ``h = c``.
+
+    ``c / n`` for LeCun (the Gram grows like n, Theorem 11.23), ``c`` for the NTK
+    parametrization (the Gram is O(1), Theorem 11.30).
+    """
     return constant / width if parametrization == "lecun" else constant
 
 
@@ -200,10 +208,11 @@ def _check_stable(lr: float, scale: float, theta: np.ndarray, constant: float) -
 
 
 # -- one cell ------------------------------------------------------------------------------
-def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun", activation: str = "tanh",
-                       steps: int = 300, lr_constant: Optional[float] = None, loss: str = "mean", data=None,
-                       record_every: int = 1, **network_options) -> dict:
-    """Trains one network and its linearization (11.3.1) and measures how lazy training is.
+def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrization = "lecun",
+                       activation: Activation = "tanh", steps: int = 300, lr_constant: Optional[float] = None,
+                       loss: Loss = "mean", data: Optional[LazyTrainingData] = None, record_every: int = 1,
+                       **network_options: Any) -> Dict[str, float]:
+    """Train one network and its linearization (11.3.1) and measure how lazy training is.
 
     A :class:`widenet.ShallowNetwork` of width ``n = width`` (initialized from ``seed``)
     and its linearization at ``w0`` (:func:`widenet.linearize`) are trained by gradient
@@ -284,8 +293,8 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     """
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
-    parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
+    check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
+    check.choice(activation, "activation", _core.ACTIVATIONS)
     steps = check.integer(steps, "steps", 1)
     record_every = check.integer(record_every, "record_every", 1)
     X, y, X_test = _checked_data(data)
@@ -318,11 +327,12 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     distance = float(np.max(full.distances))
     movement = _block_differences(network.params, initial)
     initial_norms = _block_norms(initial)
+    outputs = cast(np.ndarray, full.test_outputs)  # recorded: X_test was given
     result = {
         "distance": distance,
         "relative_distance": distance / float(np.linalg.norm(initial.to_vector())),
-        "gap_train": float(np.max(np.abs(full.test_outputs[:, :m] - lin.train_outputs))),
-        "gap_test": float(np.max(np.abs(full.test_outputs[:, m:] - lin.test_outputs))),
+        "gap_train": float(np.max(np.abs(outputs[:, :m] - lin.train_outputs))),
+        "gap_test": float(np.max(np.abs(outputs[:, m:] - lin.test_outputs))),
         "kernel_change": float(np.linalg.norm(theta - theta0, 2) / np.linalg.norm(theta0, 2)),
         "loss": float(full.losses[-1]),
         "loss_linearized": float(lin.losses[-1]),
@@ -334,10 +344,11 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: str = "lecun",
     return result
 
 
-def lazy_training_sweep(widths=None, seeds=None, *, parametrization: str = "lecun", quick: bool = False,
-                        threads: Optional[int] = None, progress: bool = True, client=None, cache_dir=None,
-                        **cell_options) -> SweepResult:
-    """:func:`lazy_training_cell` over a grid of widths and network seeds, on one data set.
+def lazy_training_sweep(widths: Optional[Sequence[int]] = None, seeds: Optional[Sequence[int]] = None, *,
+                        parametrization: Parametrization = "lecun", quick: bool = False,
+                        threads: Optional[int] = None, progress: bool = True, client: Any = None,
+                        cache_dir: Union[None, str, os.PathLike[str]] = None, **cell_options: Any) -> SweepResult:
+    """Run :func:`lazy_training_cell` over a grid of widths and network seeds, on one data set.
 
     Parameters
     ----------
@@ -382,9 +393,11 @@ def lazy_training_sweep(widths=None, seeds=None, *, parametrization: str = "lecu
 
 def _check_cell(where: str, width: int, X: np.ndarray, X_test: np.ndarray, steps: int, record_every: int,
                 cells: int = 1) -> None:
-    """The memory guard of ``cells`` lazy-training cells of ``width`` computed at once: the
-    network, its initial parameters and a copy, then also the linearization's two (see
-    :func:`widenet._memory.lazy_training_blocks`)."""
+    """Guard the memory of ``cells`` lazy-training cells of ``width`` computed at once.
+
+    They hold the network, its initial parameters and a copy, then also the linearization's two (see
+    :func:`widenet._memory.lazy_training_blocks`).
+    """
     blocks = _memory.lazy_training_blocks(width, X.shape[1], X.shape[0], X_test.shape[0],
                                           _memory.recorded_count(steps, record_every), (3, 7), True)
     _memory.require(where, [(f"{label} (x{cells} cells at once)", (cells, *shape), dtype, copies)
@@ -392,8 +405,9 @@ def _check_cell(where: str, width: int, X: np.ndarray, X_test: np.ndarray, steps
                     "Pass smaller widths, record less often, or run fewer cells at once (threads=).")
 
 
-def _check_sweep(widths, seeds, threads, data: LazyTrainingData, steps, record_every) -> None:
-    """The guard of a sweep before it starts: its widest cells, as many at once as run in parallel."""
+def _check_sweep(widths: object, seeds: object, threads: Optional[int], data: LazyTrainingData, steps: object,
+                 record_every: object) -> None:
+    """Guard a sweep's memory before it starts: its widest cells, as many at once as run in parallel."""
     widths, seeds = checked_grid(widths, "widths", 1), checked_grid(seeds, "seeds", 0)
     threads = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
     cells = min(threads, len(widths) * len(seeds))
@@ -404,8 +418,9 @@ def _check_sweep(widths, seeds, threads, data: LazyTrainingData, steps, record_e
 # -- per-block movement (Section 11.6) -----------------------------------------------------
 @dataclass(frozen=True)
 class BlockMovement:
-    """How each block ``U, b, v, c`` of a shallow network starts and moves under gradient
-    descent (Section 11.6). Every dict is keyed by block name.
+    """How each block ``U, b, v, c`` of a shallow network starts and moves under gradient descent.
+
+    See Section 11.6. Every dict is keyed by block name.
 
     Attributes
     ----------
@@ -444,7 +459,7 @@ class BlockMovement:
     final_loss: float
 
     def ratio(self, numerator: str = "v", denominator: str = "U", relative: bool = True) -> float:
-        """``movement[numerator] / movement[denominator]`` (relative movements by default)."""
+        """Return ``movement[numerator] / movement[denominator]`` (relative movements by default)."""
         numerator = check.choice(numerator, "numerator", BLOCKS)
         denominator = check.choice(denominator, "denominator", BLOCKS)
         values = self.relative_movement if relative else self.movement
@@ -462,8 +477,9 @@ class BlockMovement:
         return "\n".join(rows)
 
 
-def parameter_movement(network: ShallowNetwork, X, y, lr: float, steps: int, loss: str = "sum") -> BlockMovement:
-    """Per-block gradient norms at the start and movement after gradient descent (Section 11.6).
+def parameter_movement(network: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike, lr: float, steps: int,
+                       loss: Loss = "sum") -> BlockMovement:
+    """Measure per-block gradient norms at the start and movement after gradient descent (Section 11.6).
 
     A copy of ``network`` is trained (``network`` itself is not modified), starting from
     its current parameters ``w0 = network.params`` (for a fresh network, its
@@ -518,10 +534,11 @@ def parameter_movement(network: ShallowNetwork, X, y, lr: float, steps: int, los
                          initial_loss, trained.loss(X, y, loss=loss))
 
 
-def compare_parametrizations(width: int, seed: int = 0, *, activation: str = "tanh", steps: int = 300,
-                             lr_constant: Optional[float] = None, loss: str = "mean", data=None,
-                             **network_options) -> dict:
-    """:func:`parameter_movement` of the LeCun and the NTK network of one seed on the same data.
+def compare_parametrizations(width: int, seed: int = 0, *, activation: Activation = "tanh", steps: int = 300,
+                             lr_constant: Optional[float] = None, loss: Loss = "mean",
+                             data: Optional[LazyTrainingData] = None,
+                             **network_options: Any) -> Dict[str, BlockMovement]:
+    """Run :func:`parameter_movement` of the LeCun and the NTK network of one seed on the same data.
 
     The two networks draw the same standard variables, so they compute the same function
     at initialization (Section 11.6.1); each is trained with its own step rule, ``h = c/n``
@@ -536,7 +553,7 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: str = "ta
     """
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
-    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
+    check.choice(activation, "activation", _core.ACTIVATIONS)
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     # each network (its parameters and initial ones) beside what parameter_movement holds

@@ -3,8 +3,8 @@
 Each function mirrors the C++ kernel of the same name and is used to cross-check it.
 """
 
-from widenet.reference.activations import ACTIVATIONS, activation, activation_derivative
 from widenet.reference import limit_kernels
+from widenet.reference.activations import ACTIVATIONS, activation, activation_derivative
 from widenet.reference.kernels import KERNELS, kernel_diag, kernel_gram
 from widenet.reference.linear_dynamics import linear_gd
 from widenet.reference.shallow import (

@@ -78,10 +78,22 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import Dict, Iterable, List, Literal, Optional, Sequence, Tuple, TypeVar, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet.reference import activations as _act
+
+Array = npt.NDArray[np.float64]
+Pair = Tuple[Array, Array]
+"""``(E_ss, E_dd)``, or a rule's ``(nodes, weights)``."""
+Panels = List[Tuple[float, float]]
+Parametrization = Literal["lecun", "ntk"]
+Kind = Literal["ntk", "nngp"]
+Method = Literal["auto", "closed_form", "scale_mixture", "quadrature"]
+Distribution = Literal["normal", "uniform", "rademacher"]
+_Choice = TypeVar("_Choice", bound=str)
 
 CLOSED_FORMS = ("relu", "erf", "identity", "sin", "gelu")
 SCALE_MIXTURES = ("tanh", "sigmoid", "softplus", "arctan")
@@ -145,46 +157,51 @@ ARCTAN_DD_START = 1e-7
 _BLOCK_FLOATS = 1 << 20
 
 
-def _choice(value, name, options):
+def _choice(value: _Choice, name: str, options: Sequence[str]) -> _Choice:
     if not isinstance(value, str) or value not in options:
         raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
     return value
 
 
-def _points(X1, X2):
-    X1 = np.asarray(X1, dtype=np.float64)
-    X2 = np.asarray(X2, dtype=np.float64)
-    if X1.ndim != 2 or X2.ndim != 2 or X1.shape[1] != X2.shape[1] or X1.shape[1] == 0:
-        raise ValueError(f"X1 and X2 must be 2-D with the same number (>= 1) of columns; got shapes {X1.shape} "
-                         f"and {X2.shape}")
-    return X1, X2
+def _points(X1: npt.ArrayLike, X2: npt.ArrayLike) -> Pair:
+    P1 = np.asarray(X1, dtype=np.float64)
+    P2 = np.asarray(X2, dtype=np.float64)
+    if P1.ndim != 2 or P2.ndim != 2 or P1.shape[1] != P2.shape[1] or P1.shape[1] == 0:
+        raise ValueError(f"X1 and X2 must be 2-D with the same number (>= 1) of columns; got shapes {P1.shape} "
+                         f"and {P2.shape}")
+    return P1, P2
 
 
-def _variances(S11, S22, S12):
-    S11 = np.asarray(S11, dtype=np.float64)
-    S22 = np.asarray(S22, dtype=np.float64)
-    S12 = np.asarray(S12, dtype=np.float64)
-    if S11.ndim != 1 or S22.ndim != 1 or S12.shape != (S11.shape[0], S22.shape[0]):
-        raise ValueError(f"S11 (m1,), S22 (m2,) and S12 (m1, m2) expected; got shapes {S11.shape}, "
-                         f"{S22.shape} and {S12.shape}")
-    return S11, S22, S12
+def _variances(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike) -> Tuple[Array, Array, Array]:
+    V11 = np.asarray(S11, dtype=np.float64)
+    V22 = np.asarray(S22, dtype=np.float64)
+    V12 = np.asarray(S12, dtype=np.float64)
+    if V11.ndim != 1 or V22.ndim != 1 or V12.shape != (V11.shape[0], V22.shape[0]):
+        raise ValueError(f"S11 (m1,), S22 (m2,) and S12 (m1, m2) expected; got shapes {V11.shape}, "
+                         f"{V22.shape} and {V12.shape}")
+    return V11, V22, V12
 
 
-def _correlations(S11, S22, S12):
-    """``rho = S12 / (sqrt(S11) sqrt(S22))`` clipped to [-1, 1] (0 where ``S11 S22 = 0``: then
-    one pre-activation is 0 almost surely and the correlation does not matter), and
-    ``1 - rho^2 = (1 - rho)(1 + rho)``, exact in the factor that cancels. The root is
+def _correlations(S11: Array, S22: Array, S12: Array) -> Pair:
+    """Return ``rho = S12 / (sqrt(S11) sqrt(S22))`` clipped to [-1, 1], and ``1 - rho^2``.
+
+    ``rho`` is 0 where ``S11 S22 = 0``: then one pre-activation is 0 almost surely and the
+    correlation does not matter. ``1 - rho^2 = (1 - rho)(1 + rho)`` is exact in the factor that cancels. The root is
     :func:`_root_product`, so that a point's correlation with itself is exactly 1 (relu's
-    ``E_dd`` is steep there) however large its variance."""
+    ``E_dd`` is steep there) however large its variance.
+    """
     rho = np.divide(S12, _root_product(S11[:, None], S22[None, :]), out=np.zeros_like(S12),
                     where=(S11[:, None] > 0) & (S22[None, :] > 0))
     rho = np.clip(rho, -1.0, 1.0)
     return rho, (1 - rho) * (1 + rho)
 
 
-def _root_product(a, b):
-    """``sqrt(a b)``: ``a`` itself for ``a = b``, else ``sqrt(a) sqrt(b)`` where ``a b`` would
-    overflow or fall below the normal range."""
+def _root_product(a: Array, b: Array) -> Array:
+    """Return ``sqrt(a b)``.
+
+    That is ``a`` itself for ``a = b``, else ``sqrt(a) sqrt(b)`` where ``a b`` would overflow
+    or fall below the normal range.
+    """
     with np.errstate(over="ignore", under="ignore"):
         product = a * b
     normal = np.isfinite(product) & (product >= np.finfo(np.float64).tiny)
@@ -192,8 +209,9 @@ def _root_product(a, b):
     return np.where(a == b, a, root)
 
 
-def covariances(X1, X2, weight_var=1.0, bias_var=0.0):
-    """Covariances of the pre-activations ``h_x = u.x + b`` (Theorem 11.16, Exercise 11.37).
+def covariances(X1: npt.ArrayLike, X2: npt.ArrayLike, weight_var: float = 1.0,
+                bias_var: float = 0.0) -> Tuple[Array, Array, Array]:
+    """Return the covariances of the pre-activations ``h_x = u.x + b`` (Theorem 11.16, Exercise 11.37).
 
     ``Sigma(x, z) = s_w^2 x.z / d + s_b^2``.
 
@@ -213,30 +231,33 @@ def covariances(X1, X2, weight_var=1.0, bias_var=0.0):
     S12 : ndarray, shape (m1, m2)
         ``Sigma(x, z)``.
     """
-    X1, X2 = _points(X1, X2)
-    scale = float(weight_var) / X1.shape[1]
+    P1, P2 = _points(X1, X2)
+    scale = float(weight_var) / P1.shape[1]
     bias_var = float(bias_var)
-    S11 = scale * np.sum(X1 * X1, axis=1) + bias_var
-    S22 = scale * np.sum(X2 * X2, axis=1) + bias_var
-    S12 = scale * (X1 @ X2.T) + bias_var
+    S11 = scale * np.sum(P1 * P1, axis=1) + bias_var
+    S22 = scale * np.sum(P2 * P2, axis=1) + bias_var
+    S12 = scale * (P1 @ P2.T) + bias_var
     return S11, S22, S12
 
 
 # -- closed forms ------------------------------------------------------------------------------
-def arcsine_terms(q1, q2, rho, one_minus_rho2, v1, v2):
-    """The arcsine kernel's variables for the variances ``P = q + v`` and covariance
-    ``c = rho sqrt(q1 q2)``: ``x = c / sqrt(P1 P2)``, ``1 - x^2`` and ``sqrt(P1) sqrt(P2)``
+def arcsine_terms(q1: Array, q2: Array, rho: Array, one_minus_rho2: Array, v1: Union[float, Array],
+                  v2: Union[float, Array]) -> Tuple[Array, Array, Array]:
+    """Return the arcsine kernel's variables for the variances ``P = q + v`` and covariance ``c = rho sqrt(q1 q2)``.
+
+    The variables are ``x = c / sqrt(P1 P2)``, ``1 - x^2`` and ``sqrt(P1) sqrt(P2)``
     (broadcast). With ``r = q / P`` and ``e = v / P = 1 - r``,
     ``1 - x^2 = (1 - rho^2) r1 r2 + e1 + r1 e2``: a sum of non-negative terms, so no
-    cancellation near ``|x| = 1``, and no product of variances to overflow. ``v > 0``."""
+    cancellation near ``|x| = 1``, and no product of variances to overflow. ``v > 0``.
+    """
     P1, P2 = q1 + v1, q2 + v2
     r1, r2 = q1 / P1, q2 / P2
     x = rho * np.sqrt(r1) * np.sqrt(r2)
     return x, one_minus_rho2 * r1 * r2 + v1 / P1 + r1 * (v2 / P2), np.sqrt(P1) * np.sqrt(P2)
 
 
-def closed_form_expectations(S11, S22, S12, activation):
-    """``E_ss = E[sigma(h_x) sigma(h_z)]`` and ``E_dd = E[sigma'(h_x) sigma'(h_z)]`` in closed form.
+def closed_form_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, activation: str) -> Pair:
+    """Return ``E_ss = E[sigma(h_x) sigma(h_z)]`` and ``E_dd = E[sigma'(h_x) sigma'(h_z)]`` in closed form.
 
     ``(h_x, h_z)`` is centered Gaussian with variances ``q1 = S11, q2 = S22``, covariance
     ``c = S12`` and correlation ``rho``; ``arcsin`` below is ``atan2(x, sqrt(1 - x^2))``
@@ -282,14 +303,14 @@ def closed_form_expectations(S11, S22, S12, activation):
     ValueError
         For an activation without a closed form.
     """
-    S11, S22, S12 = _variances(S11, S22, S12)
+    V11, V22, V12 = _variances(S11, S22, S12)
     if activation not in CLOSED_FORMS:
         raise ValueError(f"activation: closed forms exist for {', '.join(CLOSED_FORMS)} only; got {activation!r} "
                          f"(use the scale mixture or the quadrature)")
     if activation == "identity":
-        return S12.copy(), np.ones_like(S12)
-    rho, one_minus_rho2 = _correlations(S11, S22, S12)
-    q1, q2 = S11[:, None], S22[None, :]
+        return V12.copy(), np.ones_like(V12)
+    rho, one_minus_rho2 = _correlations(V11, V22, V12)
+    q1, q2 = V11[:, None], V22[None, :]
     if activation == "relu":
         return _relu_expectations(q1, q2, rho, one_minus_rho2)
     if activation == "sin":
@@ -300,7 +321,7 @@ def closed_form_expectations(S11, S22, S12, activation):
     return _gelu_expectations(q1, q2, rho, one_minus_rho2)
 
 
-def _relu_expectations(q1, q2, rho, one_minus_rho2):
+def _relu_expectations(q1: Array, q2: Array, rho: Array, one_minus_rho2: Array) -> Pair:
     root = np.sqrt(q1) * np.sqrt(q2)
     sine = np.sqrt(one_minus_rho2)
     angle = 0.5 * math.pi + np.arctan2(rho, sine)  # pi - arccos(rho), exact at rho = +-1
@@ -309,14 +330,14 @@ def _relu_expectations(q1, q2, rho, one_minus_rho2):
     return E_ss, E_dd
 
 
-def _sin_expectations(q1, q2, rho):
+def _sin_expectations(q1: Array, q2: Array, rho: Array) -> Pair:
     r1, r2 = np.sqrt(q1), np.sqrt(q2)
     size = np.abs(rho) * r1 * r2  # |c|
     near = np.exp(-(0.5 * (r1 - r2) ** 2 + (1 - np.abs(rho)) * r1 * r2))
     return np.sign(rho) * near * (-np.expm1(-2 * size)) / 2, near * (1 + np.exp(-2 * size)) / 2
 
 
-def _gelu_expectations(q1, q2, rho, one_minus_rho2):
+def _gelu_expectations(q1: Array, q2: Array, rho: Array, one_minus_rho2: Array) -> Pair:
     x, one_minus_x2, root = arcsine_terms(q1, q2, rho, one_minus_rho2, 1.0, 1.0)
     e1, e2 = 1 / (q1 + 1), 1 / (q2 + 1)
     bracket = (q1 * e1) * (q2 * e2) * (one_minus_rho2 + rho * rho * (e1 + e2))
@@ -329,30 +350,32 @@ def _gelu_expectations(q1, q2, rho, one_minus_rho2):
 
 
 # -- scale mixtures ------------------------------------------------------------------------------
-def logistic_mixing_density(v):
-    """Density of the variance ``V`` that makes ``N(0, V)`` logistic: ``e^t / (1 + e^t)^2 =
-    E[phi_V(t)]``. With ``theta(v) = P(V <= v) = 1 + 2 sum_{k>=1} (-1)^k e^{-k^2 v/2}``
+def logistic_mixing_density(v: npt.ArrayLike) -> Array:
+    """Return the density of the variance ``V`` that makes ``N(0, V)`` logistic.
+
+    That is, ``e^t / (1 + e^t)^2 = E[phi_V(t)]``. With ``theta(v) = P(V <= v) = 1 + 2 sum_{k>=1} (-1)^k e^{-k^2 v/2}``
     (the Kolmogorov distribution of ``sqrt(V) / 2``), the density is ``theta'(v) =
     sum_k (-1)^{k+1} k^2 e^{-k^2 v/2}`` for ``v >= pi``, and below, where that series
     converges slowly, the derivative of Jacobi's dual form
     ``theta(v) = 2 sqrt(2 pi / v) sum_{n>=0} e^{-a_n / v}``, ``a_n = pi^2 (2n+1)^2 / 2``.
-    Both series are cut where their terms fall below 1e-25 of the density."""
-    v = np.asarray(v, dtype=np.float64)
-    density = np.zeros_like(v)
-    small = v < math.pi
-    vs = v[small]
+    Both series are cut where their terms fall below 1e-25 of the density.
+    """
+    values = np.asarray(v, dtype=np.float64)
+    density = np.zeros_like(values)
+    small = values < math.pi
+    vs = values[small]
     for n in range(4):
         a = 0.5 * (math.pi * (2 * n + 1)) ** 2
         density[small] += 2 * math.sqrt(2 * math.pi) * np.exp(-a / vs) * (a * vs ** -2.5 - 0.5 * vs ** -1.5)
-    vl = v[~small]
+    vl = values[~small]
     for k in range(1, 9):
         density[~small] += (-1) ** (k + 1) * k * k * np.exp(-0.5 * k * k * vl)
     return density
 
 
 @functools.lru_cache(maxsize=None)
-def logistic_mixing_rule(nodes=LOGISTIC_NODES):
-    """A Gauss rule for the logistic mixing law: ``E[f(V)] ~= sum_k weights[k] f(variances[k])``.
+def logistic_mixing_rule(nodes: int = LOGISTIC_NODES) -> Pair:
+    """Return a Gauss rule for the logistic mixing law: ``E[f(V)] ~= sum_k weights[k] f(variances[k])``.
 
     Gaussian in ``t = log V`` (exact for polynomials in ``t`` of degree ``2 nodes - 1``),
     built by the Stieltjes procedure from a trapezoid discretization of the law in ``t``
@@ -395,15 +418,15 @@ def logistic_mixing_rule(nodes=LOGISTIC_NODES):
 # with, summed over pairs of nodes (weights w1 w2): A = arcsin(x), B = 1/(sqrt(P1 P2) sqrt(1 - x^2))
 # and C = sqrt(P1 P2) (sqrt(1 - x^2) + (pi/2 + arcsin x) x) (the arc-cosine kernel of the
 # smoothed relus times 2 pi), P = q + scale V.
-_LOGISTIC_MIXTURES = {
+_LOGISTIC_MIXTURES: Dict[str, Tuple[float, Tuple[float, float, float], Tuple[float, float, float]]] = {
     "sigmoid": (1.0, (0.25, 1 / (2 * math.pi), 0.0), (0.0, 1 / (2 * math.pi), 0.0)),
     "tanh": (0.25, (0.0, 2 / math.pi, 0.0), (0.0, 2 / math.pi, 0.0)),
     "softplus": (1.0, (0.0, 0.0, 1 / (2 * math.pi)), (0.25, 0.0, 1 / (2 * math.pi))),
 }
 
 
-def scale_mixture_expectations(S11, S22, S12, activation):
-    """``E_ss`` and ``E_dd`` from the normal scale mixtures (module docstring).
+def scale_mixture_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, activation: str) -> Pair:
+    """Return ``E_ss`` and ``E_dd`` from the normal scale mixtures (module docstring).
 
     - sigmoid, tanh, softplus: ``sum_{k,l} w_k w_l`` of the closed arcsine and arc-cosine
       kernels at the variances ``q1 + s V_k``, ``q2 + s V_l`` (:data:`_LOGISTIC_MIXTURES`)
@@ -420,27 +443,28 @@ def scale_mixture_expectations(S11, S22, S12, activation):
     -------
     E_ss, E_dd : ndarray, shape (m1, m2)
     """
-    S11, S22, S12 = _variances(S11, S22, S12)
+    V11, V22, V12 = _variances(S11, S22, S12)
     if activation not in SCALE_MIXTURES:
         raise ValueError(f"activation: scale mixtures are used for {', '.join(SCALE_MIXTURES)} only; got "
                          f"{activation!r}")
-    rho, one_minus_rho2 = _correlations(S11, S22, S12)
+    rho, one_minus_rho2 = _correlations(V11, V22, V12)
     if activation == "arctan":
-        return _arctan_expectations(S11, S22, rho, one_minus_rho2)
+        return _arctan_expectations(V11, V22, rho, one_minus_rho2)
     scale, (a, b, c), (d, e, f) = _LOGISTIC_MIXTURES[activation]
     variances, weights = logistic_mixing_rule()
-    sums = np.zeros((3,) + S12.shape)
-    rows = max(1, _BLOCK_FLOATS // max(1, S12.shape[1] * weights.size ** 2))
-    for start in range(0, S12.shape[0], rows):
+    sums = np.zeros((3,) + V12.shape)
+    rows = max(1, _BLOCK_FLOATS // max(1, V12.shape[1] * weights.size ** 2))
+    for start in range(0, V12.shape[0], rows):
         block = slice(start, start + rows)
-        sums[:, block] = _mixture_sums(S11[block], S22, rho[block], one_minus_rho2[block], scale * variances,
+        sums[:, block] = _mixture_sums(V11[block], V22, rho[block], one_minus_rho2[block], scale * variances,
                                        weights)
     A, B, C = sums
     return a + b * A + c * C, d + e * B + f * A
 
 
-def _mixture_sums(q1, q2, rho, one_minus_rho2, variances, weights):
-    """``sum_{k,l} w_k w_l (A, B, C)`` (see :data:`_LOGISTIC_MIXTURES`) for a block of pairs."""
+def _mixture_sums(q1: Array, q2: Array, rho: Array, one_minus_rho2: Array, variances: Array,
+                  weights: Array) -> Tuple[Array, Array, Array]:
+    """Return ``sum_{k,l} w_k w_l (A, B, C)`` (see :data:`_LOGISTIC_MIXTURES`) for a block of pairs."""
     V = variances
     x, one_minus_x2, root = arcsine_terms(q1[:, None, None, None], q2[None, :, None, None],
                                           rho[:, :, None, None], one_minus_rho2[:, :, None, None],
@@ -454,22 +478,24 @@ def _mixture_sums(q1, q2, rho, one_minus_rho2, variances, weights):
     return A, B, C
 
 
-def erfcx(z):
-    """``e^{z^2} erfc(z)`` for ``z >= 0`` (an array), accurate to a few ulps: ``z^2`` is
-    split exactly into ``hi + lo`` (Dekker), so that ``e^{z^2} = e^{hi} (1 + lo)``; for
+def erfcx(z: npt.ArrayLike) -> Array:
+    """Return ``e^{z^2} erfc(z)`` for ``z >= 0`` (an array), accurate to a few ulps.
+
+    ``z^2`` is split exactly into ``hi + lo`` (Dekker), so that ``e^{z^2} = e^{hi} (1 + lo)``; for
     ``z >= 26``, where ``erfc`` nears underflow, the asymptotic series
-    ``(1 - 1/(2z^2) + 3/(2z^2)^2 - ...) / (z sqrt(pi))`` to ten terms (the next is < 1e-22)."""
-    z = np.asarray(z, dtype=np.float64)
-    out = np.empty_like(z)
-    near = z < 26.0
-    zn = z[near]
+    ``(1 - 1/(2z^2) + 3/(2z^2)^2 - ...) / (z sqrt(pi))`` to ten terms (the next is < 1e-22).
+    """
+    values = np.asarray(z, dtype=np.float64)
+    out = np.empty_like(values)
+    near = values < 26.0
+    zn = values[near]
     split = zn * 134217729.0  # 2^27 + 1: Veltkamp's split into 26-bit halves
     high = split - (split - zn)
     low = zn - high
     square = zn * zn
     square_low = ((high * high - square) + 2 * high * low) + low * low
     out[near] = np.exp(square) * (1 + square_low) * _erfc(zn)
-    zf = z[~near]
+    zf = values[~near]
     inverse = (0.5 / zf) / zf  # 1 / (2 z^2) without overflow
     series, term = np.ones_like(zf), np.ones_like(zf)
     for k in range(1, 11):
@@ -482,15 +508,17 @@ def erfcx(z):
 _math_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _erfc(z):
+def _erfc(z: Array) -> Array:
     return np.asarray(_math_erfc(z), dtype=np.float64)
 
 
-def graded_points(start, stop, ratio=GRADING, width=math.inf):
-    """``start, start r, start r^2, ...`` up to the first point ``>= stop``, so that the graded
-    panels cover ``[start, stop]``, or to the first whose next step would be wider than
-    ``width`` (empty unless ``0 < start < inf``)."""
-    points = []
+def graded_points(start: float, stop: float, ratio: float = GRADING, width: float = math.inf) -> List[float]:
+    """Return ``start, start r, start r^2, ...`` up to the first point ``>= stop``.
+
+    The graded panels then cover ``[start, stop]``; the points stop early at the first whose
+    next step would be wider than ``width`` (empty unless ``0 < start < inf``).
+    """
+    points: List[float] = []
     if not 0 < start < math.inf:
         return points
     point = start
@@ -501,24 +529,24 @@ def graded_points(start, stop, ratio=GRADING, width=math.inf):
         point *= ratio
 
 
-def panel_rule(panels, order=ORDER):
-    """Gauss-Legendre nodes and weights of ``order`` nodes on each panel ``(low, high)``."""
-    panels = np.asarray(panels, dtype=np.float64).reshape(-1, 2)
+def panel_rule(panels: npt.ArrayLike, order: int = ORDER) -> Pair:
+    """Return Gauss-Legendre nodes and weights of ``order`` nodes on each panel ``(low, high)``."""
+    ends = np.asarray(panels, dtype=np.float64).reshape(-1, 2)
     x, w = gauss_legendre(order)
-    middle, half = panels.mean(axis=1), 0.5 * (panels[:, 1] - panels[:, 0])
+    middle, half = ends.mean(axis=1), 0.5 * (ends[:, 1] - ends[:, 0])
     return (middle[:, None] + half[:, None] * x).ravel(), (half[:, None] * w).ravel()
 
 
 @functools.lru_cache(maxsize=None)
-def gauss_legendre(order):
-    """The Gauss-Legendre rule of ``order`` nodes on [-1, 1] (nodes, weights; read-only)."""
+def gauss_legendre(order: int) -> Pair:
+    """Return the Gauss-Legendre rule of ``order`` nodes on [-1, 1] (nodes, weights; read-only)."""
     x, w = np.polynomial.legendre.leggauss(order)
     x.flags.writeable = w.flags.writeable = False
     return x, w
 
 
-def arctan_rule(variance, order=ORDER):
-    """The rule of arctan's integrals for the point of smaller variance ``q = variance > 0``.
+def arctan_rule(variance: float, order: int = ORDER) -> Pair:
+    """Return the rule of arctan's integrals for the point of smaller variance ``q = variance > 0``.
 
     With the half-normal scales ``lambda`` of arctan's mixture
     ``arctan(t) = sqrt(pi) int_0^inf erf(lambda t) e^{-lambda^2} dlambda``,
@@ -550,9 +578,11 @@ def arctan_rule(variance, order=ORDER):
     return panel_rule(panels, order)
 
 
-def _arctan_expectations(S11, S22, rho, one_minus_rho2):
-    """arctan's ``E_ss, E_dd``; each pair integrates on the rule of its point of smaller
-    variance (the row point on ties)."""
+def _arctan_expectations(S11: Array, S22: Array, rho: Array, one_minus_rho2: Array) -> Pair:
+    """Return arctan's ``E_ss, E_dd``.
+
+    Each pair integrates on the rule of its point of smaller variance (the row point on ties).
+    """
     E_ss, E_dd = np.zeros(rho.shape), np.zeros(rho.shape)
     row_first = S11[:, None] <= S22[None, :]
     for i in range(rho.shape[0]):
@@ -564,10 +594,12 @@ def _arctan_expectations(S11, S22, rho, one_minus_rho2):
     return E_ss, E_dd
 
 
-def _arctan_pairs(q1, q2, rho, one_minus_rho2):
-    """arctan's ``E_ss, E_dd`` of one point of variance ``q1`` with points of variances
-    ``q2 >= q1`` (vectors) by :func:`arctan_rule`. Beyond ``t = 1`` the terms are written in
-    ``1/t``, which neither overflows nor loses the small ``1 - rho^2``."""
+def _arctan_pairs(q1: float, q2: Array, rho: Array, one_minus_rho2: Array) -> Pair:
+    """Return arctan's ``E_ss, E_dd`` of one point of variance ``q1`` with points of variances ``q2 >= q1``.
+
+    The ``q2`` are a vector; the rule is :func:`arctan_rule`. Beyond ``t = 1`` the terms are written in
+    ``1/t``, which neither overflows nor loses the small ``1 - rho^2``.
+    """
     delta2 = 1 / np.sqrt(2 * q2)
     if q1 == 0:  # u = 0: arctan(u) = 0, arctan'(u) = 1
         return np.zeros_like(q2), np.where(q2 > 0, math.sqrt(math.pi) * delta2 * erfcx(delta2), 1.0)
@@ -589,11 +621,11 @@ def _arctan_pairs(q1, q2, rho, one_minus_rho2):
 
 
 # -- the graded quadrature -----------------------------------------------------------------------
-def graded_quadrature_expectations(S11, S22, S12, activation, order=ORDER):
-    """``E_ss`` and ``E_dd`` by a tensor Gauss-Legendre rule graded toward the activation's
-    features, for any activation (module docstring).
+def graded_quadrature_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, activation: str,
+                                   order: int = ORDER) -> Pair:
+    """Return ``E_ss`` and ``E_dd`` by a tensor Gauss-Legendre rule graded toward the activation's features.
 
-    With independent standard normals ``(a, b)``, ``s = sqrt(1 - rho^2)``:
+    It serves any activation (module docstring). With independent standard normals ``(a, b)``, ``s = sqrt(1 - rho^2)``:
     ``h_x = sqrt(q1) a`` and ``h_z = sqrt(q2) rho a + tau b``, ``tau = sqrt(q2) s``, and
 
         E[f(h_x) g(h_z)] = int phi(a) f(sqrt(q1) a) G(a) da,  G(a) = int phi(b) g(h_z) db.
@@ -633,37 +665,43 @@ def graded_quadrature_expectations(S11, S22, S12, activation, order=ORDER):
     -------
     E_ss, E_dd : ndarray, shape (m1, m2)
     """
-    S11, S22, S12 = _variances(S11, S22, S12)
+    V11, V22, V12 = _variances(S11, S22, S12)
     _act.activation(activation, np.zeros(1))  # unknown names fail before any work
     limit = QUADRATURE_MAX_VARIANCE.get(activation, math.inf)
-    if max(S11.max(initial=0.0), S22.max(initial=0.0)) > limit:
+    if max(V11.max(initial=0.0), V22.max(initial=0.0)) > limit:
         raise ValueError(f"S11, S22: the quadrature of {activation} takes variances up to {limit:g} only; got "
-                         f"{max(S11.max(), S22.max()):.4g}")
-    rho, one_minus_rho2 = _correlations(S11, S22, S12)
-    E_ss, E_dd = np.empty(S12.shape), np.empty(S12.shape)
-    for i, j in np.ndindex(S12.shape):
-        E_ss[i, j], E_dd[i, j] = _quadrature_pair(activation, S11[i], S22[j], rho[i, j], one_minus_rho2[i, j], order)
+                         f"{max(V11.max(), V22.max()):.4g}")
+    rho, one_minus_rho2 = _correlations(V11, V22, V12)
+    E_ss, E_dd = np.empty(V12.shape), np.empty(V12.shape)
+    for i, j in np.ndindex(V12.shape):
+        E_ss[i, j], E_dd[i, j] = _quadrature_pair(activation, V11[i], V22[j], rho[i, j], one_minus_rho2[i, j], order)
     return E_ss, E_dd
 
 
-def asymptote_radius(activation, stretch):
-    """Where the graded panels end: the ``|t|`` beyond which ``sigma`` stays within
+def asymptote_radius(activation: str, stretch: float) -> float:
+    """Return where the graded panels end.
+
+    That is the ``|t|`` beyond which ``sigma`` stays within
     :data:`ASYMPTOTE_GAP` ``/ stretch`` of its asymptote, ``stretch`` being the factor from
     the integration variable to the pre-activation (the panels beyond are ``stretch`` times
-    wider than the feature, so the gap must shrink as much). inf for arctan and sin."""
+    wider than the feature, so the gap must shrink as much). inf for arctan and sin.
+    """
     _, rate, power = FEATURES[activation]
     if rate == 0:
         return math.inf
     return ((math.log(1 / ASYMPTOTE_GAP) + math.log(max(1.0, stretch))) / rate) ** (1 / power)
 
 
-def feature_grid(ranges, reach, order=ORDER, ratio=GRADING):
-    """The grid of the quadrature around a feature at 0, on the offsets ``|t| < reach``:
-    ``(points, width)``. Its panel ends are ``+-points`` (``points[0] = 0``, then the graded
+def feature_grid(ranges: Iterable[Tuple[float, float]], reach: float, order: int = ORDER,
+                 ratio: float = GRADING) -> Tuple[Array, float]:
+    """Return the grid of the quadrature around a feature at 0, on the offsets ``|t| < reach``.
+
+    The grid is ``(points, width)``. Its panel ends are ``+-points`` (``points[0] = 0``, then the graded
     points of each merged range ``(start, stop)`` of the feature below ``reach``), each gap
     between them cut evenly into panels at most ``width = order`` :data:`PANEL_WIDTH_PER_NODE`
     wide (on which the Gauss-Legendre rule integrates the Gaussian), and beyond
-    ``+-points[-1]`` panels of ``width`` at fixed places. :func:`window_panels` lists them."""
+    ``+-points[-1]`` panels of ``width`` at fixed places. :func:`window_panels` lists them.
+    """
     width = PANEL_WIDTH_PER_NODE * order
     points = [0.0]
     for start, stop in _merged(ranges, ratio):
@@ -671,16 +709,19 @@ def feature_grid(ranges, reach, order=ORDER, ratio=GRADING):
     return np.array(points), width
 
 
-def window_panels(points, width, low, high):
-    """The panels ``(low end, high end)`` of the grid of :func:`feature_grid` that meet the
-    interval ``(low, high)``, in increasing order."""
-    panels = []
+def window_panels(points: Array, width: float, low: float, high: float) -> Panels:
+    """Return the panels ``(low end, high end)`` of a grid of :func:`feature_grid` that meet ``(low, high)``.
+
+    They come in increasing order.
+    """
+    panels: Panels = []
     segments = [(-points[i + 1], -points[i]) for i in reversed(range(len(points) - 1))]
     segments += [(points[i], points[i + 1]) for i in range(len(points) - 1)]
     tails = [(-math.inf, -points[-1]), (points[-1], math.inf)]
     for a, b in [tails[0]] + segments + [tails[1]]:
         if a == -math.inf:  # panels -last - (j + 1) width .. -last - j width, j >= 0
-            js = reversed(range(max(0, math.floor((b - high) / width)), max(0, math.ceil((b - low) / width))))
+            js: Iterable[int] = reversed(range(max(0, math.floor((b - high) / width)),
+                                               max(0, math.ceil((b - low) / width))))
             panels += [(b - (j + 1) * width, b - j * width) for j in js]
         elif b == math.inf:
             js = range(max(0, math.floor((low - a) / width)), max(0, math.ceil((high - a) / width)))
@@ -693,10 +734,12 @@ def window_panels(points, width, low, high):
     return [(a, b) for a, b in panels if b > low and a < high]
 
 
-def _merged(ranges, ratio):
-    """The ranges ``(start, stop)`` with ``0 < start < inf``, sorted, those that overlap (within
-    a factor ``ratio``) merged."""
-    merged = []
+def _merged(ranges: Iterable[Tuple[float, float]], ratio: float) -> List[List[float]]:
+    """Return the ranges ``(start, stop)`` with ``0 < start < inf``, sorted.
+
+    Those that overlap (within a factor ``ratio``) are merged.
+    """
+    merged: List[List[float]] = []
     for start, stop in sorted((a, b) for a, b in ranges if 0 < a < math.inf):
         if merged and start <= merged[-1][1] * ratio:
             merged[-1][1] = max(merged[-1][1], stop)
@@ -705,25 +748,29 @@ def _merged(ranges, ratio):
     return merged
 
 
-def fine_reach(points, width):
-    """The far end of the grid's graded panels narrower than ``width`` (0 if none): beyond,
-    the grid is no finer than plain panels of ``width``."""
+def fine_reach(points: Array, width: float) -> float:
+    """Return the far end of the grid's graded panels narrower than ``width`` (0 if none).
+
+    Beyond it, the grid is no finer than plain panels of ``width``.
+    """
     fine = [points[i] for i in range(1, len(points)) if points[i] - points[i - 1] < width]
     return fine[-1] if fine else 0.0
 
 
-def plain_panels(width):
-    """``[-HALF_WIDTH, HALF_WIDTH]`` cut evenly into panels at most ``width`` wide."""
+def plain_panels(width: float) -> Panels:
+    """Return ``[-HALF_WIDTH, HALF_WIDTH]`` cut evenly into panels at most ``width`` wide."""
     pieces = math.ceil(2 * HALF_WIDTH / width)
     ends = [-HALF_WIDTH + k * (2 * HALF_WIDTH / pieces) for k in range(pieces)] + [HALF_WIDTH]
     return list(zip(ends[:-1], ends[1:]))
 
 
-def _gaussian_rule(centre, grid, order):
-    """Nodes ``t`` (offsets from ``centre``) and weights for ``E[F(b)]``, ``b ~ N(0, 1)``, as
-    ``sum w F(centre + t)`` over ``|b| < HALF_WIDTH``: the panels of ``grid`` there where they
+def _gaussian_rule(centre: float, grid: Tuple[Array, float], order: int) -> Pair:
+    """Return nodes ``t`` (offsets from ``centre``) and weights for ``E[F(b)]``, ``b ~ N(0, 1)``.
+
+    The rule is ``sum w F(centre + t)`` over ``|b| < HALF_WIDTH``: the panels of ``grid`` there where they
     include its fine panels; elsewhere the plain panels, placed in ``b`` (exact however far
-    the centre, where ``centre + t`` would lose ``2^-53 |centre|``)."""
+    the centre, where ``centre + t`` would lose ``2^-53 |centre|``).
+    """
     points, width = grid
     low, high = -HALF_WIDTH - centre, HALF_WIDTH - centre
     fine = fine_reach(points, width)
@@ -736,7 +783,8 @@ def _gaussian_rule(centre, grid, order):
     return t, weights * np.exp(-0.5 * b * b) / math.sqrt(2 * math.pi)
 
 
-def _quadrature_pair(activation, q1, q2, rho, one_minus_rho2, order):
+def _quadrature_pair(activation: str, q1: float, q2: float, rho: float, one_minus_rho2: float,
+                     order: int) -> Tuple[float, float]:
     scale = FEATURES[activation][0]
     sine, root1, root2 = math.sqrt(one_minus_rho2), math.sqrt(q1), math.sqrt(q2)
     spread, along = root2 * sine, root2 * abs(rho)  # tau, and |dm/da|
@@ -758,14 +806,18 @@ def _quadrature_pair(activation, q1, q2, rho, one_minus_rho2, order):
         G_s[p] = inner_weights @ _act.activation(activation, v)
         G_d[p] = inner_weights @ _act.activation_derivative(activation, v)
     u = root1 * a
-    return (outer_weights @ (_act.activation(activation, u) * G_s),
-            outer_weights @ (_act.activation_derivative(activation, u) * G_d))
+    return (float(outer_weights @ (_act.activation(activation, u) * G_s)),
+            float(outer_weights @ (_act.activation_derivative(activation, u) * G_d)))
 
 
-def expectations(S11, S22, S12, activation, method="auto", order=None):
-    """``E_ss, E_dd`` by ``method``: "auto" takes the closed form where there is one
+def expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, activation: str,
+                 method: Method = "auto", order: Optional[int] = None) -> Pair:
+    """Return ``E_ss, E_dd`` by ``method``.
+
+    "auto" takes the closed form where there is one
     (:data:`CLOSED_FORMS`), else the scale mixture; "quadrature" the graded quadrature with
-    ``order`` nodes per panel (default :data:`ORDER`)."""
+    ``order`` nodes per panel (default :data:`ORDER`).
+    """
     _choice(method, "method", METHODS)
     if method == "auto":
         method = "closed_form" if activation in CLOSED_FORMS else "scale_mixture"
@@ -781,8 +833,8 @@ def expectations(S11, S22, S12, activation, method="auto", order=None):
 # over a width 1/sqrt(S) around 0 (every saturating one at a large variance S) falls
 # between them, and the rule errs by up to 100% (tanh at S = 1e6). Accurate for variances
 # of order 1 only; the graded methods above replace it.
-def gaussian_rule(order=64, half_width=8.0, panels=None):
-    """Nodes and weights for ``E[f(a)]``, ``a ~ N(0, 1)``: composite Gauss-Legendre.
+def gaussian_rule(order: int = 64, half_width: float = 8.0, panels: Optional[int] = None) -> Pair:
+    """Return nodes and weights for ``E[f(a)]``, ``a ~ N(0, 1)``: composite Gauss-Legendre.
 
     ``[-half_width, half_width]`` is cut into ``panels`` equal panels (an even number, so
     that 0 is a panel boundary: kinks of ReLU-like activations at 0 fall between panels),
@@ -837,13 +889,15 @@ def gaussian_rule(order=64, half_width=8.0, panels=None):
     return nodes, weights
 
 
-def quadrature_expectations(S11, S22, S12, activation, nodes, weights, legendre=None, half_width=8.0):
-    """``E_ss`` and ``E_dd`` by a two-dimensional tensor rule of fixed nodes, accurate for
-    variances of order 1 only (see :func:`gaussian_rule`; the graded quadrature is
-    :func:`graded_quadrature_expectations`).
+def quadrature_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, activation: str,
+                            nodes: npt.ArrayLike, weights: npt.ArrayLike, legendre: Optional[Pair] = None,
+                            half_width: float = 8.0) -> Pair:
+    """Return ``E_ss`` and ``E_dd`` by a two-dimensional tensor rule of fixed nodes.
 
-    With independent standard normals ``(a, b)`` and ``rho`` as in
-    :func:`closed_form_expectations` (0 where ``S11 S22 = 0``):
+    The rule is accurate for variances of order 1 only (see :func:`gaussian_rule`; the
+    graded quadrature is :func:`graded_quadrature_expectations`). With independent standard
+    normals ``(a, b)`` and ``rho`` as in :func:`closed_form_expectations` (0 where
+    ``S11 S22 = 0``):
     ``h_x = sqrt(S11) a``, ``h_z = sqrt(S22) (rho a + sqrt(1 - rho^2) b)`` and, in this
     order of terms,
 
@@ -878,20 +932,20 @@ def quadrature_expectations(S11, S22, S12, activation, nodes, weights, legendre=
     -------
     E_ss, E_dd : ndarray, shape (m1, m2)
     """
-    S11, S22, S12 = _variances(S11, S22, S12)
-    nodes = np.asarray(nodes, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
-    if nodes.ndim != 1 or nodes.shape != weights.shape:
-        raise ValueError(f"nodes and weights must be 1-D of one length; got shapes {nodes.shape} and "
-                         f"{weights.shape}")
+    V11, V22, V12 = _variances(S11, S22, S12)
+    a = np.asarray(nodes, dtype=np.float64)
+    w_a = np.asarray(weights, dtype=np.float64)
+    if a.ndim != 1 or a.shape != w_a.shape:
+        raise ValueError(f"nodes and weights must be 1-D of one length; got shapes {a.shape} and "
+                         f"{w_a.shape}")
     _act.activation(activation, np.zeros(1))  # unknown names fail before any work
-    rho, _ = _correlations(S11, S22, S12)
-    m1, m2 = S12.shape
-    Q = nodes.shape[0]
-    hx = np.sqrt(S11)[:, None] * nodes[None, :]  # (m1, Q)
+    rho, _ = _correlations(V11, V22, V12)
+    m1, m2 = V12.shape
+    Q = a.shape[0]
+    hx = np.sqrt(V11)[:, None] * a[None, :]  # (m1, Q)
     F_s = _act.activation(activation, hx)
     F_d = _act.activation_derivative(activation, hx)
-    root = np.sqrt(S22)[None, :]
+    root = np.sqrt(V22)[None, :]
     along = root * rho  # (m1, m2): coefficient of a
     across = root * np.sqrt(1 - rho * rho)  # (m1, m2): coefficient of b
     block = max(1, min(Q, _BLOCK_FLOATS // max(1, m1 * m2)))
@@ -899,32 +953,38 @@ def quadrature_expectations(S11, S22, S12, activation, nodes, weights, legendre=
     E_dd = np.zeros((m1, m2))
     split = legendre is not None and activation == "relu"
     for p in range(Q):
-        shift = along * nodes[p]
+        shift = along * a[p]
         inner_s = np.zeros((m1, m2))
         inner_d = np.zeros((m1, m2))
-        if split:
+        if split and legendre is not None:
             inner_s, inner_d, done = _split_relu_inner(shift, across, legendre, half_width)
         else:
             done = np.zeros((m1, m2), dtype=bool)
         for q0 in range(0, Q, block):
-            hz = shift[:, :, None] + across[:, :, None] * nodes[None, None, q0:q0 + block]
-            w = weights[q0:q0 + block]
+            hz = shift[:, :, None] + across[:, :, None] * a[None, None, q0:q0 + block]
+            w = w_a[q0:q0 + block]
             inner_s += np.where(done, 0.0, _act.activation(activation, hz) @ w)
             inner_d += np.where(done, 0.0, _act.activation_derivative(activation, hz) @ w)
-        E_ss += (weights[p] * F_s[:, p])[:, None] * inner_s
-        E_dd += (weights[p] * F_d[:, p])[:, None] * inner_d
+        E_ss += (w_a[p] * F_s[:, p])[:, None] * inner_s
+        E_dd += (w_a[p] * F_d[:, p])[:, None] * inner_d
     return E_ss, E_dd
 
 
-def legendre_rule(order=64):
-    """The Gauss-Legendre rule on ``[-1, 1]`` with ``order / 2`` nodes: the one each half-line
-    panel of :func:`gaussian_rule` (default panels) is built from."""
+def legendre_rule(order: int = 64) -> Pair:
+    """Return the Gauss-Legendre rule on ``[-1, 1]`` with ``order / 2`` nodes.
+
+    It is the rule each half-line panel of :func:`gaussian_rule` (default panels) is built from.
+    """
     return np.polynomial.legendre.leggauss(int(order) // 2)
 
 
-def _split_relu_inner(shift, across, legendre, half_width):
-    """``E_b[relu(shift + across b)]`` and ``E_b[relu'(...)]`` with the range cut at the kink
-    ``b = -shift / across``, for the pairs whose kink lies inside the range (``done``)."""
+def _split_relu_inner(shift: Array, across: Array, legendre: Pair,
+                      half_width: float) -> Tuple[Array, Array, npt.NDArray[np.bool_]]:
+    """Return ``E_b[relu(shift + across b)]`` and ``E_b[relu'(...)]`` with the range cut at the kink.
+
+    The kink is ``b = -shift / across``; the expectations are taken for the pairs whose kink
+    lies inside the range (``done``).
+    """
     t, w = legendre
     inside = across > 0
     kink = np.where(inside, -shift / np.where(inside, across, 1.0), 0.0)
@@ -932,7 +992,7 @@ def _split_relu_inner(shift, across, legendre, half_width):
     inner_s = np.zeros(shift.shape)
     inner_d = np.zeros(shift.shape)
     for low, high in ((-half_width, kink), (kink, half_width)):
-        middle, half = 0.5 * (low + high), 0.5 * (high - low)
+        middle, half = np.asarray(0.5 * (low + high)), np.asarray(0.5 * (high - low))  # arrays: kink is one
         b = middle[..., None] + half[..., None] * t if np.ndim(middle) else middle + half * t
         b = np.broadcast_to(b, shift.shape + t.shape)
         weight = (np.broadcast_to(half, shift.shape)[..., None] * w) * np.exp(-0.5 * b * b) * (
@@ -943,8 +1003,8 @@ def _split_relu_inner(shift, across, legendre, half_width):
     return inner_s, inner_d, done
 
 
-def _standard_draws(rng, distribution, size):
-    """Zero-mean, unit-variance draws from ``D`` (Assumption 11.14, Example 11.15)."""
+def _standard_draws(rng: np.random.Generator, distribution: str, size: Union[int, Tuple[int, ...]]) -> Array:
+    """Draw zero-mean, unit-variance values from ``D`` (Assumption 11.14, Example 11.15)."""
     if distribution == "normal":
         return rng.standard_normal(size)
     if distribution == "uniform":
@@ -952,15 +1012,16 @@ def _standard_draws(rng, distribution, size):
     return 2.0 * rng.integers(0, 2, size).astype(np.float64) - 1.0
 
 
-def _generator(seed):
+def _generator(seed: Union[None, int, np.random.Generator]) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.default_rng(seed)
 
 
-def monte_carlo_expectations(X1, X2, activation, weight_var=1.0, bias_var=0.0, samples=10000,
-                             distribution="normal", seed=None):
-    """``E_ss`` and ``E_dd`` by Monte Carlo over hidden units, for any law ``D`` (docs/theory.md, section 5).
+def monte_carlo_expectations(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, weight_var: float = 1.0,
+                             bias_var: float = 0.0, samples: int = 10000, distribution: Distribution = "normal",
+                             seed: Union[None, int, np.random.Generator] = None) -> Tuple[Array, Array, Array, Array]:
+    """Return ``E_ss`` and ``E_dd`` by Monte Carlo over hidden units, for any law ``D`` (docs/theory.md, section 5).
 
     Draws ``samples`` independent hidden units ``u_j = sqrt(s_w^2/d) D``,
     ``b = sqrt(s_b^2) D`` (11.5.3) and averages ``sigma(u.x + b) sigma(u.z + b)`` and
@@ -990,27 +1051,27 @@ def monte_carlo_expectations(X1, X2, activation, weight_var=1.0, bias_var=0.0, s
     se_ss, se_dd : ndarray, shape (m1, m2)
         Their standard errors, sample standard deviation over ``sqrt(samples)``.
     """
-    X1, X2 = _points(X1, X2)
+    P1, P2 = _points(X1, X2)
     _choice(distribution, "distribution", DISTRIBUTIONS)
     _act.activation(activation, np.zeros(1))
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2:
         raise ValueError(f"samples must be an integer >= 2; got {samples!r}")
     samples = int(samples)
     rng = _generator(seed)
-    (m1, d), m2 = X1.shape, X2.shape[0]
+    (m1, d), m2 = P1.shape, P2.shape[0]
     w_scale = math.sqrt(float(weight_var) / d)
     b_scale = math.sqrt(float(bias_var))
     chunk = max(1, min(samples, _BLOCK_FLOATS // (m1 + m2)))
     # sigma(h) grows at most like |h|: the values are summed in units of each point's
     # spread of h (at least 1), so that their squares cannot overflow at large inputs.
-    units = [np.maximum(1.0, w_scale * np.linalg.norm(X, axis=1) + b_scale) for X in (X1, X2)]
+    units = [np.maximum(1.0, w_scale * np.linalg.norm(X, axis=1) + b_scale) for X in (P1, P2)]
     sums = [np.zeros((m1, m2)) for _ in range(4)]  # sum ss, sum ss^2, sum dd, sum dd^2
     for start in range(0, samples, chunk):
         k = min(chunk, samples - start)
         U = w_scale * _standard_draws(rng, distribution, (k, d))
         b = b_scale * _standard_draws(rng, distribution, k)
-        H1 = X1 @ U.T + b  # (m1, k)
-        H2 = X2 @ U.T + b  # (m2, k)
+        H1 = P1 @ U.T + b  # (m1, k)
+        H2 = P2 @ U.T + b  # (m2, k)
         for offset, fn in ((0, _act.activation), (2, _act.activation_derivative)):
             A1, A2 = fn(activation, H1), fn(activation, H2)
             if offset == 0:
@@ -1018,7 +1079,8 @@ def monte_carlo_expectations(X1, X2, activation, weight_var=1.0, bias_var=0.0, s
             sums[offset] += A1 @ A2.T
             sums[offset + 1] += (A1 * A1) @ (A2 * A2).T
     out = []
-    for (total, squares), unit in zip((sums[0:2], sums[2:4]), (np.outer(*units), 1.0)):
+    scales: Tuple[Union[Array, float], ...] = (np.outer(*units), 1.0)
+    for (total, squares), unit in zip((sums[0:2], sums[2:4]), scales):
         mean = total / samples
         variance = np.maximum(squares - samples * mean * mean, 0.0) / (samples - 1)
         out.append((mean * unit, np.sqrt(variance / samples) * unit))
@@ -1026,8 +1088,10 @@ def monte_carlo_expectations(X1, X2, activation, weight_var=1.0, bias_var=0.0, s
     return E_ss, E_dd, se_ss, se_dd
 
 
-def combine(E_ss, E_dd, X1, X2, parametrization, kind, output_var=1.0, output_bias_var=0.0):
-    """The limit kernel from the two expectations (Theorems 11.16, 11.30; Prop. 11.28).
+def combine(E_ss: npt.ArrayLike, E_dd: npt.ArrayLike, X1: npt.ArrayLike, X2: npt.ArrayLike,
+            parametrization: Parametrization, kind: Kind, output_var: float = 1.0,
+            output_bias_var: float = 0.0) -> Array:
+    """Return the limit kernel from the two expectations (Theorems 11.16, 11.30; Prop. 11.28).
 
     - ``kind="ntk"``, ``parametrization="lecun"``: ``K_LC = E_ss`` (limit of ``K_n / n``);
     - ``kind="ntk"``, ``parametrization="ntk"``: ``s_v^2 (x.z/d + 1) E_dd + E_ss + 1``;
@@ -1049,21 +1113,22 @@ def combine(E_ss, E_dd, X1, X2, parametrization, kind, output_var=1.0, output_bi
     """
     _choice(parametrization, "parametrization", PARAMETRIZATIONS)
     _choice(kind, "kind", KINDS)
-    E_ss = np.asarray(E_ss, dtype=np.float64)
-    E_dd = np.asarray(E_dd, dtype=np.float64)
+    ss = np.asarray(E_ss, dtype=np.float64)
+    dd = np.asarray(E_dd, dtype=np.float64)
     if kind == "nngp":
-        return float(output_var) * E_ss + float(output_bias_var)
+        return float(output_var) * ss + float(output_bias_var)
     if parametrization == "lecun":
-        return E_ss.copy()
-    X1, X2 = _points(X1, X2)
+        return ss.copy()
+    P1, P2 = _points(X1, X2)
     # (x.z/d + 1) E_dd first: finite where the kernel is (E_dd <= 1.3); s_v^2 = 0 gives 0.
-    tangent = ((X1 @ X2.T) / X1.shape[1] + 1) * E_dd
-    return (float(output_var) * tangent if output_var != 0 else np.zeros_like(tangent)) + E_ss + 1
+    tangent = ((P1 @ P2.T) / P1.shape[1] + 1) * dd
+    return (float(output_var) * tangent if output_var != 0 else np.zeros_like(tangent)) + ss + 1
 
 
-def limit_kernel(X1, X2, activation, parametrization="lecun", kind="ntk", weight_var=1.0, bias_var=0.0,
-                 output_var=1.0, output_bias_var=0.0, method="auto", order=None):
-    """Infinite-width kernel Gram ``K(X1, X2)`` (Theorems 11.16, 11.30; Prop. 11.28).
+def limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, parametrization: Parametrization = "lecun",
+                 kind: Kind = "ntk", weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
+                 output_bias_var: float = 0.0, method: Method = "auto", order: Optional[int] = None) -> Array:
+    """Return the infinite-width kernel Gram ``K(X1, X2)`` (Theorems 11.16, 11.30; Prop. 11.28).
 
     Parameters
     ----------

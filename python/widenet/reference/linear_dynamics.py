@@ -14,14 +14,20 @@ so that ``p_k - w0 = -J0^T a_k``, the training outputs are ``y + r_k``,
 
 from __future__ import annotations
 
+from typing import Any, Dict, Optional
+
 import numpy as np
+import numpy.typing as npt
 
-from widenet.reference.shallow import _diverged, _is_recorded, recorded_steps
+from widenet.reference.activations import FloatArray
+from widenet.reference.shallow import _Records
 
 
-def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, test_initial=None,
-              offset_outputs=None, offset_squared_norm=0.0, *, divergence_factor):
-    """GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
+def linear_gd(theta: npt.ArrayLike, residual: npt.ArrayLike, lr: float, loss_scale: float, steps: int,
+              record_every: int, cross: Optional[npt.ArrayLike] = None, test_initial: Optional[npt.ArrayLike] = None,
+              offset_outputs: Optional[FloatArray] = None, offset_squared_norm: float = 0.0, *,
+              divergence_factor: float) -> Dict[str, Any]:
+    """Run GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
 
     Parameters
     ----------
@@ -49,8 +55,9 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
         ``|delta|^2``; the distances are ``|delta - J0^T a_k|``.
     divergence_factor : float
         Required (the library passes ``widenet.DIVERGENCE_FACTOR``). Stop at the first
-        step whose loss is not finite or exceeds this factor times the initial loss (<= 0: only non-finite losses stop it); that step is recorded last and
-        ``"stopped_at"`` names it (-1 when the run reached ``steps``).
+        step whose loss is not finite or exceeds this factor times the initial loss (<= 0:
+        only non-finite losses stop it); that step is recorded last and ``"stopped_at"``
+        names it (-1 when the run reached ``steps``).
 
     Returns
     -------
@@ -60,45 +67,45 @@ def linear_gd(theta, residual, lr, loss_scale, steps, record_every, cross=None, 
         ``"test_outputs"`` (records x t, or None); ``"coefficients"``: the final ``a``.
     """
     dtype = np.asarray(theta).dtype
-    theta, r = np.asarray(theta, dtype=dtype), np.array(residual, dtype=dtype)
+    gram, r = np.asarray(theta, dtype=dtype), np.array(residual, dtype=dtype)
     if (cross is None) != (test_initial is None):
         raise ValueError("cross and test_initial: give both or neither")
+    cross_gram: Optional[FloatArray] = None
+    initial_outputs: Optional[FloatArray] = None
     if cross is not None:
-        cross, test_initial = np.asarray(cross, dtype=dtype), np.asarray(test_initial, dtype=dtype)
+        cross_gram, initial_outputs = np.asarray(cross, dtype=dtype), np.asarray(test_initial, dtype=dtype)
     step = 2 * float(lr) * float(loss_scale)
-    ks = recorded_steps(steps, record_every)
+    records = _Records(steps, record_every, divergence_factor)
+    count = len(records.steps)
     a = np.zeros_like(r)
     # preallocated like the C++ records: one row per recorded step
-    losses, distances = np.empty(len(ks), dtype=dtype), np.empty(len(ks), dtype=dtype)
-    residuals = np.empty((len(ks), len(r)), dtype=dtype)
-    outputs = None if cross is None else np.empty((len(ks), len(cross)), dtype=dtype)
-    reference, stopped_at, row = None, -1, 0
+    losses, distances = np.empty(count, dtype=dtype), np.empty(count, dtype=dtype)
+    residuals = np.empty((count, len(r)), dtype=dtype)
+    outputs = None if cross_gram is None else np.empty((count, len(cross_gram)), dtype=dtype)
+    reference: Optional[float] = None
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
         for k in range(steps + 1):
             loss = float(loss_scale) * float(r @ r)
             reference = loss if reference is None else reference
-            diverged = _diverged(loss, reference, divergence_factor)
-            if diverged or _is_recorded(k, steps, record_every):
+            row = records.row(k, loss, reference)
+            if row is not None:
                 losses[row] = loss
                 shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
-                distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a)))
+                distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (gram @ a)))
                 residuals[row] = r
-                if cross is not None:
-                    outputs[row] = test_initial - cross @ a
-                row += 1
-            if diverged:
-                stopped_at = k
-                ks = np.append(ks[:row - 1], np.int64(k))
+                if outputs is not None and cross_gram is not None:
+                    outputs[row] = initial_outputs - cross_gram @ a
+            if records.stopped:
                 break
             if k < steps:
                 a = a + step * r
-                r = r - step * (theta @ r)
+                r = r - step * (gram @ r)
     return {
-        "steps": ks,
-        "stopped_at": stopped_at,
-        "losses": losses[:row],
-        "distances": distances[:row],
-        "residuals": residuals[:row],
-        "test_outputs": None if cross is None else outputs[:row],
+        "steps": records.steps,
+        "stopped_at": records.stopped_at,
+        "losses": losses[:records.rows],
+        "distances": distances[:records.rows],
+        "residuals": residuals[:records.rows],
+        "test_outputs": None if outputs is None else outputs[:records.rows],
         "coefficients": a,
     }

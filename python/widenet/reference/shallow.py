@@ -18,16 +18,22 @@ networks: ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,)); this is what
 from __future__ import annotations
 
 import math
+from typing import Any, Dict, Literal, Optional, Sequence, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet.reference import activations as _act
+from widenet.reference.activations import FloatArray
+
+Parametrization = Literal["lecun", "ntk"]
+_Blocks = Tuple[FloatArray, FloatArray, FloatArray, FloatArray]
 
 _PARAMETRIZATIONS = ("lecun", "ntk")
 
 
-def _scales(parametrization, n, d):
-    """Output and input scales ``(a, s)`` of ``Phi(x) = a v.sigma(s U x + b) + c``."""
+def _scales(parametrization: str, n: int, d: int) -> Tuple[float, float]:
+    """Return the output and input scales ``(a, s)`` of ``Phi(x) = a v.sigma(s U x + b) + c``."""
     if parametrization == "lecun":
         return 1.0, 1.0
     if parametrization == "ntk":
@@ -35,38 +41,45 @@ def _scales(parametrization, n, d):
     raise ValueError(f"parametrization must be one of {', '.join(_PARAMETRIZATIONS)}; got {parametrization!r}")
 
 
-def _cast(dtype, *arrays):
+def _cast(dtype: npt.DTypeLike, *arrays: npt.ArrayLike) -> Tuple[FloatArray, ...]:
     return tuple(np.asarray(x, dtype=dtype) for x in arrays)
 
 
-def _T(M):
-    """Transpose of the last two axes."""
+def _T(M: FloatArray) -> FloatArray:
+    """Transpose the last two axes."""
     return np.swapaxes(M, -1, -2)
 
 
-def _preactivations(X, U, b, parametrization):
-    """Pre-activations ``Z = s X U^T + b`` of shape (..., m, n), and the scales (a, s)."""
+def _preactivations(X: FloatArray, U: FloatArray, b: FloatArray,
+                    parametrization: str) -> Tuple[FloatArray, float, float]:
+    """Return the pre-activations ``Z = s X U^T + b`` of shape (..., m, n), and the scales (a, s)."""
     a, s = _scales(parametrization, *U.shape[-2:])
     return s * (X @ _T(U)) + b[..., None, :], a, s
 
 
-def _forward(X, U, b, v, c, activation, parametrization):
+def _forward(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray, activation: str,
+             parametrization: str) -> FloatArray:
     Z, a, _ = _preactivations(X, U, b, parametrization)
     A = _act.activation(activation, Z)
     return a * np.einsum("...mn,...n->...m", A, v) + c[..., None]
 
 
-def _pullback(X, g, Z, A, v, activation, a, s):
-    """Blocks ``(gU, gb, gv, gc)`` of ``J^T g`` from the pre-activations ``Z`` and ``A = sigma(Z)``:
-    with ``G = a (g v^T) * sigma'(Z)``, ``gU = s G^T X``, ``gb = G^T 1``, ``gv = a A^T g``, ``gc = g^T 1``."""
+def _pullback(X: FloatArray, g: FloatArray, Z: FloatArray, A: FloatArray, v: FloatArray, activation: str,
+              a: float, s: float) -> _Blocks:
+    """Return the blocks ``(gU, gb, gv, gc)`` of ``J^T g`` from the pre-activations ``Z`` and ``A = sigma(Z)``.
+
+    With ``G = a (g v^T) * sigma'(Z)``, ``gU = s G^T X``, ``gb = G^T 1``, ``gv = a A^T g``, ``gc = g^T 1``.
+    """
     G = a * g[..., :, None] * _act.activation_derivative(activation, Z) * v[..., None, :]
     gU = s * (_T(G) @ X)
     gv = a * np.einsum("...mn,...m->...n", A, g)
     return gU, G.sum(axis=-2), gv, g.sum(axis=-1)
 
 
-def _loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale):
-    """Loss and gradient blocks, for one network or a stack of them."""
+def _loss_grad(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray,
+               activation: str, parametrization: str,
+               loss_scale: float) -> Tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Return the loss and gradient blocks, for one network or a stack of them."""
     Z, a, s = _preactivations(X, U, b, parametrization)
     A = _act.activation(activation, Z)
     r = a * np.einsum("...mn,...n->...m", A, v) + c[..., None] - y
@@ -75,17 +88,19 @@ def _loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale):
     return (loss, *_pullback(X, g, Z, A, v, activation, a, s))
 
 
-def _distance(w, w0):
-    """Euclidean norm of ``w - w0`` over all P parameters (per network)."""
+def _distance(w: Sequence[FloatArray], w0: Sequence[FloatArray]) -> FloatArray:
+    """Return the Euclidean norm of ``w - w0`` over all P parameters (per network)."""
     dU, db, dv, dc = (p - p0 for p, p0 in zip(w, w0))
     return np.sqrt(np.sum(dU * dU, axis=(-2, -1)) + np.sum(db * db, axis=-1) + np.sum(dv * dv, axis=-1) + dc * dc)
 
 
-def recorded_steps(steps, record_every):
-    """The recorded steps ``0, e, 2e, ...`` below ``steps``, and ``steps`` (twin of
-    ``TrainingSchedule::recorded_steps``). The count comes from a division and every index
+def recorded_steps(steps: int, record_every: int) -> npt.NDArray[np.int64]:
+    """Return the recorded steps ``0, e, 2e, ...`` below ``steps``, and ``steps``.
+
+    The twin of ``TrainingSchedule::recorded_steps``. The count comes from a division and every index
     ``i e`` is below ``steps``, so nothing overflows int64; a count whose array could not be
-    addressed is refused by name."""
+    addressed is refused by name.
+    """
     if steps < 0 or record_every < 1:
         raise ValueError(f"need steps >= 0 and record_every >= 1; got steps={steps}, record_every={record_every}")
     intervals = steps // record_every  # the count is intervals + 1, plus 1 when steps is not a multiple
@@ -96,19 +111,58 @@ def recorded_steps(steps, record_every):
     return ks if ks[-1] == steps else np.append(ks, np.int64(steps))
 
 
-def _is_recorded(k, steps, record_every) -> bool:
+def _is_recorded(k: int, steps: int, record_every: int) -> bool:
     return k % record_every == 0 or k == steps
 
 
-def _diverged(loss, reference, divergence_factor) -> bool:
-    """The C++ loop's rule: the loss is not finite, or exceeds ``divergence_factor`` times the
-    reference (``f(w_0)`` or the zero predictor's loss, whichever is larger)."""
+def _diverged(loss: float, reference: float, divergence_factor: float) -> bool:
+    """Tell whether a run diverged, by the C++ loop's rule.
+
+    The loss is not finite, or exceeds ``divergence_factor`` times the reference (``f(w_0)``
+    or the zero predictor's loss, whichever is larger).
+    """
     return not np.isfinite(loss) or (divergence_factor > 0 and loss > divergence_factor * reference)
 
 
-def _gradient_descent(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test,
-                      loss_scale, divergence_factor=None):
-    """GD ``w_{k+1} = w_k - lr grad f(w_k)`` for one network or a stack of them.
+class _Records:
+    """The steps of a gradient-descent loop that are recorded, and where it stops.
+
+    Every ``record_every`` steps and the last (:func:`recorded_steps`); with a
+    ``divergence_factor`` (None: never stop) the loop stops at the first step whose loss
+    diverges (:func:`_diverged`), which is recorded last. ``steps`` is the array of the
+    recorded steps, ``rows`` how many were recorded and ``stopped_at`` the step the loop
+    stopped at (-1 when it did not).
+    """
+
+    def __init__(self, steps: int, record_every: int, divergence_factor: Optional[float] = None) -> None:
+        self.last, self.record_every, self.divergence_factor = steps, record_every, divergence_factor
+        self.steps = recorded_steps(steps, record_every)
+        self.rows, self.stopped_at = 0, -1
+
+    def row(self, k: int, loss: Any, reference: float) -> Optional[int]:
+        """Return the row that records step ``k`` of loss ``loss``, or None when it is not recorded.
+
+        A step that diverges is recorded and ends the records (:attr:`stopped`).
+        """
+        if self.divergence_factor is not None and _diverged(float(loss), reference, self.divergence_factor):
+            self.stopped_at = k
+            self.steps = np.append(self.steps[:self.rows], np.int64(k))
+        elif not _is_recorded(k, self.last, self.record_every):
+            return None
+        self.rows += 1
+        return self.rows - 1
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the loop stopped at a diverging step."""
+        return self.stopped_at >= 0
+
+
+def _gradient_descent(X: FloatArray, y: npt.ArrayLike, params: Sequence[npt.ArrayLike],
+                      initial: Optional[Sequence[npt.ArrayLike]], activation: str, parametrization: str,
+                      lr: float, steps: int, record_every: int, X_test: Optional[FloatArray], loss_scale: float,
+                      divergence_factor: Optional[float] = None) -> Dict[str, Any]:
+    """Run GD ``w_{k+1} = w_k - lr grad f(w_k)`` for one network or a stack of them.
 
     With ``divergence_factor`` (one network only) the run stops at the first step whose loss
     diverges (:func:`_diverged`); that step is recorded last and ``"stopped_at"`` names it.
@@ -116,29 +170,25 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
     dtype = X.dtype
     w = [np.array(p, dtype=dtype) for p in params]  # copies: the inputs are never modified
     w0 = w if initial is None else list(_cast(dtype, *initial))
-    y, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
-    ks = recorded_steps(steps, record_every)
+    targets, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
+    records = _Records(steps, record_every, divergence_factor)
     # preallocated like the C++ records: one row per recorded step
     networks = np.shape(w[3])
-    losses, distances = np.empty(networks + ks.shape), np.empty(networks + ks.shape)
-    outputs = None if X_test is None else np.empty(networks + ks.shape + X_test.shape[:1], dtype=dtype)
-    reference, stopped_at, row = loss_scale * float(np.dot(y, y)), -1, 0
+    losses, distances = np.empty(networks + records.steps.shape), np.empty(networks + records.steps.shape)
+    outputs = None if X_test is None else np.empty(networks + records.steps.shape + X_test.shape[:1], dtype=dtype)
+    reference = loss_scale * float(np.dot(targets, targets))
     for k in range(steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
-            loss, *grads = _loss_grad(X, y, *w, activation, parametrization, loss_scale)
-        diverged = False
-        if divergence_factor is not None:
-            reference = max(reference, float(loss)) if k == 0 else reference
-            diverged = _diverged(float(loss), reference, divergence_factor)
-        if diverged or _is_recorded(k, steps, record_every):
+            loss, *grads = _loss_grad(X, targets, w[0], w[1], w[2], w[3], activation, parametrization, loss_scale)
+        if divergence_factor is not None and k == 0:
+            reference = max(reference, float(loss))
+        row = records.row(k, loss, reference)
+        if row is not None:
             with np.errstate(over="ignore", invalid="ignore"):
                 losses[..., row], distances[..., row] = loss, _distance(w, w0)
-                if X_test is not None:
-                    outputs[..., row, :] = _forward(X_test, *w, activation, parametrization)
-            row += 1
-        if diverged:
-            stopped_at = k
-            ks = np.append(ks[:row - 1], np.int64(k))
+                if X_test is not None and outputs is not None:
+                    outputs[..., row, :] = _forward(X_test, w[0], w[1], w[2], w[3], activation, parametrization)
+        if records.stopped:
             break
         if k < steps:
             with np.errstate(over="ignore", invalid="ignore"):
@@ -149,16 +199,17 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
         "b": b,
         "v": v,
         "c": np.asarray(c, dtype=dtype),
-        "steps": ks,
-        "stopped_at": stopped_at,
-        "losses": losses[..., :row],
-        "distances": distances[..., :row],
-        "test_outputs": None if X_test is None else outputs[..., :row, :],
+        "steps": records.steps,
+        "stopped_at": records.stopped_at,
+        "losses": losses[..., :records.rows],
+        "distances": distances[..., :records.rows],
+        "test_outputs": None if outputs is None else outputs[..., :records.rows, :],
     }
 
 
-def forward(X, U, b, v, c, activation, parametrization):
-    """Network outputs ``Phi(x_i, w)`` for the rows of ``X`` (docs/theory.md, sections 5 and 6: 11.5.1, 11.6.1).
+def forward(X: FloatArray, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike, activation: str,
+            parametrization: Parametrization) -> FloatArray:
+    """Return the outputs ``Phi(x_i, w)`` for the rows of ``X`` (docs/theory.md, sections 5 and 6: 11.5.1, 11.6.1).
 
     Parameters
     ----------
@@ -180,8 +231,9 @@ def forward(X, U, b, v, c, activation, parametrization):
     return _forward(X, U, b, v, c, activation, parametrization)
 
 
-def jacobian(X, U, b, v, c, activation, parametrization):
-    """Explicit Jacobian ``J = d Phi(X, w) / d w`` (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
+def jacobian(X: FloatArray, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike, activation: str,
+             parametrization: Parametrization) -> FloatArray:
+    """Return the explicit Jacobian ``J = d Phi(X, w) / d w`` (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
 
     With ``z = s U x + b``: ``dPhi/dU_ij = a v_i sigma'(z_i) s x_j``,
     ``dPhi/db_i = a v_i sigma'(z_i)``, ``dPhi/dv_i = a sigma(z_i)``, ``dPhi/dc = 1``.
@@ -205,8 +257,10 @@ def jacobian(X, U, b, v, c, activation, parametrization):
     return np.concatenate([JU.reshape(m, -1), Jb, Jv, np.ones((m, 1), dtype=X.dtype)], axis=1)
 
 
-def jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization):
-    """Jacobian-vector product ``J(X, w) delta`` without the Jacobian (docs/theory.md, section 3).
+def jvp(X: FloatArray, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike, dU: npt.ArrayLike,
+        db: npt.ArrayLike, dv: npt.ArrayLike, dc: npt.ArrayLike, activation: str,
+        parametrization: Parametrization) -> FloatArray:
+    """Return the Jacobian-vector product ``J(X, w) delta`` without the Jacobian (docs/theory.md, section 3).
 
     For the direction ``delta = (dU, db, dv, dc)`` in the parameter layout, with
     ``Z = s X U^T + 1 b^T`` and ``dZ = s X dU^T + 1 db^T`` (the change of ``Z`` along
@@ -234,11 +288,13 @@ def jvp(X, U, b, v, c, dU, db, dv, dc, activation, parametrization):
     return a * (_act.activation(activation, Z) @ dv + (_act.activation_derivative(activation, Z) * dZ) @ v) + dc
 
 
-def vjp(X, r, U, b, v, c, activation, parametrization):
-    """Vector-Jacobian product ``J(X, w)^T r`` without the Jacobian (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
+def vjp(X: FloatArray, r: npt.ArrayLike, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike,
+        activation: str, parametrization: Parametrization) -> Tuple[FloatArray, FloatArray, FloatArray, float]:
+    """Return the vector-Jacobian product ``J(X, w)^T r`` without the Jacobian.
 
-    The gradient of :func:`loss_grad` with its weights ``2 loss_scale (Phi - y)`` replaced
-    by ``r``: with ``G = a (r v^T) * sigma'(Z)`` (m x n), ``gU = s G^T X``, ``gb = G^T 1``,
+    See docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3. The gradient of :func:`loss_grad`
+    with its weights ``2 loss_scale (Phi - y)`` replaced by ``r``: with
+    ``G = a (r v^T) * sigma'(Z)`` (m x n), ``gU = s G^T X``, ``gb = G^T 1``,
     ``gv = a sigma(Z)^T r``, ``gc = r^T 1``.
 
     Parameters
@@ -254,17 +310,20 @@ def vjp(X, r, U, b, v, c, activation, parametrization):
     gb, gv : ndarray, shape (n,)
     gc : float
     """
-    U, b, v, r = _cast(X.dtype, U, b, v, r)
-    Z, a, s = _preactivations(X, U, b, parametrization)
-    gU, gb, gv, gc = _pullback(X, r, Z, _act.activation(activation, Z), v, activation, a, s)
+    U_, b_, v_, r_ = _cast(X.dtype, U, b, v, r)
+    Z, a, s = _preactivations(X, U_, b_, parametrization)
+    gU, gb, gv, gc = _pullback(X, r_, Z, _act.activation(activation, Z), v_, activation, a, s)
     return gU, gb, gv, float(gc)
 
 
-def _input_scales(X):
-    """Per-row powers of two ``q >= 1`` and ``X / q``: rows whose largest entry reaches
-    ``2^(maxexp/4)`` are scaled so that it lies in [1/2, 1). With them the derivative part
+def _input_scales(X: FloatArray) -> Tuple[FloatArray, FloatArray, FloatArray]:
+    """Return per-row powers of two ``q >= 1``, their inverses, and ``X / q``.
+
+    Rows whose largest entry reaches ``2^(maxexp/4)`` are scaled so that it lies in
+    [1/2, 1). With them the derivative part
     ``(s^2 x.z + 1) (D1 v)(D2 v)^T`` is ``(s^2 x^.z^ + 1/(q q')) (q D1 v)(q' D2 v)^T``, whose
-    factors stay finite where the Jacobian is (the compiled kernel does the same)."""
+    factors stay finite where the Jacobian is (the compiled kernel does the same).
+    """
     info = np.finfo(X.dtype)
     largest = np.max(np.abs(X), axis=1)
     exponents = np.where(largest >= 2.0 ** (info.maxexp // 4), np.minimum(np.frexp(largest)[1], info.maxexp - 1), 0)
@@ -273,9 +332,13 @@ def _input_scales(X):
     return up, down, X * down[:, None]
 
 
-def _wide_hidden(X, U, b, v, activation, s):
-    """``sigma(Z)`` and ``sigma'(Z) v`` in long double: the float64 functions where ``Z`` fits
-    a double, their limits beyond (bounded activations are flat there)."""
+def _wide_hidden(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, activation: str,
+                 s: Any) -> Tuple[npt.NDArray[np.longdouble], npt.NDArray[np.longdouble]]:
+    """Return ``sigma(Z)`` and ``sigma'(Z) v`` in long double.
+
+    These are the float64 functions where ``Z`` fits a double, their limits beyond (bounded
+    activations are flat there).
+    """
     Z = s * (X.astype(np.longdouble) @ U.astype(np.longdouble).T) + b.astype(np.longdouble)
     if activation == "sin":
         return np.sin(Z), np.cos(Z) * v
@@ -294,11 +357,14 @@ def _wide_hidden(X, U, b, v, activation, s):
     return A, D * v.astype(np.longdouble)
 
 
-def _wide_entries(X1, X2, U, b, v, activation, parametrization, dtype):
-    """``K(x1_k, x2_k)`` for the paired rows of ``X1`` and ``X2``, from the definition in long
-    double and rounded once to ``dtype``: the entries the fast formula gives as inf or NaN when
+def _wide_entries(X1: FloatArray, X2: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, activation: str,
+                  parametrization: str, dtype: npt.DTypeLike) -> FloatArray:
+    """Return ``K(x1_k, x2_k)`` for the paired rows of ``X1`` and ``X2``, in long double rounded once to ``dtype``.
+
+    Computed from the definition, these are the entries the fast formula gives as inf or NaN when
     an intermediate overflows (the compiled kernel recomputes the same ones). Pairs are taken
-    in blocks of about 2^20 hidden units, so memory stays bounded however many there are."""
+    in blocks of about 2^20 hidden units, so memory stays bounded however many there are.
+    """
     n, d = U.shape
     a2, s2 = (np.longdouble(1) / n, np.longdouble(1) / d) if parametrization == "ntk" else (1, 1)
     exact = np.empty(len(X1), dtype=np.longdouble)
@@ -313,10 +379,12 @@ def _wide_entries(X1, X2, U, b, v, activation, parametrization, dtype):
         return exact.astype(dtype)
 
 
-def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
-    """Empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>`` (docs/theory.md, section 3: 11.3.4).
+def ntk_gram(X1: FloatArray, X2: FloatArray, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike,
+             activation: str, parametrization: Parametrization) -> FloatArray:
+    """Return the empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>``.
 
-    Structured form (docs/theory.md, sections 5 and 6: proof of Theorem 11.16, with bias), never forming
+    The kernel is defined in docs/theory.md, section 3: 11.3.4. Structured form
+    (docs/theory.md, sections 5 and 6: proof of Theorem 11.16, with bias), never forming
     the Jacobian. With ``A = sigma(Z)``, ``D = sigma'(Z)`` at the pre-activations:
 
     - lecun: ``K = (X1 X2^T + 1) * ((D1 v)(D2 v)^T) + A1 A2^T + 1``
@@ -340,23 +408,24 @@ def ntk_gram(X1, X2, U, b, v, c, activation, parametrization):
     -------
     ndarray, shape (m1, m2)
     """
-    U, b, v = _cast(X1.dtype, U, b, v)
+    U_, b_, v_ = _cast(X1.dtype, U, b, v)
     up1, down1, scaled1 = _input_scales(X1)
     up2, down2, scaled2 = _input_scales(X2)
     with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
-        Z1, a, s = _preactivations(X1, U, b, parametrization)
-        Z2, _, _ = _preactivations(X2, U, b, parametrization)
-        G1 = _act.activation_derivative(activation, Z1) * v * up1[:, None]
-        G2 = _act.activation_derivative(activation, Z2) * v * up2[:, None]
+        Z1, a, s = _preactivations(X1, U_, b_, parametrization)
+        Z2, _, _ = _preactivations(X2, U_, b_, parametrization)
+        G1 = _act.activation_derivative(activation, Z1) * v_ * up1[:, None]
+        G2 = _act.activation_derivative(activation, Z2) * v_ * up2[:, None]
         A1A2 = _act.activation(activation, Z1) @ _act.activation(activation, Z2).T
         K = a * a * ((s * s * (scaled1 @ scaled2.T) + np.outer(down1, down2)) * (G1 @ G2.T) + A1A2) + 1
     rows, cols = np.nonzero(~np.isfinite(K))
-    K[rows, cols] = _wide_entries(X1[rows], X2[cols], U, b, v, activation, parametrization, K.dtype)
+    K[rows, cols] = _wide_entries(X1[rows], X2[cols], U_, b_, v_, activation, parametrization, K.dtype)
     return K
 
 
-def ntk_diag(X, U, b, v, c, activation, parametrization):
-    """Diagonal ``K_n(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)`` (docs/theory.md, section 3: 11.3.4).
+def ntk_diag(X: FloatArray, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike, activation: str,
+             parametrization: Parametrization) -> FloatArray:
+    """Return the diagonal ``K_n(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)`` (docs/theory.md, section 3: 11.3.4).
 
     Parameters
     ----------
@@ -369,21 +438,22 @@ def ntk_diag(X, U, b, v, c, activation, parametrization):
         ``a^2 ((s^2 |x|^2 + 1) |D v|^2 + |A|^2) + 1`` row by row, scaled and repaired as in
         :func:`ntk_gram`.
     """
-    U, b, v = _cast(X.dtype, U, b, v)
+    U_, b_, v_ = _cast(X.dtype, U, b, v)
     up, down, scaled = _input_scales(X)
     with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
-        Z, a, s = _preactivations(X, U, b, parametrization)
-        G = _act.activation_derivative(activation, Z) * v * up[:, None]
+        Z, a, s = _preactivations(X, U_, b_, parametrization)
+        G = _act.activation_derivative(activation, Z) * v_ * up[:, None]
         A = _act.activation(activation, Z)
         K = a * a * ((s * s * np.sum(scaled * scaled, axis=1) + down * down) * np.sum(G * G, axis=1)
                      + np.sum(A * A, axis=1)) + 1
     bad = ~np.isfinite(K)
-    K[bad] = _wide_entries(X[bad], X[bad], U, b, v, activation, parametrization, K.dtype)
+    K[bad] = _wide_entries(X[bad], X[bad], U_, b_, v_, activation, parametrization, K.dtype)
     return K
 
 
-def loss(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
-    """Square loss ``loss_scale * sum_i (Phi(x_i) - y_i)^2`` (docs/theory.md, notation: 11.0.1b).
+def loss(X: FloatArray, y: npt.ArrayLike, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike,
+         activation: str, parametrization: Parametrization, loss_scale: float = 1.0) -> float:
+    """Return the square loss ``loss_scale * sum_i (Phi(x_i) - y_i)^2`` (docs/theory.md, notation: 11.0.1b).
 
     Parameters
     ----------
@@ -402,8 +472,10 @@ def loss(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
     return float(float(loss_scale) * np.sum(r * r))
 
 
-def loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
-    """Loss and its gradient ``2 loss_scale J^T r``, ``r = Phi(X) - y`` (11.0.1b; docs/theory.md, section 5).
+def loss_grad(X: FloatArray, y: npt.ArrayLike, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike,
+              c: npt.ArrayLike, activation: str, parametrization: Parametrization,
+              loss_scale: float = 1.0) -> Tuple[float, FloatArray, FloatArray, FloatArray, float]:
+    """Return the loss and its gradient ``2 loss_scale J^T r``, ``r = Phi(X) - y`` (11.0.1b; docs/theory.md, section 5).
 
     Vectorised back-propagation, without the explicit Jacobian: with
     ``g = 2 loss_scale r`` and ``G = a (g v^T) * sigma'(Z)`` (m x n),
@@ -422,14 +494,16 @@ def loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale=1.0):
     gc : float
     """
     dtype = X.dtype
-    U, b, v, c, y = _cast(dtype, U, b, v, c, y)
-    f, gU, gb, gv, gc = _loss_grad(X, y, U, b, v, c, activation, parametrization, float(loss_scale))
+    U_, b_, v_, c_, y_ = _cast(dtype, U, b, v, c, y)
+    f, gU, gb, gv, gc = _loss_grad(X, y_, U_, b_, v_, c_, activation, parametrization, float(loss_scale))
     return float(f), gU, gb, gv, float(gc)
 
 
-def train(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
-          loss_scale=1.0, initial=None, *, divergence_factor):
-    """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (docs/theory.md, sections 5 and 6).
+def train(X: FloatArray, y: npt.ArrayLike, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: npt.ArrayLike,
+          activation: str, parametrization: Parametrization, lr: float, steps: int, record_every: int = 1,
+          X_test: Optional[FloatArray] = None, loss_scale: float = 1.0,
+          initial: Optional[Sequence[npt.ArrayLike]] = None, *, divergence_factor: float) -> Dict[str, Any]:
+    """Run gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (docs/theory.md, sections 5 and 6).
 
     Parameters
     ----------
@@ -464,15 +538,17 @@ def train(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every
 
 
 def _padded(records: np.ndarray, rows: int) -> np.ndarray:
-    """``records`` (rows first) padded with NaN rows to ``rows``: a network that stopped early."""
+    """Pad ``records`` (rows first) with NaN rows to ``rows``: a network that stopped early."""
     missing = rows - records.shape[0]
     return records if missing == 0 else np.concatenate([records, np.full((missing,) + records.shape[1:], np.nan,
                                                                          dtype=records.dtype)])
 
 
-def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1, X_test=None,
-                   loss_scale=1.0, initial=None, *, divergence_factor):
-    """:func:`train` for ``R`` independent networks, one after the other (the numpy loop baseline).
+def train_ensemble(X: FloatArray, y: npt.ArrayLike, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray,
+                   activation: str, parametrization: Parametrization, lr: float, steps: int, record_every: int = 1,
+                   X_test: Optional[FloatArray] = None, loss_scale: float = 1.0,
+                   initial: Optional[Sequence[FloatArray]] = None, *, divergence_factor: float) -> Dict[str, Any]:
+    """Run :func:`train` for ``R`` independent networks, one after the other (the numpy loop baseline).
 
     Parameters
     ----------
@@ -497,7 +573,7 @@ def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, rec
         for r in range(len(U))
     ]
     ks = recorded_steps(steps, record_every)
-    out = {key: np.stack([run[key] for run in runs]) for key in ("U", "b", "v", "c")}
+    out: Dict[str, Any] = {key: np.stack([run[key] for run in runs]) for key in ("U", "b", "v", "c")}
     for key in ("losses", "distances"):
         out[key] = np.stack([_padded(run[key], len(ks)) for run in runs])
     out["steps"] = ks
@@ -507,9 +583,11 @@ def train_ensemble(X, y, U, b, v, c, activation, parametrization, lr, steps, rec
     return out
 
 
-def train_ensemble_batched(X, y, U, b, v, c, activation, parametrization, lr, steps, record_every=1,
-                           X_test=None, loss_scale=1.0, initial=None):
-    """:func:`train_ensemble` vectorised over the ``R`` networks (batched matmul baseline).
+def train_ensemble_batched(X: FloatArray, y: npt.ArrayLike, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike,
+                           c: npt.ArrayLike, activation: str, parametrization: Parametrization, lr: float, steps: int,
+                           record_every: int = 1, X_test: Optional[FloatArray] = None, loss_scale: float = 1.0,
+                           initial: Optional[Sequence[npt.ArrayLike]] = None) -> Dict[str, Any]:
+    """Run :func:`train_ensemble` vectorised over the ``R`` networks (batched matmul baseline).
 
     Same parameters and result as :func:`train_ensemble`; each GD step updates all
     networks at once with stacked matrix products.

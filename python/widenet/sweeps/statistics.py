@@ -3,6 +3,9 @@
 A sweep's cells are independent draws; :func:`fit_slope` fits ``log(value) = intercept +
 slope * log(width)`` through all of them, with a confidence interval from Student's t
 distribution (:func:`student_t_quantile`).
+
+This is also the package's one home for quantiles: :func:`normal_quantile` and
+:func:`student_t_quantile`, both without scipy.
 """
 
 from __future__ import annotations
@@ -12,16 +15,41 @@ import statistics
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _validation as check
 
-__all__ = ["SlopeFit", "fit_slope", "student_t_quantile"]
+__all__ = ["SlopeFit", "fit_slope", "normal_quantile", "student_t_quantile"]
 
 
-# -- Student's t quantile ------------------------------------------------------------------
+# -- quantiles -----------------------------------------------------------------------------
+def _probability(probability: float) -> float:
+    """``probability`` as a float in the open interval (0, 1), or ValueError naming it."""
+    p = check.as_real(probability, "probability", np.dtype(np.float64))
+    if not 0.0 < p < 1.0:
+        raise ValueError(f"probability: expected a number in (0, 1), got {probability!r}")
+    return p
+
+
+def normal_quantile(probability: float) -> float:
+    """Return the standard normal quantile ``z_p``, ``Phi(z_p) = probability``.
+
+    Wichura's algorithm AS 241 (:meth:`statistics.NormalDist.inv_cdf`), accurate to about
+    1e-16 relative.
+
+    Parameters
+    ----------
+    probability : float
+        In the open interval (0, 1).
+    """
+    return statistics.NormalDist().inv_cdf(_probability(probability))
+
+
 def _t_cdf_central(t: float, dof: int) -> float:
-    """``P(|T| <= t)`` for Student's t with an integer number of degrees of freedom: the
-    finite series in ``theta = arctan(t / sqrt(dof))`` (Abramowitz and Stegun 26.7.3)."""
+    """Return ``P(|T| <= t)`` for Student's t with an integer number of degrees of freedom.
+
+    The finite series in ``theta = arctan(t / sqrt(dof))`` (Abramowitz and Stegun 26.7.3).
+    """
     theta = math.atan(t / math.sqrt(dof))
     cos2 = math.cos(theta) ** 2
     if dof % 2 == 1:
@@ -45,8 +73,10 @@ def _t_density(t: float, dof: int) -> float:
 
 
 def _cornish_fisher(z: float, dof: int) -> float:
-    """The expansion of the t quantile in powers of ``1/dof`` around the normal quantile ``z``
-    (Abramowitz and Stegun 26.7.5)."""
+    """Expand the t quantile in powers of ``1/dof`` around the normal quantile ``z``.
+
+    See Abramowitz and Stegun 26.7.5.
+    """
     z2 = z * z
     g1 = z * (z2 + 1) / 4
     g2 = z * ((5 * z2 + 16) * z2 + 3) / 96
@@ -61,8 +91,9 @@ _SERIES_LIMIT = 1000
 
 
 def student_t_quantile(probability: float, dof: int) -> float:
-    """The quantile ``t_p`` of Student's t distribution with ``dof`` degrees of freedom:
-    ``P(T <= t_p) = probability``.
+    """Return the quantile ``t_p`` of Student's t distribution with ``dof`` degrees of freedom.
+
+    The quantile satisfies ``P(T <= t_p) = probability``.
 
     Exact closed forms for 1 and 2 degrees of freedom; otherwise the Cornish-Fisher
     expansion around the normal quantile (Abramowitz and Stegun 26.7.5), refined by Newton
@@ -79,9 +110,7 @@ def student_t_quantile(probability: float, dof: int) -> float:
     dof : int
         Degrees of freedom, at least 1.
     """
-    p = check.as_real(probability, "probability", np.dtype(np.float64))
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"probability: expected a number in (0, 1), got {probability!r}")
+    p = _probability(probability)
     dof = check.integer(dof, "dof", 1)
     if p == 0.5:
         return 0.0
@@ -90,7 +119,7 @@ def student_t_quantile(probability: float, dof: int) -> float:
         return sign / math.tan(math.pi * tail)
     if dof == 2:
         return sign * (1 - 2 * tail) / math.sqrt(2 * tail * (1 - tail))
-    t = _cornish_fisher(-statistics.NormalDist().inv_cdf(tail), dof)
+    t = _cornish_fisher(-normal_quantile(tail), dof)
     if dof > _SERIES_LIMIT:
         return sign * t
     target = 1.0 - 2.0 * tail  # P(|T| <= t) at the upper quantile
@@ -147,9 +176,11 @@ class SlopeFit:
                 f"{self.confidence:.0%} interval [{low:.3f}, {high:.3f}], {self.points} points")
 
 
-def fit_slope(widths, values, quantity: str = "value", confidence: float = 0.95) -> SlopeFit:
-    """The power law ``values ~ exp(intercept) * widths^slope`` by ordinary least squares of
-    ``log(values)`` on ``log(widths)``, each pair one point (see :class:`SlopeFit`); what
+def fit_slope(widths: npt.ArrayLike, values: npt.ArrayLike, quantity: str = "value",
+              confidence: float = 0.95) -> SlopeFit:
+    """Fit the power law ``values ~ exp(intercept) * widths^slope``.
+
+    By ordinary least squares of ``log(values)`` on ``log(widths)``, each pair one point (see :class:`SlopeFit`); what
     :meth:`SweepResult.slope` computes.
 
     Parameters

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Literal, Optional, TypeVar
 
+from widenet._optional import progress_bar
+
 _Item = TypeVar("_Item")
 
 # The parametrizations the experiments compare: LeCun (11.5.1) and NTK (11.6.1).
@@ -160,13 +162,8 @@ class Progress:
 
     def steps(self, iterable: Iterable[_Item], total: Optional[int] = None, description: str = "") -> Iterable[_Item]:
         """Return ``iterable`` with a progress bar of ``total`` steps named ``description`` (when enabled)."""
-        if not self.enabled:
-            return iterable
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            return iterable
-        return tqdm(iterable, total=total, desc=description, position=self.position, leave=False)
+        return progress_bar(iterable, self.enabled, total=total, desc=description, position=self.position,
+                            leave=False)
 
 
 SILENT = Progress(False)  # the experiments' default: no progress bars

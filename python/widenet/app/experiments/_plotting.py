@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import numpy.typing as npt
 
 from widenet import _files
+from widenet._optional import install_hint, optional_module_for
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -19,18 +20,22 @@ if TYPE_CHECKING:
 # Where ``plot`` functions write their figures: a directory, or a report run's staged one.
 Directory = Union[str, "os.PathLike[str]"]
 
-INSTALL_HINT = 'matplotlib is needed for the figures: pip install "widenet[plot]" (or pip install matplotlib)'
+PURPOSE = "Drawing the report's figures"
+INSTALL_HINT = install_hint(PURPOSE, "matplotlib")
+
+
+def matplotlib() -> ModuleType:
+    """Return ``matplotlib``, or raise ImportError with the hint."""
+    with optional_module_for(PURPOSE, "matplotlib"):
+        import matplotlib
+    return matplotlib
 
 
 def pyplot() -> ModuleType:
     """Return ``matplotlib.pyplot`` with a non-interactive backend, or raise ImportError with the hint."""
-    try:
-        import matplotlib
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    matplotlib().use("Agg")
+    with optional_module_for(PURPOSE, "matplotlib"):
+        import matplotlib.pyplot as plt
     return plt
 
 

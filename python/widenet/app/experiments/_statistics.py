@@ -17,29 +17,14 @@ from typing import Any, Callable
 import numpy as np
 import numpy.typing as npt
 
+from widenet.sweeps.statistics import normal_quantile  # the package's quantiles live in widenet.sweeps
+
 # The experiments' arrays of real numbers (float64 in practice; numpy's linear algebra is typed floating).
 FloatArray = npt.NDArray[np.floating[Any]]
 
 # The largest deviate reported: a prediction that is impossible for the sample (a negative
 # variance, say) gives this instead of inf, so that results stay valid JSON.
 LARGEST_DEVIATE = 1e12
-
-
-def normal_quantile(p: float) -> float:
-    """Return the standard normal quantile ``Phi^{-1}(p)`` for ``0 < p < 1``.
-
-    By bisection on ``erfc`` (accurate to ~1e-12).
-    """
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"p: expected a probability in (0, 1), got {p!r}")
-    low, high = -40.0, 40.0
-    for _ in range(200):
-        middle = 0.5 * (low + high)
-        if 0.5 * math.erfc(-middle / math.sqrt(2.0)) < p:
-            low = middle
-        else:
-            high = middle
-    return 0.5 * (low + high)
 
 
 def normal_cdf(z: npt.ArrayLike) -> FloatArray:

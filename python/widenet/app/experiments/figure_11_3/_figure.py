@@ -57,10 +57,10 @@ def plot(result: ExperimentResult, directory: Directory) -> list[str]:
 
 def _legend_below(fig: Figure, ax: Axes) -> None:
     """Draw one legend for the figure, below the panels (matplotlib >= 3.7), else inside ``ax``."""
-    import matplotlib
+    from widenet.app.experiments._plotting import matplotlib
 
     handles, labels = ax.get_legend_handles_labels()
-    major, minor = (int(part) for part in matplotlib.__version__.split(".")[:2])
+    major, minor = (int(part) for part in matplotlib().__version__.split(".")[:2])
     if (major, minor) >= (3, 7):
         fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), fontsize=9)
     else:

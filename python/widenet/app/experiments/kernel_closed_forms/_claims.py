@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from widenet.app.experiments._base import Claim
-from widenet.app.experiments._statistics import FloatArray
+from widenet.app.experiments._statistics import FloatArray, two_sided_threshold
 from widenet.app.experiments.kernel_closed_forms._measure import Sample
 from widenet.app.experiments.kernel_closed_forms._setup import LEVEL, WIDTH, Design
 
 
 def z_threshold(tests: int) -> float:
     """Return the two-sided Bonferroni threshold of ``tests`` z statistics at family level :data:`LEVEL`."""
-    return statistics.NormalDist().inv_cdf(1.0 - LEVEL / (2 * tests))
+    return two_sided_threshold(tests, LEVEL)
 
 
 def _largest(values: npt.ArrayLike) -> float:

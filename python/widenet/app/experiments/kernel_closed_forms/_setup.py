@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-ACTIVATION = "relu"
+from widenet._types import Activation
+
+ACTIVATION: Activation = "relu"
 POINTS = 4
 INPUT_DIM = 3
 WIDTH = 2 ** 16

@@ -163,8 +163,10 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
     """
     design = QUICK if quick else FULL
     X = kernel_points(seed)
-    limits = {parametrization: factor_of(perturbation, _LIMIT[parametrization]) * limit_kernel(
-        X, activation=ACTIVATION, parametrization=parametrization, kind="ntk") for parametrization in PARAMETRIZATIONS}
+    limits: dict[Parametrization, FloatArray] = {
+        parametrization: factor_of(perturbation, _LIMIT[parametrization]) * limit_kernel(
+            X, activation=ACTIVATION, parametrization=parametrization, kind="ntk")
+        for parametrization in PARAMETRIZATIONS}
     parts = {"lecun": factor_of(perturbation, "finite-width part") * finite_width_part(X),
              "ntk": np.zeros_like(limits["ntk"])}
     grams = {parametrization: measure_grams(parametrization, design, seed, X, progress)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from widenet._types import Activation
 from widenet.app.experiments._base import Parametrization
 
-ACTIVATION = "erf"
+ACTIVATION: Activation = "erf"
 POINTS = 6
 INPUT_DIM = 8
 RATE = -0.5

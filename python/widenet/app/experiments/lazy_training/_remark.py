@@ -28,6 +28,7 @@ def remark_11_24(network: ShallowNetwork, X: FloatArray, y: FloatArray, lr: floa
     """
     iterated = linearize(network).train(X, y, lr=lr, steps=steps, method="iterate", record_every=1,
                                         loss="sum").train_outputs
+    assert iterated is not None  # recorded at every step
     A = 2.0 * step_factor * lr * network.ntk(X)
     B = np.eye(len(X)) - A
     start, pushed = network.forward(X), A @ y

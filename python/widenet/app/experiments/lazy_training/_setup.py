@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from widenet._types import Activation
 from widenet.app.experiments._base import Parametrization
 
-ACTIVATION = "tanh"
+ACTIVATION: Activation = "tanh"
 POINTS, INPUT_DIM, TEST_POINTS = 4, 12, 4
 STEP_FRACTION = 0.9  # of Theorem 11.23's limit (LeCun) and of (11.4.4) (NTK parametrization)
 PLANNED_LOSS = 1e-8  # the run is planned to reach this relative loss at the slowest linear rate

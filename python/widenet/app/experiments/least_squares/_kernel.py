@@ -79,6 +79,7 @@ def _kernel_case(points: int, rng: np.random.Generator, kernel_part_factor: floa
     gram_gap = float(np.max(np.abs(F @ F.T - G)))
     gram_tolerance = float((2.0 * gamma(KERNEL_DEGREE + 2) + gamma(F.shape[1]) + gamma(2 * KERNEL_DEGREE + 1))
                            * np.max(np.sum(F**2, axis=1)))
+    assert training.train_outputs is not None  # the linearized model records its outputs at X
     numbers = {
         "points": X.shape[0], "features": F.shape[1], "degree": KERNEL_DEGREE, "lr": lr,
         "step_times_2_s_max_squared": 2.0 * lr * problem.s_max**2, "steps": steps, "predicted_rate": rate,

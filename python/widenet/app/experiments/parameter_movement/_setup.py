@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from widenet._types import Activation
 from widenet.app.experiments._base import Parametrization
 
-ACTIVATION = "tanh"
+ACTIVATION: Activation = "tanh"
 POINTS, INPUT_DIM = 4, 12
 BIAS_VAR = OUTPUT_BIAS_VAR = 1.0  # Exercise 11.37
 STEP_FRACTION = 0.9

@@ -18,7 +18,7 @@ def _log_slope(steps: FloatArray, logs: FloatArray) -> tuple[float, float]:
     return float(slope), float(math.sqrt(max(covariance[0, 0], 0.0)))
 
 
-def tail_fit(steps: FloatArray, losses: FloatArray) -> dict[str, Any]:
+def tail_fit(steps: npt.NDArray[Any], losses: FloatArray) -> dict[str, Any]:
     """Fit the per-step decay factor of ``sqrt(f(w_k))`` on the tail of a run, and its error.
 
     The tail is the second half of the records above ``FLOOR * f(w0)`` (finite ones: a

@@ -7,9 +7,10 @@ from typing import Sequence, TypedDict
 
 import numpy as np
 
+from widenet._types import Activation
 from widenet.app.experiments._statistics import FloatArray
 
-ACTIVATION = "tanh"
+ACTIVATION: Activation = "tanh"
 # tanh: sigma(0) = 0, sup |sigma'| = 1 (at 0), sup |sigma''| = 4 / (3 sqrt 3) (where tanh^2 = 1/3).
 TANH_SLOPE = 1.0
 TANH_CURVATURE = 4.0 / (3.0 * math.sqrt(3.0))
