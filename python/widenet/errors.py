@@ -27,7 +27,7 @@ class RunRecords(Protocol):
         """The recorded losses (one row per network of an ensemble)."""
 
     @property
-    def lr(self) -> float:
+    def lr(self) -> Optional[float]:
         """The step size."""
 
     @property
@@ -164,6 +164,7 @@ def divergence_error(result: RunRecords, product_of: Callable[[int], MatrixProdu
     # the diverged step is the row where it would be in the schedule (its last record)
     row = int(np.searchsorted(result.steps, stopped[first]))
     admissible, note = _admissible_step(product_of(first), size, loss_scale)
+    assert result.lr is not None, "only runs with a step diverge"  # gradient flow has none
     return DivergenceError(int(stopped[first]), float(losses[row]), float(losses[0]), result.lr, admissible, result,
                            networks, note)
 

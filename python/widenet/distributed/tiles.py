@@ -41,7 +41,7 @@ def default_client() -> Any:
         return None
 
 
-def checked_kernel(kernel: object, input_dim: int) -> Kernel:
+def checked_kernel(kernel: Any, input_dim: int) -> Kernel:
     """Return ``kernel`` as a widenet kernel object: a network stands for its tangent kernel."""
     if isinstance(kernel, Kernel):
         return kernel

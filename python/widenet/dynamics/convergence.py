@@ -369,7 +369,7 @@ def _count(holds: np.ndarray, steps: np.ndarray) -> str:
 # --- measurement --------------------------------------------------------------------------
 
 
-def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos_steps: int) -> list:
+def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos_steps: int) -> List[_memory.Block]:
     """Return what :func:`check_assumptions` holds at its peak, in float64 parameter vectors ``P``.
 
     The clone, ``w0``, the gradient-descent path, the stored Jacobians of the pair secants,
@@ -387,7 +387,8 @@ def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos
     return _memory.peak(spectrum, rows, lanczos)
 
 
-def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptions: bool) -> list:
+def _convergence_blocks(network: ShallowNetwork, m: int, records: int,
+                        assumptions: bool) -> List[_memory.Block]:
     """Return what :func:`check_convergence` holds at its peak.
 
     That is :func:`check_assumptions` when it runs it; the two clones (four parameter
@@ -395,12 +396,13 @@ def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptio
     computed on the records (about a dozen arrays of them); a Jacobian for the output scales.
     """
     size = network.num_params
-    clones = ("the clones' parameters", (4, size), network.dtype, 1)
-    training = [clones, ("records", (records, 2), np.float64, 1),
+    clones: _memory.Block = ("the clones' parameters", (4, size), network.dtype, 1)
+    training: List[_memory.Block] = [clones, ("records", (records, 2), np.float64, 1),
                 ("hidden layer", (3, m, network.width), network.dtype, 1),
                 ("parameters copied in and out, state, start and gradient", (6, size), network.dtype, 1)]
-    bounds = [clones, ("records and the bounds on them", (records, 12), np.float64, 1)]
-    scales = [clones, ("Jacobian", (m, size), np.float64, 1), ("hidden layer", (m, network.width), np.float64, 2)]
+    bounds: List[_memory.Block] = [clones, ("records and the bounds on them", (records, 12), np.float64, 1)]
+    scales: List[_memory.Block] = [clones, ("Jacobian", (m, size), np.float64, 1),
+                                   ("hidden layer", (m, network.width), np.float64, 2)]
     first = _assumption_blocks(network, m, 100, 8) if assumptions else []
     return _memory.peak(first, training, bounds, scales)
 

@@ -560,7 +560,7 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: Activatio
     _memory.require("compare_parametrizations", _memory.lazy_training_blocks(width, X.shape[1], X.shape[0], 0, 2,
                                                                              (5, 6), False),
                     "Pass a smaller width.")
-    result = {}
+    result: Dict[str, BlockMovement] = {}
     for parametrization in PARAMETRIZATIONS:
         constant = _lr_constant(lr_constant, parametrization, loss, X.shape[0])
         network = ShallowNetwork(X.shape[1], width, activation, parametrization, seed=seed, **network_options)

@@ -22,7 +22,7 @@ from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._locking import TrainingLock
 from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
-from widenet._types import Backend, FloatArray, LinearMethod, Loss, OnDivergence
+from widenet._types import Backend, FloatArray, LinearMethod, Loss, OnDivergence, PassKind
 from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR
 from widenet.network.parameters import Parameters
@@ -33,7 +33,6 @@ from widenet.reference.shallow import recorded_steps
 METHODS = ("closed_form", "iterate")
 _FLOAT64 = np.dtype(np.float64)
 
-_Blocks = List[Tuple[Any, ...]]  # memory blocks: (what, shape, dtype, copies)
 _Filters = Callable[[float], Tuple[Callable[..., np.ndarray], Callable[..., np.ndarray], float]]
 
 
@@ -55,34 +54,34 @@ class _NetworkTangent:
         """Return ``X`` checked as inputs of the network."""
         return self.network._inputs(X, name)
 
-    def outputs(self, X: np.ndarray, backend: str) -> np.ndarray:
+    def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``Phi(X, w0)``."""
         return BACKENDS[backend].forward(X, *self._args())
 
-    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: str) -> np.ndarray:
+    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
         """Return the tangent Gram ``K_n(X1, X2)`` at ``w0`` (``X2`` None: symmetric)."""
         return BACKENDS[backend].ntk_gram(X1, X2, *self._args())
 
-    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: str) -> np.ndarray:
+    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``J(X, w0) direction``."""
         U, b, v, c = self.network.params.arrays()
         dU, db, dv, dc = self.as_params(direction).arrays()
         return BACKENDS[backend].jvp(X, U, b, v, c, dU, db, dv, dc, self.network.activation,
                                      self.network.parametrization)
 
-    def vjp(self, X: np.ndarray, r: np.ndarray, backend: str) -> np.ndarray:
+    def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``J(X, w0)^T r`` as a parameter vector (NaN when it overflows)."""
         gU, gb, gv, gc = BACKENDS[backend].vjp(X, r.astype(self.dtype), *self._args())
-        if overflowed(gU, gb, gv, gc):  # no parameters: the caller reports the overflow
+        if overflowed(gU, gb, gv, np.asarray(gc)):  # no parameters: the caller reports the overflow
             return np.full(self.initial.size, np.nan, self.dtype)
         return Parameters(gU, gb, gv, gc, self.dtype).to_vector()
 
-    def pass_blocks(self, kind: str, m: int, backend: str) -> _Blocks:
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
         """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
         network = self.network
         return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation, self.initial.size)
 
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> _Blocks:
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
         """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
         network = self.network
         return _memory.ntk_blocks(m1, m2, network.width, self.dtype, backend, network.activation)
@@ -122,31 +121,31 @@ class _JacobianTangent:
                              f"{self.initial.size}) (points x parameters)")
         return J
 
-    def outputs(self, X: np.ndarray, backend: str) -> np.ndarray:
+    def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
         """Return the model's outputs at ``X``."""
         return np.asarray(self.network.forward(X), dtype=np.float64).reshape(X.shape[0])
 
-    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: str) -> np.ndarray:
+    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
         """Return the tangent Gram, the model's ``ntk`` when it has one (``X2`` None: symmetric)."""
         if hasattr(self.network, "ntk"):
             return np.asarray(self.network.ntk(X1, X2), dtype=np.float64)
         J1 = self._jacobian(X1)
         return J1 @ (J1 if X2 is None else self._jacobian(X2)).T
 
-    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: str) -> np.ndarray:
+    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``J(X) direction``."""
         return self._jacobian(X) @ direction
 
-    def vjp(self, X: np.ndarray, r: np.ndarray, backend: str) -> np.ndarray:
+    def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``J(X)^T r``."""
         return self._jacobian(X).T @ r
 
-    def pass_blocks(self, kind: str, m: int, backend: str) -> _Blocks:
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
         """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
         # the model's features (its forward pass), or its Jacobian and the copy made of it
         return [("model Jacobian", (m, self.initial.size), np.float64, 1 if kind == "forward" else 2)]
 
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> _Blocks:
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
         """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
         columns = m1 if m2 is None else m2
         return [("model Jacobians", (m1 + (0 if m2 is None else m2), self.initial.size), np.float64, 1),
@@ -254,7 +253,7 @@ class LinearizedModel(TrainingLock):
         return self
 
     # -- outputs -------------------------------------------------------------------------
-    def _outputs(self, X: np.ndarray, backend: str) -> np.ndarray:
+    def _outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
         offset = self._offset  # read once: a run in another thread replaces it as a whole
         outputs = self._tangent.outputs(X, backend)
         if offset.any():
@@ -268,7 +267,7 @@ class LinearizedModel(TrainingLock):
         self._check_outputs("LinearizedModel.forward", points.shape[0], backend)
         return self._outputs(points, backend)
 
-    def _check_outputs(self, where: str, m: int, backend: str) -> None:
+    def _check_outputs(self, where: str, m: int, backend: Backend) -> None:
         """Guard the memory of the outputs at ``m`` points: a forward pass, then a Jacobian-vector product."""
         tangent = self._tangent
         _memory.require(where, _memory.peak(tangent.pass_blocks("forward", m, backend),
@@ -396,10 +395,11 @@ class LinearizedModel(TrainingLock):
                                               lambda rate: (flow_decay, flow_filter, rate), None, None, None)
             records["steps"] = None  # gradient flow cannot diverge: its loss never grows
             self._move_to(offset)
-        return LinearizedTrainingResult(**records, loss=loss, lr=None, method="flow", times=recorded)
+        return LinearizedTrainingResult(**records, loss=loss, lr=None,  # no step: flow
+                                        method="flow", times=recorded)
 
-    def _run(self, X: np.ndarray, y: np.ndarray, X_test: Optional[npt.ArrayLike], loss: str, backend: str,
-             method: str, records: int, when: Callable[[], np.ndarray], filters: _Filters, lr: Optional[float],
+    def _run(self, X: np.ndarray, y: np.ndarray, X_test: Optional[npt.ArrayLike], loss: str, backend: Backend,
+             method: LinearMethod, records: int, when: Callable[[], np.ndarray], filters: _Filters, lr: Optional[float],
              steps: Optional[int],
              record_every: Optional[int]) -> Tuple[Dict[str, Any], Optional[np.ndarray], np.ndarray, float]:
         """Return ``(records, offset, theta, loss_scale)`` of a run.
@@ -423,7 +423,8 @@ class LinearizedModel(TrainingLock):
             cross = self._tangent.gram(test_points, X, backend)
             test_start = self._outputs(test_points, backend)
         residual = (start - y).astype(theta.dtype)
-        if method == "iterate":
+        # "iterate" comes from train, which passes lr, steps and record_every (flow passes None)
+        if method == "iterate" and lr is not None and steps is not None and record_every is not None:
             run = BACKENDS[backend].linear_gd(theta, residual, lr, scale, steps, record_every, cross, test_start,
                                               shift.astype(theta.dtype), float(np.dot(self._offset, self._offset)))
             outputs = run["residuals"].astype(np.float64, copy=False)  # a fresh array: made the outputs in place
@@ -453,8 +454,8 @@ class LinearizedModel(TrainingLock):
                       parameters_overflowed=offset is None)
         return fields, offset, theta, scale
 
-    def _check_run(self, X: np.ndarray, X_test: Optional[np.ndarray], records: int, method: str,
-                   backend: str) -> None:
+    def _check_run(self, X: np.ndarray, X_test: Optional[np.ndarray], records: int, method: LinearMethod,
+                   backend: Backend) -> None:
         """Guard the memory of :meth:`train` and :meth:`flow`, before anything is allocated."""
         tangent, m, m_test = self._tangent, X.shape[0], 0 if X_test is None else X_test.shape[0]
         points = max(m, m_test)
@@ -465,7 +466,7 @@ class LinearizedModel(TrainingLock):
                                  tangent.gram_blocks(m_test, m, backend) if m_test else [], passes,
                                  tangent.pass_blocks("vjp", m, backend))
 
-    def _offset_after(self, X: np.ndarray, coefficients: np.ndarray, backend: str) -> Optional[np.ndarray]:
+    def _offset_after(self, X: np.ndarray, coefficients: np.ndarray, backend: Backend) -> Optional[np.ndarray]:
         """Return ``p - w0`` after a run whose last record has ``p - p_start = -J0^T coefficients``.
 
         None when it overflows (Inf or NaN parameters).

@@ -27,8 +27,8 @@ class TrainingResult:
         ``Phi(X_test, w_k)`` when ``X_test`` was given, in the network's dtype.
     loss : str
         ``"sum"`` (the chapter's f), ``"mean"`` or ``"half_sum"``.
-    lr : float
-        The step size ``h``.
+    lr : float or None
+        The step size ``h`` (None for the gradient flow of a linearized model).
     diverged_at : int, ndarray of int, or None
         The step where the loss diverged (the last record is that step), for a run returned
         with ``on_divergence="return"``; None when it did not. For an ensemble, one entry per
@@ -47,7 +47,7 @@ class TrainingResult:
     distances: NDArray[np.float64]
     test_outputs: Optional[FloatArray]
     loss: Loss
-    lr: float
+    lr: Optional[float]
     diverged_at: Union[None, int, IntArray] = None
     parameters_overflowed: Union[bool, NDArray[np.bool_]] = False
 

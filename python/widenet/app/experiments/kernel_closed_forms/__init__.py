@@ -32,12 +32,9 @@ the uniform Monte Carlo limit off by 1%.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
-import numpy.typing as npt
 
 from widenet.app.experiments._base import (
     SILENT,
@@ -50,173 +47,46 @@ from widenet.app.experiments._base import (
     Progress,
     factor_of,
 )
-from widenet.app.experiments._statistics import FloatArray, two_sided_threshold
+from widenet.app.experiments._statistics import FloatArray
+from widenet.app.experiments.kernel_closed_forms._claims import (
+    _RELU_HYPOTHESIS,
+    _closed_form_claim,
+    _largest,
+    z_threshold,
+)
+from widenet.app.experiments.kernel_closed_forms._figure import plot
+from widenet.app.experiments.kernel_closed_forms._measure import (
+    Sample,
+    _sample,
+    measure_units,
+    relu_cell,
+    relu_points,
+    uniform_cell,
+    unit_moments,
+)
+from widenet.app.experiments.kernel_closed_forms._setup import (
+    _UNIFORM_STREAM,
+    ACTIVATION,
+    BIAS_CONTROL,
+    BIAS_VARIANCE,
+    CONTROL_ERROR,
+    EXPERIMENT_NAME,
+    FULL,
+    INPUT_DIM,
+    LEVEL,
+    POINTS,
+    QUANTITIES,
+    QUICK,
+    UNIFORM_POINTS,
+    WIDTH,
+    Design,
+)
 from widenet.kernels import limit_kernel
-from widenet.network.shallow import ShallowNetwork
 from widenet.reference.limit_kernels import closed_form_expectations, covariances
 from widenet.sweeps import sweep
 
-if TYPE_CHECKING:
-    from widenet.app.experiments._plotting import Directory
-
-ACTIVATION = "relu"
-POINTS = 4
-INPUT_DIM = 3
-WIDTH = 2 ** 16
-LEVEL = 1e-3  # false-alarm level of every claim (Bonferroni over its entries)
-CONTROL_ERROR = 0.01
-BIAS_VARIANCE = 1.0  # Exercise 11.37: b_i, c ~ D(0, 1)
-BIAS_CONTROL = 0.9  # the control takes the bias variance 10% low
-
-
-@dataclass(frozen=True)
-class Design:
-    """The sizes of one run: networks per family, networks with the uniform law, Monte Carlo draws.
-
-    ``networks`` relu networks of width :data:`WIDTH` per family (without and with biases),
-    ``uniform_networks`` for Example 11.15 and ``samples`` draws of its Monte Carlo limit.
-    """
-
-    networks: int
-    uniform_networks: int
-    samples: int
-
-    @property
-    def units(self) -> int:
-        """The hidden units of the ``networks`` networks of one family."""
-        return self.networks * WIDTH
-
-
-# Why these numbers: a diagonal entry of K_LC (relu) is a mean of terms relu(h)^2 whose
-# standard deviation is sqrt(5) times the mean, so a 1% error is 0.0045 sqrt(units)
-# standard errors: 5.6 with 1.5 million units (quick), 9.2 with 4.2 million (full); the other
-# closed forms are tighter (see the claims' measured controls), and the largest of 4
-# diagonal entries is what the controls see. Example 11.15 compares the units of the networks
-# (3.1 / 4.2 million; they are cheaper than Monte Carlo draws) with 2.1 / 4.2 million Monte
-# Carlo draws, where the diagonal's 1% is 7.0 / 8.9 combined standard errors.
-FULL = Design(networks=64, uniform_networks=64, samples=64 * WIDTH)
-QUICK = Design(networks=24, uniform_networks=48, samples=32 * WIDTH)
-
-UNIFORM_POINTS = np.eye(2)  # x = e1, z = e2 in R^2 (Example 11.15)
-
-_POINTS_STREAM = 1117
-_NETWORK_STREAM = 1131
-_UNIFORM_STREAM = 1115
-
-QUANTITIES = ("ss", "dd", "ntk")  # relu relu, relu' relu', a unit's share of K_n
-
-
-# -- the measurement -----------------------------------------------------------------------
-def relu_points(seed: int = 0) -> FloatArray:
-    """Return :data:`POINTS` points in ``R^3`` in random directions.
-
-    Their ``abs(x)^2 / d`` are uniform in ``[1/2, 2]`` (so the norms in Example 11.17 matter).
-    """
-    rng = np.random.default_rng([_POINTS_STREAM, seed])
-    X = rng.standard_normal((POINTS, INPUT_DIM))
-    radii = np.sqrt(INPUT_DIM * rng.uniform(0.5, 2.0, POINTS))
-    return X * (radii / np.linalg.norm(X, axis=1))[:, None]
-
-
-def _moments(name: str, first: FloatArray, second: FloatArray) -> dict[str, float]:
-    """Return the records ``{name}{i}_{j}`` and ``{name}2_{i}_{j}`` of the upper triangle.
-
-    They are the sums over units of a per-unit product and of its square (``first``,
-    ``second``: ``(m, m)``).
-    """
-    rows, columns = np.triu_indices(first.shape[0])
-    return {**{f"{name}{i}_{j}": float(first[i, j]) for i, j in zip(rows, columns)},
-            **{f"{name}2_{i}_{j}": float(second[i, j]) for i, j in zip(rows, columns)}}
-
-
-def _products(left: FloatArray, right: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Return the sums over units ``i`` of ``left[j, i] right[k, i]`` and of its square, for all ``j, k``."""
-    return left @ right.T, (left * left) @ (right * right).T
-
-
-def unit_moments(X: FloatArray, pre_activations: FloatArray, v: FloatArray) -> dict[str, float]:
-    """Return the sums over hidden units of three per-unit products and of their squares.
-
-    The products are ``relu(h_i(x)) relu(h_i(z))``, ``relu'(h_i(x)) relu'(h_i(z))`` and the
-    unit's share of ``K_n`` in NTK parametrization (11.6.3),
-    ``(x.z/d + 1) v_i^2 relu'(h_i(x)) relu'(h_i(z)) + relu(h_i(x)) relu(h_i(z))``.
-    ``pre_activations``: ``h_i(x)``, shape ``(m, n)``.
-    """
-    values = np.maximum(pre_activations, 0.0)  # a = relu(h)
-    slopes = (pre_activations > 0).astype(np.float64)  # s = relu'(h): s^2 = s and s a = a
-    weights = slopes * (v * v)  # w = v^2 s
-    gram = X @ X.T / X.shape[1] + 1.0  # g = x.z/d + 1
-    ss, ss_squares = _products(values, values)
-    dd = slopes @ slopes.T  # its squares sum to the same
-    share = gram * (weights @ slopes.T) + ss
-    # (g w s_x s_z + a_x a_z)^2 = g^2 w^2 s_x s_z + 2 g w a_x a_z + a_x^2 a_z^2
-    share_squares = gram ** 2 * ((weights * v * v) @ slopes.T) + 2 * gram * ((weights * values) @ values.T) + ss_squares
-    return {**_moments("ss", ss, ss_squares), **_moments("dd", dd, dd), **_moments("ntk", share, share_squares)}
-
-
-def relu_cell(width: int, seed: int, *, base: int, X: FloatArray) -> dict[str, float]:
-    """Measure one network in NTK parametrization with biases ``b_i, c ~ N(0, 1)`` (Exercise 11.37).
-
-    Returns the sums over its units (:func:`unit_moments`) with its biases (``"b"``-prefixed
-    names) and with them set to zero (as in (11.6.2), the same ``U`` and ``v``).
-    """
-    network = ShallowNetwork(X.shape[1], width, ACTIVATION, "ntk", bias_var=BIAS_VARIANCE,
-                             output_bias_var=BIAS_VARIANCE, seed=np.random.SeedSequence([_NETWORK_STREAM, base, seed]))
-    params = network.params
-    plain = X @ params.U.T / math.sqrt(X.shape[1])  # d^-1/2 U x, the law of u.x with u ~ N(0, I/d)
-    moments = unit_moments(X, plain, params.v)
-    biased = unit_moments(X, plain + params.b, params.v)
-    return {**moments, **{f"b{name}": value for name, value in biased.items()}}
-
-
-def uniform_cell(width: int, seed: int, *, base: int, X: FloatArray) -> dict[str, float]:
-    """Measure one LeCun network with the uniform law: the sums of ``relu(u_i.x) relu(u_i.z)`` over its units."""
-    network = ShallowNetwork(X.shape[1], width, ACTIVATION, "lecun", distribution="uniform",
-                             seed=np.random.SeedSequence([_UNIFORM_STREAM, base, seed]))
-    values = np.maximum(X @ network.params.U.T, 0.0)
-    return _moments("ss", *_products(values, values))
-
-
-@dataclass(frozen=True)
-class Sample:
-    """Mean and standard error of each entry (upper triangle) of a per-unit average."""
-
-    mean: FloatArray
-    standard_error: FloatArray
-
-    def z(self, predicted: FloatArray, other_error: Union[float, FloatArray] = 0.0) -> FloatArray:
-        """Return the z statistic of each entry against the upper triangle of ``predicted``.
-
-        ``other_error`` is the standard error of the prediction (0 for a closed form).
-        """
-        rows, columns = np.triu_indices(predicted.shape[0])
-        return (self.mean - predicted[rows, columns]) / np.sqrt(self.standard_error ** 2 + other_error ** 2)
-
-
-def _sample(table: npt.NDArray[np.void], name: str, points: int, units: int) -> Sample:
-    """Return the per-unit mean and its standard error of the records ``name`` over the sweep's ``table``."""
-    rows, columns = np.triu_indices(points)
-    total = np.array([np.sum(table[f"{name}{i}_{j}"]) for i, j in zip(rows, columns)])
-    squares = np.array([np.sum(table[f"{name}2_{i}_{j}"]) for i, j in zip(rows, columns)])
-    mean = total / units
-    variance = np.maximum(squares / units - mean ** 2, 0.0) * units / (units - 1)
-    return Sample(mean, np.sqrt(variance / units))
-
-
-def measure_units(design: Design, base: int, X: FloatArray,
-                  progress: Progress) -> tuple[dict[str, Sample], dict[str, Sample]]:
-    """Return ``{quantity: Sample}`` over ``design.units`` hidden units, without and with biases.
-
-    For ``"ntk"`` the mean is the units' shares plus 1 (the bias ``c``): the mean of ``K_n``.
-    """
-    table = sweep(relu_cell, (WIDTH,), range(design.networks), progress=progress.enabled, base=base, X=X).table()
-    families: list[dict[str, Sample]] = []
-    for prefix in ("", "b"):
-        samples = {name: _sample(table, prefix + name, len(X), design.units) for name in QUANTITIES}
-        samples["ntk"] = Sample(samples["ntk"].mean + 1.0, samples["ntk"].standard_error)
-        families.append(samples)
-    plain, biased = families
-    return plain, biased
+# The code that calls widenet's limit kernels stays in this module: they are looked up here,
+# where a test can patch them in to see the claims fail.
 
 
 # -- the predictions -----------------------------------------------------------------------
@@ -233,39 +103,6 @@ def closed_forms(X: FloatArray, bias_var: float = 0.0) -> dict[str, FloatArray]:
 
 
 # -- the claims ----------------------------------------------------------------------------
-def z_threshold(tests: int) -> float:
-    """Return the two-sided Bonferroni threshold of ``tests`` z statistics at family level :data:`LEVEL`."""
-    return two_sided_threshold(tests, LEVEL)
-
-
-def _largest(values: npt.ArrayLike) -> float:
-    """Return the largest absolute value of ``values``."""
-    return float(np.max(np.abs(values)))
-
-
-_RELU_HYPOTHESIS = ("relu: abs(relu(x)) <= 1 (1 + abs(x)) and abs(relu'(x)) <= 1 (Theorems 11.16, 11.30 with R = 1): "
-                    "yes; D = N(0, 1), which the closed forms need: yes; points nonzero: yes")
-
-
-def _closed_form_claim(key: str, reference: str, statement: str, predicted: str,
-                       samples: list[tuple[Sample, FloatArray, FloatArray]], design: Design, hypothesis: str,
-                       extra_control: str = "") -> tuple[Claim, dict[str, Any]]:
-    """Return a claim over ``samples`` = [(Sample, prediction, control prediction)], each entry a z-test."""
-    z = np.concatenate([sample.z(prediction) for sample, prediction, _ in samples])
-    control = np.concatenate([sample.z(wrong) for sample, _, wrong in samples])
-    threshold = z_threshold(z.size)
-    numbers = {"z": z, "largest_abs_z": _largest(z), "threshold": threshold, "control_largest_abs_z": _largest(control)}
-    claim = Claim(
-        key=key, reference=reference, statement=statement, predicted=predicted,
-        measured=(f"max abs(z) = {_largest(z):.2f} over {z.size} entries, {design.units} hidden units of "
-                  f"{design.networks} networks of width {WIDTH}. With the closed form off by 1%: max abs(z) = "
-                  f"{_largest(control):.1f}{extra_control}"),
-        holds=bool(_largest(z) <= threshold), hypothesis=hypothesis, hypothesis_holds=True,
-        criterion=(f"every entry's z = (mean over units - closed form) / standard error (from the sample) has "
-                   f"abs(z) <= {threshold:.2f}: Bonferroni over {z.size} entries at family level {LEVEL:g}"))
-    return claim, numbers
-
-
 def relu_claims(design: Design, plain: dict[str, Sample], biased: dict[str, Sample], forms: dict[str, FloatArray],
                 biased_forms: dict[str, FloatArray], X: FloatArray) -> tuple[list[Claim], dict[str, Any]]:
     """Return the claims of Examples 11.17, 11.31 and Exercises 11.36, 11.37, and their numbers.
@@ -422,43 +259,6 @@ def run(quick: bool = False, seed: int = 0, progress: Progress = SILENT,
     return ExperimentResult(EXPERIMENT_NAME, settings, numbers, claims, data, _corrections(X, plain, biased, forms))
 
 
-def plot(result: ExperimentResult, directory: Directory) -> list[str]:
-    """Draw one figure into ``directory``: each claim's z statistics (entry by entry) with its threshold.
-
-    In grey the largest z of its 1% control, and for Example 11.15 the z against the
-    Gaussian closed form.
-    """
-    from widenet.app.experiments._plotting import figure, save
-
-    fig, axes = figure(columns=1, width=8.0)
-    ax = axes[0][0]
-    keys = [claim.key for claim in result.claims]
-    for position, key in enumerate(keys):
-        numbers = result.numbers[key]
-        values = np.asarray(numbers["z"], dtype=float)
-        first = position == 0
-        ax.plot(position + np.linspace(-0.2, 0.2, values.size), values, "o", color="C0", markersize=4,
-                label="z of each entry" if first else None)
-        ax.plot([position], [numbers["control_largest_abs_z"]], "x", color="0.5", markersize=8,
-                label="largest abs(z) with the closed form (limit) off by 1%" if first else None)
-        for sign in (-1, 1):
-            ax.plot([position - 0.3, position + 0.3], [sign * numbers["threshold"]] * 2, "--", color="0.3",
-                    linewidth=1, label="two-sided threshold (level 1e-3)" if first and sign > 0 else None)
-        if "gaussian_z" in numbers:
-            ax.plot([position], [numbers["gaussian_z"]], "s", color="C3", markersize=6,
-                    label="z against the Gaussian closed form (uniform law)")
-    ax.set_yscale("symlog", linthresh=5.0)
-    ticks = [-5, -2, 0, 2, 5, 10, 30, 100, 300]
-    ax.set_yticks(ticks, [str(tick) for tick in ticks])
-    ax.set_ylim(-6, 3000)  # room for the legend above the markers
-    ax.set_xticks(range(len(keys)), [result.claim(key).reference for key in keys], fontsize=8)
-    ax.set_ylabel("z = (mean over units - prediction) / s.e.")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.suptitle("Closed forms of the limit kernels against the hidden units of wide networks", fontsize=11)
-    return [save(fig, directory, "kernel-closed-forms")]
-
-
-EXPERIMENT_NAME = "kernel-closed-forms"
 EXPERIMENT = Experiment(
     name=EXPERIMENT_NAME,
     title="Closed forms of the limit kernels against wide networks",
@@ -476,3 +276,9 @@ EXPERIMENT = Experiment(
                                            "widenet's Monte Carlo limit under the uniform law scaled by 1.01"),
     },
 )
+
+
+__all__ = ["ACTIVATION", "BIAS_CONTROL", "BIAS_VARIANCE", "closed_forms", "CONTROL_ERROR", "Design", "EXPERIMENT",
+           "EXPERIMENT_NAME", "FULL", "INPUT_DIM", "LEVEL", "measure_units", "plot", "POINTS", "QUANTITIES", "QUICK",
+           "relu_cell", "relu_claims", "relu_points", "run", "Sample", "uniform_cell", "uniform_claim",
+           "UNIFORM_POINTS", "unit_moments", "WIDTH", "z_threshold"]
