@@ -28,3 +28,9 @@ from widenet.dynamics.convergence._reports import AssumptionReport, ConvergenceC
 
 __all__ = ["AssumptionReport", "ConvergenceCheck", "NormWitness", "SecantWitness", "check_assumptions",
            "check_convergence"]
+
+# The public names keep the module they are documented, pickled and cached under (a sweep's
+# cache key holds its function's module).
+for _name in __all__:
+    globals()[_name].__module__ = __name__
+del _name
