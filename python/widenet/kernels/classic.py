@@ -17,7 +17,7 @@ from the origin, are recomputed from ``x - z``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Optional, Union, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -28,6 +28,7 @@ from widenet._native import _core
 from widenet._types import Backend, FloatArray, KernelName
 from widenet.kernels.base import Kernel
 from widenet.kernels.tangent import TangentKernel, TangentModel
+from widenet.reference.kernels import Kind
 
 # A user's kernel function: ``function(X1, X2)`` gives the (m1, m2) Gram matrix.
 KernelFunction = Callable[[FloatArray, FloatArray], ArrayLike]
@@ -43,7 +44,7 @@ class _ClassicKernel(Kernel):
         self.degree = check.integer(degree, "degree", 1, maximum=2**31 - 1)  # an int in the core
         self.coef0 = check.non_negative_real(coef0, "coef0")
 
-    def _hyper(self, dtype: np.dtype[Any]) -> tuple[str, float, int, float]:
+    def _hyper(self, dtype: np.dtype[Any]) -> tuple[Kind, float, int, float]:
         """Return the hyper-parameters ``(kind, gamma, degree, coef0)`` for inputs of ``dtype``.
 
         Gamma and coef0 are used in ``dtype``: a gamma below its smallest normal number or
@@ -52,7 +53,7 @@ class _ClassicKernel(Kernel):
         """
         check.normal_in(self.gamma, "gamma", dtype)
         check.as_real(self.coef0, "coef0", dtype)
-        return self.kind, self.gamma, self.degree, self.coef0
+        return cast(Kind, self.kind), self.gamma, self.degree, self.coef0  # every subclass sets a kind
 
     def gram_copies(self, backend: Backend) -> int:
         """Return how many arrays of the Gram's size forming it holds at once (the numpy twin: several)."""
