@@ -5,7 +5,7 @@ from typing import Optional, TypedDict, Union
 import numpy as np
 from numpy.typing import NDArray
 
-from widenet._types import Activation, KernelName, Kind, Method, Parametrization
+from widenet._types import Activation, ClassicKernelName, Kind, Method, Parametrization
 
 FloatArray = Union[NDArray[np.float64], NDArray[np.float32]]
 
@@ -15,7 +15,7 @@ GRAM_BAND_ROWS: int  # rows of X1 X2^T that ntk_gram forms at once
 # The name lists, typed by the Literal aliases of widenet._types (a test checks they agree).
 ACTIVATIONS: tuple[Activation, ...]
 PARAMETRIZATIONS: tuple[Parametrization, ...]
-KERNELS: tuple[KernelName, ...]  # the classic kernels of kernel_gram and kernel_diag
+KERNELS: tuple[ClassicKernelName, ...]  # the classic kernels of kernel_gram and kernel_diag
 LIMIT_KINDS: tuple[Kind, ...]
 LIMIT_METHODS: tuple[Method, ...]  # the deterministic methods
 CLOSED_FORMS: tuple[Activation, ...]  # activations with a closed-form limit kernel

@@ -20,6 +20,7 @@ __all__ = [
     "DTypeLike",
     "Distribution",
     "FloatArray",
+    "ClassicKernelName",
     "IntArray",
     "Kind",
     "KernelName",
@@ -57,8 +58,11 @@ Distribution = Literal["normal", "uniform", "rademacher"]
 OnDivergence = Literal["raise", "return"]
 """What a training run does when its loss diverges."""
 
-KernelName = Literal["linear", "polynomial", "poly", "rbf", "laplace"]
-"""The classic kernels by name (``poly`` is ``polynomial``)."""
+ClassicKernelName = Literal["linear", "polynomial", "rbf", "laplace"]
+"""The classic kernels of Example 11.10, as the compiled core names them."""
+
+KernelName = Literal[ClassicKernelName, "poly"]
+"""The classic kernels by name, as ``kernel=`` arguments take them (``poly`` is ``polynomial``)."""
 
 LinearMethod = Literal["closed_form", "iterate", "flow"]
 """How a linearized model is trained: eigendecomposition, step by step, or gradient flow."""

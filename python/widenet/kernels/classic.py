@@ -17,7 +17,7 @@ from the origin, are recomputed from ``x - z``).
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Union, cast
+from typing import Any, Callable, ClassVar, Optional, Union
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -25,10 +25,9 @@ from numpy.typing import ArrayLike, NDArray
 from widenet import _memory, reference
 from widenet import _validation as check
 from widenet._native import _core
-from widenet._types import Backend, FloatArray, KernelName
+from widenet._types import Backend, ClassicKernelName, FloatArray, KernelName
 from widenet.kernels.base import Kernel
 from widenet.kernels.tangent import TangentKernel, TangentModel
-from widenet.reference.kernels import Kind
 
 # A user's kernel function: ``function(X1, X2)`` gives the (m1, m2) Gram matrix.
 KernelFunction = Callable[[FloatArray, FloatArray], ArrayLike]
@@ -37,14 +36,14 @@ KernelFunction = Callable[[FloatArray, FloatArray], ArrayLike]
 class _ClassicKernel(Kernel):
     """A kernel of Example 11.10, assembled in C++ (or by its numpy twin)."""
 
-    kind = ""
+    kind: ClassVar[ClassicKernelName]  # set by each kernel
 
     def __init__(self, gamma: float = 1.0, degree: int = 3, coef0: float = 1.0) -> None:
         self.gamma = check.positive_real(gamma, "gamma") if self.kind != "linear" else 1.0
         self.degree = check.integer(degree, "degree", 1, maximum=2**31 - 1)  # an int in the core
         self.coef0 = check.non_negative_real(coef0, "coef0")
 
-    def _hyper(self, dtype: np.dtype[Any]) -> tuple[Kind, float, int, float]:
+    def _hyper(self, dtype: np.dtype[Any]) -> tuple[ClassicKernelName, float, int, float]:
         """Return the hyper-parameters ``(kind, gamma, degree, coef0)`` for inputs of ``dtype``.
 
         Gamma and coef0 are used in ``dtype``: a gamma below its smallest normal number or
@@ -53,7 +52,7 @@ class _ClassicKernel(Kernel):
         """
         check.normal_in(self.gamma, "gamma", dtype)
         check.as_real(self.coef0, "coef0", dtype)
-        return cast(Kind, self.kind), self.gamma, self.degree, self.coef0  # every subclass sets a kind
+        return self.kind, self.gamma, self.degree, self.coef0
 
     def gram_copies(self, backend: Backend) -> int:
         """Return how many arrays of the Gram's size forming it holds at once (the numpy twin: several)."""

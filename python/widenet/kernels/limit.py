@@ -12,7 +12,7 @@ The first three compute in float64, in C++ (which also builds their quadrature r
 numpy twins in :mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is
 accurate at every pre-activation variance the float64 range allows: every kernel entry is
 within :data:`TOLERANCE` ``sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as
-computed (``TOLERANCE = 1e-9``; measured below 1e-11 for the defaults).
+computed (``TOLERANCE = 1e-9``; docs/guarantees.md gives the errors measured).
 """
 
 from __future__ import annotations
@@ -105,18 +105,16 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
         ``s_w^2, s_b^2, s_v^2, s_c^2``, as for :class:`~widenet.ShallowNetwork`.
     method : {"auto", "closed_form", "scale_mixture", "quadrature", "monte_carlo"}
         ``auto`` takes the closed form where there is one (relu, erf, identity, sin,
-        gelu), else the scale mixture (tanh, sigmoid, softplus, arctan): a few hundred
-        closed-form terms per pair at every variance (arctan: 60 at unit variance, 200 at
-        1e12). ``quadrature`` is a tensor Gauss-Legendre rule graded toward the
-        activation's features, for any activation and independent of the other two, and
-        much slower than they are (about 1e4 terms per pair at unit variance, up to 6e4
-        at extreme ones; 2-4 times the fixed rule it replaced); it takes variances up to
-        1e8 for arctan and 8 for sin only, and refuses larger ones.
+        gelu), else the scale mixture (tanh, sigmoid, softplus, arctan): a sum of
+        closed-form terms per pair whose count is bounded at every variance.
+        ``quadrature`` is a tensor Gauss-Legendre rule graded toward the activation's
+        features, for any activation and independent of the other two, and much slower
+        than they are; it takes variances up to 1e8 for arctan and 8 for sin only, and
+        refuses larger ones. docs/guarantees.md gives their measured costs.
     order : int, optional
-        Gauss-Legendre nodes per panel of the quadrature, at most 64. The default (12)
-        meets the accuracy above (measured 6e-12 at worst over variances 1e-6 .. 1e12 and
-        correlations in [-1, 1]); 10 gives 5e-10, 8 3e-8 and 6 2e-6, at 0.85, 0.7 and 0.6
-        times the cost. Not used by the other methods.
+        Gauss-Legendre nodes per panel of the quadrature (and of arctan's scale mixture),
+        at most 64. The default (12) meets the accuracy above; fewer nodes trade accuracy
+        for speed (docs/guarantees.md measures both).
     samples, distribution, seed
         Monte Carlo: hidden units drawn, the law D (normal, uniform, rademacher), the seed.
     backend : {"cpp", "numpy"}
