@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 import weakref
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union, cast
 
 import dask.array as da
 import numpy as np
@@ -20,8 +20,10 @@ from dask.highlevelgraph import HighLevelGraph
 
 from widenet import _validation as check
 from widenet._runtime import one_thread
+from widenet._types import KernelName
 from widenet.kernels import Kernel, LimitKernel, TangentKernel, as_kernel
 from widenet.kernels.base import checked_pair
+from widenet.kernels.classic import KernelFunction
 
 # dask array name -> the TileGrid it was made from (see gram_tiled)
 GRIDS: Dict[str, TileGrid] = {}
@@ -48,7 +50,8 @@ def checked_kernel(kernel: Any, input_dim: int) -> Kernel:
     if hasattr(kernel, "ntk") and hasattr(kernel, "ntk_diag"):
         return TangentKernel(kernel)
     if isinstance(kernel, str) or callable(kernel):
-        return as_kernel(kernel, n_features=input_dim)
+        # as_kernel checks the name (or calls the function) itself
+        return as_kernel(cast(Union[KernelName, KernelFunction], kernel), n_features=input_dim)
     raise TypeError(f"kernel: expected a widenet kernel (RBFKernel(...), LimitKernel(...), ...), a kernel name or a "
                     f"network (its tangent kernel), got {type(kernel).__name__}")
 

@@ -227,17 +227,11 @@ def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], see
         _require_client(client)
 
     cells = [(width, seed) for width in grid_widths for seed in grid_seeds]
-    records: List[Optional[Record]] = [None] * len(cells)
-    if cache is not None:
-        records = [cache.load(width, seed) for width, seed in cells]
+    records = _cached_records(cache, cells)
     cached = sum(record is not None for record in records)
     todo = [index for index, record in enumerate(records) if record is None]
     failures: Dict[int, CellFailure] = {}
-    name = getattr(function, "__name__", "")
-    bar = progress_bar(enabled=bool(progress), total=len(cells), desc=name if name.isidentifier() else "sweep",
-                       unit="cell")
-    if bar is not None and cached:
-        bar.update(cached)
+    bar = _start_bar(function, progress, len(cells), cached)
 
     def finished(index: int, record: Record) -> None:
         records[index] = record
@@ -293,6 +287,23 @@ def _checked_call(function: object, widths: object, seeds: object, threads: Opti
     if not isinstance(progress, (bool, np.bool_)):
         raise TypeError(f"progress: expected True or False, got {progress!r}")
     return grid_widths, grid_seeds, workers, check.choice(on_error, "on_error", ON_ERROR)
+
+
+def _cached_records(cache: Optional[SweepCache], cells: List[Tuple[int, int]]) -> List[Optional[Record]]:
+    """Return the record of every cell found in ``cache``, None for the others (all of them without a cache)."""
+    if cache is None:
+        return [None] * len(cells)
+    return [cache.load(width, seed) for width, seed in cells]
+
+
+def _start_bar(function: object, progress: object, total: int, cached: int) -> Any:
+    """Return the progress bar of a sweep of ``total`` cells (None when not shown), past the ``cached`` ones."""
+    name = getattr(function, "__name__", "")
+    bar = progress_bar(enabled=bool(progress), total=total, desc=name if name.isidentifier() else "sweep",
+                       unit="cell")
+    if bar is not None and cached:
+        bar.update(cached)
+    return bar
 
 
 def _run_here(run: Callable[[int], None], todo: List[int], threads: int, bar: Any) -> None:
