@@ -133,7 +133,7 @@ def test_the_twin_imports_numpy_only():
     """The reference package is independent: numpy, the standard library and itself."""
     folder = pathlib.Path(reference.__file__).parent
     allowed = {"numpy", "__future__", "math", "functools", "typing", "dataclasses", "itertools", "warnings"}
-    for path in folder.glob("*.py"):
+    for path in folder.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 roots = {alias.name.split(".")[0] for alias in node.names}

@@ -246,7 +246,7 @@ def test_quadrature_blocks_do_not_change_the_sum(monkeypatch):
     S = L.covariances(random_points(13, 4, 2), random_points(14, 3, 2), 1.5, 0.5)
     rule = L.gaussian_rule()
     whole = L.quadrature_expectations(*S, "gelu", *rule)
-    monkeypatch.setattr(L, "_BLOCK_FLOATS", 1)
+    monkeypatch.setattr(L.fixed_rule, "_BLOCK_FLOATS", 1)
     blocked = L.quadrature_expectations(*S, "gelu", *rule)
     assert max_error(blocked, whole) < 1e-15
 
@@ -311,7 +311,7 @@ def test_monte_carlo_seed_and_chunks(monkeypatch):
     again = L.monte_carlo_expectations(X, X, "tanh", samples=1000, seed=np.random.default_rng(7))
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
-    monkeypatch.setattr(L, "_BLOCK_FLOATS", 60)  # chunks of 10 units
+    monkeypatch.setattr(L.monte_carlo, "_BLOCK_FLOATS", 60)  # chunks of 10 units
     chunked = L.monte_carlo_expectations(X, X, "tanh", samples=1000, seed=7)
     assert max_error(chunked[:2], first[:2]) < 0.2  # other draws, same law
     np.testing.assert_allclose(chunked[0], chunked[0].T, rtol=1e-14)

@@ -49,14 +49,14 @@ import math
 import os
 import zipfile
 import zlib
-from typing import Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, Iterable, NamedTuple, Optional, Union
 
 import numpy as np
+from numpy.typing import NDArray
 
 from widenet import _files, _memory
 from widenet import _validation as check
 from widenet._native import _core
-
 
 FORMAT_VERSION = 1
 NETWORK_FORMAT = "widenet.ShallowNetwork"
@@ -71,39 +71,51 @@ _NETWORK_FIELDS = ("input_dim", "width", "activation", "parametrization", "weigh
 _TRAINING_FIELDS = ("lr", "loss", "record_every", "steps_done", "keep_history", "records", "test_points")
 
 PathLike = Union[str, os.PathLike]
+# A configuration: a JSON object.
+Config = dict[str, Any]
 # The network class's check of a stored configuration: the configuration as it stores it.
-ConfigCheck = Callable[[dict], dict]
+ConfigCheck = Callable[[Config], Config]
+# A file's arrays by entry name.
+Entries = dict[str, NDArray[Any]]
+# ``(U, b, v, c)`` of a network, or stacked on a leading axis for an ensemble.
+ParameterBlocks = tuple[NDArray[Any], NDArray[Any], NDArray[Any], Union[float, NDArray[Any]]]
 
 
-def file_name_of(path, name: str = "path") -> str:
+def file_name_of(path: object, name: str = "path") -> str:
+    """Return the file name ``path`` (a str or an os.PathLike) as a str; TypeError for anything else."""
     if isinstance(path, (str, os.PathLike)):
         path = os.fspath(path)
         return os.fsdecode(path) if isinstance(path, bytes) else path
     raise TypeError(f"{name}: expected a file name (str or os.PathLike), got {type(path).__name__}")
 
 
-def _parameter_entries(params, initial) -> dict:
-    entries = {}
+def _parameter_entries(params: ParameterBlocks, initial: ParameterBlocks) -> Entries:
+    """Return the entries of the current and the initial parameters (``c`` as an array)."""
+    entries: Entries = {}
     for suffix, (U, b, v, c) in (("", params), ("0", initial)):
         dtype = U.dtype
         entries.update({"U" + suffix: U, "b" + suffix: b, "v" + suffix: v, "c" + suffix: np.asarray(c, dtype=dtype)})
     return entries
 
 
-def model_contents(config: dict, params: tuple, initial: tuple) -> tuple:
-    """``(format, config, arrays)`` of a network (``config`` without ``size``) or of an
-    ensemble (``config`` with ``size``; ``params`` and ``initial`` stacked)."""
+def model_contents(config: Config, params: ParameterBlocks, initial: ParameterBlocks) -> tuple[str, Config, Entries]:
+    """Return ``(format, config, arrays)`` of a network or of an ensemble.
+
+    A network's ``config`` has no ``size``; an ensemble's has, and its ``params`` and
+    ``initial`` are stacked.
+    """
     network_config = dict(config)
     size = network_config.pop("size", None)
     kind = NETWORK_FORMAT if size is None else ENSEMBLE_FORMAT
     return kind, {"network": network_config, "size": size}, _parameter_entries(params, initial)
 
 
-def save(path: PathLike, kind: str, config: dict, arrays: dict, check_network: ConfigCheck) -> str:
-    """Writes one widenet file of format ``kind`` to ``path``, atomically: a temporary file in
-    the same directory replaces ``path`` once complete and on disk, so ``path`` is never left
-    half-written. An existing file keeps its permissions; a symbolic link stays one (the
-    file it names is replaced).
+def save(path: PathLike, kind: str, config: Config, arrays: Entries, check_network: ConfigCheck) -> str:
+    """Write one widenet file of format ``kind`` to ``path``, atomically.
+
+    A temporary file in the same directory replaces ``path`` once complete and on disk, so
+    ``path`` is never left half-written. An existing file keeps its permissions; a symbolic
+    link stays one (the file it names is replaced).
 
     Raises ValueError, and writes nothing, for content that :func:`read` would refuse
     (NaN or Inf parameters or records). Returns ``path`` as a string (used as given: no
@@ -115,17 +127,19 @@ def save(path: PathLike, kind: str, config: dict, arrays: dict, check_network: C
                "widenet_version": np.array(_core.build_info()["version"]), "config": np.array(text), **arrays}
     _check_contents(f"cannot save to {file_name}", entries, check_network)
     with _files.atomic_write(file_name) as stream:
-        np.savez(stream, **entries)
+        np.savez(stream, **entries)  # type: ignore[arg-type]  # arrays by name; none is called allow_pickle
     return file_name
 
 
 # -- loading ---------------------------------------------------------------------------------
 
 
-def _read(file_name: str) -> dict:
-    """Every entry of the ``.npz`` file, read completely (so that a truncated or corrupt
-    file fails here, before anything is checked or built), each array's size checked
-    against the file before it is allocated."""
+def _read(file_name: str) -> Entries:
+    """Return every entry of the ``.npz`` file, read completely.
+
+    A truncated or corrupt file fails here, before anything is checked or built; each
+    array's size is checked against the file before it is allocated.
+    """
     with _files.open_regular(file_name) as file:  # FileNotFoundError, IsADirectoryError, PermissionError as they are
         start = file.read(6)
         file.seek(0)
@@ -152,10 +166,13 @@ class _NotAWidenetFile(ValueError):
     """A readable archive that is not one :func:`save` writes (its message names the file)."""
 
 
-def _entry_infos(file_name: str, archive: zipfile.ZipFile, file_size: int) -> dict:
-    """Entry name (without ``.npy``) -> zip entry, after checking that every entry is a
-    ``.npy`` array named once whose sizes fit the file and widenet's memory limit."""
-    infos = {}
+def _entry_infos(file_name: str, archive: zipfile.ZipFile, file_size: int) -> dict[str, zipfile.ZipInfo]:
+    """Return entry name (without ``.npy``) -> zip entry, after checking the entries.
+
+    Every entry must be a ``.npy`` array named once whose sizes fit the file and widenet's
+    memory limit.
+    """
+    infos: dict[str, zipfile.ZipInfo] = {}
     for info in archive.infolist():
         name = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
         if name == info.filename:
@@ -173,9 +190,12 @@ def _entry_infos(file_name: str, archive: zipfile.ZipFile, file_size: int) -> di
     return infos
 
 
-def _read_array(file_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> np.ndarray:
-    """The array of one ``.npy`` entry: its header's shape and dtype must account for the
-    entry's size exactly before anything is allocated."""
+def _read_array(file_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str) -> NDArray[Any]:
+    """Return the array of one ``.npy`` entry.
+
+    Its header's shape and dtype must account for the entry's size exactly before anything
+    is allocated.
+    """
     with archive.open(info) as entry:
         try:
             version = np.lib.format.read_magic(entry)
@@ -198,7 +218,8 @@ def _read_array(file_name: str, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
     return array
 
 
-def _string(entries: dict, key: str, where: str) -> str:
+def _string(entries: Entries, key: str, where: str) -> str:
+    """Return the entry ``key``, a 0-d string, as a str."""
     value = entries[key]
     if value.shape != () or value.dtype.kind != "U":
         raise ValueError(f"{where}: entry {key!r}: expected a 0-d string, got dtype {value.dtype} and shape "
@@ -206,8 +227,8 @@ def _string(entries: dict, key: str, where: str) -> str:
     return str(value)
 
 
-def _header(where: str, entries: dict) -> tuple:
-    """``(format, config)`` after checking the header entries."""
+def _header(where: str, entries: Entries) -> tuple[str, Config]:
+    """Return ``(format, config)`` after checking the header entries."""
     missing = [key for key in _HEADER if key not in entries]
     if missing:
         raise ValueError(f"{where}: not a widenet file (no {', '.join(map(repr, missing))} "
@@ -233,22 +254,27 @@ def _header(where: str, entries: dict) -> tuple:
     return kind, config
 
 
-def _exact_keys(where: str, what: str, found, expected) -> None:
-    found, expected = set(found), set(expected)
-    missing, extra = sorted(expected - found), sorted(found - expected)
+def _exact_keys(where: str, what: str, found: Iterable[str], expected: Iterable[str]) -> None:
+    """Refuse ``found`` keys that are not exactly the ``expected`` ones, naming the difference."""
+    found_keys, expected_keys = set(found), set(expected)
+    missing, extra = sorted(expected_keys - found_keys), sorted(found_keys - expected_keys)
     if missing or extra:
         parts = ([f"missing {', '.join(map(repr, missing))}"] if missing else []) + \
                 ([f"unexpected {', '.join(map(repr, extra))}"] if extra else [])
         raise ValueError(f"{where}: {what}: {'; '.join(parts)}")
 
 
-def _optional_count(value, name: str, minimum: int):
+def _optional_count(value: object, name: str, minimum: int) -> Optional[int]:
+    """Return ``value``, None or an integer at least ``minimum``."""
     return None if value is None else check.integer(value, name, minimum)
 
 
-def _check_config(where: str, kind: str, config: dict, check_network: ConfigCheck) -> tuple:
-    """``(network, size, training)``: the checked configuration (``size`` None for one
-    network, ``training`` None but for a training state)."""
+def _check_config(where: str, kind: str, config: Config,
+                  check_network: ConfigCheck) -> tuple[Config, Optional[int], Optional[Config]]:
+    """Return ``(network, size, training)``, the checked configuration.
+
+    ``size`` is None for one network, ``training`` None but for a training state.
+    """
     _exact_keys(where, "config", config, ("network", "size", "training") if kind == STATE_FORMAT else
                 ("network", "size"))
     for part, fields in (("network", _NETWORK_FIELDS), ("training", _TRAINING_FIELDS)):
@@ -283,15 +309,17 @@ def _check_config(where: str, kind: str, config: dict, check_network: ConfigChec
     return network, size, training
 
 
-def _expected_arrays(network: dict, size: Optional[int], training: Optional[dict]) -> dict:
-    """Entry name -> (shape, dtype) of the arrays a file of this configuration holds."""
+def _expected_arrays(network: Config, size: Optional[int],
+                     training: Optional[Config]) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
+    """Return entry name -> (shape, dtype) of the arrays a file of this configuration holds."""
     dtype = np.dtype(network["dtype"])
-    lead = () if size is None else (size,)
+    lead: tuple[int, ...] = () if size is None else (size,)
     n, d = network["width"], network["input_dim"]
     shapes = {"U": lead + (n, d), "b": lead + (n,), "v": lead + (n,), "c": lead}
-    expected = {name + suffix: (shape, dtype) for name, shape in shapes.items() for suffix in ("", "0")}
+    expected: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {
+        name + suffix: (shape, dtype) for name, shape in shapes.items() for suffix in ("", "0")}
     records = None if training is None else training["records"]
-    if records is not None:
+    if training is not None and records is not None:
         expected["history_steps"] = ((records,), np.dtype(np.int64))
         expected["history_losses"] = (lead + (records,), np.dtype(np.float64))
         expected["history_distances"] = (lead + (records,), np.dtype(np.float64))
@@ -300,8 +328,9 @@ def _expected_arrays(network: dict, size: Optional[int], training: Optional[dict
     return expected
 
 
-def _check_contents(where: str, entries: dict, check_network: ConfigCheck) -> tuple:
-    """Checks everything; returns ``(format, network config, size, training config)``."""
+def _check_contents(where: str, entries: Entries,
+                    check_network: ConfigCheck) -> tuple[str, Config, Optional[int], Optional[Config]]:
+    """Check everything; return ``(format, network config, size, training config)``."""
     kind, config = _header(where, entries)
     network, size, training = _check_config(where, kind, config, check_network)
     expected = _expected_arrays(network, size, training)
@@ -326,24 +355,27 @@ class Stored(NamedTuple):
     """A widenet file, read and checked completely."""
 
     kind: str
-    network: dict  # the members' configuration, as checked by the network class
+    network: Config  # the members' configuration, as checked by the network class
     size: Optional[int]  # None for one network
-    training: Optional[dict]  # a training state's configuration, None otherwise
-    entries: dict  # entry name -> array
+    training: Optional[Config]  # a training state's configuration, None otherwise
+    entries: Entries  # entry name -> array
 
-    def parameters(self, initial: bool = False) -> tuple:
-        """``(U, b, v, c)``: the current parameters, or the initial ones."""
-        return tuple(self.entries[name + ("0" if initial else "")] for name in ("U", "b", "v", "c"))
+    def parameters(self, initial: bool = False) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
+        """Return ``(U, b, v, c)``: the current parameters, or the initial ones."""
+        suffix = "0" if initial else ""
+        return (self.entries["U" + suffix], self.entries["b" + suffix], self.entries["v" + suffix],
+                self.entries["c" + suffix])
 
 
 def read(path: PathLike, check_network: ConfigCheck, expected: Optional[str] = None) -> Stored:
-    """The widenet file in ``path`` (of format ``expected`` unless None), read and checked
-    completely before anything is built: a file that is not an ``.npz`` archive, truncated
-    or corrupt (the archive's checksums), of another kind, of an unknown format version,
-    with missing or unexpected entries, wrong shapes or dtypes, NaN or Inf, an invalid or
-    deeply nested configuration, an entry that appears twice or whose header declares more
-    data than it holds, or a device or FIFO (refused without reading from it) raises
-    ValueError naming the file and the problem. A missing file raises FileNotFoundError, a
+    """Return the widenet file in ``path`` (of format ``expected`` unless None), read and checked.
+
+    The file is checked completely before anything is built: a file that is not an
+    ``.npz`` archive, truncated or corrupt (the archive's checksums), of another kind, of
+    an unknown format version, with missing or unexpected entries, wrong shapes or dtypes,
+    NaN or Inf, an invalid or deeply nested configuration, an entry that appears twice or
+    whose header declares more data than it holds, or a device or FIFO (refused without
+    reading from it) raises ValueError naming the file and the problem. A missing file raises FileNotFoundError, a
     directory IsADirectoryError; a ``path`` that is not a file name raises TypeError.
     """
     file_name = file_name_of(path)

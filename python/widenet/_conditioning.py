@@ -10,18 +10,22 @@ solvers say so with a :class:`ConditioningWarning` that gives ``kappa``.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from widenet.errors import ConditioningWarning
 
 CONDITION_LIMIT = 1e10
 
 
-def warn_if_ill_conditioned(kept: np.ndarray, dropped: int, what: str, advice: str, stacklevel: int = 3) -> float:
-    """Warns when the magnitudes ``kept`` (singular values or eigenvalues above the rank
-    tolerance) span more than ``CONDITION_LIMIT``; returns their ratio ``kappa``.
-    ``stacklevel`` is the warning's, counted from here (3: the caller's caller)."""
+def warn_if_ill_conditioned(kept: NDArray[Any], dropped: int, what: str, advice: str, stacklevel: int = 3) -> float:
+    """Warn when the magnitudes ``kept`` span more than ``CONDITION_LIMIT``; return their ratio ``kappa``.
+
+    ``kept`` are singular values or eigenvalues above the rank tolerance. ``stacklevel`` is
+    the warning's, counted from here (3: the caller's caller).
+    """
     magnitudes = np.abs(kept)
     if magnitudes.size == 0 or magnitudes.min() == 0:
         return np.inf if magnitudes.size else 1.0

@@ -7,18 +7,21 @@ from typing import Optional, Sequence, TypedDict, Union, overload
 import numpy as np
 from numpy.typing import NDArray
 
+from widenet._types import Activation, ClassicKernelName, Kind, Method, Parametrization
+
 FloatArray = Union[NDArray[np.float64], NDArray[np.float32]]
 
 # Facts shared with the Python package, defined once in C++.
 DIVERGENCE_FACTOR: float  # a run diverges when its loss exceeds this many times its reference
 GRAM_BAND_ROWS: int  # rows of X1 X2^T that ntk_gram forms at once
-ACTIVATIONS: tuple[str, ...]
-PARAMETRIZATIONS: tuple[str, ...]
-KERNELS: tuple[str, ...]  # the classic kernels of kernel_gram and kernel_diag
-LIMIT_KINDS: tuple[str, ...]
-LIMIT_METHODS: tuple[str, ...]
-CLOSED_FORMS: tuple[str, ...]  # activations with a closed-form limit kernel
-SCALE_MIXTURES: tuple[str, ...]  # activations with a scale-mixture limit kernel
+# The name lists, typed by the Literal aliases of widenet._types (a test checks they agree).
+ACTIVATIONS: tuple[Activation, ...]
+PARAMETRIZATIONS: tuple[Parametrization, ...]
+KERNELS: tuple[ClassicKernelName, ...]  # the classic kernels of kernel_gram and kernel_diag
+LIMIT_KINDS: tuple[Kind, ...]
+LIMIT_METHODS: tuple[Method, ...]  # the deterministic methods
+CLOSED_FORMS: tuple[Activation, ...]  # activations with a closed-form limit kernel
+SCALE_MIXTURES: tuple[Activation, ...]  # activations with a scale-mixture limit kernel
 QUADRATURE_MAX_VARIANCE: dict[str, float]  # the graded quadrature's largest variance, where bounded
 LIMIT_TOLERANCE: float  # accuracy of each expectation of the limit kernels, relative to its scale
 LIMIT_ORDER: int  # Gauss-Legendre nodes per graded panel by default
@@ -102,9 +105,10 @@ def train_ensemble(networks: Sequence[Network], initial: Sequence[Network], X: F
 def kernel_gram(X1: FloatArray, X2: Optional[FloatArray], kind: str, gamma: float, degree: int,
                 coef0: float) -> FloatArray: ...
 def kernel_diag(X: FloatArray, kind: str, gamma: float, degree: int, coef0: float) -> FloatArray: ...
-def limit_kernel(X1: FloatArray, X2: Optional[FloatArray], activation: str, parametrization: str, kind: str,
-                 weight_var: float, bias_var: float, output_var: float, output_bias_var: float, method: str,
-                 order: int = ...) -> FloatArray: ...
+# float64 only
+def limit_kernel(X1: NDArray[np.float64], X2: Optional[NDArray[np.float64]], activation: str, parametrization: str,
+                 kind: str, weight_var: float, bias_var: float, output_var: float, output_bias_var: float,
+                 method: str, order: int = ...) -> NDArray[np.float64]: ...
 def gauss_legendre(order: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 def logistic_mixing_rule() -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
 def limit_point_floats(activation: str, method: str, largest: float, order: int) -> int: ...

@@ -2,10 +2,11 @@
 
 Writing. New content goes to a temporary file in the target's directory and replaces the
 target by a rename once it is complete and (unless told otherwise) on disk, so a reader, a
-killed process or a crashed machine sees the old file or the new one, never a mix. The new file keeps the target's permission bits (and its
-owner, where the process may set it); a symbolic link is written through (its target is
-replaced, the link stays). :class:`FileSet` replaces several files together: all are
-written first, then renamed in one go with Ctrl-C and SIGTERM held off for the renames.
+killed process or a crashed machine sees the old file or the new one, never a mix. The new
+file keeps the target's permission bits (and its owner, where the process may set it); a
+symbolic link is written through (its target is replaced, the link stays).
+:class:`FileSet` replaces several files together: all are written first, then renamed in
+one go with Ctrl-C and SIGTERM held off for the renames.
 
 Temporary files are named ``.<target name>.<host>-<pid>-<random>.widenet-tmp``. Each write
 removes the temporaries that processes of this host which are gone left beside the same
@@ -31,7 +32,7 @@ import signal
 import socket
 import stat
 import threading
-from typing import Iterator, Optional, Union
+from typing import Any, ContextManager, Iterator, Literal, NoReturn, Optional, Union
 
 import numpy as np
 
@@ -48,18 +49,19 @@ _TOKEN = re.compile(r"^([0-9a-f]{8})-([0-9]+)-[0-9a-f]+$")
 
 
 def _stem(name: str) -> str:
-    """The target's name as it appears in its temporaries' names (a long one shortened by a hash)."""
+    """Return the target's name as it appears in its temporaries' names (a long one shortened by a hash)."""
     if len(name) <= _LONGEST_NAME:
         return name
     return name[:_LONGEST_NAME - 17] + "~" + hashlib.sha256(name.encode(errors="surrogateescape")).hexdigest()[:16]
 
 
 def _temporary_name(name: str) -> str:
+    """Return a new temporary's name for the target ``name``."""
     return f".{_stem(name)}.{_HOST}-{os.getpid()}-{secrets.token_hex(6)}{SUFFIX}"
 
 
-def _owner(entry: str) -> Optional[tuple]:
-    """``(stem, host, pid)`` of a temporary's name, or None for other names."""
+def _owner(entry: str) -> Optional[tuple[str, str, int]]:
+    """Return ``(stem, host, pid)`` of a temporary's name, or None for other names."""
     if not (entry.startswith(".") and entry.endswith(SUFFIX)):
         return None
     stem, _, token = entry[1:-len(SUFFIX)].rpartition(".")
@@ -68,6 +70,7 @@ def _owner(entry: str) -> Optional[tuple]:
 
 
 def _process_is_gone(pid: int) -> bool:
+    """Tell whether the process ``pid`` of this host has ended (False when that cannot be known)."""
     if pid == os.getpid() or os.name != "posix":
         return False  # another thread of this process may be writing; elsewhere os.kill would end the process
     try:
@@ -80,8 +83,11 @@ def _process_is_gone(pid: int) -> bool:
 
 
 def remove_stale_temporaries(directory: PathLike, name: Optional[str] = None) -> int:
-    """Removes the temporaries in ``directory`` (of the target ``name``, or of every target)
-    whose process, on this host, is gone. Returns how many were removed."""
+    """Remove the temporaries in ``directory`` whose process, on this host, is gone.
+
+    Only those of the target ``name`` are removed, or those of every target when ``name``
+    is None. Returns how many were removed.
+    """
     stem = None if name is None else _stem(name)
     removed = 0
     try:
@@ -103,13 +109,13 @@ def remove_stale_temporaries(directory: PathLike, name: Optional[str] = None) ->
 
 
 def _target(path: PathLike) -> str:
-    """The file a write to ``path`` replaces: ``path`` itself or, through symbolic links, the file they name."""
+    """Return the file a write to ``path`` replaces: ``path`` itself or, through symbolic links, the file they name."""
     path = os.path.abspath(os.fspath(path))
     return os.path.realpath(path) if os.path.islink(path) else path
 
 
 def _existing_status(target: str) -> Optional[os.stat_result]:
-    """The target's status when it is a regular file, None when it does not exist; refuses the rest."""
+    """Return the target's status when it is a regular file, None when it does not exist; refuse the rest."""
     try:
         status = os.stat(target)
     except FileNotFoundError:
@@ -121,9 +127,12 @@ def _existing_status(target: str) -> Optional[os.stat_result]:
     return status
 
 
-def _create(target: str, clean: bool) -> tuple:
-    """``(temporary name, open file descriptor)`` of a new temporary for ``target``, with the
-    target's permissions (those of a new file when there is no target)."""
+def _create(target: str, clean: bool) -> tuple[str, int]:
+    """Return ``(temporary name, open file descriptor)`` of a new temporary for ``target``.
+
+    The temporary has the target's permissions (those of a new file when there is no
+    target).
+    """
     directory, name = os.path.split(target)
     existing = _existing_status(target)
     if clean:
@@ -146,21 +155,23 @@ def _create(target: str, clean: bool) -> tuple:
 
 
 class _DeferredSignals:
-    """Holds off SIGINT and SIGTERM (main thread only: elsewhere Python delivers none) and
-    delivers them on exit."""
+    """A block that holds off SIGINT and SIGTERM and delivers them on exit.
+
+    Only on the main thread: elsewhere Python delivers none.
+    """
 
     SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM") if hasattr(signal, name))
 
-    def __enter__(self):
-        self._previous = {}
-        self._caught = []
+    def __enter__(self) -> _DeferredSignals:
+        self._previous: dict[int, Any] = {}
+        self._caught: list[int] = []
         if threading.current_thread() is threading.main_thread():
             for number in self.SIGNALS:
                 if signal.getsignal(number) is not None:  # None: a handler not set from Python, left alone
                     self._previous[number] = signal.signal(number, lambda caught, frame: self._caught.append(caught))
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         for number, handler in self._previous.items():
             signal.signal(number, handler)
         for number in dict.fromkeys(self._caught):
@@ -184,22 +195,22 @@ class FileSet:
         (a sweep cell: recomputed) can skip it.
     """
 
-    def __init__(self, clean: bool = True, durable: bool = True):
+    def __init__(self, clean: bool = True, durable: bool = True) -> None:
         self._clean, self._durable = clean, durable
-        self._pending: dict = {}  # target -> temporary
-        self._remove: list = []
+        self._pending: dict[str, str] = {}  # target -> temporary
+        self._remove: list[str] = []
         self.committed = False
 
-    def __enter__(self) -> "FileSet":
+    def __enter__(self) -> FileSet:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> Literal[False]:
         self.discard()
         return False
 
     @contextlib.contextmanager
     def open(self, path: PathLike) -> Iterator[io.BufferedWriter]:
-        """A binary stream to the new content of ``path``, flushed to disk on leaving the block."""
+        """Open a binary stream to the new content of ``path``, flushed to disk on leaving the block."""
         target = _target(path)
         if target in self._pending:
             raise ValueError(f"path: {target} is written twice in one set")
@@ -212,16 +223,16 @@ class FileSet:
                 os.fsync(stream.fileno())
 
     def write_text(self, path: PathLike, text: str) -> None:
-        """The UTF-8 ``text`` as the new content of ``path``."""
+        """Set the UTF-8 ``text`` as the new content of ``path``."""
         with self.open(path) as stream:
             stream.write(text.encode("utf-8"))
 
     def remove_on_commit(self, path: PathLike) -> None:
-        """Removes ``path`` (if it exists) when the set is committed."""
+        """Remove ``path`` (if it exists) when the set is committed."""
         self._remove.append(os.path.abspath(os.fspath(path)))
 
     def commit(self) -> None:
-        """Replaces every target by its new content (and removes the files to remove)."""
+        """Replace every target by its new content (and remove the files to remove)."""
         with _DeferredSignals():
             replaced = set()
             for target, temporary in list(self._pending.items()):
@@ -237,7 +248,7 @@ class FileSet:
             _sync_directory(directory)
 
     def discard(self) -> None:
-        """Removes the temporaries not yet committed."""
+        """Remove the temporaries not yet committed."""
         for temporary in self._pending.values():
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
@@ -245,19 +256,23 @@ class FileSet:
 
 
 class StagedDirectory(os.PathLike):
-    """``directory`` whose files are written into the :class:`FileSet` ``files`` (see
-    :func:`open_in`): they replace the directory's files only when the set is committed."""
+    """A ``directory`` whose files are written into the :class:`FileSet` ``files``.
 
-    def __init__(self, directory: PathLike, files: FileSet):
+    See :func:`open_in`: they replace the directory's files only when the set is committed.
+    """
+
+    def __init__(self, directory: PathLike, files: FileSet) -> None:
         self.directory, self.files = os.fspath(directory), files
 
     def __fspath__(self) -> str:
         return self.directory
 
 
-def open_in(directory: Union[PathLike, StagedDirectory], name: str):
-    """A binary stream to the new content of the file ``name`` of ``directory``: written
-    atomically on its own, or with the set of a :class:`StagedDirectory`."""
+def open_in(directory: Union[PathLike, StagedDirectory], name: str) -> ContextManager[io.BufferedWriter]:
+    """Open a binary stream to the new content of the file ``name`` of ``directory``.
+
+    The file is written atomically on its own, or with the set of a :class:`StagedDirectory`.
+    """
     path = os.path.join(os.fspath(directory), name)
     if isinstance(directory, StagedDirectory):
         return directory.files.open(path)
@@ -265,7 +280,7 @@ def open_in(directory: Union[PathLike, StagedDirectory], name: str):
 
 
 def _sync_directory(directory: str) -> None:
-    """Puts the renames in ``directory`` on disk (where the platform allows it)."""
+    """Put the renames in ``directory`` on disk (where the platform allows it)."""
     try:
         descriptor = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except OSError:
@@ -280,8 +295,10 @@ def _sync_directory(directory: str) -> None:
 
 @contextlib.contextmanager
 def atomic_write(path: PathLike, clean: bool = True, durable: bool = True) -> Iterator[io.BufferedWriter]:
-    """A binary stream whose content replaces ``path`` when the block ends without an
-    exception (see the module and :class:`FileSet` for ``clean`` and ``durable``)."""
+    """Open a binary stream whose content replaces ``path`` when the block ends without an exception.
+
+    See the module and :class:`FileSet` for ``clean`` and ``durable``.
+    """
     with FileSet(clean, durable) as files:
         with files.open(path) as stream:
             yield stream
@@ -289,13 +306,13 @@ def atomic_write(path: PathLike, clean: bool = True, durable: bool = True) -> It
 
 
 def write_text(path: PathLike, text: str, clean: bool = True, durable: bool = True) -> None:
-    """Replaces ``path`` by the UTF-8 ``text``, atomically (see :func:`atomic_write`)."""
+    """Replace ``path`` by the UTF-8 ``text``, atomically (see :func:`atomic_write`)."""
     with atomic_write(path, clean, durable) as stream:
         stream.write(text.encode("utf-8"))
 
 
 def check_writable_directory(directory: PathLike) -> None:
-    """Creates a temporary file in ``directory`` and removes it; OSError when that fails."""
+    """Create a temporary file in ``directory`` and remove it; raise OSError when that fails."""
     temporary = os.path.join(os.fspath(directory), _temporary_name("probe"))
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     os.unlink(temporary)
@@ -305,6 +322,7 @@ def check_writable_directory(directory: PathLike) -> None:
 
 
 def _kind(mode: int) -> str:
+    """Return what a file of ``mode`` is, in words (``"a FIFO"``)."""
     for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
         if test(mode):
@@ -317,7 +335,7 @@ class NotARegularFile(ValueError):
 
 
 def open_regular(path: PathLike) -> io.BufferedReader:
-    """``path`` opened for reading in binary mode, after checking that it is a regular file.
+    """Open ``path`` for reading in binary mode, after checking that it is a regular file.
 
     Opens without blocking (a FIFO without a writer would block) and checks the open file
     itself, so the check holds for what is read. A directory raises IsADirectoryError,
@@ -341,8 +359,11 @@ def open_regular(path: PathLike) -> io.BufferedReader:
 
 
 def read_text(path: PathLike, limit: int) -> str:
-    """The UTF-8 text of the regular file ``path``; ValueError when it holds more than
-    ``limit`` bytes or is not UTF-8 (see :func:`open_regular` for the rest)."""
+    """Return the UTF-8 text of the regular file ``path``.
+
+    Raises ValueError when it holds more than ``limit`` bytes or is not UTF-8 (see
+    :func:`open_regular` for the rest).
+    """
     with open_regular(path) as file:
         data = file.read(limit + 1)
     if len(data) > limit:
@@ -358,8 +379,11 @@ _JSON_STRING = re.compile(r'"[^"]*"')
 
 
 def json_depth(text: str) -> int:
-    """The deepest nesting of arrays and objects in the JSON ``text`` (brackets inside strings
-    do not count), in time linear in its length and without recursion."""
+    """Return the deepest nesting of arrays and objects in the JSON ``text``.
+
+    Brackets inside strings do not count. Takes time linear in the length of ``text``,
+    without recursion.
+    """
     # Escapes first (``\"`` is no quote), then strings: two passes without backtracking.
     outside = _JSON_STRING.sub("", _JSON_ESCAPE.sub("", text)).encode("utf-8", "surrogatepass")
     codes = np.frombuffer(outside, dtype=np.uint8)
@@ -367,13 +391,17 @@ def json_depth(text: str) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
-def _reject_constant(name: str):
+def _reject_constant(name: str) -> NoReturn:
+    """Refuse the JSON constant ``name`` (NaN, Infinity, -Infinity)."""
     raise ValueError(f"{name} is not a finite number")
 
 
-def parse_json(text: str, allow_nan: bool = False, max_depth: int = MAX_JSON_DEPTH):
-    """``json.loads(text)`` refusing (ValueError) nesting deeper than ``max_depth`` and,
-    unless ``allow_nan``, the constants NaN, Infinity and -Infinity."""
+def parse_json(text: str, allow_nan: bool = False, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Return ``json.loads(text)``, refusing deep nesting and non-finite constants.
+
+    Nesting deeper than ``max_depth`` raises ValueError, and so do the constants NaN,
+    Infinity and -Infinity unless ``allow_nan``.
+    """
     depth = json_depth(text)
     if depth > max_depth:
         raise ValueError(f"nested {depth} levels deep, more than the {max_depth} allowed")

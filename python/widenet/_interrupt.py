@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from typing import Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import numpy as np
 
@@ -30,14 +30,17 @@ LONG_CALL_FLOPS = 1e7
 
 
 def is_long_factorization(rows: int, cols: int) -> bool:
-    """Whether a factorization of a ``rows x cols`` matrix (about ``rows cols min(rows, cols)``
-    flops: eigh, svd, solve) is long enough to run on a worker thread."""
+    """Tell whether a factorization of a ``rows x cols`` matrix is long enough to run on a worker thread.
+
+    The factorizations (eigh, svd, solve) take about ``rows cols min(rows, cols)`` flops.
+    """
     return float(rows) * float(cols) * float(min(rows, cols)) > LONG_CALL_FLOPS
 
 
-def run_interruptible(function: Callable[..., Result], *args, long_call: bool = True, **kwargs) -> Result:
-    """``function(*args, **kwargs)``, answering Ctrl-C with KeyboardInterrupt within about
-    ``POLL_SECONDS`` however long the function runs.
+def run_interruptible(function: Callable[..., Result], *args: Any, long_call: bool = True, **kwargs: Any) -> Result:
+    """Return ``function(*args, **kwargs)``, answering Ctrl-C within about ``POLL_SECONDS``.
+
+    Ctrl-C raises KeyboardInterrupt however long the function runs.
 
     From the main thread and with ``long_call``, the function runs on a daemon worker
     thread; on Ctrl-C the worker is abandoned (it finishes in the background and its result
@@ -48,7 +51,7 @@ def run_interruptible(function: Callable[..., Result], *args, long_call: bool = 
     """
     if not long_call or threading.current_thread() is not threading.main_thread():
         return function(*args, **kwargs)
-    outcome: dict = {}
+    outcome: dict[str, Any] = {}
     finished = threading.Event()
     context, errors = contextvars.copy_context(), np.geterr()
 
@@ -66,4 +69,5 @@ def run_interruptible(function: Callable[..., Result], *args, long_call: bool = 
         pass  # a signal handler's exception (KeyboardInterrupt) leaves the loop here
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["result"]
+    result: Result = outcome["result"]
+    return result

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import math
+from typing import Union, get_args
 
 import numpy as np
+from numpy.typing import NDArray
 
-DISTRIBUTIONS = ("normal", "uniform", "rademacher")
+from widenet._types import Distribution
+
+DISTRIBUTIONS: tuple[Distribution, ...] = get_args(Distribution)
 """The laws D of the initial parameters (drawn in Python, never by the compiled core)."""
 
 
-def standard_draws(rng: np.random.Generator, distribution: str, size: int | tuple[int, ...]) -> np.ndarray:
+def standard_draws(rng: np.random.Generator, distribution: Distribution,
+                   size: Union[int, tuple[int, ...]]) -> NDArray[np.float64]:
     """Draw zero-mean, unit-variance float64 samples from the law ``distribution``."""
     if distribution == "normal":
         return rng.standard_normal(size)

@@ -11,6 +11,7 @@ before a run or after it, never half of each.
 from __future__ import annotations
 
 import threading
+from typing import Any, Optional
 
 _LOCK_ATTRIBUTE = "_training_lock"
 
@@ -24,7 +25,8 @@ class TrainingLock:
 
     @property
     def _lock(self) -> threading.RLock:
-        lock = self.__dict__.get(_LOCK_ATTRIBUTE)
+        """The object's re-entrant training lock."""
+        lock: Optional[threading.RLock] = self.__dict__.get(_LOCK_ATTRIBUTE)
         if lock is None:
             # setdefault is atomic: two threads asking at once get the same lock
             lock = self.__dict__.setdefault(_LOCK_ATTRIBUTE, threading.RLock())
@@ -39,7 +41,7 @@ class TrainingLock:
         """
         return self._lock
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop(_LOCK_ATTRIBUTE, None)
         return state

@@ -9,19 +9,24 @@ from __future__ import annotations
 
 import numbers
 import operator
-from typing import Any, Optional
+from typing import Any, Optional, SupportsIndex, TypeVar, Union, cast, get_args
 
 import numpy as np
+from numpy.typing import NDArray
+
+from widenet._types import Backend, Loss
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-BACKENDS = ("cpp", "numpy")
-LOSS_NAMES = ("sum", "mean", "half_sum")
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
+LOSS_NAMES: tuple[Loss, ...] = get_args(Loss)
+
+Option = TypeVar("Option", bound=str)
 
 
-def float_dtype(dtype) -> np.dtype:
-    """The compute dtype: float32 or float64."""
+def float_dtype(dtype: object) -> np.dtype[Any]:
+    """Return the compute dtype, float32 or float64, that ``dtype`` names."""
     try:
-        resolved = np.dtype(dtype)
+        resolved = np.dtype(cast(Any, dtype))  # anything numpy cannot read raises TypeError here
     except TypeError as error:
         raise TypeError(f"dtype: expected numpy.float32 or numpy.float64, got {dtype!r}") from error
     if resolved not in FLOAT_DTYPES:
@@ -29,10 +34,13 @@ def float_dtype(dtype) -> np.dtype:
     return resolved
 
 
-def asarray(value, name: str) -> np.ndarray:
-    """``np.asarray(value)``, refusing what it would silently misread: masked arrays (the
-    mask would be dropped) and ragged nested sequences (numpy's own error names nothing).
-    For callers that look at an argument before converting it with :func:`as_array`."""
+def asarray(value: object, name: str) -> NDArray[Any]:
+    """Return ``np.asarray(value)``, refusing what it would silently misread.
+
+    Masked arrays (the mask would be dropped) and ragged nested sequences (numpy's own error
+    names nothing) are refused. For callers that look at an argument before converting it
+    with :func:`as_array`.
+    """
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(f"{name}: expected a plain array, got a masked array (pass {name}.filled(value) or "
                         f"drop the masked entries)")
@@ -43,15 +51,17 @@ def asarray(value, name: str) -> np.ndarray:
                          f"cannot convert ({error})") from None
 
 
-def _first_bad(mask: np.ndarray) -> tuple:
-    """The index of the first True entry of ``mask``."""
+def _first_bad(mask: NDArray[np.bool_]) -> tuple[int, ...]:
+    """Return the index of the first True entry of ``mask``."""
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))
 
 
-def _converted(array: np.ndarray, name: str, dtype: np.dtype, check_finite: bool) -> np.ndarray:
-    """``array`` (real numeric) as a C-contiguous ``dtype`` array. NaN or Inf raise when
-    ``check_finite``; finite values beyond the range of ``dtype`` (1e300 into float32,
-    1e400 in long double) always raise, never silently become Inf."""
+def _converted(array: NDArray[Any], name: str, dtype: np.dtype[Any], check_finite: bool) -> NDArray[Any]:
+    """Return ``array`` (real numeric) as a C-contiguous ``dtype`` array.
+
+    NaN or Inf raise when ``check_finite``; finite values beyond the range of ``dtype``
+    (1e300 into float32, 1e400 in long double) always raise, never silently become Inf.
+    """
     if check_finite and array.dtype.kind == "f":
         # one mask, inverted in place (numpy's elision of temporaries is not always on)
         bad = np.isfinite(array)
@@ -71,9 +81,11 @@ def _converted(array: np.ndarray, name: str, dtype: np.dtype, check_finite: bool
     return converted
 
 
-def as_array(value, name: str, dtype: np.dtype, ndim, check_finite: bool = True) -> np.ndarray:
-    """``value`` as a C-contiguous array of ``dtype`` with ``ndim`` dimensions (an int, or
-    a tuple of the numbers of dimensions accepted).
+def as_array(value: object, name: str, dtype: np.dtype[Any], ndim: Union[int, tuple[int, ...]],
+             check_finite: bool = True) -> NDArray[Any]:
+    """Return ``value`` as a C-contiguous array of ``dtype`` with ``ndim`` dimensions.
+
+    ``ndim`` is an int, or a tuple of the numbers of dimensions accepted.
 
     Accepts any array-like of real numbers (lists, 0-d arrays, any memory order, strides
     or byte order, read-only arrays); integers and booleans are converted. Complex,
@@ -96,7 +108,7 @@ def as_array(value, name: str, dtype: np.dtype, ndim, check_finite: bool = True)
     return _converted(array, name, dtype, check_finite)
 
 
-def float_dtype_of(array: np.ndarray) -> np.dtype:
+def float_dtype_of(array: NDArray[Any]) -> np.dtype[Any]:
     """Return the dtype data are computed in: float32 for float32 data, float64 for anything else."""
     return FLOAT_DTYPES[0] if array.dtype == FLOAT_DTYPES[0] else FLOAT_DTYPES[1]
 
@@ -105,8 +117,9 @@ INPUT_DIMENSION = " (the input dimension)"
 """What ``columns`` is for the inputs of a network (``columns_of`` of :func:`as_points`)."""
 
 
-def as_points(value: Any, name: str = "X", *, dtype: Optional[np.dtype] = None, columns: Optional[int] = None,
-              columns_of: str = "", min_rows: int = 1, min_columns: int = 0, check_finite: bool = True) -> np.ndarray:
+def as_points(value: object, name: str = "X", *, dtype: Optional[np.dtype[Any]] = None, columns: Optional[int] = None,
+              columns_of: str = "", min_rows: int = 1, min_columns: int = 0,
+              check_finite: bool = True) -> NDArray[Any]:
     """Return points, one per row: a C-contiguous 2-D array, checked as :func:`as_array` checks.
 
     The one check of input points (network inputs, kernel arguments, regression data);
@@ -145,46 +158,53 @@ def as_points(value: Any, name: str = "X", *, dtype: Optional[np.dtype] = None, 
     return X
 
 
-def as_inputs(value, name: str, dtype: np.dtype, input_dim: int) -> np.ndarray:
+def as_inputs(value: object, name: str, dtype: np.dtype[Any], input_dim: int) -> NDArray[Any]:
     """Return a batch of network inputs: (m, input_dim) with m >= 1 (:func:`as_points`)."""
     return as_points(value, name, dtype=dtype, columns=input_dim, columns_of=INPUT_DIMENSION)
 
 
-def as_targets(value, name: str, dtype: np.dtype, rows: int) -> np.ndarray:
-    """One target per input row: shape (rows,)."""
+def as_targets(value: object, name: str, dtype: np.dtype[Any], rows: int) -> NDArray[Any]:
+    """Return one target per input row: shape (rows,)."""
     y = as_array(value, name, dtype, 1)
     if y.shape != (rows,):
         raise ValueError(f"{name}: expected shape ({rows},), one target per row of X, got {y.shape}")
     return y
 
 
-def as_shaped(value, name: str, dtype: np.dtype, shape: tuple) -> np.ndarray:
-    """An array of exactly ``shape``."""
+def as_shaped(value: object, name: str, dtype: np.dtype[Any], shape: tuple[int, ...]) -> NDArray[Any]:
+    """Return an array of exactly ``shape``."""
     array = as_array(value, name, dtype, len(shape))
     if array.shape != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {array.shape}")
     return array
 
 
-def _real_scalar(value, name: str, word: str):
-    """``value`` as a numpy real scalar: a Python or numpy real number (not a bool) or a
-    0-d real array. A Python integer beyond float64 becomes an infinity (which the callers
-    refuse as not finite), never an OverflowError."""
+def _real_scalar(value: object, name: str, word: str) -> Union[np.integer[Any], np.floating[Any]]:
+    """Return ``value`` as a numpy real scalar.
+
+    ``value`` is a Python or numpy real number (not a bool) or a 0-d real array. A Python
+    integer beyond float64 becomes an infinity (which the callers refuse as not finite),
+    never an OverflowError.
+    """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected {word}, got {value!r}")
     if isinstance(value, numbers.Real) and not isinstance(value, np.generic):
         try:
             return np.float64(float(value))
         except OverflowError:
-            return np.float64(np.inf if value > 0 else -np.inf)
+            return np.float64(-np.inf if value < 0 else np.inf)
     if isinstance(value, (np.generic, np.ndarray)) and np.ndim(value) == 0 and np.asarray(value).dtype.kind in "iuf":
-        return np.asarray(value)[()]
+        # a 0-d array indexed by () is its scalar
+        return cast(Union[np.integer[Any], np.floating[Any]], np.asarray(value)[()])
     raise TypeError(f"{name}: expected {word}, got {value!r}")
 
 
-def as_real(value, name: str, dtype: np.dtype) -> float:
-    """A finite real scalar that ``dtype`` can hold: a Python or numpy number, or a 0-d or
-    size-1 array (booleans count as 0 and 1, as in an array)."""
+def as_real(value: object, name: str, dtype: np.dtype[Any]) -> float:
+    """Return a finite real scalar that ``dtype`` can hold.
+
+    ``value`` is a Python or numpy number, or a 0-d or size-1 array (booleans count as 0 and
+    1, as in an array).
+    """
     if not isinstance(value, (numbers.Number, np.generic)):
         array = asarray(value, name)
         if array.size == 1 and array.dtype.kind in "biuf":
@@ -202,7 +222,8 @@ def as_real(value, name: str, dtype: np.dtype) -> float:
     return float(result)
 
 
-def _bounded_real(value, name: str, strictly_positive: bool) -> float:
+def _bounded_real(value: object, name: str, strictly_positive: bool) -> float:
+    """Return ``value`` as a finite non-negative float, positive when ``strictly_positive``."""
     word = "positive" if strictly_positive else "non-negative"
     scalar = _real_scalar(value, name, f"a {word} real number")
     with np.errstate(over="ignore"):
@@ -212,14 +233,17 @@ def _bounded_real(value, name: str, strictly_positive: bool) -> float:
     return result
 
 
-def positive_real(value, name: str) -> float:
+def positive_real(value: object, name: str) -> float:
+    """Return ``value``, a finite positive real number (not a bool), as a float."""
     return _bounded_real(value, name, strictly_positive=True)
 
 
-def normal_in(value: float, name: str, dtype: np.dtype) -> float:
-    """``value`` (a finite nonzero real, already checked) when ``dtype`` holds it as a normal
-    number: a scalar that a kernel uses in ``dtype`` must not silently become 0 or inf there
-    (a step of 1e-46, or a gamma of 1e-50, is 0 in float32)."""
+def normal_in(value: float, name: str, dtype: np.dtype[Any]) -> float:
+    """Return ``value`` (a finite nonzero real, already checked) if ``dtype`` holds it as a normal number.
+
+    A scalar that a kernel uses in ``dtype`` must not silently become 0 or inf there (a step
+    of 1e-46, or a gamma of 1e-50, is 0 in float32).
+    """
     info = np.finfo(dtype)
     with np.errstate(over="ignore", under="ignore"):
         rounded = dtype.type(value)
@@ -230,12 +254,13 @@ def normal_in(value: float, name: str, dtype: np.dtype) -> float:
     return value
 
 
-def seed(value, name: str = "seed") -> int:
-    """A non-negative integer seed of any size (numpy's generators take them all)."""
+def seed(value: object, name: str = "seed") -> int:
+    """Return a non-negative integer seed of any size (numpy's generators take them all)."""
     return integer(value, name, 0, maximum=None)
 
 
-def non_negative_real(value, name: str) -> float:
+def non_negative_real(value: object, name: str) -> float:
+    """Return ``value``, a finite non-negative real number (not a bool), as a float."""
     return _bounded_real(value, name, strictly_positive=False)
 
 
@@ -244,13 +269,15 @@ INDEX_MAX = 2**63 - 1
 refused by name here rather than by pybind11's "incompatible function arguments"."""
 
 
-def integer(value, name: str, minimum: int, maximum: Optional[int] = INDEX_MAX) -> int:
-    """An integer in ``[minimum, maximum]`` (``maximum=None``: unbounded, for seeds): a
-    Python or numpy integer or a 0-d integer array, not a bool or a float."""
+def integer(value: object, name: str, minimum: int, maximum: Optional[int] = INDEX_MAX) -> int:
+    """Return ``value`` as an integer in ``[minimum, maximum]`` (``maximum=None``: unbounded, for seeds).
+
+    ``value`` is a Python or numpy integer or a 0-d integer array, not a bool or a float.
+    """
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name}: expected an integer, got {value!r}")
     try:
-        result = operator.index(value)
+        result = operator.index(cast(SupportsIndex, value))  # anything else raises TypeError here
     except TypeError as error:
         raise TypeError(f"{name}: expected an integer, got {value!r}") from error
     if result < minimum:
@@ -260,7 +287,8 @@ def integer(value, name: str, minimum: int, maximum: Optional[int] = INDEX_MAX) 
     return result
 
 
-def choice(value, name: str, options: tuple) -> str:
+def choice(value: object, name: str, options: tuple[Option, ...]) -> Option:
+    """Return ``value``, one of the strings ``options``."""
     if not isinstance(value, str):
         raise TypeError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
     if value not in options:
@@ -268,18 +296,19 @@ def choice(value, name: str, options: tuple) -> str:
     return value
 
 
-def backend(value) -> str:
+def backend(value: object) -> Backend:
+    """Return ``value``, a backend name (``"cpp"`` or ``"numpy"``)."""
     return choice(value, "backend", BACKENDS)
 
 
-def loss_scale(loss: str, rows: int) -> float:
-    """The factor on ``sum (Phi - y)^2``: the chapter's f, its mean, or half of it."""
+def loss_scale(loss: object, rows: int) -> float:
+    """Return the factor on ``sum (Phi - y)^2``: the chapter's f, its mean, or half of it."""
     name = choice(loss, "loss", LOSS_NAMES)
     return {"sum": 1.0, "mean": 1.0 / rows, "half_sum": 0.5}[name]
 
 
-def generator(seed) -> np.random.Generator:
-    """A numpy Generator from None, an int, a SeedSequence or a Generator."""
+def generator(seed: object) -> np.random.Generator:
+    """Return a numpy Generator from None, an int, a SeedSequence or a Generator."""
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None or isinstance(seed, np.random.SeedSequence):
@@ -287,7 +316,7 @@ def generator(seed) -> np.random.Generator:
     if isinstance(seed, bool):
         raise TypeError(f"seed: expected None, an int or a numpy.random.Generator, got {seed!r}")
     try:
-        value = operator.index(seed)
+        value = operator.index(cast(SupportsIndex, seed))  # anything else raises TypeError here
     except TypeError as error:
         raise TypeError(f"seed: expected None, an int or a numpy.random.Generator, got {seed!r}") from error
     if value < 0:

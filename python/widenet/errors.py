@@ -4,14 +4,42 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Callable, Optional
+from typing import Any, Callable, Optional, Protocol, Union, get_args
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from widenet._types import OnDivergence
+
+# ``v -> A v`` for a symmetric matrix ``A`` known only through its products.
+MatrixProduct = Callable[[NDArray[np.float64]], ArrayLike]
+
+
+class RunRecords(Protocol):
+    """The records of a run as a divergence error reads them (a ``widenet.TrainingResult``)."""
+
+    @property
+    def steps(self) -> NDArray[Any]:
+        """The recorded step indices."""
+
+    @property
+    def losses(self) -> NDArray[Any]:
+        """The recorded losses (one row per network of an ensemble)."""
+
+    @property
+    def lr(self) -> Optional[float]:
+        """The step size."""
+
+    @property
+    def diverged_at(self) -> Union[None, int, NDArray[np.int64]]:
+        """The step where the loss diverged (per network of an ensemble, -1 where it did not)."""
 
 
 class DivergenceError(FloatingPointError):
-    """Gradient descent diverged: at ``step`` the loss was not finite, or had grown beyond
-    ``factor`` times its reference (the initial loss, or the zero predictor's if larger).
+    """Gradient descent diverged.
+
+    At ``step`` the loss was not finite, or had grown beyond ``factor`` times its reference
+    (the initial loss, or the zero predictor's if larger).
 
     Attributes
     ----------
@@ -40,7 +68,7 @@ class DivergenceError(FloatingPointError):
     """
 
     def __init__(self, step: int, loss: float, initial_loss: float, lr: float, admissible_lr: Optional[float],
-                 result, networks: tuple = (), note: str = ""):
+                 result: RunRecords, networks: tuple[int, ...] = (), note: str = "") -> None:
         self.step, self.loss, self.initial_loss, self.lr = step, loss, initial_loss, lr
         self.admissible_lr, self.result, self.networks, self.note = admissible_lr, result, tuple(networks), note
         which = f" (networks {', '.join(map(str, networks[:10]))}{', ...' if len(networks) > 10 else ''})" \
@@ -54,11 +82,14 @@ class DivergenceError(FloatingPointError):
 
 
 class ConditioningWarning(RuntimeWarning):
-    """A solve lost accuracy to an ill-conditioned matrix: the message gives its condition
-    number on the directions kept (the minimum-norm answer treats the rest as zero)."""
+    """A solve lost accuracy to an ill-conditioned matrix.
+
+    The message gives its condition number on the directions kept (the minimum-norm answer
+    treats the rest as zero).
+    """
 
 
-ON_DIVERGENCE = ("raise", "return")
+ON_DIVERGENCE: tuple[OnDivergence, ...] = get_args(OnDivergence)
 
 
 # The admissible step's lambda_max: at most this many Lanczos steps, and at most this many
@@ -67,10 +98,12 @@ LANCZOS_STEPS = 40
 LANCZOS_SECONDS = 2.0
 
 
-def largest_eigenvalue(product: Callable, size: int, steps: int = LANCZOS_STEPS,
-                       seconds: float = LANCZOS_SECONDS) -> tuple:
-    """``(theta, residual, steps)``: the largest eigenvalue of a symmetric positive semidefinite
-    ``size x size`` matrix ``A`` known only through ``product(v) = A v``.
+def largest_eigenvalue(product: MatrixProduct, size: int, steps: int = LANCZOS_STEPS,
+                       seconds: float = LANCZOS_SECONDS) -> tuple[float, float, int]:
+    """Return ``(theta, residual, steps)``, the largest eigenvalue of a matrix known by its products.
+
+    The matrix ``A`` is symmetric positive semidefinite, ``size x size``, known only through
+    ``product(v) = A v``.
 
     Lanczos with full reorthogonalization from a fixed random start (the same answer every
     time), stopped after ``steps`` products, after ``seconds``, or when the Krylov space is
@@ -83,7 +116,9 @@ def largest_eigenvalue(product: Callable, size: int, steps: int = LANCZOS_STEPS,
     """
     start = time.perf_counter()
     vector = np.random.default_rng(0).standard_normal(size)
-    basis, images, scale = [vector / _norm(vector)], [], 0.0
+    basis: list[NDArray[np.float64]] = [vector / _norm(vector)]
+    images: list[NDArray[np.float64]] = []
+    scale = 0.0
     while True:
         image = np.asarray(product(basis[-1]), dtype=np.float64)
         if not np.isfinite(image).all():  # an overflowing matrix: no spectrum to speak of
@@ -106,30 +141,36 @@ def largest_eigenvalue(product: Callable, size: int, steps: int = LANCZOS_STEPS,
     return theta, residual, len(images)
 
 
-def _norm(vector: np.ndarray) -> float:
-    """Euclidean norm by numpy's pairwise sum: no BLAS call, whose threads are slow to wake
-    for one vector on a busy machine."""
+def _norm(vector: NDArray[np.float64]) -> float:
+    """Return the Euclidean norm by numpy's pairwise sum.
+
+    No BLAS call, whose threads are slow to wake for one vector on a busy machine.
+    """
     return float(np.sqrt(np.sum(vector * vector)))
 
 
-def divergence_error(result, product_of: Callable, size: int, loss_scale: float,
-                     networks: tuple = ()) -> DivergenceError:
-    """The error for a run that stopped at ``result.diverged_at``; ``product_of(r)`` gives the
-    product ``v -> Theta v`` with the tangent Gram (on the ``size`` training points) of
-    network ``r`` (0 for a single one) where its run started. The admissible step comes
-    from :func:`largest_eigenvalue`; the error is raised whatever happens while estimating it."""
-    stopped = np.atleast_1d(result.diverged_at)
+def divergence_error(result: RunRecords, product_of: Callable[[int], MatrixProduct], size: int,
+                     loss_scale: float, networks: tuple[int, ...] = ()) -> DivergenceError:
+    """Return the error for a run that stopped at ``result.diverged_at``.
+
+    ``product_of(r)`` gives the product ``v -> Theta v`` with the tangent Gram (on the
+    ``size`` training points) of network ``r`` (0 for a single one) where its run started.
+    The admissible step comes from :func:`largest_eigenvalue`; the error is raised whatever
+    happens while estimating it.
+    """
+    stopped = np.atleast_1d(np.asarray(result.diverged_at))
     first = int(np.argmin(np.where(stopped >= 0, stopped, np.iinfo(np.int64).max)))
     losses = np.atleast_2d(result.losses)[first]
     # the diverged step is the row where it would be in the schedule (its last record)
     row = int(np.searchsorted(result.steps, stopped[first]))
     admissible, note = _admissible_step(product_of(first), size, loss_scale)
+    assert result.lr is not None, "only runs with a step diverge"  # gradient flow has none
     return DivergenceError(int(stopped[first]), float(losses[row]), float(losses[0]), result.lr, admissible, result,
                            networks, note)
 
 
-def _admissible_step(product: Callable, size: int, loss_scale: float) -> tuple:
-    """``(1 / (s lambda_max), note)``, or ``(None, note)`` when there is no such step to advise."""
+def _admissible_step(product: MatrixProduct, size: int, loss_scale: float) -> tuple[Optional[float], str]:
+    """Return ``(1 / (s lambda_max), note)``, or ``(None, note)`` when there is no such step to advise."""
     try:
         with np.errstate(over="ignore", invalid="ignore"):
             largest, residual, steps = largest_eigenvalue(product, size)

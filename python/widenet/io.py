@@ -1,5 +1,7 @@
-"""Saving and loading: :class:`TrainingState` (a run that can be stopped, saved and
-resumed), :func:`save` and :func:`load` for any widenet object.
+"""Saving and loading: :class:`TrainingState`, :func:`save` and :func:`load`.
+
+A :class:`TrainingState` is a run that can be stopped, saved and resumed; :func:`save` and
+:func:`load` take any widenet object.
 
 The file format is described in :mod:`widenet._archive`.
 """
@@ -8,13 +10,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import replace
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from widenet import _archive, _memory
 from widenet import _validation as check
 from widenet._archive import FORMAT_VERSION, STATE_FORMAT
+from widenet._types import Backend, FloatArray, Loss
 from widenet.network.ensemble import ShallowEnsemble
 from widenet.network.results import TrainingResult
 from widenet.network.shallow import ShallowNetwork
@@ -22,6 +26,7 @@ from widenet.network.shallow import ShallowNetwork
 __all__ = ["FORMAT_VERSION", "TrainingState", "load", "save"]
 
 PathLike = Union[str, os.PathLike]
+Network = Union[ShallowNetwork, ShallowEnsemble]
 
 
 class TrainingState:
@@ -63,7 +68,8 @@ class TrainingState:
     >>> state.train(X, y, steps=500)  # as if 1000 steps had run at once  # doctest: +SKIP
     """
 
-    def __init__(self, network, lr: float, loss: str = "sum", record_every: int = 1, keep_history: bool = True):
+    def __init__(self, network: Network, lr: float, loss: Loss = "sum", record_every: int = 1,
+                 keep_history: bool = True) -> None:
         if not isinstance(network, (ShallowNetwork, ShallowEnsemble)):
             raise TypeError(f"network: expected a widenet.ShallowNetwork or ShallowEnsemble, got "
                             f"{type(network).__name__}")
@@ -77,16 +83,44 @@ class TrainingState:
         self._steps_done = 0
         self._history: Optional[TrainingResult] = None
 
-    network = property(lambda self: self._network, doc="The network (or ensemble) being trained.")
-    lr = property(lambda self: self._lr, doc="The step size.")
-    loss = property(lambda self: self._loss, doc="The loss scaling.")
-    record_every = property(lambda self: self._record_every, doc="The recording period.")
-    keep_history = property(lambda self: self._keep_history, doc="Whether the records are kept.")
-    steps_done = property(lambda self: self._steps_done, doc="Steps taken so far.")
-    history = property(lambda self: self._history, doc="The records so far, or None.")
+    @property
+    def network(self) -> Network:
+        """The network (or ensemble) being trained."""
+        return self._network
 
-    def train(self, X, y, steps: int, X_test=None, backend: str = "cpp") -> TrainingResult:
-        """Runs ``steps`` more steps of gradient descent (see :meth:`ShallowNetwork.train`).
+    @property
+    def lr(self) -> float:
+        """The step size."""
+        return self._lr
+
+    @property
+    def loss(self) -> Loss:
+        """The loss scaling."""
+        return self._loss
+
+    @property
+    def record_every(self) -> int:
+        """The recording period."""
+        return self._record_every
+
+    @property
+    def keep_history(self) -> bool:
+        """Whether the records are kept."""
+        return self._keep_history
+
+    @property
+    def steps_done(self) -> int:
+        """Steps taken so far."""
+        return self._steps_done
+
+    @property
+    def history(self) -> Optional[TrainingResult]:
+        """The records so far, or None."""
+        return self._history
+
+    def train(self, X: ArrayLike, y: ArrayLike, steps: int, X_test: Optional[ArrayLike] = None,
+              backend: Backend = "cpp") -> TrainingResult:
+        """Run ``steps`` more steps of gradient descent (see :meth:`ShallowNetwork.train`).
 
         Returns this piece's records with step indices counted from the start of the run
         (``steps_done`` before the call, ..., ``steps_done`` after it) and appends them to
@@ -94,54 +128,61 @@ class TrainingState:
         stopped, is kept once).
         """
         steps = check.integer(steps, "steps", 0)
-        X_test = None if X_test is None else self._network.check_inputs(X_test, "X_test")
+        test_points = None if X_test is None else self._network.check_inputs(X_test, "X_test")
         if self._history is not None:
             recorded = None if self._history.test_outputs is None else self._history.test_outputs.shape[-1]
-            given = None if X_test is None else X_test.shape[0]
+            given = None if test_points is None else test_points.shape[0]
             if recorded != given:
                 raise ValueError(f"X_test: the history records outputs at {recorded or 'no'} test points; "
                                  f"got {'none' if given is None else given} (pass the X_test of the earlier pieces)")
-        self._check_memory(X, X_test, steps, backend)
+        self._check_memory(X, test_points, steps, backend)
         # The network's lock, held from the run to the count: runs from several threads take
         # turns, and steps_done and the history always describe the network's parameters.
         with self._network.training():
-            result = self._network.train(X, y, self._lr, steps, self._record_every, X_test, self._loss, backend)
+            result = self._network.train(X, y, self._lr, steps, self._record_every, test_points, self._loss,
+                                         check.backend(backend))
             result = replace(result, steps=result.steps + np.int64(self._steps_done))
             if self._keep_history:
                 self._history = result if self._history is None else _concatenate(self._history, result)
             self._steps_done += steps
         return result
 
-    def _check_memory(self, X, X_test, steps: int, backend: str) -> None:
-        """The guard of :meth:`train`: the network's training, then the history joined with the
-        piece (a new history while the old one and the piece are still held)."""
+    def _check_memory(self, X: ArrayLike, X_test: Optional[FloatArray], steps: int, backend: object) -> None:
+        """Guard the memory of :meth:`train`: the network's training, then the history joined with the piece.
+
+        The joined history is new while the old one and the piece are still held.
+        """
         network = self._network
-        X = network.check_inputs(X)
-        training = network.training_blocks(X, X_test, check.integer(steps, "steps", 0), self._record_every,
+        points = network.check_inputs(X)
+        training = network.training_blocks(points, X_test, check.integer(steps, "steps", 0), self._record_every,
                                             check.backend(backend))
         piece = _memory.recorded_count(steps, self._record_every)
         joined = piece + self._history.steps.size if self._keep_history and self._history is not None else 0
         per_row = (2 + (0 if X_test is None else X_test.shape[0])) * getattr(network, "size", 1)
         # joining copies the piece without its first record, next to the piece itself
-        _memory.require("TrainingState.train", _memory.peak(training, [("records of the piece", (piece, per_row),
-                                                                        np.float64, 2 if joined else 1),
-                                                                       ("the history joined with them", (joined, per_row),
-                                                                        np.float64, 1)]),
+        joining: list[_memory.Block] = [("records of the piece", (piece, per_row), np.float64, 2 if joined else 1),
+                                        ("the history joined with them", (joined, per_row), np.float64, 1)]
+        _memory.require("TrainingState.train", _memory.peak(training, joining),
                         _memory.TRAINING_ALTERNATIVE + " Or keep_history=False.")
 
     def save(self, path: PathLike) -> str:
-        """Writes the state to ``path`` (one ``.npz`` file, see :mod:`widenet._archive`).
-        Returns the path. A run of :meth:`train` in another thread finishes first: the file
-        holds the parameters and the step count of one moment."""
+        """Write the state to ``path`` (one ``.npz`` file, see :mod:`widenet._archive`); return the path.
+
+        A run of :meth:`train` in another thread finishes first: the file holds the
+        parameters and the step count of one moment.
+        """
         # read under the network's lock: never between a run and its count
         with self._network.training():
             kind, config, arrays = self._contents()
         return _archive.save(path, kind, config, arrays, ShallowNetwork.checked_config)
 
-    def _contents(self) -> tuple:
+    def _contents(self) -> tuple[str, _archive.Config, _archive.Entries]:
+        """Return ``(format, config, arrays)`` of the state's file."""
         network = self._network
+        params: _archive.ParameterBlocks
+        initial: _archive.ParameterBlocks
         if isinstance(network, ShallowEnsemble):
-            params, initial = tuple(network.params), tuple(network.initial_params)
+            params, initial = network.params, network.initial_params
         else:
             params, initial = network.params.arrays(), network.initial_params.arrays()
         _, config, arrays = _archive.model_contents(network.config, params, initial)
@@ -159,17 +200,19 @@ class TrainingState:
         return STATE_FORMAT, config, arrays
 
     @classmethod
-    def load(cls, path: PathLike) -> "TrainingState":
-        """The training state saved in ``path``, checked entirely before it is built."""
-        return _build(_archive.read(path, ShallowNetwork.checked_config, STATE_FORMAT))
+    def load(cls, path: PathLike) -> TrainingState:
+        """Return the training state saved in ``path``, checked entirely before it is built."""
+        stored = _archive.read(path, ShallowNetwork.checked_config, STATE_FORMAT)
+        return cls.from_stored(stored, _model(stored))
 
     @classmethod
-    def from_stored(cls, stored: _archive.Stored, network) -> "TrainingState":
+    def from_stored(cls, stored: _archive.Stored, network: Network) -> TrainingState:
         """Return the state of a checked file (:func:`widenet._archive.read`).
 
         It resumes ``network``, the network (or ensemble) of that file.
         """
         training = stored.training
+        assert training is not None, "read() checks that a state file has a training configuration"
         state = cls(network, training["lr"], training["loss"], training["record_every"], training["keep_history"])
         state._steps_done = training["steps_done"]
         if training["records"] is not None:
@@ -185,36 +228,49 @@ class TrainingState:
 
 
 def _concatenate(history: TrainingResult, piece: TrainingResult) -> TrainingResult:
-    """``history`` followed by ``piece`` without its first record (``history``'s last)."""
-    def join(before, after, axis):
-        return None if before is None else np.concatenate([before, np.delete(after, 0, axis=axis)], axis=axis)
+    """Return ``history`` followed by ``piece`` without its first record (``history``'s last)."""
+    def join(before: NDArray[Any], after: NDArray[Any], axis: int) -> NDArray[Any]:
+        return np.concatenate([before, np.delete(after, 0, axis=axis)], axis=axis)
 
+    test_outputs = None
+    if history.test_outputs is not None and piece.test_outputs is not None:
+        test_outputs = join(history.test_outputs, piece.test_outputs, -2)
     return replace(history, steps=join(history.steps, piece.steps, 0),
                    losses=join(history.losses, piece.losses, -1),
                    distances=join(history.distances, piece.distances, -1),
-                   test_outputs=join(history.test_outputs, piece.test_outputs, -2))
+                   test_outputs=test_outputs)
 
 
 def save(item: Union[ShallowNetwork, ShallowEnsemble, TrainingState], path: PathLike) -> str:
-    """Writes a :class:`~widenet.ShallowNetwork`, :class:`~widenet.ShallowEnsemble` or
-    :class:`TrainingState` to ``path`` (its ``save`` method; see :mod:`widenet._archive`)."""
+    """Write a network, an ensemble or a training state to ``path``; return the path.
+
+    ``item`` is a :class:`~widenet.ShallowNetwork`, :class:`~widenet.ShallowEnsemble` or
+    :class:`TrainingState`, written by its ``save`` method (see :mod:`widenet._archive`).
+    """
     if not isinstance(item, (ShallowNetwork, ShallowEnsemble, TrainingState)):
         raise TypeError(f"item: expected a widenet.ShallowNetwork, ShallowEnsemble or TrainingState, got "
                         f"{type(item).__name__}")
     return item.save(path)
 
 
+def _model(stored: _archive.Stored) -> Network:
+    """Return the network or the ensemble of a checked file."""
+    return ShallowNetwork.from_stored(stored) if stored.size is None else ShallowEnsemble.from_stored(stored)
+
+
 def _build(stored: _archive.Stored) -> Union[ShallowNetwork, ShallowEnsemble, TrainingState]:
-    size = stored.size
-    model = ShallowNetwork.from_stored(stored) if size is None else ShallowEnsemble.from_stored(stored)
+    """Return what a checked file holds: a network, an ensemble or a training state."""
+    model = _model(stored)
     if stored.kind != STATE_FORMAT:
         return model
     return TrainingState.from_stored(stored, model)
 
 
 def load(path: PathLike) -> Union[ShallowNetwork, ShallowEnsemble, TrainingState]:
-    """Whatever :func:`save` wrote to ``path``: a :class:`~widenet.ShallowNetwork`, a
-    :class:`~widenet.ShallowEnsemble` or a :class:`TrainingState`.
+    """Return whatever :func:`save` wrote to ``path``.
+
+    That is a :class:`~widenet.ShallowNetwork`, a :class:`~widenet.ShallowEnsemble` or a
+    :class:`TrainingState`.
 
     The file is read and checked completely before anything is built (see
     :func:`widenet._archive.read` for every refusal: ValueError naming the file and the

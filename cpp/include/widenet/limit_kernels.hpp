@@ -7,7 +7,7 @@
 //   either, kind nngp: s_v^2 E_ss + s_c^2                            (Proposition 11.28)
 // The expectations come from three methods, each accurate to 1e-9 of the expectation's
 // scale sqrt(E[s(u)^2] E[s(v)^2]) at every variance (the derivations, the guarantee and
-// the measurements are in the numpy twin, python/widenet/reference/limit_kernels.py,
+// the measurements are in the numpy twin, python/widenet/reference/limit_kernels/,
 // whose formulas and constants these headers mirror):
 //   closed forms    relu, erf, identity, sin, gelu (limit_closed_forms.hpp);
 //   scale mixtures  tanh, sigmoid, softplus: sums of closed arcsine / arc-cosine kernels

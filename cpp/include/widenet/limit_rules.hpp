@@ -1,7 +1,7 @@
 // The one-dimensional rules of the infinite-width kernels (limit_kernels.hpp), built once
 // per process: Gauss-Legendre rules on [-1, 1], for the graded panels, and the Gauss rule
 // of the logistic mixing law, for the scale mixtures of tanh, sigmoid and softplus. The
-// numpy twin builds the same rules its own way (python/widenet/reference/limit_kernels.py,
+// numpy twin builds the same rules its own way (python/widenet/reference/limit_kernels/,
 // whose docstring derives them); the tests compare the two.
 #pragma once
 

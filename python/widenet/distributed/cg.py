@@ -11,15 +11,19 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, List, Literal, Optional, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _validation as check
-from widenet.distributed.operators import DaskArrayOperator, TileOperator
+from widenet.distributed.operators import DaskArrayOperator, Operator, TileOperator
 from widenet.distributed.tiles import GRIDS
 
 PRECONDITIONERS = (None, "jacobi")
+
+Preconditioner = Literal["jacobi"]
+"""The preconditioners of :func:`conjugate_gradient` (or None)."""
 
 
 @dataclass(frozen=True)
@@ -47,17 +51,17 @@ class CGResult:
         Wall time.
     """
 
-    solution: np.ndarray
+    solution: npt.NDArray[np.float64]
     converged: bool
     iterations: int
-    residuals: np.ndarray
+    residuals: npt.NDArray[np.float64]
     final_residual: float
     tol: float
     ridge: float
     preconditioner: Optional[str]
     matvecs: int
     seconds: float
-    notes: tuple = field(default=())
+    notes: Tuple[str, ...] = field(default=())
 
     def __str__(self) -> str:
         state = "converged" if self.converged else "NOT converged"
@@ -67,7 +71,9 @@ class CGResult:
                 f"preconditioner {self.preconditioner}{extra}")
 
 
-def checked_options(ridge, tol, max_iter, preconditioner, persist) -> tuple:
+def checked_options(ridge: float, tol: float, max_iter: Optional[int], preconditioner: Optional[str],
+                    persist: bool) -> Tuple[float, float, Optional[int], Optional[str], bool]:
+    """Check the options of the conjugate gradients; return ``(ridge, tol, max_iter, preconditioner, persist)``."""
     ridge = check.non_negative_real(ridge, "ridge")
     tol = check.positive_real(tol, "tol")
     max_iter = None if max_iter is None else check.integer(max_iter, "max_iter", 1)
@@ -78,10 +84,12 @@ def checked_options(ridge, tol, max_iter, preconditioner, persist) -> tuple:
     return ridge, tol, max_iter, preconditioner, bool(persist)
 
 
-def conjugate_gradient(K, y, *, ridge: float = 0.0, tol: float = 1e-8, max_iter: Optional[int] = None,
-                       preconditioner: Optional[str] = None, persist: bool = True, client=None) -> CGResult:
-    """Solves ``(K + ridge I) alpha = y`` by (preconditioned) conjugate gradients, with the
-    products ``K v`` computed by tiles on the cluster.
+def conjugate_gradient(K: Any, y: npt.ArrayLike, *, ridge: float = 0.0, tol: float = 1e-8,
+                       max_iter: Optional[int] = None, preconditioner: Optional[Preconditioner] = None,
+                       persist: bool = True, client: Any = None) -> CGResult:
+    """Solve ``(K + ridge I) alpha = y`` by (preconditioned) conjugate gradients.
+
+    The products ``K v`` are computed by tiles on the cluster.
 
     Parameters
     ----------
@@ -130,21 +138,24 @@ def conjugate_gradient(K, y, *, ridge: float = 0.0, tol: float = 1e-8, max_iter:
         raise TypeError(f"K: expected a dask.array.Array (from gram_tiled), got {type(K).__name__}")
     if K.ndim != 2 or K.shape[0] != K.shape[1]:
         raise ValueError(f"K: expected a square matrix, got shape {K.shape}")
-    ridge, tol, max_iter, preconditioner, persist = checked_options(ridge, tol, max_iter, preconditioner, persist)
-    y = check.as_targets(y, "y", np.dtype(np.float64), K.shape[0])
+    ridge, tol, max_iter, scaling, persist = checked_options(ridge, tol, max_iter, preconditioner, persist)
+    targets = check.as_targets(y, "y", np.dtype(np.float64), K.shape[0])
     started = time.perf_counter()
     grid = GRIDS.get(K.name)
+    operator: Operator
     if grid is not None and grid.symmetric and grid.client is not None:
         operator = TileOperator(grid, persist=persist)
     else:
         operator = DaskArrayOperator(K, persist=persist, client=client)
-    return solve(operator, y, ridge, tol, max_iter, preconditioner, started)
+    return solve(operator, targets, ridge, tol, max_iter, scaling, started)
 
 
-def solve(operator, y: np.ndarray, ridge: float, tol: float, max_iter: Optional[int], preconditioner,
-          started: float) -> CGResult:
-    """CG on an operator with ``shape``, ``matvec``, ``diagonal`` and ``close`` (checked
-    arguments); closes the operator."""
+def solve(operator: Operator, y: npt.NDArray[np.float64], ridge: float, tol: float, max_iter: Optional[int],
+          preconditioner: Optional[str], started: float) -> CGResult:
+    """Run CG on an operator with ``shape``, ``matvec``, ``diagonal`` and ``close``; close the operator.
+
+    The arguments are checked ones.
+    """
     try:
         max_iter = operator.shape[0] if max_iter is None else max_iter
         scale = None
@@ -157,15 +168,16 @@ def solve(operator, y: np.ndarray, ridge: float, tol: float, max_iter: Optional[
         operator.close()
 
 
-def _iterate(operator, y, ridge, tol, max_iter, scale, preconditioner, started) -> CGResult:
+def _iterate(operator: Operator, y: npt.NDArray[np.float64], ridge: float, tol: float, max_iter: int,
+             scale: Optional[npt.NDArray[np.float64]], preconditioner: Optional[str], started: float) -> CGResult:
     norm_y = float(np.linalg.norm(y))
     alpha = np.zeros_like(y)
-    notes = []
+    notes: List[str] = []
     if norm_y == 0.0:
         return CGResult(alpha, True, 0, np.array([0.0]), 0.0, tol, ridge, preconditioner, 0,
                         time.perf_counter() - started)
 
-    def apply(v):
+    def apply(v: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return operator.matvec(v) + ridge * v
 
     residual = y.copy()

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
-from typing import Optional
+from typing import Any, Optional, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _validation as check
-from widenet.distributed.cg import CGResult, checked_options, solve
+from widenet.distributed.cg import CGResult, Preconditioner, checked_options, solve
 from widenet.distributed.operators import TileOperator, rows_product
 from widenet.distributed.tiles import DEFAULT_TILE, TileGrid
 
 
 class TiledKernelRegressor:
-    """Kernel least squares (11.2.9)-(11.2.10) or kernel ridge regression for data too large
-    for one machine's memory: ``fit`` solves ``(K + ridge I) alpha = y`` by
+    """Kernel least squares (11.2.9)-(11.2.10) or kernel ridge regression on a cluster.
+
+    For data too large for one machine's memory: ``fit`` solves ``(K + ridge I) alpha = y`` by
     :func:`conjugate_gradient` on the tiled Gram, ``predict`` computes ``K(x, X) alpha`` by
     tiles. Follows scikit-learn's conventions (``fit`` returns ``self``; fitted attributes
     end in ``_``).
@@ -42,8 +44,9 @@ class TiledKernelRegressor:
         The training points (kept on the client, ``m x d`` numbers).
     """
 
-    def __init__(self, kernel, *, ridge: float = 0.0, tol: float = 1e-8, max_iter: Optional[int] = None,
-                 preconditioner: Optional[str] = None, persist: bool = True, tile=DEFAULT_TILE, client=None):
+    def __init__(self, kernel: object, *, ridge: float = 0.0, tol: float = 1e-8, max_iter: Optional[int] = None,
+                 preconditioner: Optional[Preconditioner] = None, persist: bool = True,
+                 tile: Union[int, Tuple[int, int]] = DEFAULT_TILE, client: Any = None) -> None:
         self.kernel = kernel
         self.ridge = ridge
         self.tol = tol
@@ -53,21 +56,22 @@ class TiledKernelRegressor:
         self.tile = tile
         self.client = client
 
-    def fit(self, X, y) -> "TiledKernelRegressor":
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> TiledKernelRegressor:
+        """Solve ``(K + ridge I) alpha = y`` on the tiled Gram of ``X``; return ``self``."""
         ridge, tol, max_iter, preconditioner, persist = checked_options(self.ridge, self.tol, self.max_iter,
                                                                         self.preconditioner, self.persist)
         started = time.perf_counter()
         grid = TileGrid(self.kernel, X, None, self.tile, self.client)
-        y = check.as_targets(y, "y", np.dtype(np.float64), grid.shape[0])
-        report = solve(TileOperator(grid, persist), y, ridge, tol, max_iter, preconditioner, started)
+        targets = check.as_targets(y, "y", np.dtype(np.float64), grid.shape[0])
+        report = solve(TileOperator(grid, persist), targets, ridge, tol, max_iter, preconditioner, started)
         self.kernel_ = grid.kernel
         self.X_fit_ = grid.X1
         self.dual_coef_ = report.solution
         self.report_: CGResult = report
         return self
 
-    def predict(self, X) -> np.ndarray:
-        """``K(x, X_fit) alpha`` for the rows of ``X``, by tiles on the workers (float64)."""
+    def predict(self, X: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Return ``K(x, X_fit) alpha`` for the rows of ``X``, by tiles on the workers (float64)."""
         if not hasattr(self, "dual_coef_"):
             from widenet.regression.estimators import NotFittedError
 

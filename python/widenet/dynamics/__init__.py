@@ -1,5 +1,8 @@
-"""Training dynamics: the linearized model, the checks of the chapter's convergence
-assumptions, and lazy training as the width grows."""
+"""Training dynamics.
+
+The linearized model, the checks of the chapter's convergence assumptions, and lazy
+training as the width grows.
+"""
 
 from widenet.dynamics.convergence import AssumptionReport, ConvergenceCheck, check_assumptions, check_convergence
 from widenet.dynamics.lazy_training import compare_parametrizations, lazy_training_sweep, parameter_movement

@@ -12,119 +12,148 @@ the end from one product ``J0^T a`` (docs/theory.md, section 3; Remark 11.24 cor
 from __future__ import annotations
 
 import copy
-from typing import Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR, training_options
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._locking import TrainingLock
 from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
+from widenet._types import Backend, FloatArray, LinearMethod, Loss, OnDivergence, PassKind
 from widenet.errors import ON_DIVERGENCE, divergence_error
-from widenet.network.shallow import ShallowNetwork
+from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR, training_options
 from widenet.network.parameters import Parameters
-from widenet.reference.shallow import recorded_steps
 from widenet.network.results import LinearizedTrainingResult, overflowed
+from widenet.network.shallow import ShallowNetwork
+from widenet.reference.shallow import recorded_steps
 
 METHODS = ("closed_form", "iterate")
 _FLOAT64 = np.dtype(np.float64)
 
+_Filters = Callable[[float], Tuple[Callable[..., np.ndarray], Callable[..., np.ndarray], float]]
+
 
 class _NetworkTangent:
-    """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels:
-    the Gram by the structured formula, ``J delta`` and ``J^T r`` by two products each."""
+    """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels.
 
-    def __init__(self, network: ShallowNetwork):
+    The Gram comes by the structured formula, ``J delta`` and ``J^T r`` by two products each.
+    """
+
+    def __init__(self, network: ShallowNetwork) -> None:
         self.network = network
         self.dtype = network.dtype
         self.initial = network.params.to_vector()
 
-    def inputs(self, X, name: str) -> np.ndarray:
+    def inputs(self, X: npt.ArrayLike, name: str) -> np.ndarray:
+        """Return ``X`` checked as inputs of the network."""
         return self.network.check_inputs(X, name)
 
-    def outputs(self, X, backend: str) -> np.ndarray:
-        return BACKENDS[backend].forward(self.network.state, X)
+    def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``Phi(X, w0)``."""
+        outputs: np.ndarray = BACKENDS[backend].forward(self.network.state, X)
+        return outputs
 
-    def gram(self, X1, X2, backend: str) -> np.ndarray:
-        return BACKENDS[backend].ntk_gram(self.network.state, X1, X2)
+    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
+        """Return the tangent Gram ``K_n(X1, X2)`` at ``w0`` (``X2`` None: symmetric)."""
+        gram: np.ndarray = BACKENDS[backend].ntk_gram(self.network.state, X1, X2)
+        return gram
 
-    def jvp(self, X, direction: np.ndarray, backend: str) -> np.ndarray:
-        return BACKENDS[backend].jvp(self.network.state, X, self.as_params(direction).layers)
+    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``J(X, w0) direction``."""
+        product: np.ndarray = BACKENDS[backend].jvp(self.network.state, X, self.as_params(direction).layers)
+        return product
 
-    def vjp(self, X, r: np.ndarray, backend: str) -> np.ndarray:
+    def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``J(X, w0)^T r`` as a parameter vector (NaN when it overflows)."""
         (gU, gb), (gv, gc) = BACKENDS[backend].vjp(self.network.state, X, r.astype(self.dtype))
-        blocks = gU, gb, gv, gc
-        if overflowed(*blocks):  # no parameters: the caller reports the overflow
+        if overflowed(gU, gb, gv, np.asarray(gc)):  # no parameters: the caller reports the overflow
             return np.full(self.initial.size, np.nan, self.dtype)
-        return Parameters(*blocks, self.dtype).to_vector()
+        return Parameters(gU, gb, gv, gc, self.dtype).to_vector()
 
-    def pass_blocks(self, kind: str, m: int, backend: str) -> list:
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
+        """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
         network = self.network
         return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation, self.initial.size)
 
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> list:
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
+        """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
         network = self.network
         return _memory.ntk_blocks(m1, m2, network.width, self.dtype, backend, network.activation)
 
     def as_params(self, vector: np.ndarray) -> Parameters:
+        """Return a parameter vector as :class:`Parameters`."""
         return Parameters.from_vector(vector, self.network.width, self.network.input_dim, self.dtype)
 
-    def as_vector(self, params, name: str) -> np.ndarray:
+    def as_vector(self, params: object, name: str) -> np.ndarray:
+        """Return checked :class:`Parameters` as a vector."""
         return self.network.checked_params(params, name).to_vector()
 
 
 class _JacobianTangent:
-    """The tangent map of any model with ``forward(X)``, ``jacobian(X)`` and a parameter
-    vector ``params`` (a linear or feature model of :mod:`widenet.network.linear_models`, or the user's),
-    through its Jacobian; the model's ``ntk`` is used for Grams when it has one."""
+    """The tangent map, through its Jacobian, of any model with ``forward(X)``, ``jacobian(X)`` and ``params``.
+
+    ``params`` is a parameter vector (a linear or feature model of
+    :mod:`widenet.network.linear_models`, or the user's); the model's ``ntk`` is used for
+    Grams when it has one.
+    """
 
     dtype = _FLOAT64
 
-    def __init__(self, model):
+    def __init__(self, model: Any) -> None:
         self.network = model
         self.initial = self.as_vector(model.params, "params")
 
-    def inputs(self, X, name: str) -> np.ndarray:
+    def inputs(self, X: npt.ArrayLike, name: str) -> np.ndarray:
+        """Return ``X`` checked as float64 inputs of the model."""
         return check.as_points(X, name, dtype=_FLOAT64, columns=getattr(self.network, "input_dim", None),
                                columns_of=check.INPUT_DIMENSION)
 
-    def _jacobian(self, X) -> np.ndarray:
+    def _jacobian(self, X: np.ndarray) -> np.ndarray:
         J = np.asarray(self.network.jacobian(X), dtype=np.float64)
         if J.shape != (X.shape[0], self.initial.size):
             raise ValueError(f"model: jacobian(X) returned shape {J.shape}, expected ({X.shape[0]}, "
                              f"{self.initial.size}) (points x parameters)")
         return J
 
-    def outputs(self, X, backend: str) -> np.ndarray:
+    def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return the model's outputs at ``X``."""
         return np.asarray(self.network.forward(X), dtype=np.float64).reshape(X.shape[0])
 
-    def gram(self, X1, X2, backend: str) -> np.ndarray:
+    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
+        """Return the tangent Gram, the model's ``ntk`` when it has one (``X2`` None: symmetric)."""
         if hasattr(self.network, "ntk"):
             return np.asarray(self.network.ntk(X1, X2), dtype=np.float64)
         J1 = self._jacobian(X1)
         return J1 @ (J1 if X2 is None else self._jacobian(X2)).T
 
-    def jvp(self, X, direction: np.ndarray, backend: str) -> np.ndarray:
+    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``J(X) direction``."""
         return self._jacobian(X) @ direction
 
-    def vjp(self, X, r: np.ndarray, backend: str) -> np.ndarray:
+    def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``J(X)^T r``."""
         return self._jacobian(X).T @ r
 
-    def pass_blocks(self, kind: str, m: int, backend: str) -> list:
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
+        """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
         # the model's features (its forward pass), or its Jacobian and the copy made of it
         return [("model Jacobian", (m, self.initial.size), np.float64, 1 if kind == "forward" else 2)]
 
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: str) -> list:
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
+        """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
         columns = m1 if m2 is None else m2
         return [("model Jacobians", (m1 + (0 if m2 is None else m2), self.initial.size), np.float64, 1),
                 ("Gram", (m1, columns), np.float64, 1)]
 
     def as_params(self, vector: np.ndarray) -> np.ndarray:
+        """Return a copy of a parameter vector."""
         return vector.copy()
 
-    def as_vector(self, params, name: str) -> np.ndarray:
+    def as_vector(self, params: object, name: str) -> np.ndarray:
+        """Return ``params`` checked as a float64 parameter vector."""
         if isinstance(params, Parameters):
             return params.to_vector().astype(np.float64)
         size = getattr(self, "initial", None)
@@ -135,13 +164,14 @@ class _JacobianTangent:
         return vector.copy()
 
 
-def linearize(model, params=None) -> "LinearizedModel":
-    """The linearization (11.3.1) of ``model`` at ``w0``: its current parameters, or ``params``.
+def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None) -> LinearizedModel:
+    """Return the linearization (11.3.1) of ``model`` at ``w0``: its current parameters, or ``params``.
 
     Parameters
     ----------
     model : ShallowNetwork or a model with ``forward(X)``, ``jacobian(X)`` and ``params``
-        For example :class:`widenet.network.linear_models.LinearModel` or :class:`~widenet.network.linear_models.FeatureModel`.
+        For example :class:`widenet.network.linear_models.LinearModel` or
+        :class:`~widenet.network.linear_models.FeatureModel`.
         The model is copied: later changes to it do not move the linearization.
     params : Parameters or array_like, optional
         The expansion point ``w0``; the model's current parameters by default.
@@ -180,56 +210,60 @@ class LinearizedModel(TrainingLock):
 
     _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
 
-    def __init__(self, tangent):
+    def __init__(self, tangent: Union[_NetworkTangent, _JacobianTangent]) -> None:
         self._tangent = tangent
         self._offset = np.zeros_like(tangent.initial)  # p - w0
 
     # -- parameters ----------------------------------------------------------------------
     @property
-    def model(self):
+    def model(self) -> Any:
         """The model at ``w0`` (a copy of the one linearized)."""
         return self._tangent.network
 
     @property
-    def initial_params(self):
+    def initial_params(self) -> Union[Parameters, np.ndarray]:
+        """The expansion point ``w0``."""
         return self._tangent.as_params(self._tangent.initial)
 
     @property
-    def params(self):
+    def params(self) -> Union[Parameters, np.ndarray]:
+        """The current parameters ``p`` (settable)."""
         return self._tangent.as_params(self._tangent.initial + self._offset)
 
     @params.setter
-    def params(self, value):
+    def params(self, value: Union[Parameters, npt.ArrayLike]) -> None:
         offset = self._tangent.as_vector(value, "params") - self._tangent.initial
         with self._lock:
             self._offset = offset
 
     @property
     def num_params(self) -> int:
+        """The number of parameters ``P``."""
         return self._tangent.initial.size
 
-    def reset(self) -> "LinearizedModel":
-        """Returns to ``p = w0``."""
+    def reset(self) -> LinearizedModel:
+        """Return to ``p = w0``."""
         with self._lock:
             self._offset = np.zeros_like(self._offset)
         return self
 
     # -- outputs -------------------------------------------------------------------------
-    def _outputs(self, X: np.ndarray, backend: str) -> np.ndarray:
+    def _outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
         offset = self._offset  # read once: a run in another thread replaces it as a whole
         outputs = self._tangent.outputs(X, backend)
         if offset.any():
             outputs = outputs + self._tangent.jvp(X, offset, backend)
         return outputs
 
-    def forward(self, X, backend: str = "cpp") -> np.ndarray:
-        """``Phi_lin(x_i, p)`` for the rows of ``X``, by one Jacobian-vector product."""
-        X, backend = self._tangent.inputs(X, "X"), check.backend(backend)
-        self._check_outputs("LinearizedModel.forward", X.shape[0], backend)
-        return self._outputs(X, backend)
+    def forward(self, X: npt.ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return ``Phi_lin(x_i, p)`` for the rows of ``X``, by one Jacobian-vector product."""
+        points = self._tangent.inputs(X, "X")
+        check.backend(backend)
+        self._check_outputs("LinearizedModel.forward", points.shape[0], backend)
+        return self._outputs(points, backend)
 
-    def _check_outputs(self, where: str, m: int, backend: str) -> None:
-        """The memory guard of the outputs at ``m`` points: a forward pass, then a Jacobian-vector product."""
+    def _check_outputs(self, where: str, m: int, backend: Backend) -> None:
+        """Guard the memory of the outputs at ``m`` points: a forward pass, then a Jacobian-vector product."""
         tangent = self._tangent
         _memory.require(where, _memory.peak(tangent.pass_blocks("forward", m, backend),
                                             tangent.pass_blocks("jvp", m, backend)),
@@ -237,42 +271,48 @@ class LinearizedModel(TrainingLock):
 
     __call__ = forward
 
-    def ntk(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
-        """The empirical tangent kernel ``K_n(X1, X2)`` at ``w0`` (11.3.4): the linearized
-        model's kernel, the same for every ``p``."""
+    def ntk(self, X1: npt.ArrayLike, X2: Optional[npt.ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
+        """Return the empirical tangent kernel ``K_n(X1, X2)`` at ``w0`` (11.3.4).
+
+        It is the linearized model's kernel, the same for every ``p``.
+        """
         symmetric = X2 is None or X2 is X1
-        X1 = self._tangent.inputs(X1, "X1")
-        X2 = None if symmetric else self._tangent.inputs(X2, "X2")
-        backend = check.backend(backend)
+        P1 = self._tangent.inputs(X1, "X1")
+        P2 = None if symmetric or X2 is None else self._tangent.inputs(X2, "X2")
+        check.backend(backend)
         _memory.require("LinearizedModel.ntk", self._tangent.gram_blocks(
-            X1.shape[0], None if X2 is None else X2.shape[0], backend), "Compute the Gram in tiles, "
+            P1.shape[0], None if P2 is None else P2.shape[0], backend), "Compute the Gram in tiles, "
                         "ntk(X1[i:i + t], X2[j:j + t]).")
-        return self._tangent.gram(X1, X2, backend)
+        return self._tangent.gram(P1, P2, backend)
 
-    def _data(self, X, y) -> tuple:
-        X = self._tangent.inputs(X, "X")
-        return X, check.as_targets(y, "y", self._tangent.dtype, X.shape[0])
+    def _data(self, X: npt.ArrayLike, y: npt.ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
+        points = self._tangent.inputs(X, "X")
+        return points, check.as_targets(y, "y", self._tangent.dtype, points.shape[0])
 
-    def offsets(self, X, y, backend: str = "cpp") -> np.ndarray:
-        """``delta_i = Phi(x_i, w0) - <grad_w Phi(x_i, w0), w0> - y_i`` (11.3.2), so that
-        ``f_lin(p) = sum_i (<grad_w Phi(x_i, w0), p> + delta_i)^2`` (11.3.3)."""
-        X, y = self._data(X, y)
-        backend = check.backend(backend)
-        self._check_outputs("LinearizedModel.offsets", X.shape[0], backend)
-        return self._tangent.outputs(X, backend) - self._tangent.jvp(X, self._tangent.initial, backend) - y
+    def offsets(self, X: npt.ArrayLike, y: npt.ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return ``delta_i = Phi(x_i, w0) - <grad_w Phi(x_i, w0), w0> - y_i`` (11.3.2).
 
-    def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> float:
-        """``f_lin(p) = sum_i (Phi_lin(x_i, p) - y_i)^2`` (11.3.3), or its mean or half."""
-        X, y = self._data(X, y)
-        backend = check.backend(backend)
-        self._check_outputs("LinearizedModel.loss", X.shape[0], backend)
-        residual = self._outputs(X, backend) - y
-        return float(check.loss_scale(loss, X.shape[0]) * np.dot(residual, residual))
+        So that ``f_lin(p) = sum_i (<grad_w Phi(x_i, w0), p> + delta_i)^2`` (11.3.3).
+        """
+        points, targets = self._data(X, y)
+        check.backend(backend)
+        self._check_outputs("LinearizedModel.offsets", points.shape[0], backend)
+        return (self._tangent.outputs(points, backend) - self._tangent.jvp(points, self._tangent.initial, backend)
+                - targets)
+
+    def loss(self, X: npt.ArrayLike, y: npt.ArrayLike, loss: Loss = "sum", backend: Backend = "cpp") -> float:
+        """Return ``f_lin(p) = sum_i (Phi_lin(x_i, p) - y_i)^2`` (11.3.3), or its mean or half."""
+        points, targets = self._data(X, y)
+        check.backend(backend)
+        self._check_outputs("LinearizedModel.loss", points.shape[0], backend)
+        residual = self._outputs(points, backend) - targets
+        return float(check.loss_scale(loss, points.shape[0]) * np.dot(residual, residual))
 
     # -- training ------------------------------------------------------------------------
-    def train(self, X, y, lr: float, steps: int, X_test=None, method: str = "closed_form", record_every: int = 1,
-              loss: str = "sum", backend: str = "cpp", on_divergence: str = "raise") -> LinearizedTrainingResult:
-        """Gradient descent ``p_{k+1} = p_k - lr grad f_lin(p_k)`` for ``steps`` steps (11.5.9).
+    def train(self, X: npt.ArrayLike, y: npt.ArrayLike, lr: float, steps: int, X_test: Optional[npt.ArrayLike] = None,
+              method: LinearMethod = "closed_form", record_every: int = 1, loss: Loss = "sum", backend: Backend = "cpp",
+              on_divergence: OnDivergence = "raise") -> LinearizedTrainingResult:
+        """Run gradient descent ``p_{k+1} = p_k - lr grad f_lin(p_k)`` for ``steps`` steps (11.5.9).
 
         Starts from the current ``params`` and leaves the model at ``p_steps``.
         ``method="closed_form"`` diagonalizes the tangent Gram once, ``Theta = Q diag(l) Q^T``,
@@ -297,10 +337,11 @@ class LinearizedModel(TrainingLock):
         on_divergence : {"raise", "return"}
             When the loss stops being finite or grows by the divergence factor (see
             :data:`widenet.DIVERGENCE_FACTOR`) over its initial value (``"iterate"``: at
-            that step; ``"closed_form"``: at the first recorded step where it has), raise :class:`widenet.DivergenceError` and leave the model unchanged, or
-            return the records up to there (``result.diverged_at``) and move the model there
-            (unless its parameters overflowed to Inf or NaN, ``result.parameters_overflowed``:
-            then it stays where the run started).
+            that step; ``"closed_form"``: at the first recorded step where it has), raise
+            :class:`widenet.DivergenceError` and leave the model unchanged, or return the
+            records up to there (``result.diverged_at``) and move the model there (unless its
+            parameters overflowed to Inf or NaN, ``result.parameters_overflowed``: then it
+            stays where the run started).
 
         Returns
         -------
@@ -309,82 +350,93 @@ class LinearizedModel(TrainingLock):
             ``test_outputs`` (in the model's dtype: float32 for a float32 network) at the
             recorded steps.
         """
-        X, y = self._data(X, y)
+        points, targets = self._data(X, y)
         # "iterate" steps in the Gram's dtype: a step that is 0 there would do nothing.
         lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self._tangent.dtype)
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
-        method = check.choice(method, "method", METHODS)
-        on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
+        check.choice(method, "method", METHODS)
+        check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         with self._lock:  # one run at a time, each from where the previous one ended
             # the schedule is made only after the memory guard has counted it
-            records, offset, theta, scale = self._run(X, y, X_test, loss, backend, method,
+            records, offset, theta, scale = self._run(points, targets, X_test, loss, backend, method,
                                                       _memory.recorded_count(steps, record_every),
                                                       lambda: recorded_steps(steps, record_every),
                                                       lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps,
                                                       record_every)
             result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
             if result.diverged_at is not None and on_divergence == "raise":
-                raise divergence_error(result, lambda _: _symmetric_product(theta), X.shape[0], scale)
+                raise divergence_error(result, lambda _: _symmetric_product(theta), points.shape[0], scale)
             self._move_to(offset)
         return result
 
-    def flow(self, X, y, times, X_test=None, loss: str = "sum", backend: str = "cpp") -> LinearizedTrainingResult:
-        """Gradient flow ``dp/dt = -grad f_lin(p)``, the limit of :meth:`train` for
-        ``lr -> 0`` with ``t = lr k``: ``r(t) = Q diag(exp(-2 s l t)) Q^T r(0)``, exactly.
+    def flow(self, X: npt.ArrayLike, y: npt.ArrayLike, times: npt.ArrayLike, X_test: Optional[npt.ArrayLike] = None,
+             loss: Loss = "sum", backend: Backend = "cpp") -> LinearizedTrainingResult:
+        """Run gradient flow ``dp/dt = -grad f_lin(p)``, the limit of :meth:`train` for ``lr -> 0``.
 
-        ``times`` (non-negative) are the recorded times; the model is left at ``times[-1]``
-        (unless its parameters overflow to Inf or NaN there, ``result.parameters_overflowed``:
-        then it stays where it was). Returns a :class:`LinearizedTrainingResult` with ``times`` set (``steps`` and ``lr``
-        are None).
+        With ``t = lr k``: ``r(t) = Q diag(exp(-2 s l t)) Q^T r(0)``, exactly. ``times``
+        (non-negative) are the recorded times; the model is left at ``times[-1]`` (unless its
+        parameters overflow to Inf or NaN there, ``result.parameters_overflowed``: then it
+        stays where it was). Returns a :class:`LinearizedTrainingResult` with ``times`` set
+        (``steps`` and ``lr`` are None).
         """
-        X, y = self._data(X, y)
-        times = check.as_array(times, "times", _FLOAT64, 1)
-        if times.size == 0 or (times < 0).any():
-            raise ValueError(f"times: expected a non-empty 1-D array of non-negative times, got {times!r}")
+        points, targets = self._data(X, y)
+        recorded = check.as_array(times, "times", _FLOAT64, 1)
+        if recorded.size == 0 or (recorded < 0).any():
+            raise ValueError(f"times: expected a non-empty 1-D array of non-negative times, got {recorded!r}")
         with self._lock:  # one run at a time, each from where the previous one ended
-            records, offset, _, _ = self._run(X, y, X_test, loss, backend, "flow", times.size, lambda: times,
+            records, offset, _, _ = self._run(points, targets, X_test, loss, backend, "flow", recorded.size,
+                                              lambda: recorded,
                                               lambda rate: (flow_decay, flow_filter, rate), None, None, None)
             records["steps"] = None  # gradient flow cannot diverge: its loss never grows
             self._move_to(offset)
-        return LinearizedTrainingResult(**records, loss=loss, lr=None, method="flow", times=times)
+        return LinearizedTrainingResult(**records, loss=loss, lr=None,  # no step: flow
+                                        method="flow", times=recorded)
 
-    def _run(self, X, y, X_test, loss, backend, method, records, when, filters, lr, steps, record_every) -> tuple:
-        """``(records, offset, theta, loss_scale)``: the ``records`` records at ``when()``
-        (steps or times) as keyword arguments of the result, up to a divergence (the C++
-        loop's rule, applied to the recorded steps in closed form), and ``p - w0`` at the
-        last one (None when it overflows)."""
-        backend = check.backend(backend)
+    def _run(self, X: np.ndarray, y: np.ndarray, X_test: Optional[npt.ArrayLike], loss: str, backend: Backend,
+             method: LinearMethod, records: int, when: Callable[[], np.ndarray], filters: _Filters, lr: Optional[float],
+             steps: Optional[int],
+             record_every: Optional[int]) -> Tuple[Dict[str, Any], Optional[np.ndarray], np.ndarray, float]:
+        """Return ``(records, offset, theta, loss_scale)`` of a run.
+
+        ``records``: the ``records`` records at ``when()`` (steps or times) as keyword
+        arguments of the result, up to a divergence (the C++ loop's rule, applied to the
+        recorded steps in closed form), and ``p - w0`` at the last one (None when it
+        overflows).
+        """
+        check.backend(backend)
         scale = check.loss_scale(loss, X.shape[0])
-        X_test = None if X_test is None else self._tangent.inputs(X_test, "X_test")
-        self._check_run(X, X_test, records, method, backend)
+        test_points = None if X_test is None else self._tangent.inputs(X_test, "X_test")
+        self._check_run(X, test_points, records, method, backend)
         theta = self._tangent.gram(X, None, backend)
         start = self._outputs(X, backend)  # Phi_lin(X, p) where this run starts
         # J0 (p - w0) and |p - w0|^2: the start's own offset enters every distance.
         shift = start - self._tangent.outputs(X, backend)
-        cross = test_start = None
-        if X_test is not None:
-            cross = self._tangent.gram(X_test, X, backend)
-            test_start = self._outputs(X_test, backend)
+        cross: Optional[np.ndarray] = None
+        test_start: Optional[np.ndarray] = None
+        if test_points is not None:
+            cross = self._tangent.gram(test_points, X, backend)
+            test_start = self._outputs(test_points, backend)
         residual = (start - y).astype(theta.dtype)
-        if method == "iterate":
+        # "iterate" comes from train, which passes lr, steps and record_every (flow passes None)
+        if method == "iterate" and lr is not None and steps is not None and record_every is not None:
             options = training_options(lr, steps, record_every, scale)
             run = BACKENDS[backend].linear_gd(theta, residual, options, cross, test_start, shift.astype(theta.dtype),
                                               float(np.dot(self._offset, self._offset)))
             outputs = run["residuals"].astype(np.float64, copy=False)  # a fresh array: made the outputs in place
             outputs += y
-            coefficients, when = run["coefficients"], run["steps"]
+            coefficients, recorded = run["coefficients"], run["steps"]
             losses, distances, test_outputs = run["losses"], run["distances"], run["test_outputs"]
             stopped = int(run["stopped_at"])
         else:
-            when = when()
+            schedule = when()
             decay_of, filter_of, rate = filters(scale)
             with np.errstate(over="ignore", invalid="ignore"):  # an unstable step: inf, caught there
                 outputs, losses, distances, test_outputs, coefficients, stopped = run_interruptible(
-                    _spectral_records, theta, residual, y, decay_of, filter_of, rate, when, scale, shift,
+                    _spectral_records, theta, residual, y, decay_of, filter_of, rate, schedule, scale, shift,
                     self._offset, cross, test_start, long_call=is_long_factorization(*theta.shape))
-            when = when[:len(losses)]
-            stopped = -1 if stopped < 0 else int(when[stopped])
+            recorded = schedule[:len(losses)]
+            stopped = -1 if stopped < 0 else int(recorded[stopped])
         offset = self._offset_after(X, coefficients, backend)
         # Outputs in the model's dtype (computed in float64 in closed form); losses and
         # distances in float64, as every training result records them.
@@ -392,26 +444,29 @@ class LinearizedModel(TrainingLock):
         with np.errstate(over="ignore"):  # beyond the dtype's range: inf, as the run itself gives
             train_outputs = np.asarray(outputs).astype(dtype, copy=False)
             test_outputs = None if test_outputs is None else np.asarray(test_outputs).astype(dtype, copy=False)
-        records = dict(steps=when, losses=np.asarray(losses, dtype=np.float64),
-                       distances=np.asarray(distances, dtype=np.float64), test_outputs=test_outputs,
-                       train_outputs=train_outputs, diverged_at=None if stopped < 0 else stopped,
-                       parameters_overflowed=offset is None)
-        return records, offset, theta, scale
+        fields = dict(steps=recorded, losses=np.asarray(losses, dtype=np.float64),
+                      distances=np.asarray(distances, dtype=np.float64), test_outputs=test_outputs,
+                      train_outputs=train_outputs, diverged_at=None if stopped < 0 else stopped,
+                      parameters_overflowed=offset is None)
+        return fields, offset, theta, scale
 
-    def _check_run(self, X: np.ndarray, X_test: Optional[np.ndarray], records: int, method: str,
-                   backend: str) -> None:
-        """The memory guard of :meth:`train` and :meth:`flow`, before anything is allocated."""
+    def _check_run(self, X: np.ndarray, X_test: Optional[np.ndarray], records: int, method: LinearMethod,
+                   backend: Backend) -> None:
+        """Guard the memory of :meth:`train` and :meth:`flow`, before anything is allocated."""
         tangent, m, m_test = self._tangent, X.shape[0], 0 if X_test is None else X_test.shape[0]
         points = max(m, m_test)
-        passes = _memory.peak(tangent.pass_blocks("forward", points, backend), tangent.pass_blocks("jvp", points, backend))
+        passes = _memory.peak(tangent.pass_blocks("forward", points, backend),
+                              tangent.pass_blocks("jvp", points, backend))
         _memory.check_linear_run("LinearizedModel." + ("flow" if method == "flow" else "train"), m, m_test, records,
                                  method, tangent.dtype, tangent.gram_blocks(m, None, backend),
                                  tangent.gram_blocks(m_test, m, backend) if m_test else [], passes,
                                  tangent.pass_blocks("vjp", m, backend))
 
-    def _offset_after(self, X: np.ndarray, coefficients: np.ndarray, backend: str) -> Optional[np.ndarray]:
-        """``p - w0`` after a run whose last record has ``p - p_start = -J0^T coefficients``;
-        None when it overflows (Inf or NaN parameters)."""
+    def _offset_after(self, X: np.ndarray, coefficients: np.ndarray, backend: Backend) -> Optional[np.ndarray]:
+        """Return ``p - w0`` after a run whose last record has ``p - p_start = -J0^T coefficients``.
+
+        None when it overflows (Inf or NaN parameters).
+        """
         if not np.isfinite(coefficients).all():
             return None
         offset = self._offset - self._tangent.vjp(X, np.asarray(coefficients), backend)
@@ -425,15 +480,18 @@ class LinearizedModel(TrainingLock):
         return f"LinearizedModel({self.model!r})"
 
 
-def _symmetric_product(theta: np.ndarray):
+def _symmetric_product(theta: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """``v -> theta v`` in float64, for the admissible step of a diverged run."""
     return lambda v: theta @ v.astype(theta.dtype)
 
 
-def _spectral_records(theta, residual, y, decay_of, filter_of, rate, when, scale, shift, offset, cross,
-                      test_start) -> tuple:
-    """The records of :meth:`LinearizedModel.train` / ``flow`` from one eigendecomposition:
-    ``(train_outputs, losses, distances, test_outputs, coefficients, stopped)`` up to the
+def _spectral_records(theta: np.ndarray, residual: np.ndarray, y: np.ndarray, decay_of: Callable[..., np.ndarray],
+                      filter_of: Callable[..., np.ndarray], rate: float, when: np.ndarray, scale: float,
+                      shift: np.ndarray, offset: np.ndarray, cross: Optional[np.ndarray],
+                      test_start: Optional[np.ndarray]) -> Tuple[Any, ...]:
+    """Return the records of :meth:`LinearizedModel.train` / ``flow`` from one eigendecomposition.
+
+    The records are ``(train_outputs, losses, distances, test_outputs, coefficients, stopped)`` up to the
     first record that diverges by the C++ loop's rule (not finite, or above
     ``DIVERGENCE_FACTOR`` times the first), whose index is ``stopped`` (-1 when none does);
     ``coefficients`` are those of the last record.
@@ -460,7 +518,7 @@ def _spectral_records(theta, residual, y, decay_of, filter_of, rate, when, scale
         distances[rows] = np.sqrt(np.maximum(squared, 0.0))
         losses[rows] = scale * (residuals**2).sum(axis=-1)
         np.add(residuals, y, out=outputs[rows])
-        if tests is not None:
+        if tests is not None and cross is not None and test_start is not None:  # all three or none
             tests[rows] = test_start.astype(np.float64) - coefficients @ cross.T.astype(np.float64)
         bad = ~np.isfinite(losses[rows]) | (losses[rows] > DIVERGENCE_FACTOR * losses[0])
         if bad.any():

@@ -1,5 +1,8 @@
-"""Kernels as objects: the classic kernels, a user's function, the empirical tangent
-kernel of a model and the infinite-width kernels, plus explicit feature maps."""
+"""Kernels as objects, and explicit feature maps.
+
+The kernels are the classic ones, a user's function, the empirical tangent kernel of a
+model and the infinite-width kernels.
+"""
 
 from widenet.kernels.base import Kernel
 from widenet.kernels.classic import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, as_kernel

@@ -1,5 +1,6 @@
-"""Kernels as objects: ``kernel(X1, X2=None)`` gives the Gram matrix, ``kernel.diag(X)``
-its diagonal (docs/theory.md, section 2).
+"""Kernels as objects: ``kernel(X1, X2=None)`` gives the Gram matrix, ``kernel.diag(X)`` its diagonal.
+
+See docs/theory.md, section 2.
 
 The classic kernels of Example 11.10 are assembled in C++ (one GEMM or symmetric rank
 update, then one fused elementwise pass), with numpy twins in
@@ -16,55 +17,69 @@ from the origin, are recomputed from ``x - z``).
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, ClassVar, Optional, Union
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
-from widenet import _memory
+from widenet import _memory, reference
 from widenet import _validation as check
-from widenet import reference
 from widenet._native import _core
+from widenet._types import Backend, ClassicKernelName, FloatArray, KernelName
 from widenet.kernels.base import Kernel
-from widenet.kernels.tangent import TangentKernel
+from widenet.kernels.tangent import TangentKernel, TangentModel
+
+# A user's kernel function: ``function(X1, X2)`` gives the (m1, m2) Gram matrix.
+KernelFunction = Callable[[FloatArray, FloatArray], ArrayLike]
 
 
 class _ClassicKernel(Kernel):
-    kind = ""
+    """A kernel of Example 11.10, assembled in C++ (or by its numpy twin)."""
 
-    def __init__(self, gamma: float = 1.0, degree: int = 3, coef0: float = 1.0):
+    kind: ClassVar[ClassicKernelName]  # set by each kernel
+
+    def __init__(self, gamma: float = 1.0, degree: int = 3, coef0: float = 1.0) -> None:
         self.gamma = check.positive_real(gamma, "gamma") if self.kind != "linear" else 1.0
         self.degree = check.integer(degree, "degree", 1, maximum=2**31 - 1)  # an int in the core
         self.coef0 = check.non_negative_real(coef0, "coef0")
 
-    def _hyper(self, dtype: np.dtype) -> tuple:
-        """The hyper-parameters for inputs of ``dtype``, in which gamma and coef0 are used: a
-        gamma below its smallest normal number or beyond its range (1e-50 or 1e50 in float32),
-        or a coef0 beyond its range, is refused by name rather than silently becoming 0 or inf."""
+    def _hyper(self, dtype: np.dtype[Any]) -> tuple[ClassicKernelName, float, int, float]:
+        """Return the hyper-parameters ``(kind, gamma, degree, coef0)`` for inputs of ``dtype``.
+
+        Gamma and coef0 are used in ``dtype``: a gamma below its smallest normal number or
+        beyond its range (1e-50 or 1e50 in float32), or a coef0 beyond its range, is refused
+        by name rather than silently becoming 0 or inf.
+        """
         check.normal_in(self.gamma, "gamma", dtype)
         check.as_real(self.coef0, "coef0", dtype)
         return self.kind, self.gamma, self.degree, self.coef0
 
-    def gram_copies(self, backend: str) -> int:
+    def gram_copies(self, backend: Backend) -> int:
+        """Return how many arrays of the Gram's size forming it holds at once (the numpy twin: several)."""
         return 1 if backend == "cpp" else _memory.TWIN_KERNEL_COPIES[self.kind]
 
-    def gram(self, X1, X2, backend):
+    def gram(self, X1: FloatArray, X2: Optional[FloatArray], backend: Backend) -> FloatArray:
+        """Return the Gram matrix of validated points (``X2`` None: of ``X1`` with itself)."""
         if backend == "cpp":
             return _core.kernel_gram(X1, X2, *self._hyper(X1.dtype))
         return reference.kernel_gram(X1, X1 if X2 is None else X2, *self._hyper(X1.dtype))
 
-    def diagonal(self, X, backend):
+    def diagonal(self, X: FloatArray, backend: Backend) -> FloatArray:
+        """Return the diagonal ``K(x_i, x_i)`` of validated points."""
         if backend == "cpp":
             return _core.kernel_diag(X, *self._hyper(X.dtype))
         return reference.kernel_diag(X, *self._hyper(X.dtype))
 
 
 class LinearKernel(_ClassicKernel):
-    """``K(x, z) = x.z``, within ``(d + 2) eps |x| |z|``; inf only where ``|x.z|`` exceeds the
-    dtype's range."""
+    """The linear kernel ``K(x, z) = x.z``.
+
+    Within ``(d + 2) eps |x| |z|``; inf only where ``|x.z|`` exceeds the dtype's range.
+    """
 
     kind = "linear"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
 
     def __repr__(self) -> str:
@@ -72,16 +87,18 @@ class LinearKernel(_ClassicKernel):
 
 
 class PolynomialKernel(_ClassicKernel):
-    """``K(x, z) = (gamma x.z + coef0)^degree``; the chapter's ``(x.z + c)^r`` is
-    ``gamma = 1, coef0 = c, degree = r``.
+    """The polynomial kernel ``K(x, z) = (gamma x.z + coef0)^degree``.
+
+    The chapter's ``(x.z + c)^r`` is ``gamma = 1, coef0 = c, degree = r``.
 
     The base is within ``(d + 3) eps (gamma |x| |z| + coef0)`` of ``gamma x.z + coef0`` and
     the power adds at most ``2 degree eps`` relative; inf only where that power exceeds the
-    dtype's range. ``gamma`` and ``coef0`` must be within the range of the inputs' dtype."""
+    dtype's range. ``gamma`` and ``coef0`` must be within the range of the inputs' dtype.
+    """
 
     kind = "polynomial"
 
-    def __init__(self, degree: int = 3, coef0: float = 1.0, gamma: float = 1.0):
+    def __init__(self, degree: int = 3, coef0: float = 1.0, gamma: float = 1.0) -> None:
         super().__init__(gamma=gamma, degree=degree, coef0=coef0)
 
     def __repr__(self) -> str:
@@ -91,7 +108,7 @@ class PolynomialKernel(_ClassicKernel):
 class _DistanceKernel(_ClassicKernel):
     """A kernel of the distance ``|x - z|`` with one scale ``gamma``."""
 
-    def __init__(self, gamma: float = 1.0):
+    def __init__(self, gamma: float = 1.0) -> None:
         super().__init__(gamma=gamma)
 
     def __repr__(self) -> str:
@@ -99,37 +116,47 @@ class _DistanceKernel(_ClassicKernel):
 
 
 class RBFKernel(_DistanceKernel):
-    """``K(x, z) = exp(-gamma |x - z|^2)``, within ``16 (d + 2) eps`` at every scale of the
-    inputs. ``gamma`` must be a normal number of the inputs' dtype."""
+    """The RBF kernel ``K(x, z) = exp(-gamma |x - z|^2)``.
+
+    Within ``16 (d + 2) eps`` at every scale of the inputs. ``gamma`` must be a normal
+    number of the inputs' dtype.
+    """
 
     kind = "rbf"
 
 
 class LaplaceKernel(_DistanceKernel):
-    """``K(x, z) = exp(-gamma |x - z|)``, within ``16 (d + 2) eps`` at every scale of the
-    inputs. ``gamma`` must be a normal number of the inputs' dtype."""
+    """The Laplace kernel ``K(x, z) = exp(-gamma |x - z|)``.
+
+    Within ``16 (d + 2) eps`` at every scale of the inputs. ``gamma`` must be a normal
+    number of the inputs' dtype.
+    """
 
     kind = "laplace"
 
 
 class CallableKernel(Kernel):
-    """A user function ``function(X1, X2) -> (m1, m2) array`` as a kernel. Its diagonal is
-    evaluated point by point, so ``function`` needs nothing beyond the Gram."""
+    """A user function ``function(X1, X2) -> (m1, m2) array`` as a kernel.
 
-    def __init__(self, function: Callable):
+    Its diagonal is evaluated point by point, so ``function`` needs nothing beyond the Gram.
+    """
+
+    def __init__(self, function: KernelFunction) -> None:
         if not callable(function):
             raise TypeError(f"function: expected a callable K(X1, X2), got {type(function).__name__}")
         self.function = function
 
-    def gram(self, X1, X2, backend):
-        X2 = X1 if X2 is None else X2
-        K = np.asarray(self.function(X1, X2))
-        if K.shape != (X1.shape[0], X2.shape[0]):
+    def gram(self, X1: FloatArray, X2: Optional[FloatArray], backend: Backend) -> FloatArray:
+        """Return the function's Gram matrix, checked (``X2`` None: of ``X1`` with itself)."""
+        other = X1 if X2 is None else X2
+        K: NDArray[Any] = np.asarray(self.function(X1, other))
+        if K.shape != (X1.shape[0], other.shape[0]):
             raise ValueError(f"kernel: the callable returned shape {K.shape}, expected "
-                             f"{(X1.shape[0], X2.shape[0])}")
+                             f"{(X1.shape[0], other.shape[0])}")
         return check.as_array(K, "kernel output", X1.dtype, 2)
 
-    def diagonal(self, X, backend):
+    def diagonal(self, X: FloatArray, backend: Backend) -> FloatArray:
+        """Return the diagonal ``K(x_i, x_i)``, one point at a time."""
         return np.array([self.gram(x[None], x[None], backend)[0, 0] for x in X], dtype=X.dtype)
 
     def __repr__(self) -> str:
@@ -140,9 +167,9 @@ _BY_NAME = {"linear": LinearKernel, "polynomial": PolynomialKernel, "poly": Poly
             "rbf": RBFKernel, "laplace": LaplaceKernel}
 
 
-def as_kernel(kernel, gamma: Optional[float] = None, degree: int = 3, coef0: float = 1.0,
-              n_features: Optional[int] = None) -> Kernel:
-    """A :class:`Kernel` from a name, a callable or a kernel object.
+def as_kernel(kernel: Union[KernelName, Kernel, TangentModel, KernelFunction], gamma: Optional[float] = None,
+              degree: int = 3, coef0: float = 1.0, n_features: Optional[int] = None) -> Kernel:
+    """Return a :class:`Kernel` from a name, a callable or a kernel object.
 
     For a name, ``gamma=None`` means ``1 / n_features`` for ``rbf`` and ``laplace`` (as in
     scikit-learn) and ``1`` for ``polynomial`` (the chapter's ``(x.z + coef0)^degree``).

@@ -17,19 +17,26 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
+from widenet._types import Seed
+
+Dataset = tuple[NDArray[np.float64], NDArray[np.float64]]
 
 _FLOAT64 = np.dtype(np.float64)
 
 
 def _count_at_most(n: int, k: int, cap: int) -> int:
-    """``C(n, k)``, or ``cap + 1`` when it exceeds ``cap`` (without forming a huge number:
-    the partial products ``C(n - k + i, i)`` at least double at every step)."""
+    """Return ``C(n, k)``, or ``cap + 1`` when it exceeds ``cap``.
+
+    No huge number is formed: the partial products ``C(n - k + i, i)`` at least double at
+    every step.
+    """
     k, value = min(k, n - k), 1
     for i in range(1, k + 1):
         value = value * (n - k + i) // i
@@ -39,16 +46,20 @@ def _count_at_most(n: int, k: int, cap: int) -> int:
 
 
 def feature_count(d: int, max_degree: int, min_degree: int = 0) -> int:
-    """How many multi-indices ``a`` in ``N^d`` have ``min_degree <= |a| <= max_degree``:
-    ``C(d + max_degree, d) - C(d + min_degree - 1, d)``, capped just above ``2**63``."""
+    """Return how many multi-indices ``a`` in ``N^d`` have ``min_degree <= |a| <= max_degree``.
+
+    That is ``C(d + max_degree, d) - C(d + min_degree - 1, d)``, capped just above ``2**63``.
+    """
     cap = 2**63
     below = _count_at_most(d + min_degree - 1, d, cap) if min_degree > 0 else 0
     return _count_at_most(d + max_degree, d, cap) - below
 
 
-def _exponents(d: int, max_degree: int, min_degree: int = 0) -> np.ndarray:
-    """All multi-indices ``a`` in ``N^d`` with ``min_degree <= |a| <= max_degree``, by
-    increasing total degree; shape (count, d)."""
+def _exponents(d: int, max_degree: int, min_degree: int = 0) -> NDArray[np.int64]:
+    """Return all multi-indices ``a`` in ``N^d`` with ``min_degree <= |a| <= max_degree``.
+
+    They come by increasing total degree; shape (count, d).
+    """
     rows = np.zeros((feature_count(d, max_degree, min_degree), d), dtype=np.int64)
     row = 0
     for degree in range(min_degree, max_degree + 1):
@@ -59,9 +70,11 @@ def _exponents(d: int, max_degree: int, min_degree: int = 0) -> np.ndarray:
     return rows
 
 
-def _monomials(X: np.ndarray, exponents: np.ndarray) -> np.ndarray:
-    """``x^a = prod_i x_i^{a_i}`` for every row ``x`` of ``X`` and every row ``a``, one input
-    column at a time (never an m x count x d array)."""
+def _monomials(X: NDArray[np.float64], exponents: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Return ``x^a = prod_i x_i^{a_i}`` for every row ``x`` of ``X`` and every row ``a``.
+
+    One input column at a time (never an m x count x d array).
+    """
     out = np.ones((X.shape[0], exponents.shape[0]))
     for column in range(X.shape[1]):
         out *= X[:, column, None] ** exponents[None, :, column]
@@ -73,21 +86,25 @@ _LOG_ROWS = 256
 
 
 def _check_features(where: str, m: int, d: int, max_degree: int, min_degree: int, copies: int) -> None:
-    """The memory guard of a feature map with the exponents of ``_exponents``: the multi-indices,
-    and ``copies`` arrays of ``m x count`` while the features are formed."""
+    """Guard the memory of a feature map with the exponents of ``_exponents``.
+
+    It holds the multi-indices, and ``copies`` arrays of ``m x count`` while the features
+    are formed.
+    """
     count = feature_count(d, max_degree, min_degree)
     _memory.require(where, [("features and their factors", (m, count), np.float64, copies),
-                            ("multi-indices", (count, d), np.int64, 1), ("weights per feature", (count,), np.float64, 4)],
+                            ("multi-indices", (count, d), np.int64, 1),
+                            ("weights per feature", (count,), np.float64, 4)],
                     f"Pass a lower degree or fewer input columns: there are {count} features per point.")
 
 
-def _factorial(exponents: np.ndarray) -> np.ndarray:
-    """``a! = prod_i a_i!`` for every multi-index, as exact integers turned into floats."""
+def _factorial(exponents: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Return ``a! = prod_i a_i!`` for every multi-index, as exact integers turned into floats."""
     return np.array([math.prod(math.factorial(int(k)) for k in a) for a in exponents], dtype=np.float64)
 
 
-def quadratic_features(X) -> np.ndarray:
-    """The feature map ``phi(x) = (1, x1, x2, x1 x2, x1^2, x2^2)`` of Example 11.5 (11.2.6).
+def quadratic_features(X: ArrayLike) -> NDArray[np.float64]:
+    """Return the feature map ``phi(x) = (1, x1, x2, x1 x2, x1^2, x2^2)`` of Example 11.5 (11.2.6).
 
     With it, ``w^T phi(x)`` is an arbitrary polynomial of degree 2 in ``x``: a linear
     classifier in ``R^6`` has conic sections as decision boundaries in ``R^2``.
@@ -100,13 +117,13 @@ def quadratic_features(X) -> np.ndarray:
     -------
     ndarray of float64, shape (m, 6)
     """
-    X = check.as_points(X, dtype=_FLOAT64, columns=2)
-    x1, x2 = X[:, 0], X[:, 1]
+    points = check.as_points(X, dtype=_FLOAT64, columns=2)
+    x1, x2 = points[:, 0], points[:, 1]
     return np.column_stack([np.ones_like(x1), x1, x2, x1 * x2, x1**2, x2**2])
 
 
-def example_11_5_datasets(m: int = 40, seed=None, margin: float = 0.3) -> tuple:
-    """The two labelled datasets of Example 11.5, points in ``[-1, 1]^2``, labels ``+-1``.
+def example_11_5_datasets(m: int = 40, seed: Seed = None, margin: float = 0.3) -> tuple[Dataset, Dataset]:
+    """Return the two labelled datasets of Example 11.5, points in ``[-1, 1]^2``, labels ``+-1``.
 
     1. Linearly separable: ``y = sign(l(x))``, ``l(x) = x2 - 0.5 x1 - 0.1``, an affine
        boundary, with ``|l(x)| > margin``.
@@ -148,10 +165,12 @@ def example_11_5_datasets(m: int = 40, seed=None, margin: float = 0.3) -> tuple:
     return line, ellipse
 
 
-def _labelled_points(level, reach: float, m: int, margin: float, rng: np.random.Generator) -> tuple:
-    """``m`` points of ``[-1, 1]^2`` labelled ``sign(level(x))`` with
-    ``margin < |level(x)| < reach``: ``m // 2`` negative and ``m - m // 2`` positive ones,
-    in random order."""
+def _labelled_points(level: Callable[[NDArray[np.float64]], NDArray[np.float64]], reach: float, m: int,
+                     margin: float, rng: np.random.Generator) -> Dataset:
+    """Return ``m`` points of ``[-1, 1]^2`` labelled ``sign(level(x))`` with ``margin < |level(x)| < reach``.
+
+    There are ``m // 2`` negative and ``m - m // 2`` positive ones, in random order.
+    """
     wanted = {-1.0: m // 2, 1.0: m - m // 2}
     chosen = {-1.0: np.empty((0, 2)), 1.0: np.empty((0, 2))}
     while any(len(chosen[label]) < count for label, count in wanted.items()):
@@ -166,8 +185,8 @@ def _labelled_points(level, reach: float, m: int, margin: float, rng: np.random.
     return X[order], y[order]
 
 
-def polynomial_features(X, degree: int, coef0: float = 1.0) -> np.ndarray:
-    """The explicit feature map of the polynomial kernel (Exercise 11.35).
+def polynomial_features(X: ArrayLike, degree: int, coef0: float = 1.0) -> NDArray[np.float64]:
+    """Return the explicit feature map of the polynomial kernel (Exercise 11.35).
 
     By the multinomial formula, with ``a_0 = r - |a|``,
 
@@ -191,19 +210,20 @@ def polynomial_features(X, degree: int, coef0: float = 1.0) -> np.ndarray:
     -------
     ndarray of float64, shape (m, C(d + r, r)) (``(m, C(d + r - 1, r))`` if ``coef0 = 0``)
     """
-    X = check.as_points(X, dtype=_FLOAT64)
+    points = check.as_points(X, dtype=_FLOAT64)
     degree = check.integer(degree, "degree", 1)
     coef0 = check.non_negative_real(coef0, "coef0")
-    _check_features("polynomial_features", X.shape[0], X.shape[1], degree, degree if coef0 == 0 else 0, copies=2)
-    exponents = _exponents(X.shape[1], degree, degree if coef0 == 0 else 0)
+    _check_features("polynomial_features", points.shape[0], points.shape[1], degree, degree if coef0 == 0 else 0,
+                    copies=2)
+    exponents = _exponents(points.shape[1], degree, degree if coef0 == 0 else 0)
     rest = degree - exponents.sum(axis=1)
     multinomial = np.array([math.factorial(degree) // (math.factorial(int(k)) * math.prod(map(math.factorial, a)))
                             for k, a in zip(rest, exponents.tolist())], dtype=np.float64)
-    return np.sqrt(multinomial * coef0**rest) * _monomials(X, exponents)
+    return np.sqrt(multinomial * coef0**rest) * _monomials(points, exponents)
 
 
-def rbf_features(X, gamma: float, order: int) -> np.ndarray:
-    """The RBF kernel's feature map truncated at total degree ``order`` (Exercise 11.34).
+def rbf_features(X: ArrayLike, gamma: float, order: int) -> NDArray[np.float64]:
+    """Return the RBF kernel's feature map truncated at total degree ``order`` (Exercise 11.34).
 
     ``exp(-gamma |x - z|^2) = exp(-gamma |x|^2) exp(-gamma |z|^2) exp(2 gamma x.z)`` and
     ``exp(2 gamma x.z) = sum_a (2 gamma)^{|a|} / a! x^a z^a``, so
@@ -227,29 +247,32 @@ def rbf_features(X, gamma: float, order: int) -> np.ndarray:
     -------
     ndarray of float64, shape (m, C(d + order, order))
     """
-    X = check.as_points(X, dtype=_FLOAT64)
+    points = check.as_points(X, dtype=_FLOAT64)
     gamma = check.positive_real(gamma, "gamma")
     order = check.integer(order, "order", 0)
-    _check_features("rbf_features", X.shape[0], X.shape[1], order, 0, copies=3)
-    exponents = _exponents(X.shape[1], order)
+    _check_features("rbf_features", points.shape[0], points.shape[1], order, 0, copies=3)
+    exponents = _exponents(points.shape[1], order)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         weights = (2.0 * gamma) ** exponents.sum(axis=1) / _factorial(exponents)
-        envelope = np.exp(-gamma * np.sum(X * X, axis=1))[:, None]
-        features = envelope * np.sqrt(weights) * _monomials(X, exponents)
+        envelope = np.exp(-gamma * np.sum(points * points, axis=1))[:, None]
+        features = envelope * np.sqrt(weights) * _monomials(points, exponents)
     overflowed = ~np.isfinite(features)
     # huge gamma or |x|: inf * 0 in the direct product; those rows again, by logarithms, a block at a time
     rows = np.flatnonzero(overflowed.any(axis=1))
     for start in range(0, len(rows), _LOG_ROWS):
         block = rows[start:start + _LOG_ROWS]
         fixed, bad = features[block], overflowed[block]
-        fixed[bad] = _rbf_features_by_logs(X[block], gamma, exponents)[bad]
+        fixed[bad] = _rbf_features_by_logs(points[block], gamma, exponents)[bad]
         features[block] = fixed
     return features
 
 
-def _rbf_features_by_logs(X: np.ndarray, gamma: float, exponents: np.ndarray) -> np.ndarray:
-    """The features of :func:`rbf_features` as ``sign * exp(log |feature|)``: each factor's
-    logarithm is finite where the direct product overflows or underflows to ``inf * 0``."""
+def _rbf_features_by_logs(X: NDArray[np.float64], gamma: float, exponents: NDArray[np.int64]) -> NDArray[np.float64]:
+    """Return the features of :func:`rbf_features` as ``sign * exp(log |feature|)``.
+
+    Each factor's logarithm is finite where the direct product overflows or underflows to
+    ``inf * 0``.
+    """
     log_weights = 0.5 * (exponents.sum(axis=1) * math.log(2.0 * gamma)
                          - np.array([sum(math.lgamma(k + 1) for k in a) for a in exponents]))
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -264,9 +287,11 @@ def _rbf_features_by_logs(X: np.ndarray, gamma: float, exponents: np.ndarray) ->
         return signs * np.exp(log_features)
 
 
-def separating_features(X_train, X=None, gamma: Optional[float] = None) -> np.ndarray:
-    """A feature map into ``R^m`` under which every labelling of the ``m`` distinct
-    training points is linearly separable (Exercise 11.33).
+def separating_features(X_train: ArrayLike, X: Optional[ArrayLike] = None,
+                        gamma: Optional[float] = None) -> NDArray[np.float64]:
+    """Return a feature map into ``R^m`` that makes every labelling of the training points linearly separable.
+
+    The ``m`` training points are distinct (Exercise 11.33).
 
     ``phi(x) = (exp(-gamma |x - x_j|^2))_{j=1..m}``, the RBF kernel against the training
     points. At the training points ``phi(x_i)`` is the ``i``-th row of the RBF Gram ``G``.
@@ -295,18 +320,18 @@ def separating_features(X_train, X=None, gamma: Optional[float] = None) -> np.nd
     ndarray of float64, shape (n, m)
         ``phi(X)``; the rows are the feature vectors.
     """
-    X_train = check.as_points(X_train, "X_train", dtype=_FLOAT64)
-    X = X_train if X is None else check.as_points(X, "X", dtype=_FLOAT64, columns=X_train.shape[1])
-    m = X_train.shape[0]
+    train = check.as_points(X_train, "X_train", dtype=_FLOAT64)
+    points = train if X is None else check.as_points(X, "X", dtype=_FLOAT64, columns=train.shape[1])
+    m = train.shape[0]
     # the squared distances (an accumulator and a temporary), first among the training points
     # when gamma is to be found, then the features
     _memory.require("separating_features", _memory.peak([("squared distances", (m, m), np.float64,
                                                            2 if gamma is None else 0)],
-                                                         [("squared distances and features", (X.shape[0], m),
+                                                         [("squared distances and features", (points.shape[0], m),
                                                            np.float64, 2)]),
                     "Pass fewer points (the features of n points are n x m).")
     if gamma is None:
-        squared = _squared_distances(X_train, X_train)
+        squared = _squared_distances(train, train)
         np.fill_diagonal(squared, np.inf)  # the distances between two different points
         delta2 = float(np.min(squared, initial=np.inf))
         del squared
@@ -314,12 +339,14 @@ def separating_features(X_train, X=None, gamma: Optional[float] = None) -> np.nd
             raise ValueError("X_train: expected distinct points, got two equal rows")
         gamma = 1.0 if m == 1 else 2.0 * math.log(m) / delta2
     gamma = check.positive_real(gamma, "gamma")
-    return np.exp(-gamma * _squared_distances(X, X_train))
+    return np.exp(-gamma * _squared_distances(points, train))
 
 
-def _squared_distances(X1: np.ndarray, X2: np.ndarray) -> np.ndarray:
-    """``|x - z|^2`` from the differences (exact for close points, unlike inner products), one
-    input column at a time (never an n x m x d array)."""
+def _squared_distances(X1: NDArray[np.float64], X2: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Return ``|x - z|^2`` from the differences (exact for close points, unlike inner products).
+
+    One input column at a time (never an n x m x d array).
+    """
     squared = np.zeros((X1.shape[0], X2.shape[0]))
     for column in range(X1.shape[1]):
         squared += (X1[:, column, None] - X2[None, :, column]) ** 2

@@ -12,19 +12,21 @@ The first three compute in float64, in C++ (which also builds their quadrature r
 numpy twins in :mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is
 accurate at every pre-activation variance the float64 range allows: every kernel entry is
 within :data:`TOLERANCE` ``sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as
-computed (``TOLERANCE = 1e-9``; measured below 1e-11 for the defaults).
+computed (``TOLERANCE = 1e-9``; docs/guarantees.md gives the errors measured).
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Literal, Optional, Union, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
 from widenet._laws import DISTRIBUTIONS
 from widenet._native import _core
+from widenet._types import Activation, Backend, Distribution, Kind, Method, Parametrization, Seed
 from widenet.kernels import monte_carlo
 from widenet.kernels.base import Kernel, checked_pair
 from widenet.reference import limit_kernels as reference
@@ -33,18 +35,48 @@ PARAMETRIZATIONS = _core.PARAMETRIZATIONS
 
 # The compiled core's lists and constants; "auto" and "monte_carlo" are chosen here.
 KINDS = _core.LIMIT_KINDS
-METHODS = ("auto", *_core.LIMIT_METHODS, "monte_carlo")
+METHODS: tuple[Method, ...] = ("auto", *_core.LIMIT_METHODS, "monte_carlo")
 CLOSED_FORMS = _core.CLOSED_FORMS
 SCALE_MIXTURES = _core.SCALE_MIXTURES
 TOLERANCE = _core.LIMIT_TOLERANCE
 
 
-def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun", kind: str = "ntk",
-                 weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
-                 output_bias_var: float = 0.0, method: str = "auto", order: Optional[int] = None,
-                 samples: int = 100_000, distribution: str = "normal", seed=None, backend: str = "cpp",
-                 return_std: bool = False):
-    """The infinite-width kernel between the rows of ``X1`` and ``X2`` (``X2=None``: ``X1``).
+Float64Array = NDArray[np.float64]
+# The kernel, or the kernel and its standard errors (Monte Carlo with ``return_std``).
+KernelOrErrors = Union[Float64Array, tuple[Float64Array, Float64Array]]
+
+
+@overload
+def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
+                 parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
+                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                 order: Optional[int] = None, samples: int = 100_000, distribution: Distribution = "normal",
+                 seed: Seed = None, backend: Backend = "cpp", return_std: Literal[False] = False) -> Float64Array: ...
+
+
+@overload
+def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
+                 parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
+                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                 order: Optional[int] = None, samples: int = 100_000, distribution: Distribution = "normal",
+                 seed: Seed = None, backend: Backend = "cpp",
+                 return_std: Literal[True]) -> tuple[Float64Array, Float64Array]: ...
+
+
+@overload
+def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
+                 parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
+                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                 order: Optional[int] = None, samples: int = 100_000, distribution: Distribution = "normal",
+                 seed: Seed = None, backend: Backend = "cpp", return_std: bool = False) -> KernelOrErrors: ...
+
+
+def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
+                 parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
+                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                 order: Optional[int] = None, samples: int = 100_000, distribution: Distribution = "normal",
+                 seed: Seed = None, backend: Backend = "cpp", return_std: bool = False) -> KernelOrErrors:
+    """Return the infinite-width kernel between the rows of ``X1`` and ``X2`` (``X2=None``: ``X1``).
 
     With ``Sigma(x, z) = s_w^2 x.z/d + s_b^2``, ``E_ss = E[s(h_x) s(h_z)]`` and
     ``E_dd = E[s'(h_x) s'(h_z)]`` over ``(h_x, h_z) ~ N(0, Sigma)``:
@@ -73,18 +105,16 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
         ``s_w^2, s_b^2, s_v^2, s_c^2``, as for :class:`~widenet.ShallowNetwork`.
     method : {"auto", "closed_form", "scale_mixture", "quadrature", "monte_carlo"}
         ``auto`` takes the closed form where there is one (relu, erf, identity, sin,
-        gelu), else the scale mixture (tanh, sigmoid, softplus, arctan): a few hundred
-        closed-form terms per pair at every variance (arctan: 60 at unit variance, 200 at
-        1e12). ``quadrature`` is a tensor Gauss-Legendre rule graded toward the
-        activation's features, for any activation and independent of the other two, and
-        much slower than they are (about 1e4 terms per pair at unit variance, up to 6e4
-        at extreme ones; 2-4 times the fixed rule it replaced); it takes variances up to
-        1e8 for arctan and 8 for sin only, and refuses larger ones.
+        gelu), else the scale mixture (tanh, sigmoid, softplus, arctan): a sum of
+        closed-form terms per pair whose count is bounded at every variance.
+        ``quadrature`` is a tensor Gauss-Legendre rule graded toward the activation's
+        features, for any activation and independent of the other two, and much slower
+        than they are; it takes variances up to 1e8 for arctan and 8 for sin only, and
+        refuses larger ones. docs/guarantees.md gives their measured costs.
     order : int, optional
-        Gauss-Legendre nodes per panel of the quadrature, at most 64. The default (12)
-        meets the accuracy above (measured 6e-12 at worst over variances 1e-6 .. 1e12 and
-        correlations in [-1, 1]); 10 gives 5e-10, 8 3e-8 and 6 2e-6, at 0.85, 0.7 and 0.6
-        times the cost. Not used by the other methods.
+        Gauss-Legendre nodes per panel of the quadrature (and of arctan's scale mixture),
+        at most 64. The default (12) meets the accuracy above; fewer nodes trade accuracy
+        for speed (docs/guarantees.md measures both).
     samples, distribution, seed
         Monte Carlo: hidden units drawn, the law D (normal, uniform, rademacher), the seed.
     backend : {"cpp", "numpy"}
@@ -97,40 +127,42 @@ def limit_kernel(X1, X2=None, *, activation: str, parametrization: str = "lecun"
     -------
     ndarray of float64, shape (m1, m2), and its standard errors when ``return_std``.
     """
-    X1, X2 = checked_pair(X1, X2, np.dtype(np.float64), min_columns=1)
+    points1, points2 = checked_pair(X1, X2, np.dtype(np.float64), min_columns=1)
     activation = check.choice(activation, "activation", _core.ACTIVATIONS)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     kind = check.choice(kind, "kind", KINDS)
     method = check.choice(method, "method", METHODS)
     if order is not None:
         order = check.integer(order, "order", 2, _core.LIMIT_MAX_ORDER)
-    variances = [check.non_negative_real(value, name) for value, name in (
-        (weight_var, "weight_var"), (bias_var, "bias_var"), (output_var, "output_var"),
-        (output_bias_var, "output_bias_var"))]
+    variances = (check.non_negative_real(weight_var, "weight_var"), check.non_negative_real(bias_var, "bias_var"),
+                 check.non_negative_real(output_var, "output_var"),
+                 check.non_negative_real(output_bias_var, "output_bias_var"))
     largest = max(_largest_variance(points, name, variances[0], variances[1]) for points, name in
-                  ((X1, "X1"), (X2, "X2")))
+                  ((points1, "X1"), (points2, "X2")))
     if method == "auto":
         method = "closed_form" if activation in CLOSED_FORMS else "scale_mixture"
     _check_method(method, activation, largest)
     if return_std and method != "monte_carlo":
         raise ValueError("return_std: standard errors exist for method='monte_carlo' only")
     if method == "monte_carlo":
-        _memory.check_gram("limit_kernel", X1, X2, np.float64, copies=8)
-        return _monte_carlo(X1, X2, activation, parametrization, kind, variances, samples, distribution, seed,
-                            return_std)
+        _memory.check_gram("limit_kernel", points1, points2, np.float64, copies=8)
+        return _monte_carlo(points1, points2, activation, parametrization, kind, variances, samples, distribution,
+                            seed, return_std)
     backend = check.backend(backend)
     nodes = _core.LIMIT_ORDER if order is None else order
-    _memory.check_limit_kernel("limit_kernel", X1.shape[0], X1.shape[0] if X2 is None else X2.shape[0],
-                               _core.limit_point_floats(activation, method, largest, nodes), backend)
+    _memory.check_limit_kernel("limit_kernel", points1.shape[0], points1.shape[0] if points2 is None else
+                               points2.shape[0], _core.limit_point_floats(activation, method, largest, nodes), backend)
     if backend == "cpp":
-        return _core.limit_kernel(X1, X2, activation, parametrization, kind, *variances, method, nodes)
-    return reference.limit_kernel(X1, X1 if X2 is None else X2, activation, parametrization, kind, *variances,
-                                  method=method, order=order)
+        return _core.limit_kernel(points1, points2, activation, parametrization, kind, *variances, method, nodes)
+    return reference.limit_kernel(points1, points1 if points2 is None else points2, activation, parametrization, kind,
+                                  *variances, method=method, order=order)
 
 
-def _check_method(method: str, activation: str, largest: float) -> None:
-    """Refuses a method that does not apply to ``activation``, or the quadrature beyond the
-    variances it takes (``largest``: the largest pre-activation variance of the points)."""
+def _check_method(method: Method, activation: Activation, largest: float) -> None:
+    """Refuse a method that does not apply to ``activation``, or the quadrature beyond the variances it takes.
+
+    ``largest`` is the largest pre-activation variance of the points.
+    """
     if method == "closed_form" and activation not in CLOSED_FORMS:
         raise ValueError(f"method: no closed form for activation {activation!r} (there is one for "
                          f"{', '.join(CLOSED_FORMS)}); use 'auto', 'scale_mixture' or 'quadrature'")
@@ -144,10 +176,12 @@ def _check_method(method: str, activation: str, largest: float) -> None:
                          f"accurate at every variance")
 
 
-def _largest_variance(X, name: str, weight_var: float, bias_var: float) -> float:
-    """The largest pre-activation variance ``s_w^2 |x|^2 / d + s_b^2`` of the rows of ``X``
-    (0 for None). Refuses points where it overflows float64: every method would turn it
-    into NaN (inf * 0 in the expectations)."""
+def _largest_variance(X: Optional[Float64Array], name: str, weight_var: float, bias_var: float) -> float:
+    """Return the largest pre-activation variance ``s_w^2 |x|^2 / d + s_b^2`` of the rows of ``X`` (0 for None).
+
+    Refuses points where it overflows float64: every method would turn it into NaN
+    (inf * 0 in the expectations).
+    """
     if X is None:
         return 0.0
     with np.errstate(over="ignore"):
@@ -160,13 +194,16 @@ def _largest_variance(X, name: str, weight_var: float, bias_var: float) -> float
     return float(variance.max())
 
 
-def _monte_carlo(X1, X2, activation, parametrization, kind, variances, samples, distribution, seed, return_std):
-    samples = check.integer(samples, "samples", 2)
-    distribution = check.choice(distribution, "distribution", DISTRIBUTIONS)
+def _monte_carlo(X1: Float64Array, X2: Optional[Float64Array], activation: Activation,
+                 parametrization: Parametrization, kind: Kind, variances: tuple[float, float, float, float],
+                 samples: object, distribution: object, seed: object, return_std: bool) -> KernelOrErrors:
+    """Return the kernel estimated by Monte Carlo (and its standard errors with ``return_std``)."""
+    count = check.integer(samples, "samples", 2)
+    law = check.choice(distribution, "distribution", DISTRIBUTIONS)
     weight_var, bias_var, output_var, output_bias_var = variances
     X2 = X1 if X2 is None else X2
-    e_ss, e_dd, se_ss, se_dd = monte_carlo.expectations(X1, X2, activation, weight_var, bias_var, samples,
-                                                               distribution, check.generator(seed))
+    e_ss, e_dd, se_ss, se_dd = monte_carlo.expectations(X1, X2, activation, weight_var, bias_var, count, law,
+                                                        check.generator(seed))
     kernel = monte_carlo.combine(e_ss, e_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
     if not return_std:
         return kernel
@@ -183,8 +220,9 @@ _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
 
 
 class LimitKernel(Kernel):
-    """``K(x, z) = limit_kernel(x, z, **options)``: the infinite-width kernel of a shallow
-    network (Theorems 11.16 and 11.30, Proposition 11.28), in float64.
+    """The infinite-width kernel ``K(x, z) = limit_kernel(x, z, **options)`` of a shallow network, in float64.
+
+    See Theorems 11.16 and 11.30 and Proposition 11.28.
 
     Parameters
     ----------
@@ -197,34 +235,42 @@ class LimitKernel(Kernel):
         consistent matrix across tiles).
     """
 
-    def __init__(self, activation: str, parametrization: str = "lecun", kind: str = "ntk", **options):
+    def __init__(self, activation: Activation, parametrization: Parametrization = "lecun", kind: Kind = "ntk",
+                 **options: Any) -> None:
         if options.get("method") == "monte_carlo":
             raise ValueError("method: a LimitKernel needs a deterministic method (auto, closed_form, quadrature), "
                              "got 'monte_carlo'")
         if "backend" in options or "return_std" in options:
             raise TypeError("options: backend and return_std are not options of a LimitKernel")
-        self.options = dict(activation=activation, parametrization=parametrization, kind=kind, **options)
+        self.options: dict[str, Any] = dict(activation=activation, parametrization=parametrization, kind=kind,
+                                            **options)
         limit_kernel(np.zeros((1, 1)), **self.options)  # checks the options now, not inside a tile
 
     @classmethod
-    def of(cls, network, kind: str = "ntk", **options) -> "LimitKernel":
-        """The limit kernel of a network's configuration (its activation, parametrization and
-        initial variances), as :meth:`widenet.ShallowNetwork.limit_kernel` computes it."""
+    def of(cls, network: Any, kind: Kind = "ntk", **options: Any) -> LimitKernel:
+        """Return the limit kernel of a network's configuration.
+
+        The configuration is its activation, parametrization and initial variances, as
+        :meth:`widenet.ShallowNetwork.limit_kernel` computes it.
+        """
         variances = {name: getattr(network, name) for name in ("weight_var", "bias_var", "output_var",
                                                                 "output_bias_var")}
         return cls(network.activation, network.parametrization, kind, **variances, **options)
 
-    def __call__(self, X1, X2=None, backend: str = "cpp") -> np.ndarray:
+    def __call__(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> Float64Array:
+        """Return the kernel ``K(X1, X2)``; ``X2=None`` (or ``X2 is X1``) is symmetric."""
         return limit_kernel(X1, X2, backend=backend, **self.options)
 
-    def gram(self, X1, X2, backend):
+    def gram(self, X1: ArrayLike, X2: Optional[ArrayLike], backend: Backend) -> Float64Array:
+        """Return the kernel ``K(X1, X2)`` (``X2`` None: of ``X1`` with itself)."""
         return limit_kernel(X1, X2, backend=backend, **self.options)
 
-    def diagonal(self, X, backend):
-        X = np.asarray(X, dtype=np.float64)
-        return np.concatenate([np.diagonal(limit_kernel(X[start:start + _DIAGONAL_BLOCK], backend=backend,
+    def diagonal(self, X: ArrayLike, backend: Backend) -> Float64Array:
+        """Return the diagonal ``K(x_i, x_i)``, a block of points at a time."""
+        points = np.asarray(X, dtype=np.float64)
+        return np.concatenate([np.diagonal(limit_kernel(points[start:start + _DIAGONAL_BLOCK], backend=backend,
                                                         **self.options))
-                               for start in range(0, X.shape[0], _DIAGONAL_BLOCK)])
+                               for start in range(0, points.shape[0], _DIAGONAL_BLOCK)])
 
     def __repr__(self) -> str:
         return "LimitKernel(" + ", ".join(f"{key}={value!r}" for key, value in self.options.items()) + ")"

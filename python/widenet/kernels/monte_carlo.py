@@ -11,21 +11,28 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 
 from widenet._laws import standard_draws
 from widenet._native import _core
+from widenet._types import Activation, Distribution, Kind, Parametrization
+
+Float64Array = NDArray[np.float64]
 
 # Floats held at once by a chunk of hidden units (chunk * (m1 + m2)).
 _CHUNK_FLOATS = 1 << 20
 
 
-def expectations(X1: np.ndarray, X2: np.ndarray, activation: str, weight_var: float, bias_var: float,
-                 samples: int, distribution: str, rng: np.random.Generator) -> tuple:
-    """``(E_ss, E_dd, se_ss, se_dd)``: the sample means over ``samples`` hidden units
-    ``u_j = sqrt(s_w^2/d) D``, ``b = sqrt(s_b^2) D`` of ``sigma(u.x + b) sigma(u.z + b)`` and
-    ``sigma'(u.x + b) sigma'(u.z + b)``, and their standard errors. Arguments are validated
-    float64 arrays ``(m1, d)``, ``(m2, d)`` and checked options. Units are drawn in chunks,
-    each its ``u`` (chunk, d) and then its ``b`` (chunk,)."""
+def expectations(X1: Float64Array, X2: Float64Array, activation: Activation, weight_var: float, bias_var: float,
+                 samples: int, distribution: Distribution,
+                 rng: np.random.Generator) -> tuple[Float64Array, Float64Array, Float64Array, Float64Array]:
+    """Return ``(E_ss, E_dd, se_ss, se_dd)``: sample means over ``samples`` hidden units, and their standard errors.
+
+    The means are over hidden units ``u_j = sqrt(s_w^2/d) D``, ``b = sqrt(s_b^2) D`` of
+    ``sigma(u.x + b) sigma(u.z + b)`` and ``sigma'(u.x + b) sigma'(u.z + b)``. Arguments
+    are validated float64 arrays ``(m1, d)``, ``(m2, d)`` and checked options. Units are
+    drawn in chunks, each its ``u`` (chunk, d) and then its ``b`` (chunk,).
+    """
     (m1, d), m2 = X1.shape, X2.shape[0]
     w_scale = math.sqrt(float(weight_var) / d)
     b_scale = math.sqrt(float(bias_var))
@@ -52,11 +59,13 @@ def expectations(X1: np.ndarray, X2: np.ndarray, activation: str, weight_var: fl
     return E_ss, E_dd, se_ss, se_dd
 
 
-def combine(E_ss: np.ndarray, E_dd: np.ndarray, X1: np.ndarray, X2: np.ndarray, parametrization: str, kind: str,
-            output_var: float, output_bias_var: float) -> np.ndarray:
-    """The limit kernel from the two expectations (Theorems 11.16, 11.30; Prop. 11.28):
-    ``s_v^2 E_ss + s_c^2`` (nngp), ``E_ss`` (LeCun, ntk) or
-    ``s_v^2 (x.z/d + 1) E_dd + E_ss + 1`` (NTK parametrization, ntk)."""
+def combine(E_ss: Float64Array, E_dd: Float64Array, X1: Float64Array, X2: Float64Array,
+            parametrization: Parametrization, kind: Kind, output_var: float, output_bias_var: float) -> Float64Array:
+    """Return the limit kernel from the two expectations (Theorems 11.16, 11.30; Prop. 11.28).
+
+    That is ``s_v^2 E_ss + s_c^2`` (nngp), ``E_ss`` (LeCun, ntk) or
+    ``s_v^2 (x.z/d + 1) E_dd + E_ss + 1`` (NTK parametrization, ntk).
+    """
     if kind == "nngp":
         return float(output_var) * E_ss + float(output_bias_var)
     if parametrization == "lecun":

@@ -3,16 +3,33 @@
 from __future__ import annotations
 
 import copy
+from typing import Any, Optional, Protocol, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
+from widenet._types import Backend, FloatArray
 from widenet.kernels.base import Kernel
 
 
+class TangentModel(Protocol):
+    """A model with a tangent kernel: ``ntk(X1, X2)`` and ``ntk_diag(X)`` (a ``widenet.ShallowNetwork``)."""
+
+    def ntk(self, X1: FloatArray, X2: Optional[FloatArray], *, backend: Backend) -> NDArray[Any]:
+        """Return the tangent Gram ``K(X1, X2)`` (``X2`` None: of ``X1`` with itself)."""
+
+    def ntk_diag(self, X: FloatArray, *, backend: Backend) -> NDArray[Any]:
+        """Return the diagonal ``K(x_i, x_i)``."""
+
+
+Model = TypeVar("Model")
+
+
 class TangentKernel(Kernel):
-    """The empirical tangent kernel (11.3.4) of a model with ``ntk(X1, X2)`` and
-    ``ntk_diag(X)`` methods (a :class:`~widenet.ShallowNetwork`), at the parameters the model
-    has when the kernel is made.
+    """The empirical tangent kernel (11.3.4) of a model, at the parameters it has when the kernel is made.
+
+    The model has ``ntk(X1, X2)`` and ``ntk_diag(X)`` methods (a
+    :class:`~widenet.ShallowNetwork`).
 
     The kernel holds a copy of the model (``model`` is that copy), so that an estimator
     fitted with it keeps the kernel it was fitted with while the network trains on. With
@@ -21,7 +38,7 @@ class TangentKernel(Kernel):
     Grams come in the model's dtype.
     """
 
-    def __init__(self, model, live: bool = False):
+    def __init__(self, model: TangentModel, live: bool = False) -> None:
         if not (hasattr(model, "ntk") and hasattr(model, "ntk_diag")):
             raise TypeError(f"model: expected an object with ntk() and ntk_diag(), got {type(model).__name__}")
         if not isinstance(live, (bool, np.bool_)):
@@ -29,26 +46,33 @@ class TangentKernel(Kernel):
         self.live = bool(live)
         self.model = model if self.live else _snapshot(model)
 
-    def gram(self, X1, X2, backend):
+    def gram(self, X1: FloatArray, X2: Optional[FloatArray], backend: Backend) -> FloatArray:
+        """Return the model's tangent Gram ``K(X1, X2)`` (``X2`` None: of ``X1`` with itself)."""
         return self.model.ntk(X1, X2, backend=backend)
 
-    def gram_copies(self, backend: str) -> int:
+    def gram_copies(self, backend: Backend) -> int:
+        """Return how many arrays of the Gram's size forming it holds at once: its two accumulators."""
         return 2  # the tangent Gram's accumulators
 
-    def _check_memory(self, X1, X2, backend: str) -> None:
+    def _check_memory(self, X1: FloatArray, X2: Optional[FloatArray], backend: Backend) -> None:
+        """Guard the memory of the Gram, unless the model guards its own."""
         if not getattr(self.model, "_guards_memory", False):  # widenet's models check their own ntk
             super()._check_memory(X1, X2, backend)
 
-    def diagonal(self, X, backend):
+    def diagonal(self, X: FloatArray, backend: Backend) -> FloatArray:
+        """Return the diagonal ``K(x_i, x_i)`` of the model's tangent Gram."""
         return self.model.ntk_diag(X, backend=backend)
 
     def __repr__(self) -> str:
         return f"TangentKernel({self.model!r}{', live=True' if self.live else ''})"
 
 
-def _snapshot(model):
-    """A copy of ``model`` that later changes to it do not reach: for a network, one with
-    copies of its parameters (no copy of anything else is needed); otherwise a deep copy."""
+def _snapshot(model: Model) -> Model:
+    """Return a copy of ``model`` that later changes to it do not reach.
+
+    For a network, one with copies of its parameters (no copy of anything else is needed);
+    otherwise a deep copy.
+    """
     try:
         return copy.deepcopy(model)
     except Exception as error:  # whatever the model's own copying raises

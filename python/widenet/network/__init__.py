@@ -1,5 +1,7 @@
-"""Networks: a shallow network's parameters, forward pass, tangent kernel and training,
-ensembles of them, and the linear models that share their interface."""
+"""Networks: shallow networks, ensembles of them, and the linear models that share their interface.
+
+A shallow network has its parameters, forward pass, tangent kernel and training.
+"""
 
 from widenet.network.ensemble import ShallowEnsemble, StackedParameters
 from widenet.network.linear_models import FeatureModel, LinearModel

@@ -8,17 +8,20 @@ mirror the formulas. Both take the network as one object (:meth:`Parameters.netw
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from widenet import reference
 from widenet._native import _core
+from widenet._types import Backend
 
 # A run stops when its loss exceeds this many times its reference (the initial loss, or the
 # zero predictor's if larger), or is not finite: the same rule in both backends, and the
 # compiled core's factor, which the numpy twin is given at every call.
 DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 
-BACKENDS = {"cpp": _core, "numpy": reference}
+BACKENDS: dict[Backend, ModuleType] = {"cpp": _core, "numpy": reference}
 
 
-def training_options(lr: float, steps: int, record_every: int, loss_scale: float) -> "_core.TrainingOptions":
+def training_options(lr: float, steps: int, record_every: int, loss_scale: float) -> _core.TrainingOptions:
     """Return the options of a gradient-descent run (checked), with the library's divergence factor."""
     return _core.TrainingOptions(lr, steps, record_every, loss_scale, DIVERGENCE_FACTOR)

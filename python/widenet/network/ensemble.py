@@ -3,38 +3,56 @@
 from __future__ import annotations
 
 import os
-from typing import NamedTuple, Optional, Union
+from typing import Any, Callable, Iterable, Literal, NamedTuple, Optional, TypeVar, Union, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from widenet import _archive, _memory
 from widenet import _validation as check
-from widenet.network._backends import BACKENDS, training_options
 from widenet._locking import TrainingLock
 from widenet._native import _core
+from widenet._types import (
+    Activation,
+    Backend,
+    Distribution,
+    FloatArray,
+    Kind,
+    Loss,
+    OnDivergence,
+    Parametrization,
+    Seed,
+)
 from widenet.errors import ON_DIVERGENCE, divergence_error
-from widenet.network.shallow import ShallowNetwork
+from widenet.network._backends import BACKENDS, training_options
 from widenet.network.parameters import Parameters
 from widenet.network.results import TrainingResult, overflowed
+from widenet.network.shallow import ShallowNetwork
+
+Computed = TypeVar("Computed")
 
 
 class StackedParameters(NamedTuple):
-    """Parameters of R networks stacked on a leading axis: ``U`` (R, n, d), ``b`` and
-    ``v`` (R, n), ``c`` (R,)."""
+    """Parameters of R networks stacked on a leading axis.
 
-    U: np.ndarray
-    b: np.ndarray
-    v: np.ndarray
-    c: np.ndarray
+    ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,).
+    """
+
+    U: FloatArray
+    b: FloatArray
+    v: FloatArray
+    c: FloatArray
 
     @classmethod
-    def stack(cls, members, dtype) -> "StackedParameters":
+    def stack(cls, members: Iterable[Parameters], dtype: DTypeLike) -> StackedParameters:
+        """Return the parameters of ``members`` stacked, in ``dtype``."""
         return cls(*(np.stack(field).astype(dtype, copy=False) for field in zip(*(p.arrays() for p in members))))
 
-    def member(self, r: int, dtype) -> Parameters:
+    def member(self, r: int, dtype: DTypeLike) -> Parameters:
+        """Return the parameters of network ``r``, in ``dtype``."""
         return Parameters(self.U[r], self.b[r], self.v[r], self.c[r], dtype)
 
-    def networks(self, activation: str, parametrization: str) -> list:
+    def networks(self, activation: str, parametrization: str) -> list[_core.Network]:
         """Return one network object per member (``widenet._core.Network``).
 
         Each holds views of the stacked arrays (no copy).
@@ -43,8 +61,8 @@ class StackedParameters(NamedTuple):
                 for r in range(len(self.U))]
 
 
-def _member_generators(seed, size: int) -> list:
-    """Independent generators for the members, reproducible from one seed."""
+def _member_generators(seed: Seed, size: int) -> list[np.random.Generator]:
+    """Return independent generators for the members, reproducible from one seed."""
     if isinstance(seed, np.random.Generator):
         return seed.spawn(size)
     root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
@@ -52,15 +70,10 @@ def _member_generators(seed, size: int) -> list:
     return [np.random.default_rng(child) for child in root.spawn(size)]
 
 
-def _configuration(name: str) -> property:
-    """A configuration attribute of the members (they share it), read-only."""
-    return property(lambda self: getattr(self._template, name),
-                    doc=f"The members' ``{name}`` (see :class:`ShallowNetwork`).")
-
-
 class ShallowEnsemble(TrainingLock):
-    """``size`` independent :class:`ShallowNetwork` s of one configuration (for example the
-    80 networks of Figure 11.3), trained together.
+    """``size`` independent :class:`ShallowNetwork` s of one configuration, trained together.
+
+    For example the 80 networks of Figure 11.3.
 
     Takes the keyword arguments of :class:`ShallowNetwork`. Member ``r`` is initialized
     exactly as ``ShallowNetwork(..., seed=g_r)`` with ``g_r`` the r-th generator spawned
@@ -76,23 +89,66 @@ class ShallowEnsemble(TrainingLock):
     network, an ensemble may be used from several threads (runs of :meth:`train` take turns).
     """
 
-    input_dim = _configuration("input_dim")
-    width = _configuration("width")
-    activation = _configuration("activation")
-    parametrization = _configuration("parametrization")
-    weight_var = _configuration("weight_var")
-    bias_var = _configuration("bias_var")
-    output_var = _configuration("output_var")
-    output_bias_var = _configuration("output_bias_var")
-    distribution = _configuration("distribution")
-    dtype = _configuration("dtype")
-    num_params = _configuration("num_params")
+    @property
+    def input_dim(self) -> int:
+        """The members' ``input_dim`` (see :class:`ShallowNetwork`)."""
+        return self._template.input_dim
 
-    def __init__(self, size: int, input_dim: int, width: int, *, seed=None, **config):
+    @property
+    def width(self) -> int:
+        """The members' ``width`` (see :class:`ShallowNetwork`)."""
+        return self._template.width
+
+    @property
+    def activation(self) -> Activation:
+        """The members' ``activation`` (see :class:`ShallowNetwork`)."""
+        return self._template.activation
+
+    @property
+    def parametrization(self) -> Parametrization:
+        """The members' ``parametrization`` (see :class:`ShallowNetwork`)."""
+        return self._template.parametrization
+
+    @property
+    def weight_var(self) -> float:
+        """The members' ``weight_var`` (see :class:`ShallowNetwork`)."""
+        return self._template.weight_var
+
+    @property
+    def bias_var(self) -> float:
+        """The members' ``bias_var`` (see :class:`ShallowNetwork`)."""
+        return self._template.bias_var
+
+    @property
+    def output_var(self) -> float:
+        """The members' ``output_var`` (see :class:`ShallowNetwork`)."""
+        return self._template.output_var
+
+    @property
+    def output_bias_var(self) -> float:
+        """The members' ``output_bias_var`` (see :class:`ShallowNetwork`)."""
+        return self._template.output_bias_var
+
+    @property
+    def distribution(self) -> Distribution:
+        """The members' ``distribution`` (see :class:`ShallowNetwork`)."""
+        return self._template.distribution
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """The members' ``dtype`` (see :class:`ShallowNetwork`)."""
+        return self._template.dtype
+
+    @property
+    def num_params(self) -> int:
+        """The members' ``num_params`` (see :class:`ShallowNetwork`)."""
+        return self._template.num_params
+
+    def __init__(self, size: int, input_dim: int, width: int, *, seed: Seed = None, **config: Any) -> None:
         self.size = check.integer(size, "size", 1)
         _memory.check_initialization("ShallowEnsemble", check.integer(input_dim, "input_dim", 1),
-                                     check.integer(width, "width", 1), check.float_dtype(config.get("dtype", np.float64)),
-                                     networks=self.size)
+                                     check.integer(width, "width", 1),
+                                     check.float_dtype(config.get("dtype", np.float64)), networks=self.size)
         members = [ShallowNetwork(input_dim, width, seed=rng, **config)
                    for rng in _member_generators(seed, self.size)]
         # the configuration and the input checks only: its parameters are never used
@@ -101,16 +157,20 @@ class ShallowEnsemble(TrainingLock):
         self._initial = self._params
 
     @property
-    def config(self) -> dict:
-        """``size`` and the members' configuration (:attr:`ShallowNetwork.config`):
-        ``ShallowEnsemble(**config)`` makes an ensemble of the same configuration."""
+    def config(self) -> dict[str, Any]:
+        """``size`` and the members' configuration (:attr:`ShallowNetwork.config`).
+
+        ``ShallowEnsemble(**config)`` makes an ensemble of the same configuration.
+        """
         return {"size": self.size, **self._template.config}
 
     @classmethod
-    def from_parameters(cls, config: dict, params: StackedParameters,
-                        initial_params: StackedParameters) -> "ShallowEnsemble":
-        """An ensemble of ``config`` (see :attr:`config`) at the stacked ``params`` with
-        initial parameters ``initial_params``, without drawing an initialization."""
+    def from_parameters(cls, config: dict[str, Any], params: StackedParameters,
+                        initial_params: StackedParameters) -> ShallowEnsemble:
+        """Return an ensemble of ``config`` at the stacked ``params`` with initial parameters ``initial_params``.
+
+        ``config`` is as :attr:`config` gives it; no initialization is drawn.
+        """
         config, initial = dict(config), initial_params
         ensemble = cls.__new__(cls)
         ensemble.size = check.integer(config.pop("size"), "size", 1)
@@ -124,60 +184,67 @@ class ShallowEnsemble(TrainingLock):
         return ensemble
 
     def save(self, path: Union[str, os.PathLike]) -> str:
-        """Writes the configuration and the stacked current and initial parameters to
-        ``path``, one ``.npz`` file (see :meth:`ShallowNetwork.save`). Returns the path."""
-        kind, config, arrays = _archive.model_contents(self.config, tuple(self._params), tuple(self._initial))
+        """Write the configuration and the stacked current and initial parameters to ``path``, one ``.npz`` file.
+
+        See :meth:`ShallowNetwork.save`. Returns the path.
+        """
+        kind, config, arrays = _archive.model_contents(self.config, self._params, self._initial)
         return _archive.save(path, kind, config, arrays, ShallowNetwork.checked_config)
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike]) -> "ShallowEnsemble":
-        """The ensemble saved by :meth:`save` in ``path``, checked as
-        :meth:`ShallowNetwork.load` checks a network file."""
+    def load(cls, path: Union[str, os.PathLike]) -> ShallowEnsemble:
+        """Return the ensemble saved by :meth:`save` in ``path``.
+
+        The file is checked as :meth:`ShallowNetwork.load` checks a network file.
+        """
         return cls.from_stored(_archive.read(path, ShallowNetwork.checked_config, _archive.ENSEMBLE_FORMAT))
 
     @classmethod
-    def from_stored(cls, stored: _archive.Stored) -> "ShallowEnsemble":
-        """The ensemble of a checked file (:func:`widenet._archive.read`)."""
+    def from_stored(cls, stored: _archive.Stored) -> ShallowEnsemble:
+        """Return the ensemble of a checked file (:func:`widenet._archive.read`)."""
         return cls.from_parameters({"size": stored.size, **stored.network}, StackedParameters(*stored.parameters()),
                                    StackedParameters(*stored.parameters(initial=True)))
 
     @property
     def params(self) -> StackedParameters:
+        """The members' current parameters, stacked."""
         return self._params
 
     @property
     def initial_params(self) -> StackedParameters:
+        """The members' initial parameters, stacked."""
         return self._initial
 
-    def reset(self) -> "ShallowEnsemble":
-        """Returns every member to its initial parameters."""
+    def reset(self) -> ShallowEnsemble:
+        """Reset every member to its initial parameters; return the ensemble."""
         with self._lock:
             self._params = self._initial
         return self
 
     def member(self, r: int) -> ShallowNetwork:
-        """Network ``r`` with its current and initial parameters (a copy)."""
+        """Return network ``r`` with its current and initial parameters (a copy)."""
         r = check.integer(r, "r", 0)
         if r >= self.size:
             raise ValueError(f"r: expected an index below {self.size}, got {r}")
         return self._member(self._params, r)
 
     def _member(self, params: StackedParameters, r: int) -> ShallowNetwork:
+        """Return network ``r`` at ``params`` (one of its snapshots), with its initial parameters."""
         return ShallowNetwork.from_parameters(self._template.config, params.member(r, self.dtype),
                                        self._initial.member(r, self.dtype))
 
-    def _each_member(self, compute) -> list:
-        """``[compute(network_r) for every member r]`` at one snapshot of the parameters."""
+    def _each_member(self, compute: Callable[[ShallowNetwork], Computed]) -> list[Computed]:
+        """Return ``[compute(network_r) for every member r]`` at one snapshot of the parameters."""
         params = self._params  # replaced as a whole by train: every member from the same run
         return [compute(self._member(params, r)) for r in range(self.size)]
 
-    def _check_stacked(self, where: str, shape: tuple) -> None:
-        """The stacked result (size, *shape) of a per-member method must fit in memory too."""
+    def _check_stacked(self, where: str, shape: tuple[int, ...]) -> None:
+        """Guard the stacked result (size, *shape) of a per-member method: it must fit in memory too."""
         _memory.require(where, [("stacked results", (self.size, *shape), self.dtype, 1)],
                         "Call the method on one member at a time (ensemble.member(r)).")
 
-    def forward(self, X, backend: str = "cpp") -> np.ndarray:
-        """Outputs of every member, shape (size, m)."""
+    def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return the outputs of every member, shape (size, m)."""
         X, backend = self._template.check_inputs(X), check.backend(backend)
         _memory.check_hidden("ShallowEnsemble.forward", X.shape[0], self.width, self.dtype, backend=backend,
                              activation=self.activation, kind="forward",
@@ -188,89 +255,117 @@ class ShallowEnsemble(TrainingLock):
 
     __call__ = forward
 
-    def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> np.ndarray:
-        """The loss of every member (see :meth:`ShallowNetwork.loss`), shape (size,)."""
+    def loss(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum", backend: Backend = "cpp") -> NDArray[np.float64]:
+        """Return the loss of every member (see :meth:`ShallowNetwork.loss`), shape (size,)."""
         return np.array(self._each_member(lambda network: network.loss(X, y, loss, backend)), dtype=np.float64)
 
-    def loss_grad(self, X, y, loss: str = "sum", backend: str = "cpp") -> tuple:
-        """``(losses, gradients)`` of every member (see :meth:`ShallowNetwork.loss_grad`):
-        losses of shape (size,) and the gradients stacked as :class:`StackedParameters`."""
+    def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
+                  backend: Backend = "cpp") -> tuple[NDArray[np.float64], StackedParameters]:
+        """Return ``(losses, gradients)`` of every member (see :meth:`ShallowNetwork.loss_grad`).
+
+        The losses have shape (size,); the gradients are stacked as :class:`StackedParameters`.
+        """
         pairs = self._each_member(lambda network: network.loss_grad(X, y, loss, backend))
         return (np.array([value for value, _ in pairs], dtype=np.float64),
                 StackedParameters.stack([gradient for _, gradient in pairs], self.dtype))
 
-    def jacobian(self, X, backend: str = "cpp") -> np.ndarray:
-        """The Jacobian of every member (see :meth:`ShallowNetwork.jacobian`), shape
-        (size, m, P)."""
-        X = self._template.check_inputs(X)
-        self._check_stacked("ShallowEnsemble.jacobian", (X.shape[0], self.num_params))
-        return np.stack(self._each_member(lambda network: network.jacobian(X, backend)))
+    def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return the Jacobian of every member (see :meth:`ShallowNetwork.jacobian`), shape (size, m, P)."""
+        points = self._template.check_inputs(X)
+        self._check_stacked("ShallowEnsemble.jacobian", (points.shape[0], self.num_params))
+        return np.stack(self._each_member(lambda network: network.jacobian(points, backend)))
 
-    def ntk(self, X1, X2=None, backend: str = "cpp", width_chunk: Optional[int] = None) -> np.ndarray:
-        """The empirical tangent kernel Gram of every member (see :meth:`ShallowNetwork.ntk`),
-        shape (size, m1, m2)."""
+    def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp",
+            width_chunk: Optional[int] = None) -> FloatArray:
+        """Return the empirical tangent kernel Gram of every member, shape (size, m1, m2).
+
+        See :meth:`ShallowNetwork.ntk`.
+        """
         symmetric = X2 is None or X2 is X1
-        X1 = self._template.check_inputs(X1, "X1")
-        X2 = X1 if symmetric else self._template.check_inputs(X2, "X2")
-        self._check_stacked("ShallowEnsemble.ntk", (X1.shape[0], X2.shape[0]))
+        points1 = self._template.check_inputs(X1, "X1")
+        points2 = points1 if symmetric else self._template.check_inputs(X2, "X2")
+        self._check_stacked("ShallowEnsemble.ntk", (points1.shape[0], points2.shape[0]))
         return np.stack(self._each_member(
-            lambda network: network.ntk(X1, None if symmetric else X2, backend, width_chunk)))
+            lambda network: network.ntk(points1, None if symmetric else points2, backend, width_chunk)))
 
-    def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
-        """The tangent Gram's diagonal of every member (see :meth:`ShallowNetwork.ntk_diag`),
-        shape (size, m)."""
+    def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return the tangent Gram's diagonal of every member (see :meth:`ShallowNetwork.ntk_diag`), shape (size, m)."""
         return np.stack(self._each_member(lambda network: network.ntk_diag(X, backend)))
 
-    def limit_kernel(self, X1, X2=None, kind: str = "ntk", **options) -> np.ndarray:
-        """The infinite-width kernel of the members' configuration (see
-        :meth:`ShallowNetwork.limit_kernel`): one kernel, the same for every member."""
-        return self._template.limit_kernel(X1, X2, kind, **options)
+    @overload
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: Literal[False] = False, **options: Any) -> NDArray[np.float64]: ...
 
-    def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
-              backend: str = "cpp", on_divergence: str = "raise") -> TrainingResult:
-        """Gradient descent on every member (see :meth:`ShallowNetwork.train`), parallel over
-        members in C++. The records have a leading member axis.
+    @overload
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: Literal[True],
+                     **options: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+
+    @overload
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: bool = False,
+                     **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]: ...
+
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: bool = False,
+                     **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
+        """Return the infinite-width kernel of the members' configuration.
+
+        See :meth:`ShallowNetwork.limit_kernel`: one kernel, the same for every member.
+        """
+        return self._template.limit_kernel(X1, X2, kind, return_std=return_std, **options)
+
+    def train(self, X: ArrayLike, y: ArrayLike, lr: float, steps: int, record_every: int = 1,
+              X_test: Optional[ArrayLike] = None, loss: Loss = "sum", backend: Backend = "cpp",
+              on_divergence: OnDivergence = "raise") -> TrainingResult:
+        """Run gradient descent on every member (see :meth:`ShallowNetwork.train`), parallel over members in C++.
+
+        The records have a leading member axis.
 
         A member whose loss diverges stops alone (its later records are NaN);
         ``on_divergence="raise"`` then raises :class:`widenet.DivergenceError` naming the
         members and leaves the ensemble unchanged, ``"return"`` returns the records with
         ``result.diverged_at`` per member (-1 where it did not diverge). A member whose
         parameters overflowed to Inf or NaN (``result.parameters_overflowed``) stays where
-        its run started."""
-        X, y = self._template.check_data(X, y)
+        its run started.
+        """
+        points, targets = self._template.check_data(X, y)
         lr = check.positive_real(lr, "lr")
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
-        X_test = None if X_test is None else self._template.check_inputs(X_test, "X_test")
-        scale = check.loss_scale(loss, X.shape[0])
+        test_points = None if X_test is None else self._template.check_inputs(X_test, "X_test")
+        scale = check.loss_scale(loss, points.shape[0])
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         backend = check.backend(backend)
-        _memory.require("ShallowEnsemble.train", self.training_blocks(X, X_test, steps, record_every, backend),
+        _memory.require("ShallowEnsemble.train",
+                        self.training_blocks(points, test_points, steps, record_every, backend),
                         _memory.TRAINING_ALTERNATIVE)
         options = training_options(lr, steps, record_every, scale)
         architecture = self.activation, self.parametrization
         with self._lock:  # one run at a time, each from where the previous one ended
             records = BACKENDS[backend].train_ensemble(self._params.networks(*architecture),
-                                                       self._initial.networks(*architecture), X, y, options, X_test)
+                                                       self._initial.networks(*architecture), points, targets,
+                                                       options, test_points)
             (U, b), (v, c) = records["layers"]
             trained = StackedParameters(U, b, v, np.asarray(c, dtype=self.dtype))
             stuck = overflowed(*trained, stacked=True)
             result = TrainingResult.from_records(records, loss, lr, stuck)
             if result.diverged_at is not None and on_divergence == "raise":
-                diverged = tuple(int(r) for r in np.flatnonzero(result.diverged_at >= 0))
-                raise divergence_error(result, lambda r: self.member(r).gram_product(X, backend), X.shape[0], scale,
-                                       diverged)
+                diverged = tuple(int(r) for r in np.flatnonzero(np.asarray(result.diverged_at) >= 0))
+                raise divergence_error(result, lambda r: self.member(r).gram_product(points, backend),
+                                       points.shape[0], scale, diverged)
             if stuck.any():  # a member whose parameters overflowed to Inf or NaN stays where its run started
                 trained = StackedParameters(*(np.where(stuck.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
                                               for new, old in zip(trained, self._params)))
             self._params = trained
         return result
 
-    def check_inputs(self, X, name: str = "X") -> np.ndarray:
+    def check_inputs(self, X: object, name: str = "X") -> FloatArray:
         """Return ``X`` checked as a batch of inputs of the members (see :meth:`ShallowNetwork.check_inputs`)."""
         return self._template.check_inputs(X, name)
 
-    def training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+    def training_blocks(self, X: FloatArray, X_test: Optional[FloatArray], steps: int, record_every: int,
+                        backend: Backend) -> list[_memory.Block]:
         """Return what :meth:`train` holds at its peak for checked ``X`` and ``X_test``.
 
         See :func:`widenet._memory.training_blocks`.

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from widenet import _validation as check
 from widenet._laws import DISTRIBUTIONS, standard_draws
 from widenet._native import _core
+from widenet._types import Distribution, FloatArray, Layers, ParameterArrays, Parametrization
+
+__all__ = ["DISTRIBUTIONS", "PARAMETRIZATIONS", "Parameters", "initialize"]
 
 PARAMETRIZATIONS = _core.PARAMETRIZATIONS
 """The parametrizations, as the compiled core parses them."""
 
 
-def _immutable(array: np.ndarray) -> np.ndarray:
-    """A read-only copy of ``array`` over an immutable buffer: neither it, nor a view of it,
-    nor its base can be made writable again, so values that were checked stay as checked."""
+def _immutable(array: NDArray[Any]) -> NDArray[Any]:
+    """Return a read-only copy of ``array`` over an immutable buffer.
+
+    Neither it, nor a view of it, nor its base can be made writable again, so values that
+    were checked stay as checked.
+    """
     return np.frombuffer(array.tobytes(), dtype=array.dtype).reshape(array.shape)
 
 
@@ -32,8 +40,8 @@ class Parameters:
 
     __slots__ = ("_U", "_b", "_v", "_c", "_dtype", "_bound")
 
-    def __init__(self, U, b, v, c, dtype=np.float64):
-        self._bound: tuple = ()
+    def __init__(self, U: ArrayLike, b: ArrayLike, v: ArrayLike, c: ArrayLike, dtype: DTypeLike = np.float64) -> None:
+        self._bound: tuple[Any, ...] = ()
         self._dtype = check.float_dtype(dtype)
         U = check.as_array(U, "U", self._dtype, 2)
         if U.shape[0] < 1 or U.shape[1] < 1:
@@ -41,52 +49,59 @@ class Parameters:
         self._U = _immutable(U)
         self.b, self.v, self.c = b, v, c
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[type[Parameters], tuple[Any, ...]]:
         # Copies and pickles are rebuilt through the constructor, with checked immutable arrays.
         return Parameters, (*self.arrays(), self._dtype)
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> np.dtype[Any]:
+        """The dtype of the parameters, float32 or float64."""
         return self._dtype
 
     @property
     def width(self) -> int:
+        """``n``, the number of hidden units."""
         return self._U.shape[0]
 
     @property
     def input_dim(self) -> int:
+        """``d``, the number of input features."""
         return self._U.shape[1]
 
     @property
-    def U(self) -> np.ndarray:
+    def U(self) -> FloatArray:
+        """The input weights, shape (n, d) (a read-only view)."""
         return self._U.view()
 
     @U.setter
-    def U(self, value):
+    def U(self, value: ArrayLike) -> None:
         self._U = _immutable(check.as_shaped(value, "U", self._dtype, self._U.shape))
 
     @property
-    def b(self) -> np.ndarray:
+    def b(self) -> FloatArray:
+        """The hidden biases, shape (n,) (a read-only view)."""
         return self._b.view()
 
     @b.setter
-    def b(self, value):
+    def b(self, value: ArrayLike) -> None:
         self._b = _immutable(check.as_shaped(value, "b", self._dtype, (self.width,)))
 
     @property
-    def v(self) -> np.ndarray:
+    def v(self) -> FloatArray:
+        """The output weights, shape (n,) (a read-only view)."""
         return self._v.view()
 
     @v.setter
-    def v(self, value):
+    def v(self, value: ArrayLike) -> None:
         self._v = _immutable(check.as_shaped(value, "v", self._dtype, (self.width,)))
 
     @property
     def c(self) -> float:
+        """The output bias."""
         return self._c
 
     @c.setter
-    def c(self, value):
+    def c(self, value: ArrayLike) -> None:
         self._c = check.as_real(value, "c", self._dtype)
 
     @property
@@ -94,12 +109,12 @@ class Parameters:
         """The number of parameters ``P = n (d + 2) + 1``."""
         return self.width * (self.input_dim + 2) + 1
 
-    def arrays(self) -> tuple:
-        """``(U, b, v, c)`` (read-only views)."""
+    def arrays(self) -> ParameterArrays:
+        """Return ``(U, b, v, c)`` (read-only views)."""
         return self._U.view(), self._b.view(), self._v.view(), self._c
 
     @property
-    def layers(self) -> tuple:
+    def layers(self) -> Layers:
         """``((U, b), (v, c))``: the dense layers, each its weights and bias (read-only views).
 
         The layout of :attr:`widenet._core.Network.layers` and of the kernels' gradients.
@@ -107,12 +122,12 @@ class Parameters:
         return (self._U.view(), self._b.view()), (self._v.view(), self._c)
 
     @classmethod
-    def from_layers(cls, layers, dtype=np.float64) -> "Parameters":
+    def from_layers(cls, layers: Layers, dtype: DTypeLike = np.float64) -> Parameters:
         """Make parameters from :attr:`layers` (checked as the constructor checks its arguments)."""
         (U, b), (v, c) = layers
         return cls(U, b, v, c, dtype)
 
-    def network(self, activation: str, parametrization: str) -> "_core.Network":
+    def network(self, activation: str, parametrization: str) -> _core.Network:
         """Return these parameters with an architecture: the network object every kernel takes.
 
         A ``widenet._core.Network`` holding these arrays, not copies of them; made on first
@@ -124,32 +139,34 @@ class Parameters:
                 bound[4].parametrization != parametrization:
             bound = (id(U), id(b), id(v), c, _core.Network(U, b, v, c, activation, parametrization))
             self._bound = bound
-        return bound[4]
+        network: _core.Network = bound[4]
+        return network
 
-    def to_vector(self) -> np.ndarray:
-        """The flat parameter vector ``w`` of length ``P``."""
+    def to_vector(self) -> FloatArray:
+        """Return the flat parameter vector ``w`` of length ``P``."""
         return np.concatenate([self._U.ravel(), self._b, self._v, np.array([self._c], dtype=self._dtype)])
 
     @classmethod
-    def from_vector(cls, w, width: int, input_dim: int, dtype=np.float64) -> "Parameters":
-        """Inverse of :meth:`to_vector`."""
-        dtype = check.float_dtype(dtype)
-        w = check.as_shaped(w, "w", dtype, (width * (input_dim + 2) + 1,))
+    def from_vector(cls, w: ArrayLike, width: int, input_dim: int, dtype: DTypeLike = np.float64) -> Parameters:
+        """Return the parameters of the flat vector ``w`` (the inverse of :meth:`to_vector`)."""
+        resolved = check.float_dtype(dtype)
+        vector = check.as_shaped(w, "w", resolved, (width * (input_dim + 2) + 1,))
         split = np.cumsum([width * input_dim, width, width])
-        U, b, v, c = np.split(w, split)
-        return cls(U.reshape(width, input_dim), b, v, c[0], dtype)
+        U, b, v, c = np.split(vector, split)
+        return cls(U.reshape(width, input_dim), b, v, c[0], resolved)
 
-    def copy(self) -> "Parameters":
+    def copy(self) -> Parameters:
+        """Return a copy of the parameters."""
         return Parameters(self._U, self._b, self._v, self._c, self._dtype)
 
     def __repr__(self) -> str:
         return f"Parameters(width={self.width}, input_dim={self.input_dim}, dtype={self._dtype.name})"
 
 
-def initialize(input_dim: int, width: int, parametrization: str, distribution: str, weight_var: float,
-               bias_var: float, output_var: float, output_bias_var: float, rng: np.random.Generator,
-               dtype: np.dtype) -> Parameters:
-    """Initial parameters: (11.5.3) for LeCun, (11.6.2) for the NTK parametrization.
+def initialize(input_dim: int, width: int, parametrization: Parametrization, distribution: Distribution,
+               weight_var: float, bias_var: float, output_var: float, output_bias_var: float,
+               rng: np.random.Generator, dtype: np.dtype[Any]) -> Parameters:
+    """Draw initial parameters: (11.5.3) for LeCun, (11.6.2) for the NTK parametrization.
 
     LeCun: ``U_ij ~ D(0, s_w^2/d)``, ``v_i ~ D(0, s_v^2/n)``; NTK: ``U_ij ~ D(0, s_w^2)``,
     ``v_i ~ D(0, s_v^2)``; both: ``b_i ~ D(0, s_b^2)``, ``c ~ D(0, s_c^2)``. The draws are

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Literal, Mapping, Optional, Union, overload
 
 import numpy as np
+from numpy.typing import NDArray
+
+from widenet._types import FloatArray, IntArray, LinearMethod, Loss
 
 
 @dataclass(frozen=True)
@@ -24,8 +27,8 @@ class TrainingResult:
         ``Phi(X_test, w_k)`` when ``X_test`` was given, in the network's dtype.
     loss : str
         ``"sum"`` (the chapter's f), ``"mean"`` or ``"half_sum"``.
-    lr : float
-        The step size ``h``.
+    lr : float or None
+        The step size ``h`` (None for the gradient flow of a linearized model).
     diverged_at : int, ndarray of int, or None
         The step where the loss diverged (the last record is that step), for a run returned
         with ``on_divergence="return"``; None when it did not. For an ensemble, one entry per
@@ -39,18 +42,19 @@ class TrainingResult:
     For an ensemble the leading axis ``...`` is the network index.
     """
 
-    steps: np.ndarray
-    losses: np.ndarray
-    distances: np.ndarray
-    test_outputs: Optional[np.ndarray]
-    loss: str
-    lr: float
-    diverged_at: Optional[object] = None
-    parameters_overflowed: object = False
+    steps: IntArray
+    losses: NDArray[np.float64]
+    distances: NDArray[np.float64]
+    test_outputs: Optional[FloatArray]
+    loss: Loss
+    lr: Optional[float]
+    diverged_at: Union[None, int, IntArray] = None
+    parameters_overflowed: Union[bool, NDArray[np.bool_]] = False
 
     @classmethod
-    def from_records(cls, records: dict, loss: str, lr: float, overflowed=False) -> "TrainingResult":
-        """Make the result of the records of either backend's ``train`` or ``train_ensemble``.
+    def from_records(cls, records: Mapping[str, Any], loss: Loss, lr: float,
+                     overflowed: Union[bool, NDArray[np.bool_]] = False) -> TrainingResult:
+        """Return the result of a run's ``records`` (as either backend's ``train`` or ``train_ensemble`` returns them).
 
         Losses and distances in float64, steps in int64, whichever dtype they were made in.
         """
@@ -61,9 +65,20 @@ class TrainingResult:
                    diverged_at, overflowed)
 
 
-def overflowed(*arrays: np.ndarray, stacked: bool = False):
-    """Whether any of ``arrays`` holds Inf or NaN; with ``stacked``, one bool per index of
-    their leading axis (the networks of an ensemble)."""
+@overload
+def overflowed(*arrays: NDArray[Any], stacked: Literal[False] = False) -> bool: ...
+
+
+@overload
+def overflowed(*arrays: NDArray[Any], stacked: Literal[True]) -> NDArray[np.bool_]: ...
+
+
+def overflowed(*arrays: NDArray[Any], stacked: bool = False) -> Union[bool, NDArray[np.bool_]]:
+    """Tell whether any of ``arrays`` holds Inf or NaN.
+
+    With ``stacked``, one bool per index of their leading axis (the networks of an
+    ensemble).
+    """
     if not stacked:
         return any(not np.isfinite(array).all() for array in arrays)
     return np.logical_or.reduce([~np.isfinite(array).reshape(len(array), -1).all(axis=1) for array in arrays])
@@ -88,6 +103,6 @@ class LinearizedTrainingResult(TrainingResult):
         For gradient flow, the recorded times ``t`` (then ``steps`` and ``lr`` are None).
     """
 
-    train_outputs: np.ndarray = None
-    method: str = "closed_form"
-    times: Optional[np.ndarray] = None
+    train_outputs: Optional[FloatArray] = None
+    method: LinearMethod = "closed_form"
+    times: Optional[NDArray[np.float64]] = None

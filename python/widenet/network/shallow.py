@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import os
-from typing import Iterator, Optional, Union
+from typing import Any, Iterator, Literal, Optional, Union, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from widenet import _archive, _memory
 from widenet import _validation as check
 from widenet._locking import TrainingLock
 from widenet._native import _core
-from widenet.errors import ON_DIVERGENCE, divergence_error
+from widenet._types import (
+    Activation,
+    Backend,
+    Distribution,
+    FloatArray,
+    Kind,
+    Loss,
+    OnDivergence,
+    Parametrization,
+    PassKind,
+    Seed,
+)
+from widenet.errors import ON_DIVERGENCE, MatrixProduct, divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import BACKENDS, training_options
 from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
@@ -19,8 +32,10 @@ from widenet.network.results import TrainingResult, overflowed
 
 
 class ShallowNetwork(TrainingLock):
-    """``Phi(x, w) = v . sigma(U x + b) + c`` (LeCun, 11.5.1) or
-    ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` (NTK parametrization, 11.6.1).
+    """A shallow network ``Phi(x, w) = v . sigma(U x + b) + c`` (LeCun) or its NTK parametrization.
+
+    ``Phi(x, w) = v . sigma(U x + b) + c`` in LeCun parametrization (11.5.1),
+    ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` in NTK parametrization (11.6.1).
 
     Parameters
     ----------
@@ -63,9 +78,10 @@ class ShallowNetwork(TrainingLock):
 
     _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
 
-    def __init__(self, input_dim: int, width: int, activation: str = "relu", parametrization: str = "lecun",
-                 weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
-                 output_bias_var: float = 0.0, distribution: str = "normal", seed=None, dtype=np.float64):
+    def __init__(self, input_dim: int, width: int, activation: Activation = "relu",
+                 parametrization: Parametrization = "lecun", weight_var: float = 1.0, bias_var: float = 0.0,
+                 output_var: float = 1.0, output_bias_var: float = 0.0, distribution: Distribution = "normal",
+                 seed: Seed = None, dtype: DTypeLike = np.float64) -> None:
         self._configure(input_dim, width, activation, parametrization, weight_var, bias_var, output_var,
                         output_bias_var, distribution, dtype)
         _memory.check_initialization("ShallowNetwork", self.input_dim, self.width, self.dtype)
@@ -75,9 +91,10 @@ class ShallowNetwork(TrainingLock):
                                   self.dtype)
         self._initial = self._params.copy()
 
-    def _configure(self, input_dim, width, activation, parametrization, weight_var, bias_var, output_var,
-                   output_bias_var, distribution, dtype) -> None:
-        """Checks and sets the configuration (everything but the parameters)."""
+    def _configure(self, input_dim: object, width: object, activation: object, parametrization: object,
+                   weight_var: object, bias_var: object, output_var: object, output_bias_var: object,
+                   distribution: object, dtype: object) -> None:
+        """Check and set the configuration (everything but the parameters)."""
         self.input_dim = check.integer(input_dim, "input_dim", 1)
         self.width = check.integer(width, "width", 1)
         self.activation = check.choice(activation, "activation", _core.ACTIVATIONS)
@@ -90,19 +107,24 @@ class ShallowNetwork(TrainingLock):
         self.dtype = check.float_dtype(dtype)
 
     @property
-    def config(self) -> dict:
-        """The configuration: the constructor's keyword arguments but ``seed``, with
-        ``dtype`` as its name (``"float64"`` or ``"float32"``). ``ShallowNetwork(**config)``
-        makes a network of the same configuration (with new parameters)."""
+    def config(self) -> dict[str, Any]:
+        """The configuration: the constructor's keyword arguments but ``seed``.
+
+        ``dtype`` is given as its name (``"float64"`` or ``"float32"``).
+        ``ShallowNetwork(**config)`` makes a network of the same configuration (with new
+        parameters).
+        """
         return {"input_dim": self.input_dim, "width": self.width, "activation": self.activation,
                 "parametrization": self.parametrization, "weight_var": self.weight_var, "bias_var": self.bias_var,
                 "output_var": self.output_var, "output_bias_var": self.output_bias_var,
                 "distribution": self.distribution, "dtype": self.dtype.name}
 
     @classmethod
-    def from_parameters(cls, config: dict, params: Parameters, initial_params: Parameters) -> "ShallowNetwork":
-        """A network of ``config`` (see :attr:`config`) at ``params`` with initial
-        parameters ``initial_params``, without drawing an initialization."""
+    def from_parameters(cls, config: dict[str, Any], params: Parameters, initial_params: Parameters) -> ShallowNetwork:
+        """Return a network of ``config`` at ``params`` with initial parameters ``initial_params``.
+
+        ``config`` is as :attr:`config` gives it; no initialization is drawn.
+        """
         network = cls.__new__(cls)
         network._configure(**config)
         network._params = network.checked_params(params, "params")
@@ -110,16 +132,17 @@ class ShallowNetwork(TrainingLock):
         return network
 
     @classmethod
-    def checked_config(cls, config: dict) -> dict:
-        """``config`` checked as the constructor checks it, in the form :attr:`config` gives."""
+    def checked_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Return ``config`` checked as the constructor checks it, in the form :attr:`config` gives."""
         probe = cls.__new__(cls)
         probe._configure(**config)
         return probe.config
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: Union[str, os.PathLike]) -> str:
-        """Writes the configuration, the current and the initial parameters to ``path``,
-        one ``.npz`` file (written as a whole or not at all; the name is used as given).
+        """Write the configuration, the current and the initial parameters to ``path``, one ``.npz`` file.
+
+        The file is written as a whole or not at all; the name is used as given.
 
         Returns the path written. :meth:`load` (or :func:`widenet.load`) reads it back
         bit for bit; the format is described in :mod:`widenet._archive`.
@@ -128,8 +151,8 @@ class ShallowNetwork(TrainingLock):
         return _archive.save(path, kind, config, arrays, type(self).checked_config)
 
     @classmethod
-    def load(cls, path: Union[str, os.PathLike]) -> "ShallowNetwork":
-        """The network saved by :meth:`save` in ``path``.
+    def load(cls, path: Union[str, os.PathLike]) -> ShallowNetwork:
+        """Return the network saved by :meth:`save` in ``path``.
 
         The whole file is checked before anything is built: a file that is not a widenet
         network file, truncated or corrupt, with missing or extra entries, wrong shapes or
@@ -139,8 +162,8 @@ class ShallowNetwork(TrainingLock):
         return cls.from_stored(_archive.read(path, cls.checked_config, _archive.NETWORK_FORMAT))
 
     @classmethod
-    def from_stored(cls, stored: _archive.Stored) -> "ShallowNetwork":
-        """The network of a checked file (:func:`widenet._archive.read`)."""
+    def from_stored(cls, stored: _archive.Stored) -> ShallowNetwork:
+        """Return the network of a checked file (:func:`widenet._archive.read`)."""
         dtype = np.dtype(stored.network["dtype"])
         return cls.from_parameters(stored.network, Parameters(*stored.parameters(), dtype=dtype),
                                    Parameters(*stored.parameters(initial=True), dtype=dtype))
@@ -148,44 +171,49 @@ class ShallowNetwork(TrainingLock):
     # -- parameters -----------------------------------------------------------------
     @property
     def params(self) -> Parameters:
+        """The current parameters ``w`` (setting them checks their shapes)."""
         return self._params
 
     @params.setter
-    def params(self, value: Parameters):
+    def params(self, value: Parameters) -> None:
         checked = self.checked_params(value, "params")
         with self._lock:
             self._params = checked
 
     @property
     def initial_params(self) -> Parameters:
+        """``w0``, the parameters at initialization (setting them checks their shapes)."""
         return self._initial
 
     @initial_params.setter
-    def initial_params(self, value: Parameters):
+    def initial_params(self, value: Parameters) -> None:
         checked = self.checked_params(value, "initial_params")
         with self._lock:
             self._initial = checked
 
     @property
     def num_params(self) -> int:
+        """``P = n (d + 2) + 1``, the number of parameters."""
         return self._params.size
 
-    def __deepcopy__(self, memo: dict) -> "ShallowNetwork":
+    def __deepcopy__(self, memo: dict[int, Any]) -> ShallowNetwork:
         return self.copy()  # the parameters are all a copy needs (the lock is per object)
 
-    def copy(self) -> "ShallowNetwork":
-        """An independent network of the same configuration, parameters and initial
-        parameters: training one does not move the other."""
+    def copy(self) -> ShallowNetwork:
+        """Return an independent network of the same configuration, parameters and initial parameters.
+
+        Training one does not move the other.
+        """
         return type(self).from_parameters(self.config, self._params, self._initial)
 
-    def reset(self) -> "ShallowNetwork":
-        """Returns the network to its initial parameters."""
+    def reset(self) -> ShallowNetwork:
+        """Reset the network to its initial parameters; return the network."""
         with self._lock:
             self._params = self._initial.copy()
         return self
 
     @property
-    def state(self):
+    def state(self) -> _core.Network:
         """The network object the kernels of both backends take (``widenet._core.Network``).
 
         The architecture and the current parameters, held by reference; replaced with the
@@ -194,12 +222,12 @@ class ShallowNetwork(TrainingLock):
         return self._params.network(self.activation, self.parametrization)
 
     @property
-    def initial_state(self):
+    def initial_state(self) -> _core.Network:
         """:attr:`state` at the initial parameters ``w0``."""
         return self._initial.network(self.activation, self.parametrization)
 
-    def checked_params(self, value, name: str) -> Parameters:
-        """Return ``value`` as parameters of this network (a checked copy in its dtype).
+    def checked_params(self, value: object, name: str) -> Parameters:
+        """Return a copy of ``value``, parameters of this network's shape, in its dtype.
 
         TypeError or ValueError naming ``name`` when they are not :class:`Parameters` of its
         shape.
@@ -211,42 +239,47 @@ class ShallowNetwork(TrainingLock):
                              f"got {value.width} and {value.input_dim}")
         return Parameters(*value.arrays(), dtype=self.dtype)
 
-    def check_inputs(self, X, name: str = "X") -> np.ndarray:
-        """Return ``X`` checked as a batch of inputs of this network.
+    def check_inputs(self, X: object, name: str = "X") -> FloatArray:
+        """Return the batch ``X`` checked and converted to the network's dtype.
 
-        A C-contiguous (m, input_dim) array of its dtype with m >= 1 (ValueError or TypeError
-        naming ``name`` otherwise).
+        A C-contiguous (m, input_dim) array with m >= 1 (ValueError or TypeError naming
+        ``name`` otherwise).
         """
         return check.as_inputs(X, name, self.dtype, self.input_dim)
 
-    def _check_pass(self, where: str, kind: str, m: int, backend: str) -> None:
-        """The memory guard of a pass of ``kind`` over ``m`` points (see :func:`widenet._memory.pass_blocks`)."""
+    def _check_pass(self, where: str, kind: PassKind, m: int, backend: Backend) -> None:
+        """Guard the memory of a pass of ``kind`` over ``m`` points (see :func:`widenet._memory.pass_blocks`)."""
         _memory.check_hidden(where, m, self.width, self.dtype, backend=backend, activation=self.activation, kind=kind,
                              num_params=self.num_params)
 
     # -- outputs and derivatives ---------------------------------------------------------
-    def forward(self, X, backend: str = "cpp") -> np.ndarray:
-        """``Phi(x_i, w)`` for the rows of ``X`` (m x d); returns shape (m,)."""
+    def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return ``Phi(x_i, w)`` for the rows of ``X`` (m x d), shape (m,)."""
         X, backend = self.check_inputs(X), check.backend(backend)
         self._check_pass("ShallowNetwork.forward", "forward", X.shape[0], backend)
         return BACKENDS[backend].forward(self.state, X)
 
     __call__ = forward
 
-    def jacobian(self, X, backend: str = "cpp") -> np.ndarray:
-        """The m x P Jacobian ``dPhi(X, w)/dw`` (11.5.2, 11.6.3), columns ordered U
-        (row-major), b, v, c. For large m, :meth:`jacobian_chunks` streams it by rows.
+    def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return the m x P Jacobian ``dPhi(X, w)/dw`` (11.5.2, 11.6.3).
+
+        Columns are ordered U (row-major), b, v, c. For large m, :meth:`jacobian_chunks`
+        streams it by rows.
 
         A Jacobian above widenet's memory limit (:func:`widenet.set_memory_limit`) raises
-        :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated."""
+        :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated.
+        """
         X, backend = self.check_inputs(X), check.backend(backend)
         _memory.check_jacobian("ShallowNetwork.jacobian", X.shape[0], self.width, self.num_params, self.dtype,
                                backend, self.activation)
         return BACKENDS[backend].jacobian(self.state, X)
 
-    def jacobian_chunks(self, X, rows: int, backend: str = "cpp") -> Iterator[tuple]:
-        """Yields ``(start, J[start:start + rows])`` so the Jacobian of a large batch never
-        has to be held at once. Arguments are checked when called, not when iterated."""
+    def jacobian_chunks(self, X: ArrayLike, rows: int, backend: Backend = "cpp") -> Iterator[tuple[int, FloatArray]]:
+        """Yield ``(start, J[start:start + rows])``, so the Jacobian of a large batch is never held at once.
+
+        Arguments are checked when called, not when iterated.
+        """
         X = self.check_inputs(X)
         rows = check.integer(rows, "rows", 1)
         backend = check.backend(backend)
@@ -256,8 +289,9 @@ class ShallowNetwork(TrainingLock):
         return ((start, implementation.jacobian(state, X[start:start + rows]))
                 for start in range(0, X.shape[0], rows))
 
-    def ntk(self, X1, X2=None, backend: str = "cpp", width_chunk: Optional[int] = None) -> np.ndarray:
-        """The empirical tangent kernel Gram ``K_n(X1, X2)`` (11.3.4) at the current parameters.
+    def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp",
+            width_chunk: Optional[int] = None) -> FloatArray:
+        """Return the empirical tangent kernel Gram ``K_n(X1, X2)`` (11.3.4) at the current parameters.
 
         Computed by the structured formula of the proof of Theorem 11.16 (two matrix
         products; the Jacobian is never formed). ``X2=None`` (or ``X2 is X1``) computes the
@@ -274,48 +308,70 @@ class ShallowNetwork(TrainingLock):
         rounding of ``z`` itself.
         """
         symmetric = X2 is None or X2 is X1
-        X1 = self.check_inputs(X1, "X1")
-        X2 = None if symmetric else self.check_inputs(X2, "X2")
+        points1 = self.check_inputs(X1, "X1")
+        points2 = None if symmetric else self.check_inputs(X2, "X2")
         chunk = 0 if width_chunk is None else check.integer(width_chunk, "width_chunk", 1)
         backend = check.backend(backend)
-        _memory.check_ntk("ShallowNetwork.ntk", X1.shape[0], None if X2 is None else X2.shape[0], self.width,
-                          self.dtype, backend, chunk, activation=self.activation)
-        return BACKENDS[backend].ntk_gram(self.state, X1, X2, chunk)
+        _memory.check_ntk("ShallowNetwork.ntk", points1.shape[0], None if points2 is None else points2.shape[0],
+                          self.width, self.dtype, backend, chunk, activation=self.activation)
+        return BACKENDS[backend].ntk_gram(self.state, points1, points2, chunk)
 
-    def ntk_diag(self, X, backend: str = "cpp") -> np.ndarray:
-        """The diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix; its
-        accuracy is that of :meth:`ntk`."""
+    def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return the diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix.
+
+        Its accuracy is that of :meth:`ntk`.
+        """
         X, backend = self.check_inputs(X), check.backend(backend)
         _memory.check_ntk("ShallowNetwork.ntk_diag", X.shape[0], None, self.width, self.dtype, backend,
                           diagonal=True, activation=self.activation)
         return BACKENDS[backend].ntk_diag(self.state, X)
 
-    def limit_kernel(self, X1, X2=None, kind: str = "ntk", **options) -> np.ndarray:
-        """The infinite-width kernel of this network's configuration (activation,
-        parametrization, initial variances and law): ``K_LC`` (LeCun) or ``K_NTK`` (NTK
-        parametrization) for ``kind="ntk"``, the NNGP covariance for ``kind="nngp"``. See
-        :func:`widenet.limit_kernel` for ``options`` (method, order, samples, seed, ...);
-        a non-normal law is only reached by ``method="monte_carlo"``."""
+    @overload
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: Literal[False] = False, **options: Any) -> NDArray[np.float64]: ...
+
+    @overload
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: Literal[True],
+                     **options: Any) -> tuple[NDArray[np.float64], NDArray[np.float64]]: ...
+
+    @overload
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: bool = False,
+                     **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]: ...
+
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk", *,
+                     return_std: bool = False,
+                     **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
+        """Return the infinite-width kernel of this network's configuration.
+
+        The configuration is the activation, parametrization, initial variances and law. The
+        kernel is ``K_LC`` (LeCun) or ``K_NTK`` (NTK parametrization) for ``kind="ntk"``, the
+        NNGP covariance for ``kind="nngp"``. See :func:`widenet.limit_kernel` for
+        ``return_std`` and ``options`` (method, order, samples, seed, ...); a non-normal law
+        is only reached by ``method="monte_carlo"``.
+        """
         if self.distribution != "normal":
             options.setdefault("method", "monte_carlo")
         options.setdefault("distribution", self.distribution)
         return limit_kernel(X1, X2, activation=self.activation, parametrization=self.parametrization, kind=kind,
                             weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
-                            output_bias_var=self.output_bias_var, **options)
+                            output_bias_var=self.output_bias_var, return_std=return_std, **options)
 
     # -- loss and training ---------------------------------------------------------------
-    def check_data(self, X, y) -> tuple:
-        """Return ``(X, y)`` checked as training data of this network.
+    def check_data(self, X: object, y: object) -> tuple[FloatArray, FloatArray]:
+        """Return the training data ``(X, y)`` checked and converted to the network's dtype.
 
-        ``X`` as :meth:`check_inputs` checks it, ``y`` one finite target per row of ``X``, in
-        the network's dtype.
+        ``X`` as :meth:`check_inputs` checks it, ``y`` one finite target per row of ``X``.
         """
-        X = self.check_inputs(X)
-        return X, check.as_targets(y, "y", self.dtype, X.shape[0])
+        points = self.check_inputs(X)
+        return points, check.as_targets(y, "y", self.dtype, points.shape[0])
 
-    def loss(self, X, y, loss: str = "sum", backend: str = "cpp") -> float:
-        """``f(w) = sum_i (Phi(x_i, w) - y_i)^2`` (11.0.1b), or its mean (``"mean"``) or
-        half (``"half_sum"``)."""
+    def loss(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum", backend: Backend = "cpp") -> float:
+        """Return the loss ``f(w) = sum_i (Phi(x_i, w) - y_i)^2`` (11.0.1b), or its mean or half.
+
+        ``loss="mean"`` gives the mean, ``"half_sum"`` the half.
+        """
         X, y = self.check_data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
@@ -323,9 +379,9 @@ class ShallowNetwork(TrainingLock):
         residual = BACKENDS[backend].forward(self.state, X) - y
         return float(scale * np.dot(residual, residual))
 
-    def loss_grad(self, X, y, loss: str = "sum", backend: str = "cpp") -> tuple:
-        """``(f(w), grad f(w))`` with the gradient ``2 J^T r`` (scaled as ``loss`` says)
-        returned as :class:`Parameters`."""
+    def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
+                  backend: Backend = "cpp") -> tuple[float, Parameters]:
+        """Return ``(f(w), grad f(w))``, the gradient ``2 J^T r`` (scaled as ``loss`` says) as :class:`Parameters`."""
         X, y = self.check_data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
@@ -333,15 +389,17 @@ class ShallowNetwork(TrainingLock):
         value, ((gU, gb), (gv, gc)) = BACKENDS[backend].loss_grad(self.state, X, y, scale)
         if not all(np.isfinite(block).all() for block in (value, gU, gb, gv, gc)):
             largest_w = np.max(np.abs(self._params.to_vector()))
+            largest_x, largest_y = np.max(np.abs(X), initial=0), np.max(np.abs(y), initial=0)
             raise ValueError(f"X: the loss or its gradient overflows {self.dtype} at these inputs and parameters "
-                             f"(largest |x| = {np.max(np.abs(X), initial=0):.4g}, |y| = {np.max(np.abs(y), initial=0):.4g}, "
+                             f"(largest |x| = {largest_x:.4g}, |y| = {largest_y:.4g}, "
                              f"|w| = {largest_w:.4g}); expected data and parameters of moderate magnitude (rescale X "
                              f"and y)")
         return float(value), Parameters(gU, gb, gv, gc, self.dtype)
 
-    def train(self, X, y, lr: float, steps: int, record_every: int = 1, X_test=None, loss: str = "sum",
-              backend: str = "cpp", on_divergence: str = "raise") -> TrainingResult:
-        """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` for ``steps`` steps.
+    def train(self, X: ArrayLike, y: ArrayLike, lr: float, steps: int, record_every: int = 1,
+              X_test: Optional[ArrayLike] = None, loss: Loss = "sum", backend: Backend = "cpp",
+              on_divergence: OnDivergence = "raise") -> TrainingResult:
+        """Run gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` for ``steps`` steps.
 
         The network is left at the trained parameters. Every ``record_every`` steps and at
         the last step the result records ``f(w_k)``, ``|w_k - w0|`` (``w0`` =
@@ -364,29 +422,32 @@ class ShallowNetwork(TrainingLock):
         The step is taken in the network's dtype, so ``lr`` must be a normal number there
         (ValueError otherwise: 1e-46 is 0 in float32, and training would do nothing).
         """
-        X, y = self.check_data(X, y)
+        points, targets = self.check_data(X, y)
         lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self.dtype)  # the step is taken in the dtype
         steps = check.integer(steps, "steps", 0)
         record_every = check.integer(record_every, "record_every", 1)
-        X_test = None if X_test is None else self.check_inputs(X_test, "X_test")
-        scale = check.loss_scale(loss, X.shape[0])
+        test_points = None if X_test is None else self.check_inputs(X_test, "X_test")
+        scale = check.loss_scale(loss, points.shape[0])
         on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
         backend = check.backend(backend)
-        _memory.require("ShallowNetwork.train", self.training_blocks(X, X_test, steps, record_every, backend),
+        _memory.require("ShallowNetwork.train",
+                        self.training_blocks(points, test_points, steps, record_every, backend),
                         _memory.TRAINING_ALTERNATIVE)
         options = training_options(lr, steps, record_every, scale)
         with self._lock:  # one run at a time, each from where the previous one ended
-            records = BACKENDS[backend].train(self.state, self.initial_state, X, y, options, X_test)
+            records = BACKENDS[backend].train(self.state, self.initial_state, points, targets, options, test_points)
             (U, b), (v, c) = records["layers"]
             trained = U, b, v, c
             result = TrainingResult.from_records(records, loss, lr, overflowed(*trained))
             if result.diverged_at is not None and on_divergence == "raise":
-                raise divergence_error(result, lambda _: self.gram_product(X, backend), X.shape[0], scale)
+                raise divergence_error(result, lambda _: self.gram_product(points, backend), points.shape[0],
+                                       scale)
             if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
                 self._params = Parameters(*trained, self.dtype)
         return result
 
-    def training_blocks(self, X: np.ndarray, X_test, steps: int, record_every: int, backend: str) -> list:
+    def training_blocks(self, X: FloatArray, X_test: Optional[FloatArray], steps: int, record_every: int,
+                        backend: Backend) -> list[_memory.Block]:
         """Return what :meth:`train` holds at its peak for checked ``X`` and ``X_test``.
 
         See :func:`widenet._memory.training_blocks`.
@@ -395,16 +456,17 @@ class ShallowNetwork(TrainingLock):
                                        record_every, self.dtype, backend=backend, activation=self.activation,
                                        num_params=self.num_params)
 
-    def gram_product(self, X: np.ndarray, backend: str):
-        """Return ``r -> K_n(X, X) r = J (J^T r)`` at the current parameters for checked ``X``.
+    def gram_product(self, X: FloatArray, backend: Backend) -> MatrixProduct:
+        """Return ``r -> K_n(X, X) r = J (J^T r)`` at the current parameters, for checked ``X``.
 
-        By a vector-Jacobian and a Jacobian-vector product (never the m x m Gram or the m x P
-        Jacobian).
+        By a vector-Jacobian and a Jacobian-vector product: never the m x m Gram or the
+        m x P Jacobian.
         """
         implementation, state = BACKENDS[backend], self.state
 
-        def product(r: np.ndarray) -> np.ndarray:
-            return implementation.jvp(state, X, implementation.vjp(state, X, r.astype(self.dtype)))
+        def product(r: NDArray[np.float64]) -> FloatArray:
+            result: FloatArray = implementation.jvp(state, X, implementation.vjp(state, X, r.astype(self.dtype)))
+            return result
         return product
 
     def __repr__(self) -> str:

@@ -7,8 +7,8 @@ or :class:`Network` here) and the training runs an options object (the compiled
 are called alike.
 """
 
-from widenet.reference.activations import ACTIVATIONS, activation, activation_derivative
 from widenet.reference import limit_kernels
+from widenet.reference.activations import ACTIVATIONS, activation, activation_derivative
 from widenet.reference.kernels import KERNELS, kernel_diag, kernel_gram
 from widenet.reference.linear_dynamics import linear_gd
 from widenet.reference.shallow import (

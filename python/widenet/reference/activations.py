@@ -7,8 +7,13 @@ the floating dtype of its input (float32 in, float32 out).
 from __future__ import annotations
 
 import math
+from typing import Callable, Dict, Tuple
 
 import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.floating]
+_Elementwise = Callable[[FloatArray], FloatArray]
 
 ACTIVATIONS = ("relu", "tanh", "erf", "arctan", "sigmoid", "softplus", "gelu", "sin", "identity")
 
@@ -18,7 +23,7 @@ _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _math_erf = np.frompyfunc(math.erf, 1, 1)
 
 
-def _erf(z):
+def _erf(z: FloatArray) -> FloatArray:
     """Error function of an array, through ``math.erf`` (a reference: read, not raced)."""
     return np.asarray(_math_erf(z), dtype=z.dtype)
 
@@ -26,43 +31,45 @@ def _erf(z):
 _math_erfc = np.frompyfunc(math.erfc, 1, 1)
 
 
-def _sigmoid(z):
+def _sigmoid(z: FloatArray) -> FloatArray:
     # e^min(z,0) / (1 + e^-|z|): no overflow for any |z|, and no cancellation in the left
     # tail (1 - something near 1), where sigmoid(-40) = 4.2e-18 must not round to 0.
     decay = np.exp(-np.abs(z))
     return np.where(z >= 0, 1, decay) / (1 + decay)
 
 
-def _normal_cdf(z):
+def _normal_cdf(z: FloatArray) -> FloatArray:
     # Phi(z) = erfc(-z / sqrt 2) / 2: accurate in the left tail, where 1 + erf(.) cancels.
     return np.asarray(0.5 * _math_erfc(-z / _SQRT2), dtype=z.dtype)
 
 
-def _times_vanishing(z, factor):
-    """``z * factor`` where ``factor`` vanishes faster than ``z`` grows: 0 at z = +-inf
-    (the limit) rather than inf * 0 = NaN."""
+def _times_vanishing(z: FloatArray, factor: FloatArray) -> FloatArray:
+    """Return ``z * factor``, where ``factor`` vanishes faster than ``z`` grows.
+
+    The product is 0 at z = +-inf (the limit) rather than inf * 0 = NaN.
+    """
     with np.errstate(invalid="ignore"):
         return np.where(np.isinf(z), 0, z * factor).astype(z.dtype, copy=False)
 
 
-def _gelu(z):
+def _gelu(z: FloatArray) -> FloatArray:
     with np.errstate(invalid="ignore"):
         return np.where(z == -np.inf, 0, z * _normal_cdf(z)).astype(z.dtype, copy=False)
 
 
-def _tanh_derivative(z):
+def _tanh_derivative(z: FloatArray) -> FloatArray:
     # 1 - tanh(z)^2 = 4 e^{-2|z|} / (1 + e^{-2|z|})^2, without the cancellation of 1 - tanh^2
     # in the tails (1e-9 relative error at |z| = 10).
     decay = np.exp(-2 * np.abs(z))
     return 4 * decay / (1 + decay) ** 2
 
 
-def _gelu_derivative(z):
+def _gelu_derivative(z: FloatArray) -> FloatArray:
     return _normal_cdf(z) + _times_vanishing(z, _INV_SQRT_2PI * np.exp(-0.5 * z * z))
 
 
 # name -> (sigma, sigma')
-_TABLE = {
+_TABLE: Dict[str, Tuple[_Elementwise, _Elementwise]] = {
     "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype)),
     "tanh": (np.tanh, _tanh_derivative),
     "erf": (_erf, lambda z: _TWO_OVER_SQRT_PI * np.exp(-z * z)),
@@ -75,19 +82,19 @@ _TABLE = {
 }
 
 
-def _lookup(name):
+def _lookup(name: str) -> Tuple[_Elementwise, _Elementwise]:
     try:
         return _TABLE[name]
     except (KeyError, TypeError):
         raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}") from None
 
 
-def _as_float_array(z):
+def _as_float_array(z: npt.ArrayLike) -> FloatArray:
     z = np.asarray(z)
     return z if np.issubdtype(z.dtype, np.floating) else z.astype(np.float64)
 
 
-def activation(name, z):
+def activation(name: str, z: npt.ArrayLike) -> FloatArray:
     """Apply the activation ``sigma`` elementwise (docs/theory.md, section 7).
 
     Parameters
@@ -113,7 +120,7 @@ def activation(name, z):
         return _lookup(name)[0](_as_float_array(z))
 
 
-def activation_derivative(name, z):
+def activation_derivative(name: str, z: npt.ArrayLike) -> FloatArray:
     """Apply the first derivative ``sigma'`` elementwise (docs/theory.md, section 7).
 
     Parameters

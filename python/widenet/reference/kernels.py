@@ -19,16 +19,24 @@ see :func:`_inaccurate`).
 from __future__ import annotations
 
 import math
+from typing import Literal, Tuple
 
 import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.floating]
+Kind = Literal["linear", "polynomial", "rbf", "laplace"]
 
 KERNELS = ("linear", "polynomial", "rbf", "laplace")
 
 
-def _row_exponents(X):
-    """Per-row exponents ``e >= 0`` and ``X / 2^e``: rows with an entry of ``2^h`` or more,
-    ``h = (maxexp - 2 - ceil(log2 d)) / 2``, are brought below ``2^h``, so that no product or
-    sum of their inner products overflows and ``x.z = 2^(e + e') x^.z^`` exactly."""
+def _row_exponents(X: FloatArray) -> Tuple[npt.NDArray[np.integer], FloatArray]:
+    """Return the per-row exponents ``e >= 0`` and ``X / 2^e``.
+
+    Rows with an entry of ``2^h`` or more, ``h = (maxexp - 2 - ceil(log2 d)) / 2``, are
+    brought below ``2^h``, so that no product or sum of their inner products overflows and
+    ``x.z = 2^(e + e') x^.z^`` exactly.
+    """
     info = np.finfo(X.dtype)
     h = (info.maxexp - 2 - math.ceil(math.log2(X.shape[1]))) // 2
     largest = np.max(np.abs(X), axis=1)
@@ -36,19 +44,21 @@ def _row_exponents(X):
     return exponents, np.ldexp(X, -exponents[:, None]).astype(X.dtype)
 
 
-def _split(a):
-    """Dekker's split ``a = high + low`` into halves of the significand."""
+def _split(a: FloatArray) -> Tuple[FloatArray, FloatArray]:
+    """Split ``a = high + low`` into halves of the significand (Dekker)."""
     factor = a.dtype.type(2.0 ** ((np.finfo(a.dtype).nmant + 2) // 2) + 1)
     c = factor * a
     high = c - (c - a)
     return high, a - high
 
 
-def _compensated_inner(X1, X2):
-    """``X1 X2^T`` as if summed in twice the working precision (Ogita, Rump and Oishi's Dot2,
-    products split by Dekker): within ``eps |x.z| + (d eps)^2 |x| |z|``. The compiled kernel
-    uses it for the entries of scaled rows, where a rounding error of a GEMM would reach far
-    beyond the kernel's value."""
+def _compensated_inner(X1: FloatArray, X2: FloatArray) -> FloatArray:
+    """Return ``X1 X2^T`` as if summed in twice the working precision.
+
+    Ogita, Rump and Oishi's Dot2, products split by Dekker: within
+    ``eps |x.z| + (d eps)^2 |x| |z|``. The compiled kernel uses it for the entries of scaled
+    rows, where a rounding error of a GEMM would reach far beyond the kernel's value.
+    """
     total = np.zeros((X1.shape[0], X2.shape[0]), dtype=X1.dtype)
     error = np.zeros_like(total)
     for j in range(X1.shape[1]):
@@ -63,8 +73,8 @@ def _compensated_inner(X1, X2):
     return total + error
 
 
-def _scaled_inner_products(X1, X2, factor):
-    """``factor * X1 X2^T`` (``factor`` a Python float), overflowing only where the value does."""
+def _scaled_inner_products(X1: FloatArray, X2: FloatArray, factor: float) -> FloatArray:
+    """Return ``factor * X1 X2^T`` (``factor`` a Python float), overflowing only where the value does."""
     e1, scaled1 = _row_exponents(X1)
     e2, scaled2 = _row_exponents(X2)
     dtype = X1.dtype.type
@@ -78,25 +88,27 @@ def _scaled_inner_products(X1, X2, factor):
         return np.ldexp(dtype(fraction) * inner, power + exponent).astype(X1.dtype)
 
 
-def _polynomial(inner, coef0, degree):
-    """``(inner + coef0)^degree`` by repeated squaring, as the compiled kernel."""
+def _polynomial(inner: FloatArray, coef0: float, degree: int) -> FloatArray:
+    """Return ``(inner + coef0)^degree`` by repeated squaring, as the compiled kernel."""
     with np.errstate(over="ignore", invalid="ignore"):
         return (inner + inner.dtype.type(coef0)) ** degree
 
 
-def _squared_distances(X1, X2):
-    """``|x - z|^2`` through inner products, clipped at 0 against rounding, and
-    ``|x|^2 + |z|^2``."""
+def _squared_distances(X1: FloatArray, X2: FloatArray) -> Tuple[FloatArray, FloatArray]:
+    """Return ``|x - z|^2`` through inner products, clipped at 0 against rounding, and ``|x|^2 + |z|^2``."""
     norms1, norms2 = np.sum(X1 * X1, axis=1)[:, None], np.sum(X2 * X2, axis=1)[None, :]
     squared = norms1 + norms2 - 2 * (X1 @ X2.T)
     return np.where(squared < 0, 0, squared), norms1 + norms2
 
 
-def _inaccurate(K, squared, total, gamma, kind, d):
-    """The entries whose error bound from the expansion exceeds ``8 (d + 2) eps``: the
-    squared distance is off by up to ``dD = 2 (d + 2) eps (|x|^2 + |z|^2)``, which moves the
+def _inaccurate(K: FloatArray, squared: FloatArray, total: FloatArray, gamma: np.floating, kind: str,
+                d: int) -> npt.NDArray[np.bool_]:
+    """Return the entries whose error bound from the expansion exceeds ``8 (d + 2) eps``.
+
+    The squared distance is off by up to ``dD = 2 (d + 2) eps (|x|^2 + |z|^2)``, which moves the
     exponent by ``dt = gamma dD`` (rbf) or ``gamma dD / sqrt(D)`` (laplace, for ``D >= 2 dD``)
-    and ``K`` by about ``K dt``; also every NaN (overflowing norms)."""
+    and ``K`` by about ``K dt``; also every NaN (overflowing norms).
+    """
     info = np.finfo(K.dtype)
     spread, budget = K.dtype.type(2 * (d + 2) * info.eps), K.dtype.type(8 * (d + 2) * info.eps)
     slack = (gamma * spread) * total
@@ -106,9 +118,11 @@ def _inaccurate(K, squared, total, gamma, kind, d):
     return ~((squared <= info.max) & (squared >= 2 * spread * total) & (slack <= root) & (K * slack <= budget * root))
 
 
-def _direct(X1, X2, gamma, kind):
-    """``K(x_i, z_i)`` for the paired rows of ``X1`` and ``X2`` from ``x - z``, with a norm
-    scaled against overflow."""
+def _direct(X1: FloatArray, X2: FloatArray, gamma: np.floating, kind: str) -> FloatArray:
+    """Return ``K(x_i, z_i)`` for the paired rows of ``X1`` and ``X2`` from ``x - z``.
+
+    The norm of ``x - z`` is scaled against overflow.
+    """
     difference = X1 - X2
     scale = np.max(np.abs(difference), axis=1, initial=0)
     finite = (scale > 0) & (scale < np.inf)
@@ -118,7 +132,8 @@ def _direct(X1, X2, gamma, kind):
     return np.exp(-(scaled * distance if kind == "rbf" else scaled))
 
 
-def _distance_kernel(X1, X2, gamma, kind, symmetric):
+def _distance_kernel(X1: FloatArray, X2: FloatArray, gamma: np.floating, kind: str,
+                     symmetric: bool) -> FloatArray:
     with np.errstate(over="ignore", invalid="ignore"):
         squared, total = _squared_distances(X1, X2)
         K = np.exp(-gamma * (squared if kind == "rbf" else np.sqrt(squared)))
@@ -131,7 +146,8 @@ def _distance_kernel(X1, X2, gamma, kind, symmetric):
     return K
 
 
-def kernel_gram(X1, X2, kind, gamma=1.0, degree=3, coef0=1.0):
+def kernel_gram(X1: FloatArray, X2: FloatArray, kind: Kind, gamma: float = 1.0, degree: int = 3,
+                coef0: float = 1.0) -> FloatArray:
     """Gram matrix ``K(X1, X2)`` of a classic kernel (Example 11.10).
 
     Parameters
@@ -157,8 +173,9 @@ def kernel_gram(X1, X2, kind, gamma=1.0, degree=3, coef0=1.0):
     raise ValueError(f"kernel: expected one of {', '.join(KERNELS)}, got {kind!r}")
 
 
-def kernel_diag(X, kind, gamma=1.0, degree=3, coef0=1.0):
-    """The diagonal ``K(x_i, x_i)`` without the m x m matrix."""
+def kernel_diag(X: FloatArray, kind: Kind, gamma: float = 1.0, degree: int = 3,
+                coef0: float = 1.0) -> FloatArray:
+    """Return the diagonal ``K(x_i, x_i)`` without the m x m matrix."""
     if kind in ("linear", "polynomial"):
         exponents, scaled = _row_exponents(X)
         fraction, power = math.frexp(float(gamma) if kind == "polynomial" else 1.0)

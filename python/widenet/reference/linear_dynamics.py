@@ -14,14 +14,19 @@ so that ``p_k - w0 = -J0^T a_k``, the training outputs are ``y + r_k``,
 
 from __future__ import annotations
 
+from typing import Any, Dict, Optional
+
 import numpy as np
+import numpy.typing as npt
 
-from widenet.reference.shallow import _Records
+from widenet.reference.activations import FloatArray
+from widenet.reference.shallow import OptionsLike, _Records
 
 
-def linear_gd(theta, residual, options, cross=None, test_initial=None, offset_outputs=None,
-              offset_squared_norm=0.0):
-    """GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
+def linear_gd(theta: npt.ArrayLike, residual: npt.ArrayLike, options: OptionsLike, cross: Optional[npt.ArrayLike] = None,
+              test_initial: Optional[npt.ArrayLike] = None, offset_outputs: Optional[FloatArray] = None,
+              offset_squared_norm: float = 0.0) -> Dict[str, Any]:
+    """Run GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
 
     Parameters
     ----------
@@ -57,11 +62,13 @@ def linear_gd(theta, residual, options, cross=None, test_initial=None, offset_ou
     lr, loss_scale, steps, record_every = options.lr, options.loss_scale, options.steps, options.record_every
     divergence_factor = options.divergence_factor
     dtype = np.asarray(theta).dtype
-    theta, r = np.asarray(theta, dtype=dtype), np.array(residual, dtype=dtype)
+    gram, r = np.asarray(theta, dtype=dtype), np.array(residual, dtype=dtype)
     if (cross is None) != (test_initial is None):
         raise ValueError("cross and test_initial: give both or neither")
+    cross_gram: Optional[FloatArray] = None
+    initial_outputs: Optional[FloatArray] = None
     if cross is not None:
-        cross, test_initial = np.asarray(cross, dtype=dtype), np.asarray(test_initial, dtype=dtype)
+        cross_gram, initial_outputs = np.asarray(cross, dtype=dtype), np.asarray(test_initial, dtype=dtype)
     step = 2 * float(lr) * float(loss_scale)
     records = _Records(steps, record_every, divergence_factor)
     count = len(records.steps)
@@ -69,8 +76,8 @@ def linear_gd(theta, residual, options, cross=None, test_initial=None, offset_ou
     # preallocated like the C++ records: one row per recorded step
     losses, distances = np.empty(count, dtype=dtype), np.empty(count, dtype=dtype)
     residuals = np.empty((count, len(r)), dtype=dtype)
-    outputs = None if cross is None else np.empty((count, len(cross)), dtype=dtype)
-    reference = None
+    outputs = None if cross_gram is None else np.empty((count, len(cross_gram)), dtype=dtype)
+    reference: Optional[float] = None
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
         for k in range(steps + 1):
             loss = float(loss_scale) * float(r @ r)
@@ -79,21 +86,21 @@ def linear_gd(theta, residual, options, cross=None, test_initial=None, offset_ou
             if row is not None:
                 losses[row] = loss
                 shifted = 0.0 if offset_outputs is None else 2 * (offset_outputs @ a)
-                distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (theta @ a)))
+                distances[row] = np.sqrt(max(0.0, offset_squared_norm - shifted + a @ (gram @ a)))
                 residuals[row] = r
-                if cross is not None:
-                    outputs[row] = test_initial - cross @ a
+                if outputs is not None and cross_gram is not None:
+                    outputs[row] = initial_outputs - cross_gram @ a
             if records.stopped:
                 break
             if k < steps:
                 a = a + step * r
-                r = r - step * (theta @ r)
+                r = r - step * (gram @ r)
     return {
         "steps": records.steps,
         "stopped_at": records.stopped_at,
         "losses": losses[:records.rows],
         "distances": distances[:records.rows],
         "residuals": residuals[:records.rows],
-        "test_outputs": None if cross is None else outputs[:records.rows],
+        "test_outputs": None if outputs is None else outputs[:records.rows],
         "coefficients": a,
     }

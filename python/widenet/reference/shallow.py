@@ -25,13 +25,62 @@ networks: ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,)); this is what
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any, Dict, Literal, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet.reference import activations as _act
+from widenet.reference.activations import FloatArray
+
+Parametrization = Literal["lecun", "ntk"]
+_Blocks = Tuple[FloatArray, FloatArray, FloatArray, FloatArray]
+_Layers = Tuple[Tuple[Any, Any], Tuple[Any, Any]]  # ((U, b), (v, c))
 
 _PARAMETRIZATIONS = ("lecun", "ntk")
+
+
+class NetworkLike(Protocol):
+    """What the twins read of a network: its dense layers and its architecture.
+
+    The compiled ``Network`` has these attributes, and so has :class:`Network`.
+    """
+
+    @property
+    def layers(self) -> Any:
+        """``((U, b), (v, c))``."""
+
+    @property
+    def activation(self) -> str:
+        """One of :data:`~widenet.reference.ACTIVATIONS`."""
+
+    @property
+    def parametrization(self) -> str:
+        """``"lecun"`` or ``"ntk"``."""
+
+
+class OptionsLike(Protocol):
+    """What the twins read of a run's options (the compiled ``TrainingOptions`` has it)."""
+
+    @property
+    def lr(self) -> float:
+        """The step size ``h``."""
+
+    @property
+    def steps(self) -> int:
+        """The number of steps."""
+
+    @property
+    def record_every(self) -> int:
+        """The recording period."""
+
+    @property
+    def loss_scale(self) -> float:
+        """``s`` in the loss ``s |Phi(X) - y|^2``."""
+
+    @property
+    def divergence_factor(self) -> float:
+        """Stop when the loss exceeds this many times its reference (<= 0: only when not finite)."""
 
 
 class Network:
@@ -41,32 +90,33 @@ class Network:
     ``activation``, ``parametrization``; the arrays are taken as given, unchecked.
     """
 
-    def __init__(self, U, b, v, c, activation, parametrization):
-        self.layers = ((np.asarray(U), np.asarray(b)), (np.asarray(v), c))
+    def __init__(self, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: Any, activation: str,
+                 parametrization: str) -> None:
+        self.layers: _Layers = ((np.asarray(U), np.asarray(b)), (np.asarray(v), c))
         self.activation = activation
         self.parametrization = parametrization
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         """The dtype of ``U``."""
         return self.layers[0][0].dtype
 
     @property
-    def width(self):
+    def width(self) -> int:
         """``n``, the rows of ``U``."""
         return self.layers[0][0].shape[0]
 
     @property
-    def input_dim(self):
+    def input_dim(self) -> int:
         """``d``, the columns of ``U``."""
         return self.layers[0][0].shape[1]
 
     @property
-    def num_params(self):
+    def num_params(self) -> int:
         """``P = n (d + 2) + 1``."""
         return self.width * (self.input_dim + 2) + 1
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"Network(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "
                 f"parametrization={self.parametrization!r}, dtype={self.dtype})")
 
@@ -80,28 +130,29 @@ class TrainingOptions:
     repeat.
     """
 
-    def __init__(self, lr, steps, record_every=1, loss_scale=1.0, *, divergence_factor):
+    def __init__(self, lr: float, steps: int, record_every: int = 1, loss_scale: float = 1.0, *,
+                 divergence_factor: float) -> None:
         self.lr, self.steps, self.record_every = lr, steps, record_every
         self.loss_scale, self.divergence_factor = loss_scale, divergence_factor
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"TrainingOptions(lr={self.lr!r}, steps={self.steps!r}, record_every={self.record_every!r}, "
                 f"loss_scale={self.loss_scale!r}, divergence_factor={self.divergence_factor!r})")
 
 
-def _unpacked(net):
+def _unpacked(net: NetworkLike) -> Tuple[Any, Any, Any, Any, str, Any]:
     """Return ``(U, b, v, c, activation, parametrization)`` of a network object."""
     (U, b), (v, c) = net.layers
     return U, b, v, c, net.activation, net.parametrization
 
 
-def _as_layers(U, b, v, c):
+def _as_layers(U: Any, b: Any, v: Any, c: Any) -> _Layers:
     """Return parameter blocks in the layout of ``Network.layers``."""
     return (U, b), (v, c)
 
 
-def _scales(parametrization, n, d):
-    """Output and input scales ``(a, s)`` of ``Phi(x) = a v.sigma(s U x + b) + c``."""
+def _scales(parametrization: str, n: int, d: int) -> Tuple[float, float]:
+    """Return the output and input scales ``(a, s)`` of ``Phi(x) = a v.sigma(s U x + b) + c``."""
     if parametrization == "lecun":
         return 1.0, 1.0
     if parametrization == "ntk":
@@ -109,38 +160,45 @@ def _scales(parametrization, n, d):
     raise ValueError(f"parametrization must be one of {', '.join(_PARAMETRIZATIONS)}; got {parametrization!r}")
 
 
-def _cast(dtype, *arrays):
+def _cast(dtype: npt.DTypeLike, *arrays: npt.ArrayLike) -> Tuple[FloatArray, ...]:
     return tuple(np.asarray(x, dtype=dtype) for x in arrays)
 
 
-def _T(M):
-    """Transpose of the last two axes."""
+def _T(M: FloatArray) -> FloatArray:
+    """Transpose the last two axes."""
     return np.swapaxes(M, -1, -2)
 
 
-def _preactivations(X, U, b, parametrization):
-    """Pre-activations ``Z = s X U^T + b`` of shape (..., m, n), and the scales (a, s)."""
+def _preactivations(X: FloatArray, U: FloatArray, b: FloatArray,
+                    parametrization: str) -> Tuple[FloatArray, float, float]:
+    """Return the pre-activations ``Z = s X U^T + b`` of shape (..., m, n), and the scales (a, s)."""
     a, s = _scales(parametrization, *U.shape[-2:])
     return s * (X @ _T(U)) + b[..., None, :], a, s
 
 
-def _forward(X, U, b, v, c, activation, parametrization):
+def _forward(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray, activation: str,
+             parametrization: str) -> FloatArray:
     Z, a, _ = _preactivations(X, U, b, parametrization)
     A = _act.activation(activation, Z)
     return a * np.einsum("...mn,...n->...m", A, v) + c[..., None]
 
 
-def _pullback(X, g, Z, A, v, activation, a, s):
-    """Blocks ``(gU, gb, gv, gc)`` of ``J^T g`` from the pre-activations ``Z`` and ``A = sigma(Z)``:
-    with ``G = a (g v^T) * sigma'(Z)``, ``gU = s G^T X``, ``gb = G^T 1``, ``gv = a A^T g``, ``gc = g^T 1``."""
+def _pullback(X: FloatArray, g: FloatArray, Z: FloatArray, A: FloatArray, v: FloatArray, activation: str,
+              a: float, s: float) -> _Blocks:
+    """Return the blocks ``(gU, gb, gv, gc)`` of ``J^T g`` from the pre-activations ``Z`` and ``A = sigma(Z)``.
+
+    With ``G = a (g v^T) * sigma'(Z)``, ``gU = s G^T X``, ``gb = G^T 1``, ``gv = a A^T g``, ``gc = g^T 1``.
+    """
     G = a * g[..., :, None] * _act.activation_derivative(activation, Z) * v[..., None, :]
     gU = s * (_T(G) @ X)
     gv = a * np.einsum("...mn,...m->...n", A, g)
     return gU, G.sum(axis=-2), gv, g.sum(axis=-1)
 
 
-def _loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale):
-    """Loss and gradient blocks, for one network or a stack of them."""
+def _loss_grad(X: FloatArray, y: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, c: FloatArray,
+               activation: str, parametrization: str,
+               loss_scale: float) -> Tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Return the loss and gradient blocks, for one network or a stack of them."""
     Z, a, s = _preactivations(X, U, b, parametrization)
     A = _act.activation(activation, Z)
     r = a * np.einsum("...mn,...n->...m", A, v) + c[..., None] - y
@@ -149,17 +207,19 @@ def _loss_grad(X, y, U, b, v, c, activation, parametrization, loss_scale):
     return (loss, *_pullback(X, g, Z, A, v, activation, a, s))
 
 
-def _distance(w, w0):
-    """Euclidean norm of ``w - w0`` over all P parameters (per network)."""
+def _distance(w: Sequence[FloatArray], w0: Sequence[FloatArray]) -> FloatArray:
+    """Return the Euclidean norm of ``w - w0`` over all P parameters (per network)."""
     dU, db, dv, dc = (p - p0 for p, p0 in zip(w, w0))
     return np.sqrt(np.sum(dU * dU, axis=(-2, -1)) + np.sum(db * db, axis=-1) + np.sum(dv * dv, axis=-1) + dc * dc)
 
 
-def recorded_steps(steps, record_every):
-    """The recorded steps ``0, e, 2e, ...`` below ``steps``, and ``steps`` (twin of
-    ``TrainingSchedule::recorded_steps``). The count comes from a division and every index
+def recorded_steps(steps: int, record_every: int) -> npt.NDArray[np.int64]:
+    """Return the recorded steps ``0, e, 2e, ...`` below ``steps``, and ``steps``.
+
+    The twin of ``TrainingSchedule::recorded_steps``. The count comes from a division and every index
     ``i e`` is below ``steps``, so nothing overflows int64; a count whose array could not be
-    addressed is refused by name."""
+    addressed is refused by name.
+    """
     if steps < 0 or record_every < 1:
         raise ValueError(f"need steps >= 0 and record_every >= 1; got steps={steps}, record_every={record_every}")
     intervals = steps // record_every  # the count is intervals + 1, plus 1 when steps is not a multiple
@@ -170,13 +230,16 @@ def recorded_steps(steps, record_every):
     return ks if ks[-1] == steps else np.append(ks, np.int64(steps))
 
 
-def _is_recorded(k, steps, record_every) -> bool:
+def _is_recorded(k: int, steps: int, record_every: int) -> bool:
     return k % record_every == 0 or k == steps
 
 
-def _diverged(loss, reference, divergence_factor) -> bool:
-    """The C++ loop's rule: the loss is not finite, or exceeds ``divergence_factor`` times the
-    reference (``f(w_0)`` or the zero predictor's loss, whichever is larger)."""
+def _diverged(loss: float, reference: float, divergence_factor: float) -> bool:
+    """Tell whether a run diverged, by the C++ loop's rule.
+
+    The loss is not finite, or exceeds ``divergence_factor`` times the reference (``f(w_0)``
+    or the zero predictor's loss, whichever is larger).
+    """
     return not np.isfinite(loss) or (divergence_factor > 0 and loss > divergence_factor * reference)
 
 
@@ -214,9 +277,11 @@ class _Records:
         return self.stopped_at >= 0
 
 
-def _gradient_descent(X, y, params, initial, activation, parametrization, lr, steps, record_every, X_test,
-                      loss_scale, divergence_factor=None):
-    """GD ``w_{k+1} = w_k - lr grad f(w_k)`` for one network or a stack of them.
+def _gradient_descent(X: FloatArray, y: npt.ArrayLike, params: Sequence[npt.ArrayLike],
+                      initial: Optional[Sequence[npt.ArrayLike]], activation: str, parametrization: str,
+                      lr: float, steps: int, record_every: int, X_test: Optional[FloatArray], loss_scale: float,
+                      divergence_factor: Optional[float] = None) -> Dict[str, Any]:
+    """Run GD ``w_{k+1} = w_k - lr grad f(w_k)`` for one network or a stack of them.
 
     With ``divergence_factor`` (one network only) the run stops at the first step whose loss
     diverges (:func:`_diverged`); that step is recorded last and ``"stopped_at"`` names it.
@@ -224,24 +289,24 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
     dtype = X.dtype
     w = [np.array(p, dtype=dtype) for p in params]  # copies: the inputs are never modified
     w0 = w if initial is None else list(_cast(dtype, *initial))
-    y, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
+    targets, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
     records = _Records(steps, record_every, divergence_factor)
     # preallocated like the C++ records: one row per recorded step
     networks = np.shape(w[3])
     losses, distances = np.empty(networks + records.steps.shape), np.empty(networks + records.steps.shape)
     outputs = None if X_test is None else np.empty(networks + records.steps.shape + X_test.shape[:1], dtype=dtype)
-    reference = loss_scale * float(np.dot(y, y))
+    reference = loss_scale * float(np.dot(targets, targets))
     for k in range(steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
-            loss, *grads = _loss_grad(X, y, *w, activation, parametrization, loss_scale)
+            loss, *grads = _loss_grad(X, targets, w[0], w[1], w[2], w[3], activation, parametrization, loss_scale)
         if divergence_factor is not None and k == 0:
             reference = max(reference, float(loss))
         row = records.row(k, loss, reference)
         if row is not None:
             with np.errstate(over="ignore", invalid="ignore"):
                 losses[..., row], distances[..., row] = loss, _distance(w, w0)
-                if X_test is not None:
-                    outputs[..., row, :] = _forward(X_test, *w, activation, parametrization)
+                if X_test is not None and outputs is not None:
+                    outputs[..., row, :] = _forward(X_test, w[0], w[1], w[2], w[3], activation, parametrization)
         if records.stopped:
             break
         if k < steps:
@@ -254,12 +319,12 @@ def _gradient_descent(X, y, params, initial, activation, parametrization, lr, st
         "stopped_at": records.stopped_at,
         "losses": losses[..., :records.rows],
         "distances": distances[..., :records.rows],
-        "test_outputs": None if X_test is None else outputs[..., :records.rows, :],
+        "test_outputs": None if outputs is None else outputs[..., :records.rows, :],
     }
 
 
-def forward(net, X):
-    """Network outputs ``Phi(x_i, w)`` for the rows of ``X`` (docs/theory.md, sections 5 and 6: 11.5.1, 11.6.1).
+def forward(net: NetworkLike, X: FloatArray) -> FloatArray:
+    """Return the outputs ``Phi(x_i, w)`` for the rows of ``X`` (docs/theory.md, sections 5 and 6: 11.5.1, 11.6.1).
 
     Parameters
     ----------
@@ -280,8 +345,8 @@ def forward(net, X):
     return _forward(X, U, b, v, c, activation, parametrization)
 
 
-def jacobian(net, X):
-    """Explicit Jacobian ``J = d Phi(X, w) / d w`` (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
+def jacobian(net: NetworkLike, X: FloatArray) -> FloatArray:
+    """Return the explicit Jacobian ``J = d Phi(X, w) / d w`` (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
 
     With ``z = s U x + b``: ``dPhi/dU_ij = a v_i sigma'(z_i) s x_j``,
     ``dPhi/db_i = a v_i sigma'(z_i)``, ``dPhi/dv_i = a sigma(z_i)``, ``dPhi/dc = 1``.
@@ -306,8 +371,8 @@ def jacobian(net, X):
     return np.concatenate([JU.reshape(m, -1), Jb, Jv, np.ones((m, 1), dtype=X.dtype)], axis=1)
 
 
-def jvp(net, X, tangent):
-    """Jacobian-vector product ``J(X, w) delta`` without the Jacobian (docs/theory.md, section 3).
+def jvp(net: NetworkLike, X: FloatArray, tangent: Any) -> FloatArray:
+    """Return the Jacobian-vector product ``J(X, w) delta`` without the Jacobian (docs/theory.md, section 3).
 
     For the direction ``delta = (dU, db, dv, dc)`` in the parameter layout, with
     ``Z = s X U^T + 1 b^T`` and ``dZ = s X dU^T + 1 db^T`` (the change of ``Z`` along
@@ -336,11 +401,12 @@ def jvp(net, X, tangent):
     return a * (_act.activation(activation, Z) @ dv + (_act.activation_derivative(activation, Z) * dZ) @ v) + dc
 
 
-def vjp(net, X, r):
-    """Vector-Jacobian product ``J(X, w)^T r`` without the Jacobian (docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3).
+def vjp(net: NetworkLike, X: FloatArray, r: npt.ArrayLike) -> _Layers:
+    """Return the vector-Jacobian product ``J(X, w)^T r`` without the Jacobian, layer by layer.
 
-    The gradient of :func:`loss_grad` with its weights ``2 loss_scale (Phi - y)`` replaced
-    by ``r``: with ``G = a (r v^T) * sigma'(Z)`` (m x n), ``gU = s G^T X``, ``gb = G^T 1``,
+    See docs/theory.md, sections 5 and 6: 11.5.2, 11.6.3. The gradient of :func:`loss_grad`
+    with its weights ``2 loss_scale (Phi - y)`` replaced by ``r``: with
+    ``G = a (r v^T) * sigma'(Z)`` (m x n), ``gU = s G^T X``, ``gb = G^T 1``,
     ``gv = a sigma(Z)^T r``, ``gc = r^T 1``.
 
     Parameters
@@ -362,11 +428,14 @@ def vjp(net, X, r):
     return _as_layers(gU, gb, gv, float(gc))
 
 
-def _input_scales(X):
-    """Per-row powers of two ``q >= 1`` and ``X / q``: rows whose largest entry reaches
-    ``2^(maxexp/4)`` are scaled so that it lies in [1/2, 1). With them the derivative part
+def _input_scales(X: FloatArray) -> Tuple[FloatArray, FloatArray, FloatArray]:
+    """Return per-row powers of two ``q >= 1``, their inverses, and ``X / q``.
+
+    Rows whose largest entry reaches ``2^(maxexp/4)`` are scaled so that it lies in
+    [1/2, 1). With them the derivative part
     ``(s^2 x.z + 1) (D1 v)(D2 v)^T`` is ``(s^2 x^.z^ + 1/(q q')) (q D1 v)(q' D2 v)^T``, whose
-    factors stay finite where the Jacobian is (the compiled kernel does the same)."""
+    factors stay finite where the Jacobian is (the compiled kernel does the same).
+    """
     info = np.finfo(X.dtype)
     largest = np.max(np.abs(X), axis=1)
     exponents = np.where(largest >= 2.0 ** (info.maxexp // 4), np.minimum(np.frexp(largest)[1], info.maxexp - 1), 0)
@@ -375,9 +444,13 @@ def _input_scales(X):
     return up, down, X * down[:, None]
 
 
-def _wide_hidden(X, U, b, v, activation, s):
-    """``sigma(Z)`` and ``sigma'(Z) v`` in long double: the float64 functions where ``Z`` fits
-    a double, their limits beyond (bounded activations are flat there)."""
+def _wide_hidden(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, activation: str,
+                 s: Any) -> Tuple[npt.NDArray[np.longdouble], npt.NDArray[np.longdouble]]:
+    """Return ``sigma(Z)`` and ``sigma'(Z) v`` in long double.
+
+    These are the float64 functions where ``Z`` fits a double, their limits beyond (bounded
+    activations are flat there).
+    """
     Z = s * (X.astype(np.longdouble) @ U.astype(np.longdouble).T) + b.astype(np.longdouble)
     if activation == "sin":
         return np.sin(Z), np.cos(Z) * v
@@ -396,11 +469,14 @@ def _wide_hidden(X, U, b, v, activation, s):
     return A, D * v.astype(np.longdouble)
 
 
-def _wide_entries(X1, X2, U, b, v, activation, parametrization, dtype):
-    """``K(x1_k, x2_k)`` for the paired rows of ``X1`` and ``X2``, from the definition in long
-    double and rounded once to ``dtype``: the entries the fast formula gives as inf or NaN when
+def _wide_entries(X1: FloatArray, X2: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, activation: str,
+                  parametrization: str, dtype: npt.DTypeLike) -> FloatArray:
+    """Return ``K(x1_k, x2_k)`` for the paired rows of ``X1`` and ``X2``, in long double rounded once to ``dtype``.
+
+    Computed from the definition, these are the entries the fast formula gives as inf or NaN when
     an intermediate overflows (the compiled kernel recomputes the same ones). Pairs are taken
-    in blocks of about 2^20 hidden units, so memory stays bounded however many there are."""
+    in blocks of about 2^20 hidden units, so memory stays bounded however many there are.
+    """
     n, d = U.shape
     a2, s2 = (np.longdouble(1) / n, np.longdouble(1) / d) if parametrization == "ntk" else (1, 1)
     exact = np.empty(len(X1), dtype=np.longdouble)
@@ -415,10 +491,11 @@ def _wide_entries(X1, X2, U, b, v, activation, parametrization, dtype):
         return exact.astype(dtype)
 
 
-def ntk_gram(net, X1, X2=None, width_chunk=0):
-    """Empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>`` (docs/theory.md, section 3: 11.3.4).
+def ntk_gram(net: NetworkLike, X1: FloatArray, X2: Optional[FloatArray] = None, width_chunk: int = 0) -> FloatArray:
+    """Return the empirical tangent kernel ``K_n(x, z) = <grad Phi(x), grad Phi(z)>``.
 
-    Structured form (docs/theory.md, sections 5 and 6: proof of Theorem 11.16, with bias), never forming
+    The kernel is defined in docs/theory.md, section 3: 11.3.4. Structured form
+    (docs/theory.md, sections 5 and 6: proof of Theorem 11.16, with bias), never forming
     the Jacobian. With ``A = sigma(Z)``, ``D = sigma'(Z)`` at the pre-activations:
 
     - lecun: ``K = (X1 X2^T + 1) * ((D1 v)(D2 v)^T) + A1 A2^T + 1``
@@ -464,8 +541,8 @@ def ntk_gram(net, X1, X2=None, width_chunk=0):
     return K
 
 
-def ntk_diag(net, X):
-    """Diagonal ``K_n(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)`` (docs/theory.md, section 3: 11.3.4).
+def ntk_diag(net: NetworkLike, X: FloatArray) -> FloatArray:
+    """Return the diagonal ``K_n(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)`` (docs/theory.md, section 3: 11.3.4).
 
     Parameters
     ----------
@@ -492,8 +569,8 @@ def ntk_diag(net, X):
     return K
 
 
-def loss(net, X, y, loss_scale=1.0):
-    """Square loss ``loss_scale * sum_i (Phi(x_i) - y_i)^2`` (docs/theory.md, notation: 11.0.1b).
+def loss(net: NetworkLike, X: FloatArray, y: npt.ArrayLike, loss_scale: float = 1.0) -> float:
+    """Return the square loss ``loss_scale * sum_i (Phi(x_i) - y_i)^2`` (docs/theory.md, notation: 11.0.1b).
 
     Parameters
     ----------
@@ -512,8 +589,8 @@ def loss(net, X, y, loss_scale=1.0):
     return float(float(loss_scale) * np.sum(r * r))
 
 
-def loss_grad(net, X, y, loss_scale=1.0):
-    """Loss and its gradient ``2 loss_scale J^T r``, ``r = Phi(X) - y`` (11.0.1b; docs/theory.md, section 5).
+def loss_grad(net: NetworkLike, X: FloatArray, y: npt.ArrayLike, loss_scale: float = 1.0) -> Tuple[float, _Layers]:
+    """Return the loss and its gradient ``2 loss_scale J^T r``, ``r = Phi(X) - y`` (11.0.1b; docs/theory.md, section 5).
 
     Vectorised back-propagation, without the explicit Jacobian: with
     ``g = 2 loss_scale r`` and ``G = a (g v^T) * sigma'(Z)`` (m x n),
@@ -537,8 +614,9 @@ def loss_grad(net, X, y, loss_scale=1.0):
     return float(f), _as_layers(gU, gb, gv, float(gc))
 
 
-def train(net, initial, X, y, options, X_test=None):
-    """Gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (docs/theory.md, sections 5 and 6).
+def train(net: NetworkLike, initial: Optional[NetworkLike], X: FloatArray, y: npt.ArrayLike, options: OptionsLike,
+          X_test: Optional[FloatArray] = None) -> Dict[str, Any]:
+    """Run gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on the square loss (docs/theory.md, sections 5 and 6).
 
     Parameters
     ----------
@@ -573,20 +651,21 @@ def train(net, initial, X, y, options, X_test=None):
 
 
 def _padded(records: np.ndarray, rows: int) -> np.ndarray:
-    """``records`` (rows first) padded with NaN rows to ``rows``: a network that stopped early."""
+    """Pad ``records`` (rows first) with NaN rows to ``rows``: a network that stopped early."""
     missing = rows - records.shape[0]
     return records if missing == 0 else np.concatenate([records, np.full((missing,) + records.shape[1:], np.nan,
                                                                          dtype=records.dtype)])
 
 
-def _stacked_layers(runs):
+def _stacked_layers(runs: Sequence[Dict[str, Any]]) -> _Layers:
     """Stack the ``layers`` of several runs on a leading network axis."""
     (U, b), (v, c) = zip(*(run["layers"][0] for run in runs)), zip(*(run["layers"][1] for run in runs))
     return _as_layers(np.stack(U), np.stack(b), np.stack(v), np.stack(c))
 
 
-def train_ensemble(networks, initial, X, y, options, X_test=None):
-    """:func:`train` for ``R`` independent networks, one after the other (the numpy loop baseline).
+def train_ensemble(networks: Sequence[NetworkLike], initial: Optional[Sequence[NetworkLike]], X: FloatArray,
+                   y: npt.ArrayLike, options: OptionsLike, X_test: Optional[FloatArray] = None) -> Dict[str, Any]:
+    """Run :func:`train` for ``R`` independent networks, one after the other (the numpy loop baseline).
 
     Parameters
     ----------
@@ -609,7 +688,7 @@ def train_ensemble(networks, initial, X, y, options, X_test=None):
     starts = [None] * len(networks) if initial is None else list(initial)
     runs = [train(net, start, X, y, options, X_test) for net, start in zip(networks, starts)]
     ks = recorded_steps(options.steps, options.record_every)
-    out = {"layers": _stacked_layers(runs)}
+    out: Dict[str, Any] = {"layers": _stacked_layers(runs)}
     for key in ("losses", "distances"):
         out[key] = np.stack([_padded(run[key], len(ks)) for run in runs])
     out["steps"] = ks
@@ -619,8 +698,9 @@ def train_ensemble(networks, initial, X, y, options, X_test=None):
     return out
 
 
-def train_ensemble_batched(networks, initial, X, y, options, X_test=None):
-    """:func:`train_ensemble` vectorised over the ``R`` networks (batched matmul baseline).
+def train_ensemble_batched(networks: Sequence[NetworkLike], initial: Optional[Sequence[NetworkLike]], X: FloatArray,
+                           y: npt.ArrayLike, options: OptionsLike, X_test: Optional[FloatArray] = None) -> Dict[str, Any]:
+    """Run :func:`train_ensemble` vectorised over the ``R`` networks (batched matmul baseline).
 
     Same parameters and result as :func:`train_ensemble` (without the divergence rule: every
     network runs all the steps); each GD step updates all networks at once with stacked

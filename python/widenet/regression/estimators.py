@@ -23,14 +23,17 @@ float64.
 from __future__ import annotations
 
 import inspect
+from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
 from widenet._native import _core
 from widenet._optional import optional_module_for
-from widenet.kernels import as_kernel
+from widenet._types import FloatArray, KernelName
+from widenet.kernels import Kernel, as_kernel
 from widenet.regression import _solve
 from widenet.regression.least_squares import augment, min_norm_solution
 
@@ -39,15 +42,22 @@ KERNEL_NAMES = _core.KERNELS
 
 _FLOAT64 = np.dtype(np.float64)
 
+_Self = TypeVar("_Self", bound="_Estimator")
+
 
 class NotFittedError(ValueError, AttributeError):
-    """Raised when an estimator is used before ``fit`` (a ValueError and an
-    AttributeError, like scikit-learn's ``NotFittedError``)."""
+    """Raised when an estimator is used before ``fit``.
+
+    A ValueError and an AttributeError, like scikit-learn's ``NotFittedError``.
+    """
 
 
-def _as_real_array(value, name: str) -> np.ndarray:
-    """``value`` as an array of real numbers: object arrays of numbers are converted,
-    sparse matrices and complex numbers are refused (with scikit-learn's wording)."""
+def _as_real_array(value: object, name: str) -> np.ndarray:
+    """Return ``value`` as an array of real numbers.
+
+    Object arrays of numbers are converted, sparse matrices and complex numbers are refused
+    (with scikit-learn's wording).
+    """
     if hasattr(value, "toarray"):
         raise TypeError(f"{name}: sparse input is not supported, pass a dense array ({name}.toarray())")
     array = check.asarray(value, name)
@@ -63,51 +73,62 @@ def _as_real_array(value, name: str) -> np.ndarray:
     return array
 
 
-def _check_X(X, name: str = "X") -> np.ndarray:
-    """A 2-D, finite array with at least one row and one column: float32 if given float32,
-    float64 otherwise (messages worded as scikit-learn's, which its estimator checks look for)."""
+def _check_X(X: object, name: str = "X") -> FloatArray:
+    """Return ``X`` as a 2-D, finite array with at least one row and one column.
+
+    float32 if given float32, float64 otherwise (messages worded as scikit-learn's, which its
+    estimator checks look for).
+    """
     array = _as_real_array(X, name)
     if array.ndim == 1:
         raise ValueError(f"{name}: expected a 2-D array, got shape {array.shape}. Reshape your data: "
                          f"{name}.reshape(-1, 1) for one feature, {name}.reshape(1, -1) for one sample")
-    X = check.as_points(array, name, min_rows=0)  # the empty cases with scikit-learn's wording
+    points = check.as_points(array, name, min_rows=0)  # the empty cases with scikit-learn's wording
     for axis, word in ((0, "sample"), (1, "feature")):
-        if X.shape[axis] == 0:
-            raise ValueError(f"{name}: found array with 0 {word}(s) (shape={X.shape}) while a minimum of 1 "
+        if points.shape[axis] == 0:
+            raise ValueError(f"{name}: found array with 0 {word}(s) (shape={points.shape}) while a minimum of 1 "
                              "is required.")
-    return X
+    return points
 
 
-def _check_y(y, rows: int, estimator: str) -> np.ndarray:
-    """Targets of shape (rows,) or (rows, t), t >= 1, finite float64."""
+def _check_y(y: object, rows: int, estimator: str) -> npt.NDArray[np.float64]:
+    """Return the targets, of shape (rows,) or (rows, t), t >= 1, finite float64."""
     if y is None:
         raise ValueError(f"y: {estimator} requires y to be passed, but the target y is None")
     array = _as_real_array(y, "y")
-    y = check.as_array(array, "y", _FLOAT64, 2 if array.ndim == 2 else 1)
-    if y.shape[0] != rows or (y.ndim == 2 and y.shape[1] == 0):
+    targets = check.as_array(array, "y", _FLOAT64, 2 if array.ndim == 2 else 1)
+    if targets.shape[0] != rows or (targets.ndim == 2 and targets.shape[1] == 0):
         raise ValueError(f"y: expected shape ({rows},) or ({rows}, t) with t >= 1, one row per row of X, "
-                         f"got {y.shape}")
-    return y
+                         f"got {targets.shape}")
+    return targets
 
 
 class _Estimator:
-    """The parts of scikit-learn's ``BaseEstimator`` these estimators need: the
-    hyper-parameters are the arguments of ``__init__``, stored under the same names."""
+    """The parts of scikit-learn's ``BaseEstimator`` these estimators need.
+
+    The hyper-parameters are the arguments of ``__init__``, stored under the same names.
+    """
+
+    # set by fit (declared here for the type checker; absent before fit)
+    n_features_in_: int
+    X_fit_: FloatArray
+    predict: Callable[[npt.ArrayLike], FloatArray]
 
     @classmethod
-    def _param_names(cls) -> list:
+    def _param_names(cls) -> List[str]:
         parameters = inspect.signature(cls.__init__).parameters.values()
         return sorted(p.name for p in parameters
                       if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
 
-    def get_params(self, deep: bool = True) -> dict:
-        """The hyper-parameters as a dict (``deep`` is accepted for scikit-learn; no
-        hyper-parameter is itself an estimator)."""
+    def get_params(self, deep: bool = True) -> Dict[str, Any]:
+        """Return the hyper-parameters as a dict.
+
+        ``deep`` is accepted for scikit-learn; no hyper-parameter is itself an estimator.
+        """
         return {name: getattr(self, name) for name in self._param_names()}
 
-    def set_params(self, **params):
-        """Sets hyper-parameters by name and returns ``self``; values are checked by
-        ``fit``."""
+    def set_params(self: _Self, **params: Any) -> _Self:
+        """Set hyper-parameters by name and return ``self``; values are checked by ``fit``."""
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
@@ -122,7 +143,7 @@ class _Estimator:
                    if p.name != "self" and not _is_default(getattr(self, p.name), p.default)]
         return f"{type(self).__name__}({', '.join(changed)})"
 
-    def __sklearn_tags__(self):
+    def __sklearn_tags__(self) -> Any:
         # Only scikit-learn calls this, so scikit-learn is importable whenever it runs.
         with optional_module_for("Tagging the estimators for scikit-learn", "sklearn"):
             from sklearn.utils import RegressorTags, Tags, TargetTags
@@ -134,39 +155,41 @@ class _Estimator:
         if not hasattr(self, "n_features_in_"):
             raise NotFittedError(f"This {type(self).__name__} instance is not fitted yet: call fit(X, y) first")
 
-    def _check_predict_X(self, X) -> np.ndarray:
-        """Points to predict, in the dtype the estimator was fitted in."""
+    def _check_predict_X(self, X: npt.ArrayLike) -> FloatArray:
+        """Return the points to predict, in the dtype the estimator was fitted in."""
         self._check_fitted()
-        X = _check_X(X)
-        if X.dtype != self._fitted_dtype():
-            X = check.as_array(X, "X", self._fitted_dtype(), 2)
-        if X.shape[1] != self.n_features_in_:
-            raise ValueError(f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+        points = _check_X(X)
+        if points.dtype != self._fitted_dtype():
+            points = check.as_array(points, "X", self._fitted_dtype(), 2)
+        if points.shape[1] != self.n_features_in_:
+            raise ValueError(f"X has {points.shape[1]} features, but {type(self).__name__} is expecting "
                              f"{self.n_features_in_} features as input")
-        return X
+        return points
 
     def _fitted_dtype(self) -> np.dtype:
         return self.X_fit_.dtype
 
-    def score(self, X, y) -> float:
-        """The coefficient of determination ``R^2 = 1 - |y - y_hat|^2 / |y - mean(y)|^2`` of
-        ``predict(X)``, averaged over target columns (1 for a perfect fit, 0 for a constant
-        ``mean(y)``; a constant ``y`` scores 1 if predicted exactly, else 0)."""
+    def score(self, X: npt.ArrayLike, y: npt.ArrayLike) -> float:
+        """Return the coefficient of determination ``R^2 = 1 - |y - y_hat|^2 / |y - mean(y)|^2`` of ``predict(X)``.
+
+        It is averaged over target columns (1 for a perfect fit, 0 for a constant
+        ``mean(y)``; a constant ``y`` scores 1 if predicted exactly, else 0).
+        """
         prediction = self.predict(X)
         rows = prediction.shape[0]
         prediction = prediction.reshape(rows, -1)
-        y = _check_y(y, rows, type(self).__name__).reshape(rows, -1)
-        if y.shape != prediction.shape:
+        targets = _check_y(y, rows, type(self).__name__).reshape(rows, -1)
+        if targets.shape != prediction.shape:
             raise ValueError(f"y: expected {prediction.shape[1]} target column(s) like the fitted targets, got "
-                             f"shape {y.shape}")
-        residual = np.sum((y - prediction) ** 2, axis=0)
-        total = np.sum((y - y.mean(axis=0)) ** 2, axis=0)
+                             f"shape {targets.shape}")
+        residual = np.sum((targets - prediction) ** 2, axis=0)
+        total = np.sum((targets - targets.mean(axis=0)) ** 2, axis=0)
         safe = np.where(total > 0, total, 1.0)
         r2 = np.where(total > 0, 1.0 - residual / safe, np.where(residual == 0, 1.0, 0.0))
         return float(np.mean(r2))
 
 
-def _is_default(value, default) -> bool:
+def _is_default(value: object, default: object) -> bool:
     return value is default or (type(value) is type(default) and isinstance(value, (str, int, float))
                                 and value == default)
 
@@ -194,34 +217,38 @@ class MinNormLeastSquares(_Estimator):
     n_features_in_ : int
     """
 
-    def __init__(self, fit_intercept: bool = False):
+    def __init__(self, fit_intercept: bool = False) -> None:
         self.fit_intercept = fit_intercept
 
-    def fit(self, X, y) -> "MinNormLeastSquares":
-        """Computes ``(b, w) = A^+ y`` for ``A = X`` or ``(1, X)``; ``y`` of shape (m,) or
-        (m, n_targets). Returns ``self``."""
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> MinNormLeastSquares:
+        """Compute ``(b, w) = A^+ y`` for ``A = X`` or ``(1, X)``; return ``self``.
+
+        ``y`` has shape (m,) or (m, n_targets).
+        """
         if not isinstance(self.fit_intercept, (bool, np.bool_)):
             raise TypeError(f"fit_intercept: expected a bool, got {self.fit_intercept!r}")
-        X = _check_X(X)
-        y = _check_y(y, X.shape[0], type(self).__name__)
-        _memory.check_least_squares("MinNormLeastSquares.fit", X.shape[0], X.shape[1] + self.fit_intercept,
+        points = _check_X(X)
+        targets = _check_y(y, points.shape[0], type(self).__name__)
+        _memory.check_least_squares("MinNormLeastSquares.fit", points.shape[0], points.shape[1] + self.fit_intercept,
                                     copies=int(self.fit_intercept))
-        A = augment(X) if self.fit_intercept else X
-        solution = min_norm_solution(A, y)
-        bias = solution[0] if self.fit_intercept else np.zeros(y.shape[1:])
-        self.coef_ = (solution[1:] if self.fit_intercept else solution).T
-        self.intercept_ = float(bias) if y.ndim == 1 else bias
-        self.n_features_in_ = X.shape[1]
+        A = augment(points) if self.fit_intercept else points
+        solution = min_norm_solution(A, targets)
+        bias = solution[0] if self.fit_intercept else np.zeros(targets.shape[1:])
+        self.coef_: FloatArray = (solution[1:] if self.fit_intercept else solution).T
+        self.intercept_: Union[float, FloatArray] = float(bias) if targets.ndim == 1 else bias
+        self.n_features_in_ = points.shape[1]
         return self
 
     def _fitted_dtype(self) -> np.dtype:
         return self.coef_.dtype
 
-    def predict(self, X) -> np.ndarray:
-        """``X w + b`` in the dtype of the fitted ``X``: shape (m,), or (m, n_targets) when
-        fitted on 2-D targets."""
-        X = self._check_predict_X(X)
-        return (X @ self.coef_.T + self.intercept_).astype(X.dtype, copy=False)
+    def predict(self, X: npt.ArrayLike) -> FloatArray:
+        """Return ``X w + b`` in the dtype of the fitted ``X``.
+
+        The shape is (m,), or (m, n_targets) when fitted on 2-D targets.
+        """
+        points = self._check_predict_X(X)
+        return (points @ self.coef_.T + self.intercept_).astype(points.dtype, copy=False)
 
 
 class KernelLeastSquares(_Estimator):
@@ -269,37 +296,43 @@ class KernelLeastSquares(_Estimator):
     n_features_in_ : int
     """
 
-    def __init__(self, kernel="rbf", gamma=None, degree: int = 3, coef0: float = 1.0, ridge: float = 0.0):
+    def __init__(self, kernel: Union[KernelName, Callable[..., Any], Kernel] = "rbf", gamma: Optional[float] = None,
+                 degree: int = 3, coef0: float = 1.0, ridge: float = 0.0) -> None:
         self.kernel = kernel
         self.gamma = gamma
         self.degree = degree
         self.coef0 = coef0
         self.ridge = ridge
 
-    def fit(self, X, y) -> "KernelLeastSquares":
-        """Solves (11.2.9) for ``alpha`` on the training data; ``y`` of shape (m,) or
-        (m, n_targets). Returns ``self``."""
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> KernelLeastSquares:
+        """Solve (11.2.9) for ``alpha`` on the training data; return ``self``.
+
+        ``y`` has shape (m,) or (m, n_targets).
+        """
         ridge = check.non_negative_real(self.ridge, "ridge")
-        X = _check_X(X)
-        y = _check_y(y, X.shape[0], type(self).__name__)
-        kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=X.shape[1])
-        _memory.check_kernel_fit("KernelLeastSquares.fit", X.shape[0], kernel.gram_copies("cpp"))
-        G = np.asarray(kernel(X))
-        spectrum = _solve.symmetric(G, _solve.rank_tolerance(check.float_dtype_of(G), X.shape[0]), ridge)
-        spectrum.warn_if_ill_conditioned(f"The Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
-                                         "; a ridge > 0 regularises it.")
-        self.dual_coef_ = spectrum.pseudo_inverse_times(y)
-        self.X_fit_ = X.copy()
+        points = _check_X(X)
+        targets = _check_y(y, points.shape[0], type(self).__name__)
+        kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=points.shape[1])
+        _memory.check_kernel_fit("KernelLeastSquares.fit", points.shape[0], kernel.gram_copies("cpp"))
+        G = np.asarray(kernel(points))
+        spectrum = _solve.symmetric(G, _solve.rank_tolerance(check.float_dtype_of(G), points.shape[0]), ridge)
+        spectrum.warn_if_ill_conditioned(f"The Gram matrix of {points.shape[0]} points"
+                                         + (" plus ridge I" if ridge else ""), "; a ridge > 0 regularises it.")
+        self.dual_coef_: npt.NDArray[np.float64] = spectrum.pseudo_inverse_times(targets)
+        self.X_fit_ = points.copy()
         self.kernel_ = kernel
         self.rank_ = spectrum.rank
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = points.shape[1]
         return self
 
-    def predict(self, X) -> np.ndarray:
-        """``sum_j alpha_j K(x, x_j)`` (11.2.10) for the rows of ``X``: shape (m,), or
-        (m, n_targets) when fitted on 2-D targets; in the dtype of the kernel's values (that
-        of the fitted ``X``, or of a tangent kernel's network), summed in float64."""
-        X = self._check_predict_X(X)
-        cross = np.asarray(self.kernel_(X, self.X_fit_))
+    def predict(self, X: npt.ArrayLike) -> FloatArray:
+        """Return ``sum_j alpha_j K(x, x_j)`` (11.2.10) for the rows of ``X``.
+
+        The shape is (m,), or (m, n_targets) when fitted on 2-D targets; in the dtype of the
+        kernel's values (that of the fitted ``X``, or of a tangent kernel's network), summed
+        in float64.
+        """
+        points = self._check_predict_X(X)
+        cross = np.asarray(self.kernel_(points, self.X_fit_))
         return (cross.astype(np.float64) @ self.dual_coef_).astype(check.float_dtype_of(cross), copy=False)
 

@@ -16,65 +16,73 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
+from widenet._types import FloatArray
 from widenet.reference.shallow import recorded_steps
 from widenet.regression import _solve
 
 _FLOAT64 = np.dtype(np.float64)
 
-
-def _matrix(A, name: str = "A") -> np.ndarray:
-    """``A`` as a float64 (m, d) array with m, d >= 1."""
-    A = check.as_array(A, name, _FLOAT64, 2)
-    if A.size == 0:
-        raise ValueError(f"{name}: expected at least one row and one column, got shape {A.shape}")
-    return A
+F64 = npt.NDArray[np.float64]
 
 
-def _as_result(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``values`` rounded once to ``dtype``; beyond its range they are inf (their IEEE limit)."""
+def _matrix(A: npt.ArrayLike, name: str = "A") -> F64:
+    """Return ``A`` as a float64 (m, d) array with m, d >= 1."""
+    matrix = check.as_array(A, name, _FLOAT64, 2)
+    if matrix.size == 0:
+        raise ValueError(f"{name}: expected at least one row and one column, got shape {matrix.shape}")
+    return matrix
+
+
+def _as_result(values: np.ndarray, dtype: np.dtype) -> FloatArray:
+    """Return ``values`` rounded once to ``dtype``; beyond its range they are inf (their IEEE limit)."""
     with np.errstate(over="ignore"):
         return values.astype(dtype, copy=False)
 
 
-def _targets(y, rows: int, name: str = "y") -> np.ndarray:
-    """One target (shape (m,)) or several (shape (m, t)) per row of ``A``."""
-    y = check.as_array(y, name, _FLOAT64, (1, 2))
-    if y.shape[0] != rows or (y.ndim == 2 and y.shape[1] == 0):
+def _targets(y: npt.ArrayLike, rows: int, name: str = "y") -> F64:
+    """Check one target (shape (m,)) or several (shape (m, t)) per row of ``A``."""
+    targets = check.as_array(y, name, _FLOAT64, (1, 2))
+    if targets.shape[0] != rows or (targets.ndim == 2 and targets.shape[1] == 0):
         raise ValueError(f"{name}: expected shape ({rows},) or ({rows}, t) with t >= 1, one row per row "
-                         f"of A, got {y.shape}")
-    return y
+                         f"of A, got {targets.shape}")
+    return targets
 
 
-def _rcond(rcond, shape: tuple) -> float:
+def _rcond(rcond: Optional[float], shape: Tuple[int, ...]) -> float:
     if rcond is None:
         return _solve.rank_tolerance(np.float64, max(shape))
     return check.non_negative_real(rcond, "rcond")
 
 
-def _row_space_basis(A: np.ndarray, rcond) -> _solve.Spectrum:
-    """The singular triplets ``(U_r, s_r, V_r)`` of ``A`` above the rank tolerance; the
-    columns of ``V_r = right`` (d x r) are an orthonormal basis of the row space."""
+def _row_space_basis(A: np.ndarray, rcond: Optional[float]) -> _solve.Spectrum:
+    """Return the singular triplets ``(U_r, s_r, V_r)`` of ``A`` above the rank tolerance.
+
+    The columns of ``V_r = right`` (d x r) are an orthonormal basis of the row space.
+    """
     return _solve.singular(A, _rcond(rcond, A.shape))
 
 
-def _pseudo_inverse_times(svd: _solve.Spectrum, y: np.ndarray) -> np.ndarray:
-    """``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A``; warns with the
-    condition number ``s_1 / s_r`` when it costs accuracy."""
+def _pseudo_inverse_times(svd: _solve.Spectrum, y: np.ndarray) -> F64:
+    """Return ``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A``.
+
+    Warns with the condition number ``s_1 / s_r`` when it costs accuracy.
+    """
     shape = (svd.left.shape[0], svd.right.shape[0])
     svd.warn_if_ill_conditioned(f"A (shape {shape})", "; a ridge term or a larger rcond regularises it.",
                                 stacklevel=5)
     return svd.pseudo_inverse_times(y)
 
 
-def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
-    """The minimum-norm least-squares solution ``w* = A^+ y`` (11.1.3).
+def min_norm_solution(A: npt.ArrayLike, y: npt.ArrayLike, rcond: Optional[float] = None) -> FloatArray:
+    """Return the minimum-norm least-squares solution ``w* = A^+ y`` (11.1.3).
 
     By Proposition 11.2 it is the unique minimizer of ``|A w - y|^2`` in the row space
     of ``A`` (the span of the data points). ``A`` may have any shape and rank.
@@ -97,14 +105,14 @@ def min_norm_solution(A, y, rcond: Optional[float] = None) -> np.ndarray:
         In the dtype of ``A`` (computed in float64).
     """
     dtype = check.float_dtype_of(check.asarray(A, "A"))
-    A = _matrix(A)
-    y = _targets(y, A.shape[0])
-    _memory.check_least_squares("min_norm_solution", *A.shape)
-    return _as_result(_pseudo_inverse_times(_row_space_basis(A, rcond), y), dtype)
+    matrix = _matrix(A)
+    targets = _targets(y, matrix.shape[0])
+    _memory.check_least_squares("min_norm_solution", *matrix.shape)
+    return _as_result(_pseudo_inverse_times(_row_space_basis(matrix, rcond), targets), dtype)
 
 
-def augment(X) -> np.ndarray:
-    """The bias augmentation ``x -> (1, x)`` of Remark 11.1.
+def augment(X: npt.ArrayLike) -> FloatArray:
+    """Return the bias augmentation ``x -> (1, x)`` of Remark 11.1.
 
     ``Phi(x, (w, b)) = w.x + b = (1, x^T) (b, w)``, so a model with a bias is linear least
     squares on ``augment(X)`` with parameters ``(b, w)``.
@@ -118,22 +126,22 @@ def augment(X) -> np.ndarray:
     ndarray, shape (m, d + 1)
         ``X`` with a first column of ones, float32 for float32 ``X`` and float64 otherwise.
     """
-    X = check.as_points(X, "X", min_rows=0)
-    return np.hstack([np.ones((X.shape[0], 1), dtype=X.dtype), X])
+    points = check.as_points(X, "X", min_rows=0)
+    return np.hstack([np.ones((points.shape[0], 1), dtype=points.dtype), points])
 
 
-def max_step(A) -> float:
-    """The largest step of Theorem 11.3, ``1 / (2 s_max(A)^2)``.
+def max_step(A: npt.ArrayLike) -> float:
+    """Return the largest step of Theorem 11.3, ``1 / (2 s_max(A)^2)``.
 
     ``f(w) = |A w - y|^2`` has gradient ``2 A^T (A w - y)`` and Hessian ``2 A^T A``; for
     ``0 < h <= max_step(A)`` every factor ``1 - 2 h s_i^2`` of the GD map lies in
     ``[0, 1)``. (GD still converges for ``h < 1 / s_max^2``, twice this value, but
     outside the hypothesis of the theorem.) ``inf`` for ``A = 0``.
     """
-    A = _matrix(A)
-    _memory.require("max_step", [("copy of A for its singular values", A.shape, np.float64, 1)],
+    matrix = _matrix(A)
+    _memory.require("max_step", [("copy of A for its singular values", matrix.shape, np.float64, 1)],
                     "Pass a smaller matrix.")
-    return _max_step(A)
+    return _max_step(matrix)
 
 
 def _max_step(A: np.ndarray) -> float:
@@ -141,27 +149,34 @@ def _max_step(A: np.ndarray) -> float:
     return np.inf if s_max == 0 else 0.5 / s_max / s_max  # (s_max**2 raises OverflowError from 1.4e154 on)
 
 
-def row_space_projector(A, rcond: Optional[float] = None) -> np.ndarray:
-    """The orthogonal projector ``V_r V_r^T`` (d x d) onto the row space of ``A``, the
-    space ``H~ = span{x_1, ..., x_m}`` of Proposition 11.2 and Theorem 11.3."""
-    A = _matrix(A)
-    _memory.check_least_squares("row_space_projector", *A.shape, outputs=[("projector", (A.shape[1],) * 2,
-                                                                           np.float64, 1)])
-    V = _row_space_basis(A, rcond).right
+def row_space_projector(A: npt.ArrayLike, rcond: Optional[float] = None) -> F64:
+    """Return the orthogonal projector ``V_r V_r^T`` (d x d) onto the row space of ``A``.
+
+    The row space is the space ``H~ = span{x_1, ..., x_m}`` of Proposition 11.2 and
+    Theorem 11.3.
+    """
+    matrix = _matrix(A)
+    m, d = matrix.shape
+    _memory.check_least_squares("row_space_projector", m, d, outputs=[("projector", (d,) * 2, np.float64, 1)])
+    V = _row_space_basis(matrix, rcond).right
     return V @ V.T
 
 
-def kernel_projector(A, rcond: Optional[float] = None) -> np.ndarray:
-    """The orthogonal projector ``I - V_r V_r^T`` (d x d) onto ``ker(A) = H~^perp``: it
-    maps ``w0`` to the part ``w^_0`` that gradient descent never changes (Theorem 11.3)."""
-    A = _matrix(A)
-    _memory.check_least_squares("kernel_projector", *A.shape, outputs=[("projector and the identity",
-                                                                        (A.shape[1],) * 2, np.float64, 2)])
-    return np.eye(A.shape[1]) - row_space_projector(A, rcond)
+def kernel_projector(A: npt.ArrayLike, rcond: Optional[float] = None) -> F64:
+    """Return the orthogonal projector ``I - V_r V_r^T`` (d x d) onto ``ker(A) = H~^perp``.
+
+    It maps ``w0`` to the part ``w^_0`` that gradient descent never changes (Theorem 11.3).
+    """
+    matrix = _matrix(A)
+    m, d = matrix.shape
+    _memory.check_least_squares("kernel_projector", m, d, outputs=[("projector and the identity", (d,) * 2,
+                                                                    np.float64, 2)])
+    return np.eye(d) - row_space_projector(matrix, rcond)
 
 
-def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
-    """The limit of gradient descent from ``w0``, ``w* + P_ker(A) w0`` (Theorem 11.3).
+def predicted_limit(A: npt.ArrayLike, y: npt.ArrayLike, w0: npt.ArrayLike,
+                    rcond: Optional[float] = None) -> FloatArray:
+    """Return the limit of gradient descent from ``w0``, ``w* + P_ker(A) w0`` (Theorem 11.3).
 
     Parameters
     ----------
@@ -178,13 +193,13 @@ def predicted_limit(A, y, w0, rcond: Optional[float] = None) -> np.ndarray:
         In the dtype of ``A`` (computed in float64).
     """
     dtype = check.float_dtype_of(check.asarray(A, "A"))
-    A = _matrix(A)
-    y = _targets(y, A.shape[0])
-    w0 = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:])
-    _memory.check_least_squares("predicted_limit", *A.shape)
-    svd = _row_space_basis(A, rcond)
+    matrix = _matrix(A)
+    targets = _targets(y, matrix.shape[0])
+    start = check.as_shaped(w0, "w0", _FLOAT64, (matrix.shape[1],) + targets.shape[1:])
+    _memory.check_least_squares("predicted_limit", *matrix.shape)
+    svd = _row_space_basis(matrix, rcond)
     V = svd.right
-    return _as_result(_pseudo_inverse_times(svd, y) + (w0 - V @ (V.T @ w0)), dtype)
+    return _as_result(_pseudo_inverse_times(svd, targets) + (start - V @ (V.T @ start)), dtype)
 
 
 @dataclass(frozen=True)
@@ -212,24 +227,24 @@ class LeastSquaresGD:
         ``1 / (2 s_max(A)^2)``, the largest step of Theorem 11.3.
     """
 
-    steps: np.ndarray
-    iterates: np.ndarray
-    losses: np.ndarray
-    distances: np.ndarray
-    limit: np.ndarray
+    steps: npt.NDArray[np.int64]
+    iterates: F64
+    losses: F64
+    distances: F64
+    limit: F64
     rate: float
     lr: float
     max_step: float
 
     @property
-    def w(self) -> np.ndarray:
+    def w(self) -> F64:
         """The last iterate."""
         return self.iterates[-1]
 
 
-def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
-                     rcond: Optional[float] = None) -> LeastSquaresGD:
-    """Gradient descent ``w_{k+1} = w_k - h 2 A^T (A w_k - y)`` (11.1.5) on ``|A w - y|^2``.
+def gradient_descent(A: npt.ArrayLike, y: npt.ArrayLike, w0: npt.ArrayLike, lr: float, steps: int,
+                     record_every: int = 1, rcond: Optional[float] = None) -> LeastSquaresGD:
+    """Run gradient descent ``w_{k+1} = w_k - h 2 A^T (A w_k - y)`` (11.1.5) on ``|A w - y|^2``.
 
     Theorem 11.3: for ``0 < h <= 1 / (2 s_max(A)^2)`` the iterates converge to
     ``w* + P_ker(A) w0``, geometrically: ``w_k - w_lim = (I - 2 h A^T A)^k (w0 - w_lim)``
@@ -256,38 +271,38 @@ def gradient_descent(A, y, w0, lr: float, steps: int, record_every: int = 1,
     -------
     LeastSquaresGD
     """
-    A = _matrix(A)
-    y = _targets(y, A.shape[0])
-    w = check.as_shaped(w0, "w0", _FLOAT64, (A.shape[1],) + y.shape[1:]).copy()
+    matrix = _matrix(A)
+    targets = _targets(y, matrix.shape[0])
+    w = check.as_shaped(w0, "w0", _FLOAT64, (matrix.shape[1],) + targets.shape[1:]).copy()
     lr = check.positive_real(lr, "lr")
     steps = check.integer(steps, "steps", 0)
     record_every = check.integer(record_every, "record_every", 1)
     records = _memory.recorded_count(steps, record_every)
-    _memory.check_least_squares("gradient_descent", *A.shape, outputs=[
+    _memory.check_least_squares("gradient_descent", matrix.shape[0], matrix.shape[1], outputs=[
         ("recorded iterates", (records, w.size), np.float64, 1), ("loss, distance and step records", (records,),
                                                                    np.float64, 3)])
 
-    svd = _row_space_basis(A, rcond)
+    svd = _row_space_basis(matrix, rcond)
     V, s = svd.right, svd.values
-    bound = _max_step(A)
+    bound = _max_step(matrix)
     if lr >= 2.0 * bound:
         raise ValueError(f"lr: GD on |Aw - y|^2 does not converge for lr >= 1/s_max(A)^2 = {2 * bound:.6g}; "
                          f"Theorem 11.3 needs lr <= 1/(2 s_max^2) = {bound:.6g}, got {lr!r}")
     if lr > bound:
         warnings.warn(f"lr = {lr!r} is above 1/(2 s_max(A)^2) = {bound:.6g}, the range of Theorem 11.3 "
                       "(GD still converges below 1/s_max^2)", UserWarning, stacklevel=2)
-    limit = _pseudo_inverse_times(svd, y) + (w - V @ (V.T @ w))
+    limit = _pseudo_inverse_times(svd, targets) + (w - V @ (V.T @ w))
     rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
 
     recorded = recorded_steps(steps, record_every)
     iterates, losses, distances, row = np.empty((records,) + w.shape), np.empty(records), np.empty(records), 0
     for k in range(steps + 1):
-        residual = A @ w - y
+        residual = matrix @ w - targets
         if k == recorded[row]:
             iterates[row] = w
             losses[row] = float(np.sum(residual**2))
             distances[row] = np.sqrt(np.sum((w - limit) ** 2))
             row += 1
         if k < steps:
-            w -= lr * 2.0 * (A.T @ residual)
+            w -= lr * 2.0 * (matrix.T @ residual)
     return LeastSquaresGD(recorded, iterates, losses, distances, limit, rate, lr, bound)

@@ -11,27 +11,32 @@ posterior standard deviation.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Dict, Literal, Optional, Tuple, Union, cast, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
 from widenet._spectral import gd_filter
+from widenet._types import Activation, FloatArray, Kind, Parametrization
+from widenet.kernels.limit import KINDS, METHODS, limit_kernel
 from widenet.regression import _solve
 from widenet.regression.estimators import _check_X, _check_y, _Estimator
-from widenet.kernels.limit import KINDS, METHODS, limit_kernel
 
 _METHODS = tuple(method for method in METHODS if method != "monte_carlo")
+
+RegressorMethod = Literal["auto", "closed_form", "scale_mixture", "quadrature"]
+"""How :class:`NTKRegressor` evaluates its kernels (every method but Monte Carlo)."""
 
 _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
 
 
 class NTKRegressor(_Estimator):
-    """Kernel regression with an infinite-width kernel of the shallow network, after
-    ``steps`` gradient-descent steps or in the limit.
+    """Kernel regression with an infinite-width kernel of the shallow network.
 
-    ``fit`` computes the training Gram ``K = K(X, X)`` with :func:`widenet.limit_kernel`
+    The prediction is that after ``steps`` gradient-descent steps or in the limit. ``fit``
+    computes the training Gram ``K = K(X, X)`` with :func:`widenet.limit_kernel`
     (``kind=kernel``) and its eigendecomposition ``K = Q diag(l) Q^T``; every prediction is
     ``f(x) = K(x, X) alpha`` with ``alpha = Q diag(g(l)) Q^T y`` (``dual_coef_``):
 
@@ -117,10 +122,10 @@ class NTKRegressor(_Estimator):
     n_features_in_ : int
     """
 
-    def __init__(self, activation: str = "relu", parametrization: str = "ntk", kernel: str = "ntk",
+    def __init__(self, activation: Activation = "relu", parametrization: Parametrization = "ntk", kernel: Kind = "ntk",
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, steps: Optional[int] = None, lr: Optional[float] = None,
-                 ridge: float = 0.0, method: str = "auto", order: Optional[int] = None):
+                 ridge: float = 0.0, method: RegressorMethod = "auto", order: Optional[int] = None) -> None:
         self.activation = activation
         self.parametrization = parametrization
         self.kernel = kernel
@@ -134,9 +139,11 @@ class NTKRegressor(_Estimator):
         self.method = method
         self.order = order
 
-    def fit(self, X, y) -> "NTKRegressor":
-        """Computes the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; ``y`` of shape
-        (m,) or (m, n_targets). Returns ``self``."""
+    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> NTKRegressor:
+        """Compute the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; return ``self``.
+
+        ``y`` has shape (m,) or (m, n_targets).
+        """
         kind = check.choice(self.kernel, "kernel", KINDS)
         method = check.choice(self.method, "method", _METHODS)
         ridge = check.non_negative_real(self.ridge, "ridge")
@@ -144,18 +151,18 @@ class NTKRegressor(_Estimator):
         if steps is not None and self.lr is None:
             raise ValueError("lr: a step size is required when steps is given (steps=None for the limit)")
         lr = None if steps is None else check.positive_real(self.lr, "lr")
-        X = _check_X(X)
-        y = _check_y(y, X.shape[0], type(self).__name__)
-        kernel_args = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
+        points = _check_X(X)
+        targets = _check_y(y, points.shape[0], type(self).__name__)
+        kernel_args: Dict[str, Any] = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
                            output_bias_var=self.output_bias_var, method=method, order=self.order)
-        _memory.check_kernel_fit("NTKRegressor.fit", X.shape[0], 1)
-        gram = limit_kernel(X, **kernel_args)
-        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, X.shape[0]), ridge)
+        _memory.check_kernel_fit("NTKRegressor.fit", points.shape[0], 1)
+        gram = limit_kernel(points, **kernel_args)
+        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, points.shape[0]), ridge)
         eigenvalues, shifted = spectrum.unshifted, spectrum.values
-        if steps is None:
+        if steps is None or lr is None:  # both or neither
             spectrum.warn_if_ill_conditioned(
-                f"The {kind} Gram matrix of {X.shape[0]} points" + (" plus ridge I" if ridge else ""),
+                f"The {kind} Gram matrix of {points.shape[0]} points" + (" plus ridge I" if ridge else ""),
                 "; a ridge > 0, or finitely many steps, regularises it.")
             factors = spectrum.reciprocals()
         elif shifted[-1] > 0 and lr * shifted[-1] >= 1.0:
@@ -164,22 +171,32 @@ class NTKRegressor(_Estimator):
                              f"got lr={self.lr!r}")
         else:
             factors = gd_filter(shifted, lr, steps)
-        self.dual_coef_ = spectrum.filtered(factors, y)
-        self.X_fit_ = X.copy()
+        self.dual_coef_: npt.NDArray[np.float64] = spectrum.filtered(factors, targets)
+        self.X_fit_ = points.copy()
         self.eigenvalues_ = eigenvalues
         self.eigenvectors_ = spectrum.right
         self.rank_ = spectrum.rank
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = points.shape[1]
         self._kernel_args = kernel_args
         self._fitted_as = f"kernel={kind!r}, steps={steps!r}"
-        self._posterior_factors = factors if kind == "nngp" and steps is None else None
+        self._posterior_factors: Optional[npt.NDArray[np.float64]] = (factors if kind == "nngp" and steps is None
+                                                                       else None)
         return self
 
-    def _gram(self, X1, X2=None) -> np.ndarray:
+    def _gram(self, X1: FloatArray, X2: Optional[FloatArray] = None) -> npt.NDArray[np.float64]:
         return limit_kernel(X1, X2, **self._kernel_args)
 
-    def predict(self, X, return_std: bool = False):
-        """The prediction ``K(x, X) alpha`` for the rows of ``X``.
+    @overload
+    def predict(self, X: npt.ArrayLike, return_std: Literal[False] = ...) -> FloatArray: ...
+
+    @overload
+    def predict(self, X: npt.ArrayLike, return_std: Literal[True]) -> Tuple[FloatArray, FloatArray]: ...
+
+    @overload
+    def predict(self, X: npt.ArrayLike, return_std: bool) -> Union[FloatArray, Tuple[FloatArray, FloatArray]]: ...
+
+    def predict(self, X: npt.ArrayLike, return_std: bool = False) -> Union[FloatArray, Tuple[FloatArray, FloatArray]]:
+        """Return the prediction ``K(x, X) alpha`` for the rows of ``X``.
 
         Parameters
         ----------
@@ -197,7 +214,7 @@ class NTKRegressor(_Estimator):
             kernels and the solve are computed in float64.
         std : ndarray, same shape and dtype as ``mean``, only with ``return_std``
         """
-        X = self._check_predict_X(X)
+        points = self._check_predict_X(X)
         if not isinstance(return_std, (bool, np.bool_)):
             raise TypeError(f"return_std: expected a bool, got {return_std!r}")
         if return_std and self._posterior_factors is None:
@@ -205,14 +222,16 @@ class NTKRegressor(_Estimator):
                              "11.28) conditioned on the data, i.e. for a model fitted with kernel='nngp' and "
                              f"steps=None; this one was fitted with {self._fitted_as}")
         # the cross Gram, and with return_std its product with the eigenvectors
-        _memory.check_kernel_prediction("NTKRegressor.predict", X.shape[0], self.X_fit_.shape[0], 1 + bool(return_std))
-        cross = self._gram(X, self.X_fit_)
+        _memory.check_kernel_prediction("NTKRegressor.predict", points.shape[0], self.X_fit_.shape[0],
+                                        1 + bool(return_std))
+        cross = self._gram(points, self.X_fit_)
         mean = cross @ self.dual_coef_
         if not return_std:
-            return mean.astype(X.dtype, copy=False)
-        diagonal = np.concatenate([np.diag(self._gram(X[start:start + _DIAGONAL_BLOCK]))
-                                   for start in range(0, X.shape[0], _DIAGONAL_BLOCK)])
-        explained = (cross @ self.eigenvectors_) ** 2 @ self._posterior_factors
+            return mean.astype(points.dtype, copy=False)
+        diagonal = np.concatenate([np.diag(self._gram(points[start:start + _DIAGONAL_BLOCK]))
+                                   for start in range(0, points.shape[0], _DIAGONAL_BLOCK)])
+        factors = cast(npt.NDArray[np.float64], self._posterior_factors)  # not None: checked above
+        explained = (cross @ self.eigenvectors_) ** 2 @ factors
         std = np.sqrt(np.maximum(diagonal - explained, 0.0))
         std = np.repeat(std[:, None], mean.shape[1], axis=1) if mean.ndim == 2 else std
-        return mean.astype(X.dtype, copy=False), std.astype(X.dtype, copy=False)
+        return mean.astype(points.dtype, copy=False), std.astype(points.dtype, copy=False)

@@ -1,5 +1,7 @@
-"""Width sweeps: a measurement repeated over widths and seeds, cached, run on threads or a
-Dask cluster, and its power law in the width."""
+"""Width sweeps: a measurement repeated over widths and seeds, and its power law in the width.
+
+The cells are cached and run on threads or a Dask cluster.
+"""
 
 from widenet.sweeps.statistics import SlopeFit, fit_slope, normal_quantile, student_t_quantile
 from widenet.sweeps.sweep import CellFailure, SweepResult, sweep, sweeps_on

@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import traceback
 import uuid
-from typing import Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from widenet._optional import optional_module_for
 from widenet._runtime import one_thread
-from widenet.sweeps.cells import checked_record
+from widenet.sweeps.cells import Record, checked_record
 
 with optional_module_for("A sweep on a Dask cluster", "distributed"):
     from distributed import Client, as_completed
@@ -17,9 +17,12 @@ with optional_module_for("A sweep on a Dask cluster", "distributed"):
 
 
 @contextlib.contextmanager
-def connected(client, timeout: Optional[float] = None):
-    """``client`` itself, or a new client connected to the address ``client`` (closed on exit)
-    within ``timeout`` seconds (default: Dask's configured connect timeout)."""
+def connected(client: Any, timeout: Optional[float] = None) -> Iterator[Any]:
+    """Yield ``client`` itself, or a new client connected to the address ``client`` (closed on exit).
+
+    A new client connects within ``timeout`` seconds (default: Dask's configured connect
+    timeout).
+    """
     if isinstance(client, Client):
         yield client
         return
@@ -42,16 +45,21 @@ def connected(client, timeout: Optional[float] = None):
         opened.close()
 
 
-def run_cell(payload, width: int, seed: int) -> dict:
-    """One cell on a worker, its record checked there (a bad record fails this cell only)."""
+def run_cell(payload: Tuple[Callable[..., Any], Dict[str, Any]], width: int, seed: int) -> Record:
+    """Run one cell on a worker, its record checked there (a bad record fails this cell only)."""
     function, fixed = payload
     with one_thread():
         return checked_record(function(width=width, seed=seed, **fixed), width, seed)
 
 
-def run_cells(client, function, fixed: dict, cells: list, finished, failed, bar) -> None:
-    """Submits one task per ``(index, width, seed)`` and hands each result, as it arrives, to
-    ``finished(index, record)`` or ``failed(index, error, traceback_text)``."""
+def run_cells(client: Any, function: Callable[..., Any], fixed: Dict[str, Any], cells: List[Tuple[int, int, int]],
+              finished: Callable[[int, Record], None], failed: Callable[[int, BaseException, Optional[str]], None],
+              bar: Any) -> None:
+    """Submit one task per ``(index, width, seed)`` and hand over each result as it arrives.
+
+    A result goes to ``finished(index, record)``, a failure to
+    ``failed(index, error, traceback_text)``.
+    """
     with connected(client) as client:
         # The function and the fixed arguments (data arrays) travel once, not with every task.
         [payload] = client.scatter([(function, fixed)], hash=False)

@@ -23,21 +23,23 @@ import json
 import os
 import pickle
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Dict, Optional, Union, cast
 
 import numpy as np
 
-from widenet import _files
-from widenet import _runtime
-from widenet.sweeps.cells import checked_record
+from widenet import _files, _runtime
+from widenet.sweeps.cells import Record, checked_record
 
 FORMAT = "widenet-sweep-cell-2"
 MAX_CELL_BYTES = 16 * 2**20  # far more than a cell of any sweep; a larger file is not one
 
 
-def function_identity(function: Callable) -> str:
-    """``module:qualified.name`` of ``function`` (of ``partial.func`` for a partial, of the
-    type for a callable object). Refuses lambdas: they share one name and would collide."""
+def function_identity(function: Callable[..., Any]) -> str:
+    """Return ``module:qualified.name`` of ``function``.
+
+    That of ``partial.func`` for a partial, of the type for a callable object. Refuses
+    lambdas: they share one name and would collide.
+    """
     target = function.func if isinstance(function, functools.partial) else function
     if not hasattr(target, "__qualname__"):
         target = type(target)
@@ -48,8 +50,8 @@ def function_identity(function: Callable) -> str:
     return f"{getattr(target, '__module__', '?')}:{qualname}"
 
 
-def _feed(digest, value, where: str) -> None:
-    """Feeds a canonical encoding of ``value`` into ``digest``: equal arguments, equal bytes."""
+def _feed(digest: Any, value: object, where: str) -> None:
+    """Feed a canonical encoding of ``value`` into ``digest``: equal arguments, equal bytes."""
     if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
         digest.update(f"{type(value).__name__}:{value!r};".encode())
     elif isinstance(value, np.generic):
@@ -91,7 +93,8 @@ def _feed(digest, value, where: str) -> None:
 class SweepCache:
     """The cell files of one sweep (one function, one set of fixed arguments) in ``directory``."""
 
-    def __init__(self, directory, function: Callable, fixed: dict, version: Optional[str] = None):
+    def __init__(self, directory: Union[str, os.PathLike[str]], function: Callable[..., Any], fixed: Dict[str, Any],
+                 version: Optional[str] = None) -> None:
         if not isinstance(directory, (str, os.PathLike)):
             raise TypeError(f"cache_dir: expected a directory path (str or os.PathLike), got {directory!r}")
         if version is not None and not isinstance(version, str):
@@ -121,14 +124,18 @@ class SweepCache:
         return digest.hexdigest()
 
     def path(self, width: int, seed: int) -> Path:
+        """Return the path of the cell's file."""
         return self.directory / f"{self._stem}-w{width}-s{seed}-{self._key(width, seed)[:20]}.json"
 
-    def load(self, width: int, seed: int) -> Optional[dict]:
-        """The stored record of the cell, or None: missing, or not a valid cell this cache
-        wrote (unreadable, damaged, edited, of another key or format), in which case the cell
-        is computed again and the file replaced. Something other than a regular file at the
-        cell's path (a directory, a FIFO) raises ValueError naming it, before any cell is
-        computed: the cell could not be stored there, and widenet replaces only files."""
+    def load(self, width: int, seed: int) -> Optional[Record]:
+        """Return the stored record of the cell, or None.
+
+        None when the file is missing, or not a valid cell this cache wrote (unreadable,
+        damaged, edited, of another key or format), in which case the cell is computed again
+        and the file replaced. Something other than a regular file at the cell's path (a
+        directory, a FIFO) raises ValueError naming it, before any cell is
+        computed: the cell could not be stored there, and widenet replaces only files.
+        """
         path = self.path(width, seed)
         try:
             text = _files.read_text(path, MAX_CELL_BYTES)
@@ -149,19 +156,22 @@ class SweepCache:
         except (TypeError, ValueError):
             return None
 
-    def _text(self, width: int, seed: int, values: dict) -> str:
-        """The file of the cell with these values. The checksum makes an edited value (even
+    def _text(self, width: int, seed: int, values: Dict[str, Any]) -> str:
+        """Return the file of the cell with these values.
+
+        The checksum makes an edited value (even
         to another valid number) a damaged file; floats are written by repr, so they read
-        back bit for bit."""
+        back bit for bit.
+        """
         values_text = json.dumps(values)
         return json.dumps({"format": FORMAT, "key": self._key(width, seed), "function": self.identity,
                            "cache_version": self.version, "widenet_version": self.widenet_version, "width": width,
                            "seed": seed, "values": values,
                            "checksum": hashlib.sha256(values_text.encode()).hexdigest()})
 
-    def store(self, record: dict) -> None:
-        """Writes one finished cell atomically."""
-        width, seed = record["width"], record["seed"]
+    def store(self, record: Record) -> None:
+        """Write one finished cell atomically."""
+        width, seed = cast(int, record["width"]), cast(int, record["seed"])  # a record's cell: integers
         values = {name: value for name, value in record.items() if name not in ("width", "seed")}
         self.directory.mkdir(parents=True, exist_ok=True)
         # Stale temporaries are removed once per sweep (in __init__), not at every cell; no

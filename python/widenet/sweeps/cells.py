@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import Dict, Tuple
 
 import numpy as np
 
@@ -10,9 +11,12 @@ from widenet import _validation as check
 
 RESERVED = ("width", "seed")  # the grid's own names, never a measured quantity
 
+Record = Dict[str, float]
+"""A cell's record: ``width``, ``seed`` and the measured values."""
 
-def checked_grid(values, name: str, minimum: int) -> tuple:
-    """The widths or seeds of a sweep: distinct integers of at least ``minimum``."""
+
+def checked_grid(values: object, name: str, minimum: int) -> Tuple[int, ...]:
+    """Check the widths or seeds of a sweep: distinct integers of at least ``minimum``."""
     if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
         raise TypeError(f"{name}: expected a sequence of integers, got {values!r}")
     grid = tuple(check.integer(value, name, minimum) for value in values)
@@ -23,12 +27,12 @@ def checked_grid(values, name: str, minimum: int) -> tuple:
     return grid
 
 
-def checked_record(values, width: int, seed: int) -> dict:
-    """What a cell returned, checked: a dict of real numbers named by identifiers, plus its cell."""
+def checked_record(values: object, width: int, seed: int) -> Record:
+    """Check what a cell returned: a dict of real numbers named by identifiers; return it with its cell."""
     where = f"function(width={width}, seed={seed})"
     if not isinstance(values, dict):
         raise TypeError(f"function: expected a dict of numbers from {where}, got {type(values).__name__}")
-    record = {"width": width, "seed": seed}
+    record: Record = {"width": width, "seed": seed}
     for name, value in values.items():
         if not isinstance(name, str) or not name.isidentifier():
             raise ValueError(f"function: {where} returned the key {name!r}; expected names that are identifiers")

@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _validation as check
 
@@ -45,8 +46,10 @@ def normal_quantile(probability: float) -> float:
 
 
 def _t_cdf_central(t: float, dof: int) -> float:
-    """``P(|T| <= t)`` for Student's t with an integer number of degrees of freedom: the
-    finite series in ``theta = arctan(t / sqrt(dof))`` (Abramowitz and Stegun 26.7.3)."""
+    """Return ``P(|T| <= t)`` for Student's t with an integer number of degrees of freedom.
+
+    The finite series in ``theta = arctan(t / sqrt(dof))`` (Abramowitz and Stegun 26.7.3).
+    """
     theta = math.atan(t / math.sqrt(dof))
     cos2 = math.cos(theta) ** 2
     if dof % 2 == 1:
@@ -70,8 +73,10 @@ def _t_density(t: float, dof: int) -> float:
 
 
 def _cornish_fisher(z: float, dof: int) -> float:
-    """The expansion of the t quantile in powers of ``1/dof`` around the normal quantile ``z``
-    (Abramowitz and Stegun 26.7.5)."""
+    """Expand the t quantile in powers of ``1/dof`` around the normal quantile ``z``.
+
+    See Abramowitz and Stegun 26.7.5.
+    """
     z2 = z * z
     g1 = z * (z2 + 1) / 4
     g2 = z * ((5 * z2 + 16) * z2 + 3) / 96
@@ -86,8 +91,9 @@ _SERIES_LIMIT = 1000
 
 
 def student_t_quantile(probability: float, dof: int) -> float:
-    """The quantile ``t_p`` of Student's t distribution with ``dof`` degrees of freedom:
-    ``P(T <= t_p) = probability``.
+    """Return the quantile ``t_p`` of Student's t distribution with ``dof`` degrees of freedom.
+
+    The quantile satisfies ``P(T <= t_p) = probability``.
 
     Exact closed forms for 1 and 2 degrees of freedom; otherwise the Cornish-Fisher
     expansion around the normal quantile (Abramowitz and Stegun 26.7.5), refined by Newton
@@ -170,9 +176,11 @@ class SlopeFit:
                 f"{self.confidence:.0%} interval [{low:.3f}, {high:.3f}], {self.points} points")
 
 
-def fit_slope(widths, values, quantity: str = "value", confidence: float = 0.95) -> SlopeFit:
-    """The power law ``values ~ exp(intercept) * widths^slope`` by ordinary least squares of
-    ``log(values)`` on ``log(widths)``, each pair one point (see :class:`SlopeFit`); what
+def fit_slope(widths: npt.ArrayLike, values: npt.ArrayLike, quantity: str = "value",
+              confidence: float = 0.95) -> SlopeFit:
+    """Fit the power law ``values ~ exp(intercept) * widths^slope``.
+
+    By ordinary least squares of ``log(values)`` on ``log(widths)``, each pair one point (see :class:`SlopeFit`); what
     :meth:`SweepResult.slope` computes.
 
     Parameters

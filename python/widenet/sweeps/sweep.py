@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import traceback
-from concurrent.futures import ThreadPoolExecutor, wait, FIRST_EXCEPTION
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from widenet import _validation as check
 from widenet._optional import progress_bar
 from widenet._runtime import get_num_threads, one_thread
+from widenet._types import OnDivergence
 from widenet.sweeps.cache import SweepCache
-from widenet.sweeps.cells import RESERVED, checked_grid, checked_record
+from widenet.sweeps.cells import RESERVED, Record, checked_grid, checked_record
 from widenet.sweeps.statistics import SlopeFit, fit_slope
 
 __all__ = ["CellFailure", "SweepResult", "sweep", "sweeps_on"]
@@ -31,7 +34,7 @@ __all__ = ["CellFailure", "SweepResult", "sweep", "sweeps_on"]
 ON_ERROR = ("raise", "return")
 
 # The client of the innermost sweeps_on block (None: sweeps run in this process).
-_SWEEP_CLIENT = contextvars.ContextVar("widenet_sweep_client", default=None)
+_SWEEP_CLIENT: contextvars.ContextVar[Any] = contextvars.ContextVar("widenet_sweep_client", default=None)
 
 
 # -- the sweep -----------------------------------------------------------------------------
@@ -58,7 +61,8 @@ class CellFailure:
     traceback: str = ""
 
     @classmethod
-    def of(cls, width: int, seed: int, error: BaseException, trace: Optional[str] = None) -> "CellFailure":
+    def of(cls, width: int, seed: int, error: BaseException, trace: Optional[str] = None) -> CellFailure:
+        """Describe the cell ``(width, seed)`` that raised ``error`` (its traceback formatted unless given)."""
         kind = type(error)
         name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
         if trace is None:
@@ -89,8 +93,8 @@ class SweepResult:
         How many records were loaded from ``cache_dir`` instead of computed.
     """
 
-    def __init__(self, records: list, quantities: tuple, widths: tuple, seeds: tuple, failures: tuple = (),
-                 cached: int = 0):
+    def __init__(self, records: List[Record], quantities: Tuple[str, ...], widths: Tuple[int, ...],
+                 seeds: Tuple[int, ...], failures: Iterable[CellFailure] = (), cached: int = 0) -> None:
         self.records = records
         self.quantities = quantities
         self.widths = widths
@@ -103,17 +107,19 @@ class SweepResult:
         """Whether every cell of the grid has a record (no failures)."""
         return not self.failures
 
-    def table(self) -> np.ndarray:
-        """The records as a numpy structured array: fields ``width`` and ``seed`` (int64),
-        then one float64 field per quantity."""
+    def table(self) -> npt.NDArray[np.void]:
+        """Return the records as a numpy structured array.
+
+        Its fields are ``width`` and ``seed`` (int64), then one float64 field per quantity.
+        """
         dtype = [("width", np.int64), ("seed", np.int64)] + [(name, np.float64) for name in self.quantities]
         return np.array([tuple(record[name] for name, _ in dtype) for record in self.records], dtype=dtype)
 
-    def values(self, quantity: str) -> np.ndarray:
-        """One quantity over all cells, in the order of :attr:`records`."""
+    def values(self, quantity: str) -> npt.NDArray[np.float64]:
+        """Return one quantity over all cells, in the order of :attr:`records`."""
         return np.array([record[self._quantity(quantity)] for record in self.records], dtype=np.float64)
 
-    def _quantity(self, quantity) -> str:
+    def _quantity(self, quantity: object) -> str:
         if not isinstance(quantity, str):
             raise TypeError(f"quantity: expected a name (str), got {quantity!r}")
         if quantity not in self.quantities:
@@ -121,8 +127,10 @@ class SweepResult:
         return quantity
 
     def slope(self, quantity: str, confidence: float = 0.95) -> SlopeFit:
-        """The exponent of ``quantity ~ C width^slope``: least squares of ``log(value)`` on
-        ``log(width)`` over all cells, each (width, seed) cell one independent point.
+        """Fit the exponent of ``quantity ~ C width^slope``.
+
+        By least squares of ``log(value)`` on ``log(width)`` over all cells, each
+        (width, seed) cell one independent point.
 
         Raises ValueError naming the quantity when a value is zero, negative or not finite
         (no log scale), or when there are fewer than 3 cells or only one width.
@@ -131,8 +139,8 @@ class SweepResult:
         widths = [record["width"] for record in self.records]
         return fit_slope(widths, self.values(quantity), quantity, confidence)
 
-    def slopes(self, quantities: Optional[Sequence[str]] = None, confidence: float = 0.95) -> dict:
-        """``{quantity: SlopeFit}`` for ``quantities`` (default: all of them)."""
+    def slopes(self, quantities: Optional[Sequence[str]] = None, confidence: float = 0.95) -> Dict[str, SlopeFit]:
+        """Return ``{quantity: SlopeFit}`` for ``quantities`` (default: all of them)."""
         names = self.quantities if quantities is None else quantities
         if isinstance(names, str):
             names = (names,)
@@ -147,10 +155,11 @@ class SweepResult:
                 f"quantities={list(self.quantities)}{failed})")
 
 
-def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[int], threads: Optional[int] = None,
-          progress: bool = True, *, client=None, cache_dir=None, cache_version: Optional[str] = None,
-          on_error: str = "raise", **fixed) -> SweepResult:
-    """Calls ``function(width=n, seed=s, **fixed)`` for every cell of ``widths x seeds``.
+def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], seeds: Sequence[int],
+          threads: Optional[int] = None, progress: bool = True, *, client: Any = None,
+          cache_dir: Union[None, str, os.PathLike[str]] = None, cache_version: Optional[str] = None,
+          on_error: OnDivergence = "raise", **fixed: Any) -> SweepResult:
+    """Call ``function(width=n, seed=s, **fixed)`` for every cell of ``widths x seeds``.
 
     ``function`` returns a dict of real numbers (the same names in every cell), for
     example the distance ``|w_k - w0|`` of Theorem 11.23 after training a network of
@@ -210,37 +219,21 @@ def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[
     SweepResult
         Records ordered by width then seed, in the order given.
     """
-    if not callable(function):
-        raise TypeError(f"function: expected a callable, got {function!r}")
-    widths = checked_grid(widths, "widths", 1)
-    seeds = checked_grid(seeds, "seeds", 0)
-    for name in RESERVED:
-        if name in fixed:
-            raise TypeError(f"{name}: passed by the sweep itself, not as a fixed argument")
-    threads = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress: expected True or False, got {progress!r}")
-    on_error = check.choice(on_error, "on_error", ON_ERROR)
+    grid_widths, grid_seeds, workers, mode = _checked_call(function, widths, seeds, threads, progress, on_error, fixed)
     cache = None if cache_dir is None else SweepCache(cache_dir, function, fixed, cache_version)
     if client is None:
         client = _SWEEP_CLIENT.get()
     elif not isinstance(client, str):
         _require_client(client)
 
-    cells = [(width, seed) for width in widths for seed in seeds]
-    records: list = [None] * len(cells)
-    if cache is not None:
-        records = [cache.load(width, seed) for width, seed in cells]
+    cells = [(width, seed) for width in grid_widths for seed in grid_seeds]
+    records = _cached_records(cache, cells)
     cached = sum(record is not None for record in records)
     todo = [index for index, record in enumerate(records) if record is None]
-    failures: dict = {}
-    name = getattr(function, "__name__", "")
-    bar = progress_bar(enabled=bool(progress), total=len(cells), desc=name if name.isidentifier() else "sweep",
-                       unit="cell")
-    if bar is not None and cached:
-        bar.update(cached)
+    failures: Dict[int, CellFailure] = {}
+    bar = _start_bar(function, progress, len(cells), cached)
 
-    def finished(index: int, record: dict) -> None:
+    def finished(index: int, record: Record) -> None:
         records[index] = record
         if cache is not None:
             cache.store(record)
@@ -249,7 +242,7 @@ def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[
         width, seed = cells[index]
         if hasattr(error, "add_note"):  # Python >= 3.11
             error.add_note(f"in the sweep cell width={width}, seed={seed}")
-        if on_error == "raise":
+        if mode == "raise":
             raise error
         failures[index] = CellFailure.of(width, seed, error, trace)
 
@@ -269,30 +262,74 @@ def sweep(function: Callable[..., dict], widths: Sequence[int], seeds: Sequence[
             from widenet.sweeps._dask import run_cells
 
             run_cells(client, function, fixed, [(index, *cells[index]) for index in todo], finished, failed, bar)
-        elif threads == 1 or len(todo) == 1:
-            for index in todo:
-                run(index)
-                if bar is not None:
-                    bar.update(1)
         else:
-            _run_pool(run, todo, min(threads, len(todo)), bar)
+            _run_here(run, todo, workers, bar)
     finally:
         if bar is not None:
             bar.close()
 
     done = [record for record in records if record is not None]
+    return SweepResult(done, _quantities(done), grid_widths, grid_seeds,
+                       failures=tuple(failures[index] for index in sorted(failures)), cached=cached)
+
+
+def _checked_call(function: object, widths: object, seeds: object, threads: Optional[int], progress: object,
+                  on_error: str, fixed: Mapping[str, Any]) -> Tuple[Tuple[int, ...], Tuple[int, ...], int, str]:
+    """Check the arguments of :func:`sweep`; return the grid, the thread count and ``on_error``."""
+    if not callable(function):
+        raise TypeError(f"function: expected a callable, got {function!r}")
+    grid_widths = checked_grid(widths, "widths", 1)
+    grid_seeds = checked_grid(seeds, "seeds", 0)
+    for name in RESERVED:
+        if name in fixed:
+            raise TypeError(f"{name}: passed by the sweep itself, not as a fixed argument")
+    workers = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
+    if not isinstance(progress, (bool, np.bool_)):
+        raise TypeError(f"progress: expected True or False, got {progress!r}")
+    return grid_widths, grid_seeds, workers, check.choice(on_error, "on_error", ON_ERROR)
+
+
+def _cached_records(cache: Optional[SweepCache], cells: List[Tuple[int, int]]) -> List[Optional[Record]]:
+    """Return the record of every cell found in ``cache``, None for the others (all of them without a cache)."""
+    if cache is None:
+        return [None] * len(cells)
+    return [cache.load(width, seed) for width, seed in cells]
+
+
+def _start_bar(function: object, progress: object, total: int, cached: int) -> Any:
+    """Return the progress bar of a sweep of ``total`` cells (None when not shown), past the ``cached`` ones."""
+    name = getattr(function, "__name__", "")
+    bar = progress_bar(enabled=bool(progress), total=total, desc=name if name.isidentifier() else "sweep",
+                       unit="cell")
+    if bar is not None and cached:
+        bar.update(cached)
+    return bar
+
+
+def _run_here(run: Callable[[int], None], todo: List[int], threads: int, bar: Any) -> None:
+    """Run the cells ``todo`` in this process: one after the other, or on a pool of ``threads``."""
+    if threads == 1 or len(todo) == 1:
+        for index in todo:
+            run(index)
+            if bar is not None:
+                bar.update(1)
+    else:
+        _run_pool(run, todo, min(threads, len(todo)), bar)
+
+
+def _quantities(done: List[Record]) -> Tuple[str, ...]:
+    """Return the measured names of the first record, checking that every record has the same."""
     quantities = tuple(name for name in done[0] if name not in RESERVED) if done else ()
     for record in done:
         names = tuple(name for name in record if name not in RESERVED)
         if set(names) != set(quantities):
             raise ValueError(f"function: returned {sorted(names)} for width={record['width']}, "
                              f"seed={record['seed']} but {sorted(quantities)} for the first cell")
-    return SweepResult(done, quantities, widths, seeds, failures=tuple(failures[index] for index in sorted(failures)),
-                       cached=cached)
+    return quantities
 
 
-def _require_client(client) -> None:
-    """A ``dask.distributed.Client`` (checked by its type's name: no dask import here)."""
+def _require_client(client: object) -> None:
+    """Check that ``client`` is a ``dask.distributed.Client`` (by its type's name: no dask import here)."""
     names = {f"{cls.__module__}.{cls.__qualname__}" for cls in type(client).__mro__}
     if "distributed.client.Client" not in names:
         raise TypeError(f"client: expected a dask.distributed.Client or a scheduler address (str), got "
@@ -300,9 +337,10 @@ def _require_client(client) -> None:
 
 
 @contextlib.contextmanager
-def sweeps_on(client):
-    """Runs every :func:`sweep` inside the ``with`` block on ``client`` (a
-    ``dask.distributed.Client`` or a scheduler address), unless the call names its own.
+def sweeps_on(client: Any) -> Iterator[Any]:
+    """Run every :func:`sweep` inside the ``with`` block on ``client``, unless the call names its own.
+
+    ``client`` is a ``dask.distributed.Client`` or a scheduler address.
 
     What ``widenet reproduce --scheduler ADDRESS`` uses, and how to send the sweeps inside
     library functions (:func:`widenet.lazy_training_sweep`, the experiments) to a cluster.
@@ -324,7 +362,7 @@ def sweeps_on(client):
             _SWEEP_CLIENT.reset(token)
 
 
-def _run_pool(run, todo: list, threads: int, bar) -> None:
+def _run_pool(run: Callable[[int], None], todo: List[int], threads: int, bar: Any) -> None:
     with one_thread(), ThreadPoolExecutor(max_workers=threads) as pool:
         futures = {pool.submit(run, index): index for index in todo}
         pending = set(futures)
@@ -336,4 +374,5 @@ def _run_pool(run, todo: list, threads: int, bar) -> None:
             if failed:
                 for future in pending:
                     future.cancel()
-                raise min(failed, key=futures.get).exception()
+                first = min(failed, key=lambda future: futures[future])
+                raise cast(BaseException, first.exception())  # not None: the filter above

@@ -15,7 +15,7 @@ from widenet.sweeps import SlopeFit
 # A fitted exponent "agrees with" a rate when its 95% interval meets [rate - 0.1, rate + 0.1]:
 # the interval assumes a pure power law, and over widths 2^6 .. 2^15 the measured quantities
 # carry 1/n corrections that steepen the fit by a few hundredths (measured in
-# kernel_convergence.py's comments).
+# the comments of kernel_convergence's design).
 TOLERANCE = 0.1
 
 
