@@ -698,8 +698,9 @@ def train_ensemble(networks: Sequence[NetworkLike], initial: Optional[Sequence[N
     return out
 
 
-def train_ensemble_batched(networks: Sequence[NetworkLike], initial: Optional[Sequence[NetworkLike]], X: FloatArray,
-                           y: npt.ArrayLike, options: OptionsLike, X_test: Optional[FloatArray] = None) -> Dict[str, Any]:
+def train_ensemble_batched(networks: Sequence[NetworkLike], initial: Optional[Sequence[NetworkLike]],
+                           X: FloatArray, y: npt.ArrayLike, options: OptionsLike,
+                           X_test: Optional[FloatArray] = None) -> Dict[str, Any]:
     """Run :func:`train_ensemble` vectorised over the ``R`` networks (batched matmul baseline).
 
     Same parameters and result as :func:`train_ensemble` (without the divergence rule: every
