@@ -24,8 +24,8 @@ from widenet.reference.shallow import OptionsLike, _Records
 
 
 def linear_gd(theta: npt.ArrayLike, residual: npt.ArrayLike, options: OptionsLike,
-              cross: Optional[npt.ArrayLike] = None, test_initial: Optional[npt.ArrayLike] = None, offset_outputs: Optional[FloatArray] = None,
-              offset_squared_norm: float = 0.0) -> Dict[str, Any]:
+              cross: Optional[npt.ArrayLike] = None, test_initial: Optional[npt.ArrayLike] = None,
+              offset_outputs: Optional[FloatArray] = None, offset_squared_norm: float = 0.0) -> Dict[str, Any]:
     """Run GD on the linearized model in function space (docs/theory.md, section 3: 11.5.9, Remark 11.24 corrected).
 
     Parameters
