@@ -13,9 +13,7 @@ removes the temporaries that processes of this host which are gone left beside t
 target (a killed process cannot clean up after itself); those of running processes or of
 other hosts are in progress and left alone.
 
-Reading. :func:`open_regular` opens without blocking and refuses anything but a regular
-file (a FIFO or a device would block or never end); :func:`parse_json` refuses nesting
-deeper than :data:`MAX_JSON_DEPTH` before Python's parser recurses into it.
+Reading lives in :mod:`widenet._reading` (its names are also reachable from here).
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ import contextlib
 import errno
 import hashlib
 import io
-import json
 import os
 import re
 import secrets
@@ -32,14 +29,11 @@ import signal
 import socket
 import stat
 import threading
-from typing import Any, ContextManager, Iterator, Literal, NoReturn, Optional, Union
-
-import numpy as np
+from typing import Any, ContextManager, Iterator, Literal, Optional, Union
 
 PathLike = Union[str, os.PathLike]
 
 SUFFIX = ".widenet-tmp"
-MAX_JSON_DEPTH = 64
 _LONGEST_NAME = 120  # of the target's name inside a temporary's name (file names end at 255 bytes)
 _HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 _TOKEN = re.compile(r"^([0-9a-f]{8})-([0-9]+)-[0-9a-f]+$")
@@ -123,7 +117,8 @@ def _existing_status(target: str) -> Optional[os.stat_result]:
     if stat.S_ISDIR(status.st_mode):
         raise IsADirectoryError(errno.EISDIR, "cannot write a file over a directory", target)
     if not stat.S_ISREG(status.st_mode):
-        raise ValueError(f"{target}: not a regular file ({_kind(status.st_mode)}); widenet writes regular files only")
+        raise ValueError(f"{target}: not a regular file ({file_kind(status.st_mode)}); "
+                         "widenet writes regular files only")
     return status
 
 
@@ -318,93 +313,29 @@ def check_writable_directory(directory: PathLike) -> None:
     os.unlink(temporary)
 
 
-# -- reading -------------------------------------------------------------------------------------
+# Reading has its own module; these names stay reachable from here for the callers of both.
+from widenet._reading import (  # noqa: E402
+    MAX_JSON_DEPTH,
+    NotARegularFile,
+    file_kind,
+    json_depth,
+    open_regular,
+    parse_json,
+    read_text,
+)
 
-
-def _kind(mode: int) -> str:
-    """Return what a file of ``mode`` is, in words (``"a FIFO"``)."""
-    for test, what in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return what
-    return "not a regular file"
-
-
-class NotARegularFile(ValueError):
-    """A FIFO, a device or a socket where a regular file was expected."""
-
-
-def open_regular(path: PathLike) -> io.BufferedReader:
-    """Open ``path`` for reading in binary mode, after checking that it is a regular file.
-
-    Opens without blocking (a FIFO without a writer would block) and checks the open file
-    itself, so the check holds for what is read. A directory raises IsADirectoryError,
-    anything else but a regular file :class:`NotARegularFile` (a ValueError) naming the
-    path; a missing file FileNotFoundError.
-    """
-    name = os.fspath(path)
-    descriptor = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mode = os.fstat(descriptor).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
-        if not stat.S_ISREG(mode):
-            raise NotARegularFile(f"{os.fsdecode(name)}: {_kind(mode)}, not a regular file")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(descriptor, True)
-        return os.fdopen(descriptor, "rb")
-    except BaseException:
-        os.close(descriptor)
-        raise
-
-
-def read_text(path: PathLike, limit: int) -> str:
-    """Return the UTF-8 text of the regular file ``path``.
-
-    Raises ValueError when it holds more than ``limit`` bytes or is not UTF-8 (see
-    :func:`open_regular` for the rest).
-    """
-    with open_regular(path) as file:
-        data = file.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"{os.fsdecode(os.fspath(path))}: larger than {limit} bytes")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{os.fsdecode(os.fspath(path))}: not UTF-8 text ({error})") from None
-
-
-_JSON_ESCAPE = re.compile(r"\\.", re.DOTALL)
-_JSON_STRING = re.compile(r'"[^"]*"')
-
-
-def json_depth(text: str) -> int:
-    """Return the deepest nesting of arrays and objects in the JSON ``text``.
-
-    Brackets inside strings do not count. Takes time linear in the length of ``text``,
-    without recursion.
-    """
-    # Escapes first (``\"`` is no quote), then strings: two passes without backtracking.
-    outside = _JSON_STRING.sub("", _JSON_ESCAPE.sub("", text)).encode("utf-8", "surrogatepass")
-    codes = np.frombuffer(outside, dtype=np.uint8)
-    steps = (codes == ord("[")).astype(np.int64) + (codes == ord("{")) - (codes == ord("]")) - (codes == ord("}"))
-    return int(np.cumsum(steps).max(initial=0))
-
-
-def _reject_constant(name: str) -> NoReturn:
-    """Refuse the JSON constant ``name`` (NaN, Infinity, -Infinity)."""
-    raise ValueError(f"{name} is not a finite number")
-
-
-def parse_json(text: str, allow_nan: bool = False, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """Return ``json.loads(text)``, refusing deep nesting and non-finite constants.
-
-    Nesting deeper than ``max_depth`` raises ValueError, and so do the constants NaN,
-    Infinity and -Infinity unless ``allow_nan``.
-    """
-    depth = json_depth(text)
-    if depth > max_depth:
-        raise ValueError(f"nested {depth} levels deep, more than the {max_depth} allowed")
-    if allow_nan:
-        return json.loads(text)
-    return json.loads(text, parse_constant=_reject_constant)
+__all__ = [
+    "FileSet",
+    "MAX_JSON_DEPTH",
+    "NotARegularFile",
+    "StagedDirectory",
+    "atomic_write",
+    "check_writable_directory",
+    "json_depth",
+    "open_in",
+    "open_regular",
+    "parse_json",
+    "read_text",
+    "remove_stale_temporaries",
+    "write_text",
+]
