@@ -157,16 +157,17 @@ def test_huge_step_counts_with_huge_record_periods(backend):
     assert lin.steps.tolist() == [0, 1]
 
 
-def test_recorded_steps_never_pass_the_last_step():
-    """The twin's schedule against the definition (every multiple of record_every below
-    steps, then steps), up to the largest int64 step count."""
+@pytest.mark.parametrize("recorded_steps", [_core.recorded_steps, ref.shallow.recorded_steps], ids=["cpp", "twin"])
+def test_recorded_steps_never_pass_the_last_step(recorded_steps):
+    """The schedule against the definition (every multiple of record_every below steps,
+    then steps), up to the largest int64 step count; the count the memory guard uses agrees."""
     for steps, every in ((0, 1), (1, 1), (9, 3), (10, 3), (10, 20), (2**63 - 1, 2**62 + 1), (2**63 - 1, 2**63 - 1),
                          (2**63 - 2, 2**62), (2**62, 2**61)):
         expected = list(range(0, steps, every)) + [steps] if steps < 100 else None
-        got = ref.shallow.recorded_steps(steps, every)
+        got = recorded_steps(steps, every)
         assert got.dtype == np.int64 and got[0] == 0 and got[-1] == steps
         assert np.all(np.diff(got) > 0) and np.all(np.diff(got)[:-1] == every)
-        assert len(got) == _memory.recorded_count(steps, every)
+        assert len(got) == _memory.recorded_count(steps, every) == steps // every + 1 + (steps % every != 0)
         if expected is not None:
             assert got.tolist() == expected
 
@@ -175,8 +176,9 @@ def test_recorded_steps_never_pass_the_last_step():
     lambda X, y, p: _core.train(p, p, X, y, _core.TrainingOptions(1e-3, 2**63 - 1, 1, 1.0)),
     lambda X, y, p: _core.train(p, p, X, y, _core.TrainingOptions(1e-3, 2**63 - 1, 3, 1.0)),
     lambda X, y, p: _core.linear_gd(np.eye(2), y, _core.TrainingOptions(1e-3, 2**63 - 1, 2, 1.0)),
+    lambda X, y, p: _core.recorded_steps(2**63 - 1, 1),
     lambda X, y, p: ref.shallow.recorded_steps(2**63 - 1, 1),
-], ids=["cpp-every-step", "cpp-every-third", "cpp-linear", "twin"])
+], ids=["cpp-every-step", "cpp-every-third", "cpp-linear", "cpp-schedule", "twin"])
 def test_record_counts_that_cannot_be_allocated_are_refused_by_name(call):
     """Counts whose arrays cannot be addressed: ValueError naming record_every, never an
     overflowed size (steps / record_every + 1 wrapped for record_every = 1)."""

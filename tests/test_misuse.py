@@ -98,6 +98,21 @@ def test_a_step_below_float32_is_refused_by_name(exponent, backend):
     assert not np.array_equal(net.params.to_vector(), start)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_an_ensemble_step_below_float32_is_refused_by_name(backend):
+    """The ensemble's run takes its step in float32 as one network's does: the same refusal,
+    the members unchanged."""
+    ensemble = widenet.ShallowEnsemble(3, 2, 3, activation="tanh", dtype=np.float32, seed=4)
+    X, y, _ = random_data(4, 6, 2, np.float32)
+    start = [ensemble.member(r).params.to_vector() for r in range(ensemble.size)]
+    with pytest.raises(ValueError, match=r"^lr: .*float32"):
+        ensemble.train(X, y, 1e-46, 3, backend=backend)
+    for r, before in enumerate(start):
+        np.testing.assert_array_equal(ensemble.member(r).params.to_vector(), before)
+    ensemble.train(X, y, 1e-3, 3, backend=backend)
+    assert not np.array_equal(ensemble.member(0).params.to_vector(), start[0])
+
+
 @pytest.mark.parametrize("method", ["closed_form", "iterate"])
 def test_a_linearized_step_below_the_dtype_is_refused_by_name(method):
     model = widenet.linearize(make_network(2, 3, "tanh", dtype=np.float32, seed=5))

@@ -1,4 +1,7 @@
+#include <algorithm>
+#include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "common.hpp"
@@ -170,6 +173,30 @@ struct TrainingBinder {
 void bind_training(py::module_& m) {
   bind_both_dtypes<TrainingBinder>(m);
   m.attr("DIVERGENCE_FACTOR") = kDivergenceFactor;
+  m.def(
+      "recorded_count",
+      [](Index steps, Index record_every) {
+        require(steps >= 0, "steps: expected a non-negative integer, got " + std::to_string(steps));
+        require(record_every >= 1, "record_every: expected a positive integer, got " +
+                                       std::to_string(record_every));
+        return TrainingSchedule{1.0, steps, record_every, 1.0}.recorded_count();
+      },
+      py::arg("steps"), py::arg("record_every"),
+      "How many steps a run records: 0, record_every, 2 record_every, ... below steps, and "
+      "steps itself (saturating at the largest int64).");
+  m.def(
+      "recorded_steps",
+      [](Index steps, Index record_every) {
+        const std::vector<Index> recorded =
+            schedule_from(1.0, steps, record_every, 1.0).recorded_steps();
+        CArray<std::int64_t> out({py::ssize_t(recorded.size())});
+        std::copy(recorded.begin(), recorded.end(), out.mutable_data());
+        return out;
+      },
+      py::arg("steps"), py::arg("record_every"),
+      "The steps a run records (int64): 0, record_every, 2 record_every, ... below steps, and "
+      "steps itself. A count whose array could not be addressed raises ValueError naming "
+      "record_every.");
 }
 
 }  // namespace widenet::bindings

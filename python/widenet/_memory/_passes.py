@@ -198,7 +198,7 @@ def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype: DTypeLi
 
 def recorded_count(steps: int, record_every: int) -> int:
     """Return how many records a run of ``steps`` steps keeps: ``k = 0, record_every, ...`` and ``steps``."""
-    return steps // record_every + 1 + (1 if steps % record_every else 0)
+    return int(_core.recorded_count(steps, record_every))
 
 
 TRAINING_ALTERNATIVE = ("Record less often (a larger record_every), pass fewer X_test points, or train in pieces: "

@@ -21,6 +21,7 @@ from widenet import _memory
 from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._locking import TrainingLock
+from widenet._native import _core
 from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
 from widenet._types import Backend, FloatArray, LinearMethod, Loss, OnDivergence, PassKind
 from widenet.errors import ON_DIVERGENCE, divergence_error
@@ -28,7 +29,6 @@ from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR, training_opti
 from widenet.network.parameters import Parameters
 from widenet.network.results import LinearizedTrainingResult, overflowed
 from widenet.network.shallow import ShallowNetwork
-from widenet.reference.shallow import recorded_steps
 
 METHODS = ("closed_form", "iterate")
 _FLOAT64 = np.dtype(np.float64)
@@ -361,7 +361,7 @@ class LinearizedModel(TrainingLock):
             # the schedule is made only after the memory guard has counted it
             records, offset, theta, scale = self._run(points, targets, X_test, loss, backend, method,
                                                       _memory.recorded_count(steps, record_every),
-                                                      lambda: recorded_steps(steps, record_every),
+                                                      lambda: _core.recorded_steps(steps, record_every),
                                                       lambda rate: (gd_decay, gd_filter, lr * rate), lr, steps,
                                                       record_every)
             result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)

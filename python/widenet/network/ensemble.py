@@ -23,8 +23,9 @@ from widenet._types import (
     Parametrization,
     Seed,
 )
-from widenet.errors import ON_DIVERGENCE, divergence_error
-from widenet.network._backends import BACKENDS, training_options
+from widenet.errors import divergence_error
+from widenet.network._backends import BACKENDS
+from widenet.network._training_call import check_training
 from widenet.network.parameters import Parameters
 from widenet.network.results import TrainingResult, overflowed
 from widenet.network.shallow import ShallowNetwork
@@ -329,31 +330,23 @@ class ShallowEnsemble(TrainingLock):
         parameters overflowed to Inf or NaN (``result.parameters_overflowed``) stays where
         its run started.
         """
-        points, targets = self._template.check_data(X, y)
-        lr = check.positive_real(lr, "lr")
-        steps = check.integer(steps, "steps", 0)
-        record_every = check.integer(record_every, "record_every", 1)
-        test_points = None if X_test is None else self._template.check_inputs(X_test, "X_test")
-        scale = check.loss_scale(loss, points.shape[0])
-        on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
-        backend = check.backend(backend)
+        call = check_training(self._template, X, y, lr, steps, record_every, X_test, loss, on_divergence, backend)
         _memory.require("ShallowEnsemble.train",
-                        self.training_blocks(points, test_points, steps, record_every, backend),
+                        self.training_blocks(call.points, call.test_points, steps, record_every, call.backend),
                         _memory.TRAINING_ALTERNATIVE)
-        options = training_options(lr, steps, record_every, scale)
         architecture = self.activation, self.parametrization
         with self._lock:  # one run at a time, each from where the previous one ended
-            records = BACKENDS[backend].train_ensemble(self._params.networks(*architecture),
-                                                       self._initial.networks(*architecture), points, targets,
-                                                       options, test_points)
+            records = BACKENDS[call.backend].train_ensemble(self._params.networks(*architecture),
+                                                            self._initial.networks(*architecture), call.points,
+                                                            call.targets, call.options, call.test_points)
             (U, b), (v, c) = records["layers"]
             trained = StackedParameters(U, b, v, np.asarray(c, dtype=self.dtype))
             stuck = overflowed(*trained, stacked=True)
-            result = TrainingResult.from_records(records, loss, lr, stuck)
-            if result.diverged_at is not None and on_divergence == "raise":
+            result = TrainingResult.from_records(records, loss, call.lr, stuck)
+            if result.diverged_at is not None and call.on_divergence == "raise":
                 diverged = tuple(int(r) for r in np.flatnonzero(np.asarray(result.diverged_at) >= 0))
-                raise divergence_error(result, lambda r: self.member(r).gram_product(points, backend),
-                                       points.shape[0], scale, diverged)
+                raise divergence_error(result, lambda r: self.member(r).gram_product(call.points, call.backend),
+                                       call.points.shape[0], call.loss_scale, diverged)
             if stuck.any():  # a member whose parameters overflowed to Inf or NaN stays where its run started
                 trained = StackedParameters(*(np.where(stuck.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
                                               for new, old in zip(trained, self._params)))

@@ -24,9 +24,10 @@ from widenet._types import (
     PassKind,
     Seed,
 )
-from widenet.errors import ON_DIVERGENCE, MatrixProduct, divergence_error
+from widenet.errors import MatrixProduct, divergence_error
 from widenet.kernels import limit_kernel
-from widenet.network._backends import BACKENDS, training_options
+from widenet.network._backends import BACKENDS
+from widenet.network._training_call import check_training
 from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
 from widenet.network.results import TrainingResult, overflowed
 
@@ -422,26 +423,19 @@ class ShallowNetwork(TrainingLock):
         The step is taken in the network's dtype, so ``lr`` must be a normal number there
         (ValueError otherwise: 1e-46 is 0 in float32, and training would do nothing).
         """
-        points, targets = self.check_data(X, y)
-        lr = check.normal_in(check.positive_real(lr, "lr"), "lr", self.dtype)  # the step is taken in the dtype
-        steps = check.integer(steps, "steps", 0)
-        record_every = check.integer(record_every, "record_every", 1)
-        test_points = None if X_test is None else self.check_inputs(X_test, "X_test")
-        scale = check.loss_scale(loss, points.shape[0])
-        on_divergence = check.choice(on_divergence, "on_divergence", ON_DIVERGENCE)
-        backend = check.backend(backend)
+        call = check_training(self, X, y, lr, steps, record_every, X_test, loss, on_divergence, backend)
         _memory.require("ShallowNetwork.train",
-                        self.training_blocks(points, test_points, steps, record_every, backend),
+                        self.training_blocks(call.points, call.test_points, steps, record_every, call.backend),
                         _memory.TRAINING_ALTERNATIVE)
-        options = training_options(lr, steps, record_every, scale)
         with self._lock:  # one run at a time, each from where the previous one ended
-            records = BACKENDS[backend].train(self.state, self.initial_state, points, targets, options, test_points)
+            records = BACKENDS[call.backend].train(self.state, self.initial_state, call.points, call.targets,
+                                                   call.options, call.test_points)
             (U, b), (v, c) = records["layers"]
             trained = U, b, v, c
-            result = TrainingResult.from_records(records, loss, lr, overflowed(*trained))
-            if result.diverged_at is not None and on_divergence == "raise":
-                raise divergence_error(result, lambda _: self.gram_product(points, backend), points.shape[0],
-                                       scale)
+            result = TrainingResult.from_records(records, loss, call.lr, overflowed(*trained))
+            if result.diverged_at is not None and call.on_divergence == "raise":
+                raise divergence_error(result, lambda _: self.gram_product(call.points, call.backend),
+                                       call.points.shape[0], call.loss_scale)
             if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
                 self._params = Parameters(*trained, self.dtype)
         return result

@@ -24,8 +24,8 @@ import numpy.typing as npt
 from widenet import _memory
 from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
+from widenet._native import _core
 from widenet._types import FloatArray
-from widenet.reference.shallow import recorded_steps
 from widenet.regression import _solve
 
 _FLOAT64 = np.dtype(np.float64)
@@ -294,7 +294,7 @@ def gradient_descent(A: npt.ArrayLike, y: npt.ArrayLike, w0: npt.ArrayLike, lr: 
     limit = _pseudo_inverse_times(svd, targets) + (w - V @ (V.T @ w))
     rate = float(np.max(np.abs(1.0 - 2.0 * lr * s**2), initial=0.0))
 
-    recorded = recorded_steps(steps, record_every)
+    recorded = _core.recorded_steps(steps, record_every)
     iterates, losses, distances, row = np.empty((records,) + w.shape), np.empty(records), np.empty(records), 0
     for k in range(steps + 1):
         residual = matrix @ w - targets
