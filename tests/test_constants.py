@@ -95,10 +95,10 @@ def test_the_core_parses_exactly_its_lists():
                 applies = {"closed_form": activation in _core.CLOSED_FORMS,
                            "scale_mixture": activation in _core.SCALE_MIXTURES}.get(method, True)
                 if applies:
-                    _core.limit_kernel(X, None, activation, "lecun", kind, 1.0, 0.0, 1.0, 0.0, method)
+                    _core.limit_kernel(X, None, activation, "lecun", kind, (1.0, 0.0, 1.0, 0.0), method)
                 else:
                     with pytest.raises(ValueError, match="method: no"):
-                        _core.limit_kernel(X, None, activation, "lecun", kind, 1.0, 0.0, 1.0, 0.0, method)
+                        _core.limit_kernel(X, None, activation, "lecun", kind, (1.0, 0.0, 1.0, 0.0), method)
     listed = ", ".join(_core.ACTIVATIONS)
     with pytest.raises(ValueError, match=f"activation: expected one of {listed}; got 'swish'"):
         _core.activation(np.zeros(2), "swish")
@@ -107,9 +107,9 @@ def test_the_core_parses_exactly_its_lists():
     with pytest.raises(ValueError, match="kernel: expected one of linear, polynomial, rbf, laplace; got 'cosine'"):
         _core.kernel_gram(X, None, "cosine", 1.0, 2, 1.0)
     with pytest.raises(ValueError, match="kind: expected 'ntk' or 'nngp'; got 'x'"):
-        _core.limit_kernel(X, None, "relu", "lecun", "x", 1.0, 0.0, 1.0, 0.0, "closed_form")
+        _core.limit_kernel(X, None, "relu", "lecun", "x", (1.0, 0.0, 1.0, 0.0), "closed_form")
     with pytest.raises(ValueError, match="method: expected 'closed_form', 'scale_mixture' or 'quadrature'; got 'x'"):
-        _core.limit_kernel(X, None, "relu", "lecun", "ntk", 1.0, 0.0, 1.0, 0.0, "x")
+        _core.limit_kernel(X, None, "relu", "lecun", "ntk", (1.0, 0.0, 1.0, 0.0), "x")
 
 
 def test_the_twins_lists_equal_the_cores():

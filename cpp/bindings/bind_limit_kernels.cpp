@@ -1,3 +1,4 @@
+#include <array>
 #include <cmath>
 #include <iterator>
 #include <optional>
@@ -14,9 +15,9 @@ constexpr Index kLongCallPairs = 256;
 
 RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<MatrixRef<double>>& X2,
                          const std::string& activation, const std::string& parametrization,
-                         const std::string& kind, double weight_var, double bias_var,
-                         double output_var, double output_bias_var, const std::string& method,
-                         Index order) {
+                         const std::string& kind, const std::array<double, 4>& variances,
+                         const std::string& method, Index order) {
+  const auto [weight_var, bias_var, output_var, output_bias_var] = variances;
   const LimitKernel config{architecture(activation, parametrization),
                            parse_limit_kind(kind),
                            parse_limit_method(method),
@@ -24,7 +25,7 @@ RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<Matrix
                            bias_var,
                            output_var,
                            output_bias_var};
-  for (const double variance : {weight_var, bias_var, output_var, output_bias_var}) {
+  for (const double variance : variances) {
     require(std::isfinite(variance) && variance >= 0,
             "variances: expected finite non-negative numbers");
   }
@@ -67,11 +68,11 @@ py::tuple rule_arrays(const GaussRule& rule) {
 
 void bind_limit_kernels(py::module_& m) {
   m.def("limit_kernel", &kernel, py::arg("X1").noconvert(), py::arg("X2").noconvert(),
-        py::arg("activation"), py::arg("parametrization"), py::arg("kind"), py::arg("weight_var"),
-        py::arg("bias_var"), py::arg("output_var"), py::arg("output_bias_var"), py::arg("method"),
-        py::arg("order") = kLimitOrder,
+        py::arg("activation"), py::arg("parametrization"), py::arg("kind"), py::arg("variances"),
+        py::arg("method"), py::arg("order") = kLimitOrder,
         "Infinite-width kernel (K_LC, K_NTK or the NNGP covariance) between X1 and X2 "
-        "(X2=None: symmetric) in float64, by the closed form, the scale mixture or the graded "
+        "(X2=None: symmetric) in float64 for the initial variances (weight_var, bias_var, "
+        "output_var, output_bias_var), by the closed form, the scale mixture or the graded "
         "quadrature, whose panels (and arctan's) take `order` Gauss-Legendre nodes.");
   m.def("gauss_legendre", [](Index order) { return rule_arrays(gauss_legendre(order)); },
         py::arg("order"),

@@ -153,7 +153,7 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     _memory.check_limit_kernel("limit_kernel", points1.shape[0], points1.shape[0] if points2 is None else
                                points2.shape[0], _core.limit_point_floats(activation, method, largest, nodes), backend)
     if backend == "cpp":
-        return _core.limit_kernel(points1, points2, activation, parametrization, kind, *variances, method, nodes)
+        return _core.limit_kernel(points1, points2, activation, parametrization, kind, variances, method, nodes)
     return reference.limit_kernel(points1, points1 if points2 is None else points2, activation, parametrization, kind,
                                   *variances, method=method, order=order)
 
