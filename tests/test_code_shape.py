@@ -88,3 +88,62 @@ def test_the_check_catches_a_long_function(tmp_path):
     under = ast.parse(f"def f():\n{docstring}{body}\n").body[0]
     assert _code_lines(over) == MAX_FUNCTION_LINES + 1
     assert _code_lines(under) == MAX_FUNCTION_LINES
+
+
+MAX_BINDING_ARGUMENTS = 8
+
+
+def _parameter_count(signature: str) -> int:
+    """The parameters of a pybind11 signature line ``name(a: T[x, y], b: U = 1) -> R``, less ``self``."""
+    depth, count, inside = 0, 0, signature[signature.index("(") + 1:]
+    names = [""]
+    for char in inside:
+        if depth == 0 and char == ")":
+            break
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            count += 1
+            names.append("")
+            continue
+        names[-1] += char
+    names = [name.strip() for name in names if name.strip()]
+    return len([name for name in names if not name.startswith("self")])
+
+
+def _binding_signatures() -> dict[str, list[str]]:
+    """Every signature of the compiled module's functions, constructors and methods (overloads included)."""
+    from widenet._native import _core
+
+    found: dict[str, list[str]] = {}
+    for name, value in vars(_core).items():
+        callables = [(name, value)] if callable(value) and not isinstance(value, type) else []
+        if isinstance(value, type):
+            callables = [(f"{name}.{attr}", getattr(value, attr)) for attr in vars(value)
+                         if callable(getattr(value, attr)) and (attr == "__init__" or not attr.startswith("_"))]
+        for qualified, function in callables:
+            short = qualified.rsplit(".", 1)[-1]
+            lines = (function.__doc__ or "").splitlines()
+            found[qualified] = [line.split(". ", 1)[-1] for line in lines
+                                if line.split(". ", 1)[-1].startswith(f"{short}(")]
+    return found
+
+
+def test_no_binding_takes_more_than_eight_arguments():
+    """The compiled functions take objects (the network, a run's options), not loose arrays
+    and strings: none takes more than eight arguments."""
+    signatures = _binding_signatures()
+    assert {"train", "ntk_gram", "limit_kernel", "Network.__init__"} <= set(signatures)
+    assert all(signatures[name] for name in ("train", "ntk_gram", "limit_kernel", "Network.__init__"))
+    many = {name: [_parameter_count(s) for s in lines] for name, lines in signatures.items()
+            if any(_parameter_count(s) > MAX_BINDING_ARGUMENTS for s in lines)}
+    assert not many, f"bindings with more than {MAX_BINDING_ARGUMENTS} arguments: {many}"
+
+
+def test_the_count_reads_nested_types():
+    """Commas inside annotations do not count; a ninth parameter does."""
+    eight = 'f(self, a: typing.Annotated[numpy.NDArray, "[m, n]"], b: dict[str, int], c, d, e, f, g, h=(1, 2)) -> int'
+    assert _parameter_count(eight) == 8
+    assert _parameter_count(eight.replace("h=(1, 2)", "h=(1, 2), i")) == 9
