@@ -23,7 +23,6 @@ LONG_FILES: dict[str, str] = {
     # arrays; they shrink when a bound network object replaces that plumbing.
     "python/widenet/dynamics/linearization.py": "the linearized model with its loose kernel arguments",
     "python/widenet/network/shallow.py": "the network with its loose kernel arguments",
-    "python/widenet/reference/shallow.py": "the twin of every network kernel, argument by argument",
 }
 # "path:function" -> why it is longer
 LONG_FUNCTIONS: dict[str, str] = {}

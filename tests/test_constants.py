@@ -21,6 +21,7 @@ from widenet.reference import kernels as reference_kernels
 from widenet.reference import limit_kernels as reference_limit
 from widenet.reference import linear_dynamics as reference_linear
 from widenet.reference import shallow as reference_shallow
+from widenet.reference import training as reference_training
 
 EPS = np.finfo(np.float64).eps
 
@@ -35,10 +36,10 @@ def test_divergence_factor_is_the_cores():
 def test_the_twin_is_given_the_divergence_factor():
     """The numpy twin has no factor of its own: its run options require one (widenet passes the
     core's), and its runs read it from there."""
-    parameter = inspect.signature(reference_shallow.TrainingOptions).parameters["divergence_factor"]
+    parameter = inspect.signature(reference_training.TrainingOptions).parameters["divergence_factor"]
     assert parameter.default is inspect.Parameter.empty
     assert parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    for function in (reference_shallow.train, reference_shallow.train_ensemble, reference_linear.linear_gd):
+    for function in (reference_training.train, reference_training.train_ensemble, reference_linear.linear_gd):
         assert "divergence_factor" not in inspect.signature(function).parameters
 
 

@@ -157,7 +157,7 @@ def test_huge_step_counts_with_huge_record_periods(backend):
     assert lin.steps.tolist() == [0, 1]
 
 
-@pytest.mark.parametrize("recorded_steps", [_core.recorded_steps, ref.shallow.recorded_steps], ids=["cpp", "twin"])
+@pytest.mark.parametrize("recorded_steps", [_core.recorded_steps, ref.training.recorded_steps], ids=["cpp", "twin"])
 def test_recorded_steps_never_pass_the_last_step(recorded_steps):
     """The schedule against the definition (every multiple of record_every below steps,
     then steps), up to the largest int64 step count; the count the memory guard uses agrees."""
@@ -177,7 +177,7 @@ def test_recorded_steps_never_pass_the_last_step(recorded_steps):
     lambda X, y, p: _core.train(p, p, X, y, _core.TrainingOptions(1e-3, 2**63 - 1, 3, 1.0)),
     lambda X, y, p: _core.linear_gd(np.eye(2), y, _core.TrainingOptions(1e-3, 2**63 - 1, 2, 1.0)),
     lambda X, y, p: _core.recorded_steps(2**63 - 1, 1),
-    lambda X, y, p: ref.shallow.recorded_steps(2**63 - 1, 1),
+    lambda X, y, p: ref.training.recorded_steps(2**63 - 1, 1),
 ], ids=["cpp-every-step", "cpp-every-third", "cpp-linear", "cpp-schedule", "twin"])
 def test_record_counts_that_cannot_be_allocated_are_refused_by_name(call):
     """Counts whose arrays cannot be addressed: ValueError naming record_every, never an

@@ -11,21 +11,9 @@ from widenet.reference import limit_kernels
 from widenet.reference.activations import ACTIVATIONS, activation, activation_derivative
 from widenet.reference.kernels import KERNELS, kernel_diag, kernel_gram
 from widenet.reference.linear_dynamics import linear_gd
-from widenet.reference.shallow import (
-    Network,
-    TrainingOptions,
-    forward,
-    jacobian,
-    jvp,
-    loss,
-    loss_grad,
-    ntk_diag,
-    ntk_gram,
-    train,
-    train_ensemble,
-    train_ensemble_batched,
-    vjp,
-)
+from widenet.reference.shallow import Network, forward, jacobian, jvp, loss, loss_grad, vjp
+from widenet.reference.tangent_gram import ntk_diag, ntk_gram
+from widenet.reference.training import TrainingOptions, train, train_ensemble, train_ensemble_batched
 
 __all__ = [
     "ACTIVATIONS",

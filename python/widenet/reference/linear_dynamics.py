@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from widenet.reference.activations import FloatArray
-from widenet.reference.shallow import OptionsLike, _Records
+from widenet.reference.training import OptionsLike, _Records
 
 
 def linear_gd(theta: npt.ArrayLike, residual: npt.ArrayLike, options: OptionsLike,
