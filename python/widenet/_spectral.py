@@ -11,8 +11,13 @@ Gradient flow (``h -> 0`` with ``t = h k``) has ``exp(-2 s l t)`` and
 
 from __future__ import annotations
 
+from typing import Any, Callable, Optional
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from widenet import _memory
+from widenet._native import _core
 
 
 def _gd_powers(eigenvalues: ArrayLike, lr: float,
@@ -63,3 +68,47 @@ def flow_filter(eigenvalues: ArrayLike, rate: float, times: ArrayLike) -> NDArra
     exponent = -2.0 * rate * np.multiply.outer(times, values)
     at_zero = 2.0 * rate * np.multiply.outer(times, np.ones_like(values))
     return np.divide(-np.expm1(exponent), values, out=at_zero, where=values != 0)
+
+
+def spectral_records(theta: np.ndarray, residual: np.ndarray, y: np.ndarray, decay_of: Callable[..., np.ndarray],
+                     filter_of: Callable[..., np.ndarray], rate: float, when: np.ndarray, scale: float,
+                     shift: np.ndarray, offset: np.ndarray, cross: Optional[np.ndarray],
+                     test_start: Optional[np.ndarray]) -> tuple[Any, ...]:
+    """Return the records of a linearized run (``LinearizedModel.train`` or ``flow``) from one eigendecomposition.
+
+    The records are ``(train_outputs, losses, distances, test_outputs, coefficients, stopped)`` up to the
+    first record that diverges by the C++ loop's rule (not finite, or above
+    ``DIVERGENCE_FACTOR`` times the first), whose index is ``stopped`` (-1 when none does);
+    ``coefficients`` are those of the last record.
+
+    With ``Theta = Q diag(l) Q^T`` and ``c = Q^T r_0``: ``r_k = Q (decay c)``, the
+    accumulated ``a_k = Q (filter c)`` (so ``p_k - p_start = -J0^T a_k``) and
+    ``|p_k - w0|^2 = |delta|^2 - 2 <J0 delta, a_k> + sum l filter^2 c^2`` with
+    ``delta = p_start - w0``. The records are formed ``_memory.RECORD_BLOCK / m`` at a time.
+    """
+    eigenvalues, Q = np.linalg.eigh(np.asarray(theta, dtype=np.float64))
+    eigenvalues = np.maximum(eigenvalues, 0.0)  # Theta = J0 J0^T is PSD: negatives are rounding
+    c = Q.T @ residual.astype(np.float64)
+    count, m = len(when), len(c)
+    outputs, losses, distances = np.empty((count, m)), np.empty(count), np.empty(count)
+    tests = None if cross is None else np.empty((count, cross.shape[0]))
+    block = max(1, _memory.RECORD_BLOCK // m)
+    for begin in range(0, count, block):
+        rows = slice(begin, min(count, begin + block))
+        decay, accumulated = decay_of(eigenvalues, rate, when[rows]), filter_of(eigenvalues, rate, when[rows])
+        residuals = (decay * c) @ Q.T
+        coefficients = (accumulated * c) @ Q.T
+        squared = (float(np.dot(offset, offset)) - 2.0 * coefficients @ shift.astype(np.float64)
+                   + (eigenvalues * (accumulated * c) ** 2).sum(axis=-1))
+        distances[rows] = np.sqrt(np.maximum(squared, 0.0))
+        losses[rows] = scale * (residuals**2).sum(axis=-1)
+        np.add(residuals, y, out=outputs[rows])
+        if tests is not None and cross is not None and test_start is not None:  # all three or none
+            tests[rows] = test_start.astype(np.float64) - coefficients @ cross.T.astype(np.float64)
+        bad = ~np.isfinite(losses[rows]) | (losses[rows] > _core.DIVERGENCE_FACTOR * losses[0])
+        if bad.any():
+            stop = begin + int(np.argmax(bad))
+            kept = slice(0, stop + 1)
+            return (outputs[kept], losses[kept], distances[kept], None if tests is None else tests[kept],
+                    coefficients[stop - begin], stop)
+    return outputs, losses, distances, tests, coefficients[-1], -1

@@ -12,7 +12,7 @@ the end from one product ``J0^T a`` (docs/theory.md, section 3; Remark 11.24 cor
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -22,146 +22,19 @@ from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._locking import TrainingLock
 from widenet._native import _core
-from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
-from widenet._types import Backend, FloatArray, LinearMethod, Loss, OnDivergence, PassKind
+from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter, spectral_records
+from widenet._types import Backend, FloatArray, LinearMethod, Loss, OnDivergence
+from widenet.dynamics._tangents import JacobianTangent, NetworkTangent
 from widenet.errors import ON_DIVERGENCE, divergence_error
-from widenet.network._backends import BACKENDS, DIVERGENCE_FACTOR, training_options
+from widenet.network._backends import BACKENDS, training_options
 from widenet.network.parameters import Parameters
-from widenet.network.results import LinearizedTrainingResult, overflowed
+from widenet.network.results import LinearizedTrainingResult
 from widenet.network.shallow import ShallowNetwork
 
 METHODS = ("closed_form", "iterate")
 _FLOAT64 = np.dtype(np.float64)
 
 _Filters = Callable[[float], Tuple[Callable[..., np.ndarray], Callable[..., np.ndarray], float]]
-
-
-class _NetworkTangent:
-    """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels.
-
-    The Gram comes by the structured formula, ``J delta`` and ``J^T r`` by two products each.
-    """
-
-    def __init__(self, network: ShallowNetwork) -> None:
-        self.network = network
-        self.dtype = network.dtype
-        self.initial = network.params.to_vector()
-
-    def inputs(self, X: npt.ArrayLike, name: str) -> np.ndarray:
-        """Return ``X`` checked as inputs of the network."""
-        return self.network.check_inputs(X, name)
-
-    def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return ``Phi(X, w0)``."""
-        outputs: np.ndarray = BACKENDS[backend].forward(self.network.state, X)
-        return outputs
-
-    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
-        """Return the tangent Gram ``K_n(X1, X2)`` at ``w0`` (``X2`` None: symmetric)."""
-        gram: np.ndarray = BACKENDS[backend].ntk_gram(self.network.state, X1, X2)
-        return gram
-
-    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return ``J(X, w0) direction``."""
-        product: np.ndarray = BACKENDS[backend].jvp(self.network.state, X, self.as_params(direction).layers)
-        return product
-
-    def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return ``J(X, w0)^T r`` as a parameter vector (NaN when it overflows)."""
-        (gU, gb), (gv, gc) = BACKENDS[backend].vjp(self.network.state, X, r.astype(self.dtype))
-        if overflowed(gU, gb, gv, np.asarray(gc)):  # no parameters: the caller reports the overflow
-            return np.full(self.initial.size, np.nan, self.dtype)
-        return Parameters(gU, gb, gv, gc, self.dtype).to_vector()
-
-    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
-        """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
-        network = self.network
-        return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation, self.initial.size)
-
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
-        """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
-        network = self.network
-        return _memory.ntk_blocks(m1, m2, network.width, self.dtype, backend, network.activation)
-
-    def as_params(self, vector: np.ndarray) -> Parameters:
-        """Return a parameter vector as :class:`Parameters`."""
-        return Parameters.from_vector(vector, self.network.width, self.network.input_dim, self.dtype)
-
-    def as_vector(self, params: object, name: str) -> np.ndarray:
-        """Return checked :class:`Parameters` as a vector."""
-        return self.network.checked_params(params, name).to_vector()
-
-
-class _JacobianTangent:
-    """The tangent map, through its Jacobian, of any model with ``forward(X)``, ``jacobian(X)`` and ``params``.
-
-    ``params`` is a parameter vector (a linear or feature model of
-    :mod:`widenet.network.linear_models`, or the user's); the model's ``ntk`` is used for
-    Grams when it has one.
-    """
-
-    dtype = _FLOAT64
-
-    def __init__(self, model: Any) -> None:
-        self.network = model
-        self.initial = self.as_vector(model.params, "params")
-
-    def inputs(self, X: npt.ArrayLike, name: str) -> np.ndarray:
-        """Return ``X`` checked as float64 inputs of the model."""
-        return check.as_points(X, name, dtype=_FLOAT64, columns=getattr(self.network, "input_dim", None),
-                               columns_of=check.INPUT_DIMENSION)
-
-    def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        J = np.asarray(self.network.jacobian(X), dtype=np.float64)
-        if J.shape != (X.shape[0], self.initial.size):
-            raise ValueError(f"model: jacobian(X) returned shape {J.shape}, expected ({X.shape[0]}, "
-                             f"{self.initial.size}) (points x parameters)")
-        return J
-
-    def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return the model's outputs at ``X``."""
-        return np.asarray(self.network.forward(X), dtype=np.float64).reshape(X.shape[0])
-
-    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
-        """Return the tangent Gram, the model's ``ntk`` when it has one (``X2`` None: symmetric)."""
-        if hasattr(self.network, "ntk"):
-            return np.asarray(self.network.ntk(X1, X2), dtype=np.float64)
-        J1 = self._jacobian(X1)
-        return J1 @ (J1 if X2 is None else self._jacobian(X2)).T
-
-    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return ``J(X) direction``."""
-        return self._jacobian(X) @ direction
-
-    def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return ``J(X)^T r``."""
-        return self._jacobian(X).T @ r
-
-    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
-        """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
-        # the model's features (its forward pass), or its Jacobian and the copy made of it
-        return [("model Jacobian", (m, self.initial.size), np.float64, 1 if kind == "forward" else 2)]
-
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
-        """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
-        columns = m1 if m2 is None else m2
-        return [("model Jacobians", (m1 + (0 if m2 is None else m2), self.initial.size), np.float64, 1),
-                ("Gram", (m1, columns), np.float64, 1)]
-
-    def as_params(self, vector: np.ndarray) -> np.ndarray:
-        """Return a copy of a parameter vector."""
-        return vector.copy()
-
-    def as_vector(self, params: object, name: str) -> np.ndarray:
-        """Return ``params`` checked as a float64 parameter vector."""
-        if isinstance(params, Parameters):
-            return params.to_vector().astype(np.float64)
-        size = getattr(self, "initial", None)
-        shape = None if size is None else size.shape
-        vector = check.as_array(params, name, _FLOAT64, 1)
-        if shape is not None and vector.shape != shape:
-            raise ValueError(f"{name}: expected shape {shape}, got {vector.shape}")
-        return vector.copy()
 
 
 def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None) -> LinearizedModel:
@@ -186,7 +59,7 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
         _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
                         "Pass a smaller network.")
         w0 = model.params if params is None else model.checked_params(params, "params")
-        return LinearizedModel(_NetworkTangent(ShallowNetwork.from_parameters(model.config, w0, w0)))
+        return LinearizedModel(NetworkTangent(ShallowNetwork.from_parameters(model.config, w0, w0)))
     if not all(callable(getattr(model, name, None)) for name in ("forward", "jacobian")) or \
             not hasattr(model, "params"):
         raise TypeError(f"model: expected a ShallowNetwork or a model with forward(X), jacobian(X) and params, "
@@ -194,7 +67,7 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
     base = copy.deepcopy(model)
     if params is not None:
         base.params = params
-    return LinearizedModel(_JacobianTangent(base))
+    return LinearizedModel(JacobianTangent(base))
 
 
 class LinearizedModel(TrainingLock):
@@ -210,7 +83,7 @@ class LinearizedModel(TrainingLock):
 
     _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
 
-    def __init__(self, tangent: Union[_NetworkTangent, _JacobianTangent]) -> None:
+    def __init__(self, tangent: Union[NetworkTangent, JacobianTangent]) -> None:
         self._tangent = tangent
         self._offset = np.zeros_like(tangent.initial)  # p - w0
 
@@ -433,7 +306,7 @@ class LinearizedModel(TrainingLock):
             decay_of, filter_of, rate = filters(scale)
             with np.errstate(over="ignore", invalid="ignore"):  # an unstable step: inf, caught there
                 outputs, losses, distances, test_outputs, coefficients, stopped = run_interruptible(
-                    _spectral_records, theta, residual, y, decay_of, filter_of, rate, schedule, scale, shift,
+                    spectral_records, theta, residual, y, decay_of, filter_of, rate, schedule, scale, shift,
                     self._offset, cross, test_start, long_call=is_long_factorization(*theta.shape))
             recorded = schedule[:len(losses)]
             stopped = -1 if stopped < 0 else int(recorded[stopped])
@@ -483,47 +356,3 @@ class LinearizedModel(TrainingLock):
 def _symmetric_product(theta: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     """``v -> theta v`` in float64, for the admissible step of a diverged run."""
     return lambda v: theta @ v.astype(theta.dtype)
-
-
-def _spectral_records(theta: np.ndarray, residual: np.ndarray, y: np.ndarray, decay_of: Callable[..., np.ndarray],
-                      filter_of: Callable[..., np.ndarray], rate: float, when: np.ndarray, scale: float,
-                      shift: np.ndarray, offset: np.ndarray, cross: Optional[np.ndarray],
-                      test_start: Optional[np.ndarray]) -> Tuple[Any, ...]:
-    """Return the records of :meth:`LinearizedModel.train` / ``flow`` from one eigendecomposition.
-
-    The records are ``(train_outputs, losses, distances, test_outputs, coefficients, stopped)`` up to the
-    first record that diverges by the C++ loop's rule (not finite, or above
-    ``DIVERGENCE_FACTOR`` times the first), whose index is ``stopped`` (-1 when none does);
-    ``coefficients`` are those of the last record.
-
-    With ``Theta = Q diag(l) Q^T`` and ``c = Q^T r_0``: ``r_k = Q (decay c)``, the
-    accumulated ``a_k = Q (filter c)`` (so ``p_k - p_start = -J0^T a_k``) and
-    ``|p_k - w0|^2 = |delta|^2 - 2 <J0 delta, a_k> + sum l filter^2 c^2`` with
-    ``delta = p_start - w0``. The records are formed ``_memory.RECORD_BLOCK / m`` at a time.
-    """
-    eigenvalues, Q = np.linalg.eigh(np.asarray(theta, dtype=np.float64))
-    eigenvalues = np.maximum(eigenvalues, 0.0)  # Theta = J0 J0^T is PSD: negatives are rounding
-    c = Q.T @ residual.astype(np.float64)
-    count, m = len(when), len(c)
-    outputs, losses, distances = np.empty((count, m)), np.empty(count), np.empty(count)
-    tests = None if cross is None else np.empty((count, cross.shape[0]))
-    block = max(1, _memory.RECORD_BLOCK // m)
-    for begin in range(0, count, block):
-        rows = slice(begin, min(count, begin + block))
-        decay, accumulated = decay_of(eigenvalues, rate, when[rows]), filter_of(eigenvalues, rate, when[rows])
-        residuals = (decay * c) @ Q.T
-        coefficients = (accumulated * c) @ Q.T
-        squared = (float(np.dot(offset, offset)) - 2.0 * coefficients @ shift.astype(np.float64)
-                   + (eigenvalues * (accumulated * c) ** 2).sum(axis=-1))
-        distances[rows] = np.sqrt(np.maximum(squared, 0.0))
-        losses[rows] = scale * (residuals**2).sum(axis=-1)
-        np.add(residuals, y, out=outputs[rows])
-        if tests is not None and cross is not None and test_start is not None:  # all three or none
-            tests[rows] = test_start.astype(np.float64) - coefficients @ cross.T.astype(np.float64)
-        bad = ~np.isfinite(losses[rows]) | (losses[rows] > DIVERGENCE_FACTOR * losses[0])
-        if bad.any():
-            stop = begin + int(np.argmax(bad))
-            kept = slice(0, stop + 1)
-            return (outputs[kept], losses[kept], distances[kept], None if tests is None else tests[kept],
-                    coefficients[stop - begin], stop)
-    return outputs, losses, distances, tests, coefficients[-1], -1

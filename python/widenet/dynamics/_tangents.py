@@ -1,0 +1,151 @@
+"""The two tangent maps a linearized model trains through: a network's compiled kernels, or a Jacobian.
+
+Both give the linearized model what it needs at ``w0`` (docs/theory.md, section 3): the
+outputs, the tangent Gram, the products with ``J0`` and ``J0^T``, the memory each needs,
+and the conversion between parameters and their vector.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional
+
+import numpy as np
+import numpy.typing as npt
+
+from widenet import _memory
+from widenet import _validation as check
+from widenet._types import Backend, PassKind
+from widenet.network._backends import BACKENDS
+from widenet.network.parameters import Parameters
+from widenet.network.results import overflowed
+from widenet.network.shallow import ShallowNetwork
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+class NetworkTangent:
+    """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels.
+
+    The Gram comes by the structured formula, ``J delta`` and ``J^T r`` by two products each.
+    """
+
+    def __init__(self, network: ShallowNetwork) -> None:
+        self.network = network
+        self.dtype = network.dtype
+        self.initial = network.params.to_vector()
+
+    def inputs(self, X: npt.ArrayLike, name: str) -> np.ndarray:
+        """Return ``X`` checked as inputs of the network."""
+        return self.network.check_inputs(X, name)
+
+    def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``Phi(X, w0)``."""
+        outputs: np.ndarray = BACKENDS[backend].forward(self.network.state, X)
+        return outputs
+
+    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
+        """Return the tangent Gram ``K_n(X1, X2)`` at ``w0`` (``X2`` None: symmetric)."""
+        gram: np.ndarray = BACKENDS[backend].ntk_gram(self.network.state, X1, X2)
+        return gram
+
+    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``J(X, w0) direction``."""
+        product: np.ndarray = BACKENDS[backend].jvp(self.network.state, X, self.as_params(direction).layers)
+        return product
+
+    def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``J(X, w0)^T r`` as a parameter vector (NaN when it overflows)."""
+        (gU, gb), (gv, gc) = BACKENDS[backend].vjp(self.network.state, X, r.astype(self.dtype))
+        if overflowed(gU, gb, gv, np.asarray(gc)):  # no parameters: the caller reports the overflow
+            return np.full(self.initial.size, np.nan, self.dtype)
+        return Parameters(gU, gb, gv, gc, self.dtype).to_vector()
+
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
+        """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
+        network = self.network
+        return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation, self.initial.size)
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
+        """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
+        network = self.network
+        return _memory.ntk_blocks(m1, m2, network.width, self.dtype, backend, network.activation)
+
+    def as_params(self, vector: np.ndarray) -> Parameters:
+        """Return a parameter vector as :class:`Parameters`."""
+        return Parameters.from_vector(vector, self.network.width, self.network.input_dim, self.dtype)
+
+    def as_vector(self, params: object, name: str) -> np.ndarray:
+        """Return checked :class:`Parameters` as a vector."""
+        return self.network.checked_params(params, name).to_vector()
+
+
+class JacobianTangent:
+    """The tangent map, through its Jacobian, of any model with ``forward(X)``, ``jacobian(X)`` and ``params``.
+
+    ``params`` is a parameter vector (a linear or feature model of
+    :mod:`widenet.network.linear_models`, or the user's); the model's ``ntk`` is used for
+    Grams when it has one.
+    """
+
+    dtype = _FLOAT64
+
+    def __init__(self, model: Any) -> None:
+        self.network = model
+        self.initial = self.as_vector(model.params, "params")
+
+    def inputs(self, X: npt.ArrayLike, name: str) -> np.ndarray:
+        """Return ``X`` checked as float64 inputs of the model."""
+        return check.as_points(X, name, dtype=_FLOAT64, columns=getattr(self.network, "input_dim", None),
+                               columns_of=check.INPUT_DIMENSION)
+
+    def _jacobian(self, X: np.ndarray) -> np.ndarray:
+        J = np.asarray(self.network.jacobian(X), dtype=np.float64)
+        if J.shape != (X.shape[0], self.initial.size):
+            raise ValueError(f"model: jacobian(X) returned shape {J.shape}, expected ({X.shape[0]}, "
+                             f"{self.initial.size}) (points x parameters)")
+        return J
+
+    def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return the model's outputs at ``X``."""
+        return np.asarray(self.network.forward(X), dtype=np.float64).reshape(X.shape[0])
+
+    def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
+        """Return the tangent Gram, the model's ``ntk`` when it has one (``X2`` None: symmetric)."""
+        if hasattr(self.network, "ntk"):
+            return np.asarray(self.network.ntk(X1, X2), dtype=np.float64)
+        J1 = self._jacobian(X1)
+        return J1 @ (J1 if X2 is None else self._jacobian(X2)).T
+
+    def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``J(X) direction``."""
+        return self._jacobian(X) @ direction
+
+    def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
+        """Return ``J(X)^T r``."""
+        return self._jacobian(X).T @ r
+
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
+        """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
+        # the model's features (its forward pass), or its Jacobian and the copy made of it
+        return [("model Jacobian", (m, self.initial.size), np.float64, 1 if kind == "forward" else 2)]
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
+        """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
+        columns = m1 if m2 is None else m2
+        return [("model Jacobians", (m1 + (0 if m2 is None else m2), self.initial.size), np.float64, 1),
+                ("Gram", (m1, columns), np.float64, 1)]
+
+    def as_params(self, vector: np.ndarray) -> np.ndarray:
+        """Return a copy of a parameter vector."""
+        return vector.copy()
+
+    def as_vector(self, params: object, name: str) -> np.ndarray:
+        """Return ``params`` checked as a float64 parameter vector."""
+        if isinstance(params, Parameters):
+            return params.to_vector().astype(np.float64)
+        size = getattr(self, "initial", None)
+        shape = None if size is None else size.shape
+        vector = check.as_array(params, name, _FLOAT64, 1)
+        if shape is not None and vector.shape != shape:
+            raise ValueError(f"{name}: expected shape {shape}, got {vector.shape}")
+        return vector.copy()
