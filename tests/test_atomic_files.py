@@ -308,16 +308,22 @@ def test_a_signal_during_the_renames_is_delivered_after_them(tmp_path, monkeypat
     def replace_and_interrupt(source, target):
         calls.append(target)
         if len(calls) == 1:
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # time for the handler to run, were it not held off
+            # to this thread, so the handler runs now; os.kill may hand it to any thread of
+            # the process (OpenBLAS's), which a loaded machine may run only after the block
+            signal.raise_signal(signal.SIGINT)
         replace(source, target)
 
     monkeypatch.setattr(os, "replace", replace_and_interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        with _files.FileSet() as files:
-            for name in ("a", "b", "c"):
-                files.write_text(tmp_path / name, name * 3)
-            files.commit()
+    # a process started in the background inherits SIGINT ignored: Python's handler, for this test
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with _files.FileSet() as files:
+                for name in ("a", "b", "c"):
+                    files.write_text(tmp_path / name, name * 3)
+                files.commit()
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert files.committed and len(calls) == 3
     assert [(tmp_path / name).read_text() for name in ("a", "b", "c")] == ["aaa", "bbb", "ccc"]
 
