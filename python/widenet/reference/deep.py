@@ -1,0 +1,211 @@
+"""Fully-connected networks of any depth: outputs, Jacobian, its products, tangent kernel and loss gradient.
+
+The numpy twin of the deep network (docs/theory.md, section 8). With ``a^0 = x`` and hidden
+layers ``l = 1..L``::
+
+    h^l = m_l W^l a^(l-1) + beta_l b^l,    a^l = sigma(h^l),    Phi(x) = m_out v . a^L + beta_out c,
+
+``W^l`` of shape (n_l, n_(l-1)) with ``n_0 = d``. The scales ``(m, beta)`` of each layer say
+the parametrization: all 1 under LeCun's, ``m_l = n_(l-1)^(-1/2)`` under the NTK
+parametrization with the variances in the initial weights, and ``m_l = s_w n_(l-1)^(-1/2)``,
+``beta_l = s_b`` with multipliers (neural-tangents' convention). A network without biases has
+``b^l`` and ``c`` of None: they are not parameters.
+
+A network is any object with ``layers`` (``((W^1, b^1), ..., (W^L, b^L), (v, c))``), ``scales``
+(``((m_1, beta_1), ..., (m_out, beta_out))``) and ``activation``. The parameter vector
+is the layers in order, each weight matrix row-major and then its bias: for one hidden layer,
+the layout of :mod:`widenet.reference.shallow`. Data ``X`` is (m, d) and every function
+computes in its dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any, List, Optional, Protocol, Sequence, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+from widenet.reference import activations as _act
+from widenet.reference.activations import FloatArray
+
+Layer = Tuple[Any, Any]  # (weights, bias or None)
+
+
+class DeepNetworkLike(Protocol):
+    """What the twins read of a deep network."""
+
+    @property
+    def layers(self) -> Sequence[Layer]:
+        """``((W^1, b^1), ..., (W^L, b^L), (v, c))``; biases None without them."""
+
+    @property
+    def scales(self) -> Sequence[Tuple[float, float]]:
+        """``((m_1, beta_1), ..., (m_out, beta_out))``, one pair per layer."""
+
+    @property
+    def activation(self) -> str:
+        """One of :data:`~widenet.reference.ACTIVATIONS`."""
+
+
+class DeepNetwork:
+    """A deep network's state for the twins: its layers, their scales and the activation (unchecked)."""
+
+    def __init__(self, layers: Sequence[Layer], scales: Sequence[Tuple[float, float]], activation: str) -> None:
+        self.layers = tuple((np.asarray(W), None if b is None else np.asarray(b)) for W, b in layers)
+        self.scales = tuple((float(m), float(beta)) for m, beta in scales)
+        self.activation = activation
+        if len(self.scales) != len(self.layers):
+            raise ValueError(f"scales: expected {len(self.layers)} pairs, one per layer, got {len(self.scales)}")
+
+    @property
+    def depth(self) -> int:
+        """``L``, the number of hidden layers."""
+        return len(self.layers) - 1
+
+    @property
+    def num_params(self) -> int:
+        """``P``: every weight and bias."""
+        return sum(W.size + (0 if b is None else b.size) for W, b in self.layers)
+
+
+class _Pass:
+    """The forward pass at ``X``: pre-activations ``H[l-1] = h^l`` and inputs ``A[i] = a^l`` (``A[0] = X``)."""
+
+    def __init__(self, net: DeepNetworkLike, X: FloatArray) -> None:
+        self.net, self.dtype = net, X.dtype
+        self.layers = [(np.asarray(W, self.dtype), None if b is None else np.asarray(b, self.dtype))
+                       for W, b in net.layers]
+        self.H: List[FloatArray] = []
+        self.A: List[FloatArray] = [X]
+        for (W, b), (m, beta) in zip(self.layers[:-1], net.scales[:-1]):
+            h = m * (self.A[-1] @ W.T)
+            self.H.append(h if b is None else h + beta * b)
+            self.A.append(_act.activation(net.activation, self.H[-1]))
+
+    def outputs(self) -> FloatArray:
+        """``Phi(X)``."""
+        (v, c), (m, beta) = self.layers[-1], self.net.scales[-1]
+        out = m * (self.A[-1] @ v)
+        return out if c is None else out + beta * c
+
+    def sensitivities(self) -> List[FloatArray]:
+        """``D[l-1] = dPhi / dh^l`` for every hidden layer, rows per point (back-propagated)."""
+        activation = self.net.activation
+        (v, _), (m, _) = self.layers[-1], self.net.scales[-1]
+        D: List[FloatArray] = [m * v * _act.activation_derivative(activation, self.H[-1])]
+        for i in range(len(self.H) - 1, 0, -1):  # from h^(i+1) to h^i
+            (W, _), (m_next, _) = self.layers[i], self.net.scales[i]
+            D.append(m_next * (D[-1] @ W) * _act.activation_derivative(activation, self.H[i - 1]))
+        return D[::-1]
+
+
+def _pullback(p: _Pass, g: FloatArray) -> List[Layer]:
+    """Return ``J^T g`` layer by layer, from a forward pass and one weight per point."""
+    D = p.sensitivities()
+    grads: List[Layer] = []
+    for i, ((_, b), (m, beta)) in enumerate(zip(p.layers[:-1], p.net.scales[:-1])):
+        G = g[:, None] * D[i]
+        grads.append((m * (G.T @ p.A[i]), None if b is None else beta * G.sum(axis=0)))
+    (_, c), (m, beta) = p.layers[-1], p.net.scales[-1]
+    grads.append((m * (p.A[-1].T @ g), None if c is None else np.asarray(beta * g.sum(), p.dtype)))
+    return grads
+
+
+def forward(net: DeepNetworkLike, X: FloatArray) -> FloatArray:
+    """Return the outputs ``Phi(x_i)`` for the rows of ``X``, shape (m,)."""
+    return _Pass(net, X).outputs()
+
+
+def jacobian(net: DeepNetworkLike, X: FloatArray) -> FloatArray:
+    """Return the explicit Jacobian ``d Phi(X) / d w``, shape (m, P), columns in parameter order.
+
+    ``dPhi/dW^l_ij = D^l_i m_l a^(l-1)_j``, ``dPhi/db^l_i = beta_l D^l_i``,
+    ``dPhi/dv = m_out a^L``, ``dPhi/dc = beta_out``, with ``D^l = dPhi/dh^l``.
+    """
+    p = _Pass(net, X)
+    D, rows = p.sensitivities(), X.shape[0]
+    blocks: List[FloatArray] = []
+    for i, ((_, b), (m, beta)) in enumerate(zip(p.layers[:-1], net.scales[:-1])):
+        blocks.append((m * D[i][:, :, None] * p.A[i][:, None, :]).reshape(rows, -1))
+        if b is not None:
+            blocks.append(beta * D[i])
+    (_, c), (m, beta) = p.layers[-1], net.scales[-1]
+    blocks.append(m * p.A[-1])
+    if c is not None:
+        blocks.append(np.full((rows, 1), beta, dtype=X.dtype))
+    return np.concatenate(blocks, axis=1)
+
+
+def vjp(net: DeepNetworkLike, X: FloatArray, r: npt.ArrayLike) -> List[Layer]:
+    """Return ``J(X)^T r`` in the layout of ``net.layers``, without the Jacobian."""
+    return _pullback(_Pass(net, X), np.asarray(r, dtype=X.dtype))
+
+
+def jvp(net: DeepNetworkLike, X: FloatArray, tangent: Sequence[Layer]) -> FloatArray:
+    """Return ``J(X) delta`` for a direction ``delta`` in the layout of ``net.layers`` (forward mode).
+
+    ``dh^l = m_l (dW^l a^(l-1) + W^l da^(l-1)) + beta_l db^l``, ``da^l = sigma'(h^l) dh^l``
+    (``da^0 = 0``) and ``dPhi = m_out (dv . a^L + v . da^L) + beta_out dc``.
+    """
+    p = _Pass(net, X)
+    direction = [(np.asarray(dW, X.dtype), None if db is None else np.asarray(db, X.dtype)) for dW, db in tangent]
+    dA = np.zeros_like(X)
+    for i, ((W, _), (dW, db), (m, beta)) in enumerate(zip(p.layers[:-1], direction[:-1], net.scales[:-1])):
+        dh = m * (p.A[i] @ dW.T + dA @ W.T)
+        if db is not None:
+            dh = dh + beta * db
+        dA = _act.activation_derivative(net.activation, p.H[i]) * dh
+    (v, _), (dv, dc), (m, beta) = p.layers[-1], direction[-1], net.scales[-1]
+    out = m * (p.A[-1] @ dv + dA @ v)
+    return out if dc is None else out + beta * dc
+
+
+def ntk_gram(net: DeepNetworkLike, X1: FloatArray, X2: Optional[FloatArray] = None) -> FloatArray:
+    """Return the empirical tangent kernel ``J(X1) J(X2)^T`` layer by layer, never forming the Jacobian.
+
+    ``K = sum_l (m_l^2 A1^(l-1) A2^(l-1)T + beta_l^2) o (D1^l D2^lT) + m_out^2 A1^L A2^LT + beta_out^2``,
+    where ``o`` is the elementwise product and a term in ``beta`` exists only with biases.
+    """
+    p1 = _Pass(net, X1)
+    p2 = p1 if X2 is None else _Pass(net, X2)
+    D1 = p1.sensitivities()
+    D2 = D1 if X2 is None else p2.sensitivities()
+    K = np.zeros((X1.shape[0], p2.A[0].shape[0]), dtype=X1.dtype)
+    for i, ((_, b), (m, beta)) in enumerate(zip(p1.layers[:-1], net.scales[:-1])):
+        inputs = m * m * (p1.A[i] @ p2.A[i].T) + (0 if b is None else beta * beta)
+        K += inputs * (D1[i] @ D2[i].T)
+    (_, c), (m, beta) = p1.layers[-1], net.scales[-1]
+    return K + m * m * (p1.A[-1] @ p2.A[-1].T) + (0 if c is None else beta * beta)
+
+
+def loss_grad(net: DeepNetworkLike, X: FloatArray, y: npt.ArrayLike,
+              loss_scale: float = 1.0) -> Tuple[float, List[Layer]]:
+    """Return the loss ``s |Phi(X) - y|^2`` and its gradient ``2 s J^T (Phi(X) - y)``, by back-propagation."""
+    p = _Pass(net, X)
+    r = p.outputs() - np.asarray(y, dtype=X.dtype)
+    return float(loss_scale * np.sum(r * r)), _pullback(p, (2 * loss_scale) * r)
+
+
+def to_vector(layers: Sequence[Layer]) -> FloatArray:
+    """Return layers (parameters or a direction) as one vector in parameter order."""
+    parts = []
+    for W, b in layers:
+        parts.append(np.ravel(W))
+        if b is not None:
+            parts.append(np.ravel(b))
+    return np.concatenate(parts)
+
+
+def from_vector(vector: FloatArray, like: Sequence[Layer]) -> List[Layer]:
+    """Return ``vector`` cut into layers shaped as ``like`` (the inverse of :func:`to_vector`)."""
+    out, start = [], 0
+    for W, b in like:
+        size = np.size(W)
+        weights, start = vector[start:start + size].reshape(np.shape(W)), start + size
+        bias = None
+        if b is not None:
+            bias, start = vector[start:start + np.size(b)].reshape(np.shape(b)), start + np.size(b)
+        out.append((weights, bias))
+    if start != len(vector):
+        raise ValueError(f"vector: expected {start} entries, got {len(vector)}")
+    return out
