@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import widenet
+from widenet.reference import deep as reference_deep
 
 ACTIVATIONS = widenet.ACTIVATIONS
 PARAMETRIZATIONS = ("lecun", "ntk")
@@ -62,6 +63,25 @@ def make_network(d, n, activation="tanh", parametrization="lecun", dtype=np.floa
     kwargs.setdefault("bias_var", BIAS_VAR)
     kwargs.setdefault("output_bias_var", OUTPUT_BIAS_VAR)
     return widenet.ShallowNetwork(d, n, activation, parametrization, seed=seed, dtype=dtype, **kwargs)
+
+
+def make_deep(widths, d, activation, *, bias=True, scales="ntk", seed=0, dtype=np.float64):
+    """A deep network with random weights; ``scales`` "lecun", "ntk" or "random" (multipliers)."""
+    rng = np.random.default_rng(seed)
+    fan_in = [d] + list(widths)
+    shapes = list(zip(widths, fan_in[:-1])) + [(widths[-1],)]
+    layers = []
+    for shape in shapes:
+        W = rng.standard_normal(shape).astype(dtype)
+        b = rng.standard_normal(shape[0] if len(shape) == 2 else ()).astype(dtype) if bias else None
+        layers.append((W, b))
+    if scales == "lecun":
+        pairs = [(1.0, 1.0)] * len(layers)
+    elif scales == "ntk":
+        pairs = [(n ** -0.5, 1.0) for n in fan_in]
+    else:
+        pairs = [(rng.uniform(0.5, 2) * n ** -0.5, rng.uniform(0.1, 1)) for n in fan_in]
+    return reference_deep.DeepNetwork(layers, activation, pairs)
 
 
 def core_network(U, b, v, c, activation="tanh", parametrization="lecun"):

@@ -10,25 +10,8 @@ import pytest
 from widenet import reference as ref
 from widenet.reference import deep
 
+from conftest import make_deep
 
-
-def make_deep(widths, d, activation, *, bias=True, scales="ntk", seed=0, dtype=np.float64):
-    """A deep network with random weights; ``scales`` "lecun", "ntk" or "random" (multipliers)."""
-    rng = np.random.default_rng(seed)
-    fan_in = [d] + list(widths)
-    shapes = list(zip(widths, fan_in[:-1])) + [(widths[-1],)]
-    layers = []
-    for shape in shapes:
-        W = rng.standard_normal(shape).astype(dtype)
-        b = rng.standard_normal(shape[0] if len(shape) == 2 else ()).astype(dtype) if bias else None
-        layers.append((W, b))
-    if scales == "lecun":
-        pairs = [(1.0, 1.0)] * len(layers)
-    elif scales == "ntk":
-        pairs = [(n ** -0.5, 1.0) for n in fan_in]
-    else:
-        pairs = [(rng.uniform(0.5, 2) * n ** -0.5, rng.uniform(0.1, 1)) for n in fan_in]
-    return deep.DeepNetwork(layers, pairs, activation)
 
 
 def data(m, d, seed=1, dtype=np.float64):
@@ -46,8 +29,8 @@ def _finite_difference_jacobian(net, X, step=1e-6):
         for sign in (1, -1):
             moved = theta.copy()
             moved[k] += sign * step
-            shifted.append(deep.forward(deep.DeepNetwork(deep.from_vector(moved, net.layers), net.scales,
-                                                         net.activation), X))
+            shifted.append(deep.forward(deep.DeepNetwork(deep.from_vector(moved, net.layers), net.activation,
+                                                         net.scales), X))
         columns.append((shifted[0] - shifted[1]) / (2 * step))
     return np.stack(columns, axis=1)
 
@@ -134,4 +117,4 @@ def test_vector_round_trip_and_its_refusal():
     with pytest.raises(ValueError, match="^vector: expected"):
         deep.from_vector(np.append(theta, 0.0), net.layers)
     with pytest.raises(ValueError, match="^scales: expected 3 pairs"):
-        deep.DeepNetwork(net.layers, net.scales[:2], "relu")
+        deep.DeepNetwork(net.layers, "relu", net.scales[:2])

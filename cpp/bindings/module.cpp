@@ -12,6 +12,7 @@ void bind_linear_dynamics(py::module_& m);
 void bind_kernels(py::module_& m);
 void bind_limit_kernels(py::module_& m);
 void bind_runtime(py::module_& m);
+void bind_deep_network(py::module_& m);
 }  // namespace widenet::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -33,4 +34,5 @@ PYBIND11_MODULE(_core, m) {
   widenet::bindings::bind_kernels(m);
   widenet::bindings::bind_limit_kernels(m);
   widenet::bindings::bind_runtime(m);
+  widenet::bindings::bind_deep_network(m);
 }

@@ -48,9 +48,12 @@ class DeepNetworkLike(Protocol):
 
 
 class DeepNetwork:
-    """A deep network's state for the twins: its layers, their scales and the activation (unchecked)."""
+    """A deep network's state for the twins: its layers, the activation and the layers' scales (unchecked).
 
-    def __init__(self, layers: Sequence[Layer], scales: Sequence[Tuple[float, float]], activation: str) -> None:
+    Called as the compiled ``DeepNetwork``.
+    """
+
+    def __init__(self, layers: Sequence[Layer], activation: str, scales: Sequence[Tuple[float, float]]) -> None:
         self.layers = tuple((np.asarray(W), None if b is None else np.asarray(b)) for W, b in layers)
         self.scales = tuple((float(m), float(beta)) for m, beta in scales)
         self.activation = activation
