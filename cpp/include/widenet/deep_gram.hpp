@@ -43,8 +43,7 @@ template <typename T, typename P>
 RowMatrix<T> deep_tangent_gram_symmetric(const DeepArchitecture& arch, const P& w,
                                          const MatrixRef<T>& X) {
   const StopToken& stop = current_stop_token();
-  DeepPass<T> pass = deep_forward_pass<T>(arch, w, X, true, stop);
-  deep_backward<T>(arch, w, pass, stop);
+  const DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
   const Index m = X.rows();
   RowMatrix<T> K = zeroed<T>(m, m), inputs = zeroed<T>(m, m), sensitivities = zeroed<T>(m, m);
   for (Index l = 0; l <= arch.depth(); ++l) {
@@ -68,10 +67,8 @@ template <typename T, typename P>
 RowMatrix<T> deep_tangent_gram(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X1,
                                const MatrixRef<T>& X2) {
   const StopToken& stop = current_stop_token();
-  DeepPass<T> pass1 = deep_forward_pass<T>(arch, w, X1, true, stop);
-  DeepPass<T> pass2 = deep_forward_pass<T>(arch, w, X2, true, stop);
-  deep_backward<T>(arch, w, pass1, stop);
-  deep_backward<T>(arch, w, pass2, stop);
+  const DeepPass<T> pass1 = deep_sensitivity_pass<T>(arch, w, X1, stop);
+  const DeepPass<T> pass2 = deep_sensitivity_pass<T>(arch, w, X2, stop);
   RowMatrix<T> K = zeroed<T>(X1.rows(), X2.rows()), inputs(X1.rows(), X2.rows()),
                sensitivities(X1.rows(), X2.rows());
   for (Index l = 0; l <= arch.depth(); ++l) {
@@ -96,8 +93,7 @@ template <typename T, typename P>
 Vector<T> deep_tangent_gram_diagonal(const DeepArchitecture& arch, const P& w,
                                      const MatrixRef<T>& X) {
   const StopToken& stop = current_stop_token();
-  DeepPass<T> pass = deep_forward_pass<T>(arch, w, X, true, stop);
-  deep_backward<T>(arch, w, pass, stop);
+  const DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
   Vector<T> K = Vector<T>::Zero(X.rows());
   for (Index l = 0; l <= arch.depth(); ++l) {
     const bool readout = l == arch.depth();

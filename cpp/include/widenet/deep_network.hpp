@@ -116,6 +116,15 @@ void deep_backward(const DeepArchitecture& arch, const P& w, DeepPass<T>& pass,
   }
 }
 
+// A forward pass whose derivatives are turned into sensitivities.
+template <typename T, typename P>
+DeepPass<T> deep_sensitivity_pass(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X,
+                                  const StopToken& stop) {
+  DeepPass<T> pass = deep_forward_pass<T>(arch, w, X, true, stop);
+  deep_backward<T>(arch, w, pass, stop);
+  return pass;
+}
+
 template <typename T, typename P>
 Vector<T> deep_forward(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X) {
   return deep_readout<T>(arch, w, deep_forward_pass<T>(arch, w, X, false, current_stop_token()));
@@ -126,8 +135,7 @@ Vector<T> deep_forward(const DeepArchitecture& arch, const P& w, const MatrixRef
 template <typename T, typename P>
 RowMatrix<T> deep_jacobian(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X) {
   const StopToken& stop = current_stop_token();
-  DeepPass<T> pass = deep_forward_pass<T>(arch, w, X, true, stop);
-  deep_backward<T>(arch, w, pass, stop);
+  const DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
   const Index m = X.rows(), depth = arch.depth();
   RowMatrix<T> J(m, w.size());
   Index column = 0;
@@ -182,8 +190,7 @@ template <typename T, typename P>
 DeepParams<T> deep_vjp(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X,
                        const VectorRef<T>& r) {
   const StopToken& stop = current_stop_token();
-  DeepPass<T> pass = deep_forward_pass<T>(arch, w, X, true, stop);
-  deep_backward<T>(arch, w, pass, stop);
+  const DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
   return deep_pullback<T>(arch, w, X, pass, r, stop);
 }
 
@@ -220,9 +227,8 @@ template <typename T, typename P>
 DeepLossGradient<T> deep_loss_gradient(const DeepArchitecture& arch, const P& w,
                                        const MatrixRef<T>& X, const VectorRef<T>& y, T loss_scale) {
   const StopToken& stop = current_stop_token();
-  DeepPass<T> pass = deep_forward_pass<T>(arch, w, X, true, stop);
-  const Vector<T> residual = deep_readout<T>(arch, w, pass) - y;
-  deep_backward<T>(arch, w, pass, stop);
+  const DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
+  const Vector<T> residual = deep_readout<T>(arch, w, pass) - y;  // the activations only
   const Vector<T> g = (T(2) * loss_scale) * residual;
   return {double(loss_scale) * residual.template cast<double>().squaredNorm(),
           deep_pullback<T>(arch, w, X, pass, g, stop)};
