@@ -539,3 +539,14 @@ def test_core_bad_values():
 def test_core_activation_refuses_conversions(z):
     with pytest.raises(TypeError, match="incompatible function arguments"):
         _core.activation(z, "tanh")
+
+
+def test_a_scalar_array_stays_a_scalar_and_its_nan_is_refused_by_name():
+    """0-d input: kept 0-d (numpy's ascontiguousarray makes it 1-d), and a 0-d NaN is a
+    ValueError naming the argument (the finiteness mask of a 0-d array is not an array)."""
+    from widenet import _validation
+
+    value = _validation.as_array(np.array(1.5), "c", np.dtype(np.float32), 0)
+    assert value.shape == () and value.dtype == np.float32 and value == 1.5
+    with pytest.raises(ValueError, match="^c: contains NaN or Inf"):
+        _validation.as_array(np.array(np.nan), "c", np.dtype(np.float64), 0)

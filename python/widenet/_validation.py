@@ -64,13 +64,13 @@ def _converted(array: NDArray[Any], name: str, dtype: np.dtype[Any], check_finit
     """
     if check_finite and array.dtype.kind == "f":
         # one mask, inverted in place (numpy's elision of temporaries is not always on)
-        bad = np.isfinite(array)
+        bad = np.isfinite(array, out=np.empty(array.shape, dtype=bool))  # an array also for 0-d input
         np.logical_not(bad, out=bad)
         if bad.any():
             where = _first_bad(bad)
             raise ValueError(f"{name}: contains NaN or Inf (first at index {where}: {array[where]})")
     with np.errstate(over="ignore"):
-        converted = np.ascontiguousarray(array, dtype=dtype)
+        converted = np.asarray(array, dtype=dtype, order="C")  # not ascontiguousarray: it makes 0-d 1-d
     if array.dtype.kind == "f" and converted.size and np.finfo(array.dtype).max > np.finfo(dtype).max:
         overflowed = np.isfinite(array)
         overflowed &= ~np.isfinite(converted)
@@ -294,6 +294,13 @@ def choice(value: object, name: str, options: tuple[Option, ...]) -> Option:
     if value not in options:
         raise ValueError(f"{name}: expected one of {', '.join(options)}, got {value!r}")
     return value
+
+
+def boolean(value: object, name: str) -> bool:
+    """Return ``value``, True or False (a Python or numpy bool; not 0 or 1)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, got {value!r}")
+    return bool(value)
 
 
 def backend(value: object) -> Backend:

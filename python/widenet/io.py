@@ -73,8 +73,7 @@ class TrainingState:
         if not isinstance(network, (ShallowNetwork, ShallowEnsemble)):
             raise TypeError(f"network: expected a widenet.ShallowNetwork or ShallowEnsemble, got "
                             f"{type(network).__name__}")
-        if not isinstance(keep_history, (bool, np.bool_)):
-            raise TypeError(f"keep_history: expected True or False, got {keep_history!r}")
+        keep_history = check.boolean(keep_history, "keep_history")
         self._network = network
         self._lr = check.positive_real(lr, "lr")
         self._loss = check.choice(loss, "loss", check.LOSS_NAMES)

@@ -79,8 +79,7 @@ def checked_options(ridge: float, tol: float, max_iter: Optional[int], precondit
     max_iter = None if max_iter is None else check.integer(max_iter, "max_iter", 1)
     if preconditioner is not None:
         preconditioner = check.choice(preconditioner, "preconditioner", ("jacobi",))
-    if not isinstance(persist, (bool, np.bool_)):
-        raise TypeError(f"persist: expected True or False, got {persist!r}")
+    persist = check.boolean(persist, "persist")
     return ridge, tol, max_iter, preconditioner, bool(persist)
 
 

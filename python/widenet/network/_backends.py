@@ -13,6 +13,7 @@ from types import ModuleType
 from widenet import reference
 from widenet._native import _core
 from widenet._types import Backend
+from widenet.reference import deep as _reference_deep  # noqa: F401  (loads reference.deep)
 
 # A run stops when its loss exceeds this many times its reference (the initial loss, or the
 # zero predictor's if larger), or is not finite: the same rule in both backends, and the
@@ -20,6 +21,10 @@ from widenet._types import Backend
 DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 
 BACKENDS: dict[Backend, ModuleType] = {"cpp": _core, "numpy": reference}
+
+# The deep network's kernels: the compiled ones take a ``_core.DeepNetwork``, the twins any
+# object with its attributes (``reference.deep.DeepNetwork``).
+DEEP_BACKENDS: dict[Backend, ModuleType] = {"cpp": _core, "numpy": reference.deep}
 
 
 def training_options(lr: float, steps: int, record_every: int, loss_scale: float) -> _core.TrainingOptions:

@@ -19,7 +19,7 @@ PARAMETRIZATIONS = _core.PARAMETRIZATIONS
 """The parametrizations, as the compiled core parses them."""
 
 
-def _immutable(array: NDArray[Any]) -> NDArray[Any]:
+def immutable(array: NDArray[Any]) -> NDArray[Any]:
     """Return a read-only copy of ``array`` over an immutable buffer.
 
     Neither it, nor a view of it, nor its base can be made writable again, so values that
@@ -46,7 +46,7 @@ class Parameters:
         U = check.as_array(U, "U", self._dtype, 2)
         if U.shape[0] < 1 or U.shape[1] < 1:
             raise ValueError(f"U: expected a non-empty (width, input_dim) matrix, got shape {U.shape}")
-        self._U = _immutable(U)
+        self._U = immutable(U)
         self.b, self.v, self.c = b, v, c
 
     def __reduce__(self) -> tuple[type[Parameters], tuple[Any, ...]]:
@@ -75,7 +75,7 @@ class Parameters:
 
     @U.setter
     def U(self, value: ArrayLike) -> None:
-        self._U = _immutable(check.as_shaped(value, "U", self._dtype, self._U.shape))
+        self._U = immutable(check.as_shaped(value, "U", self._dtype, self._U.shape))
 
     @property
     def b(self) -> FloatArray:
@@ -84,7 +84,7 @@ class Parameters:
 
     @b.setter
     def b(self, value: ArrayLike) -> None:
-        self._b = _immutable(check.as_shaped(value, "b", self._dtype, (self.width,)))
+        self._b = immutable(check.as_shaped(value, "b", self._dtype, (self.width,)))
 
     @property
     def v(self) -> FloatArray:
@@ -93,7 +93,7 @@ class Parameters:
 
     @v.setter
     def v(self, value: ArrayLike) -> None:
-        self._v = _immutable(check.as_shaped(value, "v", self._dtype, (self.width,)))
+        self._v = immutable(check.as_shaped(value, "v", self._dtype, (self.width,)))
 
     @property
     def c(self) -> float:

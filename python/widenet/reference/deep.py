@@ -181,6 +181,20 @@ def ntk_gram(net: DeepNetworkLike, X1: FloatArray, X2: Optional[FloatArray] = No
     return K + m * m * (p1.A[-1] @ p2.A[-1].T) + (0 if c is None else beta * beta)
 
 
+def ntk_diag(net: DeepNetworkLike, X: FloatArray) -> FloatArray:
+    """Return the diagonal ``K(x_i, x_i)`` of :func:`ntk_gram` ``(X, X)``, row by row without the Gram.
+
+    ``sum_l (m_l^2 |a^(l-1)|^2 + beta_l^2) |D^l|^2 + m_out^2 |a^L|^2 + beta_out^2``.
+    """
+    p = _Pass(net, X)
+    D = p.sensitivities()
+    K = np.zeros(X.shape[0], dtype=X.dtype)
+    for i, ((_, b), (m, beta)) in enumerate(zip(p.layers[:-1], net.scales[:-1])):
+        K += (m * m * np.sum(p.A[i] * p.A[i], axis=1) + (0 if b is None else beta * beta)) * np.sum(D[i] * D[i], axis=1)
+    (_, c), (m, beta) = p.layers[-1], net.scales[-1]
+    return K + m * m * np.sum(p.A[-1] * p.A[-1], axis=1) + (0 if c is None else beta * beta)
+
+
 def loss_grad(net: DeepNetworkLike, X: FloatArray, y: npt.ArrayLike,
               loss_scale: float = 1.0) -> Tuple[float, List[Layer]]:
     """Return the loss ``s |Phi(X) - y|^2`` and its gradient ``2 s J^T (Phi(X) - y)``, by back-propagation."""

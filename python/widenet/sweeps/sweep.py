@@ -284,8 +284,7 @@ def _checked_call(function: object, widths: object, seeds: object, threads: Opti
         if name in fixed:
             raise TypeError(f"{name}: passed by the sweep itself, not as a fixed argument")
     workers = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
-    if not isinstance(progress, (bool, np.bool_)):
-        raise TypeError(f"progress: expected True or False, got {progress!r}")
+    progress = check.boolean(progress, "progress")
     return grid_widths, grid_seeds, workers, check.choice(on_error, "on_error", ON_ERROR)
 
 

@@ -206,8 +206,7 @@ def lazy_training_sweep(widths: Optional[Sequence[int]] = None, seeds: Optional[
     >>> result = widenet.lazy_training_sweep(quick=True, progress=False)  # doctest: +SKIP
     >>> print(result.slope("distance"))  # doctest: +SKIP
     """
-    if not isinstance(quick, (bool, np.bool_)):
-        raise TypeError(f"quick: expected True or False, got {quick!r}")
+    quick = check.boolean(quick, "quick")
     widths = (QUICK_WIDTHS if quick else DEFAULT_WIDTHS) if widths is None else widths
     seeds = (QUICK_SEEDS if quick else DEFAULT_SEEDS) if seeds is None else seeds
     data = cell_options["data"] = _checked_data(cell_options.get("data"))

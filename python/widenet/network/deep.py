@@ -1,0 +1,195 @@
+"""Fully-connected networks of any depth (docs/theory.md, section 8)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from widenet import _memory
+from widenet import _validation as check
+from widenet._locking import TrainingLock
+from widenet._native import _core
+from widenet._types import Activation, Backend, Distribution, FloatArray, Loss, Parametrization, Seed
+from widenet.network._backends import DEEP_BACKENDS
+from widenet.network.deep_parameters import DeepParameters, initial_variances, initialize_deep, layer_scales
+from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS
+
+
+class Network(TrainingLock):
+    """A fully-connected network ``x -> Phi(x)`` with ``L = len(widths)`` hidden layers.
+
+    ``h^l = m_l W^l a^(l-1) + beta_l b^l``, ``a^l = sigma(h^l)``, ``Phi = m_out v . a^L +
+    beta_out c`` with ``a^0 = x`` (docs/theory.md, section 8).
+
+    Parameters
+    ----------
+    input_dim : int
+        ``d``.
+    widths : sequence of int
+        The hidden widths ``(n_1, ..., n_L)``, at least one.
+    activation : str
+        One of ``relu, tanh, erf, arctan, sigmoid, softplus, gelu, sin, identity``.
+    parametrization : {"lecun", "ntk"}
+        LeCun's (plain products, the variances in the initial weights divided by the fan-in)
+        or the NTK parametrization (the forward pass divides by ``sqrt(n_(l-1))``).
+    weight_var, bias_var, output_var, output_bias_var : float
+        ``s_w^2, s_b^2`` of the hidden layers and ``s_v^2, s_c^2`` of the readout.
+    bias : bool
+        Whether the layers have biases; without, they are not parameters at all.
+    multipliers : bool
+        NTK parametrization only: draw every parameter with variance 1 and multiply by the
+        standard deviations in the forward pass (neural-tangents' convention), instead of
+        drawing the weights with the variances (the chapter's).
+    distribution : {"normal", "uniform", "rademacher"}
+        The zero-mean, unit-variance law of the initial draws.
+    seed : None, int or numpy.random.Generator
+    dtype : numpy.float64 or numpy.float32
+
+    Notes
+    -----
+    With one hidden layer and the default ``bias=True, multipliers=False``, a network draws
+    the parameters a :class:`widenet.ShallowNetwork` of the same seed draws and computes
+    the same functions.
+    """
+
+    def __init__(self, input_dim: int, widths: Sequence[int], activation: Activation = "relu",
+                 parametrization: Parametrization = "lecun", *, weight_var: float = 1.0, bias_var: float = 0.0,
+                 output_var: float = 1.0, output_bias_var: float = 0.0, bias: bool = True,
+                 multipliers: bool = False, distribution: Distribution = "normal", seed: Seed = None,
+                 dtype: DTypeLike = np.float64) -> None:
+        super().__init__()
+        self.input_dim = check.integer(input_dim, "input_dim", 1)
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 1:
+            raise TypeError(f"widths: expected a sequence of at least one hidden width, got {widths!r}")
+        self.widths = tuple(check.integer(n, f"widths[{k}]", 1) for k, n in enumerate(widths))
+        self.activation: Activation = check.choice(activation, "activation", _core.ACTIVATIONS)
+        self.parametrization: Parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
+        self.variances = tuple(check.non_negative_real(value, name) for value, name in (
+            (weight_var, "weight_var"), (bias_var, "bias_var"), (output_var, "output_var"),
+            (output_bias_var, "output_bias_var")))
+        self.bias = check.boolean(bias, "bias")
+        self.multipliers = check.boolean(multipliers, "multipliers")
+        if self.multipliers and self.parametrization != "ntk":
+            raise ValueError("multipliers: expected False under parametrization='lecun' (multipliers are the NTK "
+                             "parametrization's convention)")
+        self.distribution: Distribution = check.choice(distribution, "distribution", DISTRIBUTIONS)
+        self.dtype = check.float_dtype(dtype)
+        fan_ins = (self.input_dim, *self.widths)
+        variances: Any = self.variances
+        self.scales = layer_scales(self.parametrization, self.multipliers, fan_ins, variances)
+        if not all(m > 0 for m, _ in self.scales):
+            raise ValueError("weight_var: expected a positive variance with multipliers=True (the layer's "
+                             "multiplier would be 0)")
+        _memory.require("Network", [("parameters and their initial copy", (sum(
+            n * (fan + 1) for n, fan in zip((*self.widths, 1), fan_ins)),), self.dtype, 2)], "Pass a smaller network.")
+        law = initial_variances(self.parametrization, self.multipliers, fan_ins, variances)
+        self._params = initialize_deep(self.input_dim, self.widths, law, self.bias, self.distribution,
+                                       check.generator(seed), self.dtype)
+        self._initial = self._params
+
+    @property
+    def depth(self) -> int:
+        """``L``, the number of hidden layers."""
+        return len(self.widths)
+
+    @property
+    def params(self) -> DeepParameters:
+        """The current parameters."""
+        return self._params
+
+    @property
+    def initial_params(self) -> DeepParameters:
+        """The parameters at initialization (or as last reset)."""
+        return self._initial
+
+    @property
+    def num_params(self) -> int:
+        """``P``."""
+        return self._params.size
+
+    def state(self, backend: Backend = "cpp") -> Any:
+        """Return the network object the kernels of ``backend`` take, at the current parameters."""
+        if backend == "cpp":
+            return self._params.network(self.activation, self.scales)
+        return DEEP_BACKENDS["numpy"].DeepNetwork(self._params.layers, self.activation, self.scales)
+
+    def check_inputs(self, X: object, name: str = "X") -> FloatArray:
+        """Return the batch ``X`` checked and converted to the network's dtype."""
+        return check.as_inputs(X, name, self.dtype, self.input_dim)
+
+    def _require(self, where: str, rows: int, extra: Sequence[_memory.Block] = ()) -> None:
+        """Guard the memory of a pass over ``rows`` points: every layer's activations and derivatives."""
+        blocks = [("activations and derivatives of every layer", (rows, sum(self.widths)), self.dtype, 3), *extra]
+        _memory.require(where, blocks, "Pass fewer points at a time.")
+
+    def _finite(self, result: FloatArray, name: str, X: FloatArray, *more: Any) -> FloatArray:
+        """Return ``result``, or raise ValueError naming ``name`` where it (or ``more``) overflowed the dtype."""
+        if not all(np.isfinite(block).all() for block in (result, *more) if block is not None):
+            raise ValueError(f"{name}: the result overflows {self.dtype} at these inputs (largest |x| = "
+                             f"{np.max(np.abs(X)):.4g}); expected inputs of moderate magnitude (rescale {name})")
+        return result
+
+    def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return ``Phi(x_i)`` for the rows of ``X`` (m x d), shape (m,)."""
+        X, backend = self.check_inputs(X), check.backend(backend)
+        self._require("Network.forward", X.shape[0])
+        return self._finite(DEEP_BACKENDS[backend].forward(self.state(backend), X), "X", X)
+
+    __call__ = forward
+
+    def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return the m x P Jacobian, columns per layer: ``W^l`` row-major, then ``b^l``; ``v``, ``c`` last."""
+        X, backend = self.check_inputs(X), check.backend(backend)
+        self._require("Network.jacobian", X.shape[0], [("Jacobian", (X.shape[0], self.num_params), self.dtype, 1)])
+        return self._finite(DEEP_BACKENDS[backend].jacobian(self.state(backend), X), "X", X)
+
+    def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
+        """Return the empirical tangent kernel ``J(X1) J(X2)^T`` by the layerwise formula (no Jacobian).
+
+        ``X2=None`` computes the symmetric Gram of ``X1``. A Gram that overflows the dtype
+        raises ValueError naming ``X1``.
+        """
+        points1 = self.check_inputs(X1, "X1")
+        points2 = None if X2 is None or X2 is X1 else self.check_inputs(X2, "X2")
+        backend = check.backend(backend)
+        m2 = points1.shape[0] if points2 is None else points2.shape[0]
+        self._require("Network.ntk", points1.shape[0] + (0 if points2 is None else m2),
+                      [("Gram and its two layer factors", (points1.shape[0], m2), self.dtype, 3)])
+        gram = DEEP_BACKENDS[backend].ntk_gram(self.state(backend), points1, points2)
+        return self._finite(gram, "X1", points1 if points2 is None else np.concatenate([points1, points2]))
+
+    def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return the diagonal ``K_n(x_i, x_i)`` without the m x m Gram."""
+        X, backend = self.check_inputs(X), check.backend(backend)
+        self._require("Network.ntk_diag", X.shape[0])
+        return self._finite(DEEP_BACKENDS[backend].ntk_diag(self.state(backend), X), "X", X)
+
+    def check_data(self, X: object, y: object) -> tuple[FloatArray, FloatArray]:
+        """Return the training data ``(X, y)`` checked and converted to the network's dtype."""
+        points = self.check_inputs(X)
+        return points, check.as_targets(y, "y", self.dtype, points.shape[0])
+
+    def loss(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum", backend: Backend = "cpp") -> float:
+        """Return ``s sum_i (Phi(x_i) - y_i)^2`` with ``s`` as ``loss`` says (1, 1/m or 1/2)."""
+        X, y = self.check_data(X, y)
+        residual = self.forward(X, backend) - y
+        return float(check.loss_scale(loss, X.shape[0]) * np.dot(residual, residual))
+
+    def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
+                  backend: Backend = "cpp") -> tuple[float, DeepParameters]:
+        """Return the loss and its gradient ``2 s J^T (Phi(X) - y)`` as parameters of this network's shape."""
+        X, y = self.check_data(X, y)
+        scale, backend = check.loss_scale(loss, X.shape[0]), check.backend(backend)
+        self._require("Network.loss_grad", X.shape[0], [("gradient", (self.num_params,), self.dtype, 2)])
+        value, layers = DEEP_BACKENDS[backend].loss_grad(self.state(backend), X, y, scale)
+        self._finite(np.asarray(value), "X", X, *(block for layer in layers for block in layer))
+        weights = [W for W, _ in layers]
+        biases = [np.asarray(b) for _, b in layers] if self.bias else None
+        return float(value), DeepParameters(weights, biases, self.dtype)
+
+    def __repr__(self) -> str:
+        return (f"Network(input_dim={self.input_dim}, widths={list(self.widths)}, activation={self.activation!r}, "
+                f"parametrization={self.parametrization!r}, bias={self.bias}, multipliers={self.multipliers}, "
+                f"dtype={self.dtype.name})")
