@@ -21,6 +21,7 @@ import numpy as np
 import widenet
 from harness import Case, Target, implements
 from widenet import reference
+from widenet.network.deep import Network as DeepNetwork
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 SEED = 20240601
@@ -84,6 +85,67 @@ def _(p):
             widenet.set_num_threads(before)
 
     return call
+
+
+# -- deep_ntk_gram: the tangent Gram of a deep network, layer by layer ----------------------
+def _deep_flops(m: int, d: int, widths: tuple) -> float:
+    """Forward and backward products, and the Gram products (each counted as a full GEMM)."""
+    fans = (d, *widths)
+    passes = sum(2.0 * m * fan * n for fan, n in zip(fans, widths)) + sum(
+        2.0 * m * fan * n for fan, n in zip(fans[1:], widths[1:]))
+    grams = sum(2.0 * m * m * (fan + n) for fan, n in zip(fans, widths)) + 2.0 * m * m * widths[-1]
+    return passes + grams
+
+
+def deep_products(m: int, d: int, widths: tuple, dtype) -> Case:
+    """The machine limit of the deep Gram: its own matrix products, measured alone in numpy."""
+    def setup():
+        fans = (d, *widths)
+        return SimpleNamespace(inputs=[_inputs(m, fan, dtype, SEED + k) for k, fan in enumerate(fans)],
+                               weights=[_inputs(n, fan, dtype, SEED + 10 + k) for k, (fan, n) in
+                                        enumerate(zip(fans, widths))],
+                               outputs=[_inputs(m, n, dtype, SEED + 20 + k) for k, n in enumerate(widths)])
+
+    return Case("deep_products", f"depth{len(widths)}", dtype, f"m={m} d={d} widths={list(widths)}", setup,
+                reference="numpy", flops=_deep_flops(m, d, widths))
+
+
+@implements("deep_products", "numpy")
+def _(p):
+    def call():
+        total = 0.0
+        for k, (A, W, D) in enumerate(zip(p.inputs, p.weights, p.outputs)):
+            total += float((A @ W.T)[0, 0])  # the forward product of layer k + 1
+            if k > 0:
+                total += float((D @ W)[0, 0])  # its backward product
+            total += float((A @ A.T)[0, 0]) + float((D @ D.T)[0, 0])  # the two Gram products (SYRK)
+        total += float((p.inputs[-1] @ p.inputs[-1].T)[0, 0])  # the readout's
+        return np.array([total])
+
+    return call
+
+
+def deep_ntk_gram(activation: str, m: int, d: int, widths: tuple, dtype) -> Case:
+    def setup():
+        net = DeepNetwork(d, list(widths), activation, "ntk", bias_var=0.1, output_bias_var=0.1, seed=SEED,
+                          dtype=dtype)
+        return SimpleNamespace(net=net, X=_inputs(m, d, dtype, SEED + 2))
+
+    limit = deep_products(m, d, widths, dtype)
+    return Case("deep_ntk_gram", f"{activation},depth{len(widths)}", dtype, f"m={m} d={d} widths={list(widths)}",
+                setup, reference="numpy", targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),),
+                flops=_deep_flops(m, d, widths), limit=limit.id)
+
+
+@implements("deep_ntk_gram", "numpy")
+def _(p):
+    """The twin's layerwise formula, non-symmetric (X1 = X2)."""
+    return lambda: p.net.ntk(p.X, p.X.copy(), backend="numpy")
+
+
+@implements("deep_ntk_gram", "cpp")
+def _(p):
+    return lambda: p.net.ntk(p.X)
 
 
 def _erf_derivative(z):
@@ -362,7 +424,10 @@ def build(quick: bool) -> list:
     # minute at m = 1024, so the arctan row stops there (relu: closed form, m = 4096).
     limit = [limit_gram("relu", 1024 if quick else 4096, 64), limit_gram("arctan", 256 if quick else 1024, 64)]
     linear = [linear_gd(512, 1000)] if quick else [linear_gd(2048, 10**4)]
+    m_deep, n_deep = (512, 512) if quick else (2048, 2048)
+    deep = [case(m_deep, 64, (n_deep,) * depth, F64) for depth in (2, 3)
+            for case in (functools.partial(deep_ntk_gram, "relu"), deep_products)]
     return (grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit + linear
-            + width_sweeps(quick))
+            + width_sweeps(quick) + deep)
 
 import peers  # noqa: E402,F401 -- the peer rows (PyTorch, JAX, neural-tangents), registered on import
