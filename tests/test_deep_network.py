@@ -144,3 +144,54 @@ def test_parameters_round_trip_and_stay_read_only():
         DeepParameters([np.ones((4, 3)), np.ones((5, 3)), np.ones(5)], None)
     with pytest.raises(ValueError, match=r"^biases\[1\]: expected a scalar"):
         DeepParameters([np.ones((4, 3)), np.ones(4)], [np.ones(4), np.ones(2)])
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_training_matches_the_twin_and_takes_gradient_steps(bias, dtype):
+    X = np.random.default_rng(8).standard_normal((12, 3)).astype(dtype)
+    y = np.sin(X[:, 0]).astype(dtype)
+    X_test = X[:4] + 0.5
+    results, finals = [], []
+    for backend in ("cpp", "numpy"):
+        net = Network(3, [7, 5], "tanh", "ntk", bias=bias, bias_var=0.2, output_bias_var=0.1, seed=9, dtype=dtype)
+        results.append(net.train(X, y, 0.05, 25, record_every=4, X_test=X_test, loss="mean", backend=backend))
+        finals.append(net.params.to_vector())
+    cpp, twin = results
+    np.testing.assert_array_equal(cpp.steps, [0, 4, 8, 12, 16, 20, 24, 25])
+    np.testing.assert_array_equal(cpp.steps, twin.steps)
+    for got, expected in ((cpp.losses, twin.losses), (cpp.distances, twin.distances),
+                          (cpp.test_outputs, twin.test_outputs), (finals[0], finals[1])):
+        assert_close(got, expected, dtype, 2000)
+    assert cpp.losses[-1] < 0.9 * cpp.losses[0]
+
+    net = Network(3, [7, 5], "tanh", "ntk", bias=bias, seed=9, dtype=dtype)
+    start = net.params.to_vector().astype(np.float64)
+    _, grad = net.loss_grad(X, y, "mean")
+    net.train(X, y, 0.05, 1, loss="mean")
+    assert_close(net.params.to_vector(), start - 0.05 * grad.to_vector(), dtype, 200)
+
+
+def test_one_hidden_layer_trains_as_the_shallow_network():
+    X = np.random.default_rng(10).standard_normal((9, 2))
+    y = X[:, 0] * X[:, 1]
+    config = dict(activation="erf", parametrization="ntk", bias_var=0.3, seed=11)
+    deep, shallow = Network(2, [6], **config), widenet.ShallowNetwork(2, 6, **config)
+    a, b = deep.train(X, y, 0.1, 30, loss="half_sum"), shallow.train(X, y, 0.1, 30, loss="half_sum")
+    assert_close(a.losses, b.losses, np.float64, 500)
+    assert_close(a.distances, b.distances, np.float64, 500)
+    assert_close(deep.params.to_vector(), shallow.params.to_vector(), np.float64, 500)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_a_diverging_run_raises_with_advice_or_returns_its_records(backend):
+    X = np.random.default_rng(12).standard_normal((8, 3))
+    y = np.ones(8)
+    net = Network(3, [6, 6], "relu", seed=13)
+    start = net.params.to_vector()
+    with pytest.raises(widenet.DivergenceError) as caught:
+        net.train(X, y, 50.0, 200, backend=backend)
+    assert caught.value.admissible_lr is not None
+    np.testing.assert_array_equal(net.params.to_vector(), start)
+    result = net.train(X, y, 50.0, 200, on_divergence="return", backend=backend)
+    assert result.diverged_at is not None and result.steps[-1] == result.diverged_at

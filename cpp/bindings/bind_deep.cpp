@@ -7,6 +7,7 @@
 #include "interruptible.hpp"
 #include "widenet/deep_gram.hpp"
 #include "widenet/deep_network.hpp"
+#include "widenet/deep_training.hpp"
 
 namespace widenet::bindings {
 namespace {
@@ -253,7 +254,48 @@ struct DeepBinder {
     return deep_layers_of(std::move(grad), net.bias());
   }
 
+  static DeepParams<T> owned(const DeepView<T>& view) {
+    DeepParams<T> out;
+    for (const auto& W : view.W) out.W.emplace_back(W);
+    for (const auto& b : view.b) out.b.emplace_back(b);
+    out.v = view.v;
+    out.c = view.c;
+    return out;
+  }
+
+  static py::dict train(const DeepNetwork& net, const DeepNetwork& initial, const Matrix& X, const Vec& y,
+                        const TrainingOptions& options, const std::optional<Matrix>& X_test) {
+    DeepParams<T> w = owned(net.params_for<T>("X"));
+    require(initial.input_dim() == net.input_dim() && initial.widths() == net.widths() &&
+                initial.bias() == net.bias(),
+            "initial: expected a network of the shape of net");
+    const DeepParams<T> start = owned(initial.params_for<T>("initial"));
+    check_inputs<T>(X, net.input_dim());
+    check_targets<T>(y, X.rows());
+    if (X_test) check_inputs<T>(*X_test, net.input_dim(), "X_test");
+    const TrainingSchedule& schedule = options.schedule;
+    const std::vector<Index> recorded = schedule.recorded_steps();
+    const Index records = Index(recorded.size());
+    RecordArrays<T> arrays({}, records, X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
+    const TrainingRecord<T> record = arrays.member(0, records);
+    const double steps = double(schedule.steps) + 1.0;  // in double: steps + 1 may overflow an Index
+    const RunEnd end = run_interruptible(
+        [&] { return train_deep_network<T>(net.arch(), w, start, X, y, schedule, X_test, record, options.rule); },
+        is_long_call(1.5 * pass_work(net, X.rows()) * steps));
+    py::dict out;
+    out["layers"] = deep_layers_of(std::move(w), net.bias());
+    const std::vector<Index> done = steps_done(recorded, end);
+    out["steps"] = py::array_t<Index>(py::ssize_t(done.size()), done.data());
+    out["stopped_at"] = end.stopped_at;
+    arrays.into(out, end.rows);
+    return out;
+  }
+
   static void bind(py::module_& m) {
+    m.def("train", &train, py::arg("net"), py::arg("initial"), py::arg("X").noconvert(),
+          py::arg("y").noconvert(), py::arg("options"), py::arg("X_test").noconvert() = py::none(),
+          "Gradient descent of a deep network from its parameters; distances from those of initial. "
+          "The records and the divergence rule of the one-hidden-layer train.");
     m.def("forward", &forward, py::arg("net"), py::arg("X").noconvert(),
           "Deep network outputs Phi(X).");
     m.def("jacobian", &jacobian, py::arg("net"), py::arg("X").noconvert(),

@@ -11,10 +11,13 @@ from widenet import _memory
 from widenet import _validation as check
 from widenet._locking import TrainingLock
 from widenet._native import _core
-from widenet._types import Activation, Backend, Distribution, FloatArray, Loss, Parametrization, Seed
+from widenet._types import Activation, Backend, Distribution, FloatArray, Loss, OnDivergence, Parametrization, Seed
+from widenet.errors import MatrixProduct, divergence_error
 from widenet.network._backends import DEEP_BACKENDS
+from widenet.network._training_call import check_training
 from widenet.network.deep_parameters import DeepParameters, initial_variances, initialize_deep, layer_scales
 from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS
+from widenet.network.results import TrainingResult, overflowed
 
 
 class Network(TrainingLock):
@@ -188,6 +191,49 @@ class Network(TrainingLock):
         weights = [W for W, _ in layers]
         biases = [np.asarray(b) for _, b in layers] if self.bias else None
         return float(value), DeepParameters(weights, biases, self.dtype)
+
+    def train(self, X: ArrayLike, y: ArrayLike, lr: float, steps: int, record_every: int = 1,
+              X_test: Optional[ArrayLike] = None, loss: Loss = "sum", backend: Backend = "cpp",
+              on_divergence: OnDivergence = "raise") -> TrainingResult:
+        """Run gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` for ``steps`` steps (see ShallowNetwork.train).
+
+        The records, the loss scales, the divergence rule (:data:`widenet.DIVERGENCE_FACTOR`)
+        and ``on_divergence`` are those of :meth:`widenet.ShallowNetwork.train`. The network is
+        left at the trained parameters, unless the run raises or its parameters overflowed.
+        """
+        call = check_training(self, X, y, lr, steps, record_every, X_test, loss, on_divergence, backend)
+        records_count = _memory.recorded_count(call.steps, call.record_every)
+        m_test = 0 if call.test_points is None else call.test_points.shape[0]
+        self._require("Network.train", call.points.shape[0] + m_test,
+                      [("gradient and parameters", (self.num_params,), self.dtype, 4),
+                       ("records", (records_count, 2 + m_test), self.dtype, 1)])
+        with self._lock:  # one run at a time, each from where the previous one ended
+            records = DEEP_BACKENDS[call.backend].train(self.state(call.backend), self._initial_state(call.backend),
+                                                        call.points, call.targets, call.options, call.test_points)
+            layers = records["layers"]
+            blocks = [np.asarray(block) for layer in layers for block in layer if block is not None]
+            result = TrainingResult.from_records(records, loss, call.lr, overflowed(*blocks))
+            if result.diverged_at is not None and call.on_divergence == "raise":
+                raise divergence_error(result, lambda _: self._gram_product(call.points, call.backend),
+                                       call.points.shape[0], call.loss_scale)
+            if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
+                self._params = DeepParameters([W for W, _ in layers],
+                                              [np.asarray(b) for _, b in layers] if self.bias else None, self.dtype)
+        return result
+
+    def _initial_state(self, backend: Backend) -> Any:
+        if backend == "cpp":
+            return self._initial.network(self.activation, self.scales)
+        return DEEP_BACKENDS["numpy"].DeepNetwork(self._initial.layers, self.activation, self.scales)
+
+    def _gram_product(self, X: FloatArray, backend: Backend) -> MatrixProduct:
+        """Return ``r -> K(X, X) r = J (J^T r)`` at the current parameters, without the Gram."""
+        implementation, state = DEEP_BACKENDS[backend], self.state(backend)
+
+        def product(r: np.ndarray) -> FloatArray:
+            result: FloatArray = implementation.jvp(state, X, implementation.vjp(state, X, r.astype(self.dtype)))
+            return result
+        return product
 
     def __repr__(self) -> str:
         return (f"Network(input_dim={self.input_dim}, widths={list(self.widths)}, activation={self.activation!r}, "

@@ -20,13 +20,14 @@ computes in its dtype.
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
 
 from widenet.reference import activations as _act
 from widenet.reference.activations import FloatArray
+from widenet.reference.training import OptionsLike, _Records
 
 Layer = Tuple[Any, Any]  # (weights, bias or None)
 
@@ -226,3 +227,46 @@ def from_vector(vector: FloatArray, like: Sequence[Layer]) -> List[Layer]:
     if start != len(vector):
         raise ValueError(f"vector: expected {start} entries, got {len(vector)}")
     return out
+
+
+def train(net: DeepNetworkLike, initial: Optional[DeepNetworkLike], X: FloatArray, y: npt.ArrayLike,
+          options: OptionsLike, X_test: Optional[FloatArray] = None) -> Dict[str, Any]:
+    """Run gradient descent ``w_{k+1} = w_k - lr grad f(w_k)`` on a deep network.
+
+    The records, the schedule and the divergence rule of :func:`widenet.reference.training.train`;
+    ``"layers"`` holds the parameters after the run in the layout of ``net.layers``.
+    """
+    dtype = X.dtype
+    layers = [(np.array(W, dtype), None if b is None else np.array(b, dtype)) for W, b in net.layers]
+    start = to_vector(layers if initial is None else
+                      [(np.asarray(W, dtype), None if b is None else np.asarray(b, dtype)) for W, b in initial.layers])
+    targets, lr, scale = np.asarray(y, dtype=dtype), float(options.lr), float(options.loss_scale)
+    records = _Records(options.steps, options.record_every, options.divergence_factor)
+    losses, distances = np.empty(records.steps.shape), np.empty(records.steps.shape)
+    outputs = None if X_test is None else np.empty(records.steps.shape + X_test.shape[:1], dtype=dtype)
+    reference = scale * float(np.dot(targets, targets))
+    for k in range(options.steps + 1):
+        current = DeepNetwork(layers, net.activation, net.scales)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
+            loss, grads = loss_grad(current, X, targets, scale)
+        if k == 0:
+            reference = max(reference, loss)
+        row = records.row(k, loss, reference)
+        if row is not None:
+            with np.errstate(over="ignore", invalid="ignore"):
+                losses[row], distances[row] = loss, np.linalg.norm(to_vector(layers) - start)
+                if X_test is not None and outputs is not None:
+                    outputs[row] = forward(current, X_test)
+        if records.stopped:
+            break
+        if k < options.steps:
+            with np.errstate(over="ignore", invalid="ignore"):
+                layers = [(W - lr * gW, None if b is None else b - lr * gb) for (W, b), (gW, gb) in zip(layers, grads)]
+    return {
+        "layers": layers,
+        "steps": records.steps,
+        "stopped_at": records.stopped_at,
+        "losses": losses[:records.rows],
+        "distances": distances[:records.rows],
+        "test_outputs": None if outputs is None else outputs[:records.rows],
+    }

@@ -1,0 +1,76 @@
+// Gradient descent on the square loss for a deep network: the loop of training.hpp (the same
+// schedule, records and divergence rule) with the deep network's loss gradient.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "widenet/deep_network.hpp"
+#include "widenet/training.hpp"
+
+namespace widenet {
+
+// |w - w0| over all parameters.
+template <typename T>
+T deep_distance(const DeepParams<T>& w, const DeepParams<T>& w0) {
+  T squared = (w.v - w0.v).squaredNorm() + (w.c - w0.c) * (w.c - w0.c);
+  for (std::size_t l = 0; l < w.W.size(); ++l) {
+    squared += (w.W[l] - w0.W[l]).squaredNorm();
+    if (!w.b.empty()) squared += (w.b[l] - w0.b[l]).squaredNorm();
+  }
+  return std::sqrt(squared);
+}
+
+// w -= h grad, block by block.
+template <typename T>
+void deep_step(DeepParams<T>& w, const DeepParams<T>& grad, T h) {
+  for (std::size_t l = 0; l < w.W.size(); ++l) {
+    w.W[l] -= h * grad.W[l];
+    if (!w.b.empty()) w.b[l] -= h * grad.b[l];
+  }
+  w.v -= h * grad.v;
+  w.c -= h * grad.c;
+}
+
+// Trains `w` in place (see train() in training.hpp for the records and the divergence
+// rule). A stop request throws Interrupted from inside a step, with `w` unchanged: the run
+// works on a copy, assigned at the end.
+template <typename T>
+RunEnd train_deep_network(const DeepArchitecture& arch, DeepParams<T>& w, const DeepParams<T>& initial,
+                          const MatrixRef<T>& X, const VectorRef<T>& y, const TrainingSchedule& schedule,
+                          const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
+                          const StopRule& rule) {
+  const T h = T(schedule.step_size), loss_scale = T(schedule.loss_scale);
+  DeepParams<T> state = w;
+  RunEnd end;
+  Index& row = end.rows;
+  double reference = double(loss_scale) * double(y.squaredNorm());  // the zero predictor's loss
+  for (Index k = 0;; ++k) {
+    current_stop_token().throw_if_requested();
+    const DeepLossGradient<T> result = deep_loss_gradient<T>(arch, state, X, y, loss_scale);
+    const double loss = result.loss;
+    if (k == 0) reference = std::max(reference, loss);
+    const bool diverged = rule.diverged(loss, reference);
+    if (diverged || k % schedule.record_every == 0 || k == schedule.steps) {
+      record.losses[row] = T(loss);
+      record.distances[row] = deep_distance(state, initial);
+      if (X_test) {
+        const Index m_test = X_test->rows();
+        Eigen::Map<Vector<T>>(record.test_outputs + row * m_test, m_test) =
+            deep_forward<T>(arch, state, *X_test);
+      }
+      ++row;
+    }
+    if (diverged) {
+      end.stopped_at = k;
+      break;
+    }
+    if (k == schedule.steps) break;
+    deep_step(state, result.grad, h);
+  }
+  w = std::move(state);
+  return end;
+}
+
+}  // namespace widenet
