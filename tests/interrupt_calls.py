@@ -23,6 +23,7 @@ import numpy as np
 signal.signal(signal.SIGINT, signal.default_int_handler)
 
 import widenet  # noqa: E402
+import widenet.network.deep  # noqa: E402
 from widenet import _core  # noqa: E402
 
 F32 = np.float32
@@ -109,6 +110,27 @@ def train():
         expected = network(16, 1024)
         expected.train(X, y, 1e-4, 3, backend="numpy")
         return close(twin.params.to_vector(), expected.params.to_vector(), 1e-9)
+    return lambda: net.train(X, y, 1e-9, 10**9, record_every=10**9), again, lambda: [net.params.to_vector(), X, y]
+
+
+def deep_ntk():
+    net = widenet.network.deep.Network(64, [2048, 2048], "tanh", "ntk", seed=0)
+    X, _ = data(4000, 64)
+    return (lambda: net.ntk(X),
+            lambda: close(net.ntk(X[:5]), net.ntk(X[:5], backend="numpy")),
+            lambda: [net.params.to_vector(), X])
+
+
+def deep_train():
+    def make():
+        return widenet.network.deep.Network(16, [256, 256], "tanh", seed=0)
+    net, (X, y) = make(), data(256, 16)
+
+    def again():
+        first, second = make(), make()
+        first.train(X, y, 1e-4, 3)
+        second.train(X, y, 1e-4, 3, backend="numpy")
+        return close(first.params.to_vector(), second.params.to_vector(), 1e-9)
     return lambda: net.train(X, y, 1e-9, 10**9, record_every=10**9), again, lambda: [net.params.to_vector(), X, y]
 
 
@@ -211,6 +233,8 @@ CALLS = {
     "vjp": tangent_product("vjp"),
     "train": train,
     "train_ensemble": train_ensemble,
+    "deep_ntk": deep_ntk,
+    "deep_train": deep_train,
     "linear_gd": linearized("iterate"),
     "linearized_closed_form": linearized("closed_form"),
     "kernel_gram": kernel_gram(cross=False),
