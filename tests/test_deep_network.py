@@ -195,3 +195,25 @@ def test_a_diverging_run_raises_with_advice_or_returns_its_records(backend):
     np.testing.assert_array_equal(net.params.to_vector(), start)
     result = net.train(X, y, 50.0, 200, on_divergence="return", backend=backend)
     assert result.diverged_at is not None and result.steps[-1] == result.diverged_at
+
+
+@pytest.mark.parametrize("activation", ["relu", "erf"])
+def test_the_empirical_nngp_of_a_wide_network_is_the_limit_within_its_standard_error(activation):
+    """One hidden layer of width 10^6: each entry of the empirical NNGP is a mean over the units,
+    checked against the infinite-width NNGP within 4 standard errors of that mean, which is below
+    1% of every entry away from 0 (so a 1% error in the kernel would fail there)."""
+    from widenet.reference import deep as twin
+
+    config = dict(activation=activation, parametrization="ntk", weight_var=1.5, bias_var=0.4, output_var=2.0,
+                  output_bias_var=0.3)
+    net = Network(3, [10**6], seed=14, **config)
+    X = np.random.default_rng(15).standard_normal((4, 3))
+    empirical = net.nngp(X)
+    limit = widenet.limit_kernel(X, kind="nngp", **config)
+    features = twin._Pass(net.state("numpy"), X).A[-1]  # sigma(h) per unit, rows per point
+    terms = features[:, None, :] * features[None, :, :]  # a_i(x) a_i(z)
+    standard_error = 2.0 * terms.std(axis=-1) / math.sqrt(features.shape[1])  # law_v m^2 n = s_v^2
+    assert np.all(np.abs(empirical - limit) < 4 * standard_error)
+    large = np.abs(limit) > 0.5  # the entries well away from 0, where a 1% error is a fixed amount
+    assert large.sum() >= 6 and np.all((4 * standard_error < 0.01 * np.abs(limit))[large])
+    np.testing.assert_allclose(net.nngp(X, X[:2]), empirical[:, :2], rtol=1e-12)

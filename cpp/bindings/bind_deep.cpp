@@ -220,6 +220,17 @@ struct DeepBinder {
     }, is_long_call(products + pass_work(net, X1.rows() + m2)));
   }
 
+  static RowMatrix<T> feature_gram(const DeepNetwork& net, const Matrix& X1, const std::optional<Matrix>& X2) {
+    const DeepView<T> w = net.params_for<T>("X1");
+    check_inputs<T>(X1, net.input_dim(), "X1");
+    if (X2) check_inputs<T>(*X2, net.input_dim(), "X2");
+    const Index m2 = X2 ? X2->rows() : X1.rows();
+    const double products = 2.0 * double(X1.rows()) * double(m2) * double(net.widths().back());
+    return run_interruptible([&] {
+      return deep_feature_gram<T>(net.arch(), w, X1, X2 ? &*X2 : nullptr);
+    }, is_long_call(products + pass_work(net, X1.rows() + m2)));
+  }
+
   static Vector<T> ntk_diag(const DeepNetwork& net, const Matrix& X) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
@@ -303,6 +314,9 @@ struct DeepBinder {
     m.def("ntk_gram", &ntk_gram, py::arg("net"), py::arg("X1").noconvert(),
           py::arg("X2").noconvert() = py::none(),
           "The empirical tangent kernel of a deep network, layer by layer (X2=None: symmetric).");
+    m.def("feature_gram", &feature_gram, py::arg("net"), py::arg("X1").noconvert(),
+          py::arg("X2").noconvert() = py::none(),
+          "m_out^2 A1 A2^T, the Gram of the readout's features (X2=None: symmetric).");
     m.def("ntk_diag", &ntk_diag, py::arg("net"), py::arg("X").noconvert(),
           "The diagonal K(x_k, x_k) of a deep network's tangent kernel.");
     m.def("loss_grad", &loss_grad, py::arg("net"), py::arg("X").noconvert(),

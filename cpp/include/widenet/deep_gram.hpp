@@ -109,4 +109,24 @@ Vector<T> deep_tangent_gram_diagonal(const DeepArchitecture& arch, const P& w,
   return K;
 }
 
+// The Gram of the readout's features, m_out^2 A1^L A2^LT (X2 == nullptr: symmetric), from a
+// forward pass without derivatives: the empirical NNGP, once scaled by the readout's variances.
+template <typename T, typename P>
+RowMatrix<T> deep_feature_gram(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X1,
+                               const MatrixRef<T>* X2) {
+  const StopToken& stop = current_stop_token();
+  const DeepPass<T> pass1 = deep_forward_pass<T>(arch, w, X1, false, stop);
+  const T scale = T(arch.scales.back().first);
+  if (X2 == nullptr) {
+    RowMatrix<T> G = zeroed<T>(X1.rows(), X1.rows());
+    rank_update_lower(G, pass1.A.back(), stop);
+    mirror_lower_to_upper(G);
+    return (scale * scale) * G;
+  }
+  const DeepPass<T> pass2 = deep_forward_pass<T>(arch, w, *X2, false, stop);
+  RowMatrix<T> G(X1.rows(), X2->rows());
+  multiply_transposed(G, pass1.A.back(), pass2.A.back(), false, stop);
+  return (scale * scale) * G;
+}
+
 }  // namespace widenet

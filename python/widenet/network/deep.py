@@ -163,6 +163,26 @@ class Network(TrainingLock):
         gram = DEEP_BACKENDS[backend].ntk_gram(self.state(backend), points1, points2)
         return self._finite(gram, "X1", points1 if points2 is None else np.concatenate([points1, points2]))
 
+    def nngp(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
+        """Return the empirical NNGP kernel: the covariance of the outputs over the readout's initial law.
+
+        ``Var(v_i) m_out^2 a^L(x) . a^L(z) + Var(c) beta_out^2`` with the hidden layers fixed at
+        the current parameters; it tends to the infinite-width NNGP kernel as the widths grow.
+        """
+        points1 = self.check_inputs(X1, "X1")
+        points2 = None if X2 is None or X2 is X1 else self.check_inputs(X2, "X2")
+        backend = check.backend(backend)
+        m2 = points1.shape[0] if points2 is None else points2.shape[0]
+        self._require("Network.nngp", points1.shape[0] + (0 if points2 is None else m2),
+                      [("Gram", (points1.shape[0], m2), self.dtype, 2)])
+        fan_ins = (self.input_dim, *self.widths)
+        variances: Any = self.variances
+        law_v, law_c = initial_variances(self.parametrization, self.multipliers, fan_ins, variances)[-1]
+        gram = law_v * DEEP_BACKENDS[backend].feature_gram(self.state(backend), points1, points2)
+        if self.bias:
+            gram += law_c * self.scales[-1][1] ** 2
+        return self._finite(gram, "X1", points1 if points2 is None else np.concatenate([points1, points2]))
+
     def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return the diagonal ``K_n(x_i, x_i)`` without the m x m Gram."""
         X, backend = self.check_inputs(X), check.backend(backend)

@@ -196,6 +196,14 @@ def ntk_diag(net: DeepNetworkLike, X: FloatArray) -> FloatArray:
     return K + m * m * np.sum(p.A[-1] * p.A[-1], axis=1) + (0 if c is None else beta * beta)
 
 
+def feature_gram(net: DeepNetworkLike, X1: FloatArray, X2: Optional[FloatArray] = None) -> FloatArray:
+    """Return ``m_out^2 A1^L A2^LT``, the Gram of the readout's features (``X2=None``: ``X1`` with itself)."""
+    A1 = _Pass(net, X1).A[-1]
+    A2 = A1 if X2 is None else _Pass(net, X2).A[-1]
+    m = net.scales[-1][0]
+    return m * m * (A1 @ A2.T)
+
+
 def loss_grad(net: DeepNetworkLike, X: FloatArray, y: npt.ArrayLike,
               loss_scale: float = 1.0) -> Tuple[float, List[Layer]]:
     """Return the loss ``s |Phi(X) - y|^2`` and its gradient ``2 s J^T (Phi(X) - y)``, by back-propagation."""
