@@ -127,11 +127,13 @@ class Network(TrainingLock):
         blocks = [("activations and derivatives of every layer", (rows, sum(self.widths)), self.dtype, 3), *extra]
         _memory.require(where, blocks, "Pass fewer points at a time.")
 
-    def _finite(self, result: FloatArray, name: str, X: FloatArray, *more: Any) -> FloatArray:
+    def _finite(self, result: FloatArray, name: str, X: FloatArray, X2: Optional[FloatArray] = None,
+                *more: Any) -> FloatArray:
         """Return ``result``, or raise ValueError naming ``name`` where it (or ``more``) overflowed the dtype."""
         if not all(np.isfinite(block).all() for block in (result, *more) if block is not None):
+            largest = max(np.max(np.abs(points)) for points in (X, X2) if points is not None)
             raise ValueError(f"{name}: the result overflows {self.dtype} at these inputs (largest |x| = "
-                             f"{np.max(np.abs(X)):.4g}); expected inputs of moderate magnitude (rescale {name})")
+                             f"{largest:.4g}); expected inputs of moderate magnitude (rescale {name})")
         return result
 
     def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
@@ -148,20 +150,25 @@ class Network(TrainingLock):
         self._require("Network.jacobian", X.shape[0], [("Jacobian", (X.shape[0], self.num_params), self.dtype, 1)])
         return self._finite(DEEP_BACKENDS[backend].jacobian(self.state(backend), X), "X", X)
 
+    def _gram_inputs(self, where: str, X1: ArrayLike, X2: Optional[ArrayLike], backend: Backend,
+                     copies: int) -> tuple[FloatArray, Optional[FloatArray], Backend]:
+        """Return the checked points of a Gram (``X2`` None for the symmetric one) and backend, its memory guarded."""
+        points1 = self.check_inputs(X1, "X1")
+        points2 = None if X2 is None or X2 is X1 else self.check_inputs(X2, "X2")
+        m2 = points1.shape[0] if points2 is None else points2.shape[0]
+        self._require(where, points1.shape[0] + (0 if points2 is None else m2),
+                      [("Gram and its layer factors", (points1.shape[0], m2), self.dtype, copies)])
+        return points1, points2, check.backend(backend)
+
     def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
         """Return the empirical tangent kernel ``J(X1) J(X2)^T`` by the layerwise formula (no Jacobian).
 
         ``X2=None`` computes the symmetric Gram of ``X1``. A Gram that overflows the dtype
         raises ValueError naming ``X1``.
         """
-        points1 = self.check_inputs(X1, "X1")
-        points2 = None if X2 is None or X2 is X1 else self.check_inputs(X2, "X2")
-        backend = check.backend(backend)
-        m2 = points1.shape[0] if points2 is None else points2.shape[0]
-        self._require("Network.ntk", points1.shape[0] + (0 if points2 is None else m2),
-                      [("Gram and its two layer factors", (points1.shape[0], m2), self.dtype, 3)])
+        points1, points2, backend = self._gram_inputs("Network.ntk", X1, X2, backend, 3)
         gram = DEEP_BACKENDS[backend].ntk_gram(self.state(backend), points1, points2)
-        return self._finite(gram, "X1", points1 if points2 is None else np.concatenate([points1, points2]))
+        return self._finite(gram, "X1", points1, points2)
 
     def nngp(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
         """Return the empirical NNGP kernel: the covariance of the outputs over the readout's initial law.
@@ -169,19 +176,14 @@ class Network(TrainingLock):
         ``Var(v_i) m_out^2 a^L(x) . a^L(z) + Var(c) beta_out^2`` with the hidden layers fixed at
         the current parameters; it tends to the infinite-width NNGP kernel as the widths grow.
         """
-        points1 = self.check_inputs(X1, "X1")
-        points2 = None if X2 is None or X2 is X1 else self.check_inputs(X2, "X2")
-        backend = check.backend(backend)
-        m2 = points1.shape[0] if points2 is None else points2.shape[0]
-        self._require("Network.nngp", points1.shape[0] + (0 if points2 is None else m2),
-                      [("Gram", (points1.shape[0], m2), self.dtype, 2)])
+        points1, points2, backend = self._gram_inputs("Network.nngp", X1, X2, backend, 2)
         fan_ins = (self.input_dim, *self.widths)
         variances: Any = self.variances
         law_v, law_c = initial_variances(self.parametrization, self.multipliers, fan_ins, variances)[-1]
         gram = law_v * DEEP_BACKENDS[backend].feature_gram(self.state(backend), points1, points2)
         if self.bias:
             gram += law_c * self.scales[-1][1] ** 2
-        return self._finite(gram, "X1", points1 if points2 is None else np.concatenate([points1, points2]))
+        return self._finite(gram, "X1", points1, points2)
 
     def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return the diagonal ``K_n(x_i, x_i)`` without the m x m Gram."""
@@ -207,7 +209,7 @@ class Network(TrainingLock):
         scale, backend = check.loss_scale(loss, X.shape[0]), check.backend(backend)
         self._require("Network.loss_grad", X.shape[0], [("gradient", (self.num_params,), self.dtype, 2)])
         value, layers = DEEP_BACKENDS[backend].loss_grad(self.state(backend), X, y, scale)
-        self._finite(np.asarray(value), "X", X, *(block for layer in layers for block in layer))
+        self._finite(np.asarray(value), "X", X, None, *(block for layer in layers for block in layer))
         weights = [W for W, _ in layers]
         biases = [np.asarray(b) for _, b in layers] if self.bias else None
         return float(value), DeepParameters(weights, biases, self.dtype)
