@@ -1,0 +1,97 @@
+"""Infinite-width kernels of deep fully-connected networks (docs/theory.md, section 8).
+
+The pre-activations of layer ``l`` tend to a centred Gaussian process with covariance
+``Sigma^l``, and the tangent kernel to a deterministic ``Theta``, by the recursions
+
+    Sigma^1 = s_w^2 x.z / d + s_b^2,        Sigma^(l+1) = s_w^2 E_ss(Sigma^l) + s_b^2,
+    Theta^1 = mw2 x.z / d + mb2,            Theta^(l+1) = mw2 E_ss(Sigma^l) + mb2 + s_w^2 E_dd(Sigma^l) Theta^l,
+
+with ``E_ss, E_dd`` the expectations of :mod:`widenet.reference.limit_kernels` at the 2 x 2
+covariance of layer ``l`` (each point's variance from the same recursion on the diagonal).
+``mw2 = s_w^2`` and ``mb2 = s_b^2`` under multipliers, 1 and 1 otherwise (0 without biases);
+the readout uses ``s_v^2, s_c^2`` in place of ``s_w^2, s_b^2``. The kernels:
+
+- ``kind="nngp"``: ``s_v^2 E_ss(Sigma^L) + s_c^2``;
+- ``kind="ntk"``, NTK parametrization: ``Theta^(L+1)``;
+- ``kind="ntk"``, LeCun: the limit of ``K_n / n`` with every hidden width ``n``,
+  ``E_ss(Sigma^L) + sum_(l=2..L) E_ss(Sigma^(l-1)) P_l`` with ``P_L = s_v^2 E_dd(Sigma^L)``
+  and ``P_l = s_w^2 E_dd(Sigma^l) P_(l+1)`` (the first layer's and the biases' terms vanish).
+
+For one hidden layer these are the kernels of :func:`~widenet.reference.limit_kernels.limit_kernel`.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+from widenet.reference.limit_kernels.common import (
+    KINDS,
+    PARAMETRIZATIONS,
+    Array,
+    Kind,
+    Method,
+    Parametrization,
+    _choice,
+    _points,
+    covariances,
+)
+from widenet.reference.limit_kernels.kernel import expectations
+
+
+def _own_expectation(S: Array, activation: str, method: Method, order: Optional[int]) -> Array:
+    """Return ``E[sigma(h)^2]`` for each variance of ``S``: the diagonal of the next layer's covariance."""
+    ss, _ = expectations(S, S, np.diag(S), activation, method, order)
+    return np.diag(ss).copy()
+
+
+def deep_limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, depth: int,
+                      parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
+                      bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0,
+                      bias: bool = True, multipliers: bool = False, method: Method = "auto",
+                      order: Optional[int] = None) -> Array:
+    """Return the infinite-width kernel of a network with ``depth`` hidden layers between the rows of X1 and X2.
+
+    ``X2 is X1`` gives the symmetric Gram, its lower triangle mirrored as for one hidden
+    layer. The variances are ``s_w^2, s_b^2, s_v^2, s_c^2``; without ``bias`` the bias
+    variances are not used; ``multipliers`` (NTK parametrization only) moves the standard
+    deviations into the forward pass, which changes the tangent kernel, not the NNGP.
+    """
+    _choice(parametrization, "parametrization", PARAMETRIZATIONS)
+    _choice(kind, "kind", KINDS)
+    if depth < 1:
+        raise ValueError(f"depth: expected an integer >= 1, got {depth}")
+    P1, P2 = _points(X1, X2)
+    symmetric = X2 is X1
+    b2, c2 = (bias_var, output_bias_var) if bias else (0.0, 0.0)
+    S11, S22, S12 = covariances(P1, P2, weight_var, b2)
+    if symmetric:
+        S11 = S22 = np.diag(S12).copy()
+    mw2, mb2 = (weight_var, b2) if multipliers else (1.0, 1.0 if bias else 0.0)
+    theta = mw2 * (P1 @ P2.T) / P1.shape[1] + mb2
+    layers: List[Tuple[Array, Array]] = []
+    for layer in range(depth):
+        E_ss, E_dd = expectations(S11, S22, S12, activation, method, order)
+        layers.append((E_ss, E_dd))
+        if layer == depth - 1:
+            break
+        theta = mw2 * E_ss + mb2 + weight_var * E_dd * theta
+        S12 = weight_var * E_ss + b2
+        S11 = weight_var * (np.diag(E_ss).copy() if symmetric else _own_expectation(S11, activation, method, order)) + b2
+        S22 = S11 if symmetric else weight_var * _own_expectation(S22, activation, method, order) + b2
+    E_ss, E_dd = layers[-1]
+    if kind == "nngp":
+        kernel = output_var * E_ss + c2
+    elif parametrization == "ntk":
+        mv2, mc2 = (output_var, c2) if multipliers else (1.0, 1.0 if bias else 0.0)
+        kernel = mv2 * E_ss + mc2 + output_var * E_dd * theta
+    else:
+        kernel, backward = E_ss.copy(), output_var * E_dd
+        for below in range(depth - 2, -1, -1):  # the layers under the last, down to the second's input
+            kernel += layers[below][0] * backward
+            backward = weight_var * layers[below][1] * backward
+    if symmetric:
+        kernel = np.tril(kernel) + np.tril(kernel, -1).T
+    return kernel
