@@ -79,8 +79,9 @@ def deep_limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, dep
             break
         theta = mw2 * E_ss + mb2 + weight_var * E_dd * theta
         S12 = weight_var * E_ss + b2
-        S11 = weight_var * (np.diag(E_ss).copy() if symmetric else _own_expectation(S11, activation, method, order)) + b2
-        S22 = S11 if symmetric else weight_var * _own_expectation(S22, activation, method, order) + b2
+        own1 = np.diag(E_ss).copy() if symmetric else _own_expectation(S11, activation, method, order)
+        own2 = own1 if symmetric else _own_expectation(S22, activation, method, order)
+        S11, S22 = weight_var * own1 + b2, weight_var * own2 + b2
     E_ss, E_dd = layers[-1]
     if kind == "nngp":
         kernel = output_var * E_ss + c2
