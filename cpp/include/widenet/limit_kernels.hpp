@@ -100,6 +100,65 @@ inline LimitRules limit_rules(Index order) {
   return LimitRules{legendre.nodes, legendre.weights, mixture.nodes, mixture.weights};
 }
 
+// The expectations E_ss, E_dd of every pair (k, j) of two sets of points with pre-activation
+// variances s11(k) and s22(j) (the same set when symmetric), by one method. Each point's side
+// of the scale mixtures' pair sums is made once, here (rows, then columns unless symmetric),
+// polling `stop`; at() is then called for each pair, from any thread, with its own scratch.
+class PairExpectations {
+ public:
+  PairExpectations(Activation activation, LimitMethod method, const Vector<double>& s11,
+                   const Vector<double>& s22, bool symmetric, const LimitRules& rules,
+                   const StopToken& stop)
+      : activation_(activation), method_(method), s11_(s11), s22_(s22), rules_(rules),
+        arctan_(method == LimitMethod::scale_mixture && activation == Activation::arctan),
+        logistic_(method == LimitMethod::scale_mixture && !arctan_),
+        mix_(limit::logistic_mixture(activation)),
+        column_side_(symmetric ? 0 : s11.size()) {
+    const Index points = symmetric ? s11.size() : s11.size() + s22.size();
+    if (logistic_) mixture_sides_.resize(points);
+    if (arctan_) arctan_sides_.resize(points);
+    if (!logistic_ && !arctan_) return;
+#pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (points > 64)
+    for (Index i = 0; i < points; ++i) {
+      if (stop.requested()) continue;
+      const double q = i < s11.size() ? s11(i) : s22(i - s11.size());
+      if (logistic_) mixture_sides_[i] = limit::mixture_side(q, mix_.scale, rules.mixture_variances);
+      if (arctan_) arctan_sides_[i] = limit::arctan_side(q, rules);
+    }
+    stop.throw_if_requested();
+  }
+
+  // The pair (k, j) at covariance s12.
+  limit::Expectations at(Index k, Index j, double s12, limit::QuadratureScratch& scratch) const {
+    const double root = limit::root_product(s11_(k), s22_(j));
+    const double rho = root > 0 ? std::clamp(s12 / root, -1.0, 1.0) : 0.0;
+    const limit::Pair pair{s11_(k), s22_(j), rho, (1 - rho) * (1 + rho)};
+    if (method_ == LimitMethod::closed_form) return limit::closed_form_expectations(activation_, pair, s12);
+    if (logistic_) {
+      return limit::mixture_expectations(mix_, mixture_sides_[k], mixture_sides_[column_side_ + j], rho,
+                                         pair.one_minus_rho2, rules_.mixture_weights);
+    }
+    if (arctan_) {
+      const bool row_first = s11_(k) <= s22_(j);  // the rule of the smaller variance
+      return limit::arctan_expectations(arctan_sides_[row_first ? k : column_side_ + j],
+                                        row_first ? s22_(j) : s11_(k), rho, pair.one_minus_rho2);
+    }
+    return limit::quadrature_expectations(activation_, pair, rules_, scratch);
+  }
+
+ private:
+  Activation activation_;
+  LimitMethod method_;
+  const Vector<double>& s11_;
+  const Vector<double>& s22_;
+  const LimitRules& rules_;
+  bool arctan_, logistic_;
+  limit::LogisticMixture mix_;
+  Index column_side_;  // index of column j's side: column_side_ + j
+  std::vector<limit::MixtureSide> mixture_sides_;
+  std::vector<limit::ArctanSide> arctan_sides_;
+};
+
 // The limit kernel between X1 and X2 (X2 == nullptr: X1 with itself, symmetric; the
 // lower triangle is computed and mirrored). The caller has checked that the method
 // applies to the activation and, for the quadrature, the variances it accepts.
@@ -125,29 +184,7 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
   const Vector<double> s11 = (sw * norms1).array() + sb;
   const Vector<double> s22 =
       symmetric ? s11 : Vector<double>((sw * Z.rowwise().squaredNorm()).array() + sb);
-  const Activation activation = config.arch.activation;
-  const bool mixture = config.method == LimitMethod::scale_mixture;
-  const bool arctan = mixture && activation == Activation::arctan;
-  const bool logistic = mixture && !arctan;
-  const limit::LogisticMixture mix = limit::logistic_mixture(activation);
-
-  // Each point's side of the pair sums, once (rows, then columns unless symmetric).
-  std::vector<limit::MixtureSide> mixture_sides;
-  std::vector<limit::ArctanSide> arctan_sides;
-  const Index points = symmetric ? m1 : m1 + m2;
-  if (logistic) mixture_sides.resize(points);
-  if (arctan) arctan_sides.resize(points);
-  if (logistic || arctan) {
-#pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (points > 64)
-    for (Index i = 0; i < points; ++i) {
-      if (stop.requested()) continue;
-      const double q = i < m1 ? s11(i) : s22(i - m1);
-      if (logistic) mixture_sides[i] = limit::mixture_side(q, mix.scale, rules.mixture_variances);
-      if (arctan) arctan_sides[i] = limit::arctan_side(q, rules);
-    }
-    stop.throw_if_requested();
-  }
-  const Index column_side = symmetric ? 0 : m1;  // index of column j's side: column_side + j
+  const PairExpectations pairs(config.arch.activation, config.method, s11, s22, symmetric, rules, stop);
 
 #pragma omp parallel num_threads(thread_count()) if (m1 * m2 > 64)
   {
@@ -157,23 +194,7 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
       const Index end = symmetric ? k + 1 : m2;
       for (Index j = 0; j < end; ++j) {
         if (stop.requested()) break;
-        const double s12 = sw * inner(k, j) + sb;
-        const double root = limit::root_product(s11(k), s22(j));
-        const double rho = root > 0 ? std::clamp(s12 / root, -1.0, 1.0) : 0.0;
-        const limit::Pair pair{s11(k), s22(j), rho, (1 - rho) * (1 + rho)};
-        limit::Expectations e;
-        if (config.method == LimitMethod::closed_form) {
-          e = limit::closed_form_expectations(activation, pair, s12);
-        } else if (logistic) {
-          e = limit::mixture_expectations(mix, mixture_sides[k], mixture_sides[column_side + j],
-                                          rho, pair.one_minus_rho2, rules.mixture_weights);
-        } else if (arctan) {
-          const bool row_first = s11(k) <= s22(j);  // the rule of the smaller variance
-          e = limit::arctan_expectations(arctan_sides[row_first ? k : column_side + j],
-                                         row_first ? s22(j) : s11(k), rho, pair.one_minus_rho2);
-        } else {
-          e = limit::quadrature_expectations(activation, pair, rules, scratch);
-        }
+        const limit::Expectations e = pairs.at(k, j, sw * inner(k, j) + sb, scratch);
         double value;
         if (config.kind == LimitKind::nngp) {
           value = config.output_var * e.ss + config.output_bias_var;
