@@ -5,6 +5,7 @@
 
 #include "common.hpp"
 #include "interruptible.hpp"
+#include "widenet/limit_deep.hpp"
 #include "widenet/limit_kernels.hpp"
 
 namespace widenet::bindings {
@@ -13,10 +14,11 @@ namespace {
 // Below this many pairs a call runs inline (no hand-over to a pooled thread).
 constexpr Index kLongCallPairs = 256;
 
-RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<MatrixRef<double>>& X2,
-                         const std::string& activation, const std::string& parametrization,
-                         const std::string& kind, const std::array<double, 4>& variances,
-                         const std::string& method, Index order) {
+// The configuration of one layer's kernel, checked against the inputs, the method and the order.
+LimitKernel checked_config(const MatrixRef<double>& X1, const std::optional<MatrixRef<double>>& X2,
+                           const std::string& activation, const std::string& parametrization,
+                           const std::string& kind, const std::array<double, 4>& variances,
+                           const std::string& method, Index order) {
   const auto [weight_var, bias_var, output_var, output_bias_var] = variances;
   const LimitKernel config{architecture(activation, parametrization),
                            parse_limit_kind(kind),
@@ -45,10 +47,40 @@ RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<Matrix
   require(order >= 2 && order <= kLimitMaxOrder,
           "order: expected an integer from 2 to " + std::to_string(kLimitMaxOrder) + ", got " +
               std::to_string(order));
+  return config;
+}
+
+RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<MatrixRef<double>>& X2,
+                         const std::string& activation, const std::string& parametrization,
+                         const std::string& kind, const std::array<double, 4>& variances,
+                         const std::string& method, Index order) {
+  const LimitKernel config =
+      checked_config(X1, X2, activation, parametrization, kind, variances, method, order);
   const LimitRules rules = limit_rules(order);
   const MatrixRef<double>* second = X2 ? &*X2 : nullptr;
   const Index pairs = X1.rows() * (X2 ? X2->rows() : X1.rows());
   return run_interruptible([&] { return limit_kernel(config, X1, second, rules); },
+                           pairs > kLongCallPairs);
+}
+
+// The infinite-width network of a deep kernel: its architecture beyond one layer's kernel.
+struct LimitNetwork {
+  std::string activation, parametrization;
+  Index depth;
+  bool bias, multipliers;
+};
+
+RowMatrix<double> deep_kernel(const MatrixRef<double>& X1, const std::optional<MatrixRef<double>>& X2,
+                              const LimitNetwork& net, const std::string& kind,
+                              const std::array<double, 4>& variances, const std::string& method,
+                              Index order) {
+  const LimitKernel layer =
+      checked_config(X1, X2, net.activation, net.parametrization, kind, variances, method, order);
+  const DeepLimitKernel config{layer, net.depth, net.bias, net.multipliers};
+  const LimitRules rules = limit_rules(order);
+  const MatrixRef<double>* second = X2 ? &*X2 : nullptr;
+  const Index pairs = X1.rows() * (X2 ? X2->rows() : X1.rows()) * net.depth;
+  return run_interruptible([&] { return deep_limit_kernel(config, X1, second, rules); },
                            pairs > kLongCallPairs);
 }
 
@@ -74,6 +106,30 @@ void bind_limit_kernels(py::module_& m) {
         "(X2=None: symmetric) in float64 for the initial variances (weight_var, bias_var, "
         "output_var, output_bias_var), by the closed form, the scale mixture or the graded "
         "quadrature, whose panels (and arctan's) take `order` Gauss-Legendre nodes.");
+  py::class_<LimitNetwork>(m, "LimitNetwork",
+                           "The infinite-width network of a deep limit kernel: activation, "
+                           "parametrization, depth (hidden layers), biases, multipliers.")
+      .def(py::init([](const std::string& activation, const std::string& parametrization, Index depth,
+                       bool bias, bool multipliers) {
+             parse_activation(activation);
+             const Parametrization p = parse_parametrization(parametrization);
+             require(depth >= 1, "depth: expected an integer >= 1, got " + std::to_string(depth));
+             require(!multipliers || p == Parametrization::ntk,
+                     "multipliers: expected False under parametrization='lecun'");
+             return LimitNetwork{activation, parametrization, depth, bias, multipliers};
+           }),
+           py::arg("activation"), py::arg("parametrization"), py::arg("depth") = 1,
+           py::arg("bias") = true, py::arg("multipliers") = false)
+      .def_readonly("activation", &LimitNetwork::activation)
+      .def_readonly("parametrization", &LimitNetwork::parametrization)
+      .def_readonly("depth", &LimitNetwork::depth)
+      .def_readonly("bias", &LimitNetwork::bias)
+      .def_readonly("multipliers", &LimitNetwork::multipliers);
+  m.def("limit_kernel", &deep_kernel, py::arg("X1").noconvert(), py::arg("X2").noconvert(),
+        py::arg("network"), py::arg("kind"), py::arg("variances"), py::arg("method"),
+        py::arg("order") = kLimitOrder,
+        "Infinite-width kernel of a network of any depth (the layer recursions of the NNGP and "
+        "the tangent kernel; LeCun: the tangent kernel divided by the width).");
   m.def("gauss_legendre", [](Index order) { return rule_arrays(gauss_legendre(order)); },
         py::arg("order"),
         "(nodes, weights) of the Gauss-Legendre rule of `order` nodes on [-1, 1] that the limit "

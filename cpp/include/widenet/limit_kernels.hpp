@@ -159,6 +159,24 @@ class PairExpectations {
   std::vector<limit::ArctanSide> arctan_sides_;
 };
 
+namespace detail {
+
+// X1 Z^T in bands of rows of about 1e9 flops each, so that a stop is seen between them.
+inline RowMatrix<double> inner_products(const MatrixRef<double>& X1, const MatrixRef<double>& Z,
+                                        const StopToken& stop) {
+  const Index m1 = X1.rows(), m2 = Z.rows(), d = X1.cols();
+  RowMatrix<double> inner(m1, m2);
+  const Index band = std::max<Index>(1, Index(5e8) / std::max<Index>(1, m2 * d));
+  for (Index start = 0; start < m1; start += band) {
+    stop.throw_if_requested();
+    const Index rows = std::min(band, m1 - start);
+    inner.middleRows(start, rows).noalias() = X1.middleRows(start, rows) * Z.transpose();
+  }
+  return inner;
+}
+
+}  // namespace detail
+
 // The limit kernel between X1 and X2 (X2 == nullptr: X1 with itself, symmetric; the
 // lower triangle is computed and mirrored). The caller has checked that the method
 // applies to the activation and, for the quadrature, the variances it accepts.
@@ -169,14 +187,7 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
   const Index m1 = X1.rows(), m2 = Z.rows(), d = X1.cols();
   const double sw = config.weight_var / double(d), sb = config.bias_var;
   const StopToken& stop = current_stop_token();
-  RowMatrix<double> inner(m1, m2);
-  // X1 Z^T in bands of rows of about 1e9 flops each, so that a stop is seen between them
-  const Index band = std::max<Index>(1, Index(5e8) / std::max<Index>(1, m2 * d));
-  for (Index start = 0; start < m1; start += band) {
-    stop.throw_if_requested();
-    const Index rows = std::min(band, m1 - start);
-    inner.middleRows(start, rows).noalias() = X1.middleRows(start, rows) * Z.transpose();
-  }
+  RowMatrix<double> inner = detail::inner_products(X1, Z, stop);
   // In the symmetric case the variances are the diagonal's own covariances, so that a
   // point's correlation with itself is exactly 1 (arccos is steep there).
   const Vector<double> norms1 =

@@ -49,7 +49,8 @@ KernelOrErrors = Union[Float64Array, tuple[Float64Array, Float64Array]]
 @overload
 def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
                  parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
-                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, depth: int = 1,
+                 bias: bool = True, multipliers: bool = False, method: Method = "auto",
                  order: Optional[int] = None, samples: int = 100_000, distribution: Distribution = "normal",
                  seed: Seed = None, backend: Backend = "cpp", return_std: Literal[False] = False) -> Float64Array: ...
 
@@ -57,7 +58,8 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
 @overload
 def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
                  parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
-                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, depth: int = 1,
+                 bias: bool = True, multipliers: bool = False, method: Method = "auto",
                  order: Optional[int] = None, samples: int = 100_000, distribution: Distribution = "normal",
                  seed: Seed = None, backend: Backend = "cpp",
                  return_std: Literal[True]) -> tuple[Float64Array, Float64Array]: ...
@@ -66,14 +68,16 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
 @overload
 def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
                  parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
-                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, depth: int = 1,
+                 bias: bool = True, multipliers: bool = False, method: Method = "auto",
                  order: Optional[int] = None, samples: int = 100_000, distribution: Distribution = "normal",
                  seed: Seed = None, backend: Backend = "cpp", return_std: bool = False) -> KernelOrErrors: ...
 
 
 def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
                  parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
-                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                 bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, depth: int = 1,
+                 bias: bool = True, multipliers: bool = False, method: Method = "auto",
                  order: Optional[int] = None, samples: int = 100_000, distribution: Distribution = "normal",
                  seed: Seed = None, backend: Backend = "cpp", return_std: bool = False) -> KernelOrErrors:
     """Return the infinite-width kernel between the rows of ``X1`` and ``X2`` (``X2=None``: ``X1``).
@@ -84,6 +88,11 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     - ``parametrization="lecun", kind="ntk"``: ``K_LC = E_ss``, the limit of ``K_n / n``;
     - ``parametrization="ntk", kind="ntk"``: ``K_NTK = s_v^2 (x.z/d + 1) E_dd + E_ss + 1``;
     - ``kind="nngp"``: ``s_v^2 E_ss + s_c^2``, the covariance of ``Phi(x)`` at initialization.
+
+    With ``depth`` hidden layers (or without biases, or with multipliers) the kernels follow
+    the layer recursions of docs/theory.md, section 8, each layer's expectations computed as
+    for one layer; under LeCun's parametrization ``kind="ntk"`` is the limit of ``K_n / n``
+    with every hidden width ``n``.
 
     Accuracy: the deterministic methods compute each expectation within ``1e-9`` of its
     scale, ``sqrt(E[s(h_x)^2] E[s(h_z)^2])`` (resp. with ``s'``), so that every entry is
@@ -103,6 +112,13 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     kind : {"ntk", "nngp"}
     weight_var, bias_var, output_var, output_bias_var : float
         ``s_w^2, s_b^2, s_v^2, s_c^2``, as for :class:`~widenet.ShallowNetwork`.
+    depth : int
+        The number of hidden layers.
+    bias : bool
+        Whether the layers have biases (without, ``bias_var`` and ``output_bias_var`` are unused).
+    multipliers : bool
+        NTK parametrization only: the standard deviations multiply in the forward pass
+        (neural-tangents' convention), which changes the tangent kernel, not the NNGP.
     method : {"auto", "closed_form", "scale_mixture", "quadrature", "monte_carlo"}
         ``auto`` takes the closed form where there is one (relu, erf, identity, sin,
         gelu), else the scale mixture (tanh, sigmoid, softplus, arctan): a sum of
@@ -137,14 +153,18 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     variances = (check.non_negative_real(weight_var, "weight_var"), check.non_negative_real(bias_var, "bias_var"),
                  check.non_negative_real(output_var, "output_var"),
                  check.non_negative_real(output_bias_var, "output_bias_var"))
-    largest = max(_largest_variance(points, name, variances[0], variances[1]) for points, name in
-                  ((points1, "X1"), (points2, "X2")))
+    network = _checked_network(activation, parametrization, depth, bias, multipliers)
+    largest = max(_largest_variance(points, name, variances[0], variances[1] if network.bias else 0.0)
+                  for points, name in ((points1, "X1"), (points2, "X2")))
     if method == "auto":
         method = "closed_form" if activation in CLOSED_FORMS else "scale_mixture"
     _check_method(method, activation, largest)
     if return_std and method != "monte_carlo":
         raise ValueError("return_std: standard errors exist for method='monte_carlo' only")
+    deep = (network.depth, network.bias, network.multipliers) != (1, True, False)
     if method == "monte_carlo":
+        if deep:
+            raise ValueError("method: 'monte_carlo' is for one hidden layer with biases; use a deterministic method")
         _memory.check_gram("limit_kernel", points1, points2, np.float64, copies=8)
         return _monte_carlo(points1, points2, activation, parametrization, kind, variances, samples, distribution,
                             seed, return_std)
@@ -152,10 +172,28 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     nodes = _core.LIMIT_ORDER if order is None else order
     _memory.check_limit_kernel("limit_kernel", points1.shape[0], points1.shape[0] if points2 is None else
                                points2.shape[0], _core.limit_point_floats(activation, method, largest, nodes), backend)
+    if deep:
+        _memory.check_gram("limit_kernel", points1, points2, np.float64, copies=3)  # covariances, tangent kernel
+        if backend == "cpp":
+            return _core.limit_kernel(points1, points2, network, kind, variances, method, nodes)
+        return reference.deep_limit_kernel(points1, points1 if points2 is None else points2, activation,
+                                           network.depth, parametrization, kind, *variances, bias=network.bias,
+                                           multipliers=network.multipliers, method=method, order=order)
     if backend == "cpp":
         return _core.limit_kernel(points1, points2, activation, parametrization, kind, variances, method, nodes)
     return reference.limit_kernel(points1, points1 if points2 is None else points2, activation, parametrization, kind,
                                   *variances, method=method, order=order)
+
+
+def _checked_network(activation: Activation, parametrization: Parametrization, depth: object, bias: object,
+                     multipliers: object) -> _core.LimitNetwork:
+    """Return the infinite-width network of the arguments, checked, each error naming its argument."""
+    depth = check.integer(depth, "depth", 1)
+    bias, multipliers = check.boolean(bias, "bias"), check.boolean(multipliers, "multipliers")
+    if multipliers and parametrization != "ntk":
+        raise ValueError("multipliers: expected False under parametrization='lecun' (multipliers are the NTK "
+                         "parametrization's convention)")
+    return _core.LimitNetwork(activation, parametrization, depth, bias, multipliers)
 
 
 def _check_method(method: Method, activation: Activation, largest: float) -> None:

@@ -5,14 +5,25 @@ from __future__ import annotations
 from typing import Any, Optional, Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
 from widenet._locking import TrainingLock
 from widenet._native import _core
-from widenet._types import Activation, Backend, Distribution, FloatArray, Loss, OnDivergence, Parametrization, Seed
+from widenet._types import (
+    Activation,
+    Backend,
+    Distribution,
+    FloatArray,
+    Kind,
+    Loss,
+    OnDivergence,
+    Parametrization,
+    Seed,
+)
 from widenet.errors import MatrixProduct, divergence_error
+from widenet.kernels import limit_kernel
 from widenet.network._backends import DEEP_BACKENDS
 from widenet.network._training_call import check_training
 from widenet.network.deep_parameters import DeepParameters, initial_variances, initialize_deep, layer_scales
@@ -184,6 +195,25 @@ class Network(TrainingLock):
         if self.bias:
             gram += law_c * self.scales[-1][1] ** 2
         return self._finite(gram, "X1", points1, points2)
+
+    def limit_kernel(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, kind: Kind = "ntk",
+                     **options: Any) -> NDArray[np.float64]:
+        """Return the infinite-width kernel of this network's configuration (docs/theory.md, section 8).
+
+        The NTK parametrization's tangent kernel (``kind="ntk"``), LeCun's divided by the
+        width, or the NNGP (``kind="nngp"``), for the activation, variances, depth, biases and
+        multipliers of this network; ``options`` (``method``, ``order``, ``backend``) as for
+        :func:`widenet.limit_kernel`. The recursions assume normal initial weights: with another
+        ``distribution`` the first layer's pre-activations are not Gaussian (ValueError).
+        """
+        if self.distribution != "normal":
+            raise ValueError(f"distribution: the limit kernels assume normal initial weights, this network draws "
+                             f"{self.distribution!r} ones")
+        weight_var, bias_var, output_var, output_bias_var = self.variances
+        return limit_kernel(X1, X2, activation=self.activation, parametrization=self.parametrization, kind=kind,
+                            weight_var=weight_var, bias_var=bias_var, output_var=output_var,
+                            output_bias_var=output_bias_var, depth=self.depth, bias=self.bias,
+                            multipliers=self.multipliers, **options)
 
     def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return the diagonal ``K_n(x_i, x_i)`` without the m x m Gram."""

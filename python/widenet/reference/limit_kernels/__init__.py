@@ -110,6 +110,7 @@ from widenet.reference.limit_kernels.common import (
     graded_points,
     panel_rule,
 )
+from widenet.reference.limit_kernels.deep import deep_limit_kernel
 from widenet.reference.limit_kernels.fixed_rule import (
     gaussian_rule,
     legendre_rule,
@@ -194,4 +195,5 @@ __all__ = [
     "combine",
     "expectations",
     "limit_kernel",
+    "deep_limit_kernel",
 ]
