@@ -92,10 +92,7 @@ inline RowMatrix<double> deep_limit_kernel(const DeepLimitKernel& config, const 
   const bool tangent = c.kind == LimitKind::ntk;
   const StopToken& stop = current_stop_token();
   RowMatrix<double> inner = detail::inner_products(X1, Z, stop);
-  Vector<double> s11 = (c.weight_var / double(d) *
-                        (symmetric ? Vector<double>(inner.diagonal()) : Vector<double>(X1.rowwise().squaredNorm())))
-                           .array() + b2;
-  Vector<double> s22 = symmetric ? s11 : Vector<double>((c.weight_var / double(d) * Z.rowwise().squaredNorm()).array() + b2);
+  auto [s11, s22] = detail::point_variances(X1, Z, inner, symmetric, c.weight_var / double(d), b2);
   RowMatrix<double> covariance = (c.weight_var / double(d) * inner).array() + b2;
   RowMatrix<double> theta;
   if (tangent) theta = (t.a / double(d) * inner).array() + t.b;

@@ -27,6 +27,7 @@
 #include <iterator>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "widenet/activations.hpp"
@@ -175,6 +176,20 @@ inline RowMatrix<double> inner_products(const MatrixRef<double>& X1, const Matri
   return inner;
 }
 
+// The first layer's pre-activation variances s_w2 |x|^2 + s_b2 of the rows of X1 and Z. When
+// symmetric they are the diagonal's own covariances, so that a point's correlation with itself
+// is exactly 1 (arccos is steep there).
+inline std::pair<Vector<double>, Vector<double>> point_variances(const MatrixRef<double>& X1,
+                                                                 const MatrixRef<double>& Z,
+                                                                 const RowMatrix<double>& inner,
+                                                                 bool symmetric, double sw, double sb) {
+  const Vector<double> norms1 =
+      symmetric ? Vector<double>(inner.diagonal()) : Vector<double>(X1.rowwise().squaredNorm());
+  Vector<double> s11 = (sw * norms1).array() + sb;
+  Vector<double> s22 = symmetric ? s11 : Vector<double>((sw * Z.rowwise().squaredNorm()).array() + sb);
+  return {std::move(s11), std::move(s22)};
+}
+
 }  // namespace detail
 
 // The limit kernel between X1 and X2 (X2 == nullptr: X1 with itself, symmetric; the
@@ -188,13 +203,7 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
   const double sw = config.weight_var / double(d), sb = config.bias_var;
   const StopToken& stop = current_stop_token();
   RowMatrix<double> inner = detail::inner_products(X1, Z, stop);
-  // In the symmetric case the variances are the diagonal's own covariances, so that a
-  // point's correlation with itself is exactly 1 (arccos is steep there).
-  const Vector<double> norms1 =
-      symmetric ? Vector<double>(inner.diagonal()) : Vector<double>(X1.rowwise().squaredNorm());
-  const Vector<double> s11 = (sw * norms1).array() + sb;
-  const Vector<double> s22 =
-      symmetric ? s11 : Vector<double>((sw * Z.rowwise().squaredNorm()).array() + sb);
+  const auto [s11, s22] = detail::point_variances(X1, Z, inner, symmetric, sw, sb);
   const PairExpectations pairs(config.arch.activation, config.method, s11, s22, symmetric, rules, stop);
 
 #pragma omp parallel num_threads(thread_count()) if (m1 * m2 > 64)
