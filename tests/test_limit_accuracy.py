@@ -588,21 +588,24 @@ INTERRUPT_SCRIPT = textwrap.dedent("""
     signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np, widenet
     X = np.random.default_rng(0).standard_normal((1500, 8))
-    widenet.limit_kernel(X[:50], activation="tanh", method="quadrature")  # warm up
+    depth = int(sys.argv[1])
+    widenet.limit_kernel(X[:50], activation="tanh", method="quadrature", depth=depth)  # warm up
     print("start", flush=True)
     started = time.perf_counter()
     try:
-        widenet.limit_kernel(X, activation="tanh", method="quadrature")
+        widenet.limit_kernel(X, activation="tanh", method="quadrature", depth=depth)
         print("finished", time.perf_counter() - started, flush=True)
     except KeyboardInterrupt:
         print("interrupted", time.perf_counter() - started, flush=True)
 """)
 
 
-def test_a_long_limit_kernel_stops_on_ctrl_c():
-    """limit_kernel(m = 1500, the quadrature: about a minute) stops within 0.1 s of work after
-    SIGINT and raises KeyboardInterrupt (allowed 2 s here, for a loaded machine)."""
-    with subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT], stdout=subprocess.PIPE, text=True) as child:
+@pytest.mark.parametrize("depth", [1, 3])
+def test_a_long_limit_kernel_stops_on_ctrl_c(depth):
+    """limit_kernel(m = 1500, the quadrature: about a minute per layer) stops within 0.1 s of work
+    after SIGINT and raises KeyboardInterrupt (allowed 2 s here, for a loaded machine)."""
+    with subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT, str(depth)], stdout=subprocess.PIPE,
+                          text=True) as child:
         try:
             assert child.stdout.readline().strip() == "start"
             time.sleep(1.0)
