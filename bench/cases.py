@@ -315,6 +315,25 @@ implements("limit_gram", "numpy")(functools.partial(_limit_gram, backend="numpy"
 implements("limit_gram", "cpp")(functools.partial(_limit_gram, backend="cpp"))
 
 
+def deep_limit_gram(activation: str, m: int, d: int, depth: int) -> Case:
+    """The infinite-width tangent kernel of a deep network, NTK parametrization with biases."""
+
+    def setup():
+        return SimpleNamespace(X=_inputs(m, d, F64, SEED + 5), activation=activation, depth=depth)
+
+    return Case("deep_limit_gram", f"{activation},depth{depth}", F64, f"m={m} d={d}", setup, reference="numpy",
+                targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),))
+
+
+def _deep_limit_gram(p, backend: str):
+    return lambda: widenet.limit_kernel(p.X, activation=p.activation, parametrization="ntk", bias_var=0.1,
+                                        output_bias_var=0.1, depth=p.depth, backend=backend)
+
+
+implements("deep_limit_gram", "numpy")(functools.partial(_deep_limit_gram, backend="numpy"))
+implements("deep_limit_gram", "cpp")(functools.partial(_deep_limit_gram, backend="cpp"))
+
+
 # -- width_sweep: Figure 11.3's 80 networks at every width ---------------------------------
 # One cell per width: a ShallowEnsemble of 80 networks trained with h = 1/n on the mean
 # loss (docs/theory.md, section 5, on Figure 11.3). The answer is every network's
@@ -427,6 +446,7 @@ def build(quick: bool) -> list:
     m_deep, n_deep = (512, 512) if quick else (2048, 2048)
     deep = [case(m_deep, 64, (n_deep,) * depth, F64) for depth in (2, 3)
             for case in (functools.partial(deep_ntk_gram, "relu"), deep_products)]
+    deep.append(deep_limit_gram("relu", 1024 if quick else 4096, 64, 3))
     return (grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit + linear
             + width_sweeps(quick) + deep)
 
