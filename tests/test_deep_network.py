@@ -210,7 +210,7 @@ def test_the_empirical_nngp_of_a_wide_network_is_the_limit_within_its_standard_e
     X = np.random.default_rng(15).standard_normal((4, 3))
     empirical = net.nngp(X)
     limit = widenet.limit_kernel(X, kind="nngp", **config)
-    features = twin._Pass(net.state("numpy"), X).A[-1]  # sigma(h) per unit, rows per point
+    features = twin._Pass(net.state, X).A[-1]  # sigma(h) per unit, rows per point
     terms = features[:, None, :] * features[None, :, :]  # a_i(x) a_i(z)
     standard_error = 2.0 * terms.std(axis=-1) / math.sqrt(features.shape[1])  # law_v m^2 n = s_v^2
     assert np.all(np.abs(empirical - limit) < 4 * standard_error)

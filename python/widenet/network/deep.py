@@ -9,7 +9,6 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._locking import TrainingLock
 from widenet._native import _core
 from widenet._types import (
     Activation,
@@ -22,16 +21,23 @@ from widenet._types import (
     Parametrization,
     Seed,
 )
-from widenet.errors import MatrixProduct, divergence_error
+from widenet.errors import divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import DEEP_BACKENDS
+from widenet.network._common import FullyConnected
 from widenet.network._training_call import check_training
-from widenet.network.deep_parameters import DeepParameters, initial_variances, initialize_deep, layer_scales
+from widenet.network.deep_parameters import (
+    DeepParameters,
+    initial_variances,
+    initialize_deep,
+    layer_scales,
+    parameter_count,
+)
 from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS
 from widenet.network.results import TrainingResult, overflowed
 
 
-class Network(TrainingLock):
+class Network(FullyConnected):
     """A fully-connected network ``x -> Phi(x)`` with ``L = len(widths)`` hidden layers.
 
     ``h^l = m_l W^l a^(l-1) + beta_l b^l``, ``a^l = sigma(h^l)``, ``Phi = m_out v . a^L +
@@ -68,21 +74,35 @@ class Network(TrainingLock):
     the same functions.
     """
 
+    kernels = DEEP_BACKENDS
+
     def __init__(self, input_dim: int, widths: Sequence[int], activation: Activation = "relu",
                  parametrization: Parametrization = "lecun", *, weight_var: float = 1.0, bias_var: float = 0.0,
                  output_var: float = 1.0, output_bias_var: float = 0.0, bias: bool = True,
                  multipliers: bool = False, distribution: Distribution = "normal", seed: Seed = None,
                  dtype: DTypeLike = np.float64) -> None:
-        super().__init__()
+        self._configure(input_dim, widths, activation, parametrization, weight_var, bias_var, output_var,
+                        output_bias_var, bias, multipliers, distribution, dtype)
+        _memory.require("Network", [("parameters and their initial copy", (parameter_count(
+            self.input_dim, self.widths, self.bias),), self.dtype, 2)], "Pass a smaller network.")
+        self._params = initialize_deep(self.input_dim, self.widths, self._initial_law, self.bias,
+                                       self.distribution, check.generator(seed), self.dtype)
+        self._initial = self._params
+
+    def _configure(self, input_dim: object, widths: object, activation: object, parametrization: object,
+                   weight_var: object, bias_var: object, output_var: object, output_bias_var: object,
+                   bias: object, multipliers: object, distribution: object, dtype: object) -> None:
+        """Check and set the configuration (everything but the parameters), the layers' scales and laws."""
         self.input_dim = check.integer(input_dim, "input_dim", 1)
         if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 1:
             raise TypeError(f"widths: expected a sequence of at least one hidden width, got {widths!r}")
         self.widths = tuple(check.integer(n, f"widths[{k}]", 1) for k, n in enumerate(widths))
         self.activation: Activation = check.choice(activation, "activation", _core.ACTIVATIONS)
         self.parametrization: Parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-        self.variances = tuple(check.non_negative_real(value, name) for value, name in (
-            (weight_var, "weight_var"), (bias_var, "bias_var"), (output_var, "output_var"),
-            (output_bias_var, "output_bias_var")))
+        self.weight_var, self.bias_var, self.output_var, self.output_bias_var = (
+            check.non_negative_real(value, name) for value, name in (
+                (weight_var, "weight_var"), (bias_var, "bias_var"), (output_var, "output_var"),
+                (output_bias_var, "output_bias_var")))
         self.bias = check.boolean(bias, "bias")
         self.multipliers = check.boolean(multipliers, "multipliers")
         if self.multipliers and self.parametrization != "ntk":
@@ -91,17 +111,23 @@ class Network(TrainingLock):
         self.distribution: Distribution = check.choice(distribution, "distribution", DISTRIBUTIONS)
         self.dtype = check.float_dtype(dtype)
         fan_ins = (self.input_dim, *self.widths)
-        variances: Any = self.variances
+        variances = (self.weight_var, self.bias_var, self.output_var, self.output_bias_var)
         self.scales = layer_scales(self.parametrization, self.multipliers, fan_ins, variances)
         if not all(m > 0 for m, _ in self.scales):
             raise ValueError("weight_var: expected a positive variance with multipliers=True (the layer's "
                              "multiplier would be 0)")
-        _memory.require("Network", [("parameters and their initial copy", (sum(
-            n * (fan + 1) for n, fan in zip((*self.widths, 1), fan_ins)),), self.dtype, 2)], "Pass a smaller network.")
-        law = initial_variances(self.parametrization, self.multipliers, fan_ins, variances)
-        self._params = initialize_deep(self.input_dim, self.widths, law, self.bias, self.distribution,
-                                       check.generator(seed), self.dtype)
-        self._initial = self._params
+        self._initial_law = initial_variances(self.parametrization, self.multipliers, fan_ins, variances)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The configuration: the constructor's arguments but ``seed`` (``widths`` a list, ``dtype`` its name).
+
+        ``Network(**config)`` makes a network of the same configuration (with new parameters).
+        """
+        return {"input_dim": self.input_dim, "widths": list(self.widths), "activation": self.activation,
+                "parametrization": self.parametrization, "weight_var": self.weight_var, "bias_var": self.bias_var,
+                "output_var": self.output_var, "output_bias_var": self.output_bias_var, "bias": self.bias,
+                "multipliers": self.multipliers, "distribution": self.distribution, "dtype": self.dtype.name}
 
     @property
     def depth(self) -> int:
@@ -109,34 +135,45 @@ class Network(TrainingLock):
         return len(self.widths)
 
     @property
-    def params(self) -> DeepParameters:
-        """The current parameters."""
-        return self._params
+    def state(self) -> _core.DeepNetwork:
+        """The network object the kernels of both backends take (``widenet._core.DeepNetwork``).
+
+        The architecture and the current parameters, held by reference; replaced with the
+        parameters, never changed in place.
+        """
+        return self._params.network(self.activation, self.scales)
 
     @property
-    def initial_params(self) -> DeepParameters:
-        """The parameters at initialization (or as last reset)."""
-        return self._initial
+    def initial_state(self) -> _core.DeepNetwork:
+        """:attr:`state` at the initial parameters ``w0``."""
+        return self._initial.network(self.activation, self.scales)
 
-    @property
-    def num_params(self) -> int:
-        """``P``."""
-        return self._params.size
+    def checked_params(self, value: object, name: str) -> DeepParameters:
+        """Return a copy of ``value``, :class:`DeepParameters` of this network's shape, in its dtype.
 
-    def state(self, backend: Backend = "cpp") -> Any:
-        """Return the network object the kernels of ``backend`` take, at the current parameters."""
-        if backend == "cpp":
-            return self._params.network(self.activation, self.scales)
-        return DEEP_BACKENDS["numpy"].DeepNetwork(self._params.layers, self.activation, self.scales)
+        TypeError or ValueError naming ``name`` otherwise.
+        """
+        if not isinstance(value, DeepParameters):
+            raise TypeError(f"{name}: expected widenet.DeepParameters, got {type(value).__name__}")
+        if (value.input_dim, value.widths, value.biases is not None) != (self.input_dim, self.widths, self.bias):
+            raise ValueError(f"{name}: expected input_dim {self.input_dim}, widths {list(self.widths)} and "
+                             f"bias={self.bias}, got {value.input_dim}, {list(value.widths)} and "
+                             f"bias={value.biases is not None}")
+        return DeepParameters(value.weights, value.biases, self.dtype)
 
-    def check_inputs(self, X: object, name: str = "X") -> FloatArray:
-        """Return the batch ``X`` checked and converted to the network's dtype."""
-        return check.as_inputs(X, name, self.dtype, self.input_dim)
+    def parameters_of(self, layers: Sequence[tuple[Any, Any]]) -> DeepParameters:
+        """Return the layers ``((W^1, b^1), ..., (v, c))`` a kernel gave as parameters of this network."""
+        return DeepParameters([W for W, _ in layers], [np.asarray(b) for _, b in layers] if self.bias else None,
+                              self.dtype)
 
     def _require(self, where: str, rows: int, extra: Sequence[_memory.Block] = ()) -> None:
         """Guard the memory of a pass over ``rows`` points: every layer's activations and derivatives."""
         blocks = [("activations and derivatives of every layer", (rows, sum(self.widths)), self.dtype, 3), *extra]
         _memory.require(where, blocks, "Pass fewer points at a time.")
+
+    def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:
+        """Guard the memory of the Jacobian of ``rows`` points."""
+        self._require(where, rows, [("Jacobian", (rows, self.num_params), self.dtype, 1)])
 
     def _finite(self, result: FloatArray, name: str, X: FloatArray, X2: Optional[FloatArray] = None,
                 *more: Any) -> FloatArray:
@@ -151,15 +188,18 @@ class Network(TrainingLock):
         """Return ``Phi(x_i)`` for the rows of ``X`` (m x d), shape (m,)."""
         X, backend = self.check_inputs(X), check.backend(backend)
         self._require("Network.forward", X.shape[0])
-        return self._finite(DEEP_BACKENDS[backend].forward(self.state(backend), X), "X", X)
+        return self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X)
 
     __call__ = forward
 
     def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the m x P Jacobian, columns per layer: ``W^l`` row-major, then ``b^l``; ``v``, ``c`` last."""
+        """Return the m x P Jacobian, columns per layer: ``W^l`` row-major, then ``b^l``; ``v``, ``c`` last.
+
+        For large m, :meth:`jacobian_chunks` streams it by rows.
+        """
         X, backend = self.check_inputs(X), check.backend(backend)
-        self._require("Network.jacobian", X.shape[0], [("Jacobian", (X.shape[0], self.num_params), self.dtype, 1)])
-        return self._finite(DEEP_BACKENDS[backend].jacobian(self.state(backend), X), "X", X)
+        self._check_jacobian("Network.jacobian", X.shape[0], backend)
+        return self._finite(DEEP_BACKENDS[backend].jacobian(self.state, X), "X", X)
 
     def _gram_inputs(self, where: str, X1: ArrayLike, X2: Optional[ArrayLike], backend: Backend,
                      copies: int) -> tuple[FloatArray, Optional[FloatArray], Backend]:
@@ -178,8 +218,14 @@ class Network(TrainingLock):
         raises ValueError naming ``X1``.
         """
         points1, points2, backend = self._gram_inputs("Network.ntk", X1, X2, backend, 3)
-        gram = DEEP_BACKENDS[backend].ntk_gram(self.state(backend), points1, points2)
+        gram = DEEP_BACKENDS[backend].ntk_gram(self.state, points1, points2)
         return self._finite(gram, "X1", points1, points2)
+
+    def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
+        """Return the diagonal ``K_n(x_i, x_i)`` without the m x m Gram."""
+        X, backend = self.check_inputs(X), check.backend(backend)
+        self._require("Network.ntk_diag", X.shape[0])
+        return self._finite(DEEP_BACKENDS[backend].ntk_diag(self.state, X), "X", X)
 
     def nngp(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
         """Return the empirical NNGP kernel: the covariance of the outputs over the readout's initial law.
@@ -188,10 +234,8 @@ class Network(TrainingLock):
         the current parameters; it tends to the infinite-width NNGP kernel as the widths grow.
         """
         points1, points2, backend = self._gram_inputs("Network.nngp", X1, X2, backend, 2)
-        fan_ins = (self.input_dim, *self.widths)
-        variances: Any = self.variances
-        law_v, law_c = initial_variances(self.parametrization, self.multipliers, fan_ins, variances)[-1]
-        gram = law_v * DEEP_BACKENDS[backend].feature_gram(self.state(backend), points1, points2)
+        law_v, law_c = self._initial_law[-1]
+        gram = law_v * DEEP_BACKENDS[backend].feature_gram(self.state, points1, points2)
         if self.bias:
             gram += law_c * self.scales[-1][1] ** 2
         return self._finite(gram, "X1", points1, points2)
@@ -209,28 +253,18 @@ class Network(TrainingLock):
         if self.distribution != "normal":
             raise ValueError(f"distribution: the limit kernels assume normal initial weights, this network draws "
                              f"{self.distribution!r} ones")
-        weight_var, bias_var, output_var, output_bias_var = self.variances
         return limit_kernel(X1, X2, activation=self.activation, parametrization=self.parametrization, kind=kind,
-                            weight_var=weight_var, bias_var=bias_var, output_var=output_var,
-                            output_bias_var=output_bias_var, depth=self.depth, bias=self.bias,
+                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
+                            output_bias_var=self.output_bias_var, depth=self.depth, bias=self.bias,
                             multipliers=self.multipliers, **options)
-
-    def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the diagonal ``K_n(x_i, x_i)`` without the m x m Gram."""
-        X, backend = self.check_inputs(X), check.backend(backend)
-        self._require("Network.ntk_diag", X.shape[0])
-        return self._finite(DEEP_BACKENDS[backend].ntk_diag(self.state(backend), X), "X", X)
-
-    def check_data(self, X: object, y: object) -> tuple[FloatArray, FloatArray]:
-        """Return the training data ``(X, y)`` checked and converted to the network's dtype."""
-        points = self.check_inputs(X)
-        return points, check.as_targets(y, "y", self.dtype, points.shape[0])
 
     def loss(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum", backend: Backend = "cpp") -> float:
         """Return ``s sum_i (Phi(x_i) - y_i)^2`` with ``s`` as ``loss`` says (1, 1/m or 1/2)."""
         X, y = self.check_data(X, y)
-        residual = self.forward(X, backend) - y
-        return float(check.loss_scale(loss, X.shape[0]) * np.dot(residual, residual))
+        scale, backend = check.loss_scale(loss, X.shape[0]), check.backend(backend)
+        self._require("Network.loss", X.shape[0])
+        residual = self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X) - y
+        return float(scale * np.dot(residual, residual))
 
     def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
                   backend: Backend = "cpp") -> tuple[float, DeepParameters]:
@@ -238,11 +272,9 @@ class Network(TrainingLock):
         X, y = self.check_data(X, y)
         scale, backend = check.loss_scale(loss, X.shape[0]), check.backend(backend)
         self._require("Network.loss_grad", X.shape[0], [("gradient", (self.num_params,), self.dtype, 2)])
-        value, layers = DEEP_BACKENDS[backend].loss_grad(self.state(backend), X, y, scale)
+        value, layers = DEEP_BACKENDS[backend].loss_grad(self.state, X, y, scale)
         self._finite(np.asarray(value), "X", X, None, *(block for layer in layers for block in layer))
-        weights = [W for W, _ in layers]
-        biases = [np.asarray(b) for _, b in layers] if self.bias else None
-        return float(value), DeepParameters(weights, biases, self.dtype)
+        return float(value), self.parameters_of(layers)
 
     def train(self, X: ArrayLike, y: ArrayLike, lr: float, steps: int, record_every: int = 1,
               X_test: Optional[ArrayLike] = None, loss: Loss = "sum", backend: Backend = "cpp",
@@ -260,32 +292,17 @@ class Network(TrainingLock):
                       [("gradient and parameters", (self.num_params,), self.dtype, 4),
                        ("records", (records_count, 2 + m_test), self.dtype, 1)])
         with self._lock:  # one run at a time, each from where the previous one ended
-            records = DEEP_BACKENDS[call.backend].train(self.state(call.backend), self._initial_state(call.backend),
-                                                        call.points, call.targets, call.options, call.test_points)
+            records = DEEP_BACKENDS[call.backend].train(self.state, self.initial_state, call.points, call.targets,
+                                                        call.options, call.test_points)
             layers = records["layers"]
             blocks = [np.asarray(block) for layer in layers for block in layer if block is not None]
             result = TrainingResult.from_records(records, loss, call.lr, overflowed(*blocks))
             if result.diverged_at is not None and call.on_divergence == "raise":
-                raise divergence_error(result, lambda _: self._gram_product(call.points, call.backend),
+                raise divergence_error(result, lambda _: self.gram_product(call.points, call.backend),
                                        call.points.shape[0], call.loss_scale)
             if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
-                self._params = DeepParameters([W for W, _ in layers],
-                                              [np.asarray(b) for _, b in layers] if self.bias else None, self.dtype)
+                self._params = self.parameters_of(layers)
         return result
-
-    def _initial_state(self, backend: Backend) -> Any:
-        if backend == "cpp":
-            return self._initial.network(self.activation, self.scales)
-        return DEEP_BACKENDS["numpy"].DeepNetwork(self._initial.layers, self.activation, self.scales)
-
-    def _gram_product(self, X: FloatArray, backend: Backend) -> MatrixProduct:
-        """Return ``r -> K(X, X) r = J (J^T r)`` at the current parameters, without the Gram."""
-        implementation, state = DEEP_BACKENDS[backend], self.state(backend)
-
-        def product(r: np.ndarray) -> FloatArray:
-            result: FloatArray = implementation.jvp(state, X, implementation.vjp(state, X, r.astype(self.dtype)))
-            return result
-        return product
 
     def __repr__(self) -> str:
         return (f"Network(input_dim={self.input_dim}, widths={list(self.widths)}, activation={self.activation!r}, "

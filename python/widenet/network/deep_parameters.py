@@ -186,3 +186,9 @@ def initialize_deep(input_dim: int, widths: Sequence[int], law: Sequence[tuple[f
             raise ValueError(f"{name}: the initial parameters drawn with it exceed the range of {np.dtype(dtype)} "
                              f"(|w| <= {limit:.4g}); expected a smaller variance")
     return DeepParameters(weights, biases if bias else None, dtype)
+
+
+def parameter_count(input_dim: int, widths: Sequence[int], bias: bool) -> int:
+    """Return ``P``: every layer's weights, and its biases when it has them (the readout's ``v`` and ``c`` too)."""
+    fan_ins = (input_dim, *widths)
+    return sum(n * (fan_in + int(bias)) for n, fan_in in zip((*widths, 1), fan_ins))

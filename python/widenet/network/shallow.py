@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterator, Literal, Optional, Union, overload
+from typing import Any, Literal, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from widenet import _archive, _memory
 from widenet import _validation as check
-from widenet._locking import TrainingLock
 from widenet._native import _core
 from widenet._types import (
     Activation,
@@ -24,15 +23,16 @@ from widenet._types import (
     PassKind,
     Seed,
 )
-from widenet.errors import MatrixProduct, divergence_error
+from widenet.errors import divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import BACKENDS
+from widenet.network._common import FullyConnected
 from widenet.network._training_call import check_training
 from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
 from widenet.network.results import TrainingResult, overflowed
 
 
-class ShallowNetwork(TrainingLock):
+class ShallowNetwork(FullyConnected):
     """A shallow network ``Phi(x, w) = v . sigma(U x + b) + c`` (LeCun) or its NTK parametrization.
 
     ``Phi(x, w) = v . sigma(U x + b) + c`` in LeCun parametrization (11.5.1),
@@ -77,7 +77,7 @@ class ShallowNetwork(TrainingLock):
     ended, and every other method sees the parameters before or after a run, never during.
     """
 
-    _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
+    kernels = BACKENDS
 
     def __init__(self, input_dim: int, width: int, activation: Activation = "relu",
                  parametrization: Parametrization = "lecun", weight_var: float = 1.0, bias_var: float = 0.0,
@@ -120,25 +120,6 @@ class ShallowNetwork(TrainingLock):
                 "output_var": self.output_var, "output_bias_var": self.output_bias_var,
                 "distribution": self.distribution, "dtype": self.dtype.name}
 
-    @classmethod
-    def from_parameters(cls, config: dict[str, Any], params: Parameters, initial_params: Parameters) -> ShallowNetwork:
-        """Return a network of ``config`` at ``params`` with initial parameters ``initial_params``.
-
-        ``config`` is as :attr:`config` gives it; no initialization is drawn.
-        """
-        network = cls.__new__(cls)
-        network._configure(**config)
-        network._params = network.checked_params(params, "params")
-        network._initial = network.checked_params(initial_params, "initial_params")
-        return network
-
-    @classmethod
-    def checked_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """Return ``config`` checked as the constructor checks it, in the form :attr:`config` gives."""
-        probe = cls.__new__(cls)
-        probe._configure(**config)
-        return probe.config
-
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: Union[str, os.PathLike]) -> str:
         """Write the configuration, the current and the initial parameters to ``path``, one ``.npz`` file.
@@ -171,49 +152,6 @@ class ShallowNetwork(TrainingLock):
 
     # -- parameters -----------------------------------------------------------------
     @property
-    def params(self) -> Parameters:
-        """The current parameters ``w`` (setting them checks their shapes)."""
-        return self._params
-
-    @params.setter
-    def params(self, value: Parameters) -> None:
-        checked = self.checked_params(value, "params")
-        with self._lock:
-            self._params = checked
-
-    @property
-    def initial_params(self) -> Parameters:
-        """``w0``, the parameters at initialization (setting them checks their shapes)."""
-        return self._initial
-
-    @initial_params.setter
-    def initial_params(self, value: Parameters) -> None:
-        checked = self.checked_params(value, "initial_params")
-        with self._lock:
-            self._initial = checked
-
-    @property
-    def num_params(self) -> int:
-        """``P = n (d + 2) + 1``, the number of parameters."""
-        return self._params.size
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> ShallowNetwork:
-        return self.copy()  # the parameters are all a copy needs (the lock is per object)
-
-    def copy(self) -> ShallowNetwork:
-        """Return an independent network of the same configuration, parameters and initial parameters.
-
-        Training one does not move the other.
-        """
-        return type(self).from_parameters(self.config, self._params, self._initial)
-
-    def reset(self) -> ShallowNetwork:
-        """Reset the network to its initial parameters; return the network."""
-        with self._lock:
-            self._params = self._initial.copy()
-        return self
-
-    @property
     def state(self) -> _core.Network:
         """The network object the kernels of both backends take (``widenet._core.Network``).
 
@@ -240,18 +178,14 @@ class ShallowNetwork(TrainingLock):
                              f"got {value.width} and {value.input_dim}")
         return Parameters(*value.arrays(), dtype=self.dtype)
 
-    def check_inputs(self, X: object, name: str = "X") -> FloatArray:
-        """Return the batch ``X`` checked and converted to the network's dtype.
-
-        A C-contiguous (m, input_dim) array with m >= 1 (ValueError or TypeError naming
-        ``name`` otherwise).
-        """
-        return check.as_inputs(X, name, self.dtype, self.input_dim)
-
     def _check_pass(self, where: str, kind: PassKind, m: int, backend: Backend) -> None:
         """Guard the memory of a pass of ``kind`` over ``m`` points (see :func:`widenet._memory.pass_blocks`)."""
         _memory.check_hidden(where, m, self.width, self.dtype, backend=backend, activation=self.activation, kind=kind,
                              num_params=self.num_params)
+
+    def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:
+        """Guard the memory of the Jacobian of ``rows`` points."""
+        _memory.check_jacobian(where, rows, self.width, self.num_params, self.dtype, backend, self.activation)
 
     # -- outputs and derivatives ---------------------------------------------------------
     def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
@@ -272,23 +206,8 @@ class ShallowNetwork(TrainingLock):
         :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated.
         """
         X, backend = self.check_inputs(X), check.backend(backend)
-        _memory.check_jacobian("ShallowNetwork.jacobian", X.shape[0], self.width, self.num_params, self.dtype,
-                               backend, self.activation)
+        self._check_jacobian("ShallowNetwork.jacobian", X.shape[0], backend)
         return BACKENDS[backend].jacobian(self.state, X)
-
-    def jacobian_chunks(self, X: ArrayLike, rows: int, backend: Backend = "cpp") -> Iterator[tuple[int, FloatArray]]:
-        """Yield ``(start, J[start:start + rows])``, so the Jacobian of a large batch is never held at once.
-
-        Arguments are checked when called, not when iterated.
-        """
-        X = self.check_inputs(X)
-        rows = check.integer(rows, "rows", 1)
-        backend = check.backend(backend)
-        _memory.check_jacobian("ShallowNetwork.jacobian_chunks", min(rows, X.shape[0]), self.width,
-                               self.num_params, self.dtype, backend, self.activation)
-        implementation, state = BACKENDS[backend], self.state
-        return ((start, implementation.jacobian(state, X[start:start + rows]))
-                for start in range(0, X.shape[0], rows))
 
     def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp",
             width_chunk: Optional[int] = None) -> FloatArray:
@@ -360,14 +279,6 @@ class ShallowNetwork(TrainingLock):
                             output_bias_var=self.output_bias_var, return_std=return_std, **options)
 
     # -- loss and training ---------------------------------------------------------------
-    def check_data(self, X: object, y: object) -> tuple[FloatArray, FloatArray]:
-        """Return the training data ``(X, y)`` checked and converted to the network's dtype.
-
-        ``X`` as :meth:`check_inputs` checks it, ``y`` one finite target per row of ``X``.
-        """
-        points = self.check_inputs(X)
-        return points, check.as_targets(y, "y", self.dtype, points.shape[0])
-
     def loss(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum", backend: Backend = "cpp") -> float:
         """Return the loss ``f(w) = sum_i (Phi(x_i, w) - y_i)^2`` (11.0.1b), or its mean or half.
 
@@ -449,19 +360,6 @@ class ShallowNetwork(TrainingLock):
         return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
                                        record_every, self.dtype, backend=backend, activation=self.activation,
                                        num_params=self.num_params)
-
-    def gram_product(self, X: FloatArray, backend: Backend) -> MatrixProduct:
-        """Return ``r -> K_n(X, X) r = J (J^T r)`` at the current parameters, for checked ``X``.
-
-        By a vector-Jacobian and a Jacobian-vector product: never the m x m Gram or the
-        m x P Jacobian.
-        """
-        implementation, state = BACKENDS[backend], self.state
-
-        def product(r: NDArray[np.float64]) -> FloatArray:
-            result: FloatArray = implementation.jvp(state, X, implementation.vjp(state, X, r.astype(self.dtype)))
-            return result
-        return product
 
     def __repr__(self) -> str:
         return (f"ShallowNetwork(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "
