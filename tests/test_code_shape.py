@@ -18,11 +18,7 @@ MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 80
 
 # path (from the repository's root) -> why it is longer
-LONG_FILES: dict[str, str] = {
-    # One class, the library's central object: each public method is a short wrapper around
-    # the backends with the docstring a user reads through help().
-    "python/widenet/network/shallow.py": "the network's public methods and their documentation",
-}
+LONG_FILES: dict[str, str] = {}
 # "path:function" -> why it is longer
 LONG_FUNCTIONS: dict[str, str] = {}
 

@@ -292,7 +292,7 @@ def test_get_params_set_params_and_repr():
     assert model.get_params() == {
         "activation": "erf", "parametrization": "ntk", "kernel": "ntk", "weight_var": 1.0, "bias_var": 0.0,
         "output_var": 1.0, "output_bias_var": 0.0, "steps": 10, "lr": 0.1, "ridge": 0.0, "method": "auto",
-        "order": None}
+        "order": None, "depth": 1, "bias": True, "multipliers": False}
     assert model.set_params(kernel="nngp", ridge=0.5) is model
     assert model.kernel == "nngp" and model.ridge == 0.5
     assert NTKRegressor(**model.get_params()).get_params() == model.get_params()
@@ -306,7 +306,8 @@ def test_init_only_stores_hyper_parameters():
     model = NTKRegressor(activation=3, kernel="rbf", steps=-1, lr="big", ridge=-5, order=0)
     assert vars(model) == {"activation": 3, "parametrization": "ntk", "kernel": "rbf", "weight_var": 1.0,
                            "bias_var": 0.0, "output_var": 1.0, "output_bias_var": 0.0, "steps": -1, "lr": "big",
-                           "ridge": -5, "method": "auto", "order": 0}
+                           "ridge": -5, "method": "auto", "order": 0, "depth": 1, "bias": True,
+                           "multipliers": False}
 
 
 def test_fit_returns_self_and_sets_trailing_underscore_attributes():

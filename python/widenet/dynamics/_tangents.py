@@ -15,21 +15,20 @@ import numpy.typing as npt
 from widenet import _memory
 from widenet import _validation as check
 from widenet._types import Backend, PassKind
-from widenet.network._backends import BACKENDS
+from widenet.network._common import FullyConnected
 from widenet.network.parameters import Parameters
 from widenet.network.results import overflowed
-from widenet.network.shallow import ShallowNetwork
 
 _FLOAT64 = np.dtype(np.float64)
 
 
 class NetworkTangent:
-    """The tangent map of a :class:`ShallowNetwork` at ``w0`` through the compiled kernels.
+    """The tangent map of a network (shallow or deep) at ``w0`` through the compiled kernels.
 
     The Gram comes by the structured formula, ``J delta`` and ``J^T r`` by two products each.
     """
 
-    def __init__(self, network: ShallowNetwork) -> None:
+    def __init__(self, network: FullyConnected) -> None:
         self.network = network
         self.dtype = network.dtype
         self.initial = network.params.to_vector()
@@ -40,43 +39,45 @@ class NetworkTangent:
 
     def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``Phi(X, w0)``."""
-        outputs: np.ndarray = BACKENDS[backend].forward(self.network.state, X)
+        outputs: np.ndarray = self.network.kernels[backend].forward(self.network.state, X)
         return outputs
 
     def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
         """Return the tangent Gram ``K_n(X1, X2)`` at ``w0`` (``X2`` None: symmetric)."""
-        gram: np.ndarray = BACKENDS[backend].ntk_gram(self.network.state, X1, X2)
+        gram: np.ndarray = self.network.kernels[backend].ntk_gram(self.network.state, X1, X2)
         return gram
 
     def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``J(X, w0) direction``."""
-        product: np.ndarray = BACKENDS[backend].jvp(self.network.state, X, self.as_params(direction).layers)
+        product: np.ndarray = self.network.kernels[backend].jvp(self.network.state, X, self.as_params(direction).layers)
         return product
 
     def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``J(X, w0)^T r`` as a parameter vector (NaN when it overflows)."""
-        (gU, gb), (gv, gc) = BACKENDS[backend].vjp(self.network.state, X, r.astype(self.dtype))
-        if overflowed(gU, gb, gv, np.asarray(gc)):  # no parameters: the caller reports the overflow
-            return np.full(self.initial.size, np.nan, self.dtype)
-        return Parameters(gU, gb, gv, gc, self.dtype).to_vector()
+        layers = self.network.kernels[backend].vjp(self.network.state, X, r.astype(self.dtype))
+        if overflowed(*(np.asarray(block) for layer in layers for block in layer if block is not None)):
+            return np.full(self.initial.size, np.nan, self.dtype)  # no parameters: the caller reports the overflow
+        vector: np.ndarray = self.network.parameters_of(layers).to_vector()
+        return vector
 
     def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> List[_memory.Block]:
         """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
-        network = self.network
-        return _memory.pass_blocks(kind, m, network.width, self.dtype, backend, network.activation, self.initial.size)
+        blocks: List[_memory.Block] = self.network.pass_blocks(kind, m, backend)
+        return blocks
 
     def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
         """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
-        network = self.network
-        return _memory.ntk_blocks(m1, m2, network.width, self.dtype, backend, network.activation)
+        blocks: List[_memory.Block] = self.network.gram_blocks(m1, m2, backend)
+        return blocks
 
-    def as_params(self, vector: np.ndarray) -> Parameters:
-        """Return a parameter vector as :class:`Parameters`."""
-        return Parameters.from_vector(vector, self.network.width, self.network.input_dim, self.dtype)
+    def as_params(self, vector: np.ndarray) -> Any:
+        """Return a parameter vector as the network's parameters."""
+        return self.network.parameters_from_vector(vector)
 
     def as_vector(self, params: object, name: str) -> np.ndarray:
-        """Return checked :class:`Parameters` as a vector."""
-        return self.network.checked_params(params, name).to_vector()
+        """Return the network's parameters, checked, as a vector."""
+        vector: np.ndarray = self.network.checked_params(params, name).to_vector()
+        return vector
 
 
 class JacobianTangent:

@@ -27,9 +27,9 @@ from widenet._types import Backend, FloatArray, LinearMethod, Loss, OnDivergence
 from widenet.dynamics._tangents import JacobianTangent, NetworkTangent
 from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.network._backends import BACKENDS, training_options
+from widenet.network._common import FullyConnected
 from widenet.network.parameters import Parameters
 from widenet.network.results import LinearizedTrainingResult
-from widenet.network.shallow import ShallowNetwork
 
 METHODS = ("closed_form", "iterate")
 _FLOAT64 = np.dtype(np.float64)
@@ -42,7 +42,7 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
 
     Parameters
     ----------
-    model : ShallowNetwork or a model with ``forward(X)``, ``jacobian(X)`` and ``params``
+    model : ShallowNetwork, Network or a model with ``forward(X)``, ``jacobian(X)`` and ``params``
         For example :class:`widenet.network.linear_models.LinearModel` or
         :class:`~widenet.network.linear_models.FeatureModel`.
         The model is copied: later changes to it do not move the linearization.
@@ -54,15 +54,15 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
     LinearizedModel
         Starts at ``p = w0``.
     """
-    if isinstance(model, ShallowNetwork):
+    if isinstance(model, FullyConnected):
         # the copy's parameters and initial ones, the vector of w0 and the offset p - w0
         _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
                         "Pass a smaller network.")
         w0 = model.params if params is None else model.checked_params(params, "params")
-        return LinearizedModel(NetworkTangent(ShallowNetwork.from_parameters(model.config, w0, w0)))
+        return LinearizedModel(NetworkTangent(type(model).from_parameters(model.config, w0, w0)))
     if not all(callable(getattr(model, name, None)) for name in ("forward", "jacobian")) or \
             not hasattr(model, "params"):
-        raise TypeError(f"model: expected a ShallowNetwork or a model with forward(X), jacobian(X) and params, "
+        raise TypeError(f"model: expected a network or a model with forward(X), jacobian(X) and params, "
                         f"got {type(model).__name__}")
     base = copy.deepcopy(model)
     if params is not None:

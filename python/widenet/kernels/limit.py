@@ -258,9 +258,10 @@ _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
 
 
 class LimitKernel(Kernel):
-    """The infinite-width kernel ``K(x, z) = limit_kernel(x, z, **options)`` of a shallow network, in float64.
+    """The infinite-width kernel ``K(x, z) = limit_kernel(x, z, **options)`` of a network, in float64.
 
-    See Theorems 11.16 and 11.30 and Proposition 11.28.
+    See Theorems 11.16 and 11.30 and Proposition 11.28; ``depth`` (with ``bias`` and
+    ``multipliers``) gives the kernels of deep networks (docs/theory.md, section 8).
 
     Parameters
     ----------
@@ -268,8 +269,8 @@ class LimitKernel(Kernel):
     parametrization : {"lecun", "ntk"}
     kind : {"ntk", "nngp"}
     **options
-        The other keyword arguments of :func:`widenet.limit_kernel` (variances,
-        ``method``, ``order``); Monte Carlo is refused (its entries would not form one
+        The other keyword arguments of :func:`widenet.limit_kernel` (variances, ``depth``,
+        ``bias``, ``multipliers``, ``method``, ``order``); Monte Carlo is refused (its entries would not form one
         consistent matrix across tiles).
     """
 
@@ -288,12 +289,13 @@ class LimitKernel(Kernel):
     def of(cls, network: Any, kind: Kind = "ntk", **options: Any) -> LimitKernel:
         """Return the limit kernel of a network's configuration.
 
-        The configuration is its activation, parametrization and initial variances, as
-        :meth:`widenet.ShallowNetwork.limit_kernel` computes it.
+        The configuration is its activation, parametrization and initial variances (and for
+        a :class:`widenet.Network` its depth, biases and multipliers), as the network's own
+        ``limit_kernel`` computes it.
         """
-        variances = {name: getattr(network, name) for name in ("weight_var", "bias_var", "output_var",
-                                                                "output_bias_var")}
-        return cls(network.activation, network.parametrization, kind, **variances, **options)
+        names = ("weight_var", "bias_var", "output_var", "output_bias_var", "depth", "bias", "multipliers")
+        configuration = {name: getattr(network, name) for name in names if hasattr(network, name)}
+        return cls(network.activation, network.parametrization, kind, **configuration, **options)
 
     def __call__(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> Float64Array:
         """Return the kernel ``K(X1, X2)``; ``X2=None`` (or ``X2 is X1``) is symmetric."""

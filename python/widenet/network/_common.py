@@ -7,14 +7,15 @@ are checked; the rest, written once here, follows from that.
 from __future__ import annotations
 
 from types import ModuleType
-from typing import Any, Callable, ClassVar, Iterator, TypeVar
+from typing import Any, Callable, ClassVar, Iterator, Optional, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from widenet import _memory
 from widenet import _validation as check
 from widenet._locking import TrainingLock
-from widenet._types import Backend, FloatArray
+from widenet._types import Backend, FloatArray, PassKind
 from widenet.errors import MatrixProduct
 
 Self = TypeVar("Self", bound="FullyConnected")
@@ -50,6 +51,22 @@ class FullyConnected(TrainingLock):
     @property
     def state(self) -> Any:
         """The network object the kernels of both backends take, at the current parameters."""
+        raise NotImplementedError
+
+    def parameters_of(self, layers: Any) -> Any:
+        """Return the layers a kernel gave (``((W, b), ..., (v, c))``) as parameters of this network."""
+        raise NotImplementedError
+
+    def parameters_from_vector(self, w: ArrayLike) -> Any:
+        """Return a parameter vector as parameters of this network."""
+        raise NotImplementedError
+
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> list[_memory.Block]:
+        """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
+        raise NotImplementedError
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> list[_memory.Block]:
+        """Return the memory blocks of an ``m1 x m2`` tangent Gram (``m2`` None: symmetric)."""
         raise NotImplementedError
 
     def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:

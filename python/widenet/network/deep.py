@@ -19,6 +19,7 @@ from widenet._types import (
     Loss,
     OnDivergence,
     Parametrization,
+    PassKind,
     Seed,
 )
 from widenet.errors import divergence_error
@@ -166,10 +167,31 @@ class Network(FullyConnected):
         return DeepParameters([W for W, _ in layers], [np.asarray(b) for _, b in layers] if self.bias else None,
                               self.dtype)
 
+    def parameters_from_vector(self, w: ArrayLike) -> DeepParameters:
+        """Return the parameter vector ``w`` (:meth:`DeepParameters.to_vector`) as parameters of this network."""
+        return self._params.from_vector(w)
+
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> list[_memory.Block]:
+        """Return the memory blocks of a pass of ``kind`` over ``m`` points.
+
+        Every layer's activations and derivatives, and for a vector-Jacobian product the
+        gradient it returns.
+        """
+        blocks: list[_memory.Block] = [("activations and derivatives of every layer", (m, sum(self.widths)),
+                                        self.dtype, 3)]
+        if kind in ("vjp", "loss_grad"):
+            blocks.append(("gradient", (self.num_params,), self.dtype, 2))
+        return blocks
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> list[_memory.Block]:
+        """Return the memory blocks of an ``m1 x m2`` tangent Gram (``m2`` None: symmetric)."""
+        rows = m1 + (0 if m2 is None else m2)
+        return [*self.pass_blocks("forward", rows, backend),
+                ("Gram and its layer factors", (m1, m1 if m2 is None else m2), self.dtype, 3)]
+
     def _require(self, where: str, rows: int, extra: Sequence[_memory.Block] = ()) -> None:
         """Guard the memory of a pass over ``rows`` points: every layer's activations and derivatives."""
-        blocks = [("activations and derivatives of every layer", (rows, sum(self.widths)), self.dtype, 3), *extra]
-        _memory.require(where, blocks, "Pass fewer points at a time.")
+        _memory.require(where, [*self.pass_blocks("forward", rows, "cpp"), *extra], "Pass fewer points at a time.")
 
     def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:
         """Guard the memory of the Jacobian of ``rows`` points."""

@@ -183,6 +183,23 @@ class ShallowNetwork(FullyConnected):
         _memory.check_hidden(where, m, self.width, self.dtype, backend=backend, activation=self.activation, kind=kind,
                              num_params=self.num_params)
 
+    def parameters_of(self, layers: tuple[tuple[Any, Any], tuple[Any, Any]]) -> Parameters:
+        """Return the layers ``((U, b), (v, c))`` a kernel gave as :class:`Parameters` of this network."""
+        (U, b), (v, c) = layers
+        return Parameters(U, b, v, c, self.dtype)
+
+    def parameters_from_vector(self, w: ArrayLike) -> Parameters:
+        """Return the parameter vector ``w`` (:meth:`Parameters.to_vector`) as :class:`Parameters`."""
+        return Parameters.from_vector(w, self.width, self.input_dim, self.dtype)
+
+    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> list[_memory.Block]:
+        """Return the memory blocks of a pass of ``kind`` over ``m`` points (:func:`widenet._memory.pass_blocks`)."""
+        return _memory.pass_blocks(kind, m, self.width, self.dtype, backend, self.activation, self.num_params)
+
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> list[_memory.Block]:
+        """Return the memory blocks of an ``m1 x m2`` tangent Gram (``m2`` None: symmetric)."""
+        return _memory.ntk_blocks(m1, m2, self.width, self.dtype, backend, self.activation)
+
     def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:
         """Guard the memory of the Jacobian of ``rows`` points."""
         _memory.check_jacobian(where, rows, self.width, self.num_params, self.dtype, backend, self.activation)

@@ -33,7 +33,7 @@ _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
 
 
 class NTKRegressor(_Estimator):
-    """Kernel regression with an infinite-width kernel of the shallow network.
+    """Kernel regression with an infinite-width kernel of a fully-connected network.
 
     The prediction is that after ``steps`` gradient-descent steps or in the limit. ``fit``
     computes the training Gram ``K = K(X, X)`` with :func:`widenet.limit_kernel`
@@ -105,6 +105,12 @@ class NTKRegressor(_Estimator):
     order : int, optional
         Gauss-Legendre nodes per panel of ``method="quadrature"`` (None: its default), as
         for :func:`widenet.limit_kernel`.
+    depth, bias, multipliers
+        The kernels of a network with ``depth`` hidden layers, with or without biases, and
+        (NTK parametrization) with the standard deviations as multipliers, as for
+        :func:`widenet.limit_kernel` (docs/theory.md, section 8). With ``depth > 1`` and
+        ``parametrization="lecun"``, ``lr`` is in the units of ``K_n / n`` with every hidden
+        width ``n``.
 
     Attributes
     ----------
@@ -125,7 +131,8 @@ class NTKRegressor(_Estimator):
     def __init__(self, activation: Activation = "relu", parametrization: Parametrization = "ntk", kernel: Kind = "ntk",
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, steps: Optional[int] = None, lr: Optional[float] = None,
-                 ridge: float = 0.0, method: RegressorMethod = "auto", order: Optional[int] = None) -> None:
+                 ridge: float = 0.0, method: RegressorMethod = "auto", order: Optional[int] = None, *,
+                 depth: int = 1, bias: bool = True, multipliers: bool = False) -> None:
         self.activation = activation
         self.parametrization = parametrization
         self.kernel = kernel
@@ -138,6 +145,9 @@ class NTKRegressor(_Estimator):
         self.ridge = ridge
         self.method = method
         self.order = order
+        self.depth = depth
+        self.bias = bias
+        self.multipliers = multipliers
 
     def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> NTKRegressor:
         """Compute the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; return ``self``.
@@ -155,7 +165,8 @@ class NTKRegressor(_Estimator):
         targets = _check_y(y, points.shape[0], type(self).__name__)
         kernel_args: Dict[str, Any] = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
-                           output_bias_var=self.output_bias_var, method=method, order=self.order)
+                           output_bias_var=self.output_bias_var, method=method, order=self.order,
+                           depth=self.depth, bias=self.bias, multipliers=self.multipliers)
         _memory.check_kernel_fit("NTKRegressor.fit", points.shape[0], 1)
         gram = limit_kernel(points, **kernel_args)
         spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, points.shape[0]), ridge)
