@@ -324,7 +324,7 @@ def test_an_extra_entry_is_named(saved):
     ("history_steps", np.array([0, 2, 2, 5]), "expected increasing step indices"),
     ("history_steps", np.array([0, 2, 4, 6]), "ending at steps_done = 5"),
     ("history_test_outputs", np.zeros((2, 4, 3)), r"expected shape \(2, 4, 4\)"),
-    ("format", np.array("widenet.Network"), "format 'widenet.Network' is not one of"),
+    ("format", np.array("widenet.Model"), "format 'widenet.Model' is not one of"),
     ("format", np.array(["widenet.TrainingState"]), "entry 'format': expected a 0-d string"),
     ("format_version", np.array(2), r"format version 2 \(written by widenet .*\); this widenet reads version 1"),
     ("format_version", np.array(1.0), "entry 'format_version': expected a 0-d integer"),
@@ -404,7 +404,7 @@ def test_wrong_argument_types_and_missing_files(tmp_path):
     for call in (lambda: load(3), lambda: ShallowNetwork.load(None), lambda: net.save(5)):
         with pytest.raises(TypeError, match="path: expected a file name"):
             call()
-    with pytest.raises(TypeError, match="item: expected a widenet.ShallowNetwork, ShallowEnsemble or TrainingState"):
+    with pytest.raises(TypeError, match="item: expected a widenet.ShallowNetwork, Network, ShallowEnsemble or TrainingState"):
         widenet.io.save(net.params, tmp_path / "params.npz")
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.npz")

@@ -50,9 +50,11 @@ from widenet.kernels import (
     separating_features,
 )
 from widenet.network import (
+    DeepParameters,
     FeatureModel,
     LinearizedTrainingResult,
     LinearModel,
+    Network,
     Parameters,
     ShallowEnsemble,
     ShallowNetwork,
@@ -76,6 +78,7 @@ __all__ = [
     "ConditioningWarning",
     "ConvergenceCheck",
     "DIVERGENCE_FACTOR",
+    "DeepParameters",
     "DivergenceError",
     "FeatureModel",
     "KernelLeastSquares",
@@ -88,6 +91,7 @@ __all__ = [
     "MemoryLimitError",
     "MinNormLeastSquares",
     "NTKRegressor",
+    "Network",
     "NotFittedError",
     "Parameters",
     "PolynomialKernel",

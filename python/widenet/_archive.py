@@ -8,8 +8,8 @@ and read with ``allow_pickle=False``: it holds no Python objects, only arrays). 
 version 1 has these entries:
 
 ``format``
-    0-d string: what the file holds, ``"widenet.ShallowNetwork"``,
-    ``"widenet.ShallowEnsemble"`` or ``"widenet.TrainingState"``.
+    0-d string: what the file holds, ``"widenet.ShallowNetwork"``, ``"widenet.Network"``
+    (a network of any depth), ``"widenet.ShallowEnsemble"`` or ``"widenet.TrainingState"``.
 ``format_version``
     0-d int64: ``1``. A file of a later version is refused (not guessed at).
 ``widenet_version``
@@ -21,10 +21,16 @@ version 1 has these entries:
     (``null`` for one network); for a training state also ``"training"``: ``lr``, ``loss``,
     ``record_every``, ``steps_done``, ``keep_history``, ``records`` (the recorded steps in
     the history, or ``null`` without history) and ``test_points`` (``m_test`` of the
-    recorded test outputs, or ``null``).
+    recorded test outputs, or ``null``). A ``widenet.Network``'s ``"network"`` is
+    :attr:`Network.config`: input_dim, widths, activation, parametrization, the four
+    variances, bias, multipliers, distribution, dtype.
 ``U, b, v, c`` and ``U0, b0, v0, c0``
     The current and the initial parameters in the network's dtype: shapes ``(n, d)``,
     ``(n,)``, ``(n,)``, ``()``, with a leading axis ``R`` for an ensemble.
+``W1, ..., WL, v`` and ``b1, ..., bL, c``, and the same with the suffix ``0``
+    A ``widenet.Network``'s current and initial parameters: ``Wl`` of shape
+    ``(n_l, n_(l-1))`` with ``n_0 = d``, ``v`` ``(n_L,)``, ``bl`` ``(n_l,)``, ``c`` ``()``;
+    no biases for a network without them.
 ``history_steps, history_losses, history_distances`` and ``history_test_outputs``
     A training state's records (only those the configuration announces): int64 ``(k,)``
     step indices counted from the start of the run, float64 ``(..., k)`` losses and
@@ -60,14 +66,17 @@ from widenet._native import _core
 
 FORMAT_VERSION = 1
 NETWORK_FORMAT = "widenet.ShallowNetwork"
+DEEP_FORMAT = "widenet.Network"
 ENSEMBLE_FORMAT = "widenet.ShallowEnsemble"
 STATE_FORMAT = "widenet.TrainingState"
-FORMATS = (NETWORK_FORMAT, ENSEMBLE_FORMAT, STATE_FORMAT)
+FORMATS = (NETWORK_FORMAT, DEEP_FORMAT, ENSEMBLE_FORMAT, STATE_FORMAT)
 
 _HEADER = ("format", "format_version", "widenet_version", "config")
 _PARAMETERS = ("U", "b", "v", "c", "U0", "b0", "v0", "c0")
 _NETWORK_FIELDS = ("input_dim", "width", "activation", "parametrization", "weight_var", "bias_var", "output_var",
                    "output_bias_var", "distribution", "dtype")
+_DEEP_FIELDS = ("input_dim", "widths", "activation", "parametrization", "weight_var", "bias_var", "output_var",
+                "output_bias_var", "bias", "multipliers", "distribution", "dtype")
 _TRAINING_FIELDS = ("lr", "loss", "record_every", "steps_done", "keep_history", "records", "test_points")
 
 PathLike = Union[str, os.PathLike]
@@ -75,6 +84,8 @@ PathLike = Union[str, os.PathLike]
 Config = dict[str, Any]
 # The network class's check of a stored configuration: the configuration as it stores it.
 ConfigCheck = Callable[[Config], Config]
+# The checks of the network classes by format (the network of an ensemble or a state is shallow).
+ConfigChecks = dict[str, ConfigCheck]
 # A file's arrays by entry name.
 Entries = dict[str, NDArray[Any]]
 # ``(U, b, v, c)`` of a network, or stacked on a leading axis for an ensemble.
@@ -110,7 +121,27 @@ def model_contents(config: Config, params: ParameterBlocks, initial: ParameterBl
     return kind, {"network": network_config, "size": size}, _parameter_entries(params, initial)
 
 
-def save(path: PathLike, kind: str, config: Config, arrays: Entries, check_network: ConfigCheck) -> str:
+def deep_layer_names(depth: int, bias: bool) -> list[tuple[str, Optional[str]]]:
+    """Return the entry names ``(Wl, bl)`` of a deep network's layers, the readout's ``(v, c)`` last."""
+    pairs = [(f"W{k}", f"b{k}") for k in range(1, depth + 1)] + [("v", "c")]
+    return [(weight, bias_name if bias else None) for weight, bias_name in pairs]
+
+
+def deep_contents(config: Config, layers: Iterable[tuple[Any, Any]],
+                  initial: Iterable[tuple[Any, Any]]) -> tuple[str, Config, Entries]:
+    """Return ``(format, config, arrays)`` of a deep network, ``layers`` as ``((W^1, b^1), ..., (v, c))``."""
+    entries: Entries = {}
+    names = deep_layer_names(len(config["widths"]), config["bias"])
+    for suffix, blocks in (("", layers), ("0", initial)):
+        for (weight, bias), (W, b) in zip(names, blocks):
+            entries[weight + suffix] = W
+            if bias is not None:
+                entries[bias + suffix] = np.asarray(b, dtype=W.dtype)
+    return DEEP_FORMAT, {"network": dict(config), "size": None}, entries
+
+
+def save(path: PathLike, kind: str, config: Config, arrays: Entries,
+         check_network: Union[ConfigCheck, ConfigChecks]) -> str:
     """Write one widenet file of format ``kind`` to ``path``, atomically.
 
     A temporary file in the same directory replaces ``path`` once complete and on disk, so
@@ -270,24 +301,26 @@ def _optional_count(value: object, name: str, minimum: int) -> Optional[int]:
 
 
 def _check_config(where: str, kind: str, config: Config,
-                  check_network: ConfigCheck) -> tuple[Config, Optional[int], Optional[Config]]:
+                  check_network: Union[ConfigCheck, ConfigChecks]) -> tuple[Config, Optional[int], Optional[Config]]:
     """Return ``(network, size, training)``, the checked configuration.
 
     ``size`` is None for one network, ``training`` None but for a training state.
     """
     _exact_keys(where, "config", config, ("network", "size", "training") if kind == STATE_FORMAT else
                 ("network", "size"))
-    for part, fields in (("network", _NETWORK_FIELDS), ("training", _TRAINING_FIELDS)):
+    network_fields = _DEEP_FIELDS if kind == DEEP_FORMAT else _NETWORK_FIELDS
+    for part, fields in (("network", network_fields), ("training", _TRAINING_FIELDS)):
         if part in config:
             if not isinstance(config[part], dict):
                 raise ValueError(f"{where}: config {part!r}: expected a JSON object, got "
                                  f"{type(config[part]).__name__}")
             _exact_keys(where, f"config {part!r}", config[part], fields)
     try:
-        network = check_network(config["network"])  # the constructor's own checks
+        network = (check_network[kind] if isinstance(check_network, dict) else check_network)(config["network"])
         size = _optional_count(config["size"], "size", 1)
-        if kind != STATE_FORMAT and (size is None) != (kind == NETWORK_FORMAT):
-            raise ValueError(f"size: expected {'null' if kind == NETWORK_FORMAT else 'a number of networks'} "
+        single = kind in (NETWORK_FORMAT, DEEP_FORMAT)
+        if kind != STATE_FORMAT and (size is None) != single:
+            raise ValueError(f"size: expected {'null' if single else 'a number of networks'} "
                              f"for a {kind}, got {config['size']!r}")
         training = config.get("training")
         if training is not None:
@@ -309,13 +342,27 @@ def _check_config(where: str, kind: str, config: Config,
     return network, size, training
 
 
-def _expected_arrays(network: Config, size: Optional[int],
+def _parameter_shapes(kind: str, network: Config, lead: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """Return entry name -> shape of the parameters (without the suffix of the initial ones)."""
+    if kind != DEEP_FORMAT:
+        n, d = network["width"], network["input_dim"]
+        return {"U": lead + (n, d), "b": lead + (n,), "v": lead + (n,), "c": lead}
+    widths = network["widths"]
+    outs, ins = (*widths, 1), (network["input_dim"], *widths)
+    shapes: dict[str, tuple[int, ...]] = {}
+    for (weight, bias), n_out, n_in in zip(deep_layer_names(len(widths), network["bias"]), outs, ins):
+        shapes[weight] = (n_out, n_in) if weight != "v" else (n_in,)
+        if bias is not None:
+            shapes[bias] = (n_out,) if bias != "c" else ()
+    return shapes
+
+
+def _expected_arrays(kind: str, network: Config, size: Optional[int],
                      training: Optional[Config]) -> dict[str, tuple[tuple[int, ...], np.dtype[Any]]]:
     """Return entry name -> (shape, dtype) of the arrays a file of this configuration holds."""
     dtype = np.dtype(network["dtype"])
     lead: tuple[int, ...] = () if size is None else (size,)
-    n, d = network["width"], network["input_dim"]
-    shapes = {"U": lead + (n, d), "b": lead + (n,), "v": lead + (n,), "c": lead}
+    shapes = _parameter_shapes(kind, network, lead)
     expected: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {
         name + suffix: (shape, dtype) for name, shape in shapes.items() for suffix in ("", "0")}
     records = None if training is None else training["records"]
@@ -329,11 +376,12 @@ def _expected_arrays(network: Config, size: Optional[int],
 
 
 def _check_contents(where: str, entries: Entries,
-                    check_network: ConfigCheck) -> tuple[str, Config, Optional[int], Optional[Config]]:
+                    check_network: Union[ConfigCheck, ConfigChecks]) -> tuple[str, Config, Optional[int],
+                                                                               Optional[Config]]:
     """Check everything; return ``(format, network config, size, training config)``."""
     kind, config = _header(where, entries)
     network, size, training = _check_config(where, kind, config, check_network)
-    expected = _expected_arrays(network, size, training)
+    expected = _expected_arrays(kind, network, size, training)
     _exact_keys(where, "entries", entries, (*_HEADER, *expected))
     for name, (shape, dtype) in expected.items():
         array = entries[name]
@@ -366,8 +414,16 @@ class Stored(NamedTuple):
         return (self.entries["U" + suffix], self.entries["b" + suffix], self.entries["v" + suffix],
                 self.entries["c" + suffix])
 
+    def layers(self, initial: bool = False) -> tuple[list[NDArray[Any]], Optional[list[NDArray[Any]]]]:
+        """Return a deep network's ``(weights, biases)`` (biases None without them): current or initial."""
+        suffix = "0" if initial else ""
+        names = deep_layer_names(len(self.network["widths"]), self.network["bias"])
+        weights = [self.entries[weight + suffix] for weight, _ in names]
+        biases = [self.entries[bias + suffix] for _, bias in names if bias is not None]
+        return weights, biases if self.network["bias"] else None
 
-def read(path: PathLike, check_network: ConfigCheck, expected: Optional[str] = None) -> Stored:
+
+def read(path: PathLike, check_network: Union[ConfigCheck, ConfigChecks], expected: Optional[str] = None) -> Stored:
     """Return the widenet file in ``path`` (of format ``expected`` unless None), read and checked.
 
     The file is checked completely before anything is built: a file that is not an

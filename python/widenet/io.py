@@ -19,6 +19,7 @@ from widenet import _archive, _memory
 from widenet import _validation as check
 from widenet._archive import FORMAT_VERSION, STATE_FORMAT
 from widenet._types import Backend, FloatArray, Loss
+from widenet.network.deep import Network as DeepNetwork
 from widenet.network.ensemble import ShallowEnsemble
 from widenet.network.results import TrainingResult
 from widenet.network.shallow import ShallowNetwork
@@ -240,14 +241,23 @@ def _concatenate(history: TrainingResult, piece: TrainingResult) -> TrainingResu
                    test_outputs=test_outputs)
 
 
-def save(item: Union[ShallowNetwork, ShallowEnsemble, TrainingState], path: PathLike) -> str:
+Saved = Union[ShallowNetwork, DeepNetwork, ShallowEnsemble, TrainingState]
+
+# The check of the stored configuration, by format: the members of an ensemble or a state are shallow.
+_CONFIG_CHECKS: _archive.ConfigChecks = {
+    _archive.NETWORK_FORMAT: ShallowNetwork.checked_config, _archive.DEEP_FORMAT: DeepNetwork.checked_config,
+    _archive.ENSEMBLE_FORMAT: ShallowNetwork.checked_config, STATE_FORMAT: ShallowNetwork.checked_config}
+
+
+def save(item: Saved, path: PathLike) -> str:
     """Write a network, an ensemble or a training state to ``path``; return the path.
 
-    ``item`` is a :class:`~widenet.ShallowNetwork`, :class:`~widenet.ShallowEnsemble` or
-    :class:`TrainingState`, written by its ``save`` method (see :mod:`widenet._archive`).
+    ``item`` is a :class:`~widenet.ShallowNetwork`, :class:`~widenet.Network`,
+    :class:`~widenet.ShallowEnsemble` or :class:`TrainingState`, written by its ``save``
+    method (see :mod:`widenet._archive`).
     """
-    if not isinstance(item, (ShallowNetwork, ShallowEnsemble, TrainingState)):
-        raise TypeError(f"item: expected a widenet.ShallowNetwork, ShallowEnsemble or TrainingState, got "
+    if not isinstance(item, (ShallowNetwork, DeepNetwork, ShallowEnsemble, TrainingState)):
+        raise TypeError(f"item: expected a widenet.ShallowNetwork, Network, ShallowEnsemble or TrainingState, got "
                         f"{type(item).__name__}")
     return item.save(path)
 
@@ -257,23 +267,25 @@ def _model(stored: _archive.Stored) -> Network:
     return ShallowNetwork.from_stored(stored) if stored.size is None else ShallowEnsemble.from_stored(stored)
 
 
-def _build(stored: _archive.Stored) -> Union[ShallowNetwork, ShallowEnsemble, TrainingState]:
+def _build(stored: _archive.Stored) -> Saved:
     """Return what a checked file holds: a network, an ensemble or a training state."""
+    if stored.kind == _archive.DEEP_FORMAT:
+        return DeepNetwork.from_stored(stored)
     model = _model(stored)
     if stored.kind != STATE_FORMAT:
         return model
     return TrainingState.from_stored(stored, model)
 
 
-def load(path: PathLike) -> Union[ShallowNetwork, ShallowEnsemble, TrainingState]:
+def load(path: PathLike) -> Saved:
     """Return whatever :func:`save` wrote to ``path``.
 
-    That is a :class:`~widenet.ShallowNetwork`, a :class:`~widenet.ShallowEnsemble` or a
-    :class:`TrainingState`.
+    That is a :class:`~widenet.ShallowNetwork`, a :class:`~widenet.Network`, a
+    :class:`~widenet.ShallowEnsemble` or a :class:`TrainingState`.
 
     The file is read and checked completely before anything is built (see
     :func:`widenet._archive.read` for every refusal: ValueError naming the file and the
     problem, FileNotFoundError, IsADirectoryError, TypeError for a ``path`` that is not a
     file name).
     """
-    return _build(_archive.read(path, ShallowNetwork.checked_config))
+    return _build(_archive.read(path, _CONFIG_CHECKS))

@@ -1,8 +1,12 @@
-"""Networks: shallow networks, ensembles of them, and the linear models that share their interface.
+"""Networks: fully-connected ones of any depth, shallow ones and their ensembles, and linear models.
 
-A shallow network has its parameters, forward pass, tangent kernel and training.
+The linear models share the networks' interface.
+
+A network has its parameters, forward pass, tangent kernel and training.
 """
 
+from widenet.network.deep import Network
+from widenet.network.deep_parameters import DeepParameters
 from widenet.network.ensemble import ShallowEnsemble, StackedParameters
 from widenet.network.linear_models import FeatureModel, LinearModel
 from widenet.network.parameters import Parameters
@@ -10,9 +14,11 @@ from widenet.network.results import LinearizedTrainingResult, TrainingResult
 from widenet.network.shallow import ShallowNetwork
 
 __all__ = [
+    "DeepParameters",
     "FeatureModel",
     "LinearModel",
     "LinearizedTrainingResult",
+    "Network",
     "Parameters",
     "ShallowEnsemble",
     "ShallowNetwork",

@@ -12,7 +12,7 @@ from typing import Any, Callable, ClassVar, Iterator, Optional, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from widenet import _memory
+from widenet import _archive, _memory
 from widenet import _validation as check
 from widenet._locking import TrainingLock
 from widenet._types import Backend, FloatArray, PassKind
@@ -91,6 +91,40 @@ class FullyConnected(TrainingLock):
         probe = cls.__new__(cls)
         probe._configure(**config)
         return probe.config
+
+    # -- persistence -------------------------------------------------------------------------
+    archive_format: ClassVar[str]  # the format of its files (widenet._archive)
+
+    def archive_contents(self) -> tuple[str, _archive.Config, _archive.Entries]:
+        """Return ``(format, config, arrays)`` of the file :meth:`save` writes."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_stored(cls: type[Self], stored: _archive.Stored) -> Self:
+        """Return the network of a checked file (:func:`widenet._archive.read`)."""
+        raise NotImplementedError
+
+    def save(self, path: _archive.PathLike) -> str:
+        """Write the configuration, the current and the initial parameters to ``path``, one ``.npz`` file.
+
+        The file is written as a whole or not at all; the name is used as given.
+
+        Returns the path written. :meth:`load` (or :func:`widenet.load`) reads it back
+        bit for bit; the format is described in :mod:`widenet._archive`.
+        """
+        kind, config, arrays = self.archive_contents()
+        return _archive.save(path, kind, config, arrays, type(self).checked_config)
+
+    @classmethod
+    def load(cls: type[Self], path: _archive.PathLike) -> Self:
+        """Return the network saved by :meth:`save` in ``path``.
+
+        The whole file is checked before anything is built: a file that is not a widenet
+        network file of this class, truncated or corrupt, with missing or extra entries, wrong
+        shapes or dtypes, NaN or Inf, or an unknown format version raises ValueError naming
+        the file and the problem.
+        """
+        return cls.from_stored(_archive.read(path, cls.checked_config, cls.archive_format))
 
     # -- parameters --------------------------------------------------------------------------
     @property

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from widenet import _memory
+from widenet import _archive, _memory
 from widenet import _validation as check
 from widenet._native import _core
 from widenet._types import (
@@ -129,6 +129,19 @@ class Network(FullyConnected):
                 "parametrization": self.parametrization, "weight_var": self.weight_var, "bias_var": self.bias_var,
                 "output_var": self.output_var, "output_bias_var": self.output_bias_var, "bias": self.bias,
                 "multipliers": self.multipliers, "distribution": self.distribution, "dtype": self.dtype.name}
+
+    archive_format = _archive.DEEP_FORMAT
+
+    def archive_contents(self) -> tuple[str, _archive.Config, _archive.Entries]:
+        """Return ``(format, config, arrays)`` of the file :meth:`save` writes."""
+        return _archive.deep_contents(self.config, self._params.layers, self._initial.layers)
+
+    @classmethod
+    def from_stored(cls, stored: _archive.Stored) -> Network:
+        """Return the network of a checked file (:func:`widenet._archive.read`)."""
+        dtype = np.dtype(stored.network["dtype"])
+        return cls.from_parameters(stored.network, DeepParameters(*stored.layers(), dtype=dtype),
+                                   DeepParameters(*stored.layers(initial=True), dtype=dtype))
 
     @property
     def depth(self) -> int:

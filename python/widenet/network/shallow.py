@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any, Literal, Optional, Union, overload
 
 import numpy as np
@@ -121,27 +120,11 @@ class ShallowNetwork(FullyConnected):
                 "distribution": self.distribution, "dtype": self.dtype.name}
 
     # -- persistence ---------------------------------------------------------------------
-    def save(self, path: Union[str, os.PathLike]) -> str:
-        """Write the configuration, the current and the initial parameters to ``path``, one ``.npz`` file.
+    archive_format = _archive.NETWORK_FORMAT
 
-        The file is written as a whole or not at all; the name is used as given.
-
-        Returns the path written. :meth:`load` (or :func:`widenet.load`) reads it back
-        bit for bit; the format is described in :mod:`widenet._archive`.
-        """
-        kind, config, arrays = _archive.model_contents(self.config, self._params.arrays(), self._initial.arrays())
-        return _archive.save(path, kind, config, arrays, type(self).checked_config)
-
-    @classmethod
-    def load(cls, path: Union[str, os.PathLike]) -> ShallowNetwork:
-        """Return the network saved by :meth:`save` in ``path``.
-
-        The whole file is checked before anything is built: a file that is not a widenet
-        network file, truncated or corrupt, with missing or extra entries, wrong shapes or
-        dtypes, NaN or Inf, or an unknown format version raises ValueError naming the file
-        and the problem.
-        """
-        return cls.from_stored(_archive.read(path, cls.checked_config, _archive.NETWORK_FORMAT))
+    def archive_contents(self) -> tuple[str, _archive.Config, _archive.Entries]:
+        """Return ``(format, config, arrays)`` of the file :meth:`save` writes."""
+        return _archive.model_contents(self.config, self._params.arrays(), self._initial.arrays())
 
     @classmethod
     def from_stored(cls, stored: _archive.Stored) -> ShallowNetwork:
