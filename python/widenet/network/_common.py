@@ -72,6 +72,12 @@ class FullyConnected(TrainingLock):
     def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:
         raise NotImplementedError
 
+    @property
+    def hidden_units(self) -> int:
+        """The number of hidden units, ``n_1 + ... + n_L``."""
+        widths: tuple[int, ...] = getattr(self, "widths")  # noqa: B009  (a property or an attribute by class)
+        return sum(widths)
+
     # -- configuration -----------------------------------------------------------------------
     @classmethod
     def from_parameters(cls: type[Self], config: dict[str, Any], params: Any, initial_params: Any) -> Self:

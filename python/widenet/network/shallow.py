@@ -119,6 +119,27 @@ class ShallowNetwork(FullyConnected):
                 "output_var": self.output_var, "output_bias_var": self.output_bias_var,
                 "distribution": self.distribution, "dtype": self.dtype.name}
 
+    # -- as a network of one hidden layer -----------------------------------------------
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """``(n,)``: the hidden widths, as :attr:`widenet.Network.widths` gives them."""
+        return (self.width,)
+
+    depth = 1  # one hidden layer
+    bias = True  # the shallow network always has biases
+    multipliers = False  # its variances are those of the initial parameters
+
+    @property
+    def scales(self) -> list[tuple[float, float]]:
+        """``[(s, 1), (a, 1)]``: the factors of the weights and biases of each layer in the forward pass.
+
+        ``s = d^(-1/2)`` and ``a = n^(-1/2)`` in NTK parametrization, 1 in LeCun's (as
+        :attr:`widenet.Network.scales` gives them).
+        """
+        if self.parametrization == "lecun":
+            return [(1.0, 1.0), (1.0, 1.0)]
+        return [(self.input_dim ** -0.5, 1.0), (self.width ** -0.5, 1.0)]
+
     # -- persistence ---------------------------------------------------------------------
     archive_format = _archive.NETWORK_FORMAT
 

@@ -1,6 +1,6 @@
 """Numerical checks of Assumption 11.12 and Theorem 11.13 (docs/theory.md, section 4).
 
-:func:`check_assumptions` measures, for a :class:`~widenet.ShallowNetwork` at its initial
+:func:`check_assumptions` measures, for a network (shallow or deep) at its initial
 parameters ``w0``, the constants of Assumption 11.12: the extreme eigenvalues of the
 tangent Gram (11.4.1), ``f(w0)``, the gradient bound ``U`` and the Lipschitz constant
 ``L`` of the gradient on the ball ``B_r(w0)`` (11.4.2), the radius ``r`` and

@@ -29,7 +29,7 @@ from widenet.dynamics.convergence._probe import (
     _unit,
 )
 from widenet.dynamics.convergence._reports import AssumptionReport
-from widenet.network.shallow import ShallowNetwork
+from widenet.network._kinds import AnyNetwork
 from widenet.regression import _solve
 
 _Witness = TypeVar("_Witness")
@@ -37,9 +37,11 @@ _Witness = TypeVar("_Witness")
 _RELU_NOTE = ("relu: sigma' is discontinuous, so grad_w Phi jumps where a pre-activation crosses 0 and L is "
               "infinite on any ball that reaches such a kink; Assumption 11.18 (a) (sigma' Lipschitz) excludes "
               "relu. The reported L is only the largest secant found.")
+_DEEP_KINK_NOTE = ("relu, deep network: the kink distance is that of the first layer's pre-activations, an upper "
+                   "bound of the distance to the nearest kink (the deeper layers' kinks are not located).")
 
 
-def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos_steps: int) -> List[_memory.Block]:
+def _assumption_blocks(network: AnyNetwork, m: int, path_steps: int, lanczos_steps: int) -> List[_memory.Block]:
     """Return what :func:`check_assumptions` holds at its peak, in float64 parameter vectors ``P``.
 
     The clone, ``w0``, the gradient-descent path, the stored Jacobians of the pair secants,
@@ -52,12 +54,12 @@ def _assumption_blocks(network: ShallowNetwork, m: int, path_steps: int, lanczos
     vectors = lambda count: ("parameter vectors", (count, size), np.float64, 1)  # noqa: E731
     common = 3 + path + (m + 1) * stored + 2 * m
     spectrum = [vectors(3), ("tangent Gram and eigvalsh's copy and workspace", (m, m), np.float64, 3)]
-    rows = [vectors(common + m + 2 * stored * m), ("hidden layer", (m, network.width), np.float64, 2)]
+    rows = [vectors(common + m + 2 * stored * m), ("hidden layers", (m, network.hidden_units), np.float64, 2)]
     lanczos = [vectors(common + _RANDOM_BASE_POINTS + 1 + path + m + 3 * lanczos_steps + 1)]
     return _memory.peak(spectrum, rows, lanczos)
 
 
-def check_assumptions(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike, loss: Loss = "sum",
+def check_assumptions(model: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, loss: Loss = "sum",
                       samples: int = 32, path_steps: int = 100, lanczos_steps: int = 8, refinements: int = 2,
                       seed: Seed = None) -> AssumptionReport:
     """Measure the constants of Assumption 11.12 for ``model`` at its initial parameters.
@@ -67,7 +69,7 @@ def check_assumptions(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike,
 
     Parameters
     ----------
-    model : ShallowNetwork
+    model : ShallowNetwork or Network
     X : array_like, shape (m, d)
         The training inputs ``x_i``.
     y : array_like, shape (m,)
@@ -96,11 +98,11 @@ def check_assumptions(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike,
     Notes
     -----
     (a) ``lambda_min``, ``lambda_max`` are the extreme eigenvalues of the tangent Gram
-    (11.4.1), :meth:`ShallowNetwork.ntk` at ``w0``. ``f(w0)`` is (11.0.1b).
+    (11.4.1), the network's ``ntk`` at ``w0``. ``f(w0)`` is (11.0.1b).
 
     (b) ``U`` and ``L`` of (11.4.2) are suprema over ``B_r(w0)``, and ``r`` (11.4.3) depends
     on ``U``. Starting from ``U`` at ``w0``, each round measures ``|grad_w Phi(x_i, w)|`` (the
-    rows of :meth:`ShallowNetwork.jacobian`) at random points of the ball, at the
+    rows of the network's ``jacobian``) at random points of the ball, at the
     gradient-descent path and at one projected gradient-ascent step of
     ``|grad_w Phi(x_i, .)|^2`` per ``i`` (its gradient ``2 H_i g_i`` taken as a difference of
     gradients), and enlarges ``r`` with the largest norm. The final ``r`` uses the final
@@ -168,6 +170,8 @@ def check_assumptions(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike,
     kink_distance, lipschitz_infinite = None, False
     if network.activation == "relu":
         notes.append(_RELU_NOTE)
+        if network.depth > 1:
+            notes.append(_DEEP_KINK_NOTE)
         kink_distance = _kink_distance(network, X)
         lipschitz_infinite = kink_distance < r
     if not regular:
@@ -181,7 +185,8 @@ def check_assumptions(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike,
         c_bound = math.inf if regular else 0.0
     condition_c = bool(regular and not lipschitz_infinite and L_lower <= c_bound)
     return AssumptionReport(
-        activation=network.activation, parametrization=network.parametrization, width=network.width,
+        activation=network.activation, parametrization=network.parametrization,
+        width=min(network.widths), widths=tuple(network.widths),
         input_dim=network.input_dim, num_points=m, num_params=network.num_params, loss=loss, loss_scale=scale,
         lambda_min=lambda_min, lambda_max=lambda_max, condition_a_held=bool(regular), f0=f0,
         U_lower=U_lower, U_witness=_frozen(probe.U), U_w0=float(np.max(_norm(J0, axis=1))), r=r, L_lower=L_lower,

@@ -14,8 +14,7 @@ from widenet._types import Backend, Loss, Seed
 from widenet.dynamics.convergence._assumptions import _assumption_blocks, check_assumptions
 from widenet.dynamics.convergence._probe import _clone, _network, _norm
 from widenet.dynamics.convergence._reports import AssumptionReport, ConvergenceCheck
-from widenet.network.parameters import Parameters
-from widenet.network.shallow import ShallowNetwork
+from widenet.network._kinds import AnyNetwork
 from widenet.regression import _solve
 
 # Rounding level of a comparison, per dtype of the computation: about 4500 unit roundoffs
@@ -24,7 +23,7 @@ from widenet.regression import _solve
 _ROUNDING = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}
 
 
-def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptions: bool) -> List[_memory.Block]:
+def _convergence_blocks(network: AnyNetwork, m: int, records: int, assumptions: bool) -> List[_memory.Block]:
     """Return what :func:`check_convergence` holds at its peak.
 
     That is :func:`check_assumptions` when it runs it; the two clones (four parameter
@@ -34,29 +33,31 @@ def _convergence_blocks(network: ShallowNetwork, m: int, records: int, assumptio
     size = network.num_params
     clones: _memory.Block = ("the clones' parameters", (4, size), network.dtype, 1)
     training: List[_memory.Block] = [clones, ("records", (records, 2), np.float64, 1),
-                ("hidden layer", (3, m, network.width), network.dtype, 1),
+                ("hidden layers", (3, m, network.hidden_units), network.dtype, 1),
                 ("parameters copied in and out, state, start and gradient", (6, size), network.dtype, 1)]
     bounds: List[_memory.Block] = [clones, ("records and the bounds on them", (records, 12), np.float64, 1)]
     scales: List[_memory.Block] = [clones, ("Jacobian", (m, size), np.float64, 1),
-                                   ("hidden layer", (m, network.width), np.float64, 2)]
+                                   ("hidden layers", (m, network.hidden_units), np.float64, 2)]
     first = _assumption_blocks(network, m, 100, 8) if assumptions else []
     return _memory.peak(first, training, bounds, scales)
 
 
-def _output_scales(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Return ``|y_i| + |c| + |v| |a sigma(z_i)|``: bounds of the magnitudes summed in ``Phi(x_i, w) - y_i``.
+def _output_scales(network: AnyNetwork, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Return ``|y_i| + |c| + |v| |J_v(x_i)|``: bounds of the magnitudes summed in ``Phi(x_i, w) - y_i``.
 
-    By Cauchy-Schwarz on ``sum_j |v_j a sigma(z_ij)|``; ``a sigma(z_i)`` is the v-block of the
-    Jacobian row).
+    By Cauchy-Schwarz on ``sum_j |v_j m a_j(x_i)|``: the readout's Jacobian block ``J_v`` is
+    ``m a(x_i)``, the last layer's features times its factor; ``c`` (when the network has
+    biases) is the last parameter, and ``v`` the ``n_L`` before it.
     """
-    network.params = Parameters.from_vector(w, network.width, network.input_dim)
-    n, d = network.width, network.input_dim
+    network.params = network.parameters_from_vector(w)
     J = network.jacobian(X)
-    v, c = network.params.v, network.params.c
-    return np.abs(y) + abs(c) + _norm(v) * _norm(J[:, n * d + n:n * d + 2 * n], axis=1)
+    bias = int(network.bias)
+    readout = slice(w.size - bias - network.widths[-1], w.size - bias)
+    c = abs(w[-1]) if bias else 0.0
+    return np.abs(y) + c + _norm(w[readout]) * _norm(J[:, readout], axis=1)
 
 
-def check_convergence(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike, steps: int,
+def check_convergence(model: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, steps: int,
                       lr: Optional[float] = None, loss: Loss = "sum", record_every: int = 1,
                       assumptions: Optional[AssumptionReport] = None, seed: Seed = None,
                       backend: Backend = "cpp") -> ConvergenceCheck:
@@ -69,7 +70,7 @@ def check_convergence(model: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike,
 
     Parameters
     ----------
-    model : ShallowNetwork
+    model : ShallowNetwork or Network
     X : array_like, shape (m, d)
     y : array_like, shape (m,)
     steps : int
@@ -167,7 +168,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _check_report(report: AssumptionReport, network: ShallowNetwork, X: np.ndarray, y: np.ndarray) -> None:
+def _check_report(report: AssumptionReport, network: AnyNetwork, X: np.ndarray, y: np.ndarray) -> None:
     """Check that the report is about this network's w0 and this data.
 
     Its f(w0) and eigenvalues are recomputed (as check_assumptions computes them) and must

@@ -9,8 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from widenet.dynamics.convergence._reports import NormWitness, SecantWitness
-from widenet.network.parameters import Parameters
-from widenet.network.shallow import ShallowNetwork
+from widenet.network._kinds import NETWORK_CLASSES, AnyNetwork
 
 # Secants over pairs of measured points: at most this many float64 numbers are stored for them
 # (pairs of random points of the ball see the average curvature, far below L: few are needed).
@@ -34,21 +33,16 @@ _RANDOM_BASE_POINTS = 4
 _PATH_POINTS = 8
 
 
-def _network(model: object, name: str = "model") -> ShallowNetwork:
-    if not isinstance(model, ShallowNetwork):
-        raise TypeError(f"{name}: expected a widenet.ShallowNetwork, got {type(model).__name__}")
+def _network(model: object, name: str = "model") -> AnyNetwork:
+    if not isinstance(model, NETWORK_CLASSES):
+        raise TypeError(f"{name}: expected a widenet.ShallowNetwork or widenet.Network, got {type(model).__name__}")
     return model
 
 
-def _clone(model: ShallowNetwork, dtype: npt.DTypeLike) -> ShallowNetwork:
+def _clone(model: AnyNetwork, dtype: npt.DTypeLike) -> AnyNetwork:
     """Return a network of the same configuration in ``dtype``, at (and starting from) ``model``'s w0."""
-    clone = ShallowNetwork(model.input_dim, model.width, model.activation, model.parametrization,
-                           weight_var=model.weight_var, bias_var=model.bias_var, output_var=model.output_var,
-                           output_bias_var=model.output_bias_var, distribution=model.distribution, seed=0,
-                           dtype=dtype)
-    clone.initial_params = model.initial_params
-    clone.params = model.initial_params
-    return clone
+    config = {**model.config, "dtype": np.dtype(dtype).name}
+    return type(model).from_parameters(config, model.initial_params, model.initial_params)
 
 
 def _norm(array: np.ndarray, axis: Union[None, int, Tuple[int, ...]] = None) -> Any:
@@ -68,7 +62,7 @@ class _Probe:
     witnesses.
     """
 
-    def __init__(self, network: ShallowNetwork, X: np.ndarray, w0: np.ndarray):
+    def __init__(self, network: AnyNetwork, X: np.ndarray, w0: np.ndarray):
         self.network, self.X, self.w0 = network, X, w0
         self.U = NormWitness(0, w0, -math.inf)
         self.L: Optional[SecantWitness] = None
@@ -81,8 +75,7 @@ class _Probe:
         self._stored = 0
 
     def _set(self, w: np.ndarray) -> None:
-        net = self.network
-        net.params = Parameters.from_vector(w, net.width, net.input_dim)
+        self.network.params = self.network.parameters_from_vector(w)
 
     def rows(self, w: np.ndarray) -> np.ndarray:
         """Return the m x P Jacobian at ``w``; update ``U`` and the pair secants."""
@@ -187,7 +180,7 @@ def _into_ball(w0: np.ndarray, w: np.ndarray, radius: float) -> np.ndarray:
     return w if distance <= radius else w0 + (radius / distance) * offset
 
 
-def _gd_path(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> List[np.ndarray]:
+def _gd_path(network: AnyNetwork, X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> List[np.ndarray]:
     """Parameter vectors of GD on the sum loss at log-spaced steps ``1 <= k <= steps``."""
     if steps == 0:
         return []
@@ -203,16 +196,20 @@ def _gd_path(network: ShallowNetwork, X: np.ndarray, y: np.ndarray, lr: float, s
     return path
 
 
-def _kink_distance(network: ShallowNetwork, X: np.ndarray) -> float:
-    """Distance from w0 to the nearest point where a pre-activation of a training point is 0.
+def _kink_distance(network: AnyNetwork, X: np.ndarray) -> float:
+    """Distance from w0 to the nearest point where a first-layer pre-activation of a training point is 0.
 
-    ``z_ij = s u_j . x_i + b_j`` is linear in ``(u_j, b_j)`` with gradient ``(s x_i, 1)``, so
-    the distance to its zero set is ``|z_ij| / sqrt(s^2 |x_i|^2 + 1)``.
+    ``z_ij = s u_j . x_i + beta b_j`` is linear in ``(u_j, b_j)`` with gradient
+    ``(s x_i, beta)``, so the distance to its zero set is ``|z_ij| / sqrt(s^2 |x_i|^2 + beta^2)``
+    (``beta = 0`` without biases). With one hidden layer these are all the kinks; deeper
+    layers add theirs, so for a deep network this is an upper bound of the distance to the
+    nearest kink.
     """
-    U, b, _, _ = network.initial_params.arrays()
-    s = 1.0 if network.parametrization == "lecun" else 1.0 / math.sqrt(network.input_dim)
-    Z = s * (X @ U.T) + b
-    return float(np.min(np.abs(Z) / np.sqrt(s * s * np.sum(X * X, axis=1) + 1.0)[:, None]))
+    U, b = network.initial_params.layers[0]
+    s, beta = network.scales[0]
+    beta = beta if b is not None else 0.0
+    Z = s * (X @ U.T) + (0.0 if b is None else beta * b)
+    return float(np.min(np.abs(Z) / np.sqrt(s * s * np.sum(X * X, axis=1) + beta * beta)[:, None]))
 
 
 def _radius(m: int, U: float, f0: float, lambda_min: float, regular: bool) -> float:

@@ -56,7 +56,10 @@ class AssumptionReport:
     ----------
     activation, parametrization : str
     width, input_dim, num_points, num_params : int
-        ``n``, ``d``, ``m`` and ``P = n (d + 2) + 1``.
+        ``n`` (the narrowest hidden width of a deep network), ``d``, ``m`` and ``P``
+        (``n (d + 2) + 1`` for one hidden layer).
+    widths : tuple of int
+        The hidden widths ``(n_1, ..., n_L)``.
     loss : str
         The loss scaling the admissible step is given for (``"sum"``, ``"mean"``, ``"half_sum"``).
     loss_scale : float
@@ -117,6 +120,7 @@ class AssumptionReport:
     activation: str
     parametrization: str
     width: int
+    widths: tuple
     input_dim: int
     num_points: int
     num_params: int
@@ -149,7 +153,8 @@ class AssumptionReport:
         """Return a readable account of the measurement and of what it allows to conclude."""
         m = self.num_points
         lines = [
-            f"Assumption 11.12 at w0: {self.activation}, {self.parametrization}, n = {self.width}, "
+            f"Assumption 11.12 at w0: {self.activation}, {self.parametrization}, "
+            f"{f'n = {self.width}' if len(self.widths) == 1 else f'widths {list(self.widths)}'}, "
             f"d = {self.input_dim}, m = {m} points, P = {self.num_params} parameters",
             f"  (a) tangent Gram (11.4.1): lambda_min = {self.lambda_min:.6g}, lambda_max = {self.lambda_max:.6g} "
             f"({'regular' if self.condition_a_held else 'SINGULAR: (a) fails'})",

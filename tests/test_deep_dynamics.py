@@ -1,0 +1,62 @@
+"""The convergence checks on deep networks: the report's quantities against independent
+computations from the network's own Jacobian, Gram and training, and the relu kinks of the
+first layer against the distance written out here."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import widenet
+
+from conftest import assert_close
+
+X = np.array([[1.0, 0.2], [-0.3, 0.9], [0.4, -0.7]])
+Y = np.array([0.5, -0.5, 0.2])
+
+
+@pytest.mark.parametrize("parametrization, multipliers", [("ntk", False), ("lecun", False), ("ntk", True)])
+def test_the_assumption_report_measures_the_deep_network(parametrization, multipliers):
+    net = widenet.Network(2, [96, 64], "tanh", parametrization, bias_var=0.1, multipliers=multipliers, seed=2)
+    report = widenet.check_assumptions(net, X, Y, samples=2, path_steps=5, lanczos_steps=2, refinements=0, seed=0)
+    J = net.jacobian(X)
+    eigenvalues = np.linalg.eigvalsh(J @ J.T)
+    assert_close(report.lambda_min, eigenvalues[0], np.float64, 1e4)
+    assert_close(report.lambda_max, eigenvalues[-1], np.float64, 1e4)
+    assert_close(report.f0, np.sum((net.forward(X) - Y) ** 2), np.float64, 100)
+    assert_close(report.U_w0, np.max(np.linalg.norm(J, axis=1)), np.float64, 100)
+    assert report.U_lower >= report.U_w0 and report.num_params == net.num_params
+    assert report.widths == (96, 64) and report.width == 64
+    r = 2 * math.sqrt(3) * report.U_lower * math.sqrt(report.f0) / report.lambda_min
+    assert_close(report.r, r, np.float64, 100)
+    assert "widths [96, 64]" in report.summary()
+
+
+def test_the_convergence_check_trains_a_copy_as_the_network_trains():
+    net = widenet.Network(2, [128, 128], "erf", "ntk", seed=4)
+    check = widenet.check_convergence(net, X, Y, steps=50, record_every=5)
+    twin = net.copy()
+    run = twin.train(X, Y, lr=check.lr, steps=50, record_every=5)
+    np.testing.assert_array_equal(check.losses, run.losses)
+    np.testing.assert_array_equal(check.distances, run.distances)
+    assert check.loss_bound_held and check.distance_bound_held  # a wide network in the lazy regime
+    np.testing.assert_array_equal(net.params.to_vector(), net.initial_params.to_vector())  # untouched
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_relu_kink_distance_is_that_of_the_first_layer(bias):
+    net = widenet.Network(2, [50, 40], "relu", "ntk", bias_var=0.3 * bias, bias=bias, seed=6)
+    report = widenet.check_assumptions(net, X, Y, samples=1, path_steps=0, lanczos_steps=1, refinements=0)
+    W = net.params.weights[0]
+    s = 2 ** -0.5  # the NTK parametrization's first-layer factor, d = 2
+    Z = s * X @ W.T + (net.params.biases[0] if bias else 0.0)
+    gradient_norms = np.sqrt(s * s * np.sum(X * X, axis=1) + float(bias))[:, None]
+    assert_close(report.kink_distance, np.min(np.abs(Z) / gradient_norms), np.float64, 100)
+    assert any("deeper layers' kinks are not located" in note for note in report.notes)
+
+
+def test_a_model_of_another_kind_is_refused_by_name():
+    with pytest.raises(TypeError, match="model: expected a widenet.ShallowNetwork or widenet.Network"):
+        widenet.check_assumptions(widenet.LinearModel(2), X, Y)
