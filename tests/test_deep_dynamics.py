@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import widenet
+from widenet.dynamics.lazy_training import lazy_training_cell
 
 from conftest import assert_close
 
@@ -60,3 +61,33 @@ def test_the_relu_kink_distance_is_that_of_the_first_layer(bias):
 def test_a_model_of_another_kind_is_refused_by_name():
     with pytest.raises(TypeError, match="model: expected a widenet.ShallowNetwork or widenet.Network"):
         widenet.check_assumptions(widenet.LinearModel(2), X, Y)
+
+
+def test_parameter_movement_of_a_deep_network_names_its_layers():
+    """Each block's movement against the trained copy's parameters, its gradient norm against the
+    Jacobian's columns (both computed here from the network's own methods)."""
+    net = widenet.Network(2, [32, 16], "tanh", "ntk", bias_var=0.2, seed=8)
+    movement = widenet.parameter_movement(net, X, Y, lr=0.1, steps=20)
+    assert tuple(movement.movement) == ("W1", "b1", "W2", "b2", "v", "c")
+    trained = net.copy()
+    trained.train(X, Y, lr=0.1, steps=20)
+    after, before = trained.params, net.params
+    for index, name in enumerate(("W1", "W2", "v")):
+        assert_close(movement.movement[name], np.linalg.norm(after.weights[index] - before.weights[index]),
+                     np.float64, 100)
+    J = net.jacobian(X)
+    assert_close(movement.output_gradient["v"], np.mean(np.linalg.norm(J[:, -17:-1], axis=1)), np.float64, 100)
+    assert_close(movement.output_gradient["c"], 1.0, np.float64, 10)
+    assert movement.ratio("v", "W1") > 0 and "W2" in str(movement)
+    with pytest.raises(ValueError, match="numerator"):
+        movement.ratio("U", "W1")
+
+
+def test_a_deep_lazy_training_cell_measures_every_layer():
+    cell = lazy_training_cell(64, 0, parametrization="ntk", depth=2, steps=30, bias_var=0.1)
+    assert {"grad_W1", "grad_W2", "movement_b2", "relative_movement_W2", "gap_test"} <= set(cell)
+    assert cell["relative_distance"] < cell["distance"] and cell["gap_train"] >= 0
+    shallow = lazy_training_cell(64, 0, parametrization="ntk", steps=30, bias_var=0.1)
+    assert "grad_U" in shallow and "grad_W1" not in shallow
+    with pytest.raises(ValueError, match="depth"):
+        lazy_training_cell(64, 0, depth=0)

@@ -142,31 +142,34 @@ def check_least_squares(where: str, m: int, n: int, copies: int = 0, outputs: Se
 
 
 
-def lazy_training_blocks(width: int, input_dim: int, m: int, m_test: int, records: int, held: tuple[int, int],
-                         linearized: bool) -> list[Block]:
+def lazy_training_blocks(input_dim: int, widths: tuple[int, ...], m: int, m_test: int, records: int,
+                         held: tuple[int, int], linearized: bool) -> list[Block]:
     """Return the arrays of a measurement of lazy training at its peak.
 
-    The measurement is on one float64 network of ``width`` (``m`` training and ``m_test``
-    test points, ``records`` records), phase by phase: drawing the network; its Jacobian
-    with the hidden layer, or the temporary of the norms of its ``U`` block, beside
-    ``held[0]`` parameter vectors (the network's, its initial ones, copies); the network's
-    training in C++ (records of its outputs at ``m + m_test`` points, the hidden layer, the
-    parameters it copies) beside ``held[1]`` parameter vectors; with ``linearized``, the
-    linearization's records, the pullback to its parameters and the differences of the two
-    runs' outputs.
+    The measurement is on one float64 network of hidden ``widths`` with biases (``m``
+    training and ``m_test`` test points, ``records`` records), phase by phase: drawing the
+    network; its Jacobian with the hidden layers, or the temporary of the norms of its
+    largest block, beside ``held[0]`` parameter vectors (the network's, its initial ones,
+    copies); the network's training in C++ (records of its outputs at ``m + m_test``
+    points, the hidden layers, the parameters it copies) beside ``held[1]`` parameter
+    vectors; with ``linearized``, the linearization's records, the pullback to its
+    parameters and the differences of the two runs' outputs.
     """
-    size = width * (input_dim + 2) + 1
+    fan_ins = (input_dim, *widths)
+    size = sum(n * (fan_in + 1) for n, fan_in in zip((*widths, 1), fan_ins))
+    hidden, largest = sum(widths), max(n * fan_in for n, fan_in in zip(widths, fan_ins))
     before, after = (("parameter vectors kept", (size,), np.float64, count) for count in held)
     jacobian: list[Block] = [before, ("Jacobian", (m, size), np.float64, 1),
-                *peak([("hidden layer", (m, width), np.float64, 2)],
-                      [("temporary of the Jacobian's block norms", (m, width * input_dim), np.float64, 1)])]
+                *peak([("hidden layers", (m, hidden), np.float64, 2)],
+                      [("temporary of the Jacobian's block norms", (m, largest), np.float64, 1)])]
     network_records: Block = ("records of the network", (records, m + m_test + 2), np.float64, 1)
-    training: list[Block] = [after, network_records, ("hidden layer", (3 * m + m_test, width), np.float64, 1),
+    training: list[Block] = [after, network_records, ("hidden layers", (3 * m + m_test, hidden), np.float64, 1),
                 ("parameters copied in and out, state, start and gradient", (size,), np.float64, 6)]
     phases: list[list[Block]] = [[("float64 draws", (size,), np.float64, 2)], jacobian, training]
     if linearized:
         linear_records: Block = ("records of the linearization", (records, m + m_test + 3), np.float64, 1)
-        phases += [[after, network_records, linear_records, *pass_blocks("vjp", m, width, np.float64, "cpp", "", size)],
+        pullback = pass_blocks("vjp", m, hidden, np.float64, "cpp", "", size)
+        phases += [[after, network_records, linear_records, *pullback],
                    [after, network_records, linear_records, ("differences of the outputs", (records, max(m, m_test)),
                                                              np.float64, 2)]]
     return peak(*phases)

@@ -144,6 +144,12 @@ class Network(FullyConnected):
                                    DeepParameters(*stored.layers(initial=True), dtype=dtype))
 
     @property
+    def block_names(self) -> tuple[str, ...]:
+        """The parameter blocks in the vector's order: ``W1, b1, ..., WL, bL, v, c`` (no biases without them)."""
+        names = [(f"W{k}", f"b{k}") for k in range(1, self.depth + 1)] + [("v", "c")]
+        return tuple(name for pair in names for name in (pair if self.bias else pair[:1]))
+
+    @property
     def depth(self) -> int:
         """``L``, the number of hidden layers."""
         return len(self.widths)

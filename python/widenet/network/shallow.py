@@ -125,6 +125,7 @@ class ShallowNetwork(FullyConnected):
         """``(n,)``: the hidden widths, as :attr:`widenet.Network.widths` gives them."""
         return (self.width,)
 
+    block_names = ("U", "b", "v", "c")  # the parameter blocks, in the order of the parameter vector
     depth = 1  # one hidden layer
     bias = True  # the shallow network always has biases
     multipliers = False  # its variances are those of the initial parameters

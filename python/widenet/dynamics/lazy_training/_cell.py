@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Sequence, Union, cast
+from typing import Any, Dict, Optional, Sequence, Tuple, Union, cast
 
 import numpy as np
 
@@ -13,7 +13,6 @@ from widenet._native import _core
 from widenet._runtime import get_num_threads
 from widenet._types import Activation, Loss, Parametrization
 from widenet.dynamics.lazy_training._data import (
-    BLOCKS,
     DEFAULT_SEEDS,
     DEFAULT_WIDTHS,
     QUICK_SEEDS,
@@ -28,6 +27,8 @@ from widenet.dynamics.lazy_training._data import (
     _step,
 )
 from widenet.dynamics.linearization import linearize
+from widenet.network._kinds import AnyNetwork
+from widenet.network.deep import Network
 from widenet.network.parameters import PARAMETRIZATIONS
 from widenet.network.shallow import ShallowNetwork
 from widenet.sweeps import SweepResult, sweep
@@ -37,11 +38,12 @@ from widenet.sweeps.cells import checked_grid
 def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrization = "lecun",
                        activation: Activation = "tanh", steps: int = 300, lr_constant: Optional[float] = None,
                        loss: Loss = "mean", data: Optional[LazyTrainingData] = None, record_every: int = 1,
-                       **network_options: Any) -> Dict[str, float]:
+                       depth: int = 1, **network_options: Any) -> Dict[str, float]:
     """Train one network and its linearization (11.3.1) and measure how lazy training is.
 
-    A :class:`widenet.ShallowNetwork` of width ``n = width`` (initialized from ``seed``)
-    and its linearization at ``w0`` (:func:`widenet.linearize`) are trained by gradient
+    A :class:`widenet.ShallowNetwork` of width ``n = width`` (with ``depth > 1``, a
+    :class:`widenet.Network` of ``depth`` hidden layers of width ``n``), initialized from
+    ``seed``, and its linearization at ``w0`` (:func:`widenet.linearize`) are trained by gradient
     descent with the same step, steps and records on the same data. The full network is
     trained with ``X_test = vstack(X, X_test)``, so it records its outputs on the training
     and the test points at every recorded step.
@@ -81,9 +83,14 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
     record_every : int
         Record every this many steps (and the last); the suprema over ``k`` run over the
         recorded steps, so 1 (default) takes them over every step.
+    depth : int
+        The number of hidden layers, all of width ``n`` (1: the chapter's network). The step
+        rule is the same (the tangent Gram of a deep network also grows like ``n`` under
+        LeCun and converges under the NTK parametrization); an unstable step still raises.
     **network_options
-        Passed to :class:`widenet.ShallowNetwork` (``weight_var``, ``bias_var``,
-        ``output_var``, ``output_bias_var``, ``distribution``).
+        Passed to the network (``weight_var``, ``bias_var``, ``output_var``,
+        ``output_bias_var``, ``distribution``; for ``depth > 1`` also ``bias`` and
+        ``multipliers``).
 
     Returns
     -------
@@ -99,7 +106,8 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
         - ``loss``, ``loss_linearized``: the final objectives of the network and of its
           linearization.
         - ``grad_U, grad_b, grad_v, grad_c``: the mean over the training points of
-          ``|grad_B Phi(x_i, w0)|`` for each block (Section 11.6).
+          ``|grad_B Phi(x_i, w0)|`` for each block (Section 11.6); for ``depth > 1`` the
+          blocks are ``W1, b1, ..., v, c``.
         - ``movement_U, ..., movement_c``: ``|B_steps - B_0|`` for each block at the end
           of training.
         - ``relative_movement_B``: ``|B_steps - B_0| / |B_0|``, only for the blocks with
@@ -119,6 +127,7 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
     """
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
+    depth = check.integer(depth, "depth", 1)
     check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     check.choice(activation, "activation", _core.ACTIVATIONS)
     steps = check.integer(steps, "steps", 1)
@@ -129,12 +138,15 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
     for name in ("dtype", "input_dim"):
         if name in network_options:
             raise TypeError(f"{name}: not a network option of lazy_training_cell")
-    _check_cell("lazy_training_cell", width, X, X_test, steps, record_every)
+    _check_cell("lazy_training_cell", (width,) * depth, X, X_test, steps, record_every)
 
     # One independent draw per (width, seed): with the seed alone, the first rows of U would be
     # shared across widths (U is drawn first) and the cells of one fit correlated.
-    network = ShallowNetwork(X.shape[1], width, activation, parametrization,
-                             seed=np.random.default_rng([seed, width]), **network_options)
+    rng = np.random.default_rng([seed, width])
+    network: AnyNetwork = (ShallowNetwork(X.shape[1], width, activation, parametrization, seed=rng, **network_options)
+                           if depth == 1 else
+                           Network(X.shape[1], [width] * depth, activation, parametrization, seed=rng,
+                                   **network_options))
     lr = _step(constant, parametrization, width)
     theta0 = network.ntk(X)
     _check_stable(lr, scale, theta0, constant)
@@ -151,8 +163,8 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
 
     theta = network.ntk(X)
     distance = float(np.max(full.distances))
-    movement = _block_differences(network.params, initial)
-    initial_norms = _block_norms(initial)
+    movement = _block_differences(network, network.params, initial)
+    initial_norms = _block_norms(network, initial)
     outputs = cast(np.ndarray, full.test_outputs)  # recorded: X_test was given
     result = {
         "distance": distance,
@@ -163,10 +175,10 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
         "loss": float(full.losses[-1]),
         "loss_linearized": float(lin.losses[-1]),
     }
-    result.update({f"grad_{name}": gradients[name] for name in BLOCKS})
-    result.update({f"movement_{name}": movement[name] for name in BLOCKS})
+    result.update({f"grad_{name}": gradients[name] for name in network.block_names})
+    result.update({f"movement_{name}": movement[name] for name in network.block_names})
     result.update({f"relative_movement_{name}": movement[name] / initial_norms[name]
-                   for name in BLOCKS if initial_norms[name] > 0})
+                   for name in network.block_names if initial_norms[name] > 0})
     return result
 
 
@@ -211,19 +223,20 @@ def lazy_training_sweep(widths: Optional[Sequence[int]] = None, seeds: Optional[
     seeds = (QUICK_SEEDS if quick else DEFAULT_SEEDS) if seeds is None else seeds
     data = cell_options["data"] = _checked_data(cell_options.get("data"))
     if client is None:  # cells on a cluster are guarded where they run
-        _check_sweep(widths, seeds, threads, data, cell_options.get("steps", 300), cell_options.get("record_every", 1))
+        _check_sweep(widths, seeds, threads, data, cell_options.get("steps", 300), cell_options.get("record_every", 1),
+                     cell_options.get("depth", 1))
     return sweep(lazy_training_cell, widths, seeds, threads=threads, progress=progress, client=client,
                  cache_dir=cache_dir, parametrization=parametrization, **cell_options)
 
 
-def _check_cell(where: str, width: int, X: np.ndarray, X_test: np.ndarray, steps: int, record_every: int,
+def _check_cell(where: str, widths: Tuple[int, ...], X: np.ndarray, X_test: np.ndarray, steps: int, record_every: int,
                 cells: int = 1) -> None:
-    """Guard the memory of ``cells`` lazy-training cells of ``width`` computed at once.
+    """Guard the memory of ``cells`` lazy-training cells of hidden ``widths`` computed at once.
 
     They hold the network, its initial parameters and a copy, then also the linearization's two (see
     :func:`widenet._memory.lazy_training_blocks`).
     """
-    blocks = _memory.lazy_training_blocks(width, X.shape[1], X.shape[0], X_test.shape[0],
+    blocks = _memory.lazy_training_blocks(X.shape[1], widths, X.shape[0], X_test.shape[0],
                                           _memory.recorded_count(steps, record_every), (3, 7), True)
     _memory.require(where, [(f"{label} (x{cells} cells at once)", (cells, *shape), dtype, copies)
                             for label, shape, dtype, copies in blocks],
@@ -231,11 +244,12 @@ def _check_cell(where: str, width: int, X: np.ndarray, X_test: np.ndarray, steps
 
 
 def _check_sweep(widths: object, seeds: object, threads: Optional[int], data: LazyTrainingData, steps: object,
-                 record_every: object) -> None:
+                 record_every: object, depth: object) -> None:
     """Guard a sweep's memory before it starts: its widest cells, as many at once as run in parallel."""
     widths, seeds = checked_grid(widths, "widths", 1), checked_grid(seeds, "seeds", 0)
     threads = get_num_threads() if threads is None else check.integer(threads, "threads", 1)
     cells = min(threads, len(widths) * len(seeds))
-    _check_cell("lazy_training_sweep", max(widths), data.X, data.X_test, check.integer(steps, "steps", 1),
+    deepest = (max(widths),) * check.integer(depth, "depth", 1)
+    _check_cell("lazy_training_sweep", deepest, data.X, data.X_test, check.integer(steps, "steps", 1),
                 check.integer(record_every, "record_every", 1), cells)
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import math
-from typing import Dict, NamedTuple, Optional
+from typing import Any, Dict, NamedTuple, Optional
 
 import numpy as np
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet.network.parameters import Parameters
-from widenet.network.shallow import ShallowNetwork
+from widenet.network._kinds import AnyNetwork
 
-BLOCKS = ("U", "b", "v", "c")
+BLOCKS = ("U", "b", "v", "c")  # a shallow network's blocks
 
 # The step h = lr_constant / n (LeCun) or lr_constant (NTK) for the mean loss, when not
 # given. See lazy_training_cell for why these are below the stable limit.
@@ -88,35 +87,36 @@ def _checked_data(data: Optional[LazyTrainingData]) -> LazyTrainingData:
 
 
 # -- blocks of the parameters --------------------------------------------------------------
-def _blocks(params: Parameters) -> Dict[str, np.ndarray]:
-    U, b, v, c = params.arrays()
-    return {"U": U, "b": b, "v": v, "c": np.array([c])}
+def _blocks(network: AnyNetwork, params: Any) -> Dict[str, np.ndarray]:
+    """Return the network's parameter blocks by name (``U, b, v, c``; deep: ``W1, b1, ..., v, c``)."""
+    arrays = [np.atleast_1d(block) for layer in params.layers for block in layer if block is not None]
+    return dict(zip(network.block_names, arrays))
 
 
-def _block_norms(params: Parameters) -> Dict[str, float]:
-    return {name: float(np.linalg.norm(block)) for name, block in _blocks(params).items()}
+def _block_norms(network: AnyNetwork, params: Any) -> Dict[str, float]:
+    return {name: float(np.linalg.norm(block)) for name, block in _blocks(network, params).items()}
 
 
-def _block_differences(after: Parameters, before: Parameters) -> Dict[str, float]:
-    old = _blocks(before)
-    return {name: float(np.linalg.norm(block - old[name])) for name, block in _blocks(after).items()}
+def _block_differences(network: AnyNetwork, after: Any, before: Any) -> Dict[str, float]:
+    old = _blocks(network, before)
+    return {name: float(np.linalg.norm(block - old[name])) for name, block in _blocks(network, after).items()}
 
 
-def _jacobian_blocks(network: ShallowNetwork, X: np.ndarray) -> dict:
+def _jacobian_blocks(network: AnyNetwork, X: np.ndarray) -> Dict[str, float]:
     """Return the mean over the rows of ``X`` of ``|grad_B Phi(x_i, w)|`` for every block ``B``.
 
-    Taken from the column blocks of the Jacobian (order U row-major, b, v, c; docs/theory.md,
-    section 5).
+    Taken from the column blocks of the Jacobian (the parameter vector's order: each layer's
+    weights row-major, then its bias; docs/theory.md, sections 5 and 8).
     """
     J = network.jacobian(X)
-    n, d = network.width, network.input_dim
-    bounds = np.cumsum([0, n * d, n, n, 1])
+    sizes = [block.size for block in _blocks(network, network.params).values()]
+    bounds = np.cumsum([0, *sizes])
     return {name: float(np.mean(np.linalg.norm(J[:, start:stop], axis=1)))
-            for name, start, stop in zip(BLOCKS, bounds[:-1], bounds[1:])}
+            for name, start, stop in zip(network.block_names, bounds[:-1], bounds[1:])}
 
 
-def _relative(movement: dict, initial: dict) -> dict:
-    return {name: movement[name] / initial[name] if initial[name] > 0 else math.nan for name in BLOCKS}
+def _relative(movement: Dict[str, float], initial: Dict[str, float]) -> Dict[str, float]:
+    return {name: movement[name] / initial[name] if initial[name] > 0 else math.nan for name in movement}
 
 
 # -- the step rule -------------------------------------------------------------------------

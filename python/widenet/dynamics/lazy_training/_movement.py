@@ -13,7 +13,6 @@ from widenet import _validation as check
 from widenet._native import _core
 from widenet._types import Activation, Loss
 from widenet.dynamics.lazy_training._data import (
-    BLOCKS,
     LazyTrainingData,
     _block_differences,
     _block_norms,
@@ -24,6 +23,7 @@ from widenet.dynamics.lazy_training._data import (
     _relative,
     _step,
 )
+from widenet.network._kinds import NETWORK_CLASSES, AnyNetwork
 from widenet.network.parameters import PARAMETRIZATIONS
 from widenet.network.shallow import ShallowNetwork
 
@@ -31,14 +31,17 @@ from widenet.network.shallow import ShallowNetwork
 # -- per-block movement (Section 11.6) -----------------------------------------------------
 @dataclass(frozen=True)
 class BlockMovement:
-    """How each block ``U, b, v, c`` of a shallow network starts and moves under gradient descent.
+    """How each parameter block of a network starts and moves under gradient descent.
 
-    See Section 11.6. Every dict is keyed by block name.
+    See Section 11.6. Every dict is keyed by block name: ``U, b, v, c`` for a shallow
+    network, ``W1, b1, ..., WL, bL, v, c`` for a deep one (without the biases when it has
+    none).
 
     Attributes
     ----------
     parametrization : str
     width : int
+        ``n``, the narrowest hidden width.
     lr : float
         The step ``h``.
     steps : int
@@ -73,8 +76,8 @@ class BlockMovement:
 
     def ratio(self, numerator: str = "v", denominator: str = "U", relative: bool = True) -> float:
         """Return ``movement[numerator] / movement[denominator]`` (relative movements by default)."""
-        numerator = check.choice(numerator, "numerator", BLOCKS)
-        denominator = check.choice(denominator, "denominator", BLOCKS)
+        numerator = check.choice(numerator, "numerator", tuple(self.movement))
+        denominator = check.choice(denominator, "denominator", tuple(self.movement))
         values = self.relative_movement if relative else self.movement
         return values[numerator] / values[denominator]
 
@@ -83,14 +86,14 @@ class BlockMovement:
                 f"{self.loss} loss {self.initial_loss:.4g} -> {self.final_loss:.4g}",
                 f"{'block':>5} {'E|dPhi/dB|':>11} {'|df/dB|':>11} {'|B_0|':>11} {'|B_k - B_0|':>11} "
                 f"{'relative':>11}"]
-        for name in BLOCKS:
+        for name in self.movement:
             rows.append(f"{name:>5} {self.output_gradient[name]:11.4g} {self.loss_gradient[name]:11.4g} "
                         f"{self.initial_norm[name]:11.4g} {self.movement[name]:11.4g} "
                         f"{self.relative_movement[name]:11.4g}")
         return "\n".join(rows)
 
 
-def parameter_movement(network: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLike, lr: float, steps: int,
+def parameter_movement(network: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, lr: float, steps: int,
                        loss: Loss = "sum") -> BlockMovement:
     """Measure per-block gradient norms at the start and movement after gradient descent (Section 11.6).
 
@@ -111,7 +114,7 @@ def parameter_movement(network: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLi
 
     Parameters
     ----------
-    network : ShallowNetwork
+    network : ShallowNetwork or Network
     X : array, shape (m, d)
     y : array, shape (m,)
     lr : float
@@ -123,15 +126,15 @@ def parameter_movement(network: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLi
     -------
     BlockMovement
     """
-    if not isinstance(network, ShallowNetwork):
-        raise TypeError(f"network: expected a widenet.ShallowNetwork, got {type(network).__name__}")
+    if not isinstance(network, NETWORK_CLASSES):
+        raise TypeError(f"network: expected a widenet.ShallowNetwork or widenet.Network, got {type(network).__name__}")
     X = check.as_inputs(X, "X", network.dtype, network.input_dim)
     y = check.as_targets(y, "y", network.dtype, X.shape[0])
     lr = check.positive_real(lr, "lr")
     steps = check.integer(steps, "steps", 0)
     check.loss_scale(loss, X.shape[0])
     # the copy trained (with its initial parameters), the initial parameters, then the gradient
-    _memory.require("parameter_movement", _memory.lazy_training_blocks(network.width, network.input_dim, X.shape[0],
+    _memory.require("parameter_movement", _memory.lazy_training_blocks(network.input_dim, network.widths, X.shape[0],
                                                                        0, 2, (3, 4), False),
                     "Pass a smaller network.")
 
@@ -140,10 +143,10 @@ def parameter_movement(network: ShallowNetwork, X: npt.ArrayLike, y: npt.ArrayLi
     output_gradient = _jacobian_blocks(trained, X)
     initial_loss, gradient = trained.loss_grad(X, y, loss=loss)
     trained.train(X, y, lr=lr, steps=steps, record_every=max(steps, 1), loss=loss)
-    movement = _block_differences(trained.params, initial)
-    initial_norm = _block_norms(initial)
-    return BlockMovement(network.parametrization, network.width, lr, steps, loss, output_gradient,
-                         _block_norms(gradient), initial_norm, movement, _relative(movement, initial_norm),
+    movement = _block_differences(trained, trained.params, initial)
+    initial_norm = _block_norms(trained, initial)
+    return BlockMovement(network.parametrization, min(network.widths), lr, steps, loss, output_gradient,
+                         _block_norms(trained, gradient), initial_norm, movement, _relative(movement, initial_norm),
                          initial_loss, trained.loss(X, y, loss=loss))
 
 
@@ -170,7 +173,7 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: Activatio
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     # each network (its parameters and initial ones) beside what parameter_movement holds
-    _memory.require("compare_parametrizations", _memory.lazy_training_blocks(width, X.shape[1], X.shape[0], 0, 2,
+    _memory.require("compare_parametrizations", _memory.lazy_training_blocks(X.shape[1], (width,), X.shape[0], 0, 2,
                                                                              (5, 6), False),
                     "Pass a smaller width.")
     result: Dict[str, BlockMovement] = {}
