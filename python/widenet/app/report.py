@@ -132,6 +132,8 @@ def _markdown(record: dict[str, Any], results: dict[str, ExperimentResult], expe
         experiment = experiments[name]
         entry = record["experiments"][name]
         lines += [f"## {experiment.title}", "", f"{experiment.reference} · `{name}` · {entry['seconds']:.1f} s", ""]
+        if experiment.beyond_chapter:
+            lines += [f"*Beyond the chapter:* {experiment.beyond_chapter}.", ""]
         lines += [f"![{experiment.title}]({figure})" for figure in entry["figures"]]
         lines += ["", *_claims_table([("", claim) for claim in result.claims]), ""]
         if result.settings:
@@ -212,7 +214,8 @@ def reproduce(out: Union[str, os.PathLike[str]] = DEFAULT_DIRECTORY, quick: bool
                 drawn = list(experiment.plot(result, figure_directory)) if figures else []
                 results[name] = result
                 record["experiments"][name] = _jsonable({
-                    "title": experiment.title, "reference": experiment.reference, "seconds": seconds,
+                    "title": experiment.title, "reference": experiment.reference,
+                    "beyond_chapter": experiment.beyond_chapter, "seconds": seconds,
                     "settings": result.settings, "numbers": result.numbers, "data": result.data,
                     "claims": [asdict(claim) for claim in result.claims], "holds": result.holds, "figures": drawn,
                     "corrections": [asdict(correction) for correction in result.corrections]})

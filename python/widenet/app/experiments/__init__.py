@@ -32,6 +32,9 @@ _MODULES = (
     "parameter_movement",
     "example_11_5",
     "least_squares",
+    # Beyond the chapter: deep networks.
+    "deep_kernel_convergence",
+    "deep_parameter_movement",
 )
 
 EXPERIMENTS: dict[str, Experiment] = {}

@@ -187,6 +187,9 @@ class Experiment:
     run, plot : callable
     controls : dict of str to Control
         The negative controls ``run`` accepts as ``perturbation``.
+    beyond_chapter : str
+        Empty for the chapter's own claims; otherwise how the experiment goes beyond the
+        chapter (which treats one hidden layer), in one sentence the report shows.
     """
 
     name: str
@@ -195,6 +198,7 @@ class Experiment:
     run: Callable[..., ExperimentResult]
     plot: Callable[[ExperimentResult, Any], list[str]]
     controls: dict[str, Control] = field(default_factory=dict)
+    beyond_chapter: str = ""
 
 
 def factor_of(perturbation: Optional[Perturbation], quantity: str) -> float:

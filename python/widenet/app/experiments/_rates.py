@@ -6,11 +6,13 @@ Fitted slopes as plain numbers, their text, and the test of a fitted slope again
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
-from widenet.sweeps import SlopeFit
+from widenet.app.experiments._statistics import FloatArray
+from widenet.sweeps import SlopeFit, fit_slope
 
 # A fitted exponent "agrees with" a rate when its 95% interval meets [rate - 0.1, rate + 0.1]:
 # the interval assumes a pure power law, and over widths 2^6 .. 2^15 the measured quantities
@@ -47,6 +49,35 @@ def interval_contains(fit: SlopeFit, rate: float) -> bool:
     """Whether the fit's interval contains ``rate``."""
     low, high = fit.interval
     return bool(low <= rate <= high)
+
+
+def frobenius_errors(grams: dict[int, FloatArray], widths: Sequence[int],
+                     expected: Callable[[int], FloatArray]) -> tuple[npt.NDArray[np.int_],
+                                                                                  FloatArray]:
+    """Return ``(widths, abs(G - expected(n))_F)`` of every network's Gram ``G`` at each width ``n`` of ``widths``.
+
+    ``grams[n]`` holds the Grams of the networks of width ``n``, shape ``(networks, m, m)``.
+    """
+    sizes = np.concatenate([np.full(len(grams[width]), width) for width in widths])
+    errors = np.concatenate([np.linalg.norm(grams[width] - expected(width), axis=(1, 2)) for width in widths])
+    return sizes, errors
+
+
+def fluctuation_fit(grams: dict[int, FloatArray], widths: Sequence[int],
+                    expected: Callable[[int], FloatArray],
+                    confidence: float) -> tuple[SlopeFit, npt.NDArray[np.int_], FloatArray]:
+    """Fit the exponent of ``abs(G - expected(n))_F ~ n^slope`` over the networks of ``widths``.
+
+    Least squares of the log error on ``log n``, every network one point, with the slope's
+    ``confidence`` interval. Returns the fit, the networks' widths and their errors.
+    """
+    sizes, errors = frobenius_errors(grams, widths, expected)
+    return fit_slope(sizes, errors, "error", confidence=confidence), sizes, errors
+
+
+def slope_z(fit: SlopeFit, rate: float) -> float:
+    """Return the fitted exponent's distance from ``rate`` in standard errors."""
+    return (fit.slope - rate) / fit.stderr
 
 
 def network_seed(base: int, stream: int, width: int, index: int) -> int:

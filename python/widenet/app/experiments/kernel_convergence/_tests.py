@@ -8,10 +8,11 @@ from typing import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from widenet.app.experiments import _rates
 from widenet.app.experiments._statistics import FloatArray
 from widenet.app.experiments.kernel_convergence._measure import expected_gram
 from widenet.app.experiments.kernel_convergence._setup import LEVEL, RATE, Design
-from widenet.sweeps import SlopeFit, fit_slope, student_t_quantile
+from widenet.sweeps import SlopeFit, student_t_quantile
 
 
 def mean_z(grams: FloatArray, expected: FloatArray) -> FloatArray:
@@ -50,10 +51,7 @@ def rayleigh_z(grams: FloatArray, expected: FloatArray) -> tuple[float, ...]:
 def frobenius_errors(grams: dict[int, FloatArray], widths: Sequence[int], limit: FloatArray,
                      part: FloatArray) -> tuple[npt.NDArray[np.int_], FloatArray]:
     """Return ``(widths, abs(G - E[G])_F)`` of every network at each of ``widths``."""
-    sizes = np.concatenate([np.full(len(grams[width]), width) for width in widths])
-    errors = np.concatenate([np.linalg.norm(grams[width] - expected_gram(limit, part, width), axis=(1, 2))
-                             for width in widths])
-    return sizes, errors
+    return _rates.frobenius_errors(grams, widths, lambda width: expected_gram(limit, part, width))
 
 
 def rate_fit(grams: dict[int, FloatArray], design: Design, limit: FloatArray,
@@ -62,10 +60,10 @@ def rate_fit(grams: dict[int, FloatArray], design: Design, limit: FloatArray,
 
     Returns the fit with its ``1 - LEVEL`` interval, the networks' widths and their errors.
     """
-    widths, errors = frobenius_errors(grams, (*design.grid, design.wide), limit, part)
-    return fit_slope(widths, errors, "error", confidence=1.0 - LEVEL), widths, errors
+    return _rates.fluctuation_fit(grams, (*design.grid, design.wide), lambda width: expected_gram(limit, part, width),
+                                  1.0 - LEVEL)
 
 
 def slope_z(fit: SlopeFit) -> float:
     """Return the fitted exponent's distance from -1/2 in standard errors."""
-    return (fit.slope - RATE) / fit.stderr
+    return _rates.slope_z(fit, RATE)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from widenet.app.experiments.parameter_movement._setup import (
     PLANNED_LOSS,
 )
 from widenet.dynamics.lazy_training import BLOCKS
+from widenet.network.deep import Network
 from widenet.network.parameters import Parameters
 from widenet.network.shallow import ShallowNetwork
 
@@ -71,7 +72,7 @@ def cell_network(base: int, parametrization: Parametrization, width: int, index:
                           output_bias_var=OUTPUT_BIAS_VAR, seed=seed)
 
 
-def train_to_convergence(network: ShallowNetwork, X: FloatArray, y: FloatArray, lr: float,
+def train_to_convergence(network: Union[ShallowNetwork, Network], X: FloatArray, y: FloatArray, lr: float,
                          gram: FloatArray) -> tuple[float, int]:
     """Run gradient descent until the loss has fallen by ``PLANNED_LOSS`` at the slowest linear rate.
 
