@@ -21,7 +21,6 @@ import numpy as np
 import widenet
 from harness import Case, Target, implements
 from widenet import reference
-from widenet.network.deep import Network as DeepNetwork
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 SEED = 20240601
@@ -31,14 +30,14 @@ FLOP_COUNT = ("Gram FLOPs = 2*m*n*d (pre-activations) + 2 * 2*m*m*n (two m x n G
               "are not counted. The machine limit is numpy A @ B, A (m x n), B (n x m), 2*m*m*n FLOPs.")
 
 
-def _inputs(rows: int, cols: int, dtype, seed: int) -> np.ndarray:
+def inputs(rows: int, cols: int, dtype, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).standard_normal((rows, cols)).astype(dtype)
 
 
 # -- machine limit: numpy GEMM at the shapes of the Gram products -------------------------
 def gemm_limit(m: int, n: int, dtype) -> Case:
     def setup():
-        return SimpleNamespace(A=_inputs(m, n, dtype, SEED), B=_inputs(n, m, dtype, SEED + 1))
+        return SimpleNamespace(A=inputs(m, n, dtype, SEED), B=inputs(n, m, dtype, SEED + 1))
 
     return Case("gemm_limit", "", dtype, f"A {m}x{n} @ B {n}x{m}", setup, reference="numpy",
                 flops=2.0 * m * m * n)
@@ -53,7 +52,7 @@ def _(p):
 def ntk_gram(activation: str, m: int, d: int, n: int, dtype) -> Case:
     def setup():
         net = widenet.ShallowNetwork(d, n, activation=activation, seed=SEED, dtype=dtype)
-        return SimpleNamespace(net=net, X=_inputs(m, d, dtype, SEED + 2))
+        return SimpleNamespace(net=net, X=inputs(m, d, dtype, SEED + 2))
 
     return Case("ntk_gram", activation, dtype, f"m={m} d={d} n={n}", setup, reference="numpy",
                 targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),),
@@ -85,67 +84,6 @@ def _(p):
             widenet.set_num_threads(before)
 
     return call
-
-
-# -- deep_ntk_gram: the tangent Gram of a deep network, layer by layer ----------------------
-def _deep_flops(m: int, d: int, widths: tuple) -> float:
-    """Forward and backward products, and the Gram products (each counted as a full GEMM)."""
-    fans = (d, *widths)
-    passes = sum(2.0 * m * fan * n for fan, n in zip(fans, widths)) + sum(
-        2.0 * m * fan * n for fan, n in zip(fans[1:], widths[1:]))
-    grams = sum(2.0 * m * m * (fan + n) for fan, n in zip(fans, widths)) + 2.0 * m * m * widths[-1]
-    return passes + grams
-
-
-def deep_products(m: int, d: int, widths: tuple, dtype) -> Case:
-    """The machine limit of the deep Gram: its own matrix products, measured alone in numpy."""
-    def setup():
-        fans = (d, *widths)
-        return SimpleNamespace(inputs=[_inputs(m, fan, dtype, SEED + k) for k, fan in enumerate(fans)],
-                               weights=[_inputs(n, fan, dtype, SEED + 10 + k) for k, (fan, n) in
-                                        enumerate(zip(fans, widths))],
-                               outputs=[_inputs(m, n, dtype, SEED + 20 + k) for k, n in enumerate(widths)])
-
-    return Case("deep_products", f"depth{len(widths)}", dtype, f"m={m} d={d} widths={list(widths)}", setup,
-                reference="numpy", flops=_deep_flops(m, d, widths))
-
-
-@implements("deep_products", "numpy")
-def _(p):
-    def call():
-        total = 0.0
-        for k, (A, W, D) in enumerate(zip(p.inputs, p.weights, p.outputs)):
-            total += float((A @ W.T)[0, 0])  # the forward product of layer k + 1
-            if k > 0:
-                total += float((D @ W)[0, 0])  # its backward product
-            total += float((A @ A.T)[0, 0]) + float((D @ D.T)[0, 0])  # the two Gram products (SYRK)
-        total += float((p.inputs[-1] @ p.inputs[-1].T)[0, 0])  # the readout's
-        return np.array([total])
-
-    return call
-
-
-def deep_ntk_gram(activation: str, m: int, d: int, widths: tuple, dtype) -> Case:
-    def setup():
-        net = DeepNetwork(d, list(widths), activation, "ntk", bias_var=0.1, output_bias_var=0.1, seed=SEED,
-                          dtype=dtype)
-        return SimpleNamespace(net=net, X=_inputs(m, d, dtype, SEED + 2))
-
-    limit = deep_products(m, d, widths, dtype)
-    return Case("deep_ntk_gram", f"{activation},depth{len(widths)}", dtype, f"m={m} d={d} widths={list(widths)}",
-                setup, reference="numpy", targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),),
-                flops=_deep_flops(m, d, widths), limit=limit.id)
-
-
-@implements("deep_ntk_gram", "numpy")
-def _(p):
-    """The twin's layerwise formula, non-symmetric (X1 = X2)."""
-    return lambda: p.net.ntk(p.X, p.X.copy(), backend="numpy")
-
-
-@implements("deep_ntk_gram", "cpp")
-def _(p):
-    return lambda: p.net.ntk(p.X)
 
 
 def _erf_derivative(z):
@@ -229,7 +167,7 @@ def _(p):
 
 
 # -- gd_large: one wide softplus network, full-batch GD ------------------------------------
-def _decreasing(losses: np.ndarray):
+def decreasing(losses: np.ndarray):
     if not np.all(np.isfinite(losses)):
         return "non-finite loss"
     return None if np.all(np.diff(losses) <= 0) and losses[-1] < losses[0] else "loss not decreasing"
@@ -238,7 +176,7 @@ def _decreasing(losses: np.ndarray):
 def gd_large(m: int, d: int, n: int, steps: int) -> Case:
     def setup():
         fresh = functools.partial(widenet.ShallowNetwork, d, n, activation="softplus", seed=SEED)
-        X = _inputs(m, d, F64, SEED + 3)
+        X = inputs(m, d, F64, SEED + 3)
         y = np.sin(X[:, 0])
         # GD on the mean loss is stable below lr = m / lambda_max(K); trace(K) >= lambda_max
         # (LeCun softplus: lambda_max ~ 0.7 trace), so half of m / trace(K) is safe.
@@ -247,17 +185,17 @@ def gd_large(m: int, d: int, n: int, steps: int) -> Case:
                                record_every=max(1, steps // 10))
 
     return Case("gd_large", "softplus", F64, f"m={m} d={d} n={n} steps={steps}", setup, reference="numpy",
-                validate=_decreasing, targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),))
+                validate=decreasing, targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),))
 
 
-def _train_network(p, backend: str):
+def train_network(p, backend: str):
     network = p.fresh()
     return lambda: network.train(p.X, p.y, lr=p.lr, steps=p.steps, record_every=p.record_every, loss="mean",
                                  backend=backend).losses
 
 
-implements("gd_large", "numpy")(functools.partial(_train_network, backend="numpy"))
-implements("gd_large", "cpp")(functools.partial(_train_network, backend="cpp"))
+implements("gd_large", "numpy")(functools.partial(train_network, backend="numpy"))
+implements("gd_large", "cpp")(functools.partial(train_network, backend="cpp"))
 
 
 # -- kernel_gram: classic kernels K(X, X) (kernel least squares) ---------------------------
@@ -268,7 +206,7 @@ def kernel_gram(kind: str, m: int, d: int) -> Case:
     def setup():
         params = dict(KERNEL_PARAMS[kind], gamma=1.0 / d)
         kernel = widenet.RBFKernel(**params) if kind == "rbf" else widenet.PolynomialKernel(**params)
-        return SimpleNamespace(kernel=kernel, kind=kind, params=params, X=_inputs(m, d, F64, SEED + 4))
+        return SimpleNamespace(kernel=kernel, kind=kind, params=params, X=inputs(m, d, F64, SEED + 4))
 
     return Case("kernel_gram", kind, F64, f"m={m} d={d}", setup, reference="numpy",
                 targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),
@@ -300,7 +238,7 @@ def limit_gram(activation: str, m: int, d: int) -> Case:
     """K_NTK(X, X), NTK parametrization: relu by its closed form, arctan by its scale mixture."""
 
     def setup():
-        return SimpleNamespace(X=_inputs(m, d, F64, SEED + 5), activation=activation)
+        return SimpleNamespace(X=inputs(m, d, F64, SEED + 5), activation=activation)
 
     target = Target("cpp", "numpy", 1 / 5 if activation != "relu" else 1.0,
                     "cpp >= 5x faster than numpy" if activation != "relu" else "cpp/numpy <= 1")
@@ -313,25 +251,6 @@ def _limit_gram(p, backend: str):
 
 implements("limit_gram", "numpy")(functools.partial(_limit_gram, backend="numpy"))
 implements("limit_gram", "cpp")(functools.partial(_limit_gram, backend="cpp"))
-
-
-def deep_limit_gram(activation: str, m: int, d: int, depth: int) -> Case:
-    """The infinite-width tangent kernel of a deep network, NTK parametrization with biases."""
-
-    def setup():
-        return SimpleNamespace(X=_inputs(m, d, F64, SEED + 5), activation=activation, depth=depth)
-
-    return Case("deep_limit_gram", f"{activation},depth{depth}", F64, f"m={m} d={d}", setup, reference="numpy",
-                targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),))
-
-
-def _deep_limit_gram(p, backend: str):
-    return lambda: widenet.limit_kernel(p.X, activation=p.activation, parametrization="ntk", bias_var=0.1,
-                                        output_bias_var=0.1, depth=p.depth, backend=backend)
-
-
-implements("deep_limit_gram", "numpy")(functools.partial(_deep_limit_gram, backend="numpy"))
-implements("deep_limit_gram", "cpp")(functools.partial(_deep_limit_gram, backend="cpp"))
 
 
 # -- width_sweep: Figure 11.3's 80 networks at every width ---------------------------------
@@ -404,7 +323,7 @@ def width_sweeps(quick: bool) -> list:
 def linear_gd(m: int, steps: int, d: int = 16, n: int = 1024) -> Case:
     def setup():
         network = widenet.ShallowNetwork(d, n, activation="tanh", seed=SEED)
-        X = _inputs(m, d, F64, SEED + 6)
+        X = inputs(m, d, F64, SEED + 6)
         lin = widenet.linearize(network)
         theta = lin.ntk(X)
         lr = 0.5 / np.linalg.eigvalsh(theta)[-1]
@@ -443,11 +362,9 @@ def build(quick: bool) -> list:
     # minute at m = 1024, so the arctan row stops there (relu: closed form, m = 4096).
     limit = [limit_gram("relu", 1024 if quick else 4096, 64), limit_gram("arctan", 256 if quick else 1024, 64)]
     linear = [linear_gd(512, 1000)] if quick else [linear_gd(2048, 10**4)]
-    m_deep, n_deep = (512, 512) if quick else (2048, 2048)
-    deep = [case(m_deep, 64, (n_deep,) * depth, F64) for depth in (2, 3)
-            for case in (functools.partial(deep_ntk_gram, "relu"), deep_products)]
-    deep.append(deep_limit_gram("relu", 1024 if quick else 4096, 64, 3))
     return (grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit + linear
-            + width_sweeps(quick) + deep)
+            + width_sweeps(quick) + deep_cases.build(quick))
 
-import peers  # noqa: E402,F401 -- the peer rows (PyTorch, JAX, neural-tangents), registered on import
+# The peer rows (PyTorch, JAX, neural-tangents) and the deep networks' cases, registered on import.
+import deep_cases  # noqa: E402
+import peers  # noqa: E402,F401

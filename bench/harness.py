@@ -24,6 +24,9 @@ import widenet
 
 # case name -> implementation name -> Implementation, in registration order
 IMPLEMENTATIONS: dict = {}
+# ``() -> MB``: the peak RSS of other processes that compute a row's answer (a peer's worker),
+# added to the harness process's own in ``--isolate`` rows.
+RSS_PROBES: list = []
 
 DEFAULT_TOLERANCE = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-3}
 
@@ -36,16 +39,18 @@ class Skip(Exception):
 class Implementation:
     prepare: Callable[[Any], Callable[[], Any]]  # problem -> the call that is timed
     requires: tuple = ()  # optional packages; the row is skipped when one is missing
+    tolerance: Optional[float] = None  # this row's, in place of the case's
 
 
-def implements(case: str, name: str, requires: tuple = ()):
+def implements(case: str, name: str, requires: tuple = (), tolerance: Optional[float] = None):
     """Registers ``prepare(problem) -> call`` as implementation ``name`` of ``case``.
 
     ``prepare`` runs, untimed, before every timed call, so it is where state that a call
-    consumes (parameters that training updates) is made fresh.
+    consumes (parameters that training updates) is made fresh. ``tolerance``, where a
+    peer is known to be less accurate than the case's tolerance, is this row's own.
     """
     def register(prepare):
-        IMPLEMENTATIONS.setdefault(case, {})[name] = Implementation(prepare, tuple(requires))
+        IMPLEMENTATIONS.setdefault(case, {})[name] = Implementation(prepare, tuple(requires), tolerance)
         return prepare
     return register
 
@@ -168,7 +173,8 @@ def check(case: Case, impl: str, answer, expected) -> tuple:
     if expected is None:
         return None, f"no answer from the reference {case.reference}"
     expected = expected() if callable(expected) else expected
-    tolerance = case.tolerance or DEFAULT_TOLERANCE[np.dtype(case.dtype)]
+    tolerance = (case.implementations[impl].tolerance or case.tolerance
+                 or DEFAULT_TOLERANCE[np.dtype(case.dtype)])
     error = relative_error(answer, expected)
     if not agrees(answer, expected, tolerance):
         failure = f"differs from {case.reference}: relative error {error:.2g} > {tolerance:g}"
@@ -180,7 +186,8 @@ def measure(case: Case, impl: str, problem, repeat: int, max_seconds: float, exp
     """Runs one row: a warm-up call whose answer is checked, then the timed repeats.
 
     ``expected`` is as in :func:`check`. In a process of its own (``isolated``), the row
-    records the peak RSS after the warm-up, before ``expected`` is loaded. Returns the row
+    records the peak RSS after the warm-up, before ``expected`` is loaded (that of this
+    process and of the workers that :data:`RSS_PROBES` report). Returns the row
     and the warm-up answer.
     """
     row = Row.of(case, impl)
@@ -197,7 +204,7 @@ def measure(case: Case, impl: str, problem, repeat: int, max_seconds: float, exp
     except Exception as error:  # a crash marks the row, it does not end the run
         row.status, row.note = "FAILED", f"{type(error).__name__}: {error}"
         return row, None
-    row.peak_rss_mb = peak_rss_mb() if isolated else None
+    row.peak_rss_mb = peak_rss_mb() + sum(probe() for probe in RSS_PROBES) if isolated else None
     row.error, failure = check(case, impl, answer, expected)
     if failure:
         row.status, row.note = "FAILED", failure
