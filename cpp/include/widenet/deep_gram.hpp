@@ -37,6 +37,41 @@ void zero_lower(RowMatrix<T>& G) {
   for (Index i = 0; i < G.rows(); ++i) G.row(i).head(i + 1).setZero();
 }
 
+// G = A1 A2^T: with `lower_only` (A1 is A2) its lower triangle, by a rank update (half the
+// work); otherwise all of it.
+template <typename T>
+void gram_product(RowMatrix<T>& G, const MatrixRef<T>& A1, const MatrixRef<T>& A2, bool lower_only,
+                  const StopToken& stop) {
+  if (lower_only) {
+    zero_lower(G);
+    rank_update_lower(G, A1, stop);
+  } else {
+    multiply_transposed(G, A1, A2, false, stop);
+  }
+}
+
+// K += every layer's term, from the passes over the rows of K (pass1, X1) and its columns
+// (pass2, X2); with `lower_only` the two are one pass and only the lower triangle is formed.
+template <typename T>
+void add_layer_terms(RowMatrix<T>& K, const DeepArchitecture& arch, const DeepPass<T>& pass1,
+                     const MatrixRef<T>& X1, const DeepPass<T>& pass2, const MatrixRef<T>& X2,
+                     bool lower_only, const StopToken& stop) {
+  RowMatrix<T> inputs = zeroed<T>(K.rows(), K.cols()), sensitivities = zeroed<T>(K.rows(), K.cols());
+  for (Index l = 0; l <= arch.depth(); ++l) {
+    const bool readout = l == arch.depth();
+    if (readout) {
+      gram_product<T>(inputs, pass1.A.back(), pass2.A.back(), lower_only, stop);
+    } else {
+      gram_product<T>(inputs, pass1.input(l, X1), pass2.input(l, X2), lower_only, stop);
+      gram_product<T>(sensitivities, pass1.S[std::size_t(l)], pass2.S[std::size_t(l)], lower_only, stop);
+    }
+    const auto [scale, beta] = arch.scales[std::size_t(l)];
+    add_layer_term<T>(K, inputs, readout ? nullptr : &sensitivities, T(scale * scale),
+                      arch.bias ? T(beta * beta) : T(0), lower_only);
+    stop.throw_if_requested();
+  }
+}
+
 }  // namespace detail
 
 template <typename T, typename P>
@@ -44,21 +79,8 @@ RowMatrix<T> deep_tangent_gram_symmetric(const DeepArchitecture& arch, const P& 
                                          const MatrixRef<T>& X) {
   const StopToken& stop = current_stop_token();
   const DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
-  const Index m = X.rows();
-  RowMatrix<T> K = zeroed<T>(m, m), inputs = zeroed<T>(m, m), sensitivities = zeroed<T>(m, m);
-  for (Index l = 0; l <= arch.depth(); ++l) {
-    if (l > 0) detail::zero_lower(inputs);
-    const bool readout = l == arch.depth();
-    rank_update_lower(inputs, readout ? MatrixRef<T>(pass.A.back()) : pass.input(l, X), stop);
-    if (!readout) {
-      if (l > 0) detail::zero_lower(sensitivities);
-      rank_update_lower(sensitivities, pass.S[std::size_t(l)], stop);
-    }
-    const auto [scale, beta] = arch.scales[std::size_t(l)];
-    detail::add_layer_term<T>(K, inputs, readout ? nullptr : &sensitivities, T(scale * scale),
-                              arch.bias ? T(beta * beta) : T(0), true);
-    stop.throw_if_requested();
-  }
+  RowMatrix<T> K = zeroed<T>(X.rows(), X.rows());
+  detail::add_layer_terms<T>(K, arch, pass, X, pass, X, true, stop);
   mirror_lower_to_upper(K);
   return K;
 }
@@ -69,22 +91,8 @@ RowMatrix<T> deep_tangent_gram(const DeepArchitecture& arch, const P& w, const M
   const StopToken& stop = current_stop_token();
   const DeepPass<T> pass1 = deep_sensitivity_pass<T>(arch, w, X1, stop);
   const DeepPass<T> pass2 = deep_sensitivity_pass<T>(arch, w, X2, stop);
-  RowMatrix<T> K = zeroed<T>(X1.rows(), X2.rows()), inputs(X1.rows(), X2.rows()),
-               sensitivities(X1.rows(), X2.rows());
-  for (Index l = 0; l <= arch.depth(); ++l) {
-    const bool readout = l == arch.depth();
-    if (readout) {
-      multiply_transposed(inputs, pass1.A.back(), pass2.A.back(), false, stop);
-    } else {
-      multiply_transposed(inputs, pass1.input(l, X1), pass2.input(l, X2), false, stop);
-      multiply_transposed(sensitivities, pass1.S[std::size_t(l)], pass2.S[std::size_t(l)], false,
-                          stop);
-    }
-    const auto [scale, beta] = arch.scales[std::size_t(l)];
-    detail::add_layer_term<T>(K, inputs, readout ? nullptr : &sensitivities, T(scale * scale),
-                              arch.bias ? T(beta * beta) : T(0), false);
-    stop.throw_if_requested();
-  }
+  RowMatrix<T> K = zeroed<T>(X1.rows(), X2.rows());
+  detail::add_layer_terms<T>(K, arch, pass1, X1, pass2, X2, false, stop);
   return K;
 }
 
@@ -117,15 +125,12 @@ RowMatrix<T> deep_feature_gram(const DeepArchitecture& arch, const P& w, const M
   const StopToken& stop = current_stop_token();
   const DeepPass<T> pass1 = deep_forward_pass<T>(arch, w, X1, false, stop);
   const T scale = T(arch.scales.back().first);
-  if (X2 == nullptr) {
-    RowMatrix<T> G = zeroed<T>(X1.rows(), X1.rows());
-    rank_update_lower(G, pass1.A.back(), stop);
-    mirror_lower_to_upper(G);
-    return (scale * scale) * G;
-  }
-  const DeepPass<T> pass2 = deep_forward_pass<T>(arch, w, *X2, false, stop);
-  RowMatrix<T> G(X1.rows(), X2->rows());
-  multiply_transposed(G, pass1.A.back(), pass2.A.back(), false, stop);
+  const bool symmetric = X2 == nullptr;
+  const DeepPass<T> pass2 = symmetric ? DeepPass<T>() : deep_forward_pass<T>(arch, w, *X2, false, stop);
+  const DeepPass<T>& columns = symmetric ? pass1 : pass2;
+  RowMatrix<T> G = zeroed<T>(X1.rows(), columns.A.back().rows());
+  detail::gram_product<T>(G, pass1.A.back(), columns.A.back(), symmetric, stop);
+  if (symmetric) mirror_lower_to_upper(G);
   return (scale * scale) * G;
 }
 
