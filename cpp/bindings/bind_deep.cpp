@@ -341,7 +341,7 @@ void bind_deep_network(py::module_& m) {
       .def_property_readonly("layers", &DeepNetwork::layers)
       .def_property_readonly("scales", &DeepNetwork::scales)
       .def_property_readonly("activation", &DeepNetwork::activation)
-      .def_property_readonly("dtype", &DeepNetwork::dtype)
+      .def_property_readonly("dtype", [](const DeepNetwork& net) { return py::dtype(net.dtype()); })
       .def_property_readonly("depth", &DeepNetwork::depth)
       .def_property_readonly("input_dim", &DeepNetwork::input_dim)
       .def_property_readonly("widths", [](const DeepNetwork& net) { return py::tuple(py::cast(net.widths())); })
