@@ -171,6 +171,6 @@ def _(p):
         return nt_peer.run_row(p, functools.partial(_network_problem, p), "JACOBIAN_CONTRACTION")
     if not (p.net.multipliers and p.net.parametrization == "ntk"):
         raise Skip("neural-tangents' kernel_fn is the NTK parametrization with multipliers")
-    problem = functools.partial(nt_peer.limit_problem, p.X, p.net.activation, p.net.depth, p.net.variances,
-                                p.net.bias)
+    variances = (p.net.weight_var, p.net.bias_var, p.net.output_var, p.net.output_bias_var)
+    problem = functools.partial(nt_peer.limit_problem, p.X, p.net.activation, p.net.depth, variances, p.net.bias)
     return nt_peer.run_row(p, problem, nt_runner.KERNEL_FN)
