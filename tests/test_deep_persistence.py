@@ -100,3 +100,23 @@ def test_a_file_of_another_class_is_refused(tmp_path, saved):
     shallow = widenet.ShallowNetwork(3, 4, seed=0).save(tmp_path / "shallow.npz")
     with pytest.raises(ValueError, match="holds a widenet.ShallowNetwork, not a widenet.Network"):
         Network.load(shallow)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_training_state_of_a_deep_network_resumes_bit_for_bit(tmp_path, bias):
+    """Two pieces of 6 steps, saved and loaded between them, give the records of one run of 12."""
+    net, X = trained([5, 4], bias, False, np.float64)
+    y, X_test = np.sin(X[:, 0]), X[:2] + 0.5
+    whole = net.copy().train(X, y, lr=1e-2, steps=12, record_every=3, X_test=X_test)
+    state = widenet.TrainingState(net.copy(), lr=1e-2, record_every=3)
+    state.train(X, y, 6, X_test)
+    path = state.save(tmp_path / "state.npz")
+    resumed = widenet.load(path)
+    assert isinstance(resumed, widenet.TrainingState) and isinstance(resumed.network, Network)
+    resumed.train(X, y, 6, X_test)
+    for key in ("steps", "losses", "distances", "test_outputs"):
+        np.testing.assert_array_equal(getattr(resumed.history, key), getattr(whole, key))
+    entries = entries_of(path)
+    assert str(entries["format"]) == "widenet.TrainingState" and "W2" in entries and ("b2" in entries) == bias
+    broken = rewritten(path, lambda e: e.pop("W2"))
+    assert_refused(broken, "missing 'W2'")

@@ -221,7 +221,7 @@ def test_training_state_without_history_and_with_zero_steps(tmp_path):
 def test_training_state_checks_its_arguments():
     net = make_network(2, 4, seed=16)
     X, y, X_test = random_data(17, 5, 2)
-    with pytest.raises(TypeError, match="network: expected a widenet.ShallowNetwork or ShallowEnsemble"):
+    with pytest.raises(TypeError, match="network: expected a widenet.ShallowNetwork, Network or ShallowEnsemble"):
         TrainingState("net", 0.1)
     with pytest.raises(ValueError, match="lr"):
         TrainingState(net, -1.0)

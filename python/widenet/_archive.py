@@ -28,7 +28,8 @@ version 1 has these entries:
     The current and the initial parameters in the network's dtype: shapes ``(n, d)``,
     ``(n,)``, ``(n,)``, ``()``, with a leading axis ``R`` for an ensemble.
 ``W1, ..., WL, v`` and ``b1, ..., bL, c``, and the same with the suffix ``0``
-    A ``widenet.Network``'s current and initial parameters: ``Wl`` of shape
+    A ``widenet.Network``'s current and initial parameters (also in a training state of
+    one, whose ``"network"`` is then that network's configuration): ``Wl`` of shape
     ``(n_l, n_(l-1))`` with ``n_0 = d``, ``v`` ``(n_L,)``, ``bl`` ``(n_l,)``, ``c`` ``()``;
     no biases for a network without them.
 ``history_steps, history_losses, history_distances`` and ``history_test_outputs``
@@ -222,7 +223,8 @@ def _check_config(where: str, kind: str, config: Config,
     """
     _exact_keys(where, "config", config, ("network", "size", "training") if kind == STATE_FORMAT else
                 ("network", "size"))
-    network_fields = _DEEP_FIELDS if kind == DEEP_FORMAT else _NETWORK_FIELDS
+    deep = holds_deep_network(kind, config)
+    network_fields = _DEEP_FIELDS if deep else _NETWORK_FIELDS
     for part, fields in (("network", network_fields), ("training", _TRAINING_FIELDS)):
         if part in config:
             if not isinstance(config[part], dict):
@@ -230,7 +232,8 @@ def _check_config(where: str, kind: str, config: Config,
                                  f"{type(config[part]).__name__}")
             _exact_keys(where, f"config {part!r}", config[part], fields)
     try:
-        network = (check_network[kind] if isinstance(check_network, dict) else check_network)(config["network"])
+        checks = check_network if isinstance(check_network, dict) else {DEEP_FORMAT if deep else kind: check_network}
+        network = checks[DEEP_FORMAT if deep else kind](config["network"])
         size = _optional_count(config["size"], "size", 1)
         single = kind in (NETWORK_FORMAT, DEEP_FORMAT)
         if kind != STATE_FORMAT and (size is None) != single:
@@ -256,9 +259,15 @@ def _check_config(where: str, kind: str, config: Config,
     return network, size, training
 
 
-def _parameter_shapes(kind: str, network: Config, lead: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+def holds_deep_network(kind: str, config: Config) -> bool:
+    """Whether a file of ``kind`` and ``config`` holds a deep network (itself, or the one a training state trains)."""
+    network = config.get("network")
+    return kind == DEEP_FORMAT or (kind == STATE_FORMAT and isinstance(network, dict) and "widths" in network)
+
+
+def _parameter_shapes(deep: bool, network: Config, lead: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
     """Return entry name -> shape of the parameters (without the suffix of the initial ones)."""
-    if kind != DEEP_FORMAT:
+    if not deep:
         n, d = network["width"], network["input_dim"]
         return {"U": lead + (n, d), "b": lead + (n,), "v": lead + (n,), "c": lead}
     widths = network["widths"]
@@ -276,7 +285,7 @@ def _expected_arrays(kind: str, network: Config, size: Optional[int],
     """Return entry name -> (shape, dtype) of the arrays a file of this configuration holds."""
     dtype = np.dtype(network["dtype"])
     lead: tuple[int, ...] = () if size is None else (size,)
-    shapes = _parameter_shapes(kind, network, lead)
+    shapes = _parameter_shapes(kind == DEEP_FORMAT or "widths" in network, network, lead)
     expected: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {
         name + suffix: (shape, dtype) for name, shape in shapes.items() for suffix in ("", "0")}
     records = None if training is None else training["records"]

@@ -27,7 +27,7 @@ from widenet.network.shallow import ShallowNetwork
 __all__ = ["FORMAT_VERSION", "TrainingState", "load", "save"]
 
 PathLike = Union[str, os.PathLike]
-Network = Union[ShallowNetwork, ShallowEnsemble]
+Network = Union[ShallowNetwork, DeepNetwork, ShallowEnsemble]
 
 
 class TrainingState:
@@ -41,7 +41,7 @@ class TrainingState:
 
     Parameters
     ----------
-    network : ShallowNetwork or ShallowEnsemble
+    network : ShallowNetwork, Network or ShallowEnsemble
         Trained in place (not copied).
     lr : float
         The step ``h``.
@@ -71,8 +71,8 @@ class TrainingState:
 
     def __init__(self, network: Network, lr: float, loss: Loss = "sum", record_every: int = 1,
                  keep_history: bool = True) -> None:
-        if not isinstance(network, (ShallowNetwork, ShallowEnsemble)):
-            raise TypeError(f"network: expected a widenet.ShallowNetwork or ShallowEnsemble, got "
+        if not isinstance(network, (ShallowNetwork, DeepNetwork, ShallowEnsemble)):
+            raise TypeError(f"network: expected a widenet.ShallowNetwork, Network or ShallowEnsemble, got "
                             f"{type(network).__name__}")
         keep_history = check.boolean(keep_history, "keep_history")
         self._network = network
@@ -174,18 +174,15 @@ class TrainingState:
         # read under the network's lock: never between a run and its count
         with self._network.training():
             kind, config, arrays = self._contents()
-        return _archive.save(path, kind, config, arrays, ShallowNetwork.checked_config)
+        return _archive.save(path, kind, config, arrays, _CONFIG_CHECKS)
 
     def _contents(self) -> tuple[str, _archive.Config, _archive.Entries]:
         """Return ``(format, config, arrays)`` of the state's file."""
         network = self._network
-        params: _archive.ParameterBlocks
-        initial: _archive.ParameterBlocks
         if isinstance(network, ShallowEnsemble):
-            params, initial = network.params, network.initial_params
+            _, config, arrays = _archive.model_contents(network.config, network.params, network.initial_params)
         else:
-            params, initial = network.params.arrays(), network.initial_params.arrays()
-        _, config, arrays = _archive.model_contents(network.config, params, initial)
+            _, config, arrays = network.archive_contents()
         history = self._history
         config["training"] = {
             "lr": self._lr, "loss": self._loss, "record_every": self._record_every, "steps_done": self._steps_done,
@@ -202,7 +199,7 @@ class TrainingState:
     @classmethod
     def load(cls, path: PathLike) -> TrainingState:
         """Return the training state saved in ``path``, checked entirely before it is built."""
-        stored = _archive.read(path, ShallowNetwork.checked_config, STATE_FORMAT)
+        stored = _archive.read(path, _CONFIG_CHECKS, STATE_FORMAT)
         return cls.from_stored(stored, _model(stored))
 
     @classmethod
@@ -264,13 +261,13 @@ def save(item: Saved, path: PathLike) -> str:
 
 def _model(stored: _archive.Stored) -> Network:
     """Return the network or the ensemble of a checked file."""
+    if _archive.holds_deep_network(stored.kind, {"network": stored.network}):
+        return DeepNetwork.from_stored(stored)
     return ShallowNetwork.from_stored(stored) if stored.size is None else ShallowEnsemble.from_stored(stored)
 
 
 def _build(stored: _archive.Stored) -> Saved:
     """Return what a checked file holds: a network, an ensemble or a training state."""
-    if stored.kind == _archive.DEEP_FORMAT:
-        return DeepNetwork.from_stored(stored)
     model = _model(stored)
     if stored.kind != STATE_FORMAT:
         return model

@@ -327,11 +327,9 @@ class Network(FullyConnected):
         left at the trained parameters, unless the run raises or its parameters overflowed.
         """
         call = check_training(self, X, y, lr, steps, record_every, X_test, loss, on_divergence, backend)
-        records_count = _memory.recorded_count(call.steps, call.record_every)
-        m_test = 0 if call.test_points is None else call.test_points.shape[0]
-        self._require("Network.train", call.points.shape[0] + m_test,
-                      [("gradient and parameters", (self.num_params,), self.dtype, 4),
-                       ("records", (records_count, 2 + m_test), self.dtype, 1)])
+        _memory.require("Network.train", self.training_blocks(call.points, call.test_points, call.steps,
+                                                              call.record_every, call.backend),
+                        _memory.TRAINING_ALTERNATIVE)
         with self._lock:  # one run at a time, each from where the previous one ended
             records = DEEP_BACKENDS[call.backend].train(self.state, self.initial_state, call.points, call.targets,
                                                         call.options, call.test_points)
@@ -344,6 +342,19 @@ class Network(FullyConnected):
             if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
                 self._params = self.parameters_of(layers)
         return result
+
+    def training_blocks(self, X: FloatArray, X_test: Optional[FloatArray], steps: int, record_every: int,
+                        backend: Backend) -> list[_memory.Block]:
+        """Return what :meth:`train` holds at its peak for checked ``X`` and ``X_test``.
+
+        Every layer's activations and derivatives over the training and test points, the
+        gradient, the parameters and their copies, and the records.
+        """
+        m_test = 0 if X_test is None else X_test.shape[0]
+        records = _memory.recorded_count(steps, record_every)
+        return [*self.pass_blocks("forward", X.shape[0] + m_test, backend),
+                ("gradient and parameters", (self.num_params,), self.dtype, 4),
+                ("records", (records, 2 + m_test), self.dtype, 1)]
 
     def __repr__(self) -> str:
         return (f"Network(input_dim={self.input_dim}, widths={list(self.widths)}, activation={self.activation!r}, "
