@@ -163,3 +163,43 @@ def test_a_tiny_memory_limit_refuses_before_allocating():
                 call()
     finally:
         widenet.set_memory_limit(previous)
+
+
+def test_the_limit_kernel_object_refuses_a_law_it_does_not_describe():
+    """A Rademacher network's NNGP is not the normal law's: refused, for shallow and deep networks alike."""
+    for net in (Network(1, [4, 4], "tanh", "ntk", distribution="rademacher", seed=0),
+                widenet.ShallowNetwork(1, 4, "tanh", "ntk", distribution="uniform", seed=0)):
+        with pytest.raises(ValueError, match="^distribution: a LimitKernel is the kernel of normal initial weights"):
+            widenet.LimitKernel.of(net, kind="nngp")
+
+
+def test_options_of_the_limit_kernel_object_override_the_network():
+    X = data()[0]
+    shallow = widenet.ShallowNetwork(3, 4, "erf", "ntk", seed=0)
+    expected = widenet.limit_kernel(X, activation="erf", parametrization="ntk", depth=2, bias=False)
+    np.testing.assert_array_equal(widenet.LimitKernel.of(shallow, depth=2, bias=False)(X), expected)
+
+
+def test_a_zero_readout_multiplier_names_output_var():
+    with pytest.raises(ValueError, match="^output_var: expected a positive variance with multipliers=True"):
+        Network(3, [4], "relu", "ntk", multipliers=True, output_var=0.0)
+
+
+def test_the_linearization_refuses_a_gram_the_network_refuses():
+    """Inputs so large that the first layer's x x^T overflows: the network refuses by name, and
+    so does its linearization (no NaN passed on)."""
+    net = Network(3, [16], "tanh", "ntk", seed=0, dtype=np.float32)
+    X = np.random.default_rng(0).standard_normal((6, 3)) * 1e20
+    with pytest.raises(ValueError, match="^X1: the computation overflows float32"):
+        net.ntk(X)
+    with pytest.raises(ValueError, match="^X1: the computation overflows float32"):
+        widenet.linearize(net).ntk(X)
+
+
+def test_the_memory_guard_counts_the_float64_draws_of_a_float32_network():
+    previous = widenet.set_memory_limit(int(2e8))
+    try:
+        with pytest.raises(widenet.MemoryLimitError, match="float64 draws"):
+            Network(1000, [20000], dtype=np.float32, seed=0)  # 20 M parameters: 160 MB of draws
+    finally:
+        widenet.set_memory_limit(previous)

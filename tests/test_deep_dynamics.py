@@ -91,3 +91,25 @@ def test_a_deep_lazy_training_cell_measures_every_layer():
     assert "grad_U" in shallow and "grad_W1" not in shallow
     with pytest.raises(ValueError, match="depth"):
         lazy_training_cell(64, 0, depth=0)
+
+
+def test_a_point_on_every_kink_is_at_distance_zero():
+    """x = 0 without biases: every first-layer pre-activation is 0 whatever the weights."""
+    X0 = np.vstack([np.zeros(2), X[1:]])
+    net = widenet.Network(2, [16], "relu", "ntk", bias=False, seed=0)
+    report = widenet.check_assumptions(net, X0, Y, samples=1, path_steps=0, lanczos_steps=1, refinements=0)
+    assert report.kink_distance == 0.0 and report.lipschitz_infinite
+
+
+def test_the_default_ratio_divides_by_the_first_layer():
+    net = widenet.Network(2, [16], "tanh", "ntk", seed=0)
+    movement = widenet.parameter_movement(net, X, Y, lr=0.05, steps=10)
+    assert movement.ratio() == movement.relative_movement["v"] / movement.relative_movement["W1"]
+    shallow = widenet.parameter_movement(widenet.ShallowNetwork(2, 16, "tanh", "ntk", seed=0), X, Y, 0.05, 10)
+    assert_close(shallow.ratio(), movement.ratio(), np.float64, 100)  # the same network, blocks named apart
+
+
+@pytest.mark.parametrize("depth, option", [(1, "bias"), (1, "multipliers"), (2, "widths"), (2, "dtype")])
+def test_a_cell_refuses_options_it_sets_or_its_network_lacks(depth, option):
+    with pytest.raises(TypeError, match=f"^{option}: not a network option of lazy_training_cell at depth {depth}"):
+        lazy_training_cell(32, 0, depth=depth, steps=5, **{option: [3]})

@@ -100,10 +100,10 @@ def test_both_backends_agree_over_input_scales(scale, activation):
 
 def test_an_overflowing_result_is_refused_by_name_not_returned():
     net = Network(2, [4, 4], "relu", seed=0)
-    with pytest.raises(ValueError, match="^X1: the result overflows float64"):
+    with pytest.raises(ValueError, match="^X1: the computation overflows float64"):
         net.ntk(np.full((2, 2), 1e200))  # |x|^2 = 1e400
     wide_weights = Network(2, [4, 4], "identity", weight_var=1e20, seed=0)
-    with pytest.raises(ValueError, match="^X: the result overflows float64"):
+    with pytest.raises(ValueError, match="^X: the computation overflows float64"):
         wide_weights.forward(np.full((2, 2), 1e300))  # h^2 ~ 1e320
     assert np.isfinite(wide_weights.forward(np.full((2, 2), 1e280))).all()
 

@@ -120,3 +120,15 @@ def test_a_training_state_of_a_deep_network_resumes_bit_for_bit(tmp_path, bias):
     assert str(entries["format"]) == "widenet.TrainingState" and "W2" in entries and ("b2" in entries) == bias
     broken = rewritten(path, lambda e: e.pop("W2"))
     assert_refused(broken, "missing 'W2'")
+
+
+def test_a_training_state_of_a_deep_network_with_a_size_is_refused(tmp_path):
+    net, X = trained([5, 4], True, False, np.float64)
+    state = widenet.TrainingState(net, lr=1e-2)
+    state.train(X, np.sin(X[:, 0]), 2)
+    path = state.save(tmp_path / "state.npz")
+
+    def with_size(entries):
+        config = json.loads(str(entries["config"]))
+        entries["config"] = np.array(json.dumps({**config, "size": 2}))
+    assert_refused(rewritten(path, with_size), "size: expected null")

@@ -1,7 +1,8 @@
 """widenet: the mathematics of wide neural networks.
 
-Shallow networks in LeCun and NTK parametrization, their empirical tangent kernels, their
-infinite-width limits and gradient-descent training, with a C++ (Eigen) core and a
+Fully-connected networks in LeCun and NTK parametrization (one hidden layer, as in the
+chapter, or any depth), their empirical tangent kernels, their infinite-width limits and
+gradient-descent training, with a C++ (Eigen) core and a
 pure-numpy reference (:mod:`widenet.reference`) that mirrors the formulas of
 docs/theory.md.
 

@@ -235,8 +235,8 @@ def _check_config(where: str, kind: str, config: Config,
         checks = check_network if isinstance(check_network, dict) else {DEEP_FORMAT if deep else kind: check_network}
         network = checks[DEEP_FORMAT if deep else kind](config["network"])
         size = _optional_count(config["size"], "size", 1)
-        single = kind in (NETWORK_FORMAT, DEEP_FORMAT)
-        if kind != STATE_FORMAT and (size is None) != single:
+        single = kind in (NETWORK_FORMAT, DEEP_FORMAT) or deep  # deep networks have no ensembles
+        if (kind != STATE_FORMAT or deep) and (size is None) != single:
             raise ValueError(f"size: expected {'null' if single else 'a number of networks'} "
                              f"for a {kind}, got {config['size']!r}")
         training = config.get("training")

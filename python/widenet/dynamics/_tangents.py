@@ -15,7 +15,7 @@ import numpy.typing as npt
 from widenet import _memory
 from widenet import _validation as check
 from widenet._types import Backend, PassKind
-from widenet.network._common import FullyConnected
+from widenet.network._kinds import AnyNetwork
 from widenet.network.parameters import Parameters
 from widenet.network.results import overflowed
 
@@ -28,7 +28,7 @@ class NetworkTangent:
     The Gram comes by the structured formula, ``J delta`` and ``J^T r`` by two products each.
     """
 
-    def __init__(self, network: FullyConnected) -> None:
+    def __init__(self, network: AnyNetwork) -> None:
         self.network = network
         self.dtype = network.dtype
         self.initial = network.params.to_vector()
@@ -38,13 +38,13 @@ class NetworkTangent:
         return self.network.check_inputs(X, name)
 
     def outputs(self, X: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return ``Phi(X, w0)``."""
-        outputs: np.ndarray = self.network.kernels[backend].forward(self.network.state, X)
+        """Return ``Phi(X, w0)`` (the network's own method: its checks of the result included)."""
+        outputs: np.ndarray = self.network.forward(X, backend=backend)
         return outputs
 
     def gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
-        """Return the tangent Gram ``K_n(X1, X2)`` at ``w0`` (``X2`` None: symmetric)."""
-        gram: np.ndarray = self.network.kernels[backend].ntk_gram(self.network.state, X1, X2)
+        """Return the tangent Gram ``K_n(X1, X2)`` at ``w0`` (``X2`` None: symmetric), by the network's ``ntk``."""
+        gram: np.ndarray = self.network.ntk(X1, X2, backend=backend)
         return gram
 
     def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:

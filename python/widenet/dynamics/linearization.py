@@ -27,7 +27,7 @@ from widenet._types import Backend, FloatArray, LinearMethod, Loss, OnDivergence
 from widenet.dynamics._tangents import JacobianTangent, NetworkTangent
 from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.network._backends import BACKENDS, training_options
-from widenet.network._common import FullyConnected
+from widenet.network._kinds import NETWORK_CLASSES
 from widenet.network.parameters import Parameters
 from widenet.network.results import LinearizedTrainingResult
 
@@ -54,7 +54,7 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
     LinearizedModel
         Starts at ``p = w0``.
     """
-    if isinstance(model, FullyConnected):
+    if isinstance(model, NETWORK_CLASSES):
         # the copy's parameters and initial ones, the vector of w0 and the offset p - w0
         _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
                         "Pass a smaller network.")
@@ -74,10 +74,11 @@ class LinearizedModel(TrainingLock):
     """``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1).
 
     Made by :func:`linearize`. ``params`` is the current ``p`` (it starts at ``w0`` and
-    :meth:`train` moves it); ``initial_params`` is ``w0``. For a shallow network both are
-    :class:`Parameters`, for other models parameter vectors. Methods take
-    ``backend="cpp"`` or ``"numpy"`` (used for shallow networks; other models compute
-    with their own methods). Runs of :meth:`train` and :meth:`flow` from several threads
+    :meth:`train` moves it); ``initial_params`` is ``w0``. For a network both are
+    its parameters (:class:`Parameters`, or :class:`DeepParameters` for a
+    :class:`widenet.Network`), for other models parameter vectors. Methods take
+    ``backend="cpp"`` or ``"numpy"`` (used for networks; other models compute with their
+    own methods). Runs of :meth:`train` and :meth:`flow` from several threads
     take turns, each starting where the previous one ended.
     """
 

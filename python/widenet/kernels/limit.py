@@ -290,12 +290,20 @@ class LimitKernel(Kernel):
         """Return the limit kernel of a network's configuration.
 
         The configuration is its activation, parametrization and initial variances (and for
-        a :class:`widenet.Network` its depth, biases and multipliers), as the network's own
-        ``limit_kernel`` computes it.
+        a :class:`widenet.Network` its depth, biases and multipliers); ``options`` are added
+        to it, and override it where they name the same setting. The kernels assume normal
+        initial weights: a network drawn from another ``distribution`` raises ValueError
+        (its own ``limit_kernel`` reaches that law only by Monte Carlo, which a
+        LimitKernel refuses).
         """
+        distribution = getattr(network, "distribution", "normal")
+        if distribution != "normal":
+            raise ValueError(f"distribution: a LimitKernel is the kernel of normal initial weights; this network "
+                             f"draws {distribution!r} ones (network.limit_kernel(..., method='monte_carlo') "
+                             f"estimates its kernel)")
         names = ("weight_var", "bias_var", "output_var", "output_bias_var", "depth", "bias", "multipliers")
         configuration = {name: getattr(network, name) for name in names if hasattr(network, name)}
-        return cls(network.activation, network.parametrization, kind, **configuration, **options)
+        return cls(network.activation, network.parametrization, kind, **{**configuration, **options})
 
     def __call__(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> Float64Array:
         """Return the kernel ``K(X1, X2)``; ``X2=None`` (or ``X2 is X1``) is symmetric."""

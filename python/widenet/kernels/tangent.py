@@ -13,7 +13,7 @@ from widenet.kernels.base import Kernel
 
 
 class TangentModel(Protocol):
-    """A model with a tangent kernel: ``ntk(X1, X2)`` and ``ntk_diag(X)`` (a ``widenet.ShallowNetwork``)."""
+    """A model with a tangent kernel: ``ntk(X1, X2)`` and ``ntk_diag(X)`` (a widenet network, of any depth)."""
 
     def ntk(self, X1: FloatArray, X2: Optional[FloatArray], *, backend: Backend) -> NDArray[Any]:
         """Return the tangent Gram ``K(X1, X2)`` (``X2`` None: of ``X1`` with itself)."""
@@ -29,7 +29,7 @@ class TangentKernel(Kernel):
     """The empirical tangent kernel (11.3.4) of a model, at the parameters it has when the kernel is made.
 
     The model has ``ntk(X1, X2)`` and ``ntk_diag(X)`` methods (a
-    :class:`~widenet.ShallowNetwork`).
+    :class:`~widenet.ShallowNetwork` or :class:`~widenet.Network`).
 
     The kernel holds a copy of the model (``model`` is that copy), so that an estimator
     fitted with it keeps the kernel it was fitted with while the network trains on. With

@@ -84,8 +84,11 @@ class Network(FullyConnected):
                  dtype: DTypeLike = np.float64) -> None:
         self._configure(input_dim, widths, activation, parametrization, weight_var, bias_var, output_var,
                         output_bias_var, bias, multipliers, distribution, dtype)
-        _memory.require("Network", [("parameters and their initial copy", (parameter_count(
-            self.input_dim, self.widths, self.bias),), self.dtype, 2)], "Pass a smaller network.")
+        size = parameter_count(self.input_dim, self.widths, self.bias)
+        # the float64 draws (a layer's draw and its scaled copy at most), then the parameters
+        _memory.require("Network", [("float64 draws", (size,), np.float64, 2),
+                                    ("parameters and their initial copy", (size,), self.dtype, 2)],
+                        "Pass a smaller network.")
         self._params = initialize_deep(self.input_dim, self.widths, self._initial_law, self.bias,
                                        self.distribution, check.generator(seed), self.dtype)
         self._initial = self._params
@@ -114,9 +117,11 @@ class Network(FullyConnected):
         fan_ins = (self.input_dim, *self.widths)
         variances = (self.weight_var, self.bias_var, self.output_var, self.output_bias_var)
         self.scales = layer_scales(self.parametrization, self.multipliers, fan_ins, variances)
-        if not all(m > 0 for m, _ in self.scales):
-            raise ValueError("weight_var: expected a positive variance with multipliers=True (the layer's "
-                             "multiplier would be 0)")
+        for k, (multiplier, _) in enumerate(self.scales):
+            if multiplier <= 0:
+                name = "output_var" if k == self.depth else "weight_var"
+                raise ValueError(f"{name}: expected a positive variance with multipliers=True (the layer's "
+                                 f"multiplier would be 0)")
         self._initial_law = initial_variances(self.parametrization, self.multipliers, fan_ins, variances)
 
     @property
@@ -221,7 +226,7 @@ class Network(FullyConnected):
         """Return ``result``, or raise ValueError naming ``name`` where it (or ``more``) overflowed the dtype."""
         if not all(np.isfinite(block).all() for block in (result, *more) if block is not None):
             largest = max(np.max(np.abs(points)) for points in (X, X2) if points is not None)
-            raise ValueError(f"{name}: the result overflows {self.dtype} at these inputs (largest |x| = "
+            raise ValueError(f"{name}: the computation overflows {self.dtype} at these inputs (largest |x| = "
                              f"{largest:.4g}); expected inputs of moderate magnitude (rescale {name})")
         return result
 

@@ -43,17 +43,18 @@ def _convergence_blocks(network: AnyNetwork, m: int, records: int, assumptions: 
 
 
 def _output_scales(network: AnyNetwork, X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Return ``|y_i| + |c| + |v| |J_v(x_i)|``: bounds of the magnitudes summed in ``Phi(x_i, w) - y_i``.
+    """Return ``|y_i| + |beta c| + |v| |J_v(x_i)|``: bounds of the magnitudes summed in ``Phi(x_i, w) - y_i``.
 
     By Cauchy-Schwarz on ``sum_j |v_j m a_j(x_i)|``: the readout's Jacobian block ``J_v`` is
     ``m a(x_i)``, the last layer's features times its factor; ``c`` (when the network has
-    biases) is the last parameter, and ``v`` the ``n_L`` before it.
+    biases) is the last parameter, times the readout's bias factor ``beta``, and ``v`` the
+    ``n_L`` before it.
     """
     network.params = network.parameters_from_vector(w)
     J = network.jacobian(X)
     bias = int(network.bias)
     readout = slice(w.size - bias - network.widths[-1], w.size - bias)
-    c = abs(w[-1]) if bias else 0.0
+    c = abs(network.scales[-1][1] * w[-1]) if bias else 0.0
     return np.abs(y) + c + _norm(w[readout]) * _norm(J[:, readout], axis=1)
 
 

@@ -209,7 +209,10 @@ def _kink_distance(network: AnyNetwork, X: np.ndarray) -> float:
     s, beta = network.scales[0]
     beta = beta if b is not None else 0.0
     Z = s * (X @ U.T) + (0.0 if b is None else beta * b)
-    return float(np.min(np.abs(Z) / np.sqrt(s * s * np.sum(X * X, axis=1) + beta * beta)[:, None]))
+    gradient_norms = np.sqrt(s * s * np.sum(X * X, axis=1) + beta * beta)[:, None]
+    # a point whose pre-activations do not depend on the weights (x = 0, no bias) sits on the kink
+    distances = np.divide(np.abs(Z), gradient_norms, out=np.zeros_like(Z), where=gradient_norms > 0)
+    return float(np.min(distances))
 
 
 def _radius(m: int, U: float, f0: float, lambda_min: float, regular: bool) -> float:

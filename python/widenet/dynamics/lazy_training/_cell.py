@@ -34,6 +34,9 @@ from widenet.network.shallow import ShallowNetwork
 from widenet.sweeps import SweepResult, sweep
 from widenet.sweeps.cells import checked_grid
 
+# The network options a cell passes on (the cell sets the rest: input_dim, widths, seed, dtype).
+_SHALLOW_OPTIONS = ("weight_var", "bias_var", "output_var", "output_bias_var", "distribution")
+
 
 def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrization = "lecun",
                        activation: Activation = "tanh", steps: int = 300, lr_constant: Optional[float] = None,
@@ -135,9 +138,11 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
     X, y, X_test = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     constant = _lr_constant(lr_constant, parametrization, loss, X.shape[0])
-    for name in ("dtype", "input_dim"):
-        if name in network_options:
-            raise TypeError(f"{name}: not a network option of lazy_training_cell")
+    allowed = _SHALLOW_OPTIONS if depth == 1 else _SHALLOW_OPTIONS + ("bias", "multipliers")
+    for name in network_options:
+        if name not in allowed:
+            raise TypeError(f"{name}: not a network option of lazy_training_cell at depth {depth}; expected one of "
+                            f"{', '.join(allowed)}")
     _check_cell("lazy_training_cell", (width,) * depth, X, X_test, steps, record_every)
 
     # One independent draw per (width, seed): with the seed alone, the first rows of U would be

@@ -74,10 +74,14 @@ class BlockMovement:
     initial_loss: float
     final_loss: float
 
-    def ratio(self, numerator: str = "v", denominator: str = "U", relative: bool = True) -> float:
-        """Return ``movement[numerator] / movement[denominator]`` (relative movements by default)."""
+    def ratio(self, numerator: str = "v", denominator: Optional[str] = None, relative: bool = True) -> float:
+        """Return ``movement[numerator] / movement[denominator]`` (relative movements by default).
+
+        ``denominator`` defaults to the first layer's weights (``U``, or ``W1`` of a deep network).
+        """
         numerator = check.choice(numerator, "numerator", tuple(self.movement))
-        denominator = check.choice(denominator, "denominator", tuple(self.movement))
+        denominator = check.choice(next(iter(self.movement)) if denominator is None else denominator, "denominator",
+                                   tuple(self.movement))
         values = self.relative_movement if relative else self.movement
         return values[numerator] / values[denominator]
 
