@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include "widenet/deep_network.hpp"
 #include "widenet/training.hpp"
@@ -89,6 +92,39 @@ RunEnd train_deep_network(const DeepArchitecture& arch, DeepParams<T>& w, const 
                           const StopRule& rule) {
   return deep_gradient_descent<T>(arch, w, initial, X, y, schedule, X_test, record, rule,
                                   current_stop_token());
+}
+
+// R independent deep networks on the same data, one thread per network, each with its own
+// workspace; products inside stay single-threaded, so threads never nest. A network that
+// diverges stops alone; a stop request reaches every thread and stops them all
+// (Interrupted, thrown after the parallel region, as is any other failure of a member).
+template <typename T>
+std::vector<RunEnd> train_deep_ensemble(const DeepArchitecture& arch, std::vector<DeepParams<T>>& networks,
+                                        const std::vector<DeepParams<T>>& initial, const MatrixRef<T>& X,
+                                        const VectorRef<T>& y, const TrainingSchedule& schedule,
+                                        const std::optional<MatrixRef<T>>& X_test,
+                                        const std::vector<TrainingRecord<T>>& records, const StopRule& rule) {
+  const Index count = Index(networks.size());
+  std::vector<RunEnd> ends(count);
+  // read on this thread: the region's threads have no current token of their own
+  const StopToken& stop = current_stop_token();
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+#pragma omp parallel for schedule(dynamic) num_threads(thread_count())
+  for (Index r = 0; r < count; ++r) {
+    try {
+      ends[r] = deep_gradient_descent<T>(arch, networks[r], initial[r], X, y, schedule, X_test, records[r], rule,
+                                         stop);
+    } catch (const Interrupted&) {
+      ends[r].interrupted = true;  // thrown below, once every thread has left the region
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  stop.throw_if_requested();
+  if (failure) std::rethrow_exception(failure);
+  return ends;
 }
 
 }  // namespace widenet
