@@ -50,6 +50,7 @@ from widenet.kernels import (
     separating_features,
 )
 from widenet.network import (
+    DeepEnsemble,
     DeepParameters,
     FeatureModel,
     LinearizedTrainingResult,
@@ -78,6 +79,7 @@ __all__ = [
     "ConditioningWarning",
     "ConvergenceCheck",
     "DIVERGENCE_FACTOR",
+    "DeepEnsemble",
     "DeepParameters",
     "DivergenceError",
     "FeatureModel",
