@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import widenet
+import widenet.io
 from widenet import DeepEnsemble, DeepParameters, Network, _core, _memory
 from widenet.reference import deep as reference_deep
 
@@ -252,3 +253,31 @@ def test_a_tiny_memory_limit_refuses_before_allocating():
         ensemble.train(X, y, 0.01, 10**6)
     for old, new in zip(before, ensemble.params):
         np.testing.assert_array_equal(new.to_vector(), old)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_save_and_load_give_the_ensemble_back_bit_for_bit(tmp_path, bias):
+    ensemble = DeepEnsemble(3, seed=21, **config(3, bias, dtype=np.float32))
+    X, y, _ = random_data(9, M, D, np.float32)
+    ensemble.train(X, y, 0.05, 5)
+    for loaded in (DeepEnsemble.load(ensemble.save(tmp_path / "e.npz")),
+                   widenet.load(widenet.io.save(ensemble, tmp_path / "f.npz"))):
+        assert isinstance(loaded, DeepEnsemble) and loaded.config == ensemble.config
+        for ours, theirs in ((loaded.params, ensemble.params), (loaded.initial_params, ensemble.initial_params)):
+            for a, b in zip(ours, theirs):
+                np.testing.assert_array_equal(a.to_vector(), b.to_vector())
+                assert a.dtype == np.float32
+        np.testing.assert_array_equal(loaded.forward(X), ensemble.forward(X))
+    with pytest.raises(ValueError, match="holds a widenet.DeepEnsemble, not a widenet.Network"):
+        Network.load(tmp_path / "e.npz")
+    with pytest.raises(ValueError, match="holds a widenet.Network, not a widenet.DeepEnsemble"):
+        DeepEnsemble.load(ensemble.member(0).save(tmp_path / "n.npz"))
+
+
+def test_a_file_with_a_member_missing_is_refused(tmp_path):
+    ensemble = DeepEnsemble(2, seed=22, **config(2))
+    entries = dict(np.load(ensemble.save(tmp_path / "e.npz")))
+    entries["W1"] = entries["W1"][:1]
+    np.savez(tmp_path / "cut.npz", **entries)
+    with pytest.raises(ValueError, match=r"entry 'W1': expected shape \(2, 16, 3\)"):
+        DeepEnsemble.load(tmp_path / "cut.npz")

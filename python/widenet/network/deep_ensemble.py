@@ -8,7 +8,7 @@ from typing import Any, Callable, Optional, Sequence, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from widenet import _memory
+from widenet import _archive, _memory
 from widenet import _validation as check
 from widenet._locking import TrainingLock
 from widenet._native import _core
@@ -36,6 +36,12 @@ def _configured(input_dim: object, widths: object, config: dict[str, Any]) -> Ne
     return probe
 
 
+def _stacked(members: Sequence[DeepParameters]) -> list[tuple[FloatArray, Optional[FloatArray]]]:
+    """Return the members' layers stacked on a leading member axis, ``[(W^1, b^1), ..., (v, c)]``."""
+    return [(np.stack([W for W, _ in layer]), None if layer[0][1] is None else np.stack([b for _, b in layer]))
+            for layer in zip(*(member.layers for member in members))]
+
+
 def _members_config(name: str) -> property:
     """Return the property reading the members' configuration entry ``name`` (from the first member)."""
     return property(lambda self: getattr(self._template, name),
@@ -58,8 +64,8 @@ class DeepEnsemble(TrainingLock):
     :meth:`loss_grad`, :meth:`jacobian`, :meth:`ntk`, :meth:`ntk_diag`, :meth:`nngp`)
     answer for every member, with a leading member axis; :meth:`limit_kernel` answers once,
     the same for every member; :meth:`train` and :meth:`reset` act on every member. An
-    ensemble may be used from several threads (runs of :meth:`train` take turns). It has no
-    file format of its own: save its members (:meth:`member`) one by one.
+    ensemble may be used from several threads (runs of :meth:`train` take turns).
+    :meth:`save` and :meth:`load` keep it in a ``.npz`` file (:mod:`widenet._archive`).
     """
 
     input_dim = _members_config("input_dim")
@@ -108,6 +114,31 @@ class DeepEnsemble(TrainingLock):
                                   for current, initial in zip(params, initial_params))
         ensemble._template = ensemble._members[0]
         return ensemble
+
+    def save(self, path: _archive.PathLike) -> str:
+        """Write the configuration and the members' current and initial parameters to ``path``, one ``.npz`` file.
+
+        See :meth:`widenet.Network.save`; the layers are stacked on a leading member axis.
+        Returns the path.
+        """
+        kind, config, arrays = _archive.deep_contents(self.config, _stacked(self.params), _stacked(self.initial_params))
+        return _archive.save(path, kind, config, arrays, Network.checked_config)
+
+    @classmethod
+    def load(cls, path: _archive.PathLike) -> DeepEnsemble:
+        """Return the ensemble saved by :meth:`save` in ``path``, checked as :meth:`widenet.Network.load` checks."""
+        return cls.from_stored(_archive.read(path, Network.checked_config, _archive.DEEP_ENSEMBLE_FORMAT))
+
+    @classmethod
+    def from_stored(cls, stored: _archive.Stored) -> DeepEnsemble:
+        """Return the ensemble of a checked file (:func:`widenet._archive.read`)."""
+        dtype = np.dtype(stored.network["dtype"])
+
+        def members(initial: bool) -> list[DeepParameters]:
+            weights, biases = stored.layers(initial)
+            return [DeepParameters([W[r] for W in weights], None if biases is None else [b[r] for b in biases], dtype)
+                    for r in range(len(weights[0]))]
+        return cls.from_parameters({"size": stored.size, **stored.network}, members(False), members(True))
 
     @property
     def config(self) -> dict[str, Any]:
