@@ -155,6 +155,27 @@ def train_ensemble():
             lambda: [*ensemble.params, X, y])
 
 
+def deep_train_ensemble():
+    """Member 0 diverges at its first step and stops; member 1 runs on, on the second thread
+    with two threads (where Ctrl-C must reach it too)."""
+    X, y = data(256, 16)
+    ensemble = widenet.DeepEnsemble(2, 16, [256, 256], activation="tanh", seed=0)
+    params = list(ensemble.params)
+    weights = params[0].weights
+    weights[-1] = weights[-1] * 1e6
+    params[0] = widenet.DeepParameters(weights, params[0].biases)
+    ensemble = widenet.DeepEnsemble.from_parameters(ensemble.config, params, ensemble.initial_params)
+
+    def again():
+        small = widenet.DeepEnsemble(2, 16, [32, 32], activation="tanh", seed=3)
+        member = small.member(1)
+        small.train(X, y, 1e-4, 3)
+        member.train(X, y, 1e-4, 3, backend="numpy")
+        return close(small.params[1].to_vector(), member.params.to_vector(), 1e-9)
+    return (lambda: ensemble.train(X, y, 1e-9, 10**9, record_every=10**9, on_divergence="return"), again,
+            lambda: [*(p.to_vector() for p in ensemble.params), X, y])
+
+
 def linearized(method: str):
     def prepare():
         m = 1000 if method == "iterate" else 3000
@@ -235,6 +256,7 @@ CALLS = {
     "train_ensemble": train_ensemble,
     "deep_ntk": deep_ntk,
     "deep_train": deep_train,
+    "deep_train_ensemble": deep_train_ensemble,
     "linear_gd": linearized("iterate"),
     "linearized_closed_form": linearized("closed_form"),
     "kernel_gram": kernel_gram(cross=False),

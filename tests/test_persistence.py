@@ -404,7 +404,7 @@ def test_wrong_argument_types_and_missing_files(tmp_path):
     for call in (lambda: load(3), lambda: ShallowNetwork.load(None), lambda: net.save(5)):
         with pytest.raises(TypeError, match="path: expected a file name"):
             call()
-    with pytest.raises(TypeError, match="item: expected a widenet.ShallowNetwork, Network, ShallowEnsemble or TrainingState"):
+    with pytest.raises(TypeError, match="item: expected a widenet.ShallowNetwork, Network, ShallowEnsemble, DeepEnsemble or TrainingState"):
         widenet.io.save(net.params, tmp_path / "params.npz")
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.npz")

@@ -5,6 +5,7 @@
 #include "common.hpp"
 #include "deep_network.hpp"
 #include "interruptible.hpp"
+#include "records.hpp"
 #include "widenet/deep_gram.hpp"
 #include "widenet/deep_network.hpp"
 #include "widenet/deep_training.hpp"
@@ -178,29 +179,18 @@ struct DeepBinder {
   using Matrix = MatrixRef<T>;
   using Vec = VectorRef<T>;
 
-  // The flops of a forward and backward pass over `rows` points: two products per layer.
-  static double pass_work(const DeepNetwork& net, Index rows) {
-    double work = 0;
-    Index fan_in = net.input_dim();
-    for (const Index width : net.widths()) {
-      work += 4.0 * double(rows) * double(width) * double(fan_in) + kActivationFlops * double(rows * width);
-      fan_in = width;
-    }
-    return work;
-  }
-
   static Vector<T> forward(const DeepNetwork& net, const Matrix& X) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
     return run_interruptible([&] { return deep_forward<T>(net.arch(), w, X); },
-                             is_long_call(pass_work(net, X.rows())));
+                             is_long_call(deep_pass_work(net, X.rows())));
   }
 
   static RowMatrix<T> jacobian(const DeepNetwork& net, const Matrix& X) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
     return run_interruptible([&] { return deep_jacobian<T>(net.arch(), w, X); },
-                             is_long_call(pass_work(net, X.rows()) + double(X.rows() * net.num_params())));
+                             is_long_call(deep_pass_work(net, X.rows()) + double(X.rows() * net.num_params())));
   }
 
   static RowMatrix<T> ntk_gram(const DeepNetwork& net, const Matrix& X1, const std::optional<Matrix>& X2) {
@@ -217,7 +207,7 @@ struct DeepBinder {
     return run_interruptible([&] {
       if (!X2) return deep_tangent_gram_symmetric<T>(net.arch(), w, X1);
       return deep_tangent_gram<T>(net.arch(), w, X1, *X2);
-    }, is_long_call(products + pass_work(net, X1.rows() + m2)));
+    }, is_long_call(products + deep_pass_work(net, X1.rows() + m2)));
   }
 
   static RowMatrix<T> feature_gram(const DeepNetwork& net, const Matrix& X1, const std::optional<Matrix>& X2) {
@@ -228,14 +218,14 @@ struct DeepBinder {
     const double products = 2.0 * double(X1.rows()) * double(m2) * double(net.widths().back());
     return run_interruptible([&] {
       return deep_feature_gram<T>(net.arch(), w, X1, X2 ? &*X2 : nullptr);
-    }, is_long_call(products + pass_work(net, X1.rows() + m2)));
+    }, is_long_call(products + deep_pass_work(net, X1.rows() + m2)));
   }
 
   static Vector<T> ntk_diag(const DeepNetwork& net, const Matrix& X) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
     return run_interruptible([&] { return deep_tangent_gram_diagonal<T>(net.arch(), w, X); },
-                             is_long_call(pass_work(net, X.rows())));
+                             is_long_call(deep_pass_work(net, X.rows())));
   }
 
   static py::tuple loss_grad(const DeepNetwork& net, const Matrix& X, const Vec& y, T loss_scale) {
@@ -244,7 +234,7 @@ struct DeepBinder {
     check_targets<T>(y, X.rows());
     DeepLossGradient<T> result = run_interruptible(
         [&] { return deep_loss_gradient<T>(net.arch(), w, X, y, loss_scale); },
-        is_long_call(1.5 * pass_work(net, X.rows())));
+        is_long_call(1.5 * deep_pass_work(net, X.rows())));
     return py::make_tuple(result.loss, deep_layers_of(std::move(result.grad), net.bias()));
   }
 
@@ -253,7 +243,7 @@ struct DeepBinder {
     check_inputs<T>(X, net.input_dim());
     const DeepParams<T> delta = net.checked_layers<T>(tangent, "tangent");
     return run_interruptible([&] { return deep_jvp<T>(net.arch(), w, delta, X); },
-                             is_long_call(1.5 * pass_work(net, X.rows())));
+                             is_long_call(1.5 * deep_pass_work(net, X.rows())));
   }
 
   static py::list vjp(const DeepNetwork& net, const Matrix& X, const Vec& r) {
@@ -261,29 +251,18 @@ struct DeepBinder {
     check_inputs<T>(X, net.input_dim());
     check_length<T>(r, X.rows(), "r", "one weight per row of X");
     DeepParams<T> grad = run_interruptible([&] { return deep_vjp<T>(net.arch(), w, X, r); },
-                                           is_long_call(1.5 * pass_work(net, X.rows())));
+                                           is_long_call(1.5 * deep_pass_work(net, X.rows())));
     return deep_layers_of(std::move(grad), net.bias());
-  }
-
-  static DeepParams<T> owned(const DeepView<T>& view) {
-    DeepParams<T> out;
-    for (const auto& W : view.W) out.W.emplace_back(W);
-    for (const auto& b : view.b) out.b.emplace_back(b);
-    out.v = view.v;
-    out.c = view.c;
-    return out;
   }
 
   static py::dict train(const DeepNetwork& net, const DeepNetwork& initial, const Matrix& X, const Vec& y,
                         const TrainingOptions& options, const std::optional<Matrix>& X_test) {
-    DeepParams<T> w = owned(net.params_for<T>("X"));
+    DeepParams<T> w = owned_params(net.params_for<T>("X"));
     require(initial.input_dim() == net.input_dim() && initial.widths() == net.widths() &&
                 initial.bias() == net.bias(),
             "initial: expected a network of the shape of net");
-    const DeepParams<T> start = owned(initial.params_for<T>("initial"));
-    check_inputs<T>(X, net.input_dim());
-    check_targets<T>(y, X.rows());
-    if (X_test) check_inputs<T>(*X_test, net.input_dim(), "X_test");
+    const DeepParams<T> start = owned_params(initial.params_for<T>("initial"));
+    check_training_data<T>(X, y, X_test, net.input_dim());
     const TrainingSchedule& schedule = options.schedule;
     const std::vector<Index> recorded = schedule.recorded_steps();
     const Index records = Index(recorded.size());
@@ -292,7 +271,7 @@ struct DeepBinder {
     const double steps = double(schedule.steps) + 1.0;  // in double: steps + 1 may overflow an Index
     const RunEnd end = run_interruptible(
         [&] { return train_deep_network<T>(net.arch(), w, start, X, y, schedule, X_test, record, options.rule); },
-        is_long_call(1.5 * pass_work(net, X.rows()) * steps));
+        is_long_call(1.5 * deep_pass_work(net, X.rows()) * steps));
     py::dict out;
     out["layers"] = deep_layers_of(std::move(w), net.bias());
     const std::vector<Index> done = steps_done(recorded, end);

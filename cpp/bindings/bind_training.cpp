@@ -31,14 +31,6 @@ struct TrainingBinder {
                         (X_test ? double(X_test->rows()) * records : 0.0));
   }
 
-  // The data of a run of networks of `input_dim` inputs.
-  static void check_data(const Matrix& X, const Vec& y, const std::optional<Matrix>& X_test,
-                         Index input_dim) {
-    check_inputs<T>(X, input_dim);
-    check_targets<T>(y, X.rows());
-    if (X_test) check_inputs<T>(*X_test, input_dim, "X_test");
-  }
-
   static void check_initial(const Network& initial, const Network& net, const std::string& name) {
     if (!initial.holds<T>()) {
       throw py::type_error(name + ": expected a " + dtype_name<T>() + " network (the dtype of X), got " +
@@ -53,7 +45,7 @@ struct TrainingBinder {
                             const std::optional<Matrix>& X_test) {
     Params<T> w = net.params_for<T>("X").copy();
     check_initial(initial, net, "initial");
-    check_data(X, y, X_test, net.input_dim());
+    check_training_data<T>(X, y, X_test, net.input_dim());
     const TrainingSchedule& schedule = options.schedule;
     const std::vector<Index> recorded = schedule.recorded_steps();
     const Index records = Index(recorded.size());
@@ -117,7 +109,7 @@ struct TrainingBinder {
     const Network& first = networks[0].cast<const Network&>();
     const Index R = Index(trained.size()), n = first.width(), d = first.input_dim();
     const std::vector<Params<T>> starts = members(initial, "initial", &first, R);
-    check_data(X, y, X_test, d);
+    check_training_data<T>(X, y, X_test, d);
     const TrainingSchedule& schedule = options.schedule;
     const std::vector<Index> recorded = schedule.recorded_steps();
     const Index records = Index(recorded.size());
@@ -131,8 +123,6 @@ struct TrainingBinder {
       return train_ensemble<T>(first.arch(), trained, starts, X, y, schedule, X_test,
                                member_records, options.rule);
     }, is_long_call(work(schedule, X, X_test, n, d, R)));
-    CArray<Index> stopped_at(R);
-    for (Index r = 0; r < R; ++r) stopped_at.mutable_data()[r] = ends[r].stopped_at;
     CArray<T> U_out({R, n, d}), b_out({R, n}), v_out({R, n}), c_out(R);
     for (Index r = 0; r < R; ++r) {
       Eigen::Map<RowMatrix<T>>(U_out.mutable_data() + r * n * d, n, d) = trained[r].U;
@@ -142,9 +132,7 @@ struct TrainingBinder {
     }
     py::dict out;
     out["layers"] = py::make_tuple(py::make_tuple(U_out, b_out), py::make_tuple(v_out, c_out));
-    out["steps"] = py::array_t<Index>(py::ssize_t(records), recorded.data());
-    out["stopped_at"] = stopped_at;  // per network: its last row is that step; later rows NaN
-    arrays.into(out, -1);
+    ensemble_records_into(out, arrays, recorded, ends);
     return out;
   }
 

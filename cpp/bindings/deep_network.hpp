@@ -85,6 +85,56 @@ py::list deep_layers_of(DeepParams<T>&& p, bool bias) {
   return out;
 }
 
+// The flops of a forward and backward pass over `rows` points: two products per layer.
+inline double deep_pass_work(const DeepNetwork& net, Index rows) {
+  double work = 0;
+  Index fan_in = net.input_dim();
+  for (const Index width : net.widths()) {
+    work += 4.0 * double(rows) * double(width) * double(fan_in) + kActivationFlops * double(rows * width);
+    fan_in = width;
+  }
+  return work;
+}
+
+// A copy of the parameters a view shows, to be trained.
+template <typename T>
+DeepParams<T> owned_params(const DeepView<T>& view) {
+  DeepParams<T> out;
+  for (const auto& W : view.W) out.W.emplace_back(W);
+  for (const auto& b : view.b) out.b.emplace_back(b);
+  out.v = view.v;
+  out.c = view.c;
+  return out;
+}
+
+// A sequence whose first item is a DeepNetwork: the argument that selects the deep overload
+// of train_ensemble (any other sequence goes on to the one-hidden-layer overload).
+struct DeepNetworkSequence {
+  py::sequence items;
+};
+
 void bind_deep_network(py::module_& m);
+void bind_deep_training(py::module_& m);
 
 }  // namespace widenet::bindings
+
+namespace pybind11::detail {
+
+template <>
+struct type_caster<widenet::bindings::DeepNetworkSequence> {
+  PYBIND11_TYPE_CASTER(widenet::bindings::DeepNetworkSequence, const_name("Sequence[DeepNetwork]"));
+
+  bool load(handle source, bool) {
+    if (!isinstance<sequence>(source) || isinstance<str>(source)) return false;
+    const auto items = reinterpret_borrow<sequence>(source);
+    if (len(items) == 0 || !isinstance<widenet::bindings::DeepNetwork>(items[0])) return false;
+    value.items = items;
+    return true;
+  }
+
+  static handle cast(const widenet::bindings::DeepNetworkSequence& source, return_value_policy, handle) {
+    return source.items.inc_ref();
+  }
+};
+
+}  // namespace pybind11::detail

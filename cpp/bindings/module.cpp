@@ -13,6 +13,7 @@ void bind_kernels(py::module_& m);
 void bind_limit_kernels(py::module_& m);
 void bind_runtime(py::module_& m);
 void bind_deep_network(py::module_& m);
+void bind_deep_training(py::module_& m);
 }  // namespace widenet::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -26,6 +27,10 @@ PYBIND11_MODULE(_core, m) {
     }
   });
   widenet::bindings::bind_network(m);  // first: the functions below take its classes
+  widenet::bindings::bind_deep_network(m);
+  // before bind_training: its train_ensemble takes any sequence, the deep overload only
+  // sequences of DeepNetwork
+  widenet::bindings::bind_deep_training(m);
   widenet::bindings::bind_activations(m);
   widenet::bindings::bind_shallow(m);
   widenet::bindings::bind_training(m);
@@ -34,5 +39,4 @@ PYBIND11_MODULE(_core, m) {
   widenet::bindings::bind_kernels(m);
   widenet::bindings::bind_limit_kernels(m);
   widenet::bindings::bind_runtime(m);
-  widenet::bindings::bind_deep_network(m);
 }

@@ -106,6 +106,27 @@ inline StopRule stop_rule(double divergence_factor) {
   return StopRule{divergence_factor};
 }
 
+// The data of a run of networks of `input_dim` inputs.
+template <typename T>
+void check_training_data(const MatrixRef<T>& X, const VectorRef<T>& y, const std::optional<MatrixRef<T>>& X_test,
+                         Index input_dim) {
+  check_inputs<T>(X, input_dim);
+  check_targets<T>(y, X.rows());
+  if (X_test) check_inputs<T>(*X_test, input_dim, "X_test");
+}
+
+// The records of an ensemble into `out`: the whole schedule's steps, stopped_at per network
+// (its last row is that step; its later rows are NaN) and the record arrays.
+template <typename T>
+void ensemble_records_into(py::dict& out, const RecordArrays<T>& arrays, const std::vector<Index>& recorded,
+                           const std::vector<RunEnd>& ends) {
+  CArray<Index> stopped_at(py::ssize_t(ends.size()));
+  for (std::size_t r = 0; r < ends.size(); ++r) stopped_at.mutable_data()[r] = ends[r].stopped_at;
+  out["steps"] = py::array_t<Index>(py::ssize_t(recorded.size()), recorded.data());
+  out["stopped_at"] = stopped_at;
+  arrays.into(out, -1);
+}
+
 // The recorded steps of a run that wrote `rows` records and diverged at `stopped_at` (or -1).
 inline std::vector<Index> steps_done(const std::vector<Index>& recorded, const RunEnd& end) {
   std::vector<Index> out(recorded.begin(), recorded.begin() + end.rows);

@@ -51,6 +51,7 @@ from widenet.kernels import (
     separating_features,
 )
 from widenet.network import (
+    DeepEnsemble,
     DeepParameters,
     FeatureModel,
     LinearizedTrainingResult,
@@ -79,6 +80,7 @@ __all__ = [
     "ConditioningWarning",
     "ConvergenceCheck",
     "DIVERGENCE_FACTOR",
+    "DeepEnsemble",
     "DeepParameters",
     "DivergenceError",
     "FeatureModel",

@@ -9,7 +9,8 @@ version 1 has these entries:
 
 ``format``
     0-d string: what the file holds, ``"widenet.ShallowNetwork"``, ``"widenet.Network"``
-    (a network of any depth), ``"widenet.ShallowEnsemble"`` or ``"widenet.TrainingState"``.
+    (a network of any depth), ``"widenet.ShallowEnsemble"``, ``"widenet.DeepEnsemble"`` or
+    ``"widenet.TrainingState"``.
 ``format_version``
     0-d int64: ``1``. A file of a later version is refused (not guessed at).
 ``widenet_version``
@@ -21,9 +22,9 @@ version 1 has these entries:
     (``null`` for one network); for a training state also ``"training"``: ``lr``, ``loss``,
     ``record_every``, ``steps_done``, ``keep_history``, ``records`` (the recorded steps in
     the history, or ``null`` without history) and ``test_points`` (``m_test`` of the
-    recorded test outputs, or ``null``). A ``widenet.Network``'s ``"network"`` is
-    :attr:`Network.config`: input_dim, widths, activation, parametrization, the four
-    variances, bias, multipliers, distribution, dtype.
+    recorded test outputs, or ``null``). A ``widenet.Network``'s ``"network"`` (and a
+    ``widenet.DeepEnsemble``'s) is :attr:`Network.config`: input_dim, widths, activation,
+    parametrization, the four variances, bias, multipliers, distribution, dtype.
 ``U, b, v, c`` and ``U0, b0, v0, c0``
     The current and the initial parameters in the network's dtype: shapes ``(n, d)``,
     ``(n,)``, ``(n,)``, ``()``, with a leading axis ``R`` for an ensemble.
@@ -31,7 +32,7 @@ version 1 has these entries:
     A ``widenet.Network``'s current and initial parameters (also in a training state of
     one, whose ``"network"`` is then that network's configuration): ``Wl`` of shape
     ``(n_l, n_(l-1))`` with ``n_0 = d``, ``v`` ``(n_L,)``, ``bl`` ``(n_l,)``, ``c`` ``()``;
-    no biases for a network without them.
+    no biases for a network without them. A ``widenet.DeepEnsemble``'s have a leading axis ``R``.
 ``history_steps, history_losses, history_distances`` and ``history_test_outputs``
     A training state's records (only those the configuration announces): int64 ``(k,)``
     step indices counted from the start of the run, float64 ``(..., k)`` losses and
@@ -67,8 +68,10 @@ FORMAT_VERSION = 1
 NETWORK_FORMAT = "widenet.ShallowNetwork"
 DEEP_FORMAT = "widenet.Network"
 ENSEMBLE_FORMAT = "widenet.ShallowEnsemble"
+DEEP_ENSEMBLE_FORMAT = "widenet.DeepEnsemble"
 STATE_FORMAT = "widenet.TrainingState"
-FORMATS = (NETWORK_FORMAT, DEEP_FORMAT, ENSEMBLE_FORMAT, STATE_FORMAT)
+FORMATS = (NETWORK_FORMAT, DEEP_FORMAT, ENSEMBLE_FORMAT, DEEP_ENSEMBLE_FORMAT, STATE_FORMAT)
+DEEP_FORMATS = (DEEP_FORMAT, DEEP_ENSEMBLE_FORMAT)
 
 _HEADER = ("format", "format_version", "widenet_version", "config")
 _PARAMETERS = ("U", "b", "v", "c", "U0", "b0", "v0", "c0")
@@ -128,15 +131,20 @@ def deep_layer_names(depth: int, bias: bool) -> list[tuple[str, Optional[str]]]:
 
 def deep_contents(config: Config, layers: Iterable[tuple[Any, Any]],
                   initial: Iterable[tuple[Any, Any]]) -> tuple[str, Config, Entries]:
-    """Return ``(format, config, arrays)`` of a deep network, ``layers`` as ``((W^1, b^1), ..., (v, c))``."""
+    """Return ``(format, config, arrays)`` of a deep network, ``layers`` as ``((W^1, b^1), ..., (v, c))``.
+
+    Or of a deep ensemble: its ``config`` has ``size``, its layers are stacked.
+    """
     entries: Entries = {}
+    network_config = dict(config)
+    size = network_config.pop("size", None)
     names = deep_layer_names(len(config["widths"]), config["bias"])
     for suffix, blocks in (("", layers), ("0", initial)):
         for (weight, bias), (W, b) in zip(names, blocks):
             entries[weight + suffix] = W
             if bias is not None:
                 entries[bias + suffix] = np.asarray(b, dtype=W.dtype)
-    return DEEP_FORMAT, {"network": dict(config), "size": None}, entries
+    return DEEP_FORMAT if size is None else DEEP_ENSEMBLE_FORMAT, {"network": network_config, "size": size}, entries
 
 
 def save(path: PathLike, kind: str, config: Config, arrays: Entries,
@@ -235,7 +243,8 @@ def _check_config(where: str, kind: str, config: Config,
         checks = check_network if isinstance(check_network, dict) else {DEEP_FORMAT if deep else kind: check_network}
         network = checks[DEEP_FORMAT if deep else kind](config["network"])
         size = _optional_count(config["size"], "size", 1)
-        single = kind in (NETWORK_FORMAT, DEEP_FORMAT) or deep  # deep networks have no ensembles
+        # one network, or a training state of a deep one (a training state holds no deep ensemble)
+        single = kind in (NETWORK_FORMAT, DEEP_FORMAT) or (kind == STATE_FORMAT and deep)
         if (kind != STATE_FORMAT or deep) and (size is None) != single:
             raise ValueError(f"size: expected {'null' if single else 'a number of networks'} "
                              f"for a {kind}, got {config['size']!r}")
@@ -260,9 +269,9 @@ def _check_config(where: str, kind: str, config: Config,
 
 
 def holds_deep_network(kind: str, config: Config) -> bool:
-    """Whether a file of ``kind`` and ``config`` holds a deep network (itself, or the one a training state trains)."""
+    """Whether a file of ``kind`` and ``config`` holds deep networks (one, an ensemble, or a training state's)."""
     network = config.get("network")
-    return kind == DEEP_FORMAT or (kind == STATE_FORMAT and isinstance(network, dict) and "widths" in network)
+    return kind in DEEP_FORMATS or (kind == STATE_FORMAT and isinstance(network, dict) and "widths" in network)
 
 
 def _parameter_shapes(deep: bool, network: Config, lead: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
@@ -274,9 +283,9 @@ def _parameter_shapes(deep: bool, network: Config, lead: tuple[int, ...]) -> dic
     outs, ins = (*widths, 1), (network["input_dim"], *widths)
     shapes: dict[str, tuple[int, ...]] = {}
     for (weight, bias), n_out, n_in in zip(deep_layer_names(len(widths), network["bias"]), outs, ins):
-        shapes[weight] = (n_out, n_in) if weight != "v" else (n_in,)
+        shapes[weight] = lead + ((n_out, n_in) if weight != "v" else (n_in,))
         if bias is not None:
-            shapes[bias] = (n_out,) if bias != "c" else ()
+            shapes[bias] = lead + ((n_out,) if bias != "c" else ())
     return shapes
 
 
@@ -285,7 +294,7 @@ def _expected_arrays(kind: str, network: Config, size: Optional[int],
     """Return entry name -> (shape, dtype) of the arrays a file of this configuration holds."""
     dtype = np.dtype(network["dtype"])
     lead: tuple[int, ...] = () if size is None else (size,)
-    shapes = _parameter_shapes(kind == DEEP_FORMAT or "widths" in network, network, lead)
+    shapes = _parameter_shapes("widths" in network, network, lead)
     expected: dict[str, tuple[tuple[int, ...], np.dtype[Any]]] = {
         name + suffix: (shape, dtype) for name, shape in shapes.items() for suffix in ("", "0")}
     records = None if training is None else training["records"]
@@ -338,7 +347,10 @@ class Stored(NamedTuple):
                 self.entries["c" + suffix])
 
     def layers(self, initial: bool = False) -> tuple[list[NDArray[Any]], Optional[list[NDArray[Any]]]]:
-        """Return a deep network's ``(weights, biases)`` (biases None without them): current or initial."""
+        """Return a deep network's ``(weights, biases)`` (biases None without them): current or initial.
+
+        Stacked on a leading member axis for a deep ensemble.
+        """
         suffix = "0" if initial else ""
         names = deep_layer_names(len(self.network["widths"]), self.network["bias"])
         weights = [self.entries[weight + suffix] for weight, _ in names]

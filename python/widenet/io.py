@@ -20,6 +20,7 @@ from widenet import _validation as check
 from widenet._archive import FORMAT_VERSION, STATE_FORMAT
 from widenet._types import Backend, FloatArray, Loss
 from widenet.network.deep import Network as DeepNetwork
+from widenet.network.deep_ensemble import DeepEnsemble
 from widenet.network.ensemble import ShallowEnsemble
 from widenet.network.results import TrainingResult
 from widenet.network.shallow import ShallowNetwork
@@ -238,24 +239,25 @@ def _concatenate(history: TrainingResult, piece: TrainingResult) -> TrainingResu
                    test_outputs=test_outputs)
 
 
-Saved = Union[ShallowNetwork, DeepNetwork, ShallowEnsemble, TrainingState]
+Saved = Union[ShallowNetwork, DeepNetwork, ShallowEnsemble, DeepEnsemble, TrainingState]
 
 # The check of the stored configuration, by format: the members of an ensemble or a state are shallow.
 _CONFIG_CHECKS: _archive.ConfigChecks = {
     _archive.NETWORK_FORMAT: ShallowNetwork.checked_config, _archive.DEEP_FORMAT: DeepNetwork.checked_config,
-    _archive.ENSEMBLE_FORMAT: ShallowNetwork.checked_config, STATE_FORMAT: ShallowNetwork.checked_config}
+    _archive.ENSEMBLE_FORMAT: ShallowNetwork.checked_config, _archive.DEEP_ENSEMBLE_FORMAT: DeepNetwork.checked_config,
+    STATE_FORMAT: ShallowNetwork.checked_config}
 
 
 def save(item: Saved, path: PathLike) -> str:
     """Write a network, an ensemble or a training state to ``path``; return the path.
 
     ``item`` is a :class:`~widenet.ShallowNetwork`, :class:`~widenet.Network`,
-    :class:`~widenet.ShallowEnsemble` or :class:`TrainingState`, written by its ``save``
-    method (see :mod:`widenet._archive`).
+    :class:`~widenet.ShallowEnsemble`, :class:`~widenet.DeepEnsemble` or :class:`TrainingState`,
+    written by its ``save`` method (see :mod:`widenet._archive`).
     """
-    if not isinstance(item, (ShallowNetwork, DeepNetwork, ShallowEnsemble, TrainingState)):
-        raise TypeError(f"item: expected a widenet.ShallowNetwork, Network, ShallowEnsemble or TrainingState, got "
-                        f"{type(item).__name__}")
+    if not isinstance(item, (ShallowNetwork, DeepNetwork, ShallowEnsemble, DeepEnsemble, TrainingState)):
+        raise TypeError(f"item: expected a widenet.ShallowNetwork, Network, ShallowEnsemble, DeepEnsemble or "
+                        f"TrainingState, got {type(item).__name__}")
     return item.save(path)
 
 
@@ -268,6 +270,8 @@ def _model(stored: _archive.Stored) -> Network:
 
 def _build(stored: _archive.Stored) -> Saved:
     """Return what a checked file holds: a network, an ensemble or a training state."""
+    if stored.kind == _archive.DEEP_ENSEMBLE_FORMAT:
+        return DeepEnsemble.from_stored(stored)
     model = _model(stored)
     if stored.kind != STATE_FORMAT:
         return model

@@ -7,7 +7,9 @@
 //   D^L = m_out v o sigma'(h^L),  D^(l-1) = m_l (D^l W^l) o sigma'(h^(l-1)),
 // from which the Jacobian, its products and the loss gradient follow without the m x P
 // Jacobian (except `deep_jacobian`, which forms it). Products are split into calls of bounded
-// work (bounded_products.hpp), so that a long computation stops on request.
+// work (bounded_products.hpp), so that a long computation stops on request. The `_into`
+// functions write into buffers they resize (a no-op at the same size), so that a training
+// loop allocates them once per run.
 #pragma once
 
 #include <utility>
@@ -57,11 +59,22 @@ template <typename T>
 using DeepView = DeepParamsOf<T, std::vector<Eigen::Map<const RowMatrix<T>>>,
                               std::vector<Eigen::Map<const Vector<T>>>, Eigen::Map<const Vector<T>>>;
 
+// A layer's temporary over memory kept for the next ones (our own, aligned allocation).
+template <typename T>
+using ScratchMatrix = Eigen::Map<RowMatrix<T>, Eigen::AlignedMax>;
+
 // One forward pass over a batch: A[l] = a^(l+1) (m x n_(l+1)) and, when asked for,
 // S[l] = sigma'(h^(l+1)), which backward() turns into the sensitivities D^(l+1).
 template <typename T>
 struct DeepPass {
   std::vector<RowMatrix<T>> A, S;
+  Vector<T> scratch;  // the memory of temporary(): grows to the largest, then is reused
+
+  // A rows x cols temporary of one layer (D^l W^l, diag(g) D^l), valid until the next call.
+  ScratchMatrix<T> temporary(Index rows, Index cols) {
+    if (scratch.size() < rows * cols) scratch.resize(rows * cols);
+    return ScratchMatrix<T>(scratch.data(), rows, cols);
+  }
 
   // The input of layer l (0-based): X for the first, the previous activations after.
   MatrixRef<T> input(Index l, const MatrixRef<T>& X) const {
@@ -76,10 +89,9 @@ Vector<T> scaled_bias(const DeepArchitecture& arch, const P& w, Index l) {
 }
 
 template <typename T, typename P>
-DeepPass<T> deep_forward_pass(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X,
-                              bool derivatives, const StopToken& stop) {
+void deep_forward_pass_into(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X,
+                            bool derivatives, const StopToken& stop, DeepPass<T>& pass) {
   const Index depth = arch.depth();
-  DeepPass<T> pass;
   pass.A.resize(std::size_t(depth));
   pass.S.resize(derivatives ? std::size_t(depth) : 0);
   for (Index l = 0; l < depth; ++l) {
@@ -89,15 +101,29 @@ DeepPass<T> deep_forward_pass(const DeepArchitecture& arch, const P& w, const Ma
     activate_rows<T>(arch.activation, h, derivatives ? &pass.S[std::size_t(l)] : nullptr,
                      T(arch.scales[std::size_t(l)].first), scaled_bias<T>(arch, w, l));
   }
+}
+
+template <typename T, typename P>
+DeepPass<T> deep_forward_pass(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X,
+                              bool derivatives, const StopToken& stop) {
+  DeepPass<T> pass;
+  deep_forward_pass_into<T>(arch, w, X, derivatives, stop, pass);
   return pass;
 }
 
-// Phi at the batch of a forward pass.
+// Phi at the batch of a forward pass, into `out` (one entry per point).
+template <typename T, typename P>
+void deep_readout_into(const DeepArchitecture& arch, const P& w, const DeepPass<T>& pass,
+                       Eigen::Ref<Vector<T>> out) {
+  const auto [m, beta] = arch.scales.back();
+  out.noalias() = T(m) * (pass.A.back() * w.v);
+  if (arch.bias) out.array() += T(beta) * w.c;
+}
+
 template <typename T, typename P>
 Vector<T> deep_readout(const DeepArchitecture& arch, const P& w, const DeepPass<T>& pass) {
-  const auto [m, beta] = arch.scales.back();
-  Vector<T> out = T(m) * (pass.A.back() * w.v);
-  if (arch.bias) out.array() += T(beta) * w.c;
+  Vector<T> out(pass.A.back().rows());
+  deep_readout_into<T>(arch, w, pass, out);
   return out;
 }
 
@@ -107,10 +133,9 @@ void deep_backward(const DeepArchitecture& arch, const P& w, DeepPass<T>& pass,
                    const StopToken& stop) {
   const Index depth = arch.depth();
   pass.S.back().array().rowwise() *= (T(arch.scales.back().first) * w.v).transpose().array();
-  RowMatrix<T> back;
   for (Index l = depth - 1; l >= 1; --l) {
     const auto& W = w.W[std::size_t(l)];
-    back.resize(pass.S[std::size_t(l)].rows(), W.cols());
+    ScratchMatrix<T> back = pass.temporary(pass.S[std::size_t(l)].rows(), W.cols());
     multiply_transposed(back, pass.S[std::size_t(l)], W.transpose(), false, stop);
     pass.S[std::size_t(l - 1)].array() *= T(arch.scales[std::size_t(l)].first) * back.array();
   }
@@ -164,34 +189,38 @@ RowMatrix<T> deep_jacobian(const DeepArchitecture& arch, const P& w, const Matri
   return J;
 }
 
-// J^T g from a pass whose sensitivities are computed, as parameters in the layout of w.
-template <typename T, typename P>
-DeepParams<T> deep_pullback(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X,
-                            const DeepPass<T>& pass, const VectorRef<T>& g, const StopToken& stop) {
-  const Index depth = arch.depth();
-  DeepParams<T> grad;
-  RowMatrix<T> weighted;
-  for (Index l = 0; l < depth; ++l) {
-    const MatrixRef<T> input = pass.input(l, X);
-    weighted = g.asDiagonal() * pass.S[std::size_t(l)];  // diag(g) D^(l+1)
-    const auto [scale, beta] = arch.scales[std::size_t(l)];
-    RowMatrix<T> gW(weighted.cols(), input.cols());
-    multiply_transposed(gW, weighted.transpose(), input.transpose(), false, stop);
-    grad.W.push_back(T(scale) * gW);
-    if (arch.bias) grad.b.push_back(T(beta) * weighted.colwise().sum().transpose());
+// J^T g from a pass whose sensitivities are computed, into `grad` in the layout of the
+// network's parameters.
+template <typename T>
+void deep_pullback_into(const DeepArchitecture& arch, const MatrixRef<T>& X, DeepPass<T>& pass,
+                        const VectorRef<T>& g, const StopToken& stop, DeepParams<T>& grad) {
+  const std::size_t depth = std::size_t(arch.depth());
+  grad.W.resize(depth);
+  grad.b.resize(arch.bias ? depth : 0);
+  for (std::size_t l = 0; l < depth; ++l) {
+    const MatrixRef<T> input = pass.input(Index(l), X);
+    ScratchMatrix<T> weighted = pass.temporary(pass.S[l].rows(), pass.S[l].cols());
+    weighted.noalias() = g.asDiagonal() * pass.S[l];  // diag(g) D^(l+1)
+    const auto [scale, beta] = arch.scales[l];
+    grad.W[l].resize(weighted.cols(), input.cols());
+    multiply_transposed(grad.W[l], weighted.transpose(), input.transpose(), false, stop);
+    grad.W[l] *= T(scale);
+    if (arch.bias) grad.b[l] = T(beta) * weighted.colwise().sum().transpose();
   }
   const auto [m_out, beta_out] = arch.scales.back();
-  grad.v = T(m_out) * (pass.A.back().transpose() * g);
+  grad.v.resize(pass.A.back().cols());
+  grad.v.noalias() = T(m_out) * (pass.A.back().transpose() * g);
   grad.c = arch.bias ? T(beta_out) * g.sum() : T(0);
-  return grad;
 }
 
 template <typename T, typename P>
 DeepParams<T> deep_vjp(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X,
                        const VectorRef<T>& r) {
   const StopToken& stop = current_stop_token();
-  const DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
-  return deep_pullback<T>(arch, w, X, pass, r, stop);
+  DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
+  DeepParams<T> grad;
+  deep_pullback_into<T>(arch, X, pass, r, stop, grad);
+  return grad;
 }
 
 // J delta in forward mode: dh^l = m_l (dW^l a^(l-1) + W^l da^(l-1)) + beta_l db^l,
@@ -216,22 +245,43 @@ Vector<T> deep_jvp(const DeepArchitecture& arch, const P& w, const Q& delta, con
   return out;
 }
 
+// What a loss gradient computes into: its pass, the residual and the gradient. A training
+// run keeps one, so that its steps allocate nothing.
+template <typename T>
+struct DeepGradientWorkspace {
+  DeepPass<T> pass;
+  Vector<T> residual;  // Phi(X) - y, then the pullback's weights 2 s (Phi(X) - y)
+  DeepParams<T> grad;
+};
+
+// The loss s |Phi(X) - y|^2, returned, and its gradient 2 s J^T (Phi(X) - y), in work.grad.
+template <typename T, typename P>
+double deep_loss_and_gradient(const DeepArchitecture& arch, const P& w, const MatrixRef<T>& X,
+                              const VectorRef<T>& y, T loss_scale, DeepGradientWorkspace<T>& work,
+                              const StopToken& stop) {
+  deep_forward_pass_into<T>(arch, w, X, true, stop, work.pass);
+  deep_backward<T>(arch, w, work.pass, stop);
+  work.residual.resize(X.rows());
+  deep_readout_into<T>(arch, w, work.pass, work.residual);  // the activations only
+  work.residual -= y;
+  const double loss = double(loss_scale) * work.residual.template cast<double>().squaredNorm();
+  work.residual *= T(2) * loss_scale;
+  deep_pullback_into<T>(arch, X, work.pass, work.residual, stop, work.grad);
+  return loss;
+}
+
 template <typename T>
 struct DeepLossGradient {
   double loss;
   DeepParams<T> grad;
 };
 
-// The loss s |Phi(X) - y|^2 and its gradient 2 s J^T (Phi(X) - y).
 template <typename T, typename P>
 DeepLossGradient<T> deep_loss_gradient(const DeepArchitecture& arch, const P& w,
                                        const MatrixRef<T>& X, const VectorRef<T>& y, T loss_scale) {
-  const StopToken& stop = current_stop_token();
-  const DeepPass<T> pass = deep_sensitivity_pass<T>(arch, w, X, stop);
-  const Vector<T> residual = deep_readout<T>(arch, w, pass) - y;  // the activations only
-  const Vector<T> g = (T(2) * loss_scale) * residual;
-  return {double(loss_scale) * residual.template cast<double>().squaredNorm(),
-          deep_pullback<T>(arch, w, X, pass, g, stop)};
+  DeepGradientWorkspace<T> work;
+  const double loss = deep_loss_and_gradient<T>(arch, w, X, y, loss_scale, work, current_stop_token());
+  return {loss, std::move(work.grad)};
 }
 
 }  // namespace widenet

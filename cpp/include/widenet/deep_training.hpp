@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
+#include <mutex>
 #include <optional>
+#include <vector>
 
 #include "widenet/deep_network.hpp"
 #include "widenet/training.hpp"
@@ -33,23 +36,30 @@ void deep_step(DeepParams<T>& w, const DeepParams<T>& grad, T h) {
   w.c -= h * grad.c;
 }
 
-// Trains `w` in place (see train() in training.hpp for the records and the divergence
-// rule). A stop request throws Interrupted from inside a step, with `w` unchanged: the run
-// works on a copy, assigned at the end.
+// The buffers of a run, allocated by its first step and reused by every later one.
 template <typename T>
-RunEnd train_deep_network(const DeepArchitecture& arch, DeepParams<T>& w, const DeepParams<T>& initial,
-                          const MatrixRef<T>& X, const VectorRef<T>& y, const TrainingSchedule& schedule,
-                          const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
-                          const StopRule& rule) {
+struct DeepTrainingWorkspace {
+  DeepGradientWorkspace<T> gradient;
+  DeepPass<T> test_pass;  // for the outputs at X_test
+};
+
+// Trains `w` in place (see train() in training.hpp for the records and the divergence
+// rule), polling `stop`. A stop request throws Interrupted from inside a step, with `w`
+// unchanged: the run works on a copy, assigned at the end.
+template <typename T>
+RunEnd deep_gradient_descent(const DeepArchitecture& arch, DeepParams<T>& w, const DeepParams<T>& initial,
+                             const MatrixRef<T>& X, const VectorRef<T>& y, const TrainingSchedule& schedule,
+                             const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
+                             const StopRule& rule, const StopToken& stop) {
   const T h = T(schedule.step_size), loss_scale = T(schedule.loss_scale);
   DeepParams<T> state = w;
+  DeepTrainingWorkspace<T> work;
   RunEnd end;
   Index& row = end.rows;
   double reference = double(loss_scale) * double(y.squaredNorm());  // the zero predictor's loss
   for (Index k = 0;; ++k) {
-    current_stop_token().throw_if_requested();
-    const DeepLossGradient<T> result = deep_loss_gradient<T>(arch, state, X, y, loss_scale);
-    const double loss = result.loss;
+    stop.throw_if_requested();
+    const double loss = deep_loss_and_gradient<T>(arch, state, X, y, loss_scale, work.gradient, stop);
     if (k == 0) reference = std::max(reference, loss);
     const bool diverged = rule.diverged(loss, reference);
     if (diverged || k % schedule.record_every == 0 || k == schedule.steps) {
@@ -57,8 +67,9 @@ RunEnd train_deep_network(const DeepArchitecture& arch, DeepParams<T>& w, const 
       record.distances[row] = deep_distance(state, initial);
       if (X_test) {
         const Index m_test = X_test->rows();
-        Eigen::Map<Vector<T>>(record.test_outputs + row * m_test, m_test) =
-            deep_forward<T>(arch, state, *X_test);
+        deep_forward_pass_into<T>(arch, state, *X_test, false, stop, work.test_pass);
+        Eigen::Map<Vector<T>> outputs(record.test_outputs + row * m_test, m_test);
+        deep_readout_into<T>(arch, state, work.test_pass, outputs);
       }
       ++row;
     }
@@ -67,10 +78,53 @@ RunEnd train_deep_network(const DeepArchitecture& arch, DeepParams<T>& w, const 
       break;
     }
     if (k == schedule.steps) break;
-    deep_step(state, result.grad, h);
+    deep_step(state, work.gradient.grad, h);
   }
   w = std::move(state);
   return end;
+}
+
+// One network, stopped by the current thread's token.
+template <typename T>
+RunEnd train_deep_network(const DeepArchitecture& arch, DeepParams<T>& w, const DeepParams<T>& initial,
+                          const MatrixRef<T>& X, const VectorRef<T>& y, const TrainingSchedule& schedule,
+                          const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
+                          const StopRule& rule) {
+  return deep_gradient_descent<T>(arch, w, initial, X, y, schedule, X_test, record, rule,
+                                  current_stop_token());
+}
+
+// R independent deep networks on the same data, one thread per network, each with its own
+// workspace; products inside stay single-threaded, so threads never nest. A network that
+// diverges stops alone; a stop request reaches every thread and stops them all
+// (Interrupted, thrown after the parallel region, as is any other failure of a member).
+template <typename T>
+std::vector<RunEnd> train_deep_ensemble(const DeepArchitecture& arch, std::vector<DeepParams<T>>& networks,
+                                        const std::vector<DeepParams<T>>& initial, const MatrixRef<T>& X,
+                                        const VectorRef<T>& y, const TrainingSchedule& schedule,
+                                        const std::optional<MatrixRef<T>>& X_test,
+                                        const std::vector<TrainingRecord<T>>& records, const StopRule& rule) {
+  const Index count = Index(networks.size());
+  std::vector<RunEnd> ends(count);
+  // read on this thread: the region's threads have no current token of their own
+  const StopToken& stop = current_stop_token();
+  std::exception_ptr failure;
+  std::mutex failure_mutex;
+#pragma omp parallel for schedule(dynamic) num_threads(thread_count())
+  for (Index r = 0; r < count; ++r) {
+    try {
+      ends[r] = deep_gradient_descent<T>(arch, networks[r], initial[r], X, y, schedule, X_test, records[r], rule,
+                                         stop);
+    } catch (const Interrupted&) {
+      ends[r].interrupted = true;  // thrown below, once every thread has left the region
+    } catch (...) {
+      const std::lock_guard<std::mutex> lock(failure_mutex);
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  stop.throw_if_requested();
+  if (failure) std::rethrow_exception(failure);
+  return ends;
 }
 
 }  // namespace widenet

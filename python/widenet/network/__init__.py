@@ -1,4 +1,4 @@
-"""Networks: fully-connected ones of any depth, shallow ones and their ensembles, and linear models.
+"""Networks: fully-connected ones of any depth, shallow ones, ensembles of either, and linear models.
 
 The linear models share the networks' interface.
 
@@ -6,6 +6,7 @@ A network has its parameters, forward pass, tangent kernel and training.
 """
 
 from widenet.network.deep import Network
+from widenet.network.deep_ensemble import DeepEnsemble
 from widenet.network.deep_parameters import DeepParameters
 from widenet.network.ensemble import ShallowEnsemble, StackedParameters
 from widenet.network.linear_models import FeatureModel, LinearModel
@@ -14,6 +15,7 @@ from widenet.network.results import LinearizedTrainingResult, TrainingResult
 from widenet.network.shallow import ShallowNetwork
 
 __all__ = [
+    "DeepEnsemble",
     "DeepParameters",
     "FeatureModel",
     "LinearModel",

@@ -23,8 +23,8 @@ from widenet._types import (
     Parametrization,
     Seed,
 )
-from widenet.errors import divergence_error
 from widenet.network._backends import BACKENDS
+from widenet.network._ensembles import check_stacked, member_generators, member_index, raise_if_diverged
 from widenet.network._training_call import check_training
 from widenet.network.parameters import Parameters
 from widenet.network.results import TrainingResult, overflowed
@@ -60,15 +60,6 @@ class StackedParameters(NamedTuple):
         """
         return [_core.Network(self.U[r], self.b[r], self.v[r], self.c[r], activation, parametrization)
                 for r in range(len(self.U))]
-
-
-def _member_generators(seed: Seed, size: int) -> list[np.random.Generator]:
-    """Return independent generators for the members, reproducible from one seed."""
-    if isinstance(seed, np.random.Generator):
-        return seed.spawn(size)
-    root = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(
-        None if seed is None else check.seed(seed))
-    return [np.random.default_rng(child) for child in root.spawn(size)]
 
 
 class ShallowEnsemble(TrainingLock):
@@ -151,7 +142,7 @@ class ShallowEnsemble(TrainingLock):
                                      check.integer(width, "width", 1),
                                      check.float_dtype(config.get("dtype", np.float64)), networks=self.size)
         members = [ShallowNetwork(input_dim, width, seed=rng, **config)
-                   for rng in _member_generators(seed, self.size)]
+                   for rng in member_generators(seed, self.size)]
         # the configuration and the input checks only: its parameters are never used
         self._template = members[0]
         self._params = StackedParameters.stack([m.params for m in members], members[0].dtype)
@@ -224,10 +215,7 @@ class ShallowEnsemble(TrainingLock):
 
     def member(self, r: int) -> ShallowNetwork:
         """Return network ``r`` with its current and initial parameters (a copy)."""
-        r = check.integer(r, "r", 0)
-        if r >= self.size:
-            raise ValueError(f"r: expected an index below {self.size}, got {r}")
-        return self._member(self._params, r)
+        return self._member(self._params, member_index(r, self.size))
 
     def _member(self, params: StackedParameters, r: int) -> ShallowNetwork:
         """Return network ``r`` at ``params`` (one of its snapshots), with its initial parameters."""
@@ -241,8 +229,7 @@ class ShallowEnsemble(TrainingLock):
 
     def _check_stacked(self, where: str, shape: tuple[int, ...]) -> None:
         """Guard the stacked result (size, *shape) of a per-member method: it must fit in memory too."""
-        _memory.require(where, [("stacked results", (self.size, *shape), self.dtype, 1)],
-                        "Call the method on one member at a time (ensemble.member(r)).")
+        check_stacked(where, (self.size, *shape), self.dtype)
 
     def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return the outputs of every member, shape (size, m)."""
@@ -343,10 +330,7 @@ class ShallowEnsemble(TrainingLock):
             trained = StackedParameters(U, b, v, np.asarray(c, dtype=self.dtype))
             stuck = overflowed(*trained, stacked=True)
             result = TrainingResult.from_records(records, loss, call.lr, stuck)
-            if result.diverged_at is not None and call.on_divergence == "raise":
-                diverged = tuple(int(r) for r in np.flatnonzero(np.asarray(result.diverged_at) >= 0))
-                raise divergence_error(result, lambda r: self.member(r).gram_product(call.points, call.backend),
-                                       call.points.shape[0], call.loss_scale, diverged)
+            raise_if_diverged(result, call, lambda r: self.member(r).gram_product(call.points, call.backend))
             if stuck.any():  # a member whose parameters overflowed to Inf or NaN stays where its run started
                 trained = StackedParameters(*(np.where(stuck.reshape((-1,) + (1,) * (new.ndim - 1)), old, new)
                                               for new, old in zip(trained, self._params)))

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from widenet.reference import activations as _act
 from widenet.reference.activations import FloatArray
-from widenet.reference.training import OptionsLike, _Records
+from widenet.reference.training import OptionsLike, _padded, _Records, recorded_steps
 
 Layer = Tuple[Any, Any]  # (weights, bias or None)
 
@@ -277,4 +277,31 @@ def train(net: DeepNetworkLike, initial: Optional[DeepNetworkLike], X: FloatArra
         "losses": losses[:records.rows],
         "distances": distances[:records.rows],
         "test_outputs": None if outputs is None else outputs[:records.rows],
+    }
+
+
+def train_ensemble(networks: Sequence[DeepNetworkLike], initial: Optional[Sequence[DeepNetworkLike]], X: FloatArray,
+                   y: npt.ArrayLike, options: OptionsLike, X_test: Optional[FloatArray] = None) -> Dict[str, Any]:
+    """Run :func:`train` for ``R`` independent deep networks of one architecture, one after the other.
+
+    ``initial`` holds the reference points of the distances, one per network (None: the
+    starting points). Returns the keys of :func:`train`, each with a leading ``R`` axis except
+    ``"steps"`` (the whole schedule); ``"layers"`` stacked per layer, ``((W^1 (R, n_1, d),
+    b^1 (R, n_1)), ..., (v (R, n_L), c (R,)))`` with biases None without them. A network that
+    diverged has its last record at its ``stopped_at`` and NaN rows after it.
+    """
+    networks = list(networks)
+    starts: List[Optional[DeepNetworkLike]] = [None] * len(networks) if initial is None else list(initial)
+    runs = [train(net, start, X, y, options, X_test) for net, start in zip(networks, starts)]
+    rows = len(recorded_steps(options.steps, options.record_every))
+    layers = tuple((np.stack([run["layers"][k][0] for run in runs]),
+                    None if runs[0]["layers"][k][1] is None else np.stack([run["layers"][k][1] for run in runs]))
+                   for k in range(len(runs[0]["layers"])))
+    return {
+        "layers": layers,
+        "steps": recorded_steps(options.steps, options.record_every),
+        "stopped_at": np.array([run["stopped_at"] for run in runs], dtype=np.int64),
+        "losses": np.stack([_padded(run["losses"], rows) for run in runs]),
+        "distances": np.stack([_padded(run["distances"], rows) for run in runs]),
+        "test_outputs": None if X_test is None else np.stack([_padded(run["test_outputs"], rows) for run in runs]),
     }
