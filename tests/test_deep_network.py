@@ -217,3 +217,15 @@ def test_the_empirical_nngp_of_a_wide_network_is_the_limit_within_its_standard_e
     large = np.abs(limit) > 0.5  # the entries well away from 0, where a 1% error is a fixed amount
     assert large.sum() >= 6 and np.all((4 * standard_error < 0.01 * np.abs(limit))[large])
     np.testing.assert_allclose(net.nngp(X, X[:2]), empirical[:, :2], rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_a_float32_loss_beyond_float32_is_a_divergence(backend):
+    """Targets of 1e19 make the float32 loss Inf at the first step: the run diverges, as the
+    shallow network's does, instead of recording Inf and going on."""
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(6, 3)), rng.normal(size=6) * 1e19
+    for net in (Network(3, [16], "tanh", "ntk", seed=0, dtype=np.float32),
+                widenet.ShallowNetwork(3, 16, "tanh", "ntk", seed=0, dtype=np.float32)):
+        result = net.train(X, y, 1e-3, 3, backend=backend, on_divergence="return")
+        assert result.diverged_at == 0

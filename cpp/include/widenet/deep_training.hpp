@@ -59,11 +59,14 @@ RunEnd deep_gradient_descent(const DeepArchitecture& arch, DeepParams<T>& w, con
   double reference = double(loss_scale) * double(y.squaredNorm());  // the zero predictor's loss
   for (Index k = 0;; ++k) {
     stop.throw_if_requested();
-    const double loss = deep_loss_and_gradient<T>(arch, state, X, y, loss_scale, work.gradient, stop);
-    if (k == 0) reference = std::max(reference, loss);
-    const bool diverged = rule.diverged(loss, reference);
+    // The loss in the network's dtype, as the shallow loop and the twin take it: a float32 loss
+    // beyond float32's range is Inf, and the run diverged, rather than an Inf record of a run
+    // that goes on.
+    const T loss = T(deep_loss_and_gradient<T>(arch, state, X, y, loss_scale, work.gradient, stop));
+    if (k == 0) reference = std::max(reference, double(loss));
+    const bool diverged = rule.diverged(double(loss), reference);
     if (diverged || k % schedule.record_every == 0 || k == schedule.steps) {
-      record.losses[row] = T(loss);
+      record.losses[row] = loss;
       record.distances[row] = deep_distance(state, initial);
       if (X_test) {
         const Index m_test = X_test->rows();

@@ -155,7 +155,8 @@ def _gradient_descent(X: FloatArray, y: npt.ArrayLike, params: Sequence[npt.Arra
     networks = np.shape(w[3])
     losses, distances = np.empty(networks + records.steps.shape), np.empty(networks + records.steps.shape)
     outputs = None if X_test is None else np.empty(networks + records.steps.shape + X_test.shape[:1], dtype=dtype)
-    reference = loss_scale * float(np.dot(targets, targets))
+    with np.errstate(over="ignore"):  # Inf in the dtype, as in the C++: the first loss is then Inf too
+        reference = loss_scale * float(np.dot(targets, targets))
     for k in range(steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
             loss, *grads = _loss_grad(X, targets, w[0], w[1], w[2], w[3], activation, parametrization, loss_scale)
