@@ -252,7 +252,8 @@ def train(net: DeepNetworkLike, initial: Optional[DeepNetworkLike], X: FloatArra
     records = _Records(options.steps, options.record_every, options.divergence_factor)
     losses, distances = np.empty(records.steps.shape), np.empty(records.steps.shape)
     outputs = None if X_test is None else np.empty(records.steps.shape + X_test.shape[:1], dtype=dtype)
-    reference = scale * float(np.dot(targets, targets))
+    with np.errstate(over="ignore"):  # Inf in the dtype, as in the C++: the first loss is then Inf too
+        reference = scale * float(np.dot(targets, targets))
     for k in range(options.steps + 1):
         current = DeepNetwork(layers, net.activation, net.scales)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
