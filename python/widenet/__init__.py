@@ -9,8 +9,8 @@ docs/theory.md.
 The package is layered, each layer importing only those below it: the runtime, validation
 and errors at the bottom; :mod:`widenet.kernels` and :mod:`widenet.sweeps`;
 :mod:`widenet.network`; :mod:`widenet.regression`; :mod:`widenet.dynamics`;
-:mod:`widenet.io`; :mod:`widenet.distributed`; and :mod:`widenet.app` (the command line,
-the report and the experiments) on top. The names below are the public interface.
+:mod:`widenet.predict`; :mod:`widenet.io`; :mod:`widenet.distributed`; and :mod:`widenet.app`
+(the command line, the report and the experiments) on top. The names below are the public interface.
 """
 
 from __future__ import annotations

@@ -1,0 +1,13 @@
+"""Predictions of wide networks from their kernels, in neural-tangents' call shapes (docs/theory.md, section 9).
+
+:func:`gradient_descent_mse` gives the outputs of a model trained by gradient flow on the
+mean squared error, at any time, from its tangent Gram; :func:`gp_inference` gives the
+Gaussian-process posterior of a kernel (exact Bayesian inference, the NNGP's). Both take
+precomputed Gram matrices, so they serve any kernel: widenet's limit kernels of any depth,
+a network's empirical tangent kernel, or a user's own.
+"""
+
+from widenet.predict.gradient_descent import GradientFlowPrediction, gradient_descent_mse
+from widenet.predict.inference import PosteriorPrediction, gp_inference
+
+__all__ = ["GradientFlowPrediction", "PosteriorPrediction", "gp_inference", "gradient_descent_mse"]

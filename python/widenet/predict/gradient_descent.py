@@ -1,0 +1,147 @@
+"""Gradient flow on the mean squared error, in closed form: neural-tangents' ``predict.gradient_descent_mse``.
+
+A model whose outputs move by its tangent Gram ``K`` (a linearized network, or an infinitely
+wide one, whose kernel stays fixed) and is trained by gradient flow on
+``L = |f(X) - Y|^2 / (2N)``, ``N = Y.size``, with learning rate ``eta`` has (docs/theory.md,
+sections 3 and 9)
+
+    f(X, t) = Y + exp(-eta t K / N) (f_0(X) - Y),
+    f(X_*, t) = f_0(X_*) - K_* K^-1 (I - exp(-eta t K / N)) (f_0(X) - Y),
+
+with ``K + ridge I`` in place of ``K`` for a regularized flow. Every eigenvector of ``K``
+evolves on its own, so one eigendecomposition gives every time; ``t = None`` (infinity) uses
+the pseudo-inverse, with eigenvalues below the rank tolerance treated as zero.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from widenet import _memory
+from widenet import _validation as check
+from widenet._spectral import flow_decay, flow_filter
+from widenet.predict import _inputs
+from widenet.regression import _solve
+
+Prediction = Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]
+
+
+class GradientFlowPrediction:
+    """The outputs of gradient flow from a training Gram, at any time (made by :func:`gradient_descent_mse`).
+
+    Call it as neural-tangents' ``predict_fn``: ``prediction(t=None, fx_train_0=0.0,
+    fx_test_0=None, k_test_train=None)``.
+    """
+
+    def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], learning_rate: float,
+                 ridge: float) -> None:
+        self._y = y
+        # exp(-eta t l / N) is flow_decay's exp(-2 rate l t) with rate = eta / (2N)
+        self._rate = learning_rate / (2.0 * y.size)
+        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, gram.shape[0]), ridge)
+        self._eigenvalues = np.maximum(spectrum.values, 0.0)  # a Gram is PSD: negatives are rounding
+        self._keep, self._vectors = spectrum.keep, spectrum.left
+        self._pseudo_inverse = spectrum.reciprocals()
+
+    def _factors(self, t: Optional[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return ``exp(-eta t l / N)`` and ``(1 - exp(-eta t l / N)) / l`` per time (rows) and eigenvalue."""
+        if t is None:
+            return np.where(self._keep, 0.0, 1.0)[None, :], self._pseudo_inverse[None, :]
+        flat = t.reshape(-1)
+        with np.errstate(invalid="ignore"):  # inf * 0 at t = inf: replaced by the limits below
+            decay = flow_decay(self._eigenvalues, self._rate, flat)
+            accumulated = flow_filter(self._eigenvalues, self._rate, flat)
+        at_infinity = np.isinf(flat)[:, None]
+        decay = np.where(at_infinity, np.where(self._keep, 0.0, 1.0), decay)
+        accumulated = np.where(at_infinity, self._pseudo_inverse, accumulated)
+        return decay, accumulated
+
+    def __call__(self, t: Optional[ArrayLike] = None, fx_train_0: Optional[ArrayLike] = 0.0,
+                 fx_test_0: Optional[ArrayLike] = None, k_test_train: Optional[ArrayLike] = None) -> Prediction:
+        """Return the outputs at times ``t`` on the training points, the test points, or both.
+
+        Parameters
+        ----------
+        t : None, float or array of floats
+            Times ``>= 0`` in units of the learning rate (``eta t`` is the flow's time);
+            None is infinity. An array of times adds its shape as leading axes.
+        fx_train_0 : None, float or array (m,) or like ``y_train``
+            The outputs at the training points at ``t = 0`` (0: the mean of an infinite
+            ensemble). None: no training-point outputs are returned.
+        fx_test_0 : None, float or array (m_test,) or (m_test, k)
+            The outputs at the test points at ``t = 0``; None: none are returned.
+        k_test_train : array (m_test, m)
+            The kernel between the test and the training points; required with
+            ``fx_test_0``.
+
+        Returns
+        -------
+        The training outputs, the test outputs, or both as a tuple (training first), as
+        neural-tangents returns them. ``fx_train_0=None`` needs ``fx_test_0``; the flow's
+        test outputs need the training outputs' start, so ``fx_train_0=None`` means 0 there.
+        """
+        if fx_train_0 is None and fx_test_0 is None:
+            raise ValueError("fx_train_0: expected outputs at the training points, the test points or both; "
+                             "got None for both")
+        times = _inputs.times(t)
+        y = self._y
+        start = _inputs.outputs(0.0 if fx_train_0 is None else fx_train_0, y.shape, "fx_train_0")
+        cross = test_start = None
+        if fx_test_0 is not None:
+            if k_test_train is None:
+                raise ValueError("k_test_train: required with fx_test_0 (the kernel between test and training points)")
+            cross = _inputs.cross_gram(k_test_train, y.shape[0])
+            test_start = _inputs.outputs(fx_test_0, (cross.shape[0], *y.shape[1:]), "fx_test_0")
+        leading = () if times is None else times.shape
+        count = 1 if times is None else max(times.size, 1)
+        rows = y.shape[0] + (0 if cross is None else cross.shape[0])
+        _memory.require("gradient_descent_mse", [("outputs at every time", (count, rows, y.size // y.shape[0]),
+                                                  np.float64, 3)], "Ask for fewer times at once.")
+        decay, accumulated = self._factors(times)
+        components = self._vectors.T @ (start - y)  # (m,) or (m, k)
+        expand = (slice(None), slice(None)) + (None,) * (y.ndim - 1)
+        train = y + np.einsum("ij,tj...->ti...", self._vectors, decay[expand] * components)
+        result_train = train.reshape(leading + y.shape)
+        if cross is None or test_start is None:
+            return result_train
+        moved = np.einsum("ij,tj...->ti...", cross @ self._vectors, accumulated[expand] * components)
+        result_test = (test_start - moved).reshape(leading + test_start.shape)
+        return result_test if fx_train_0 is None else (result_train, result_test)
+
+
+def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike, learning_rate: float = 1.0,
+                         diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False) -> GradientFlowPrediction:
+    """Return the outputs of gradient flow on the mean squared error, as a function of time.
+
+    neural-tangents' ``nt.predict.gradient_descent_mse`` with the same arguments and units:
+    the loss is ``|f(X) - Y|^2 / (2N)`` with ``N = y_train.size``, the flow's time is
+    ``learning_rate * t``, and ``diag_reg`` adds ``diag_reg`` times the mean of the Gram's
+    diagonal to it (``diag_reg`` itself with ``diag_reg_absolute_scale``). In widenet's units,
+    gradient descent on ``loss="sum"`` with step ``h`` for ``k`` steps approaches the flow
+    at ``t = 2 N h k / learning_rate`` as ``h -> 0``.
+
+    Parameters
+    ----------
+    k_train_train : array (m, m)
+        The tangent Gram of the training points (symmetric, positive semi-definite).
+    y_train : array (m,) or (m, k)
+    learning_rate : float
+    diag_reg : float
+    diag_reg_absolute_scale : bool
+
+    Returns
+    -------
+    GradientFlowPrediction
+        Callable as ``prediction(t=None, fx_train_0=0.0, fx_test_0=None,
+        k_test_train=None)``. The eigendecomposition of the Gram is made here, once.
+    """
+    gram = _inputs.train_gram(k_train_train)
+    y = _inputs.targets(y_train, gram.shape[0])
+    rate = check.positive_real(learning_rate, "learning_rate")
+    ridge = _inputs.regularizer(gram, diag_reg, diag_reg_absolute_scale)
+    _memory.require("gradient_descent_mse", [("Gram, eigenvectors and workspace", gram.shape, np.float64, 3)],
+                    "Pass fewer training points.")
+    return GradientFlowPrediction(gram, y, rate, ridge)
