@@ -14,8 +14,9 @@ from widenet.predict import gp_inference, gradient_descent_mse
 TOLERANCE = 1e-10  # relative to the largest magnitude compared
 
 
-def assert_relative(actual, expected, tolerance=TOLERANCE):
-    scale = max(float(np.max(np.abs(expected))), 1e-300)
+def assert_relative(actual, expected, tolerance=TOLERANCE, scale=0.0):
+    """``actual`` within ``tolerance`` of ``expected``, relative to its largest magnitude (or ``scale``)."""
+    scale = max(float(np.max(np.abs(expected))), scale, 1e-300)
     assert float(np.max(np.abs(np.asarray(actual) - expected))) <= tolerance * scale
 
 

@@ -4,10 +4,14 @@
 mean squared error, at any time, from its tangent Gram; :func:`gp_inference` gives the
 Gaussian-process posterior of a kernel (exact Bayesian inference, the NNGP's). Both take
 precomputed Gram matrices, so they serve any kernel: widenet's limit kernels of any depth,
-a network's empirical tangent kernel, or a user's own.
+a network's empirical tangent kernel, or a user's own. :func:`gradient_descent_mse_ensemble`
+gives the mean and covariance of an infinite ensemble of trained networks from a
+:class:`widenet.LimitKernel` or a network.
 """
 
+from widenet.predict.ensemble import EnsemblePrediction, gradient_descent_mse_ensemble
 from widenet.predict.gradient_descent import GradientFlowPrediction, gradient_descent_mse
 from widenet.predict.inference import PosteriorPrediction, gp_inference
 
-__all__ = ["GradientFlowPrediction", "PosteriorPrediction", "gp_inference", "gradient_descent_mse"]
+__all__ = ["EnsemblePrediction", "GradientFlowPrediction", "PosteriorPrediction", "gp_inference",
+           "gradient_descent_mse", "gradient_descent_mse_ensemble"]

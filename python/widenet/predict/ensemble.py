@@ -1,0 +1,195 @@
+"""The infinite ensemble of wide networks trained by gradient flow: neural-tangents' ``gradient_descent_mse_ensemble``.
+
+Over the random initialization, a wide network's outputs start as a centered Gaussian
+process with the NNGP kernel ``K`` and move by its tangent kernel ``Theta``, so after gradient
+flow for a time ``t`` on ``|f(X) - Y|^2 / (2N)`` they are Gaussian with (Lee et al. 2019;
+docs/theory.md, section 9), writing ``F = Theta^-1 (I - exp(-eta t Theta / N))``,
+
+    mean = Theta_* F Y,
+    cov  = K_** + Theta_* F K F Theta_*^T - Theta_* F K_*^T - K_* F Theta_*^T
+
+at test points (``_*`` the test-by-train blocks). Training only the readout (``get="nngp"``)
+is the same with ``K`` in place of ``Theta``, whose covariance reduces to
+``K_** - K_* K^-1 (I - exp(-2 eta t K / N)) K_*^T``: at ``t = infinity`` the Gaussian-process
+posterior. At the training points the mean is ``(I - E) Y`` and the covariance
+``E K E`` with ``E = exp(-eta t Theta / N)`` (for the NNGP, ``K E^2``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Union
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from widenet import _memory
+from widenet import _validation as check
+from widenet._spectral import flow_decay, flow_filter
+from widenet._types import Kind
+from widenet.kernels.limit import LimitKernel
+from widenet.predict import _inputs
+from widenet.regression import _solve
+
+KINDS: tuple[Kind, ...] = ("ntk", "nngp")
+_FLOAT64 = np.dtype(np.float64)
+Gaussian = Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]
+KernelOf = Callable[[str, NDArray[np.float64], Optional[NDArray[np.float64]]], NDArray[np.float64]]
+
+
+def _kernel_of(kernel: object) -> KernelOf:
+    """Return ``(kind, X1, X2) -> Gram`` for a LimitKernel or a model with ``ntk`` and ``nngp`` methods."""
+    if isinstance(kernel, LimitKernel):
+        options = {name: value for name, value in kernel.options.items() if name != "kind"}
+        return lambda kind, X1, X2: np.asarray(LimitKernel(kind=check.choice(kind, "get", KINDS), **options)(X1, X2),
+                                               dtype=np.float64)
+    if all(callable(getattr(kernel, name, None)) for name in KINDS):
+        return lambda kind, X1, X2: np.asarray(getattr(kernel, kind)(X1, X2), dtype=np.float64)
+    raise TypeError(f"kernel: expected a widenet.LimitKernel or a network with ntk() and nngp() (a widenet.Network), "
+                    f"got {type(kernel).__name__}")
+
+
+class _Flow:
+    """One kind's training Gram (regularized) and its eigendecomposition: the factors at any time."""
+
+    def __init__(self, gram: NDArray[np.float64], ridge: float, rate: float) -> None:
+        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, gram.shape[0]), ridge)
+        self.values = np.maximum(spectrum.values, 0.0)
+        self.vectors, self.keep, self.rate = spectrum.left, spectrum.keep, rate
+        self.pseudo_inverse = spectrum.reciprocals()
+
+    def factors(self, t: float, speed: float = 1.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return ``exp(-s l)`` and ``(1 - exp(-s l)) / l`` per eigenvalue, ``s = speed eta t / N`` (inf: limits)."""
+        if np.isinf(t):
+            return np.where(self.keep, 0.0, 1.0), self.pseudo_inverse
+        decay = flow_decay(self.values, speed * self.rate, np.array([t]))[0]
+        accumulated = flow_filter(self.values, speed * self.rate, np.array([t]))[0]
+        return decay, accumulated
+
+    def apply(self, diagonal: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Return ``Q diag(diagonal) Q^T right``."""
+        projected = self.vectors.T @ right
+        scaled = diagonal[:, None] * projected if projected.ndim == 2 else diagonal * projected
+        result: NDArray[np.float64] = self.vectors @ scaled
+        return result
+
+
+class EnsemblePrediction:
+    """The mean (and covariance) of the infinite ensemble's outputs at any time.
+
+    Made by :func:`gradient_descent_mse_ensemble`. Call it as neural-tangents' ``predict_fn``:
+    ``prediction(t=None, X_test=None, *, get="ntk", compute_cov=False)``.
+    """
+
+    def __init__(self, kernel_of: KernelOf, X: NDArray[np.float64], y: NDArray[np.float64], learning_rate: float,
+                 diag_reg: float, absolute: bool) -> None:
+        self._kernel_of, self._X, self._y = kernel_of, X, y
+        self._rate = learning_rate / (2.0 * y.size)  # exp(-eta t l / N) = exp(-2 rate l t)
+        self._diag_reg, self._absolute = diag_reg, absolute
+        self._grams: dict[str, NDArray[np.float64]] = {}
+        self._flows: dict[str, _Flow] = {}
+
+    def _gram(self, kind: str) -> NDArray[np.float64]:
+        if kind not in self._grams:
+            self._grams[kind] = _inputs.train_gram(self._kernel_of(kind, self._X, None), f"the {kind} Gram")
+        return self._grams[kind]
+
+    def _flow(self, kind: str) -> _Flow:
+        if kind not in self._flows:
+            gram = self._gram(kind)
+            self._flows[kind] = _Flow(gram, _inputs.regularizer(gram, self._diag_reg, self._absolute), self._rate)
+        return self._flows[kind]
+
+    def __call__(self, t: Optional[ArrayLike] = None, X_test: Optional[ArrayLike] = None, *,
+                 get: Union[str, tuple[str, ...]] = "ntk", compute_cov: bool = False) -> Any:
+        """Return the Gaussian of the outputs at times ``t`` on ``X_test`` (None: the training points).
+
+        ``t`` is None (infinity), a time or an array of times (leading axes); ``get`` is
+        ``"ntk"`` (the whole network trained), ``"nngp"`` (the readout only; at infinity the
+        Bayesian posterior) or a tuple of both (a dict by name). The result is the mean,
+        or with ``compute_cov`` the pair (mean, covariance), the covariance shared by the
+        output columns.
+        """
+        kinds = (get,) if isinstance(get, str) else tuple(get)
+        for kind in kinds:
+            check.choice(kind, "get", KINDS)
+        check.boolean(compute_cov, "compute_cov")
+        times = _inputs.times(t)
+        points = None if X_test is None else check.as_points(X_test, "X_test", dtype=_FLOAT64,
+                                                             columns=self._X.shape[1])
+        flat = np.array([np.inf]) if times is None else times.reshape(-1)
+        leading = () if times is None else times.shape
+        m_out = self._X.shape[0] if points is None else points.shape[0]
+        blocks: list[_memory.Block] = [("test kernels", (m_out, self._X.shape[0]), np.float64, 3)]
+        if compute_cov:
+            blocks.append(("covariances at every time", (flat.size + 3, m_out, m_out), np.float64, 1))
+        _memory.require("gradient_descent_mse_ensemble", blocks, "Ask for fewer times or test points at once.")
+        results = {kind: self._gaussians(kind, flat, leading, points, bool(compute_cov)) for kind in kinds}
+        return results[kinds[0]] if isinstance(get, str) else results
+
+    def _gaussians(self, kind: str, times: NDArray[np.float64], leading: tuple[int, ...],
+                   points: Optional[NDArray[np.float64]], compute_cov: bool) -> Gaussian:
+        flow, y = self._flow(kind), self._y
+        means, covs = [], []
+        cross = None if points is None else self._kernel_of(kind, points, self._X)
+        nngp_cross = None if points is None else (cross if kind == "nngp" else self._kernel_of("nngp", points, self._X))
+        for t in times:
+            decay, accumulated = flow.factors(float(t))
+            if cross is None:
+                means.append(y - flow.apply(decay, y))
+            else:
+                means.append(cross @ flow.apply(accumulated, y))
+            if compute_cov:
+                covs.append(self._covariance(kind, flow, float(t), decay, accumulated, points, cross, nngp_cross))
+        mean = np.stack(means).reshape(leading + means[0].shape)
+        if not compute_cov:
+            return mean
+        return mean, np.stack(covs).reshape(leading + covs[0].shape)
+
+    def _covariance(self, kind: str, flow: _Flow, t: float, decay: NDArray[np.float64],
+                    accumulated: NDArray[np.float64], points: Optional[NDArray[np.float64]],
+                    cross: Optional[NDArray[np.float64]], nngp_cross: Optional[NDArray[np.float64]]
+                    ) -> NDArray[np.float64]:
+        nngp = self._gram("nngp")
+        if points is None or cross is None or nngp_cross is None:  # at the training points
+            if kind == "nngp":
+                cov = flow.apply(flow.values * flow.factors(t, 2.0)[0], np.eye(len(nngp)))
+            else:
+                left = flow.apply(decay, np.eye(len(nngp)))  # exp(-eta t Theta / N)
+                cov = left @ nngp @ left
+        else:
+            prior = _inputs.train_gram(self._kernel_of("nngp", points, None), "the nngp Gram of X_test")
+            if kind == "nngp":
+                cov = prior - nngp_cross @ flow.apply(flow.factors(t, 2.0)[1], nngp_cross.T)
+            else:
+                moved = flow.apply(accumulated, cross.T)  # F Theta_*^T
+                mixed = nngp_cross @ moved
+                cov = prior + moved.T @ nngp @ moved - mixed - mixed.T
+        cov = 0.5 * (cov + cov.T)
+        np.fill_diagonal(cov, np.maximum(np.diag(cov), 0.0))
+        return cov
+
+
+def gradient_descent_mse_ensemble(kernel: object, X_train: ArrayLike, y_train: ArrayLike, learning_rate: float = 1.0,
+                                  diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False) -> EnsemblePrediction:
+    """Return the Gaussian of an infinite ensemble's outputs trained by gradient flow, as a function of time.
+
+    neural-tangents' ``nt.predict.gradient_descent_mse_ensemble`` with the same arguments
+    and units (the loss ``|f(X) - Y|^2 / (2N)``, ``N = y_train.size``; the flow's time
+    ``learning_rate * t``; ``diag_reg`` relative to the mean of the Gram's diagonal unless
+    absolute). ``kernel`` is a :class:`widenet.LimitKernel` (its NNGP and tangent kernels,
+    any depth) or a network with ``ntk`` and ``nngp`` methods (:class:`widenet.Network`: its
+    empirical kernels, so the prediction is that of its linearization started at the
+    network's initial law).
+
+    Returns
+    -------
+    EnsemblePrediction
+        Callable as ``prediction(t=None, X_test=None, *, get="ntk", compute_cov=False)``.
+    """
+    kernel_of = _kernel_of(kernel)
+    X = check.as_points(X_train, "X_train", dtype=_FLOAT64)
+    y = _inputs.targets(y_train, X.shape[0])
+    rate = check.positive_real(learning_rate, "learning_rate")
+    check.non_negative_real(diag_reg, "diag_reg")
+    absolute = check.boolean(diag_reg_absolute_scale, "diag_reg_absolute_scale")
+    return EnsemblePrediction(kernel_of, X, y, rate, float(diag_reg), absolute)
