@@ -1,0 +1,51 @@
+"""The largest stable step of gradient descent on the square loss of a model with a fixed tangent kernel."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from widenet import _validation as check
+from widenet._types import Loss
+from widenet.predict import _inputs
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def max_learning_rate(kernel: Any, X: Optional[ArrayLike] = None, loss: Loss = "sum") -> float:
+    """Return ``1 / (s lambda_max)``: gradient descent with a smaller step converges, with a larger one diverges.
+
+    On ``s sum_i (f(x_i) - y_i)^2`` (``s`` as ``loss`` says: 1, 1/m or 1/2, as in
+    :meth:`widenet.ShallowNetwork.train`) a model whose outputs move by the Gram ``K`` has
+    residuals multiplied by ``I - 2 h s K`` at each step (docs/theory.md, section 3), whose
+    eigenvalues lie in (-1, 1) exactly when ``h < 1 / (s lambda_max(K))``. For a network
+    this is the bound at its current parameters (its tangent kernel moves in training).
+
+    Parameters
+    ----------
+    kernel : array (m, m), kernel object or network
+        The training Gram itself (with ``X=None``), a kernel object called as ``kernel(X)``
+        (a :class:`widenet.LimitKernel`), or a network with ``ntk(X)``.
+    X : array (m, d), optional
+        The training points, when ``kernel`` is not a Gram.
+    loss : {"sum", "mean", "half_sum"}
+    """
+    if X is None:
+        gram = _inputs.train_gram(kernel, "kernel")
+    else:
+        points = check.as_points(X, "X", dtype=_FLOAT64)
+        if callable(getattr(kernel, "ntk", None)):
+            gram = _inputs.train_gram(kernel.ntk(points), "the tangent Gram of X")
+        elif callable(kernel):
+            gram = _inputs.train_gram(kernel(points), "the Gram of X")
+        else:
+            raise TypeError(f"kernel: expected a Gram matrix, a kernel object or a network with ntk(), got "
+                            f"{type(kernel).__name__}")
+    scale = check.loss_scale(loss, gram.shape[0])
+    largest = float(np.linalg.eigvalsh(gram)[-1])
+    if largest <= 0:
+        raise ValueError("kernel: its Gram has no positive eigenvalue, so every step is stable (the outputs do not "
+                         "move); expected a nonzero Gram")
+    return 1.0 / (scale * largest)
