@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+import widenet
 from widenet.app.cli import main
 from widenet.app.experiments import EXPERIMENTS
 
@@ -132,3 +133,10 @@ def test_no_figures_needs_no_matplotlib(monkeypatch, tmp_path):
     assert list(results["experiments"]) == ["least-squares"]
     assert results["experiments"]["least-squares"]["figures"] == []
     assert (tmp_path / "report.md").exists()
+
+
+def test_version_prints_the_installed_version(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"widenet {widenet.__version__}"

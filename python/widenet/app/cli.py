@@ -47,6 +47,9 @@ def _parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="widenet", description="The mathematics of wide neural networks: the chapter's figures "
                                                  "and claims, measured.")
+    from widenet._runtime import __version__
+
+    parser.add_argument("--version", action="version", version=f"widenet {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
     reproduce = commands.add_parser(
