@@ -292,7 +292,8 @@ def test_get_params_set_params_and_repr():
     assert model.get_params() == {
         "activation": "erf", "parametrization": "ntk", "kernel": "ntk", "weight_var": 1.0, "bias_var": 0.0,
         "output_var": 1.0, "output_bias_var": 0.0, "steps": 10, "lr": 0.1, "ridge": 0.0, "method": "auto",
-        "order": None, "depth": 1, "bias": True, "multipliers": False}
+        "order": None, "depth": 1, "bias": True, "multipliers": False, "time": None,
+        "loss": "sum"}
     assert model.set_params(kernel="nngp", ridge=0.5) is model
     assert model.kernel == "nngp" and model.ridge == 0.5
     assert NTKRegressor(**model.get_params()).get_params() == model.get_params()
@@ -307,7 +308,7 @@ def test_init_only_stores_hyper_parameters():
     assert vars(model) == {"activation": 3, "parametrization": "ntk", "kernel": "rbf", "weight_var": 1.0,
                            "bias_var": 0.0, "output_var": 1.0, "output_bias_var": 0.0, "steps": -1, "lr": "big",
                            "ridge": -5, "method": "auto", "order": 0, "depth": 1, "bias": True,
-                           "multipliers": False}
+                           "multipliers": False, "time": None, "loss": "sum"}
 
 
 def test_fit_returns_self_and_sets_trailing_underscore_attributes():
@@ -350,8 +351,8 @@ def test_bad_arguments_are_named():
         (ValueError, "lr: a step size is required", dict(steps=10)),
         (ValueError, "lr", dict(steps=10, lr=0.0)),
         (TypeError, "lr", dict(steps=10, lr="big")),
-        (ValueError, "lr: gradient descent diverges", dict(steps=10, lr=lr_max * 1.0001)),
-        (ValueError, "lr: gradient descent diverges", dict(steps=10, lr=lr_max * 0.9999, ridge=0.01)),
+        (ValueError, "lr: gradient descent on loss=.sum. diverges", dict(steps=10, lr=lr_max * 1.0001)),
+        (ValueError, "lr: gradient descent on loss=.sum. diverges", dict(steps=10, lr=lr_max * 0.9999, ridge=0.01)),
     ]
     for error, pattern, params in cases:
         with pytest.raises(error, match=pattern):
@@ -429,3 +430,44 @@ def test_the_module_does_not_import_sklearn():
             "NTKRegressor(kernel='nngp').fit(X, X[:, 0]).predict(X, return_std=True); print('ok')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize("loss, scale", [("sum", 1.0), ("mean", 1 / 7), ("half_sum", 0.5)])
+def test_gradient_flow_for_a_time_is_the_matrix_exponential(loss, scale):
+    """K(x, X) K^-1 (I - exp(-2 s K t)) y with scipy's expm, for the loss scale s; a 1% error in the
+    time is beyond the tolerance."""
+    import scipy.linalg
+
+    X, y, X_test = data(seed=21)
+    settings = dict(activation="erf", parametrization="ntk", bias_var=0.2)
+    t = 0.8
+    model = NTKRegressor(**settings, time=t, loss=loss).fit(X, y)
+    K = widenet.limit_kernel(X, **settings)
+    K_star = widenet.limit_kernel(X_test, X, **settings)
+
+    def expected(time):
+        return K_star @ np.linalg.solve(K, (np.eye(len(K)) - scipy.linalg.expm(-2 * scale * K * time)) @ y)
+    error = np.max(np.abs(model.predict(X_test) - expected(t)))
+    assert error <= 1e-10 * np.max(np.abs(expected(t)))
+    assert np.max(np.abs(model.predict(X_test) - expected(1.01 * t))) > 1e-10 * np.max(np.abs(expected(t)))
+
+
+def test_steps_on_the_mean_loss_are_steps_on_the_sum_with_lr_over_m():
+    X, y, X_test = data(seed=22)
+    mean = NTKRegressor(activation="relu", steps=50, lr=0.2, loss="mean").fit(X, y).predict(X_test)
+    total = NTKRegressor(activation="relu", steps=50, lr=0.2 / len(X), loss="sum").fit(X, y).predict(X_test)
+    np.testing.assert_allclose(mean, total, rtol=1e-12, atol=1e-14)
+
+
+def test_the_step_bound_follows_the_loss_scale_and_time_excludes_steps():
+    X, y, _ = data(seed=23)
+    l_max = NTKRegressor(activation="relu").fit(X, y).eigenvalues_[-1]
+    NTKRegressor(activation="relu", steps=5, lr=0.99 * len(X) / l_max, loss="mean").fit(X, y)
+    with pytest.raises(ValueError, match="^lr: gradient descent on loss='mean' diverges"):
+        NTKRegressor(activation="relu", steps=5, lr=1.01 * len(X) / l_max, loss="mean").fit(X, y)
+    with pytest.raises(ValueError, match="^time: gradient flow for a time, or gradient descent for steps"):
+        NTKRegressor(activation="relu", steps=5, lr=0.1, time=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="^loss"):
+        NTKRegressor(activation="relu", loss="total").fit(X, y)
+    with pytest.raises(ValueError, match="^time"):
+        NTKRegressor(activation="relu", time=-1.0).fit(X, y)

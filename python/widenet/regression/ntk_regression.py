@@ -18,8 +18,8 @@ import numpy.typing as npt
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._spectral import gd_filter
-from widenet._types import Activation, FloatArray, Kind, Parametrization
+from widenet._spectral import flow_filter, gd_filter
+from widenet._types import Activation, FloatArray, Kind, Loss, Parametrization
 from widenet.kernels.limit import KINDS, METHODS, limit_kernel
 from widenet.regression import _solve
 from widenet.regression.estimators import _check_X, _check_y, _Estimator
@@ -105,6 +105,14 @@ class NTKRegressor(_Estimator):
     order : int, optional
         Gauss-Legendre nodes per panel of ``method="quadrature"`` (None: its default), as
         for :func:`widenet.limit_kernel`.
+    time : float or None
+        Gradient flow for this time instead of steps: the mean prediction is
+        ``K(x, X) K^-1 (I - exp(-2 s K t)) y`` (``s`` as ``loss`` says), the limit of ``k``
+        steps of ``lr = t / k`` as ``k`` grows. Not with ``steps``.
+    loss : {"sum", "mean", "half_sum"}
+        The loss the steps (or the flow) descend, scaled as in
+        :meth:`widenet.ShallowNetwork.train`: ``s f`` with ``s`` 1, ``1/m`` or ``1/2``; the
+        step bound becomes ``lr < 1/(s (l_max + ridge))``.
     depth, bias, multipliers
         The kernels of a network with ``depth`` hidden layers, with or without biases, and
         (NTK parametrization) with the standard deviations as multipliers, as for
@@ -132,7 +140,8 @@ class NTKRegressor(_Estimator):
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, steps: Optional[int] = None, lr: Optional[float] = None,
                  ridge: float = 0.0, method: RegressorMethod = "auto", order: Optional[int] = None, *,
-                 depth: int = 1, bias: bool = True, multipliers: bool = False) -> None:
+                 depth: int = 1, bias: bool = True, multipliers: bool = False, time: Optional[float] = None,
+                 loss: Loss = "sum") -> None:
         self.activation = activation
         self.parametrization = parametrization
         self.kernel = kernel
@@ -148,6 +157,8 @@ class NTKRegressor(_Estimator):
         self.depth = depth
         self.bias = bias
         self.multipliers = multipliers
+        self.time = time
+        self.loss = loss
 
     def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> NTKRegressor:
         """Compute the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; return ``self``.
@@ -161,7 +172,12 @@ class NTKRegressor(_Estimator):
         if steps is not None and self.lr is None:
             raise ValueError("lr: a step size is required when steps is given (steps=None for the limit)")
         lr = None if steps is None else check.positive_real(self.lr, "lr")
+        time = None if self.time is None else check.non_negative_real(self.time, "time")
+        if time is not None and steps is not None:
+            raise ValueError("time: gradient flow for a time, or gradient descent for steps, not both (got time="
+                             f"{self.time!r} and steps={self.steps!r})")
         points = _check_X(X)
+        scale = check.loss_scale(check.choice(self.loss, "loss", check.LOSS_NAMES), points.shape[0])
         targets = _check_y(y, points.shape[0], type(self).__name__)
         kernel_args: Dict[str, Any] = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
                            weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
@@ -171,17 +187,20 @@ class NTKRegressor(_Estimator):
         gram = limit_kernel(points, **kernel_args)
         spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, points.shape[0]), ridge)
         eigenvalues, shifted = spectrum.unshifted, spectrum.values
-        if steps is None or lr is None:  # both or neither
+        if time is not None:
+            factors = flow_filter(shifted, scale, time)
+        elif steps is None or lr is None:  # both or neither
             spectrum.warn_if_ill_conditioned(
                 f"The {kind} Gram matrix of {points.shape[0]} points" + (" plus ridge I" if ridge else ""),
                 "; a ridge > 0, or finitely many steps, regularises it.")
             factors = spectrum.reciprocals()
-        elif shifted[-1] > 0 and lr * shifted[-1] >= 1.0:
-            raise ValueError(f"lr: gradient descent diverges for lr >= 1/(l_max + ridge) = {1.0 / shifted[-1]:.6g} "
-                             f"(l_max = {eigenvalues[-1]:.6g}, the largest eigenvalue of the training Gram); "
-                             f"got lr={self.lr!r}")
+        elif shifted[-1] > 0 and lr * scale * shifted[-1] >= 1.0:
+            bound = 1.0 / (scale * shifted[-1])
+            raise ValueError(f"lr: gradient descent on loss={self.loss!r} diverges for lr >= 1/(s (l_max + ridge)) = "
+                             f"{bound:.6g} (l_max = {eigenvalues[-1]:.6g}, the largest eigenvalue of the training "
+                             f"Gram, s = {scale:.6g}); got lr={self.lr!r}")
         else:
-            factors = gd_filter(shifted, lr, steps)
+            factors = gd_filter(shifted, lr * scale, steps)
         self.dual_coef_: npt.NDArray[np.float64] = spectrum.filtered(factors, targets)
         self.X_fit_ = points.copy()
         self.eigenvalues_ = eigenvalues
@@ -189,9 +208,9 @@ class NTKRegressor(_Estimator):
         self.rank_ = spectrum.rank
         self.n_features_in_ = points.shape[1]
         self._kernel_args = kernel_args
-        self._fitted_as = f"kernel={kind!r}, steps={steps!r}"
-        self._posterior_factors: Optional[npt.NDArray[np.float64]] = (factors if kind == "nngp" and steps is None
-                                                                       else None)
+        self._fitted_as = f"kernel={kind!r}, steps={steps!r}, time={time!r}"
+        self._posterior_factors: Optional[npt.NDArray[np.float64]] = (
+            factors if kind == "nngp" and steps is None and time is None else None)
         return self
 
     def _gram(self, X1: FloatArray, X2: Optional[FloatArray] = None) -> npt.NDArray[np.float64]:
