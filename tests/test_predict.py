@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
+import widenet
 from widenet.predict import gp_inference, gradient_descent_mse
 
 TOLERANCE = 1e-10  # relative to the largest magnitude compared
@@ -169,3 +170,74 @@ def test_caller_arrays_are_not_modified():
     gp_inference(K, y, diag_reg=0.1)(K_star, K_star_star)
     for array, copy in zip((K, K_star, K_star_star, y), copies):
         np.testing.assert_array_equal(array, copy)
+
+
+def test_grams_near_the_float_limit_give_the_answers_of_unit_grams():
+    """Entries of 1e308: the symmetrization, the regularizer and the eigendecomposition stay finite."""
+    K, K_star, K_star_star = kernels()
+    y = np.arange(7.0)
+    big = 1e308 / np.max(np.abs(K))
+    unit = gradient_descent_mse(K, y, diag_reg=0.1)(None, 0.0, 0.0, K_star)
+    huge = gradient_descent_mse(big * K, y, diag_reg=0.1)(None, 0.0, 0.0, big * K_star)
+    assert_relative(huge[1], unit[1], 1e-9)
+    assert_relative(gradient_descent_mse(big * K, y, learning_rate=1 / big)(2.0),
+                    gradient_descent_mse(K, y)(2.0), 1e-9)
+    mean = gp_inference(big * K, y)(big * K_star)
+    assert_relative(mean, gp_inference(K, y)(K_star), 1e-8)
+
+
+def test_a_singular_gram_moves_continuously_to_infinite_time():
+    """Duplicated training points: the zero eigenvalue's direction never moves, so large finite
+    times approach t = infinity, and two copies of a point keep the same output."""
+    K, K_star, _ = kernels(m=7, features=12)
+    K = np.block([[K, K[:, :1]], [K[:1, :], K[:1, :1]]])  # the first point twice
+    K_star = np.hstack([K_star, K_star[:, :1]])
+    y = np.append(np.arange(7.0), 0.0)
+    predict = gradient_descent_mse(K, y)
+    train_inf, test_inf = predict(None, 0.0, 0.0, K_star)
+    for t in (1e10, 1e16, 1e20, 1e300):
+        train, test = predict(t, 0.0, 0.0, K_star)
+        assert np.isfinite(test).all()
+        assert_relative(test, test_inf, 1e-6)
+        assert abs(train[0] - train[-1]) <= 1e-9 * np.max(np.abs(train))
+
+
+def test_an_indefinite_matrix_is_refused_by_name():
+    with pytest.raises(ValueError, match="^k_train_train: expected a positive semi-definite Gram"):
+        gradient_descent_mse([[1.0, 2.0], [2.0, 1.0]], [1.0, 0.0])
+    with pytest.raises(ValueError, match="^k_train_train: expected a positive semi-definite Gram"):
+        gp_inference([[1.0, 2.0], [2.0, 1.0]], [1.0, 0.0])
+
+
+def test_the_predictions_do_not_follow_later_changes_to_the_caller_s_arrays():
+    K, _, _ = kernels()
+    y = np.arange(7.0)
+    predict = gradient_descent_mse(K, y)
+    before = predict(1.0)
+    y[:] = 0.0
+    np.testing.assert_array_equal(predict(1.0), before)
+
+
+def test_an_ill_conditioned_gram_warns_when_inverted():
+    K, K_star, _ = kernels(features=20)
+    ill = K + 1e-14 * np.eye(7)
+    ill[:, 0], ill[0, :] = ill[:, 1], ill[1, :]
+    ill[0, 0] = ill[1, 1] * (1 + 1e-13)  # two nearly equal points
+    y = np.arange(7.0)
+    with pytest.warns(widenet.ConditioningWarning, match="ill-conditioned"):
+        gradient_descent_mse(ill, y)(None, 0.0, 0.0, K_star)
+    with pytest.warns(widenet.ConditioningWarning, match="ill-conditioned"):
+        gp_inference(ill, y)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: gradient_descent_mse(np.eye(3), np.ones((3, 0))), ValueError, "^y_train: expected 3 rows"),
+    (lambda: gradient_descent_mse(np.eye(3), np.ones(3))(np.array([])), ValueError, "^t: expected at least one"),
+    (lambda: gradient_descent_mse(np.eye(3), np.ones(3))(True), TypeError, "^t: expected real times"),
+    (lambda: gradient_descent_mse(np.eye(3), np.ones(3))(1.0, 0.0, 0.0, np.ones(3)), ValueError,
+     r"^k_test_train: expected a 2-D array \(m_test, 3\); for one test point use"),
+    (lambda: gradient_descent_mse(np.eye(3), np.ones((3, 3)))(1.0, np.ones(3)), ValueError, "^fx_train_0"),
+])
+def test_more_bad_arguments_are_refused_by_name(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

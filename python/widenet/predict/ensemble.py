@@ -12,7 +12,8 @@ at test points (``_*`` the test-by-train blocks). Training only the readout (``g
 is the same with ``K`` in place of ``Theta``, whose covariance reduces to
 ``K_** - K_* K^-1 (I - exp(-2 eta t K / N)) K_*^T``: at ``t = infinity`` the Gaussian-process
 posterior. At the training points the mean is ``(I - E) Y`` and the covariance
-``E K E`` with ``E = exp(-eta t Theta / N)`` (for the NNGP, ``K E^2``).
+``E K E`` with ``E = exp(-eta t Theta / N)`` (for the NNGP, ``K E^2``; with a ridge ``r``,
+``(K + r I) E^2``, as neural-tangents computes it).
 """
 
 from __future__ import annotations
@@ -24,11 +25,10 @@ from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._spectral import flow_decay, flow_filter
 from widenet._types import Kind
 from widenet.kernels.limit import LimitKernel
 from widenet.predict import _inputs
-from widenet.regression import _solve
+from widenet.predict._flow import FlowSpectrum
 
 KINDS: tuple[Kind, ...] = ("ntk", "nngp")
 _FLOAT64 = np.dtype(np.float64)
@@ -48,31 +48,6 @@ def _kernel_of(kernel: object) -> KernelOf:
                     f"got {type(kernel).__name__}")
 
 
-class _Flow:
-    """One kind's training Gram (regularized) and its eigendecomposition: the factors at any time."""
-
-    def __init__(self, gram: NDArray[np.float64], ridge: float, rate: float) -> None:
-        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, gram.shape[0]), ridge)
-        self.values = np.maximum(spectrum.values, 0.0)
-        self.vectors, self.keep, self.rate = spectrum.left, spectrum.keep, rate
-        self.pseudo_inverse = spectrum.reciprocals()
-
-    def factors(self, t: float, speed: float = 1.0) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Return ``exp(-s l)`` and ``(1 - exp(-s l)) / l`` per eigenvalue, ``s = speed eta t / N`` (inf: limits)."""
-        if np.isinf(t):
-            return np.where(self.keep, 0.0, 1.0), self.pseudo_inverse
-        decay = flow_decay(self.values, speed * self.rate, np.array([t]))[0]
-        accumulated = flow_filter(self.values, speed * self.rate, np.array([t]))[0]
-        return decay, accumulated
-
-    def apply(self, diagonal: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Return ``Q diag(diagonal) Q^T right``."""
-        projected = self.vectors.T @ right
-        scaled = diagonal[:, None] * projected if projected.ndim == 2 else diagonal * projected
-        result: NDArray[np.float64] = self.vectors @ scaled
-        return result
-
-
 class EnsemblePrediction:
     """The mean (and covariance) of the infinite ensemble's outputs at any time.
 
@@ -86,30 +61,33 @@ class EnsemblePrediction:
         self._rate = learning_rate / (2.0 * y.size)  # exp(-eta t l / N) = exp(-2 rate l t)
         self._diag_reg, self._absolute = diag_reg, absolute
         self._grams: dict[str, NDArray[np.float64]] = {}
-        self._flows: dict[str, _Flow] = {}
+        self._flows: dict[str, FlowSpectrum] = {}
 
     def _gram(self, kind: str) -> NDArray[np.float64]:
         if kind not in self._grams:
             self._grams[kind] = _inputs.train_gram(self._kernel_of(kind, self._X, None), f"the {kind} Gram")
         return self._grams[kind]
 
-    def _flow(self, kind: str) -> _Flow:
+    def _flow(self, kind: str) -> FlowSpectrum:
         if kind not in self._flows:
             gram = self._gram(kind)
-            self._flows[kind] = _Flow(gram, _inputs.regularizer(gram, self._diag_reg, self._absolute), self._rate)
+            self._flows[kind] = FlowSpectrum(gram, _inputs.regularizer(gram, self._diag_reg, self._absolute),
+                                             self._rate, f"the {kind} Gram")
         return self._flows[kind]
 
     def __call__(self, t: Optional[ArrayLike] = None, X_test: Optional[ArrayLike] = None, *,
-                 get: Union[str, tuple[str, ...]] = "ntk", compute_cov: bool = False) -> Any:
+                 get: Union[None, str, tuple[str, ...]] = "ntk", compute_cov: bool = False) -> Any:
         """Return the Gaussian of the outputs at times ``t`` on ``X_test`` (None: the training points).
 
         ``t`` is None (infinity), a time or an array of times (leading axes); ``get`` is
         ``"ntk"`` (the whole network trained), ``"nngp"`` (the readout only; at infinity the
-        Bayesian posterior) or a tuple of both (a dict by name). The result is the mean,
+        Bayesian posterior) or a tuple of them, or None for both (a dict by name). The result is the mean,
         or with ``compute_cov`` the pair (mean, covariance), the covariance shared by the
         output columns.
         """
-        kinds = (get,) if isinstance(get, str) else tuple(get)
+        kinds = KINDS if get is None else (get,) if isinstance(get, str) else tuple(get)
+        if not kinds:
+            raise ValueError("get: expected 'ntk', 'nngp' or a tuple of them, got an empty tuple")
         for kind in kinds:
             check.choice(kind, "get", KINDS)
         check.boolean(compute_cov, "compute_cov")
@@ -129,11 +107,15 @@ class EnsemblePrediction:
     def _gaussians(self, kind: str, times: NDArray[np.float64], leading: tuple[int, ...],
                    points: Optional[NDArray[np.float64]], compute_cov: bool) -> Gaussian:
         flow, y = self._flow(kind), self._y
+        if np.isinf(times).any():
+            flow.warn_if_ill_conditioned(f"the {kind} Gram (inverted at t = infinity)")
         means, covs = [], []
         cross = None if points is None else self._kernel_of(kind, points, self._X)
-        nngp_cross = None if points is None else (cross if kind == "nngp" else self._kernel_of("nngp", points, self._X))
-        for t in times:
-            decay, accumulated = flow.factors(float(t))
+        nngp_cross = None
+        if points is not None and compute_cov:
+            nngp_cross = cross if kind == "nngp" else self._kernel_of("nngp", points, self._X)
+        decays, accumulations = flow.factors(times)
+        for decay, accumulated, t in zip(decays, accumulations, times):
             if cross is None:
                 means.append(y - flow.apply(decay, y))
             else:
@@ -145,21 +127,22 @@ class EnsemblePrediction:
             return mean
         return mean, np.stack(covs).reshape(leading + covs[0].shape)
 
-    def _covariance(self, kind: str, flow: _Flow, t: float, decay: NDArray[np.float64],
+    def _covariance(self, kind: str, flow: FlowSpectrum, t: float, decay: NDArray[np.float64],
                     accumulated: NDArray[np.float64], points: Optional[NDArray[np.float64]],
                     cross: Optional[NDArray[np.float64]], nngp_cross: Optional[NDArray[np.float64]]
                     ) -> NDArray[np.float64]:
         nngp = self._gram("nngp")
         if points is None or cross is None or nngp_cross is None:  # at the training points
             if kind == "nngp":
-                cov = flow.apply(flow.values * flow.factors(t, 2.0)[0], np.eye(len(nngp)))
+                unit = flow.apply(flow.unit_values * flow.factors(np.array([t]), 2.0)[0][0], np.eye(len(nngp)))
+                cov = flow.scale * unit  # Q diag(l exp(-2 eta t l / N)) Q^T
             else:
                 left = flow.apply(decay, np.eye(len(nngp)))  # exp(-eta t Theta / N)
                 cov = left @ nngp @ left
         else:
             prior = _inputs.train_gram(self._kernel_of("nngp", points, None), "the nngp Gram of X_test")
             if kind == "nngp":
-                cov = prior - nngp_cross @ flow.apply(flow.factors(t, 2.0)[1], nngp_cross.T)
+                cov = prior - nngp_cross @ flow.apply(flow.factors(np.array([t]), 2.0)[1][0], nngp_cross.T)
             else:
                 moved = flow.apply(accumulated, cross.T)  # F Theta_*^T
                 mixed = nngp_cross @ moved
@@ -187,7 +170,7 @@ def gradient_descent_mse_ensemble(kernel: object, X_train: ArrayLike, y_train: A
         Callable as ``prediction(t=None, X_test=None, *, get="ntk", compute_cov=False)``.
     """
     kernel_of = _kernel_of(kernel)
-    X = check.as_points(X_train, "X_train", dtype=_FLOAT64)
+    X = check.as_points(X_train, "X_train", dtype=_FLOAT64).copy()  # kept: later changes to the caller's don't reach it
     y = _inputs.targets(y_train, X.shape[0])
     rate = check.positive_real(learning_rate, "learning_rate")
     check.non_negative_real(diag_reg, "diag_reg")

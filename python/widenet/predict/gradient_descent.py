@@ -9,8 +9,9 @@ sections 3 and 9)
     f(X_*, t) = f_0(X_*) - K_* K^-1 (I - exp(-eta t K / N)) (f_0(X) - Y),
 
 with ``K + ridge I`` in place of ``K`` for a regularized flow. Every eigenvector of ``K``
-evolves on its own, so one eigendecomposition gives every time; ``t = None`` (infinity) uses
-the pseudo-inverse, with eigenvalues below the rank tolerance treated as zero.
+evolves on its own, so one eigendecomposition gives every time; eigenvalues below the rank
+tolerance count as zero at every time, so ``t = None`` (infinity) is the pseudo-inverse's
+limit (see :mod:`widenet.predict._flow`).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._spectral import flow_decay, flow_filter
 from widenet.predict import _inputs
-from widenet.regression import _solve
+from widenet.predict._flow import FlowSpectrum
 
 Prediction = Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]
 
@@ -39,25 +39,15 @@ class GradientFlowPrediction:
     def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], learning_rate: float,
                  ridge: float) -> None:
         self._y = y
-        # exp(-eta t l / N) is flow_decay's exp(-2 rate l t) with rate = eta / (2N)
-        self._rate = learning_rate / (2.0 * y.size)
-        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, gram.shape[0]), ridge)
-        self._eigenvalues = np.maximum(spectrum.values, 0.0)  # a Gram is PSD: negatives are rounding
-        self._keep, self._vectors = spectrum.keep, spectrum.left
-        self._pseudo_inverse = spectrum.reciprocals()
+        # exp(-eta t l / N) is exp(-2 rate l t) with rate = eta / (2N)
+        self._flow = FlowSpectrum(gram, ridge, learning_rate / (2.0 * y.size), "k_train_train")
 
     def _factors(self, t: Optional[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return ``exp(-eta t l / N)`` and ``(1 - exp(-eta t l / N)) / l`` per time (rows) and eigenvalue."""
-        if t is None:
-            return np.where(self._keep, 0.0, 1.0)[None, :], self._pseudo_inverse[None, :]
-        flat = t.reshape(-1)
-        with np.errstate(invalid="ignore"):  # inf * 0 at t = inf: replaced by the limits below
-            decay = flow_decay(self._eigenvalues, self._rate, flat)
-            accumulated = flow_filter(self._eigenvalues, self._rate, flat)
-        at_infinity = np.isinf(flat)[:, None]
-        decay = np.where(at_infinity, np.where(self._keep, 0.0, 1.0), decay)
-        accumulated = np.where(at_infinity, self._pseudo_inverse, accumulated)
-        return decay, accumulated
+        flat = np.array([np.inf]) if t is None else t.reshape(-1)
+        if np.isinf(flat).any():
+            self._flow.warn_if_ill_conditioned("k_train_train (inverted at t = infinity)")
+        return self._flow.factors(flat)
 
     def __call__(self, t: Optional[ArrayLike] = None, fx_train_0: Optional[ArrayLike] = 0.0,
                  fx_test_0: Optional[ArrayLike] = None, k_test_train: Optional[ArrayLike] = None) -> Prediction:
@@ -68,10 +58,10 @@ class GradientFlowPrediction:
         t : None, float or array of floats
             Times ``>= 0`` in units of the learning rate (``eta t`` is the flow's time);
             None is infinity. An array of times adds its shape as leading axes.
-        fx_train_0 : None, float or array (m,) or like ``y_train``
+        fx_train_0 : None, float or array of the shape of ``y_train``
             The outputs at the training points at ``t = 0`` (0: the mean of an infinite
             ensemble). None: no training-point outputs are returned.
-        fx_test_0 : None, float or array (m_test,) or (m_test, k)
+        fx_test_0 : None, float or array (m_test,) or (m_test, k), as ``y_train`` has columns
             The outputs at the test points at ``t = 0``; None: none are returned.
         k_test_train : array (m_test, m)
             The kernel between the test and the training points; required with
@@ -101,13 +91,14 @@ class GradientFlowPrediction:
         _memory.require("gradient_descent_mse", [("outputs at every time", (count, rows, y.size // y.shape[0]),
                                                   np.float64, 3)], "Ask for fewer times at once.")
         decay, accumulated = self._factors(times)
-        components = self._vectors.T @ (start - y)  # (m,) or (m, k)
+        vectors = self._flow.vectors
+        components = vectors.T @ (start - y)  # (m,) or (m, k)
         expand = (slice(None), slice(None)) + (None,) * (y.ndim - 1)
-        train = y + np.einsum("ij,tj...->ti...", self._vectors, decay[expand] * components)
+        train = y + np.einsum("ij,tj...->ti...", vectors, decay[expand] * components)
         result_train = train.reshape(leading + y.shape)
         if cross is None or test_start is None:
             return result_train
-        moved = np.einsum("ij,tj...->ti...", cross @ self._vectors, accumulated[expand] * components)
+        moved = np.einsum("ij,tj...->ti...", cross @ vectors, accumulated[expand] * components)
         result_test = (test_start - moved).reshape(leading + test_start.shape)
         return result_test if fx_train_0 is None else (result_train, result_test)
 

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet.predict import _inputs
-from widenet.regression import _solve
+from widenet.predict._flow import FlowSpectrum
 
 Posterior = Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]
 
@@ -31,9 +31,10 @@ class PosteriorPrediction:
 
     def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], ridge: float) -> None:
         self._y = y
-        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, gram.shape[0]), ridge)
-        self._vectors, self._reciprocals = spectrum.left, spectrum.reciprocals()
-        self._weights = spectrum.pseudo_inverse_times(y)  # (K + ridge I)^+ y
+        flow = FlowSpectrum(gram, ridge, 0.0, "k_train_train")
+        flow.warn_if_ill_conditioned("k_train_train" + (" plus the ridge" if ridge else ""))
+        self._vectors, self._reciprocals = flow.vectors, flow.pseudo_inverse
+        self._weights = flow.apply(flow.pseudo_inverse, y)  # (K + ridge I)^+ y
 
     def __call__(self, k_test_train: ArrayLike, k_test_test: Optional[ArrayLike] = None) -> Posterior:
         """Return the posterior mean at the test points, and with ``k_test_test`` its covariance.

@@ -23,6 +23,11 @@ def max_learning_rate(kernel: Any, X: Optional[ArrayLike] = None, loss: Loss = "
     eigenvalues lie in (-1, 1) exactly when ``h < 1 / (s lambda_max(K))``. For a network
     this is the bound at its current parameters (its tangent kernel moves in training).
 
+    The step is in the units of ``train`` (and of :class:`widenet.NTKRegressor`'s ``lr``),
+    not of neural-tangents' ``learning_rate``: for :func:`gradient_descent_mse`'s flow on
+    ``|f - Y|^2 / (2N)``, gradient descent with that learning rate is stable below
+    ``2N / lambda_max``, which is ``max_learning_rate(K, loss="half_sum") * N``.
+
     Parameters
     ----------
     kernel : array (m, m), kernel object or network
@@ -32,7 +37,9 @@ def max_learning_rate(kernel: Any, X: Optional[ArrayLike] = None, loss: Loss = "
         The training points, when ``kernel`` is not a Gram.
     loss : {"sum", "mean", "half_sum"}
     """
-    if X is None:
+    if X is None or isinstance(kernel, np.ndarray):
+        if X is not None:
+            raise TypeError("X: a Gram matrix is the kernel at the training points already; pass X=None with it")
         gram = _inputs.train_gram(kernel, "kernel")
     else:
         points = check.as_points(X, "X", dtype=_FLOAT64)

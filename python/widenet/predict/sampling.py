@@ -107,5 +107,7 @@ def sample_posterior(prediction: EnsemblePrediction, X_test: Optional[ArrayLike]
                         f"{type(prediction).__name__}")
     if t is not None and np.ndim(t) != 0:
         raise ValueError(f"t: expected one time (or None for infinity), got shape {np.shape(t)}")
+    if not isinstance(get, str):
+        raise TypeError(f"get: expected one kind, 'ntk' or 'nngp', got {get!r}")
     mean, cov = prediction(t, X_test, get=get, compute_cov=True)
     return sample_gaussian(mean, cov, n_samples, seed)

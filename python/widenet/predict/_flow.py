@@ -1,0 +1,68 @@
+"""A training Gram's eigendecomposition and the factors of gradient flow on it, at any time.
+
+Shared by the predictions: ``exp(-2 rate l t)`` moves the residual's component on each
+eigenvector, ``(1 - exp(-2 rate l t)) / l`` accumulates it (both from :mod:`widenet._spectral`).
+Eigenvalues at or below the rank tolerance (``m eps`` times the largest) count as zero at
+every time: their directions never move, so ``t -> infinity`` joins the pseudo-inverse
+continuously, and directions a kernel cannot reach (``K_* q = 0``) stay out of the answer.
+A Gram with an eigenvalue clearly below zero is no kernel's and is refused by name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+from widenet._conditioning import warn_if_ill_conditioned
+from widenet._interrupt import is_long_factorization, run_interruptible
+from widenet._spectral import flow_decay, flow_filter
+from widenet.regression import _solve
+
+# An eigenvalue below -INDEFINITE times the largest is not rounding: the matrix is no Gram.
+_INDEFINITE = 1e-8
+
+
+class FlowSpectrum:
+    """``gram + ridge I = Q diag(l) Q^T`` and the factors of gradient flow with ``exp(-2 rate l t)``.
+
+    The eigenvalues are kept at unit size (``l = scale * unit_values``), so that a Gram whose
+    largest eigenvalue is beyond the float range still gives its finite answers.
+    """
+
+    def __init__(self, gram: NDArray[np.float64], ridge: float, rate: float, name: str) -> None:
+        self.scale = float(np.max(np.abs(gram))) or 1.0
+        # at unit size: no overflow near the float limit
+        values, self.vectors = run_interruptible(np.linalg.eigh, gram / self.scale,
+                                                 long_call=is_long_factorization(*gram.shape))
+        if values[0] < -_INDEFINITE * max(values[-1], 0.0):
+            raise ValueError(f"{name}: expected a positive semi-definite Gram; its smallest eigenvalue is "
+                             f"{values[0] * self.scale:.3g} against a largest {values[-1] * self.scale:.3g}")
+        self.unit_values = np.maximum(values, 0.0) + ridge / self.scale
+        self.keep = self.unit_values > _solve.rank_tolerance(np.float64, len(values)) * float(np.max(self.unit_values))
+        self.rate = rate
+        self.pseudo_inverse = np.divide(1.0, self.unit_values, out=np.zeros_like(self.unit_values),
+                                        where=self.keep) / self.scale
+
+    def warn_if_ill_conditioned(self, what: str) -> None:
+        """Warn when the eigenvalues kept span more than the conditioning limit (the inverse loses accuracy)."""
+        warn_if_ill_conditioned(self.unit_values[self.keep], int(np.count_nonzero(~self.keep)), what,
+                                "; a diag_reg > 0, or a finite time, regularises it.", stacklevel=5)
+
+    def factors(self, times: NDArray[np.float64], speed: float = 1.0) -> tuple[NDArray[np.float64],
+                                                                              NDArray[np.float64]]:
+        """Return ``exp(-2 r l t)`` and ``(1 - exp(-2 r l t)) / l``, ``r = speed rate``: rows per time, inf allowed."""
+        rate = speed * self.rate * self.scale  # l = scale * unit value
+        with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 at t = inf: replaced below
+            decay = flow_decay(self.unit_values, rate, times)
+            accumulated = flow_filter(self.unit_values, rate, times) / self.scale
+        at_infinity = np.isinf(times)[:, None]
+        decay = np.where(self.keep, np.where(at_infinity, 0.0, decay), 1.0)
+        accumulated = np.where(self.keep, np.where(at_infinity, self.pseudo_inverse, accumulated), 0.0)
+        return decay, accumulated
+
+    def apply(self, diagonal: NDArray[np.float64], right: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Return ``Q diag(diagonal) Q^T right`` for ``right`` of shape (m,) or (m, k)."""
+        projected = self.vectors.T @ right
+        scaled = diagonal[:, None] * projected if projected.ndim == 2 else diagonal * projected
+        result: NDArray[np.float64] = self.vectors @ scaled
+        return result
