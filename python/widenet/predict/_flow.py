@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from widenet import _solve
 from widenet._conditioning import warn_if_ill_conditioned
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._spectral import flow_decay, flow_filter
-from widenet.regression import _solve
 
 # An eigenvalue below -INDEFINITE times the largest is not rounding: the matrix is no Gram.
 _INDEFINITE = 1e-8

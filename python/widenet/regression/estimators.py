@@ -28,13 +28,12 @@ from typing import Any, Callable, Dict, List, Optional, TypeVar, Union
 import numpy as np
 import numpy.typing as npt
 
-from widenet import _memory
+from widenet import _memory, _solve
 from widenet import _validation as check
 from widenet._native import _core
 from widenet._optional import optional_module_for
 from widenet._types import FloatArray, KernelName
 from widenet.kernels import Kernel, as_kernel
-from widenet.regression import _solve
 from widenet.regression.least_squares import augment, min_norm_solution
 
 KERNEL_NAMES = _core.KERNELS

@@ -21,12 +21,11 @@ from typing import Optional, Tuple
 import numpy as np
 import numpy.typing as npt
 
-from widenet import _memory
+from widenet import _memory, _solve
 from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._native import _core
 from widenet._types import FloatArray
-from widenet.regression import _solve
 
 _FLOAT64 = np.dtype(np.float64)
 

@@ -16,12 +16,11 @@ from typing import Any, Dict, Literal, Optional, Tuple, Union, cast, overload
 import numpy as np
 import numpy.typing as npt
 
-from widenet import _memory
+from widenet import _memory, _solve
 from widenet import _validation as check
 from widenet._spectral import flow_filter, gd_filter
 from widenet._types import Activation, FloatArray, Kind, Loss, Parametrization
 from widenet.kernels.limit import KINDS, METHODS, limit_kernel
-from widenet.regression import _solve
 from widenet.regression.estimators import _check_X, _check_y, _Estimator
 
 _METHODS = tuple(method for method in METHODS if method != "monte_carlo")

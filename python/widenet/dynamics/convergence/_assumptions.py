@@ -8,7 +8,7 @@ from typing import List, Tuple, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from widenet import _memory
+from widenet import _memory, _solve
 from widenet import _validation as check
 from widenet._types import Loss, Seed
 from widenet.dynamics.convergence._probe import (
@@ -30,7 +30,6 @@ from widenet.dynamics.convergence._probe import (
 )
 from widenet.dynamics.convergence._reports import AssumptionReport
 from widenet.network._kinds import AnyNetwork
-from widenet.regression import _solve
 
 _Witness = TypeVar("_Witness")
 

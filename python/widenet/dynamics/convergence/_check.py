@@ -8,14 +8,13 @@ from typing import List, Optional
 import numpy as np
 import numpy.typing as npt
 
-from widenet import _memory
+from widenet import _memory, _solve
 from widenet import _validation as check
 from widenet._types import Backend, Loss, Seed
 from widenet.dynamics.convergence._assumptions import _assumption_blocks, check_assumptions
 from widenet.dynamics.convergence._probe import _clone, _network, _norm
 from widenet.dynamics.convergence._reports import AssumptionReport, ConvergenceCheck
 from widenet.network._kinds import AnyNetwork
-from widenet.regression import _solve
 
 # Rounding level of a comparison, per dtype of the computation: about 4500 unit roundoffs
 # in float64 and 840 in float32, the base relative tolerances of the tests (rtol_for in
