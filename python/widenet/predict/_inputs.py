@@ -21,6 +21,8 @@ def train_gram(value: object, name: str = "k_train_train") -> NDArray[np.float64
     gram = check.as_array(value, name, _FLOAT64, 2)
     if gram.shape[0] != gram.shape[1] or gram.shape[0] < 1:
         raise ValueError(f"{name}: expected a square m x m Gram matrix with m >= 1, got shape {gram.shape}")
+    if np.array_equal(gram, gram.T):  # the common case, and a kernel's own Grams: no transposed arithmetic
+        return gram.copy()
     largest = float(np.max(np.abs(gram)))
     unit = gram / largest if largest > 0 else gram  # differences at unit size: no overflow near the float limit
     asymmetry = float(np.max(np.abs(unit - unit.T)))
