@@ -18,7 +18,7 @@ CONFIGURATIONS = [("lecun", "ntk", False), ("lecun", "nngp", False), ("ntk", "nt
 def _methods(activation):
     methods = ["quadrature"]
     methods.append("closed_form" if activation in _core.CLOSED_FORMS else "scale_mixture")
-    return methods
+    return methods + (["expansion"] if activation in _core.EXPANSIONS else [])
 
 
 @pytest.mark.parametrize("activation", list(_core.ACTIVATIONS))
