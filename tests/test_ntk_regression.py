@@ -299,7 +299,7 @@ def test_get_params_set_params_and_repr():
     assert NTKRegressor(**model.get_params()).get_params() == model.get_params()
     with pytest.raises(ValueError, match="alpha"):
         model.set_params(alpha=1.0)
-    assert repr(model) == "NTKRegressor(activation='erf', kernel='nngp', steps=10, lr=0.1, ridge=0.5)"
+    assert repr(model) == "NTKRegressor(activation='erf', kernel='nngp', lr=0.1, ridge=0.5, steps=10)"
     assert repr(NTKRegressor()) == "NTKRegressor()"
 
 

@@ -11,7 +11,7 @@ posterior standard deviation.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Literal, Optional, Tuple, Union, cast, overload
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, TypeVar, Union, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -21,7 +21,9 @@ from widenet import _validation as check
 from widenet._spectral import flow_filter, gd_filter
 from widenet._types import Activation, FloatArray, Kind, Loss, Parametrization
 from widenet.kernels.limit import KINDS, METHODS, limit_kernel
-from widenet.regression.estimators import _check_X, _check_y, _Estimator
+from widenet.regression._body import EstimatorBody
+from widenet.regression._checks import PRECOMPUTED, check_positive_semidefinite, check_train_gram, check_X, check_y
+from widenet.regression._classes import REGRESSOR, PlainEstimator, exported, register
 
 _METHODS = tuple(method for method in METHODS if method != "monte_carlo")
 
@@ -30,8 +32,12 @@ RegressorMethod = Literal["auto", "closed_form", "scale_mixture", "quadrature"]
 
 _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
 
+_KERNEL_VALUES = (*KINDS, PRECOMPUTED)
 
-class NTKRegressor(_Estimator):
+_Self = TypeVar("_Self", bound="_NTKRegressorBody")
+
+
+class _NTKRegressorBody(EstimatorBody):
     """Kernel regression with an infinite-width kernel of a fully-connected network.
 
     The prediction is that after ``steps`` gradient-descent steps or in the limit. ``fit``
@@ -159,38 +165,39 @@ class NTKRegressor(_Estimator):
         self.time = time
         self.loss = loss
 
-    def fit(self, X: npt.ArrayLike, y: npt.ArrayLike) -> NTKRegressor:
+    def fit(self: _Self, X: npt.ArrayLike, y: npt.ArrayLike) -> _Self:
         """Compute the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; return ``self``.
 
         ``y`` has shape (m,) or (m, n_targets).
         """
-        kind = check.choice(self.kernel, "kernel", KINDS)
+        kind = check.choice(self.kernel, "kernel", _KERNEL_VALUES)
         method = check.choice(self.method, "method", _METHODS)
         ridge = check.non_negative_real(self.ridge, "ridge")
-        steps = None if self.steps is None else check.integer(self.steps, "steps", 0)
-        if steps is not None and self.lr is None:
-            raise ValueError("lr: a step size is required when steps is given (steps=None for the limit)")
-        lr = None if steps is None else check.positive_real(self.lr, "lr")
-        time = None if self.time is None else check.non_negative_real(self.time, "time")
-        if time is not None and steps is not None:
-            raise ValueError("time: gradient flow for a time, or gradient descent for steps, not both (got time="
-                             f"{self.time!r} and steps={self.steps!r})")
-        points = _check_X(X)
-        scale = check.loss_scale(check.choice(self.loss, "loss", check.LOSS_NAMES), points.shape[0])
-        targets = _check_y(y, points.shape[0], type(self).__name__)
-        kernel_args: Dict[str, Any] = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
-                           weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
-                           output_bias_var=self.output_bias_var, method=method, order=self.order,
-                           depth=self.depth, bias=self.bias, multipliers=self.multipliers)
-        _memory.check_kernel_fit("NTKRegressor.fit", points.shape[0], 1)
-        gram = limit_kernel(points, **kernel_args)
-        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(np.float64, points.shape[0]), ridge)
+        steps, lr, time = self._schedule()
+        if kind == PRECOMPUTED:
+            gram = check_train_gram(X)
+            self._kernel_args: Optional[Dict[str, Any]] = None
+        else:
+            points = check_X(X)
+            self._kernel_args = dict(activation=self.activation, parametrization=self.parametrization, kind=kind,
+                                     weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
+                                     output_bias_var=self.output_bias_var, method=method, order=self.order,
+                                     depth=self.depth, bias=self.bias, multipliers=self.multipliers)
+        m = gram.shape[0] if kind == PRECOMPUTED else points.shape[0]
+        scale = check.loss_scale(check.choice(self.loss, "loss", check.LOSS_NAMES), m)
+        targets = check_y(y, m, type(self).__name__)
+        _memory.check_kernel_fit("NTKRegressor.fit", m, 0 if kind == PRECOMPUTED else 1)
+        if kind != PRECOMPUTED:
+            gram = self._gram(points)
+        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(check.float_dtype_of(gram), m), ridge)
+        if kind == PRECOMPUTED:
+            check_positive_semidefinite(spectrum.unshifted, gram.dtype)
         eigenvalues, shifted = spectrum.unshifted, spectrum.values
         if time is not None:
             factors = flow_filter(shifted, scale, time)
         elif steps is None or lr is None:  # both or neither
             spectrum.warn_if_ill_conditioned(
-                f"The {kind} Gram matrix of {points.shape[0]} points" + (" plus ridge I" if ridge else ""),
+                f"The {kind} Gram matrix of {m} points" + (" plus ridge I" if ridge else ""),
                 "; a ridge > 0, or finitely many steps, regularises it.")
             factors = spectrum.reciprocals()
         elif shifted[-1] > 0 and lr * scale * shifted[-1] >= 1.0:
@@ -201,19 +208,31 @@ class NTKRegressor(_Estimator):
         else:
             factors = gd_filter(shifted, lr * scale, steps)
         self.dual_coef_: npt.NDArray[np.float64] = spectrum.filtered(factors, targets)
-        self.X_fit_ = points.copy()
+        if kind != PRECOMPUTED:
+            self.X_fit_ = points.copy()
         self.eigenvalues_ = eigenvalues
         self.eigenvectors_ = spectrum.right
         self.rank_ = spectrum.rank
-        self.n_features_in_ = points.shape[1]
-        self._kernel_args = kernel_args
+        self._fitted_on(gram if kind == PRECOMPUTED else points, on_gram=kind == PRECOMPUTED)
         self._fitted_as = f"kernel={kind!r}, steps={steps!r}, time={time!r}"
         self._posterior_factors: Optional[npt.NDArray[np.float64]] = (
             factors if kind == "nngp" and steps is None and time is None else None)
         return self
 
+    def _schedule(self) -> Tuple[Optional[int], Optional[float], Optional[float]]:
+        """Return the checked ``steps``, ``lr`` (None without steps) and ``time``."""
+        steps = None if self.steps is None else check.integer(self.steps, "steps", 0)
+        if steps is not None and self.lr is None:
+            raise ValueError("lr: a step size is required when steps is given (steps=None for the limit)")
+        lr = None if steps is None else check.positive_real(self.lr, "lr")
+        time = None if self.time is None else check.non_negative_real(self.time, "time")
+        if time is not None and steps is not None:
+            raise ValueError("time: gradient flow for a time, or gradient descent for steps, not both (got time="
+                             f"{self.time!r} and steps={self.steps!r})")
+        return steps, lr, time
+
     def _gram(self, X1: FloatArray, X2: Optional[FloatArray] = None) -> npt.NDArray[np.float64]:
-        return limit_kernel(X1, X2, **self._kernel_args)
+        return limit_kernel(X1, X2, **cast(Dict[str, Any], self._kernel_args))
 
     @overload
     def predict(self, X: npt.ArrayLike, return_std: Literal[False] = ...) -> FloatArray: ...
@@ -246,6 +265,9 @@ class NTKRegressor(_Estimator):
         points = self._check_predict_X(X)
         if not isinstance(return_std, (bool, np.bool_)):
             raise TypeError(f"return_std: expected a bool, got {return_std!r}")
+        if return_std and self._fit_on_gram:
+            raise ValueError("return_std: the uncertainty needs the kernel at the test points, K(x, x), which "
+                             "kernel='precomputed' does not give; fit on the points with kernel='ntk' or 'nngp'")
         if return_std and self._posterior_factors is None:
             raise ValueError("return_std: a posterior standard deviation exists only for the NNGP (Proposition "
                              "11.28) conditioned on the data, i.e. for a model fitted with kernel='nngp' and "
@@ -253,7 +275,7 @@ class NTKRegressor(_Estimator):
         # the cross Gram, and with return_std its product with the eigenvectors
         _memory.check_kernel_prediction("NTKRegressor.predict", points.shape[0], self.X_fit_.shape[0],
                                         1 + bool(return_std))
-        cross = self._gram(points, self.X_fit_)
+        cross = points.astype(np.float64) if self._fit_on_gram else self._gram(points, self.X_fit_)
         mean = cross @ self.dual_coef_
         if not return_std:
             return mean.astype(points.dtype, copy=False)
@@ -264,3 +286,16 @@ class NTKRegressor(_Estimator):
         std = np.sqrt(np.maximum(diagonal - explained, 0.0))
         std = np.repeat(std[:, None], mean.shape[1], axis=1) if mean.ndim == 2 else std
         return mean.astype(points.dtype, copy=False), std.astype(points.dtype, copy=False)
+
+
+register(__name__, "NTKRegressor", _NTKRegressorBody, REGRESSOR)
+
+if TYPE_CHECKING:  # the type checker sees the class as it is without scikit-learn: the same methods
+    class NTKRegressor(_NTKRegressorBody, PlainEstimator): ...  # noqa: D101
+else:
+    def __getattr__(name: str) -> type:
+        return exported(__name__, name, ("NTKRegressor",))
+
+
+def __dir__() -> List[str]:
+    return sorted({*globals(), "NTKRegressor"})
