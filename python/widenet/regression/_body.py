@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from widenet import _validation as check
 from widenet._types import FloatArray
-from widenet.regression._checks import PRECOMPUTED, check_X, wrong_test_gram
+from widenet.regression._checks import PRECOMPUTED, check_X, wrong_columns
 from widenet.regression._classes import public_class
 
 _Self = TypeVar("_Self", bound="EstimatorBody")
@@ -57,8 +57,5 @@ class EstimatorBody:
         if points.dtype != self._fit_dtype:
             points = check.as_array(points, "X", self._fit_dtype, 2)
         if points.shape[1] != self.n_features_in_:
-            if self._fit_on_gram:
-                raise wrong_test_gram(points.shape, self.n_features_in_)
-            raise ValueError(f"X has {points.shape[1]} features, but {type(self).__name__} is expecting "
-                             f"{self.n_features_in_} features as input")
+            raise wrong_columns(points.shape[1], self.n_features_in_, type(self).__name__, self._fit_on_gram)
         return points

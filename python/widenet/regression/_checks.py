@@ -7,11 +7,14 @@ else becomes float64), targets ``y`` ((m,) or (m, t), float64) and, for
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import numpy.typing as npt
 
 from widenet import _validation as check
 from widenet._types import FloatArray
+from widenet.errors import ConditioningWarning
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -95,20 +98,25 @@ def check_train_gram(X: object) -> FloatArray:
     return gram
 
 
-def wrong_test_gram(shape: tuple[int, ...], columns: int) -> ValueError:
-    """Return the error for a precomputed ``K(X_test, X_train)`` of the wrong width."""
-    return ValueError(f"X: with kernel='precomputed', expected the Gram matrix K(X_test, X_train) of shape "
-                      f"(m_test, {columns}), one column per training point, got shape {shape}")
+def wrong_columns(columns: int, expected: int, estimator: str, on_gram: bool) -> ValueError:
+    """Return the error for an ``X`` to predict with ``columns`` columns where the fit had ``expected``."""
+    error = f"X has {columns} features, but {estimator} is expecting {expected} features as input"
+    if on_gram:
+        error += (f": with kernel='precomputed', X is the Gram matrix K(X_test, X_train) of shape "
+                  f"(m_test, {expected}), one column per training point")
+    return ValueError(error)
 
 
-def check_positive_semidefinite(eigenvalues: npt.NDArray[np.float64], dtype: np.dtype) -> None:
-    """Refuse a precomputed Gram whose smallest eigenvalue is negative beyond its rounding.
+def warn_if_indefinite(eigenvalues: npt.NDArray[np.float64]) -> None:
+    """Warn (:class:`widenet.ConditioningWarning`) when a precomputed Gram has a negative eigenvalue beyond rounding.
 
-    The rounding of the eigenvalues of an ``m x m`` Gram in ``dtype`` is about ``m eps``
-    times the largest; below ``-max(sqrt(eps), m eps)`` times it the matrix is no kernel's.
+    A Gram computed in float32 (it may come as float64) has eigenvalues exact to about
+    ``m eps_float32`` times the largest; below minus that the matrix is no kernel's (an
+    integer-rounded Gram, say). It is used as it is, so the warning says what that means.
     """
     largest = float(np.max(np.abs(eigenvalues)))
-    tolerance = max(_symmetry_tolerance(dtype), float(np.finfo(dtype).eps) * eigenvalues.size)
-    if eigenvalues[0] < -tolerance * largest:
-        raise ValueError(f"X: with kernel='precomputed', expected a positive semi-definite Gram matrix; its smallest "
-                         f"eigenvalue is {eigenvalues[0]:.3g} against a largest {eigenvalues[-1]:.3g}")
+    if eigenvalues[0] < -float(np.finfo(np.float32).eps) * eigenvalues.size * largest:
+        warnings.warn(ConditioningWarning(
+            f"X: the precomputed Gram matrix is not positive semi-definite (smallest eigenvalue {eigenvalues[0]:.3g} "
+            f"against a largest {eigenvalues[-1]:.3g}), so it is no kernel's: it is used as it is, and gradient "
+            "descent on it grows without bound along the eigenvectors of its negative eigenvalues"), stacklevel=3)

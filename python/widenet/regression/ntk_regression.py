@@ -22,7 +22,7 @@ from widenet._spectral import flow_filter, gd_filter
 from widenet._types import Activation, FloatArray, Kind, Loss, Parametrization
 from widenet.kernels.limit import KINDS, METHODS, limit_kernel
 from widenet.regression._body import EstimatorBody
-from widenet.regression._checks import PRECOMPUTED, check_positive_semidefinite, check_train_gram, check_X, check_y
+from widenet.regression._checks import PRECOMPUTED, check_train_gram, check_X, check_y, warn_if_indefinite
 from widenet.regression._classes import REGRESSOR, PlainEstimator, exported, register
 
 _METHODS = tuple(method for method in METHODS if method != "monte_carlo")
@@ -191,7 +191,7 @@ class _NTKRegressorBody(EstimatorBody):
             gram = self._gram(points)
         spectrum = _solve.symmetric(gram, _solve.rank_tolerance(check.float_dtype_of(gram), m), ridge)
         if kind == PRECOMPUTED:
-            check_positive_semidefinite(spectrum.unshifted, gram.dtype)
+            warn_if_indefinite(spectrum.unshifted)
         eigenvalues, shifted = spectrum.unshifted, spectrum.values
         if time is not None:
             factors = flow_filter(shifted, scale, time)
@@ -273,7 +273,7 @@ class _NTKRegressorBody(EstimatorBody):
                              "11.28) conditioned on the data, i.e. for a model fitted with kernel='nngp' and "
                              f"steps=None; this one was fitted with {self._fitted_as}")
         # the cross Gram, and with return_std its product with the eigenvectors
-        _memory.check_kernel_prediction("NTKRegressor.predict", points.shape[0], self.X_fit_.shape[0],
+        _memory.check_kernel_prediction("NTKRegressor.predict", points.shape[0], self.eigenvalues_.size,
                                         1 + bool(return_std))
         cross = points.astype(np.float64) if self._fit_on_gram else self._gram(points, self.X_fit_)
         mean = cross @ self.dual_coef_
