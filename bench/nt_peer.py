@@ -41,6 +41,7 @@ class Problem:
     widths: tuple
     activation: str
     layers: Optional[list] = None  # widenet's [(W^1, b^1), ..., (v, c)], for empirical kernels
+    prediction: Optional[dict] = None  # y, X_test, t, lr, diag_reg, get: for nt_runner.PREDICT
 
 
 def network_problem(X, layers, scales, activation: str) -> Problem:
@@ -75,7 +76,8 @@ class _InProcess:
         import nt_runner
 
         self.network = nt_runner.StaxNetwork(problem.X, problem.stds, problem.widths, problem.activation,
-                                             None if problem.layers is None else _stax_layers(problem.layers))
+                                             None if problem.layers is None else _stax_layers(problem.layers),
+                                             problem.prediction)
 
     def setup(self, implementation):
         try:
@@ -139,7 +141,8 @@ class _Worker:
         import nt_runner
 
         inputs = os.path.join(self.scratch, "inputs.npz")
-        nt_runner.save(inputs, problem.X, problem.stds, problem.widths, problem.activation, problem.layers)
+        nt_runner.save(inputs, problem.X, problem.stds, problem.widths, problem.activation, problem.layers,
+                       problem.prediction)
         answer = self._request(op="load", inputs=inputs)
         self.skips = {}
         if not answer.get("ok"):

@@ -36,6 +36,7 @@ import numpy as np
 
 IMPLEMENTATIONS = ("JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS", "STRUCTURED_DERIVATIVES", "AUTO")
 KERNEL_FN = "KERNEL_FN"  # the ``implementation`` of the infinite-width kernel
+PREDICT = "PREDICT"  # gradient_descent_mse_ensemble's mean and covariance (a problem with a prediction)
 PACKAGES = ("neural-tangents", "jax", "jaxlib", "numpy", "tf2jax", "tensorflow")
 
 
@@ -105,7 +106,7 @@ class StaxNetwork:
     neural-tangents and JAX); ``__call__`` runs it.
     """
 
-    def __init__(self, X, stds, widths, activation: str, layers=None):
+    def __init__(self, X, stds, widths, activation: str, layers=None, prediction=None):
         import jax
 
         jax.config.update("jax_enable_x64", True)
@@ -125,7 +126,21 @@ class StaxNetwork:
             dense = [(jnp.asarray(W, dtype=dtype), None if b is None else jnp.asarray(b, dtype=dtype))
                      for W, b in layers]
             self.params = [entry for layer in dense[:-1] for entry in (layer, ())] + dense[-1:]
+        self.prediction = prediction
         self.compiled = {}
+
+    def _predict(self, kernel_fn):
+        """``gradient_descent_mse_ensemble(kernel_fn, X, y, ...)(t, X_test, get, compute_cov=True)``, flattened."""
+        import jax.numpy as jnp
+        import neural_tangents as nt
+
+        p = self.prediction
+        t = None if math.isnan(float(p["t"])) else float(p["t"])
+        y = jnp.asarray(p["y"]).reshape(-1, 1)
+        predict_fn = nt.predict.gradient_descent_mse_ensemble(kernel_fn, self.X, y, learning_rate=float(p["lr"]),
+                                                              diag_reg=float(p["diag_reg"]))
+        mean, cov = predict_fn(t, jnp.asarray(p["X_test"]), str(p["get"]), compute_cov=True)
+        return np.concatenate([np.ravel(np.asarray(mean)), np.ravel(np.asarray(cov))])
 
     def setup(self, implementation: str) -> None:
         if implementation in self.compiled:
@@ -133,6 +148,13 @@ class StaxNetwork:
         import jax
         import neural_tangents as nt
 
+        if implementation == PREDICT:
+            if self.prediction is None:
+                raise ValueError("a prediction needs its training targets and test points")
+            kernel_fn = jax.jit(self.kernel_fn, static_argnames="get")
+            self._predict(kernel_fn)  # compiles the kernel's calls, untimed
+            self.compiled[implementation] = lambda: self._predict(kernel_fn)
+            return
         if implementation == KERNEL_FN:
             kernel = jax.jit(lambda x: self.kernel_fn(x, None, "ntk"))
             self.compiled[implementation] = kernel.lower(self.X).compile()
@@ -145,14 +167,18 @@ class StaxNetwork:
             self.X, self.params).compile()
 
     def __call__(self, implementation: str) -> np.ndarray:
+        if implementation == PREDICT:
+            return self.compiled[implementation]()
         if implementation == KERNEL_FN:
             return np.asarray(self.compiled[implementation](self.X).block_until_ready())
         return np.asarray(self.compiled[implementation](self.X, self.params).block_until_ready())
 
 
-def save(path: str, X, stds, widths, activation: str, layers=None) -> None:
-    """Writes a problem for :func:`load` (layers: widenet orientation, ``W^l`` of shape (n_l, n_(l-1)), ``v``)."""
+def save(path: str, X, stds, widths, activation: str, layers=None, prediction=None) -> None:
+    """Writes a problem for :func:`load` (layers: widenet orientation, ``W^l`` of shape (n_l, n_(l-1)), ``v``;
+    prediction: ``y``, ``X_test``, ``t`` (nan for infinity), ``lr``, ``diag_reg``, ``get``)."""
     arrays = dict(X=X, stds=np.asarray(stds, dtype=np.float64), widths=np.asarray(widths), activation=activation)
+    arrays.update({f"predict_{name}": value for name, value in (prediction or {}).items()})
     for k, (W, b) in enumerate(layers or ()):
         arrays[f"W{k}"] = np.reshape(W, (1, -1)) if np.ndim(W) == 1 else W
         if b is not None:
@@ -166,7 +192,9 @@ def load(path: str) -> StaxNetwork:
     layers = None
     if "W0" in arrays:  # stax orientation: the transposes
         layers = [(np.ascontiguousarray(arrays[f"W{k}"].T), arrays.get(f"b{k}")) for k in range(len(arrays["stds"]))]
-    return StaxNetwork(arrays["X"], arrays["stds"], arrays["widths"], str(arrays["activation"]), layers)
+    prediction = {name[len("predict_"):]: value for name, value in arrays.items() if name.startswith("predict_")}
+    return StaxNetwork(arrays["X"], arrays["stds"], arrays["widths"], str(arrays["activation"]), layers,
+                       prediction or None)
 
 
 def _describe(error: BaseException) -> str:

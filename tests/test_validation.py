@@ -97,8 +97,11 @@ def test_bad_targets(net, data, method):
     call = Y_TAKERS[method]
     with pytest.raises(ValueError, match=rf"^y: expected shape \({M},\).*got \({M - 1},\)"):
         call(net, X, np.ones(M - 1))
-    with pytest.raises(ValueError, match="^y: expected a 1-D array"):
-        call(net, X, np.ones((M, 1)))
+    with pytest.raises(ValueError, match=rf"^y: expected shape \({M},\) or \({M}, 1\).*got \({M}, 2\); a model "
+                                         "with one output takes one column"):
+        call(net, X, np.ones((M, 2)))
+    with pytest.raises(ValueError, match="^y: expected a 1-D array or a 2-D array"):
+        call(net, X, np.ones((M, 1, 1)))
     for value in (np.nan, np.inf, -np.inf):
         y = np.ones(M)
         y[2] = value

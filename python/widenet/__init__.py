@@ -20,6 +20,8 @@ import warnings
 from types import ModuleType
 from typing import TYPE_CHECKING, Union
 
+# the predictions stay a module, as in neural-tangents: widenet.predict.gradient_descent_mse_ensemble(...)
+from widenet import predict as predict
 from widenet._memory import MemoryLimitError, get_memory_limit, set_memory_limit
 from widenet._native import _core
 from widenet._runtime import __version__, build_info, get_num_threads, set_num_threads

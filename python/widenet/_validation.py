@@ -164,11 +164,14 @@ def as_inputs(value: object, name: str, dtype: np.dtype[Any], input_dim: int) ->
 
 
 def as_targets(value: object, name: str, dtype: np.dtype[Any], rows: int) -> NDArray[Any]:
-    """Return one target per input row: shape (rows,)."""
-    y = as_array(value, name, dtype, 1)
-    if y.shape != (rows,):
-        raise ValueError(f"{name}: expected shape ({rows},), one target per row of X, got {y.shape}")
-    return y
+    """Return one target per input row, shape (rows,), from shape (rows,) or the column (rows, 1)."""
+    y = as_array(value, name, dtype, (1, 2))
+    if y.shape not in ((rows,), (rows, 1)):
+        more = (f"; a model with one output takes one column, so fit {y.shape[1]} columns one at a time"
+                if y.ndim == 2 and y.shape[0] == rows else "")
+        raise ValueError(f"{name}: expected shape ({rows},) or ({rows}, 1), one target per row of X, got "
+                         f"{y.shape}{more}")
+    return y.reshape(rows)
 
 
 def as_shaped(value: object, name: str, dtype: np.dtype[Any], shape: tuple[int, ...]) -> NDArray[Any]:

@@ -97,7 +97,7 @@ def conjugate_gradient(K: Any, y: npt.ArrayLike, *, ridge: float = 0.0, tol: flo
         (with a ``dask.distributed`` client), whose symmetric layout and scattered blocks
         are then used tile by tile; any other square dask array is multiplied by Dask's
         own blocked product.
-    y : array_like, shape (m,)
+    y : array_like, shape (m,) or (m, 1)
     ridge : float
         ``>= 0``. With ``ridge = 0`` and ``y`` in the range of ``K`` (always, when ``K`` is
         nonsingular), CG from ``alpha_0 = 0`` stays in the Krylov space of ``K`` and ``y``,

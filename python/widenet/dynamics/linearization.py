@@ -197,7 +197,7 @@ class LinearizedModel(TrainingLock):
 
         Parameters
         ----------
-        X, y : array_like, shapes (m, d) and (m,)
+        X, y : array_like, shapes (m, d) and (m,) or (m, 1)
         lr : float
             The step ``h``. Steps with ``2 h s lambda_max >= 2`` diverge (and are computed).
         steps : int

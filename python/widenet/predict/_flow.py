@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from widenet import _solve
 from widenet._conditioning import warn_if_ill_conditioned
 from widenet._interrupt import is_long_factorization, run_interruptible
-from widenet._spectral import flow_decay, flow_filter
+from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
 
 # An eigenvalue below -INDEFINITE times the largest is not rounding: the matrix is no Gram.
 _INDEFINITE = 1e-8
@@ -48,13 +48,31 @@ class FlowSpectrum:
         warn_if_ill_conditioned(self.unit_values[self.keep], int(np.count_nonzero(~self.keep)), what,
                                 "; a diag_reg > 0, or a finite time, regularises it.", stacklevel=5)
 
-    def factors(self, times: NDArray[np.float64], speed: float = 1.0) -> tuple[NDArray[np.float64],
-                                                                              NDArray[np.float64]]:
-        """Return ``exp(-2 r l t)`` and ``(1 - exp(-2 r l t)) / l``, ``r = speed rate``: rows per time, inf allowed."""
-        rate = speed * self.rate * self.scale  # l = scale * unit value
+    def check_steps(self, name: str) -> None:
+        """Refuse a step ``rate`` with which gradient descent does not converge: ``|1 - 2 rate l_max| >= 1``."""
+        largest = float(self.unit_values[-1]) * self.scale
+        if self.rate * largest >= 1.0:
+            raise ValueError(f"{name}: gradient descent with this step does not converge; the step times the "
+                             f"loss's factor must stay below 1/l_max = {1.0 / largest:.6g} (l_max = {largest:.6g}, "
+                             f"the largest eigenvalue of the training Gram plus its ridge), got {self.rate:.6g}")
+
+    def factors(self, times: NDArray[np.float64], speed: float = 1.0,
+                discrete: bool = False) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return the decay and the accumulation per time (rows) and eigenvalue; inf allowed.
+
+        For gradient flow ``exp(-2 r l t)`` and ``(1 - exp(-2 r l t)) / l``; with ``discrete``,
+        after ``t`` steps of gradient descent, ``(1 - 2 r l)^t`` and ``(1 - (1 - 2 r l)^t) / l``.
+        ``speed`` multiplies the times: 2 gives the squared decay.
+        """
+        rate = self.rate * self.scale  # l = scale * unit value
+        scaled = speed * times
         with np.errstate(invalid="ignore", over="ignore"):  # inf * 0 at t = inf: replaced below
-            decay = flow_decay(self.unit_values, rate, times)
-            accumulated = flow_filter(self.unit_values, rate, times) / self.scale
+            if discrete:
+                decay = gd_decay(self.unit_values, rate, np.where(np.isinf(scaled), 0.0, scaled))
+                accumulated = gd_filter(self.unit_values, rate, np.where(np.isinf(scaled), 0.0, scaled)) / self.scale
+            else:
+                decay = flow_decay(self.unit_values, rate, scaled)
+                accumulated = flow_filter(self.unit_values, rate, scaled) / self.scale
         at_infinity = np.isinf(times)[:, None]
         decay = np.where(self.keep, np.where(at_infinity, 0.0, decay), 1.0)
         accumulated = np.where(self.keep, np.where(at_infinity, self.pseudo_inverse, accumulated), 0.0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +21,8 @@ def train_gram(value: object, name: str = "k_train_train") -> NDArray[np.float64
     gram = check.as_array(value, name, _FLOAT64, 2)
     if gram.shape[0] != gram.shape[1] or gram.shape[0] < 1:
         raise ValueError(f"{name}: expected a square m x m Gram matrix with m >= 1, got shape {gram.shape}")
+    if np.array_equal(gram, gram.T):  # the common case, and a kernel's own Grams: no transposed arithmetic
+        return gram.copy()
     largest = float(np.max(np.abs(gram)))
     unit = gram / largest if largest > 0 else gram  # differences at unit size: no overflow near the float limit
     asymmetry = float(np.max(np.abs(unit - unit.T)))
@@ -70,6 +72,40 @@ def regularizer(gram: NDArray[np.float64], diag_reg: object, absolute: object) -
     diagonal = np.diag(gram)
     largest = float(np.max(np.abs(diagonal)))
     return value * float(np.mean(diagonal / largest)) * largest if largest > 0 else 0.0
+
+
+class Schedule(NamedTuple):
+    """When to predict: times of gradient flow, or numbers of gradient-descent steps (``discrete``)."""
+
+    values: NDArray[np.float64]
+    discrete: bool
+
+
+def schedule(t: Optional[object], steps: Optional[object]) -> Optional[Schedule]:
+    """Return the times ``t`` or the step counts ``steps`` (at most one given), or None for infinity."""
+    if steps is None:
+        flow = times(t)
+        return None if flow is None else Schedule(flow, False)
+    if t is not None:
+        raise ValueError(f"steps: a time t of gradient flow or a number of gradient-descent steps, not both (got "
+                         f"t={t!r} and steps={steps!r})")
+    array = check.asarray(steps, "steps")
+    if array.dtype.kind not in "iu" or array.size == 0:
+        raise TypeError(f"steps: expected integers (an int or an array of ints, at least one), got {steps!r}")
+    if (array < 0).any():
+        raise ValueError(f"steps: expected step counts >= 0, got {steps!r}")
+    return Schedule(array.astype(np.float64), True)
+
+
+def loss_rate(learning_rate: object, loss: Optional[object], rows: int, size: int) -> float:
+    """Return ``eta s``: the residual moves by ``I - 2 eta s K`` per step, ``exp(-2 eta s K t)`` over a time ``t``.
+
+    ``s`` is the factor on ``sum (f - y)^2`` of the loss: ``1 / (2 size)`` for neural-tangents'
+    ``|f - Y|^2 / (2N)`` (``loss=None``), else that of ``train``'s loss on ``rows`` points.
+    """
+    rate = check.positive_real(learning_rate, "learning_rate")
+    scale = 0.5 / size if loss is None else check.loss_scale(loss, rows)
+    return rate * scale
 
 
 def times(value: Optional[object]) -> Optional[NDArray[np.float64]]:

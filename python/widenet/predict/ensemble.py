@@ -13,7 +13,8 @@ is the same with ``K`` in place of ``Theta``, whose covariance reduces to
 ``K_** - K_* K^-1 (I - exp(-2 eta t K / N)) K_*^T``: at ``t = infinity`` the Gaussian-process
 posterior. At the training points the mean is ``(I - E) Y`` and the covariance
 ``E K E`` with ``E = exp(-eta t Theta / N)`` (for the NNGP, ``K E^2``; with a ridge ``r``,
-``(K + r I) E^2``, as neural-tangents computes it).
+``(K + r I) E^2``, as neural-tangents computes it). After ``k`` steps of gradient descent
+with the losses of ``train``, ``E = (I - 2 h s Theta)^k`` (docs/theory.md, section 9).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._types import Kind
+from widenet._types import Kind, Loss
 from widenet.kernels.limit import LimitKernel
 from widenet.predict import _inputs
 from widenet.predict._flow import FlowSpectrum
@@ -55,10 +56,10 @@ class EnsemblePrediction:
     ``prediction(t=None, X_test=None, *, get="ntk", compute_cov=False)``.
     """
 
-    def __init__(self, kernel_of: KernelOf, X: NDArray[np.float64], y: NDArray[np.float64], learning_rate: float,
+    def __init__(self, kernel_of: KernelOf, X: NDArray[np.float64], y: NDArray[np.float64], rate: float,
                  diag_reg: float, absolute: bool) -> None:
         self._kernel_of, self._X, self._y = kernel_of, X, y
-        self._rate = learning_rate / (2.0 * y.size)  # exp(-eta t l / N) = exp(-2 rate l t)
+        self._rate = rate  # the residual moves by exp(-2 rate K t), or by (I - 2 rate K) per step
         self._diag_reg, self._absolute = diag_reg, absolute
         self._grams: dict[str, NDArray[np.float64]] = {}
         self._flows: dict[str, FlowSpectrum] = {}
@@ -76,14 +77,16 @@ class EnsemblePrediction:
         return self._flows[kind]
 
     def __call__(self, t: Optional[ArrayLike] = None, X_test: Optional[ArrayLike] = None, *,
-                 get: Union[None, str, tuple[str, ...]] = "ntk", compute_cov: bool = False) -> Any:
+                 get: Union[None, str, tuple[str, ...]] = "ntk", compute_cov: bool = False,
+                 steps: Optional[ArrayLike] = None) -> Any:
         """Return the Gaussian of the outputs at times ``t`` on ``X_test`` (None: the training points).
 
-        ``t`` is None (infinity), a time or an array of times (leading axes); ``get`` is
-        ``"ntk"`` (the whole network trained), ``"nngp"`` (the readout only; at infinity the
-        Bayesian posterior) or a tuple of them, or None for both (a dict by name). The result is the mean,
-        or with ``compute_cov`` the pair (mean, covariance), the covariance shared by the
-        output columns.
+        ``t`` is None (infinity), a time or an array of times (leading axes); ``steps``, in its
+        place, a number of gradient-descent steps or an array of them (the step is the
+        ``learning_rate``). ``get`` is ``"ntk"`` (the whole network trained), ``"nngp"`` (the
+        readout only; at infinity the Bayesian posterior) or a tuple of them, or None for
+        both (a dict by name). The result is the mean, or with ``compute_cov`` the pair
+        (mean, covariance), the covariance shared by the output columns.
         """
         kinds = KINDS if get is None else (get,) if isinstance(get, str) else tuple(get)
         if not kinds:
@@ -91,22 +94,26 @@ class EnsemblePrediction:
         for kind in kinds:
             check.choice(kind, "get", KINDS)
         check.boolean(compute_cov, "compute_cov")
-        times = _inputs.times(t)
+        when = _inputs.schedule(t, steps)
         points = None if X_test is None else check.as_points(X_test, "X_test", dtype=_FLOAT64,
                                                              columns=self._X.shape[1])
-        flat = np.array([np.inf]) if times is None else times.reshape(-1)
-        leading = () if times is None else times.shape
+        flat = np.array([np.inf]) if when is None else when.values.reshape(-1)
+        leading = () if when is None else when.values.shape
+        discrete = when is not None and when.discrete
         m_out = self._X.shape[0] if points is None else points.shape[0]
         blocks: list[_memory.Block] = [("test kernels", (m_out, self._X.shape[0]), np.float64, 3)]
         if compute_cov:
             blocks.append(("covariances at every time", (flat.size + 3, m_out, m_out), np.float64, 1))
         _memory.require("gradient_descent_mse_ensemble", blocks, "Ask for fewer times or test points at once.")
-        results = {kind: self._gaussians(kind, flat, leading, points, bool(compute_cov)) for kind in kinds}
+        results = {kind: self._gaussians(kind, _inputs.Schedule(flat, discrete), leading, points, bool(compute_cov))
+                   for kind in kinds}
         return results[kinds[0]] if isinstance(get, str) else results
 
-    def _gaussians(self, kind: str, times: NDArray[np.float64], leading: tuple[int, ...],
+    def _gaussians(self, kind: str, when: _inputs.Schedule, leading: tuple[int, ...],
                    points: Optional[NDArray[np.float64]], compute_cov: bool) -> Gaussian:
-        flow, y = self._flow(kind), self._y
+        flow, y, times = self._flow(kind), self._y, when.values
+        if when.discrete:
+            flow.check_steps("learning_rate")
         if np.isinf(times).any():
             flow.warn_if_ill_conditioned(f"the {kind} Gram (inverted at t = infinity)")
         means, covs = [], []
@@ -114,27 +121,29 @@ class EnsemblePrediction:
         nngp_cross = None
         if points is not None and compute_cov:
             nngp_cross = cross if kind == "nngp" else self._kernel_of("nngp", points, self._X)
-        decays, accumulations = flow.factors(times)
+        decays, accumulations = flow.factors(times, discrete=when.discrete)
         for decay, accumulated, t in zip(decays, accumulations, times):
             if cross is None:
                 means.append(y - flow.apply(decay, y))
             else:
                 means.append(cross @ flow.apply(accumulated, y))
             if compute_cov:
-                covs.append(self._covariance(kind, flow, float(t), decay, accumulated, points, cross, nngp_cross))
+                squared = flow.factors(np.array([t]), 2.0, when.discrete)  # the decay squared
+                covs.append(self._covariance(kind, flow, squared, decay, accumulated, points, cross, nngp_cross))
         mean = np.stack(means).reshape(leading + means[0].shape)
         if not compute_cov:
             return mean
         return mean, np.stack(covs).reshape(leading + covs[0].shape)
 
-    def _covariance(self, kind: str, flow: FlowSpectrum, t: float, decay: NDArray[np.float64],
+    def _covariance(self, kind: str, flow: FlowSpectrum, squared: tuple[NDArray[np.float64], NDArray[np.float64]],
+                    decay: NDArray[np.float64],
                     accumulated: NDArray[np.float64], points: Optional[NDArray[np.float64]],
                     cross: Optional[NDArray[np.float64]], nngp_cross: Optional[NDArray[np.float64]]
                     ) -> NDArray[np.float64]:
         nngp = self._gram("nngp")
         if points is None or cross is None or nngp_cross is None:  # at the training points
             if kind == "nngp":
-                unit = flow.apply(flow.unit_values * flow.factors(np.array([t]), 2.0)[0][0], np.eye(len(nngp)))
+                unit = flow.apply(flow.unit_values * squared[0][0], np.eye(len(nngp)))
                 cov = flow.scale * unit  # Q diag(l exp(-2 eta t l / N)) Q^T
             else:
                 left = flow.apply(decay, np.eye(len(nngp)))  # exp(-eta t Theta / N)
@@ -142,7 +151,7 @@ class EnsemblePrediction:
         else:
             prior = _inputs.train_gram(self._kernel_of("nngp", points, None), "the nngp Gram of X_test")
             if kind == "nngp":
-                cov = prior - nngp_cross @ flow.apply(flow.factors(np.array([t]), 2.0)[1][0], nngp_cross.T)
+                cov = prior - nngp_cross @ flow.apply(squared[1][0], nngp_cross.T)
             else:
                 moved = flow.apply(accumulated, cross.T)  # F Theta_*^T
                 mixed = nngp_cross @ moved
@@ -153,7 +162,8 @@ class EnsemblePrediction:
 
 
 def gradient_descent_mse_ensemble(kernel: object, X_train: ArrayLike, y_train: ArrayLike, learning_rate: float = 1.0,
-                                  diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False) -> EnsemblePrediction:
+                                  diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False, *,
+                                  loss: Optional[Loss] = None) -> EnsemblePrediction:
     """Return the Gaussian of an infinite ensemble's outputs trained by gradient flow, as a function of time.
 
     neural-tangents' ``nt.predict.gradient_descent_mse_ensemble`` with the same arguments
@@ -164,15 +174,24 @@ def gradient_descent_mse_ensemble(kernel: object, X_train: ArrayLike, y_train: A
     empirical kernels, so the prediction is that of its linearization started at the
     network's initial law).
 
+    With ``loss`` (``"sum"``, ``"mean"`` or ``"half_sum"``) the training is that of
+    :meth:`widenet.ShallowNetwork.train` instead: the loss ``s sum (f - y)^2``, ``s`` = 1,
+    1/m or 1/2, and ``learning_rate`` its step ``h``; the prediction after ``steps=k`` is then
+    that of ``train(..., lr=h, steps=k, loss=loss)`` on the infinitely wide network, the
+    residual moving by ``(I - 2 h s Theta)^k`` (a step with which that does not converge is
+    refused); a time ``t`` is the limit of ``t`` steps as ``h -> 0`` (the flow's
+    time is ``h t``).
+
     Returns
     -------
     EnsemblePrediction
-        Callable as ``prediction(t=None, X_test=None, *, get="ntk", compute_cov=False)``.
+        Callable as ``prediction(t=None, X_test=None, *, get="ntk", compute_cov=False,
+        steps=None)``.
     """
     kernel_of = _kernel_of(kernel)
     X = check.as_points(X_train, "X_train", dtype=_FLOAT64).copy()  # kept: later changes to the caller's don't reach it
     y = _inputs.targets(y_train, X.shape[0])
-    rate = check.positive_real(learning_rate, "learning_rate")
+    rate = _inputs.loss_rate(learning_rate, loss, X.shape[0], y.size)
     check.non_negative_real(diag_reg, "diag_reg")
     absolute = check.boolean(diag_reg_absolute_scale, "diag_reg_absolute_scale")
     return EnsemblePrediction(kernel_of, X, y, rate, float(diag_reg), absolute)

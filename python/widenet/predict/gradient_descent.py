@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
-from widenet import _validation as check
+from widenet._types import Loss
 from widenet.predict import _inputs
 from widenet.predict._flow import FlowSpectrum
 
@@ -36,21 +36,24 @@ class GradientFlowPrediction:
     fx_test_0=None, k_test_train=None)``.
     """
 
-    def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], learning_rate: float,
-                 ridge: float) -> None:
+    def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], rate: float, ridge: float) -> None:
         self._y = y
-        # exp(-eta t l / N) is exp(-2 rate l t) with rate = eta / (2N)
-        self._flow = FlowSpectrum(gram, ridge, learning_rate / (2.0 * y.size), "k_train_train")
+        # the residual moves by exp(-2 rate l t), or by (1 - 2 rate l) per step
+        self._flow = FlowSpectrum(gram, ridge, rate, "k_train_train")
 
-    def _factors(self, t: Optional[NDArray[np.float64]]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Return ``exp(-eta t l / N)`` and ``(1 - exp(-eta t l / N)) / l`` per time (rows) and eigenvalue."""
-        flat = np.array([np.inf]) if t is None else t.reshape(-1)
+    def _factors(self, when: Optional[_inputs.Schedule]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Return the decay and the accumulation per time or step count (rows) and eigenvalue."""
+        flat = np.array([np.inf]) if when is None else when.values.reshape(-1)
+        discrete = when is not None and when.discrete
+        if discrete:
+            self._flow.check_steps("learning_rate")
         if np.isinf(flat).any():
             self._flow.warn_if_ill_conditioned("k_train_train (inverted at t = infinity)")
-        return self._flow.factors(flat)
+        return self._flow.factors(flat, discrete=discrete)
 
     def __call__(self, t: Optional[ArrayLike] = None, fx_train_0: Optional[ArrayLike] = 0.0,
-                 fx_test_0: Optional[ArrayLike] = None, k_test_train: Optional[ArrayLike] = None) -> Prediction:
+                 fx_test_0: Optional[ArrayLike] = None, k_test_train: Optional[ArrayLike] = None, *,
+                 steps: Optional[ArrayLike] = None) -> Prediction:
         """Return the outputs at times ``t`` on the training points, the test points, or both.
 
         Parameters
@@ -66,6 +69,9 @@ class GradientFlowPrediction:
         k_test_train : array (m_test, m)
             The kernel between the test and the training points; required with
             ``fx_test_0``.
+        steps : None, int or array of ints
+            In place of ``t``: the outputs after this many steps of gradient descent with the
+            step ``learning_rate`` (leading axes as for ``t``).
 
         Returns
         -------
@@ -76,7 +82,7 @@ class GradientFlowPrediction:
         if fx_train_0 is None and fx_test_0 is None:
             raise ValueError("fx_train_0: expected outputs at the training points, the test points or both; "
                              "got None for both")
-        times = _inputs.times(t)
+        when = _inputs.schedule(t, steps)
         y = self._y
         start = _inputs.outputs(0.0 if fx_train_0 is None else fx_train_0, y.shape, "fx_train_0")
         cross = test_start = None
@@ -85,12 +91,12 @@ class GradientFlowPrediction:
                 raise ValueError("k_test_train: required with fx_test_0 (the kernel between test and training points)")
             cross = _inputs.cross_gram(k_test_train, y.shape[0])
             test_start = _inputs.outputs(fx_test_0, (cross.shape[0], *y.shape[1:]), "fx_test_0")
-        leading = () if times is None else times.shape
-        count = 1 if times is None else max(times.size, 1)
+        leading = () if when is None else when.values.shape
+        count = 1 if when is None else when.values.size
         rows = y.shape[0] + (0 if cross is None else cross.shape[0])
         _memory.require("gradient_descent_mse", [("outputs at every time", (count, rows, y.size // y.shape[0]),
                                                   np.float64, 3)], "Ask for fewer times at once.")
-        decay, accumulated = self._factors(times)
+        decay, accumulated = self._factors(when)
         vectors = self._flow.vectors
         components = vectors.T @ (start - y)  # (m,) or (m, k)
         expand = (slice(None), slice(None)) + (None,) * (y.ndim - 1)
@@ -104,7 +110,8 @@ class GradientFlowPrediction:
 
 
 def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike, learning_rate: float = 1.0,
-                         diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False) -> GradientFlowPrediction:
+                         diag_reg: float = 0.0, diag_reg_absolute_scale: bool = False, *,
+                         loss: Optional[Loss] = None) -> GradientFlowPrediction:
     """Return the outputs of gradient flow on the mean squared error, as a function of time.
 
     neural-tangents' ``nt.predict.gradient_descent_mse`` with the same arguments and units:
@@ -114,6 +121,12 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike, learning_
     gradient descent on ``loss="sum"`` with step ``h`` for ``k`` steps approaches the flow
     at ``t = 2 N h k / learning_rate`` as ``h -> 0``.
 
+    With ``loss`` (``"sum"``, ``"mean"`` or ``"half_sum"``) the loss is that of
+    :meth:`widenet.ShallowNetwork.train`, ``s sum (f - y)^2`` with ``s`` = 1, 1/m or 1/2, and
+    ``learning_rate`` is its step ``h``: ``steps=k`` gives the outputs after ``k`` steps
+    (residual times ``(I - 2 h s K)^k``), and a time ``t`` is the limit of ``t`` steps as
+    ``h -> 0`` (the flow's time is ``h t``).
+
     Parameters
     ----------
     k_train_train : array (m, m)
@@ -122,16 +135,18 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike, learning_
     learning_rate : float
     diag_reg : float
     diag_reg_absolute_scale : bool
+    loss : None or {"sum", "mean", "half_sum"}
+        None: neural-tangents' ``|f(X) - Y|^2 / (2N)``.
 
     Returns
     -------
     GradientFlowPrediction
         Callable as ``prediction(t=None, fx_train_0=0.0, fx_test_0=None,
-        k_test_train=None)``. The eigendecomposition of the Gram is made here, once.
+        k_test_train=None, *, steps=None)``. The eigendecomposition of the Gram is made here, once.
     """
     gram = _inputs.train_gram(k_train_train)
     y = _inputs.targets(y_train, gram.shape[0])
-    rate = check.positive_real(learning_rate, "learning_rate")
+    rate = _inputs.loss_rate(learning_rate, loss, gram.shape[0], y.size)
     ridge = _inputs.regularizer(gram, diag_reg, diag_reg_absolute_scale)
     _memory.require("gradient_descent_mse", [("Gram, eigenvectors and workspace", gram.shape, np.float64, 3)],
                     "Pass fewer training points.")

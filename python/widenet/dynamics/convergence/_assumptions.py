@@ -71,7 +71,7 @@ def check_assumptions(model: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, los
     model : ShallowNetwork or Network
     X : array_like, shape (m, d)
         The training inputs ``x_i``.
-    y : array_like, shape (m,)
+    y : array_like, shape (m,) or (m, 1)
         The targets ``y_i``.
     loss : {"sum", "mean", "half_sum"}
         The loss scaling ``s`` the admissible step is also given for. All other quantities

@@ -72,7 +72,7 @@ def check_convergence(model: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, ste
     ----------
     model : ShallowNetwork or Network
     X : array_like, shape (m, d)
-    y : array_like, shape (m,)
+    y : array_like, shape (m,) or (m, 1)
     steps : int
         Number of gradient-descent steps (>= 0).
     lr : float, optional

@@ -120,7 +120,7 @@ def parameter_movement(network: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, 
     ----------
     network : ShallowNetwork or Network
     X : array, shape (m, d)
-    y : array, shape (m,)
+    y : array, shape (m,) or (m, 1)
     lr : float
         The step ``h``.
     steps : int
