@@ -45,6 +45,11 @@ class EstimatorBody:
         self._fit_dtype = X.dtype
         self._fit_on_gram = on_gram
 
+    def _forget(self, *names: str) -> None:
+        """Drop fitted attributes that a fit of another kind left (a fit on a Gram keeps no points)."""
+        for name in names:
+            self.__dict__.pop(name, None)
+
     def _check_fitted(self) -> None:
         if not hasattr(self, "n_features_in_"):
             raise public_class("NotFittedError")(f"This {type(self).__name__} instance is not fitted yet: call "

@@ -15,11 +15,12 @@ eigendecompositions serve every later call), but not pickled: a copy makes it ag
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import numpy.typing as npt
 
+from widenet import _memory
 from widenet._types import FloatArray, Loss, Seed
 from widenet.kernels.limit import LimitKernel
 from widenet.predict import EnsemblePrediction, gradient_descent_mse_ensemble
@@ -61,6 +62,35 @@ class EnsembleCovariance:
                 learning_rate=1.0 if self._lr is None else self._lr, diag_reg=self._ridge,
                 diag_reg_absolute_scale=True, loss=self._loss)
         return self._ensemble
+
+    def memory_blocks(self, m_test: int, full: bool, columns: int, samples: int = 0) -> List[_memory.Block]:
+        """Return the arrays held at the fullest moment of :meth:`covariance` (``full``) or :meth:`variances`.
+
+        Making the ensemble (its first use) holds its Gram, a scaled copy and eigh's arrays.
+        Using it holds its Grams and eigenvectors (the tangent kernel's needs the NNGP's too),
+        the test kernels with their projections and the covariance's terms (counts measured
+        for the two kinds). Then the covariance and its copies per target column (``columns``),
+        or for ``samples`` draws (:func:`widenet.predict.sample_gaussian`) the covariance's
+        eigendecomposition and the draws.
+        """
+        m, rows = self._X.shape[0], m_test if full else min(m_test, _VARIANCE_BLOCK)
+        ntk = self._kernel_args["kind"] == "ntk"
+        making: List[_memory.Block] = [] if self._ensemble is not None else [
+            ("the ensemble's Gram, its scaled copy and its eigendecomposition", (m, m), np.float64,
+             2 + _memory.EIGH_COPIES)]
+        using: List[_memory.Block] = [("the ensemble's Grams and eigenvectors", (m, m), np.float64, 3 if ntk else 2),
+                                      ("test kernels and their projections", (rows, m), np.float64, 3 if ntk else 2),
+                                      ("the covariance's terms", (rows, rows), np.float64, 4 if ntk else 3)]
+        if not full:
+            return _memory.peak(making, using)
+        if samples:
+            drawing: List[_memory.Block] = [
+                ("the covariance, its copies and its eigendecomposition", (rows, rows), np.float64,
+                 3 + _memory.EIGH_COPIES),
+                ("normal draws and samples", (samples, rows, columns), np.float64, 4)]
+            return _memory.peak(making, using, drawing)
+        return _memory.peak(making, using, [("the covariance per target column", (rows, rows), np.float64,
+                                             1 + columns)])
 
     def covariance(self, points: FloatArray) -> npt.NDArray[np.float64]:
         """Return the covariance of the trained outputs at ``points``, (m_test, m_test), float64."""

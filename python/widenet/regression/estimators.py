@@ -176,23 +176,25 @@ class _KernelLeastSquaresBody(EstimatorBody):
         ridge = check.non_negative_real(self.ridge, "ridge")
         if isinstance(self.kernel, str):
             check.choice(self.kernel, "kernel", _KERNEL_VALUES)
-        if self._takes_gram():
-            G = check_train_gram(X)
-            _memory.check_kernel_fit("KernelLeastSquares.fit", G.shape[0], 0)
-        else:
-            points = check_X(X)
-            kernel = as_kernel(self.kernel, self.gamma, self.degree, self.coef0, n_features=points.shape[1])
-            _memory.check_kernel_fit("KernelLeastSquares.fit", points.shape[0], kernel.gram_copies("cpp"))
-            G = np.asarray(kernel(points))
-            self.X_fit_ = points.copy()
-            self.kernel_: Kernel = kernel
-        targets = check_y(y, G.shape[0], type(self).__name__)
+        on_gram = self._takes_gram()
+        data = check_train_gram(X) if on_gram else check_X(X)  # the Gram, or the points
+        targets = check_y(y, data.shape[0], type(self).__name__)
+        kernel = None if on_gram else as_kernel(self.kernel, self.gamma, self.degree, self.coef0,
+                                                n_features=data.shape[1])
+        _memory.check_kernel_fit("KernelLeastSquares.fit", data.shape[0], 0 if kernel is None else
+                                 kernel.gram_copies("cpp"))
+        G = data if kernel is None else np.asarray(kernel(data))
         spectrum = _solve.symmetric(G, _solve.rank_tolerance(check.float_dtype_of(G), G.shape[0]), ridge)
         spectrum.warn_if_ill_conditioned(f"The Gram matrix of {G.shape[0]} points"
                                          + (" plus ridge I" if ridge else ""), "; a ridge > 0 regularises it.")
         self.dual_coef_: npt.NDArray[np.float64] = spectrum.pseudo_inverse_times(targets)
         self.rank_ = spectrum.rank
-        self._fitted_on(G if self._takes_gram() else points, on_gram=self._takes_gram())
+        self._fitted_on(data, on_gram=on_gram)
+        if kernel is None:
+            self._forget("X_fit_", "kernel_")
+        else:
+            self.X_fit_ = data.copy()
+            self.kernel_: Kernel = kernel
         return self
 
     def predict(self, X: npt.ArrayLike) -> FloatArray:

@@ -215,6 +215,7 @@ class _NTKRegressorBody(EstimatorBody):
         self._fitted_on(data, on_gram=kernel_args is None)
         self._kernel_args = kernel_args
         self._uncertainty: Optional[EnsembleCovariance] = None
+        self._forget("X_fit_")
         if kernel_args is not None:
             self.X_fit_ = data.copy()
             self._uncertainty = EnsembleCovariance(kernel_args, self.X_fit_, ridge, self.loss, steps, lr, time)
@@ -286,6 +287,7 @@ class _NTKRegressorBody(EstimatorBody):
         """
         points = self._check_predict_X(X)
         self._refuse_uncertainty(check.boolean(return_std, "return_std"), check.boolean(return_cov, "return_cov"))
+        self._check_memory(points.shape[0], return_std, return_cov)
         mean = self._mean(points)
         if not (return_std or return_cov):
             return mean.astype(points.dtype, copy=False)
@@ -324,13 +326,23 @@ class _NTKRegressorBody(EstimatorBody):
         self._refuse_uncertainty(True, False, "sample_y")
         count = check.integer(n_samples, "n_samples", 1)
         seed = checked_random_state(random_state)
+        self._check_memory(points.shape[0], False, True, count)
         mean = self._mean(points)
         cov = cast(EnsembleCovariance, self._uncertainty).covariance(points.astype(np.float64))
         draws = sample_gaussian(mean, cov, count, seed)  # (n_samples, m_test) or (n_samples, m_test, n_targets)
         return np.moveaxis(draws, 0, -1).astype(points.dtype, copy=False)
 
+    def _check_memory(self, m_test: int, return_std: bool, return_cov: bool, samples: int = 0) -> None:
+        """Guard the mean's cross Gram, then, when asked, the covariance's arrays (the larger of the two)."""
+        cross: List[_memory.Block] = [("cross Gram", (m_test, self.eigenvalues_.size), np.float64, 1)]
+        spread: List[_memory.Block] = []
+        if self._uncertainty is not None and (return_std or return_cov):
+            columns = 1 if self.dual_coef_.ndim == 1 else self.dual_coef_.shape[1]
+            spread = self._uncertainty.memory_blocks(m_test, return_cov, columns, samples)
+        _memory.require("NTKRegressor.predict", _memory.peak(cross, spread),
+                        "Predict in batches of rows (with return_cov, the covariance is m_test x m_test).")
+
     def _mean(self, points: FloatArray) -> npt.NDArray[np.float64]:
-        _memory.check_kernel_prediction("NTKRegressor.predict", points.shape[0], self.eigenvalues_.size)
         cross = points.astype(np.float64) if self._fit_on_gram else self._gram(points, self.X_fit_)
         mean: npt.NDArray[np.float64] = cross @ self.dual_coef_
         return mean
