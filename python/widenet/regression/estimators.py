@@ -210,7 +210,6 @@ class _KernelLeastSquaresBody(EstimatorBody):
         return (cross.astype(np.float64) @ self.dual_coef_).astype(check.float_dtype_of(cross), copy=False)
 
 
-
 class _NotFittedErrorBody:
     """Raised when an estimator is used before ``fit``.
 
