@@ -7,11 +7,16 @@ import subprocess
 import sys
 import textwrap
 
-import numpy as np
-import pytest
+# scikit-learn's estimator checks try array-API inputs only where scipy runs in that mode,
+# which it reads from SCIPY_ARRAY_API when first imported: set before anything imports it, so
+# that no check of the estimators is skipped.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
-import widenet
-from widenet.reference import deep as reference_deep
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import widenet  # noqa: E402
+from widenet.reference import deep as reference_deep  # noqa: E402
 
 ACTIVATIONS = widenet.ACTIVATIONS
 PARAMETRIZATIONS = ("lecun", "ntk")
