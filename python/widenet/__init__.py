@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 import warnings
 from types import ModuleType
+from typing import TYPE_CHECKING, Union
 
 # the predictions stay a module, as in neural-tangents: widenet.predict.gradient_descent_mse_ensemble(...)
 from widenet import predict as predict
@@ -65,7 +66,7 @@ from widenet.network import (
     StackedParameters,
     TrainingResult,
 )
-from widenet.regression import KernelLeastSquares, MinNormLeastSquares, NotFittedError, NTKRegressor, min_norm_solution
+from widenet.regression import min_norm_solution
 from widenet.sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps_on
 
 ACTIVATIONS = _core.ACTIVATIONS
@@ -149,7 +150,16 @@ _MOVED_MODULES = {
 }
 
 
-def __getattr__(name: str) -> ModuleType:
+# Made on first access, on scikit-learn's bases when it is installed (widenet.regression._classes),
+# so that importing widenet does not import scikit-learn.
+_ESTIMATORS = ("KernelLeastSquares", "MinNormLeastSquares", "NTKRegressor", "NotFittedError")
+if TYPE_CHECKING:
+    from widenet.regression import KernelLeastSquares, MinNormLeastSquares, NotFittedError, NTKRegressor
+
+
+def __getattr__(name: str) -> Union[type, ModuleType]:
+    if name in _ESTIMATORS:
+        return getattr(importlib.import_module("widenet.regression"), name)
     new = _MOVED_MODULES.get(name)
     if new is None:
         raise AttributeError(f"module 'widenet' has no attribute {name!r}")
