@@ -62,14 +62,77 @@ inline std::vector<Panel> expansion_panels(double q) {
   return panels;
 }
 
-// The coefficients a_k = sum_i w_i f(x_i) h_k(x_i) of sigma and sigma' (values at +x and
-// then -x on the rule's half x > 0), by one recurrence for h_k on x > 0 against the even and
-// odd parts f(x) +- f(-x) (h_k(-x) = (-1)^k h_k(x)).
+// a.b and a.c, summed in vector lanes (the sums are latency-bound one term at a time).
+inline void dot_two(const double* a, const double* b, const double* c, std::size_t n, double& ab,
+                    double& ac) {
+  double sum_b = 0, sum_c = 0;
+#pragma omp simd reduction(+ : sum_b, sum_c)
+  for (std::size_t i = 0; i < n; ++i) {
+    sum_b += a[i] * b[i];
+    sum_c += a[i] * c[i];
+  }
+  ab = sum_b;
+  ac = sum_c;
+}
+
+// Gauss-Legendre nodes on `panels` and their weights times the standard normal density,
+// appended.
+inline void gaussian_panels(const std::vector<Panel>& panels, std::vector<double>& x,
+                            std::vector<double>& weights) {
+  const GaussRule& legendre = gauss_legendre(kExpansionOrder);
+  const LimitRules rules{legendre.nodes, legendre.weights, {}, {}};
+  const std::size_t start = x.size();
+  for (const Panel& panel : panels) panel_rule(panel.low, panel.high, rules, x, weights);
+  for (std::size_t i = start; i < x.size(); ++i) {
+    weights[i] = weights[i] * std::exp(-0.5 * x[i] * x[i]) / kSqrtTwoPi;
+  }
+}
+
+// The panels of a rule that end below kExpansionPanel (a point's own), or the others (shared).
+inline std::vector<Panel> panels_below(std::vector<Panel> panels, bool below) {
+  const auto other = [&](const Panel& panel) { return (panel.high <= kExpansionPanel) != below; };
+  panels.erase(std::remove_if(panels.begin(), panels.end(), other), panels.end());
+  return panels;
+}
+
+// The nodes of the plain panels beyond the first, [kExpansionPanel, kExpansionReach], which
+// every point's rule shares, their weights, and h_k there (a row per degree): made once.
+struct SharedNodes {
+  std::vector<double> x, weights, basis;
+};
+
+inline const SharedNodes& shared_nodes() {
+  static const SharedNodes shared = [] {
+    SharedNodes out;
+    gaussian_panels(panels_below(expansion_panels(0.0), false), out.x, out.weights);
+    const std::size_t n = out.x.size();
+    out.basis.resize(std::size_t(kExpansionDegree + 1) * n);
+    std::vector<double> previous(n, 0.0), current(n, 1.0);
+    for (Index k = 0; k <= kExpansionDegree; ++k) {
+      std::copy(current.begin(), current.end(), out.basis.begin() + std::ptrdiff_t(std::size_t(k) * n));
+      const double root = std::sqrt(double(k)), inverse = 1 / std::sqrt(double(k + 1));
+      for (std::size_t i = 0; i < n; ++i) {  // h_(k+1) = (x h_k - sqrt(k) h_(k-1)) / sqrt(k + 1)
+        const double next = (out.x[i] * current[i] - root * previous[i]) * inverse;
+        previous[i] = current[i];
+        current[i] = next;
+      }
+    }
+    return out;
+  }();
+  return shared;
+}
+
+// The coefficients a_k = sum_i w_i f(x_i) h_k(x_i) of sigma and sigma' on the rule's half
+// x > 0 (the point's own first `near` nodes, then the shared ones), from the values at +x and
+// then at -x: against the even and odd parts f(x) +- f(-x), since h_k(-x) = (-1)^k h_k(x);
+// h_k by its recurrence on the point's own nodes, from the shared table on the others.
 inline void hermite_coefficients(const std::vector<double>& x, const std::vector<double>& weights,
-                                 const std::vector<double>& values, const std::vector<double>& slopes,
-                                 Coefficients& value_coefficients, Coefficients& slope_coefficients) {
-  const std::size_t n = x.size();
-  std::vector<double> parts(4 * n), previous(n, 0.0), current(n, 1.0);  // even, odd of sigma, sigma'
+                                 std::size_t near, const std::vector<double>& values,
+                                 const std::vector<double>& slopes, Coefficients& value_coefficients,
+                                 Coefficients& slope_coefficients) {
+  const std::size_t n = x.size(), far = n - near;
+  const SharedNodes& shared = shared_nodes();
+  std::vector<double> parts(4 * n), previous(near, 0.0), current(near, 1.0);  // even, odd of s, s'
   for (std::size_t i = 0; i < n; ++i) {
     parts[i] = weights[i] * (values[i] + values[n + i]);
     parts[n + i] = weights[i] * (values[i] - values[n + i]);
@@ -77,17 +140,16 @@ inline void hermite_coefficients(const std::vector<double>& x, const std::vector
     parts[3 * n + i] = weights[i] * (slopes[i] - slopes[n + i]);
   }
   for (Index k = 0; k <= kExpansionDegree; ++k) {
-    const double* value_part = parts.data() + (k % 2) * n;
-    const double* slope_part = parts.data() + (2 + k % 2) * n;
-    double value_sum = 0, slope_sum = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      value_sum += current[i] * value_part[i];
-      slope_sum += current[i] * slope_part[i];
-    }
-    value_coefficients[std::size_t(k)] = value_sum;
-    slope_coefficients[std::size_t(k)] = slope_sum;
+    const double* value_part = parts.data() + std::size_t(k % 2) * n;
+    const double* slope_part = parts.data() + std::size_t(2 + k % 2) * n;
+    double value_near, slope_near, value_far, slope_far;
+    dot_two(current.data(), value_part, slope_part, near, value_near, slope_near);
+    dot_two(shared.basis.data() + std::size_t(k) * far, value_part + near, slope_part + near, far,
+            value_far, slope_far);
+    value_coefficients[std::size_t(k)] = value_near + value_far;
+    slope_coefficients[std::size_t(k)] = slope_near + slope_far;
     const double root = std::sqrt(double(k)), inverse = 1 / std::sqrt(double(k + 1));
-    for (std::size_t i = 0; i < n; ++i) {  // h_(k+1) = (x h_k - sqrt(k) h_(k-1)) / sqrt(k + 1)
+    for (std::size_t i = 0; i < near; ++i) {  // h_(k+1) = (x h_k - sqrt(k) h_(k-1)) / sqrt(k + 1)
       const double next = (x[i] * current[i] - root * previous[i]) * inverse;
       previous[i] = current[i];
       current[i] = next;
@@ -122,12 +184,12 @@ inline double divide_by_largest(std::vector<double>& values) {
 // sigma' are divided by their largest magnitude M before they are squared (sigma^2 overflows
 // near the float64 limit where E[sigma^2] does not); the scales are M times theirs.
 inline ExpansionSide expansion_side(Activation activation, double q) {
-  const GaussRule& legendre = gauss_legendre(kExpansionOrder);
-  const LimitRules rules{legendre.nodes, legendre.weights, {}, {}};
-  std::vector<double> x, weights;
-  for (const Panel& panel : expansion_panels(q)) panel_rule(panel.low, panel.high, rules, x, weights);
+  std::vector<double> x, weights;  // the point's own nodes, then the shared ones
+  gaussian_panels(panels_below(expansion_panels(q), true), x, weights);
+  const std::size_t near = x.size();
+  x.insert(x.end(), shared_nodes().x.begin(), shared_nodes().x.end());
+  weights.insert(weights.end(), shared_nodes().weights.begin(), shared_nodes().weights.end());
   const std::size_t n = x.size();
-  for (std::size_t i = 0; i < n; ++i) weights[i] = weights[i] * std::exp(-0.5 * x[i] * x[i]) / kSqrtTwoPi;
   const double root = std::sqrt(q);
   std::vector<double> values(2 * n), slopes;  // at +root x, then at -root x
   for (std::size_t i = 0; i < n; ++i) {
@@ -144,7 +206,7 @@ inline ExpansionSide expansion_side(Activation activation, double q) {
     slope_product += weights[i] * (slopes[i] * slopes[n + i]);
   }
   ExpansionSide side;
-  hermite_coefficients(x, weights, values, slopes, side.coefficients, side.slope_coefficients);
+  hermite_coefficients(x, weights, near, values, slopes, side.coefficients, side.slope_coefficients);
   Coefficients tail, slope_tail;
   side.scale = size * normalize(moment, side.coefficients, tail);
   side.slope_scale = slope_size * normalize(slope_moment, side.slope_coefficients, slope_tail);
@@ -177,7 +239,11 @@ inline bool expansion_expectations(const ExpansionSide& one, const ExpansionSide
                     : Expectations{one.antipodal, one.slope_antipodal};
     return true;
   }
-  if (last_power(p.rho) * (one.tail_roots.back() * two.tail_roots.back()) > kExpansionTolerance) return false;
+  // (below |rho| = 1/2 the last bound, under 2^-65 (1 + 1e-12), is always met: not computed)
+  if (std::abs(p.rho) > 0.5 &&
+      last_power(p.rho) * (one.tail_roots.back() * two.tail_roots.back()) > kExpansionTolerance) {
+    return false;
+  }
   double power = 1, ss = 0, dd = 0;
   for (std::size_t k = 0; k < one.coefficients.size(); ++k) {
     ss += one.coefficients[k] * two.coefficients[k] * power;
