@@ -131,12 +131,14 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
         (tanh, sigmoid, softplus, arctan) is a sum of closed-form terms per pair whose
         count is bounded at every variance. ``quadrature`` is a tensor Gauss-Legendre
         rule graded toward the activation's features, for any activation and independent
-        of the others, and much slower than they are; it takes variances up to 1e8 for arctan and 8 for sin only, and
-        refuses larger ones. docs/guarantees.md gives their measured costs.
+        of the others, and much slower than they are; it takes variances up to 1e8 for
+        arctan and 8 for sin only, and refuses larger ones. docs/guarantees.md gives their
+        measured costs.
     order : int, optional
-        Gauss-Legendre nodes per panel of the quadrature (and of arctan's scale mixture),
-        at most 64. The default (12) meets the accuracy above; fewer nodes trade accuracy
-        for speed (docs/guarantees.md measures both).
+        Gauss-Legendre nodes per panel of the quadrature (and of arctan's scale mixture, also
+        where the expansion falls back on it; the expansion's own rule has 16), at most 64.
+        The default (12) meets the accuracy above; fewer nodes trade accuracy for speed
+        (docs/guarantees.md measures both).
     samples, distribution, seed
         Monte Carlo: hidden units drawn, the law D (normal, uniform, rademacher), the seed.
     backend : {"cpp", "numpy"}
