@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from widenet._memory import MemoryLimitError, get_memory_limit, set_memory_limit
 from widenet._native import _core
@@ -66,6 +66,9 @@ from widenet.network import (
 from widenet.regression import KernelLeastSquares, MinNormLeastSquares, NotFittedError, NTKRegressor, min_norm_solution
 from widenet.sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps_on
 
+if TYPE_CHECKING:  # imported on first use: its module imports scikit-learn
+    from widenet.gaussian_process import GPKernel
+
 ACTIVATIONS = _core.ACTIVATIONS
 """The activation names every network and kernel accepts (the compiled core's list)."""
 DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
@@ -84,6 +87,7 @@ __all__ = [
     "DeepParameters",
     "DivergenceError",
     "FeatureModel",
+    "GPKernel",
     "KernelLeastSquares",
     "LaplaceKernel",
     "LimitKernel",
@@ -147,7 +151,15 @@ _MOVED_MODULES = {
 }
 
 
-def __getattr__(name: str) -> ModuleType:
+# Public names whose modules import an optional package, loaded on first use.
+_LAZY_NAMES = {
+    "GPKernel": "widenet.gaussian_process",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     new = _MOVED_MODULES.get(name)
     if new is None:
         raise AttributeError(f"module 'widenet' has no attribute {name!r}")
