@@ -77,8 +77,9 @@ class GPKernel(_SklearnKernel):
     >>> import numpy as np
     >>> from sklearn.gaussian_process import GaussianProcessRegressor
     >>> from sklearn.gaussian_process.kernels import WhiteKernel
-    >>> X = np.random.default_rng(0).standard_normal((50, 3))
-    >>> y = np.sin(X[:, 0])
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((50, 3))
+    >>> y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(50)
     >>> kernel = GPKernel("relu", depth=2, bias_var=0.1, weight_var_bounds="fixed") + WhiteKernel()
     >>> regressor = GaussianProcessRegressor(kernel=kernel).fit(X, y)  # fits bias_var, output_var, noise
     >>> K, gradient = GPKernel("erf", bias_var=0.5)(X, eval_gradient=True)
