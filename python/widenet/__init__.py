@@ -8,7 +8,8 @@ docs/theory.md.
 
 The package is layered, each layer importing only those below it: the runtime, validation
 and errors at the bottom; :mod:`widenet.kernels` and :mod:`widenet.sweeps`;
-:mod:`widenet.network`; :mod:`widenet.regression`; :mod:`widenet.dynamics`;
+:mod:`widenet.network`; :mod:`widenet.regression` and :mod:`widenet.gaussian_process` (which
+imports scikit-learn, so :class:`GPKernel` is loaded on first use); :mod:`widenet.dynamics`;
 :mod:`widenet.predict`; :mod:`widenet.io`; :mod:`widenet.distributed`; and :mod:`widenet.app`
 (the command line, the report and the experiments) on top. The names below are the public interface.
 """

@@ -210,8 +210,8 @@ class GPKernel(_SklearnKernel):
                              f"{', '.join(GRADIENT_ACTIVATIONS)} with method 'auto', 'closed_form' or "
                              f"'scale_mixture'; got activation={self.activation!r}, method={self.method!r} (fix "
                              f"every variance, or fit with an optimizer that needs no gradient)")
-        # each free variance's derivative, and the recursion's working arrays, of the Gram's size
-        _memory.check_gram("GPKernel", X, None, np.float64, copies=4 * len(free) + 10)
+        # the kernel twice (compiled values, the recursion's own) and each free variance's derivative
+        _memory.check_gram("GPKernel", X, None, np.float64, copies=len(free) + 2)
         options = self._options()
         _, gradient = deep_limit_kernel_gradient(X, options.pop("activation"), options.pop("depth"), free=free,
                                                  **options)

@@ -78,6 +78,28 @@ def arc_partials(q1: Array, q2: Array, rho: Array, one_minus_rho2: Array, v1: Un
     pair at ``|rho| = 1`` stays there under every change of the network's variances (a
     correlation at its bound has derivative 0), and a zero variance stays zero, so the chain
     rule multiplies these entries by 0 (docs/theory.md, section 10).
+
+    Parameters
+    ----------
+    q1, q2 : ndarray
+        The variances, broadcasting against ``rho`` (as columns and rows of pairs).
+    rho, one_minus_rho2 : ndarray
+        The correlation and ``1 - rho^2``, computed without cancellation.
+    v1, v2 : float or ndarray
+        The shifts of the variances (``0.0`` for relu's pieces).
+    with_B : bool
+        Whether ``B``'s partials are wanted.
+
+    Returns
+    -------
+    ArcPartials
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> arc = arc_partials(np.array([[1.0]]), np.array([[1.0]]), np.array([[0.0]]), np.array([[1.0]]), 0.0, 0.0)
+    >>> float(arc.A_c[0, 0]), float(arc.C_1[0, 0])  # 1 / D and D / (2 q1) with D = 1
+    (1.0, 0.5)
     """
     if isinstance(v1, float) and isinstance(v2, float) and v1 == v2 == 0.0:
         # relu's pieces: x = rho, and arcsine_terms' ratios q / P would be 0/0 at q = 0
@@ -133,6 +155,13 @@ def expectation_partials(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayL
     -------
     Partials
         Six arrays of shape (m1, m2) (or broadcasting to it).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = expectation_partials(np.array([1.0]), np.array([1.0]), np.array([[0.0]]), "sin")
+    >>> float(p.ss_c[0, 0]), float(p.ss_1[0, 0])  # E[cos u cos v] = e^-1 at c = 0; E_ss = 0 there
+    (0.36787944117144233, -0.0)
     """
     V11, V22, V12 = _variances(S11, S22, S12)
     if activation not in GRADIENT_ACTIVATIONS:

@@ -182,6 +182,14 @@ def deep_limit_kernel_gradient(X: npt.ArrayLike, activation: str, depth: int,
     gradient : ndarray, shape (m, m, len(free))
         ``gradient[i, j, k] = dK(x_i, x_j) / d log(free[k])`` (a view of an array of shape
         (len(free), m, m)).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 0.0], [0.6, 0.8]])
+    >>> K, gradient = deep_limit_kernel_gradient(X, "relu", 1, kind="nngp", output_var=2.0, free=["output_var"])
+    >>> bool(np.allclose(gradient[:, :, 0], K))  # K = s_v^2 E_ss: d K / d log s_v^2 = K
+    True
     """
     _choice(parametrization, "parametrization", PARAMETRIZATIONS)
     _choice(kind, "kind", KINDS)
