@@ -384,6 +384,8 @@ def fit_relu_variances(sk, X, y):
     assert regressor.log_marginal_likelihood_value_ > regressor.log_marginal_likelihood(start.theta) + 10
     for value, (low, high) in zip(np.exp(fitted.theta), np.exp(fitted.bounds)):
         assert low <= value <= high
+    mean, std = regressor.predict(X[:3] * 1.01, return_std=True)  # K(X*, X) and diag(X*) serve too
+    assert mean.shape == (3, y.shape[1]) and np.all(std > 0) and np.isfinite(mean).all()
     return dict(bias_var=fitted.k1.bias_var, output_var=fitted.k1.output_var, noise=fitted.k2.noise_level)
 
 
