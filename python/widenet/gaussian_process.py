@@ -46,7 +46,10 @@ class GPKernel(_SklearnKernel):
     (docs/theory.md, section 10), for the activations of :data:`GRADIENT_ACTIVATIONS`
     (relu, erf, identity, sin, gelu in closed form; tanh, sigmoid and softplus through
     their scale mixtures, slower). arctan and ``method="quadrature"`` give the kernel but
-    refuse the gradient (an optimizer without gradients can still fit them).
+    refuse the gradient (an optimizer without gradients can still fit them). The gradient
+    is exact up to rounding, which near correlation +-1 at large variances limits it as it
+    limits the kernel's values; the scale mixtures' partials come from the rule of their
+    values.
 
     A variance is fitted unless its bounds are ``"fixed"``. A variance of 0 is always
     fixed (its logarithm does not exist: start a fitted variance at a positive value), and
