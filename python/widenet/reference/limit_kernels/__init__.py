@@ -79,6 +79,14 @@ variance, whose kernel depends on ``q1 + q2 - 2c`` -- that rounding, not the met
 limits the accuracy (by ``|dE/drho| 2^-52`` and ``|dE/dc| 2^-52 q``). Values beyond the
 float64 range come out as its IEEE limit (inf, or 0 below the subnormals).
 
+Derivatives
+-----------
+:func:`expectation_partials` gives the partial derivatives of both expectations in the
+covariance (Price's theorem, in closed form for :data:`GRADIENT_ACTIVATIONS`) and
+:func:`deep_limit_kernel_gradient` the kernels' gradient in the log-variances through the
+layer recursion (docs/theory.md, section 10). They have no compiled twin: they serve the
+Gaussian-process kernel :class:`widenet.GPKernel`.
+
 Every function computes in float64 and is vectorised over pairs of points: ``X1`` is
 (m1, d), ``X2`` is (m2, d) and the results are (m1, m2).
 """
@@ -122,6 +130,13 @@ from widenet.reference.limit_kernels.common import (
     panel_rule,
 )
 from widenet.reference.limit_kernels.deep import deep_limit_kernel
+from widenet.reference.limit_kernels.derivatives import (
+    GRADIENT_ACTIVATIONS,
+    ArcPartials,
+    Partials,
+    arc_partials,
+    expectation_partials,
+)
 from widenet.reference.limit_kernels.expansion import (
     EXPANSION_DEGREE,
     EXPANSION_ORDER,
@@ -140,6 +155,7 @@ from widenet.reference.limit_kernels.fixed_rule import (
     legendre_rule,
     quadrature_expectations,
 )
+from widenet.reference.limit_kernels.gradient import VARIANCES, deep_limit_kernel_gradient
 from widenet.reference.limit_kernels.kernel import (
     combine,
     expectations,
@@ -233,4 +249,11 @@ __all__ = [
     "expectations",
     "limit_kernel",
     "deep_limit_kernel",
+    "GRADIENT_ACTIVATIONS",
+    "ArcPartials",
+    "Partials",
+    "arc_partials",
+    "expectation_partials",
+    "VARIANCES",
+    "deep_limit_kernel_gradient",
 ]
