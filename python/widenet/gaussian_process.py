@@ -18,7 +18,7 @@ from widenet import _memory
 from widenet import _validation as check
 from widenet._optional import optional_module_for
 from widenet._types import Activation, Kind, Method, Parametrization
-from widenet.kernels.limit import LimitKernel
+from widenet.kernels.limit import CLOSED_FORMS, LimitKernel
 from widenet.reference.limit_kernels import GRADIENT_ACTIVATIONS, VARIANCES, deep_limit_kernel_gradient
 
 with optional_module_for("widenet.GPKernel", "sklearn"):
@@ -46,7 +46,10 @@ class GPKernel(_SklearnKernel):
     (docs/theory.md, section 10), for the activations of :data:`GRADIENT_ACTIVATIONS`
     (relu, erf, identity, sin, gelu in closed form; tanh, sigmoid and softplus through
     their scale mixtures, slower). arctan and ``method="quadrature"`` give the kernel but
-    refuse the gradient (an optimizer without gradients can still fit them). The gradient
+    refuse the gradient (an optimizer without gradients can still fit them). With
+    ``method="auto"`` tanh, sigmoid and softplus take their scale mixtures for the values too
+    (``limit_kernel``'s default, the expansion, agrees within 1e-10 of the scale), so that the
+    values and the gradient come from one computation. The gradient
     is exact up to rounding, which near correlation +-1 at large variances limits it as it
     limits the kernel's values; the scale mixtures' partials come from the rule of their
     values.
@@ -163,11 +166,19 @@ class GPKernel(_SklearnKernel):
                              f"{hyperparameter.name}_bounds or set them to 'fixed'")
 
     def _options(self) -> dict[str, Any]:
-        """Return the keyword arguments of :func:`widenet.limit_kernel` this kernel stands for."""
+        """Return the keyword arguments of :func:`widenet.limit_kernel` this kernel stands for.
+
+        ``method="auto"`` takes, for the activations with a gradient, the method the gradient
+        differentiates (the closed form or the scale mixture, not the expansion), so that the
+        values and the gradient come from one computation.
+        """
+        method = self.method
+        if method == "auto" and self.activation in GRADIENT_ACTIVATIONS:
+            method = "closed_form" if self.activation in CLOSED_FORMS else "scale_mixture"
         return dict(activation=self.activation, parametrization=self.parametrization, kind=self.kind,
                     depth=self.depth, weight_var=self.weight_var, bias_var=self.bias_var, output_var=self.output_var,
                     output_bias_var=self.output_bias_var, bias=self.bias, multipliers=self.multipliers,
-                    method=self.method, order=self.order)
+                    method=method, order=self.order)
 
     def _limit_kernel(self) -> LimitKernel:
         options = self._options()
