@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 # scikit-learn's estimator checks try array-API inputs only where scipy runs in that mode,
 # which it reads from SCIPY_ARRAY_API when first imported: set before anything imports it, so
@@ -117,6 +119,37 @@ def stable_lr(net, X, loss_scale, fraction=0.2):
     is stable, ``1 / (loss_scale * lambda_max(J J^T))``, from the numpy reference Gram."""
     K = net.ntk(np.asarray(X, dtype=np.float64), backend="numpy")
     return fraction / (loss_scale * float(np.linalg.eigvalsh(K.astype(np.float64))[-1]))
+
+
+def main_thread_steps_during(call, grow, tries=8, long_enough=0.2):
+    """Run ``call(size)`` on a worker thread while this (main) thread records timestamps with
+    1 ms sleeps, ``size`` growing by ``grow(size)`` from ``grow(None)`` until a call takes
+    ``long_enough`` seconds; return (timestamps in the middle half of that call, its duration).
+
+    Had the call kept the GIL, no timestamp could fall in that middle half (GIL switches
+    before and after the call cost a few switch intervals, far less than a quarter of it)."""
+    size = grow(None)
+    for _ in range(tries):
+        window, stamps, done = {}, [], threading.Event()
+
+        def worker():
+            window["start"] = time.perf_counter()
+            call(size)
+            window["end"] = time.perf_counter()
+            done.set()
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        while not done.is_set():
+            stamps.append(time.perf_counter())
+            time.sleep(0.001)
+        thread.join()
+        duration = window["end"] - window["start"]
+        if duration >= long_enough:
+            break
+        size = grow(size)
+    quarter = duration / 4
+    return [t for t in stamps if window["start"] + quarter < t < window["end"] - quarter], duration
 
 
 def snapshot(*arrays):

@@ -243,6 +243,18 @@ def min_norm_solution():
     return lambda: widenet.min_norm_solution(A, y), again, lambda: [A, y]
 
 
+def cholesky_fit():
+    """A well-posed fit on a precomputed Gram: all of it a Cholesky factorization (LAPACK)."""
+    X, y = data(7000, 8)
+    gram = widenet.RBFKernel(0.5)(X)
+    model = widenet.KernelLeastSquares("precomputed", ridge=1.0).fit(gram[:30, :30], y[:30])
+
+    def again():
+        small = gram[30:90, 30:90]
+        return close(model.fit(small, y[30:90]).dual_coef_, np.linalg.solve(small + np.eye(60), y[30:90]))
+    return lambda: model.fit(gram, y), again, lambda: [gram, y, model.dual_coef_]
+
+
 CALLS = {
     "forward": network_call("forward", 1024, 8192, 8000),
     "jacobian": network_call("jacobian", 64, 4096, 1000, F32),  # 1.1 GB
@@ -266,6 +278,7 @@ CALLS = {
     "KernelLeastSquares.fit": estimator(lambda: widenet.KernelLeastSquares("rbf", gamma=0.5), 3000, 4),
     "NTKRegressor.fit": estimator(lambda: widenet.NTKRegressor(activation="relu", ridge=1e-3), 3000, 4),
     "min_norm_solution": min_norm_solution,
+    "KernelLeastSquares.fit[cholesky]": cholesky_fit,
 }
 
 

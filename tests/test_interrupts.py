@@ -34,7 +34,7 @@ CALLS = ("forward", "jacobian", "ntk", "ntk_cross", "ntk_diag", "loss_grad", "jv
          "train_ensemble", "deep_ntk", "deep_train", "deep_train_ensemble",
          "linear_gd", "linearized_closed_form", "kernel_gram",
          "kernel_gram_cross", "activation",
-         "KernelLeastSquares.fit", "NTKRegressor.fit", "min_norm_solution")
+         "KernelLeastSquares.fit", "NTKRegressor.fit", "min_norm_solution", "KernelLeastSquares.fit[cholesky]")
 # Seconds after "ready": past the argument checks (up to ~0.3 s for the largest inputs on a
 # loaded machine), well inside the long part of every call (several seconds). The Jacobian
 # and the activations are bounded by memory (about 1 GB here, under a second to write): they

@@ -116,14 +116,16 @@ def test_a_lazy_training_sweep_of_impossible_width_is_refused_before_it_starts()
 
 def test_kernel_least_squares_counts_eigh():
     """KernelLeastSquares.fit counted one Gram; G + ridge I and eigh's copy, workspace and
-    eigenvectors took 6 Grams at once (77 GB at the default limit went through)."""
+    eigenvectors took 6 Grams at once (77 GB at the default limit went through). A well-posed
+    fit holds the Gram and its Cholesky factor; one whose factorization is refused (a
+    singular Gram) is refused before eigh allocates, with only the Gram and the factor made."""
     X = np.random.default_rng(0).standard_normal((1000, 3))
     gram = 1000 * 1000 * 8
     where, estimate = _memory.estimate(lambda: widenet.KernelLeastSquares(ridge=0.1).fit(X, X[:, 0]))
-    assert where == "KernelLeastSquares.fit" and estimate >= 5 * gram
-    _memory.set_memory_limit(3 * gram)  # above the Gram, below what eigh needs besides
-    refused_without_allocating(lambda: widenet.KernelLeastSquares(ridge=0.1).fit(X, X[:, 0]),
-                               "KernelLeastSquares.fit")
+    assert where == "KernelLeastSquares.fit" and estimate >= 2 * gram
+    _memory.set_memory_limit(3 * gram)  # above the Gram and its factor, below what eigh needs besides
+    refused_without_allocating(lambda: widenet.KernelLeastSquares("linear").fit(X, X[:, 0]),
+                               "KernelLeastSquares.fit", budget=2 * gram + 2**20)
 
 
 def test_kernel_least_squares_with_ridge_solves_the_shifted_system():

@@ -14,7 +14,7 @@ import pytest
 import widenet
 from widenet import Parameters, ShallowEnsemble, ShallowNetwork
 
-from conftest import ACTIVATIONS, assert_close, make_network, random_data, stable_lr
+from conftest import ACTIVATIONS, assert_close, main_thread_steps_during, make_network, random_data, stable_lr
 
 
 def preactivations(net, X):
@@ -380,37 +380,14 @@ def test_results_do_not_depend_on_thread_count(restore_threads):
 
 
 def test_long_cpp_call_releases_the_gil(restore_threads):
-    """While one thread is inside a long C++ call, another Python thread keeps running.
-
-    The main thread records timestamps (with 1 ms sleeps) while a worker trains. Had the
-    call kept the GIL, no timestamp could fall in the middle half of the call's window
-    (GIL switches before and after the call cost a few switch intervals, far less than a
-    quarter of the window)."""
+    """While one thread is inside a long C++ call, another Python thread keeps running
+    (conftest.main_thread_steps_during: the main thread's timestamps in the middle of a
+    training run on a worker)."""
     widenet.set_num_threads(1)  # leave a core free for the counting thread
     net = make_network(8, 1000, "tanh", "lecun", seed=27)
     X, y, _ = random_data(28, 100, 8)
-    steps = 20
-    for _ in range(8):
-        window, stamps, done = {}, [], threading.Event()
-
-        def worker():
-            window["start"] = time.perf_counter()
-            net.train(X, y, 1e-5, steps)
-            window["end"] = time.perf_counter()
-            done.set()
-
-        thread = threading.Thread(target=worker)
-        thread.start()
-        while not done.is_set():
-            stamps.append(time.perf_counter())
-            time.sleep(0.001)
-        thread.join()
-        duration = window["end"] - window["start"]
-        if duration >= 0.2:
-            break
-        steps *= 2
-    quarter = duration / 4
-    inside = [t for t in stamps if window["start"] + quarter < t < window["end"] - quarter]
+    inside, duration = main_thread_steps_during(lambda steps: net.train(X, y, 1e-5, steps),
+                                                lambda steps: 20 if steps is None else 2 * steps)
     assert len(inside) >= 3, f"{len(inside)} main-thread steps during the middle of a {duration:.3f} s C++ call"
 
 

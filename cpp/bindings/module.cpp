@@ -12,6 +12,7 @@ void bind_linear_dynamics(py::module_& m);
 void bind_kernels(py::module_& m);
 void bind_limit_kernels(py::module_& m);
 void bind_runtime(py::module_& m);
+void bind_cholesky(py::module_& m);
 void bind_deep_network(py::module_& m);
 void bind_deep_training(py::module_& m);
 }  // namespace widenet::bindings
@@ -39,4 +40,5 @@ PYBIND11_MODULE(_core, m) {
   widenet::bindings::bind_kernels(m);
   widenet::bindings::bind_limit_kernels(m);
   widenet::bindings::bind_runtime(m);
+  widenet::bindings::bind_cholesky(m);
 }

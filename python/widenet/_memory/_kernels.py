@@ -96,17 +96,30 @@ def _tiles(copies: int) -> Callable[[], str]:
                     f"{copies} m^2 numbers; m about {max(1, math.isqrt(_fitting(8 * copies, 1.0)))} fit).")
 
 
-def check_kernel_fit(where: str, m: int, gram_copies: int) -> None:
+def _eigh_blocks(m: int) -> list[Block]:
+    return [("Gram", (m, m), np.float64, 1),
+            ("eigh's copy, workspace and eigenvectors", (m, m), np.float64, EIGH_COPIES)]
+
+
+def check_kernel_fit(where: str, m: int, gram_copies: int, cholesky: bool = True) -> None:
     """Guard kernel least squares on ``m`` points.
 
     It holds the kernel's Gram (``gram_copies`` arrays of it while it is formed), then the
-    Gram and its eigendecomposition (numpy.linalg.eigh), whose eigenvectors are kept.
+    Gram and its Cholesky factor, or (without ``cholesky``) its eigendecomposition
+    (numpy.linalg.eigh), whose eigenvectors are kept. A fit whose factorization is refused
+    checks :func:`check_kernel_eigh` before it eigendecomposes.
     """
-    square = (m, m)
-    gram: list[Block] = [("Gram while it is formed", square, np.float64, gram_copies)]
-    solve: list[Block] = [("Gram", square, np.float64, 1),
-                          ("eigh's copy, workspace and eigenvectors", square, np.float64, EIGH_COPIES)]
-    require(where, peak(gram, solve), _tiles(1 + EIGH_COPIES))
+    gram: list[Block] = [("Gram while it is formed", (m, m), np.float64, gram_copies)]
+    if not cholesky:
+        require(where, peak(gram, _eigh_blocks(m)), _tiles(1 + EIGH_COPIES))
+        return
+    solve: list[Block] = [("Gram and its Cholesky factor", (m, m), np.float64, 2)]
+    require(where, peak(gram, solve), _tiles(2))
+
+
+def check_kernel_eigh(where: str, m: int) -> None:
+    """Guard the eigendecomposition of an ``m x m`` Gram held already."""
+    require(where, _eigh_blocks(m), _tiles(1 + EIGH_COPIES))
 
 
 def check_kernel_prediction(where: str, m_test: int, m: int, copies: int = 1) -> None:
@@ -124,6 +137,19 @@ def svd_blocks(m: int, n: int) -> list[Block]:
     k = min(m, n)
     return [("copy of the matrix and LAPACK's workspace", (m, n), np.float64, 2),
             ("singular vectors U and V^T", (m + n, k), np.float64, 1), ("LAPACK's workspace", (k, k), np.float64, 4)]
+
+
+def check_normal_equations(where: str, m: int, n: int, copies: int = 0) -> None:
+    """Guard a least-squares solve by the Cholesky factorization of the smaller Gram of the ``m x n`` matrix ``A``.
+
+    ``copies`` more copies of ``A`` are held, and one scaled to unit size, the Gram and its
+    factor. A solve whose factorization is refused checks :func:`check_least_squares`
+    before its SVD.
+    """
+    k = min(m, n)
+    require(where, [("copies of A, one scaled to unit size", (m, n), np.float64, copies + 1),
+                    ("Gram and its Cholesky factor", (k, k), np.float64, 2)],
+            "Pass fewer rows or columns: the solve needs about 2 copies of A.")
 
 
 def check_least_squares(where: str, m: int, n: int, copies: int = 0, outputs: Sequence[Block] = ()) -> None:

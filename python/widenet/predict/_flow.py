@@ -6,20 +6,40 @@ Eigenvalues at or below the rank tolerance (``m eps`` times the largest) count a
 every time: their directions never move, so ``t -> infinity`` joins the pseudo-inverse
 continuously, and directions a kernel cannot reach (``K_* q = 0``) stay out of the answer.
 A Gram with an eigenvalue clearly below zero is no kernel's and is refused by name.
+
+At ``t = infinity`` alone, a well-posed Gram needs no eigendecomposition:
+:func:`limit_factorization` gives the Cholesky factorization whose inverse is then the
+answer.
 """
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 from numpy.typing import NDArray
 
-from widenet import _solve
+from widenet import _cholesky, _solve
 from widenet._conditioning import warn_if_ill_conditioned
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._spectral import flow_decay, flow_filter, gd_decay, gd_filter
 
 # An eigenvalue below -INDEFINITE times the largest is not rounding: the matrix is no Gram.
 _INDEFINITE = 1e-8
+
+
+def limit_factorization(gram: NDArray[np.float64], ridge: float) -> Optional[_cholesky.Cholesky]:
+    """Return the Cholesky factorization of ``gram + ridge I`` when :class:`FlowSpectrum` would invert it whole.
+
+    That is when it is well conditioned (:func:`widenet._cholesky.factorize`) and, with
+    ``ridge > 0``, ``gram`` has no eigenvalue below ``-m eps l_max`` (which the spectrum
+    would refuse, or clip to zero beyond rounding): certified by the factorization of
+    ``gram + m eps max(diag) I``, as ``l_max >= max(diag)``. Otherwise None.
+    """
+    tolerance = _solve.rank_tolerance(np.float64, gram.shape[0])
+    if ridge > 0 and not _cholesky.is_positive_definite(gram, tolerance * max(float(np.max(np.diag(gram))), 0.0)):
+        return None
+    return _cholesky.factorize(gram, tolerance, ridge)
 
 
 class FlowSpectrum:

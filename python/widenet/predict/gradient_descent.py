@@ -11,7 +11,9 @@ sections 3 and 9)
 with ``K + ridge I`` in place of ``K`` for a regularized flow. Every eigenvector of ``K``
 evolves on its own, so one eigendecomposition gives every time; eigenvalues below the rank
 tolerance count as zero at every time, so ``t = None`` (infinity) is the pseudo-inverse's
-limit (see :mod:`widenet.predict._flow`).
+limit (see :mod:`widenet.predict._flow`). When the Gram is well posed, a Cholesky
+factorization answers ``t = None`` (the inverse, to rounding), and the eigendecomposition
+is made only when a finite time or a step count is first asked for, then kept.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from widenet import _memory
 from widenet._types import Loss
 from widenet.predict import _inputs
-from widenet.predict._flow import FlowSpectrum
+from widenet.predict._flow import FlowSpectrum, limit_factorization
 
 Prediction = Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]
 
@@ -37,9 +39,18 @@ class GradientFlowPrediction:
     """
 
     def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], rate: float, ridge: float) -> None:
-        self._y = y
-        # the residual moves by exp(-2 rate l t), or by (1 - 2 rate l) per step
-        self._flow = FlowSpectrum(gram, ridge, rate, "k_train_train")
+        self._y, self._gram, self._rate, self._ridge = y, gram, rate, ridge
+        self._limit = limit_factorization(gram, ridge)
+        self._spectrum: Optional[FlowSpectrum] = None
+        if self._limit is None:  # made now when the limit needs it too (an indefinite Gram is refused here)
+            self._spectrum = self._flow
+
+    @property
+    def _flow(self) -> FlowSpectrum:
+        """The eigendecomposition: the residual moves by exp(-2 rate l t), or by (1 - 2 rate l) per step."""
+        if self._spectrum is None:
+            self._spectrum = FlowSpectrum(self._gram, self._ridge, self._rate, "k_train_train")
+        return self._spectrum
 
     def _factors(self, when: Optional[_inputs.Schedule]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Return the decay and the accumulation per time or step count (rows) and eigenvalue."""
@@ -96,6 +107,11 @@ class GradientFlowPrediction:
         rows = y.shape[0] + (0 if cross is None else cross.shape[0])
         _memory.require("gradient_descent_mse", [("outputs at every time", (count, rows, y.size // y.shape[0]),
                                                   np.float64, 3)], "Ask for fewer times at once.")
+        if when is None and self._limit is not None:  # t = infinity, every eigenvalue kept: the inverse
+            if cross is None or test_start is None:
+                return y.copy()
+            result_test = test_start - cross @ self._limit.solve(start - y)
+            return result_test if fx_train_0 is None else (y.copy(), result_test)
         decay, accumulated = self._factors(when)
         vectors = self._flow.vectors
         components = vectors.T @ (start - y)  # (m,) or (m, k)
@@ -142,7 +158,9 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike, learning_
     -------
     GradientFlowPrediction
         Callable as ``prediction(t=None, fx_train_0=0.0, fx_test_0=None,
-        k_test_train=None, *, steps=None)``. The eigendecomposition of the Gram is made here, once.
+        k_test_train=None, *, steps=None)``. The Gram is factorized here, once: by
+        Cholesky when it is well posed (then eigendecomposed on the first finite time or
+        step count), or eigendecomposed.
     """
     gram = _inputs.train_gram(k_train_train)
     y = _inputs.targets(y_train, gram.shape[0])

@@ -7,6 +7,8 @@ regularized), the posterior at test points is Gaussian with (docs/theory.md, sec
 
 the pseudo-inverse treating eigenvalues below the rank tolerance as zero. With the NNGP
 kernel this is the Bayesian posterior of an infinitely wide network (Proposition 11.28).
+When ``K + ridge I`` is well posed its Cholesky factorization gives the inverse (to
+rounding) and no eigendecomposition is made (see :mod:`widenet.predict._flow`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet.predict import _inputs
-from widenet.predict._flow import FlowSpectrum
+from widenet.predict._flow import FlowSpectrum, limit_factorization
 
 Posterior = Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]
 
@@ -31,6 +33,10 @@ class PosteriorPrediction:
 
     def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], ridge: float) -> None:
         self._y = y
+        self._limit = limit_factorization(gram, ridge)
+        if self._limit is not None:
+            self._weights = self._limit.solve(y)  # (K + ridge I)^{-1} y
+            return
         flow = FlowSpectrum(gram, ridge, 0.0, "k_train_train")
         flow.warn_if_ill_conditioned("k_train_train" + (" plus the ridge" if ridge else ""))
         self._vectors, self._reciprocals = flow.vectors, flow.pseudo_inverse
@@ -62,8 +68,11 @@ class PosteriorPrediction:
                              f"{cross.shape[0]} test points of k_test_train, got {prior.shape}")
         _memory.require("gp_inference", [("the test kernel projected on the eigenvectors", cross.shape, np.float64,
                                           2)], "Pass fewer test points at a time.")
-        projected = cross @ self._vectors
-        cov = prior - (projected * self._reciprocals) @ projected.T
+        if self._limit is not None:
+            cov = prior - cross @ self._limit.solve(cross.T)
+        else:
+            projected = cross @ self._vectors
+            cov = prior - (projected * self._reciprocals) @ projected.T
         cov = 0.5 * (cov + cov.T)
         np.fill_diagonal(cov, np.maximum(np.diag(cov), 0.0))
         return mean, cov
@@ -89,7 +98,8 @@ def gp_inference(k_train_train: ArrayLike, y_train: ArrayLike, diag_reg: float =
     Returns
     -------
     PosteriorPrediction
-        The eigendecomposition of the (regularized) Gram is made here, once.
+        The (regularized) Gram is factorized here, once: by Cholesky when well posed, else
+        eigendecomposed.
     """
     gram = _inputs.train_gram(k_train_train)
     y = _inputs.targets(y_train, gram.shape[0])

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Callable, List, Optional, TypeVar, Union
 import numpy as np
 import numpy.typing as npt
 
-from widenet import _memory, _solve
+from widenet import _cholesky, _memory, _solve
 from widenet import _validation as check
 from widenet._native import _core
 from widenet._types import FloatArray, KernelName
@@ -87,8 +87,8 @@ class _MinNormLeastSquaresBody(EstimatorBody):
             raise TypeError(f"fit_intercept: expected a bool, got {self.fit_intercept!r}")
         points = check_X(X)
         targets = check_y(y, points.shape[0], type(self).__name__)
-        _memory.check_least_squares("MinNormLeastSquares.fit", points.shape[0], points.shape[1] + self.fit_intercept,
-                                    copies=int(self.fit_intercept))
+        _memory.check_normal_equations("MinNormLeastSquares.fit", points.shape[0],
+                                       points.shape[1] + self.fit_intercept, copies=int(self.fit_intercept))
         A = augment(points) if self.fit_intercept else points
         solution = min_norm_solution(A, targets)
         bias = solution[0] if self.fit_intercept else np.zeros(targets.shape[1:])
@@ -117,6 +117,13 @@ class _KernelLeastSquaresBody(EstimatorBody):
     predictor, the minimum-norm solution in feature space. With ``ridge > 0``,
     ``alpha = (G + ridge I)^{-1} y`` (kernel ridge regression). ``predict`` evaluates
     ``sum_j alpha_j K(x, x_j)`` (11.2.10).
+
+    When ``G + ridge I`` is positive definite and well conditioned, ``alpha`` comes from
+    its Cholesky factorization instead, about 27 times fewer flops for the same answer:
+    when LAPACK's estimate of its reciprocal condition number is at least 100 times the
+    larger of the rank cut-off and 1e-10 (condition numbers up to about 1e8 in float64).
+    Otherwise, or when the factorization fails, the eigendecomposition gives the
+    minimum-norm answer above (docs/theory.md, section 2).
 
     With ``kernel="precomputed"`` (as scikit-learn's ``KernelRidge``) ``fit`` takes the Gram
     ``G = K(X_train, X_train)`` itself, of shape (m, m) and symmetric, in place of the
@@ -184,11 +191,18 @@ class _KernelLeastSquaresBody(EstimatorBody):
         _memory.check_kernel_fit("KernelLeastSquares.fit", data.shape[0], 0 if kernel is None else
                                  kernel.gram_copies("cpp"))
         G = data if kernel is None else np.asarray(kernel(data))
-        spectrum = _solve.symmetric(G, _solve.rank_tolerance(check.float_dtype_of(G), G.shape[0]), ridge)
-        spectrum.warn_if_ill_conditioned(f"The Gram matrix of {G.shape[0]} points"
-                                         + (" plus ridge I" if ridge else ""), "; a ridge > 0 regularises it.")
-        self.dual_coef_: npt.NDArray[np.float64] = spectrum.pseudo_inverse_times(targets)
-        self.rank_ = spectrum.rank
+        tolerance = _solve.rank_tolerance(check.float_dtype_of(G), G.shape[0])
+        cholesky = _cholesky.factorize(G, tolerance, ridge)
+        if cholesky is not None:  # well posed: the one solution, every eigenvalue kept
+            self.dual_coef_: npt.NDArray[np.float64] = cholesky.solve(targets)
+            self.rank_ = G.shape[0]
+        else:
+            _memory.check_kernel_eigh("KernelLeastSquares.fit", G.shape[0])
+            spectrum = _solve.symmetric(G, tolerance, ridge)
+            spectrum.warn_if_ill_conditioned(f"The Gram matrix of {G.shape[0]} points"
+                                             + (" plus ridge I" if ridge else ""), "; a ridge > 0 regularises it.")
+            self.dual_coef_ = spectrum.pseudo_inverse_times(targets)
+            self.rank_ = spectrum.rank
         self._fitted_on(data, on_gram=on_gram)
         if kernel is None:
             self._forget("X_fit_", "kernel_")

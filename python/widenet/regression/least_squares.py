@@ -6,7 +6,9 @@ predicts: ``w* + P_ker(A) w0``, for steps ``h`` up to ``1 / (2 s_max(A)^2)``.
 
 Everything is computed in float64 from one singular value decomposition; the rank
 tolerance is numpy's ``lstsq`` default: singular values below
-``rcond * s_max(A)``, ``rcond = eps * max(m, d)``, count as zero. Solutions, limits and the
+``rcond * s_max(A)``, ``rcond = eps * max(m, d)``, count as zero. The solutions of a
+well-conditioned ``A`` of full rank come instead from the Cholesky factorization of its
+smaller Gram (:func:`_normal_equations_solution`). Solutions, limits and the
 augmented matrix come back in the dtype of ``A`` (float32 stays float32, rounded once at the
 end; values beyond its range become inf); :func:`gradient_descent` records its iterates in
 float64, the precision its comparison with Theorem 11.3 needs.
@@ -21,7 +23,7 @@ from typing import Optional, Tuple
 import numpy as np
 import numpy.typing as npt
 
-from widenet import _memory, _solve
+from widenet import _cholesky, _memory, _solve
 from widenet import _validation as check
 from widenet._interrupt import is_long_factorization, run_interruptible
 from widenet._native import _core
@@ -69,15 +71,52 @@ def _row_space_basis(A: np.ndarray, rcond: Optional[float]) -> _solve.Spectrum:
     return _solve.singular(A, _rcond(rcond, A.shape))
 
 
-def _pseudo_inverse_times(svd: _solve.Spectrum, y: np.ndarray) -> F64:
+def _pseudo_inverse_times(svd: _solve.Spectrum, y: np.ndarray, stacklevel: int = 5) -> F64:
     """Return ``A^+ y = V_r diag(1/s_r) U_r^T y`` from the truncated SVD of ``A``.
 
-    Warns with the condition number ``s_1 / s_r`` when it costs accuracy.
+    Warns with the condition number ``s_1 / s_r`` when it costs accuracy (``stacklevel``
+    counted from :meth:`widenet._solve.Spectrum.warn_if_ill_conditioned`: 5 is the caller's caller).
     """
     shape = (svd.left.shape[0], svd.right.shape[0])
     svd.warn_if_ill_conditioned(f"A (shape {shape})", "; a ridge term or a larger rcond regularises it.",
-                                stacklevel=5)
+                                stacklevel=stacklevel)
     return svd.pseudo_inverse_times(y)
+
+
+def _min_norm_times(A: np.ndarray, y: np.ndarray, rcond: Optional[float], where: str) -> F64:
+    """Return ``A^+ y``: by the normal equations when well posed, else by the SVD (guarded as ``where``)."""
+    solution = _normal_equations_solution(A, y, rcond)
+    if solution is None:
+        _memory.check_least_squares(where, *A.shape)
+        solution = _pseudo_inverse_times(_row_space_basis(A, rcond), y, stacklevel=6)
+    return solution
+
+
+def _normal_equations_solution(A: np.ndarray, y: np.ndarray, rcond: Optional[float]) -> Optional[F64]:
+    """Return ``A^+ y`` from the Cholesky factorization of the smaller Gram, or None.
+
+    ``A^T (A A^T)^{-1} y`` when ``m <= d``, ``(A^T A)^{-1} A^T y`` otherwise: the answer of
+    the SVD when that Gram is well conditioned (:func:`widenet._cholesky.factorize`, with the
+    squared rank tolerance, as the Gram's eigenvalues are the squared singular values).
+    The Gram squares the condition number, so the accepted ones (Gram's up to about 1e8)
+    carry a relative error up to about ``eps kappa(A)^2``, near 1e-8, inside the 1e-6 below
+    which no :class:`widenet.ConditioningWarning` is given. None otherwise: rank-deficient
+    or ill-conditioned ``A`` take the SVD. ``A`` is scaled to unit size first, so that its
+    Gram neither overflows nor loses digits to underflow.
+    """
+    size = float(np.max(np.abs(A)))
+    if not 0.0 < size < np.inf:
+        return None
+    unit = A / size  # A^+ = unit^+ / size
+    wide = A.shape[0] <= A.shape[1]
+    product = run_interruptible(np.matmul, *((unit, unit.T) if wide else (unit.T, unit)),
+                                long_call=is_long_factorization(*A.shape))
+    cholesky = _cholesky.factorize(product, _rcond(rcond, A.shape) ** 2)
+    if cholesky is None:
+        return None
+    solution: F64 = unit.T @ cholesky.solve(y) if wide else cholesky.solve(unit.T @ y)
+    with np.errstate(over="ignore"):  # beyond the float range as the SVD's answer would be: inf
+        return solution / size
 
 
 def min_norm_solution(A: npt.ArrayLike, y: npt.ArrayLike, rcond: Optional[float] = None) -> FloatArray:
@@ -96,7 +135,10 @@ def min_norm_solution(A: npt.ArrayLike, y: npt.ArrayLike, rcond: Optional[float]
         Singular values below ``rcond * s_max(A)`` are treated as zero; default
         ``eps * max(m, d)`` as in :func:`numpy.linalg.lstsq`. When the condition number
         of the rest exceeds 1e10 (a relative error bound near 1e-6), a
-        :class:`widenet.ConditioningWarning` gives it.
+        :class:`widenet.ConditioningWarning` gives it. A full-rank ``A`` with condition
+        number up to about 1e4 is solved by the Cholesky factorization of ``A A^T`` (or
+        ``A^T A`` when ``m > d``) instead of the SVD, with a relative error up to about
+        ``eps kappa^2``.
 
     Returns
     -------
@@ -106,8 +148,8 @@ def min_norm_solution(A: npt.ArrayLike, y: npt.ArrayLike, rcond: Optional[float]
     dtype = check.float_dtype_of(check.asarray(A, "A"))
     matrix = _matrix(A)
     targets = _targets(y, matrix.shape[0])
-    _memory.check_least_squares("min_norm_solution", *matrix.shape)
-    return _as_result(_pseudo_inverse_times(_row_space_basis(matrix, rcond), targets), dtype)
+    _memory.check_normal_equations("min_norm_solution", *matrix.shape)
+    return _as_result(_min_norm_times(matrix, targets, rcond, "min_norm_solution"), dtype)
 
 
 def augment(X: npt.ArrayLike) -> FloatArray:
@@ -177,6 +219,9 @@ def predicted_limit(A: npt.ArrayLike, y: npt.ArrayLike, w0: npt.ArrayLike,
                     rcond: Optional[float] = None) -> FloatArray:
     """Return the limit of gradient descent from ``w0``, ``w* + P_ker(A) w0`` (Theorem 11.3).
 
+    Computed as ``w0 + A^+ (y - A w0)``, the same vector, so that a well-conditioned ``A`` of
+    full rank is solved as in :func:`min_norm_solution`.
+
     Parameters
     ----------
     A : array_like, shape (m, d)
@@ -195,10 +240,8 @@ def predicted_limit(A: npt.ArrayLike, y: npt.ArrayLike, w0: npt.ArrayLike,
     matrix = _matrix(A)
     targets = _targets(y, matrix.shape[0])
     start = check.as_shaped(w0, "w0", _FLOAT64, (matrix.shape[1],) + targets.shape[1:])
-    _memory.check_least_squares("predicted_limit", *matrix.shape)
-    svd = _row_space_basis(matrix, rcond)
-    V = svd.right
-    return _as_result(_pseudo_inverse_times(svd, targets) + (start - V @ (V.T @ start)), dtype)
+    _memory.check_normal_equations("predicted_limit", *matrix.shape)
+    return _as_result(start + _min_norm_times(matrix, targets - matrix @ start, rcond, "predicted_limit"), dtype)
 
 
 @dataclass(frozen=True)

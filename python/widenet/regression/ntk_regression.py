@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Tuple, Typ
 import numpy as np
 import numpy.typing as npt
 
-from widenet import _memory, _solve
+from widenet import _cholesky, _memory, _solve
 from widenet import _validation as check
 from widenet._spectral import flow_filter, gd_filter
 from widenet._types import Activation, FloatArray, Kind, Loss, Parametrization, Seed
@@ -52,7 +52,9 @@ class _NTKRegressorBody(EstimatorBody):
     - ``steps=None``: ``g(l) = 1/l`` (eigenvalues below ``m eps max(l)`` count as zero), so
       ``alpha`` is the minimum-norm solution of ``K alpha = y``, the kernel least-squares
       estimator (11.2.9)-(11.2.10); it interpolates ``y`` when ``K`` is nonsingular. With
-      ``ridge > 0``, ``alpha = (K + ridge I)^{-1} y`` (kernel ridge regression).
+      ``ridge > 0``, ``alpha = (K + ridge I)^{-1} y`` (kernel ridge regression). A well-posed
+      ``K + ridge I`` is solved by Cholesky instead (docs/theory.md, section 2), but for a
+      precomputed Gram with ``ridge > 0``, whose eigenvalues are checked for a kernel's.
     - ``steps=k, lr=h``: gradient descent on the chapter's loss ``f = sum (Phi - y)^2``
       (gradient ``2 J^T r``) for the linearized model with kernel ``K`` (11.5.9). By the
       corrected Remark 11.24 (docs/theory.md, section 3) the residual is ``r_k = (I - 2hK)^k r_0`` and
@@ -149,9 +151,9 @@ class _NTKRegressorBody(EstimatorBody):
         The training points (a copy); not set with ``kernel="precomputed"``.
     eigenvalues_ : ndarray, shape (m,)
         The spectrum ``l`` of the training Gram ``K`` (ascending); ``1/eigenvalues_[-1]``
-        bounds ``lr`` (with ``ridge = 0``).
+        bounds ``lr`` (with ``ridge = 0``). Made on first use after a fit by Cholesky.
     eigenvectors_ : ndarray, shape (m, m)
-        ``Q``.
+        ``Q``; made with ``eigenvalues_``.
     rank_ : int
         Numerical rank of ``K`` (of ``K + ridge I`` when ``ridge > 0``).
     n_features_in_ : int
@@ -185,7 +187,7 @@ class _NTKRegressorBody(EstimatorBody):
         self.loss = loss
 
     def fit(self: _Self, X: npt.ArrayLike, y: npt.ArrayLike) -> _Self:
-        """Compute the Gram ``K(X, X)``, its eigendecomposition and ``alpha``; return ``self``.
+        """Compute the Gram ``K(X, X)``, its factorization and ``alpha``; return ``self``.
 
         ``y`` has shape (m,) or (m, n_targets).
         """
@@ -197,21 +199,36 @@ class _NTKRegressorBody(EstimatorBody):
         m = data.shape[0]
         scale = check.loss_scale(check.choice(self.loss, "loss", check.LOSS_NAMES), m)
         targets = check_y(y, m, type(self).__name__)
-        _memory.check_kernel_fit("NTKRegressor.fit", m, 0 if kind == PRECOMPUTED else 1)
+        # Cholesky at the limit, but a ridge would hide a precomputed Gram's negative eigenvalue from it
+        at_limit = steps is None and time is None and not (kind == PRECOMPUTED and ridge)
+        _memory.check_kernel_fit("NTKRegressor.fit", m, 0 if kind == PRECOMPUTED else 1, cholesky=at_limit)
         kernel_args: Optional[Dict[str, Any]] = None if kind == PRECOMPUTED else dict(
             activation=self.activation, parametrization=self.parametrization, kind=kind, weight_var=self.weight_var,
             bias_var=self.bias_var, output_var=self.output_var, output_bias_var=self.output_bias_var, method=method,
             order=self.order, depth=self.depth, bias=self.bias, multipliers=self.multipliers)
         gram = data if kernel_args is None else limit_kernel(data, **kernel_args)
-        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(check.float_dtype_of(gram), m), ridge)
-        if kind == PRECOMPUTED:
-            warn_if_indefinite(spectrum.unshifted)
-        self.dual_coef_: npt.NDArray[np.float64] = spectrum.filtered(
-            self._filter(spectrum, f"The {kind} Gram matrix of {m} points" + (" plus ridge I" if ridge else ""),
-                         scale, steps, lr, time), targets)
-        self.eigenvalues_ = spectrum.unshifted
-        self.eigenvectors_ = spectrum.right
-        self.rank_ = spectrum.rank
+        tolerance = _solve.rank_tolerance(check.float_dtype_of(gram), m)
+        cholesky = _cholesky.factorize(gram, tolerance, ridge) if at_limit else None
+        spectrum: Optional[_solve.Spectrum] = None
+        if cholesky is not None:  # every eigenvalue kept; none below zero
+            dual_coef, rank = cholesky.solve(targets), m
+            # for eigenvalues_ on demand; a precomputed Gram is the caller's, so copied
+            unfactored: Optional[FloatArray] = np.array(gram) if kernel_args is None else gram
+        else:
+            if at_limit:  # the factorization was refused
+                _memory.check_kernel_eigh("NTKRegressor.fit", m)
+            spectrum = _solve.symmetric(gram, tolerance, ridge)
+            if kind == PRECOMPUTED:
+                warn_if_indefinite(spectrum.unshifted)
+            dual_coef = spectrum.filtered(
+                self._filter(spectrum, f"The {kind} Gram matrix of {m} points" + (" plus ridge I" if ridge else ""),
+                             scale, steps, lr, time), targets)
+            rank, unfactored = spectrum.rank, None
+        # the object changes only now: an interrupted fit leaves the earlier one
+        self._forget("eigenvalues_", "eigenvectors_")
+        if spectrum is not None:
+            self.eigenvalues_, self.eigenvectors_ = spectrum.unshifted, spectrum.right
+        self.dual_coef_, self.rank_, self._unfactored_gram = dual_coef, rank, unfactored
         self._fitted_on(data, on_gram=kernel_args is None)
         self._kernel_args = kernel_args
         self._uncertainty: Optional[EnsembleCovariance] = None
@@ -220,6 +237,17 @@ class _NTKRegressorBody(EstimatorBody):
             self.X_fit_ = data.copy()
             self._uncertainty = EnsembleCovariance(kernel_args, self.X_fit_, ridge, self.loss, steps, lr, time)
         return self
+
+    def __getattr__(self, name: str) -> Any:
+        """Make ``eigenvalues_`` and ``eigenvectors_`` on first use after a fit that did not need them."""
+        gram = self.__dict__.get("_unfactored_gram")
+        if name not in ("eigenvalues_", "eigenvectors_") or gram is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        _memory.check_kernel_eigh(f"NTKRegressor.{name}", gram.shape[0])
+        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(check.float_dtype_of(gram), gram.shape[0]))
+        self.eigenvalues_, self.eigenvectors_ = spectrum.unshifted, spectrum.right
+        self._unfactored_gram = None
+        return getattr(self, name)
 
     def _filter(self, spectrum: _solve.Spectrum, gram: str, scale: float, steps: Optional[int], lr: Optional[float],
                 time: Optional[float]) -> npt.NDArray[np.float64]:
@@ -334,7 +362,7 @@ class _NTKRegressorBody(EstimatorBody):
 
     def _check_memory(self, m_test: int, return_std: bool, return_cov: bool, samples: int = 0) -> None:
         """Guard the mean's cross Gram, then, when asked, the covariance's arrays (the larger of the two)."""
-        cross: List[_memory.Block] = [("cross Gram", (m_test, self.eigenvalues_.size), np.float64, 1)]
+        cross: List[_memory.Block] = [("cross Gram", (m_test, self.dual_coef_.shape[0]), np.float64, 1)]
         spread: List[_memory.Block] = []
         if self._uncertainty is not None and (return_std or return_cov):
             columns = 1 if self.dual_coef_.ndim == 1 else self.dual_coef_.shape[1]
