@@ -26,6 +26,7 @@ from widenet.predict import sample_gaussian
 from widenet.regression._body import EstimatorBody
 from widenet.regression._checks import PRECOMPUTED, check_train_gram, check_X, check_y, warn_if_indefinite
 from widenet.regression._classes import REGRESSOR, PlainEstimator, exported, register
+from widenet.regression._lazy_spectrum import LazySpectrum
 from widenet.regression._uncertainty import EnsembleCovariance, checked_random_state
 
 _METHODS = tuple(method for method in METHODS if method != "monte_carlo")
@@ -41,7 +42,7 @@ Prediction = Union[FloatArray, Tuple[FloatArray, FloatArray]]
 _Self = TypeVar("_Self", bound="_NTKRegressorBody")
 
 
-class _NTKRegressorBody(EstimatorBody):
+class _NTKRegressorBody(LazySpectrum, EstimatorBody):
     """Kernel regression with an infinite-width kernel of a fully-connected network.
 
     The prediction is that after ``steps`` gradient-descent steps or in the limit. ``fit``
@@ -215,7 +216,7 @@ class _NTKRegressorBody(EstimatorBody):
             # for eigenvalues_ on demand; a precomputed Gram is the caller's, so copied
             unfactored: Optional[FloatArray] = np.array(gram) if kernel_args is None else gram
         else:
-            if at_limit:  # the factorization was refused
+            if at_limit:  # the factorization was refused: guard its eigendecomposition
                 _memory.check_kernel_eigh("NTKRegressor.fit", m)
             spectrum = _solve.symmetric(gram, tolerance, ridge)
             if kind == PRECOMPUTED:
@@ -237,17 +238,6 @@ class _NTKRegressorBody(EstimatorBody):
             self.X_fit_ = data.copy()
             self._uncertainty = EnsembleCovariance(kernel_args, self.X_fit_, ridge, self.loss, steps, lr, time)
         return self
-
-    def __getattr__(self, name: str) -> Any:
-        """Make ``eigenvalues_`` and ``eigenvectors_`` on first use after a fit that did not need them."""
-        gram = self.__dict__.get("_unfactored_gram")
-        if name not in ("eigenvalues_", "eigenvectors_") or gram is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-        _memory.check_kernel_eigh(f"NTKRegressor.{name}", gram.shape[0])
-        spectrum = _solve.symmetric(gram, _solve.rank_tolerance(check.float_dtype_of(gram), gram.shape[0]))
-        self.eigenvalues_, self.eigenvectors_ = spectrum.unshifted, spectrum.right
-        self._unfactored_gram = None
-        return getattr(self, name)
 
     def _filter(self, spectrum: _solve.Spectrum, gram: str, scale: float, steps: Optional[int], lr: Optional[float],
                 time: Optional[float]) -> npt.NDArray[np.float64]:
