@@ -155,6 +155,12 @@ from widenet.reference.limit_kernels.fixed_rule import (
     legendre_rule,
     quadrature_expectations,
 )
+from widenet.reference.limit_kernels.functions import (
+    DIFFERENCE_STEP,
+    ActivationFunctions,
+    CentralDifference,
+    activation_functions,
+)
 from widenet.reference.limit_kernels.gradient import VARIANCES, deep_limit_kernel_gradient
 from widenet.reference.limit_kernels.kernel import (
     combine,
@@ -172,6 +178,7 @@ from widenet.reference.limit_kernels.monte_carlo import (
 from widenet.reference.limit_kernels.quadrature import (
     ASYMPTOTE_GAP,
     FEATURES,
+    FUNCTION_FEATURES,
     HALF_WIDTH,
     PANEL_WIDTH_PER_NODE,
     QUADRATURE_MAX_VARIANCE,
@@ -221,6 +228,7 @@ __all__ = [
     "erfcx",
     "ASYMPTOTE_GAP",
     "FEATURES",
+    "FUNCTION_FEATURES",
     "HALF_WIDTH",
     "PANEL_WIDTH_PER_NODE",
     "QUADRATURE_MAX_VARIANCE",
@@ -245,6 +253,10 @@ __all__ = [
     "expansion_panels",
     "expansion_side",
     "series_expectations",
+    "DIFFERENCE_STEP",
+    "ActivationFunctions",
+    "CentralDifference",
+    "activation_functions",
     "combine",
     "expectations",
     "limit_kernel",
