@@ -13,7 +13,9 @@ standard errors). The first four compute in float64, in C++ (which also builds t
 numpy twins in :mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is
 accurate at every pre-activation variance the float64 range allows: every kernel entry is
 within :data:`TOLERANCE` ``sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as
-computed (``TOLERANCE = 1e-9``; docs/guarantees.md gives the errors measured).
+computed (``TOLERANCE = 1e-9``; docs/guarantees.md gives the errors measured). An
+activation given as a Python function (:class:`~widenet.CallableActivation`) takes the
+expansion, with the quadrature behind it, on the numpy path.
 """
 
 from __future__ import annotations

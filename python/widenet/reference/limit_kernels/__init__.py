@@ -60,6 +60,10 @@ resolves. Every method below is accurate at every variance:
   for tanh, sigmoid, softplus and arctan (:func:`auto_method`); the derivation is in
   :mod:`~widenet.reference.limit_kernels.expansion`.
 
+The expansion, the quadrature and Monte Carlo also take an activation given as its two
+functions (:class:`ActivationFunctions`, :mod:`~widenet.reference.limit_kernels.functions`):
+the expansion then falls back on the quadrature.
+
 The accuracy guarantee
 ----------------------
 For the covariances as given (float64), every method computes each expectation within
