@@ -5,12 +5,13 @@ Jacobian, loss gradient, Jacobian products, the tangent kernel traced over the o
 every block of it, and gradient descent for one network and for an ensemble. Both
 parametrizations, relu, tanh, erf and gelu, k in {1, 2, 5} (k = 1 here is the layout of
 several outputs with one row, not the one-output network), float64 to about 1e-12 and
-float32 to about 1e-4.
+float32 to about 1e-4. Then the public API, backend="cpp" against backend="numpy".
 """
 
 import numpy as np
 import pytest
 
+import widenet
 from widenet import _core
 from widenet import reference as ref
 
@@ -161,3 +162,37 @@ def test_the_layout_of_several_outputs_with_one_row_is_the_one_output_network(ac
     assert_close(value, expected, np.float64, size=N * D)
     assert_close(np.concatenate([np.ravel(a) for layer in grad for a in layer]),
                  np.concatenate([np.ravel(a) for layer in expected_grad for a in layer]), np.float64, size=N * D * M)
+
+
+def test_the_public_api_takes_any_layout_of_the_inputs(outputs):
+    # Fortran-ordered and strided inputs and targets are converted before the kernels see them
+    net = widenet.ShallowNetwork(D, N, "tanh", "ntk", seed=0, outputs=outputs, bias_var=0.5)
+    X, Y, _ = data(outputs, np.float64, m=8)
+    for points in (np.asfortranarray(X), np.repeat(X, 2, axis=0)[::2]):
+        np.testing.assert_array_equal(net.forward(points), net.forward(np.ascontiguousarray(points)))
+    np.testing.assert_array_equal(net.loss_grad(X, np.asfortranarray(Y))[1].to_vector(),
+                                  net.loss_grad(X, Y)[1].to_vector())
+
+
+# --- the public API: backend="cpp" against backend="numpy" ------------------------------
+
+
+def test_public_methods_agree_across_backends(parametrization, dtype, outputs):
+    net = widenet.ShallowNetwork(D, N, "erf", parametrization, seed=2, dtype=dtype, outputs=outputs,
+                                 bias_var=0.5, output_bias_var=0.3)
+    X, Y, X_test = data(outputs, dtype)
+    for method, arguments in (("forward", (X,)), ("jacobian", (X,)), ("ntk", (X, X_test)), ("ntk_diag", (X,))):
+        assert_close(getattr(net, method)(*arguments), getattr(net, method)(*arguments, backend="numpy"), dtype,
+                     size=N * D, err_msg=method)
+    assert_close(net.ntk(X, trace_outputs=False), net.ntk(X, backend="numpy", trace_outputs=False), dtype,
+                 size=N * D)
+    assert_close(net.loss(X, Y, "mean"), net.loss(X, Y, "mean", backend="numpy"), dtype, size=N * D)
+    value, gradient = net.loss_grad(X, Y, "half_sum")
+    twin_value, twin_gradient = net.loss_grad(X, Y, "half_sum", backend="numpy")
+    assert_close(value, twin_value, dtype, size=N * D)
+    assert_close(gradient.to_vector(), twin_gradient.to_vector(), dtype, size=N * D * M)
+    twin = net.copy()
+    result = net.train(X, Y, 0.05, 5, X_test=X_test, loss="mean")
+    expected = twin.train(X, Y, 0.05, 5, X_test=X_test, loss="mean", backend="numpy")
+    assert_close(result.test_outputs, expected.test_outputs, dtype, size=N * D * 10)
+    assert_close(net.params.to_vector(), twin.params.to_vector(), dtype, size=N * D * 10)

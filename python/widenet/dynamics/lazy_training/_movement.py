@@ -132,6 +132,7 @@ def parameter_movement(network: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, 
     """
     if not isinstance(network, NETWORK_CLASSES):
         raise TypeError(f"network: expected a widenet.ShallowNetwork or widenet.Network, got {type(network).__name__}")
+    check.one_output(network.outputs, "parameter_movement", "its block norms are those of one output's gradient")
     X = check.as_inputs(X, "X", network.dtype, network.input_dim)
     y = check.as_targets(y, "y", network.dtype, X.shape[0])
     lr = check.positive_real(lr, "lr")
