@@ -235,7 +235,7 @@ def _(p):
 
 # -- limit_gram: infinite-width NTK Gram (sections 5 and 6 of docs/theory.md) -------------
 def limit_gram(activation: str, m: int, d: int) -> Case:
-    """K_NTK(X, X), NTK parametrization: relu by its closed form, arctan by its scale mixture."""
+    """K_NTK(X, X), NTK parametrization, by the default method: relu's closed form, arctan's expansion."""
 
     def setup():
         return SimpleNamespace(X=inputs(m, d, F64, SEED + 5), activation=activation)
@@ -358,15 +358,16 @@ def build(quick: bool) -> list:
     limits = [gemm_limit(m, n, dtype) for dtype in (F64, F32)]
     large = gd_large(256, 16, 1024, steps=20) if quick else gd_large(1024, 64, 4096, steps=100)
     kernels = [kernel_gram(kind, 1024 if quick else 4096, 64) for kind in ("rbf", "polynomial")]
-    # The quadrature costs order^2 activations per pair: the numpy twin needs about a
-    # minute at m = 1024, so the arctan row stops there (relu: closed form, m = 4096).
+    # The numpy twin of arctan's default needs seconds at m = 1024, so the arctan row stops
+    # there (relu: closed form, m = 4096).
     limit = [limit_gram("relu", 1024 if quick else 4096, 64), limit_gram("arctan", 256 if quick else 1024, 64)]
     linear = [linear_gd(512, 1000)] if quick else [linear_gd(2048, 10**4)]
     return (grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit + linear
-            + width_sweeps(quick) + deep_cases.build(quick) + predict_cases.build(quick))
+            + limit_cases.build(quick) + width_sweeps(quick) + deep_cases.build(quick) + predict_cases.build(quick))
 
-# The peer rows (PyTorch, JAX, neural-tangents), the deep networks' and the predictions' cases,
-# registered on import.
+# The peer rows (PyTorch, JAX, neural-tangents), the deep networks', the limit kernels' expansion's
+# and the predictions' cases, registered on import.
 import deep_cases  # noqa: E402
+import limit_cases  # noqa: E402
 import predict_cases  # noqa: E402
 import peers  # noqa: E402,F401

@@ -94,7 +94,8 @@ def test_the_core_parses_exactly_its_lists():
         for method in _core.LIMIT_METHODS:
             for activation in _core.ACTIVATIONS:
                 applies = {"closed_form": activation in _core.CLOSED_FORMS,
-                           "scale_mixture": activation in _core.SCALE_MIXTURES}.get(method, True)
+                           "scale_mixture": activation in _core.SCALE_MIXTURES,
+                           "expansion": activation in _core.EXPANSIONS}.get(method, True)
                 if applies:
                     _core.limit_kernel(X, None, activation, "lecun", kind, (1.0, 0.0, 1.0, 0.0), method)
                 else:
@@ -109,7 +110,8 @@ def test_the_core_parses_exactly_its_lists():
         _core.kernel_gram(X, None, "cosine", 1.0, 2, 1.0)
     with pytest.raises(ValueError, match="kind: expected 'ntk' or 'nngp'; got 'x'"):
         _core.limit_kernel(X, None, "relu", "lecun", "x", (1.0, 0.0, 1.0, 0.0), "closed_form")
-    with pytest.raises(ValueError, match="method: expected 'closed_form', 'scale_mixture' or 'quadrature'; got 'x'"):
+    with pytest.raises(ValueError,
+                       match="method: expected 'closed_form', 'scale_mixture', 'quadrature' or 'expansion'; got 'x'"):
         _core.limit_kernel(X, None, "relu", "lecun", "ntk", (1.0, 0.0, 1.0, 0.0), "x")
 
 
@@ -122,6 +124,10 @@ def test_the_twins_lists_equal_the_cores():
     assert reference_limit.METHODS == ("auto", *_core.LIMIT_METHODS)
     assert reference_limit.CLOSED_FORMS == _core.CLOSED_FORMS
     assert reference_limit.SCALE_MIXTURES == _core.SCALE_MIXTURES
+    assert reference_limit.EXPANSIONS == _core.EXPANSIONS
+    assert {name: reference_limit.auto_method(name) for name in _core.ACTIVATIONS} == _core.LIMIT_AUTO_METHODS
+    assert reference_limit.EXPANSION_TOLERANCE == _core.EXPANSION_TOLERANCE
+    assert reference_limit.EXPANSION_DEGREE == _core.EXPANSION_DEGREE
     assert reference_limit.DISTRIBUTIONS == parameters.DISTRIBUTIONS  # drawn in Python: no C++ list
     assert reference_limit.TOLERANCE == _core.LIMIT_TOLERANCE
     assert reference_limit.ORDER == _core.LIMIT_ORDER

@@ -18,7 +18,7 @@ CONFIGURATIONS = [("lecun", "ntk", False), ("lecun", "nngp", False), ("ntk", "nt
 def _methods(activation):
     methods = ["quadrature"]
     methods.append("closed_form" if activation in _core.CLOSED_FORMS else "scale_mixture")
-    return methods
+    return methods + (["expansion"] if activation in _core.EXPANSIONS else [])
 
 
 @pytest.mark.parametrize("activation", list(_core.ACTIVATIONS))
@@ -84,6 +84,30 @@ def test_the_public_kernel_and_the_network_method(activation, multipliers):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-10 * np.max(np.abs(expected)))
     one_layer = widenet.limit_kernel(X, activation=activation, parametrization="ntk", depth=1)
     np.testing.assert_array_equal(one_layer, widenet.limit_kernel(X, activation=activation, parametrization="ntk"))
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+@pytest.mark.parametrize("activation, method", [("softplus", "expansion"), ("gelu", "expansion"),
+                                                ("gelu", "closed_form"), ("identity", "closed_form")])
+def test_a_deeper_layers_overflowing_variance_is_refused_by_name(activation, method, backend):
+    """With s_w^2 = 3 each layer of softplus, gelu or identity multiplies the variance by 1.5
+    to 3: inputs whose first layer is within the float64 range overflow at a deeper one, where
+    every method would give NaN. Every depth below is finite; that one is refused, by name."""
+    import widenet
+
+    X = 5.3e153 * np.array([[1.0, 1.0], [1.0, -0.5]])
+    options = dict(activation=activation, method=method, weight_var=3.0, backend=backend, kind="nngp")
+    for depth in range(1, 6):
+        try:
+            K = widenet.limit_kernel(X, depth=depth, **options)
+        except ValueError as error:
+            assert str(error).startswith(f"X1: the pre-activation variance of hidden layer {depth} overflows float64")
+            with pytest.raises(ValueError, match=f"^X1: the pre-activation variance of hidden layer {depth}"):
+                widenet.limit_kernel(X, X[:1], depth=depth, **options)
+            break
+        assert np.all(np.isfinite(K)), depth
+    else:
+        pytest.fail("no layer overflowed")
 
 
 def test_the_public_kernel_refuses_by_name():

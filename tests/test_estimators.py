@@ -319,7 +319,7 @@ def test_get_params_and_set_params_round_trip():
     assert MinNormLeastSquares(fit_intercept=True).get_params(deep=False) == {"fit_intercept": True}
     with pytest.raises(ValueError, match="alpha"):
         model.set_params(alpha=1.0)
-    assert repr(model) == "KernelLeastSquares(kernel='polynomial', gamma=0.5, degree=4, ridge=0.01)"
+    assert repr(model) == "KernelLeastSquares(degree=4, gamma=0.5, kernel='polynomial', ridge=0.01)"
     assert repr(MinNormLeastSquares()) == "MinNormLeastSquares()"
 
 

@@ -17,12 +17,7 @@ nothing with it:
 """
 
 import math
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 import warnings
 
 import numpy as np
@@ -32,6 +27,7 @@ from hypothesis import strategies as st
 from scipy import integrate, special
 
 import widenet
+from child_signals import interrupt_child
 from widenet.reference import limit_kernels as L
 
 ACTIVATIONS = widenet.ACTIVATIONS
@@ -604,18 +600,6 @@ INTERRUPT_SCRIPT = textwrap.dedent("""
 def test_a_long_limit_kernel_stops_on_ctrl_c(depth):
     """limit_kernel(m = 1500, the quadrature: about a minute per layer) stops within 0.1 s of work
     after SIGINT and raises KeyboardInterrupt (allowed 2 s here, for a loaded machine)."""
-    with subprocess.Popen([sys.executable, "-c", INTERRUPT_SCRIPT, str(depth)], stdout=subprocess.PIPE,
-                          text=True) as child:
-        try:
-            assert child.stdout.readline().strip() == "start"
-            time.sleep(1.0)
-            child.send_signal(signal.SIGINT)
-            sent = time.perf_counter()
-            line = child.stdout.readline().split()
-            stopped = time.perf_counter() - sent
-            assert child.wait(timeout=30) == 0
-        finally:
-            if child.poll() is None:
-                child.kill()
+    line, stopped = interrupt_child(INTERRUPT_SCRIPT, str(depth))
     assert line[0] == "interrupted", line
     assert stopped < 2.0

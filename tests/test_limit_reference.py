@@ -351,13 +351,16 @@ def test_limit_kernel_methods():
     auto = L.limit_kernel(X1, X2, "erf", **kwargs)
     np.testing.assert_array_equal(auto, L.limit_kernel(X1, X2, "erf", method="closed_form", **kwargs))
     assert np.max(np.abs(auto - L.limit_kernel(X1, X2, "erf", method="quadrature", **kwargs))) < 1e-10
-    mixture = L.limit_kernel(X1, X2, "tanh", **kwargs)
-    np.testing.assert_array_equal(mixture, L.limit_kernel(X1, X2, "tanh", method="scale_mixture", **kwargs))
-    assert np.max(np.abs(mixture - L.limit_kernel(X1, X2, "tanh", method="quadrature", **kwargs))) < 1e-10
+    series = L.limit_kernel(X1, X2, "tanh", **kwargs)
+    np.testing.assert_array_equal(series, L.limit_kernel(X1, X2, "tanh", method="expansion", **kwargs))
+    for method in ("scale_mixture", "quadrature"):
+        assert np.max(np.abs(series - L.limit_kernel(X1, X2, "tanh", method=method, **kwargs))) < 1e-9
     with pytest.raises(ValueError, match="closed forms"):
         L.limit_kernel(X1, X2, "tanh", method="closed_form")
     with pytest.raises(ValueError, match="scale mixtures"):
         L.limit_kernel(X1, X2, "erf", method="scale_mixture")
+    with pytest.raises(ValueError, match="expansion"):
+        L.limit_kernel(X1, X2, "relu", method="expansion")
     with pytest.raises(ValueError, match="method"):
         L.limit_kernel(X1, X2, "tanh", method="monte_carlo")
     with pytest.raises(ValueError, match="kind"):

@@ -89,6 +89,11 @@ CASES = {
                       "widenet.NTKRegressor().fit(X[:3], y[:3])"),
     "ntk-regressor-predict": ("NTKRegressor.predict", POINTS + "; fit = widenet.NTKRegressor(kernel='nngp')"
                               ".fit(X[:1000], y[:1000])", "fit.predict(Z, return_std=True)", "fit.predict(X[:3])"),
+    "ntk-regressor-cov": ("NTKRegressor.predict", POINTS + "; fit = widenet.NTKRegressor(time=1.0)"
+                          ".fit(X[:1000], np.column_stack([y[:1000]] * 2))", "fit.predict(Z[:2000], return_cov=True)",
+                          "fit.predict(X[:3])"),
+    "ntk-regressor-sample": ("NTKRegressor.predict", POINTS + "; fit = widenet.NTKRegressor(kernel='nngp', steps=5, "
+                             "lr=1e-3).fit(X[:500], y[:500])", "fit.sample_y(Z[:500], 20000)", "fit.predict(X[:3])"),
     "min_norm_solution": ("min_norm_solution", MATRIX, "widenet.min_norm_solution(A, b)",
                           "widenet.min_norm_solution(A[:3, :2], b[:3])"),
     "max_step": ("max_step", MATRIX, "widenet.regression.least_squares.max_step(A)", "widenet.regression.least_squares.max_step(A[:3])"),

@@ -255,14 +255,15 @@ def test_posterior_std_for_many_points_and_targets():
         np.testing.assert_array_equal(std[:, column], single_std)
 
 
-def test_return_std_needs_the_nngp_limit():
+def test_return_std_and_return_cov_are_checked():
     X, y, X_test = data(seed=10)
-    for model in (NTKRegressor(), NTKRegressor(**NNGP, steps=5, lr=1e-3)):
-        model.fit(X, y)
-        with pytest.raises(ValueError, match="return_std.*kernel='nngp' and steps=None"):
-            model.predict(X_test, return_std=True)
-    with pytest.raises(TypeError, match="return_std"):
-        NTKRegressor(**NNGP).fit(X, y).predict(X_test, return_std="yes")
+    model = NTKRegressor(**NNGP).fit(X, y)
+    with pytest.raises(ValueError, match="^return_std, return_cov: at most one of them"):
+        model.predict(X_test, return_std=True, return_cov=True)
+    with pytest.raises(TypeError, match="^return_std"):
+        model.predict(X_test, return_std="yes")
+    with pytest.raises(TypeError, match="^return_cov"):
+        model.predict(X_test, return_cov=1)
 
 
 # -- estimator conventions --------------------------------------------------------------------
@@ -299,7 +300,7 @@ def test_get_params_set_params_and_repr():
     assert NTKRegressor(**model.get_params()).get_params() == model.get_params()
     with pytest.raises(ValueError, match="alpha"):
         model.set_params(alpha=1.0)
-    assert repr(model) == "NTKRegressor(activation='erf', kernel='nngp', steps=10, lr=0.1, ridge=0.5)"
+    assert repr(model) == "NTKRegressor(activation='erf', kernel='nngp', lr=0.1, ridge=0.5, steps=10)"
     assert repr(NTKRegressor()) == "NTKRegressor()"
 
 

@@ -325,15 +325,13 @@ def expect_array(value, name: str, dtype, ndim, rows=None, columns=None, min_row
     return Expect(converted, errors)
 
 
-def expect_targets(value, dtype, rows=None) -> Expect:
-    """The oracle for the targets ``y`` of a model of one output: shape (rows,), or the column
-    (rows, 1), read as (rows,); more columns are refused."""
-    expected = expect_array(value, "y", dtype, (1, 2), rows=rows)
-    if not expected.valid or expected.value.ndim == 1:
-        return expected
-    if expected.value.shape[1] != 1:
-        return Expect(errors=[(ValueError, r"^y: ")])
-    return Expect(expected.value.reshape(-1))
+def expect_targets(value, dtype, rows) -> Expect:
+    """The oracle for the targets of a model with one output: shape (rows,) or the column (rows, 1),
+    converted to shape (rows,)."""
+    expect = expect_array(value, "y", dtype, (1, 2), rows=rows, columns=1)
+    if expect.valid:
+        expect.value = expect.value.reshape(-1)
+    return expect
 
 
 def expect_scalar(value, name: str, kind: str, minimum=None, maximum=2**63 - 1) -> Expect:
@@ -585,7 +583,7 @@ def test_network_methods(data):
     if method in ("loss", "loss_grad"):
         y = data.draw(hostile((m,)), label="y")
         arguments["y"] = y
-        expectations.append(expect_targets(y, dtype, rows=rows))
+        expectations.append(expect_targets(y, dtype, rows))
     if method == "ntk-X2":
         X2 = data.draw(hostile((data.draw(st.integers(1, 3)), d)), label="X2")
         arguments["X2"] = X2
@@ -706,7 +704,7 @@ def test_training(data):
     X = data.draw(hostile((m, d)), label="X")
     eX = expect_array(X, "X", dtype, 2, columns=d)
     y = data.draw(hostile((m,)), label="y")
-    ey = expect_targets(y, dtype, rows=eX.value.shape[0] if eX.valid else None)
+    ey = expect_targets(y, dtype, eX.value.shape[0] if eX.valid else None)
     arguments, expectations = {"X": X, "y": y}, [eX, ey]
     X_test = None
     if data.draw(st.booleans(), label="with X_test"):
@@ -1425,7 +1423,7 @@ def test_linearized_network(data):
     if method != "forward" and method != "ntk":
         y = data.draw(hostile((m,)), label="y")
         arguments["y"] = y
-        expectations.append(expect_targets(y, dtype, rows=eX.value.shape[0] if eX.valid else None))
+        expectations.append(expect_targets(y, dtype, eX.value.shape[0] if eX.valid else None))
     X_test = None
     if method in ("train", "iterate", "flow") and data.draw(st.booleans(), label="with X_test"):
         X_test = data.draw(hostile((2, d)), label="X_test")

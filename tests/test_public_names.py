@@ -2,6 +2,7 @@
 widenet 0.1 reachable under their old names with a DeprecationWarning."""
 
 import importlib
+import importlib.util
 import inspect
 import types
 import warnings
@@ -23,16 +24,34 @@ OLD_MODULES = {
 }
 
 
+# public names whose modules import an optional package (loaded on first use)
+OPTIONAL_NAMES = {"GPKernel": "sklearn"}
+
+
+def loadable():
+    """The public names, less those whose optional package is not installed."""
+    return [name for name in widenet.__all__
+            if name not in OPTIONAL_NAMES or importlib.util.find_spec(OPTIONAL_NAMES[name]) is not None]
+
+
 def test_all_is_sorted_and_holds_no_modules():
     assert widenet.__all__ == sorted(widenet.__all__)
-    for name in widenet.__all__:
+    for name in loadable():
         assert not isinstance(getattr(widenet, name), types.ModuleType), name
 
 
 def test_every_public_name_exists_and_dir_lists_them():
-    for name in widenet.__all__:
+    for name in loadable():
         assert hasattr(widenet, name), name
     assert dir(widenet) == sorted(widenet.__all__)
+
+
+def test_optional_names_are_public_and_load_on_first_use():
+    assert set(OPTIONAL_NAMES) <= set(widenet.__all__)
+    pytest.importorskip("sklearn", minversion="1.6")
+    from widenet.gaussian_process import GPKernel
+
+    assert widenet.GPKernel is GPKernel and inspect.isclass(GPKernel)
 
 
 @pytest.mark.parametrize("old, new", sorted(OLD_MODULES.items()))

@@ -425,14 +425,20 @@ print(json.dumps(out))
 """
 
 
-def test_baseline_path_within_the_same_bounds():
-    if widenet.build_info()["elementwise_simd"] == "baseline":
-        pytest.skip("this CPU runs the portable path already; there is no second path")
-    env = dict(os.environ, WIDENET_ELEMENTWISE="baseline")
+# The elementwise paths from the portable one up, as build_info names them.
+LEVELS = ("baseline", "avx2+fma", "avx512")
+
+
+@pytest.mark.parametrize("level", ["baseline", "avx2"])
+def test_the_lower_paths_within_the_same_bounds(level):
+    name = "avx2+fma" if level == "avx2" else level
+    if LEVELS.index(widenet.build_info()["elementwise_simd"]) <= LEVELS.index(name):
+        pytest.skip(f"this CPU runs the {name} path already, or not even that")
+    env = dict(os.environ, WIDENET_ELEMENTWISE=level)
     script = _BASELINE_SCRIPT.format(tests=os.path.dirname(os.path.abspath(__file__)))
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
     result = json.loads(run.stdout)
-    assert result.pop("simd") == "baseline"
+    assert result.pop("simd") == name
     for key, worst in result.items():
         name, dtype = key[:-7], F64 if key.endswith("float64") else F32
         bounds = BOUNDS[(name, dtype)]

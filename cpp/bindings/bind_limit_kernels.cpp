@@ -44,6 +44,9 @@ LimitKernel checked_config(const MatrixRef<double>& X1, const std::optional<Matr
   if (config.method == LimitMethod::scale_mixture) {
     require(has_scale_mixture(a), "method: no scale mixture for '" + activation + "'");
   }
+  if (config.method == LimitMethod::expansion) {
+    require(has_expansion(a), "method: no expansion for '" + activation + "'");
+  }
   require(order >= 2 && order <= kLimitMaxOrder,
           "order: expected an integer from 2 to " + std::to_string(kLimitMaxOrder) + ", got " +
               std::to_string(order));
@@ -104,8 +107,8 @@ void bind_limit_kernels(py::module_& m) {
         py::arg("method"), py::arg("order") = kLimitOrder,
         "Infinite-width kernel (K_LC, K_NTK or the NNGP covariance) between X1 and X2 "
         "(X2=None: symmetric) in float64 for the initial variances (weight_var, bias_var, "
-        "output_var, output_bias_var), by the closed form, the scale mixture or the graded "
-        "quadrature, whose panels (and arctan's) take `order` Gauss-Legendre nodes.");
+        "output_var, output_bias_var), by the closed form, the scale mixture, the graded "
+        "quadrature or the Hermite expansion; the quadrature's panels (and arctan's) take `order` Gauss-Legendre nodes.");
   py::class_<LimitNetwork>(m, "LimitNetwork",
                            "The infinite-width network of a deep limit kernel: activation, "
                            "parametrization, depth (hidden layers), biases, multipliers.")
@@ -149,16 +152,24 @@ void bind_limit_kernels(py::module_& m) {
   m.attr("LIMIT_METHODS") = names_tuple(kLimitMethods);
   m.attr("CLOSED_FORMS") = activation_names(std::begin(kClosedForms), std::end(kClosedForms));
   m.attr("SCALE_MIXTURES") = activation_names(std::begin(kScaleMixtures), std::end(kScaleMixtures));
+  m.attr("EXPANSIONS") = activation_names(std::begin(kExpansions), std::end(kExpansions));
   py::dict max_variance;
   for (const auto& entry : kActivations) {
     const double limit = quadrature_max_variance(entry.value);
     if (std::isfinite(limit)) max_variance[py::str(entry.name)] = limit;
   }
   m.attr("QUADRATURE_MAX_VARIANCE") = max_variance;
+  py::dict auto_methods;
+  for (const auto& entry : kActivations) {
+    auto_methods[py::str(entry.name)] = py::str(name_of(kLimitMethods, auto_limit_method(entry.value)));
+  }
+  m.attr("LIMIT_AUTO_METHODS") = auto_methods;
   m.attr("LIMIT_TOLERANCE") = kLimitTolerance;
   m.attr("LIMIT_ORDER") = kLimitOrder;
   m.attr("LIMIT_MAX_ORDER") = kLimitMaxOrder;
   m.attr("LOGISTIC_NODES") = kLogisticNodes;
+  m.attr("EXPANSION_TOLERANCE") = limit::kExpansionTolerance;
+  m.attr("EXPANSION_DEGREE") = limit::kExpansionDegree;
 }
 
 }  // namespace widenet::bindings

@@ -8,7 +8,8 @@ docs/theory.md.
 
 The package is layered, each layer importing only those below it: the runtime, validation
 and errors at the bottom; :mod:`widenet.kernels` and :mod:`widenet.sweeps`;
-:mod:`widenet.network`; :mod:`widenet.regression`; :mod:`widenet.dynamics`;
+:mod:`widenet.network`; :mod:`widenet.regression` and :mod:`widenet.gaussian_process` (which
+imports scikit-learn, so :class:`GPKernel` is loaded on first use); :mod:`widenet.dynamics`;
 :mod:`widenet.predict`; :mod:`widenet.io`; :mod:`widenet.distributed`; and :mod:`widenet.app`
 (the command line, the report and the experiments) on top. The names below are the public interface.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 # the predictions stay a module, as in neural-tangents: widenet.predict.gradient_descent_mse_ensemble(...)
 from widenet import predict as predict
@@ -65,8 +66,11 @@ from widenet.network import (
     StackedParameters,
     TrainingResult,
 )
-from widenet.regression import KernelLeastSquares, MinNormLeastSquares, NotFittedError, NTKRegressor, min_norm_solution
+from widenet.regression import min_norm_solution
 from widenet.sweeps import CellFailure, SlopeFit, SweepResult, fit_slope, sweep, sweeps_on
+
+if TYPE_CHECKING:  # imported on first use: its module imports scikit-learn
+    from widenet.gaussian_process import GPKernel
 
 ACTIVATIONS = _core.ACTIVATIONS
 """The activation names every network and kernel accepts (the compiled core's list)."""
@@ -86,6 +90,7 @@ __all__ = [
     "DeepParameters",
     "DivergenceError",
     "FeatureModel",
+    "GPKernel",
     "KernelLeastSquares",
     "LaplaceKernel",
     "LimitKernel",
@@ -149,7 +154,23 @@ _MOVED_MODULES = {
 }
 
 
-def __getattr__(name: str) -> ModuleType:
+# Public names made or imported on first use, so that importing widenet does not import
+# scikit-learn: the estimators (on its bases when it is installed, widenet.regression._classes)
+# and the Gaussian-process kernel (whose module imports it).
+_LAZY_NAMES = {
+    "GPKernel": "widenet.gaussian_process",
+    "KernelLeastSquares": "widenet.regression",
+    "MinNormLeastSquares": "widenet.regression",
+    "NTKRegressor": "widenet.regression",
+    "NotFittedError": "widenet.regression",
+}
+if TYPE_CHECKING:
+    from widenet.regression import KernelLeastSquares, MinNormLeastSquares, NotFittedError, NTKRegressor
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(_LAZY_NAMES[name]), name)
     new = _MOVED_MODULES.get(name)
     if new is None:
         raise AttributeError(f"module 'widenet' has no attribute {name!r}")

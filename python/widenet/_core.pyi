@@ -22,11 +22,15 @@ LIMIT_KINDS: tuple[Kind, ...]
 LIMIT_METHODS: tuple[Method, ...]  # the deterministic methods
 CLOSED_FORMS: tuple[Activation, ...]  # activations with a closed-form limit kernel
 SCALE_MIXTURES: tuple[Activation, ...]  # activations with a scale-mixture limit kernel
+EXPANSIONS: tuple[Activation, ...]  # activations with a Hermite-expansion limit kernel
 QUADRATURE_MAX_VARIANCE: dict[str, float]  # the graded quadrature's largest variance, where bounded
+LIMIT_AUTO_METHODS: dict[str, Method]  # the method limit_kernel's 'auto' takes for each activation
 LIMIT_TOLERANCE: float  # accuracy of each expectation of the limit kernels, relative to its scale
 LIMIT_ORDER: int  # Gauss-Legendre nodes per graded panel by default
 LIMIT_MAX_ORDER: int
 LOGISTIC_NODES: int  # nodes of the logistic mixing rule
+EXPANSION_TOLERANCE: float  # the expansion's truncation bound of each entry, relative to its scale
+EXPANSION_DEGREE: int  # the largest degree of the expansion's series
 
 # ((U, b), (v, c)): v (n,) and c a float for one output, v (k, n) and c (k,) for k outputs
 Layers = tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, Union[float, FloatArray]]]

@@ -50,7 +50,7 @@ Loss = Literal["sum", "mean", "half_sum"]
 Kind = Literal["ntk", "nngp"]
 """Which infinite-width kernel: the tangent kernel's limit, or the covariance of the outputs."""
 
-Method = Literal["auto", "closed_form", "scale_mixture", "quadrature", "monte_carlo"]
+Method = Literal["auto", "closed_form", "scale_mixture", "quadrature", "expansion", "monte_carlo"]
 """How the expectations of an infinite-width kernel are computed."""
 
 Distribution = Literal["normal", "uniform", "rademacher"]

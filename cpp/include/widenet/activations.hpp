@@ -173,8 +173,9 @@ template <Activation A, bool Affine, typename T>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WIDENET_HAS_AVX2_PATH 1
-// The loop above compiled for AVX2 and FMA: the scalar helpers are inlined into it, so the
-// whole body uses 4-wide vectors. Only called after the CPU has been checked.
+// The loop above compiled for AVX2 and FMA, and for AVX-512: the scalar helpers are inlined
+// into it, so the whole body uses 4-wide (8-wide) double vectors. Only called after the CPU
+// has been checked. GCC's tuning would otherwise keep 256-bit vectors on AVX-512 machines.
 template <Activation A, bool Affine, typename T>
 __attribute__((target("avx2,fma"))) void activate_range_avx2(T* __restrict values,
                                                              T* __restrict derivative, Index count,
@@ -182,26 +183,56 @@ __attribute__((target("avx2,fma"))) void activate_range_avx2(T* __restrict value
   activate_range<A, Affine>(values, derivative, count, scale, bias);
 }
 
-// WIDENET_ELEMENTWISE=baseline in the environment forces the portable loops, to compare
-// the two paths on one machine.
-inline bool cpu_has_avx2() {
-  static const bool supported = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                                !(std::getenv("WIDENET_ELEMENTWISE") != nullptr &&
-                                  std::string(std::getenv("WIDENET_ELEMENTWISE")) == "baseline");
-  return supported;
+template <Activation A, bool Affine, typename T>
+__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,prefer-vector-width=512"))) void
+activate_range_avx512(T* __restrict values, T* __restrict derivative, Index count, T scale,
+                      const T* __restrict bias) {
+  activate_range<A, Affine>(values, derivative, count, scale, bias);
+}
+
+enum class ElementwiseLevel { baseline, avx2, avx512 };
+
+// The best level the CPU runs; WIDENET_ELEMENTWISE=baseline or avx2 in the environment caps
+// it, to compare the paths on one machine.
+inline ElementwiseLevel elementwise_level() {
+  static const ElementwiseLevel level = [] {
+    const char* cap = std::getenv("WIDENET_ELEMENTWISE");
+    const std::string capped = cap ? cap : "";
+    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+    if (capped == "baseline" || !avx2) return ElementwiseLevel::baseline;
+    if (capped == "avx2" || !avx512) return ElementwiseLevel::avx2;
+    return ElementwiseLevel::avx512;
+  }();
+  return level;
 }
 #else
 #define WIDENET_HAS_AVX2_PATH 0
-inline bool cpu_has_avx2() { return false; }
+enum class ElementwiseLevel { baseline, avx2, avx512 };
+inline ElementwiseLevel elementwise_level() { return ElementwiseLevel::baseline; }
 #endif
 
+// AVX2 and FMA are there (AVX-512 implies them): the gradient's small loops use it.
+inline bool cpu_has_avx2() { return elementwise_level() != ElementwiseLevel::baseline; }
+
 // The elementwise instruction set chosen at run time for activations.
-inline const char* elementwise_simd() { return cpu_has_avx2() ? "avx2+fma" : "baseline"; }
+inline const char* elementwise_simd() {
+  switch (elementwise_level()) {
+    case ElementwiseLevel::avx512: return "avx512";
+    case ElementwiseLevel::avx2: return "avx2+fma";
+    default: return "baseline";
+  }
+}
 
 template <Activation A, bool Affine, typename T>
 void activate_block(T* values, T* derivative, Index count, T scale, const T* bias) {
 #if WIDENET_HAS_AVX2_PATH
-  if (cpu_has_avx2()) return activate_range_avx2<A, Affine>(values, derivative, count, scale, bias);
+  switch (elementwise_level()) {
+    case ElementwiseLevel::avx512: return activate_range_avx512<A, Affine>(values, derivative, count, scale, bias);
+    case ElementwiseLevel::avx2: return activate_range_avx2<A, Affine>(values, derivative, count, scale, bias);
+    default: break;
+  }
 #endif
   activate_range<A, Affine>(values, derivative, count, scale, bias);
 }

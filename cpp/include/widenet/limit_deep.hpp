@@ -66,6 +66,15 @@ inline Vector<double> own_expectations(const DeepLimitKernel& config, const Vect
   return out;
 }
 
+// A layer's variances s_w^2 E[sigma^2] + s_b^2 can overflow where the first layer's did not
+// (softplus, gelu, identity with s_w^2 > 2): refused, as every method would give NaN.
+inline void check_finite_variances(const Vector<double>& s11, const Vector<double>& s22, Index layer) {
+  if (!s11.allFinite() || !s22.allFinite()) {
+    throw std::invalid_argument("X1: the pre-activation variance of hidden layer " + std::to_string(layer + 1) +
+                                " overflows float64; expected inputs or weight_var of smaller magnitude");
+  }
+}
+
 inline void check_quadrature_variances(const DeepLimitKernel& config, const Vector<double>& s11,
                                        const Vector<double>& s22, Index layer) {
   if (config.layer.method != LimitMethod::quadrature) return;
@@ -97,6 +106,7 @@ inline RowMatrix<double> deep_limit_kernel(const DeepLimitKernel& config, const 
   RowMatrix<double> theta;
   if (tangent) theta = (t.a / double(d) * inner).array() + t.b;
   for (Index layer = 0; layer < config.depth; ++layer) {
+    detail::check_finite_variances(s11, s22, layer);
     detail::check_quadrature_variances(config, s11, s22, layer);
     const bool last = layer == config.depth - 1;
     const PairExpectations pairs(c.arch.activation, c.method, s11, s22, symmetric, rules, stop);

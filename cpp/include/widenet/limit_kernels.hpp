@@ -17,7 +17,11 @@
 //                   the scale of the point of smaller variance (built once per point;
 //                   limit_arctan.hpp);
 //   quadrature      any activation: a tensor Gauss-Legendre rule graded toward the
-//                   activation's features (limit_quadrature.hpp).
+//                   activation's features (limit_quadrature.hpp);
+//   expansion       tanh, sigmoid, softplus, arctan, erf, gelu: Mehler's series in rho with
+//                   each point's Hermite coefficients computed once, a pair's degree chosen
+//                   by a bound on the rest; the pairs it cannot bound fall back on the
+//                   activation's closed form or scale mixture (limit_expansion.hpp).
 // What the methods share is in limit_common.hpp; this header holds the options and the
 // configuration, and assembles the kernel from the expectations of every pair.
 // Everything is computed in double. Long calls poll the current StopToken once per pair.
@@ -35,6 +39,7 @@
 #include "widenet/limit_arctan.hpp"
 #include "widenet/limit_closed_forms.hpp"
 #include "widenet/limit_common.hpp"
+#include "widenet/limit_expansion.hpp"
 #include "widenet/limit_mixtures.hpp"
 #include "widenet/limit_quadrature.hpp"
 #include "widenet/limit_rules.hpp"
@@ -45,13 +50,14 @@
 namespace widenet {
 
 enum class LimitKind { ntk, nngp };
-enum class LimitMethod { closed_form, scale_mixture, quadrature };
+enum class LimitMethod { closed_form, scale_mixture, quadrature, expansion };
 
 inline constexpr Named<LimitKind> kLimitKinds[] = {{LimitKind::ntk, "ntk"},
                                                   {LimitKind::nngp, "nngp"}};
 inline constexpr Named<LimitMethod> kLimitMethods[] = {{LimitMethod::closed_form, "closed_form"},
                                                       {LimitMethod::scale_mixture, "scale_mixture"},
-                                                      {LimitMethod::quadrature, "quadrature"}};
+                                                      {LimitMethod::quadrature, "quadrature"},
+                                                      {LimitMethod::expansion, "expansion"}};
 
 inline LimitKind parse_limit_kind(const std::string& name) {
   return parse_name(kLimitKinds, name, "kind", alternatives(kLimitKinds));
@@ -94,6 +100,23 @@ inline bool has_scale_mixture(Activation a) {
   return std::find(std::begin(kScaleMixtures), end, a) != end;
 }
 
+inline bool has_expansion(Activation a) {
+  const auto end = std::end(kExpansions);
+  return std::find(std::begin(kExpansions), end, a) != end;
+}
+
+// The method "auto" takes (auto_method in the twin): the closed form where there is one, else
+// the expansion (a polynomial per pair, against the scale mixture's sum of closed kernels).
+inline LimitMethod auto_limit_method(Activation a) {
+  if (has_closed_form(a)) return LimitMethod::closed_form;
+  return has_expansion(a) ? LimitMethod::expansion : LimitMethod::scale_mixture;
+}
+
+// The method the expansion falls back on for the pairs it cannot bound.
+inline LimitMethod expansion_fallback(Activation a) {
+  return has_closed_form(a) ? LimitMethod::closed_form : LimitMethod::scale_mixture;
+}
+
 // The rules for graded panels of `order` nodes (1 <= order <= kLimitMaxOrder).
 inline LimitRules limit_rules(Index order) {
   const GaussRule& legendre = gauss_legendre(order);
@@ -110,23 +133,28 @@ class PairExpectations {
   PairExpectations(Activation activation, LimitMethod method, const Vector<double>& s11,
                    const Vector<double>& s22, bool symmetric, const LimitRules& rules,
                    const StopToken& stop)
-      : activation_(activation), method_(method), s11_(s11), s22_(s22), rules_(rules),
-        arctan_(method == LimitMethod::scale_mixture && activation == Activation::arctan),
-        logistic_(method == LimitMethod::scale_mixture && !arctan_),
+      : activation_(activation), s11_(s11), s22_(s22), rules_(rules),
+        expansion_(method == LimitMethod::expansion),
+        other_(expansion_ ? expansion_fallback(activation) : method),
         mix_(limit::logistic_mixture(activation)),
         column_side_(symmetric ? 0 : s11.size()) {
     const Index points = symmetric ? s11.size() : s11.size() + s22.size();
-    if (logistic_) mixture_sides_.resize(points);
-    if (arctan_) arctan_sides_.resize(points);
-    if (!logistic_ && !arctan_) return;
-#pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (points > 64)
-    for (Index i = 0; i < points; ++i) {
-      if (stop.requested()) continue;
-      const double q = i < s11.size() ? s11(i) : s22(i - s11.size());
-      if (logistic_) mixture_sides_[i] = limit::mixture_side(q, mix_.scale, rules.mixture_variances);
-      if (arctan_) arctan_sides_[i] = limit::arctan_side(q, rules);
+    if (expansion_) {
+      expansion_sides_.resize(points);
+      for_each_point(points, stop, [&](Index i, double q) {
+        expansion_sides_[i] = limit::expansion_side(activation, q);
+      });
+      if (!may_fall_back(symmetric)) return;
     }
-    stop.throw_if_requested();
+    const bool arctan = other_ == LimitMethod::scale_mixture && activation == Activation::arctan;
+    const bool logistic = other_ == LimitMethod::scale_mixture && !arctan;
+    if (logistic) mixture_sides_.resize(points);
+    if (arctan) arctan_sides_.resize(points);
+    if (!logistic && !arctan) return;
+    for_each_point(points, stop, [&](Index i, double q) {
+      if (logistic) mixture_sides_[i] = limit::mixture_side(q, mix_.scale, rules.mixture_variances);
+      if (arctan) arctan_sides_[i] = limit::arctan_side(q, rules);
+    });
   }
 
   // The pair (k, j) at covariance s12.
@@ -134,12 +162,16 @@ class PairExpectations {
     const double root = limit::root_product(s11_(k), s22_(j));
     const double rho = root > 0 ? std::clamp(s12 / root, -1.0, 1.0) : 0.0;
     const limit::Pair pair{s11_(k), s22_(j), rho, (1 - rho) * (1 + rho)};
-    if (method_ == LimitMethod::closed_form) return limit::closed_form_expectations(activation_, pair, s12);
-    if (logistic_) {
+    if (expansion_) {
+      limit::Expectations e;
+      if (limit::expansion_expectations(expansion_sides_[k], expansion_sides_[column_side_ + j], pair, e)) return e;
+    }
+    if (other_ == LimitMethod::closed_form) return limit::closed_form_expectations(activation_, pair, s12);
+    if (!mixture_sides_.empty()) {
       return limit::mixture_expectations(mix_, mixture_sides_[k], mixture_sides_[column_side_ + j], rho,
                                          pair.one_minus_rho2, rules_.mixture_weights);
     }
-    if (arctan_) {
+    if (!arctan_sides_.empty()) {
       const bool row_first = s11_(k) <= s22_(j);  // the rule of the smaller variance
       return limit::arctan_expectations(arctan_sides_[row_first ? k : column_side_ + j],
                                         row_first ? s22_(j) : s11_(k), rho, pair.one_minus_rho2);
@@ -148,14 +180,39 @@ class PairExpectations {
   }
 
  private:
+  // f(i, q) for every point i of variance q (rows, then columns unless symmetric), on the
+  // threads, polling `stop`.
+  template <typename F>
+  void for_each_point(Index points, const StopToken& stop, F&& f) const {
+#pragma omp parallel for schedule(dynamic, 16) num_threads(thread_count()) if (points > 64)
+    for (Index i = 0; i < points; ++i) {
+      if (stop.requested()) continue;
+      f(i, i < s11_.size() ? s11_(i) : s22_(i - s11_.size()));
+    }
+    stop.throw_if_requested();
+  }
+
+  // Whether some pair may miss the series' bound: even at |rho| = 1 it is met at the
+  // largest degree when the product of the two points' last tail roots is small enough.
+  bool may_fall_back(bool symmetric) const {
+    double rows = 0, columns = 0;
+    for (std::size_t i = 0; i < expansion_sides_.size(); ++i) {
+      double& largest = Index(i) < s11_.size() ? rows : columns;
+      largest = std::max(largest, expansion_sides_[i].tail_roots.back());
+    }
+    if (symmetric) columns = rows;
+    return rows * columns > limit::kExpansionTolerance;
+  }
+
   Activation activation_;
-  LimitMethod method_;
   const Vector<double>& s11_;
   const Vector<double>& s22_;
   const LimitRules& rules_;
-  bool arctan_, logistic_;
+  bool expansion_;
+  LimitMethod other_;  // the method itself, or the expansion's fallback
   limit::LogisticMixture mix_;
   Index column_side_;  // index of column j's side: column_side_ + j
+  std::vector<limit::ExpansionSide> expansion_sides_;
   std::vector<limit::MixtureSide> mixture_sides_;
   std::vector<limit::ArctanSide> arctan_sides_;
 };
@@ -237,9 +294,14 @@ inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef
 
 // Floats of each point's table in limit_kernel, at most, for points whose pre-activation
 // variances reach `largest`: the scale mixtures' (arctan: t and two weights per node of its
-// rule; the logistic mixtures: four per node of the mixing rule); none for the others.
+// rule; the logistic mixtures: four per node of the mixing rule), the expansion's (its three
+// arrays, four moments, and its fallback's table); none for the others.
 inline Index limit_point_floats(Activation activation, LimitMethod method, double largest,
                                 Index order) {
+  if (method == LimitMethod::expansion) {
+    const Index side = Index(sizeof(limit::ExpansionSide) / sizeof(double));
+    return side + limit_point_floats(activation, expansion_fallback(activation), largest, order);
+  }
   if (method != LimitMethod::scale_mixture) return 0;
   if (activation == Activation::arctan) {
     return largest > 0 ? 3 * Index(limit::arctan_panels(largest).size()) * order : 0;

@@ -73,7 +73,7 @@ def check_limit_kernel(where: str, m1: int, m2: int, point_floats: int, backend:
 
     It holds the ``m1 x m2`` kernel, computed in place of ``X1 X2^T`` in C++ and through
     about ten arrays of its size in the numpy twin, and each point's table of the scale
-    mixtures (``point_floats`` floats, C++).
+    mixtures or of the expansion's coefficients (``point_floats`` floats, C++).
     """
     copies = 1 if backend == "cpp" else 10
     tables = (m1 + m2) * point_floats if backend == "cpp" else 0

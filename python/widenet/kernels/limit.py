@@ -6,9 +6,10 @@ parametrization (Theorem 11.30); and the NNGP covariance of the outputs at
 initialization (Proposition 11.28).
 
 The expectations inside come from closed forms (relu, erf, identity, sin, gelu), from
-normal scale mixtures of closed forms (tanh, sigmoid, softplus, arctan), from a graded
-quadrature (any activation) or from Monte Carlo (any initial law D, with standard errors).
-The first three compute in float64, in C++ (which also builds their quadrature rules) with
+normal scale mixtures of closed forms (tanh, sigmoid, softplus, arctan), from the Hermite
+expansion (Mehler's series in the correlation; tanh, sigmoid, softplus, arctan, erf, gelu),
+from a graded quadrature (any activation) or from Monte Carlo (any initial law D, with
+standard errors). The first four compute in float64, in C++ (which also builds their quadrature rules) with
 numpy twins in :mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is
 accurate at every pre-activation variance the float64 range allows: every kernel entry is
 within :data:`TOLERANCE` ``sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as
@@ -38,6 +39,7 @@ KINDS = _core.LIMIT_KINDS
 METHODS: tuple[Method, ...] = ("auto", *_core.LIMIT_METHODS, "monte_carlo")
 CLOSED_FORMS = _core.CLOSED_FORMS
 SCALE_MIXTURES = _core.SCALE_MIXTURES
+EXPANSIONS = _core.EXPANSIONS
 TOLERANCE = _core.LIMIT_TOLERANCE
 
 
@@ -119,18 +121,24 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     multipliers : bool
         NTK parametrization only: the standard deviations multiply in the forward pass
         (neural-tangents' convention), which changes the tangent kernel, not the NNGP.
-    method : {"auto", "closed_form", "scale_mixture", "quadrature", "monte_carlo"}
+    method : {"auto", "closed_form", "scale_mixture", "quadrature", "expansion", "monte_carlo"}
         ``auto`` takes the closed form where there is one (relu, erf, identity, sin,
-        gelu), else the scale mixture (tanh, sigmoid, softplus, arctan): a sum of
-        closed-form terms per pair whose count is bounded at every variance.
-        ``quadrature`` is a tensor Gauss-Legendre rule graded toward the activation's
-        features, for any activation and independent of the other two, and much slower
-        than they are; it takes variances up to 1e8 for arctan and 8 for sin only, and
-        refuses larger ones. docs/guarantees.md gives their measured costs.
+        gelu), else the expansion (tanh, sigmoid, softplus, arctan). ``expansion``
+        (those four, erf and gelu) computes each point's Hermite coefficients once and
+        each pair as a polynomial in its correlation, to the degree a bound on the rest
+        asks for (1e-10 of the scale); the pairs it cannot bound (near ``|rho| = 1`` at
+        large variances) take the closed form or the scale mixture. ``scale_mixture``
+        (tanh, sigmoid, softplus, arctan) is a sum of closed-form terms per pair whose
+        count is bounded at every variance. ``quadrature`` is a tensor Gauss-Legendre
+        rule graded toward the activation's features, for any activation and independent
+        of the others, and much slower than they are; it takes variances up to 1e8 for
+        arctan and 8 for sin only, and refuses larger ones. docs/guarantees.md gives their
+        measured costs.
     order : int, optional
-        Gauss-Legendre nodes per panel of the quadrature (and of arctan's scale mixture),
-        at most 64. The default (12) meets the accuracy above; fewer nodes trade accuracy
-        for speed (docs/guarantees.md measures both).
+        Gauss-Legendre nodes per panel of the quadrature (and of arctan's scale mixture, also
+        where the expansion falls back on it; the expansion's own rule has 16), at most 64.
+        The default (12) meets the accuracy above; fewer nodes trade accuracy for speed
+        (docs/guarantees.md measures both).
     samples, distribution, seed
         Monte Carlo: hidden units drawn, the law D (normal, uniform, rademacher), the seed.
     backend : {"cpp", "numpy"}
@@ -157,7 +165,7 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     largest = max(_largest_variance(points, name, variances[0], variances[1] if network.bias else 0.0)
                   for points, name in ((points1, "X1"), (points2, "X2")))
     if method == "auto":
-        method = "closed_form" if activation in CLOSED_FORMS else "scale_mixture"
+        method = _core.LIMIT_AUTO_METHODS[activation]
     _check_method(method, activation, largest)
     if return_std and method != "monte_carlo":
         raise ValueError("return_std: standard errors exist for method='monte_carlo' only")
@@ -170,8 +178,10 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
                             seed, return_std)
     backend = check.backend(backend)
     nodes = _core.LIMIT_ORDER if order is None else order
+    # a deep cross kernel holds a layer's tables while it makes the next layer's variances
+    tables = _core.limit_point_floats(activation, method, largest, nodes) * (2 if deep and points2 is not None else 1)
     _memory.check_limit_kernel("limit_kernel", points1.shape[0], points1.shape[0] if points2 is None else
-                               points2.shape[0], _core.limit_point_floats(activation, method, largest, nodes), backend)
+                               points2.shape[0], tables, backend)
     if deep:
         _memory.check_gram("limit_kernel", points1, points2, np.float64, copies=3)  # covariances, tangent kernel
         if backend == "cpp":
@@ -207,6 +217,9 @@ def _check_method(method: Method, activation: Activation, largest: float) -> Non
     if method == "scale_mixture" and activation not in SCALE_MIXTURES:
         raise ValueError(f"method: no scale mixture for activation {activation!r} (there is one for "
                          f"{', '.join(SCALE_MIXTURES)}); use 'auto', 'closed_form' or 'quadrature'")
+    if method == "expansion" and activation not in EXPANSIONS:
+        raise ValueError(f"method: no expansion for activation {activation!r} (there is one for "
+                         f"{', '.join(EXPANSIONS)}); use 'auto', 'closed_form' or 'quadrature'")
     limit = _core.QUADRATURE_MAX_VARIANCE.get(activation)
     if method == "quadrature" and limit is not None and largest > limit:
         raise ValueError(f"method: the quadrature of {activation} takes pre-activation variances up to {limit:g} "
@@ -277,8 +290,8 @@ class LimitKernel(Kernel):
     def __init__(self, activation: Activation, parametrization: Parametrization = "lecun", kind: Kind = "ntk",
                  **options: Any) -> None:
         if options.get("method") == "monte_carlo":
-            raise ValueError("method: a LimitKernel needs a deterministic method (auto, closed_form, quadrature), "
-                             "got 'monte_carlo'")
+            raise ValueError("method: a LimitKernel needs a deterministic method (auto, closed_form, scale_mixture, "
+                             "quadrature, expansion), got 'monte_carlo'")
         if "backend" in options or "return_std" in options:
             raise TypeError("options: backend and return_std are not options of a LimitKernel")
         self.options: dict[str, Any] = dict(activation=activation, parametrization=parametrization, kind=kind,

@@ -50,7 +50,15 @@ resolves. Every method below is accurate at every variance:
   two other methods and checks them. Its cost per pair is bounded for the other
   activations but grows like ``log(q)^2`` for arctan (no asymptote: panels over every
   scale) and like ``q`` for sin (oscillations), whose variances it therefore limits
-  (:data:`QUADRATURE_MAX_VARIANCE`).
+  (:data:`QUADRATURE_MAX_VARIANCE`);
+- the Hermite expansion (:func:`expansion_expectations`), for tanh, sigmoid, softplus,
+  arctan, erf and gelu: Mehler's formula makes each expectation a power series in ``rho``
+  whose coefficients are products of the two points' Hermite coefficients, computed once per
+  point by a one-dimensional graded rule; a pair sums the series to the degree its
+  Cauchy-Schwarz tail bound asks for, and the pairs it cannot bound (near ``|rho| = 1`` at
+  large variances) fall back on the closed form or the scale mixture. ``"auto"`` takes it
+  for tanh, sigmoid, softplus and arctan (:func:`auto_method`); the derivation is in
+  :mod:`~widenet.reference.limit_kernels.expansion`.
 
 The accuracy guarantee
 ----------------------
@@ -60,15 +68,24 @@ For the covariances as given (float64), every method computes each expectation w
     |E_ss - exact| <= 1e-9 sqrt(E[sigma(u)^2] E[sigma(v)^2]),
     |E_dd - exact| <= 1e-9 sqrt(E[sigma'(u)^2] E[sigma'(v)^2]),
 
-(the closed forms to rounding; the scale mixtures to 1e-13; the quadrature to 6e-12 at its
-default order: measured over variances from 1e-300 to 1e300 and correlations in [-1, 1],
-tests/test_limit_accuracy.py), and hence (Cauchy-Schwarz) every kernel entry within
+(the closed forms to rounding; the scale mixtures to 1e-13; the expansion to its bound
+1e-10; the quadrature to 6e-12 at its default order: measured over variances from 1e-300
+to 1e300 and correlations in [-1, 1], tests/test_limit_accuracy.py and
+tests/test_limit_expansion.py), and hence (Cauchy-Schwarz) every kernel entry within
 ``1e-9 sqrt(K(x, x) K(z, z))`` plus the rounding of the final sums. The covariances are
 themselves rounded to float64: where the kernel is steep in them -- relu's ``E_dd`` and
 every saturating activation at a large variance near ``|rho| = 1``, sin at a large
 variance, whose kernel depends on ``q1 + q2 - 2c`` -- that rounding, not the method,
 limits the accuracy (by ``|dE/drho| 2^-52`` and ``|dE/dc| 2^-52 q``). Values beyond the
 float64 range come out as its IEEE limit (inf, or 0 below the subnormals).
+
+Derivatives
+-----------
+:func:`expectation_partials` gives the partial derivatives of both expectations in the
+covariance (Price's theorem, in closed form for :data:`GRADIENT_ACTIVATIONS`) and
+:func:`deep_limit_kernel_gradient` the kernels' gradient in the log-variances through the
+layer recursion (docs/theory.md, section 10). They have no compiled twin: they serve the
+Gaussian-process kernel :class:`widenet.GPKernel`.
 
 Every function computes in float64 and is vectorised over pairs of points: ``X1`` is
 (m1, d), ``X2`` is (m2, d) and the results are (m1, m2).
@@ -89,6 +106,7 @@ from widenet.reference.limit_kernels.closed_forms import (
 from widenet.reference.limit_kernels.common import (
     CLOSED_FORMS,
     DISTRIBUTIONS,
+    EXPANSIONS,
     GRADING,
     KINDS,
     LOGISTIC_NODES,
@@ -105,17 +123,39 @@ from widenet.reference.limit_kernels.common import (
     Pair,
     Panels,
     Parametrization,
+    auto_method,
     covariances,
     gauss_legendre,
     graded_points,
     panel_rule,
 )
 from widenet.reference.limit_kernels.deep import deep_limit_kernel
+from widenet.reference.limit_kernels.derivatives import (
+    GRADIENT_ACTIVATIONS,
+    ArcPartials,
+    Partials,
+    arc_partials,
+    expectation_partials,
+)
+from widenet.reference.limit_kernels.expansion import (
+    EXPANSION_DEGREE,
+    EXPANSION_ORDER,
+    EXPANSION_PANEL,
+    EXPANSION_REACH,
+    EXPANSION_TAIL_FLOOR,
+    EXPANSION_TOLERANCE,
+    ExpansionSide,
+    expansion_expectations,
+    expansion_panels,
+    expansion_side,
+    series_expectations,
+)
 from widenet.reference.limit_kernels.fixed_rule import (
     gaussian_rule,
     legendre_rule,
     quadrature_expectations,
 )
+from widenet.reference.limit_kernels.gradient import VARIANCES, deep_limit_kernel_gradient
 from widenet.reference.limit_kernels.kernel import (
     combine,
     expectations,
@@ -148,6 +188,7 @@ __all__ = [
     "CLOSED_FORMS",
     "DISTRIBUTIONS",
     "Distribution",
+    "EXPANSIONS",
     "GRADING",
     "KINDS",
     "Kind",
@@ -162,6 +203,7 @@ __all__ = [
     "Parametrization",
     "SCALE_MIXTURES",
     "TOLERANCE",
+    "auto_method",
     "covariances",
     "gauss_legendre",
     "graded_points",
@@ -192,8 +234,26 @@ __all__ = [
     "legendre_rule",
     "quadrature_expectations",
     "monte_carlo_expectations",
+    "EXPANSION_DEGREE",
+    "EXPANSION_ORDER",
+    "EXPANSION_PANEL",
+    "EXPANSION_REACH",
+    "EXPANSION_TAIL_FLOOR",
+    "EXPANSION_TOLERANCE",
+    "ExpansionSide",
+    "expansion_expectations",
+    "expansion_panels",
+    "expansion_side",
+    "series_expectations",
     "combine",
     "expectations",
     "limit_kernel",
     "deep_limit_kernel",
+    "GRADIENT_ACTIVATIONS",
+    "ArcPartials",
+    "Partials",
+    "arc_partials",
+    "expectation_partials",
+    "VARIANCES",
+    "deep_limit_kernel_gradient",
 ]

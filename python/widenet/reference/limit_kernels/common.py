@@ -19,15 +19,16 @@ Pair = Tuple[Array, Array]
 Panels = List[Tuple[float, float]]
 Parametrization = Literal["lecun", "ntk"]
 Kind = Literal["ntk", "nngp"]
-Method = Literal["auto", "closed_form", "scale_mixture", "quadrature"]
+Method = Literal["auto", "closed_form", "scale_mixture", "quadrature", "expansion"]
 Distribution = Literal["normal", "uniform", "rademacher"]
 _Choice = TypeVar("_Choice", bound=str)
 
 CLOSED_FORMS = ("relu", "erf", "identity", "sin", "gelu")
 SCALE_MIXTURES = ("tanh", "sigmoid", "softplus", "arctan")
+EXPANSIONS = ("tanh", "sigmoid", "softplus", "arctan", "erf", "gelu")
 PARAMETRIZATIONS = ("lecun", "ntk")
 KINDS = ("ntk", "nngp")
-METHODS = ("auto", "closed_form", "scale_mixture", "quadrature")
+METHODS = ("auto", "closed_form", "scale_mixture", "quadrature", "expansion")
 DISTRIBUTIONS = ("normal", "uniform", "rademacher")
 
 TOLERANCE = 1e-9
@@ -41,6 +42,20 @@ GRADING = 3.0
 """Ratio of the widths of successive panels graded toward a feature."""
 LOGISTIC_NODES = 12
 """Nodes of the Gauss rule for the logistic mixing law (measured error 1e-13)."""
+
+
+
+
+def auto_method(activation: str) -> Method:
+    """Return the method ``"auto"`` takes for ``activation``.
+
+    The closed form where there is one; else the expansion, which falls back on the scale
+    mixture for the pairs it cannot bound (near ``|rho| = 1`` at large variances) and is
+    faster wherever it can (a polynomial per pair against a sum of closed kernels per pair).
+    """
+    if activation in CLOSED_FORMS:
+        return "closed_form"
+    return "expansion" if activation in EXPANSIONS else "scale_mixture"
 
 
 # Floats held at once by a block of pairs times nodes, and by a Monte Carlo chunk of

@@ -77,11 +77,15 @@ def deep_limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, dep
         layers.append((E_ss, E_dd))
         if layer == depth - 1:
             break
-        theta = mw2 * E_ss + mb2 + weight_var * E_dd * theta
-        S12 = weight_var * E_ss + b2
         own1 = np.diag(E_ss).copy() if symmetric else _own_expectation(S11, activation, method, order)
         own2 = own1 if symmetric else _own_expectation(S22, activation, method, order)
-        S11, S22 = weight_var * own1 + b2, weight_var * own2 + b2
+        with np.errstate(over="ignore"):
+            theta = mw2 * E_ss + mb2 + weight_var * E_dd * theta
+            S12 = weight_var * E_ss + b2
+            S11, S22 = weight_var * own1 + b2, weight_var * own2 + b2
+        if not (np.all(np.isfinite(S11)) and np.all(np.isfinite(S22))):  # every method would give NaN
+            raise ValueError(f"X1: the pre-activation variance of hidden layer {layer + 2} overflows float64; "
+                             f"expected inputs or weight_var of smaller magnitude")
     E_ss, E_dd = layers[-1]
     if kind == "nngp":
         kernel = output_var * E_ss + c2

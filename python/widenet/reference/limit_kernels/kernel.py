@@ -9,7 +9,6 @@ import numpy.typing as npt
 
 from widenet.reference.limit_kernels.closed_forms import closed_form_expectations
 from widenet.reference.limit_kernels.common import (
-    CLOSED_FORMS,
     KINDS,
     METHODS,
     ORDER,
@@ -21,8 +20,10 @@ from widenet.reference.limit_kernels.common import (
     Parametrization,
     _choice,
     _points,
+    auto_method,
     covariances,
 )
+from widenet.reference.limit_kernels.expansion import expansion_expectations
 from widenet.reference.limit_kernels.mixtures import scale_mixture_expectations
 from widenet.reference.limit_kernels.quadrature import graded_quadrature_expectations
 
@@ -31,17 +32,19 @@ def expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, act
                  method: Method = "auto", order: Optional[int] = None) -> Pair:
     """Return ``E_ss, E_dd`` by ``method``.
 
-    "auto" takes the closed form where there is one
-    (:data:`CLOSED_FORMS`), else the scale mixture; "quadrature" the graded quadrature with
+    "auto" takes :func:`auto_method`: the closed form where there is one
+    (:data:`CLOSED_FORMS`), else the expansion; "quadrature" the graded quadrature with
     ``order`` nodes per panel (default :data:`ORDER`).
     """
     _choice(method, "method", METHODS)
     if method == "auto":
-        method = "closed_form" if activation in CLOSED_FORMS else "scale_mixture"
+        method = auto_method(activation)
     if method == "closed_form":
         return closed_form_expectations(S11, S22, S12, activation)
     if method == "scale_mixture":
         return scale_mixture_expectations(S11, S22, S12, activation)
+    if method == "expansion":
+        return expansion_expectations(S11, S22, S12, activation)
     return graded_quadrature_expectations(S11, S22, S12, activation, ORDER if order is None else order)
 
 
@@ -98,7 +101,7 @@ def limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, parametr
         The tangent-kernel limit or the output covariance at initialization.
     weight_var, bias_var, output_var, output_bias_var : float
         ``s_w^2, s_b^2, s_v^2, s_c^2``.
-    method : {"auto", "closed_form", "scale_mixture", "quadrature"}
+    method : {"auto", "closed_form", "scale_mixture", "quadrature", "expansion"}
         As for :func:`expectations`.
     order : int, optional
         Gauss-Legendre nodes per panel of the graded quadrature (default :data:`ORDER`).
