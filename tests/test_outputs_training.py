@@ -121,3 +121,24 @@ def test_a_linearized_run_beyond_its_stable_step_diverges():
         lin.train(points, targets, 1.5 / lam, 10_000, record_every=50)
     assert error.value.admissible_lr == pytest.approx(1 / lam, rel=1e-10)
     assert lin.params.to_vector().tolist() == net.params.to_vector().tolist()  # not moved
+
+
+@pytest.mark.parametrize("loss", ["sum", "mean"])
+def test_max_learning_rate_of_several_outputs_is_that_of_every_block(loss):
+    """The bound comes from J J^T over the m k outputs (not the traced kernel), in the loss's
+    units of m points; the linearized model trained 1% below it converges, 1% above it diverges.
+    The network is narrow, so that its output blocks differ visibly from the traced kernel."""
+    from widenet.predict import max_learning_rate
+
+    net = widenet.ShallowNetwork(1, 4, "arctan", seed=0, outputs=3, **FIG)
+    J = net.jacobian(X).reshape(len(X) * net.outputs, -1)
+    s = {"sum": 1.0, "mean": 1 / len(X)}[loss]
+    h = max_learning_rate(net, X, loss=loss)
+    assert h == pytest.approx(1 / (s * np.linalg.eigvalsh(J @ J.T)[-1]), rel=1e-10)
+    traced_bound = 1 / (s * np.linalg.eigvalsh(net.ntk(X))[-1])
+    assert abs(traced_bound / h - 1) > 0.01  # the traced kernel would set another bound
+    for factor, converges in ((0.99, True), (1.01, False)):
+        model = linearize(net)
+        run = model.train(X, Y, factor * h, 4000, loss=loss, record_every=4000, on_divergence="return")
+        start, final = net.forward(X), np.asarray(run.train_outputs)[-1]
+        assert (np.linalg.norm(final - Y) < np.linalg.norm(start - Y)) == converges

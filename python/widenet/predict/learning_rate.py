@@ -32,7 +32,10 @@ def max_learning_rate(kernel: Any, X: Optional[ArrayLike] = None, loss: Loss = "
     ----------
     kernel : array (m, m), kernel object or network
         The training Gram itself (with ``X=None``), a kernel object called as ``kernel(X)``
-        (a :class:`widenet.LimitKernel`), or a network with ``ntk(X)``.
+        (a :class:`widenet.LimitKernel`), or a network with ``ntk(X)``. For a network of
+        ``k > 1`` outputs the residuals move by the ``(m k) x (m k)`` Gram of every output
+        pair (``ntk(X, trace_outputs=False)``), not by the kernel traced over the outputs, so
+        that Gram sets the bound.
     X : array (m, d), optional
         The training points, when ``kernel`` is not a Gram.
     loss : {"sum", "mean", "half_sum"}
@@ -41,18 +44,28 @@ def max_learning_rate(kernel: Any, X: Optional[ArrayLike] = None, loss: Loss = "
         if X is not None:
             raise TypeError("X: a Gram matrix is the kernel at the training points already; pass X=None with it")
         gram = _inputs.train_gram(kernel, "kernel")
+        rows = gram.shape[0]
     else:
         points = check.as_points(X, "X", dtype=_FLOAT64)
+        rows = points.shape[0]
         if callable(getattr(kernel, "ntk", None)):
-            gram = _inputs.train_gram(kernel.ntk(points), "the tangent Gram of X")
+            gram = _inputs.train_gram(_residual_gram(kernel, points), "the tangent Gram of X")
         elif callable(kernel):
             gram = _inputs.train_gram(kernel(points), "the Gram of X")
         else:
             raise TypeError(f"kernel: expected a Gram matrix, a kernel object or a network with ntk(), got "
                             f"{type(kernel).__name__}")
-    scale = check.loss_scale(loss, gram.shape[0])
+    scale = check.loss_scale(loss, rows)
     largest = float(np.linalg.eigvalsh(gram)[-1])
     if largest <= 0:
         raise ValueError("kernel: its Gram has no positive eigenvalue, so every step is stable (the outputs do not "
                          "move); expected a nonzero Gram")
     return 1.0 / (scale * largest)
+
+
+def _residual_gram(network: Any, points: np.ndarray) -> np.ndarray:
+    """Return the Gram the network's residuals move by: ``(m k) x (m k)`` for ``k > 1`` outputs."""
+    outputs = getattr(network, "outputs", 1)
+    if outputs == 1:
+        return np.asarray(network.ntk(points))
+    return np.asarray(network.ntk(points, trace_outputs=False)).reshape(points.shape[0] * outputs, -1)
