@@ -142,3 +142,34 @@ def test_max_learning_rate_of_several_outputs_is_that_of_every_block(loss):
         run = model.train(X, Y, factor * h, 4000, loss=loss, record_every=4000, on_divergence="return")
         start, final = net.forward(X), np.asarray(run.train_outputs)[-1]
         assert (np.linalg.norm(final - Y) < np.linalg.norm(start - Y)) == converges
+
+
+def test_max_learning_rate_agrees_for_the_network_its_linearization_its_kernel_and_its_gram():
+    """The linearized model and the tangent kernel stand for the network; a Gram of every output
+    pair with outputs=k divides "mean" by the m points (without it, by the m k rows: k times off)."""
+    from widenet.predict import max_learning_rate
+
+    net = widenet.ShallowNetwork(1, 4, "arctan", seed=0, outputs=3, **FIG)
+    gram = full_gram(net, X)
+    model = linearize(net)
+    assert model.outputs == 3
+    np.testing.assert_array_equal(model.ntk(X, trace_outputs=False), net.ntk(X, trace_outputs=False))
+    np.testing.assert_array_equal(model.ntk(X), net.ntk(X))
+    for loss in ("sum", "mean", "half_sum"):
+        h = max_learning_rate(net, X, loss=loss)
+        assert max_learning_rate(model, X, loss=loss) == pytest.approx(h, rel=1e-12)
+        assert max_learning_rate(widenet.TangentKernel(net), X, loss=loss) == pytest.approx(h, rel=1e-12)
+        assert max_learning_rate(gram, loss=loss, outputs=3) == pytest.approx(h, rel=1e-12)
+    assert max_learning_rate(gram, loss="mean") == pytest.approx(max_learning_rate(net, X, loss="mean") * 3)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda net: __import__("widenet.predict").predict.max_learning_rate(net, X, outputs=3), ValueError, "^outputs"),
+    (lambda net: __import__("widenet.predict").predict.max_learning_rate(np.eye(4), outputs=3), ValueError,
+     "^outputs"),
+    (lambda net: __import__("widenet.predict").predict.max_learning_rate(
+        widenet.ShallowEnsemble(2, 1, 8, activation="tanh", outputs=3, seed=0), X), TypeError, "^kernel: a ShallowEnsemble"),
+])
+def test_max_learning_rate_refuses_by_name(call, error, message):
+    with pytest.raises(error, match=message):
+        call(figure_network())

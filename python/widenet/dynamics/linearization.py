@@ -145,20 +145,32 @@ class LinearizedModel(TrainingLock):
 
     __call__ = forward
 
-    def ntk(self, X1: npt.ArrayLike, X2: Optional[npt.ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
+    @property
+    def outputs(self) -> int:
+        """The number ``k`` of outputs of the network linearized."""
+        return int(self._tangent.output_count)
+
+    def ntk(self, X1: npt.ArrayLike, X2: Optional[npt.ArrayLike] = None, backend: Backend = "cpp",
+            trace_outputs: bool = True) -> FloatArray:
         """Return the empirical tangent kernel ``K_n(X1, X2)`` at ``w0`` (11.3.4).
 
         It is the linearized model's kernel, the same for every ``p``; for a network of ``k``
-        outputs the kernel traced over them (``model.ntk(..., trace_outputs=False)`` has every
-        block, which the training dynamics use).
+        outputs the kernel traced over them, and with ``trace_outputs=False`` every block,
+        shape ``(m1, k, m2, k)``: the Gram the training dynamics use, as the network's
+        :meth:`~widenet.ShallowNetwork.ntk` has it.
         """
         symmetric = X2 is None or X2 is X1
         P1 = self._tangent.inputs(X1, "X1")
         P2 = None if symmetric or X2 is None else self._tangent.inputs(X2, "X2")
         check.backend(backend)
-        _memory.require("LinearizedModel.ntk", self._tangent.gram_blocks(
-            P1.shape[0], None if P2 is None else P2.shape[0], backend), "Compute the Gram in tiles, "
-                        "ntk(X1[i:i + t], X2[j:j + t]).")
+        every_block = not check.boolean(trace_outputs, "trace_outputs") and self.outputs > 1
+        m1, m2 = P1.shape[0], None if P2 is None else P2.shape[0]
+        # the blocks of every output pair: what the traced kernel needs too, while it is summed
+        _memory.require("LinearizedModel.ntk", self._tangent.gram_blocks(m1, m2, backend),
+                        "Compute the Gram in tiles, ntk(X1[i:i + t], X2[j:j + t]).")
+        if every_block:
+            k = self.outputs
+            return self._tangent.function_gram(P1, P2, backend).reshape(m1, k, m1 if m2 is None else m2, k)
         return self._tangent.gram(P1, P2, backend)
 
     def _data(self, X: npt.ArrayLike, y: npt.ArrayLike) -> Tuple[np.ndarray, np.ndarray]:

@@ -175,6 +175,8 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: Activatio
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
     check.choice(activation, "activation", _core.ACTIVATIONS)
+    check.one_output(network_options.get("outputs", 1), "compare_parametrizations",
+                     "its block norms are those of one output's gradient")
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     # each network (its parameters and initial ones) beside what parameter_movement holds
