@@ -144,6 +144,30 @@ def deep_ntk():
             lambda: [net.params.to_vector(), X])
 
 
+def deep_ntk_blocks():
+    """Every block of a deep network's kernel of three outputs: k backward passes, k^2 Gram products."""
+    net = widenet.network.deep.Network(64, [1024, 1024], "tanh", "ntk", seed=0, outputs=3)
+    X, _ = data(2500, 64)
+    return (lambda: net.ntk(X, trace_outputs=False),
+            lambda: close(net.ntk(X[:3], trace_outputs=False), net.ntk(X[:3], trace_outputs=False, backend="numpy")),
+            lambda: [net.params.to_vector(), X])
+
+
+def deep_train_outputs():
+    """A deep network of three outputs: its loop polls the stop token as the one-output loop does."""
+    def make():
+        return widenet.network.deep.Network(16, [256, 256], "tanh", seed=0, outputs=3)
+    net, (X, _) = make(), data(256, 16)
+    Y = np.sin(X[:, :3])
+
+    def again():
+        first, second = make(), make()
+        first.train(X, Y, 1e-4, 3)
+        second.train(X, Y, 1e-4, 3, backend="numpy")
+        return close(first.params.to_vector(), second.params.to_vector(), 1e-9)
+    return lambda: net.train(X, Y, 1e-9, 10**9, record_every=10**9), again, lambda: [net.params.to_vector(), X, Y]
+
+
 def deep_train():
     def make():
         return widenet.network.deep.Network(16, [256, 256], "tanh", seed=0)
@@ -282,6 +306,8 @@ CALLS = {
     "deep_ntk": deep_ntk,
     "deep_train": deep_train,
     "deep_train_ensemble": deep_train_ensemble,
+    "deep_ntk_blocks": deep_ntk_blocks,
+    "deep_train_outputs": deep_train_outputs,
     "linear_gd": linearized("iterate"),
     "linearized_closed_form": linearized("closed_form"),
     "kernel_gram": kernel_gram(cross=False),

@@ -195,3 +195,38 @@ def test_bad_input_is_refused_by_name_and_caller_arrays_are_kept():
     net.train(points, targets, 0.01, 2)
     net.loss_grad(points, targets)
     assert np.array_equal(points, X) and np.array_equal(targets, Y)
+
+
+def full_gram(net, points):
+    return net.ntk(points, trace_outputs=False).reshape(len(points) * net.outputs, -1)
+
+
+@pytest.mark.parametrize("loss", ["sum", "mean"])
+def test_linearized_descent_is_descent_on_the_linear_model_of_every_block(loss):
+    from widenet.dynamics.linearization import linearize
+
+    net, test_points = make(), np.random.default_rng(6).standard_normal((2, D))
+    scale, steps = (1.0 if loss == "sum" else 1 / M), 30
+    lr = 0.3 / (scale * np.linalg.eigvalsh(full_gram(net, X))[-1])
+    run = linearize(net).train(X, Y, lr, steps, X_test=test_points, loss=loss, record_every=steps)
+    J, J_test = (net.jacobian(p).reshape(len(p) * K, -1) for p in (X, test_points))
+    offset = np.zeros(net.num_params)
+    for _ in range(steps):
+        offset -= lr * 2 * scale * J.T @ (net(X).ravel() + J @ offset - Y.ravel())
+    assert run.train_outputs.shape == (2, M, K) and run.test_outputs.shape == (2, 2, K)
+    with_control(close, run.train_outputs[-1], (net(X).ravel() + J @ offset).reshape(M, K), 1e-9)
+    with_control(close, run.test_outputs[-1], (net(test_points).ravel() + J_test @ offset).reshape(2, K), 1e-9)
+
+
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_a_diverging_run_raises_with_the_admissible_step_of_every_block(backend):
+    from widenet.predict import max_learning_rate
+
+    net = make()
+    lam = np.linalg.eigvalsh(full_gram(net, X))[-1]
+    assert max_learning_rate(net, X) == pytest.approx(1 / lam, rel=1e-10)
+    before = net.params.to_vector().copy()
+    with pytest.raises(widenet.DivergenceError) as error:
+        net.train(X, 10 * Y, 50 / lam, 2000, backend=backend)
+    assert error.value.admissible_lr == pytest.approx(1 / lam, rel=1e-10)
+    assert np.array_equal(net.params.to_vector(), before)

@@ -163,10 +163,11 @@ def test_the_callers_targets_are_left_as_they_were():
     lambda net, X, Y: widenet.check_convergence(net, X, Y, steps=2),
     lambda net, X, Y: widenet.parameter_movement(net, X, Y, 0.1, 2),
     lambda net, X, Y: widenet.dynamics.lazy_training.lazy_training_cell(8, 0, outputs=2, steps=2),
-    lambda net, X, Y: widenet.Network(D, [4, 4], outputs=2),
-    lambda net, X, Y: widenet.DeepEnsemble(2, D, [4, 4], outputs=2),
-], ids=["check_assumptions", "check_convergence", "parameter_movement", "lazy_training_cell", "Network",
-        "DeepEnsemble"])
+    lambda net, X, Y: widenet.check_assumptions(widenet.Network(D, [4, 4], outputs=Y.shape[1], seed=0), X, Y),
+    lambda net, X, Y: widenet.parameter_movement(widenet.Network(D, [4, 4], outputs=Y.shape[1], seed=0), X, Y, 0.1,
+                                                 2),
+], ids=["check_assumptions", "check_convergence", "parameter_movement", "lazy_training_cell",
+        "check_assumptions_deep", "parameter_movement_deep"])
 def test_what_takes_one_output_refuses_several_by_name(call):
     X, Y = data()
     with pytest.raises(ValueError, match=r"^outputs: expected 1 \(.* supports one output"):

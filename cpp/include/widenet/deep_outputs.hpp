@@ -154,9 +154,9 @@ DeepOutputParams<T> deep_vjp_outputs(const DeepArchitecture& arch, const P& p, c
 }
 
 // The loss s |Phi(X) - Y|^2 over all m k entries, returned, and its gradient
-// 2 s J^T (Phi(X) - Y), in work.grad.
+// 2 s J^T (Phi(X) - Y), in work.grad (the k-output overload of deep_network.hpp's).
 template <typename T, typename P>
-double deep_output_loss_and_gradient(const DeepArchitecture& arch, const P& p, const MatrixRef<T>& X,
+double deep_loss_and_gradient(const DeepArchitecture& arch, const P& p, const MatrixRef<T>& X,
                                      const MatrixRef<T>& Y, T loss_scale, DeepOutputGradientWorkspace<T>& work,
                                      const StopToken& stop) {
   deep_forward_pass_into<T>(arch, p.hidden, X, true, stop, work.shared);
@@ -167,41 +167,47 @@ double deep_output_loss_and_gradient(const DeepArchitecture& arch, const P& p, c
   return loss;
 }
 
-template <typename T>
-struct DeepOutputLossGradient {
-  double loss;
-  DeepOutputParams<T> grad;
-};
-
 template <typename T, typename P>
-DeepOutputLossGradient<T> deep_output_loss_gradient(const DeepArchitecture& arch, const P& p,
+DeepLossGradient<T, DeepOutputParams<T>> deep_output_loss_gradient(const DeepArchitecture& arch, const P& p,
                                                     const MatrixRef<T>& X, const MatrixRef<T>& Y, T loss_scale) {
   DeepOutputGradientWorkspace<T> work;
-  const double loss = deep_output_loss_and_gradient<T>(arch, p, X, Y, loss_scale, work, current_stop_token());
+  const double loss = deep_loss_and_gradient<T>(arch, p, X, Y, loss_scale, work, current_stop_token());
   return {loss, std::move(work.grad)};
 }
 
-// Every block of the tangent kernel, (m1 k) x (m2 k) with row x k + i and column z k + i'
-// (X2 == nullptr: K(X1, X1), its blocks below the diagonal mirrored):
-//   K_ii' = sum_l (m_l^2 A1^(l-1) A2^(l-1)T + beta_l^2) o (D1^l_i D2^l_i'T)
-//           + [i = i'] (m_out^2 A1^L A2^LT + beta_out^2).
-template <typename T, typename P>
-RowMatrix<T> deep_tangent_gram_outputs(const DeepArchitecture& arch, const P& p, const MatrixRef<T>& X1,
-                                       const MatrixRef<T>* X2) {
-  const StopToken& stop = current_stop_token();
-  const bool symmetric = X2 == nullptr;
-  const MatrixRef<T> other = symmetric ? X1 : *X2;
-  const std::vector<DeepPass<T>> passes1 = deep_output_passes<T>(arch, p, X1, stop);
-  const std::vector<DeepPass<T>> passes2 = symmetric ? std::vector<DeepPass<T>>() : deep_output_passes<T>(arch, p, other, stop);
-  const std::vector<DeepPass<T>>& columns = symmetric ? passes1 : passes2;
-  const Index m1 = X1.rows(), m2 = other.rows(), k = p.outputs();
-  RowMatrix<T> K(m1 * k, m2 * k), block;
+// The per-output passes over the rows (X1) and the columns (X2) of a kernel; X2 == nullptr:
+// the columns are the rows (the symmetric kernel), held once.
+template <typename T>
+struct OutputPassPair {
+  bool symmetric;
+  MatrixRef<T> other;  // the columns' points
+  std::vector<DeepPass<T>> rows, own_columns;
+
+  template <typename P>
+  OutputPassPair(const DeepArchitecture& arch, const P& p, const MatrixRef<T>& X1, const MatrixRef<T>* X2,
+                 const StopToken& stop)
+      : symmetric(X2 == nullptr), other(X2 ? *X2 : X1), rows(deep_output_passes<T>(arch, p, X1, stop)) {
+    if (!symmetric) own_columns = deep_output_passes<T>(arch, p, other, stop);
+  }
+  const DeepPass<T>& column(Index i) const { return (symmetric ? rows : own_columns)[std::size_t(i)]; }
+};
+
+namespace detail {
+
+// Every block of the kernel into `K`, (m1 k) x (m2 k), from the passes.
+template <typename T>
+void output_blocks(const DeepArchitecture& arch, const MatrixRef<T>& X1, const OutputPassPair<T>& passes,
+                   const StopToken& stop, RowMatrix<T>& K) {
+  const Index m1 = X1.rows(), m2 = passes.other.rows(), k = Index(passes.rows.size());
+  const bool symmetric = passes.symmetric;
+  K.resize(m1 * k, m2 * k);
+  RowMatrix<T> block;
   for (Index i = 0; i < k; ++i) {
     for (Index j = 0; j < (symmetric ? i + 1 : k); ++j) {
       const bool lower_only = symmetric && i == j;
       block = zeroed<T>(m1, m2);
-      detail::add_layer_terms<T>(block, arch, passes1[std::size_t(i)], X1, columns[std::size_t(j)], other,
-                                 lower_only, stop, i == j);
+      add_layer_terms<T>(block, arch, passes.rows[std::size_t(i)], X1, passes.column(j), passes.other,
+                         lower_only, stop, i == j);
       if (lower_only) mirror_lower_to_upper(block);
       for (Index x = 0; x < m1; ++x) {
         for (Index z = 0; z < m2; ++z) {
@@ -211,25 +217,40 @@ RowMatrix<T> deep_tangent_gram_outputs(const DeepArchitecture& arch, const P& p,
       }
     }
   }
-  return K;
 }
 
-// The kernel traced over the outputs, (1/k) sum_i K_ii, m1 x m2 (X2 == nullptr: symmetric).
-template <typename T, typename P>
-RowMatrix<T> deep_tangent_gram_traced(const DeepArchitecture& arch, const P& p, const MatrixRef<T>& X1,
-                                      const MatrixRef<T>* X2) {
-  const StopToken& stop = current_stop_token();
-  const bool symmetric = X2 == nullptr;
-  const MatrixRef<T> other = symmetric ? X1 : *X2;
-  const std::vector<DeepPass<T>> passes1 = deep_output_passes<T>(arch, p, X1, stop);
-  const std::vector<DeepPass<T>> passes2 = symmetric ? std::vector<DeepPass<T>>() : deep_output_passes<T>(arch, p, other, stop);
-  const std::vector<DeepPass<T>>& columns = symmetric ? passes1 : passes2;
-  RowMatrix<T> K = zeroed<T>(X1.rows(), other.rows());
-  for (std::size_t i = 0; i < passes1.size(); ++i) {
-    detail::add_layer_terms<T>(K, arch, passes1[i], X1, columns[i], other, symmetric, stop);
+// The mean of the diagonal blocks into `K`, m1 x m2, from the passes.
+template <typename T>
+void traced_blocks(const DeepArchitecture& arch, const MatrixRef<T>& X1, const OutputPassPair<T>& passes,
+                   const StopToken& stop, RowMatrix<T>& K) {
+  const Index k = Index(passes.rows.size());
+  K = zeroed<T>(X1.rows(), passes.other.rows());
+  for (Index i = 0; i < k; ++i) {
+    add_layer_terms<T>(K, arch, passes.rows[std::size_t(i)], X1, passes.column(i), passes.other, passes.symmetric,
+                       stop);
   }
-  if (symmetric) mirror_lower_to_upper(K);
-  K /= T(p.outputs());
+  if (passes.symmetric) mirror_lower_to_upper(K);
+  K /= T(k);
+}
+
+}  // namespace detail
+
+// The tangent kernel of k outputs (X2 == nullptr: K(X1, X1), its blocks below the diagonal
+// mirrored). Every block (traced false), (m1 k) x (m2 k) with row x k + i and column z k + i':
+//   K_ii' = sum_l (m_l^2 A1^(l-1) A2^(l-1)T + beta_l^2) o (D1^l_i D2^l_i'T)
+//           + [i = i'] (m_out^2 A1^L A2^LT + beta_out^2);
+// or the kernel traced over the outputs (traced true), (1/k) sum_i K_ii, m1 x m2.
+template <typename T, typename P>
+RowMatrix<T> deep_tangent_gram_outputs(const DeepArchitecture& arch, const P& p, const MatrixRef<T>& X1,
+                                       const MatrixRef<T>* X2, bool traced) {
+  const StopToken& stop = current_stop_token();
+  const OutputPassPair<T> passes(arch, p, X1, X2, stop);
+  RowMatrix<T> K;
+  if (traced) {
+    detail::traced_blocks<T>(arch, X1, passes, stop, K);
+  } else {
+    detail::output_blocks<T>(arch, X1, passes, stop, K);
+  }
   return K;
 }
 

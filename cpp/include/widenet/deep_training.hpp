@@ -8,6 +8,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "widenet/deep_network.hpp"
@@ -52,53 +53,39 @@ void deep_step(DeepOutputParams<T>& w, const DeepOutputParams<T>& grad, T h) {
   w.c -= h * grad.c;
 }
 
+// Phi(X_test) of either network into a record row (m_test numbers, or m_test x k).
+template <typename T>
+void deep_record_outputs(const DeepArchitecture& arch, const DeepParams<T>& w, const MatrixRef<T>& X_test,
+                         const StopToken& stop, DeepPass<T>& pass, T* into) {
+  deep_forward_pass_into<T>(arch, w, X_test, false, stop, pass);
+  Eigen::Map<Vector<T>> outputs(into, X_test.rows());
+  deep_readout_into<T>(arch, w, pass, outputs);
+}
+
+template <typename T>
+void deep_record_outputs(const DeepArchitecture& arch, const DeepOutputParams<T>& w, const MatrixRef<T>& X_test,
+                         const StopToken& stop, DeepPass<T>& pass, T* into) {
+  deep_forward_pass_into<T>(arch, w.hidden, X_test, false, stop, pass);
+  Eigen::Map<RowMatrix<T>>(into, X_test.rows(), w.outputs()) = deep_readout_outputs<T>(arch, w, pass);
+}
+
+template <typename T>
+Index deep_outputs_of(const DeepParams<T>&) { return 1; }
+template <typename T>
+Index deep_outputs_of(const DeepOutputParams<T>& w) { return w.outputs(); }
+
+// The loss gradient's buffers of one output (DeepParams) or of k (DeepOutputParams); declared
+// only, for their type.
+template <typename T>
+DeepGradientWorkspace<T> gradient_workspace_of(const DeepParams<T>&);
+template <typename T>
+DeepOutputGradientWorkspace<T> gradient_workspace_of(const DeepOutputParams<T>&);
+
 // The buffers of a run, allocated by its first step and reused by every later one.
-template <typename T>
+template <typename T, typename P>
 struct DeepTrainingWorkspace {
-  DeepGradientWorkspace<T> gradient;
+  decltype(gradient_workspace_of(std::declval<const P&>())) gradient;
   DeepPass<T> test_pass;  // for the outputs at X_test
-
-  double loss_and_gradient(const DeepArchitecture& arch, const DeepParams<T>& w, const MatrixRef<T>& X,
-                           const VectorRef<T>& y, T loss_scale, const StopToken& stop) {
-    return deep_loss_and_gradient<T>(arch, w, X, y, loss_scale, gradient, stop);
-  }
-  const DeepParams<T>& grad() const { return gradient.grad; }
-  void record_outputs(const DeepArchitecture& arch, const DeepParams<T>& w, const MatrixRef<T>& X_test,
-                      const StopToken& stop, T* into) {
-    deep_forward_pass_into<T>(arch, w, X_test, false, stop, test_pass);
-    Eigen::Map<Vector<T>> outputs(into, X_test.rows());
-    deep_readout_into<T>(arch, w, test_pass, outputs);
-  }
-};
-
-template <typename T>
-struct DeepOutputTrainingWorkspace {
-  DeepOutputGradientWorkspace<T> gradient;
-  DeepPass<T> test_pass;
-
-  double loss_and_gradient(const DeepArchitecture& arch, const DeepOutputParams<T>& w, const MatrixRef<T>& X,
-                           const MatrixRef<T>& Y, T loss_scale, const StopToken& stop) {
-    return deep_output_loss_and_gradient<T>(arch, w, X, Y, loss_scale, gradient, stop);
-  }
-  const DeepOutputParams<T>& grad() const { return gradient.grad; }
-  void record_outputs(const DeepArchitecture& arch, const DeepOutputParams<T>& w, const MatrixRef<T>& X_test,
-                      const StopToken& stop, T* into) {
-    deep_forward_pass_into<T>(arch, w.hidden, X_test, false, stop, test_pass);
-    Eigen::Map<RowMatrix<T>>(into, X_test.rows(), w.outputs()) = deep_readout_outputs<T>(arch, w, test_pass);
-  }
-};
-
-template <typename P>
-struct DeepWorkspaceFor;
-template <typename T>
-struct DeepWorkspaceFor<DeepParams<T>> {
-  using type = DeepTrainingWorkspace<T>;
-  static Index outputs(const DeepParams<T>&) { return 1; }
-};
-template <typename T>
-struct DeepWorkspaceFor<DeepOutputParams<T>> {
-  using type = DeepOutputTrainingWorkspace<T>;
-  static Index outputs(const DeepOutputParams<T>& w) { return w.outputs(); }
 };
 
 // Trains `w` in place (see train() in training.hpp for the records and the divergence
@@ -111,8 +98,8 @@ RunEnd deep_gradient_descent(const DeepArchitecture& arch, P& w, const P& initia
                              const StopRule& rule, const StopToken& stop) {
   const T h = T(schedule.step_size), loss_scale = T(schedule.loss_scale);
   P state = w;
-  typename DeepWorkspaceFor<P>::type work;
-  const Index per_record = X_test ? X_test->rows() * DeepWorkspaceFor<P>::outputs(w) : 0;
+  DeepTrainingWorkspace<T, P> work;
+  const Index per_record = X_test ? X_test->rows() * deep_outputs_of(w) : 0;
   RunEnd end;
   Index& row = end.rows;
   double reference = double(loss_scale) * double(y.squaredNorm());  // the zero predictor's loss
@@ -121,13 +108,13 @@ RunEnd deep_gradient_descent(const DeepArchitecture& arch, P& w, const P& initia
     // The loss in the network's dtype, as the shallow loop and the twin take it: a float32 loss
     // beyond float32's range is Inf, and the run diverged, rather than an Inf record of a run
     // that goes on.
-    const T loss = T(work.loss_and_gradient(arch, state, X, y, loss_scale, stop));
+    const T loss = T(deep_loss_and_gradient<T>(arch, state, X, y, loss_scale, work.gradient, stop));
     if (k == 0) reference = std::max(reference, double(loss));
     const bool diverged = rule.diverged(double(loss), reference);
     if (diverged || k % schedule.record_every == 0 || k == schedule.steps) {
       record.losses[row] = loss;
       record.distances[row] = deep_distance(state, initial);
-      if (X_test) work.record_outputs(arch, state, *X_test, stop, record.test_outputs + row * per_record);
+      if (X_test) deep_record_outputs<T>(arch, state, *X_test, stop, work.test_pass, record.test_outputs + row * per_record);
       ++row;
     }
     if (diverged) {
@@ -135,7 +122,7 @@ RunEnd deep_gradient_descent(const DeepArchitecture& arch, P& w, const P& initia
       break;
     }
     if (k == schedule.steps) break;
-    deep_step(state, work.grad(), h);
+    deep_step(state, work.gradient.grad, h);
   }
   w = std::move(state);
   return end;

@@ -19,13 +19,13 @@ from widenet._types import (
     Loss,
     OnDivergence,
     Parametrization,
-    PassKind,
     Seed,
 )
 from widenet.errors import divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import DEEP_BACKENDS
 from widenet.network._common import FullyConnected
+from widenet.network._deep_memory import DeepMemory
 from widenet.network._training_call import check_training
 from widenet.network.deep_parameters import (
     DeepParameters,
@@ -38,7 +38,7 @@ from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS
 from widenet.network.results import TrainingResult, overflowed
 
 
-class Network(FullyConnected):
+class Network(DeepMemory, FullyConnected):
     """A fully-connected network ``x -> Phi(x)`` with ``L = len(widths)`` hidden layers.
 
     ``h^l = m_l W^l a^(l-1) + beta_l b^l``, ``a^l = sigma(h^l)``, ``Phi = m_out v . a^L +
@@ -214,34 +214,6 @@ class Network(FullyConnected):
         """Return the parameter vector ``w`` (:meth:`DeepParameters.to_vector`) as parameters of this network."""
         return self._params.from_vector(w)
 
-    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> list[_memory.Block]:
-        """Return the memory blocks of a pass of ``kind`` over ``m`` points.
-
-        Every layer's activations and derivatives (each output's sensitivities for ``k``
-        outputs), and for a vector-Jacobian product the gradient it returns.
-        """
-        passes = 1 if kind == "forward" else self.outputs
-        blocks: list[_memory.Block] = [("activations and derivatives of every layer", (m, sum(self.widths)),
-                                        self.dtype, 3 * passes)]
-        if kind in ("vjp", "loss_grad"):
-            blocks.append(("gradient", (self.num_params,), self.dtype, 2))
-        return blocks
-
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> list[_memory.Block]:
-        """Return the memory blocks of an ``m1 x m2`` tangent Gram (``m2`` None: symmetric)."""
-        rows = m1 + (0 if m2 is None else m2)
-        k = self.outputs
-        return [*self.pass_blocks("ntk_diag", rows, backend),
-                ("Gram and its layer factors", (m1 * k, (m1 if m2 is None else m2) * k), self.dtype, 3)]
-
-    def _require(self, where: str, rows: int, extra: Sequence[_memory.Block] = ()) -> None:
-        """Guard the memory of a pass over ``rows`` points: every layer's activations and derivatives."""
-        _memory.require(where, [*self.pass_blocks("forward", rows, "cpp"), *extra], "Pass fewer points at a time.")
-
-    def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:
-        """Guard the memory of the Jacobian of ``rows`` points."""
-        self._require(where, rows, [("Jacobian", (rows * self.outputs, self.num_params), self.dtype, 1)])
-
     def _finite(self, result: FloatArray, name: str, X: FloatArray, X2: Optional[FloatArray] = None,
                 *more: Any) -> FloatArray:
         """Return ``result``, or raise ValueError naming ``name`` where it (or ``more``) overflowed the dtype."""
@@ -262,7 +234,8 @@ class Network(FullyConnected):
     def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return the m x P Jacobian, columns per layer: ``W^l`` row-major, then ``b^l``; ``v``, ``c`` last.
 
-        (m, k, P) for ``k`` outputs, ``V`` row-major (output by output). For large m, :meth:`jacobian_chunks` streams it by rows.
+        (m, k, P) for ``k`` outputs, ``V`` row-major (output by output). For large m,
+        :meth:`jacobian_chunks` streams it by rows.
         """
         X, backend = self.check_inputs(X), check.backend(backend)
         self._check_jacobian("Network.jacobian", X.shape[0], backend)
@@ -277,8 +250,9 @@ class Network(FullyConnected):
         points1 = self.check_inputs(X1, "X1")
         points2 = None if X2 is None or X2 is X1 else self.check_inputs(X2, "X2")
         m2 = points1.shape[0] if points2 is None else points2.shape[0]
-        passes = [] if self.outputs == 1 else [("each output's sensitivities", (points1.shape[0] + m2, sum(self.widths)),
-                                                self.dtype, self.outputs)]
+        rows = points1.shape[0] + m2
+        passes: list[_memory.Block] = [] if self.outputs == 1 else [
+            ("each output's sensitivities", (rows, sum(self.widths)), self.dtype, self.outputs)]
         self._require(where, points1.shape[0] + (0 if points2 is None else m2),
                       [*passes, ("Gram and its layer factors", (points1.shape[0] * blocks, m2 * blocks), self.dtype,
                                  copies)])
@@ -394,19 +368,6 @@ class Network(FullyConnected):
             if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
                 self._params = self.parameters_of(layers)
         return result
-
-    def training_blocks(self, X: FloatArray, X_test: Optional[FloatArray], steps: int, record_every: int,
-                        backend: Backend) -> list[_memory.Block]:
-        """Return what :meth:`train` holds at its peak for checked ``X`` and ``X_test``.
-
-        Every layer's activations and derivatives over the training and test points, the
-        gradient, the parameters and their copies, and the records.
-        """
-        m_test = 0 if X_test is None else X_test.shape[0] * self.outputs
-        records = _memory.recorded_count(steps, record_every)
-        return [*self.pass_blocks("forward", X.shape[0] + m_test, backend),
-                ("gradient and parameters", (self.num_params,), self.dtype, 4),
-                ("records", (records, 2 + m_test), self.dtype, 1)]
 
     def __repr__(self) -> str:
         outputs = f"outputs={self.outputs}, " if self.outputs > 1 else ""

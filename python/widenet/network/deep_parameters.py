@@ -182,7 +182,7 @@ def initialize_deep(input_dim: int, widths: Sequence[int], law: Sequence[tuple[f
     shallow network draws for the same seed); ``law`` is :func:`initial_variances`. With
     ``outputs = k > 1`` the readout ``V`` (k, n_L) is drawn row-major, then ``c`` (k,).
     """
-    shapes = [(n, fan_in) for n, fan_in in zip(widths, (input_dim, *widths[:-1]))]
+    shapes: list[tuple[int, ...]] = [(n, fan_in) for n, fan_in in zip(widths, (input_dim, *widths[:-1]))]
     shapes.append((widths[-1],) if outputs == 1 else (outputs, widths[-1]))
     weights, biases = [], []
     for shape, (w_var, b_var) in zip(shapes, law):

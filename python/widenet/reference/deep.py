@@ -20,7 +20,7 @@ computes in its dtype.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -31,6 +31,7 @@ from widenet.reference._deep_pass import DeepNetworkLike, Layer, _Pass
 from widenet.reference.activations import FloatArray
 from widenet.reference.deep_outputs import ntk_blocks  # noqa: F401  (the k-output kernel's blocks)
 from widenet.reference.training import OptionsLike, _padded, _Records, recorded_steps
+
 
 class DeepNetwork:
     """A deep network's state for the twins: its layers, the activation and the layers' scales (unchecked).
