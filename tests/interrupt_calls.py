@@ -153,32 +153,20 @@ def deep_ntk_blocks():
             lambda: [net.params.to_vector(), X])
 
 
-def deep_train_outputs():
-    """A deep network of three outputs: its loop polls the stop token as the one-output loop does."""
+def deep_training(outputs=1):
+    """A deep network's run (of ``outputs`` outputs): its loop polls the stop token at every step."""
     def make():
-        return widenet.network.deep.Network(16, [256, 256], "tanh", seed=0, outputs=3)
-    net, (X, _) = make(), data(256, 16)
-    Y = np.sin(X[:, :3])
-
-    def again():
-        first, second = make(), make()
-        first.train(X, Y, 1e-4, 3)
-        second.train(X, Y, 1e-4, 3, backend="numpy")
-        return close(first.params.to_vector(), second.params.to_vector(), 1e-9)
-    return lambda: net.train(X, Y, 1e-9, 10**9, record_every=10**9), again, lambda: [net.params.to_vector(), X, Y]
-
-
-def deep_train():
-    def make():
-        return widenet.network.deep.Network(16, [256, 256], "tanh", seed=0)
+        return widenet.network.deep.Network(16, [256, 256], "tanh", seed=0, outputs=outputs)
     net, (X, y) = make(), data(256, 16)
+    targets = y if outputs == 1 else np.sin(X[:, :outputs])
 
     def again():
         first, second = make(), make()
-        first.train(X, y, 1e-4, 3)
-        second.train(X, y, 1e-4, 3, backend="numpy")
+        first.train(X, targets, 1e-4, 3)
+        second.train(X, targets, 1e-4, 3, backend="numpy")
         return close(first.params.to_vector(), second.params.to_vector(), 1e-9)
-    return lambda: net.train(X, y, 1e-9, 10**9, record_every=10**9), again, lambda: [net.params.to_vector(), X, y]
+    return (lambda: net.train(X, targets, 1e-9, 10**9, record_every=10**9), again,
+            lambda: [net.params.to_vector(), X, targets])
 
 
 def train_ensemble():
@@ -304,10 +292,10 @@ CALLS = {
     "train_outputs": train_outputs,
     "ntk_blocks": ntk_blocks,
     "deep_ntk": deep_ntk,
-    "deep_train": deep_train,
+    "deep_train": deep_training,
     "deep_train_ensemble": deep_train_ensemble,
     "deep_ntk_blocks": deep_ntk_blocks,
-    "deep_train_outputs": deep_train_outputs,
+    "deep_train_outputs": lambda: deep_training(outputs=3),
     "linear_gd": linearized("iterate"),
     "linearized_closed_form": linearized("closed_form"),
     "kernel_gram": kernel_gram(cross=False),
