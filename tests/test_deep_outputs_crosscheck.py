@@ -90,3 +90,19 @@ def test_training_matches_its_twin(k, activation, parametrization, dtype):
     for key in ("losses", "distances", "test_outputs"):
         assert_close(ensemble[key], ensemble_twin[key], dtype, err_msg=key)
     assert_close(flat(ensemble["layers"]), flat(ensemble_twin["layers"]), dtype)
+
+
+@pytest.mark.parametrize("parametrization", ["lecun", "ntk"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "softplus"])
+def test_a_readout_of_one_row_is_the_one_output_network(activation, parametrization):
+    """The k-output kernels at k = 1 against the one-output kernels (each output is computed by them)."""
+    rows, _ = network(1, activation, parametrization, np.float64)
+    layers = [*rows.layers[:-1], (np.ascontiguousarray(rows.layers[-1][0][0]), float(rows.layers[-1][1][0]))]
+    one = _core.DeepNetwork(layers, activation, rows.scales)
+    X, X2, Y = data(1, np.float64)
+    assert_close(_core.forward(rows, X)[:, 0], _core.forward(one, X), np.float64)
+    assert np.array_equal(_core.jacobian(rows, X)[:, 0], _core.jacobian(one, X))
+    assert np.array_equal(_core.ntk_blocks(rows, X, X2)[:, 0, :, 0], _core.ntk_gram(one, X, X2))
+    assert_close(_core.ntk_gram(rows, X, None), _core.ntk_gram(one, X, None), np.float64)
+    assert_close(flat(_core.loss_grad(rows, X, Y, 1.0)[1]), flat(_core.loss_grad(one, X, Y[:, 0], 1.0)[1]),
+                 np.float64)

@@ -122,9 +122,11 @@ def test_an_ensemble_of_several_outputs_trains_its_members_and_round_trips(tmp_p
     assert ensemble.ntk(X, trace_outputs=False).shape == (3, M, K, M, K)
 
 
-def test_a_training_state_of_several_outputs_resumes_from_its_file(tmp_path):
+@pytest.mark.parametrize("make", [network, lambda: widenet.Network(D, [6, 5], "tanh", outputs=K, seed=0)],
+                         ids=["shallow", "deep"])
+def test_a_training_state_of_several_outputs_resumes_from_its_file(tmp_path, make):
     X, Y = data()
-    state = widenet.TrainingState(network(), lr=0.05, record_every=2)
+    state = widenet.TrainingState(make(), lr=0.05, record_every=2)
     state.train(X, Y, 4, X_test=X[:2])
     loaded = widenet.TrainingState.load(state.save(tmp_path / "state.npz"))
     assert loaded.history.test_outputs.shape == (3, 2, K)
