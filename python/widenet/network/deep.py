@@ -307,6 +307,8 @@ class Network(DeepMemory, FullyConnected):
                      **options: Any) -> NDArray[np.float64]:
         """Return the infinite-width kernel of this network's configuration (docs/theory.md, section 8).
 
+        With ``k`` outputs it is each output's kernel: at infinite width the outputs are
+        independent, each with this kernel (docs/theory.md, section 5, "Several outputs").
         The NTK parametrization's tangent kernel (``kind="ntk"``), LeCun's divided by the
         width, or the NNGP (``kind="nngp"``), for the activation, variances, depth, biases and
         multipliers of this network; ``options`` (``method``, ``order``, ``backend``) as for
