@@ -32,7 +32,8 @@ LOGISTIC_NODES: int  # nodes of the logistic mixing rule
 EXPANSION_TOLERANCE: float  # the expansion's truncation bound of each entry, relative to its scale
 EXPANSION_DEGREE: int  # the largest degree of the expansion's series
 
-Layers = tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, float]]  # ((U, b), (v, c))
+# ((U, b), (v, c)): v (n,) and c a float for one output, v (k, n) and c (k,) for k outputs
+Layers = tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, Union[float, FloatArray]]]
 
 class Network:
     """A network's state: architecture and parameters (held by reference, read-only)."""
@@ -42,6 +43,12 @@ class Network:
                  activation: str, parametrization: str) -> None: ...
     @overload
     def __init__(self, U: NDArray[np.float32], b: NDArray[np.float32], v: NDArray[np.float32], c: float,
+                 activation: str, parametrization: str) -> None: ...
+    @overload
+    def __init__(self, U: NDArray[np.float64], b: NDArray[np.float64], v: NDArray[np.float64], c: NDArray[np.float64],
+                 activation: str, parametrization: str) -> None: ...
+    @overload
+    def __init__(self, U: NDArray[np.float32], b: NDArray[np.float32], v: NDArray[np.float32], c: NDArray[np.float32],
                  activation: str, parametrization: str) -> None: ...
     @property
     def activation(self) -> str: ...
@@ -56,9 +63,12 @@ class Network:
     @property
     def num_params(self) -> int: ...
     @property
+    def outputs(self) -> int: ...
+    @property
     def layers(self) -> Layers: ...
 
-DeepLayers = list[tuple[FloatArray, Optional[FloatArray]]]  # [(W^1, b^1), ..., (v, c)]; no biases: None
+# [(W^1, b^1), ..., (v, c)]; no biases: None; for k outputs v is (k, n_L) and c (k,)
+DeepLayers = list[tuple[FloatArray, Optional[FloatArray]]]
 
 class DeepNetwork:
     """A fully-connected network of any depth: layers (held by reference, read-only), activation, scales."""
@@ -127,6 +137,10 @@ def ntk_gram(net: Network, X1: FloatArray, X2: Optional[FloatArray] = None, widt
 @overload
 def ntk_gram(net: DeepNetwork, X1: FloatArray, X2: Optional[FloatArray] = None) -> FloatArray: ...
 def ntk_diag(net: AnyNetwork, X: FloatArray) -> FloatArray: ...
+@overload
+def ntk_blocks(net: Network, X1: FloatArray, X2: Optional[FloatArray] = None, width_chunk: int = 0) -> FloatArray: ...
+@overload
+def ntk_blocks(net: DeepNetwork, X1: FloatArray, X2: Optional[FloatArray] = None) -> FloatArray: ...
 def feature_gram(net: DeepNetwork, X1: FloatArray, X2: Optional[FloatArray] = None) -> FloatArray: ...
 @overload
 def loss_grad(net: Network, X: FloatArray, y: FloatArray, loss_scale: float) -> tuple[float, Layers]: ...
