@@ -155,15 +155,22 @@ def test_the_twin_imports_numpy_only():
 
 
 def test_limit_kernels_production_path_does_not_use_the_twin():
-    """Only the numpy backend, asked for by name, calls the twin (the module's docstring
-    may name it)."""
-    source = pathlib.Path(limit_kernels.__file__).read_text()
-    docstring_end = ast.parse(source).body[0].end_lineno
-    lines = [line.strip() for line in source.splitlines()[docstring_end:] if "reference" in line]
-    assert len(lines) == 3, lines
-    assert lines[0].startswith("from widenet.reference import limit_kernels as reference")
-    assert lines[1].startswith("return reference.deep_limit_kernel(")  # deep networks, numpy backend
-    assert lines[2].startswith("return reference.limit_kernel(")
+    """The twin is called only where it is the implementation asked for or the only one: the
+    built-ins' numpy backend (each call right after the core's ``if backend == "cpp"``
+    return), and activations given as functions, which the core does not know."""
+    tree = ast.parse(pathlib.Path(limit_kernels.__file__).read_text())
+    uses: dict = {}
+    for function in (node for node in tree.body if isinstance(node, ast.FunctionDef)):
+        uses[function.name] = sorted(node.attr for node in ast.walk(function) if isinstance(node, ast.Attribute)
+                               and isinstance(node.value, ast.Name) and node.value.id == "reference")
+    assert {name: names for name, names in uses.items() if names} == {
+        "limit_kernel": ["deep_limit_kernel", "limit_kernel"],
+        "_function_kernel": ["ORDER", "deep_limit_kernel", "limit_kernel"]}
+    body = [line.strip() for line in inspect.getsource(limit_kernels.limit_kernel).splitlines()]
+    twin_calls = [i for i, line in enumerate(body) if line.startswith("return reference.")]
+    assert len(twin_calls) == 2
+    for i in twin_calls:
+        assert body[i - 1].startswith("return _core.limit_kernel(") and body[i - 2] == 'if backend == "cpp":'
 
 
 @pytest.mark.parametrize("order", range(1, 65))
