@@ -32,7 +32,7 @@ from widenet.network.results import TrainingResult, overflowed
 
 
 class ShallowNetwork(FullyConnected):
-    """A shallow network ``Phi(x, w) = v . sigma(U x + b) + c`` (LeCun) or its NTK parametrization.
+    """A shallow network ``Phi(x, w) = v.sigma(U x + b) + c`` (LeCun) or its NTK parametrization.
 
     ``Phi(x, w) = v . sigma(U x + b) + c`` in LeCun parametrization (11.5.1),
     ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` in NTK parametrization (11.6.1).
