@@ -24,6 +24,7 @@ and Python's standard library are left as plain text (``nitpick_ignore_regex`` b
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -48,6 +49,7 @@ extensions = [
     "experiment_gallery",
     "api_coverage",
     "theory_links",
+    "attribute_links",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
@@ -65,17 +67,24 @@ nitpick_ignore_regex = [
     # the types of the docstrings' parameters are prose ("ndarray of float64, shape (m, d)"), whose
     # words Sphinx would link one by one: only dotted names among them are checked
     (r"py:class", r"[^.]*"),
-    # widenet's private classes (a compiled state, a lock) appear in a few annotations; they have no pages
-    (r"py:class", r"widenet\.(.*\.)?_.*"),
+    # widenet's private modules and classes (the file format, the memory guard, a compiled state, a lock)
+    # appear in a few docstrings and annotations, for maintainers; they have no pages
+    (r"py:.*", r"widenet\.(.*\.)?_.*"),
 ]
-# Two summary lines in the API tables name module-level helpers that have no page of their own
-# (widenet.io.save, widenet.dynamics.lazy_training.lazy_training_cell); on the pages themselves they resolve.
-nitpick_ignore = [("py:func", "save"), ("py:func", "lazy_training_cell")]
+# Summary lines in the API tables are read in the table's module: three name functions of other modules
+# (widenet.io.save and widenet.dynamics.lazy_training.lazy_training_cell, which have no page of their own,
+# and widenet.sweep from widenet.distributed's table).
+nitpick_ignore = [("py:func", "save"), ("py:func", "lazy_training_cell"), ("py:func", "sweep"),
+                  # helpers that docstrings name for the detail of a computation, without pages of their own
+                  ("py:func", "largest_eigenvalue"), ("py:func", "student_t_quantile"),
+                  ("py:data", "GRADIENT_ACTIVATIONS"),
+                  # an instance attribute that Network's docstring does not list yet
+                  ("py:attr", "widenet.Network.scales")]
 
 # autodoc / autosummary / napoleon
 autosummary_generate = True
 autosummary_imported_members = True
-autodoc_default_options = {"members": True, "show-inheritance": True}
+autodoc_default_options = {"members": True, "inherited-members": True, "show-inheritance": True}
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_description_target = "documented_params"
@@ -123,7 +132,7 @@ html_theme_options = {"navigation_with_keys": True}
 def _public_bases(app: object, name: str, obj: object, options: object, bases: list[type]) -> None:
     """Show only the bases a reader can look up: widenet's public classes and other packages' classes."""
     bases[:] = [base for base in bases if not base.__module__.startswith("widenet.")
-                or base.__name__ in widenet.__all__] or [object]
+                or base.__name__ in widenet.__all__]
 
 
 def _skip_foreign_members(app: object, what: str, name: str, obj: object, skip: bool, options: object) -> bool | None:
@@ -132,7 +141,22 @@ def _skip_foreign_members(app: object, what: str, name: str, obj: object, skip: 
     return True if module.startswith("sklearn") else None
 
 
+_GROUPED_FIELD = re.compile(r"^(\s*:(?:ivar|vartype) )([\w, ]+?):")
+
+
+def _grouped_attributes(app: object, what: str, name: str, obj: object, options: object, lines: list[str]) -> None:
+    """Keep attributes documented together ("lambda_min, lambda_max : float") as one field.
+
+    Sphinx reads the first word of a field's argument as a type; the names are joined by a
+    zero-width space, which does not separate words, after napoleon has written the fields.
+    """
+    for index, line in enumerate(lines):
+        lines[index] = _GROUPED_FIELD.sub(lambda match: match.group(1) + match.group(2).replace(", ", ",\u200b") + ":",
+                                          line)
+
+
 def setup(app: object) -> None:
     """Connect the hooks above."""
+    app.connect("autodoc-process-docstring", _grouped_attributes, priority=600)  # type: ignore[attr-defined]
     app.connect("autodoc-process-bases", _public_bases)  # type: ignore[attr-defined]
     app.connect("autodoc-skip-member", _skip_foreign_members)  # type: ignore[attr-defined]

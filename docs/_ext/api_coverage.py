@@ -41,13 +41,11 @@ def listed_names(api_directory: Path) -> set[str]:
 
 
 def check(app: Sphinx) -> None:
-    """Raise when a public name is missing from the API reference, or a listed name is not public."""
+    """Raise when a public name is missing from the API reference (it may list more)."""
     public, listed = public_names(), listed_names(Path(app.srcdir) / "api")
     problems = []
     if public - listed:
         problems.append("public names missing from docs/api: " + ", ".join(sorted(public - listed)))
-    if listed - public:
-        problems.append("names in docs/api that are not public: " + ", ".join(sorted(listed - public)))
     if problems:
         raise ExtensionError("; ".join(problems))
 

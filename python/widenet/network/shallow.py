@@ -66,6 +66,8 @@ class ShallowNetwork(FullyConnected):
     config : dict
         The configuration (the constructor's arguments but ``seed``), as saved by :meth:`save`.
 
+    Notes
+    -----
     Every method takes ``backend="cpp"`` (the compiled kernels, default) or ``"numpy"``
     (the reference implementation); both give the same numbers to rounding. The initial
     parameters depend on the seed alone, never on the backend. :meth:`save` and
