@@ -113,6 +113,29 @@ def train():
     return lambda: net.train(X, y, 1e-9, 10**9, record_every=10**9), again, lambda: [net.params.to_vector(), X, y]
 
 
+def train_outputs():
+    """A network of three outputs: its loop polls the stop token as the one-output loop does."""
+    X, _ = data(256, 16)
+    Y = np.sin(X[:, :3])
+    net, twin = network(16, 1024, outputs=3), network(16, 1024, outputs=3)
+
+    def again():
+        twin.train(X, Y, 1e-4, 3)
+        expected = network(16, 1024, outputs=3)
+        expected.train(X, Y, 1e-4, 3, backend="numpy")
+        return close(twin.params.to_vector(), expected.params.to_vector(), 1e-9)
+    return lambda: net.train(X, Y, 1e-9, 10**9, record_every=10**9), again, lambda: [net.params.to_vector(), X, Y]
+
+
+def ntk_blocks():
+    """Every block of the kernel of four outputs: (m k) x (m k) rank updates, the width in chunks."""
+    net = network(64, 4096, outputs=4)
+    X, _ = data(1800, 64)  # a kernel of 7200 x 7200
+    return (lambda: net.ntk(X, trace_outputs=False),
+            lambda: close(net.ntk(X[:3], trace_outputs=False), net.ntk(X[:3], trace_outputs=False, backend="numpy")),
+            lambda: [net.params.to_vector(), X])
+
+
 def deep_ntk():
     net = widenet.network.deep.Network(64, [2048, 2048], "tanh", "ntk", seed=0)
     X, _ = data(4000, 64)
@@ -254,6 +277,8 @@ CALLS = {
     "vjp": tangent_product("vjp"),
     "train": train,
     "train_ensemble": train_ensemble,
+    "train_outputs": train_outputs,
+    "ntk_blocks": ntk_blocks,
     "deep_ntk": deep_ntk,
     "deep_train": deep_train,
     "deep_train_ensemble": deep_train_ensemble,

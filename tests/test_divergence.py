@@ -95,17 +95,20 @@ def test_stable_runs_are_not_stopped():
     assert run.diverged_at is None and run.steps[-1] == 1000
 
 
-def test_an_ensemble_stops_only_the_diverging_networks():
-    ensemble = widenet.ShallowEnsemble(6, 1, 250, activation="arctan", seed=3, **FIG)
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_an_ensemble_stops_only_the_diverging_networks(outputs):
+    # three outputs: the targets of the first, and two more columns
+    targets = Y if outputs == 1 else np.stack([Y, -Y, 0.5 * Y[::-1]], axis=1)
+    ensemble = widenet.ShallowEnsemble(6, 1, 250, activation="arctan", seed=3, outputs=outputs, **FIG)
     before = ensemble.params.U.copy()
     with pytest.raises(widenet.DivergenceError) as error:
-        ensemble.train(X, Y, H, 300, record_every=10)
+        ensemble.train(X, targets, H, 300, record_every=10)
     assert error.value.networks == tuple(range(6))
     np.testing.assert_array_equal(ensemble.params.U, before)
     stops = {}
     for backend in ("cpp", "numpy"):
-        run = widenet.ShallowEnsemble(6, 1, 250, activation="arctan", seed=3, **FIG).train(
-            X, Y, H, 300, record_every=10, on_divergence="return", backend=backend)
+        run = widenet.ShallowEnsemble(6, 1, 250, activation="arctan", seed=3, outputs=outputs, **FIG).train(
+            X, targets, H, 300, record_every=10, on_divergence="return", backend=backend)
         assert np.all(run.diverged_at >= 0)
         for r, stop in enumerate(run.diverged_at):
             row = int(np.searchsorted(run.steps, stop))  # a network's last record is its stop
@@ -142,27 +145,36 @@ def test_bad_on_divergence_is_named():
 @pytest.mark.parametrize("call", [
     "net.train(X, y, 1e-9, 10**9, record_every=10**9)",
     "ensemble.train(X, y, 1e-9, 10**9, record_every=10**9)",
+    "several.train(X, Y, 1e-9, 10**9, record_every=10**9)",
+    "several_ensemble.train(X, Y, 1e-9, 10**9, record_every=10**9)",
 ])
 def test_ctrl_c_interrupts_a_long_training_loop(call):
     """Every step polls the stop token: SIGINT ends the run within about 0.1 s with
     KeyboardInterrupt, the network unchanged, instead of hanging for the ~hours the call
-    would take."""
+    would take; networks of several outputs (``several``) alike."""
     script = textwrap.dedent(f"""
         import signal, sys, time
         # a child of a background job inherits SIGINT ignored: restore Python's handler
         signal.signal(signal.SIGINT, signal.default_int_handler)
         import numpy as np
         import widenet
-        X = np.random.default_rng(0).standard_normal((32, 4)); y = np.sin(X[:, 0])
+        X = np.random.default_rng(0).standard_normal((32, 4)); y = np.sin(X[:, 0]); Y = np.sin(X[:, :3])
         net = widenet.ShallowNetwork(4, 256, "tanh", seed=0)
         ensemble = widenet.ShallowEnsemble(4, 4, 64, activation="tanh", seed=0)
-        before = net.params.to_vector().copy()
+        several = widenet.ShallowNetwork(4, 256, "tanh", seed=0, outputs=3)
+        several_ensemble = widenet.ShallowEnsemble(4, 4, 64, activation="tanh", seed=0, outputs=3)
+        models = (net, several)
+        before = [model.params.to_vector().copy() for model in models]
+        ensembles = (ensemble, several_ensemble)
+        stacked = [[np.array(field) for field in model.params] for model in ensembles]
         print("ready", flush=True)
         start = time.perf_counter()
         try:
             {call}
         except KeyboardInterrupt:
-            unchanged = bool(np.array_equal(net.params.to_vector(), before))
+            unchanged = all(np.array_equal(model.params.to_vector(), start) for model, start in zip(models, before))
+            unchanged &= all(np.array_equal(field, old) for model, fields in zip(ensembles, stacked)
+                             for field, old in zip(model.params, fields))
             print(f"interrupted after {{time.perf_counter() - start:.2f}} s, unchanged {{unchanged}}", flush=True)
             sys.exit(0)
         sys.exit(3)

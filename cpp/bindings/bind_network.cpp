@@ -8,11 +8,15 @@ void bind_network(py::module_& m) {
       "A network's state: its architecture (activation, parametrization) and its parameters as "
       "a sequence of dense layers ((U, b), (v, c)), made from numpy arrays of one dtype "
       "(float64 or float32, C-contiguous) that it holds by reference, never copies, and exposes "
-      "read-only. Every network function of this module takes one.");
+      "read-only. The readout is v (n,) with a number c (one output), or v (k, n) with c (k,) "
+      "(k outputs). Every network function of this module takes one.");
   const auto constructor = [&](auto tag) {
     using T = decltype(tag);
     network.def(py::init(&Network::from_arrays<T>), py::arg("U").noconvert(),
                 py::arg("b").noconvert(), py::arg("v").noconvert(), py::arg("c"),
+                py::arg("activation"), py::arg("parametrization"));
+    network.def(py::init(&Network::from_output_arrays<T>), py::arg("U").noconvert(),
+                py::arg("b").noconvert(), py::arg("v").noconvert(), py::arg("c").noconvert(),
                 py::arg("activation"), py::arg("parametrization"));
   };
   constructor(double{});
@@ -23,12 +27,14 @@ void bind_network(py::module_& m) {
       .def_property_readonly("input_dim", &Network::input_dim)
       .def_property_readonly("width", &Network::width)
       .def_property_readonly("num_params", &Network::num_params)
+      .def_property_readonly("outputs", &Network::outputs, "k, the number of outputs.")
       .def_property_readonly("layers", &Network::layers,
                              "((U, b), (v, c)): each dense layer's weights and bias.")
       .def("__repr__", [](const Network& net) {
         return "Network(input_dim=" + std::to_string(net.input_dim()) +
                ", width=" + std::to_string(net.width()) + ", activation='" + net.activation() +
-               "', parametrization='" + net.parametrization() + "', dtype=" + net.dtype() + ")";
+               "', parametrization='" + net.parametrization() + "', dtype=" + net.dtype() +
+               (net.several_outputs() ? ", outputs=" + std::to_string(net.outputs()) : "") + ")";
       });
 
   py::class_<TrainingOptions>(

@@ -26,6 +26,13 @@ inline std::string shape_text(Index rows, Index cols) {
   return "(" + std::to_string(rows) + ", " + std::to_string(cols) + ")";
 }
 
+// "(2, 3)" or "(3,)": the shape of any array, for messages.
+inline std::string array_shape(const py::array& a) {
+  std::string out = "(";
+  for (py::ssize_t k = 0; k < a.ndim(); ++k) out += (k ? ", " : "") + std::to_string(a.shape(k));
+  return out + (a.ndim() == 1 ? ",)" : ")");
+}
+
 inline void require(bool condition, const std::string& message) {
   if (!condition) throw std::invalid_argument(message);
 }
@@ -63,6 +70,27 @@ void check_length(const VectorRef<T>& x, Index length, const std::string& name,
 template <typename T>
 void check_targets(const VectorRef<T>& y, Index rows) {
   check_length<T>(y, rows, "y", "one target per row of X");
+}
+
+// `a` (an array of dtype T, C-contiguous) as a vector of `length`, a view.
+template <typename T>
+Eigen::Map<const Vector<T>> vector_view(const CArray<T>& a, Index length, const std::string& name,
+                                        const std::string& meaning) {
+  require(a.ndim() == 1, name + ": expected shape (" + std::to_string(length) + ",) (" + meaning +
+                             "), got " + array_shape(a));
+  require(a.shape(0) == length, name + ": expected length " + std::to_string(length) + " (" +
+                                    meaning + "), got " + std::to_string(a.shape(0)));
+  return Eigen::Map<const Vector<T>>(a.data(), length);
+}
+
+// `a` (an array of dtype T, C-contiguous) as a rows x cols matrix, a view.
+template <typename T>
+Eigen::Map<const RowMatrix<T>> matrix_view(const CArray<T>& a, Index rows, Index cols,
+                                           const std::string& name, const std::string& meaning) {
+  const bool fits = a.ndim() == 2 && a.shape(0) == rows && a.shape(1) == cols;
+  require(fits, name + ": expected shape " + shape_text(rows, cols) + " (" + meaning + "), got " +
+                    array_shape(a));
+  return Eigen::Map<const RowMatrix<T>>(a.data(), rows, cols);
 }
 
 inline Architecture architecture(const std::string& activation, const std::string& parametrization) {

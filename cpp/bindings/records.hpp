@@ -49,19 +49,24 @@ inline TrainingSchedule schedule_from(double lr, Index steps, Index record_every
 }
 
 // The arrays a run records into, allocated while the GIL is held. `leading` is the
-// ensemble axis (empty for one network).
+// ensemble axis (empty for one network); `outputs` is k for a network of k outputs (the
+// test outputs get a last axis of k), 0 for one output.
 template <typename T>
 struct RecordArrays {
   CArray<T> losses, distances;
   std::optional<CArray<T>> test_outputs;
+  Index per_record = 0;  // numbers of a test-output record
 
-  RecordArrays(std::vector<py::ssize_t> leading, Index records, std::optional<Index> m_test) {
+  RecordArrays(std::vector<py::ssize_t> leading, Index records, std::optional<Index> m_test,
+               Index outputs = 0) {
     leading.push_back(py::ssize_t(records));
     losses = CArray<T>(leading);
     distances = CArray<T>(leading);
     if (m_test) {
       leading.push_back(py::ssize_t(*m_test));
+      if (outputs > 0) leading.push_back(py::ssize_t(outputs));
       test_outputs = CArray<T>(leading);
+      per_record = *m_test * std::max<Index>(outputs, 1);
     }
     // Rows a run stops before writing (divergence) read as NaN, never as stale memory.
     for (CArray<T>* array : {&losses, &distances}) fill_nan(*array);
@@ -74,10 +79,9 @@ struct RecordArrays {
 
   // The record of member r of an ensemble with `records` rows each.
   TrainingRecord<T> member(Index r, Index records) {
-    const Index tests = test_outputs ? Index(test_outputs->shape(test_outputs->ndim() - 1)) : 0;
     return TrainingRecord<T>{losses.mutable_data() + r * records,
                              distances.mutable_data() + r * records,
-                             test_outputs ? test_outputs->mutable_data() + r * records * tests
+                             test_outputs ? test_outputs->mutable_data() + r * records * per_record
                                           : nullptr};
   }
 

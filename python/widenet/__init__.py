@@ -39,6 +39,7 @@ from widenet.dynamics import (
 from widenet.errors import ConditioningWarning, DivergenceError
 from widenet.io import TrainingState, load
 from widenet.kernels import (
+    CallableActivation,
     CallableKernel,
     LaplaceKernel,
     LimitKernel,
@@ -81,6 +82,7 @@ its reference loss (the initial loss, or the zero predictor's if larger)."""
 __all__ = [
     "ACTIVATIONS",
     "AssumptionReport",
+    "CallableActivation",
     "CallableKernel",
     "CellFailure",
     "ConditioningWarning",

@@ -18,7 +18,8 @@ version 1 has these entries:
 ``config``
     0-d string, a JSON object: ``"network"``, the members' configuration
     (:attr:`ShallowNetwork.config`: input_dim, width, activation, parametrization, the four
-    variances, distribution, dtype); ``"size"``, the number of networks of an ensemble
+    variances, distribution, dtype, and ``outputs`` only for a network of ``k > 1``
+    outputs, so that files of one output are as they were); ``"size"``, the number of networks of an ensemble
     (``null`` for one network); for a training state also ``"training"``: ``lr``, ``loss``,
     ``record_every``, ``steps_done``, ``keep_history``, ``records`` (the recorded steps in
     the history, or ``null`` without history) and ``test_points`` (``m_test`` of the
@@ -27,7 +28,8 @@ version 1 has these entries:
     parametrization, the four variances, bias, multipliers, distribution, dtype.
 ``U, b, v, c`` and ``U0, b0, v0, c0``
     The current and the initial parameters in the network's dtype: shapes ``(n, d)``,
-    ``(n,)``, ``(n,)``, ``()``, with a leading axis ``R`` for an ensemble.
+    ``(n,)``, ``(n,)``, ``()``, with a leading axis ``R`` for an ensemble; for ``k``
+    outputs ``v`` is ``(k, n)`` and ``c`` ``(k,)``.
 ``W1, ..., WL, v`` and ``b1, ..., bL, c``, and the same with the suffix ``0``
     A ``widenet.Network``'s current and initial parameters (also in a training state of
     one, whose ``"network"`` is then that network's configuration): ``Wl`` of shape
@@ -36,7 +38,8 @@ version 1 has these entries:
 ``history_steps, history_losses, history_distances`` and ``history_test_outputs``
     A training state's records (only those the configuration announces): int64 ``(k,)``
     step indices counted from the start of the run, float64 ``(..., k)`` losses and
-    distances, ``(..., k, m_test)`` test outputs in the network's dtype.
+    distances, ``(..., k, m_test)`` test outputs in the network's dtype (``(..., k, m_test,
+    outputs)`` for a network of several outputs).
 
 Floats are stored exactly (arrays bit for bit, the configuration's floats by their shortest
 round-trip representation), so a loaded network computes exactly what the saved one did.
@@ -77,6 +80,7 @@ _HEADER = ("format", "format_version", "widenet_version", "config")
 _PARAMETERS = ("U", "b", "v", "c", "U0", "b0", "v0", "c0")
 _NETWORK_FIELDS = ("input_dim", "width", "activation", "parametrization", "weight_var", "bias_var", "output_var",
                    "output_bias_var", "distribution", "dtype")
+_OPTIONAL_NETWORK_FIELDS = ("outputs",)  # present only for a shallow network of several outputs
 _DEEP_FIELDS = ("input_dim", "widths", "activation", "parametrization", "weight_var", "bias_var", "output_var",
                 "output_bias_var", "bias", "multipliers", "distribution", "dtype")
 _TRAINING_FIELDS = ("lr", "loss", "record_every", "steps_done", "keep_history", "records", "test_points")
@@ -238,7 +242,9 @@ def _check_config(where: str, kind: str, config: Config,
             if not isinstance(config[part], dict):
                 raise ValueError(f"{where}: config {part!r}: expected a JSON object, got "
                                  f"{type(config[part]).__name__}")
-            _exact_keys(where, f"config {part!r}", config[part], fields)
+            optional = [key for key in _OPTIONAL_NETWORK_FIELDS if key in config[part]] if fields is _NETWORK_FIELDS \
+                else []
+            _exact_keys(where, f"config {part!r}", config[part], (*fields, *optional))
     try:
         checks = check_network if isinstance(check_network, dict) else {DEEP_FORMAT if deep else kind: check_network}
         network = checks[DEEP_FORMAT if deep else kind](config["network"])
@@ -277,8 +283,9 @@ def holds_deep_network(kind: str, config: Config) -> bool:
 def _parameter_shapes(deep: bool, network: Config, lead: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
     """Return entry name -> shape of the parameters (without the suffix of the initial ones)."""
     if not deep:
-        n, d = network["width"], network["input_dim"]
-        return {"U": lead + (n, d), "b": lead + (n,), "v": lead + (n,), "c": lead}
+        n, d, k = network["width"], network["input_dim"], network.get("outputs", 1)
+        readout = (n,) if k == 1 else (k, n)
+        return {"U": lead + (n, d), "b": lead + (n,), "v": lead + readout, "c": lead + readout[:-1]}
     widths = network["widths"]
     outs, ins = (*widths, 1), (network["input_dim"], *widths)
     shapes: dict[str, tuple[int, ...]] = {}
@@ -303,7 +310,9 @@ def _expected_arrays(kind: str, network: Config, size: Optional[int],
         expected["history_losses"] = (lead + (records,), np.dtype(np.float64))
         expected["history_distances"] = (lead + (records,), np.dtype(np.float64))
         if training["test_points"] is not None:
-            expected["history_test_outputs"] = (lead + (records, training["test_points"]), dtype)
+            outputs = network.get("outputs", 1)
+            expected["history_test_outputs"] = (lead + (records, training["test_points"]) + ((outputs,) if outputs > 1
+                                                                                               else ()), dtype)
     return expected
 
 

@@ -77,12 +77,13 @@ FloatArray = NDArray[np.floating[Any]]
 IntArray = NDArray[np.int64]
 """An array of int64 (step indices)."""
 
-ParameterArrays = tuple[FloatArray, FloatArray, FloatArray, float]
-"""``(U, b, v, c)``: a shallow network's parameters."""
+ParameterArrays = tuple[FloatArray, FloatArray, FloatArray, Any]
+"""``(U, b, v, c)``: a shallow network's parameters (``c`` a float, or an array of ``k`` for ``k`` outputs)."""
 
-Layers = tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, float]]
+Layers = tuple[tuple[FloatArray, FloatArray], tuple[FloatArray, Any]]
 """``((U, b), (v, c))``: the parameters as dense layers, each its weights and bias (the layout
-of the compiled ``Network.layers``, of gradients and of directions in parameter space)."""
+of the compiled ``Network.layers``, of gradients and of directions in parameter space); ``c``
+a float, or an array of ``k`` for ``k`` outputs."""
 
 Seed = Union[None, int, np.integer[Any], np.random.SeedSequence, np.random.Generator]
 """What seeds a random generator: None (fresh entropy), an integer, a SeedSequence or a Generator."""

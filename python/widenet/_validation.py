@@ -163,15 +163,30 @@ def as_inputs(value: object, name: str, dtype: np.dtype[Any], input_dim: int) ->
     return as_points(value, name, dtype=dtype, columns=input_dim, columns_of=INPUT_DIMENSION)
 
 
-def as_targets(value: object, name: str, dtype: np.dtype[Any], rows: int) -> NDArray[Any]:
-    """Return one target per input row, shape (rows,), from shape (rows,) or the column (rows, 1)."""
+def as_targets(value: object, name: str, dtype: np.dtype[Any], rows: int, outputs: int = 1) -> NDArray[Any]:
+    """Return the targets of a model of ``outputs`` outputs on ``rows`` input rows.
+
+    One output: shape (rows,), from shape (rows,) or the column (rows, 1). ``k > 1``
+    outputs: shape (rows, k), one row of k targets per input row, exactly.
+    """
     y = as_array(value, name, dtype, (1, 2))
+    if outputs > 1:
+        if y.shape != (rows, outputs):
+            raise ValueError(f"{name}: expected shape ({rows}, {outputs}), one row of {outputs} targets per row of X "
+                             f"(the model's {outputs} outputs), got {y.shape}")
+        return y
     if y.shape not in ((rows,), (rows, 1)):
         more = (f"; a model with one output takes one column, so fit {y.shape[1]} columns one at a time"
                 if y.ndim == 2 and y.shape[0] == rows else "")
         raise ValueError(f"{name}: expected shape ({rows},) or ({rows}, 1), one target per row of X, got "
                          f"{y.shape}{more}")
     return y.reshape(rows)
+
+
+def one_output(outputs: object, where: str, reason: str) -> None:
+    """Refuse a network of several outputs where only one is supported: ValueError naming ``outputs``."""
+    if integer(outputs, "outputs", 1) != 1:
+        raise ValueError(f"outputs: expected 1 ({where} supports one output: {reason}), got {outputs}")
 
 
 def as_shaped(value: object, name: str, dtype: np.dtype[Any], shape: tuple[int, ...]) -> NDArray[Any]:

@@ -77,6 +77,7 @@ class TrainingState:
                             f"{type(network).__name__}")
         keep_history = check.boolean(keep_history, "keep_history")
         self._network = network
+        self._outputs: int = getattr(network, "outputs", 1)
         self._lr = check.positive_real(lr, "lr")
         self._loss = check.choice(loss, "loss", check.LOSS_NAMES)
         self._record_every = check.integer(record_every, "record_every", 1)
@@ -131,7 +132,7 @@ class TrainingState:
         steps = check.integer(steps, "steps", 0)
         test_points = None if X_test is None else self._network.check_inputs(X_test, "X_test")
         if self._history is not None:
-            recorded = None if self._history.test_outputs is None else self._history.test_outputs.shape[-1]
+            recorded = _test_points(self._history, self._outputs)
             given = None if test_points is None else test_points.shape[0]
             if recorded != given:
                 raise ValueError(f"X_test: the history records outputs at {recorded or 'no'} test points; "
@@ -144,7 +145,8 @@ class TrainingState:
                                          check.backend(backend))
             result = replace(result, steps=result.steps + np.int64(self._steps_done))
             if self._keep_history:
-                self._history = result if self._history is None else _concatenate(self._history, result)
+                self._history = result if self._history is None else _concatenate(self._history, result,
+                                                                                    self._outputs)
             self._steps_done += steps
         return result
 
@@ -159,7 +161,7 @@ class TrainingState:
                                             check.backend(backend))
         piece = _memory.recorded_count(steps, self._record_every)
         joined = piece + self._history.steps.size if self._keep_history and self._history is not None else 0
-        per_row = (2 + (0 if X_test is None else X_test.shape[0])) * getattr(network, "size", 1)
+        per_row = (2 + (0 if X_test is None else X_test.shape[0] * self._outputs)) * getattr(network, "size", 1)
         # joining copies the piece without its first record, next to the piece itself
         joining: list[_memory.Block] = [("records of the piece", (piece, per_row), np.float64, 2 if joined else 1),
                                         ("the history joined with them", (joined, per_row), np.float64, 1)]
@@ -188,8 +190,7 @@ class TrainingState:
         config["training"] = {
             "lr": self._lr, "loss": self._loss, "record_every": self._record_every, "steps_done": self._steps_done,
             "keep_history": self._keep_history, "records": None if history is None else int(history.steps.size),
-            "test_points": None if history is None or history.test_outputs is None else
-            int(history.test_outputs.shape[-1])}
+            "test_points": None if history is None else _test_points(history, self._outputs)}
         if history is not None:
             arrays.update(history_steps=history.steps, history_losses=history.losses,
                           history_distances=history.distances)
@@ -225,14 +226,24 @@ class TrainingState:
                 f"record_every={self._record_every}, steps_done={self._steps_done})")
 
 
-def _concatenate(history: TrainingResult, piece: TrainingResult) -> TrainingResult:
-    """Return ``history`` followed by ``piece`` without its first record (``history``'s last)."""
+def _test_points(history: TrainingResult, outputs: int) -> Optional[int]:
+    """Return the number of test points whose outputs ``history`` records (of ``outputs`` numbers each), or None."""
+    if history.test_outputs is None:
+        return None
+    return int(history.test_outputs.shape[-1 if outputs == 1 else -2])
+
+
+def _concatenate(history: TrainingResult, piece: TrainingResult, outputs: int = 1) -> TrainingResult:
+    """Return ``history`` followed by ``piece`` without its first record (``history``'s last).
+
+    The test outputs have a last axis of ``outputs`` when above 1.
+    """
     def join(before: NDArray[Any], after: NDArray[Any], axis: int) -> NDArray[Any]:
         return np.concatenate([before, np.delete(after, 0, axis=axis)], axis=axis)
 
     test_outputs = None
     if history.test_outputs is not None and piece.test_outputs is not None:
-        test_outputs = join(history.test_outputs, piece.test_outputs, -2)
+        test_outputs = join(history.test_outputs, piece.test_outputs, -2 if outputs == 1 else -3)
     return replace(history, steps=join(history.steps, piece.steps, 0),
                    losses=join(history.losses, piece.losses, -1),
                    distances=join(history.distances, piece.distances, -1),

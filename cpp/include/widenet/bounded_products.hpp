@@ -126,4 +126,14 @@ Vector<T> rows_by_bands(Index rows, double flops_per_row, const StopToken& stop,
   return out;
 }
 
+// The same for `cols` numbers per point (the outputs of a network of several outputs).
+template <typename T, typename Band>
+RowMatrix<T> rows_by_bands(Index rows, Index cols, double flops_per_row, const StopToken& stop,
+                           Band&& band) {
+  RowMatrix<T> out(rows, cols);
+  for_row_bands(rows, flops_per_row, stop,
+                [&](Index row, Index count) { out.middleRows(row, count) = band(row, count); });
+  return out;
+}
+
 }  // namespace widenet

@@ -12,31 +12,53 @@
 
 #include "widenet/bounded_products.hpp"
 #include "widenet/shallow_network.hpp"
+#include "widenet/shallow_outputs.hpp"
 
 namespace widenet {
 
-// Parameters with U stored transposed, as gradient descent updates them.
-template <typename T>
-struct TransposedParams {
-  RowMatrix<T> Ut;  // d x n
-  Vector<T> b;
-  Vector<T> v;
-  T c;
+// Parameters with U stored transposed, as gradient descent updates them, for the owned
+// parameters P of either network: Params (a readout vector v and a number c) or
+// OutputParams (shallow_outputs.hpp: a k x n readout v and c in R^k).
+template <typename P>
+struct Transposed {
+  using Scalar = typename decltype(P::b)::Scalar;
+  using Readout = decltype(P::v);
+  using Bias = decltype(P::c);
 
-  template <typename P>
-  static TransposedParams from(const P& w) {
-    return TransposedParams{w.U.transpose(), w.b, w.v, w.c};
+  RowMatrix<Scalar> Ut;  // d x n
+  Vector<Scalar> b;
+  Readout v;
+  Bias c;
+
+  template <typename Q>
+  static Transposed from(const Q& w) {
+    return Transposed{w.U.transpose(), w.b, w.v, w.c};
   }
-  Params<T> params() const { return Params<T>{Ut.transpose(), b, v, c}; }
-  void operator+=(const TransposedParams& other) {
+  P params() const { return P{Ut.transpose(), b, v, c}; }
+  void operator+=(const Transposed& other) {
     Ut += other.Ut;
     b += other.b;
     v += other.v;
     c += other.c;
   }
+  // One step of gradient descent: w -= h grad.
+  void descend(const Transposed& grad, Scalar h) {
+    Ut -= h * grad.Ut;
+    b -= h * grad.b;
+    v -= h * grad.v;
+    c -= h * grad.c;
+  }
   Index width() const { return Ut.cols(); }
   Index input_dim() const { return Ut.rows(); }
+  Index outputs() const { return Readout::ColsAtCompileTime == 1 ? 1 : v.rows(); }
 };
+
+template <typename T>
+using TransposedParams = Transposed<Params<T>>;
+
+// The buffers of a state's gradient pass (specialized for each network).
+template <typename State>
+struct WorkspaceFor;
 
 // Buffers reused from step to step.
 template <typename T>
@@ -47,6 +69,11 @@ struct GradientWorkspace {
   Vector<T> weights;         // m, g
   RowMatrix<T> weighted_X;   // m x d, diag(g) X
   RowMatrix<T> inputs;       // m x d, a contiguous copy of X (small problems)
+};
+
+template <typename T>
+struct WorkspaceFor<TransposedParams<T>> {
+  using type = GradientWorkspace<T>;
 };
 
 namespace detail {
@@ -126,8 +153,9 @@ void small_accumulate_dispatch(const T* A, const T* S, const T* g, const T* gX, 
 }  // namespace detail
 
 // The hidden layer of a batch into the workspace: activations sigma(Z), derivative sigma'(Z).
-template <typename T>
-void hidden_pass(const Architecture& arch, const TransposedParams<T>& w, const MatrixRef<T>& X,
+// `w` holds Ut and b (the parameters of one output or of several).
+template <typename T, typename State>
+void hidden_pass(const Architecture& arch, const State& w, const MatrixRef<T>& X,
                  GradientWorkspace<T>& work) {
   const Index m = X.rows(), n = w.width(), d = w.input_dim();
   const Scales<T> scale(arch.parametrization, n, d);
@@ -191,11 +219,12 @@ T loss_and_gradient(const Architecture& arch, const TransposedParams<T>& w, cons
   return loss_scale * work.residual.squaredNorm();
 }
 
-// The loss and gradient at parameters held in the usual layout (U is n x d).
-template <typename T>
+// The loss and gradient at parameters held in the usual layout (U is n x d): Params, or
+// OutputParams for a network of k outputs.
+template <typename T, typename Owned = Params<T>>
 struct LossGradient {
   T loss;
-  Params<T> grad;
+  Owned grad;
 };
 
 // The work of the gradient per point in flops: three products of the hidden layer's size
@@ -204,12 +233,24 @@ inline double gradient_flops_per_row(Index width, Index input_dim) {
   return double(width) * (6.0 * double(input_dim) + kActivationFlops);
 }
 
+// The same for k outputs: with k > 1, the products with V besides.
+inline double gradient_flops_per_row(Index width, Index input_dim, Index outputs) {
+  const double one_output = gradient_flops_per_row(width, input_dim);
+  return outputs == 1 ? one_output : one_output + 6.0 * double(width) * double(outputs);
+}
+
+template <typename P>
+double gradient_flops_per_row(const Transposed<P>& w) {
+  return gradient_flops_per_row(w.width(), w.input_dim(), w.outputs());
+}
+
 // A sum over the rows of X (a gradient, J^T r) in bands of rows of bounded work, stopping
 // (Interrupted) on a stop request between bands: band(first_row, rows, into) writes a
 // band's part into `into`, and the parts are added up. One band is the single pass itself.
-template <typename T, typename Band>
-TransposedParams<T> sum_over_row_bands(Index rows, Index width, Index input_dim, Band&& band) {
-  TransposedParams<T> total, part;
+// `flops_per_row` is the work of a row (gradient_flops_per_row).
+template <typename T, typename State, typename Band>
+State sum_over_row_bands(Index rows, double flops_per_row, Band&& band) {
+  State total, part;
   const auto add_band = [&](Index row, Index count) {
     if (row == 0) {
       band(row, count, total);
@@ -218,23 +259,27 @@ TransposedParams<T> sum_over_row_bands(Index rows, Index width, Index input_dim,
       total += part;
     }
   };
-  for_row_bands(rows, gradient_flops_per_row(width, input_dim), current_stop_token(), add_band);
+  for_row_bands(rows, flops_per_row, current_stop_token(), add_band);
   return total;
 }
 
-template <typename T, typename P>
-LossGradient<T> loss_gradient(const Architecture& arch, const P& w, const MatrixRef<T>& X,
-                              const VectorRef<T>& y, T loss_scale) {
-  const TransposedParams<T> state = TransposedParams<T>::from(w);
-  GradientWorkspace<T> work;
+// The loss and its gradient for either network: targets y (m) for one output (ParamsView),
+// Y (m x k) for k outputs (OutputParamsView; its pass is in outputs_gradient.hpp).
+template <typename T, typename P, typename Targets>
+LossGradient<T, typename OwnedOf<P>::type> loss_gradient(const Architecture& arch, const P& w,
+                                                         const MatrixRef<T>& X, const Targets& y,
+                                                         T loss_scale) {
+  using State = Transposed<typename OwnedOf<P>::type>;
+  const State state = State::from(w);
+  typename WorkspaceFor<State>::type work;
   T loss = T(0);
-  const TransposedParams<T> grad = sum_over_row_bands<T>(
-      X.rows(), w.width(), w.input_dim(), [&](Index row, Index rows, TransposedParams<T>& into) {
+  const State grad = sum_over_row_bands<T, State>(
+      X.rows(), gradient_flops_per_row(state), [&](Index row, Index rows, State& into) {
         const T part = loss_and_gradient<T>(arch, state, X.middleRows(row, rows),
-                                            y.segment(row, rows), loss_scale, work, into);
+                                            y.middleRows(row, rows), loss_scale, work, into);
         loss = row == 0 ? part : loss + part;
       });
-  return LossGradient<T>{loss, grad.params()};
+  return LossGradient<T, typename OwnedOf<P>::type>{loss, grad.params()};
 }
 
 }  // namespace widenet

@@ -89,31 +89,41 @@ void gram_factors(const Architecture& arch, const P& w, const MatrixRef<T>& X,
   }
 }
 
+// Calls body(row, rows, cols, inner) for bands of rows of X1^ X2^T (the inputs divided by
+// their scales): `inner` holds rows [row, row + rows) and columns [0, cols), every column, or
+// with `lower_only` those up to the band's end. A band at a time, so that it never takes a
+// third m1 x m2 matrix (a quarter of the Gram's working memory).
+template <typename T, typename Body>
+void for_inner_product_bands(const MatrixRef<T>& X1, const InputScales<T>& scales1,
+                             const MatrixRef<T>& X2, const InputScales<T>& scales2,
+                             bool lower_only, const StopToken& stop, Body&& body) {
+  const MatrixRef<T> inputs1 = scales1.inputs(X1), inputs2 = scales2.inputs(X2);
+  RowMatrix<T> inner;
+  for (Index row = 0; row < X1.rows(); row += kGramBandRows) {
+    stop.throw_if_requested();
+    const Index rows = std::min(kGramBandRows, X1.rows() - row);
+    const Index cols = lower_only ? row + rows : X2.rows();
+    inner.resize(rows, cols);
+    multiply_into(inner, inputs1.middleRows(row, rows), inputs2.topRows(cols).transpose());
+    body(row, rows, cols, inner);
+  }
+}
+
 // K = a_out^2 [(a_in^2 X1^ X2^T + 1/(q1 q2^T)) o derivative_part + activation_part] + 1, into
-// activation_part; with `lower_only` on and below the diagonal only. X1^ X2^T is formed a
-// band of rows at a time, so that it never takes a third m1 x m2 matrix (a quarter of the
-// Gram's working memory).
+// activation_part; with `lower_only` on and below the diagonal only.
 template <typename T>
 void combine_gram(const Scales<T>& scale, const MatrixRef<T>& X1, const InputScales<T>& scales1,
                   const MatrixRef<T>& X2, const InputScales<T>& scales2,
                   const RowMatrix<T>& derivative_part, RowMatrix<T>& activation_part,
                   bool lower_only, const StopToken& stop) {
-  constexpr Index kBand = kGramBandRows;
   const T in2 = scale.in * scale.in, out2 = scale.out * scale.out;
-  const MatrixRef<T> inputs1 = scales1.inputs(X1), inputs2 = scales2.inputs(X2);
-  RowMatrix<T> inner;
-  for (Index row = 0; row < X1.rows(); row += kBand) {
-    stop.throw_if_requested();
-    const Index rows = std::min(kBand, X1.rows() - row);
-    const Index cols = lower_only ? row + rows : X2.rows();
-    inner.resize(rows, cols);
-    multiply_into(inner, inputs1.middleRows(row, rows), inputs2.topRows(cols).transpose());
+  const auto combine = [&](Index row, Index rows, Index cols, const RowMatrix<T>& inner) {
     auto gram = activation_part.block(row, 0, rows, cols);
     const auto derivative = derivative_part.block(row, 0, rows, cols);
     if (!scales1.any && !scales2.any) {
       gram.array() = out2 * ((in2 * inner.array() + T(1)) * derivative.array() + gram.array()) +
                      T(1);
-      continue;
+      return;
     }
     for (Index r = 0; r < rows; ++r) {
       const auto lift = scales1.down(row + r) * scales2.down.head(cols).transpose().array();
@@ -122,7 +132,8 @@ void combine_gram(const Scales<T>& scale, const MatrixRef<T>& X1, const InputSca
                   gram.row(r).array()) +
           T(1);
     }
-  }
+  };
+  for_inner_product_bands<T>(X1, scales1, X2, scales2, lower_only, stop, combine);
 }
 
 }  // namespace detail

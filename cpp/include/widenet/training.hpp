@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "widenet/gradient.hpp"
+#include "widenet/outputs_gradient.hpp"
 #include "widenet/interrupt.hpp"
 
 namespace widenet {
@@ -71,35 +72,62 @@ template <typename T>
 struct TrainingRecord {
   T* losses;         // [records]
   T* distances;      // [records]
-  T* test_outputs;   // [records x m_test], or null
+  T* test_outputs;   // [records x m_test] ([records x m_test x k] for k outputs), or null
 };
 
+namespace detail {
+
+// |x|^2 of the output bias c: a number, or a vector.
+inline float squared_norm(float x) { return x * x; }
+inline double squared_norm(double x) { return x * x; }
+template <typename Derived>
+typename Derived::Scalar squared_norm(const Eigen::MatrixBase<Derived>& x) {
+  return x.squaredNorm();
+}
+
+}  // namespace detail
+
 // |w - w0| over all P parameters.
-template <typename T>
-T distance(const TransposedParams<T>& w, const TransposedParams<T>& w0) {
-  const T squared = (w.Ut - w0.Ut).squaredNorm() + (w.b - w0.b).squaredNorm() +
-                    (w.v - w0.v).squaredNorm() + (w.c - w0.c) * (w.c - w0.c);
+template <typename P>
+typename Transposed<P>::Scalar distance(const Transposed<P>& w, const Transposed<P>& w0) {
+  const typename Transposed<P>::Scalar squared =
+      (w.Ut - w0.Ut).squaredNorm() + (w.b - w0.b).squaredNorm() + (w.v - w0.v).squaredNorm() +
+      detail::squared_norm(w.c - w0.c);
   return std::sqrt(squared);
 }
 
-// Trains `w` in place for schedule.steps steps. `initial` is w0 for the distances. On
-// divergence the step where it happened is recorded as the last row and `w` is left at the
-// parameters of that step; once `stop` is requested it returns (end.interrupted) with `w`
-// unchanged. Never throws on a stop, so that it can run inside a parallel region.
+// Phi(X_test, w) into a record row: m_test numbers, or m_test x k for k outputs.
 template <typename T>
-RunEnd train(const Architecture& arch, Params<T>& w, const Params<T>& initial, const MatrixRef<T>& X,
-             const VectorRef<T>& y, const TrainingSchedule& schedule,
-             const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
-             const StopRule& rule, const StopToken& stop) {
+void record_outputs(const Architecture& arch, const TransposedParams<T>& w, const MatrixRef<T>& X,
+                    T* into) {
+  Eigen::Map<Vector<T>>(into, X.rows()) = forward<T>(arch, w.params(), X);
+}
+
+template <typename T>
+void record_outputs(const Architecture& arch, const TransposedOutputParams<T>& w,
+                    const MatrixRef<T>& X, T* into) {
+  Eigen::Map<RowMatrix<T>>(into, X.rows(), w.outputs()) = forward_outputs<T>(arch, w.params(), X);
+}
+
+// The gradient-descent loop of either network (one output: TransposedParams and targets y
+// (m); k outputs: TransposedOutputParams and targets Y (m x k)), from `state`, which it
+// moves. On divergence the step where it happened is recorded as the last row and `state`
+// is left at the parameters of that step; once `stop` is requested it returns
+// (end.interrupted) mid-run. Never throws on a stop, so that it can run inside a parallel
+// region.
+template <typename T, typename State, typename Targets>
+RunEnd descend(const Architecture& arch, State& state, const State& start, const MatrixRef<T>& X,
+               const Targets& y, const TrainingSchedule& schedule,
+               const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
+               const StopRule& rule, const StopToken& stop) {
   const T h = T(schedule.step_size);
   const T loss_scale = T(schedule.loss_scale);
-  TransposedParams<T> state = TransposedParams<T>::from(w);
-  const TransposedParams<T> start = TransposedParams<T>::from(initial);
-  TransposedParams<T> grad;
-  GradientWorkspace<T> work;
+  State grad;
+  typename WorkspaceFor<State>::type work;
   RunEnd end;
   Index& row = end.rows;
   double reference = double(loss_scale) * double(y.squaredNorm());  // the zero predictor's loss
+  const Index per_record = X_test ? X_test->rows() * state.outputs() : 0;
   for (Index k = 0;; ++k) {
     if (stop.requested()) {
       end.interrupted = true;
@@ -112,11 +140,7 @@ RunEnd train(const Architecture& arch, Params<T>& w, const Params<T>& initial, c
     if (diverged || k % schedule.record_every == 0 || k == schedule.steps) {
       record.losses[row] = loss;
       record.distances[row] = distance(state, start);
-      if (X_test) {
-        const Index m_test = X_test->rows();
-        Eigen::Map<Vector<T>>(record.test_outputs + row * m_test, m_test) =
-            forward<T>(arch, state.params(), *X_test);
-      }
+      if (X_test) record_outputs<T>(arch, state, *X_test, record.test_outputs + row * per_record);
       ++row;
     }
     if (diverged) {
@@ -124,12 +148,24 @@ RunEnd train(const Architecture& arch, Params<T>& w, const Params<T>& initial, c
       break;
     }
     if (k == schedule.steps) break;
-    state.Ut -= h * grad.Ut;
-    state.b -= h * grad.b;
-    state.v -= h * grad.v;
-    state.c -= h * grad.c;
+    state.descend(grad, h);
   }
-  w = state.params();
+  return end;
+}
+
+// Trains `w` in place for schedule.steps steps (see descend). `initial` is w0 for the
+// distances. Once `stop` is requested it returns (end.interrupted) with `w` unchanged.
+template <typename T, typename P, typename Targets>
+RunEnd train(const Architecture& arch, P& w, const P& initial, const MatrixRef<T>& X,
+             const Targets& y, const TrainingSchedule& schedule,
+             const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
+             const StopRule& rule, const StopToken& stop) {
+  using State = Transposed<P>;
+  State state = State::from(w);
+  const State start = State::from(initial);
+  const RunEnd end =
+      descend<T>(arch, state, start, X, y, schedule, X_test, record, rule, stop);
+  if (!end.interrupted) w = state.params();
   return end;
 }
 
@@ -138,9 +174,9 @@ RunEnd train(const Architecture& arch, Params<T>& w, const Params<T>& initial, c
 namespace widenet {
 
 // One network: train() that throws Interrupted on a stop (`w` unchanged).
-template <typename T>
-RunEnd train_network(const Architecture& arch, Params<T>& w, const Params<T>& initial,
-                     const MatrixRef<T>& X, const VectorRef<T>& y, const TrainingSchedule& schedule,
+template <typename T, typename P, typename Targets>
+RunEnd train_network(const Architecture& arch, P& w, const P& initial,
+                     const MatrixRef<T>& X, const Targets& y, const TrainingSchedule& schedule,
                      const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
                      const StopRule& rule) {
   const StopToken& stop = current_stop_token();
@@ -153,10 +189,10 @@ RunEnd train_network(const Architecture& arch, Params<T>& w, const Params<T>& in
 // thread per network. Products inside stay single-threaded, so threads never nest.
 // A network that diverges stops alone; a stop request reaches every thread and stops them
 // all (Interrupted, thrown after the parallel region).
-template <typename T>
-std::vector<RunEnd> train_ensemble(const Architecture& arch, std::vector<Params<T>>& networks,
-                                   const std::vector<Params<T>>& initial, const MatrixRef<T>& X,
-                                   const VectorRef<T>& y, const TrainingSchedule& schedule,
+template <typename T, typename P, typename Targets>
+std::vector<RunEnd> train_ensemble(const Architecture& arch, std::vector<P>& networks,
+                                   const std::vector<P>& initial, const MatrixRef<T>& X,
+                                   const Targets& y, const TrainingSchedule& schedule,
                                    const std::optional<MatrixRef<T>>& X_test,
                                    const std::vector<TrainingRecord<T>>& records,
                                    const StopRule& rule) {

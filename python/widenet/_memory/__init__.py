@@ -58,6 +58,7 @@ from widenet._memory._passes import (
     check_training,
     default_width_chunk,
     ntk_blocks,
+    output_ntk_blocks,
     pass_blocks,
     recorded_count,
     training_blocks,
@@ -69,8 +70,8 @@ __all__ = [
     "check_gram", "check_hidden", "check_initialization", "check_jacobian", "check_kernel_fit",
     "check_kernel_prediction", "check_least_squares", "check_limit_kernel", "check_linear_run", "check_ntk",
     "check_training", "default_width_chunk", "estimate", "format_bytes", "get_memory_limit", "lazy_training_blocks",
-    "ntk_blocks", "parse_size", "pass_blocks", "peak", "physical_memory", "preliminary", "recorded_count", "require",
-    "set_memory_limit", "svd_blocks", "training_blocks",
+    "ntk_blocks", "output_ntk_blocks", "parse_size", "pass_blocks", "peak", "physical_memory", "preliminary",
+    "recorded_count", "require", "set_memory_limit", "svd_blocks", "training_blocks",
 ]
 
 # The functions and the error keep this module as theirs (the error's type is named by it).

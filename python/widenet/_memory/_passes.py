@@ -68,20 +68,23 @@ def _twin_hidden(rows: int, width: int, dtype: DTypeLike, activation: str, copie
 
 
 def pass_blocks(kind: PassKind, m: int, width: int, dtype: DTypeLike, backend: Backend, activation: str,
-                num_params: int = 0) -> list[Block]:
+                num_params: int = 0, outputs: int = 1) -> list[Block]:
     """Return the arrays of a pass of ``kind`` over ``m`` points, with its ``m`` outputs.
 
     ``kind`` is ``forward``, ``loss_grad``, ``vjp``, ``jvp`` or ``ntk_diag``, of a network
-    of ``num_params`` parameters.
+    of ``num_params`` parameters and ``outputs`` outputs (``k > 1``: ``m k`` outputs, and a
+    gradient forms one more ``m x n`` array, ``(G V) * sigma'(Z)``).
     """
     cpp = backend == "cpp"
-    fixed: list[Block] = [("outputs", (m,), dtype, 1), ("parameter-sized arrays", (num_params,), dtype,
-                                           _PASS_PARAMETERS[kind][0 if cpp else 1])]
+    fixed: list[Block] = [("outputs", (m,) if outputs == 1 else (m, outputs), dtype, 1),
+                          ("parameter-sized arrays", (num_params,), dtype, _PASS_PARAMETERS[kind][0 if cpp else 1])]
+    several = int(outputs > 1 and kind in ("loss_grad", "vjp"))
     if not cpp:
-        return [*_twin_hidden(m, width, dtype, activation, *_PASS_COPIES_TWIN[kind]), *fixed]
+        copies, phases = _PASS_COPIES_TWIN[kind]
+        return [*_twin_hidden(m, width, dtype, activation, copies + several, phases), *fixed]
     if kind in ("jvp", "ntk_diag"):
         width = default_width_chunk(2 * m if kind == "jvp" else m, width, np.dtype(dtype).itemsize)
-    return [("hidden layer", (m, width), dtype, _PASS_COPIES_CPP[kind]), *fixed]
+    return [("hidden layer", (m, width), dtype, _PASS_COPIES_CPP[kind] + several), *fixed]
 
 
 def _batches(width: int, dtype: DTypeLike, copies: int) -> Callable[[], str]:
@@ -92,25 +95,26 @@ def _batches(width: int, dtype: DTypeLike, copies: int) -> Callable[[], str]:
 
 def check_hidden(where: str, m: int, width: int, dtype: DTypeLike, copies: int = 2, outputs: Sequence[Block] = (),
                  backend: Backend = "cpp", activation: str = "", kind: Optional[PassKind] = None,
-                 num_params: int = 0) -> None:
+                 num_params: int = 0, network_outputs: int = 1) -> None:
     """Guard a call that forms the ``m x n`` hidden layer of a batch.
 
-    The call holds a pass of ``kind`` (see :func:`pass_blocks`), or ``copies`` hidden-layer
-    arrays, besides ``outputs``.
+    The call holds a pass of ``kind`` (see :func:`pass_blocks`, of a network of
+    ``network_outputs`` outputs), or ``copies`` hidden-layer arrays, besides ``outputs``.
     """
-    blocks = pass_blocks(kind, m, width, dtype, backend, activation, num_params) if kind else \
+    blocks = pass_blocks(kind, m, width, dtype, backend, activation, num_params, network_outputs) if kind else \
         [("hidden layer", (m, width), dtype, copies)]
     require(where, [*blocks, *outputs], _batches(width, dtype, max(copies, 2)))
 
 
-def check_initialization(where: str, input_dim: int, width: int, dtype: DTypeLike, networks: int = 1) -> None:
-    """Guard the drawing of ``networks`` shallow networks.
+def check_initialization(where: str, input_dim: int, width: int, dtype: DTypeLike, networks: int = 1,
+                         outputs: int = 1) -> None:
+    """Guard the drawing of ``networks`` shallow networks of ``outputs`` outputs.
 
     The draws are made in float64 and scaled (two float64 arrays of the largest block), then
     each network keeps its parameters and their initial copy; an ensemble stacks them while
     its members still hold theirs.
     """
-    size = width * (input_dim + 2) + 1
+    size = width * (input_dim + 1) + outputs * (width + 1)
     draws: Block = ("float64 draws and the parameters made from them", (size,), np.float64, 2)
     blocks: list[Block]
     if networks == 1:
@@ -177,11 +181,34 @@ def ntk_blocks(m1: int, m2: Optional[int], width: int, dtype: DTypeLike, backend
                 [hidden(2), *_activation_temporaries(rows, width, dtype, activation, "derivative")])
 
 
+def output_ntk_blocks(m1: int, m2: Optional[int], outputs: int, width: int, dtype: DTypeLike, backend: Backend,
+                      activation: str = "", width_chunk: int = 0) -> list[Block]:
+    """Return the arrays of every block of the tangent kernel of ``outputs = k`` outputs, ``(m1 k) x (m2 k)``.
+
+    In C++ the kernel, the ``m1 x m2`` activation part, a band of ``X1 X2^T`` and the blocks
+    of one width chunk (``k + 2`` rows per point); in the numpy twin the kernel and its
+    product, the factors ``sigma'(Z) v_i`` of both inputs and their hidden layers.
+    """
+    columns = m1 if m2 is None else m2
+    kernel = (m1 * outputs, columns * outputs)
+    points = m1 + (0 if m2 is None else m2)
+    if backend == "cpp":
+        chunk = width_chunk or default_width_chunk(points * (outputs + 2), width, np.dtype(dtype).itemsize)
+        return [("width-chunk blocks", (points * (outputs + 2), min(chunk, width)), dtype, 1),
+                ("kernel", kernel, dtype, 1), ("activation part", (m1, columns), dtype, 1),
+                ("band of X1 X2^T", (min(m1, GRAM_BAND_ROWS), columns), dtype, 1)]
+    points = m1 + columns
+    return [("kernel and its product", kernel, dtype, 2), ("factors", (points * outputs, width), dtype, 1),
+            ("hidden layer", (points, width), dtype, 3),
+            *_activation_temporaries(max(m1, columns), width, dtype, activation, "derivative")]
+
+
 def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype: DTypeLike, backend: Backend,
-              width_chunk: int = 0, diagonal: bool = False, activation: str = "") -> None:
+              width_chunk: int = 0, diagonal: bool = False, activation: str = "", blocks_of: int = 0) -> None:
     """Guard ``ntk`` (see :func:`ntk_blocks`) and ``ntk_diag``.
 
-    With ``diagonal=True``: a pass over the points, the width in chunks in C++.
+    With ``diagonal=True``: a pass over the points, the width in chunks in C++. With
+    ``blocks_of = k``: every block of the kernel of ``k`` outputs (:func:`output_ntk_blocks`).
     """
     itemsize = np.dtype(dtype).itemsize
     if diagonal:
@@ -193,7 +220,9 @@ def check_ntk(where: str, m1: int, m2: Optional[int], width: int, dtype: DTypeLi
         tile = max(1, math.isqrt(_fitting(3 * itemsize)))
         return (f"Compute the Gram in tiles, ntk(X1[i:i + t], X2[j:j + t]) with t about {tile}, and bound the "
                 f"hidden-layer blocks with width_chunk= (backend='cpp').")
-    require(where, ntk_blocks(m1, m2, width, dtype, backend, activation, width_chunk), alternative)
+    blocks = output_ntk_blocks(m1, m2, blocks_of, width, dtype, backend, activation, width_chunk) if blocks_of else \
+        ntk_blocks(m1, m2, width, dtype, backend, activation, width_chunk)
+    require(where, blocks, alternative)
 
 
 def recorded_count(steps: int, record_every: int) -> int:

@@ -2,7 +2,10 @@
 
 Both give the linearized model what it needs at ``w0`` (docs/theory.md, section 3): the
 outputs, the tangent Gram, the products with ``J0`` and ``J0^T``, the memory each needs,
-and the conversion between parameters and their vector.
+and the conversion between parameters and their vector. The training dynamics live in
+function space, the outputs at the training points as one vector: for a network of ``k``
+outputs ``m k`` numbers (point by point, the outputs of each together), whose Gram is every
+block of the tangent kernel (:meth:`NetworkTangent.function_gram`).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from widenet._types import Backend, PassKind
 from widenet.network._kinds import AnyNetwork
 from widenet.network.parameters import Parameters
 from widenet.network.results import overflowed
+from widenet.network.shallow import ShallowNetwork
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -32,6 +36,7 @@ class NetworkTangent:
         self.network = network
         self.dtype = network.dtype
         self.initial = network.params.to_vector()
+        self.output_count = network.outputs  # k
 
     def inputs(self, X: npt.ArrayLike, name: str) -> np.ndarray:
         """Return ``X`` checked as inputs of the network."""
@@ -47,14 +52,25 @@ class NetworkTangent:
         gram: np.ndarray = self.network.ntk(X1, X2, backend=backend)
         return gram
 
+    def function_gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
+        """Return the Gram of the outputs as one vector (every block: ``(m1 k) x (m2 k)`` for ``k`` outputs)."""
+        network = self.network
+        if not isinstance(network, ShallowNetwork) or network.outputs == 1:
+            return self.gram(X1, X2, backend)
+        blocks = network.ntk(X1, X2, backend=backend, trace_outputs=False)
+        return blocks.reshape(X1.shape[0] * network.outputs, -1)
+
     def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return ``J(X, w0) direction``."""
+        """Return ``J(X, w0) direction``: shape (m,), or (m, k)."""
         product: np.ndarray = self.network.kernels[backend].jvp(self.network.state, X, self.as_params(direction).layers)
         return product
 
     def vjp(self, X: np.ndarray, r: np.ndarray, backend: Backend) -> np.ndarray:
-        """Return ``J(X, w0)^T r`` as a parameter vector (NaN when it overflows)."""
-        layers = self.network.kernels[backend].vjp(self.network.state, X, r.astype(self.dtype))
+        """Return ``J(X, w0)^T r`` as a parameter vector (NaN when it overflows); ``r`` of ``m`` or ``m k`` entries."""
+        weights = r.astype(self.dtype)
+        if self.output_count > 1:
+            weights = weights.reshape(X.shape[0], self.output_count)
+        layers = self.network.kernels[backend].vjp(self.network.state, X, weights)
         if overflowed(*(np.asarray(block) for layer in layers for block in layer if block is not None)):
             return np.full(self.initial.size, np.nan, self.dtype)  # no parameters: the caller reports the overflow
         vector: np.ndarray = self.network.parameters_of(layers).to_vector()
@@ -66,8 +82,11 @@ class NetworkTangent:
         return blocks
 
     def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
-        """Return the memory blocks of an ``m1 x m2`` Gram (``m2`` None: symmetric)."""
-        blocks: List[_memory.Block] = self.network.gram_blocks(m1, m2, backend)
+        """Return the memory blocks of :meth:`function_gram` of ``m1`` and ``m2`` points (``m2`` None: symmetric)."""
+        network = self.network
+        if isinstance(network, ShallowNetwork) and network.outputs > 1:
+            return network.gram_blocks(m1, m2, backend, trace_outputs=False)
+        blocks: List[_memory.Block] = network.gram_blocks(m1, m2, backend)
         return blocks
 
     def as_params(self, vector: np.ndarray) -> Any:
@@ -89,6 +108,7 @@ class JacobianTangent:
     """
 
     dtype = _FLOAT64
+    output_count = 1  # one output per point
 
     def __init__(self, model: Any) -> None:
         self.network = model
@@ -116,6 +136,10 @@ class JacobianTangent:
             return np.asarray(self.network.ntk(X1, X2), dtype=np.float64)
         J1 = self._jacobian(X1)
         return J1 @ (J1 if X2 is None else self._jacobian(X2)).T
+
+    def function_gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
+        """Return the Gram of the outputs: :meth:`gram` (one output per point)."""
+        return self.gram(X1, X2, backend)
 
     def jvp(self, X: np.ndarray, direction: np.ndarray, backend: Backend) -> np.ndarray:
         """Return ``J(X) direction``."""

@@ -145,23 +145,37 @@ class LinearizedModel(TrainingLock):
 
     __call__ = forward
 
-    def ntk(self, X1: npt.ArrayLike, X2: Optional[npt.ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
+    @property
+    def outputs(self) -> int:
+        """The number ``k`` of outputs of the network linearized."""
+        return int(self._tangent.output_count)
+
+    def ntk(self, X1: npt.ArrayLike, X2: Optional[npt.ArrayLike] = None, backend: Backend = "cpp",
+            trace_outputs: bool = True) -> FloatArray:
         """Return the empirical tangent kernel ``K_n(X1, X2)`` at ``w0`` (11.3.4).
 
-        It is the linearized model's kernel, the same for every ``p``.
+        It is the linearized model's kernel, the same for every ``p``; for a network of ``k``
+        outputs the kernel traced over them, and with ``trace_outputs=False`` every block,
+        shape ``(m1, k, m2, k)``: the Gram the training dynamics use, as the network's
+        :meth:`~widenet.ShallowNetwork.ntk` has it.
         """
         symmetric = X2 is None or X2 is X1
         P1 = self._tangent.inputs(X1, "X1")
         P2 = None if symmetric or X2 is None else self._tangent.inputs(X2, "X2")
         check.backend(backend)
-        _memory.require("LinearizedModel.ntk", self._tangent.gram_blocks(
-            P1.shape[0], None if P2 is None else P2.shape[0], backend), "Compute the Gram in tiles, "
-                        "ntk(X1[i:i + t], X2[j:j + t]).")
+        every_block = not check.boolean(trace_outputs, "trace_outputs") and self.outputs > 1
+        m1, m2 = P1.shape[0], None if P2 is None else P2.shape[0]
+        # the blocks of every output pair: what the traced kernel needs too, while it is summed
+        _memory.require("LinearizedModel.ntk", self._tangent.gram_blocks(m1, m2, backend),
+                        "Compute the Gram in tiles, ntk(X1[i:i + t], X2[j:j + t]).")
+        if every_block:
+            k = self.outputs
+            return self._tangent.function_gram(P1, P2, backend).reshape(m1, k, m1 if m2 is None else m2, k)
         return self._tangent.gram(P1, P2, backend)
 
     def _data(self, X: npt.ArrayLike, y: npt.ArrayLike) -> Tuple[np.ndarray, np.ndarray]:
         points = self._tangent.inputs(X, "X")
-        return points, check.as_targets(y, "y", self._tangent.dtype, points.shape[0])
+        return points, check.as_targets(y, "y", self._tangent.dtype, points.shape[0], self._tangent.output_count)
 
     def offsets(self, X: npt.ArrayLike, y: npt.ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return ``delta_i = Phi(x_i, w0) - <grad_w Phi(x_i, w0), w0> - y_i`` (11.3.2).
@@ -179,7 +193,7 @@ class LinearizedModel(TrainingLock):
         points, targets = self._data(X, y)
         check.backend(backend)
         self._check_outputs("LinearizedModel.loss", points.shape[0], backend)
-        residual = self._outputs(points, backend) - targets
+        residual = (self._outputs(points, backend) - targets).ravel()  # 1-D: a view
         return float(check.loss_scale(loss, points.shape[0]) * np.dot(residual, residual))
 
     # -- training ------------------------------------------------------------------------
@@ -195,9 +209,13 @@ class LinearizedModel(TrainingLock):
         function space in C++ (one symmetric matrix-vector product per step). Both agree
         to rounding; neither forms the ``m x P`` Jacobian.
 
+        For a network of ``k`` outputs ``y`` is (m, k), the residual of the ``m k`` outputs
+        moves by every block of the tangent kernel as one ``(m k) x (m k)`` Gram, and the
+        recorded outputs have a last axis of ``k``.
+
         Parameters
         ----------
-        X, y : array_like, shapes (m, d) and (m,) or (m, 1)
+        X, y : array_like, shapes (m, d) and (m,) or (m, 1); y (m, k) for ``k`` outputs
         lr : float
             The step ``h``. Steps with ``2 h s lambda_max >= 2`` diverge (and are computed).
         steps : int
@@ -240,7 +258,7 @@ class LinearizedModel(TrainingLock):
                                                       record_every)
             result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
             if result.diverged_at is not None and on_divergence == "raise":
-                raise divergence_error(result, lambda _: _symmetric_product(theta), points.shape[0], scale)
+                raise divergence_error(result, lambda _: _symmetric_product(theta), theta.shape[0], scale)
             self._move_to(offset)
         return result
 
@@ -282,23 +300,25 @@ class LinearizedModel(TrainingLock):
         scale = check.loss_scale(loss, X.shape[0])
         test_points = None if X_test is None else self._tangent.inputs(X_test, "X_test")
         self._check_run(X, test_points, records, method, backend)
-        theta = self._tangent.gram(X, None, backend)
+        # In function space the outputs at the points are one vector (m k entries for k outputs).
+        theta = self._tangent.function_gram(X, None, backend)
         start = self._outputs(X, backend)  # Phi_lin(X, p) where this run starts
         # J0 (p - w0) and |p - w0|^2: the start's own offset enters every distance.
-        shift = start - self._tangent.outputs(X, backend)
+        shift = (start - self._tangent.outputs(X, backend)).ravel()
         cross: Optional[np.ndarray] = None
         test_start: Optional[np.ndarray] = None
         if test_points is not None:
-            cross = self._tangent.gram(test_points, X, backend)
-            test_start = self._outputs(test_points, backend)
-        residual = (start - y).astype(theta.dtype)
+            cross = self._tangent.function_gram(test_points, X, backend)
+            test_start = self._outputs(test_points, backend).ravel()
+        residual = (start - y).astype(theta.dtype).ravel()
+        targets = y.ravel()
         # "iterate" comes from train, which passes lr, steps and record_every (flow passes None)
         if method == "iterate" and lr is not None and steps is not None and record_every is not None:
             options = training_options(lr, steps, record_every, scale)
             run = BACKENDS[backend].linear_gd(theta, residual, options, cross, test_start, shift.astype(theta.dtype),
                                               float(np.dot(self._offset, self._offset)))
             outputs = run["residuals"].astype(np.float64, copy=False)  # a fresh array: made the outputs in place
-            outputs += y
+            outputs += targets
             coefficients, recorded = run["coefficients"], run["steps"]
             losses, distances, test_outputs = run["losses"], run["distances"], run["test_outputs"]
             stopped = int(run["stopped_at"])
@@ -307,10 +327,13 @@ class LinearizedModel(TrainingLock):
             decay_of, filter_of, rate = filters(scale)
             with np.errstate(over="ignore", invalid="ignore"):  # an unstable step: inf, caught there
                 outputs, losses, distances, test_outputs, coefficients, stopped = run_interruptible(
-                    spectral_records, theta, residual, y, decay_of, filter_of, rate, schedule, scale, shift,
+                    spectral_records, theta, residual, targets, decay_of, filter_of, rate, schedule, scale, shift,
                     self._offset, cross, test_start, long_call=is_long_factorization(*theta.shape))
             recorded = schedule[:len(losses)]
             stopped = -1 if stopped < 0 else int(recorded[stopped])
+        outputs = np.asarray(outputs).reshape(-1, *y.shape)  # records x the shape of y
+        if test_outputs is not None and test_points is not None:
+            test_outputs = np.asarray(test_outputs).reshape(-1, test_points.shape[0], *y.shape[1:])
         offset = self._offset_after(X, coefficients, backend)
         # Outputs in the model's dtype (computed in float64 in closed form); losses and
         # distances in float64, as every training result records them.
@@ -326,12 +349,17 @@ class LinearizedModel(TrainingLock):
 
     def _check_run(self, X: np.ndarray, X_test: Optional[np.ndarray], records: int, method: LinearMethod,
                    backend: Backend) -> None:
-        """Guard the memory of :meth:`train` and :meth:`flow`, before anything is allocated."""
+        """Guard the memory of :meth:`train` and :meth:`flow`, before anything is allocated.
+
+        In function space a point holds ``k`` outputs: the Gram and the records count ``m k``.
+        """
         tangent, m, m_test = self._tangent, X.shape[0], 0 if X_test is None else X_test.shape[0]
         points = max(m, m_test)
         passes = _memory.peak(tangent.pass_blocks("forward", points, backend),
                               tangent.pass_blocks("jvp", points, backend))
-        _memory.check_linear_run("LinearizedModel." + ("flow" if method == "flow" else "train"), m, m_test, records,
+        k = tangent.output_count
+        _memory.check_linear_run("LinearizedModel." + ("flow" if method == "flow" else "train"), m * k, m_test * k,
+                                 records,
                                  method, tangent.dtype, tangent.gram_blocks(m, None, backend),
                                  tangent.gram_blocks(m_test, m, backend) if m_test else [], passes,
                                  tangent.pass_blocks("vjp", m, backend))

@@ -4,6 +4,7 @@ The kernels are the classic ones, a user's function, the empirical tangent kerne
 model and the infinite-width kernels.
 """
 
+from widenet.kernels.activation import CallableActivation
 from widenet.kernels.base import Kernel
 from widenet.kernels.classic import CallableKernel, LaplaceKernel, LinearKernel, PolynomialKernel, RBFKernel, as_kernel
 from widenet.kernels.feature_maps import (
@@ -17,6 +18,7 @@ from widenet.kernels.limit import LimitKernel, limit_kernel
 from widenet.kernels.tangent import TangentKernel
 
 __all__ = [
+    "CallableActivation",
     "CallableKernel",
     "Kernel",
     "LaplaceKernel",

@@ -13,23 +13,26 @@ standard errors). The first four compute in float64, in C++ (which also builds t
 numpy twins in :mod:`widenet.reference.limit_kernels`, whose docstring derives them. Each is
 accurate at every pre-activation variance the float64 range allows: every kernel entry is
 within :data:`TOLERANCE` ``sqrt(K(x, x) K(z, z))`` of the kernel of the covariances as
-computed (``TOLERANCE = 1e-9``; docs/guarantees.md gives the errors measured).
+computed (``TOLERANCE = 1e-9``; docs/guarantees.md gives the errors measured). An
+activation given as a Python function (:class:`~widenet.CallableActivation`) takes the
+expansion, with the quadrature behind it, on the numpy path.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union, overload
+from typing import Any, Literal, Optional, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from widenet import _memory
 from widenet import _validation as check
-from widenet._laws import DISTRIBUTIONS
 from widenet._native import _core
 from widenet._types import Activation, Backend, Distribution, Kind, Method, Parametrization, Seed
 from widenet.kernels import monte_carlo
+from widenet.kernels.activation import ActivationArgument, CallableActivation, checked_activation
 from widenet.kernels.base import Kernel, checked_pair
+from widenet.kernels.monte_carlo import KernelOrErrors
 from widenet.reference import limit_kernels as reference
 
 PARAMETRIZATIONS = _core.PARAMETRIZATIONS
@@ -44,12 +47,10 @@ TOLERANCE = _core.LIMIT_TOLERANCE
 
 
 Float64Array = NDArray[np.float64]
-# The kernel, or the kernel and its standard errors (Monte Carlo with ``return_std``).
-KernelOrErrors = Union[Float64Array, tuple[Float64Array, Float64Array]]
 
 
 @overload
-def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
+def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: ActivationArgument,
                  parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
                  bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, depth: int = 1,
                  bias: bool = True, multipliers: bool = False, method: Method = "auto",
@@ -58,7 +59,7 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
 
 
 @overload
-def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
+def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: ActivationArgument,
                  parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
                  bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, depth: int = 1,
                  bias: bool = True, multipliers: bool = False, method: Method = "auto",
@@ -68,7 +69,7 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
 
 
 @overload
-def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
+def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: ActivationArgument,
                  parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
                  bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, depth: int = 1,
                  bias: bool = True, multipliers: bool = False, method: Method = "auto",
@@ -76,7 +77,7 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
                  seed: Seed = None, backend: Backend = "cpp", return_std: bool = False) -> KernelOrErrors: ...
 
 
-def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: Activation,
+def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: ActivationArgument,
                  parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
                  bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0, depth: int = 1,
                  bias: bool = True, multipliers: bool = False, method: Method = "auto",
@@ -109,7 +110,17 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     ----------
     X1 : array_like, shape (m1, d)
     X2 : array_like, shape (m2, d), optional
-    activation : str
+    activation : str or callable
+        A built-in's name (:data:`widenet.ACTIVATIONS`), or a function ``f`` of a float64
+        array, elementwise (a :class:`~widenet.CallableActivation` also carries ``f'``;
+        without it ``f'`` is a central difference). A function's kernels are computed on
+        the numpy path whatever ``backend`` says: ``auto`` is the expansion, its
+        coefficients from ``f`` and ``f'`` on the one-dimensional rule, and the graded
+        quadrature for the pairs whose series has not met its bound by degree 64 (all
+        pairs but the weakly correlated ones, for an activation with a kink). The accuracy
+        is the built-ins' where ``f`` changes on scales of order 1 around 0 as they do
+        (docs/theory.md, section 5, gives what a function gets); ``f`` must be finite
+        wherever the kernels evaluate it (ValueError naming ``activation`` otherwise).
     parametrization : {"lecun", "ntk"}
     kind : {"ntk", "nngp"}
     weight_var, bias_var, output_var, output_bias_var : float
@@ -123,7 +134,7 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
         (neural-tangents' convention), which changes the tangent kernel, not the NNGP.
     method : {"auto", "closed_form", "scale_mixture", "quadrature", "expansion", "monte_carlo"}
         ``auto`` takes the closed form where there is one (relu, erf, identity, sin,
-        gelu), else the expansion (tanh, sigmoid, softplus, arctan). ``expansion``
+        gelu), else the expansion (tanh, sigmoid, softplus, arctan, and functions). ``expansion``
         (those four, erf and gelu) computes each point's Hermite coefficients once and
         each pair as a polynomial in its correlation, to the degree a bound on the rest
         asks for (1e-10 of the scale); the pairs it cannot bound (near ``|rho| = 1`` at
@@ -150,9 +161,21 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     Returns
     -------
     ndarray of float64, shape (m1, m2), and its standard errors when ``return_std``.
+
+    Examples
+    --------
+    The NNGP of a network with the activation ``swish(t) = t sigmoid(t)``, which has no
+    built-in, its derivative given:
+
+    >>> import numpy as np, scipy.special, widenet
+    >>> def swish(t): return t * scipy.special.expit(t)
+    >>> def swish_derivative(t): return scipy.special.expit(t) * (1 + t * scipy.special.expit(-t))
+    >>> activation = widenet.CallableActivation(swish, derivative=swish_derivative)
+    >>> widenet.limit_kernel(np.eye(2), activation=activation, kind="nngp").shape
+    (2, 2)
     """
     points1, points2 = checked_pair(X1, X2, np.dtype(np.float64), min_columns=1)
-    activation = check.choice(activation, "activation", _core.ACTIVATIONS)
+    checked = checked_activation(activation)
     parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
     kind = check.choice(kind, "kind", KINDS)
     method = check.choice(method, "method", METHODS)
@@ -161,21 +184,25 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     variances = (check.non_negative_real(weight_var, "weight_var"), check.non_negative_real(bias_var, "bias_var"),
                  check.non_negative_real(output_var, "output_var"),
                  check.non_negative_real(output_bias_var, "output_bias_var"))
-    network = _checked_network(activation, parametrization, depth, bias, multipliers)
-    largest = max(_largest_variance(points, name, variances[0], variances[1] if network.bias else 0.0)
+    depth, bias, multipliers = _checked_layers(parametrization, depth, bias, multipliers)
+    largest = max(_largest_variance(points, name, variances[0], variances[1] if bias else 0.0)
                   for points, name in ((points1, "X1"), (points2, "X2")))
+    if return_std and method != "monte_carlo":
+        raise ValueError("return_std: standard errors exist for method='monte_carlo' only")
+    deep = (depth, bias, multipliers) != (1, True, False)
+    if isinstance(checked, CallableActivation):
+        check.backend(backend)
+        return _function_kernel(points1, points2, checked, parametrization, kind, variances, (depth, bias, multipliers),
+                                method, order, (samples, distribution, seed, return_std))
+    activation = checked
+    network = _core.LimitNetwork(activation, parametrization, depth, bias, multipliers)
     if method == "auto":
         method = _core.LIMIT_AUTO_METHODS[activation]
     _check_method(method, activation, largest)
-    if return_std and method != "monte_carlo":
-        raise ValueError("return_std: standard errors exist for method='monte_carlo' only")
-    deep = (network.depth, network.bias, network.multipliers) != (1, True, False)
     if method == "monte_carlo":
-        if deep:
-            raise ValueError("method: 'monte_carlo' is for one hidden layer with biases; use a deterministic method")
-        _memory.check_gram("limit_kernel", points1, points2, np.float64, copies=8)
-        return _monte_carlo(points1, points2, activation, parametrization, kind, variances, samples, distribution,
-                            seed, return_std)
+        monte_carlo.check_applies(deep, points1, points2)
+        return monte_carlo.estimate(points1, points2, activation, parametrization, kind, variances, samples,
+                                    distribution, seed, return_std)
     backend = check.backend(backend)
     nodes = _core.LIMIT_ORDER if order is None else order
     # a deep cross kernel holds a layer's tables while it makes the next layer's variances
@@ -195,15 +222,47 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
                                   *variances, method=method, order=order)
 
 
-def _checked_network(activation: Activation, parametrization: Parametrization, depth: object, bias: object,
-                     multipliers: object) -> _core.LimitNetwork:
-    """Return the infinite-width network of the arguments, checked, each error naming its argument."""
+def _checked_layers(parametrization: Parametrization, depth: object, bias: object,
+                    multipliers: object) -> tuple[int, bool, bool]:
+    """Return the depth, biases and multipliers of the network, checked, each error naming its argument."""
     depth = check.integer(depth, "depth", 1)
     bias, multipliers = check.boolean(bias, "bias"), check.boolean(multipliers, "multipliers")
     if multipliers and parametrization != "ntk":
         raise ValueError("multipliers: expected False under parametrization='lecun' (multipliers are the NTK "
                          "parametrization's convention)")
-    return _core.LimitNetwork(activation, parametrization, depth, bias, multipliers)
+    return depth, bias, multipliers
+
+
+def _function_kernel(X1: Float64Array, X2: Optional[Float64Array], activation: CallableActivation,
+                     parametrization: Parametrization, kind: Kind, variances: tuple[float, float, float, float],
+                     layers: tuple[int, bool, bool], method: Method, order: Optional[int],
+                     sampling: tuple[object, object, object, bool]) -> KernelOrErrors:
+    """Return the kernel of an activation given as a function, on the numpy path (docs/theory.md, section 5).
+
+    ``auto`` is the expansion with the graded quadrature behind it; the closed forms and
+    scale mixtures are the built-ins' own. ``layers`` is ``(depth, bias, multipliers)``,
+    ``sampling`` Monte Carlo's ``(samples, distribution, seed, return_std)``.
+    """
+    if method in ("closed_form", "scale_mixture"):
+        raise ValueError(f"method: an activation given as a function has no {method.replace('_', ' ')}; use "
+                         f"'auto' (the expansion, with the quadrature where it has not converged), 'expansion', "
+                         f"'quadrature' or 'monte_carlo'")
+    functions = activation.functions()
+    depth, bias, multipliers = layers
+    deep = layers != (1, True, False)
+    if method == "monte_carlo":
+        monte_carlo.check_applies(deep, X1, X2)
+        return monte_carlo.estimate(X1, X2, functions, parametrization, kind, variances, *sampling)
+    nodes = reference.ORDER if order is None else order
+    _memory.check_limit_kernel("limit_kernel", X1.shape[0], X1.shape[0] if X2 is None else X2.shape[0], 0, "numpy")
+    numpy_method = "expansion" if method == "auto" else method
+    if deep:
+        _memory.check_gram("limit_kernel", X1, X2, np.float64, copies=3)  # covariances, tangent kernel
+        return reference.deep_limit_kernel(X1, X1 if X2 is None else X2, functions, depth, parametrization, kind,
+                                           *variances, bias=bias, multipliers=multipliers, method=numpy_method,
+                                           order=nodes)
+    return reference.limit_kernel(X1, X1 if X2 is None else X2, functions, parametrization, kind, *variances,
+                                  method=numpy_method, order=nodes)
 
 
 def _check_method(method: Method, activation: Activation, largest: float) -> None:
@@ -245,28 +304,6 @@ def _largest_variance(X: Optional[Float64Array], name: str, weight_var: float, b
     return float(variance.max())
 
 
-def _monte_carlo(X1: Float64Array, X2: Optional[Float64Array], activation: Activation,
-                 parametrization: Parametrization, kind: Kind, variances: tuple[float, float, float, float],
-                 samples: object, distribution: object, seed: object, return_std: bool) -> KernelOrErrors:
-    """Return the kernel estimated by Monte Carlo (and its standard errors with ``return_std``)."""
-    count = check.integer(samples, "samples", 2)
-    law = check.choice(distribution, "distribution", DISTRIBUTIONS)
-    weight_var, bias_var, output_var, output_bias_var = variances
-    X2 = X1 if X2 is None else X2
-    e_ss, e_dd, se_ss, se_dd = monte_carlo.expectations(X1, X2, activation, weight_var, bias_var, count, law,
-                                                        check.generator(seed))
-    kernel = monte_carlo.combine(e_ss, e_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
-    if not return_std:
-        return kernel
-    if kind == "nngp":
-        return kernel, output_var * se_ss
-    if parametrization == "lecun":
-        return kernel, se_ss
-    # K_NTK mixes both expectations; the sum of their errors bounds its error.
-    factor = output_var * np.abs(X1 @ X2.T / X1.shape[1] + 1.0)
-    return kernel, factor * se_dd + se_ss
-
-
 _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
 
 
@@ -278,7 +315,9 @@ class LimitKernel(Kernel):
 
     Parameters
     ----------
-    activation : str
+    activation : str or callable
+        As for :func:`widenet.limit_kernel`. A function keeps the kernel picklable only if
+        it pickles itself (not a lambda: :class:`~widenet.CallableActivation`).
     parametrization : {"lecun", "ntk"}
     kind : {"ntk", "nngp"}
     **options
@@ -287,7 +326,7 @@ class LimitKernel(Kernel):
         consistent matrix across tiles).
     """
 
-    def __init__(self, activation: Activation, parametrization: Parametrization = "lecun", kind: Kind = "ntk",
+    def __init__(self, activation: ActivationArgument, parametrization: Parametrization = "lecun", kind: Kind = "ntk",
                  **options: Any) -> None:
         if options.get("method") == "monte_carlo":
             raise ValueError("method: a LimitKernel needs a deterministic method (auto, closed_form, scale_mixture, "

@@ -9,15 +9,21 @@ same units from the same seed with its own activations; the tests compare the tw
 from __future__ import annotations
 
 import math
+from typing import Optional, Union
 
 import numpy as np
 from numpy.typing import NDArray
 
-from widenet._laws import standard_draws
+from widenet import _memory
+from widenet import _validation as check
+from widenet._laws import DISTRIBUTIONS, standard_draws
 from widenet._native import _core
 from widenet._types import Activation, Distribution, Kind, Parametrization
+from widenet.reference import limit_kernels as reference
 
 Float64Array = NDArray[np.float64]
+# The kernel, or the kernel and its standard errors (Monte Carlo with ``return_std``).
+KernelOrErrors = Union[Float64Array, tuple[Float64Array, Float64Array]]
 
 # Floats held at once by a chunk of hidden units (chunk * (m1 + m2)).
 _CHUNK_FLOATS = 1 << 20
@@ -73,3 +79,40 @@ def combine(E_ss: Float64Array, E_dd: Float64Array, X1: Float64Array, X2: Float6
     # (x.z/d + 1) E_dd first: finite where the kernel is (E_dd <= 1.3); s_v^2 = 0 gives 0.
     tangent = ((X1 @ X2.T) / X1.shape[1] + 1) * E_dd
     return (float(output_var) * tangent if output_var != 0 else np.zeros_like(tangent)) + E_ss + 1
+
+
+def check_applies(deep: bool, X1: Float64Array, X2: Optional[Float64Array]) -> None:
+    """Refuse Monte Carlo for a deep network, and where its sums would not fit in memory."""
+    if deep:
+        raise ValueError("method: 'monte_carlo' is for one hidden layer with biases; use a deterministic method")
+    _memory.check_gram("limit_kernel", X1, X2, np.float64, copies=8)
+
+
+def estimate(X1: Float64Array, X2: Optional[Float64Array], activation: Union[Activation, reference.ActivationFunctions],
+             parametrization: Parametrization, kind: Kind, variances: tuple[float, float, float, float],
+             samples: object, distribution: object, seed: object, return_std: bool) -> KernelOrErrors:
+    """Return the kernel estimated by Monte Carlo (and its standard errors with ``return_std``).
+
+    A built-in's activations come from the compiled core, a function's from itself (the
+    numpy twin's sums).
+    """
+    count = check.integer(samples, "samples", 2)
+    law = check.choice(distribution, "distribution", DISTRIBUTIONS)
+    weight_var, bias_var, output_var, output_bias_var = variances
+    X2 = X1 if X2 is None else X2
+    rng = check.generator(seed)
+    if isinstance(activation, str):
+        e_ss, e_dd, se_ss, se_dd = expectations(X1, X2, activation, weight_var, bias_var, count, law, rng)
+    else:
+        e_ss, e_dd, se_ss, se_dd = reference.monte_carlo_expectations(X1, X2, activation, weight_var, bias_var, count,
+                                                                      law, rng)
+    kernel = combine(e_ss, e_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
+    if not return_std:
+        return kernel
+    if kind == "nngp":
+        return kernel, output_var * se_ss
+    if parametrization == "lecun":
+        return kernel, se_ss
+    # K_NTK mixes both expectations; the sum of their errors bounds its error.
+    factor = output_var * np.abs(X1 @ X2.T / X1.shape[1] + 1.0)
+    return kernel, factor * se_dd + se_ss

@@ -33,6 +33,7 @@ class FullyConnected(TrainingLock):
     kernels: ClassVar[dict[Backend, ModuleType]]
     dtype: np.dtype[Any]
     input_dim: int
+    outputs: int = 1  # k, the number of outputs (a ShallowNetwork may have several)
     _params: Any
     _initial: Any
 
@@ -189,10 +190,11 @@ class FullyConnected(TrainingLock):
     def check_data(self, X: object, y: object) -> tuple[FloatArray, FloatArray]:
         """Return the training data ``(X, y)`` checked and converted to the network's dtype.
 
-        ``X`` as :meth:`check_inputs` checks it, ``y`` one finite target per row of ``X``.
+        ``X`` as :meth:`check_inputs` checks it, ``y`` one finite target per row of ``X``
+        (shape (m,) or (m, 1)), or a row of ``k`` for a network of ``k > 1`` outputs (m, k).
         """
         points = self.check_inputs(X)
-        return points, check.as_targets(y, "y", self.dtype, points.shape[0])
+        return points, check.as_targets(y, "y", self.dtype, points.shape[0], self.outputs)
 
     # -- derivatives in pieces ---------------------------------------------------------------
     def jacobian_chunks(self, X: ArrayLike, rows: int, backend: Backend = "cpp") -> Iterator[tuple[int, FloatArray]]:
@@ -212,11 +214,14 @@ class FullyConnected(TrainingLock):
         """Return ``r -> K_n(X, X) r = J (J^T r)`` at the current parameters, for checked ``X``.
 
         By a vector-Jacobian and a Jacobian-vector product: never the m x m Gram or the
-        m x P Jacobian.
+        m x P Jacobian. For ``k`` outputs ``r`` has ``m k`` entries (point by point, the
+        outputs of each together) and the Gram is every block of the kernel.
         """
         implementation, state = self.kernels[backend], self.state
+        shape = (X.shape[0],) if self.outputs == 1 else (X.shape[0], self.outputs)
 
         def product(r: NDArray[np.float64]) -> FloatArray:
-            result: FloatArray = implementation.jvp(state, X, implementation.vjp(state, X, r.astype(self.dtype)))
-            return result
+            weights = r.astype(self.dtype).reshape(shape)
+            result: FloatArray = implementation.jvp(state, X, implementation.vjp(state, X, weights))
+            return result.reshape(r.shape)
         return product

@@ -44,4 +44,4 @@ def raise_if_diverged(result: TrainingResult, call: TrainingCall, product_of: Ca
     """
     if result.diverged_at is not None and call.on_divergence == "raise":
         diverged = tuple(int(r) for r in np.flatnonzero(np.asarray(result.diverged_at) >= 0))
-        raise divergence_error(result, product_of, call.points.shape[0], call.loss_scale, diverged)
+        raise divergence_error(result, product_of, call.targets.size, call.loss_scale, diverged)

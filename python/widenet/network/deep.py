@@ -38,6 +38,12 @@ from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS
 from widenet.network.results import TrainingResult, overflowed
 
 
+def one_output(outputs: object) -> None:
+    """Refuse ``outputs`` other than 1 (ValueError naming it): deep networks have one output."""
+    check.one_output(outputs, "widenet.Network (and DeepEnsemble)",
+                     "ShallowNetwork and ShallowEnsemble take outputs=k for now")
+
+
 class Network(FullyConnected):
     """A fully-connected network ``x -> Phi(x)`` with ``L = len(widths)`` hidden layers.
 
@@ -67,6 +73,9 @@ class Network(FullyConnected):
         The zero-mean, unit-variance law of the initial draws.
     seed : None, int or numpy.random.Generator
     dtype : numpy.float64 or numpy.float32
+    outputs : int
+        1: networks of several hidden layers have one output (:class:`widenet.ShallowNetwork`
+        has ``outputs=k``); anything else raises ValueError.
 
     Notes
     -----
@@ -81,7 +90,8 @@ class Network(FullyConnected):
                  parametrization: Parametrization = "lecun", *, weight_var: float = 1.0, bias_var: float = 0.0,
                  output_var: float = 1.0, output_bias_var: float = 0.0, bias: bool = True,
                  multipliers: bool = False, distribution: Distribution = "normal", seed: Seed = None,
-                 dtype: DTypeLike = np.float64) -> None:
+                 dtype: DTypeLike = np.float64, outputs: int = 1) -> None:
+        one_output(outputs)
         self._configure(input_dim, widths, activation, parametrization, weight_var, bias_var, output_var,
                         output_bias_var, bias, multipliers, distribution, dtype)
         size = parameter_count(self.input_dim, self.widths, self.bias)

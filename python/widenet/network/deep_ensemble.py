@@ -16,7 +16,7 @@ from widenet._types import Backend, FloatArray, Kind, Loss, OnDivergence, Seed
 from widenet.network._backends import DEEP_BACKENDS
 from widenet.network._ensembles import check_stacked, member_generators, member_index, raise_if_diverged
 from widenet.network._training_call import check_training
-from widenet.network.deep import Network
+from widenet.network.deep import Network, one_output
 from widenet.network.deep_parameters import DeepParameters, parameter_count
 from widenet.network.results import TrainingResult, overflowed
 
@@ -31,6 +31,7 @@ def _configured(input_dim: object, widths: object, config: dict[str, Any]) -> Ne
     arguments = inspect.signature(Network).bind(input_dim, widths, **config)
     arguments.apply_defaults()
     arguments.arguments.pop("seed")
+    one_output(arguments.arguments.pop("outputs"))
     probe = Network.__new__(Network)
     probe._configure(**arguments.arguments)
     return probe

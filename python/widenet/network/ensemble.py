@@ -36,7 +36,8 @@ Computed = TypeVar("Computed")
 class StackedParameters(NamedTuple):
     """Parameters of R networks stacked on a leading axis.
 
-    ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,).
+    ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,); for networks of ``k`` outputs ``v``
+    (R, k, n) and ``c`` (R, k).
     """
 
     U: FloatArray
@@ -73,7 +74,9 @@ class ShallowEnsemble(TrainingLock):
     keep an ensemble in a ``.npz`` file (:mod:`widenet._archive`).
 
     The configuration (``input_dim``, ``width``, ``activation``, ``parametrization``, the
-    four variances, ``distribution``, ``dtype``, ``num_params``) reads as a network's. The
+    four variances, ``distribution``, ``dtype``, ``outputs``, ``num_params``) reads as a
+    network's; ``outputs=k`` makes members of ``k`` outputs, trained in parallel on targets
+    of shape (m, k) (see :class:`ShallowNetwork`). The
     methods that compute with the parameters (:meth:`forward`, :meth:`loss`,
     :meth:`loss_grad`, :meth:`jacobian`, :meth:`ntk`, :meth:`ntk_diag`) answer for every
     member, with a leading member axis; :meth:`train` and :meth:`reset` act on every member.
@@ -132,6 +135,11 @@ class ShallowEnsemble(TrainingLock):
         return self._template.dtype
 
     @property
+    def outputs(self) -> int:
+        """The members' ``outputs`` (see :class:`ShallowNetwork`)."""
+        return self._template.outputs
+
+    @property
     def num_params(self) -> int:
         """The members' ``num_params`` (see :class:`ShallowNetwork`)."""
         return self._template.num_params
@@ -140,7 +148,8 @@ class ShallowEnsemble(TrainingLock):
         self.size = check.integer(size, "size", 1)
         _memory.check_initialization("ShallowEnsemble", check.integer(input_dim, "input_dim", 1),
                                      check.integer(width, "width", 1),
-                                     check.float_dtype(config.get("dtype", np.float64)), networks=self.size)
+                                     check.float_dtype(config.get("dtype", np.float64)), networks=self.size,
+                                     outputs=check.integer(config.get("outputs", 1), "outputs", 1))
         members = [ShallowNetwork(input_dim, width, seed=rng, **config)
                    for rng in member_generators(seed, self.size)]
         # the configuration and the input checks only: its parameters are never used
@@ -232,11 +241,11 @@ class ShallowEnsemble(TrainingLock):
         check_stacked(where, (self.size, *shape), self.dtype)
 
     def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the outputs of every member, shape (size, m)."""
+        """Return the outputs of every member, shape (size, m), or (size, m, k) for ``k`` outputs."""
         X, backend = self._template.check_inputs(X), check.backend(backend)
         _memory.check_hidden("ShallowEnsemble.forward", X.shape[0], self.width, self.dtype, backend=backend,
-                             activation=self.activation, kind="forward",
-                             outputs=[("outputs", (self.size, X.shape[0]), self.dtype, 2)])
+                             activation=self.activation, kind="forward", network_outputs=self.outputs,
+                             outputs=[("outputs", (self.size, X.shape[0], self.outputs), self.dtype, 2)])
         implementation = BACKENDS[backend]
         return np.stack([implementation.forward(network, X)
                          for network in self._params.networks(self.activation, self.parametrization)])
@@ -258,26 +267,35 @@ class ShallowEnsemble(TrainingLock):
                 StackedParameters.stack([gradient for _, gradient in pairs], self.dtype))
 
     def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the Jacobian of every member (see :meth:`ShallowNetwork.jacobian`), shape (size, m, P)."""
+        """Return the Jacobian of every member (see :meth:`ShallowNetwork.jacobian`), shape (size, m, P).
+
+        (size, m, k, P) for ``k`` outputs.
+        """
         points = self._template.check_inputs(X)
-        self._check_stacked("ShallowEnsemble.jacobian", (points.shape[0], self.num_params))
+        self._check_stacked("ShallowEnsemble.jacobian", (points.shape[0], self.outputs, self.num_params))
         return np.stack(self._each_member(lambda network: network.jacobian(points, backend)))
 
     def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp",
-            width_chunk: Optional[int] = None) -> FloatArray:
+            width_chunk: Optional[int] = None, trace_outputs: bool = True) -> FloatArray:
         """Return the empirical tangent kernel Gram of every member, shape (size, m1, m2).
 
-        See :meth:`ShallowNetwork.ntk`.
+        See :meth:`ShallowNetwork.ntk`: ``trace_outputs=False`` gives every block, shape
+        (size, m1, k, m2, k).
         """
         symmetric = X2 is None or X2 is X1
         points1 = self._template.check_inputs(X1, "X1")
         points2 = points1 if symmetric else self._template.check_inputs(X2, "X2")
-        self._check_stacked("ShallowEnsemble.ntk", (points1.shape[0], points2.shape[0]))
+        blocks = 1 if check.boolean(trace_outputs, "trace_outputs") else self.outputs
+        self._check_stacked("ShallowEnsemble.ntk", (points1.shape[0], points2.shape[0], blocks, blocks))
         return np.stack(self._each_member(
-            lambda network: network.ntk(points1, None if symmetric else points2, backend, width_chunk)))
+            lambda network: network.ntk(points1, None if symmetric else points2, backend, width_chunk,
+                                        trace_outputs)))
 
     def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the tangent Gram's diagonal of every member (see :meth:`ShallowNetwork.ntk_diag`), shape (size, m)."""
+        """Return the tangent Gram's diagonal of every member (see :meth:`ShallowNetwork.ntk_diag`), shape (size, m).
+
+        Traced over the outputs for ``k`` outputs.
+        """
         return np.stack(self._each_member(lambda network: network.ntk_diag(X, backend)))
 
     @overload
@@ -308,7 +326,8 @@ class ShallowEnsemble(TrainingLock):
               on_divergence: OnDivergence = "raise") -> TrainingResult:
         """Run gradient descent on every member (see :meth:`ShallowNetwork.train`), parallel over members in C++.
 
-        The records have a leading member axis.
+        The records have a leading member axis; for ``k`` outputs ``y`` is (m, k) and the test
+        outputs (size, records, m_test, k).
 
         A member whose loss diverges stops alone (its later records are NaN);
         ``on_divergence="raise"`` then raises :class:`widenet.DivergenceError` naming the
@@ -348,9 +367,10 @@ class ShallowEnsemble(TrainingLock):
         See :func:`widenet._memory.training_blocks`.
         """
         workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
-        return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
-                                       record_every, self.dtype, networks=self.size, workers=workers,
-                                       backend=backend, activation=self.activation, num_params=self.num_params)
+        return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0] * self.outputs,
+                                       self.width, steps, record_every, self.dtype, networks=self.size,
+                                       workers=workers, backend=backend, activation=self.activation,
+                                       num_params=self.num_params)
 
     def __repr__(self) -> str:
         return f"ShallowEnsemble(size={self.size}, {self._template!r})"

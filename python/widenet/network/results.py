@@ -24,7 +24,8 @@ class TrainingResult:
     distances : ndarray of float64, shape (..., records)
         ``|w_k - w0|`` over all parameters, ``w0`` the network's initial parameters.
     test_outputs : ndarray, shape (..., records, m_test), or None
-        ``Phi(X_test, w_k)`` when ``X_test`` was given, in the network's dtype.
+        ``Phi(X_test, w_k)`` when ``X_test`` was given, in the network's dtype; shape
+        (..., records, m_test, k) for a network of ``k`` outputs.
     loss : str
         ``"sum"`` (the chapter's f), ``"mean"`` or ``"half_sum"``.
     lr : float or None
@@ -93,7 +94,7 @@ class LinearizedTrainingResult(TrainingResult):
 
     Attributes
     ----------
-    train_outputs : ndarray, shape (records, m)
+    train_outputs : ndarray, shape (records, m), or (records, m, k) for ``k`` outputs
         ``Phi_lin(X, p_k)`` on the training points, in the model's dtype like
         ``test_outputs`` (losses and distances are float64 in every result).
     method : str

@@ -19,23 +19,27 @@ from widenet._types import (
     Loss,
     OnDivergence,
     Parametrization,
-    PassKind,
     Seed,
 )
 from widenet.errors import divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import BACKENDS
 from widenet.network._common import FullyConnected
+from widenet.network._shallow_config import ShallowConfiguration
+from widenet.network._shallow_memory import ShallowMemory
 from widenet.network._training_call import check_training
-from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS, Parameters, initialize
+from widenet.network.parameters import Parameters, initialize
 from widenet.network.results import TrainingResult, overflowed
 
 
-class ShallowNetwork(FullyConnected):
+class ShallowNetwork(ShallowConfiguration, ShallowMemory, FullyConnected):
     """A shallow network ``Phi(x, w) = v.sigma(U x + b) + c`` (LeCun) or its NTK parametrization.
 
     ``Phi(x, w) = v . sigma(U x + b) + c`` in LeCun parametrization (11.5.1),
-    ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` in NTK parametrization (11.6.1).
+    ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` in NTK parametrization (11.6.1). With
+    ``outputs = k > 1`` the readout ``v`` is a ``k x n`` matrix and ``c`` a vector of ``k``:
+    ``Phi(x, w) = V sigma(U x + b) + c`` in ``R^k``, every output sharing the hidden layer
+    (docs/theory.md, section 5, "Several outputs").
 
     Parameters
     ----------
@@ -53,6 +57,13 @@ class ShallowNetwork(FullyConnected):
     seed : None, int or numpy.random.Generator
     dtype : numpy.float64 or numpy.float32
         The dtype of the parameters and of every computation.
+    outputs : int
+        ``k``, the number of outputs (default 1). With ``k > 1`` outputs are ``(m, k)``,
+        targets must be ``(m, k)``, the loss sums over points and outputs
+        (``loss="mean"`` divides by the number of points ``m``, not ``m k``), the Jacobian is
+        ``(m, k, P)``, and :meth:`ntk` is the kernel traced over the outputs (their mean)
+        unless ``trace_outputs=False``. With ``k = 1`` the network is exactly the one-output
+        network: ``v`` of shape (n,), ``c`` a float, the same numbers and files.
 
     Attributes
     ----------
@@ -62,7 +73,7 @@ class ShallowNetwork(FullyConnected):
     initial_params : Parameters
         ``w0``, the parameters at initialization; distances are measured from it.
     num_params : int
-        ``P = n (d + 2) + 1``.
+        ``P = n (d + 1) + k (n + 1)``: ``n (d + 2) + 1`` for one output.
     config : dict
         The configuration (the constructor's arguments but ``seed``), as saved by :meth:`save`.
 
@@ -83,65 +94,15 @@ class ShallowNetwork(FullyConnected):
     def __init__(self, input_dim: int, width: int, activation: Activation = "relu",
                  parametrization: Parametrization = "lecun", weight_var: float = 1.0, bias_var: float = 0.0,
                  output_var: float = 1.0, output_bias_var: float = 0.0, distribution: Distribution = "normal",
-                 seed: Seed = None, dtype: DTypeLike = np.float64) -> None:
+                 seed: Seed = None, dtype: DTypeLike = np.float64, outputs: int = 1) -> None:
         self._configure(input_dim, width, activation, parametrization, weight_var, bias_var, output_var,
-                        output_bias_var, distribution, dtype)
-        _memory.check_initialization("ShallowNetwork", self.input_dim, self.width, self.dtype)
+                        output_bias_var, distribution, dtype, outputs)
+        _memory.check_initialization("ShallowNetwork", self.input_dim, self.width, self.dtype, outputs=self.outputs)
         rng = check.generator(seed)
         self._params = initialize(self.input_dim, self.width, self.parametrization, self.distribution,
                                   self.weight_var, self.bias_var, self.output_var, self.output_bias_var, rng,
-                                  self.dtype)
+                                  self.dtype, self.outputs)
         self._initial = self._params.copy()
-
-    def _configure(self, input_dim: object, width: object, activation: object, parametrization: object,
-                   weight_var: object, bias_var: object, output_var: object, output_bias_var: object,
-                   distribution: object, dtype: object) -> None:
-        """Check and set the configuration (everything but the parameters)."""
-        self.input_dim = check.integer(input_dim, "input_dim", 1)
-        self.width = check.integer(width, "width", 1)
-        self.activation = check.choice(activation, "activation", _core.ACTIVATIONS)
-        self.parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-        self.weight_var = check.non_negative_real(weight_var, "weight_var")
-        self.bias_var = check.non_negative_real(bias_var, "bias_var")
-        self.output_var = check.non_negative_real(output_var, "output_var")
-        self.output_bias_var = check.non_negative_real(output_bias_var, "output_bias_var")
-        self.distribution = check.choice(distribution, "distribution", DISTRIBUTIONS)
-        self.dtype = check.float_dtype(dtype)
-
-    @property
-    def config(self) -> dict[str, Any]:
-        """The configuration: the constructor's keyword arguments but ``seed``.
-
-        ``dtype`` is given as its name (``"float64"`` or ``"float32"``).
-        ``ShallowNetwork(**config)`` makes a network of the same configuration (with new
-        parameters).
-        """
-        return {"input_dim": self.input_dim, "width": self.width, "activation": self.activation,
-                "parametrization": self.parametrization, "weight_var": self.weight_var, "bias_var": self.bias_var,
-                "output_var": self.output_var, "output_bias_var": self.output_bias_var,
-                "distribution": self.distribution, "dtype": self.dtype.name}
-
-    # -- as a network of one hidden layer -----------------------------------------------
-    @property
-    def widths(self) -> tuple[int, ...]:
-        """``(n,)``: the hidden widths, as :attr:`widenet.Network.widths` gives them."""
-        return (self.width,)
-
-    block_names = ("U", "b", "v", "c")  # the parameter blocks, in the order of the parameter vector
-    depth = 1  # one hidden layer
-    bias = True  # the shallow network always has biases
-    multipliers = False  # its variances are those of the initial parameters
-
-    @property
-    def scales(self) -> list[tuple[float, float]]:
-        """``[(s, 1), (a, 1)]``: the factors of the weights and biases of each layer in the forward pass.
-
-        ``s = d^(-1/2)`` and ``a = n^(-1/2)`` in NTK parametrization, 1 in LeCun's (as
-        :attr:`widenet.Network.scales` gives them).
-        """
-        if self.parametrization == "lecun":
-            return [(1.0, 1.0), (1.0, 1.0)]
-        return [(self.input_dim ** -0.5, 1.0), (self.width ** -0.5, 1.0)]
 
     # -- persistence ---------------------------------------------------------------------
     archive_format = _archive.NETWORK_FORMAT
@@ -183,12 +144,11 @@ class ShallowNetwork(FullyConnected):
         if (value.width, value.input_dim) != (self.width, self.input_dim):
             raise ValueError(f"{name}: expected width {self.width} and input_dim {self.input_dim}, "
                              f"got {value.width} and {value.input_dim}")
+        if value.outputs != self.outputs:
+            raise ValueError(f"{name}: expected parameters of {self.outputs} output(s) (v of shape "
+                             f"{(self.width,) if self.outputs == 1 else (self.outputs, self.width)}), got "
+                             f"{value.outputs}")
         return Parameters(*value.arrays(), dtype=self.dtype)
-
-    def _check_pass(self, where: str, kind: PassKind, m: int, backend: Backend) -> None:
-        """Guard the memory of a pass of ``kind`` over ``m`` points (see :func:`widenet._memory.pass_blocks`)."""
-        _memory.check_hidden(where, m, self.width, self.dtype, backend=backend, activation=self.activation, kind=kind,
-                             num_params=self.num_params)
 
     def parameters_of(self, layers: tuple[tuple[Any, Any], tuple[Any, Any]]) -> Parameters:
         """Return the layers ``((U, b), (v, c))`` a kernel gave as :class:`Parameters` of this network."""
@@ -197,23 +157,11 @@ class ShallowNetwork(FullyConnected):
 
     def parameters_from_vector(self, w: ArrayLike) -> Parameters:
         """Return the parameter vector ``w`` (:meth:`Parameters.to_vector`) as :class:`Parameters`."""
-        return Parameters.from_vector(w, self.width, self.input_dim, self.dtype)
-
-    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> list[_memory.Block]:
-        """Return the memory blocks of a pass of ``kind`` over ``m`` points (:func:`widenet._memory.pass_blocks`)."""
-        return _memory.pass_blocks(kind, m, self.width, self.dtype, backend, self.activation, self.num_params)
-
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> list[_memory.Block]:
-        """Return the memory blocks of an ``m1 x m2`` tangent Gram (``m2`` None: symmetric)."""
-        return _memory.ntk_blocks(m1, m2, self.width, self.dtype, backend, self.activation)
-
-    def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:
-        """Guard the memory of the Jacobian of ``rows`` points."""
-        _memory.check_jacobian(where, rows, self.width, self.num_params, self.dtype, backend, self.activation)
+        return Parameters.from_vector(w, self.width, self.input_dim, self.dtype, self.outputs)
 
     # -- outputs and derivatives ---------------------------------------------------------
     def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return ``Phi(x_i, w)`` for the rows of ``X`` (m x d), shape (m,)."""
+        """Return ``Phi(x_i, w)`` for the rows of ``X`` (m x d), shape (m,), or (m, k) for ``k`` outputs."""
         X, backend = self.check_inputs(X), check.backend(backend)
         self._check_pass("ShallowNetwork.forward", "forward", X.shape[0], backend)
         return BACKENDS[backend].forward(self.state, X)
@@ -221,10 +169,10 @@ class ShallowNetwork(FullyConnected):
     __call__ = forward
 
     def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the m x P Jacobian ``dPhi(X, w)/dw`` (11.5.2, 11.6.3).
+        """Return the m x P Jacobian ``dPhi(X, w)/dw`` (11.5.2, 11.6.3); (m, k, P) for ``k`` outputs.
 
-        Columns are ordered U (row-major), b, v, c. For large m, :meth:`jacobian_chunks`
-        streams it by rows.
+        Columns are ordered U (row-major), b, v (row-major: output by output), c. For large
+        m, :meth:`jacobian_chunks` streams it by rows.
 
         A Jacobian above widenet's memory limit (:func:`widenet.set_memory_limit`) raises
         :class:`widenet.MemoryLimitError` (a ValueError) before anything is allocated.
@@ -234,13 +182,25 @@ class ShallowNetwork(FullyConnected):
         return BACKENDS[backend].jacobian(self.state, X)
 
     def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp",
-            width_chunk: Optional[int] = None) -> FloatArray:
+            width_chunk: Optional[int] = None, trace_outputs: bool = True) -> FloatArray:
         """Return the empirical tangent kernel Gram ``K_n(X1, X2)`` (11.3.4) at the current parameters.
 
         Computed by the structured formula of the proof of Theorem 11.16 (two matrix
         products; the Jacobian is never formed). ``X2=None`` (or ``X2 is X1``) computes the
         symmetric ``K_n(X1, X1)``, using symmetry. ``width_chunk`` bounds the hidden units
         processed at once (memory ``O(m^2 + m * width_chunk)``); default: automatic.
+
+        With ``k > 1`` outputs the kernel has a block ``K_ii'(x, z) = grad_w Phi_i(x) .
+        grad_w Phi_i'(z)`` for every pair of outputs. By default the result is the kernel
+        traced over the outputs, ``(1/k) sum_i K_ii``, shape (m1, m2): the mean, as
+        neural-tangents' empirical kernels divide their trace over the output axis by its
+        size (``trace_axes=(-1,)``, their default). It is the one-output kernel of the
+        readout ``sqrt(sum_i v_ij^2 / k)`` and costs what one output's does.
+        ``trace_outputs=False`` returns every block, ``K[x, i, z, i'] = K_ii'(x, z)``, shape
+        (m1, k, m2, k) (neural-tangents' ``trace_axes=()`` has the axes in the order
+        (m1, m2, k, k)); for one output, the kernel as shape (m1, 1, m2, 1). At infinite width
+        the off-diagonal blocks vanish and each diagonal block is the limit kernel of one
+        output (docs/theory.md, section 5).
 
         Accuracy at every scale of the inputs: wherever the Jacobian is finite, each entry is
         within ``c (n + d) eps sqrt(K(x, x) K(z, z))`` of ``J J^T`` (``eps`` of the dtype,
@@ -256,14 +216,22 @@ class ShallowNetwork(FullyConnected):
         points2 = None if symmetric else self.check_inputs(X2, "X2")
         chunk = 0 if width_chunk is None else check.integer(width_chunk, "width_chunk", 1)
         backend = check.backend(backend)
+        blocks = not check.boolean(trace_outputs, "trace_outputs") and self.outputs > 1
         _memory.check_ntk("ShallowNetwork.ntk", points1.shape[0], None if points2 is None else points2.shape[0],
-                          self.width, self.dtype, backend, chunk, activation=self.activation)
-        return BACKENDS[backend].ntk_gram(self.state, points1, points2, chunk)
+                          self.width, self.dtype, backend, chunk, activation=self.activation,
+                          blocks_of=self.outputs if blocks else 0)
+        if blocks:
+            return BACKENDS[backend].ntk_blocks(self.state, points1, points2, chunk)
+        gram = BACKENDS[backend].ntk_gram(self.state, points1, points2, chunk)
+        if trace_outputs:
+            return gram
+        return gram.reshape(points1.shape[0], 1, gram.shape[1], 1)  # one output: its kernel is the one block
 
     def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return the diagonal ``K_n(x_i, x_i)`` of the tangent Gram, without the m x m matrix.
 
-        Its accuracy is that of :meth:`ntk`.
+        Its accuracy is that of :meth:`ntk`; for ``k`` outputs, the diagonal of the kernel
+        traced over the outputs.
         """
         X, backend = self.check_inputs(X), check.backend(backend)
         _memory.check_ntk("ShallowNetwork.ntk_diag", X.shape[0], None, self.width, self.dtype, backend,
@@ -289,6 +257,8 @@ class ShallowNetwork(FullyConnected):
                      **options: Any) -> Union[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]]]:
         """Return the infinite-width kernel of this network's configuration.
 
+        With ``k`` outputs it is each output's kernel: at infinite width the outputs are
+        independent, each with this kernel (docs/theory.md, section 5, "Several outputs").
         The configuration is the activation, parametrization, initial variances and law. The
         kernel is ``K_LC`` (LeCun) or ``K_NTK`` (NTK parametrization) for ``kind="ntk"``, the
         NNGP covariance for ``kind="nngp"``. See :func:`widenet.limit_kernel` for
@@ -306,18 +276,27 @@ class ShallowNetwork(FullyConnected):
     def loss(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum", backend: Backend = "cpp") -> float:
         """Return the loss ``f(w) = sum_i (Phi(x_i, w) - y_i)^2`` (11.0.1b), or its mean or half.
 
-        ``loss="mean"`` gives the mean, ``"half_sum"`` the half.
+        ``loss="mean"`` gives the mean over the ``m`` points, ``"half_sum"`` the half. With
+        ``k`` outputs, ``f(w) = sum_{i, j} (Phi_j(x_i, w) - y_ij)^2`` over points and
+        outputs, ``y`` of shape (m, k); ``"mean"`` still divides by ``m`` (the mean over
+        points of the squared error of the output vector, as :mod:`widenet.predict` takes
+        it; neural-tangents' mean squared error divides by ``m k`` and halves).
         """
         X, y = self.check_data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
         self._check_pass("ShallowNetwork.loss", "forward", X.shape[0], backend)
-        residual = BACKENDS[backend].forward(self.state, X) - y
+        residual = (BACKENDS[backend].forward(self.state, X) - y).ravel()  # 1-D: a view
         return float(scale * np.dot(residual, residual))
 
     def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
                   backend: Backend = "cpp") -> tuple[float, Parameters]:
-        """Return ``(f(w), grad f(w))``, the gradient ``2 J^T r`` (scaled as ``loss`` says) as :class:`Parameters`."""
+        """Return ``(f(w), grad f(w))``, the gradient ``2 J^T r`` (scaled as ``loss`` says) as :class:`Parameters`.
+
+        For ``k`` outputs, with the residuals ``R`` (m, k): the readout's gradient is
+        ``2 s a A^T R`` (k x n rows), the hidden layer's comes through ``(R V) * sigma'(Z)``
+        (docs/theory.md, section 5, "Several outputs").
+        """
         X, y = self.check_data(X, y)
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
@@ -339,7 +318,9 @@ class ShallowNetwork(FullyConnected):
 
         The network is left at the trained parameters. Every ``record_every`` steps and at
         the last step the result records ``f(w_k)``, ``|w_k - w0|`` (``w0`` =
-        :attr:`initial_params`) and, when ``X_test`` is given, ``Phi(X_test, w_k)``.
+        :attr:`initial_params`) and, when ``X_test`` is given, ``Phi(X_test, w_k)`` (records
+        of shape (records, m_test), or (records, m_test, k) for ``k`` outputs, whose targets
+        ``y`` are (m, k)).
         ``loss`` scales the objective: ``"sum"`` is the chapter's ``f``, ``"mean"`` is
         ``f/m`` and ``"half_sum"`` is ``f/2`` (docs/theory.md, section 5, on Figure 11.3: with ``"sum"`` the
         step ``h = 1/n`` of that figure diverges).
@@ -370,21 +351,12 @@ class ShallowNetwork(FullyConnected):
             result = TrainingResult.from_records(records, loss, call.lr, overflowed(*trained))
             if result.diverged_at is not None and call.on_divergence == "raise":
                 raise divergence_error(result, lambda _: self.gram_product(call.points, call.backend),
-                                       call.points.shape[0], call.loss_scale)
+                                       call.targets.size, call.loss_scale)
             if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
                 self._params = Parameters(*trained, self.dtype)
         return result
 
-    def training_blocks(self, X: FloatArray, X_test: Optional[FloatArray], steps: int, record_every: int,
-                        backend: Backend) -> list[_memory.Block]:
-        """Return what :meth:`train` holds at its peak for checked ``X`` and ``X_test``.
-
-        See :func:`widenet._memory.training_blocks`.
-        """
-        return _memory.training_blocks(X.shape[0], 0 if X_test is None else X_test.shape[0], self.width, steps,
-                                       record_every, self.dtype, backend=backend, activation=self.activation,
-                                       num_params=self.num_params)
-
     def __repr__(self) -> str:
+        outputs = f", outputs={self.outputs}" if self.outputs > 1 else ""
         return (f"ShallowNetwork(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "
-                f"parametrization={self.parametrization!r}, dtype={self.dtype.name})")
+                f"parametrization={self.parametrization!r}{outputs}, dtype={self.dtype.name})")

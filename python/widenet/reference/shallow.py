@@ -8,7 +8,9 @@ parametrizations are written as
 with ``(a, s) = (1, 1)`` for "lecun" (11.5.1) and ``(n^{-1/2}, d^{-1/2})`` for "ntk"
 (11.6.1). Parameters are ``U`` (n x d), ``b`` (n,), ``v`` (n,), ``c`` (scalar); the
 parameter vector is ``w = (vec(U) row-major, b, v, c)`` of length ``P = n(d+2)+1``.
-Data ``X`` is (m x d) and every function computes in the dtype of ``X``.
+Data ``X`` is (m x d) and every function computes in the dtype of ``X``. A network of
+``k`` outputs (``v`` of shape (k, n), ``c`` of shape (k,)) is computed by the functions of
+:mod:`widenet.reference.shallow_outputs`, to which each public function here hands it.
 
 Every function takes the network as one object, like its compiled twin: any object with
 the attributes ``layers`` (the dense layers ``((U, b), (v, c))``), ``activation`` and
@@ -24,47 +26,39 @@ uses them.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Literal, Protocol, Tuple
+from typing import Any, Tuple
 
 import numpy as np
 import numpy.typing as npt
 
 from widenet.reference import activations as _act
+from widenet.reference import shallow_outputs as _outputs
+from widenet.reference._layers import (
+    _PARAMETRIZATIONS,
+    _T,
+    NetworkLike,
+    Parametrization,
+    _as_layers,
+    _cast,
+    _Layers,
+    _preactivations,
+    _several,
+    _unpacked,
+)
 from widenet.reference.activations import FloatArray
 
-Parametrization = Literal["lecun", "ntk"]
+__all__ = ["_PARAMETRIZATIONS", "Network", "NetworkLike", "Parametrization", "forward", "jacobian", "jvp", "loss",
+           "loss_grad", "vjp"]
+
 _Blocks = Tuple[FloatArray, FloatArray, FloatArray, FloatArray]
-_Layers = Tuple[Tuple[Any, Any], Tuple[Any, Any]]  # ((U, b), (v, c))
-
-_PARAMETRIZATIONS = ("lecun", "ntk")
-
-
-class NetworkLike(Protocol):
-    """What the twins read of a network: its dense layers and its architecture.
-
-    The compiled ``Network`` has these attributes, and so has :class:`Network`.
-    """
-
-    @property
-    def layers(self) -> Any:
-        """``((U, b), (v, c))``."""
-
-    @property
-    def activation(self) -> str:
-        """One of :data:`~widenet.reference.ACTIVATIONS`."""
-
-    @property
-    def parametrization(self) -> str:
-        """``"lecun"`` or ``"ntk"``."""
-
 
 
 class Network:
     """A network's state for the twins: dense layers, activation and parametrization.
 
     The attributes of the compiled ``Network``: ``layers = ((U, b), (v, c))``,
-    ``activation``, ``parametrization``; the arrays are taken as given, unchecked.
+    ``activation``, ``parametrization``; the arrays are taken as given, unchecked (``v`` of
+    shape (k, n) and ``c`` of shape (k,) for ``k`` outputs).
     """
 
     def __init__(self, U: npt.ArrayLike, b: npt.ArrayLike, v: npt.ArrayLike, c: Any, activation: str,
@@ -89,55 +83,19 @@ class Network:
         return self.layers[0][0].shape[1]
 
     @property
+    def outputs(self) -> int:
+        """``k``, the number of outputs: 1 for ``v`` of shape (n,)."""
+        v = self.layers[1][0]
+        return int(v.shape[0]) if v.ndim == 2 else 1
+
+    @property
     def num_params(self) -> int:
-        """``P = n (d + 2) + 1``."""
-        return self.width * (self.input_dim + 2) + 1
+        """``P = n (d + 1) + k (n + 1)``: ``n (d + 2) + 1`` for one output."""
+        return self.width * (self.input_dim + 1) + self.outputs * (self.width + 1)
 
     def __repr__(self) -> str:
         return (f"Network(input_dim={self.input_dim}, width={self.width}, activation={self.activation!r}, "
                 f"parametrization={self.parametrization!r}, dtype={self.dtype})")
-
-
-
-def _unpacked(net: NetworkLike) -> Tuple[Any, Any, Any, Any, str, Any]:
-    """Return ``(U, b, v, c, activation, parametrization)`` of a network object."""
-    (U, b), (v, c) = net.layers
-    return U, b, v, c, net.activation, net.parametrization
-
-
-
-def _as_layers(U: Any, b: Any, v: Any, c: Any) -> _Layers:
-    """Return parameter blocks in the layout of ``Network.layers``."""
-    return (U, b), (v, c)
-
-
-
-def _scales(parametrization: str, n: int, d: int) -> Tuple[float, float]:
-    """Return the output and input scales ``(a, s)`` of ``Phi(x) = a v.sigma(s U x + b) + c``."""
-    if parametrization == "lecun":
-        return 1.0, 1.0
-    if parametrization == "ntk":
-        return 1.0 / math.sqrt(n), 1.0 / math.sqrt(d)
-    raise ValueError(f"parametrization must be one of {', '.join(_PARAMETRIZATIONS)}; got {parametrization!r}")
-
-
-
-def _cast(dtype: npt.DTypeLike, *arrays: npt.ArrayLike) -> Tuple[FloatArray, ...]:
-    return tuple(np.asarray(x, dtype=dtype) for x in arrays)
-
-
-
-def _T(M: FloatArray) -> FloatArray:
-    """Transpose the last two axes."""
-    return np.swapaxes(M, -1, -2)
-
-
-
-def _preactivations(X: FloatArray, U: FloatArray, b: FloatArray,
-                    parametrization: str) -> Tuple[FloatArray, float, float]:
-    """Return the pre-activations ``Z = s X U^T + b`` of shape (..., m, n), and the scales (a, s)."""
-    a, s = _scales(parametrization, *U.shape[-2:])
-    return s * (X @ _T(U)) + b[..., None, :], a, s
 
 
 
@@ -190,8 +148,10 @@ def forward(net: NetworkLike, X: FloatArray) -> FloatArray:
 
     Returns
     -------
-    ndarray, shape (m,)
+    ndarray, shape (m,), or (m, k) for a network of ``k`` outputs
     """
+    if _several(net):
+        return _outputs.forward_outputs(net, X)
     U, b, v, c, activation, parametrization = _unpacked(net)
     U, b, v, c = _cast(X.dtype, U, b, v, c)
     return _forward(X, U, b, v, c, activation, parametrization)
@@ -214,6 +174,8 @@ def jacobian(net: NetworkLike, X: FloatArray) -> FloatArray:
     ndarray, shape (m, n(d+2)+1)
         Columns in parameter order: ``U`` row-major, then ``b``, ``v``, ``c``.
     """
+    if _several(net):
+        return _outputs.jacobian_outputs(net, X)
     U, b, v, c, activation, parametrization = _unpacked(net)
     U, b, v, c = _cast(X.dtype, U, b, v, c)
     Z, a, s = _preactivations(X, U, b, parametrization)
@@ -247,6 +209,8 @@ def jvp(net: NetworkLike, X: FloatArray, tangent: Any) -> FloatArray:
     ndarray, shape (m,)
         ``grad_w Phi(x_i, w) . delta`` for every row ``x_i``.
     """
+    if _several(net):
+        return _outputs.jvp_outputs(net, X, tangent)
     U, b, v, _, activation, parametrization = _unpacked(net)
     (dU, db), (dv, dc) = tangent
     U, b, v, dU, db, dv, dc = _cast(X.dtype, U, b, v, dU, db, dv, dc)
@@ -276,6 +240,8 @@ def vjp(net: NetworkLike, X: FloatArray, r: npt.ArrayLike) -> _Layers:
     ((gU, gb), (gv, gc))
         In the layout of ``net.layers``: ``gU`` (n, d), ``gb`` and ``gv`` (n,), ``gc`` a float.
     """
+    if _several(net):
+        return _outputs.vjp_outputs(net, X, r)
     U, b, v, _, activation, parametrization = _unpacked(net)
     U, b, v, r = _cast(X.dtype, U, b, v, r)
     Z, a, s = _preactivations(X, U, b, parametrization)
@@ -300,7 +266,7 @@ def loss(net: NetworkLike, X: FloatArray, y: npt.ArrayLike, loss_scale: float = 
     -------
     float
     """
-    r = forward(net, X) - np.asarray(y, dtype=X.dtype)
+    r = forward(net, X) - np.asarray(y, dtype=X.dtype)  # (m,) or (m, k)
     return float(float(loss_scale) * np.sum(r * r))
 
 
@@ -323,6 +289,8 @@ def loss_grad(net: NetworkLike, X: FloatArray, y: npt.ArrayLike, loss_scale: flo
     gradient : ((gU, gb), (gv, gc))
         In the layout of ``net.layers``: ``gU`` (n, d), ``gb`` and ``gv`` (n,), ``gc`` a float.
     """
+    if _several(net):
+        return _outputs.loss_grad_outputs(net, X, y, loss_scale)
     dtype = X.dtype
     U, b, v, c, activation, parametrization = _unpacked(net)
     U, b, v, c, y = _cast(dtype, U, b, v, c, y)

@@ -16,6 +16,18 @@ import numpy.typing as npt
 from widenet.reference import activations as _act
 from widenet.reference.activations import FloatArray
 from widenet.reference.shallow import NetworkLike, _cast, _preactivations, _unpacked
+from widenet.reference.shallow_outputs import traced_readout
+
+
+def _kernel_parameters(net: NetworkLike, dtype: npt.DTypeLike) -> Tuple[Any, Any, Any, str, str]:
+    """Return ``(U, b, v, activation, parametrization)`` of the kernel traced over the outputs.
+
+    For one output, the network's own; for ``k`` outputs, ``v`` is :func:`traced_readout` of
+    the readout, whose one-output kernel is the mean of the outputs' kernels.
+    """
+    U, b, v, _, activation, parametrization = _unpacked(net)
+    U, b, v = _cast(dtype, U, b, v)
+    return U, b, traced_readout(v) if v.ndim == 2 else v, activation, parametrization
 
 
 def _input_scales(X: FloatArray) -> Tuple[FloatArray, FloatArray, FloatArray]:
@@ -116,10 +128,11 @@ def ntk_gram(net: NetworkLike, X1: FloatArray, X2: Optional[FloatArray] = None, 
     Returns
     -------
     ndarray, shape (m1, m2)
+        For a network of ``k`` outputs, the mean of the outputs' kernels (the kernel traced
+        over the outputs; :func:`ntk_blocks` has every block).
     """
-    U, b, v, _, activation, parametrization = _unpacked(net)
+    U, b, v, activation, parametrization = _kernel_parameters(net, X1.dtype)
     X2 = X1 if X2 is None else X2
-    U, b, v = _cast(X1.dtype, U, b, v)
     up1, down1, scaled1 = _input_scales(X1)
     up2, down2, scaled2 = _input_scales(X2)
     with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
@@ -149,8 +162,7 @@ def ntk_diag(net: NetworkLike, X: FloatArray) -> FloatArray:
         ``a^2 ((s^2 |x|^2 + 1) |D v|^2 + |A|^2) + 1`` row by row, scaled and repaired as in
         :func:`ntk_gram`.
     """
-    U, b, v, _, activation, parametrization = _unpacked(net)
-    U, b, v = _cast(X.dtype, U, b, v)
+    U, b, v, activation, parametrization = _kernel_parameters(net, X.dtype)
     up, down, scaled = _input_scales(X)
     with np.errstate(over="ignore", invalid="ignore"):  # overflowing entries are recomputed below
         Z, a, s = _preactivations(X, U, b, parametrization)

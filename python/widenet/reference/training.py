@@ -15,6 +15,7 @@ import numpy.typing as npt
 
 from widenet.reference.activations import FloatArray
 from widenet.reference.shallow import NetworkLike, _as_layers, _cast, _forward, _Layers, _loss_grad, _unpacked
+from widenet.reference.shallow_outputs import _forward_outputs, _loss_grad_outputs
 
 
 class OptionsLike(Protocol):
@@ -62,9 +63,12 @@ class TrainingOptions:
 
 
 
-def _distance(w: Sequence[FloatArray], w0: Sequence[FloatArray]) -> FloatArray:
-    """Return the Euclidean norm of ``w - w0`` over all P parameters (per network)."""
+def _distance(w: Sequence[FloatArray], w0: Sequence[FloatArray], several: bool = False) -> FloatArray:
+    """Return the Euclidean norm of ``w - w0`` over all P parameters (per network; ``several``: k outputs)."""
     dU, db, dv, dc = (p - p0 for p, p0 in zip(w, w0))
+    if several:  # v (..., k, n) and c (..., k)
+        return np.sqrt(np.sum(dU * dU, axis=(-2, -1)) + np.sum(db * db, axis=-1) + np.sum(dv * dv, axis=(-2, -1))
+                       + np.sum(dc * dc, axis=-1))
     return np.sqrt(np.sum(dU * dU, axis=(-2, -1)) + np.sum(db * db, axis=-1) + np.sum(dv * dv, axis=-1) + dc * dc)
 
 
@@ -145,29 +149,35 @@ def _gradient_descent(X: FloatArray, y: npt.ArrayLike, params: Sequence[npt.Arra
 
     With ``divergence_factor`` (one network only) the run stops at the first step whose loss
     diverges (:func:`_diverged`); that step is recorded last and ``"stopped_at"`` names it.
+    Networks of ``k`` outputs (``v`` (..., k, n), targets (m, k)) record test outputs of
+    shape (..., m_test, k).
     """
     dtype = X.dtype
     w = [np.array(p, dtype=dtype) for p in params]  # copies: the inputs are never modified
     w0 = w if initial is None else list(_cast(dtype, *initial))
     targets, lr, loss_scale = np.asarray(y, dtype=dtype), float(lr), float(loss_scale)
     records = _Records(steps, record_every, divergence_factor)
+    several = targets.ndim == 2
+    loss_grad, outputs_of = (_loss_grad_outputs, _forward_outputs) if several else (_loss_grad, _forward)
     # preallocated like the C++ records: one row per recorded step
-    networks = np.shape(w[3])
+    networks = np.shape(w[1])[:-1]
     losses, distances = np.empty(networks + records.steps.shape), np.empty(networks + records.steps.shape)
-    outputs = None if X_test is None else np.empty(networks + records.steps.shape + X_test.shape[:1], dtype=dtype)
+    outputs = None if X_test is None else np.empty(networks + records.steps.shape + X_test.shape[:1]
+                                                   + targets.shape[1:], dtype=dtype)
     with np.errstate(over="ignore"):  # Inf in the dtype, as in the C++: the first loss is then Inf too
-        reference = loss_scale * float(np.dot(targets, targets))
+        reference = loss_scale * float(np.dot(targets.ravel(), targets.ravel()))
     for k in range(steps + 1):
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
-            loss, *grads = _loss_grad(X, targets, w[0], w[1], w[2], w[3], activation, parametrization, loss_scale)
+            loss, *grads = loss_grad(X, targets, w[0], w[1], w[2], w[3], activation, parametrization, loss_scale)
         if divergence_factor is not None and k == 0:
             reference = max(reference, float(loss))
         row = records.row(k, loss, reference)
         if row is not None:
             with np.errstate(over="ignore", invalid="ignore"):
-                losses[..., row], distances[..., row] = loss, _distance(w, w0)
+                losses[..., row], distances[..., row] = loss, _distance(w, w0, several)
                 if X_test is not None and outputs is not None:
-                    outputs[..., row, :] = _forward(X_test, w[0], w[1], w[2], w[3], activation, parametrization)
+                    record = outputs[..., row, :, :] if several else outputs[..., row, :]
+                    record[...] = outputs_of(X_test, w[0], w[1], w[2], w[3], activation, parametrization)
         if records.stopped:
             break
         if k < steps:
@@ -213,7 +223,9 @@ def train(net: NetworkLike, initial: Optional[NetworkLike], X: FloatArray, y: np
         ``"layers"``: parameters after the run in the layout of ``net.layers`` (``c`` a 0-d
         array); ``"steps"``: int64 recorded step indices; ``"losses"``: ``f(w_k)`` and
         ``"distances"``: ``|w_k - w0|`` there (float64); ``"test_outputs"``:
-        (len(steps), m_test) outputs at ``X_test`` there, or None.
+        (len(steps), m_test) outputs at ``X_test`` there, or None. A network of ``k`` outputs
+        (``v`` of shape (k, n), ``c`` (k,)) takes ``y`` of shape (m, k) and records test
+        outputs of shape (len(steps), m_test, k).
     """
     U, b, v, c, activation, parametrization = _unpacked(net)
     start = None if initial is None else _unpacked(initial)[:4]

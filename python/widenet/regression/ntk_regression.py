@@ -20,7 +20,8 @@ import numpy.typing as npt
 from widenet import _memory, _solve
 from widenet import _validation as check
 from widenet._spectral import flow_filter, gd_filter
-from widenet._types import Activation, FloatArray, Kind, Loss, Parametrization, Seed
+from widenet._types import FloatArray, Kind, Loss, Parametrization, Seed
+from widenet.kernels.activation import ActivationArgument
 from widenet.kernels.limit import KINDS, METHODS, limit_kernel
 from widenet.predict import sample_gaussian
 from widenet.regression._body import EstimatorBody
@@ -99,8 +100,11 @@ class _NTKRegressorBody(EstimatorBody):
 
     Parameters
     ----------
-    activation : str
-        One of :data:`widenet.ACTIVATIONS`.
+    activation : str or callable
+        One of :data:`widenet.ACTIVATIONS`, or a function of a float64 array (a
+        :class:`widenet.CallableActivation` with its derivative), as for
+        :func:`widenet.limit_kernel`. scikit-learn's ``clone`` keeps the function itself;
+        the regressor pickles if the function does (not a lambda).
     parametrization : {"ntk", "lecun"}
         (11.6.1) or (11.5.1).
     kernel : {"ntk", "nngp", "precomputed"}
@@ -159,7 +163,7 @@ class _NTKRegressorBody(EstimatorBody):
         points ``m``.
     """
 
-    def __init__(self, activation: Activation = "relu", parametrization: Parametrization = "ntk",
+    def __init__(self, activation: ActivationArgument = "relu", parametrization: Parametrization = "ntk",
                  kernel: Union[Kind, Literal["precomputed"]] = "ntk",
                  weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, steps: Optional[int] = None, lr: Optional[float] = None,

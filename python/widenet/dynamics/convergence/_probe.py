@@ -8,6 +8,7 @@ from typing import Any, List, Optional, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
+from widenet import _validation as check
 from widenet.dynamics.convergence._reports import NormWitness, SecantWitness
 from widenet.network._kinds import NETWORK_CLASSES, AnyNetwork
 
@@ -36,6 +37,8 @@ _PATH_POINTS = 8
 def _network(model: object, name: str = "model") -> AnyNetwork:
     if not isinstance(model, NETWORK_CLASSES):
         raise TypeError(f"{name}: expected a widenet.ShallowNetwork or widenet.Network, got {type(model).__name__}")
+    check.one_output(model.outputs, "check_assumptions (and check_convergence)",
+                     "Assumption 11.12 and Theorem 11.13 are stated for one output")
     return model
 
 

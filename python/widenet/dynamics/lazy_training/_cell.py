@@ -139,6 +139,8 @@ def lazy_training_cell(width: int, seed: int, *, parametrization: Parametrizatio
     scale = check.loss_scale(loss, X.shape[0])
     constant = _lr_constant(lr_constant, parametrization, loss, X.shape[0])
     allowed = _SHALLOW_OPTIONS if depth == 1 else _SHALLOW_OPTIONS + ("bias", "multipliers")
+    check.one_output(network_options.pop("outputs", 1), "lazy_training_cell (and lazy_training_sweep)",
+                     "its data and bounds are those of one output")
     for name in network_options:
         if name not in allowed:
             raise TypeError(f"{name}: not a network option of lazy_training_cell at depth {depth}; expected one of "

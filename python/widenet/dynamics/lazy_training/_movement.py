@@ -132,6 +132,7 @@ def parameter_movement(network: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, 
     """
     if not isinstance(network, NETWORK_CLASSES):
         raise TypeError(f"network: expected a widenet.ShallowNetwork or widenet.Network, got {type(network).__name__}")
+    check.one_output(network.outputs, "parameter_movement", "its block norms are those of one output's gradient")
     X = check.as_inputs(X, "X", network.dtype, network.input_dim)
     y = check.as_targets(y, "y", network.dtype, X.shape[0])
     lr = check.positive_real(lr, "lr")
@@ -174,6 +175,8 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: Activatio
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)
     check.choice(activation, "activation", _core.ACTIVATIONS)
+    check.one_output(network_options.get("outputs", 1), "compare_parametrizations",
+                     "its block norms are those of one output's gradient")
     X, y, _ = _checked_data(data)
     scale = check.loss_scale(loss, X.shape[0])
     # each network (its parameters and initial ones) beside what parameter_movement holds

@@ -60,6 +60,10 @@ resolves. Every method below is accurate at every variance:
   for tanh, sigmoid, softplus and arctan (:func:`auto_method`); the derivation is in
   :mod:`~widenet.reference.limit_kernels.expansion`.
 
+The expansion, the quadrature and Monte Carlo also take an activation given as its two
+functions (:class:`ActivationFunctions`, :mod:`~widenet.reference.limit_kernels.functions`):
+the expansion then falls back on the quadrature.
+
 The accuracy guarantee
 ----------------------
 For the covariances as given (float64), every method computes each expectation within
@@ -155,6 +159,12 @@ from widenet.reference.limit_kernels.fixed_rule import (
     legendre_rule,
     quadrature_expectations,
 )
+from widenet.reference.limit_kernels.functions import (
+    DIFFERENCE_STEP,
+    ActivationFunctions,
+    CentralDifference,
+    activation_functions,
+)
 from widenet.reference.limit_kernels.gradient import VARIANCES, deep_limit_kernel_gradient
 from widenet.reference.limit_kernels.kernel import (
     combine,
@@ -172,6 +182,7 @@ from widenet.reference.limit_kernels.monte_carlo import (
 from widenet.reference.limit_kernels.quadrature import (
     ASYMPTOTE_GAP,
     FEATURES,
+    FUNCTION_FEATURES,
     HALF_WIDTH,
     PANEL_WIDTH_PER_NODE,
     QUADRATURE_MAX_VARIANCE,
@@ -221,6 +232,7 @@ __all__ = [
     "erfcx",
     "ASYMPTOTE_GAP",
     "FEATURES",
+    "FUNCTION_FEATURES",
     "HALF_WIDTH",
     "PANEL_WIDTH_PER_NODE",
     "QUADRATURE_MAX_VARIANCE",
@@ -245,6 +257,10 @@ __all__ = [
     "expansion_panels",
     "expansion_side",
     "series_expectations",
+    "DIFFERENCE_STEP",
+    "ActivationFunctions",
+    "CentralDifference",
+    "activation_functions",
     "combine",
     "expectations",
     "limit_kernel",

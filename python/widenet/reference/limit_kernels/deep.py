@@ -22,7 +22,7 @@ For one hidden layer these are the kernels of :func:`~widenet.reference.limit_ke
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -38,20 +38,22 @@ from widenet.reference.limit_kernels.common import (
     _points,
     covariances,
 )
+from widenet.reference.limit_kernels.functions import ActivationFunctions
 from widenet.reference.limit_kernels.kernel import expectations
 
 
-def _own_expectation(S: Array, activation: str, method: Method, order: Optional[int]) -> Array:
+def _own_expectation(S: Array, activation: Union[str, ActivationFunctions], method: Method,
+                     order: Optional[int]) -> Array:
     """Return ``E[sigma(h)^2]`` for each variance of ``S``: the diagonal of the next layer's covariance."""
     ss, _ = expectations(S, S, np.diag(S), activation, method, order)
     return np.diag(ss).copy()
 
 
-def deep_limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, depth: int,
-                      parametrization: Parametrization = "lecun", kind: Kind = "ntk", weight_var: float = 1.0,
-                      bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0,
-                      bias: bool = True, multipliers: bool = False, method: Method = "auto",
-                      order: Optional[int] = None) -> Array:
+def deep_limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[str, ActivationFunctions],
+                      depth: int, parametrization: Parametrization = "lecun", kind: Kind = "ntk",
+                      weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
+                      output_bias_var: float = 0.0, bias: bool = True, multipliers: bool = False,
+                      method: Method = "auto", order: Optional[int] = None) -> Array:
     """Return the infinite-width kernel of a network with ``depth`` hidden layers between the rows of X1 and X2.
 
     ``X2 is X1`` gives the symmetric Gram, its lower triangle mirrored as for one hidden

@@ -51,7 +51,8 @@ for activations analytic in a strip (tanh, sigmoid, softplus, arctan: poles at d
 ``~1 / sqrt(q)``) and geometrically for entire ones (erf, gelu), so at large variances the
 tails stay large up to :data:`EXPANSION_DEGREE`. A pair whose bound is not met by then is
 computed by the activation's other method (closed form for erf and gelu, the scale mixture
-for tanh, sigmoid, softplus and arctan): a fallback per pair, so that a point of large
+for tanh, sigmoid, softplus and arctan, the graded quadrature for an activation given as its
+functions, :mod:`~widenet.reference.limit_kernels.functions`): a fallback per pair, so that a point of large
 variance still takes the series with the points it is little correlated with. Two cases are
 exact without the series: a point with itself (``rho = 1``, equal variances: ``E[f^2]``) and
 with its opposite (``rho = -1``: the antipodal moment).
@@ -60,16 +61,16 @@ with its opposite (``rho = -1``: the antipodal moment).
 from __future__ import annotations
 
 import math
-from typing import List, NamedTuple, Tuple
+from typing import List, NamedTuple, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from widenet.reference import activations as _act
 from widenet.reference.limit_kernels.closed_forms import closed_form_expectations
 from widenet.reference.limit_kernels.common import (
     _BLOCK_FLOATS,
     EXPANSIONS,
+    ORDER,
     Array,
     Pair,
     Panels,
@@ -78,7 +79,9 @@ from widenet.reference.limit_kernels.common import (
     graded_points,
     panel_rule,
 )
+from widenet.reference.limit_kernels.functions import ActivationFunctions, activation_functions, evaluate
 from widenet.reference.limit_kernels.mixtures import scale_mixture_expectations
+from widenet.reference.limit_kernels.quadrature import quadrature_at
 
 EXPANSION_TOLERANCE = 1e-10
 """The truncation bound of every entry, relative to its scale."""
@@ -125,7 +128,7 @@ def expansion_panels(variance: float) -> Panels:
     return list(zip(ends[:-1], ends[1:]))
 
 
-def expansion_side(activation: str, variance: float) -> ExpansionSide:
+def expansion_side(activation: Union[str, ActivationFunctions], variance: float) -> ExpansionSide:
     """Return a point's side of the series (this module's docstring) at variance ``q >= 0``.
 
     The values of ``sigma`` and ``sigma'`` at the nodes are divided by their largest
@@ -138,8 +141,9 @@ def expansion_side(activation: str, variance: float) -> ExpansionSide:
     root = math.sqrt(variance)
     values: List[Tuple[Array, Array]] = []
     sizes: List[float] = []
-    for f in (_act.activation, _act.activation_derivative):
-        right, left = (np.asarray(f(activation, sign * root * x), dtype=np.float64) for sign in (1.0, -1.0))
+    functions = activation_functions(activation)
+    for derivative in (False, True):
+        right, left = (evaluate(functions, derivative, sign * root * x) for sign in (1.0, -1.0))
         size = max(float(np.max(np.abs(right))), float(np.max(np.abs(left))))
         values.append((right / size, left / size) if size > 0 else (right, left))
         sizes.append(size)
@@ -182,38 +186,48 @@ def _normalized(moment: float, raw: Array) -> Tuple[float, Array, Array]:
     return scale, coefficients, np.maximum(1 - np.cumsum(coefficients * coefficients), 0.0)
 
 
-def expansion_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, activation: str) -> Pair:
+def expansion_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike,
+                           activation: Union[str, ActivationFunctions], order: int = ORDER) -> Pair:
     """Return ``E_ss`` and ``E_dd`` by the series, the pairs it cannot bound by the activation's other method.
 
     Parameters
     ----------
     S11, S22, S12
         As returned by :func:`covariances`.
-    activation : one of :data:`EXPANSIONS`
+    activation : one of :data:`EXPANSIONS`, or an activation's functions
+        The pairs the series cannot bound take the closed form or the scale mixture of a
+        built-in, and the graded quadrature of a function.
+    order : int
+        Gauss-Legendre nodes per panel of a function's quadrature.
 
     Returns
     -------
     E_ss, E_dd : ndarray, shape (m1, m2)
     """
     V11, V22, V12 = _variances(S11, S22, S12)
-    if activation not in EXPANSIONS:
+    if not isinstance(activation, ActivationFunctions) and activation not in EXPANSIONS:
         raise ValueError(f"activation: the expansion is for {', '.join(EXPANSIONS)} only; got {activation!r}")
-    E_ss, E_dd, fallback = series_expectations(V11, V22, V12, activation)
+    functions = activation_functions(activation)
+    E_ss, E_dd, fallback = series_expectations(V11, V22, V12, functions)
+    if not functions.builtin:
+        F_ss, F_dd = quadrature_at(V11, V22, V12, fallback, functions, order)
+        return np.where(fallback, F_ss, E_ss), np.where(fallback, F_dd, E_dd)
     rows = np.flatnonzero(np.any(fallback, axis=1))
     if rows.size:
-        other = closed_form_expectations if activation in ("erf", "gelu") else scale_mixture_expectations
-        F_ss, F_dd = other(V11[rows], V22, V12[rows], activation)
+        other = closed_form_expectations if functions.name in ("erf", "gelu") else scale_mixture_expectations
+        F_ss, F_dd = other(V11[rows], V22, V12[rows], functions.name)
         E_ss[rows] = np.where(fallback[rows], F_ss, E_ss[rows])
         E_dd[rows] = np.where(fallback[rows], F_dd, E_dd[rows])
     return E_ss, E_dd
 
 
-def series_expectations(S11: Array, S22: Array, S12: Array,
-                        activation: str) -> Tuple[Array, Array, npt.NDArray[np.bool_]]:
+def series_expectations(S11: Array, S22: Array, S12: Array, activation: Union[str, ActivationFunctions]
+                        ) -> Tuple[Array, Array, npt.NDArray[np.bool_]]:
     """Return ``E_ss``, ``E_dd`` by the series alone, and the pairs whose bound it does not meet (left 0)."""
     rho, _ = _correlations(S11, S22, S12)
-    one = _stack([expansion_side(activation, float(q)) for q in S11])
-    two = _stack([expansion_side(activation, float(q)) for q in S22])
+    functions = activation_functions(activation)
+    one = _stack([expansion_side(functions, float(q)) for q in S11])
+    two = one if S22 is S11 else _stack([expansion_side(functions, float(q)) for q in S22])
     E_ss, E_dd = np.zeros(S12.shape), np.zeros(S12.shape)
     fallback = np.zeros(S12.shape, dtype=bool)
     rows = max(1, _BLOCK_FLOATS // max(1, S12.shape[1] * (EXPANSION_DEGREE + 1)))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -24,19 +24,31 @@ from widenet.reference.limit_kernels.common import (
     covariances,
 )
 from widenet.reference.limit_kernels.expansion import expansion_expectations
+from widenet.reference.limit_kernels.functions import ActivationFunctions
 from widenet.reference.limit_kernels.mixtures import scale_mixture_expectations
 from widenet.reference.limit_kernels.quadrature import graded_quadrature_expectations
 
 
-def expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, activation: str,
-                 method: Method = "auto", order: Optional[int] = None) -> Pair:
+def expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike,
+                 activation: Union[str, ActivationFunctions], method: Method = "auto",
+                 order: Optional[int] = None) -> Pair:
     """Return ``E_ss, E_dd`` by ``method``.
 
     "auto" takes :func:`auto_method`: the closed form where there is one
     (:data:`CLOSED_FORMS`), else the expansion; "quadrature" the graded quadrature with
-    ``order`` nodes per panel (default :data:`ORDER`).
+    ``order`` nodes per panel (default :data:`ORDER`). An activation given as its functions
+    takes the expansion (with the quadrature behind it) or the quadrature; it has no closed
+    form or scale mixture.
     """
     _choice(method, "method", METHODS)
+    nodes = ORDER if order is None else order
+    if isinstance(activation, ActivationFunctions):
+        if method in ("closed_form", "scale_mixture"):
+            raise ValueError(f"method: an activation given as a function has no {method.replace('_', ' ')}; "
+                             f"use 'auto', 'expansion' or 'quadrature'")
+        if method == "quadrature":
+            return graded_quadrature_expectations(S11, S22, S12, activation, nodes)
+        return expansion_expectations(S11, S22, S12, activation, nodes)
     if method == "auto":
         method = auto_method(activation)
     if method == "closed_form":
@@ -45,7 +57,7 @@ def expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, act
         return scale_mixture_expectations(S11, S22, S12, activation)
     if method == "expansion":
         return expansion_expectations(S11, S22, S12, activation)
-    return graded_quadrature_expectations(S11, S22, S12, activation, ORDER if order is None else order)
+    return graded_quadrature_expectations(S11, S22, S12, activation, nodes)
 
 
 def combine(E_ss: npt.ArrayLike, E_dd: npt.ArrayLike, X1: npt.ArrayLike, X2: npt.ArrayLike,
@@ -85,7 +97,8 @@ def combine(E_ss: npt.ArrayLike, E_dd: npt.ArrayLike, X1: npt.ArrayLike, X2: npt
     return (float(output_var) * tangent if output_var != 0 else np.zeros_like(tangent)) + ss + 1
 
 
-def limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, parametrization: Parametrization = "lecun",
+def limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[str, ActivationFunctions],
+                 parametrization: Parametrization = "lecun",
                  kind: Kind = "ntk", weight_var: float = 1.0, bias_var: float = 0.0, output_var: float = 1.0,
                  output_bias_var: float = 0.0, method: Method = "auto", order: Optional[int] = None) -> Array:
     """Return the infinite-width kernel Gram ``K(X1, X2)`` (Theorems 11.16, 11.30; Prop. 11.28).
@@ -94,8 +107,8 @@ def limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, parametr
     ----------
     X1 : ndarray, shape (m1, d)
     X2 : ndarray, shape (m2, d)
-    activation : str
-        Any of :data:`~widenet.reference.ACTIVATIONS`.
+    activation : str or ActivationFunctions
+        Any of :data:`~widenet.reference.ACTIVATIONS`, or an activation's functions.
     parametrization : {"lecun", "ntk"}
     kind : {"ntk", "nngp"}
         The tangent-kernel limit or the output covariance at initialization.

@@ -8,8 +8,8 @@ from typing import Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from widenet.reference import activations as _act
 from widenet.reference.limit_kernels.common import _BLOCK_FLOATS, DISTRIBUTIONS, Array, Distribution, _choice, _points
+from widenet.reference.limit_kernels.functions import ActivationFunctions, activation_functions, evaluate
 
 
 def _standard_draws(rng: np.random.Generator, distribution: str, size: Union[int, Tuple[int, ...]]) -> Array:
@@ -27,8 +27,9 @@ def _generator(seed: Union[None, int, np.random.Generator]) -> np.random.Generat
     return np.random.default_rng(seed)
 
 
-def monte_carlo_expectations(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: str, weight_var: float = 1.0,
-                             bias_var: float = 0.0, samples: int = 10000, distribution: Distribution = "normal",
+def monte_carlo_expectations(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[str, ActivationFunctions],
+                             weight_var: float = 1.0, bias_var: float = 0.0, samples: int = 10000,
+                             distribution: Distribution = "normal",
                              seed: Union[None, int, np.random.Generator] = None) -> Tuple[Array, Array, Array, Array]:
     """Return ``E_ss`` and ``E_dd`` by Monte Carlo over hidden units, for any law ``D`` (docs/theory.md, section 5).
 
@@ -43,8 +44,8 @@ def monte_carlo_expectations(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: s
     ----------
     X1 : ndarray, shape (m1, d)
     X2 : ndarray, shape (m2, d)
-    activation : str
-        Any of :data:`~widenet.reference.ACTIVATIONS`.
+    activation : str or ActivationFunctions
+        Any of :data:`~widenet.reference.ACTIVATIONS`, or an activation's functions.
     weight_var, bias_var : float
         ``s_w^2`` and ``s_b^2``.
     samples : int, default 10000
@@ -62,7 +63,7 @@ def monte_carlo_expectations(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: s
     """
     P1, P2 = _points(X1, X2)
     _choice(distribution, "distribution", DISTRIBUTIONS)
-    _act.activation(activation, np.zeros(1))
+    functions = activation_functions(activation)
     if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 2:
         raise ValueError(f"samples must be an integer >= 2; got {samples!r}")
     samples = int(samples)
@@ -81,8 +82,8 @@ def monte_carlo_expectations(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: s
         b = b_scale * _standard_draws(rng, distribution, k)
         H1 = P1 @ U.T + b  # (m1, k)
         H2 = P2 @ U.T + b  # (m2, k)
-        for offset, fn in ((0, _act.activation), (2, _act.activation_derivative)):
-            A1, A2 = fn(activation, H1), fn(activation, H2)
+        for offset, derivative in ((0, False), (2, True)):
+            A1, A2 = evaluate(functions, derivative, H1), evaluate(functions, derivative, H2)
             if offset == 0:
                 A1, A2 = A1 / units[0][:, None], A2 / units[1][:, None]
             sums[offset] += A1 @ A2.T

@@ -6,12 +6,11 @@ It serves every activation and checks the two other methods (package docstring).
 from __future__ import annotations
 
 import math
-from typing import Iterable, List, Tuple
+from typing import Iterable, List, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from widenet.reference import activations as _act
 from widenet.reference.limit_kernels.common import (
     GRADING,
     ORDER,
@@ -23,6 +22,7 @@ from widenet.reference.limit_kernels.common import (
     graded_points,
     panel_rule,
 )
+from widenet.reference.limit_kernels.functions import ActivationFunctions, activation_functions, evaluate
 
 # The graded quadrature: the real line is cut at HALF_WIDTH standard deviations (the mass
 # beyond, 1.2e-15, times a quadratic growth stays below 1e-13), into panels at most
@@ -45,6 +45,13 @@ FEATURES = {
     "arctan": (1.0, 0.0, 1.0),
     "sin": (1.0, 0.0, 1.0),
 }
+FUNCTION_FEATURES = (1.0, 0.0, 1.0)
+"""The features assumed of an activation given as functions: it changes on ``|t| ~ 1`` around 0
+(as every built-in does), perhaps with a kink at 0, and has no known asymptote, so that the
+panels are graded over every scale from ``1 / sqrt(q)`` out to the plain panels, as for arctan
+(cost ``~ log(q)^2`` per pair), and toward the kink's smoothing (:func:`_smoothed_scale`). An
+activation with finer features elsewhere (a kink away from 0) is resolved only as far as the
+plain panels resolve it."""
 ASYMPTOTE_GAP = 1e-17
 """How close to its asymptote the activation must be where the graded panels end."""
 QUADRATURE_MAX_VARIANCE = {"arctan": 1e8, "sin": 8.0}
@@ -53,8 +60,8 @@ arctan's 1/t tail needs panels over every scale (cost ~ log(q)^2 per pair), sin'
 oscillations ~ q nodes. The scale mixture and the closed form have no such limit."""
 
 
-def graded_quadrature_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike, activation: str,
-                                   order: int = ORDER) -> Pair:
+def graded_quadrature_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike,
+                                   activation: Union[str, ActivationFunctions], order: int = ORDER) -> Pair:
     """Return ``E_ss`` and ``E_dd`` by a tensor Gauss-Legendre rule graded toward the activation's features.
 
     It serves any activation (package docstring). With independent standard normals ``(a, b)``, ``s = sqrt(1 - rho^2)``:
@@ -87,9 +94,10 @@ def graded_quadrature_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: 
     ----------
     S11, S22, S12
         As returned by :func:`covariances`.
-    activation : str
-        Any of :data:`~widenet.reference.ACTIVATIONS`; arctan and sin only for
-        variances up to :data:`QUADRATURE_MAX_VARIANCE`.
+    activation : str or ActivationFunctions
+        Any of :data:`~widenet.reference.ACTIVATIONS` (arctan and sin only for
+        variances up to :data:`QUADRATURE_MAX_VARIANCE`), or an activation's functions,
+        whose features are :data:`FUNCTION_FEATURES`.
     order : int
         Gauss-Legendre nodes per panel.
 
@@ -98,19 +106,33 @@ def graded_quadrature_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: 
     E_ss, E_dd : ndarray, shape (m1, m2)
     """
     V11, V22, V12 = _variances(S11, S22, S12)
-    _act.activation(activation, np.zeros(1))  # unknown names fail before any work
-    limit = QUADRATURE_MAX_VARIANCE.get(activation, math.inf)
+    functions = activation_functions(activation)  # unknown names fail before any work
+    limit = QUADRATURE_MAX_VARIANCE.get(functions.name, math.inf) if functions.builtin else math.inf
     if max(V11.max(initial=0.0), V22.max(initial=0.0)) > limit:
-        raise ValueError(f"S11, S22: the quadrature of {activation} takes variances up to {limit:g} only; got "
+        raise ValueError(f"S11, S22: the quadrature of {functions.name} takes variances up to {limit:g} only; got "
                          f"{max(V11.max(), V22.max()):.4g}")
+    return quadrature_at(V11, V22, V12, np.ones(V12.shape, dtype=bool), functions, order)
+
+
+def quadrature_at(V11: Array, V22: Array, V12: Array, pairs: npt.NDArray[np.bool_], functions: ActivationFunctions,
+                  order: int = ORDER) -> Pair:
+    """Return ``E_ss`` and ``E_dd`` by the graded quadrature at the pairs where ``pairs`` is True (0 elsewhere).
+
+    The covariances are checked arrays as :func:`graded_quadrature_expectations` takes them.
+    """
     rho, one_minus_rho2 = _correlations(V11, V22, V12)
-    E_ss, E_dd = np.empty(V12.shape), np.empty(V12.shape)
-    for i, j in np.ndindex(V12.shape):
-        E_ss[i, j], E_dd[i, j] = _quadrature_pair(activation, V11[i], V22[j], rho[i, j], one_minus_rho2[i, j], order)
+    E_ss, E_dd = np.zeros(V12.shape), np.zeros(V12.shape)
+    for i, j in zip(*np.nonzero(pairs)):
+        E_ss[i, j], E_dd[i, j] = _quadrature_pair(functions, V11[i], V22[j], rho[i, j], one_minus_rho2[i, j], order)
     return E_ss, E_dd
 
 
-def asymptote_radius(activation: str, stretch: float) -> float:
+def features(functions: ActivationFunctions) -> Tuple[float, float, float]:
+    """Return the features ``(ell, lambda, p)`` of an activation: a built-in's, or :data:`FUNCTION_FEATURES`."""
+    return FEATURES[functions.name] if functions.builtin else FUNCTION_FEATURES
+
+
+def asymptote_radius(activation: Union[str, ActivationFunctions], stretch: float) -> float:
     """Return where the graded panels end.
 
     That is the ``|t|`` beyond which ``sigma`` stays within
@@ -118,7 +140,7 @@ def asymptote_radius(activation: str, stretch: float) -> float:
     the integration variable to the pre-activation (the panels beyond are ``stretch`` times
     wider than the feature, so the gap must shrink as much). inf for arctan and sin.
     """
-    _, rate, power = FEATURES[activation]
+    _, rate, power = features(activation_functions(activation))
     if rate == 0:
         return math.inf
     return ((math.log(1 / ASYMPTOTE_GAP) + math.log(max(1.0, stretch))) / rate) ** (1 / power)
@@ -215,28 +237,46 @@ def _gaussian_rule(centre: float, grid: Tuple[Array, float], order: int) -> Pair
     return t, weights * np.exp(-0.5 * b * b) / math.sqrt(2 * math.pi)
 
 
-def _quadrature_pair(activation: str, q1: float, q2: float, rho: float, one_minus_rho2: float,
+def _smoothed_scale(functions: ActivationFunctions, scale: float, spread: float) -> float:
+    """Return the scale on which ``G``, the activation smoothed by a Gaussian of width ``tau``, changes.
+
+    That is ``max(ell, tau)`` for a built-in. A function may also have a kink at 0 (relu's),
+    which ``G`` turns into a feature of width ``tau``: its panels are graded from the finer
+    of the two (from ``ell`` where ``tau = 0``, ``G`` being the activation itself).
+    """
+    if functions.builtin:
+        return max(scale, spread)
+    return min(scale, spread) if spread > 0 else scale
+
+
+def _quadrature_pair(functions: ActivationFunctions, q1: float, q2: float, rho: float, one_minus_rho2: float,
                      order: int) -> Tuple[float, float]:
-    scale = FEATURES[activation][0]
+    scale = features(functions)[0]
     sine, root1, root2 = math.sqrt(one_minus_rho2), math.sqrt(q1), math.sqrt(q2)
     spread, along = root2 * sine, root2 * abs(rho)  # tau, and |dm/da|
-    reach = asymptote_radius(activation, max(root1, root2)) if scale > 0 else 0.0
-    width = max(scale, spread)  # G's feature scale, in m
+    reach = asymptote_radius(functions, max(root1, root2)) if scale > 0 else 0.0
+    width = _smoothed_scale(functions, scale, spread)  # G's feature scale, in m
     outer = [(scale / root1, reach / root1) if root1 > 0 else (0.0, 0.0),
              (width / along, (reach + HALF_WIDTH * spread) / along) if along > 0 else (0.0, 0.0)]
     a, outer_weights = _gaussian_rule(0.0, feature_grid(outer, HALF_WIDTH, order), order)
     # the inner windows |b| < HALF_WIDTH, b = centre + t, centre = -rho a / s, span |t| < inner_reach
     inner_reach = HALF_WIDTH + (np.max(np.abs(rho * a / sine)) if spread > 0 else 0.0)
     inner_grid = feature_grid([(scale / spread, reach / spread)] if spread > 0 else [], inner_reach, order)
-    G_s, G_d = np.empty_like(a), np.empty_like(a)
-    for p, a_p in enumerate(a):
+    nodes: List[Array] = []
+    weights: List[Array] = []
+    for a_p in a:
         if spread == 0:
-            v, inner_weights = np.array([root2 * rho * a_p]), np.ones(1)
+            nodes.append(np.array([root2 * rho * a_p]))
+            weights.append(np.ones(1))
         else:
             t, inner_weights = _gaussian_rule(-rho * a_p / sine, inner_grid, order)
-            v = spread * t
-        G_s[p] = inner_weights @ _act.activation(activation, v)
-        G_d[p] = inner_weights @ _act.activation_derivative(activation, v)
+            nodes.append(spread * t)
+            weights.append(inner_weights)
+    # every outer node's inner rule in one array: one call of each function per pair
+    v, w = np.concatenate(nodes), np.concatenate(weights)
+    starts = np.cumsum([0] + [len(part) for part in nodes[:-1]])
+    G_s = np.add.reduceat(w * evaluate(functions, False, v), starts)
+    G_d = np.add.reduceat(w * evaluate(functions, True, v), starts)
     u = root1 * a
-    return (float(outer_weights @ (_act.activation(activation, u) * G_s)),
-            float(outer_weights @ (_act.activation_derivative(activation, u) * G_d)))
+    return (float(outer_weights @ (evaluate(functions, False, u) * G_s)),
+            float(outer_weights @ (evaluate(functions, True, u) * G_d)))
