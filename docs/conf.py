@@ -50,6 +50,7 @@ extensions = [
     "api_coverage",
     "theory_links",
     "attribute_links",
+    "name_links",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb"}
@@ -70,6 +71,9 @@ nitpick_ignore_regex = [
     # widenet's private modules and classes (the file format, the memory guard, a compiled state, a lock)
     # appear in a few docstrings and annotations, for maintainers; they have no pages
     (r"py:.*", r"widenet\.(.*\.)?_.*"),
+    # the numpy reference implementation (widenet.reference) mirrors the compiled kernels name for name;
+    # docstrings cite it for the detail of a method, and it has no pages of its own
+    (r"py:.*", r"widenet\.reference(\..*)?"),
 ]
 # Summary lines in the API tables are read in the table's module: three name functions of other modules
 # (widenet.io.save and widenet.dynamics.lazy_training.lazy_training_cell, which have no page of their own,

@@ -16,16 +16,25 @@ from sphinx.application import Sphinx
 from sphinx.util import logging
 
 import widenet
-from widenet.app.experiments import Experiment, ExperimentResult, Progress
+from widenet.app.experiments import Claim, Experiment, ExperimentResult, Progress
 
 LOGGER = logging.getLogger(__name__)
 DIRECTORY = "experiments"
 
 
+def _claim(claim: Claim) -> list[str]:
+    """Return the Markdown lines of one claim: verdict, reference and statement, then its test."""
+    hypotheses = {True: "yes", False: "**no**", None: "nothing to check"}[claim.hypothesis_holds]
+    if claim.hypothesis:
+        hypotheses += f": {claim.hypothesis}"
+    verdict = "held" if claim.holds else "**failed**"
+    return [f"### {claim.reference}", "", f"{verdict}: {claim.statement}", "",
+            f"- hypotheses hold: {hypotheses}", f"- prediction: {claim.predicted}",
+            f"- criterion (two-sided): {claim.criterion}", f"- measured: {claim.measured}", ""]
+
+
 def _page(experiment: Experiment, result: ExperimentResult, figures: list[str], seconds: float, date: str) -> str:
     """Return the Markdown page of one experiment's run."""
-    from widenet.app.report import _claims_table  # the report's own table, so that the two read alike
-
     name = experiment.name
     held = sum(claim.holds for claim in result.claims)
     lines = [f"# {experiment.title}", "",
@@ -35,12 +44,14 @@ def _page(experiment: Experiment, result: ExperimentResult, figures: list[str], 
         lines += [f"*Beyond the chapter:* {experiment.beyond_chapter}.", ""]
     for figure in figures:
         lines += [f"![{experiment.title}]({figure})", ""]
-    lines += ["## Claims", "", *_claims_table([("", claim) for claim in result.claims]), ""]
+    lines += ["## Claims", ""]
+    for claim in result.claims:
+        lines += _claim(claim)
     if result.settings:
         settings = ", ".join(f"`{key}={value}`" for key, value in result.settings.items())
-        lines += ["Settings of this run: " + settings + ".", ""]
+        lines += ["## Settings of this run", "", settings + ".", ""]
     lines += ["## Run it", "",
-              "The figure and the table above, at the sizes of this page, then at full size:", "",
+              "The figure and the claims above, at the sizes of this page, then at full size:", "",
               "```bash", f"widenet reproduce --quick --only {name}", f"widenet reproduce --only {name}", "```", "",
               "The same from Python, without the figures:", "",
               "```python", "from widenet.app.experiments import run_experiment", "",
