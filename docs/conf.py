@@ -110,6 +110,7 @@ nb_execution_mode = "force"
 nb_execution_raise_on_error = True
 nb_execution_timeout = 300
 nb_merge_streams = True
+nb_output_stderr = "warn"  # a warning printed by an example (e.g. a ConditioningWarning) fails the build too
 
 # sphinx-gallery: examples/ (each script run once, its figures captured; callables by name, so that
 # Sphinx can cache the configuration)

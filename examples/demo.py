@@ -10,6 +10,8 @@ numpy implementations agree.
     python examples/demo.py
 """
 
+# sphinx_gallery_thumbnail_path = "figure-11-3.png"
+
 import time
 
 import numpy as np
