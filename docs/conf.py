@@ -17,6 +17,10 @@ The toolchain, and why:
 - sphinx-argparse documents the command line from its own parser.
 - furo as the theme: its fonts are the system's and all its assets are in the package, so
   the built site loads nothing from the web.
+- Local extensions in ``_ext/``: the experiments' gallery; the check that the API reference
+  lists every public name; links from "docs/theory.md, section N" in docstrings to the
+  section, from public names written as code in the Markdown pages to their API pages, and
+  from references to attributes listed in a class's "Attributes" section to the class.
 
 Nothing is fetched at build time (no intersphinx): references to numpy, scikit-learn, Dask
 and Python's standard library are left as plain text (``nitpick_ignore_regex`` below).
