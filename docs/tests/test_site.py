@@ -122,6 +122,15 @@ def test_screenshot(tmp_path: Path, name: str, target: str) -> None:
     _screenshot(tmp_path, name, target)
 
 
+def test_every_experiment_has_a_gallery_page_with_its_figure() -> None:
+    from widenet.app.experiments import EXPERIMENTS
+
+    for name in EXPERIMENTS:
+        page = _Page()
+        page.feed(_page(f"experiments/{name}.html").read_text(encoding="utf-8"))
+        _assert_figure(page, f"experiments/{name}.html")
+
+
 def test_every_public_name_has_a_page() -> None:
     missing = []
     for module in PUBLIC_MODULES:
