@@ -144,17 +144,29 @@ def deep_ntk():
             lambda: [net.params.to_vector(), X])
 
 
-def deep_train():
+def deep_ntk_blocks():
+    """Every block of a deep network's kernel of three outputs: k backward passes, k^2 Gram products."""
+    net = widenet.network.deep.Network(64, [1024, 1024], "tanh", "ntk", seed=0, outputs=3)
+    X, _ = data(2500, 64)
+    return (lambda: net.ntk(X, trace_outputs=False),
+            lambda: close(net.ntk(X[:3], trace_outputs=False), net.ntk(X[:3], trace_outputs=False, backend="numpy")),
+            lambda: [net.params.to_vector(), X])
+
+
+def deep_training(outputs=1):
+    """A deep network's run (of ``outputs`` outputs): its loop polls the stop token at every step."""
     def make():
-        return widenet.network.deep.Network(16, [256, 256], "tanh", seed=0)
+        return widenet.network.deep.Network(16, [256, 256], "tanh", seed=0, outputs=outputs)
     net, (X, y) = make(), data(256, 16)
+    targets = y if outputs == 1 else np.sin(X[:, :outputs])
 
     def again():
         first, second = make(), make()
-        first.train(X, y, 1e-4, 3)
-        second.train(X, y, 1e-4, 3, backend="numpy")
+        first.train(X, targets, 1e-4, 3)
+        second.train(X, targets, 1e-4, 3, backend="numpy")
         return close(first.params.to_vector(), second.params.to_vector(), 1e-9)
-    return lambda: net.train(X, y, 1e-9, 10**9, record_every=10**9), again, lambda: [net.params.to_vector(), X, y]
+    return (lambda: net.train(X, targets, 1e-9, 10**9, record_every=10**9), again,
+            lambda: [net.params.to_vector(), X, targets])
 
 
 def train_ensemble():
@@ -280,8 +292,10 @@ CALLS = {
     "train_outputs": train_outputs,
     "ntk_blocks": ntk_blocks,
     "deep_ntk": deep_ntk,
-    "deep_train": deep_train,
+    "deep_train": deep_training,
     "deep_train_ensemble": deep_train_ensemble,
+    "deep_ntk_blocks": deep_ntk_blocks,
+    "deep_train_outputs": lambda: deep_training(outputs=3),
     "linear_gd": linearized("iterate"),
     "linearized_closed_form": linearized("closed_form"),
     "kernel_gram": kernel_gram(cross=False),

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 CHILD = Path(__file__).with_name("interrupt_calls.py")
 CALLS = ("forward", "jacobian", "ntk", "ntk_cross", "ntk_diag", "loss_grad", "jvp", "vjp", "train",
          "train_ensemble", "train_outputs", "ntk_blocks", "deep_ntk", "deep_train", "deep_train_ensemble",
+         "deep_ntk_blocks", "deep_train_outputs",
          "linear_gd", "linearized_closed_form", "kernel_gram",
          "kernel_gram_cross", "activation",
          "KernelLeastSquares.fit", "NTKRegressor.fit", "min_norm_solution")

@@ -122,9 +122,11 @@ def test_an_ensemble_of_several_outputs_trains_its_members_and_round_trips(tmp_p
     assert ensemble.ntk(X, trace_outputs=False).shape == (3, M, K, M, K)
 
 
-def test_a_training_state_of_several_outputs_resumes_from_its_file(tmp_path):
+@pytest.mark.parametrize("make", [network, lambda: widenet.Network(D, [6, 5], "tanh", outputs=K, seed=0)],
+                         ids=["shallow", "deep"])
+def test_a_training_state_of_several_outputs_resumes_from_its_file(tmp_path, make):
     X, Y = data()
-    state = widenet.TrainingState(network(), lr=0.05, record_every=2)
+    state = widenet.TrainingState(make(), lr=0.05, record_every=2)
     state.train(X, Y, 4, X_test=X[:2])
     loaded = widenet.TrainingState.load(state.save(tmp_path / "state.npz"))
     assert loaded.history.test_outputs.shape == (3, 2, K)
@@ -164,11 +166,11 @@ def test_the_callers_targets_are_left_as_they_were():
     lambda net, X, Y: widenet.parameter_movement(net, X, Y, 0.1, 2),
     lambda net, X, Y: widenet.dynamics.lazy_training.lazy_training_cell(8, 0, outputs=2, steps=2),
     lambda net, X, Y: widenet.compare_parametrizations(8, outputs=2, steps=2),
-    lambda net, X, Y: widenet.Network(D, [4, 4], outputs=2),
-    lambda net, X, Y: widenet.DeepEnsemble(2, D, [4, 4], outputs=2),
+    lambda net, X, Y: widenet.check_assumptions(widenet.Network(D, [4, 4], outputs=Y.shape[1], seed=0), X, Y),
+    lambda net, X, Y: widenet.parameter_movement(widenet.Network(D, [4, 4], outputs=Y.shape[1], seed=0), X, Y, 0.1,
+                                                 2),
 ], ids=["check_assumptions", "check_convergence", "parameter_movement", "lazy_training_cell",
-        "compare_parametrizations", "Network",
-        "DeepEnsemble"])
+        "compare_parametrizations", "check_assumptions_deep", "parameter_movement_deep"])
 def test_what_takes_one_output_refuses_several_by_name(call):
     X, Y = data()
     with pytest.raises(ValueError, match=r"^outputs: expected 1 \(.* supports one output"):

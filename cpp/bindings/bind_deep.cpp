@@ -1,4 +1,3 @@
-#include <cmath>
 #include <optional>
 #include <string>
 
@@ -8,170 +7,10 @@
 #include "records.hpp"
 #include "widenet/deep_gram.hpp"
 #include "widenet/deep_network.hpp"
+#include "widenet/deep_outputs.hpp"
 #include "widenet/deep_training.hpp"
 
 namespace widenet::bindings {
-namespace {
-
-std::string layer_name(std::size_t l, std::size_t depth) {
-  return l == depth ? "layers[-1] (the readout)" : "layers[" + std::to_string(l) + "]";
-}
-
-// The dtype of the first weight matrix, which every other array must share.
-bool single_precision(const py::sequence& layers) {
-  require(py::len(layers) >= 2, "layers: expected at least one hidden layer and the readout");
-  const py::object first = py::reinterpret_borrow<py::sequence>(layers[0])[0];
-  if (py::isinstance<CArray<float>>(first)) return true;
-  if (py::isinstance<CArray<double>>(first)) return false;
-  throw py::type_error("layers[0]: expected a C-contiguous float64 or float32 weight matrix");
-}
-
-// `a` as an array of the network's dtype with the given shape ({} for a scalar).
-template <typename T>
-py::array checked_array(const py::handle& a, const std::vector<Index>& shape,
-                        const std::string& name) {
-  if (!py::isinstance<CArray<T>>(a)) {
-    throw py::type_error(name + ": expected a C-contiguous " + std::string(dtype_name<T>()) +
-                         " array (the network's dtype)");
-  }
-  const py::array array = py::reinterpret_borrow<py::array>(a);
-  bool same = array.ndim() == py::ssize_t(shape.size());
-  for (std::size_t k = 0; same && k < shape.size(); ++k) same = array.shape(py::ssize_t(k)) == shape[k];
-  std::string expected = "(";
-  for (std::size_t k = 0; k < shape.size(); ++k) expected += (k ? ", " : "") + std::to_string(shape[k]);
-  expected += shape.size() == 1 ? ",)" : ")";
-  require(same, name + ": expected shape " + expected + ", got " + array_shape(array));
-  return array;
-}
-
-py::array read_only(const py::array& a) {
-  py::array view = a.attr("view")();
-  view.attr("setflags")(py::arg("write") = false);
-  return view;
-}
-
-// The layer shapes and the biases' presence, read from the weights.
-struct LayerShapes {
-  Index input_dim;
-  std::vector<Index> widths;
-  bool bias;
-};
-
-LayerShapes layer_shapes(const py::sequence& layers) {
-  const std::size_t depth = py::len(layers) - 1;
-  LayerShapes shapes{0, {}, false};
-  std::size_t with_bias = 0;
-  for (std::size_t l = 0; l <= depth; ++l) {
-    const py::sequence layer = py::reinterpret_borrow<py::sequence>(layers[l]);
-    require(py::len(layer) == 2, layer_name(l, depth) + ": expected a pair (weights, bias or None)");
-    const py::array W = py::reinterpret_borrow<py::array>(layer[0]);
-    if (l < depth) {
-      require(W.ndim() == 2 && W.shape(0) >= 1 && W.shape(1) >= 1,
-              layer_name(l, depth) + ": expected a non-empty weight matrix, got " + array_shape(W));
-      if (l == 0) shapes.input_dim = W.shape(1);
-      shapes.widths.push_back(W.shape(0));
-    }
-    with_bias += layer[1].is_none() ? 0 : 1;
-  }
-  require(with_bias == 0 || with_bias == depth + 1,
-          "layers: expected a bias in every layer or in none, got " + std::to_string(with_bias) +
-              " of " + std::to_string(depth + 1));
-  shapes.bias = with_bias > 0;
-  return shapes;
-}
-
-}  // namespace
-
-DeepNetwork::DeepNetwork(const py::sequence& layers, const std::string& activation,
-                         const py::sequence& scales)
-    : activation_(activation) {
-  single_ = single_precision(layers);
-  const LayerShapes shapes = layer_shapes(layers);
-  input_dim_ = shapes.input_dim;
-  widths_ = shapes.widths;
-  const std::size_t depth = widths_.size();
-  require(py::len(scales) == depth + 1, "scales: expected " + std::to_string(depth + 1) +
-                                            " pairs (m, beta), one per layer, got " +
-                                            std::to_string(py::len(scales)));
-  arch_ = DeepArchitecture{parse_activation(activation), {}, shapes.bias};
-  for (std::size_t l = 0; l <= depth; ++l) {
-    const auto pair = py::cast<std::pair<double, double>>(scales[l]);
-    require(std::isfinite(pair.first) && pair.first > 0 && std::isfinite(pair.second) &&
-                pair.second >= 0,
-            "scales[" + std::to_string(l) + "]: expected a finite m > 0 and beta >= 0");
-    arch_.scales.push_back(pair);
-  }
-  const auto take = [&](auto tag) {
-    using T = decltype(tag);
-    for (std::size_t l = 0; l <= depth; ++l) {
-      const py::sequence layer = py::reinterpret_borrow<py::sequence>(layers[l]);
-      const std::string name = layer_name(l, depth);
-      if (l < depth) {
-        const Index fan_in = l == 0 ? input_dim_ : widths_[l - 1];
-        weights_.push_back(read_only(checked_array<T>(layer[0], {widths_[l], fan_in}, name + " weights")));
-        if (arch_.bias) biases_.push_back(read_only(checked_array<T>(layer[1], {widths_[l]}, name + " bias")));
-      } else {
-        v_ = read_only(checked_array<T>(layer[0], {widths_.back()}, name + " weights"));
-        if (arch_.bias) c_ = py::cast<double>(layer[1]);
-      }
-    }
-  };
-  if (single_) {
-    take(float{});
-  } else {
-    take(double{});
-  }
-}
-
-template <typename T>
-DeepParams<T> DeepNetwork::checked_layers(const py::sequence& layers, const std::string& name) const {
-  const std::size_t depth = widths_.size();
-  require(py::len(layers) == depth + 1, name + ": expected " + std::to_string(depth + 1) +
-                                            " layers like the network's, got " +
-                                            std::to_string(py::len(layers)));
-  DeepParams<T> out;
-  for (std::size_t l = 0; l <= depth; ++l) {
-    const py::sequence layer = py::reinterpret_borrow<py::sequence>(layers[l]);
-    const std::string label = name + "[" + std::to_string(l) + "]";
-    require(py::len(layer) == 2, label + ": expected a pair (weights, bias or None)");
-    require(layer[1].is_none() != arch_.bias,
-            label + (arch_.bias ? ": expected a bias, as the network has" : ": expected None (the network has no biases)"));
-    if (l < depth) {
-      const Index fan_in = l == 0 ? input_dim_ : widths_[l - 1];
-      out.W.push_back(py::cast<RowMatrix<T>>(checked_array<T>(layer[0], {widths_[l], fan_in}, label)));
-      if (arch_.bias) out.b.push_back(py::cast<Vector<T>>(checked_array<T>(layer[1], {widths_[l]}, label)));
-    } else {
-      out.v = py::cast<Vector<T>>(checked_array<T>(layer[0], {widths_.back()}, label));
-      out.c = arch_.bias ? py::cast<T>(layer[1]) : T(0);
-    }
-  }
-  return out;
-}
-
-Index DeepNetwork::num_params() const {
-  Index total = widths_.back() + (arch_.bias ? 1 : 0);
-  for (std::size_t l = 0; l < widths_.size(); ++l) {
-    const Index fan_in = l == 0 ? input_dim_ : widths_[l - 1];
-    total += widths_[l] * (fan_in + (arch_.bias ? 1 : 0));
-  }
-  return total;
-}
-
-py::tuple DeepNetwork::layers() const {
-  py::list out;
-  for (std::size_t l = 0; l < weights_.size(); ++l) {
-    out.append(py::make_tuple(weights_[l], arch_.bias ? py::object(biases_[l]) : py::object(py::none())));
-  }
-  out.append(py::make_tuple(v_, arch_.bias ? py::object(py::float_(c_)) : py::object(py::none())));
-  return py::tuple(out);
-}
-
-py::tuple DeepNetwork::scales() const {
-  py::list out;
-  for (const auto& [m, beta] : arch_.scales) out.append(py::make_tuple(m, beta));
-  return py::tuple(out);
-}
-
 namespace {
 
 template <typename T>
@@ -179,35 +18,78 @@ struct DeepBinder {
   using Matrix = MatrixRef<T>;
   using Vec = VectorRef<T>;
 
-  static Vector<T> forward(const DeepNetwork& net, const Matrix& X) {
-    const DeepView<T> w = net.params_for<T>("X");
-    check_inputs<T>(X, net.input_dim());
-    return run_interruptible([&] { return deep_forward<T>(net.arch(), w, X); },
-                             is_long_call(deep_pass_work(net, X.rows())));
+  // The rows of Y (m, k) of a network of k outputs, or of y (m,) of one, named `name`.
+  static Matrix rows_of(const DeepNetwork& net, const CArray<T>& y, Index rows, const std::string& name) {
+    return matrix_view<T>(y, rows, net.outputs(), name, "one row per row of X, one entry per output");
   }
 
-  static RowMatrix<T> jacobian(const DeepNetwork& net, const Matrix& X) {
+  // (m,), or (m, k) for a network of k outputs.
+  static py::object forward(const DeepNetwork& net, const Matrix& X) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
-    return run_interruptible([&] { return deep_jacobian<T>(net.arch(), w, X); },
-                             is_long_call(deep_pass_work(net, X.rows()) + double(X.rows() * net.num_params())));
+    const bool long_call = is_long_call(deep_pass_work(net, X.rows()));
+    if (net.several_outputs()) {
+      const DeepOutputView<T> p = net.outputs_for<T>("X");
+      return py::cast(run_interruptible([&] { return deep_forward_outputs<T>(net.arch(), p, X); }, long_call));
+    }
+    return py::cast(run_interruptible([&] { return deep_forward<T>(net.arch(), w, X); }, long_call));
   }
 
+  // (m, P), or (m, k, P) for a network of k outputs.
+  static py::object jacobian(const DeepNetwork& net, const Matrix& X) {
+    const DeepView<T> w = net.params_for<T>("X");
+    check_inputs<T>(X, net.input_dim());
+    const double work = deep_pass_work(net, X.rows()) + double(X.rows() * net.num_params());
+    if (net.several_outputs()) {
+      const DeepOutputView<T> p = net.outputs_for<T>("X");
+      const py::object J = py::cast(run_interruptible([&] { return deep_jacobian_outputs<T>(net.arch(), p, X); },
+                                                      is_long_call(work * double(net.outputs()))));
+      return J.attr("reshape")(X.rows(), net.outputs(), net.num_params());
+    }
+    return py::cast(run_interruptible([&] { return deep_jacobian<T>(net.arch(), w, X); }, is_long_call(work)));
+  }
+
+  // The flops of the Gram products of an m1 x m2 kernel, per pair of outputs.
+  static double gram_work(const DeepNetwork& net, Index m1, Index m2) {
+    double products = 0;
+    Index fan_in = net.input_dim();
+    for (const Index width : net.widths()) {
+      products += 2.0 * double(m1) * double(m2) * double(fan_in + width);
+      fan_in = width;
+    }
+    return products + deep_pass_work(net, m1 + m2);
+  }
+
+  // The kernel, traced over the outputs (their mean) for a network of k outputs.
   static RowMatrix<T> ntk_gram(const DeepNetwork& net, const Matrix& X1, const std::optional<Matrix>& X2) {
     const DeepView<T> w = net.params_for<T>("X1");
     check_inputs<T>(X1, net.input_dim(), "X1");
     if (X2) check_inputs<T>(*X2, net.input_dim(), "X2");
     const Index m2 = X2 ? X2->rows() : X1.rows();
-    double products = 0;
-    Index fan_in = net.input_dim();
-    for (const Index width : net.widths()) {
-      products += 2.0 * double(X1.rows()) * double(m2) * double(fan_in + width);
-      fan_in = width;
+    const double work = gram_work(net, X1.rows(), m2) * double(net.outputs());
+    if (net.several_outputs()) {
+      const DeepOutputView<T> p = net.outputs_for<T>("X1");
+      return run_interruptible([&] {
+        return deep_tangent_gram_outputs<T>(net.arch(), p, X1, X2 ? &*X2 : nullptr, true);
+      }, is_long_call(work));
     }
     return run_interruptible([&] {
       if (!X2) return deep_tangent_gram_symmetric<T>(net.arch(), w, X1);
       return deep_tangent_gram<T>(net.arch(), w, X1, *X2);
-    }, is_long_call(products + deep_pass_work(net, X1.rows() + m2)));
+    }, is_long_call(work));
+  }
+
+  // Every block of the kernel of a network of k outputs, (m1, k, m2, k).
+  static py::object ntk_blocks(const DeepNetwork& net, const Matrix& X1, const std::optional<Matrix>& X2) {
+    require(net.several_outputs(), "net: expected a network with a (k, n_L) readout (ntk_gram gives one output's)");
+    const DeepOutputView<T> p = net.outputs_for<T>("X1");
+    check_inputs<T>(X1, net.input_dim(), "X1");
+    if (X2) check_inputs<T>(*X2, net.input_dim(), "X2");
+    const Index m1 = X1.rows(), m2 = X2 ? X2->rows() : m1, k = net.outputs();
+    const py::object K = py::cast(run_interruptible([&] {
+      return deep_tangent_gram_outputs<T>(net.arch(), p, X1, X2 ? &*X2 : nullptr, false);
+    }, is_long_call(gram_work(net, m1, m2) * double(k * k))));
+    return K.attr("reshape")(m1, k, m2, k);
   }
 
   static RowMatrix<T> feature_gram(const DeepNetwork& net, const Matrix& X1, const std::optional<Matrix>& X2) {
@@ -224,54 +106,75 @@ struct DeepBinder {
   static Vector<T> ntk_diag(const DeepNetwork& net, const Matrix& X) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
-    return run_interruptible([&] { return deep_tangent_gram_diagonal<T>(net.arch(), w, X); },
-                             is_long_call(deep_pass_work(net, X.rows())));
+    const bool long_call = is_long_call(deep_pass_work(net, X.rows()) * double(net.outputs()));
+    if (net.several_outputs()) {
+      const DeepOutputView<T> p = net.outputs_for<T>("X");
+      return run_interruptible([&] { return deep_tangent_diagonal_traced<T>(net.arch(), p, X); }, long_call);
+    }
+    return run_interruptible([&] { return deep_tangent_gram_diagonal<T>(net.arch(), w, X); }, long_call);
   }
 
-  static py::tuple loss_grad(const DeepNetwork& net, const Matrix& X, const Vec& y, T loss_scale) {
+  static py::tuple loss_grad(const DeepNetwork& net, const Matrix& X, const CArray<T>& y, T loss_scale) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
-    check_targets<T>(y, X.rows());
+    const bool long_call = is_long_call(1.5 * deep_pass_work(net, X.rows()) * double(net.outputs()));
+    if (net.several_outputs()) {
+      const DeepOutputView<T> p = net.outputs_for<T>("X");
+      const Matrix Y = rows_of(net, y, X.rows(), "y");
+      DeepLossGradient<T, DeepOutputParams<T>> result = run_interruptible(
+          [&] { return deep_output_loss_gradient<T>(net.arch(), p, X, Y, loss_scale); }, long_call);
+      return py::make_tuple(result.loss, deep_layers_of(std::move(result.grad), net.bias()));
+    }
+    const Vec targets = vector_view<T>(y, X.rows(), "y", "one target per row of X");
     DeepLossGradient<T> result = run_interruptible(
-        [&] { return deep_loss_gradient<T>(net.arch(), w, X, y, loss_scale); },
-        is_long_call(1.5 * deep_pass_work(net, X.rows())));
+        [&] { return deep_loss_gradient<T>(net.arch(), w, X, targets, loss_scale); }, long_call);
     return py::make_tuple(result.loss, deep_layers_of(std::move(result.grad), net.bias()));
   }
 
-  static Vector<T> jvp(const DeepNetwork& net, const Matrix& X, const py::sequence& tangent) {
+  static py::object jvp(const DeepNetwork& net, const Matrix& X, const py::sequence& tangent) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
+    const bool long_call = is_long_call(1.5 * deep_pass_work(net, X.rows()) * double(net.outputs()));
+    if (net.several_outputs()) {
+      const DeepOutputView<T> p = net.outputs_for<T>("X");
+      const DeepOutputParams<T> delta = net.checked_output_layers<T>(tangent, "tangent");
+      return py::cast(run_interruptible([&] { return deep_jvp_outputs<T>(net.arch(), p, delta, X); }, long_call));
+    }
     const DeepParams<T> delta = net.checked_layers<T>(tangent, "tangent");
-    return run_interruptible([&] { return deep_jvp<T>(net.arch(), w, delta, X); },
-                             is_long_call(1.5 * deep_pass_work(net, X.rows())));
+    return py::cast(run_interruptible([&] { return deep_jvp<T>(net.arch(), w, delta, X); }, long_call));
   }
 
-  static py::list vjp(const DeepNetwork& net, const Matrix& X, const Vec& r) {
+  static py::list vjp(const DeepNetwork& net, const Matrix& X, const CArray<T>& r) {
     const DeepView<T> w = net.params_for<T>("X");
     check_inputs<T>(X, net.input_dim());
-    check_length<T>(r, X.rows(), "r", "one weight per row of X");
-    DeepParams<T> grad = run_interruptible([&] { return deep_vjp<T>(net.arch(), w, X, r); },
-                                           is_long_call(1.5 * deep_pass_work(net, X.rows())));
+    const bool long_call = is_long_call(1.5 * deep_pass_work(net, X.rows()) * double(net.outputs()));
+    if (net.several_outputs()) {
+      const DeepOutputView<T> p = net.outputs_for<T>("X");
+      const Matrix G = rows_of(net, r, X.rows(), "r");
+      DeepOutputParams<T> grad = run_interruptible([&] { return deep_vjp_outputs<T>(net.arch(), p, X, G); },
+                                                   long_call);
+      return deep_layers_of(std::move(grad), net.bias());
+    }
+    const Vec weights = vector_view<T>(r, X.rows(), "r", "one weight per row of X");
+    DeepParams<T> grad = run_interruptible([&] { return deep_vjp<T>(net.arch(), w, X, weights); }, long_call);
     return deep_layers_of(std::move(grad), net.bias());
   }
 
-  static py::dict train(const DeepNetwork& net, const DeepNetwork& initial, const Matrix& X, const Vec& y,
-                        const TrainingOptions& options, const std::optional<Matrix>& X_test) {
-    DeepParams<T> w = owned_params(net.params_for<T>("X"));
-    require(initial.input_dim() == net.input_dim() && initial.widths() == net.widths() &&
-                initial.bias() == net.bias(),
-            "initial: expected a network of the shape of net");
-    const DeepParams<T> start = owned_params(initial.params_for<T>("initial"));
-    check_training_data<T>(X, y, X_test, net.input_dim());
+  // A run of `net` with parameters of type P and targets of type Targets.
+  template <typename P, typename Targets>
+  static py::dict train_checked(const DeepNetwork& net, P w, const P& start, const Matrix& X, const Targets& y,
+                                const TrainingOptions& options, const std::optional<Matrix>& X_test) {
+    if (X_test) check_inputs<T>(*X_test, net.input_dim(), "X_test");
     const TrainingSchedule& schedule = options.schedule;
     const std::vector<Index> recorded = schedule.recorded_steps();
     const Index records = Index(recorded.size());
-    RecordArrays<T> arrays({}, records, X_test ? std::optional<Index>(X_test->rows()) : std::nullopt);
+    RecordArrays<T> arrays({}, records, X_test ? std::optional<Index>(X_test->rows()) : std::nullopt,
+                           net.several_outputs() ? net.outputs() : 0);
     const TrainingRecord<T> record = arrays.member(0, records);
     const double steps = double(schedule.steps) + 1.0;  // in double: steps + 1 may overflow an Index
     const RunEnd end = run_interruptible(
         [&] { return train_deep_network<T>(net.arch(), w, start, X, y, schedule, X_test, record, options.rule); },
-        is_long_call(1.5 * deep_pass_work(net, X.rows()) * steps));
+        is_long_call(1.5 * deep_pass_work(net, X.rows()) * double(net.outputs()) * steps));
     py::dict out;
     out["layers"] = deep_layers_of(std::move(w), net.bias());
     const std::vector<Index> done = steps_done(recorded, end);
@@ -281,21 +184,45 @@ struct DeepBinder {
     return out;
   }
 
+  static py::dict train(const DeepNetwork& net, const DeepNetwork& initial, const Matrix& X, const CArray<T>& y,
+                        const TrainingOptions& options, const std::optional<Matrix>& X_test) {
+    net.params_for<T>("X");
+    require(initial.input_dim() == net.input_dim() && initial.widths() == net.widths() &&
+                initial.bias() == net.bias() && initial.several_outputs() == net.several_outputs() &&
+                initial.outputs() == net.outputs(),
+            "initial: expected a network of the shape of net");
+    initial.params_for<T>("initial");
+    check_inputs<T>(X, net.input_dim());
+    if (net.several_outputs()) {
+      const Matrix Y = rows_of(net, y, X.rows(), "y");
+      return train_checked(net, owned_params(net.outputs_for<T>("X")), owned_params(initial.outputs_for<T>("initial")),
+                           X, Y, options, X_test);
+    }
+    const Vec targets = vector_view<T>(y, X.rows(), "y", "one target per row of X");
+    return train_checked(net, owned_params(net.params_for<T>("X")), owned_params(initial.params_for<T>("initial")),
+                         X, targets, options, X_test);
+  }
+
   static void bind(py::module_& m) {
     m.def("train", &train, py::arg("net"), py::arg("initial"), py::arg("X").noconvert(),
           py::arg("y").noconvert(), py::arg("options"), py::arg("X_test").noconvert() = py::none(),
           "Gradient descent of a deep network from its parameters; distances from those of initial. "
           "The records and the divergence rule of the one-hidden-layer train.");
     m.def("forward", &forward, py::arg("net"), py::arg("X").noconvert(),
-          "Deep network outputs Phi(X).");
+          "Deep network outputs Phi(X): (m,), or (m, k) for k outputs.");
     m.def("jacobian", &jacobian, py::arg("net"), py::arg("X").noconvert(),
-          "The m x P Jacobian of a deep network, columns per layer: W row-major, then b; v, c last.");
+          "The m x P Jacobian of a deep network, columns per layer: W row-major, then b; v, c last "
+          "((m, k, P), V row-major, for k outputs).");
     m.def("ntk_gram", &ntk_gram, py::arg("net"), py::arg("X1").noconvert(),
           py::arg("X2").noconvert() = py::none(),
-          "The empirical tangent kernel of a deep network, layer by layer (X2=None: symmetric).");
+          "The empirical tangent kernel of a deep network, layer by layer (X2=None: symmetric); for k "
+          "outputs the mean of the k diagonal blocks.");
     m.def("feature_gram", &feature_gram, py::arg("net"), py::arg("X1").noconvert(),
           py::arg("X2").noconvert() = py::none(),
           "m_out^2 A1 A2^T, the Gram of the readout's features (X2=None: symmetric).");
+    m.def("ntk_blocks", &ntk_blocks, py::arg("net"), py::arg("X1").noconvert(),
+          py::arg("X2").noconvert() = py::none(),
+          "Every block K_ii'(x, z) of the tangent kernel of a deep network of k outputs, shape (m1, k, m2, k).");
     m.def("ntk_diag", &ntk_diag, py::arg("net"), py::arg("X").noconvert(),
           "The diagonal K(x_k, x_k) of a deep network's tangent kernel.");
     m.def("loss_grad", &loss_grad, py::arg("net"), py::arg("X").noconvert(),

@@ -10,13 +10,15 @@
 #include "common.hpp"
 #include "network.hpp"
 #include "widenet/deep_network.hpp"
+#include "widenet/deep_outputs.hpp"
 
 namespace widenet::bindings {
 
 class DeepNetwork {
  public:
-  // layers: ((W^1, b^1), ..., (W^L, b^L), (v, c)), biases all None or all given;
-  // scales: L + 1 pairs (m, beta).
+  // layers: ((W^1, b^1), ..., (W^L, b^L), (v, c)), biases all None or all given; the
+  // readout v of shape (n_L,) and c a number (one output), or V (k, n_L) and c (k,) (k
+  // outputs); scales: L + 1 pairs (m, beta).
   DeepNetwork(const py::sequence& layers, const std::string& activation, const py::sequence& scales);
 
   template <typename T>
@@ -41,9 +43,24 @@ class DeepNetwork {
     return view;
   }
 
-  // Parameters in the network's layout (a direction, a gradient), copied and checked by name.
+  // The parameters of a network with a (k, n_L) readout, views as params_for's (its hidden
+  // view's own v and c are the readout's first row and entry, not read).
+  template <typename T>
+  DeepOutputView<T> outputs_for(const std::string& inputs) const {
+    const DeepView<T> hidden = params_for<T>(inputs);
+    Vector<T> c = Vector<T>::Zero(outputs_);
+    if (arch_.bias) c = Eigen::Map<const Vector<T>>(data<T>(c_array_), outputs_);
+    return DeepOutputView<T>{hidden, Eigen::Map<const RowMatrix<T>>(data<T>(v_), outputs_, widths_.back()), c};
+  }
+
+  // Parameters in the network's layout (a direction, a gradient), copied and checked by name:
+  // the hidden layers alone (checked_hidden), those of one output or of k outputs.
+  template <typename T>
+  DeepParams<T> checked_hidden(const py::sequence& layers, const std::string& name) const;
   template <typename T>
   DeepParams<T> checked_layers(const py::sequence& layers, const std::string& name) const;
+  template <typename T>
+  DeepOutputParams<T> checked_output_layers(const py::sequence& layers, const std::string& name) const;
 
   const DeepArchitecture& arch() const { return arch_; }
   const std::string& activation() const { return activation_; }
@@ -52,6 +69,9 @@ class DeepNetwork {
   Index input_dim() const { return input_dim_; }
   const std::vector<Index>& widths() const { return widths_; }
   bool bias() const { return arch_.bias; }
+  // Whether the readout is a (k, n_L) matrix (k outputs, k >= 1), and k.
+  bool several_outputs() const { return several_; }
+  Index outputs() const { return outputs_; }
   Index num_params() const;
   py::tuple layers() const;
   py::tuple scales() const;
@@ -69,7 +89,10 @@ class DeepNetwork {
   std::vector<Index> widths_;  // n_1, ..., n_L
   std::vector<py::array> weights_, biases_;
   py::array v_;
-  double c_ = 0.0;
+  double c_ = 0.0;        // the bias of one output
+  py::array c_array_;     // the biases of k outputs
+  bool several_ = false;
+  Index outputs_ = 1;
 };
 
 // Parameters as Python layers [(W, b), ..., (v, c)], the arrays moved out; b and c None
@@ -82,6 +105,15 @@ py::list deep_layers_of(DeepParams<T>&& p, bool bias) {
                               bias ? py::cast(std::move(p.b[l])) : py::object(py::none())));
   }
   out.append(py::make_tuple(py::cast(std::move(p.v)), bias ? py::object(py::float_(p.c)) : py::object(py::none())));
+  return out;
+}
+
+// Parameters of k outputs as Python layers [(W, b), ..., (V, c)], c an array of k.
+template <typename T>
+py::list deep_layers_of(DeepOutputParams<T>&& p, bool bias) {
+  p.hidden.v = Vector<T>::Zero(p.V.cols());
+  py::list out = deep_layers_of(std::move(p.hidden), bias);
+  out[out.size() - 1] = py::make_tuple(py::cast(std::move(p.V)), bias ? py::cast(std::move(p.c)) : py::object(py::none()));
   return out;
 }
 
@@ -104,6 +136,14 @@ DeepParams<T> owned_params(const DeepView<T>& view) {
   for (const auto& b : view.b) out.b.emplace_back(b);
   out.v = view.v;
   out.c = view.c;
+  return out;
+}
+
+template <typename T>
+DeepOutputParams<T> owned_params(const DeepOutputView<T>& view) {
+  DeepOutputParams<T> out{owned_params(view.hidden), view.V, view.c};
+  out.hidden.v.resize(0);  // the hidden layers' own readout is V, held beside them
+  out.hidden.c = T(0);
   return out;
 }
 

@@ -80,7 +80,7 @@ _HEADER = ("format", "format_version", "widenet_version", "config")
 _PARAMETERS = ("U", "b", "v", "c", "U0", "b0", "v0", "c0")
 _NETWORK_FIELDS = ("input_dim", "width", "activation", "parametrization", "weight_var", "bias_var", "output_var",
                    "output_bias_var", "distribution", "dtype")
-_OPTIONAL_NETWORK_FIELDS = ("outputs",)  # present only for a shallow network of several outputs
+_OPTIONAL_NETWORK_FIELDS = ("outputs",)  # present only for a network (shallow or deep) of several outputs
 _DEEP_FIELDS = ("input_dim", "widths", "activation", "parametrization", "weight_var", "bias_var", "output_var",
                 "output_bias_var", "bias", "multipliers", "distribution", "dtype")
 _TRAINING_FIELDS = ("lr", "loss", "record_every", "steps_done", "keep_history", "records", "test_points")
@@ -242,8 +242,7 @@ def _check_config(where: str, kind: str, config: Config,
             if not isinstance(config[part], dict):
                 raise ValueError(f"{where}: config {part!r}: expected a JSON object, got "
                                  f"{type(config[part]).__name__}")
-            optional = [key for key in _OPTIONAL_NETWORK_FIELDS if key in config[part]] if fields is _NETWORK_FIELDS \
-                else []
+            optional = [key for key in _OPTIONAL_NETWORK_FIELDS if key in config[part]] if part == "network" else []
             _exact_keys(where, f"config {part!r}", config[part], (*fields, *optional))
     try:
         checks = check_network if isinstance(check_network, dict) else {DEEP_FORMAT if deep else kind: check_network}
@@ -286,13 +285,14 @@ def _parameter_shapes(deep: bool, network: Config, lead: tuple[int, ...]) -> dic
         n, d, k = network["width"], network["input_dim"], network.get("outputs", 1)
         readout = (n,) if k == 1 else (k, n)
         return {"U": lead + (n, d), "b": lead + (n,), "v": lead + readout, "c": lead + readout[:-1]}
-    widths = network["widths"]
-    outs, ins = (*widths, 1), (network["input_dim"], *widths)
+    widths, k = network["widths"], network.get("outputs", 1)
+    outs, ins = (*widths, k), (network["input_dim"], *widths)
     shapes: dict[str, tuple[int, ...]] = {}
     for (weight, bias), n_out, n_in in zip(deep_layer_names(len(widths), network["bias"]), outs, ins):
-        shapes[weight] = lead + ((n_out, n_in) if weight != "v" else (n_in,))
+        one_output = weight == "v" and k == 1  # the readout vector and its bias a number
+        shapes[weight] = lead + ((n_in,) if one_output else (n_out, n_in))
         if bias is not None:
-            shapes[bias] = lead + ((n_out,) if bias != "c" else ())
+            shapes[bias] = lead + (() if one_output else (n_out,))
     return shapes
 
 

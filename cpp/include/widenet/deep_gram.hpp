@@ -52,12 +52,13 @@ void gram_product(RowMatrix<T>& G, const MatrixRef<T>& A1, const MatrixRef<T>& A
 
 // K += every layer's term, from the passes over the rows of K (pass1, X1) and its columns
 // (pass2, X2); with `lower_only` the two are one pass and only the lower triangle is formed.
+// Without `readout` the readout's term is left out (the blocks of two different outputs).
 template <typename T>
 void add_layer_terms(RowMatrix<T>& K, const DeepArchitecture& arch, const DeepPass<T>& pass1,
                      const MatrixRef<T>& X1, const DeepPass<T>& pass2, const MatrixRef<T>& X2,
-                     bool lower_only, const StopToken& stop) {
+                     bool lower_only, const StopToken& stop, bool readout_term = true) {
   RowMatrix<T> inputs = zeroed<T>(K.rows(), K.cols()), sensitivities = zeroed<T>(K.rows(), K.cols());
-  for (Index l = 0; l <= arch.depth(); ++l) {
+  for (Index l = 0; l <= (readout_term ? arch.depth() : arch.depth() - 1); ++l) {
     const bool readout = l == arch.depth();
     if (readout) {
       gram_product<T>(inputs, pass1.A.back(), pass2.A.back(), lower_only, stop);

@@ -270,10 +270,11 @@ double deep_loss_and_gradient(const DeepArchitecture& arch, const P& w, const Ma
   return loss;
 }
 
-template <typename T>
+// A loss and its gradient: the parameters of one output, or of k outputs (deep_outputs.hpp).
+template <typename T, typename Grad = DeepParams<T>>
 struct DeepLossGradient {
   double loss;
-  DeepParams<T> grad;
+  Grad grad;
 };
 
 template <typename T, typename P>

@@ -1,5 +1,6 @@
 // Gradient descent on the square loss for a deep network: the loop of training.hpp (the same
-// schedule, records and divergence rule) with the deep network's loss gradient.
+// schedule, records and divergence rule) with the deep network's loss gradient; one loop for
+// one output (DeepParams, targets y (m)) and k outputs (DeepOutputParams, targets Y (m x k)).
 #pragma once
 
 #include <algorithm>
@@ -7,9 +8,11 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "widenet/deep_network.hpp"
+#include "widenet/deep_outputs.hpp"
 #include "widenet/training.hpp"
 
 namespace widenet {
@@ -36,24 +39,67 @@ void deep_step(DeepParams<T>& w, const DeepParams<T>& grad, T h) {
   w.c -= h * grad.c;
 }
 
-// The buffers of a run, allocated by its first step and reused by every later one.
+// |W - W0| and |c - c0| added to the hidden layers' distance.
 template <typename T>
+T deep_distance(const DeepOutputParams<T>& w, const DeepOutputParams<T>& w0) {
+  const T hidden = deep_distance(w.hidden, w0.hidden);
+  return std::sqrt(hidden * hidden + (w.V - w0.V).squaredNorm() + (w.c - w0.c).squaredNorm());
+}
+
+template <typename T>
+void deep_step(DeepOutputParams<T>& w, const DeepOutputParams<T>& grad, T h) {
+  deep_step(w.hidden, grad.hidden, h);
+  w.V -= h * grad.V;
+  w.c -= h * grad.c;
+}
+
+// Phi(X_test) of either network into a record row (m_test numbers, or m_test x k).
+template <typename T>
+void deep_record_outputs(const DeepArchitecture& arch, const DeepParams<T>& w, const MatrixRef<T>& X_test,
+                         const StopToken& stop, DeepPass<T>& pass, T* into) {
+  deep_forward_pass_into<T>(arch, w, X_test, false, stop, pass);
+  Eigen::Map<Vector<T>> outputs(into, X_test.rows());
+  deep_readout_into<T>(arch, w, pass, outputs);
+}
+
+template <typename T>
+void deep_record_outputs(const DeepArchitecture& arch, const DeepOutputParams<T>& w, const MatrixRef<T>& X_test,
+                         const StopToken& stop, DeepPass<T>& pass, T* into) {
+  deep_forward_pass_into<T>(arch, w.hidden, X_test, false, stop, pass);
+  Eigen::Map<RowMatrix<T>>(into, X_test.rows(), w.outputs()) = deep_readout_outputs<T>(arch, w, pass);
+}
+
+template <typename T>
+Index deep_outputs_of(const DeepParams<T>&) { return 1; }
+template <typename T>
+Index deep_outputs_of(const DeepOutputParams<T>& w) { return w.outputs(); }
+
+// The loss gradient's buffers of one output (DeepParams) or of k (DeepOutputParams); declared
+// only, for their type.
+template <typename T>
+DeepGradientWorkspace<T> gradient_workspace_of(const DeepParams<T>&);
+template <typename T>
+DeepOutputGradientWorkspace<T> gradient_workspace_of(const DeepOutputParams<T>&);
+
+// The buffers of a run, allocated by its first step and reused by every later one.
+template <typename T, typename P>
 struct DeepTrainingWorkspace {
-  DeepGradientWorkspace<T> gradient;
+  decltype(gradient_workspace_of(std::declval<const P&>())) gradient;
   DeepPass<T> test_pass;  // for the outputs at X_test
 };
 
 // Trains `w` in place (see train() in training.hpp for the records and the divergence
 // rule), polling `stop`. A stop request throws Interrupted from inside a step, with `w`
 // unchanged: the run works on a copy, assigned at the end.
-template <typename T>
-RunEnd deep_gradient_descent(const DeepArchitecture& arch, DeepParams<T>& w, const DeepParams<T>& initial,
-                             const MatrixRef<T>& X, const VectorRef<T>& y, const TrainingSchedule& schedule,
+template <typename T, typename P, typename Targets>
+RunEnd deep_gradient_descent(const DeepArchitecture& arch, P& w, const P& initial,
+                             const MatrixRef<T>& X, const Targets& y, const TrainingSchedule& schedule,
                              const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
                              const StopRule& rule, const StopToken& stop) {
   const T h = T(schedule.step_size), loss_scale = T(schedule.loss_scale);
-  DeepParams<T> state = w;
-  DeepTrainingWorkspace<T> work;
+  P state = w;
+  DeepTrainingWorkspace<T, P> work;
+  const Index per_record = X_test ? X_test->rows() * deep_outputs_of(w) : 0;
   RunEnd end;
   Index& row = end.rows;
   double reference = double(loss_scale) * double(y.squaredNorm());  // the zero predictor's loss
@@ -68,12 +114,7 @@ RunEnd deep_gradient_descent(const DeepArchitecture& arch, DeepParams<T>& w, con
     if (diverged || k % schedule.record_every == 0 || k == schedule.steps) {
       record.losses[row] = loss;
       record.distances[row] = deep_distance(state, initial);
-      if (X_test) {
-        const Index m_test = X_test->rows();
-        deep_forward_pass_into<T>(arch, state, *X_test, false, stop, work.test_pass);
-        Eigen::Map<Vector<T>> outputs(record.test_outputs + row * m_test, m_test);
-        deep_readout_into<T>(arch, state, work.test_pass, outputs);
-      }
+      if (X_test) deep_record_outputs<T>(arch, state, *X_test, stop, work.test_pass, record.test_outputs + row * per_record);
       ++row;
     }
     if (diverged) {
@@ -88,9 +129,9 @@ RunEnd deep_gradient_descent(const DeepArchitecture& arch, DeepParams<T>& w, con
 }
 
 // One network, stopped by the current thread's token.
-template <typename T>
-RunEnd train_deep_network(const DeepArchitecture& arch, DeepParams<T>& w, const DeepParams<T>& initial,
-                          const MatrixRef<T>& X, const VectorRef<T>& y, const TrainingSchedule& schedule,
+template <typename T, typename P, typename Targets>
+RunEnd train_deep_network(const DeepArchitecture& arch, P& w, const P& initial,
+                          const MatrixRef<T>& X, const Targets& y, const TrainingSchedule& schedule,
                           const std::optional<MatrixRef<T>>& X_test, const TrainingRecord<T>& record,
                           const StopRule& rule) {
   return deep_gradient_descent<T>(arch, w, initial, X, y, schedule, X_test, record, rule,
@@ -101,10 +142,10 @@ RunEnd train_deep_network(const DeepArchitecture& arch, DeepParams<T>& w, const 
 // workspace; products inside stay single-threaded, so threads never nest. A network that
 // diverges stops alone; a stop request reaches every thread and stops them all
 // (Interrupted, thrown after the parallel region, as is any other failure of a member).
-template <typename T>
-std::vector<RunEnd> train_deep_ensemble(const DeepArchitecture& arch, std::vector<DeepParams<T>>& networks,
-                                        const std::vector<DeepParams<T>>& initial, const MatrixRef<T>& X,
-                                        const VectorRef<T>& y, const TrainingSchedule& schedule,
+template <typename T, typename P, typename Targets>
+std::vector<RunEnd> train_deep_ensemble(const DeepArchitecture& arch, std::vector<P>& networks,
+                                        const std::vector<P>& initial, const MatrixRef<T>& X,
+                                        const Targets& y, const TrainingSchedule& schedule,
                                         const std::optional<MatrixRef<T>>& X_test,
                                         const std::vector<TrainingRecord<T>>& records, const StopRule& rule) {
   const Index count = Index(networks.size());

@@ -21,7 +21,6 @@ from widenet._types import Backend, PassKind
 from widenet.network._kinds import AnyNetwork
 from widenet.network.parameters import Parameters
 from widenet.network.results import overflowed
-from widenet.network.shallow import ShallowNetwork
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -55,7 +54,7 @@ class NetworkTangent:
     def function_gram(self, X1: np.ndarray, X2: Optional[np.ndarray], backend: Backend) -> np.ndarray:
         """Return the Gram of the outputs as one vector (every block: ``(m1 k) x (m2 k)`` for ``k`` outputs)."""
         network = self.network
-        if not isinstance(network, ShallowNetwork) or network.outputs == 1:
+        if network.outputs == 1:
             return self.gram(X1, X2, backend)
         blocks = network.ntk(X1, X2, backend=backend, trace_outputs=False)
         return blocks.reshape(X1.shape[0] * network.outputs, -1)
@@ -84,7 +83,7 @@ class NetworkTangent:
     def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> List[_memory.Block]:
         """Return the memory blocks of :meth:`function_gram` of ``m1`` and ``m2`` points (``m2`` None: symmetric)."""
         network = self.network
-        if isinstance(network, ShallowNetwork) and network.outputs > 1:
+        if network.outputs > 1:
             return network.gram_blocks(m1, m2, backend, trace_outputs=False)
         blocks: List[_memory.Block] = network.gram_blocks(m1, m2, backend)
         return blocks

@@ -66,8 +66,9 @@ class FullyConnected(TrainingLock):
         """Return the memory blocks of a pass of ``kind`` over ``m`` points."""
         raise NotImplementedError
 
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> list[_memory.Block]:
-        """Return the memory blocks of an ``m1 x m2`` tangent Gram (``m2`` None: symmetric)."""
+    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend,
+                    trace_outputs: bool = True) -> list[_memory.Block]:
+        """Return the memory blocks of an ``m1 x m2`` tangent Gram (``m2`` None: symmetric; every block: not traced)."""
         raise NotImplementedError
 
     def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:

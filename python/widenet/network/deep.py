@@ -19,13 +19,13 @@ from widenet._types import (
     Loss,
     OnDivergence,
     Parametrization,
-    PassKind,
     Seed,
 )
 from widenet.errors import divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import DEEP_BACKENDS
 from widenet.network._common import FullyConnected
+from widenet.network._deep_memory import DeepMemory
 from widenet.network._training_call import check_training
 from widenet.network.deep_parameters import (
     DeepParameters,
@@ -38,17 +38,14 @@ from widenet.network.parameters import DISTRIBUTIONS, PARAMETRIZATIONS
 from widenet.network.results import TrainingResult, overflowed
 
 
-def one_output(outputs: object) -> None:
-    """Refuse ``outputs`` other than 1 (ValueError naming it): deep networks have one output."""
-    check.one_output(outputs, "widenet.Network (and DeepEnsemble)",
-                     "ShallowNetwork and ShallowEnsemble take outputs=k for now")
-
-
-class Network(FullyConnected):
+class Network(DeepMemory, FullyConnected):
     """A fully-connected network ``x -> Phi(x)`` with ``L = len(widths)`` hidden layers.
 
     ``h^l = m_l W^l a^(l-1) + beta_l b^l``, ``a^l = sigma(h^l)``, ``Phi = m_out v . a^L +
-    beta_out c`` with ``a^0 = x`` (docs/theory.md, section 8).
+    beta_out c`` with ``a^0 = x`` (docs/theory.md, section 8). With ``outputs = k > 1`` the
+    readout ``V`` is a ``k x n_L`` matrix and ``c`` a vector of ``k``: ``Phi = m_out V a^L +
+    beta_out c`` in ``R^k``, every output sharing the hidden layers (docs/theory.md, section 5,
+    "Several outputs").
 
     Parameters
     ----------
@@ -74,8 +71,12 @@ class Network(FullyConnected):
     seed : None, int or numpy.random.Generator
     dtype : numpy.float64 or numpy.float32
     outputs : int
-        1: networks of several hidden layers have one output (:class:`widenet.ShallowNetwork`
-        has ``outputs=k``); anything else raises ValueError.
+        ``k``, the number of outputs (default 1), with the conventions of
+        :class:`widenet.ShallowNetwork`: outputs ``(m, k)``, targets ``(m, k)``, the loss summed
+        over points and outputs (``loss="mean"`` divides by ``m``), the Jacobian ``(m, k, P)``,
+        :meth:`ntk` traced over the outputs (their mean) unless ``trace_outputs=False``. With
+        ``k = 1`` the network is exactly the one-output network (``v`` of shape (n_L,), ``c``
+        a number, the same numbers and files).
 
     Notes
     -----
@@ -91,21 +92,21 @@ class Network(FullyConnected):
                  output_var: float = 1.0, output_bias_var: float = 0.0, bias: bool = True,
                  multipliers: bool = False, distribution: Distribution = "normal", seed: Seed = None,
                  dtype: DTypeLike = np.float64, outputs: int = 1) -> None:
-        one_output(outputs)
         self._configure(input_dim, widths, activation, parametrization, weight_var, bias_var, output_var,
-                        output_bias_var, bias, multipliers, distribution, dtype)
-        size = parameter_count(self.input_dim, self.widths, self.bias)
+                        output_bias_var, bias, multipliers, distribution, dtype, outputs)
+        size = parameter_count(self.input_dim, self.widths, self.bias, self.outputs)
         # the float64 draws (a layer's draw and its scaled copy at most), then the parameters
         _memory.require("Network", [("float64 draws", (size,), np.float64, 2),
                                     ("parameters and their initial copy", (size,), self.dtype, 2)],
                         "Pass a smaller network.")
         self._params = initialize_deep(self.input_dim, self.widths, self._initial_law, self.bias,
-                                       self.distribution, check.generator(seed), self.dtype)
+                                       self.distribution, check.generator(seed), self.dtype, self.outputs)
         self._initial = self._params
 
     def _configure(self, input_dim: object, widths: object, activation: object, parametrization: object,
                    weight_var: object, bias_var: object, output_var: object, output_bias_var: object,
-                   bias: object, multipliers: object, distribution: object, dtype: object) -> None:
+                   bias: object, multipliers: object, distribution: object, dtype: object,
+                   outputs: object = 1) -> None:
         """Check and set the configuration (everything but the parameters), the layers' scales and laws."""
         self.input_dim = check.integer(input_dim, "input_dim", 1)
         if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 1:
@@ -124,6 +125,7 @@ class Network(FullyConnected):
                              "parametrization's convention)")
         self.distribution: Distribution = check.choice(distribution, "distribution", DISTRIBUTIONS)
         self.dtype = check.float_dtype(dtype)
+        self.outputs = check.integer(outputs, "outputs", 1)
         fan_ins = (self.input_dim, *self.widths)
         variances = (self.weight_var, self.bias_var, self.output_var, self.output_bias_var)
         self.scales = layer_scales(self.parametrization, self.multipliers, fan_ins, variances)
@@ -138,12 +140,15 @@ class Network(FullyConnected):
     def config(self) -> dict[str, Any]:
         """The configuration: the constructor's arguments but ``seed`` (``widths`` a list, ``dtype`` its name).
 
-        ``Network(**config)`` makes a network of the same configuration (with new parameters).
+        ``outputs`` only for ``k > 1`` (so that a one-output network's configuration and files
+        are as they were). ``Network(**config)`` makes a network of the same configuration
+        (with new parameters).
         """
-        return {"input_dim": self.input_dim, "widths": list(self.widths), "activation": self.activation,
+        config = {"input_dim": self.input_dim, "widths": list(self.widths), "activation": self.activation,
                 "parametrization": self.parametrization, "weight_var": self.weight_var, "bias_var": self.bias_var,
                 "output_var": self.output_var, "output_bias_var": self.output_bias_var, "bias": self.bias,
                 "multipliers": self.multipliers, "distribution": self.distribution, "dtype": self.dtype.name}
+        return config if self.outputs == 1 else {**config, "outputs": self.outputs}
 
     archive_format = _archive.DEEP_FORMAT
 
@@ -194,6 +199,10 @@ class Network(FullyConnected):
             raise ValueError(f"{name}: expected input_dim {self.input_dim}, widths {list(self.widths)} and "
                              f"bias={self.bias}, got {value.input_dim}, {list(value.widths)} and "
                              f"bias={value.biases is not None}")
+        if value.outputs != self.outputs:
+            raise ValueError(f"{name}: expected parameters of {self.outputs} output(s) (a readout of shape "
+                             f"{(self.widths[-1],) if self.outputs == 1 else (self.outputs, self.widths[-1])}), got "
+                             f"{value.outputs}")
         return DeepParameters(value.weights, value.biases, self.dtype)
 
     def parameters_of(self, layers: Sequence[tuple[Any, Any]]) -> DeepParameters:
@@ -205,32 +214,6 @@ class Network(FullyConnected):
         """Return the parameter vector ``w`` (:meth:`DeepParameters.to_vector`) as parameters of this network."""
         return self._params.from_vector(w)
 
-    def pass_blocks(self, kind: PassKind, m: int, backend: Backend) -> list[_memory.Block]:
-        """Return the memory blocks of a pass of ``kind`` over ``m`` points.
-
-        Every layer's activations and derivatives, and for a vector-Jacobian product the
-        gradient it returns.
-        """
-        blocks: list[_memory.Block] = [("activations and derivatives of every layer", (m, sum(self.widths)),
-                                        self.dtype, 3)]
-        if kind in ("vjp", "loss_grad"):
-            blocks.append(("gradient", (self.num_params,), self.dtype, 2))
-        return blocks
-
-    def gram_blocks(self, m1: int, m2: Optional[int], backend: Backend) -> list[_memory.Block]:
-        """Return the memory blocks of an ``m1 x m2`` tangent Gram (``m2`` None: symmetric)."""
-        rows = m1 + (0 if m2 is None else m2)
-        return [*self.pass_blocks("forward", rows, backend),
-                ("Gram and its layer factors", (m1, m1 if m2 is None else m2), self.dtype, 3)]
-
-    def _require(self, where: str, rows: int, extra: Sequence[_memory.Block] = ()) -> None:
-        """Guard the memory of a pass over ``rows`` points: every layer's activations and derivatives."""
-        _memory.require(where, [*self.pass_blocks("forward", rows, "cpp"), *extra], "Pass fewer points at a time.")
-
-    def _check_jacobian(self, where: str, rows: int, backend: Backend) -> None:
-        """Guard the memory of the Jacobian of ``rows`` points."""
-        self._require(where, rows, [("Jacobian", (rows, self.num_params), self.dtype, 1)])
-
     def _finite(self, result: FloatArray, name: str, X: FloatArray, X2: Optional[FloatArray] = None,
                 *more: Any) -> FloatArray:
         """Return ``result``, or raise ValueError naming ``name`` where it (or ``more``) overflowed the dtype."""
@@ -241,7 +224,7 @@ class Network(FullyConnected):
         return result
 
     def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return ``Phi(x_i)`` for the rows of ``X`` (m x d), shape (m,)."""
+        """Return ``Phi(x_i)`` for the rows of ``X`` (m x d), shape (m,), or (m, k) for ``k`` outputs."""
         X, backend = self.check_inputs(X), check.backend(backend)
         self._require("Network.forward", X.shape[0])
         return self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X)
@@ -251,34 +234,56 @@ class Network(FullyConnected):
     def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
         """Return the m x P Jacobian, columns per layer: ``W^l`` row-major, then ``b^l``; ``v``, ``c`` last.
 
-        For large m, :meth:`jacobian_chunks` streams it by rows.
+        (m, k, P) for ``k`` outputs, ``V`` row-major (output by output). For large m,
+        :meth:`jacobian_chunks` streams it by rows.
         """
         X, backend = self.check_inputs(X), check.backend(backend)
         self._check_jacobian("Network.jacobian", X.shape[0], backend)
         return self._finite(DEEP_BACKENDS[backend].jacobian(self.state, X), "X", X)
 
     def _gram_inputs(self, where: str, X1: ArrayLike, X2: Optional[ArrayLike], backend: Backend,
-                     copies: int) -> tuple[FloatArray, Optional[FloatArray], Backend]:
-        """Return the checked points of a Gram (``X2`` None for the symmetric one) and backend, its memory guarded."""
+                     copies: int, blocks: int = 1) -> tuple[FloatArray, Optional[FloatArray], Backend]:
+        """Return the checked points of a Gram (``X2`` None for the symmetric one) and backend, its memory guarded.
+
+        ``blocks``: the outputs of every block (1 for a traced or one-output kernel).
+        """
         points1 = self.check_inputs(X1, "X1")
         points2 = None if X2 is None or X2 is X1 else self.check_inputs(X2, "X2")
         m2 = points1.shape[0] if points2 is None else points2.shape[0]
+        rows = points1.shape[0] + m2
+        passes: list[_memory.Block] = [] if self.outputs == 1 else [
+            ("each output's sensitivities", (rows, sum(self.widths)), self.dtype, self.outputs)]
         self._require(where, points1.shape[0] + (0 if points2 is None else m2),
-                      [("Gram and its layer factors", (points1.shape[0], m2), self.dtype, copies)])
+                      [*passes, ("Gram and its layer factors", (points1.shape[0] * blocks, m2 * blocks), self.dtype,
+                                 copies)])
         return points1, points2, check.backend(backend)
 
-    def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
+    def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp",
+            trace_outputs: bool = True) -> FloatArray:
         """Return the empirical tangent kernel ``J(X1) J(X2)^T`` by the layerwise formula (no Jacobian).
 
         ``X2=None`` computes the symmetric Gram of ``X1``. A Gram that overflows the dtype
         raises ValueError naming ``X1``.
+
+        With ``k > 1`` outputs, as :meth:`widenet.ShallowNetwork.ntk`: by default the kernel
+        traced over the outputs, ``(1/k) sum_i K_ii``, shape (m1, m2); ``trace_outputs=False``
+        every block ``K[x, i, z, i'] = grad_w Phi_i(x) . grad_w Phi_i'(z)``, shape
+        (m1, k, m2, k) (for one output the kernel as (m1, 1, m2, 1)). Each output's
+        sensitivities are back-propagated from its own readout row (docs/theory.md, section 5).
         """
-        points1, points2, backend = self._gram_inputs("Network.ntk", X1, X2, backend, 3)
-        gram = DEEP_BACKENDS[backend].ntk_gram(self.state, points1, points2)
-        return self._finite(gram, "X1", points1, points2)
+        blocks = not check.boolean(trace_outputs, "trace_outputs") and self.outputs > 1
+        points1, points2, backend = self._gram_inputs("Network.ntk", X1, X2, backend, 3,
+                                                      self.outputs if blocks else 1)
+        if blocks:
+            return self._finite(DEEP_BACKENDS[backend].ntk_blocks(self.state, points1, points2), "X1", points1,
+                                points2)
+        gram = self._finite(DEEP_BACKENDS[backend].ntk_gram(self.state, points1, points2), "X1", points1, points2)
+        if trace_outputs:
+            return gram
+        return gram.reshape(points1.shape[0], 1, gram.shape[1], 1)  # one output: its kernel is the one block
 
     def ntk_diag(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the diagonal ``K_n(x_i, x_i)`` without the m x m Gram."""
+        """Return the diagonal ``K_n(x_i, x_i)`` without the m x m Gram (of the traced kernel for ``k`` outputs)."""
         X, backend = self.check_inputs(X), check.backend(backend)
         self._require("Network.ntk_diag", X.shape[0])
         return self._finite(DEEP_BACKENDS[backend].ntk_diag(self.state, X), "X", X)
@@ -288,6 +293,8 @@ class Network(FullyConnected):
 
         ``Var(v_i) m_out^2 a^L(x) . a^L(z) + Var(c) beta_out^2`` with the hidden layers fixed at
         the current parameters; it tends to the infinite-width NNGP kernel as the widths grow.
+        With ``k`` outputs it is each output's (the outputs are independent over the readout's
+        law, each with this covariance).
         """
         points1, points2, backend = self._gram_inputs("Network.nngp", X1, X2, backend, 2)
         law_v, law_c = self._initial_law[-1]
@@ -300,6 +307,8 @@ class Network(FullyConnected):
                      **options: Any) -> NDArray[np.float64]:
         """Return the infinite-width kernel of this network's configuration (docs/theory.md, section 8).
 
+        With ``k`` outputs it is each output's kernel: at infinite width the outputs are
+        independent, each with this kernel (docs/theory.md, section 5, "Several outputs").
         The NTK parametrization's tangent kernel (``kind="ntk"``), LeCun's divided by the
         width, or the NNGP (``kind="nngp"``), for the activation, variances, depth, biases and
         multipliers of this network; ``options`` (``method``, ``order``, ``backend``) as for
@@ -315,11 +324,15 @@ class Network(FullyConnected):
                             multipliers=self.multipliers, **options)
 
     def loss(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum", backend: Backend = "cpp") -> float:
-        """Return ``s sum_i (Phi(x_i) - y_i)^2`` with ``s`` as ``loss`` says (1, 1/m or 1/2)."""
+        """Return ``s sum_i (Phi(x_i) - y_i)^2`` with ``s`` as ``loss`` says (1, 1/m or 1/2).
+
+        For ``k`` outputs the sum runs over points and outputs, ``y`` of shape (m, k) (``"mean"``
+        still divides by ``m``).
+        """
         X, y = self.check_data(X, y)
         scale, backend = check.loss_scale(loss, X.shape[0]), check.backend(backend)
         self._require("Network.loss", X.shape[0])
-        residual = self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X) - y
+        residual = (self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X) - y).ravel()
         return float(scale * np.dot(residual, residual))
 
     def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
@@ -353,25 +366,13 @@ class Network(FullyConnected):
             result = TrainingResult.from_records(records, loss, call.lr, overflowed(*blocks))
             if result.diverged_at is not None and call.on_divergence == "raise":
                 raise divergence_error(result, lambda _: self.gram_product(call.points, call.backend),
-                                       call.points.shape[0], call.loss_scale)
+                                       call.targets.size, call.loss_scale)
             if not result.parameters_overflowed:  # Inf or NaN parameters are no network: stay at the start
                 self._params = self.parameters_of(layers)
         return result
 
-    def training_blocks(self, X: FloatArray, X_test: Optional[FloatArray], steps: int, record_every: int,
-                        backend: Backend) -> list[_memory.Block]:
-        """Return what :meth:`train` holds at its peak for checked ``X`` and ``X_test``.
-
-        Every layer's activations and derivatives over the training and test points, the
-        gradient, the parameters and their copies, and the records.
-        """
-        m_test = 0 if X_test is None else X_test.shape[0]
-        records = _memory.recorded_count(steps, record_every)
-        return [*self.pass_blocks("forward", X.shape[0] + m_test, backend),
-                ("gradient and parameters", (self.num_params,), self.dtype, 4),
-                ("records", (records, 2 + m_test), self.dtype, 1)]
-
     def __repr__(self) -> str:
+        outputs = f"outputs={self.outputs}, " if self.outputs > 1 else ""
         return (f"Network(input_dim={self.input_dim}, widths={list(self.widths)}, activation={self.activation!r}, "
                 f"parametrization={self.parametrization!r}, bias={self.bias}, multipliers={self.multipliers}, "
-                f"dtype={self.dtype.name})")
+                f"{outputs}dtype={self.dtype.name})")

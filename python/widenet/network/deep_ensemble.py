@@ -16,7 +16,7 @@ from widenet._types import Backend, FloatArray, Kind, Loss, OnDivergence, Seed
 from widenet.network._backends import DEEP_BACKENDS
 from widenet.network._ensembles import check_stacked, member_generators, member_index, raise_if_diverged
 from widenet.network._training_call import check_training
-from widenet.network.deep import Network, one_output
+from widenet.network.deep import Network
 from widenet.network.deep_parameters import DeepParameters, parameter_count
 from widenet.network.results import TrainingResult, overflowed
 
@@ -31,7 +31,6 @@ def _configured(input_dim: object, widths: object, config: dict[str, Any]) -> Ne
     arguments = inspect.signature(Network).bind(input_dim, widths, **config)
     arguments.apply_defaults()
     arguments.arguments.pop("seed")
-    one_output(arguments.arguments.pop("outputs"))
     probe = Network.__new__(Network)
     probe._configure(**arguments.arguments)
     return probe
@@ -59,7 +58,8 @@ class DeepEnsemble(TrainingLock):
 
     The configuration (``input_dim``, ``widths``, ``depth``, ``activation``,
     ``parametrization``, the four variances, ``bias``, ``multipliers``, ``distribution``,
-    ``dtype``, ``scales``, ``num_params``) reads as a network's. :attr:`params` and
+    ``dtype``, ``outputs``, ``scales``, ``num_params``) reads as a network's; ``outputs=k``
+    makes members of ``k`` outputs, trained in parallel on targets (m, k). :attr:`params` and
     :attr:`initial_params` are tuples of :class:`widenet.DeepParameters`, one per member. The
     methods that compute with the parameters (:meth:`forward`, :meth:`loss`,
     :meth:`loss_grad`, :meth:`jacobian`, :meth:`ntk`, :meth:`ntk_diag`, :meth:`nngp`)
@@ -82,6 +82,7 @@ class DeepEnsemble(TrainingLock):
     multipliers = _members_config("multipliers")
     distribution = _members_config("distribution")
     dtype = _members_config("dtype")
+    outputs = _members_config("outputs")
     scales = _members_config("scales")
     num_params = _members_config("num_params")
 
@@ -89,7 +90,7 @@ class DeepEnsemble(TrainingLock):
                  **config: Any) -> None:
         self.size = check.integer(size, "size", 1)
         probe = _configured(input_dim, widths, config)
-        count = parameter_count(probe.input_dim, probe.widths, probe.bias)
+        count = parameter_count(probe.input_dim, probe.widths, probe.bias, probe.outputs)
         _memory.require("DeepEnsemble", [("members' parameters and their initial copies", (self.size, count),
                                           probe.dtype, 2)], "Pass a smaller size or smaller networks.")
         self._members = tuple(Network(input_dim, widths, seed=rng, **config)
@@ -180,9 +181,9 @@ class DeepEnsemble(TrainingLock):
         return self._template.check_inputs(X, name)
 
     def forward(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the outputs of every member, shape (size, m)."""
+        """Return the outputs of every member, shape (size, m), or (size, m, k) for ``k`` outputs."""
         points = self.check_inputs(X)
-        check_stacked("DeepEnsemble.forward", (self.size, points.shape[0]), self.dtype)
+        check_stacked("DeepEnsemble.forward", (self.size, points.shape[0], self.outputs), self.dtype)
         return np.stack(self._each_member(lambda network: network.forward(points, backend)))
 
     __call__ = forward
@@ -201,23 +202,38 @@ class DeepEnsemble(TrainingLock):
         return np.array([value for value, _ in pairs], dtype=np.float64), tuple(gradient for _, gradient in pairs)
 
     def jacobian(self, X: ArrayLike, backend: Backend = "cpp") -> FloatArray:
-        """Return the Jacobian of every member (see :meth:`widenet.Network.jacobian`), shape (size, m, P)."""
+        """Return the Jacobian of every member (see :meth:`widenet.Network.jacobian`), shape (size, m, P).
+
+        (size, m, k, P) for ``k`` outputs.
+        """
         points = self.check_inputs(X)
-        check_stacked("DeepEnsemble.jacobian", (self.size, points.shape[0], self.num_params), self.dtype)
+        check_stacked("DeepEnsemble.jacobian", (self.size, points.shape[0], self.outputs, self.num_params),
+                      self.dtype)
         return np.stack(self._each_member(lambda network: network.jacobian(points, backend)))
 
-    def _grams(self, method: str, X1: ArrayLike, X2: Optional[ArrayLike], backend: Backend) -> FloatArray:
-        """Return the Gram ``method`` (``"ntk"`` or ``"nngp"``) of every member, shape (size, m1, m2)."""
+    def _grams(self, method: str, X1: ArrayLike, X2: Optional[ArrayLike], backend: Backend,
+               **options: Any) -> FloatArray:
+        """Return the Gram ``method`` (``"ntk"`` or ``"nngp"``) of every member, shape (size, m1, m2).
+
+        Shape (size, m1, k, m2, k) for every block of a kernel of ``k`` outputs
+        (``trace_outputs=False`` in ``options``).
+        """
         symmetric = X2 is None or X2 is X1
         points1 = self.check_inputs(X1, "X1")
         points2 = None if symmetric else self.check_inputs(X2, "X2")
         m2 = points1.shape[0] if points2 is None else points2.shape[0]
-        check_stacked(f"DeepEnsemble.{method}", (self.size, points1.shape[0], m2), self.dtype)
-        return np.stack(self._each_member(lambda network: getattr(network, method)(points1, points2, backend)))
+        blocks = 1 if options.get("trace_outputs", True) else self.outputs
+        check_stacked(f"DeepEnsemble.{method}", (self.size, points1.shape[0], blocks, m2, blocks), self.dtype)
+        return np.stack(self._each_member(lambda network: getattr(network, method)(points1, points2, backend,
+                                                                                   **options)))
 
-    def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
-        """Return the empirical tangent kernel of every member (:meth:`widenet.Network.ntk`), shape (size, m1, m2)."""
-        return self._grams("ntk", X1, X2, backend)
+    def ntk(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp",
+            trace_outputs: bool = True) -> FloatArray:
+        """Return the empirical tangent kernel of every member (:meth:`widenet.Network.ntk`), shape (size, m1, m2).
+
+        ``trace_outputs=False``: every block, shape (size, m1, k, m2, k).
+        """
+        return self._grams("ntk", X1, X2, backend, trace_outputs=check.boolean(trace_outputs, "trace_outputs"))
 
     def nngp(self, X1: ArrayLike, X2: Optional[ArrayLike] = None, backend: Backend = "cpp") -> FloatArray:
         """Return the empirical NNGP kernel of every member (:meth:`widenet.Network.nngp`), shape (size, m1, m2)."""
@@ -275,7 +291,7 @@ class DeepEnsemble(TrainingLock):
         copies, and the records.
         """
         workers = min(self.size, _core.get_num_threads()) if backend == "cpp" else 1
-        m_test = 0 if X_test is None else X_test.shape[0]
+        m_test = 0 if X_test is None else X_test.shape[0] * self.outputs
         records = _memory.recorded_count(steps, record_every)
         return [*self._template.pass_blocks("forward", workers * (X.shape[0] + m_test), backend),
                 ("gradients and parameters", (self.size, self.num_params), self.dtype, 4),

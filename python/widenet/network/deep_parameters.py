@@ -21,7 +21,8 @@ class DeepParameters:
     """The weights ``[W^1, ..., W^L, v]`` and biases ``[b^1, ..., b^L, c]`` (or None) of a deep network.
 
     ``W^l`` has shape (n_l, n_(l-1)) with ``n_0 = d``, ``v`` (n_L,), ``b^l`` (n_l,) and ``c``
-    shape (). The arrays are read-only copies, checked (finite, of the shapes) when made.
+    shape (); for a network of ``k > 1`` outputs ``v`` is (k, n_L) and ``c`` (k,). The arrays
+    are read-only copies, checked (finite, of the shapes) when made.
     The parameter vector (:meth:`to_vector`) lists the layers in order, each weight matrix
     row-major and then its bias.
     """
@@ -40,13 +41,16 @@ class DeepParameters:
             if W.shape[0] < 1 or W.shape[1] != fan_in or fan_in < 1:
                 raise ValueError(f"weights[{k}]: expected shape (width, {fan_in}) with width >= 1, got {W.shape}")
             fan_in = W.shape[0]
-        v = check.as_shaped(weights[-1], f"weights[{len(hidden)}]", self._dtype, (fan_in,))
+        v = check.as_array(weights[-1], f"weights[{len(hidden)}]", self._dtype, (1, 2))
+        if v.shape[-1] != fan_in or v.shape[0] < 1 or (v.ndim == 2 and v.shape[0] < 2):
+            raise ValueError(f"weights[{len(hidden)}]: expected shape ({fan_in},), or (k, {fan_in}) with k >= 2 for "
+                             f"k outputs, got {v.shape}")
         self._weights = tuple(immutable(W) for W in (*hidden, v))
         self._biases: Optional[tuple[NDArray[Any], ...]] = None
         if biases is not None:
             if isinstance(biases, (str, bytes)) or not isinstance(biases, Sequence) or len(biases) != len(weights):
                 raise TypeError(f"biases: expected None or a sequence of {len(weights)} arrays, one per layer")
-            shapes = [(W.shape[0],) for W in hidden] + [()]
+            shapes = [(W.shape[0],) for W in hidden] + [v.shape[:-1]]
             self._biases = tuple(immutable(check.as_shaped(b, f"biases[{k}]", self._dtype, shape))
                                  for k, (b, shape) in enumerate(zip(biases, shapes)))
 
@@ -72,6 +76,11 @@ class DeepParameters:
     def input_dim(self) -> int:
         """``d``."""
         return self._weights[0].shape[1]
+
+    @property
+    def outputs(self) -> int:
+        """``k``, the number of outputs (the rows of a (k, n_L) readout; 1 for a readout vector)."""
+        return self._weights[-1].shape[0] if self._weights[-1].ndim == 2 else 1
 
     @property
     def widths(self) -> tuple[int, ...]:
@@ -120,8 +129,9 @@ class DeepParameters:
         return DeepParameters(self._weights, self._biases, self._dtype)
 
     def __repr__(self) -> str:
+        outputs = f", outputs={self.outputs}" if self.outputs > 1 else ""
         return (f"DeepParameters(input_dim={self.input_dim}, widths={list(self.widths)}, "
-                f"bias={self._biases is not None}, dtype={self._dtype.name})")
+                f"bias={self._biases is not None}{outputs}, dtype={self._dtype.name})")
 
 
 def layer_scales(parametrization: Parametrization, multipliers: bool, fan_ins: Sequence[int],
@@ -164,13 +174,16 @@ def initial_variances(parametrization: Parametrization, multipliers: bool, fan_i
 
 
 def initialize_deep(input_dim: int, widths: Sequence[int], law: Sequence[tuple[float, float]], bias: bool,
-                    distribution: Distribution, rng: np.random.Generator, dtype: np.dtype[Any]) -> DeepParameters:
+                    distribution: Distribution, rng: np.random.Generator, dtype: np.dtype[Any],
+                    outputs: int = 1) -> DeepParameters:
     """Draw the initial parameters, layer by layer: ``W^l`` then ``b^l``, ending with ``v`` and ``c``.
 
     The draws are made in float64 in that order (so that one hidden layer draws what the
-    shallow network draws for the same seed); ``law`` is :func:`initial_variances`.
+    shallow network draws for the same seed); ``law`` is :func:`initial_variances`. With
+    ``outputs = k > 1`` the readout ``V`` (k, n_L) is drawn row-major, then ``c`` (k,).
     """
-    shapes = [(n, fan_in) for n, fan_in in zip(widths, (input_dim, *widths[:-1]))] + [(widths[-1],)]
+    shapes: list[tuple[int, ...]] = [(n, fan_in) for n, fan_in in zip(widths, (input_dim, *widths[:-1]))]
+    shapes.append((widths[-1],) if outputs == 1 else (outputs, widths[-1]))
     weights, biases = [], []
     for shape, (w_var, b_var) in zip(shapes, law):
         weights.append(standard_draws(rng, distribution, shape) * math.sqrt(w_var))
@@ -188,7 +201,7 @@ def initialize_deep(input_dim: int, widths: Sequence[int], law: Sequence[tuple[f
     return DeepParameters(weights, biases if bias else None, dtype)
 
 
-def parameter_count(input_dim: int, widths: Sequence[int], bias: bool) -> int:
-    """Return ``P``: every layer's weights, and its biases when it has them (the readout's ``v`` and ``c`` too)."""
+def parameter_count(input_dim: int, widths: Sequence[int], bias: bool, outputs: int = 1) -> int:
+    """Return ``P``: every layer's weights, and its biases when it has them (the readout's ``V`` and ``c`` too)."""
     fan_ins = (input_dim, *widths)
-    return sum(n * (fan_in + int(bias)) for n, fan_in in zip((*widths, 1), fan_ins))
+    return sum(n * (fan_in + int(bias)) for n, fan_in in zip((*widths, outputs), fan_ins))

@@ -172,7 +172,9 @@ def gradient_descent_mse_ensemble(kernel: object, X_train: ArrayLike, y_train: A
     absolute). ``kernel`` is a :class:`widenet.LimitKernel` (its NNGP and tangent kernels,
     any depth) or a network with ``ntk`` and ``nngp`` methods (:class:`widenet.Network`: its
     empirical kernels, so the prediction is that of its linearization started at the
-    network's initial law).
+    network's initial law). For a network of ``k`` outputs these are its kernels traced over
+    the outputs, each column of ``y_train`` trained with them, as in the limit, where every
+    output has the same kernel and the blocks between outputs vanish.
 
     With ``loss`` (``"sum"``, ``"mean"`` or ``"half_sum"``) the training is that of
     :meth:`widenet.ShallowNetwork.train` instead: the loss ``s sum (f - y)^2``, ``s`` = 1,

@@ -20,32 +20,17 @@ computes in its dtype.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
 
 from widenet.reference import activations as _act
+from widenet.reference import deep_outputs as _outputs
+from widenet.reference._deep_pass import DeepNetworkLike, Layer, _Pass
 from widenet.reference.activations import FloatArray
+from widenet.reference.deep_outputs import ntk_blocks  # noqa: F401  (the k-output kernel's blocks)
 from widenet.reference.training import OptionsLike, _padded, _Records, recorded_steps
-
-Layer = Tuple[Any, Any]  # (weights, bias or None)
-
-
-class DeepNetworkLike(Protocol):
-    """What the twins read of a deep network."""
-
-    @property
-    def layers(self) -> Sequence[Layer]:
-        """``((W^1, b^1), ..., (W^L, b^L), (v, c))``; biases None without them."""
-
-    @property
-    def scales(self) -> Sequence[Tuple[float, float]]:
-        """``((m_1, beta_1), ..., (m_out, beta_out))``, one pair per layer."""
-
-    @property
-    def activation(self) -> str:
-        """One of :data:`~widenet.reference.ACTIVATIONS`."""
 
 
 class DeepNetwork:
@@ -72,37 +57,6 @@ class DeepNetwork:
         return sum(W.size + (0 if b is None else b.size) for W, b in self.layers)
 
 
-class _Pass:
-    """The forward pass at ``X``: pre-activations ``H[l-1] = h^l`` and inputs ``A[i] = a^l`` (``A[0] = X``)."""
-
-    def __init__(self, net: DeepNetworkLike, X: FloatArray) -> None:
-        self.net, self.dtype = net, X.dtype
-        self.layers = [(np.asarray(W, self.dtype), None if b is None else np.asarray(b, self.dtype))
-                       for W, b in net.layers]
-        self.H: List[FloatArray] = []
-        self.A: List[FloatArray] = [X]
-        for (W, b), (m, beta) in zip(self.layers[:-1], net.scales[:-1]):
-            h = m * (self.A[-1] @ W.T)
-            self.H.append(h if b is None else h + beta * b)
-            self.A.append(_act.activation(net.activation, self.H[-1]))
-
-    def outputs(self) -> FloatArray:
-        """``Phi(X)``."""
-        (v, c), (m, beta) = self.layers[-1], self.net.scales[-1]
-        out = m * (self.A[-1] @ v)
-        return out if c is None else out + beta * c
-
-    def sensitivities(self) -> List[FloatArray]:
-        """``D[l-1] = dPhi / dh^l`` for every hidden layer, rows per point (back-propagated)."""
-        activation = self.net.activation
-        (v, _), (m, _) = self.layers[-1], self.net.scales[-1]
-        D: List[FloatArray] = [m * v * _act.activation_derivative(activation, self.H[-1])]
-        for i in range(len(self.H) - 1, 0, -1):  # from h^(i+1) to h^i
-            (W, _), (m_next, _) = self.layers[i], self.net.scales[i]
-            D.append(m_next * (D[-1] @ W) * _act.activation_derivative(activation, self.H[i - 1]))
-        return D[::-1]
-
-
 def _pullback(p: _Pass, g: FloatArray) -> List[Layer]:
     """Return ``J^T g`` layer by layer, from a forward pass and one weight per point."""
     D = p.sensitivities()
@@ -117,6 +71,8 @@ def _pullback(p: _Pass, g: FloatArray) -> List[Layer]:
 
 def forward(net: DeepNetworkLike, X: FloatArray) -> FloatArray:
     """Return the outputs ``Phi(x_i)`` for the rows of ``X``, shape (m,)."""
+    if _outputs.several_outputs(net):
+        return _outputs.forward_outputs(net, X)
     return _Pass(net, X).outputs()
 
 
@@ -126,6 +82,8 @@ def jacobian(net: DeepNetworkLike, X: FloatArray) -> FloatArray:
     ``dPhi/dW^l_ij = D^l_i m_l a^(l-1)_j``, ``dPhi/db^l_i = beta_l D^l_i``,
     ``dPhi/dv = m_out a^L``, ``dPhi/dc = beta_out``, with ``D^l = dPhi/dh^l``.
     """
+    if _outputs.several_outputs(net):
+        return _outputs.jacobian_outputs(net, X)
     p = _Pass(net, X)
     D, rows = p.sensitivities(), X.shape[0]
     blocks: List[FloatArray] = []
@@ -142,6 +100,8 @@ def jacobian(net: DeepNetworkLike, X: FloatArray) -> FloatArray:
 
 def vjp(net: DeepNetworkLike, X: FloatArray, r: npt.ArrayLike) -> List[Layer]:
     """Return ``J(X)^T r`` in the layout of ``net.layers``, without the Jacobian."""
+    if _outputs.several_outputs(net):
+        return _outputs.vjp_outputs(net, X, r)
     return _pullback(_Pass(net, X), np.asarray(r, dtype=X.dtype))
 
 
@@ -151,6 +111,8 @@ def jvp(net: DeepNetworkLike, X: FloatArray, tangent: Sequence[Layer]) -> FloatA
     ``dh^l = m_l (dW^l a^(l-1) + W^l da^(l-1)) + beta_l db^l``, ``da^l = sigma'(h^l) dh^l``
     (``da^0 = 0``) and ``dPhi = m_out (dv . a^L + v . da^L) + beta_out dc``.
     """
+    if _outputs.several_outputs(net):
+        return _outputs.jvp_outputs(net, X, list(tangent))
     p = _Pass(net, X)
     direction = [(np.asarray(dW, X.dtype), None if db is None else np.asarray(db, X.dtype)) for dW, db in tangent]
     dA = np.zeros_like(X)
@@ -170,6 +132,8 @@ def ntk_gram(net: DeepNetworkLike, X1: FloatArray, X2: Optional[FloatArray] = No
     ``K = sum_l (m_l^2 A1^(l-1) A2^(l-1)T + beta_l^2) o (D1^l D2^lT) + m_out^2 A1^L A2^LT + beta_out^2``,
     where ``o`` is the elementwise product and a term in ``beta`` exists only with biases.
     """
+    if _outputs.several_outputs(net):
+        return _outputs.ntk_gram_outputs(net, X1, X2)
     p1 = _Pass(net, X1)
     p2 = p1 if X2 is None else _Pass(net, X2)
     D1 = p1.sensitivities()
@@ -187,6 +151,8 @@ def ntk_diag(net: DeepNetworkLike, X: FloatArray) -> FloatArray:
 
     ``sum_l (m_l^2 |a^(l-1)|^2 + beta_l^2) |D^l|^2 + m_out^2 |a^L|^2 + beta_out^2``.
     """
+    if _outputs.several_outputs(net):
+        return _outputs.ntk_diag_outputs(net, X)
     p = _Pass(net, X)
     D = p.sensitivities()
     K = np.zeros(X.shape[0], dtype=X.dtype)
@@ -207,6 +173,8 @@ def feature_gram(net: DeepNetworkLike, X1: FloatArray, X2: Optional[FloatArray] 
 def loss_grad(net: DeepNetworkLike, X: FloatArray, y: npt.ArrayLike,
               loss_scale: float = 1.0) -> Tuple[float, List[Layer]]:
     """Return the loss ``s |Phi(X) - y|^2`` and its gradient ``2 s J^T (Phi(X) - y)``, by back-propagation."""
+    if _outputs.several_outputs(net):
+        return _outputs.loss_grad_outputs(net, X, y, loss_scale)
     p = _Pass(net, X)
     r = p.outputs() - np.asarray(y, dtype=X.dtype)
     return float(loss_scale * np.sum(r * r)), _pullback(p, (2 * loss_scale) * r)
@@ -251,9 +219,10 @@ def train(net: DeepNetworkLike, initial: Optional[DeepNetworkLike], X: FloatArra
     targets, lr, scale = np.asarray(y, dtype=dtype), float(options.lr), float(options.loss_scale)
     records = _Records(options.steps, options.record_every, options.divergence_factor)
     losses, distances = np.empty(records.steps.shape), np.empty(records.steps.shape)
-    outputs = None if X_test is None else np.empty(records.steps.shape + X_test.shape[:1], dtype=dtype)
+    outputs = None if X_test is None else np.empty(records.steps.shape + X_test.shape[:1] + targets.shape[1:],
+                                                    dtype=dtype)
     with np.errstate(over="ignore"):  # Inf in the dtype, as in the C++: the first loss is then Inf too
-        reference = scale * float(np.dot(targets, targets))
+        reference = scale * float(np.dot(targets.ravel(), targets.ravel()))
     for k in range(options.steps + 1):
         current = DeepNetwork(layers, net.activation, net.scales)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run: caught by the rule below
