@@ -1,4 +1,5 @@
-"""widenet in one minute: the chapter's Figure 11.3 experiment, in numbers.
+"""widenet in one minute: the chapter's Figure 11.3 experiment, in numbers
+=======================================================================
 
 Eighty networks of width n = 250 (arctan, the chapter's initialization) are trained by
 gradient descent on three points. The demo prints what the theory says next to what
@@ -8,6 +9,8 @@ numpy implementations agree.
 
     python examples/demo.py
 """
+
+# sphinx_gallery_thumbnail_path = "figure-11-3.png"
 
 import time
 

@@ -1,4 +1,5 @@
-"""The prediction of infinitely wide networks with its uncertainty, beside real trained networks.
+"""The prediction of infinitely wide networks with its uncertainty, beside real trained networks
+=============================================================================================
 
 Eight noisy samples of sin on [-3, 3]; the infinite ensemble of erf networks (NTK
 parametrization) trained by gradient descent on the mean loss for 200 steps and to

@@ -137,15 +137,15 @@ def get_memory_limit() -> int:
 def set_memory_limit(limit: Optional[int]) -> None:
     """Set the largest allocation a widenet call may make.
 
+    Calls whose estimated allocation exceeds the limit raise :class:`MemoryLimitError`
+    before allocating anything, naming the chunked alternative.
+
     Parameters
     ----------
     limit : int or None
         A positive number of bytes; ``None`` returns to the default (the environment
         variable ``WIDENET_MEMORY_LIMIT`` if set, else half of the physical memory). A
         limit larger than any allocation (e.g. ``2**62``) turns the guard off.
-
-    Calls whose estimated allocation exceeds the limit raise :class:`MemoryLimitError`
-    before allocating anything, naming the chunked alternative.
     """
     global _explicit_limit
     _explicit_limit = None if limit is None else check.integer(limit, "limit", 1)

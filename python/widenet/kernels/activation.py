@@ -44,6 +44,8 @@ class CallableActivation:
     name : str, optional
         For messages and ``repr`` (default: the function's ``__name__``).
 
+    Notes
+    -----
     A CallableActivation pickles (and so does a :class:`widenet.LimitKernel` or a fitted
     :class:`widenet.NTKRegressor` that holds it) when its functions do: functions defined at
     a module's top level and numpy's ufuncs do, lambdas and local functions do not.

@@ -188,7 +188,7 @@ def _labelled_points(level: Callable[[NDArray[np.float64]], NDArray[np.float64]]
 def polynomial_features(X: ArrayLike, degree: int, coef0: float = 1.0) -> NDArray[np.float64]:
     """Return the explicit feature map of the polynomial kernel (Exercise 11.35).
 
-    By the multinomial formula, with ``a_0 = r - |a|``,
+    By the multinomial formula, with ``a_0 = r - |a|``::
 
         (coef0 + x.z)^r = sum_{|a| <= r} r! / (a_0! a!) coef0^{a_0} x^a z^a,
 
@@ -226,7 +226,7 @@ def rbf_features(X: ArrayLike, gamma: float, order: int) -> NDArray[np.float64]:
     """Return the RBF kernel's feature map truncated at total degree ``order`` (Exercise 11.34).
 
     ``exp(-gamma |x - z|^2) = exp(-gamma |x|^2) exp(-gamma |z|^2) exp(2 gamma x.z)`` and
-    ``exp(2 gamma x.z) = sum_a (2 gamma)^{|a|} / a! x^a z^a``, so
+    ``exp(2 gamma x.z) = sum_a (2 gamma)^{|a|} / a! x^a z^a``, so::
 
         phi_a(x) = exp(-gamma |x|^2) sqrt((2 gamma)^{|a|} / a!) x^a,   a in N^d,
 

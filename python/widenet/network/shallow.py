@@ -33,7 +33,7 @@ from widenet.network.results import TrainingResult, overflowed
 
 
 class ShallowNetwork(ShallowConfiguration, ShallowMemory, FullyConnected):
-    """A shallow network ``Phi(x, w) = v . sigma(U x + b) + c`` (LeCun) or its NTK parametrization.
+    """A shallow network ``Phi(x, w) = v.sigma(U x + b) + c`` (LeCun) or its NTK parametrization.
 
     ``Phi(x, w) = v . sigma(U x + b) + c`` in LeCun parametrization (11.5.1),
     ``n^{-1/2} v . sigma(d^{-1/2} U x + b) + c`` in NTK parametrization (11.6.1). With
@@ -77,6 +77,8 @@ class ShallowNetwork(ShallowConfiguration, ShallowMemory, FullyConnected):
     config : dict
         The configuration (the constructor's arguments but ``seed``), as saved by :meth:`save`.
 
+    Notes
+    -----
     Every method takes ``backend="cpp"`` (the compiled kernels, default) or ``"numpy"``
     (the reference implementation); both give the same numbers to rounding. The initial
     parameters depend on the seed alone, never on the backend. :meth:`save` and
