@@ -20,7 +20,7 @@ expansion, with the quadrature behind it, on the numpy path.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, overload
+from typing import Any, Literal, Optional, Union, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -174,19 +174,9 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     >>> widenet.limit_kernel(np.eye(2), activation=activation, kind="nngp").shape
     (2, 2)
     """
-    points1, points2 = checked_pair(X1, X2, np.dtype(np.float64), min_columns=1)
-    checked = checked_activation(activation)
-    parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-    kind = check.choice(kind, "kind", KINDS)
-    method = check.choice(method, "method", METHODS)
-    if order is not None:
-        order = check.integer(order, "order", 2, _core.LIMIT_MAX_ORDER)
-    variances = (check.non_negative_real(weight_var, "weight_var"), check.non_negative_real(bias_var, "bias_var"),
-                 check.non_negative_real(output_var, "output_var"),
-                 check.non_negative_real(output_bias_var, "output_bias_var"))
-    depth, bias, multipliers = _checked_layers(parametrization, depth, bias, multipliers)
-    largest = max(_largest_variance(points, name, variances[0], variances[1] if bias else 0.0)
-                  for points, name in ((points1, "X1"), (points2, "X2")))
+    points1, points2, checked, parametrization, kind, method, order, variances, (depth, bias, multipliers), largest = \
+        _checked_arguments(X1, X2, activation, parametrization, kind, method, order,
+                           (weight_var, bias_var, output_var, output_bias_var), (depth, bias, multipliers))
     if return_std and method != "monte_carlo":
         raise ValueError("return_std: standard errors exist for method='monte_carlo' only")
     deep = (depth, bias, multipliers) != (1, True, False)
@@ -222,6 +212,31 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
                                   *variances, method=method, order=order)
 
 
+Arguments = tuple[Float64Array, Optional[Float64Array], Union[Activation, CallableActivation], Parametrization, Kind,
+                  Method, Optional[int], tuple[float, float, float, float], tuple[int, bool, bool], float]
+
+
+def _checked_arguments(X1: ArrayLike, X2: Optional[ArrayLike], activation: ActivationArgument, parametrization: object,
+                       kind: object, method: object, order: object, variances: tuple[object, object, object, object],
+                       layers: tuple[object, object, object]) -> Arguments:
+    """Return the arguments checked in signature order, and the points' largest first pre-activation variance."""
+    points1, points2 = checked_pair(X1, X2, np.dtype(np.float64), min_columns=1)
+    checked = checked_activation(activation)
+    parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
+    kind = check.choice(kind, "kind", KINDS)
+    method = check.choice(method, "method", METHODS)
+    if order is not None:
+        order = check.integer(order, "order", 2, _core.LIMIT_MAX_ORDER)
+    names = ("weight_var", "bias_var", "output_var", "output_bias_var")
+    weight_var, bias_var, output_var, output_bias_var = (check.non_negative_real(value, name)
+                                                         for value, name in zip(variances, names))
+    depth, bias, multipliers = _checked_layers(parametrization, *layers)
+    largest = max(_largest_variance(points, name, weight_var, bias_var if bias else 0.0)
+                  for points, name in ((points1, "X1"), (points2, "X2")))
+    return (points1, points2, checked, parametrization, kind, method, order,
+            (weight_var, bias_var, output_var, output_bias_var), (depth, bias, multipliers), largest)
+
+
 def _checked_layers(parametrization: Parametrization, depth: object, bias: object,
                     multipliers: object) -> tuple[int, bool, bool]:
     """Return the depth, biases and multipliers of the network, checked, each error naming its argument."""
@@ -243,10 +258,7 @@ def _function_kernel(X1: Float64Array, X2: Optional[Float64Array], activation: C
     scale mixtures are the built-ins' own. ``layers`` is ``(depth, bias, multipliers)``,
     ``sampling`` Monte Carlo's ``(samples, distribution, seed, return_std)``.
     """
-    if method in ("closed_form", "scale_mixture"):
-        raise ValueError(f"method: an activation given as a function has no {method.replace('_', ' ')}; use "
-                         f"'auto' (the expansion, with the quadrature where it has not converged), 'expansion', "
-                         f"'quadrature' or 'monte_carlo'")
+    _check_function_method(method)
     functions = activation.functions()
     depth, bias, multipliers = layers
     deep = layers != (1, True, False)
@@ -263,6 +275,14 @@ def _function_kernel(X1: Float64Array, X2: Optional[Float64Array], activation: C
                                            order=nodes)
     return reference.limit_kernel(X1, X1 if X2 is None else X2, functions, parametrization, kind, *variances,
                                   method=numpy_method, order=nodes)
+
+
+def _check_function_method(method: str) -> None:
+    """Refuse the methods an activation given as a function does not have."""
+    if method in ("closed_form", "scale_mixture"):
+        raise ValueError(f"method: an activation given as a function has no {method.replace('_', ' ')}; use "
+                         f"'auto' (the expansion, with the quadrature where it has not converged), 'expansion', "
+                         f"'quadrature' or 'monte_carlo'")
 
 
 def _check_method(method: Method, activation: Activation, largest: float) -> None:
