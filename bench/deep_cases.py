@@ -153,6 +153,7 @@ def build(quick: bool) -> list:
              for case in (functools.partial(deep_ntk_gram, "relu"), deep_products)]
     cases += [deep_limit_gram("relu", 1024 if quick else 4096, 64, depth, kind) for depth in (1, 2, 3)
               for kind in ("ntk", "nngp")]
+    cases += [deep_limit_gram("erf", 1024 if quick else 4096, 64, depth) for depth in (1, 3)]
     cases.append(deep_gd(256, 16, (256, 256), steps=20) if quick else deep_gd(1024, 64, (1024, 1024), steps=100))
     return cases + [nt_equality(kind, activation, depth, bias) for kind in ("empirical", "limit")
                     for activation in ("relu", "erf") for depth in (1, 2, 3) for bias in (True, False)]

@@ -42,7 +42,7 @@
 #include "widenet/limit_expansion.hpp"
 #include "widenet/limit_mixtures.hpp"
 #include "widenet/limit_quadrature.hpp"
-#include "widenet/limit_relu_rows.hpp"
+#include "widenet/limit_closed_form_rows.hpp"
 #include "widenet/limit_rules.hpp"
 #include "widenet/names.hpp"
 #include "widenet/shallow_network.hpp"
@@ -139,7 +139,7 @@ class PairExpectations {
         other_(expansion_ ? expansion_fallback(activation) : method),
         mix_(limit::logistic_mixture(activation)),
         column_side_(symmetric ? 0 : s11.size()) {
-    if (activation == Activation::relu && method == LimitMethod::closed_form) {
+    if (method == LimitMethod::closed_form && limit::has_closed_form_rows(activation)) {
       column_roots_ = s22.array().sqrt();
       return;
     }
@@ -185,11 +185,11 @@ class PairExpectations {
   }
 
   // The pairs (k, j), j < count, at the covariances s12[j]: their E_ss and E_dd into ss and
-  // dd. relu's closed form takes a whole row in vectors; the others go pair by pair.
+  // dd. relu's and erf's closed forms take a whole row in vectors; the others go pair by pair.
   void row(Index k, const double* s12, Index count, double* ss, double* dd,
            limit::QuadratureScratch& scratch) const {
     if (column_roots_.size() > 0) {
-      limit::relu_row(s11_(k), s22_.data(), column_roots_.data(), s12, count, ss, dd);
+      limit::closed_form_row(activation_, s11_(k), s22_.data(), column_roots_.data(), s12, count, ss, dd);
       return;
     }
     for (Index j = 0; j < count; ++j) {
@@ -235,7 +235,7 @@ class PairExpectations {
   std::vector<limit::ExpansionSide> expansion_sides_;
   std::vector<limit::MixtureSide> mixture_sides_;
   std::vector<limit::ArctanSide> arctan_sides_;
-  Vector<double> column_roots_;  // relu's closed form: sqrt of each column's variance
+  Vector<double> column_roots_;  // closed forms by rows: sqrt of each column's variance
 };
 
 // Per-thread rows of a limit kernel's loop: the covariances of a row's pairs and their two
