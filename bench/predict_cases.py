@@ -52,7 +52,7 @@ def predict_ensemble(activation: str, depth: int, get: str, t, m: int, m_test: i
                                depth=depth)
 
     when = "converged" if t is None else f"t={t:g}"
-    return Case("predict_ensemble", f"{activation},depth{depth},{get},{when}", F64,
+    return Case("predict_ensemble", f"{activation},depth{depth},{get},{when},m{m}", F64,
                 f"m={m} m_test={m_test} d={d}", setup, reference="widenet", tolerance=TOLERANCE[activation])
 
 
