@@ -105,7 +105,7 @@ class EnsemblePrediction:
     def _flow(self, kind: str) -> FlowSpectrum:
         """Return the eigendecomposition, made once: every finite time and step count reuses it."""
         if kind not in self._flows:
-            self._require_factorization()
+            self._require_factorization(1 + _memory.EIGH_COPIES)  # a scaled copy and eigh's arrays
             self._flows[kind] = FlowSpectrum(self._gram(kind), self._ridge(kind), self._rate, f"the {kind} Gram")
         return self._flows[kind]
 
@@ -114,14 +114,14 @@ class EnsemblePrediction:
         if kind in self._flows:
             return None
         if kind not in self._limits:
-            self._require_factorization()
+            self._require_factorization(2)  # the factor and LAPACK's copy
             self._limits[kind] = limit_factorization(self._gram(kind), self._ridge(kind))
         return self._limits[kind]
 
-    def _require_factorization(self) -> None:
+    def _require_factorization(self, copies: int) -> None:
         m = self._X.shape[0]
         _memory.require("gradient_descent_mse_ensemble", [("the training Gram's factorization and workspace",
-                                                           (m, m), np.float64, 2)], "Pass fewer training points.")
+                                                           (m, m), np.float64, copies)], "Pass fewer training points.")
 
     def __call__(self, t: Optional[ArrayLike] = None, X_test: Optional[ArrayLike] = None, *,
                  get: Union[None, str, tuple[str, ...]] = "ntk", compute_cov: bool = False,
