@@ -38,6 +38,17 @@ class StackedParameters(NamedTuple):
 
     ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,); for networks of ``k`` outputs ``v``
     (R, k, n) and ``c`` (R, k).
+
+    Parameters
+    ----------
+    U, b, v, c : ndarray
+        The stacked arrays, of the shapes above (an ensemble's ``params``; not made by hand).
+
+    Examples
+    --------
+    >>> import widenet
+    >>> widenet.ShallowEnsemble(5, input_dim=2, width=8, seed=0).params.U.shape
+    (5, 8, 2)
     """
 
     U: FloatArray
@@ -82,6 +93,27 @@ class ShallowEnsemble(TrainingLock):
     member, with a leading member axis; :meth:`train` and :meth:`reset` act on every member.
     Other network methods are not offered (AttributeError): use :meth:`member`. Like a
     network, an ensemble may be used from several threads (runs of :meth:`train` take turns).
+
+    Parameters
+    ----------
+    size : int
+        ``R``, the number of networks (at least 1).
+    input_dim : int
+        ``d``, the number of input features.
+    width : int
+        ``n``, the number of hidden units of every member.
+    seed : None, int or numpy.random.Generator
+        The seed the members' generators are spawned from.
+    **config
+        The other arguments of :class:`ShallowNetwork`, the same for every member.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> ensemble = widenet.ShallowEnsemble(80, input_dim=1, width=250, activation="arctan", seed=0)
+    >>> run = ensemble.train(np.array([[-1.0], [0.0], [1.0]]), [1.0, 0.0, 1.0], lr=1 / 250, steps=100, loss="mean")
+    >>> run.losses.shape  # (members, records)
+    (80, 101)
     """
 
     @property

@@ -87,6 +87,14 @@ class ShallowNetwork(ShallowConfiguration, ShallowMemory, FullyConnected):
     A network may be used from several threads at once: runs of :meth:`train` (and
     :meth:`reset`, setting ``params``) take turns, each starting where the previous one
     ended, and every other method sees the parameters before or after a run, never during.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(input_dim=3, width=1024, activation="relu", parametrization="ntk", seed=0)
+    >>> X = np.random.default_rng(1).standard_normal((20, 3))
+    >>> net.forward(X).shape, net.jacobian(X).shape, net.ntk(X).shape
+    ((20,), (20, 5121), (20, 20))
     """
 
     kernels = BACKENDS

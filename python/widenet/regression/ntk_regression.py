@@ -164,6 +164,13 @@ class _NTKRegressorBody(LazySpectrum, EstimatorBody):
     n_features_in_ : int
         The number of features, or with ``kernel="precomputed"`` the number of training
         points ``m``.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> X = np.random.default_rng(0).standard_normal((20, 3))
+    >>> model = widenet.NTKRegressor(activation="relu", bias_var=0.1).fit(X, np.sin(X[:, 0]))
+    >>> mean, std = model.predict(X[:4] + 0.1, return_std=True)
     """
 
     def __init__(self, activation: ActivationArgument = "relu", parametrization: Parametrization = "ntk",

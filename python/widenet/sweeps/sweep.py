@@ -2,7 +2,7 @@
 
 The chapter's large-width statements are rates in the width ``n``: ``|w_k - w0| <= C/sqrt(n)``
 (Theorem 11.23), ``|Phi(x, w_k) - Phi_lin(x, p_k)| <= C n^{-1/2}`` (Proposition 11.26),
-``K_n / n -> K_LC`` at the rate ``n^{-1/2}`` (Theorem 11.16). :func:`sweep` measures a
+``K_n / n -> K_LC`` at the rate ``n^{-1/2}`` (Theorem 11.16). :func:`widenet.sweep` measures a
 quantity on a grid of widths and seeds (one independent network per cell) and
 :meth:`SweepResult.slope` fits the exponent ``a`` of ``value ~ C n^a`` by least squares on
 the log-log scale, with a confidence interval from Student's t distribution.
@@ -42,6 +42,11 @@ _SWEEP_CLIENT: contextvars.ContextVar[Any] = contextvars.ContextVar("widenet_swe
 class CellFailure:
     """A cell of a sweep that raised (kept by ``sweep(..., on_error="return")``).
 
+    Parameters
+    ----------
+    width, seed, error_type, message, traceback
+        The attributes below, by the same names: :func:`widenet.sweep` fills them in.
+
     Attributes
     ----------
     width, seed : int
@@ -52,6 +57,14 @@ class CellFailure:
         ``str(exception)``.
     traceback : str
         The formatted traceback, from the process that ran the cell (empty if unknown).
+
+    Examples
+    --------
+    >>> import widenet
+    >>> result = widenet.sweep(lambda width, seed: {"value": 1 / (width - 16)}, [4, 16], [0], progress=False,
+    ...                        on_error="return")
+    >>> [(failure.width, failure.error_type) for failure in result.failures]
+    [(16, 'ZeroDivisionError')]
     """
 
     width: int
@@ -74,14 +87,19 @@ class CellFailure:
 
 
 class SweepResult:
-    """The measurements of a :func:`sweep`.
+    """The measurements of a :func:`widenet.sweep`.
+
+    Parameters
+    ----------
+    records, quantities, widths, seeds, failures, cached
+        The attributes below, by the same names: :func:`widenet.sweep` fills them in.
 
     Attributes
     ----------
     records : list of dict
         One dict per finished (width, seed) cell: ``width``, ``seed`` and the measured
         values (as floats). Ordered by width, then by seed, each in the order given to
-        :func:`sweep`, whatever the order (or the process) in which the cells finished.
+        :func:`widenet.sweep`, whatever the order (or the process) in which the cells finished.
     quantities : tuple of str
         The measured names, in the order the function returned them.
     widths, seeds : tuple of int
@@ -91,6 +109,13 @@ class SweepResult:
         have no record). Empty when every cell finished.
     cached : int
         How many records were loaded from ``cache_dir`` instead of computed.
+
+    Examples
+    --------
+    >>> import widenet
+    >>> result = widenet.sweep(lambda width, seed: {"value": width ** -0.5}, [16, 64, 256], [0, 1], progress=False)
+    >>> len(result.records), round(result.slope("value").slope, 6)
+    (6, -0.5)
     """
 
     def __init__(self, records: List[Record], quantities: Tuple[str, ...], widths: Tuple[int, ...],
@@ -218,6 +243,13 @@ def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], see
     -------
     SweepResult
         Records ordered by width then seed, in the order given.
+
+    Examples
+    --------
+    >>> import widenet
+    >>> result = widenet.sweep(lambda width, seed: {"value": width ** -0.5}, [64, 256], [0, 1], progress=False)
+    >>> len(result.records), result.quantities
+    (4, ('value',))
     """
     grid_widths, grid_seeds, workers, mode = _checked_call(function, widths, seeds, threads, progress, on_error, fixed)
     cache = None if cache_dir is None else SweepCache(cache_dir, function, fixed, cache_version)
@@ -275,7 +307,7 @@ def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], see
 
 def _checked_call(function: object, widths: object, seeds: object, threads: Optional[int], progress: object,
                   on_error: str, fixed: Mapping[str, Any]) -> Tuple[Tuple[int, ...], Tuple[int, ...], int, str]:
-    """Check the arguments of :func:`sweep`; return the grid, the thread count and ``on_error``."""
+    """Check the arguments of :func:`widenet.sweep`; return the grid, the thread count and ``on_error``."""
     if not callable(function):
         raise TypeError(f"function: expected a callable, got {function!r}")
     grid_widths = checked_grid(widths, "widths", 1)
@@ -337,7 +369,7 @@ def _require_client(client: object) -> None:
 
 @contextlib.contextmanager
 def sweeps_on(client: Any) -> Iterator[Any]:
-    """Run every :func:`sweep` inside the ``with`` block on ``client``, unless the call names its own.
+    """Run every :func:`widenet.sweep` inside the ``with`` block on ``client``, unless the call names its own.
 
     ``client`` is a ``dask.distributed.Client`` or a scheduler address.
 
@@ -346,10 +378,19 @@ def sweeps_on(client: Any) -> Iterator[Any]:
     An address is connected on entry and the connection closed on exit. The setting
     belongs to the current thread (a :mod:`contextvars` variable).
 
+    Parameters
+    ----------
+    client : dask.distributed.Client or str
+        The client, or the address of a scheduler (connected on entry).
+
     Examples
     --------
-    >>> with widenet.sweeps.sweeps_on("tcp://scheduler:8786"):  # doctest: +SKIP
-    ...     widenet.app.experiments.run_experiment("lazy-training")
+    >>> import widenet
+    >>> from distributed import Client
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client, widenet.sweeps_on(client):
+    ...     result = widenet.sweep(lambda width, seed: {"value": width ** -0.5}, [16, 64], [0], progress=False)
+    >>> len(result.records)
+    2
     """
     from widenet.sweeps._dask import connected
 
