@@ -28,6 +28,8 @@ from widenet.dynamics._tangents import JacobianTangent, NetworkTangent
 from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.network._backends import BACKENDS, training_options
 from widenet.network._kinds import NETWORK_CLASSES
+from widenet.network._loss import squared_loss
+from widenet.network.deep_parameters import DeepParameters
 from widenet.network.parameters import Parameters
 from widenet.network.results import LinearizedTrainingResult
 
@@ -46,8 +48,10 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
         For example :class:`widenet.network.linear_models.LinearModel` or
         :class:`~widenet.network.linear_models.FeatureModel`.
         The model is copied: later changes to it do not move the linearization.
-    params : Parameters or array_like, optional
-        The expansion point ``w0``; the model's current parameters by default.
+    params : Parameters, DeepParameters or array_like, optional
+        The expansion point ``w0``; the model's current parameters by default. For a network,
+        parameters of its shape or their vector (``to_vector()``, length ``P``); for another
+        model, what its ``params`` attribute takes.
 
     Returns
     -------
@@ -58,7 +62,7 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
         # the copy's parameters and initial ones, the vector of w0 and the offset p - w0
         _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
                         "Pass a smaller network.")
-        w0 = model.params if params is None else model.checked_params(params, "params")
+        w0 = model.params if params is None else _expansion_point(model, params)
         return LinearizedModel(NetworkTangent(type(model).from_parameters(model.config, w0, w0)))
     if not all(callable(getattr(model, name, None)) for name in ("forward", "jacobian")) or \
             not hasattr(model, "params"):
@@ -68,6 +72,14 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
     if params is not None:
         base.params = params
     return LinearizedModel(JacobianTangent(base))
+
+
+def _expansion_point(network: Any, params: object) -> Any:
+    """Return ``params`` (parameters of ``network``'s shape, or their vector) as a copy in its dtype."""
+    if isinstance(params, (Parameters, DeepParameters)):
+        return network.checked_params(params, "params")
+    vector = check.as_shaped(params, "params", network.dtype, (network.num_params,))
+    return network.parameters_from_vector(vector)
 
 
 class LinearizedModel(TrainingLock):
@@ -193,8 +205,7 @@ class LinearizedModel(TrainingLock):
         points, targets = self._data(X, y)
         check.backend(backend)
         self._check_outputs("LinearizedModel.loss", points.shape[0], backend)
-        residual = (self._outputs(points, backend) - targets).ravel()  # 1-D: a view
-        return float(check.loss_scale(loss, points.shape[0]) * np.dot(residual, residual))
+        return squared_loss(self._outputs(points, backend), targets, check.loss_scale(loss, points.shape[0]))
 
     # -- training ------------------------------------------------------------------------
     def train(self, X: npt.ArrayLike, y: npt.ArrayLike, lr: float, steps: int, X_test: Optional[npt.ArrayLike] = None,
