@@ -206,7 +206,9 @@ class _NTKRegressorBody(LazySpectrum, EstimatorBody):
         targets = check_y(y, m, type(self).__name__)
         # Cholesky at the limit, but a ridge would hide a precomputed Gram's negative eigenvalue from it
         at_limit = steps is None and time is None and not (kind == PRECOMPUTED and ridge)
-        _memory.check_kernel_fit("NTKRegressor.fit", m, 0 if kind == PRECOMPUTED else 1, cholesky=at_limit)
+        # the limit kernels are float64; a precomputed Gram keeps its dtype
+        _memory.check_kernel_fit("NTKRegressor.fit", m, 0 if kind == PRECOMPUTED else 1, cholesky=at_limit,
+                                 gram_dtype=data.dtype if kind == PRECOMPUTED else np.float64)
         kernel_args: Optional[Dict[str, Any]] = None if kind == PRECOMPUTED else dict(
             activation=self.activation, parametrization=self.parametrization, kind=kind, weight_var=self.weight_var,
             bias_var=self.bias_var, output_var=self.output_var, output_bias_var=self.output_bias_var, method=method,
