@@ -18,13 +18,7 @@ MAX_FILE_LINES = 400
 MAX_FUNCTION_LINES = 80
 
 # path (from the repository's root) -> why it is longer
-LONG_FILES: dict[str, str] = {
-    # public classes and functions whose docstrings, with their Parameters and Examples sections
-    # (the API reference's pages), take the lines above 400
-    "python/widenet/dynamics/linearization.py": "linearize and LinearizedModel's docstrings",
-    "python/widenet/network/ensemble.py": "ShallowEnsemble and StackedParameters' docstrings",
-    "python/widenet/sweeps/sweep.py": "the docstrings of sweep, sweeps_on, SweepResult and CellFailure",
-}
+LONG_FILES: dict[str, str] = {}
 # "path:function" -> why it is longer
 LONG_FUNCTIONS: dict[str, str] = {}
 

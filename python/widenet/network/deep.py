@@ -26,6 +26,7 @@ from widenet.kernels import limit_kernel
 from widenet.network._backends import DEEP_BACKENDS
 from widenet.network._common import FullyConnected
 from widenet.network._deep_memory import DeepMemory
+from widenet.network._loss import squared_loss
 from widenet.network._training_call import check_training
 from widenet.network.deep_parameters import (
     DeepParameters,
@@ -347,8 +348,7 @@ class Network(DeepMemory, FullyConnected):
         X, y = self.check_data(X, y)
         scale, backend = check.loss_scale(loss, X.shape[0]), check.backend(backend)
         self._require("Network.loss", X.shape[0])
-        residual = (self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X) - y).ravel()
-        return float(scale * np.dot(residual, residual))
+        return squared_loss(self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X), y, scale)
 
     def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
                   backend: Backend = "cpp") -> tuple[float, DeepParameters]:

@@ -204,7 +204,7 @@ class _KernelLeastSquaresBody(EstimatorBody):
         kernel = None if on_gram else as_kernel(self.kernel, self.gamma, self.degree, self.coef0,
                                                 n_features=data.shape[1])
         _memory.check_kernel_fit("KernelLeastSquares.fit", data.shape[0], 0 if kernel is None else
-                                 kernel.gram_copies("cpp"))
+                                 kernel.gram_copies("cpp"), gram_dtype=check.float_dtype_of(data))
         G = data if kernel is None else np.asarray(kernel(data))
         tolerance = _solve.rank_tolerance(check.float_dtype_of(G), G.shape[0])
         cholesky = _cholesky.factorize(G, tolerance, ridge)
