@@ -75,10 +75,24 @@ if TYPE_CHECKING:  # imported on first use: its module imports scikit-learn
     from widenet.gaussian_process import GPKernel
 
 ACTIVATIONS = _core.ACTIVATIONS
-"""The activation names every network and kernel accepts (the compiled core's list)."""
+"""The activation names every network and kernel accepts (the compiled core's list).
+
+Examples
+--------
+>>> import widenet
+>>> "relu" in widenet.ACTIVATIONS and "erf" in widenet.ACTIVATIONS
+True
+"""
 DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 """A training run diverges, and stops, when its loss is not finite or exceeds this many times
-its reference loss (the initial loss, or the zero predictor's if larger)."""
+its reference loss (the initial loss, or the zero predictor's if larger).
+
+Examples
+--------
+>>> import widenet
+>>> widenet.DIVERGENCE_FACTOR
+10000000000.0
+"""
 
 __all__ = [
     "ACTIVATIONS",

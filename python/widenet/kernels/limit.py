@@ -344,6 +344,13 @@ class LimitKernel(Kernel):
         The other keyword arguments of :func:`widenet.limit_kernel` (variances, ``depth``,
         ``bias``, ``multipliers``, ``method``, ``order``); Monte Carlo is refused (its entries would not form one
         consistent matrix across tiles).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> kernel = widenet.LimitKernel("relu", "ntk", depth=2)
+    >>> kernel(np.eye(3)).shape, kernel(np.eye(3), np.ones((1, 3))).shape
+    ((3, 3), (3, 1))
     """
 
     def __init__(self, activation: ActivationArgument, parametrization: Parametrization = "lecun", kind: Kind = "ntk",

@@ -77,6 +77,22 @@ class EnsemblePrediction:
 
     Made by :func:`gradient_descent_mse_ensemble`. Call it as neural-tangents' ``predict_fn``:
     ``prediction(t=None, X_test=None, *, get="ntk", compute_cov=False)``.
+
+    Parameters
+    ----------
+    kernel_of, X, y, rate, diag_reg, absolute
+        The kernels, the training data and the settings, as :func:`gradient_descent_mse_ensemble`
+        passes them; made by it, not by hand.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import predict
+    >>> X = np.linspace(-1, 1, 6)[:, None]
+    >>> trained = predict.gradient_descent_mse_ensemble(widenet.LimitKernel("erf", "ntk"), X, np.sin(3 * X[:, 0]))
+    >>> mean, cov = trained(t=10.0, X_test=X[:2], compute_cov=True)
+    >>> mean.shape, cov.shape
+    ((2,), (2, 2))
     """
 
     def __init__(self, kernels_of: KernelsOf, X: NDArray[np.float64], y: NDArray[np.float64], rate: float,
@@ -263,11 +279,39 @@ def gradient_descent_mse_ensemble(kernel: object, X_train: ArrayLike, y_train: A
     refused); a time ``t`` is the limit of ``t`` steps as ``h -> 0`` (the flow's
     time is ``h t``).
 
+    Parameters
+    ----------
+    kernel : widenet.LimitKernel or network
+        A :class:`widenet.LimitKernel` (its ``kind`` is ignored: both kernels are used), or a
+        network with ``ntk`` and ``nngp`` methods.
+    X_train : array_like, shape (m, d)
+    y_train : array_like, shape (m,) or (m, k)
+    learning_rate : float, default 1
+        neural-tangents' learning rate (the flow's time is ``learning_rate * t``), or with
+        ``loss`` the step ``h`` of ``train``.
+    diag_reg : float, default 0
+        Added to the tangent Gram's diagonal, relative to the mean of that diagonal.
+    diag_reg_absolute_scale : bool, default False
+        Take ``diag_reg`` as it is, not relative.
+    loss : None or {"sum", "mean", "half_sum"}, default None
+        None for neural-tangents' units; otherwise the loss of ``train``.
+
     Returns
     -------
     EnsemblePrediction
         Callable as ``prediction(t=None, X_test=None, *, get="ntk", compute_cov=False,
         steps=None)``.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import predict
+    >>> X = np.linspace(-1, 1, 6)[:, None]
+    >>> kernel = widenet.LimitKernel("erf", "ntk", bias_var=0.5)
+    >>> trained = predict.gradient_descent_mse_ensemble(kernel, X, np.sin(3 * X[:, 0]))
+    >>> mean, cov = trained(t=None, X_test=X, compute_cov=True)  # trained to convergence
+    >>> bool(np.allclose(mean, np.sin(3 * X[:, 0]), atol=1e-9)), bool(np.all(np.diag(cov) < 1e-9))
+    (True, True)
     """
     kernels_of = _kernels_of(kernel)
     X = check.as_points(X_train, "X_train", dtype=_FLOAT64).copy()  # kept: later changes to the caller's don't reach it
