@@ -16,8 +16,8 @@ from widenet import _memory
 from widenet import _validation as check
 from widenet._native import _core
 from widenet._types import Activation, Backend, Kind, Method, Parametrization
+from widenet.kernels._limit_arguments import check_function_method, check_method, checked_arguments
 from widenet.kernels.activation import ActivationArgument, CallableActivation
-from widenet.kernels.limit import _check_function_method, _check_method, _checked_arguments
 from widenet.reference import limit_kernels as reference
 
 Float64Array = NDArray[np.float64]
@@ -85,7 +85,7 @@ def limit_kernel_pair(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activati
     >>> bool(np.allclose(ntk, widenet.limit_kernel(X, activation="relu", parametrization="ntk")))
     True
     """
-    a = _Arguments(*_checked_arguments(X1, X2, activation, parametrization, "ntk", method, order,
+    a = _Arguments(*checked_arguments(X1, X2, activation, parametrization, "ntk", method, order,
                                        (weight_var, bias_var, output_var, output_bias_var), (depth, bias, multipliers)))
     if a.method == "monte_carlo":
         raise ValueError("method: the pair needs a deterministic method (auto, closed_form, scale_mixture, "
@@ -97,12 +97,12 @@ def limit_kernel_pair(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activati
     if isinstance(a.activation, CallableActivation):
         activation_of: Any = a.activation.functions()
         method_of = "expansion" if a.method == "auto" else a.method
-        _check_function_method(method_of)
+        check_function_method(method_of)
         backend, nodes = "numpy", reference.ORDER if a.order is None else a.order
     else:
         activation_of = a.activation
         method_of = _core.LIMIT_AUTO_METHODS[a.activation] if a.method == "auto" else a.method
-        _check_method(method_of, a.activation, a.largest)
+        check_method(method_of, a.activation, a.largest)
         nodes = _core.LIMIT_ORDER if a.order is None else a.order
     m2 = a.points1.shape[0] if a.points2 is None else a.points2.shape[0]
     tables = 0 if backend == "numpy" else _core.limit_point_floats(activation_of, method_of, a.largest, nodes)
