@@ -80,7 +80,7 @@ class EnsemblePrediction:
 
     Parameters
     ----------
-    kernel_of, X, y, rate, diag_reg, absolute
+    kernels_of, X, y, rate, diag_reg, absolute
         The kernels, the training data and the settings, as :func:`gradient_descent_mse_ensemble`
         passes them; made by it, not by hand.
 
