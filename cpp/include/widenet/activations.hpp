@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
 
+#include "widenet/dispatch.hpp"
 #include "widenet/names.hpp"
 #include "widenet/types.hpp"
 #include "widenet/vector_math.hpp"
@@ -38,7 +38,7 @@ namespace scalar {
 //   t <= tan(pi/8):            u = t,               offset = 0
 //   t <= tan(3 pi/8):          u = (t - 1)/(t + 1), offset = pi/4
 //   otherwise:                 u = -1/t,            offset = pi/2
-// (one division in every case), then arctan(u) = u + u s P(s), s = u^2, with the
+// (one division, none where u = t), then arctan(u) = u + u s P(s), s = u^2, with the
 // polynomial P of tools/fit_arctan.py (relative error 1.1e-16 in double). Branch-free:
 // every choice is a blend, so the caller's loop vectorises.
 template <typename T>
@@ -51,10 +51,11 @@ template <typename T>
       -0.05230454270650244, 0.04551593220626549,  -0.034570561981427744, 0.016285756855221028};
   const T t = std::abs(x);
   const bool small = t <= T(kTanPiOver8), middle = t <= T(kTan3PiOver8);
-  const T numerator = small ? t : (middle ? t - T(1) : T(-1));
-  const T denominator = small ? T(1) : (middle ? t + T(1) : t);
+  // Not t / 1 where small: the compiler would split the blend of quotients into two
+  // divisions, each as costly as the whole polynomial in 512-bit vectors.
+  const T quotient = (middle ? t - T(1) : T(-1)) / (middle ? t + T(1) : t);
   const T offset = small ? T(0) : (middle ? T(M_PI_4) : T(M_PI_2));
-  const T u = numerator / denominator;
+  const T u = small ? t : quotient;
   const T s = u * u;
   // Estrin's scheme, written out: short dependency chains and no inner loop.
   const auto c = [](int j) { return T(kCoefficients[j]); };
@@ -76,10 +77,14 @@ template <Activation A, typename T>
     derivative = z > T(0) ? T(1) : T(0);
   } else if constexpr (A == Activation::arctan) {
     // In double for float too (one rounding at the end). 1/(1 + z^2) would give 0 once
-    // z^2 overflows, where 1/z^2 is still a subnormal double: there, (1/z)/z.
+    // z^2 overflows, where 1/z^2 is still a subnormal double: there, 2^-1000 / (z 2^-500)^2.
+    // Only constants are blended, so that both cases share one division (blended operands
+    // lead the compiler to divide twice).
     const double x = z;
+    const bool huge = std::abs(x) > 1e150;
+    const double scaled = x * (huge ? 0x1p-500 : 1.0);
     value = T(arctan(x));
-    derivative = T(std::abs(x) > 1e150 ? (1.0 / x) / x : 1.0 / (1.0 + x * x));
+    derivative = T((huge ? 0x1p-1000 : 1.0) / (scaled * scaled + (huge ? 0.0 : 1.0)));
   } else if constexpr (A == Activation::sin) {
     // Only meaningful for |z| <= vmath::kSinCosMax: activate_range redoes the others.
     double v, d;
@@ -217,82 +222,52 @@ template <Activation A, bool Affine, bool InFloat, typename T>
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#define WIDENET_HAS_AVX2_PATH 1
-// The loop above compiled for AVX2 and FMA, and for AVX-512: the scalar helpers are inlined
-// into it, so the whole body uses 4-wide (8-wide) double vectors. Only called after the CPU
-// has been checked. GCC's tuning would otherwise keep 256-bit vectors on AVX-512 machines.
-template <Activation A, bool Affine, bool InFloat, typename T>
-__attribute__((target("avx2,fma"))) void activate_range_avx2(T* __restrict values,
-                                                             T* __restrict derivative, Index count,
-                                                             T scale, const T* __restrict bias) {
-  activate_range<A, Affine, InFloat>(values, derivative, count, scale, bias);
-}
-
-template <Activation A, bool Affine, bool InFloat, typename T>
-__attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,prefer-vector-width=512"))) void
-activate_range_avx512(T* __restrict values, T* __restrict derivative, Index count, T scale,
-                      const T* __restrict bias) {
-  activate_range<A, Affine, InFloat>(values, derivative, count, scale, bias);
-}
-
-enum class ElementwiseLevel { baseline, avx2, avx512 };
-
-// The best level the CPU runs; WIDENET_ELEMENTWISE=baseline or avx2 in the environment caps
-// it, to compare the paths on one machine.
-inline ElementwiseLevel elementwise_level() {
-  static const ElementwiseLevel level = [] {
-    const char* cap = std::getenv("WIDENET_ELEMENTWISE");
-    const std::string capped = cap ? cap : "";
-    const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    const bool avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
-                        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
-    if (capped == "baseline" || !avx2) return ElementwiseLevel::baseline;
-    if (capped == "avx2" || !avx512) return ElementwiseLevel::avx2;
-    return ElementwiseLevel::avx512;
-  }();
-  return level;
-}
-#else
-#define WIDENET_HAS_AVX2_PATH 0
-enum class ElementwiseLevel { baseline, avx2, avx512 };
-inline ElementwiseLevel elementwise_level() { return ElementwiseLevel::baseline; }
-#endif
-
-// AVX2 and FMA are there (AVX-512 implies them): the gradient's small loops use it.
-inline bool cpu_has_avx2() { return elementwise_level() != ElementwiseLevel::baseline; }
-
-// The elementwise instruction set chosen at run time for activations.
-inline const char* elementwise_simd() {
-  switch (elementwise_level()) {
-    case ElementwiseLevel::avx512: return "avx512";
-    case ElementwiseLevel::avx2: return "avx2+fma";
-    default: return "baseline";
+// sum_i a_i b_i in kLanes independent partial sums, so that the loop vectorises (a single
+// running sum would be a chain of dependent additions).
+template <typename T>
+[[gnu::always_inline]] inline T lane_dot(const T* __restrict a, const T* __restrict b, Index count) {
+  constexpr Index kLanes = 16;
+  T partial[kLanes] = {};
+  Index i = 0;
+  for (; i + kLanes <= count; i += kLanes) {
+    for (Index j = 0; j < kLanes; ++j) partial[j] += a[i + j] * b[i + j];
   }
+  for (Index j = 0; i < count; ++i, ++j) partial[j] += a[i] * b[i];
+  for (Index width = kLanes / 2; width > 0; width /= 2) {
+    for (Index j = 0; j < width; ++j) partial[j] += partial[j + width];
+  }
+  return partial[0];
 }
 
-template <Activation A, bool Affine, bool InFloat, typename T>
-void activate_on_best_path(T* values, T* derivative, Index count, T scale, const T* bias) {
-#if WIDENET_HAS_AVX2_PATH
-  switch (elementwise_level()) {
-    case ElementwiseLevel::avx512:
-      return activate_range_avx512<A, Affine, InFloat>(values, derivative, count, scale, bias);
-    case ElementwiseLevel::avx2:
-      return activate_range_avx2<A, Affine, InFloat>(values, derivative, count, scale, bias);
-    default: break;
+// activate_range, then, unless `onto` is null, the dot product of the activated values with
+// `onto` into *projection while they are still in cache (a hidden layer's output A v).
+template <Activation A, bool Affine, bool InFloat>
+struct ActivateRange {
+  template <typename T>
+  [[gnu::always_inline]] static void run(T* values, T* derivative, Index count, T scale, const T* bias,
+                                         const T* onto, T* projection) {
+    activate_range<A, Affine, InFloat>(values, derivative, count, scale, bias);
+    if (onto != nullptr) *projection = lane_dot(values, onto, count);
   }
-#endif
-  activate_range<A, Affine, InFloat>(values, derivative, count, scale, bias);
+};
+
+template <Activation A, bool Affine, bool InFloat, typename T>
+void activate_on_best_path(T* values, T* derivative, Index count, T scale, const T* bias,
+                           const T* onto, T* projection) {
+  run_on_best_path<ActivateRange<A, Affine, InFloat>>(values, derivative, count, scale, bias, onto,
+                                                      projection);
 }
 
 template <Activation A, bool Affine, typename T>
-void activate_block(T* values, T* derivative, Index count, T scale, const T* bias) {
+void activate_block(T* values, T* derivative, Index count, T scale, const T* bias,
+                    const T* onto = nullptr, T* projection = nullptr) {
   if constexpr (std::is_same_v<T, float> && kEvaluatedInFloat<A>) {
     if (!float32_in_double_setting().load(std::memory_order_relaxed)) {
-      return activate_on_best_path<A, Affine, true>(values, derivative, count, scale, bias);
+      return activate_on_best_path<A, Affine, true>(values, derivative, count, scale, bias, onto,
+                                                    projection);
     }
   }
-  activate_on_best_path<A, Affine, false>(values, derivative, count, scale, bias);
+  activate_on_best_path<A, Affine, false>(values, derivative, count, scale, bias, onto, projection);
 }
 
 // sigma and sigma' of a flat array, in place; large arrays are split over threads.
@@ -317,10 +292,12 @@ void activate_inplace(Activation activation, T* values, T* derivative, Index cou
 
 // A hidden layer's activations from the products U x held in `values` (m x n): in place,
 // z = scale * value + bias (bias has one entry per column), and sigma'(z) into
-// `derivative` (resized to m x n) unless it is null. Rows are split over threads.
+// `derivative` (resized to m x n) unless it is null. With `onto` (n entries), also each
+// activated row's dot product with it into `projections` (m entries), the row still in
+// cache. Rows are split over threads.
 template <typename T, typename Bias>
 void activate_rows(Activation activation, RowMatrix<T>& values, RowMatrix<T>* derivative, T scale,
-                   const Bias& bias) {
+                   const Bias& bias, const T* onto = nullptr, T* projections = nullptr) {
   const Index rows = values.rows(), cols = values.cols();
   if (derivative != nullptr) derivative->resize(rows, cols);
   const T* b = bias.data();  // a vector or a segment of one: contiguous
@@ -328,7 +305,7 @@ void activate_rows(Activation activation, RowMatrix<T>& values, RowMatrix<T>* de
     constexpr Activation A = decltype(act)::value;
     const auto row = [&](Index k) {
       activate_block<A, true>(values.row(k).data(), derivative ? derivative->row(k).data() : nullptr,
-                              cols, scale, b);
+                              cols, scale, b, onto, onto ? projections + k : nullptr);
     };
     if (values.size() <= kParallelEntries || thread_count() == 1) {
       for (Index k = 0; k < rows; ++k) row(k);  // no parallel region at all for small work

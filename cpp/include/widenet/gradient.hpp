@@ -67,7 +67,8 @@ struct GradientWorkspace {
   RowMatrix<T> derivative;   // m x n, then E
   Vector<T> residual;        // m
   Vector<T> weights;         // m, g
-  RowMatrix<T> weighted_X;   // m x d, diag(g) X
+  RowMatrix<T> weighted_X;   // m x d, diag(g) X; m x (d + 1), [diag(g) X, g] (large problems)
+  RowMatrix<T> gradient_rows;  // (d + 1) x n, [diag(g) X, g]^T sigma'(Z) (large problems)
   RowMatrix<T> inputs;       // m x d, a contiguous copy of X (small problems)
 };
 
@@ -79,95 +80,69 @@ struct WorkspaceFor<TransposedParams<T>> {
 namespace detail {
 
 // The two products of a small problem as plain loops over contiguous rows, which the
-// compiler vectorises (also in the AVX2 copies below): Z = X U^T, and the accumulations
+// compiler vectorises at the CPU's width (dispatch.hpp): Z = X U^T, and the accumulations
 // grad_v = A^T g, grad_b = S^T g, grad_U^T = (diag(g) X)^T S before their scale factors.
-template <typename T>
-[[gnu::always_inline]] inline void small_preactivations(const T* __restrict X, const T* __restrict Ut,
-                                                        T* __restrict Z, Index m, Index d, Index n) {
-  for (Index k = 0; k < m; ++k) {
-    T* __restrict row = Z + k * n;
-    for (Index i = 0; i < n; ++i) row[i] = T(0);
-    for (Index j = 0; j < d; ++j) {
-      const T x = X[k * d + j];
-      const T* __restrict u = Ut + j * n;
-      for (Index i = 0; i < n; ++i) row[i] += x * u[i];
+struct SmallPreactivations {
+  template <typename T>
+  [[gnu::always_inline]] static void run(const T* __restrict X, const T* __restrict Ut,
+                                         T* __restrict Z, Index m, Index d, Index n) {
+    for (Index k = 0; k < m; ++k) {
+      T* __restrict row = Z + k * n;
+      for (Index i = 0; i < n; ++i) row[i] = T(0);
+      for (Index j = 0; j < d; ++j) {
+        const T x = X[k * d + j];
+        const T* __restrict u = Ut + j * n;
+        for (Index i = 0; i < n; ++i) row[i] += x * u[i];
+      }
     }
   }
-}
+};
 
-template <typename T>
-[[gnu::always_inline]] inline void small_accumulate(const T* __restrict A, const T* __restrict S,
-                                                    const T* __restrict g, const T* __restrict gX,
-                                                    T* __restrict gv, T* __restrict gb,
-                                                    T* __restrict gUt, Index m, Index d, Index n) {
-  for (Index i = 0; i < n; ++i) gv[i] = gb[i] = T(0);
-  for (Index i = 0; i < n * d; ++i) gUt[i] = T(0);
-  for (Index k = 0; k < m; ++k) {
-    const T gk = g[k];
-    const T* __restrict a = A + k * n;
-    const T* __restrict s = S + k * n;
-    for (Index i = 0; i < n; ++i) {
-      gv[i] += gk * a[i];
-      gb[i] += gk * s[i];
-    }
-    for (Index j = 0; j < d; ++j) {
-      const T w = gX[k * d + j];
-      T* __restrict row = gUt + j * n;
-      for (Index i = 0; i < n; ++i) row[i] += w * s[i];
+struct SmallAccumulate {
+  template <typename T>
+  [[gnu::always_inline]] static void run(const T* __restrict A, const T* __restrict S,
+                                         const T* __restrict g, const T* __restrict gX,
+                                         T* __restrict gv, T* __restrict gb, T* __restrict gUt,
+                                         Index m, Index d, Index n) {
+    for (Index i = 0; i < n; ++i) gv[i] = gb[i] = T(0);
+    for (Index i = 0; i < n * d; ++i) gUt[i] = T(0);
+    for (Index k = 0; k < m; ++k) {
+      const T gk = g[k];
+      const T* __restrict a = A + k * n;
+      const T* __restrict s = S + k * n;
+      for (Index i = 0; i < n; ++i) {
+        gv[i] += gk * a[i];
+        gb[i] += gk * s[i];
+      }
+      for (Index j = 0; j < d; ++j) {
+        const T w = gX[k * d + j];
+        T* __restrict row = gUt + j * n;
+        for (Index i = 0; i < n; ++i) row[i] += w * s[i];
+      }
     }
   }
-}
-
-#if WIDENET_HAS_AVX2_PATH
-template <typename T>
-__attribute__((target("avx2,fma"))) void small_preactivations_avx2(const T* X, const T* Ut, T* Z,
-                                                                   Index m, Index d, Index n) {
-  small_preactivations(X, Ut, Z, m, d, n);
-}
-
-template <typename T>
-__attribute__((target("avx2,fma"))) void small_accumulate_avx2(const T* A, const T* S, const T* g,
-                                                               const T* gX, T* gv, T* gb, T* gUt,
-                                                               Index m, Index d, Index n) {
-  small_accumulate(A, S, g, gX, gv, gb, gUt, m, d, n);
-}
-#endif
-
-template <typename T>
-void small_preactivations_dispatch(const T* X, const T* Ut, T* Z, Index m, Index d, Index n) {
-#if WIDENET_HAS_AVX2_PATH
-  if (cpu_has_avx2()) return small_preactivations_avx2(X, Ut, Z, m, d, n);
-#endif
-  small_preactivations(X, Ut, Z, m, d, n);
-}
-
-template <typename T>
-void small_accumulate_dispatch(const T* A, const T* S, const T* g, const T* gX, T* gv, T* gb,
-                               T* gUt, Index m, Index d, Index n) {
-#if WIDENET_HAS_AVX2_PATH
-  if (cpu_has_avx2()) return small_accumulate_avx2(A, S, g, gX, gv, gb, gUt, m, d, n);
-#endif
-  small_accumulate(A, S, g, gX, gv, gb, gUt, m, d, n);
-}
+};
 
 }  // namespace detail
 
 // The hidden layer of a batch into the workspace: activations sigma(Z), derivative sigma'(Z).
-// `w` holds Ut and b (the parameters of one output or of several).
+// `w` holds Ut and b (the parameters of one output or of several). With `onto` (n entries),
+// also sigma(Z) onto into `projections` (m entries), each row's product taken as the
+// activation pass leaves it (no second pass over sigma(Z)).
 template <typename T, typename State>
 void hidden_pass(const Architecture& arch, const State& w, const MatrixRef<T>& X,
-                 GradientWorkspace<T>& work) {
+                 GradientWorkspace<T>& work, const T* onto = nullptr, T* projections = nullptr) {
   const Index m = X.rows(), n = w.width(), d = w.input_dim();
   const Scales<T> scale(arch.parametrization, n, d);
   RowMatrix<T>& A = work.activations;
   A.resize(m, n);
   if (m * n * d < kSmallProduct) {
     work.inputs = X;  // contiguous, whatever strides X has
-    detail::small_preactivations_dispatch(work.inputs.data(), w.Ut.data(), A.data(), m, d, n);
+    run_on_best_path<detail::SmallPreactivations>(work.inputs.data(), w.Ut.data(), A.data(), m, d, n);
   } else {
     A.noalias() = X * w.Ut;
   }
-  activate_rows<T>(arch.activation, A, &work.derivative, scale.in, w.b);
+  activate_rows<T>(arch.activation, A, &work.derivative, scale.in, w.b, onto, projections);
 }
 
 // grad = J^T g after hidden_pass, for any weights g (one per row of X): the gradient of the
@@ -181,19 +156,24 @@ void pullback(const Architecture& arch, const TransposedParams<T>& w, const Matr
   const Scales<T> scale(arch.parametrization, n, d);
   const RowMatrix<T>& A = work.activations;
   const RowMatrix<T>& D = work.derivative;
-  work.weighted_X = g.asDiagonal() * X;
 
   grad.c = g.sum();
-  grad.Ut.resize(d, n);
   if (m * n * d < kSmallProduct) {
+    work.weighted_X = g.asDiagonal() * X;
     grad.v.resize(n);
     grad.b.resize(n);
-    detail::small_accumulate_dispatch(A.data(), D.data(), g.data(), work.weighted_X.data(),
-                                      grad.v.data(), grad.b.data(), grad.Ut.data(), m, d, n);
+    grad.Ut.resize(d, n);
+    run_on_best_path<detail::SmallAccumulate>(A.data(), D.data(), g.data(), work.weighted_X.data(),
+                                              grad.v.data(), grad.b.data(), grad.Ut.data(), m, d, n);
   } else {
+    // [diag(g) X, g]^T sigma'(Z): grad_U^T and grad_b from one pass over sigma'(Z).
+    work.weighted_X.resize(m, d + 1);
+    work.weighted_X.leftCols(d).noalias() = g.asDiagonal() * X;
+    work.weighted_X.col(d) = g;
+    work.gradient_rows.noalias() = work.weighted_X.transpose() * D;
     grad.v.noalias() = A.transpose() * g;
-    grad.b.noalias() = D.transpose() * g;
-    grad.Ut.noalias() = work.weighted_X.transpose() * D;
+    grad.Ut = work.gradient_rows.topRows(d);
+    grad.b = work.gradient_rows.row(d).transpose();
   }
   if (!grad.Ut.allFinite()) {
     // g_k x_kj overflowed (float32 inputs near its range) where sigma'(Z) is 0: inf * 0.
@@ -211,8 +191,8 @@ T loss_and_gradient(const Architecture& arch, const TransposedParams<T>& w, cons
                     const VectorRef<T>& y, T loss_scale, GradientWorkspace<T>& work,
                     TransposedParams<T>& grad) {
   const Scales<T> scale(arch.parametrization, w.width(), w.input_dim());
-  hidden_pass<T>(arch, w, X, work);
-  multiply_into(work.residual, work.activations, w.v);
+  work.residual.resize(X.rows());
+  hidden_pass<T>(arch, w, X, work, w.v.data(), work.residual.data());  // A v
   work.residual.array() = scale.out * work.residual.array() + w.c - y.array();
   work.weights = (T(2) * loss_scale) * work.residual;  // g = d loss / d Phi(x_k)
   pullback<T>(arch, w, X, work.weights, work, grad);
