@@ -16,6 +16,42 @@
 
 namespace widenet {
 
+namespace detail {
+
+// w -= h g over contiguous arrays (a step of gradient descent, block by block).
+struct SubtractScaled {
+  template <typename T>
+  [[gnu::always_inline]] static void run(T* __restrict w, const T* __restrict g, Index count, T h) {
+    for (Index i = 0; i < count; ++i) w[i] -= h * g[i];
+  }
+};
+
+// The readout's factors on J^T g's sums: grad_v *= a_out, grad_b *= a_out v and each row of
+// grad_U^T *= a_out a_in v^T, in one pass that also tells whether grad_U^T was finite
+// before (`*finite`).
+struct ScaleByReadout {
+  template <typename T>
+  [[gnu::always_inline]] static void run(T* __restrict gv, T* __restrict gb, T* __restrict gUt,
+                                         const T* __restrict v, Index d, Index n, T out, T out_in,
+                                         bool* finite) {
+    int nonfinite = 0;  // an int, not a bool: the compiler vectorises the OR of ints
+    for (Index j = 0; j < d; ++j) {
+      T* __restrict row = gUt + j * n;
+      for (Index i = 0; i < n; ++i) {
+        nonfinite |= int(!(row[i] - row[i] == T(0)));  // inf - inf and NaN - NaN are NaN
+        row[i] *= out_in * v[i];
+      }
+    }
+    for (Index i = 0; i < n; ++i) {
+      gv[i] *= out;
+      gb[i] *= out * v[i];
+    }
+    *finite = nonfinite == 0;
+  }
+};
+
+}  // namespace detail
+
 // Parameters with U stored transposed, as gradient descent updates them, for the owned
 // parameters P of either network: Params (a readout vector v and a number c) or
 // OutputParams (shallow_outputs.hpp: a k x n readout v and c in R^k).
@@ -43,14 +79,20 @@ struct Transposed {
   }
   // One step of gradient descent: w -= h grad.
   void descend(const Transposed& grad, Scalar h) {
-    Ut -= h * grad.Ut;
-    b -= h * grad.b;
-    v -= h * grad.v;
+    step_against(Ut, grad.Ut, h);
+    step_against(b, grad.b, h);
+    step_against(v, grad.v, h);
     c -= h * grad.c;
   }
   Index width() const { return Ut.cols(); }
   Index input_dim() const { return Ut.rows(); }
   Index outputs() const { return Readout::ColsAtCompileTime == 1 ? 1 : v.rows(); }
+
+ private:
+  template <typename Dense>
+  static void step_against(Dense& w, const Dense& grad, Scalar h) {
+    run_on_best_path<detail::SubtractScaled>(w.data(), grad.data(), Index(w.size()), h);
+  }
 };
 
 template <typename T>
@@ -175,14 +217,15 @@ void pullback(const Architecture& arch, const TransposedParams<T>& w, const Matr
     grad.Ut = work.gradient_rows.topRows(d);
     grad.b = work.gradient_rows.row(d).transpose();
   }
-  if (!grad.Ut.allFinite()) {
+  bool finite = true;
+  run_on_best_path<detail::ScaleByReadout>(grad.v.data(), grad.b.data(), grad.Ut.data(), w.v.data(), d,
+                                           n, scale.out, scale.out * scale.in, &finite);
+  if (!finite) {
     // g_k x_kj overflowed (float32 inputs near its range) where sigma'(Z) is 0: inf * 0.
     // The slower order X^T (diag(g) sigma'(Z)) multiplies by those zeros first.
     grad.Ut.noalias() = X.transpose() * (g.asDiagonal() * D);
+    grad.Ut.array().rowwise() *= (scale.out * scale.in) * w.v.transpose().array();
   }
-  grad.v *= scale.out;
-  grad.b.array() *= scale.out * w.v.array();
-  grad.Ut.array().rowwise() *= (scale.out * scale.in) * w.v.transpose().array();
 }
 
 // Returns loss_scale |Phi(X) - y|^2 and writes its gradient 2 loss_scale J^T r into `grad`.
