@@ -26,9 +26,10 @@ def build_info() -> dict[str, Any]:
 
     Returns the widenet, Eigen and BLAS versions, the SIMD instruction sets, the BLAS
     library's path, and the thread counts of widenet's loops and of its BLAS.
-    ``elementwise_simd`` is the path the activations take, chosen when the core loads from
-    what the CPU runs: ``"avx512"``, ``"avx2+fma"`` or the portable ``"baseline"``, each
-    within the same accuracy bounds. ``WIDENET_ELEMENTWISE=avx2`` or ``baseline`` in the
+    ``elementwise_simd`` is the path the activations and the gradient's loops over small
+    problems (one network of an ensemble) take, chosen when the core loads from what the CPU
+    runs: ``"avx512"``, ``"avx2+fma"`` or the portable ``"baseline"``, each within the same
+    accuracy bounds. ``WIDENET_ELEMENTWISE=avx2`` or ``baseline`` in the
     environment caps it (to compare the paths on one machine).
 
     Examples
