@@ -75,6 +75,12 @@ if TYPE_CHECKING:  # imported on first use: its module imports scikit-learn
 
 ACTIVATIONS = _core.ACTIVATIONS
 """The activation names every network and kernel accepts (the compiled core's list)."""
+LEAKY_RELU_SLOPE = _core.LEAKY_RELU_SLOPE
+"""The slope of the activation ``"leaky_relu"`` below 0: ``leaky_relu(z) = LEAKY_RELU_SLOPE z`` there (0.01, as
+in PyTorch and JAX; other slopes reach the limit kernels as a :class:`CallableActivation`)."""
+ELU_ALPHA = _core.ELU_ALPHA
+"""The ``alpha`` of the activation ``"elu"``: ``elu(z) = ELU_ALPHA (e^z - 1)`` below 0 (1, as in PyTorch and JAX;
+other values reach the limit kernels as a :class:`CallableActivation`)."""
 DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 """A training run diverges, and stops, when its loss is not finite or exceeds this many times
 its reference loss (the initial loss, or the zero predictor's if larger)."""
@@ -91,9 +97,11 @@ __all__ = [
     "DeepEnsemble",
     "DeepParameters",
     "DivergenceError",
+    "ELU_ALPHA",
     "FeatureModel",
     "GPKernel",
     "KernelLeastSquares",
+    "LEAKY_RELU_SLOPE",
     "LaplaceKernel",
     "LimitKernel",
     "LinearKernel",
