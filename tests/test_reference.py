@@ -102,6 +102,12 @@ def test_activation_values():
         "gelu": 0.5 * z * (1 + np.array([math.erf(t / math.sqrt(2)) for t in z])),
         "sin": np.sin(z),
         "identity": z,
+        "leaky_relu": np.where(z > 0, z, 0.01 * z),
+        "elu": np.where(z > 0, z, np.exp(z) - 1),
+        "silu": z / (1 + np.exp(-z)),
+        "abs": np.abs(z),
+        "monomial2": z ** 2,
+        "monomial3": z ** 3,
     }
     for name in ACTS:
         np.testing.assert_allclose(ref.activation(name, z), expected[name], rtol=1e-14, atol=1e-15)
