@@ -364,12 +364,13 @@ def build(quick: bool) -> list:
     linear = [linear_gd(512, 1000)] if quick else [linear_gd(2048, 10**4)]
     return (grams + limits + [gd_fig113(steps=100 if quick else 1000), large] + kernels + limit + linear
             + limit_cases.build(quick) + width_sweeps(quick) + deep_cases.build(quick) + predict_cases.build(quick)
-            + fit_cases.build(quick))
+            + fit_cases.build(quick) + float32_cases.build(quick))
 
 # The peer rows (PyTorch, JAX, neural-tangents), the deep networks', the limit kernels' expansion's
-# the predictions' and the fits' cases, registered on import.
+# the predictions', the fits' and the float32 activations' cases, registered on import.
 import deep_cases  # noqa: E402
 import fit_cases  # noqa: E402
+import float32_cases  # noqa: E402
 import limit_cases  # noqa: E402
 import predict_cases  # noqa: E402
 import peers  # noqa: E402,F401

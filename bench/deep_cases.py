@@ -83,20 +83,22 @@ def _(p):
     return lambda: p.net.ntk(p.X)
 
 
-# -- deep_limit_gram: the infinite-width tangent kernel of a deep network -------------------
-def deep_limit_gram(activation: str, m: int, d: int, depth: int) -> Case:
-    """The infinite-width tangent kernel of the deep network (NTK parametrization, multipliers, biases)."""
+# -- deep_limit_gram: the infinite-width kernels of a deep network ---------------------------
+def deep_limit_gram(activation: str, m: int, d: int, depth: int, kind: str = "ntk") -> Case:
+    """The infinite-width tangent kernel (or NNGP) of the deep network (NTK parametrization, multipliers, biases)."""
 
     def setup():
         return SimpleNamespace(X=inputs(m, d, F64, SEED + 5), activation=activation, depth=depth, bias=True,
-                               variances=(1.0, STAX["bias_var"], 1.0, STAX["output_bias_var"]))
+                               kind=kind, variances=(1.0, STAX["bias_var"], 1.0, STAX["output_bias_var"]))
 
-    return Case("deep_limit_gram", f"{activation},depth{depth}", F64, f"m={m} d={d}", setup, reference="numpy",
-                targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),))
+    return Case("deep_limit_gram", f"{activation},depth{depth},{kind}", F64, f"m={m} d={d}", setup,
+                reference="numpy", targets=(Target("cpp", "numpy", 1.0, "cpp/numpy <= 1"),
+                                            Target("cpp", "nt_kernel_fn", 1.0, "cpp/nt_kernel_fn <= 1")))
 
 
 def _deep_limit_gram(p, backend: str):
-    return lambda: widenet.limit_kernel(p.X, activation=p.activation, depth=p.depth, backend=backend, **STAX)
+    return lambda: widenet.limit_kernel(p.X, activation=p.activation, depth=p.depth, kind=p.kind, backend=backend,
+                                        **STAX)
 
 
 implements("deep_limit_gram", "numpy")(functools.partial(_deep_limit_gram, backend="numpy"))
@@ -149,7 +151,9 @@ def build(quick: bool) -> list:
     m, n = (512, 512) if quick else (2048, 2048)
     cases = [case(m, 64, (n,) * depth, F64) for depth in (2, 3)
              for case in (functools.partial(deep_ntk_gram, "relu"), deep_products)]
-    cases.append(deep_limit_gram("relu", 1024 if quick else 4096, 64, 3))
+    cases += [deep_limit_gram("relu", 1024 if quick else 4096, 64, depth, kind) for depth in (1, 2, 3)
+              for kind in ("ntk", "nngp")]
+    cases += [deep_limit_gram("erf", 1024 if quick else 4096, 64, depth) for depth in (1, 3)]
     cases.append(deep_gd(256, 16, (256, 256), steps=20) if quick else deep_gd(1024, 64, (1024, 1024), steps=100))
     return cases + [nt_equality(kind, activation, depth, bias) for kind in ("empirical", "limit")
                     for activation in ("relu", "erf") for depth in (1, 2, 3) for bias in (True, False)]

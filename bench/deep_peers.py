@@ -16,8 +16,8 @@ deep_ntk_gram, the tangent Gram ``K(X, X)``:
   layers (``x @ W``, see ``nt_runner.py``); the first two are skipped beyond the sizes
   within reach (an ``m x P`` Jacobian; ``m^2 P`` work), as in ``peers.py``.
 
-deep_limit_gram: ``nt_kernel_fn``, neural-tangents' ``kernel_fn(X, None, "ntk")`` of the
-same stax layers, jit-compiled.
+deep_limit_gram: ``nt_kernel_fn``, neural-tangents' ``kernel_fn(X, None, kind)`` of the
+same stax layers (``kind`` the case's, "ntk" or "nngp"), jit-compiled.
 
 deep_gd: ``jax``, ``jax.value_and_grad`` of the loss in one jit-compiled ``lax.fori_loop``.
 
@@ -162,7 +162,7 @@ NT_RELU_LIMIT_TOLERANCE = 1e-8
 @implements("deep_limit_gram", "nt_kernel_fn", tolerance=NT_RELU_LIMIT_TOLERANCE)
 def _(p):
     problem = functools.partial(nt_peer.limit_problem, p.X, p.activation, p.depth, p.variances, p.bias)
-    return nt_peer.run_row(p, problem, nt_runner.KERNEL_FN)
+    return nt_peer.run_row(p, problem, nt_runner.KERNEL_FN if p.kind == "ntk" else nt_runner.KERNEL_FN_NNGP)
 
 
 @implements("nt_equality", "nt")

@@ -36,6 +36,7 @@ import numpy as np
 
 IMPLEMENTATIONS = ("JACOBIAN_CONTRACTION", "NTK_VECTOR_PRODUCTS", "STRUCTURED_DERIVATIVES", "AUTO")
 KERNEL_FN = "KERNEL_FN"  # the ``implementation`` of the infinite-width kernel
+KERNEL_FN_NNGP = "KERNEL_FN_NNGP"  # the same, the NNGP (``kernel_fn(X, None, "nngp")``)
 PREDICT = "PREDICT"  # gradient_descent_mse_ensemble's mean and covariance (a problem with a prediction)
 PACKAGES = ("neural-tangents", "jax", "jaxlib", "numpy", "tf2jax", "tensorflow")
 
@@ -155,8 +156,9 @@ class StaxNetwork:
             self._predict(kernel_fn)  # compiles the kernel's calls, untimed
             self.compiled[implementation] = lambda: self._predict(kernel_fn)
             return
-        if implementation == KERNEL_FN:
-            kernel = jax.jit(lambda x: self.kernel_fn(x, None, "ntk"))
+        if implementation in (KERNEL_FN, KERNEL_FN_NNGP):
+            get = "ntk" if implementation == KERNEL_FN else "nngp"
+            kernel = jax.jit(lambda x: self.kernel_fn(x, None, get))
             self.compiled[implementation] = kernel.lower(self.X).compile()
             return
         if self.params is None:
@@ -169,7 +171,7 @@ class StaxNetwork:
     def __call__(self, implementation: str) -> np.ndarray:
         if implementation == PREDICT:
             return self.compiled[implementation]()
-        if implementation == KERNEL_FN:
+        if implementation in (KERNEL_FN, KERNEL_FN_NNGP):
             return np.asarray(self.compiled[implementation](self.X).block_until_ready())
         return np.asarray(self.compiled[implementation](self.X, self.params).block_until_ready())
 

@@ -9,6 +9,9 @@ flow for a time ``t`` (None: to convergence), ``get="ntk"``, or its readout only
 neural-tangents' ``nt.predict.gradient_descent_mse_ensemble(kernel_fn, ...)`` with the same
 arguments. A call computes every Gram it needs and the eigendecomposition (the kernel's
 jit-compilation is untimed). The answer is the mean and the covariance, flattened.
+``widenet_eigh`` refuses every Cholesky factorization (the eigendecomposition answers
+``t = None`` too, as before it was factorized); ``widenet_two_passes`` computes the NNGP and
+the tangent kernel by a call each, as before they came from one pass.
 
 Small cases check the conventions (every activation and depth, both kinds, finite and
 infinite time); the large ones time the whole prediction.
@@ -22,6 +25,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+import fit_cases
 import nt_peer
 import nt_runner
 import widenet
@@ -48,18 +52,52 @@ def predict_ensemble(activation: str, depth: int, get: str, t, m: int, m_test: i
                                depth=depth)
 
     when = "converged" if t is None else f"t={t:g}"
-    return Case("predict_ensemble", f"{activation},depth{depth},{get},{when}", F64,
+    return Case("predict_ensemble", f"{activation},depth{depth},{get},{when},m{m}", F64,
                 f"m={m} m_test={m_test} d={d}", setup, reference="widenet", tolerance=TOLERANCE[activation])
 
 
-@implements("predict_ensemble", "widenet")
-def _(p):
+def _widenet_call(p, kernel):
     def call():
-        prediction = widenet.predict.gradient_descent_mse_ensemble(p.kernel, p.X, p.y, learning_rate=LEARNING_RATE,
+        prediction = widenet.predict.gradient_descent_mse_ensemble(kernel, p.X, p.y, learning_rate=LEARNING_RATE,
                                                                    diag_reg=DIAG_REG)
         mean, cov = prediction(p.t, p.X_test, get=p.get, compute_cov=True)
         return np.concatenate([mean.ravel(), cov.ravel()])
     return call
+
+
+@implements("predict_ensemble", "widenet")
+def _(p):
+    return _widenet_call(p, p.kernel)
+
+
+@implements("predict_ensemble", "widenet_eigh")
+def _(p):
+    """Every Cholesky factorization refused: the eigendecomposition at t = infinity too, as before."""
+    call = _widenet_call(p, p.kernel)
+
+    def eigendecomposition_only():
+        with fit_cases.eigendecomposition_only():
+            return call()
+    return eigendecomposition_only
+
+
+class _TwoPasses:
+    """A LimitKernel's kernels one kind per call (a model with ``ntk`` and ``nngp`` methods), as before the pair."""
+
+    def __init__(self, kernel):
+        options = {name: value for name, value in kernel.options.items() if name != "kind"}
+        self.kernels = {kind: widenet.LimitKernel(kind=kind, **options) for kind in ("ntk", "nngp")}
+
+    def ntk(self, X1, X2=None):
+        return self.kernels["ntk"](X1, X2)
+
+    def nngp(self, X1, X2=None):
+        return self.kernels["nngp"](X1, X2)
+
+
+@implements("predict_ensemble", "widenet_two_passes")
+def _(p):
+    return _widenet_call(p, _TwoPasses(p.kernel))
 
 
 def _problem(p) -> nt_peer.Problem:
@@ -76,7 +114,8 @@ def _(p):
 
 def build(quick: bool) -> list:
     m, m_test = (256, 64) if quick else (2048, 512)
-    timed = [predict_ensemble(activation, 3, "ntk", 100.0, m, m_test, 64) for activation in ("relu", "erf")]
+    timed = [predict_ensemble(activation, 3, "ntk", t, m, m_test, 64) for activation in ("relu", "erf")
+             for t in (100.0, None)]
     conventions = [predict_ensemble(activation, depth, get, t, 48, 12, 8) for activation in ("relu", "erf")
                    for depth in (1, 2, 3) for get, t in (("ntk", 3.0), ("ntk", None), ("nngp", 3.0), ("nngp", None))]
     return timed + conventions

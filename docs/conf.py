@@ -79,15 +79,6 @@ nitpick_ignore_regex = [
     # docstrings cite it for the detail of a method, and it has no pages of its own
     (r"py:.*", r"widenet\.reference(\..*)?"),
 ]
-# Summary lines in the API tables are read in the table's module: three name functions of other modules
-# (widenet.io.save and widenet.dynamics.lazy_training.lazy_training_cell, which have no page of their own,
-# and widenet.sweep from widenet.distributed's table).
-nitpick_ignore = [("py:func", "save"), ("py:func", "lazy_training_cell"), ("py:func", "sweep"),
-                  # helpers that docstrings name for the detail of a computation, without pages of their own
-                  ("py:func", "largest_eigenvalue"), ("py:func", "student_t_quantile"),
-                  ("py:data", "GRADIENT_ACTIVATIONS"),
-                  # an instance attribute that Network's docstring does not list yet
-                  ("py:attr", "widenet.Network.scales")]
 
 # autodoc / autosummary / napoleon
 autosummary_generate = True
@@ -117,7 +108,9 @@ nb_merge_streams = True
 nb_output_stderr = "warn"  # a warning printed by an example (e.g. a ConditioningWarning) fails the build too
 
 # sphinx-gallery: examples/ (each script run once, its figures captured; callables by name, so that
-# Sphinx can cache the configuration)
+# Sphinx can cache the configuration). The backreferences list, for every widenet name an example
+# calls, the examples that call it: the API pages show them as a gallery of thumbnails
+# ("Examples using ...", the templates' minigallery), all made at build time.
 sphinx_gallery_conf = {
     "examples_dirs": [str(HERE.parent / "examples")],
     "gallery_dirs": ["auto_examples"],
@@ -128,6 +121,8 @@ sphinx_gallery_conf = {
     "remove_config_comments": True,
     "within_subsection_order": "FileNameSortKey",
     "show_signature": False,
+    "doc_module": ("widenet",),
+    "backreferences_dir": "api/generated/backreferences",
 }
 
 # theme: furo, whose assets ship in the package

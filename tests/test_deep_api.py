@@ -87,6 +87,18 @@ def test_the_linearization_is_the_first_order_expansion_at_w0(bias, backend):
         widenet.linearize(net, deep_network().params.__class__([np.zeros((5, 3)), np.zeros(5)], None))
 
 
+def test_the_linearization_at_a_parameter_vector_is_at_those_parameters():
+    net, other, (X, _) = deep_network(), deep_network(seed=8), data()
+    w = other.params.to_vector()
+    lin = widenet.linearize(net, params=w)
+    assert_close(lin.forward(X), other.forward(X), np.float64, 10)
+    np.testing.assert_array_equal(lin.initial_params.to_vector(), w)
+    w[0] = 1e3  # the caller's vector was copied
+    np.testing.assert_array_equal(lin.initial_params.to_vector(), other.params.to_vector())
+    with pytest.raises(ValueError, match="params: expected shape"):
+        widenet.linearize(net, params=w[:-1])
+
+
 def test_a_linearization_does_not_follow_its_network():
     net, (X, y) = deep_network(), data()
     lin = widenet.linearize(net)

@@ -1,4 +1,4 @@
-"""The example scripts run and write what they say, and README's prediction snippet runs as printed."""
+"""The example scripts run and write what they say, and README's first example runs as printed."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ def test_the_prediction_figure_is_drawn(tmp_path):
     assert [path.name for path in tmp_path.iterdir()] == ["figure.png"]  # no temporary file left behind
 
 
-def test_readme_s_prediction_snippet_runs_and_its_mean_fits_the_data():
+def test_readme_s_first_example_runs_and_its_mean_fits_the_data():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = text.split("### Predictions with uncertainty", 1)[1]
+    section = text.split("## A first example", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     scope: dict = {}
     exec(compile(code, "README.md", "exec"), scope)

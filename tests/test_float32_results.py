@@ -157,3 +157,20 @@ def test_a_fitted_tangent_kernel_model_does_not_follow_later_training(dtype):
     assert not np.allclose(live(X_test, X), snapshot.kernel_(X_test, X))
     with pytest.raises(TypeError, match="^live: expected a bool"):
         TangentKernel(net, live="yes")
+
+
+@pytest.mark.parametrize("model", ["shallow", "deep", "linearized", "ensemble"])
+def test_a_float32_loss_beyond_float32s_range_is_the_float64_sum(model):
+    """Residuals of 1e20 square beyond float32's 3.4e38: the loss is their float64 sum, not inf."""
+    X, _, _ = regression(0, m=6)
+    y = np.full(6, 1e20, dtype=np.float32)
+    network = (widenet.Network(3, [8, 8], "tanh", "ntk", seed=1, dtype=np.float32) if model == "deep" else
+               make_network(3, 8, "tanh", "ntk", np.float32, seed=1))
+    subject = {"linearized": linearize(network),
+               "ensemble": widenet.ShallowEnsemble(2, 3, 8, activation="tanh", parametrization="ntk", seed=1, dtype=np.float32)}.get(
+                   model, network)
+    outputs = np.asarray(subject.forward(X), dtype=np.float64)
+    expected = np.sum((outputs - y.astype(np.float64)) ** 2, axis=-1) / 6
+    loss = subject.loss(X, y, loss="mean")
+    np.testing.assert_allclose(loss, expected, rtol=1e-12)
+    assert np.all(np.isfinite(loss)) and np.all(np.asarray(loss) > 1e40)

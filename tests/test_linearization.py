@@ -218,10 +218,11 @@ def test_a_feature_model_has_the_feature_kernel_and_reaches_remark_11_4():
     np.testing.assert_allclose(result.test_outputs[-1], Phi_test @ Phi.T @ alpha + Phi_test @ projected, rtol=1e-8)
 
 
-def test_linearize_at_given_parameters():
+@pytest.mark.parametrize("given", ["parameters", "vector"])
+def test_linearize_at_given_parameters(given):
     net, X, _, X_test = setup("sigmoid", "ntk")
     other = make_network(D, N, "sigmoid", "ntk", seed=9)
-    lin = linearize(net, params=other.params)
+    lin = linearize(net, params=other.params if given == "parameters" else list(other.params.to_vector()))
     assert_close(lin.forward(X_test), other.forward(X_test), np.float64)
     assert_close(lin.ntk(X), other.ntk(X), np.float64)
     np.testing.assert_array_equal(lin.initial_params.to_vector(), other.params.to_vector())
@@ -265,5 +266,9 @@ def test_bad_arguments_are_named():
         lin.loss(X, y, loss="max")
     with pytest.raises(ValueError, match="params"):
         linearize(LinearModel(3), params=np.zeros(4))
+    with pytest.raises(ValueError, match="params"):
+        linearize(net, params=np.zeros(net.num_params + 1))
+    with pytest.raises(TypeError, match="params"):
+        linearize(net, params="w0")
     with pytest.raises(TypeError, match="params"):
         lin.params = np.zeros(lin.num_params)

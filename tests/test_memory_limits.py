@@ -128,6 +128,38 @@ def test_kernel_least_squares_counts_eigh():
                                "KernelLeastSquares.fit", budget=2 * gram + 2**20)
 
 
+@pytest.mark.parametrize("estimator", ["KernelLeastSquares", "NTKRegressor"])
+def test_a_float32_gram_counts_the_float64_copy_its_factorization_takes(estimator):
+    """A float32 Gram is factorized in float64: the fit holds it, its float64 copy and the factor
+    at once, a quarter more than the two float64 Grams the guard counted. The estimate now covers
+    the peak of the fit's allocations, and the fit is refused below it. tracemalloc sees numpy's
+    allocations; the kernel's Gram, made in C++, is added by its size. A precomputed Gram is the
+    caller's (allocated before tracing); checking its symmetry made three float64 copies of it,
+    and now works on blocks of rows. The systems are conditioned well enough for a float32
+    Gram's factorization to be taken."""
+    m = 600
+    X = np.random.default_rng(2).standard_normal((m, 3)).astype(np.float32)
+    if estimator == "KernelLeastSquares":
+        data, model, untraced = X, widenet.KernelLeastSquares(kernel="rbf", ridge=100.0), 4 * m * m
+    else:  # a precomputed float32 Gram keeps its dtype (the limit kernels are float64)
+        data = (widenet.limit_kernel(X, activation="relu") + 100 * np.eye(m)).astype(np.float32)
+        model, untraced = widenet.NTKRegressor(kernel="precomputed"), 0
+    fit = lambda: model.fit(data, X[:, 0])  # noqa: E731
+    fit()  # loads what is loaded once
+    _, estimate = _memory.estimate(fit)
+    tracemalloc.start()
+    try:
+        fit()
+        peak = tracemalloc.get_traced_memory()[1] + untraced
+    finally:
+        tracemalloc.stop()
+    # the float64 copy and the factor are held at once; the data and the answer add a few kB
+    assert estimate >= 0.99 * peak and peak >= 0.99 * m * m * (8 + 8)
+    _memory.set_memory_limit(int(0.99 * peak))
+    with pytest.raises(MemoryLimitError, match=f"^{type(model).__name__}.fit: would allocate"):
+        fit()
+
+
 def test_kernel_least_squares_with_ridge_solves_the_shifted_system():
     """Shifting the eigenvalues of G by the ridge (no m x m G + ridge I any more) solves
     (G + ridge I) alpha = y, checked against a direct solve."""

@@ -41,15 +41,16 @@ LD = np.longdouble
 LONG_DOUBLE_IS_WIDER = np.finfo(LD).nmant >= 63
 
 # Largest errors in ulps (value, derivative), a little above the largest measured on 10^6
-# points per function on either path (the table in vector_math.hpp).
+# points per function on either path (the tables in vector_math.hpp and, for float32, which
+# is evaluated in float, vector_math_float.hpp).
 BOUNDS = {
-    ("tanh", F64): (1.2, 1.6), ("tanh", F32): (0.52, 0.51),
-    ("erf", F64): (1.3, 1.1), ("erf", F32): (0.52, 0.51),
-    ("sigmoid", F64): (1.4, 1.5), ("sigmoid", F32): (0.51, 0.51),
-    ("softplus", F64): (1.6, 1.4), ("softplus", F32): (0.53, 0.51),
-    ("gelu", F64): (2.4, 2.9), ("gelu", F32): (0.51, 0.51),
-    ("arctan", F64): (1.8, 2.0), ("arctan", F32): (0.51, 0.51),
-    ("sin", F64): (1.5, 1.5), ("sin", F32): (0.6, 0.6),
+    ("tanh", F64): (1.2, 1.6), ("tanh", F32): (1.2, 2.0),
+    ("erf", F64): (1.3, 1.1), ("erf", F32): (1.6, 1.2),
+    ("sigmoid", F64): (1.4, 1.5), ("sigmoid", F32): (1.4, 1.5),
+    ("softplus", F64): (1.6, 1.4), ("softplus", F32): (2.2, 1.4),
+    ("gelu", F64): (2.4, 2.9), ("gelu", F32): (4.6, 4.3),
+    ("arctan", F64): (1.8, 2.0), ("arctan", F32): (1.9, 2.1),
+    ("sin", F64): (1.5, 1.5), ("sin", F32): (1.0, 1.0),
 }
 GELU_ROOT_WINDOW = (-1.5, -0.25)
 

@@ -66,6 +66,21 @@ RowMatrix<double> kernel(const MatrixRef<double>& X1, const std::optional<Matrix
                            pairs > kLongCallPairs);
 }
 
+// The NNGP and the tangent kernel of the same pairs, from one pass.
+py::tuple kernel_pair(const MatrixRef<double>& X1, const std::optional<MatrixRef<double>>& X2,
+                      const std::string& activation, const std::string& parametrization,
+                      const std::array<double, 4>& variances, const std::string& method, Index order) {
+  const LimitKernel config =
+      checked_config(X1, X2, activation, parametrization, "ntk", variances, method, order);
+  const LimitRules rules = limit_rules(order);
+  const MatrixRef<double>* second = X2 ? &*X2 : nullptr;
+  const Index pairs = X1.rows() * (X2 ? X2->rows() : X1.rows());
+  RowMatrix<double> nngp;
+  RowMatrix<double> ntk = run_interruptible([&] { return limit_kernel(config, X1, second, rules, &nngp); },
+                                            pairs > kLongCallPairs);
+  return py::make_tuple(std::move(nngp), std::move(ntk));
+}
+
 // The infinite-width network of a deep kernel: its architecture beyond one layer's kernel.
 struct LimitNetwork {
   std::string activation, parametrization;
@@ -85,6 +100,21 @@ RowMatrix<double> deep_kernel(const MatrixRef<double>& X1, const std::optional<M
   const Index pairs = X1.rows() * (X2 ? X2->rows() : X1.rows()) * net.depth;
   return run_interruptible([&] { return deep_limit_kernel(config, X1, second, rules); },
                            pairs > kLongCallPairs);
+}
+
+py::tuple deep_kernel_pair(const MatrixRef<double>& X1, const std::optional<MatrixRef<double>>& X2,
+                           const LimitNetwork& net, const std::array<double, 4>& variances,
+                           const std::string& method, Index order) {
+  const LimitKernel layer =
+      checked_config(X1, X2, net.activation, net.parametrization, "ntk", variances, method, order);
+  const DeepLimitKernel config{layer, net.depth, net.bias, net.multipliers};
+  const LimitRules rules = limit_rules(order);
+  const MatrixRef<double>* second = X2 ? &*X2 : nullptr;
+  const Index pairs = X1.rows() * (X2 ? X2->rows() : X1.rows()) * net.depth;
+  RowMatrix<double> nngp;
+  RowMatrix<double> ntk = run_interruptible([&] { return deep_limit_kernel(config, X1, second, rules, &nngp); },
+                                            pairs > kLongCallPairs);
+  return py::make_tuple(std::move(nngp), std::move(ntk));
 }
 
 py::tuple activation_names(const Activation* begin, const Activation* end) {
@@ -133,6 +163,14 @@ void bind_limit_kernels(py::module_& m) {
         py::arg("order") = kLimitOrder,
         "Infinite-width kernel of a network of any depth (the layer recursions of the NNGP and "
         "the tangent kernel; LeCun: the tangent kernel divided by the width).");
+  m.def("limit_kernel_pair", &kernel_pair, py::arg("X1").noconvert(), py::arg("X2").noconvert(),
+        py::arg("activation"), py::arg("parametrization"), py::arg("variances"), py::arg("method"),
+        py::arg("order") = kLimitOrder,
+        "(nngp, ntk): the NNGP covariance and the tangent kernel (K_LC or K_NTK) of limit_kernel between X1 "
+        "and X2 from one pass over the pairs (each pair's expectations computed once).");
+  m.def("limit_kernel_pair", &deep_kernel_pair, py::arg("X1").noconvert(), py::arg("X2").noconvert(),
+        py::arg("network"), py::arg("variances"), py::arg("method"), py::arg("order") = kLimitOrder,
+        "(nngp, ntk) of a network of any depth from one pass of the layer recursions.");
   m.def("gauss_legendre", [](Index order) { return rule_arrays(gauss_legendre(order)); },
         py::arg("order"),
         "(nodes, weights) of the Gauss-Legendre rule of `order` nodes on [-1, 1] that the limit "

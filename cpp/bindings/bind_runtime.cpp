@@ -87,6 +87,12 @@ void bind_runtime(py::module_& m) {
       py::arg("flops"),
       "Testing only: the work of one product call between stop polls (default 3e9 flops); "
       "returns the previous value.");
+  m.def(
+      "_set_float32_in_double",
+      [](bool in_double) { return float32_in_double_setting().exchange(in_double); },
+      py::arg("in_double"),
+      "Benchmarks and tests only: float32 activations evaluated in double and rounded once "
+      "(the evaluation before the float one) when True; returns the previous value.");
 }
 
 }  // namespace widenet::bindings

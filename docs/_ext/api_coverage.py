@@ -1,8 +1,12 @@
-"""Sphinx extension: the build fails unless the API reference lists every public name.
+"""Sphinx extension: the build fails unless the API reference lists and documents every public name.
 
 The public names are those in ``__all__`` of :mod:`widenet`, :mod:`widenet.predict` and
 :mod:`widenet.distributed`; the reference lists them in the ``autosummary`` tables of
 ``docs/api/*.rst`` (fully qualified, or relative to the page's module), each on its own page.
+Each one's docstring needs a description, an Examples section with code and, unless the
+name takes no parameters, a Parameters section naming every parameter (a class: its
+constructor's; an exception or class with Python's own constructor and a constant take
+none). ``public_docstrings`` says what each lacks; the test suite runs the examples.
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from public_docstrings import MODULES, report
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
 
-MODULES = ("widenet", "widenet.predict", "widenet.distributed")
 _MODULE = re.compile(r"^\.\. (?:current)?module:: ([\w.]+)\s*$", re.MULTILINE)
 _TABLE = re.compile(r"^\.\. autosummary::\n((?:(?: {3}.*)?\n)*)", re.MULTILINE)
 
@@ -41,11 +45,12 @@ def listed_names(api_directory: Path) -> set[str]:
 
 
 def check(app: Sphinx) -> None:
-    """Raise when a public name is missing from the API reference (it may list more)."""
+    """Raise when a public name is missing from the API reference (it may list more) or its docstring lacks a part."""
     public, listed = public_names(), listed_names(Path(app.srcdir) / "api")
     problems = []
     if public - listed:
         problems.append("public names missing from docs/api: " + ", ".join(sorted(public - listed)))
+    problems += [f"docstring of {line}" for line in report()]
     if problems:
         raise ExtensionError("; ".join(problems))
 

@@ -108,13 +108,17 @@ def test_page_renders_with_navigation_and_search(tmp_path: Path, name: str) -> N
     page = _rendered(tmp_path, name)
     assert page.navigation, f"{name} has no navigation"
     assert page.search_boxes, f"{name} has no search box"
-    if name != API_PAGE:
-        _assert_figure(page, name)
+    _assert_figure(page, name)
 
 
 def test_api_page_documents_the_class(tmp_path: Path) -> None:
-    text = " ".join(_rendered(tmp_path, API_PAGE).text)
-    assert "ShallowNetwork" in text and "Parameters" in text
+    page = _rendered(tmp_path, API_PAGE)
+    text = re.sub(r"\s+", " ", " ".join(page.text))
+    assert "ShallowNetwork" in text and "Parameters" in text and "Examples" in text
+    # the examples that use the class, as a gallery of their figures' thumbnails
+    assert "Examples using ShallowNetwork" in text
+    thumbnails = [source for source in page.images if source.endswith("_thumb.png")]
+    assert thumbnails, page.images
 
 
 @pytest.mark.parametrize(("name", "target"), [("index.html", "index.png"), (GALLERY_PAGE, "gallery.png")])

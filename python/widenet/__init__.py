@@ -49,6 +49,7 @@ from widenet.kernels import (
     TangentKernel,
     example_11_5_datasets,
     limit_kernel,
+    limit_kernel_pair,
     polynomial_features,
     quadratic_features,
     rbf_features,
@@ -74,16 +75,45 @@ if TYPE_CHECKING:  # imported on first use: its module imports scikit-learn
     from widenet.gaussian_process import GPKernel
 
 ACTIVATIONS = _core.ACTIVATIONS
-"""The activation names every network and kernel accepts (the compiled core's list)."""
+"""The activation names every network and kernel accepts (the compiled core's list).
+
+Examples
+--------
+>>> import widenet
+>>> "relu" in widenet.ACTIVATIONS and "erf" in widenet.ACTIVATIONS
+True
+"""
 LEAKY_RELU_SLOPE = _core.LEAKY_RELU_SLOPE
 """The slope of the activation ``"leaky_relu"`` below 0: ``leaky_relu(z) = LEAKY_RELU_SLOPE z`` there (0.01, as
-in PyTorch and JAX; other slopes reach the limit kernels as a :class:`CallableActivation`)."""
+in PyTorch and JAX; other slopes reach the limit kernels as a :class:`CallableActivation`).
+
+Examples
+--------
+>>> import widenet
+>>> from widenet.reference.activations import activation
+>>> activation("leaky_relu", [-2.0, 3.0]) / widenet.LEAKY_RELU_SLOPE
+array([ -2., 300.])
+"""
 ELU_ALPHA = _core.ELU_ALPHA
 """The ``alpha`` of the activation ``"elu"``: ``elu(z) = ELU_ALPHA (e^z - 1)`` below 0 (1, as in PyTorch and JAX;
-other values reach the limit kernels as a :class:`CallableActivation`)."""
+other values reach the limit kernels as a :class:`CallableActivation`).
+
+Examples
+--------
+>>> import widenet
+>>> widenet.ELU_ALPHA
+1.0
+"""
 DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 """A training run diverges, and stops, when its loss is not finite or exceeds this many times
-its reference loss (the initial loss, or the zero predictor's if larger)."""
+its reference loss (the initial loss, or the zero predictor's if larger).
+
+Examples
+--------
+>>> import widenet
+>>> widenet.DIVERGENCE_FACTOR
+10000000000.0
+"""
 
 __all__ = [
     "ACTIVATIONS",
@@ -135,6 +165,7 @@ __all__ = [
     "get_num_threads",
     "lazy_training_sweep",
     "limit_kernel",
+    "limit_kernel_pair",
     "linearize",
     "load",
     "min_norm_solution",

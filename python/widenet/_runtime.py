@@ -11,6 +11,14 @@ from widenet import _validation as check
 from widenet._native import OPENBLAS_PATH, _core
 
 __version__: str = _core.build_info()["version"]
+"""widenet's version, as the compiled core was built with it (``build_info()["version"]``).
+
+Examples
+--------
+>>> import widenet
+>>> widenet.__version__ == widenet.build_info()["version"]
+True
+"""
 
 
 def build_info() -> dict[str, Any]:
@@ -22,6 +30,13 @@ def build_info() -> dict[str, Any]:
     what the CPU runs: ``"avx512"``, ``"avx2+fma"`` or the portable ``"baseline"``, each
     within the same accuracy bounds. ``WIDENET_ELEMENTWISE=avx2`` or ``baseline`` in the
     environment caps it (to compare the paths on one machine).
+
+    Examples
+    --------
+    >>> import widenet
+    >>> info = widenet.build_info()
+    >>> info["version"] == widenet.__version__, info["threads"] >= 1
+    (True, True)
     """
     info = dict(_core.build_info())
     info["blas_library"] = OPENBLAS_PATH
@@ -36,12 +51,33 @@ def set_num_threads(threads: int) -> None:
     this process may run on: more threads only share the same cores, and a count far beyond
     them (a typo such as ``10**9``) would exhaust memory creating them. Anything else raises
     ValueError (TypeError for a non-integer) naming ``threads``, and changes nothing.
+
+    Parameters
+    ----------
+    threads : int
+        The thread count, from 1 to ``build_info()["max_threads"]``.
+
+    Examples
+    --------
+    >>> import widenet
+    >>> previous = widenet.get_num_threads()
+    >>> widenet.set_num_threads(1)
+    >>> widenet.get_num_threads()
+    1
+    >>> widenet.set_num_threads(previous)
     """
     _core.set_num_threads(check.integer(threads, "threads", 1, maximum=None))  # the maximum is checked there
 
 
 def get_num_threads() -> int:
-    """Return the number of threads of widenet's own loops."""
+    """Return the number of threads of widenet's own loops.
+
+    Examples
+    --------
+    >>> import widenet
+    >>> 1 <= widenet.get_num_threads() <= widenet.build_info()["max_threads"]
+    True
+    """
     return int(_core.get_num_threads())
 
 

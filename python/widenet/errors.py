@@ -41,6 +41,11 @@ class DivergenceError(FloatingPointError):
     At ``step`` the loss was not finite, or had grown beyond ``factor`` times its reference
     (the initial loss, or the zero predictor's if larger).
 
+    Parameters
+    ----------
+    step, loss, initial_loss, lr, admissible_lr, result, networks, note
+        The attributes below, by the same names: the training loop fills them in.
+
     Attributes
     ----------
     step : int
@@ -55,7 +60,7 @@ class DivergenceError(FloatingPointError):
         ``1 / (s lambda_max)`` of the tangent Gram at the run's starting parameters (``s`` the
         loss scale): the largest step for which the linearized dynamics (11.5.9) do not grow.
         ``lambda_max`` is estimated without forming the Gram, by at most
-        ``LANCZOS_STEPS`` Lanczos steps on ``v -> J (J^T v)`` (see :func:`largest_eigenvalue`):
+        ``LANCZOS_STEPS`` Lanczos steps on ``v -> J (J^T v)`` (``largest_eigenvalue`` in this module):
         a lower bound of ``lambda_max``, exact to rounding for up to ``LANCZOS_STEPS``
         training points, so ``admissible_lr`` is never below the true bound. None when the
         Gram is zero, overflows, or the estimate could not be made (``note`` says why).
@@ -65,6 +70,16 @@ class DivergenceError(FloatingPointError):
         For an ensemble, the indices of the networks that diverged.
     result : TrainingResult
         The records up to the divergence (what ``on_divergence="return"`` gives).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(2, 64, "relu", "ntk", seed=0)
+    >>> try:
+    ...     net.train(np.eye(2), [1.0, -1.0], lr=100.0, steps=100)
+    ... except widenet.DivergenceError as error:
+    ...     print(error.step < 100, error.lr)
+    True 100.0
     """
 
     def __init__(self, step: int, loss: float, initial_loss: float, lr: float, admissible_lr: Optional[float],
@@ -86,6 +101,13 @@ class ConditioningWarning(RuntimeWarning):
 
     The message gives its condition number on the directions kept (the minimum-norm answer
     treats the rest as zero).
+
+    Examples
+    --------
+    >>> import warnings, widenet
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", widenet.ConditioningWarning)  # make it an error
+    ...     pass
     """
 
 
@@ -155,7 +177,7 @@ def divergence_error(result: RunRecords, product_of: Callable[[int], MatrixProdu
 
     ``product_of(r)`` gives the product ``v -> Theta v`` with the tangent Gram (on the
     ``size`` training points) of network ``r`` (0 for a single one) where its run started.
-    The admissible step comes from :func:`largest_eigenvalue`; the error is raised whatever
+    The admissible step comes from ``largest_eigenvalue``; the error is raised whatever
     happens while estimating it.
     """
     stopped = np.atleast_1d(np.asarray(result.diverged_at))

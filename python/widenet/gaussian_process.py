@@ -43,13 +43,13 @@ class GPKernel(_SklearnKernel):
     logarithms of the free ones (in the order ``bias_var, output_bias_var, output_var,
     weight_var``, scikit-learn's alphabetical one) and ``eval_gradient=True`` returns the
     kernel's derivatives in them, computed analytically through the layer recursion
-    (docs/theory.md, section 10), for the activations of :data:`GRADIENT_ACTIVATIONS`
-    (relu, erf, identity, sin, gelu in closed form; tanh, sigmoid and softplus through
-    their scale mixtures, slower). arctan and ``method="quadrature"`` give the kernel but
-    refuse the gradient (an optimizer without gradients can still fit them). With
-    ``method="auto"`` tanh, sigmoid and softplus take their scale mixtures for the values too
-    (``limit_kernel``'s default, the expansion, agrees within 1e-10 of the scale), so that the
-    values and the gradient come from one computation. The gradient
+    (docs/theory.md, section 10), for relu, erf, identity, sin and gelu in closed form and
+    for tanh, sigmoid and softplus through their scale mixtures (slower). arctan and
+    ``method="quadrature"`` give the kernel but refuse the gradient (an optimizer without
+    gradients can still fit them). With ``method="auto"`` tanh, sigmoid and softplus take
+    their scale mixtures for the values too (``limit_kernel``'s default, the expansion,
+    agrees within 1e-10 of the scale), so that the values and the gradient come from one
+    computation. The gradient
     is exact up to rounding, which near correlation +-1 at large variances limits it as it
     limits the kernel's values; the scale mixtures' partials come from the rule of their
     values.
@@ -83,6 +83,7 @@ class GPKernel(_SklearnKernel):
     >>> import numpy as np
     >>> from sklearn.gaussian_process import GaussianProcessRegressor
     >>> from sklearn.gaussian_process.kernels import WhiteKernel
+    >>> from widenet import GPKernel
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((50, 3))
     >>> y = np.sin(X[:, 0]) + 0.1 * rng.standard_normal(50)

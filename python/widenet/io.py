@@ -1,6 +1,6 @@
-"""Saving and loading: :class:`TrainingState`, :func:`save` and :func:`load`.
+"""Saving and loading: :class:`TrainingState`, :func:`widenet.io.save` and :func:`load`.
 
-A :class:`TrainingState` is a run that can be stopped, saved and resumed; :func:`save` and
+A :class:`TrainingState` is a run that can be stopped, saved and resumed; :func:`widenet.io.save` and
 :func:`load` take any widenet object.
 
 The file format is described in :mod:`widenet._archive`.
@@ -64,10 +64,15 @@ class TrainingState:
 
     Examples
     --------
-    >>> state = widenet.TrainingState(net, lr=0.01, loss="mean")      # doctest: +SKIP
-    >>> state.train(X, y, steps=500); state.save("run.npz")           # doctest: +SKIP
-    >>> state = widenet.TrainingState.load("run.npz")                  # doctest: +SKIP
-    >>> state.train(X, y, steps=500)  # as if 1000 steps had run at once  # doctest: +SKIP
+    >>> import os, tempfile, numpy as np, widenet
+    >>> net, X, y = widenet.ShallowNetwork(2, 16, seed=0), np.eye(2), [0.5, -0.5]
+    >>> state = widenet.TrainingState(net, lr=0.01, loss="mean")
+    >>> with tempfile.TemporaryDirectory() as directory:
+    ...     run = state.train(X, y, steps=50)
+    ...     resumed = widenet.TrainingState.load(state.save(os.path.join(directory, "run.npz")))
+    >>> run = resumed.train(X, y, steps=50)  # as if 100 steps had run at once
+    >>> resumed.steps_done
+    100
     """
 
     def __init__(self, network: Network, lr: float, loss: Loss = "sum", record_every: int = 1,
@@ -290,7 +295,7 @@ def _build(stored: _archive.Stored) -> Saved:
 
 
 def load(path: PathLike) -> Saved:
-    """Return whatever :func:`save` wrote to ``path``.
+    """Return whatever :func:`widenet.io.save` wrote to ``path``.
 
     That is a :class:`~widenet.ShallowNetwork`, a :class:`~widenet.Network`, a
     :class:`~widenet.ShallowEnsemble` or a :class:`TrainingState`.
@@ -299,5 +304,20 @@ def load(path: PathLike) -> Saved:
     :func:`widenet._archive.read` for every refusal: ValueError naming the file and the
     problem, FileNotFoundError, IsADirectoryError, TypeError for a ``path`` that is not a
     file name).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file, as given to ``save``.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(2, 16, seed=0)
+    >>> with tempfile.TemporaryDirectory() as directory:
+    ...     path = net.save(os.path.join(directory, "net.npz"))
+    ...     copy = widenet.load(path)
+    >>> bool(np.array_equal(copy.forward(np.eye(2)), net.forward(np.eye(2))))
+    True
     """
     return _build(_archive.read(path, _CONFIG_CHECKS))

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <stdexcept>
@@ -12,6 +13,7 @@
 #include "widenet/names.hpp"
 #include "widenet/types.hpp"
 #include "widenet/vector_math.hpp"
+#include "widenet/vector_math_float.hpp"
 #include "widenet/vector_math_rectifiers.hpp"
 
 namespace widenet {
@@ -78,7 +80,8 @@ template <typename T>
 
 // The value sigma(z) and the derivative sigma'(z) at one point. The functions of
 // vector_math.hpp compute in double and are rounded to T once, at the end; T picks
-// polynomials just accurate enough for it.
+// polynomials just accurate enough for it. (float32 arrays of the activations with
+// kEvaluatedInFloat take float_value_and_derivative below instead.)
 template <Activation A, typename T>
 [[gnu::always_inline]] inline void value_and_derivative(T z, T& value, T& derivative) {
   if constexpr (A == Activation::relu) {
@@ -129,6 +132,48 @@ template <Activation A, typename T>
 
 }  // namespace scalar
 
+// The activations with an evaluation in float (vector_math_float.hpp), which float32 arrays
+// take: twice the entries per vector, within a few ulps instead of half an ulp. The others
+// evaluate float32 in double. An activation opts in here and in float_value_and_derivative.
+template <Activation A>
+inline constexpr bool kEvaluatedInFloat = A == Activation::tanh || A == Activation::erf ||
+                                          A == Activation::arctan || A == Activation::sigmoid ||
+                                          A == Activation::softplus || A == Activation::gelu ||
+                                          A == Activation::sin;
+
+// Set to make float32 arrays take the double evaluation after all (to compare the two in
+// one process); read once per block of entries.
+inline std::atomic<bool>& float32_in_double_setting() {
+  static std::atomic<bool> in_double{false};
+  return in_double;
+}
+
+namespace scalar {
+
+template <Activation A>
+[[gnu::always_inline]] inline void float_value_and_derivative(float z, float& value, float& derivative) {
+  static_assert(kEvaluatedInFloat<A>);
+  if constexpr (A == Activation::tanh) vmath::f32::tanh_and_derivative(z, value, derivative);
+  if constexpr (A == Activation::erf) vmath::f32::erf_and_derivative(z, value, derivative);
+  if constexpr (A == Activation::arctan) vmath::f32::arctan_and_derivative(z, value, derivative);
+  if constexpr (A == Activation::sigmoid) vmath::f32::sigmoid_and_derivative(z, value, derivative);
+  if constexpr (A == Activation::softplus) vmath::f32::softplus_and_derivative(z, value, derivative);
+  if constexpr (A == Activation::gelu) vmath::f32::gelu_and_derivative(z, value, derivative);
+  if constexpr (A == Activation::sin) vmath::f32::sin_and_cos(z, value, derivative);  // valid as in double
+}
+
+// sigma and sigma' at one point, in float when InFloat (T is then float).
+template <Activation A, bool InFloat, typename T>
+[[gnu::always_inline]] inline void evaluate(T z, T& value, T& derivative) {
+  if constexpr (InFloat) {
+    float_value_and_derivative<A>(z, value, derivative);
+  } else {
+    value_and_derivative<A>(z, value, derivative);
+  }
+}
+
+}  // namespace scalar
+
 // Calls f(std::integral_constant<Activation, A>{}) for the activation chosen at run time,
 // so that every kernel below is compiled once per activation.
 template <typename F>
@@ -157,14 +202,14 @@ decltype(auto) with_activation(Activation activation, F&& f) {
 // Turns values into sigma(z) in place, z = scale * value + bias[i] when Affine (the bias
 // and scale of a hidden layer, folded in here to save a pass over memory) or z = value,
 // and writes sigma'(z) to `derivative` unless it is null: one pass for all of it.
-template <Activation A, bool Affine, typename T>
+template <Activation A, bool Affine, bool InFloat, typename T>
 [[gnu::always_inline]] inline void activate_loop(T* __restrict values, T* __restrict derivative,
                                                  Index count, T scale, const T* __restrict bias) {
   if (derivative != nullptr) {
     for (Index i = 0; i < count; ++i) {
       const T z = Affine ? scale * values[i] + bias[i] : values[i];
       T value, slope;
-      scalar::value_and_derivative<A>(z, value, slope);
+      scalar::evaluate<A, InFloat>(z, value, slope);
       values[i] = value;
       derivative[i] = slope;
     }
@@ -172,18 +217,19 @@ template <Activation A, bool Affine, typename T>
     for (Index i = 0; i < count; ++i) {
       const T z = Affine ? scale * values[i] + bias[i] : values[i];
       T value, unused;
-      scalar::value_and_derivative<A>(z, value, unused);
+      scalar::evaluate<A, InFloat>(z, value, unused);
       values[i] = value;
     }
   }
 }
 
-template <Activation A, bool Affine, typename T>
+template <Activation A, bool Affine, bool InFloat, typename T>
 [[gnu::always_inline]] inline void activate_range(T* __restrict values, T* __restrict derivative,
                                                   Index count, T scale, const T* __restrict bias) {
   if constexpr (A != Activation::sin) {
-    activate_loop<A, Affine>(values, derivative, count, scale, bias);
+    activate_loop<A, Affine, InFloat>(values, derivative, count, scale, bias);
   } else {
+    constexpr T kVectorMax = InFloat ? T(vmath::f32::kSinCosMax) : T(vmath::kSinCosMax);
     // The vector reduction of sin's argument holds for |z| <= kSinCosMax only; the rare
     // others (and inf, NaN) go to libm, from a copy of z taken chunk by chunk.
     constexpr Index kChunk = 256;
@@ -193,10 +239,10 @@ template <Activation A, bool Affine, typename T>
       T* v = values + start;
       T* d = derivative ? derivative + start : nullptr;
       for (Index i = 0; i < n; ++i) z[i] = Affine ? scale * v[i] + bias[start + i] : v[i];
-      activate_loop<A, false>(z, d, n, T(1), bias);
+      activate_loop<A, false, InFloat>(z, d, n, T(1), bias);
       for (Index i = 0; i < n; ++i) {
         const T x = Affine ? scale * v[i] + bias[start + i] : v[i];
-        if (!(std::abs(x) <= T(vmath::kSinCosMax))) {
+        if (!(std::abs(x) <= kVectorMax)) {
           z[i] = std::sin(x);
           if (d) d[i] = std::cos(x);
         }
@@ -211,18 +257,18 @@ template <Activation A, bool Affine, typename T>
 // The loop above compiled for AVX2 and FMA, and for AVX-512: the scalar helpers are inlined
 // into it, so the whole body uses 4-wide (8-wide) double vectors. Only called after the CPU
 // has been checked. GCC's tuning would otherwise keep 256-bit vectors on AVX-512 machines.
-template <Activation A, bool Affine, typename T>
+template <Activation A, bool Affine, bool InFloat, typename T>
 __attribute__((target("avx2,fma"))) void activate_range_avx2(T* __restrict values,
                                                              T* __restrict derivative, Index count,
                                                              T scale, const T* __restrict bias) {
-  activate_range<A, Affine>(values, derivative, count, scale, bias);
+  activate_range<A, Affine, InFloat>(values, derivative, count, scale, bias);
 }
 
-template <Activation A, bool Affine, typename T>
+template <Activation A, bool Affine, bool InFloat, typename T>
 __attribute__((target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,prefer-vector-width=512"))) void
 activate_range_avx512(T* __restrict values, T* __restrict derivative, Index count, T scale,
                       const T* __restrict bias) {
-  activate_range<A, Affine>(values, derivative, count, scale, bias);
+  activate_range<A, Affine, InFloat>(values, derivative, count, scale, bias);
 }
 
 enum class ElementwiseLevel { baseline, avx2, avx512 };
@@ -260,16 +306,28 @@ inline const char* elementwise_simd() {
   }
 }
 
-template <Activation A, bool Affine, typename T>
-void activate_block(T* values, T* derivative, Index count, T scale, const T* bias) {
+template <Activation A, bool Affine, bool InFloat, typename T>
+void activate_on_best_path(T* values, T* derivative, Index count, T scale, const T* bias) {
 #if WIDENET_HAS_AVX2_PATH
   switch (elementwise_level()) {
-    case ElementwiseLevel::avx512: return activate_range_avx512<A, Affine>(values, derivative, count, scale, bias);
-    case ElementwiseLevel::avx2: return activate_range_avx2<A, Affine>(values, derivative, count, scale, bias);
+    case ElementwiseLevel::avx512:
+      return activate_range_avx512<A, Affine, InFloat>(values, derivative, count, scale, bias);
+    case ElementwiseLevel::avx2:
+      return activate_range_avx2<A, Affine, InFloat>(values, derivative, count, scale, bias);
     default: break;
   }
 #endif
-  activate_range<A, Affine>(values, derivative, count, scale, bias);
+  activate_range<A, Affine, InFloat>(values, derivative, count, scale, bias);
+}
+
+template <Activation A, bool Affine, typename T>
+void activate_block(T* values, T* derivative, Index count, T scale, const T* bias) {
+  if constexpr (std::is_same_v<T, float> && kEvaluatedInFloat<A>) {
+    if (!float32_in_double_setting().load(std::memory_order_relaxed)) {
+      return activate_on_best_path<A, Affine, true>(values, derivative, count, scale, bias);
+    }
+  }
+  activate_on_best_path<A, Affine, false>(values, derivative, count, scale, bias);
 }
 
 // sigma and sigma' of a flat array, in place; large arrays are split over threads.

@@ -89,47 +89,59 @@ inline void check_quadrature_variances(const DeepLimitKernel& config, const Vect
 
 }  // namespace detail
 
-// The kernel between X1 and X2 (X2 == nullptr: symmetric, the lower triangle mirrored).
+// The kernel between X1 and X2 (X2 == nullptr: symmetric, the lower triangle mirrored). With
+// `nngp`, c.kind is the tangent kernel's and the NNGP is written there too: both from one
+// pass. The first layer's covariances and tangent kernels are read from the inner products
+// row by row; the deeper layers' are kept in place.
 inline RowMatrix<double> deep_limit_kernel(const DeepLimitKernel& config, const MatrixRef<double>& X1,
-                                           const MatrixRef<double>* X2, const LimitRules& rules) {
+                                           const MatrixRef<double>* X2, const LimitRules& rules,
+                                           RowMatrix<double>* nngp = nullptr) {
   const bool symmetric = X2 == nullptr;
   const MatrixRef<double>& Z = symmetric ? X1 : *X2;
   const Index m1 = X1.rows(), m2 = Z.rows(), d = X1.cols();
   const LimitKernel& c = config.layer;
   const double b2 = config.bias ? c.bias_var : 0.0, c2 = config.bias ? c.output_bias_var : 0.0;
   const TangentCoefficients t(config);
+  const double sw = c.weight_var / double(d), ta = t.a / double(d);
   const bool tangent = c.kind == LimitKind::ntk;
   const StopToken& stop = current_stop_token();
-  RowMatrix<double> inner = detail::inner_products(X1, Z, stop);
-  auto [s11, s22] = detail::point_variances(X1, Z, inner, symmetric, c.weight_var / double(d), b2);
-  RowMatrix<double> covariance = (c.weight_var / double(d) * inner).array() + b2;
-  RowMatrix<double> theta;
-  if (tangent) theta = (t.a / double(d) * inner).array() + t.b;
+  RowMatrix<double> inner = detail::inner_products(X1, Z, stop, symmetric);
+  auto [s11, s22] = detail::point_variances(X1, Z, inner, symmetric, sw, b2);
+  RowMatrix<double> covariance(config.depth > 1 ? m1 : 0, m2), theta(config.depth > 1 && tangent ? m1 : 0, m2);
+  if (nngp) nngp->resize(m1, m2);
   for (Index layer = 0; layer < config.depth; ++layer) {
     detail::check_finite_variances(s11, s22, layer);
     detail::check_quadrature_variances(config, s11, s22, layer);
-    const bool last = layer == config.depth - 1;
+    const bool first = layer == 0, last = layer == config.depth - 1;
     const PairExpectations pairs(c.arch.activation, c.method, s11, s22, symmetric, rules, stop);
     Vector<double> own(symmetric ? m1 : 0);
 #pragma omp parallel num_threads(thread_count()) if (m1 * m2 > 64)
     {
-      limit::QuadratureScratch scratch;
+      PairRows row(m2);
 #pragma omp for schedule(dynamic, 1)
       for (Index k = 0; k < m1; ++k) {
+        if (stop.requested()) continue;
         const Index end = symmetric ? k + 1 : m2;
+        double* out = inner.row(k).data();
+        if (first) {
+          for (Index j = 0; j < end; ++j) row.covariance(j) = sw * out[j] + b2;
+        }
+        pairs.row(k, first ? row.covariance.data() : covariance.row(k).data(), end, row.ss.data(),
+                  row.dd.data(), row.scratch);
+        if (symmetric) own(k) = row.ss(k);
         for (Index j = 0; j < end; ++j) {
-          if (stop.requested()) break;
-          const limit::Expectations e = pairs.at(k, j, covariance(k, j), scratch);
-          if (symmetric && j == k) own(k) = e.ss;
+          const double ss = row.ss(j), dd = row.dd(j);
+          const double previous = !tangent ? 0.0 : (first ? ta * out[j] + t.b : theta(k, j));
           if (!last) {
-            covariance(k, j) = c.weight_var * e.ss + b2;
+            covariance(k, j) = c.weight_var * ss + b2;
             // s_w^2 = 0 gives 0, not 0 * inf
-            if (tangent) theta(k, j) = t.h_w * e.ss + t.h_b + (c.weight_var == 0 ? 0.0 : c.weight_var * e.dd * theta(k, j));
-          } else if (!tangent) {
-            inner(k, j) = c.output_var * e.ss + c2;
-          } else {
-            inner(k, j) = t.o_v * e.ss + t.o_c + (c.output_var == 0 ? 0.0 : c.output_var * e.dd * theta(k, j));
+            if (tangent) theta(k, j) = t.h_w * ss + t.h_b + (c.weight_var == 0 ? 0.0 : c.weight_var * dd * previous);
+            continue;
           }
+          const double covariance_out = c.output_var * ss + c2;
+          if (nngp) (*nngp)(k, j) = covariance_out;
+          out[j] = !tangent ? covariance_out
+                            : t.o_v * ss + t.o_c + (c.output_var == 0 ? 0.0 : c.output_var * dd * previous);
         }
       }
     }
@@ -144,6 +156,7 @@ inline RowMatrix<double> deep_limit_kernel(const DeepLimitKernel& config, const 
     }
   }
   if (symmetric) mirror_lower_to_upper(inner);
+  if (symmetric && nngp) mirror_lower_to_upper(*nngp);
   return inner;
 }
 

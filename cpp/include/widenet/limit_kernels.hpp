@@ -45,6 +45,7 @@
 #include "widenet/limit_mixtures.hpp"
 #include "widenet/limit_piecewise.hpp"
 #include "widenet/limit_quadrature.hpp"
+#include "widenet/limit_closed_form_rows.hpp"
 #include "widenet/limit_rules.hpp"
 #include "widenet/names.hpp"
 #include "widenet/shallow_network.hpp"
@@ -144,6 +145,10 @@ class PairExpectations {
         other_(expansion_ ? expansion_fallback(activation) : method),
         mix_(limit::logistic_mixture(activation)),
         column_side_(symmetric ? 0 : s11.size()) {
+    if (method == LimitMethod::closed_form && limit::has_closed_form_rows(activation)) {
+      column_roots_ = s22.array().sqrt();
+      return;
+    }
     const Index points = symmetric ? s11.size() : s11.size() + s22.size();
     if (expansion_) {
       expansion_sides_.resize(points);
@@ -188,6 +193,21 @@ class PairExpectations {
     return limit::quadrature_expectations(activation_, pair, rules_, scratch);
   }
 
+  // The pairs (k, j), j < count, at the covariances s12[j]: their E_ss and E_dd into ss and
+  // dd. relu's and erf's closed forms take a whole row in vectors; the others go pair by pair.
+  void row(Index k, const double* s12, Index count, double* ss, double* dd,
+           limit::QuadratureScratch& scratch) const {
+    if (column_roots_.size() > 0) {
+      limit::closed_form_row(activation_, s11_(k), s22_.data(), column_roots_.data(), s12, count, ss, dd);
+      return;
+    }
+    for (Index j = 0; j < count; ++j) {
+      const limit::Expectations e = at(k, j, s12[j], scratch);
+      ss[j] = e.ss;
+      dd[j] = e.dd;
+    }
+  }
+
  private:
   // f(i, q) for every point i of variance q (rows, then columns unless symmetric), on the
   // threads, polling `stop`.
@@ -224,20 +244,38 @@ class PairExpectations {
   std::vector<limit::ExpansionSide> expansion_sides_;
   std::vector<limit::MixtureSide> mixture_sides_;
   std::vector<limit::ArctanSide> arctan_sides_;
+  Vector<double> column_roots_;  // closed forms by rows: sqrt of each column's variance
+};
+
+// Per-thread rows of a limit kernel's loop: the covariances of a row's pairs and their two
+// expectations.
+struct PairRows {
+  explicit PairRows(Index columns) : covariance(columns), ss(columns), dd(columns) {}
+  Vector<double> covariance, ss, dd;
+  limit::QuadratureScratch scratch;
 };
 
 namespace detail {
 
-// X1 Z^T in bands of rows of about 1e9 flops each, so that a stop is seen between them.
+// X1 Z^T in bands of rows of about 1e9 flops each, so that a stop is seen between them. When
+// symmetric (Z is X1) only the lower triangle is made, by symmetric rank updates on the
+// diagonal blocks (half the flops); the kernels read no other entry, then mirror theirs.
 inline RowMatrix<double> inner_products(const MatrixRef<double>& X1, const MatrixRef<double>& Z,
-                                        const StopToken& stop) {
+                                        const StopToken& stop, bool symmetric = false) {
   const Index m1 = X1.rows(), m2 = Z.rows(), d = X1.cols();
   RowMatrix<double> inner(m1, m2);
   const Index band = std::max<Index>(1, Index(5e8) / std::max<Index>(1, m2 * d));
   for (Index start = 0; start < m1; start += band) {
     stop.throw_if_requested();
     const Index rows = std::min(band, m1 - start);
-    inner.middleRows(start, rows).noalias() = X1.middleRows(start, rows) * Z.transpose();
+    if (!symmetric) {
+      inner.middleRows(start, rows).noalias() = X1.middleRows(start, rows) * Z.transpose();
+      continue;
+    }
+    if (start > 0) inner.block(start, 0, rows, start).noalias() = X1.middleRows(start, rows) * X1.topRows(start).transpose();
+    auto diagonal = inner.block(start, start, rows, rows);
+    diagonal.triangularView<Eigen::Lower>().setZero();
+    diagonal.selfadjointView<Eigen::Lower>().rankUpdate(X1.middleRows(start, rows));
   }
   return inner;
 }
@@ -259,45 +297,55 @@ inline std::pair<Vector<double>, Vector<double>> point_variances(const MatrixRef
 }  // namespace detail
 
 // The limit kernel between X1 and X2 (X2 == nullptr: X1 with itself, symmetric; the
-// lower triangle is computed and mirrored). The caller has checked that the method
-// applies to the activation and, for the quadrature, the variances it accepts.
+// lower triangle is computed and mirrored). With `nngp`, config.kind is the tangent kernel's
+// and the NNGP of the same pairs is written there too: both from one pass. The caller has
+// checked that the method applies to the activation and, for the quadrature, the variances
+// it accepts.
 inline RowMatrix<double> limit_kernel(const LimitKernel& config, const MatrixRef<double>& X1,
-                                      const MatrixRef<double>* X2, const LimitRules& rules) {
+                                      const MatrixRef<double>* X2, const LimitRules& rules,
+                                      RowMatrix<double>* nngp = nullptr) {
   const bool symmetric = X2 == nullptr;
   const MatrixRef<double>& Z = symmetric ? X1 : *X2;
   const Index m1 = X1.rows(), m2 = Z.rows(), d = X1.cols();
   const double sw = config.weight_var / double(d), sb = config.bias_var;
   const StopToken& stop = current_stop_token();
-  RowMatrix<double> inner = detail::inner_products(X1, Z, stop);
+  RowMatrix<double> inner = detail::inner_products(X1, Z, stop, symmetric);
   const auto [s11, s22] = detail::point_variances(X1, Z, inner, symmetric, sw, sb);
   const PairExpectations pairs(config.arch.activation, config.method, s11, s22, symmetric, rules, stop);
+  if (nngp) nngp->resize(m1, m2);
+  const bool tangent = config.kind == LimitKind::ntk, lecun = config.arch.parametrization == Parametrization::lecun;
 
 #pragma omp parallel num_threads(thread_count()) if (m1 * m2 > 64)
   {
-    limit::QuadratureScratch scratch;
+    PairRows row(m2);
 #pragma omp for schedule(dynamic, 1)
     for (Index k = 0; k < m1; ++k) {
+      if (stop.requested()) continue;
       const Index end = symmetric ? k + 1 : m2;
+      double* out = inner.row(k).data();
+      for (Index j = 0; j < end; ++j) row.covariance(j) = sw * out[j] + sb;
+      pairs.row(k, row.covariance.data(), end, row.ss.data(), row.dd.data(), row.scratch);
+      if (nngp) {
+        double* second = nngp->row(k).data();
+        for (Index j = 0; j < end; ++j) second[j] = config.output_var * row.ss(j) + config.output_bias_var;
+      }
       for (Index j = 0; j < end; ++j) {
-        if (stop.requested()) break;
-        const limit::Expectations e = pairs.at(k, j, sw * inner(k, j) + sb, scratch);
-        double value;
-        if (config.kind == LimitKind::nngp) {
-          value = config.output_var * e.ss + config.output_bias_var;
-        } else if (config.arch.parametrization == Parametrization::lecun) {
-          value = e.ss;
+        if (!tangent) {
+          out[j] = config.output_var * row.ss(j) + config.output_bias_var;
+        } else if (lecun) {
+          out[j] = row.ss(j);
         } else {
           // (x.z/d + 1) E_dd first: it is finite where the kernel is (E_dd <= 1.3), and
           // s_v^2 = 0 gives 0, not 0 * inf.
-          const double tangent = (inner(k, j) / double(d) + 1) * e.dd;
-          value = (config.output_var == 0 ? 0.0 : config.output_var * tangent) + e.ss + 1;
+          const double tangent_term = (out[j] / double(d) + 1) * row.dd(j);
+          out[j] = (config.output_var == 0 ? 0.0 : config.output_var * tangent_term) + row.ss(j) + 1;
         }
-        inner(k, j) = value;
       }
     }
   }
   stop.throw_if_requested();
   if (symmetric) mirror_lower_to_upper(inner);
+  if (symmetric && nngp) mirror_lower_to_upper(*nngp);
   return inner;
 }
 

@@ -14,7 +14,9 @@
 //   softplus       1.52 / 1.55      1.29 / 1.33            0.52 / 0.50
 //   gelu           2.18 / 2.32      2.75 / 2.80            0.51 / 0.51
 //   sin            1.43 / 1.43      1.44 / 1.44            0.56 / 0.56
-// (and arctan, activations.hpp: 1.73 / 1.73 and 1.48 / 1.97, float 0.50 / 0.50). gelu'
+// (and arctan, activations.hpp: 1.73 / 1.73 and 1.48 / 1.97, float 0.50 / 0.50). The float32
+// columns are this evaluation in double; float32 arrays of the activations that have one take
+// the evaluation in float of vector_math_float.hpp instead (its own table). gelu'
 // crosses 0 at z = -0.7518, where Phi + z phi cancels: between -1.5 and -0.25 its error is
 // counted in ulps of max(|gelu'|, Phi) (any double evaluation of the sum errs by an ulp
 // of Phi there; float results are within 0.51 true ulp everywhere).

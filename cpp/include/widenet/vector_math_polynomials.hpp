@@ -97,9 +97,10 @@ constexpr int log2_of(int power) {
 
 // Estrin's scheme, split at the largest power of two below Count, x^(2^j) in powers[j]:
 // short dependency chains for polynomials whose rounding errors are damped by the terms
-// around them. tools/fit_vector_math.py checks this exact order.
-template <int Lo, int Count, std::size_t N>
-[[gnu::always_inline]] inline double estrin(const double* powers, const double (&c)[N]) {
+// around them; in double, or in float for vector_math_float.hpp. tools/fit_vector_math.py checks
+// this exact order.
+template <int Lo, int Count, typename Real, std::size_t N>
+[[gnu::always_inline]] inline Real estrin(const Real* powers, const Real (&c)[N]) {
   if constexpr (Count == 1) {
     return c[Lo];
   } else {
@@ -108,10 +109,10 @@ template <int Lo, int Count, std::size_t N>
   }
 }
 
-template <std::size_t N>
-[[gnu::always_inline]] inline double estrin(double x, const double (&c)[N]) {
+template <typename Real, std::size_t N>
+[[gnu::always_inline]] inline Real estrin(Real x, const Real (&c)[N]) {
   constexpr int levels = log2_of(half_length(int(N))) + 1;
-  double powers[levels];
+  Real powers[levels];
   powers[0] = x;
   for (int j = 1; j < levels; ++j) powers[j] = powers[j - 1] * powers[j - 1];
   return estrin<0, int(N)>(powers, c);

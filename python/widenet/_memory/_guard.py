@@ -35,6 +35,19 @@ class MemoryLimitError(ValueError, MemoryError):
 
     Raised before anything is allocated. It is a ``ValueError`` (the arguments ask for too
     much) and a ``MemoryError`` (so code that handles running out of memory handles it too).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> previous = widenet.get_memory_limit()
+    >>> widenet.set_memory_limit(2**20)  # one MiB
+    >>> try:
+    ...     widenet.RBFKernel()(np.zeros((1000, 2)))  # an 8 MB Gram
+    ... except widenet.MemoryLimitError:
+    ...     print("refused")
+    ... finally:
+    ...     widenet.set_memory_limit(previous)
+    refused
     """
 
 
@@ -130,6 +143,12 @@ def get_memory_limit() -> int:
     ``WIDENET_MEMORY_LIMIT`` (bytes, or a size such as ``8GB``, ``8GiB`` or ``50%`` of the
     memory); otherwise half of the physical memory (or of the control group's limit when
     that is smaller).
+
+    Examples
+    --------
+    >>> import widenet
+    >>> widenet.get_memory_limit() > 0
+    True
     """
     return _limit_and_source()[0]
 
@@ -146,6 +165,17 @@ def set_memory_limit(limit: Optional[int]) -> None:
         A positive number of bytes; ``None`` returns to the default (the environment
         variable ``WIDENET_MEMORY_LIMIT`` if set, else half of the physical memory). A
         limit larger than any allocation (e.g. ``2**62``) turns the guard off.
+
+    Examples
+    --------
+    >>> import widenet
+    >>> previous = widenet.get_memory_limit()
+    >>> widenet.set_memory_limit(2 * 2**30)  # 2 GiB
+    >>> widenet.get_memory_limit()
+    2147483648
+    >>> widenet.set_memory_limit(None)  # back to the environment's or the default
+    >>> widenet.get_memory_limit() == previous
+    True
     """
     global _explicit_limit
     _explicit_limit = None if limit is None else check.integer(limit, "limit", 1)

@@ -101,11 +101,13 @@ def _eigh_blocks(m: int) -> list[Block]:
             ("eigh's copy, workspace and eigenvectors", (m, m), np.float64, EIGH_COPIES)]
 
 
-def check_kernel_fit(where: str, m: int, gram_copies: int, cholesky: bool = True) -> None:
+def check_kernel_fit(where: str, m: int, gram_copies: int, cholesky: bool = True,
+                     gram_dtype: DTypeLike = np.float64) -> None:
     """Guard kernel least squares on ``m`` points.
 
     It holds the kernel's Gram (``gram_copies`` arrays of it while it is formed), then the
-    Gram and its Cholesky factor, or (without ``cholesky``) its eigendecomposition
+    Gram and its Cholesky factor (with a float64 copy of a float32 Gram, which the
+    factorization takes), or (without ``cholesky``) its eigendecomposition
     (numpy.linalg.eigh), whose eigenvectors are kept. A fit whose factorization is refused
     checks :func:`check_kernel_eigh` before it eigendecomposes.
     """
@@ -113,8 +115,11 @@ def check_kernel_fit(where: str, m: int, gram_copies: int, cholesky: bool = True
     if not cholesky:
         require(where, peak(gram, _eigh_blocks(m)), _tiles(1 + EIGH_COPIES))
         return
+    float64_copies = 2 if np.dtype(gram_dtype) == np.float64 else 3
     solve: list[Block] = [("Gram and its Cholesky factor", (m, m), np.float64, 2)]
-    require(where, peak(gram, solve), _tiles(2))
+    if float64_copies == 3:
+        solve = [("Gram", (m, m), gram_dtype, 1), ("its float64 copy and Cholesky factor", (m, m), np.float64, 2)]
+    require(where, peak(gram, solve), _tiles(float64_copies))
 
 
 def check_kernel_eigh(where: str, m: int) -> None:

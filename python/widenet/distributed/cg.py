@@ -30,6 +30,11 @@ Preconditioner = Literal["jacobi"]
 class CGResult:
     """What :func:`conjugate_gradient` found, and how.
 
+    Parameters
+    ----------
+    solution, converged, iterations, residuals, final_residual, tol, ridge, preconditioner, matvecs, seconds, notes
+        The attributes below, by the same names: :func:`conjugate_gradient` fills them in.
+
     Attributes
     ----------
     solution : ndarray of float64, shape (m,)
@@ -49,6 +54,16 @@ class CGResult:
         Products by tiles, the final check included.
     seconds : float
         Wall time.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import distributed
+    >>> X = np.random.default_rng(0).standard_normal((40, 2))
+    >>> K = distributed.gram_tiled(widenet.RBFKernel(0.5), X, tile=16)
+    >>> report = distributed.conjugate_gradient(K, np.ones(40), ridge=0.1)
+    >>> report.converged, report.solution.shape
+    (True, (40,))
     """
 
     solution: npt.NDArray[np.float64]
@@ -130,6 +145,17 @@ def conjugate_gradient(K: Any, y: npt.ArrayLike, *, ridge: float = 0.0, tol: flo
     -------
     CGResult
         The solution and the convergence report (iterations, residual history).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import distributed
+    >>> X = np.random.default_rng(0).standard_normal((40, 2))
+    >>> K = distributed.gram_tiled(widenet.RBFKernel(0.5), X, tile=16)
+    >>> report = distributed.conjugate_gradient(K, np.ones(40), ridge=0.1, preconditioner="jacobi")
+    >>> G = widenet.RBFKernel(0.5)(X) + 0.1 * np.eye(40)
+    >>> bool(np.allclose(G @ report.solution, np.ones(40), atol=1e-5))
+    True
     """
     import dask.array as da
 

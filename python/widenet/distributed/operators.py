@@ -150,6 +150,17 @@ def gram_matvec(kernel: object, X1: npt.ArrayLike, v: npt.ArrayLike, X2: Optiona
     Returns
     -------
     ndarray of float64, shape (m1,)
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import distributed
+    >>> X, v = np.random.default_rng(0).standard_normal((40, 2)), np.ones(40)
+    >>> from distributed import Client
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client:  # a cluster on this machine
+    ...     Kv = distributed.gram_matvec(widenet.RBFKernel(0.5), X, v, tile=16, client=client)
+    >>> bool(np.allclose(Kv, widenet.RBFKernel(0.5)(X) @ v))
+    True
     """
     from widenet import _validation as check
     from widenet.distributed.tiles import DEFAULT_TILE

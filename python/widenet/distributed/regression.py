@@ -42,6 +42,18 @@ class TiledKernelRegressor:
         it did not: check ``report_.converged``.
     X_fit_ : ndarray, shape (m, d)
         The training points (kept on the client, ``m x d`` numbers).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import distributed
+    >>> X = np.random.default_rng(0).standard_normal((40, 2))
+    >>> from distributed import Client
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client:  # a cluster on this machine
+    ...     model = distributed.TiledKernelRegressor(widenet.RBFKernel(0.5), ridge=0.1, tile=16, client=client)
+    ...     predictions = model.fit(X, np.sin(X[:, 0])).predict(X[:3])
+    >>> predictions.shape, model.report_.converged
+    ((3,), True)
     """
 
     def __init__(self, kernel: object, *, ridge: float = 0.0, tol: float = 1e-8, max_iter: Optional[int] = None,

@@ -30,7 +30,14 @@ GRIDS: Dict[str, TileGrid] = {}
 
 DEFAULT_TILE = 4096
 """Rows (and columns) per tile unless told: a float64 tile of 128 MiB, and few enough
-tiles that Dask's per-task overhead (about a millisecond) stays small next to the work."""
+tiles that Dask's per-task overhead (about a millisecond) stays small next to the work.
+
+Examples
+--------
+>>> from widenet import distributed
+>>> distributed.DEFAULT_TILE ** 2 * 8 // 2**20  # MiB in a float64 tile
+128
+"""
 
 
 def default_client() -> Any:
@@ -246,6 +253,15 @@ def gram_tiled(kernel: object, X1: npt.ArrayLike, X2: Optional[npt.ArrayLike] = 
         In the kernel's dtype: a float32 network or float32 points of a classic kernel
         give float32; the limit kernels are float64. Worker tasks run widenet on one
         thread each (the workers' threads are the parallelism).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import distributed
+    >>> X = np.random.default_rng(0).standard_normal((40, 2))
+    >>> K = distributed.gram_tiled(widenet.RBFKernel(0.5), X, tile=16)  # nothing computed yet
+    >>> K.chunks[0], bool(np.allclose(K[:5].compute(), widenet.RBFKernel(0.5)(X[:5], X)))
+    ((16, 16, 8), True)
     """
     grid = TileGrid(kernel, X1, X2, tile, client)
     array = grid.array()

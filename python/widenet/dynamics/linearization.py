@@ -1,12 +1,11 @@
 """The linearized model of docs/theory.md, section 3 (chapter 11.3), and its training dynamics.
 
-``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1) is linear in ``p``;
-gradient descent on its loss (11.3.3) moves the training residual by the tangent Gram
-``Theta = J0 J0^T`` alone (11.5.9): ``r_{k+1} = (I - 2 h s Theta) r_k`` for the loss
-``s |r|^2``. Training therefore never needs the ``m x P`` Jacobian: the residuals, the
-outputs on test points (through ``K_n(X_test, X)``) and the distance ``|p_k - w0|``
-(through ``a_k . Theta a_k``) all live in function space, and the parameters follow at
-the end from one product ``J0^T a`` (docs/theory.md, section 3; Remark 11.24 corrected).
+``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1) is linear in ``p``; gradient descent
+on its loss (11.3.3) moves the training residual by the tangent Gram ``Theta = J0 J0^T`` alone (11.5.9):
+``r_{k+1} = (I - 2 h s Theta) r_k`` for the loss ``s |r|^2``. Training therefore never needs the ``m x P``
+Jacobian: the residuals, the outputs on test points (through ``K_n(X_test, X)``) and the distance
+``|p_k - w0|`` (through ``a_k . Theta a_k``) all live in function space, and the parameters follow at the
+end from one product ``J0^T a`` (docs/theory.md, section 3; Remark 11.24 corrected).
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ from widenet.dynamics._tangents import JacobianTangent, NetworkTangent
 from widenet.errors import ON_DIVERGENCE, divergence_error
 from widenet.network._backends import BACKENDS, training_options
 from widenet.network._kinds import NETWORK_CLASSES
+from widenet.network._loss import squared_loss
 from widenet.network.parameters import Parameters
 from widenet.network.results import LinearizedTrainingResult
 
@@ -46,19 +46,27 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
         For example :class:`widenet.network.linear_models.LinearModel` or
         :class:`~widenet.network.linear_models.FeatureModel`.
         The model is copied: later changes to it do not move the linearization.
-    params : Parameters or array_like, optional
-        The expansion point ``w0``; the model's current parameters by default.
+    params : Parameters, DeepParameters or array_like, optional
+        The expansion point ``w0``; the model's current parameters by default. For a network,
+        parameters of its shape or their vector (``to_vector()``, length ``P``); for another
+        model, what its ``params`` attribute takes.
 
     Returns
     -------
     LinearizedModel
         Starts at ``p = w0``.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net, X = widenet.ShallowNetwork(2, 128, "tanh", "ntk", seed=0), np.eye(2)
+    >>> bool(np.allclose(widenet.linearize(net).forward(X), net.forward(X)))  # equal at w0
+    True
     """
-    if isinstance(model, NETWORK_CLASSES):
-        # the copy's parameters and initial ones, the vector of w0 and the offset p - w0
+    if isinstance(model, NETWORK_CLASSES):  # holds the copy's parameters and initial ones, w0 and p - w0
         _memory.require("linearize", [("parameters of the copy, w0 and p - w0", (model.num_params,), model.dtype, 4)],
                         "Pass a smaller network.")
-        w0 = model.params if params is None else model.checked_params(params, "params")
+        w0 = model.params if params is None else model.checked_point(params, "params")
         return LinearizedModel(NetworkTangent(type(model).from_parameters(model.config, w0, w0)))
     if not all(callable(getattr(model, name, None)) for name in ("forward", "jacobian")) or \
             not hasattr(model, "params"):
@@ -73,13 +81,23 @@ def linearize(model: Any, params: Union[None, Parameters, npt.ArrayLike] = None)
 class LinearizedModel(TrainingLock):
     """``Phi_lin(x, p) = Phi(x, w0) + <grad_w Phi(x, w0), p - w0>`` (11.3.1).
 
-    Made by :func:`linearize`. ``params`` is the current ``p`` (it starts at ``w0`` and
-    :meth:`train` moves it); ``initial_params`` is ``w0``. For a network both are
-    its parameters (:class:`Parameters`, or :class:`DeepParameters` for a
-    :class:`widenet.Network`), for other models parameter vectors. Methods take
-    ``backend="cpp"`` or ``"numpy"`` (used for networks; other models compute with their
-    own methods). Runs of :meth:`train` and :meth:`flow` from several threads
-    take turns, each starting where the previous one ended.
+    Made by :func:`linearize`. ``params`` is the current ``p`` (it starts at ``w0`` and :meth:`train` moves it);
+    ``initial_params`` is ``w0``. For a network both are its parameters (:class:`Parameters`, or
+    :class:`DeepParameters` for a :class:`widenet.Network`), for other models parameter vectors. Methods take
+    ``backend="cpp"`` or ``"numpy"`` (used for networks; other models compute with their own methods). Runs of
+    :meth:`train` and :meth:`flow` from several threads take turns, each starting where the previous one ended.
+
+    Parameters
+    ----------
+    tangent : object
+        The model's value and Jacobian at ``w0``; made by :func:`linearize`, not by hand.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> lin = widenet.linearize(widenet.ShallowNetwork(2, 128, "tanh", "ntk", seed=0))
+    >>> lin.flow(np.eye(2), [0.5, -0.5], times=[1e3]).losses[-1] < 1e-12
+    True
     """
 
     _guards_memory = True  # its methods check their own memory (see widenet.kernels.TangentKernel)
@@ -193,8 +211,7 @@ class LinearizedModel(TrainingLock):
         points, targets = self._data(X, y)
         check.backend(backend)
         self._check_outputs("LinearizedModel.loss", points.shape[0], backend)
-        residual = (self._outputs(points, backend) - targets).ravel()  # 1-D: a view
-        return float(check.loss_scale(loss, points.shape[0]) * np.dot(residual, residual))
+        return squared_loss(self._outputs(points, backend), targets, check.loss_scale(loss, points.shape[0]))
 
     # -- training ------------------------------------------------------------------------
     def train(self, X: npt.ArrayLike, y: npt.ArrayLike, lr: float, steps: int, X_test: Optional[npt.ArrayLike] = None,
@@ -258,7 +275,7 @@ class LinearizedModel(TrainingLock):
                                                       record_every)
             result = LinearizedTrainingResult(**records, loss=loss, lr=lr, method=method)
             if result.diverged_at is not None and on_divergence == "raise":
-                raise divergence_error(result, lambda _: _symmetric_product(theta), theta.shape[0], scale)
+                raise divergence_error(result, lambda _: lambda v: theta @ v.astype(theta.dtype), theta.shape[0], scale)
             self._move_to(offset)
         return result
 
@@ -381,7 +398,3 @@ class LinearizedModel(TrainingLock):
     def __repr__(self) -> str:
         return f"LinearizedModel({self.model!r})"
 
-
-def _symmetric_product(theta: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """``v -> theta v`` in float64, for the admissible step of a diverged run."""
-    return lambda v: theta @ v.astype(theta.dtype)

@@ -15,6 +15,7 @@ from widenet.kernels.feature_maps import (
     separating_features,
 )
 from widenet.kernels.limit import LimitKernel, limit_kernel
+from widenet.kernels.limit_pair import limit_kernel_pair
 from widenet.kernels.tangent import TangentKernel
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "as_kernel",
     "example_11_5_datasets",
     "limit_kernel",
+    "limit_kernel_pair",
     "polynomial_features",
     "quadratic_features",
     "rbf_features",

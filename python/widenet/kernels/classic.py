@@ -75,6 +75,12 @@ class LinearKernel(_ClassicKernel):
     """The linear kernel ``K(x, z) = x.z``.
 
     Within ``(d + 2) eps |x| |z|``; inf only where ``|x.z|`` exceeds the dtype's range.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> widenet.LinearKernel()(np.array([[1.0, 2.0]]), np.array([[3.0, 4.0]]))
+    array([[11.]])
     """
 
     kind = "linear"
@@ -94,6 +100,21 @@ class PolynomialKernel(_ClassicKernel):
     The base is within ``(d + 3) eps (gamma |x| |z| + coef0)`` of ``gamma x.z + coef0`` and
     the power adds at most ``2 degree eps`` relative; inf only where that power exceeds the
     dtype's range. ``gamma`` and ``coef0`` must be within the range of the inputs' dtype.
+
+    Parameters
+    ----------
+    degree : int, default 3
+        The power ``r``, at least 1.
+    coef0 : float, default 1
+        The offset ``c``.
+    gamma : float, default 1
+        The scale of the inner product.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> widenet.PolynomialKernel(degree=2, coef0=1.0)(np.array([[1.0, 2.0]]))  # (1 + 5)^2
+    array([[36.]])
     """
 
     kind = "polynomial"
@@ -120,6 +141,18 @@ class RBFKernel(_DistanceKernel):
 
     Within ``16 (d + 2) eps`` at every scale of the inputs. ``gamma`` must be a normal
     number of the inputs' dtype.
+
+    Parameters
+    ----------
+    gamma : float, default 1
+        The inverse squared length scale, in inverse units of ``|x - z|^2``; positive.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> widenet.RBFKernel(gamma=np.log(2))(np.array([[0.0], [1.0]]))
+    array([[1. , 0.5],
+           [0.5, 1. ]])
     """
 
     kind = "rbf"
@@ -130,6 +163,18 @@ class LaplaceKernel(_DistanceKernel):
 
     Within ``16 (d + 2) eps`` at every scale of the inputs. ``gamma`` must be a normal
     number of the inputs' dtype.
+
+    Parameters
+    ----------
+    gamma : float, default 1
+        The inverse length scale, in inverse units of ``|x - z|``; positive.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> widenet.LaplaceKernel(gamma=np.log(2))(np.array([[0.0], [1.0]]))
+    array([[1. , 0.5],
+           [0.5, 1. ]])
     """
 
     kind = "laplace"
@@ -139,6 +184,19 @@ class CallableKernel(Kernel):
     """A user function ``function(X1, X2) -> (m1, m2) array`` as a kernel.
 
     Its diagonal is evaluated point by point, so ``function`` needs nothing beyond the Gram.
+
+    Parameters
+    ----------
+    function : callable
+        ``function(X1, X2)`` returns the Gram ``K(X1, X2)``, an array of shape (m1, m2), for
+        points ``X1`` of shape (m1, d) and ``X2`` of shape (m2, d).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> cosine = widenet.CallableKernel(lambda A, B: np.cos(A @ B.T))
+    >>> cosine(np.eye(3)).shape
+    (3, 3)
     """
 
     def __init__(self, function: KernelFunction) -> None:

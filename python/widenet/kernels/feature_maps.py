@@ -116,6 +116,12 @@ def quadratic_features(X: ArrayLike) -> NDArray[np.float64]:
     Returns
     -------
     ndarray of float64, shape (m, 6)
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> widenet.quadratic_features(np.array([[1.0, 2.0]])).shape
+    (1, 6)
     """
     points = check.as_points(X, dtype=_FLOAT64, columns=2)
     x1, x2 = points[:, 0], points[:, 1]
@@ -151,6 +157,13 @@ def example_11_5_datasets(m: int = 40, seed: Seed = None, margin: float = 0.3) -
     Returns
     -------
     ((X1, y1), (X2, y2)) : X of shape (m, 2), y of shape (m,) with entries +-1 (float64)
+
+    Examples
+    --------
+    >>> import widenet
+    >>> (X, y), (X_ring, y_ring) = widenet.example_11_5_datasets(m=40, seed=0)
+    >>> X.shape, sorted(set(y.tolist()))
+    ((40, 2), [-1.0, 1.0])
     """
     m = check.integer(m, "m", 2)
     margin = check.non_negative_real(margin, "margin")
@@ -209,6 +222,14 @@ def polynomial_features(X: ArrayLike, degree: int, coef0: float = 1.0) -> NDArra
     Returns
     -------
     ndarray of float64, shape (m, C(d + r, r)) (``(m, C(d + r - 1, r))`` if ``coef0 = 0``)
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> x, z = np.array([[1.0, 2.0]]), np.array([[0.5, -1.0]])
+    >>> phi_x, phi_z = widenet.polynomial_features(x, 3), widenet.polynomial_features(z, 3)
+    >>> bool(np.isclose(phi_x @ phi_z.T, (1.0 + x @ z.T) ** 3))
+    True
     """
     points = check.as_points(X, dtype=_FLOAT64)
     degree = check.integer(degree, "degree", 1)
@@ -246,6 +267,14 @@ def rbf_features(X: ArrayLike, gamma: float, order: int) -> NDArray[np.float64]:
     Returns
     -------
     ndarray of float64, shape (m, C(d + order, order))
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> x, z = np.array([[0.3, 0.1]]), np.array([[-0.2, 0.4]])
+    >>> phi = widenet.rbf_features(np.vstack([x, z]), gamma=0.5, order=8)
+    >>> bool(np.isclose(phi[0] @ phi[1], np.exp(-0.5 * np.sum((x - z) ** 2)), rtol=1e-8))
+    True
     """
     points = check.as_points(X, dtype=_FLOAT64)
     gamma = check.positive_real(gamma, "gamma")
@@ -319,6 +348,14 @@ def separating_features(X_train: ArrayLike, X: Optional[ArrayLike] = None,
     -------
     ndarray of float64, shape (n, m)
         ``phi(X)``; the rows are the feature vectors.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]])
+    >>> y = np.array([1.0, -1.0, 1.0])  # any labels
+    >>> bool(np.all(np.sign(widenet.separating_features(X) @ y) == y))
+    True
     """
     train = check.as_points(X_train, "X_train", dtype=_FLOAT64)
     points = train if X is None else check.as_points(X, "X", dtype=_FLOAT64, columns=train.shape[1])

@@ -28,23 +28,22 @@ from numpy.typing import ArrayLike, NDArray
 from widenet import _memory
 from widenet import _validation as check
 from widenet._native import _core
-from widenet._types import Activation, Backend, Distribution, Kind, Method, Parametrization, Seed
+from widenet._types import Backend, Distribution, Kind, Method, Parametrization, Seed
 from widenet.kernels import monte_carlo
-from widenet.kernels.activation import ActivationArgument, CallableActivation, checked_activation
-from widenet.kernels.base import Kernel, checked_pair
+
+# the compiled core's lists, named here as well (where the limit kernels' callers look for them)
+from widenet.kernels._limit_arguments import CLOSED_FORMS as CLOSED_FORMS
+from widenet.kernels._limit_arguments import EXPANSIONS as EXPANSIONS
+from widenet.kernels._limit_arguments import KINDS as KINDS
+from widenet.kernels._limit_arguments import METHODS as METHODS
+from widenet.kernels._limit_arguments import PARAMETRIZATIONS as PARAMETRIZATIONS
+from widenet.kernels._limit_arguments import SCALE_MIXTURES as SCALE_MIXTURES
+from widenet.kernels._limit_arguments import TOLERANCE as TOLERANCE
+from widenet.kernels._limit_arguments import check_function_method, check_method, checked_arguments
+from widenet.kernels.activation import ActivationArgument, CallableActivation
+from widenet.kernels.base import Kernel
 from widenet.kernels.monte_carlo import KernelOrErrors
 from widenet.reference import limit_kernels as reference
-
-PARAMETRIZATIONS = _core.PARAMETRIZATIONS
-
-# The compiled core's lists and constants; "auto" and "monte_carlo" are chosen here.
-KINDS = _core.LIMIT_KINDS
-METHODS: tuple[Method, ...] = ("auto", *_core.LIMIT_METHODS, "monte_carlo")
-CLOSED_FORMS = _core.CLOSED_FORMS
-SCALE_MIXTURES = _core.SCALE_MIXTURES
-EXPANSIONS = _core.EXPANSIONS
-TOLERANCE = _core.LIMIT_TOLERANCE
-
 
 Float64Array = NDArray[np.float64]
 
@@ -174,19 +173,9 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     >>> widenet.limit_kernel(np.eye(2), activation=activation, kind="nngp").shape
     (2, 2)
     """
-    points1, points2 = checked_pair(X1, X2, np.dtype(np.float64), min_columns=1)
-    checked = checked_activation(activation)
-    parametrization = check.choice(parametrization, "parametrization", PARAMETRIZATIONS)
-    kind = check.choice(kind, "kind", KINDS)
-    method = check.choice(method, "method", METHODS)
-    if order is not None:
-        order = check.integer(order, "order", 2, _core.LIMIT_MAX_ORDER)
-    variances = (check.non_negative_real(weight_var, "weight_var"), check.non_negative_real(bias_var, "bias_var"),
-                 check.non_negative_real(output_var, "output_var"),
-                 check.non_negative_real(output_bias_var, "output_bias_var"))
-    depth, bias, multipliers = _checked_layers(parametrization, depth, bias, multipliers)
-    largest = max(_largest_variance(points, name, variances[0], variances[1] if bias else 0.0)
-                  for points, name in ((points1, "X1"), (points2, "X2")))
+    points1, points2, checked, parametrization, kind, method, order, variances, (depth, bias, multipliers), largest = \
+        checked_arguments(X1, X2, activation, parametrization, kind, method, order,
+                           (weight_var, bias_var, output_var, output_bias_var), (depth, bias, multipliers))
     if return_std and method != "monte_carlo":
         raise ValueError("return_std: standard errors exist for method='monte_carlo' only")
     deep = (depth, bias, multipliers) != (1, True, False)
@@ -198,7 +187,7 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
     network = _core.LimitNetwork(activation, parametrization, depth, bias, multipliers)
     if method == "auto":
         method = _core.LIMIT_AUTO_METHODS[activation]
-    _check_method(method, activation, largest)
+    check_method(method, activation, largest)
     if method == "monte_carlo":
         monte_carlo.check_applies(deep, points1, points2)
         return monte_carlo.estimate(points1, points2, activation, parametrization, kind, variances, samples,
@@ -222,17 +211,6 @@ def limit_kernel(X1: ArrayLike, X2: Optional[ArrayLike] = None, *, activation: A
                                   *variances, method=method, order=order)
 
 
-def _checked_layers(parametrization: Parametrization, depth: object, bias: object,
-                    multipliers: object) -> tuple[int, bool, bool]:
-    """Return the depth, biases and multipliers of the network, checked, each error naming its argument."""
-    depth = check.integer(depth, "depth", 1)
-    bias, multipliers = check.boolean(bias, "bias"), check.boolean(multipliers, "multipliers")
-    if multipliers and parametrization != "ntk":
-        raise ValueError("multipliers: expected False under parametrization='lecun' (multipliers are the NTK "
-                         "parametrization's convention)")
-    return depth, bias, multipliers
-
-
 def _function_kernel(X1: Float64Array, X2: Optional[Float64Array], activation: CallableActivation,
                      parametrization: Parametrization, kind: Kind, variances: tuple[float, float, float, float],
                      layers: tuple[int, bool, bool], method: Method, order: Optional[int],
@@ -243,10 +221,7 @@ def _function_kernel(X1: Float64Array, X2: Optional[Float64Array], activation: C
     scale mixtures are the built-ins' own. ``layers`` is ``(depth, bias, multipliers)``,
     ``sampling`` Monte Carlo's ``(samples, distribution, seed, return_std)``.
     """
-    if method in ("closed_form", "scale_mixture"):
-        raise ValueError(f"method: an activation given as a function has no {method.replace('_', ' ')}; use "
-                         f"'auto' (the expansion, with the quadrature where it has not converged), 'expansion', "
-                         f"'quadrature' or 'monte_carlo'")
+    check_function_method(method)
     functions = activation.functions()
     depth, bias, multipliers = layers
     deep = layers != (1, True, False)
@@ -263,45 +238,6 @@ def _function_kernel(X1: Float64Array, X2: Optional[Float64Array], activation: C
                                            order=nodes)
     return reference.limit_kernel(X1, X1 if X2 is None else X2, functions, parametrization, kind, *variances,
                                   method=numpy_method, order=nodes)
-
-
-def _check_method(method: Method, activation: Activation, largest: float) -> None:
-    """Refuse a method that does not apply to ``activation``, or the quadrature beyond the variances it takes.
-
-    ``largest`` is the largest pre-activation variance of the points.
-    """
-    if method == "closed_form" and activation not in CLOSED_FORMS:
-        raise ValueError(f"method: no closed form for activation {activation!r} (there is one for "
-                         f"{', '.join(CLOSED_FORMS)}); use 'auto', 'scale_mixture' or 'quadrature'")
-    if method == "scale_mixture" and activation not in SCALE_MIXTURES:
-        raise ValueError(f"method: no scale mixture for activation {activation!r} (there is one for "
-                         f"{', '.join(SCALE_MIXTURES)}); use 'auto', 'closed_form' or 'quadrature'")
-    if method == "expansion" and activation not in EXPANSIONS:
-        raise ValueError(f"method: no expansion for activation {activation!r} (there is one for "
-                         f"{', '.join(EXPANSIONS)}); use 'auto', 'closed_form' or 'quadrature'")
-    limit = _core.QUADRATURE_MAX_VARIANCE.get(activation)
-    if method == "quadrature" and limit is not None and largest > limit:
-        raise ValueError(f"method: the quadrature of {activation} takes pre-activation variances up to {limit:g} "
-                         f"(its cost grows with the variance); these points reach {largest:.4g}. Use 'auto', "
-                         f"accurate at every variance")
-
-
-def _largest_variance(X: Optional[Float64Array], name: str, weight_var: float, bias_var: float) -> float:
-    """Return the largest pre-activation variance ``s_w^2 |x|^2 / d + s_b^2`` of the rows of ``X`` (0 for None).
-
-    Refuses points where it overflows float64: every method would turn it into NaN
-    (inf * 0 in the expectations).
-    """
-    if X is None:
-        return 0.0
-    with np.errstate(over="ignore"):
-        variance = weight_var * np.einsum("ij,ij->i", X, X) / X.shape[1] + bias_var
-    overflowed = ~np.isfinite(variance)
-    if overflowed.any():
-        row = int(np.argmax(overflowed))
-        raise ValueError(f"{name}: the pre-activation variance s_w^2 |x|^2 / d + s_b^2 overflows float64 at row "
-                         f"{row} (max |x_j| = {np.max(np.abs(X[row])):.4g}); expected inputs of moderate magnitude")
-    return float(variance.max())
 
 
 _DIAGONAL_BLOCK = 256  # rows per block when only the diagonal K(x, x) is needed
@@ -324,6 +260,13 @@ class LimitKernel(Kernel):
         The other keyword arguments of :func:`widenet.limit_kernel` (variances, ``depth``,
         ``bias``, ``multipliers``, ``method``, ``order``); Monte Carlo is refused (its entries would not form one
         consistent matrix across tiles).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> kernel = widenet.LimitKernel("relu", "ntk", depth=2)
+    >>> kernel(np.eye(3)).shape, kernel(np.eye(3), np.ones((1, 3))).shape
+    ((3, 3), (3, 1))
     """
 
     def __init__(self, activation: ActivationArgument, parametrization: Parametrization = "lecun", kind: Kind = "ntk",

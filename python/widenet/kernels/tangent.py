@@ -36,6 +36,21 @@ class TangentKernel(Kernel):
     ``live=True`` it follows the model instead, evaluating at whatever parameters the model
     has at each call (a fitted estimator then stops matching its own fit once they move).
     Grams come in the model's dtype.
+
+    Parameters
+    ----------
+    model : ShallowNetwork or Network
+        A model with ``ntk(X1, X2)`` and ``ntk_diag(X)`` methods; copied unless ``live``.
+    live : bool, default False
+        Evaluate at the model's parameters at each call instead of at those it has now.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(2, 512, "relu", "ntk", seed=0)
+    >>> X = np.random.default_rng(1).standard_normal((8, 2))
+    >>> bool(np.allclose(widenet.TangentKernel(net)(X), net.ntk(X)))
+    True
     """
 
     def __init__(self, model: TangentModel, live: bool = False) -> None:

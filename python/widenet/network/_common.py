@@ -49,6 +49,15 @@ class FullyConnected(TrainingLock):
         """Return a copy of ``value``, parameters of this network's shape, in its dtype."""
         raise NotImplementedError
 
+    def checked_point(self, value: object, name: str) -> Any:
+        """Return a copy of ``value``, parameters of this network's shape or their vector (length ``P``).
+
+        TypeError or ValueError naming ``name`` otherwise.
+        """
+        if hasattr(value, "to_vector"):  # parameters of some network
+            return self.checked_params(value, name)
+        return self.parameters_from_vector(check.as_shaped(value, name, self.dtype, (self.num_params,)))
+
     @property
     def state(self) -> Any:
         """The network object the kernels of both backends take, at the current parameters."""

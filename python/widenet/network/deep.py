@@ -26,6 +26,7 @@ from widenet.kernels import limit_kernel
 from widenet.network._backends import DEEP_BACKENDS
 from widenet.network._common import FullyConnected
 from widenet.network._deep_memory import DeepMemory
+from widenet.network._loss import squared_loss
 from widenet.network._training_call import check_training
 from widenet.network.deep_parameters import (
     DeepParameters,
@@ -78,11 +79,26 @@ class Network(DeepMemory, FullyConnected):
         ``k = 1`` the network is exactly the one-output network (``v`` of shape (n_L,), ``c``
         a number, the same numbers and files).
 
+    Attributes
+    ----------
+    scales : list of (float, float)
+        ``(m_l, beta_l)`` for each hidden layer and the readout last, the factors of the
+        weights and biases in the forward pass: 1 in LeCun parametrization, ``n_(l-1)^(-1/2)``
+        and 1 in NTK's, ``s_w n_(l-1)^(-1/2)`` and ``s_b`` with ``multipliers`` (readout ``s_v``, ``s_c``).
+
     Notes
     -----
     With one hidden layer and the default ``bias=True, multipliers=False``, a network draws
     the parameters a :class:`widenet.ShallowNetwork` of the same seed draws and computes
     the same functions.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.Network(3, [256, 256], "relu", "ntk", bias_var=0.1, seed=0)
+    >>> X = np.random.default_rng(1).standard_normal((10, 3))
+    >>> net.forward(X).shape, net.ntk(X).shape, net.num_params
+    ((10,), (10, 10), 67073)
     """
 
     kernels = DEEP_BACKENDS
@@ -332,8 +348,7 @@ class Network(DeepMemory, FullyConnected):
         X, y = self.check_data(X, y)
         scale, backend = check.loss_scale(loss, X.shape[0]), check.backend(backend)
         self._require("Network.loss", X.shape[0])
-        residual = (self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X) - y).ravel()
-        return float(scale * np.dot(residual, residual))
+        return squared_loss(self._finite(DEEP_BACKENDS[backend].forward(self.state, X), "X", X), y, scale)
 
     def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
                   backend: Backend = "cpp") -> tuple[float, DeepParameters]:

@@ -67,6 +67,29 @@ class DeepEnsemble(TrainingLock):
     the same for every member; :meth:`train` and :meth:`reset` act on every member. An
     ensemble may be used from several threads (runs of :meth:`train` take turns).
     :meth:`save` and :meth:`load` keep it in a ``.npz`` file (:mod:`widenet._archive`).
+
+    Parameters
+    ----------
+    size : int
+        ``R``, the number of networks (at least 1).
+    input_dim : int
+        ``d``, the number of input features.
+    widths : sequence of int
+        The hidden widths ``(n_1, ..., n_L)``.
+    seed : None, int or numpy.random.Generator
+        The seed the members' generators are spawned from.
+    **config
+        The other arguments of :class:`widenet.Network` (``activation``,
+        ``parametrization``, the variances, ``bias``, ``multipliers``, ``distribution``,
+        ``dtype``, ``outputs``), the same for every member.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> ensemble = widenet.DeepEnsemble(4, input_dim=2, widths=[32, 32], activation="relu", seed=0)
+    >>> X = np.random.default_rng(1).standard_normal((5, 2))
+    >>> ensemble.forward(X).shape  # (members, points)
+    (4, 5)
     """
 
     input_dim = _members_config("input_dim")

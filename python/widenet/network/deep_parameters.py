@@ -25,6 +25,25 @@ class DeepParameters:
     are read-only copies, checked (finite, of the shapes) when made.
     The parameter vector (:meth:`to_vector`) lists the layers in order, each weight matrix
     row-major and then its bias.
+
+    Parameters
+    ----------
+    weights : sequence of array_like
+        ``[W^1, ..., W^L, v]``: ``W^l`` of shape (n_l, n_(l-1)), ``v`` of shape (n_L,) or (k, n_L).
+    biases : sequence of array_like, or None
+        ``[b^1, ..., b^L, c]``: ``b^l`` of shape (n_l,), ``c`` a float or of shape (k,); None
+        for a network without biases.
+    dtype : numpy.float64 or numpy.float32
+        Default numpy.float64.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.Network(2, [4, 3], seed=0)
+    >>> [W.shape for W in net.params.weights]
+    [(4, 2), (3, 4), (3,)]
+    >>> net.params.to_vector().shape == (net.num_params,)
+    True
     """
 
     __slots__ = ("_weights", "_biases", "_dtype", "_bound")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable, Literal, NamedTuple, Optional, TypeVar, Union, overload
+from typing import Any, Callable, Literal, Optional, TypeVar, Union, overload
 
 import numpy as np
-from numpy.typing import ArrayLike, DTypeLike, NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from widenet import _archive, _memory
 from widenet import _validation as check
@@ -26,41 +26,11 @@ from widenet._types import (
 from widenet.network._backends import BACKENDS
 from widenet.network._ensembles import check_stacked, member_generators, member_index, raise_if_diverged
 from widenet.network._training_call import check_training
-from widenet.network.parameters import Parameters
 from widenet.network.results import TrainingResult, overflowed
 from widenet.network.shallow import ShallowNetwork
+from widenet.network.stacked_parameters import StackedParameters
 
 Computed = TypeVar("Computed")
-
-
-class StackedParameters(NamedTuple):
-    """Parameters of R networks stacked on a leading axis.
-
-    ``U`` (R, n, d), ``b`` and ``v`` (R, n), ``c`` (R,); for networks of ``k`` outputs ``v``
-    (R, k, n) and ``c`` (R, k).
-    """
-
-    U: FloatArray
-    b: FloatArray
-    v: FloatArray
-    c: FloatArray
-
-    @classmethod
-    def stack(cls, members: Iterable[Parameters], dtype: DTypeLike) -> StackedParameters:
-        """Return the parameters of ``members`` stacked, in ``dtype``."""
-        return cls(*(np.stack(field).astype(dtype, copy=False) for field in zip(*(p.arrays() for p in members))))
-
-    def member(self, r: int, dtype: DTypeLike) -> Parameters:
-        """Return the parameters of network ``r``, in ``dtype``."""
-        return Parameters(self.U[r], self.b[r], self.v[r], self.c[r], dtype)
-
-    def networks(self, activation: str, parametrization: str) -> list[_core.Network]:
-        """Return one network object per member (``widenet._core.Network``).
-
-        Each holds views of the stacked arrays (no copy).
-        """
-        return [_core.Network(self.U[r], self.b[r], self.v[r], self.c[r], activation, parametrization)
-                for r in range(len(self.U))]
 
 
 class ShallowEnsemble(TrainingLock):
@@ -82,6 +52,27 @@ class ShallowEnsemble(TrainingLock):
     member, with a leading member axis; :meth:`train` and :meth:`reset` act on every member.
     Other network methods are not offered (AttributeError): use :meth:`member`. Like a
     network, an ensemble may be used from several threads (runs of :meth:`train` take turns).
+
+    Parameters
+    ----------
+    size : int
+        ``R``, the number of networks (at least 1).
+    input_dim : int
+        ``d``, the number of input features.
+    width : int
+        ``n``, the number of hidden units of every member.
+    seed : None, int or numpy.random.Generator
+        The seed the members' generators are spawned from.
+    **config
+        The other arguments of :class:`ShallowNetwork`, the same for every member.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> ensemble = widenet.ShallowEnsemble(80, input_dim=1, width=250, activation="arctan", seed=0)
+    >>> run = ensemble.train(np.array([[-1.0], [0.0], [1.0]]), [1.0, 0.0, 1.0], lr=1 / 250, steps=100, loss="mean")
+    >>> run.losses.shape  # (members, records)
+    (80, 101)
     """
 
     @property

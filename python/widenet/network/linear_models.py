@@ -99,6 +99,13 @@ class LinearModel(_LinearInParameters):
         Prepend a constant feature 1 (the augmentation of Remark 11.1).
     weights : array_like, shape (P,), optional
         The parameters ``w``, ``P = input_dim + bias``; zeros by default.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> model = widenet.LinearModel(2, bias=True, weights=[1.0, 2.0, 3.0])  # w_0 + 2 x_1 + 3 x_2
+    >>> model.forward(np.array([[1.0, 1.0]]))
+    array([6.])
     """
 
     def __init__(self, input_dim: int, bias: bool = False, weights: Optional[ArrayLike] = None) -> None:
@@ -128,6 +135,13 @@ class FeatureModel(_LinearInParameters):
         :func:`widenet.quadratic_features` or ``lambda X: polynomial_features(X, 3)``.
     weights : array_like, shape (P,)
         The parameters ``w``.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> model = widenet.FeatureModel(widenet.quadratic_features, weights=np.ones(6))
+    >>> model.forward(np.array([[1.0, 2.0]])).shape
+    (1,)
     """
 
     def __init__(self, feature_map: Callable[[NDArray[np.float64]], ArrayLike], weights: ArrayLike) -> None:

@@ -41,6 +41,30 @@ class Parameters:
     array do not leak in. The parameter vector (:meth:`to_vector`) is ordered ``U``
     row-major, ``b``, ``v`` (row-major: output by output), ``c`` (docs/theory.md, section 5),
     of length ``n (d + 1) + k (n + 1)``.
+
+    Parameters
+    ----------
+    U : array_like, shape (n, d)
+        The hidden weights.
+    b : array_like, shape (n,)
+        The hidden biases.
+    v : array_like, shape (n,) or (k, n)
+        The readout weights, one row per output.
+    c : float or array_like, shape (k,)
+        The readout bias.
+    dtype : numpy.float64 or numpy.float32
+        Default numpy.float64.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> params = widenet.Parameters(U=np.ones((4, 2)), b=np.zeros(4), v=np.ones(4), c=0.0)
+    >>> params.to_vector().shape  # n (d + 2) + 1
+    (17,)
+    >>> net = widenet.ShallowNetwork(2, 4, "identity", seed=0)
+    >>> net.params = params
+    >>> net.forward(np.array([[1.0, 1.0]]))
+    array([8.])
     """
 
     __slots__ = ("_U", "_b", "_v", "_c", "_dtype", "_bound")

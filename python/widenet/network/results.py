@@ -15,6 +15,11 @@ from widenet._types import FloatArray, IntArray, LinearMethod, Loss
 class TrainingResult:
     """Records of a gradient-descent run, taken at the steps in ``steps``.
 
+    Parameters
+    ----------
+    steps, losses, distances, test_outputs, loss, lr, diverged_at, parameters_overflowed
+        The attributes below, by the same names: ``train`` fills them in.
+
     Attributes
     ----------
     steps : ndarray of int64, shape (records,)
@@ -41,6 +46,14 @@ class TrainingResult:
         per network.
 
     For an ensemble the leading axis ``...`` is the network index.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(2, 256, "relu", "ntk", seed=0)
+    >>> run = net.train(np.eye(2), [0.5, -0.5], lr=0.1, steps=100, record_every=25)
+    >>> run.steps, run.losses.shape, run.diverged_at
+    (array([  0,  25,  50,  75, 100]), (5,), None)
     """
 
     steps: IntArray
@@ -92,6 +105,12 @@ class LinearizedTrainingResult(TrainingResult):
     Besides the fields of :class:`TrainingResult` (``distances`` are ``|p_k - w0|``,
     ``test_outputs`` are ``Phi_lin(X_test, p_k)``):
 
+    Parameters
+    ----------
+    steps, losses, distances, test_outputs, loss, lr, diverged_at, parameters_overflowed, train_outputs, method, times
+        The attributes, by the same names (those of :class:`TrainingResult` and those below):
+        :meth:`LinearizedModel.train` and :meth:`LinearizedModel.flow` fill them in.
+
     Attributes
     ----------
     train_outputs : ndarray, shape (records, m), or (records, m, k) for ``k`` outputs
@@ -102,6 +121,14 @@ class LinearizedTrainingResult(TrainingResult):
         (the steps one by one, in function space) or ``"flow"`` (gradient flow, closed form).
     times : ndarray of float64, shape (records,), or None
         For gradient flow, the recorded times ``t`` (then ``steps`` and ``lr`` are None).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> lin = widenet.linearize(widenet.ShallowNetwork(2, 128, "tanh", "ntk", seed=0))
+    >>> run = lin.train(np.eye(2), [0.5, -0.5], 0.1, steps=100, record_every=50)
+    >>> run.steps, run.train_outputs.shape, run.method
+    (array([  0,  50, 100]), (3, 2), 'closed_form')
     """
 
     train_outputs: Optional[FloatArray] = None

@@ -25,6 +25,7 @@ from widenet.errors import divergence_error
 from widenet.kernels import limit_kernel
 from widenet.network._backends import BACKENDS
 from widenet.network._common import FullyConnected
+from widenet.network._loss import squared_loss
 from widenet.network._shallow_config import ShallowConfiguration
 from widenet.network._shallow_memory import ShallowMemory
 from widenet.network._training_call import check_training
@@ -87,6 +88,14 @@ class ShallowNetwork(ShallowConfiguration, ShallowMemory, FullyConnected):
     A network may be used from several threads at once: runs of :meth:`train` (and
     :meth:`reset`, setting ``params``) take turns, each starting where the previous one
     ended, and every other method sees the parameters before or after a run, never during.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(input_dim=3, width=1024, activation="relu", parametrization="ntk", seed=0)
+    >>> X = np.random.default_rng(1).standard_normal((20, 3))
+    >>> net.forward(X).shape, net.jacobian(X).shape, net.ntk(X).shape
+    ((20,), (20, 5121), (20, 20))
     """
 
     kernels = BACKENDS
@@ -286,8 +295,7 @@ class ShallowNetwork(ShallowConfiguration, ShallowMemory, FullyConnected):
         scale = check.loss_scale(loss, X.shape[0])
         backend = check.backend(backend)
         self._check_pass("ShallowNetwork.loss", "forward", X.shape[0], backend)
-        residual = (BACKENDS[backend].forward(self.state, X) - y).ravel()  # 1-D: a view
-        return float(scale * np.dot(residual, residual))
+        return squared_loss(BACKENDS[backend].forward(self.state, X), y, scale)
 
     def loss_grad(self, X: ArrayLike, y: ArrayLike, loss: Loss = "sum",
                   backend: Backend = "cpp") -> tuple[float, Parameters]:

@@ -36,6 +36,20 @@ class GradientFlowPrediction:
 
     Call it as neural-tangents' ``predict_fn``: ``prediction(t=None, fx_train_0=0.0,
     fx_test_0=None, k_test_train=None)``.
+
+    Parameters
+    ----------
+    gram, y, rate, ridge
+        The training Gram, the targets and the settings, as :func:`gradient_descent_mse`
+        passes them; made by it, not by hand.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from widenet import predict
+    >>> flow = predict.gradient_descent_mse(np.array([[2.0, 0.0], [0.0, 1.0]]), np.array([1.0, -1.0]))
+    >>> flow(t=None, fx_train_0=0.0)  # at convergence the outputs are the targets
+    array([ 1., -1.])
     """
 
     def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], rate: float, ridge: float) -> None:
@@ -161,6 +175,16 @@ def gradient_descent_mse(k_train_train: ArrayLike, y_train: ArrayLike, learning_
         k_test_train=None, *, steps=None)``. The Gram is factorized here, once: by
         Cholesky when it is well posed (then eigendecomposed on the first finite time or
         step count), or eigendecomposed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from widenet import predict
+    >>> K = np.array([[2.0, 0.5], [0.5, 1.0]])
+    >>> flow = predict.gradient_descent_mse(K, np.array([1.0, -1.0]))
+    >>> early, late = flow(t=0.1, fx_train_0=0.0), flow(t=1e4, fx_train_0=0.0)
+    >>> bool(np.allclose(late, [1.0, -1.0])), bool(np.all(np.abs(early) < 1))
+    (True, True)
     """
     gram = _inputs.train_gram(k_train_train)
     y = _inputs.targets(y_train, gram.shape[0])

@@ -29,6 +29,21 @@ class PosteriorPrediction:
     """The posterior of a Gaussian process given its training data (made by :func:`gp_inference`).
 
     Call it with the test kernels: ``posterior(k_test_train, k_test_test=None)``.
+
+    Parameters
+    ----------
+    gram, y, ridge
+        The training Gram, the targets and the noise, as :func:`gp_inference` passes them;
+        made by it, not by hand.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from widenet import predict
+    >>> posterior = predict.gp_inference(np.eye(2), np.array([1.0, -1.0]))
+    >>> mean, cov = posterior(np.array([[0.5, 0.0]]), np.array([[1.0]]))
+    >>> mean, cov
+    (array([0.5]), array([[0.75]]))
     """
 
     def __init__(self, gram: NDArray[np.float64], y: NDArray[np.float64], ridge: float) -> None:
@@ -100,6 +115,19 @@ def gp_inference(k_train_train: ArrayLike, y_train: ArrayLike, diag_reg: float =
     PosteriorPrediction
         The (regularized) Gram is factorized here, once: by Cholesky when well posed, else
         eigendecomposed.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import predict
+    >>> X = np.linspace(-1, 1, 5)[:, None]
+    >>> K = widenet.limit_kernel(X, activation="erf", kind="nngp")
+    >>> posterior = predict.gp_inference(K, np.sin(3 * X[:, 0]), diag_reg=1e-4)
+    >>> X_test = np.array([[0.25]])
+    >>> k_test = widenet.limit_kernel(X_test, X, activation="erf", kind="nngp")
+    >>> mean, cov = posterior(k_test, widenet.limit_kernel(X_test, activation="erf", kind="nngp"))
+    >>> mean.shape, cov.shape
+    ((1,), (1, 1))
     """
     gram = _inputs.train_gram(k_train_train)
     y = _inputs.targets(y_train, gram.shape[0])

@@ -45,6 +45,13 @@ def max_learning_rate(kernel: Any, X: Optional[ArrayLike] = None, loss: Loss = "
         With a Gram of every output pair, ``(m k) x (m k)`` ordered point by point, its ``k``:
         ``loss="mean"`` divides by the ``m`` points, not by the ``m k`` rows. A model knows
         its own outputs, so with ``X`` this must stay 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from widenet import predict
+    >>> predict.max_learning_rate(np.array([[4.0, 0.0], [0.0, 1.0]]))  # 1 / lambda_max
+    0.25
     """
     outputs = check.integer(outputs, "outputs", 1)
     if X is None or isinstance(kernel, np.ndarray):

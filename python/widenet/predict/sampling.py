@@ -57,6 +57,22 @@ def sample_gaussian(mean: ArrayLike, cov: ArrayLike, n_samples: int = 1, seed: S
 
     ``mean`` has shape (m,), or (m, k) for k independent output columns that share ``cov``
     (m x m). Finite for every finite ``cov`` (see the module's notes).
+
+    Parameters
+    ----------
+    mean : array_like, shape (m,) or (m, k)
+    cov : array_like, shape (m, m)
+        Symmetric positive semi-definite.
+    n_samples : int, default 1
+    seed : None, int or numpy.random.Generator
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from widenet import predict
+    >>> draws = predict.sample_gaussian(np.zeros(3), np.eye(3), n_samples=1000, seed=0)
+    >>> draws.shape, bool(abs(draws.std() - 1) < 0.1)
+    ((1000, 3), True)
     """
     average = check.as_array(mean, "mean", _FLOAT64, (1, 2))
     covariance = _inputs.train_gram(cov, "cov")
@@ -81,6 +97,22 @@ def sample_prior(kernel: Any, X: ArrayLike, n_samples: int = 1, seed: Seed = Non
     ``kernel`` is a kernel object (``kernel(X)`` gives its Gram: a :class:`widenet.LimitKernel`
     with ``kind="nngp"`` is the prior of wide networks' outputs, Proposition 11.28) or a
     network with an ``nngp`` method (its empirical NNGP). Shape ``(n_samples, m)``.
+
+    Parameters
+    ----------
+    kernel : kernel object or network
+        ``kernel(X)`` gives the covariance, or a network's ``nngp(X)`` does.
+    X : array_like, shape (m, d)
+    n_samples : int, default 1
+    seed : None, int or numpy.random.Generator
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import predict
+    >>> X = np.linspace(-2, 2, 5)[:, None]
+    >>> predict.sample_prior(widenet.LimitKernel("erf", kind="nngp", bias_var=0.5), X, n_samples=3, seed=0).shape
+    (3, 5)
     """
     points = check.as_points(X, "X", dtype=_FLOAT64)
     if callable(getattr(kernel, "nngp", None)):
@@ -101,6 +133,28 @@ def sample_posterior(prediction: EnsemblePrediction, X_test: Optional[ArrayLike]
     Gaussian at time ``t`` (None: infinity) on ``X_test`` (None: the training points).
     ``get="nngp"`` with ``t=None`` is the Bayesian posterior of the NNGP.
     Shape ``(n_samples,) + mean.shape``.
+
+    Parameters
+    ----------
+    prediction : EnsemblePrediction
+    X_test : array_like, shape (m_test, d), optional
+        Default: the training points.
+    t : float, optional
+        The training time (as in ``prediction``); None for infinity.
+    n_samples : int, default 1
+    seed : None, int or numpy.random.Generator
+    get : {"ntk", "nngp"}, default "ntk"
+        The whole network trained, or only its readout.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> from widenet import predict
+    >>> X = np.linspace(-1, 1, 6)[:, None]
+    >>> kernel = widenet.LimitKernel("erf", "ntk", bias_var=0.5)
+    >>> trained = predict.gradient_descent_mse_ensemble(kernel, X, np.sin(3 * X[:, 0]))
+    >>> predict.sample_posterior(trained, np.array([[-0.5], [0.3], [1.5]]), t=10.0, n_samples=4, seed=0).shape
+    (4, 3)
     """
     if not isinstance(prediction, EnsemblePrediction):
         raise TypeError(f"prediction: expected the result of gradient_descent_mse_ensemble, got "

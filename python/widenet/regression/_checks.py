@@ -79,6 +79,22 @@ def _symmetry_tolerance(dtype: np.dtype) -> float:
     return float(np.sqrt(np.finfo(dtype).eps))
 
 
+# Rows of the Gram compared with its transpose at a time: temporaries of about this many
+# entries, so that checking a Gram costs no m x m copies besides the fit's own.
+_SYMMETRY_BLOCK_ENTRIES = 2**20
+
+
+def _largest_asymmetry(gram: FloatArray, scale: float) -> float:
+    """Return ``max |G - G^T| / scale``, in float64 at unit size (no overflow near the float limit)."""
+    rows = max(1, _SYMMETRY_BLOCK_ENTRIES // gram.shape[0])
+    largest = 0.0
+    for start in range(0, gram.shape[0], rows):
+        block = gram[start:start + rows].astype(np.float64) / scale
+        block -= gram[:, start:start + rows].T / scale
+        largest = max(largest, float(np.max(np.abs(block))))
+    return largest
+
+
 def check_train_gram(X: object) -> FloatArray:
     """Return the precomputed Gram ``K(X_train, X_train)``: square, finite, symmetric to rounding.
 
@@ -89,9 +105,8 @@ def check_train_gram(X: object) -> FloatArray:
     if gram.shape[0] != gram.shape[1]:
         raise ValueError(f"X: with kernel='precomputed', expected the square Gram matrix K(X_train, X_train) of "
                          f"shape (m, m), got shape {gram.shape}")
-    largest = float(np.max(np.abs(gram)))
-    unit = gram.astype(np.float64) / (largest or 1.0)  # at unit size: no overflow near the float limit
-    asymmetry = float(np.max(np.abs(unit - unit.T)))
+    largest = max(float(np.max(gram)), -float(np.min(gram)))
+    asymmetry = _largest_asymmetry(gram, largest or 1.0)
     if asymmetry > _symmetry_tolerance(gram.dtype):
         raise ValueError(f"X: with kernel='precomputed', expected a symmetric Gram matrix K(X_train, X_train); its "
                          f"transpose differs by up to {asymmetry * largest:.3g} (largest entry {largest:.3g})")

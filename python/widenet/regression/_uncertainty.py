@@ -75,9 +75,12 @@ class EnsembleCovariance:
         """
         m, rows = self._X.shape[0], m_test if full else min(m_test, _VARIANCE_BLOCK)
         ntk = self._kernel_args["kind"] == "ntk"
+        # at infinity a well-posed Gram is factorized by Cholesky (the eigendecomposition's
+        # fall-back is guarded again before it is made)
+        at_limit = self._steps is None and self._time is None
         making: List[_memory.Block] = [] if self._ensemble is not None else [
-            ("the ensemble's Gram, its scaled copy and its eigendecomposition", (m, m), np.float64,
-             2 + _memory.EIGH_COPIES)]
+            ("the ensemble's Gram and its factorization", (m, m), np.float64,
+             2 + (2 if at_limit else _memory.EIGH_COPIES))]  # Cholesky: the factor and LAPACK's copy
         using: List[_memory.Block] = [("the ensemble's Grams and eigenvectors", (m, m), np.float64, 3 if ntk else 2),
                                       ("test kernels and their projections", (rows, m), np.float64, 3 if ntk else 2),
                                       ("the covariance's terms", (rows, rows), np.float64, 4 if ntk else 3)]

@@ -73,6 +73,13 @@ class _MinNormLeastSquaresBody(EstimatorBody):
     intercept_ : float or ndarray of shape (n_targets,)
         ``b``; 0 without ``fit_intercept``.
     n_features_in_ : int
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> X = np.array([[1.0, 1.0]])  # one point, two unknowns: the shortest w with w.x = 2
+    >>> widenet.MinNormLeastSquares().fit(X, [2.0]).coef_
+    array([1., 1.])
     """
 
     def __init__(self, fit_intercept: bool = False) -> None:
@@ -164,6 +171,14 @@ class _KernelLeastSquaresBody(EstimatorBody):
     n_features_in_ : int
         The number of features of ``X``, or with ``kernel="precomputed"`` the number of
         training points ``m``.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> X = np.random.default_rng(0).standard_normal((30, 2))
+    >>> model = widenet.KernelLeastSquares(kernel="rbf", gamma=0.5).fit(X, np.sin(X[:, 0]))
+    >>> bool(np.allclose(model.predict(X), np.sin(X[:, 0])))  # it interpolates
+    True
     """
 
     def __init__(self, kernel: Union[KernelName, Callable[..., Any], Kernel] = "rbf", gamma: Optional[float] = None,
@@ -189,7 +204,7 @@ class _KernelLeastSquaresBody(EstimatorBody):
         kernel = None if on_gram else as_kernel(self.kernel, self.gamma, self.degree, self.coef0,
                                                 n_features=data.shape[1])
         _memory.check_kernel_fit("KernelLeastSquares.fit", data.shape[0], 0 if kernel is None else
-                                 kernel.gram_copies("cpp"))
+                                 kernel.gram_copies("cpp"), gram_dtype=check.float_dtype_of(data))
         G = data if kernel is None else np.asarray(kernel(data))
         tolerance = _solve.rank_tolerance(check.float_dtype_of(G), G.shape[0])
         cholesky = _cholesky.factorize(G, tolerance, ridge)
@@ -229,6 +244,15 @@ class _NotFittedErrorBody:
 
     A ValueError and an AttributeError; with scikit-learn installed, its
     ``sklearn.exceptions.NotFittedError``.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> try:
+    ...     widenet.KernelLeastSquares().predict(np.eye(2))
+    ... except widenet.NotFittedError:
+    ...     print("fit it first")
+    fit it first
     """
 
 

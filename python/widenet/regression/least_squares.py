@@ -144,6 +144,12 @@ def min_norm_solution(A: npt.ArrayLike, y: npt.ArrayLike, rcond: Optional[float]
     -------
     ndarray, shape (d,) or (d, t)
         In the dtype of ``A`` (computed in float64).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> widenet.min_norm_solution(np.array([[1.0, 1.0]]), [2.0])  # the shortest w with w_1 + w_2 = 2
+    array([1., 1.])
     """
     dtype = check.float_dtype_of(check.asarray(A, "A"))
     matrix = _matrix(A)

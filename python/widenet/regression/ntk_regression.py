@@ -164,6 +164,13 @@ class _NTKRegressorBody(LazySpectrum, EstimatorBody):
     n_features_in_ : int
         The number of features, or with ``kernel="precomputed"`` the number of training
         points ``m``.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> X = np.random.default_rng(0).standard_normal((20, 3))
+    >>> model = widenet.NTKRegressor(activation="relu", bias_var=0.1).fit(X, np.sin(X[:, 0]))
+    >>> mean, std = model.predict(X[:4] + 0.1, return_std=True)
     """
 
     def __init__(self, activation: ActivationArgument = "relu", parametrization: Parametrization = "ntk",
@@ -192,10 +199,7 @@ class _NTKRegressorBody(LazySpectrum, EstimatorBody):
         self.loss = loss
 
     def fit(self: _Self, X: npt.ArrayLike, y: npt.ArrayLike) -> _Self:
-        """Compute the Gram ``K(X, X)``, its factorization and ``alpha``; return ``self``.
-
-        ``y`` has shape (m,) or (m, n_targets).
-        """
+        """Compute the Gram ``K(X, X)``, its factorization and ``alpha`` (``y``: (m,) or (m, t)); return ``self``."""
         kind = check.choice(self.kernel, "kernel", _KERNEL_VALUES)
         method = check.choice(self.method, "method", _METHODS)
         ridge = check.non_negative_real(self.ridge, "ridge")
@@ -206,7 +210,8 @@ class _NTKRegressorBody(LazySpectrum, EstimatorBody):
         targets = check_y(y, m, type(self).__name__)
         # Cholesky at the limit, but a ridge would hide a precomputed Gram's negative eigenvalue from it
         at_limit = steps is None and time is None and not (kind == PRECOMPUTED and ridge)
-        _memory.check_kernel_fit("NTKRegressor.fit", m, 0 if kind == PRECOMPUTED else 1, cholesky=at_limit)
+        _memory.check_kernel_fit("NTKRegressor.fit", m, 0 if kind == PRECOMPUTED else 1, cholesky=at_limit,
+                                 gram_dtype=data.dtype if kind == PRECOMPUTED else np.float64)  # limit: float64
         kernel_args: Optional[Dict[str, Any]] = None if kind == PRECOMPUTED else dict(
             activation=self.activation, parametrization=self.parametrization, kind=kind, weight_var=self.weight_var,
             bias_var=self.bias_var, output_var=self.output_var, output_bias_var=self.output_bias_var, method=method,

@@ -3,8 +3,9 @@
 The cells are cached and run on threads or a Dask cluster.
 """
 
+from widenet.sweeps.results import CellFailure, SweepResult
 from widenet.sweeps.statistics import SlopeFit, fit_slope, normal_quantile, student_t_quantile
-from widenet.sweeps.sweep import CellFailure, SweepResult, sweep, sweeps_on
+from widenet.sweeps.sweep import sweep, sweeps_on
 
 __all__ = ["CellFailure", "SlopeFit", "SweepResult", "fit_slope", "normal_quantile", "student_t_quantile", "sweep",
            "sweeps_on"]

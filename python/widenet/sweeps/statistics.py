@@ -2,10 +2,10 @@
 
 A sweep's cells are independent draws; :func:`fit_slope` fits ``log(value) = intercept +
 slope * log(width)`` through all of them, with a confidence interval from Student's t
-distribution (:func:`student_t_quantile`).
+distribution (``student_t_quantile``).
 
 This is also the package's one home for quantiles: :func:`normal_quantile` and
-:func:`student_t_quantile`, both without scipy.
+``student_t_quantile``, both without scipy.
 """
 
 from __future__ import annotations
@@ -141,6 +141,11 @@ class SlopeFit:
     independent scatter of equal variance on the log scale; it does not cover a curvature
     of ``log(value)`` against ``log(width)`` (pre-asymptotic corrections at small widths).
 
+    Parameters
+    ----------
+    quantity, slope, intercept, stderr, interval, points, confidence
+        The attributes below, by the same names: :func:`fit_slope` fills them in.
+
     Attributes
     ----------
     quantity : str
@@ -155,11 +160,18 @@ class SlopeFit:
     interval : tuple of float
         The ``confidence`` interval of the slope, ``slope -+ t_q stderr`` with ``t_q`` the
         ``(1 + confidence) / 2`` quantile of Student's t with ``points - 2`` degrees of
-        freedom (:func:`student_t_quantile`).
+        freedom (``student_t_quantile``).
     points : int
         The number of (width, seed) cells in the fit.
     confidence : float
         The level of ``interval``, 0.95 by default.
+
+    Examples
+    --------
+    >>> import widenet
+    >>> fit = widenet.fit_slope([64, 256, 1024], [0.25, 0.125, 0.0625], quantity="distance")
+    >>> round(fit.slope, 6), fit.points
+    (-0.5, 3)
     """
 
     quantity: str
@@ -193,6 +205,13 @@ def fit_slope(widths: npt.ArrayLike, values: npt.ArrayLike, quantity: str = "val
         The name used in the result and in error messages.
     confidence : float
         The level of the interval, in (0, 1).
+
+    Examples
+    --------
+    >>> import widenet
+    >>> fit = widenet.fit_slope([64, 128, 256, 512], [0.5, 0.35, 0.25, 0.177], quantity="distance")
+    >>> round(fit.slope, 2), fit.interval[0] < -0.5 < fit.interval[1]
+    (-0.5, True)
     """
     float64 = np.dtype(np.float64)
     widths = check.as_array(widths, "widths", float64, 1)

@@ -2,7 +2,7 @@
 
 The chapter's large-width statements are rates in the width ``n``: ``|w_k - w0| <= C/sqrt(n)``
 (Theorem 11.23), ``|Phi(x, w_k) - Phi_lin(x, p_k)| <= C n^{-1/2}`` (Proposition 11.26),
-``K_n / n -> K_LC`` at the rate ``n^{-1/2}`` (Theorem 11.16). :func:`sweep` measures a
+``K_n / n -> K_LC`` at the rate ``n^{-1/2}`` (Theorem 11.16). :func:`widenet.sweep` measures a
 quantity on a grid of widths and seeds (one independent network per cell) and
 :meth:`SweepResult.slope` fits the exponent ``a`` of ``value ~ C n^a`` by least squares on
 the log-log scale, with a confidence interval from Student's t distribution.
@@ -13,13 +13,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-import traceback
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
-
-import numpy as np
-import numpy.typing as npt
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
 from widenet import _validation as check
 from widenet._optional import progress_bar
@@ -27,9 +22,9 @@ from widenet._runtime import get_num_threads, one_thread
 from widenet._types import OnDivergence
 from widenet.sweeps.cache import SweepCache
 from widenet.sweeps.cells import RESERVED, Record, checked_grid, checked_record
-from widenet.sweeps.statistics import SlopeFit, fit_slope
+from widenet.sweeps.results import CellFailure, SweepResult
 
-__all__ = ["CellFailure", "SweepResult", "sweep", "sweeps_on"]
+__all__ = ["sweep", "sweeps_on"]
 
 ON_ERROR = ("raise", "return")
 
@@ -38,123 +33,6 @@ _SWEEP_CLIENT: contextvars.ContextVar[Any] = contextvars.ContextVar("widenet_swe
 
 
 # -- the sweep -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class CellFailure:
-    """A cell of a sweep that raised (kept by ``sweep(..., on_error="return")``).
-
-    Attributes
-    ----------
-    width, seed : int
-        The cell.
-    error_type : str
-        The exception's qualified type name, e.g. ``"widenet.errors.DivergenceError"``.
-    message : str
-        ``str(exception)``.
-    traceback : str
-        The formatted traceback, from the process that ran the cell (empty if unknown).
-    """
-
-    width: int
-    seed: int
-    error_type: str
-    message: str
-    traceback: str = ""
-
-    @classmethod
-    def of(cls, width: int, seed: int, error: BaseException, trace: Optional[str] = None) -> CellFailure:
-        """Describe the cell ``(width, seed)`` that raised ``error`` (its traceback formatted unless given)."""
-        kind = type(error)
-        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
-        if trace is None:
-            trace = "".join(traceback.format_exception(kind, error, error.__traceback__))
-        return cls(width, seed, name, str(error), trace)
-
-    def __str__(self) -> str:
-        return f"width={self.width}, seed={self.seed}: {self.error_type}: {self.message}"
-
-
-class SweepResult:
-    """The measurements of a :func:`sweep`.
-
-    Attributes
-    ----------
-    records : list of dict
-        One dict per finished (width, seed) cell: ``width``, ``seed`` and the measured
-        values (as floats). Ordered by width, then by seed, each in the order given to
-        :func:`sweep`, whatever the order (or the process) in which the cells finished.
-    quantities : tuple of str
-        The measured names, in the order the function returned them.
-    widths, seeds : tuple of int
-        The grid.
-    failures : tuple of CellFailure
-        The cells that raised, in grid order (only with ``on_error="return"``; their cells
-        have no record). Empty when every cell finished.
-    cached : int
-        How many records were loaded from ``cache_dir`` instead of computed.
-    """
-
-    def __init__(self, records: List[Record], quantities: Tuple[str, ...], widths: Tuple[int, ...],
-                 seeds: Tuple[int, ...], failures: Iterable[CellFailure] = (), cached: int = 0) -> None:
-        self.records = records
-        self.quantities = quantities
-        self.widths = widths
-        self.seeds = seeds
-        self.failures = tuple(failures)
-        self.cached = cached
-
-    @property
-    def complete(self) -> bool:
-        """Whether every cell of the grid has a record (no failures)."""
-        return not self.failures
-
-    def table(self) -> npt.NDArray[np.void]:
-        """Return the records as a numpy structured array.
-
-        Its fields are ``width`` and ``seed`` (int64), then one float64 field per quantity.
-        """
-        dtype = [("width", np.int64), ("seed", np.int64)] + [(name, np.float64) for name in self.quantities]
-        return np.array([tuple(record[name] for name, _ in dtype) for record in self.records], dtype=dtype)
-
-    def values(self, quantity: str) -> npt.NDArray[np.float64]:
-        """Return one quantity over all cells, in the order of :attr:`records`."""
-        return np.array([record[self._quantity(quantity)] for record in self.records], dtype=np.float64)
-
-    def _quantity(self, quantity: object) -> str:
-        if not isinstance(quantity, str):
-            raise TypeError(f"quantity: expected a name (str), got {quantity!r}")
-        if quantity not in self.quantities:
-            raise ValueError(f"quantity: expected one of {', '.join(self.quantities)}, got {quantity!r}")
-        return quantity
-
-    def slope(self, quantity: str, confidence: float = 0.95) -> SlopeFit:
-        """Fit the exponent of ``quantity ~ C width^slope``.
-
-        By least squares of ``log(value)`` on ``log(width)`` over all cells, each
-        (width, seed) cell one independent point.
-
-        Raises ValueError naming the quantity when a value is zero, negative or not finite
-        (no log scale), or when there are fewer than 3 cells or only one width.
-        """
-        quantity = self._quantity(quantity)
-        widths = [record["width"] for record in self.records]
-        return fit_slope(widths, self.values(quantity), quantity, confidence)
-
-    def slopes(self, quantities: Optional[Sequence[str]] = None, confidence: float = 0.95) -> Dict[str, SlopeFit]:
-        """Return ``{quantity: SlopeFit}`` for ``quantities`` (default: all of them)."""
-        names = self.quantities if quantities is None else quantities
-        if isinstance(names, str):
-            names = (names,)
-        return {name: self.slope(name, confidence) for name in names}
-
-    def __len__(self) -> int:
-        return len(self.records)
-
-    def __repr__(self) -> str:
-        failed = f", {len(self.failures)} failed cells" if self.failures else ""
-        return (f"SweepResult({len(self.widths)} widths x {len(self.seeds)} seeds, "
-                f"quantities={list(self.quantities)}{failed})")
-
-
 def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], seeds: Sequence[int],
           threads: Optional[int] = None, progress: bool = True, *, client: Any = None,
           cache_dir: Union[None, str, os.PathLike[str]] = None, cache_version: Optional[str] = None,
@@ -218,6 +96,13 @@ def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], see
     -------
     SweepResult
         Records ordered by width then seed, in the order given.
+
+    Examples
+    --------
+    >>> import widenet
+    >>> result = widenet.sweep(lambda width, seed: {"value": width ** -0.5}, [64, 256], [0, 1], progress=False)
+    >>> len(result.records), result.quantities
+    (4, ('value',))
     """
     grid_widths, grid_seeds, workers, mode = _checked_call(function, widths, seeds, threads, progress, on_error, fixed)
     cache = None if cache_dir is None else SweepCache(cache_dir, function, fixed, cache_version)
@@ -275,7 +160,7 @@ def sweep(function: Callable[..., Mapping[str, Any]], widths: Sequence[int], see
 
 def _checked_call(function: object, widths: object, seeds: object, threads: Optional[int], progress: object,
                   on_error: str, fixed: Mapping[str, Any]) -> Tuple[Tuple[int, ...], Tuple[int, ...], int, str]:
-    """Check the arguments of :func:`sweep`; return the grid, the thread count and ``on_error``."""
+    """Check the arguments of :func:`widenet.sweep`; return the grid, the thread count and ``on_error``."""
     if not callable(function):
         raise TypeError(f"function: expected a callable, got {function!r}")
     grid_widths = checked_grid(widths, "widths", 1)
@@ -337,7 +222,7 @@ def _require_client(client: object) -> None:
 
 @contextlib.contextmanager
 def sweeps_on(client: Any) -> Iterator[Any]:
-    """Run every :func:`sweep` inside the ``with`` block on ``client``, unless the call names its own.
+    """Run every :func:`widenet.sweep` inside the ``with`` block on ``client``, unless the call names its own.
 
     ``client`` is a ``dask.distributed.Client`` or a scheduler address.
 
@@ -346,10 +231,19 @@ def sweeps_on(client: Any) -> Iterator[Any]:
     An address is connected on entry and the connection closed on exit. The setting
     belongs to the current thread (a :mod:`contextvars` variable).
 
+    Parameters
+    ----------
+    client : dask.distributed.Client or str
+        The client, or the address of a scheduler (connected on entry).
+
     Examples
     --------
-    >>> with widenet.sweeps.sweeps_on("tcp://scheduler:8786"):  # doctest: +SKIP
-    ...     widenet.app.experiments.run_experiment("lazy-training")
+    >>> import widenet
+    >>> from distributed import Client
+    >>> with Client(processes=False, n_workers=1, dashboard_address=None) as client, widenet.sweeps_on(client):
+    ...     result = widenet.sweep(lambda width, seed: {"value": width ** -0.5}, [16, 64], [0], progress=False)
+    >>> len(result.records)
+    2
     """
     from widenet.sweeps._dask import connected
 

@@ -124,6 +124,14 @@ def check_assumptions(model: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, los
 
     For relu the true ``L`` is infinite when the ball reaches a kink of ``sigma'``; the
     report computes the distance to the nearest kink and says so (Assumption 11.18 (a)).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(2, 256, "tanh", seed=0)
+    >>> report = widenet.check_assumptions(net, np.eye(2), [0.5, -0.5], samples=4, seed=0)
+    >>> report.r > 0, report.admissible_lr > 0
+    (True, True)
     """
     model = _network(model)
     # the data as the network sees it (in its dtype), then exactly in float64

@@ -100,6 +100,14 @@ def check_convergence(model: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, ste
     The comparisons allow rounding only (:attr:`ConvergenceCheck.rounding`), never a
     tolerance factor. ``r`` uses the report's U estimate, a lower bound of ``U``: the bound
     checked is at least as strict as the theorem's.
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(2, 256, "tanh", seed=0)
+    >>> check = widenet.check_convergence(net, np.eye(2), [0.5, -0.5], steps=50, seed=0)
+    >>> check.loss_bound_held, check.distance_bound_held
+    (True, True)
     """
     model = _network(model)
     X = check.as_inputs(X, "X", model.dtype, model.input_dim)

@@ -52,6 +52,18 @@ class SecantWitness:
 class AssumptionReport:
     """The constants of Assumption 11.12 measured at ``w0`` (docs/theory.md, section 4).
 
+    Parameters
+    ----------
+    activation, parametrization, width, widths, input_dim, num_points, num_params, loss, loss_scale
+        The setting measured (see Attributes, as for every parameter: the report is what
+        :func:`check_assumptions` returns).
+    lambda_min, lambda_max, condition_a_held, f0, U_lower, U_witness, U_w0, r, L_lower, L_witness
+        The constants of the assumption and where they were attained.
+    lipschitz_infinite, kink_distance, condition_c_bound, condition_c_held, admissible_lr_sum, admissible_lr
+        The verdicts and the admissible steps.
+    evaluated_points, samples, path_steps, lanczos_steps, refinements, notes
+        How the estimates were made.
+
     Attributes
     ----------
     activation, parametrization : str
@@ -115,6 +127,14 @@ class AssumptionReport:
         The settings the estimates were made with.
     notes : tuple of str
         Warnings that bear on the reading (for example the relu note).
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(2, 256, "tanh", seed=0)
+    >>> report = widenet.check_assumptions(net, np.eye(2), [0.5, -0.5], samples=4, seed=0)
+    >>> report.condition_a_held, report.lambda_min > 0, report.num_params
+    (True, True, 1025)
     """
 
     activation: str
@@ -197,6 +217,16 @@ class AssumptionReport:
 class ConvergenceCheck:
     """A gradient-descent run compared with the bounds of Theorem 11.13.
 
+    Parameters
+    ----------
+    steps, losses, loss_bounds, loss_bound_holds, distances, distance_bound, distance_bound_holds
+        The run's records and the theorem's bounds (see Attributes, as for every parameter:
+        the check is what :func:`check_convergence` returns).
+    loss_bound_held, distance_bound_held, lr, chapter_lr, lr_admissible, loss, loss_scale, dtype, rounding
+        The verdicts, the step and the rounding allowed for.
+    assumption_c_held, assumptions
+        The check of Assumption 11.12 the bounds rest on.
+
     Attributes
     ----------
     steps : ndarray of int64, shape (records,)
@@ -236,6 +266,14 @@ class ConvergenceCheck:
     assumption_c_held : bool
         Whether Assumption 11.12 (c) held on the estimates (``assumptions.condition_c_held``).
     assumptions : AssumptionReport
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(2, 256, "tanh", seed=0)
+    >>> check = widenet.check_convergence(net, np.eye(2), [0.5, -0.5], steps=50, seed=0)
+    >>> check.loss_bound_held, check.losses.shape
+    (True, (51,))
     """
 
     steps: np.ndarray

@@ -129,6 +129,15 @@ def parameter_movement(network: AnyNetwork, X: npt.ArrayLike, y: npt.ArrayLike, 
     Returns
     -------
     BlockMovement
+
+    Examples
+    --------
+    >>> import numpy as np, widenet
+    >>> net = widenet.ShallowNetwork(1, 256, "tanh", seed=0)
+    >>> X = np.linspace(-1, 1, 8)[:, None]
+    >>> moved = widenet.parameter_movement(net, X, np.sin(3 * X[:, 0]), lr=0.5 / 256, steps=20, loss="mean")
+    >>> moved.ratio("v", "U") > 1  # LeCun: the readout moves most
+    True
     """
     if not isinstance(network, NETWORK_CLASSES):
         raise TypeError(f"network: expected a widenet.ShallowNetwork or widenet.Network, got {type(network).__name__}")
@@ -163,14 +172,39 @@ def compare_parametrizations(width: int, seed: int = 0, *, activation: Activatio
 
     The two networks draw the same standard variables, so they compute the same function
     at initialization (Section 11.6.1); each is trained with its own step rule, ``h = c/n``
-    (LeCun) or ``h = c`` (NTK), with ``c`` as in :func:`lazy_training_cell`. LeCun training
-    moves mainly ``v`` (``result["lecun"].ratio("v", "U")`` grows like ``n``); the NTK
-    parametrization moves ``U`` and ``v`` comparably (the ratio stays ``O(1)``).
+    (LeCun) or ``h = c`` (NTK), with ``c`` as in
+    :func:`~widenet.dynamics.lazy_training.lazy_training_cell`. LeCun training moves mainly
+    ``v`` (``result["lecun"].ratio("v", "U")`` grows like ``n``); the NTK parametrization
+    moves ``U`` and ``v`` comparably (the ratio stays ``O(1)``).
+
+    Parameters
+    ----------
+    width : int
+        ``n``, the hidden width of both networks.
+    seed : int, default 0
+        The seed of both networks (and of the data unless ``data`` is given).
+    activation : str, default "tanh"
+    steps : int, default 300
+        Gradient-descent steps of each network.
+    lr_constant : float, optional
+        ``c`` of the step rules; default as in :func:`~widenet.dynamics.lazy_training.lazy_training_cell`.
+    loss : {"sum", "mean", "half_sum"}, default "mean"
+    data : LazyTrainingData, optional
+        The training points and targets; default the lazy-training experiment's data.
+    **network_options
+        Further arguments of both networks (the variances).
 
     Returns
     -------
     dict
         ``{"lecun": BlockMovement, "ntk": BlockMovement}``.
+
+    Examples
+    --------
+    >>> import widenet
+    >>> moved = widenet.compare_parametrizations(256, steps=20)
+    >>> sorted(moved), moved["lecun"].ratio("v", "U") > moved["ntk"].ratio("v", "U")
+    (['lecun', 'ntk'], True)
     """
     width = check.integer(width, "width", 1)
     seed = check.seed(seed)

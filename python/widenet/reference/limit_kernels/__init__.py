@@ -136,7 +136,7 @@ from widenet.reference.limit_kernels.common import (
     graded_points,
     panel_rule,
 )
-from widenet.reference.limit_kernels.deep import deep_limit_kernel
+from widenet.reference.limit_kernels.deep import deep_limit_kernel, deep_limit_kernel_pair
 from widenet.reference.limit_kernels.derivatives import (
     GRADIENT_ACTIVATIONS,
     ArcPartials,
@@ -173,6 +173,7 @@ from widenet.reference.limit_kernels.kernel import (
     combine,
     expectations,
     limit_kernel,
+    limit_kernel_pair,
 )
 from widenet.reference.limit_kernels.mixtures import (
     logistic_mixing_density,
@@ -270,7 +271,9 @@ __all__ = [
     "combine",
     "expectations",
     "limit_kernel",
+    "limit_kernel_pair",
     "deep_limit_kernel",
+    "deep_limit_kernel_pair",
     "GRADIENT_ACTIVATIONS",
     "ArcPartials",
     "Partials",

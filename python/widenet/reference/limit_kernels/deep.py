@@ -22,7 +22,7 @@ For one hidden layer these are the kernels of :func:`~widenet.reference.limit_ke
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -39,7 +39,7 @@ from widenet.reference.limit_kernels.common import (
     covariances,
 )
 from widenet.reference.limit_kernels.functions import ActivationFunctions
-from widenet.reference.limit_kernels.kernel import expectations
+from widenet.reference.limit_kernels.kernel import expectations, mirrored
 
 
 def _own_expectation(S: Array, activation: Union[str, ActivationFunctions], method: Method,
@@ -63,15 +63,53 @@ def deep_limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[st
     """
     _choice(parametrization, "parametrization", PARAMETRIZATIONS)
     _choice(kind, "kind", KINDS)
+    network = _Network(depth, parametrization, weight_var, bias_var, output_var, output_bias_var, bias, multipliers)
+    layers, theta = _layer_pass(X1, X2, activation, network, method, order)
+    kernel = _readout(layers, theta, network, kind)
+    return mirrored(kernel) if X2 is X1 else kernel
+
+
+def deep_limit_kernel_pair(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[str, ActivationFunctions],
+                           depth: int, parametrization: Parametrization = "lecun", weight_var: float = 1.0,
+                           bias_var: float = 0.0, output_var: float = 1.0, output_bias_var: float = 0.0,
+                           bias: bool = True, multipliers: bool = False, method: Method = "auto",
+                           order: Optional[int] = None) -> Tuple[Array, Array]:
+    """Return ``(nngp, ntk)``: :func:`deep_limit_kernel` of both kinds from one pass of the layer recursions.
+
+    The arguments are those of :func:`deep_limit_kernel` without ``kind``.
+    """
+    _choice(parametrization, "parametrization", PARAMETRIZATIONS)
+    network = _Network(depth, parametrization, weight_var, bias_var, output_var, output_bias_var, bias, multipliers)
+    layers, theta = _layer_pass(X1, X2, activation, network, method, order)
+    kernels = [_readout(layers, theta, network, kind) for kind in ("nngp", "ntk")]
+    nngp, ntk = [mirrored(kernel) for kernel in kernels] if X2 is X1 else kernels
+    return nngp, ntk
+
+
+class _Network(NamedTuple):
+    depth: int
+    parametrization: Parametrization
+    weight_var: float
+    bias_var: float
+    output_var: float
+    output_bias_var: float
+    bias: bool
+    multipliers: bool
+
+
+def _layer_pass(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[str, ActivationFunctions], network: _Network,
+                method: Method, order: Optional[int]) -> Tuple[List[Tuple[Array, Array]], Array]:
+    """Return every layer's ``(E_ss, E_dd)`` and the last hidden layer's ``Theta`` (NTK parametrization's)."""
+    depth, weight_var = network.depth, network.weight_var
     if depth < 1:
         raise ValueError(f"depth: expected an integer >= 1, got {depth}")
     P1, P2 = _points(X1, X2)
     symmetric = X2 is X1
-    b2, c2 = (bias_var, output_bias_var) if bias else (0.0, 0.0)
+    b2 = network.bias_var if network.bias else 0.0
     S11, S22, S12 = covariances(P1, P2, weight_var, b2)
     if symmetric:
         S11 = S22 = np.diag(S12).copy()
-    mw2, mb2 = (weight_var, b2) if multipliers else (1.0, 1.0 if bias else 0.0)
+    mw2, mb2 = (weight_var, b2) if network.multipliers else (1.0, 1.0 if network.bias else 0.0)
     theta = mw2 * (P1 @ P2.T) / P1.shape[1] + mb2
     layers: List[Tuple[Array, Array]] = []
     for layer in range(depth):
@@ -88,17 +126,20 @@ def deep_limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[st
         if not (np.all(np.isfinite(S11)) and np.all(np.isfinite(S22))):  # every method would give NaN
             raise ValueError(f"X1: the pre-activation variance of hidden layer {layer + 2} overflows float64; "
                              f"expected inputs or weight_var of smaller magnitude")
+    return layers, theta
+
+
+def _readout(layers: List[Tuple[Array, Array]], theta: Array, network: _Network, kind: Kind) -> Array:
+    """Return the output's kernel of ``kind`` from the layers' expectations and ``Theta``."""
     E_ss, E_dd = layers[-1]
+    output_var, c2 = network.output_var, network.output_bias_var if network.bias else 0.0
     if kind == "nngp":
-        kernel = output_var * E_ss + c2
-    elif parametrization == "ntk":
-        mv2, mc2 = (output_var, c2) if multipliers else (1.0, 1.0 if bias else 0.0)
-        kernel = mv2 * E_ss + mc2 + output_var * E_dd * theta
-    else:
-        kernel, backward = E_ss.copy(), output_var * E_dd
-        for below in range(depth - 2, -1, -1):  # the layers under the last, down to the second's input
-            kernel += layers[below][0] * backward
-            backward = weight_var * layers[below][1] * backward
-    if symmetric:
-        kernel = np.tril(kernel) + np.tril(kernel, -1).T
+        return output_var * E_ss + c2
+    if network.parametrization == "ntk":
+        mv2, mc2 = (output_var, c2) if network.multipliers else (1.0, 1.0 if network.bias else 0.0)
+        return mv2 * E_ss + mc2 + output_var * E_dd * theta
+    kernel, backward = E_ss.copy(), output_var * E_dd
+    for below in range(network.depth - 2, -1, -1):  # the layers under the last, down to the second's input
+        kernel += layers[below][0] * backward
+        backward = network.weight_var * layers[below][1] * backward
     return kernel

@@ -128,14 +128,38 @@ def limit_kernel(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[str, Ac
     """
     _choice(parametrization, "parametrization", PARAMETRIZATIONS)
     _choice(kind, "kind", KINDS)
+    E_ss, E_dd = _pair_expectations(X1, X2, activation, weight_var, bias_var, method, order)
+    kernel = combine(E_ss, E_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
+    return mirrored(kernel) if X2 is X1 else kernel
+
+
+def limit_kernel_pair(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[str, ActivationFunctions],
+                      parametrization: Parametrization = "lecun", weight_var: float = 1.0, bias_var: float = 0.0,
+                      output_var: float = 1.0, output_bias_var: float = 0.0, method: Method = "auto",
+                      order: Optional[int] = None) -> tuple[Array, Array]:
+    """Return ``(nngp, ntk)``: :func:`limit_kernel` of both kinds from the same expectations, computed once.
+
+    The arguments are those of :func:`limit_kernel` without ``kind``.
+    """
+    _choice(parametrization, "parametrization", PARAMETRIZATIONS)
+    E_ss, E_dd = _pair_expectations(X1, X2, activation, weight_var, bias_var, method, order)
+    kernels = tuple(combine(E_ss, E_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
+                    for kind in ("nngp", "ntk"))
+    nngp, ntk = (mirrored(kernel) for kernel in kernels) if X2 is X1 else kernels
+    return nngp, ntk
+
+
+def _pair_expectations(X1: npt.ArrayLike, X2: npt.ArrayLike, activation: Union[str, ActivationFunctions],
+                       weight_var: float, bias_var: float, method: Method, order: Optional[int]) -> Pair:
+    """Return ``E_ss, E_dd`` of every pair of rows of X1 and X2 (``X2 is X1``: symmetric) at the first layer."""
     S11, S22, S12 = covariances(X1, X2, weight_var, bias_var)
     if X2 is X1:
         # A point's variance as its own covariance: its correlation with itself is then
         # exactly 1, where arccos is steep (as in the C++ kernel).
         S11 = S22 = np.diag(S12).copy()
-    E_ss, E_dd = expectations(S11, S22, S12, activation, method, order)
-    kernel = combine(E_ss, E_dd, X1, X2, parametrization, kind, output_var, output_bias_var)
-    if X2 is X1:
-        lower = np.tril(kernel)
-        kernel = lower + np.tril(kernel, -1).T
-    return kernel
+    return expectations(S11, S22, S12, activation, method, order)
+
+
+def mirrored(kernel: Array) -> Array:
+    """Return the symmetric matrix of the lower triangle of ``kernel`` (as the C++ kernels mirror theirs)."""
+    return np.tril(kernel) + np.tril(kernel, -1).T
