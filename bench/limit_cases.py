@@ -7,11 +7,21 @@ mixture that was the default before (tanh: 12 x 12 arcsine kernels per pair; arc
 integral of 60 to 200 nodes per pair), ``numpy`` the expansion's twin. For relu, the yardstick:
 its closed form, one arc-cosine kernel per pair, in C++ and numpy. Every row is checked
 against the numpy twin (1e-9 of the largest entry).
+
+``limit_gram_by_activation``: the NTK and NNGP Grams ``limit_kernel(X, kind=...)`` of m = 4096 points
+(d = 64, NTK parametrization, biases) for relu, whose closed form is the yardstick, and for
+the smooth activations tanh, arctan, gelu, softplus and sin, which take the expansion. The
+rows of one run are meant to be read against the relu row of the same kind: each smooth
+activation's time over relu's (at most 10 is the goal). The numpy twin would take minutes
+here, so every answer is checked instead on its leading 256 x 256 block against the twin's
+Gram of those 256 points (1e-9 of the block's largest entry).
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
+
+import numpy as np
 
 import widenet
 from cases import F64, SEED, inputs
@@ -48,6 +58,35 @@ def _(p):
     return _kernel(p, method="scale_mixture")
 
 
+CHECKED_POINTS = 256
+GRAM_ACTIVATIONS = ("relu", "tanh", "arctan", "gelu", "softplus", "sin")
+
+
+def limit_gram_by_activation(activation: str, kind: str, m: int, d: int) -> Case:
+    options = dict(activation=activation, kind=kind, parametrization="ntk")
+    twin = {}  # the twin's Gram of the leading points, made with the problem
+
+    def setup():
+        X = inputs(m, d, F64, SEED + 6)
+        twin["block"] = widenet.limit_kernel(X[:CHECKED_POINTS], backend="numpy", **options)
+        return SimpleNamespace(X=X, options=options)
+
+    def against_twin(answer: np.ndarray):
+        block = twin["block"]
+        error = np.max(np.abs(answer[:CHECKED_POINTS, :CHECKED_POINTS] - block)) / np.max(np.abs(block))
+        return None if error <= 1e-9 else f"leading block off the numpy twin by {error:.1e} of its largest entry"
+
+    return Case("limit_gram_by_activation", f"{activation},{kind}", F64, f"m={m} d={d}", setup, reference="cpp",
+                validate=against_twin)
+
+
+@implements("limit_gram_by_activation", "cpp")
+def _(p):
+    return lambda: widenet.limit_kernel(p.X, **p.options)
+
+
 def build(quick: bool) -> list:
     m = 256 if quick else 1024
-    return [limit_series(activation, m, 64) for activation in ("relu", "tanh", "arctan")]
+    grams = [limit_gram_by_activation(activation, kind, 512 if quick else 4096, 64)
+             for kind in ("ntk", "nngp") for activation in GRAM_ACTIVATIONS]
+    return [limit_series(activation, m, 64) for activation in ("relu", "tanh", "arctan")] + grams

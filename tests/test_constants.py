@@ -65,7 +65,9 @@ def test_name_lists_come_from_the_core():
     assert widenet.ACTIVATIONS is _core.ACTIVATIONS
     assert isinstance(widenet.ACTIVATIONS, tuple)
     assert widenet.ACTIVATIONS == ("relu", "tanh", "erf", "arctan", "sigmoid", "softplus", "gelu", "sin",
-                                   "identity")
+                                   "identity", "leaky_relu", "elu", "silu", "abs", "monomial2", "monomial3")
+    assert widenet.LEAKY_RELU_SLOPE == _core.LEAKY_RELU_SLOPE == 0.01
+    assert widenet.ELU_ALPHA == _core.ELU_ALPHA == 1.0
     assert parameters.PARAMETRIZATIONS is _core.PARAMETRIZATIONS == ("lecun", "ntk")
     assert estimators.KERNEL_NAMES is _core.KERNELS == ("linear", "polynomial", "rbf", "laplace")
     assert set(kernels._BY_NAME) == set(_core.KERNELS) | {"poly"}
@@ -75,8 +77,10 @@ def test_name_lists_come_from_the_core():
     assert limit_kernels.CLOSED_FORMS is _core.CLOSED_FORMS
     assert limit_kernels.SCALE_MIXTURES is _core.SCALE_MIXTURES
     assert limit_kernels.TOLERANCE == _core.LIMIT_TOLERANCE == 1e-9
-    assert set(_core.CLOSED_FORMS) | set(_core.SCALE_MIXTURES) == set(_core.ACTIVATIONS)
+    # every activation has a method beyond the quadrature; silu and elu the expansion alone
+    assert set(_core.CLOSED_FORMS) | set(_core.SCALE_MIXTURES) | set(_core.EXPANSIONS) == set(_core.ACTIVATIONS)
     assert not set(_core.CLOSED_FORMS) & set(_core.SCALE_MIXTURES)
+    assert set(_core.ACTIVATIONS) - set(_core.CLOSED_FORMS) - set(_core.SCALE_MIXTURES) == {"silu", "elu"}
 
 
 def test_the_core_parses_exactly_its_lists():
@@ -118,6 +122,8 @@ def test_the_core_parses_exactly_its_lists():
 def test_the_twins_lists_equal_the_cores():
     """The twin keeps its own lists (it may not import the core): they must not drift."""
     assert reference.ACTIVATIONS == reference_activations.ACTIVATIONS == _core.ACTIVATIONS
+    assert reference_activations.LEAKY_RELU_SLOPE == _core.LEAKY_RELU_SLOPE
+    assert reference_activations.ELU_ALPHA == _core.ELU_ALPHA
     assert reference_limit.PARAMETRIZATIONS == reference_shallow._PARAMETRIZATIONS == _core.PARAMETRIZATIONS
     assert reference_kernels.KERNELS == _core.KERNELS
     assert reference_limit.KINDS == _core.LIMIT_KINDS

@@ -17,7 +17,8 @@ CONFIGURATIONS = [("lecun", "ntk", False), ("lecun", "nngp", False), ("ntk", "nt
 
 def _methods(activation):
     methods = ["quadrature"]
-    methods.append("closed_form" if activation in _core.CLOSED_FORMS else "scale_mixture")
+    methods += ["closed_form"] if activation in _core.CLOSED_FORMS else []
+    methods += ["scale_mixture"] if activation in _core.SCALE_MIXTURES else []
     return methods + (["expansion"] if activation in _core.EXPANSIONS else [])
 
 

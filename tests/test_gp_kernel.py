@@ -103,6 +103,8 @@ GRADIENT_CASES = [(activation, depth, parametrization, kind)
                   for parametrization in ("lecun", "ntk") for kind in ("nngp", "ntk")]
 GRADIENT_CASES += [(activation, 2, "ntk", kind) for activation in ("identity", "sin", "gelu", "tanh", "sigmoid",
                                                                     "softplus") for kind in ("nngp", "ntk")]
+GRADIENT_CASES += [(activation, 2, "ntk", kind) for activation in ("leaky_relu", "abs", "monomial2", "monomial3")
+                   for kind in ("nngp", "ntk")]
 
 
 @pytest.mark.parametrize("activation, depth, parametrization, kind", GRADIENT_CASES)
@@ -155,6 +157,9 @@ def test_gradient_refused_where_there_is_no_analytic_one(sk):
     X = points()
     with pytest.raises(ValueError, match="eval_gradient: .*relu, erf"):
         widenet.GPKernel("arctan")(X, eval_gradient=True)
+    for activation in ("silu", "elu"):
+        with pytest.raises(ValueError, match=f"eval_gradient: .*activation='{activation}'"):
+            widenet.GPKernel(activation)(X, eval_gradient=True)
     with pytest.raises(ValueError, match="eval_gradient: .*method"):
         widenet.GPKernel("erf", method="quadrature")(X, eval_gradient=True)
     np.testing.assert_array_equal(widenet.GPKernel("arctan")(X), widenet.limit_kernel(X, activation="arctan",
@@ -202,6 +207,8 @@ SECOND_THIRD = {
     "tanh": (lambda t: -2 * np.tanh(t) * _tanh_prime(t), lambda t: _tanh_prime(t) * (6 * np.tanh(t) ** 2 - 2)),
     "gelu": (lambda t: (2 - t * t) * _normal_density(t), lambda t: (t ** 3 - 4 * t) * _normal_density(t)),
     "identity": (np.zeros_like, np.zeros_like),
+    "monomial2": (lambda t: 2 + 0 * t, np.zeros_like),
+    "monomial3": (lambda t: 6 * t, lambda t: 6 + 0 * t),
 }
 
 

@@ -26,7 +26,7 @@ from widenet import _core
 from widenet.reference import limit_kernels as L
 from widenet.reference.limit_kernels import expansion as twin
 
-EXPANSIONS = ("tanh", "sigmoid", "softplus", "arctan", "erf", "gelu")
+EXPANSIONS = ("tanh", "sigmoid", "softplus", "arctan", "erf", "gelu", "silu", "elu")
 # The expansion's bound on each expectation, relative to its scale (as documented), and what
 # the references themselves may err by (the quadrature at order 20, the closed forms, the
 # scale mixtures: below 1e-11 of the scale, docs/guarantees.md).
@@ -166,12 +166,20 @@ def test_the_compiled_expansion_equals_the_twin(activation, depth, parametrizati
 
 
 # -- the float64 range, "auto", memory and interrupts ---------------------------------------------
+def fallback_of(activation):
+    """The method the expansion hands the pairs it cannot bound to (silu and elu have no other form)."""
+    if activation in _core.CLOSED_FORMS:
+        return "closed_form"
+    return "scale_mixture" if activation in _core.SCALE_MIXTURES else "quadrature"
+
+
 @pytest.mark.parametrize("activation", EXPANSIONS)
 def test_no_nan_over_the_float64_range(activation):
     """Inputs of scale 1e-3 to 1e150 (variances to 1e300): every kernel finite, at depths 1
-    and 2, and the NNGP within the bound of the other method (closed form or scale mixture)."""
+    and 2, and the NNGP within the bound of the other method (closed form, scale mixture or
+    quadrature)."""
     X = points_at((5e-7, 1.0, 1e30, 1e100, 1e300), (0.0, 2.0, math.pi))
-    other = "closed_form" if activation in _core.CLOSED_FORMS else "scale_mixture"
+    other = fallback_of(activation)
     for depth in (1, 2):
         for options in VARIANTS.values():
             K = widenet.limit_kernel(X, activation=activation, method="expansion", depth=depth, **options)
@@ -181,7 +189,7 @@ def test_no_nan_over_the_float64_range(activation):
     assert excess(nngp, reference, BOUND + REFERENCE_ERROR) <= 0
 
 
-@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus", "arctan"])
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus", "arctan", "silu", "elu"])
 @pytest.mark.parametrize("backend", ["cpp", "numpy"])
 def test_auto_takes_the_expansion(activation, backend):
     X = np.random.default_rng(3).standard_normal((5, 4))
@@ -206,7 +214,7 @@ def test_the_memory_guard_counts_the_coefficient_tables():
     degree = _core.EXPANSION_DEGREE
     for activation in EXPANSIONS:
         floats = _core.limit_point_floats(activation, "expansion", 1.0, _core.LIMIT_ORDER)
-        fallback = "closed_form" if activation in _core.CLOSED_FORMS else "scale_mixture"
+        fallback = fallback_of(activation)
         assert floats == 3 * (degree + 1) + 4 + _core.limit_point_floats(activation, fallback, 1.0,
                                                                           _core.LIMIT_ORDER)
     limit = widenet.get_memory_limit()

@@ -8,7 +8,9 @@ numpy is all this needs. Each polynomial is a weighted minimax fit by Lawson's i
 (least squares reweighted by the error until it levels) on a dense Chebyshev grid, with the
 weight chosen so that the quantity minimised is the relative error of what the C++ assembles
 from the polynomial. The coefficients are then rounded to float and the assembled function's
-largest relative error, in double, printed next to float's half ulp (2^-24 = 6.0e-8).
+largest relative error, in double, printed next to float's half ulp (2^-24 = 6.0e-8). A
+polynomial whose constant term the C++ carries as a float pair (mills: gelu's tail rounds its
+products once) also prints that term's rest, and its error is measured with the pair.
 
     python tools/fit_vector_math_float.py            (a development tool; numpy only)
     python tools/fit_vector_math_float.py --only mills
@@ -52,6 +54,7 @@ class Spec:
     degree: int
     target: Callable[[np.ndarray], np.ndarray]
     weight: Callable[[np.ndarray], np.ndarray]
+    constant_as_pair: bool = False
 
 
 def _atanh_parts(v):  # v = s^2, s = g/(2 + g)
@@ -94,7 +97,7 @@ def specs() -> list[Spec]:
              lambda v: np.sqrt(v) / (0.5 * erfc(np.where(v <= 0.25, 1, -1) * np.sqrt(v) / SQRT2))),
         Spec("mills", _t_of(14.7, MILLS_C) - MILLS_T0, _t_of(0.5, MILLS_C) - MILLS_T0, 11,
              lambda u: _mills(_x_of(u + MILLS_T0, MILLS_C)) / (u + MILLS_T0),
-             lambda u: (u + MILLS_T0) / _mills(_x_of(u + MILLS_T0, MILLS_C))),
+             lambda u: (u + MILLS_T0) / _mills(_x_of(u + MILLS_T0, MILLS_C)), constant_as_pair=True),
         Spec("arctan", 1e-12, tan8 * 1.01, 5,
              lambda v: (np.arctan(np.sqrt(v)) - np.sqrt(v)) / v**1.5, lambda v: v**1.5 / np.arctan(np.sqrt(v))),
     ]
@@ -141,10 +144,15 @@ def main():
     for spec in specs():
         if args.only and spec.name not in args.only:
             continue
-        rounded = lawson(spec).astype(np.float32).astype(np.float64)
+        coefficients = lawson(spec)
+        rounded = coefficients.astype(np.float32).astype(np.float64)
         listed = ", ".join(f"{c!r}f" for c in rounded.astype(np.float32).tolist())
+        constant_rest = float(np.float32(coefficients[0] - rounded[0])) if spec.constant_as_pair else 0.0
+        rounded[0] += constant_rest
         print(f"{spec.name} (degree {spec.degree}, largest relative error {largest_error(spec, rounded):.2e}):")
         print(f"  {{{listed}}}")
+        if spec.constant_as_pair:
+            print(f"  constant term's rest: {constant_rest!r}f")
     if not args.only:
         print("pi/2 parts:", ", ".join(float(p).hex() for p in pi_over_2_parts()))
 

@@ -43,6 +43,8 @@ struct ActivationBinder {
 void bind_activations(py::module_& m) {
   bind_both_dtypes<ActivationBinder>(m);
   m.attr("ACTIVATIONS") = names_tuple(kActivations);
+  m.attr("LEAKY_RELU_SLOPE") = kLeakyReluSlope;
+  m.attr("ELU_ALPHA") = kEluAlpha;
 }
 
 }  // namespace widenet::bindings

@@ -83,6 +83,27 @@ Examples
 >>> "relu" in widenet.ACTIVATIONS and "erf" in widenet.ACTIVATIONS
 True
 """
+LEAKY_RELU_SLOPE = _core.LEAKY_RELU_SLOPE
+"""The slope of the activation ``"leaky_relu"`` below 0: ``leaky_relu(z) = LEAKY_RELU_SLOPE z`` there (0.01, as
+in PyTorch and JAX; other slopes reach the limit kernels as a :class:`CallableActivation`).
+
+Examples
+--------
+>>> import widenet
+>>> from widenet.reference.activations import activation
+>>> activation("leaky_relu", [-2.0, 3.0]) / widenet.LEAKY_RELU_SLOPE
+array([ -2., 300.])
+"""
+ELU_ALPHA = _core.ELU_ALPHA
+"""The ``alpha`` of the activation ``"elu"``: ``elu(z) = ELU_ALPHA (e^z - 1)`` below 0 (1, as in PyTorch and JAX;
+other values reach the limit kernels as a :class:`CallableActivation`).
+
+Examples
+--------
+>>> import widenet
+>>> widenet.ELU_ALPHA
+1.0
+"""
 DIVERGENCE_FACTOR = _core.DIVERGENCE_FACTOR
 """A training run diverges, and stops, when its loss is not finite or exceeds this many times
 its reference loss (the initial loss, or the zero predictor's if larger).
@@ -106,9 +127,11 @@ __all__ = [
     "DeepEnsemble",
     "DeepParameters",
     "DivergenceError",
+    "ELU_ALPHA",
     "FeatureModel",
     "GPKernel",
     "KernelLeastSquares",
+    "LEAKY_RELU_SLOPE",
     "LaplaceKernel",
     "LimitKernel",
     "LinearKernel",

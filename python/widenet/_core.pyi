@@ -16,6 +16,8 @@ DIVERGENCE_FACTOR: float  # a run diverges when its loss exceeds this many times
 GRAM_BAND_ROWS: int  # rows of X1 X2^T that ntk_gram forms at once
 # The name lists, typed by the Literal aliases of widenet._types (a test checks they agree).
 ACTIVATIONS: tuple[Activation, ...]
+LEAKY_RELU_SLOPE: float  # leaky_relu's slope below 0
+ELU_ALPHA: float  # elu's alpha: elu(z) = alpha (e^z - 1) below 0
 PARAMETRIZATIONS: tuple[Parametrization, ...]
 KERNELS: tuple[ClassicKernelName, ...]  # the classic kernels of kernel_gram and kernel_diag
 LIMIT_KINDS: tuple[Kind, ...]

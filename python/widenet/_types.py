@@ -35,7 +35,8 @@ __all__ = [
     "Seed",
 ]
 
-Activation = Literal["relu", "tanh", "erf", "arctan", "sigmoid", "softplus", "gelu", "sin", "identity"]
+Activation = Literal["relu", "tanh", "erf", "arctan", "sigmoid", "softplus", "gelu", "sin", "identity",
+                     "leaky_relu", "elu", "silu", "abs", "monomial2", "monomial3"]
 """The activation ``sigma`` of a shallow network (the names of ``widenet.ACTIVATIONS``)."""
 
 Parametrization = Literal["lecun", "ntk"]

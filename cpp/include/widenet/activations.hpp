@@ -14,10 +14,20 @@
 #include "widenet/types.hpp"
 #include "widenet/vector_math.hpp"
 #include "widenet/vector_math_float.hpp"
+#include "widenet/vector_math_rectifiers.hpp"
 
 namespace widenet {
 
-enum class Activation { relu, tanh, erf, arctan, sigmoid, softplus, gelu, sin, identity };
+enum class Activation {
+  relu, tanh, erf, arctan, sigmoid, softplus, gelu, sin, identity,
+  leaky_relu, elu, silu, abs, monomial2, monomial3
+};
+
+// The fixed parameters of two of them (PyTorch's and JAX's defaults): leaky_relu(z) =
+// kLeakyReluSlope z below 0, elu(z) = kEluAlpha (e^z - 1) below 0.
+inline constexpr double kLeakyReluSlope = 0.01;
+inline constexpr double kEluAlpha = 1.0;
+static_assert(kEluAlpha == 1.0, "vmath::elu_and_derivative computes alpha = 1");
 
 // The activations' names, in the order the Python package lists them.
 inline constexpr Named<Activation> kActivations[] = {
@@ -25,7 +35,10 @@ inline constexpr Named<Activation> kActivations[] = {
     {Activation::erf, "erf"},           {Activation::arctan, "arctan"},
     {Activation::sigmoid, "sigmoid"},   {Activation::softplus, "softplus"},
     {Activation::gelu, "gelu"},         {Activation::sin, "sin"},
-    {Activation::identity, "identity"}};
+    {Activation::identity, "identity"}, {Activation::leaky_relu, "leaky_relu"},
+    {Activation::elu, "elu"},           {Activation::silu, "silu"},
+    {Activation::abs, "abs"},           {Activation::monomial2, "monomial2"},
+    {Activation::monomial3, "monomial3"}};
 
 inline Activation parse_activation(const std::string& name) {
   return parse_name(kActivations, name, "activation", "one of " + listed(kActivations));
@@ -94,6 +107,20 @@ template <Activation A, typename T>
   } else if constexpr (A == Activation::identity) {
     value = z;
     derivative = T(1);
+  } else if constexpr (A == Activation::leaky_relu) {
+    value = z > T(0) ? z : T(kLeakyReluSlope * double(z));  // NaN passes
+    derivative = z > T(0) ? T(1) : T(kLeakyReluSlope);
+  } else if constexpr (A == Activation::abs) {
+    value = std::abs(z);
+    derivative = z > T(0) ? T(1) : (z < T(0) ? T(-1) : T(0));  // 0 at 0, as relu's
+  } else if constexpr (A == Activation::monomial2) {
+    const double x = z;  // exact in double for float
+    value = T(x * x);
+    derivative = T(2 * x);
+  } else if constexpr (A == Activation::monomial3) {
+    const double x = z;
+    value = T(x * x * x);
+    derivative = T(3 * (x * x));
   } else {
     double v, d;
     if constexpr (A == Activation::tanh) vmath::tanh_and_derivative<T>(z, v, d);
@@ -101,6 +128,8 @@ template <Activation A, typename T>
     if constexpr (A == Activation::sigmoid) vmath::sigmoid_and_derivative<T>(z, v, d);
     if constexpr (A == Activation::softplus) vmath::softplus_and_derivative<T>(z, v, d);
     if constexpr (A == Activation::gelu) vmath::gelu_and_derivative<T>(z, v, d);
+    if constexpr (A == Activation::elu) vmath::elu_and_derivative<T>(z, v, d);  // alpha = 1
+    if constexpr (A == Activation::silu) vmath::silu_and_derivative<T>(z, v, d);
     value = T(v);
     derivative = T(d);
   }
@@ -164,6 +193,12 @@ decltype(auto) with_activation(Activation activation, F&& f) {
     case Activation::softplus: return f(integral_constant<Activation, Activation::softplus>{});
     case Activation::gelu: return f(integral_constant<Activation, Activation::gelu>{});
     case Activation::sin: return f(integral_constant<Activation, Activation::sin>{});
+    case Activation::leaky_relu: return f(integral_constant<Activation, Activation::leaky_relu>{});
+    case Activation::elu: return f(integral_constant<Activation, Activation::elu>{});
+    case Activation::silu: return f(integral_constant<Activation, Activation::silu>{});
+    case Activation::abs: return f(integral_constant<Activation, Activation::abs>{});
+    case Activation::monomial2: return f(integral_constant<Activation, Activation::monomial2>{});
+    case Activation::monomial3: return f(integral_constant<Activation, Activation::monomial3>{});
     case Activation::identity: break;
   }
   return f(integral_constant<Activation, Activation::identity>{});

@@ -27,7 +27,8 @@ namespace widenet {
 // The activations the expansion takes (EXPANSIONS in the twin).
 inline constexpr Activation kExpansions[] = {Activation::tanh,   Activation::sigmoid,
                                              Activation::softplus, Activation::arctan,
-                                             Activation::erf,    Activation::gelu};
+                                             Activation::erf,    Activation::gelu,
+                                             Activation::silu,   Activation::elu};
 
 namespace limit {
 

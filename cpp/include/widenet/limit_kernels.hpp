@@ -9,7 +9,8 @@
 // scale sqrt(E[s(u)^2] E[s(v)^2]) at every variance (the derivations, the guarantee and
 // the measurements are in the numpy twin, python/widenet/reference/limit_kernels/,
 // whose formulas and constants these headers mirror):
-//   closed forms    relu, erf, identity, sin, gelu (limit_closed_forms.hpp);
+//   closed forms    relu, erf, identity, sin, gelu (limit_closed_forms.hpp); leaky_relu,
+//                   abs, monomial2, monomial3 (limit_piecewise.hpp);
 //   scale mixtures  tanh, sigmoid, softplus: sums of closed arcsine / arc-cosine kernels
 //                   over a Gauss rule for the logistic mixing law (given by the caller;
 //                   limit_mixtures.hpp);
@@ -18,10 +19,11 @@
 //                   limit_arctan.hpp);
 //   quadrature      any activation: a tensor Gauss-Legendre rule graded toward the
 //                   activation's features (limit_quadrature.hpp);
-//   expansion       tanh, sigmoid, softplus, arctan, erf, gelu: Mehler's series in rho with
-//                   each point's Hermite coefficients computed once, a pair's degree chosen
-//                   by a bound on the rest; the pairs it cannot bound fall back on the
-//                   activation's closed form or scale mixture (limit_expansion.hpp).
+//   expansion       tanh, sigmoid, softplus, arctan, erf, gelu, silu, elu: Mehler's series in
+//                   rho with each point's Hermite coefficients computed once, a pair's degree
+//                   chosen by a bound on the rest; the pairs it cannot bound fall back on the
+//                   activation's closed form or scale mixture, or on the quadrature for silu
+//                   and elu, which have neither (limit_expansion.hpp).
 // What the methods share is in limit_common.hpp; this header holds the options and the
 // configuration, and assembles the kernel from the expectations of every pair.
 // Everything is computed in double. Long calls poll the current StopToken once per pair.
@@ -41,6 +43,7 @@
 #include "widenet/limit_common.hpp"
 #include "widenet/limit_expansion.hpp"
 #include "widenet/limit_mixtures.hpp"
+#include "widenet/limit_piecewise.hpp"
 #include "widenet/limit_quadrature.hpp"
 #include "widenet/limit_closed_form_rows.hpp"
 #include "widenet/limit_rules.hpp"
@@ -71,7 +74,9 @@ inline LimitMethod parse_limit_method(const std::string& name) {
 // The activations with a closed form, and those with a scale mixture (in this order).
 inline constexpr Activation kClosedForms[] = {Activation::relu, Activation::erf,
                                               Activation::identity, Activation::sin,
-                                              Activation::gelu};
+                                              Activation::gelu, Activation::leaky_relu,
+                                              Activation::abs, Activation::monomial2,
+                                              Activation::monomial3};
 inline constexpr Activation kScaleMixtures[] = {Activation::tanh, Activation::sigmoid,
                                                 Activation::softplus, Activation::arctan};
 
@@ -115,7 +120,8 @@ inline LimitMethod auto_limit_method(Activation a) {
 
 // The method the expansion falls back on for the pairs it cannot bound.
 inline LimitMethod expansion_fallback(Activation a) {
-  return has_closed_form(a) ? LimitMethod::closed_form : LimitMethod::scale_mixture;
+  if (has_closed_form(a)) return LimitMethod::closed_form;
+  return has_scale_mixture(a) ? LimitMethod::scale_mixture : LimitMethod::quadrature;
 }
 
 // The rules for graded panels of `order` nodes (1 <= order <= kLimitMaxOrder).
@@ -171,7 +177,10 @@ class PairExpectations {
       limit::Expectations e;
       if (limit::expansion_expectations(expansion_sides_[k], expansion_sides_[column_side_ + j], pair, e)) return e;
     }
-    if (other_ == LimitMethod::closed_form) return limit::closed_form_expectations(activation_, pair, s12);
+    if (other_ == LimitMethod::closed_form) {
+      if (limit::has_piecewise_form(activation_)) return limit::piecewise_expectations(activation_, pair);
+      return limit::closed_form_expectations(activation_, pair, s12);
+    }
     if (!mixture_sides_.empty()) {
       return limit::mixture_expectations(mix_, mixture_sides_[k], mixture_sides_[column_side_ + j], rho,
                                          pair.one_minus_rho2, rules_.mixture_weights);

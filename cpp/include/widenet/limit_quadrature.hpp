@@ -34,6 +34,12 @@ inline Features features(Activation activation) {
     case Activation::sigmoid:
     case Activation::softplus: return {1.0, 1.0, 1.0};
     case Activation::gelu: return {1.0, 0.5, 2.0};
+    case Activation::leaky_relu:
+    case Activation::abs: return {0.0, 0.0, 1.0};  // bends at 0 only, as relu
+    case Activation::monomial2:
+    case Activation::monomial3: return {inf, 0.0, 1.0};  // smooth polynomials, as identity
+    case Activation::elu:
+    case Activation::silu: return {1.0, 1.0, 1.0};  // e^{-|t|} from their asymptotes
     default: return {1.0, 0.0, 1.0};  // arctan, sin
   }
 }
@@ -258,7 +264,10 @@ inline Expectations quadrature_expectations(Activation activation, const Pair& p
   const double sine = std::sqrt(p.one_minus_rho2), root1 = std::sqrt(p.q1), root2 = std::sqrt(p.q2);
   const double spread = root2 * sine, along = root2 * std::abs(p.rho);
   const double reach = f.scale > 0 ? asymptote_radius(f, std::max(root1, root2)) : 0.0;
-  const double width = std::max(f.scale, spread);
+  // G's feature scale; elu' bends at 0 (a kink that G smooths to width tau) besides changing
+  // on the scale ell, so its panels are graded from the finer of the two (_smoothed_scale)
+  const bool kinked = activation == Activation::elu && spread > 0;
+  const double width = kinked ? std::min(f.scale, spread) : std::max(f.scale, spread);
   const Range of_f = root1 > 0 ? Range{f.scale / root1, reach / root1} : Range{0.0, 0.0};
   const Range of_G =
       along > 0 ? Range{width / along, (reach + kHalfWidth * spread) / along} : Range{0.0, 0.0};

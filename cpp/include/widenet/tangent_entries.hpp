@@ -28,6 +28,12 @@ void wide_value_and_derivative(Wide z, Wide& value, Wide& slope) {
   if constexpr (A == Activation::sin) {
     value = std::sin(z);
     slope = std::cos(z);
+  } else if constexpr (A == Activation::monomial2) {  // unbounded: the double ones overflow first
+    value = z * z;
+    slope = 2 * z;
+  } else if constexpr (A == Activation::monomial3) {
+    value = z * z * z;
+    slope = 3 * (z * z);
   } else if (std::abs(z) <= Wide(DBL_MAX)) {
     double v, d;
     scalar::value_and_derivative<A, double>(double(z), v, d);
@@ -36,8 +42,17 @@ void wide_value_and_derivative(Wide z, Wide& value, Wide& slope) {
   } else if constexpr (A == Activation::identity) {
     value = z;
     slope = 1;
+  } else if constexpr (A == Activation::leaky_relu) {
+    value = z > 0 ? z : Wide(kLeakyReluSlope) * z;
+    slope = z > 0 ? Wide(1) : Wide(kLeakyReluSlope);
+  } else if constexpr (A == Activation::abs) {
+    value = std::abs(z);
+    slope = z > 0 ? Wide(1) : Wide(-1);
+  } else if constexpr (A == Activation::elu) {
+    value = z > 0 ? z : Wide(-kEluAlpha);
+    slope = z > 0 ? Wide(1) : Wide(0);
   } else if constexpr (A == Activation::relu || A == Activation::softplus ||
-                       A == Activation::gelu) {
+                       A == Activation::gelu || A == Activation::silu) {
     value = z > 0 ? z : Wide(0);
     slope = z > 0 ? Wide(1) : Wide(0);
   } else if constexpr (A == Activation::arctan) {

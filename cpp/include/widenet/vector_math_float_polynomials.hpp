@@ -29,6 +29,7 @@ constexpr float kCdf[] = {0.3989422917366028f, -0.06649034470319748f, 0.00997323
                           -0.0011861398816108704f, 0.00011330322013236582f, -7.589192136947531e-06f};
 // Phi(-a)/phi(a) = t P(t - kMillsT0), t = kMillsC/(a + kMillsC), 0.5 <= a <= kGeluTailEnd
 constexpr float kMillsC = 2.0f, kMillsT0 = 0.4f, kGeluTailEnd = 14.7f;  // gelu underflows below -14.7
+constexpr float kMillsLo = 4.775674522505824e-09f;  // kMills[0] + this
 constexpr float kMills[] = {0.7614757418632507f, 0.7909701466560364f, 0.2513532042503357f,
                             -0.3348860740661621f, -0.16136732697486877f, 0.32107722759246826f,
                             0.01282031275331974f, -0.3538609743118286f, 0.2428661435842514f,

@@ -28,7 +28,8 @@ default_width_chunk = _core.default_width_chunk
 _TWIN_ACTIVATION_TEMPORARIES = {
     "relu": ((0, 0), (0, 0)), "tanh": ((0, 0), (2, 0)), "erf": ((0, 5), (1, 0)), "arctan": ((0, 0), (1, 0)),
     "sigmoid": ((2, 0), (4, 0)), "softplus": ((0, 0), (2, 0)), "gelu": ((0, 9), (0, 9)), "sin": ((0, 0), (0, 0)),
-    "identity": ((0, 0), (0, 0))}
+    "identity": ((0, 0), (0, 0)), "leaky_relu": ((0, 3), (1, 0)), "elu": ((0, 4), (0, 4)),
+    "silu": ((0, 5), (0, 9)), "abs": ((0, 0), (2, 0)), "monomial2": ((0, 2), (0, 2)), "monomial3": ((0, 3), (0, 2))}
 
 # m x n arrays that a pass over m points holds at once. C++: sigma(Z) for a forward pass and
 # sigma'(Z) besides for a gradient (jvp and ntk_diag take the width in chunks). The numpy

@@ -15,7 +15,12 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.floating]
 _Elementwise = Callable[[FloatArray], FloatArray]
 
-ACTIVATIONS = ("relu", "tanh", "erf", "arctan", "sigmoid", "softplus", "gelu", "sin", "identity")
+ACTIVATIONS = ("relu", "tanh", "erf", "arctan", "sigmoid", "softplus", "gelu", "sin", "identity", "leaky_relu", "elu",
+               "silu", "abs", "monomial2", "monomial3")
+LEAKY_RELU_SLOPE = 0.01
+"""leaky_relu(z) = LEAKY_RELU_SLOPE z for z <= 0."""
+ELU_ALPHA = 1.0
+"""elu(z) = ELU_ALPHA (e^z - 1) for z < 0."""
 
 _SQRT2 = math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -68,6 +73,29 @@ def _gelu_derivative(z: FloatArray) -> FloatArray:
     return _normal_cdf(z) + _times_vanishing(z, _INV_SQRT_2PI * np.exp(-0.5 * z * z))
 
 
+def _in_float64(function: _Elementwise) -> _Elementwise:
+    """Return ``function`` evaluated in float64 and rounded once to the input's dtype."""
+    return lambda z: np.asarray(function(z.astype(np.float64)), dtype=z.dtype)
+
+
+def _leaky_relu(z: FloatArray) -> FloatArray:
+    return np.where(z > 0, z, LEAKY_RELU_SLOPE * z)
+
+
+def _elu(z: FloatArray) -> FloatArray:
+    return np.where(z < 0, ELU_ALPHA * np.expm1(np.minimum(z, 0)), z)
+
+
+def _silu(z: FloatArray) -> FloatArray:
+    with np.errstate(invalid="ignore"):  # silu(-inf) = 0, not -inf * 0
+        return np.where(z == -np.inf, -0.0, z * _sigmoid(z))
+
+
+def _silu_derivative(z: FloatArray) -> FloatArray:
+    # sigmoid + z sigmoid', the second term 0 (not inf * 0) at z = +-inf
+    return _sigmoid(z) + _times_vanishing(z, _sigmoid(z) * _sigmoid(-z))
+
+
 # name -> (sigma, sigma')
 _TABLE: Dict[str, Tuple[_Elementwise, _Elementwise]] = {
     "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(z.dtype)),
@@ -79,6 +107,12 @@ _TABLE: Dict[str, Tuple[_Elementwise, _Elementwise]] = {
     "gelu": (_gelu, _gelu_derivative),
     "sin": (np.sin, np.cos),
     "identity": (lambda z: z.copy(), np.ones_like),
+    "leaky_relu": (_in_float64(_leaky_relu), lambda z: np.where(z > 0, 1, LEAKY_RELU_SLOPE).astype(z.dtype)),
+    "elu": (_in_float64(_elu), _in_float64(lambda z: np.where(z < 0, ELU_ALPHA * np.exp(np.minimum(z, 0)), 1))),
+    "silu": (_in_float64(_silu), _in_float64(_silu_derivative)),
+    "abs": (np.abs, lambda z: np.where(z > 0, 1, np.where(z < 0, -1, 0)).astype(z.dtype)),
+    "monomial2": (_in_float64(lambda z: z * z), _in_float64(lambda z: 2 * z)),
+    "monomial3": (_in_float64(lambda z: z * z * z), _in_float64(lambda z: 3 * (z * z))),
 }
 
 
@@ -109,7 +143,10 @@ def activation(name: str, z: npt.ArrayLike) -> FloatArray:
     numpy.ndarray
         ``sigma(z)``, same shape as ``z``. ``softplus(z) = log(1 + e^z)`` and
         ``sigmoid`` are computed without overflow; ``gelu(z) = z Phi(z)`` is the exact
-        (erf) form.
+        (erf) form. ``leaky_relu(z) = max(z, LEAKY_RELU_SLOPE z)``, ``elu(z) = ELU_ALPHA
+        (e^z - 1)`` below 0 and ``z`` above, ``silu(z) = z sigmoid(z)`` (swish),
+        ``abs(z) = |z|``, ``monomial2(z) = z^2`` and ``monomial3(z) = z^3``; these are
+        computed in float64 and rounded once for float32 input (as the C++ does).
 
     Raises
     ------
@@ -134,7 +171,9 @@ def activation_derivative(name: str, z: npt.ArrayLike) -> FloatArray:
     -------
     numpy.ndarray
         ``sigma'(z)``, same shape as ``z``. The ReLU derivative at 0 is 0; softplus'
-        is the sigmoid; gelu' is ``Phi(z) + z phi(z)``.
+        is the sigmoid; gelu' is ``Phi(z) + z phi(z)``. At 0, leaky_relu' is
+        ``LEAKY_RELU_SLOPE`` and abs' is 0 (the left derivative, and the mean of the two,
+        as relu's 0 is both); silu' is ``sigmoid(z) + z sigmoid'(z)``.
 
     Raises
     ------

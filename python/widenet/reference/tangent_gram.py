@@ -57,6 +57,9 @@ def _wide_hidden(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, act
     Z = s * (X.astype(np.longdouble) @ U.astype(np.longdouble).T) + b.astype(np.longdouble)
     if activation == "sin":
         return np.sin(Z), np.cos(Z) * v
+    if activation in ("monomial2", "monomial3"):  # unbounded: their float64 values overflow first
+        power = 2 if activation == "monomial2" else 3
+        return Z ** power, power * Z ** (power - 1) * v.astype(np.longdouble)
     inside = np.abs(Z) <= np.finfo(np.float64).max
     clipped = np.where(inside, Z, 0).astype(np.float64)
     A = np.where(inside, _act.activation(activation, clipped), 0).astype(np.longdouble)
@@ -66,7 +69,12 @@ def _wide_hidden(X: FloatArray, U: FloatArray, b: FloatArray, v: FloatArray, act
         limits = {"identity": (Z, 1), "relu": (np.where(positive, Z, 0), positive),
                   "softplus": (np.where(positive, Z, 0), positive), "gelu": (np.where(positive, Z, 0), positive),
                   "arctan": (np.copysign(np.longdouble(np.pi / 2), Z), 1 / Z / Z),
-                  "sigmoid": (positive, 0), "tanh": (np.sign(Z), 0), "erf": (np.sign(Z), 0)}[activation]
+                  "sigmoid": (positive, 0), "tanh": (np.sign(Z), 0), "erf": (np.sign(Z), 0),
+                  "silu": (np.where(positive, Z, 0), positive),
+                  "elu": (np.where(positive, Z, -_act.ELU_ALPHA), positive),
+                  "leaky_relu": (np.where(positive, Z, _act.LEAKY_RELU_SLOPE * Z),
+                                 np.where(positive, 1, _act.LEAKY_RELU_SLOPE)),
+                  "abs": (np.abs(Z), np.sign(Z))}[activation]
     A = np.where(inside, A, limits[0])
     D = np.where(inside, D, limits[1])
     return A, D * v.astype(np.longdouble)

@@ -29,7 +29,9 @@ resolves. Every method below is accurate at every variance:
 - closed forms (:func:`closed_form_expectations`): relu (arc-cosine kernels), erf (arcsine
   kernel), identity, sin (``E[sin u sin v] = e^{-(q1+q2)/2} sinh(c)``, written through
   ``Var(u -+ v)``) and gelu (derived in :func:`closed_form_expectations`), each written in
-  variables that neither overflow nor cancel;
+  variables that neither overflow nor cancel; leaky_relu and abs (``a z + (b - a) relu(z)``:
+  relu's arc-cosine kernels plus the covariance) and the monomials (Isserlis' theorem), in
+  :func:`piecewise_expectations`;
 - scale mixtures (:func:`scale_mixture_expectations`): the logistic density (``sigmoid'``,
   hence ``tanh'``) is a mixture of centred normal densities over the variance ``V``, with
   ``P(V <= v) = 1 + 2 sum_k (-1)^k e^{-k^2 v / 2}``. So sigmoid and tanh are mixtures of
@@ -52,12 +54,13 @@ resolves. Every method below is accurate at every variance:
   scale) and like ``q`` for sin (oscillations), whose variances it therefore limits
   (:data:`QUADRATURE_MAX_VARIANCE`);
 - the Hermite expansion (:func:`expansion_expectations`), for tanh, sigmoid, softplus,
-  arctan, erf and gelu: Mehler's formula makes each expectation a power series in ``rho``
+  arctan, erf, gelu, silu and elu: Mehler's formula makes each expectation a power series in ``rho``
   whose coefficients are products of the two points' Hermite coefficients, computed once per
   point by a one-dimensional graded rule; a pair sums the series to the degree its
   Cauchy-Schwarz tail bound asks for, and the pairs it cannot bound (near ``|rho| = 1`` at
-  large variances) fall back on the closed form or the scale mixture. ``"auto"`` takes it
-  for tanh, sigmoid, softplus and arctan (:func:`auto_method`); the derivation is in
+  large variances) fall back on the closed form or the scale mixture (on the graded
+  quadrature for silu and elu, which have neither). ``"auto"`` takes it
+  for tanh, sigmoid, softplus, arctan, silu and elu (:func:`auto_method`); the derivation is in
   :mod:`~widenet.reference.limit_kernels.expansion`.
 
 The expansion, the quadrature and Monte Carlo also take an activation given as its two
@@ -180,6 +183,7 @@ from widenet.reference.limit_kernels.mixtures import (
 from widenet.reference.limit_kernels.monte_carlo import (
     monte_carlo_expectations,
 )
+from widenet.reference.limit_kernels.piecewise import PIECEWISE_FORMS, piecewise_expectations
 from widenet.reference.limit_kernels.quadrature import (
     ASYMPTOTE_GAP,
     FEATURES,
@@ -198,6 +202,7 @@ from widenet.reference.limit_kernels.quadrature import (
 __all__ = [
     "Array",
     "CLOSED_FORMS",
+    "PIECEWISE_FORMS",
     "DISTRIBUTIONS",
     "Distribution",
     "EXPANSIONS",
@@ -222,6 +227,7 @@ __all__ = [
     "panel_rule",
     "arcsine_terms",
     "closed_form_expectations",
+    "piecewise_expectations",
     "logistic_mixing_density",
     "logistic_mixing_rule",
     "scale_mixture_expectations",

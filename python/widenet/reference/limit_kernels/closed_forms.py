@@ -1,4 +1,8 @@
-"""Closed forms of the two expectations: relu, erf, identity, sin and gelu (package docstring)."""
+"""Closed forms of the two expectations: relu, erf, identity, sin and gelu (package docstring).
+
+Those of leaky_relu, abs and the monomials, built from relu's and the covariance, are in
+:mod:`~widenet.reference.limit_kernels.piecewise`.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from widenet.reference.limit_kernels.common import CLOSED_FORMS, Array, Pair, _correlations, _variances
+from widenet.reference.limit_kernels.piecewise import PIECEWISE_FORMS, piecewise_expectations
 
 
 def arcsine_terms(q1: Array, q2: Array, rho: Array, one_minus_rho2: Array, v1: Union[float, Array],
@@ -62,7 +67,8 @@ def closed_form_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.Ar
     S22 : ndarray, shape (m2,)
     S12 : ndarray, shape (m1, m2)
         As returned by :func:`covariances`.
-    activation : {"relu", "erf", "identity", "sin", "gelu"}
+    activation : {"relu", "erf", "identity", "sin", "gelu", "leaky_relu", "abs", "monomial2", "monomial3"}
+        The last four by :func:`~widenet.reference.limit_kernels.piecewise.piecewise_expectations`.
 
     Returns
     -------
@@ -83,6 +89,8 @@ def closed_form_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.Ar
     q1, q2 = V11[:, None], V22[None, :]
     if activation == "relu":
         return _relu_expectations(q1, q2, rho, one_minus_rho2)
+    if activation in PIECEWISE_FORMS:
+        return piecewise_expectations(q1, q2, rho, _relu_expectations(q1, q2, rho, one_minus_rho2), activation)
     if activation == "sin":
         return _sin_expectations(q1, q2, rho)
     if activation == "erf":

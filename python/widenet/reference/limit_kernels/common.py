@@ -23,9 +23,9 @@ Method = Literal["auto", "closed_form", "scale_mixture", "quadrature", "expansio
 Distribution = Literal["normal", "uniform", "rademacher"]
 _Choice = TypeVar("_Choice", bound=str)
 
-CLOSED_FORMS = ("relu", "erf", "identity", "sin", "gelu")
+CLOSED_FORMS = ("relu", "erf", "identity", "sin", "gelu", "leaky_relu", "abs", "monomial2", "monomial3")
 SCALE_MIXTURES = ("tanh", "sigmoid", "softplus", "arctan")
-EXPANSIONS = ("tanh", "sigmoid", "softplus", "arctan", "erf", "gelu")
+EXPANSIONS = ("tanh", "sigmoid", "softplus", "arctan", "erf", "gelu", "silu", "elu")
 PARAMETRIZATIONS = ("lecun", "ntk")
 KINDS = ("ntk", "nngp")
 METHODS = ("auto", "closed_form", "scale_mixture", "quadrature", "expansion")

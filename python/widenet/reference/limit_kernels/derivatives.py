@@ -9,7 +9,8 @@ so that ``dE_ss/dc = E_dd`` and the other five partials of ``E_ss`` and ``E_dd``
 expectations, in closed form for the activations of :data:`GRADIENT_ACTIVATIONS`. They are
 written through three pieces of the arc kernels of two variances ``P = q + v``
 (:func:`arc_partials`), which the closed forms of relu, erf and the logistic scale
-mixtures (tanh, sigmoid, softplus) are sums of. gelu and sin have their own.
+mixtures (tanh, sigmoid, softplus) are sums of. gelu and sin have their own; leaky_relu,
+abs and the monomials theirs in :mod:`~widenet.reference.limit_kernels.piecewise`.
 
 These are numpy only: they serve the analytic gradient of a Gaussian-process kernel
 (:func:`~widenet.reference.limit_kernels.deep_limit_kernel_gradient`), with no compiled twin.
@@ -26,8 +27,10 @@ import numpy.typing as npt
 from widenet.reference.limit_kernels.closed_forms import _sin_expectations, arcsine_terms
 from widenet.reference.limit_kernels.common import _BLOCK_FLOATS, Array, _correlations, _variances
 from widenet.reference.limit_kernels.mixtures import _LOGISTIC_MIXTURES, logistic_mixing_rule
+from widenet.reference.limit_kernels.piecewise import PIECEWISE_FORMS, TWO_SLOPES, piecewise_partials
 
-GRADIENT_ACTIVATIONS = ("relu", "erf", "identity", "sin", "gelu", "tanh", "sigmoid", "softplus")
+GRADIENT_ACTIVATIONS = ("relu", "erf", "identity", "sin", "gelu", "tanh", "sigmoid", "softplus", "leaky_relu", "abs",
+                        "monomial2", "monomial3")
 """The activations whose expectations have partial derivatives here (arctan's do not)."""
 
 
@@ -177,6 +180,10 @@ def expectation_partials(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayL
         return Partials(E_dd, -0.5 * E_ss, -0.5 * E_ss, E_ss, -0.5 * E_dd, -0.5 * E_dd)
     if activation == "gelu":
         return _gelu_partials(q1, q2, rho, one_minus_rho2)
+    if activation in PIECEWISE_FORMS:
+        relu = (expectation_partials(V11, V22, V12, "relu", tangent_kernel) if activation in TWO_SLOPES
+                else Partials(*(zero,) * 6))  # the monomials need none of relu's
+        return piecewise_partials(q1, q2, rho * np.sqrt(q1) * np.sqrt(q2), relu, activation)
     if activation in _LOGISTIC_MIXTURES:
         return _mixture_partials(V11, V22, rho, one_minus_rho2, activation, tangent_kernel)
     variance, ss, dd = (0.0, (0.0, 0.0, 1 / (2 * math.pi)), (1 / (2 * math.pi), 0.0)) if activation == "relu" else (

@@ -51,8 +51,10 @@ for activations analytic in a strip (tanh, sigmoid, softplus, arctan: poles at d
 ``~1 / sqrt(q)``) and geometrically for entire ones (erf, gelu), so at large variances the
 tails stay large up to :data:`EXPANSION_DEGREE`. A pair whose bound is not met by then is
 computed by the activation's other method (closed form for erf and gelu, the scale mixture
-for tanh, sigmoid, softplus and arctan, the graded quadrature for an activation given as its
-functions, :mod:`~widenet.reference.limit_kernels.functions`): a fallback per pair, so that a point of large
+for tanh, sigmoid, softplus and arctan, the graded quadrature for silu, for elu -- whose
+``sigma''`` jumps at 0, so its coefficients decay only like a power of ``k`` -- and for an
+activation given as its functions, :mod:`~widenet.reference.limit_kernels.functions`): a
+fallback per pair, so that a point of large
 variance still takes the series with the points it is little correlated with. Two cases are
 exact without the series: a point with itself (``rho = 1``, equal variances: ``E[f^2]``) and
 with its opposite (``rho = -1``: the antipodal moment).
@@ -69,8 +71,10 @@ import numpy.typing as npt
 from widenet.reference.limit_kernels.closed_forms import closed_form_expectations
 from widenet.reference.limit_kernels.common import (
     _BLOCK_FLOATS,
+    CLOSED_FORMS,
     EXPANSIONS,
     ORDER,
+    SCALE_MIXTURES,
     Array,
     Pair,
     Panels,
@@ -196,9 +200,10 @@ def expansion_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.Arra
         As returned by :func:`covariances`.
     activation : one of :data:`EXPANSIONS`, or an activation's functions
         The pairs the series cannot bound take the closed form or the scale mixture of a
-        built-in, and the graded quadrature of a function.
+        built-in, and the graded quadrature of a function or of silu and elu (which have
+        neither).
     order : int
-        Gauss-Legendre nodes per panel of a function's quadrature.
+        Gauss-Legendre nodes per panel of the fallback quadrature.
 
     Returns
     -------
@@ -209,7 +214,7 @@ def expansion_expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.Arra
         raise ValueError(f"activation: the expansion is for {', '.join(EXPANSIONS)} only; got {activation!r}")
     functions = activation_functions(activation)
     E_ss, E_dd, fallback = series_expectations(V11, V22, V12, functions)
-    if not functions.builtin:
+    if not functions.builtin or functions.name not in CLOSED_FORMS + SCALE_MIXTURES:  # silu, elu: no other form
         F_ss, F_dd = quadrature_at(V11, V22, V12, fallback, functions, order)
         return np.where(fallback, F_ss, E_ss), np.where(fallback, F_dd, E_dd)
     rows = np.flatnonzero(np.any(fallback, axis=1))

@@ -56,7 +56,7 @@ def expectations(S11: npt.ArrayLike, S22: npt.ArrayLike, S12: npt.ArrayLike,
     if method == "scale_mixture":
         return scale_mixture_expectations(S11, S22, S12, activation)
     if method == "expansion":
-        return expansion_expectations(S11, S22, S12, activation)
+        return expansion_expectations(S11, S22, S12, activation, nodes)
     return graded_quadrature_expectations(S11, S22, S12, activation, nodes)
 
 

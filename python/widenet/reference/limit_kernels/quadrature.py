@@ -33,8 +33,8 @@ PANEL_WIDTH_PER_NODE = 0.25
 FEATURES = {
     # activation -> (scale ell, decay rate lambda, power p): sigma changes on |t| ~ ell
     # around 0 and differs from its affine asymptote (sigma' from a constant) by about
-    # e^{-lambda |t|^p} beyond. relu bends at 0 only; identity has no feature; arctan and
-    # sin have no asymptote (rate 0).
+    # e^{-lambda |t|^p} beyond. relu (leaky_relu, abs) bends at 0 only; identity and the
+    # monomials have no feature; arctan and sin have no asymptote (rate 0).
     "relu": (0.0, 0.0, 1.0),
     "identity": (math.inf, 0.0, 1.0),
     "tanh": (1.0, 2.0, 1.0),
@@ -44,6 +44,12 @@ FEATURES = {
     "gelu": (1.0, 0.5, 2.0),
     "arctan": (1.0, 0.0, 1.0),
     "sin": (1.0, 0.0, 1.0),
+    "leaky_relu": (0.0, 0.0, 1.0),
+    "abs": (0.0, 0.0, 1.0),
+    "monomial2": (math.inf, 0.0, 1.0),
+    "monomial3": (math.inf, 0.0, 1.0),
+    "elu": (1.0, 1.0, 1.0),
+    "silu": (1.0, 1.0, 1.0),
 }
 FUNCTION_FEATURES = (1.0, 0.0, 1.0)
 """The features assumed of an activation given as functions: it changes on ``|t| ~ 1`` around 0
@@ -52,6 +58,10 @@ panels are graded over every scale from ``1 / sqrt(q)`` out to the plain panels,
 (cost ``~ log(q)^2`` per pair), and toward the kink's smoothing (:func:`_smoothed_scale`). An
 activation with finer features elsewhere (a kink away from 0) is resolved only as far as the
 plain panels resolve it."""
+KINKED = ("elu",)
+"""Built-ins whose derivative bends at 0 besides changing on the scale ``ell`` (elu' is ``e^t`` below
+0 and 1 above): the Gaussian smoothing ``G`` turns the bend into a feature of width ``tau``, which
+their panels are graded toward, as a function's (:func:`_smoothed_scale`)."""
 ASYMPTOTE_GAP = 1e-17
 """How close to its asymptote the activation must be where the graded panels end."""
 QUADRATURE_MAX_VARIANCE = {"arctan": 1e8, "sin": 8.0}
@@ -240,11 +250,12 @@ def _gaussian_rule(centre: float, grid: Tuple[Array, float], order: int) -> Pair
 def _smoothed_scale(functions: ActivationFunctions, scale: float, spread: float) -> float:
     """Return the scale on which ``G``, the activation smoothed by a Gaussian of width ``tau``, changes.
 
-    That is ``max(ell, tau)`` for a built-in. A function may also have a kink at 0 (relu's),
+    That is ``max(ell, tau)`` for a built-in other than those of :data:`KINKED`. Those, and a
+    function, may also have a kink at 0 (relu's),
     which ``G`` turns into a feature of width ``tau``: its panels are graded from the finer
     of the two (from ``ell`` where ``tau = 0``, ``G`` being the activation itself).
     """
-    if functions.builtin:
+    if functions.builtin and functions.name not in KINKED:
         return max(scale, spread)
     return min(scale, spread) if spread > 0 else scale
 
