@@ -5,16 +5,17 @@
 // and picks polynomials of just enough degree for it (float results are then within
 // about half an ulp). Coefficients and constants: tools/fit_vector_math.py.
 //
-// Largest errors on 10^6 points per function, in ulps of the exact result (long-double
-// references; `python tests/test_vector_math.py --points 1000000`), AVX2 / portable path:
+// Largest errors on 10^6 points per function and seed, seeds 0 to 2 (portable: 0 to 3), in ulps of the exact
+// result (long-double references; `python tests/test_vector_math.py --points 1000000 --seed S`),
+// AVX2 and AVX-512 / portable path:
 //                 float64 value   float64 derivative   float32 value / derivative
 //   tanh           1.11 / 1.11      1.52 / 1.52            0.52 / 0.51
-//   erf            1.02 / 1.24      1.05 / 1.01            0.52 / 0.50
-//   sigmoid        1.29 / 1.33      1.38 / 1.43            0.50 / 0.50
-//   softplus       1.52 / 1.55      1.29 / 1.33            0.52 / 0.50
-//   gelu           2.18 / 2.32      2.75 / 2.80            0.51 / 0.51
-//   sin            1.43 / 1.43      1.44 / 1.44            0.56 / 0.56
-// (and arctan, activations.hpp: 1.73 / 1.73 and 1.48 / 1.97, float 0.50 / 0.50). The float32
+//   erf            1.05 / 1.31      1.06 / 1.02            0.52 / 0.50
+//   sigmoid        1.31 / 1.33      1.49 / 1.49            0.50 / 0.50
+//   softplus       1.57 / 1.64      1.31 / 1.33            0.52 / 0.50
+//   gelu           2.27 / 2.39      2.75 / 2.83            0.51 / 0.51
+//   sin            1.49 / 1.49      1.44 / 1.46            0.56 / 0.56
+// (and arctan, activations.hpp: 1.95 / 2.08 and 1.49 / 2.14, float 0.50 / 0.50). The float32
 // columns are this evaluation in double; float32 arrays of the activations that have one take
 // the evaluation in float of vector_math_float.hpp instead (its own table). gelu'
 // crosses 0 at z = -0.7518, where Phi + z phi cancels: between -1.5 and -0.25 its error is
